@@ -1,0 +1,53 @@
+"""yiwang's wire contract, sans-I/O: canonical encoding, signed and hash-chained batches, and the
+receive-side cursor. No NATS, no database, no asyncio — bytes in, verdicts out.
+See docs/protocol.md."""
+
+from ._canonical import canonical_bytes
+from ._chain import GENESIS, GENESIS_HEAD, ChainPos
+from ._cursor import Accepted, Duplicate, Fork, Gap, IngestCursor, Rejected, Verdict
+from ._envelope import (
+    MAX_BATCH_BYTES,
+    MAX_RECORDS_PER_BATCH,
+    PROTOCOL_VERSION,
+    Batch,
+    Direction,
+    Record,
+    decode_body,
+    encode_body,
+)
+from ._errors import (
+    BadSignature,
+    LocalProtocolError,
+    Malformed,
+    RemoteProtocolError,
+    SyncError,
+    TooLarge,
+    UnencodableValue,
+    UnsupportedVersion,
+)
+from ._keys import signing_key_from_text, signing_key_to_text, verify_key_from_text, verify_key_to_text
+from ._records import (
+    APPLICATION_PICKED_UP,
+    APPLICATION_RECEIVED,
+    DECISION_MADE,
+    DOWNLINK_STREAM,
+    UPLINK_STREAM,
+    downlink_subject,
+    is_valid_node_id,
+    node_from_subject,
+    uplink_subject,
+)
+from ._sender import seal_next
+from ._signing import batch_hash, open_batch, sign_batch, verify_wire
+
+__all__ = [
+    "APPLICATION_PICKED_UP", "APPLICATION_RECEIVED", "DECISION_MADE", "DOWNLINK_STREAM", "UPLINK_STREAM",
+    "GENESIS", "GENESIS_HEAD", "MAX_BATCH_BYTES", "MAX_RECORDS_PER_BATCH", "PROTOCOL_VERSION",
+    "Accepted", "BadSignature", "Batch", "ChainPos", "Direction", "Duplicate", "Fork", "Gap",
+    "IngestCursor", "LocalProtocolError", "Malformed", "Record", "Rejected", "RemoteProtocolError",
+    "SyncError", "TooLarge", "UnencodableValue", "UnsupportedVersion", "Verdict",
+    "batch_hash", "canonical_bytes", "decode_body", "downlink_subject", "encode_body",
+    "is_valid_node_id", "node_from_subject", "open_batch", "seal_next", "sign_batch",
+    "signing_key_from_text", "signing_key_to_text", "uplink_subject",
+    "verify_key_from_text", "verify_key_to_text", "verify_wire",
+]
