@@ -38,6 +38,7 @@ from ._records import (
     uplink_subject,
 )
 from ._sender import seal_next
+from ._time import format_time, parse_time
 from ._signing import batch_hash, open_batch, sign_batch, verify_wire
 
 __all__ = [
@@ -46,7 +47,7 @@ __all__ = [
     "Accepted", "BadSignature", "Batch", "ChainPos", "Direction", "Duplicate", "Fork", "Gap",
     "IngestCursor", "LocalProtocolError", "Malformed", "Record", "Rejected", "RemoteProtocolError",
     "SyncError", "TooLarge", "UnencodableValue", "UnsupportedVersion", "Verdict",
-    "batch_hash", "canonical_bytes", "decode_body", "downlink_subject", "encode_body",
+    "batch_hash", "canonical_bytes", "format_time", "parse_time", "decode_body", "downlink_subject", "encode_body",
     "is_valid_node_id", "node_from_subject", "open_batch", "seal_next", "sign_batch",
     "signing_key_from_text", "signing_key_to_text", "uplink_subject",
     "verify_key_from_text", "verify_key_to_text", "verify_wire",

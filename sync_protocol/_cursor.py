@@ -67,10 +67,12 @@ Verdict = Union[Accepted, Duplicate, Gap, Fork, Rejected]
 
 
 class IngestCursor:
-    """One sender's stream in one direction, as seen by its receiver."""
+    """One node's chain in one direction, as seen by its receiver. ``verify_key`` is the node's
+    key for uplink and the hub's key for downlink; ``node`` always names the node whose chain it
+    is, so a hub-signed batch for one node cannot be replayed to another."""
 
-    def __init__(self, sender: str, direction: Direction, verify_key: VerifyKey | None, pos: ChainPos) -> None:
-        self.sender = sender
+    def __init__(self, node: str, direction: Direction, verify_key: VerifyKey | None, pos: ChainPos) -> None:
+        self.node = node
         self.direction = direction
         self.verify_key = verify_key
         self.pos = pos
@@ -78,13 +80,13 @@ class IngestCursor:
     def receive(self, raw: bytes, hash_at: Callable[[int], str | None]) -> Verdict:
         """Classify ``raw``. ``hash_at(seq)`` returns the stored hash of an applied batch."""
         if self.verify_key is None:
-            return Rejected("unknown_sender", f"no trusted key for {self.sender!r}")
+            return Rejected("unknown_sender", f"no trusted key for {self.node!r}/{self.direction}")
         try:
             batch = open_batch(raw, self.verify_key)
         except RemoteProtocolError as exc:
             return Rejected(exc.reason, str(exc))
-        if batch.node != self.sender or batch.direction != self.direction:
-            return Rejected("wrong_stream", f"batch is for {batch.node}/{batch.direction}, arrived on {self.sender}/{self.direction}")
+        if batch.node != self.node or batch.direction != self.direction:
+            return Rejected("wrong_stream", f"batch is for {batch.node}/{batch.direction}, arrived on {self.node}/{self.direction}")
         digest = batch_hash(raw)
         if batch.seq <= self.pos.seq:
             known = hash_at(batch.seq)

@@ -12,7 +12,7 @@ from ._signing import batch_hash, sign_batch
 
 
 def seal_next(
-    sender: str,
+    node: str,
     direction: Direction,
     after: ChainPos,
     records: Iterable[Record],
@@ -23,6 +23,6 @@ def seal_next(
 
     The caller stores the wire bytes with the new position in one transaction and re-sends those
     same bytes on every retry: Ed25519 is deterministic, but the bytes are the record."""
-    batch = Batch(node=sender, direction=direction, seq=after.seq + 1, prev=after.head, created=created, records=tuple(records))
+    batch = Batch(node=node, direction=direction, seq=after.seq + 1, prev=after.head, created=created, records=tuple(records))
     wire = sign_batch(batch, key)
     return wire, ChainPos(batch.seq, batch_hash(wire))

@@ -1,0 +1,1 @@
+"""yiwang county hub: ingest and verify, route, approve, send decisions down."""

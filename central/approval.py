@@ -1,0 +1,65 @@
+"""Back-office decisions. The decision and its downlink event commit together."""
+
+from __future__ import annotations
+
+from sqlalchemy.engine import Engine
+from sqlmodel import Session, select
+
+from sync_protocol import DECISION_MADE
+
+from .clock import utcnow
+from .db import transaction
+from .downlink import queue_downlink
+from .errors import Conflict, Forbidden, InvalidInput, NotFound
+from .models import Application, User
+
+DECISIONS = {"approve": "approved", "deny": "denied"}
+
+
+def department_queue(engine: Engine, user: User) -> list[Application]:
+    if user.role != "clerk" or not user.department:
+        raise Forbidden("只有部门审批人员可以查看审批队列")
+    with Session(engine) as session:
+        return list(session.exec(select(Application).where(Application.department == user.department).order_by(Application.received_at)).all())
+
+
+def get_application(engine: Engine, user: User, application_id: str) -> Application:
+    with Session(engine) as session:
+        app = session.get(Application, application_id)
+    if app is None:
+        raise NotFound("没有找到这个办件")
+    if user.role == "clerk" and app.department != user.department:
+        raise Forbidden("这个办件不属于您的部门")
+    return app
+
+
+def decide(engine: Engine, user: User, application_id: str, decision: str, reason: str) -> Application:
+    """Approve or deny; a denial must say why (不予许可说明原因)."""
+    if decision not in DECISIONS:
+        raise InvalidInput("审批结果只能是“批准”或“不予批准”", field="decision")
+    reason = reason.strip()
+    if decision == "deny" and not reason:
+        raise InvalidInput("不予批准必须填写理由", field="reason")
+    if len(reason) > 500:
+        raise InvalidInput("理由不能超过 500 字", field="reason")
+    with transaction(engine) as session:
+        app = session.get(Application, application_id)
+        if app is None:
+            raise NotFound("没有找到这个办件")
+        if user.role != "clerk" or app.department != user.department:
+            raise Forbidden("只能审批本部门的办件")
+        if app.status != "received":
+            raise Conflict(f"这个办件已经处理过（当前状态：{app.status}），不能重复审批")
+        now = utcnow()
+        app.status = DECISIONS[decision]
+        app.decided_at = now
+        app.decided_by = user.username
+        app.decision_reason = reason
+        session.add(app)
+        queue_downlink(
+            session,
+            app.node_id,
+            DECISION_MADE,
+            {"application_id": app.id, "decision": app.status, "reason": reason, "decided_by": user.display_name, "decided_at": now},
+        )
+    return app

@@ -1,0 +1,71 @@
+"""Staff accounts: Argon2id password hashes (PyNaCl) and server-side login sessions."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from datetime import timedelta
+
+import nacl.exceptions
+import nacl.pwhash
+from sqlalchemy.engine import Engine
+from sqlmodel import Session
+
+from .clock import utcnow
+from .db import transaction
+from .errors import NotAuthenticated
+from .models import LoginSession, User
+
+SESSION_LIFETIME = timedelta(hours=12)
+
+
+def hash_password(password: str) -> str:
+    return nacl.pwhash.argon2id.str(password.encode()).decode()
+
+
+def check_password(stored: str, password: str) -> bool:
+    try:
+        return nacl.pwhash.verify(stored.encode(), password.encode())
+    except nacl.exceptions.InvalidkeyError:
+        return False
+
+
+def _token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def log_in(engine: Engine, username: str, password: str) -> tuple[User, str]:
+    """Return the user and a new session token, or raise NotAuthenticated (same message either way)."""
+    with Session(engine) as session:
+        user = session.get(User, username.strip())
+    if user is None or not check_password(user.password_hash, password):
+        raise NotAuthenticated("用户名或密码不正确")
+    token = secrets.token_urlsafe(32)
+    with transaction(engine) as session:
+        session.add(LoginSession(token_hash=_token_hash(token), username=user.username, expires_at=utcnow(SESSION_LIFETIME)))
+    return user, token
+
+
+def user_for_token(engine: Engine, token: str | None) -> User | None:
+    if not token:
+        return None
+    with Session(engine) as session:
+        login = session.get(LoginSession, _token_hash(token))
+        if login is None or login.expires_at < utcnow():
+            return None
+        return session.get(User, login.username)
+
+
+def log_out(engine: Engine, token: str | None) -> None:
+    if not token:
+        return
+    with transaction(engine) as session:
+        login = session.get(LoginSession, _token_hash(token))
+        if login is not None:
+            session.delete(login)
+
+
+def add_user(engine: Engine, username: str, display_name: str, role: str, password: str, department: str | None = None) -> None:
+    with transaction(engine) as session:
+        if session.get(User, username) is None:
+            session.add(User(username=username, display_name=display_name, role=role, department=department, password_hash=hash_password(password)))

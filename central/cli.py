@@ -1,0 +1,105 @@
+"""`yiwang hub ...`: initialise, serve, add staff accounts."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import secrets
+import sys
+from pathlib import Path
+
+from nacl.signing import SigningKey
+
+from sync_protocol import signing_key_to_text, verify_key_to_text
+
+from .auth import add_user
+from .catalog import load_catalog, sample_catalog
+from .db import create_schema, make_engine
+from .settings import Settings
+
+DEMO_CLERKS = [
+    ("clerk-mzj", "民政局审批员 王敏", "mzj"),
+    ("clerk-rsj", "人社局审批员 李强", "rsj"),
+    ("clerk-ybj", "医保局审批员 赵蕾", "ybj"),
+    ("clerk-gaj", "公安局审批员 陈刚", "gaj"),
+    ("clerk-cl", "残联审批员 刘芳", "cl"),
+    ("clerk-wjj", "卫健局审批员 孙悦", "wjj"),
+    ("clerk-nyj", "农业农村局审批员 周杰", "nyj"),
+]
+
+
+def write_secret(path: Path, text: str) -> None:
+    """Create ``path`` readable by its owner only; refuse to overwrite an existing secret."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as f:
+        f.write(text + "\n")
+
+
+def init(settings: Settings, operator_password: str | None, demo_password: str | None) -> None:
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    if not settings.key_path.exists():
+        write_secret(settings.key_path, signing_key_to_text(SigningKey.generate()))
+        print(f"hub key created: {settings.key_path} (0600)")
+    web_secret = settings.data_dir / "web.secret"
+    if not web_secret.exists():
+        write_secret(web_secret, secrets.token_urlsafe(32))
+    engine = make_engine(settings.database_url)
+    create_schema(engine)
+    load_catalog(engine, sample_catalog())
+    if operator_password:
+        add_user(engine, "operator", "县级运维 张伟", "operator", operator_password)
+    if demo_password:
+        for username, display, dept in DEMO_CLERKS:
+            add_user(engine, username, display, "clerk", demo_password, department=dept)
+    from .keys import load_hub_key
+
+    print(f"hub public key: {verify_key_to_text(load_hub_key(settings.key_path).verify_key)}")
+    engine.dispose()
+
+
+def serve(settings: Settings) -> None:
+    import uvicorn
+
+    from .app import create_app
+
+    uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_level="info", access_log=False)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="yiwang hub", description="county hub")
+    sub = parser.add_subparsers(dest="command", required=True)
+    for name in ("init", "serve", "add-user"):
+        p = sub.add_parser(name)
+        p.add_argument("--dir", type=Path, help="data directory (default $YIWANG_HUB_DIR or var/hub)")
+        p.add_argument("--db-url", help="database URL (default: SQLite file in --dir)")
+        if name == "serve":
+            p.add_argument("--host")
+            p.add_argument("--port", type=int)
+            p.add_argument("--nats-url")
+            p.add_argument("--public-url", help="URL nodes use to reach this hub for enrolment")
+        if name == "init":
+            p.add_argument("--operator-password", help="create the account 'operator' with this password")
+            p.add_argument("--demo-password", help="create demo clerk accounts with this password")
+        if name == "add-user":
+            p.add_argument("username")
+            p.add_argument("display_name")
+            p.add_argument("role", choices=["operator", "clerk"])
+            p.add_argument("--department")
+            p.add_argument("--password", required=True)
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+    settings = Settings.from_env(
+        data_dir=args.dir, db_url=args.db_url,
+        host=getattr(args, "host", None), port=getattr(args, "port", None),
+        nats_url=getattr(args, "nats_url", None), public_url=getattr(args, "public_url", None),
+    )
+    if args.command == "init":
+        init(settings, args.operator_password, args.demo_password)
+    elif args.command == "serve":
+        serve(settings)
+    else:
+        engine = make_engine(settings.database_url)
+        create_schema(engine)
+        add_user(engine, args.username, args.display_name, args.role, args.password, department=args.department)
+    return 0

@@ -1,0 +1,64 @@
+"""Hub → node: queue events in the caller's transaction, seal them into signed chained batches."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from typing import Any
+
+from nacl.signing import SigningKey
+from sqlalchemy.engine import Engine
+from sqlmodel import Session, select
+
+from sync_protocol import MAX_RECORDS_PER_BATCH, ChainPos, Record, seal_next
+
+from .clock import utcnow
+from .db import transaction
+from .models import DownlinkBatch, DownlinkEvent, Node
+
+
+def queue_downlink(session: Session, node_id: str, kind: str, data: dict[str, Any]) -> None:
+    """Add a downlink event inside the caller's transaction (atomic with the change it reports)."""
+    session.add(DownlinkEvent(id=str(uuid.uuid4()), node_id=node_id, kind=kind, data_json=json.dumps(data, ensure_ascii=False), created_at=utcnow()))
+
+
+def seal_pending(engine: Engine, key: SigningKey) -> int:
+    """Seal every node's unbatched events into batches; return how many batches were made."""
+    made = 0
+    with transaction(engine) as session:
+        node_ids = session.exec(select(DownlinkEvent.node_id).where(DownlinkEvent.batch_seq.is_(None)).distinct()).all()
+        for node_id in node_ids:
+            node = session.get(Node, node_id)
+            if node is None:
+                continue
+            events = session.exec(
+                select(DownlinkEvent)
+                .where(DownlinkEvent.node_id == node_id, DownlinkEvent.batch_seq.is_(None))
+                .order_by(DownlinkEvent.created_at)
+                .limit(MAX_RECORDS_PER_BATCH)
+            ).all()
+            records = [Record(e.kind, e.id, e.created_at, json.loads(e.data_json)) for e in events]
+            now = utcnow()
+            # the batch names the node whose chain it extends; the hub key signs it
+            wire, pos = seal_next(node_id, "down", ChainPos(node.down_seq, node.down_head), records, now, key)
+            session.add(DownlinkBatch(node_id=node_id, seq=pos.seq, hash=pos.head, raw=wire, created_at=now))
+            for e in events:
+                e.batch_seq = pos.seq
+                session.add(e)
+            node.down_seq, node.down_head = pos.seq, pos.head
+            session.add(node)
+            made += 1
+    return made
+
+
+def unpublished(engine: Engine) -> list[DownlinkBatch]:
+    with Session(engine) as session:
+        return list(session.exec(select(DownlinkBatch).where(DownlinkBatch.published_at.is_(None)).order_by(DownlinkBatch.node_id, DownlinkBatch.seq)).all())
+
+
+def mark_published(engine: Engine, node_id: str, seq: int) -> None:
+    with transaction(engine) as session:
+        batch = session.get(DownlinkBatch, (node_id, seq))
+        if batch is not None and batch.published_at is None:
+            batch.published_at = utcnow()
+            session.add(batch)

@@ -1,0 +1,102 @@
+"""Uplink ingest: verify, chain-check, apply and advance the node's cursor in ONE transaction.
+
+The caller (sync.py) acks the NATS message only after ``ingest_batch`` returned, i.e. after the
+commit; a crash before the ack means redelivery, which the cursor classifies as Duplicate.
+Anything that fails verification or forks the chain is quarantined with its raw bytes and an
+alert — in the same transaction — and never applied.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from sqlalchemy.engine import Engine
+from sqlmodel import Session
+
+from sync_protocol import (
+    APPLICATION_PICKED_UP,
+    APPLICATION_RECEIVED,
+    Accepted,
+    ChainPos,
+    Fork,
+    IngestCursor,
+    Record,
+    Rejected,
+    Verdict,
+    node_from_subject,
+    verify_key_from_text,
+)
+
+from .clock import utcnow
+from .db import transaction
+from .models import Alert, Application, CatalogItem, Node, Quarantine, UplinkBatch
+
+log = logging.getLogger("yiwang.hub.ingest")
+
+
+def ingest_batch(engine: Engine, subject: str, raw: bytes) -> Verdict:
+    """Classify and (if accepted) apply one uplink batch; return the verdict."""
+    now = utcnow()
+    with transaction(engine) as session:
+        node_id = node_from_subject(subject)
+        node = session.get(Node, node_id) if node_id else None
+        if node is None or node.status != "enrolled":
+            reason = "revoked" if node is not None else "unknown_node"
+            verdict: Verdict = Rejected(reason, f"subject {subject!r}")
+        else:
+            cursor = IngestCursor(node.id, "up", verify_key_from_text(node.public_key), ChainPos(node.up_seq, node.up_head))
+
+            def hash_at(seq: int) -> str | None:
+                stored = session.get(UplinkBatch, (node.id, seq))
+                return stored.hash if stored else None
+
+            verdict = cursor.receive(raw, hash_at)
+            node.last_seen_at = now
+            session.add(node)
+        if isinstance(verdict, Accepted):
+            assert node is not None
+            for record in verdict.batch.records:
+                _apply(session, node, record, now)
+            session.add(UplinkBatch(node_id=node.id, seq=verdict.batch.seq, hash=verdict.hash, raw=raw, received_at=now))
+            node.up_seq, node.up_head = verdict.new_pos.seq, verdict.new_pos.head
+            session.add(node)
+        elif isinstance(verdict, (Rejected, Fork)):
+            reason = verdict.reason if isinstance(verdict, Rejected) else "fork"
+            detail = verdict.detail if isinstance(verdict, Rejected) else f"seq {verdict.seq}: known {verdict.known}, got {verdict.got}"
+            session.add(Quarantine(node_id=node_id, subject=subject, reason=reason, detail=detail, raw=raw, received_at=now))
+            session.add(Alert(kind=f"quarantine.{reason}", node_id=node_id, message=f"批次已隔离（{reason}）：{detail}", created_at=now))
+            log.warning("quarantined batch on %s: %s %s", subject, reason, detail)
+    return verdict
+
+
+def _apply(session: Session, node: Node, record: Record, now: str) -> None:
+    data = record.data
+    if record.kind == APPLICATION_RECEIVED:
+        if session.get(Application, data["application_id"]) is not None:
+            return  # same application in a later batch (should not happen): keep the first
+        item = session.get(CatalogItem, data["item_code"])
+        session.add(
+            Application(
+                id=data["application_id"],
+                node_id=node.id,
+                receipt_no=data["receipt_no"],
+                item_code=data["item_code"],
+                item_name=item.name if item else data.get("item_name", data["item_code"]),
+                # routing: the hub's catalog decides the department, not the node's claim
+                department=item.department if item else data.get("department", "unrouted"),
+                applicant_name=data["applicant_name"],
+                applicant_id_number=data["applicant_id_number"],
+                applicant_phone=data.get("applicant_phone", ""),
+                proxy_agent=data.get("proxy_agent", ""),
+                submitted_at=record.at,
+                received_at=now,
+            )
+        )
+    elif record.kind == APPLICATION_PICKED_UP:
+        app = session.get(Application, data["application_id"])
+        if app is not None and app.node_id == node.id and app.delivered_at is None:
+            app.status = "delivered"
+            app.delivered_at = record.at
+            session.add(app)
+    else:
+        log.info("record kind %s from %s not handled yet; kept in the raw batch", record.kind, node.id)

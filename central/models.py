@@ -1,0 +1,130 @@
+"""The hub's tables. Request/response shapes live in web/, not here."""
+
+from __future__ import annotations
+
+from typing import Optional
+
+from sqlalchemy import Column, LargeBinary
+from sqlmodel import Field, SQLModel
+
+
+class Department(SQLModel, table=True):
+    code: str = Field(primary_key=True)
+    name: str
+
+
+class CatalogItem(SQLModel, table=True):
+    code: str = Field(primary_key=True)
+    name: str
+    department: str = Field(foreign_key="department.code")
+    time_limit_days: int
+    fee_fen: int = 0
+    detail_json: str = "{}"  # the full item as published to nodes
+
+
+class User(SQLModel, table=True):
+    username: str = Field(primary_key=True)
+    display_name: str
+    role: str  # "operator" | "clerk"
+    department: Optional[str] = Field(default=None, foreign_key="department.code")
+    password_hash: str
+
+
+class LoginSession(SQLModel, table=True):
+    token_hash: str = Field(primary_key=True)
+    username: str = Field(foreign_key="user.username")
+    expires_at: str
+
+
+class Node(SQLModel, table=True):
+    id: str = Field(primary_key=True)
+    name: str
+    kind: str  # "village" | "township"
+    parent: Optional[str] = None
+    public_key: str
+    status: str = "enrolled"  # "enrolled" | "revoked"
+    enrolled_at: str
+    up_seq: int = 0
+    up_head: str = "0" * 64
+    last_seen_at: Optional[str] = None
+    down_seq: int = 0
+    down_head: str = "0" * 64
+
+
+class EnrolmentCode(SQLModel, table=True):
+    code_hash: str = Field(primary_key=True)
+    node_id: str
+    name: str
+    kind: str
+    parent: Optional[str] = None
+    created_at: str
+    expires_at: str
+    used_at: Optional[str] = None
+
+
+class UplinkBatch(SQLModel, table=True):
+    """Every applied uplink batch, raw: the audit trail."""
+
+    node_id: str = Field(primary_key=True)
+    seq: int = Field(primary_key=True)
+    hash: str
+    raw: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+    received_at: str
+
+
+class Quarantine(SQLModel, table=True):
+    id: Optional[int] = Field(default=None, primary_key=True)
+    node_id: Optional[str] = None
+    subject: str
+    reason: str
+    detail: str = ""
+    raw: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+    received_at: str
+
+
+class Alert(SQLModel, table=True):
+    id: Optional[int] = Field(default=None, primary_key=True)
+    kind: str
+    node_id: Optional[str] = None
+    message: str
+    created_at: str
+
+
+class Application(SQLModel, table=True):
+    id: str = Field(primary_key=True)  # UUID minted by the node
+    node_id: str = Field(foreign_key="node.id", index=True)
+    receipt_no: str = Field(index=True)
+    item_code: str
+    item_name: str
+    department: str = Field(index=True)
+    applicant_name: str
+    applicant_id_number: str
+    applicant_phone: str = ""
+    proxy_agent: str = ""
+    status: str = "received"  # received -> approved | denied -> delivered
+    submitted_at: str
+    received_at: str
+    decided_at: Optional[str] = None
+    decided_by: Optional[str] = None
+    decision_reason: str = ""
+    delivered_at: Optional[str] = None
+
+
+class DownlinkEvent(SQLModel, table=True):
+    """Hub-side outbox: written in the same transaction as the decision it announces."""
+
+    id: str = Field(primary_key=True)
+    node_id: str = Field(index=True)
+    kind: str
+    data_json: str
+    created_at: str
+    batch_seq: Optional[int] = Field(default=None, index=True)
+
+
+class DownlinkBatch(SQLModel, table=True):
+    node_id: str = Field(primary_key=True)
+    seq: int = Field(primary_key=True)
+    hash: str
+    raw: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+    created_at: str
+    published_at: Optional[str] = None

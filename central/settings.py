@@ -1,0 +1,44 @@
+"""Hub settings: a frozen dataclass read from the environment (or the CLI), passed in."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+
+@dataclass(frozen=True)
+class Settings:
+    data_dir: Path
+    host: str = "127.0.0.1"
+    port: int = 8700
+    nats_url: str = "nats://127.0.0.1:4700"
+    db_url: str = ""  # default: sqlite file in data_dir
+    public_url: str = ""  # how nodes reach this hub over HTTP (enrolment); default from host/port
+
+    @property
+    def database_url(self) -> str:
+        return self.db_url or f"sqlite:///{self.data_dir / 'hub.sqlite3'}"
+
+    @property
+    def key_path(self) -> Path:
+        return self.data_dir / "hub.key"
+
+    @property
+    def base_url(self) -> str:
+        return self.public_url or f"http://{self.host}:{self.port}"
+
+    @classmethod
+    def from_env(cls, **overrides: object) -> "Settings":
+        env = os.environ
+        values: dict[str, object] = {
+            "data_dir": Path(env.get("YIWANG_HUB_DIR", "var/hub")),
+            "host": env.get("YIWANG_HUB_HOST", "127.0.0.1"),
+            "port": int(env.get("YIWANG_HUB_PORT", "8700")),
+            "nats_url": env.get("YIWANG_NATS_URL", "nats://127.0.0.1:4700"),
+            "db_url": env.get("YIWANG_HUB_DB_URL", ""),
+            "public_url": env.get("YIWANG_HUB_PUBLIC_URL", ""),
+        }
+        values.update({k: v for k, v in overrides.items() if v is not None})
+        values["data_dir"] = Path(values["data_dir"])  # type: ignore[arg-type]
+        return cls(**values)  # type: ignore[arg-type]

@@ -1,0 +1,133 @@
+"""The hub's only contact with NATS: stream setup, the ingest pull consumer, the downlink publisher.
+
+Database work runs in a thread (``asyncio.to_thread``) so the web server's event loop never waits
+on SQLite; each message is acked only after its transaction committed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+import nats
+import nats.errors
+import nats.js.errors
+from nacl.signing import SigningKey
+from nats.js.api import AckPolicy, ConsumerConfig, StorageType, StreamConfig
+from sqlalchemy.engine import Engine
+from tenacity import AsyncRetrying, retry_if_exception_type, wait_exponential
+
+from sync_protocol import DOWNLINK_STREAM, UPLINK_STREAM, Accepted, Duplicate, Gap, downlink_subject
+
+from . import downlink
+from .ingest import ingest_batch
+
+log = logging.getLogger("yiwang.hub.sync")
+
+INGEST_DURABLE = "hub-ingest"
+RETRYABLE = (OSError, asyncio.TimeoutError, nats.errors.Error)
+
+
+async def connect(url: str, name: str) -> nats.NATS:
+    """Connect, retrying with backoff while NATS is unreachable (it may start after us)."""
+
+    async def on_error(exc: Exception) -> None:
+        log.warning("NATS: %s", exc or type(exc).__name__)
+
+    async def on_disconnect() -> None:
+        log.warning("NATS disconnected; reconnecting")
+
+    async def on_reconnect() -> None:
+        log.info("NATS reconnected")
+
+    async for attempt in AsyncRetrying(wait=wait_exponential(multiplier=0.2, max=5), retry=retry_if_exception_type(RETRYABLE)):
+        with attempt:
+            return await nats.connect(
+                url, name=name, max_reconnect_attempts=-1, reconnect_time_wait=1, connect_timeout=2,
+                error_cb=on_error, disconnected_cb=on_disconnect, reconnected_cb=on_reconnect,
+            )
+    raise AssertionError("unreachable")
+
+
+async def ensure_streams(js: nats.js.JetStreamContext) -> None:
+    for name, subjects in ((UPLINK_STREAM, ["yiwang.up.>"]), (DOWNLINK_STREAM, ["yiwang.down.>"])):
+        try:
+            await js.stream_info(name)
+        except nats.js.errors.NotFoundError:
+            await js.add_stream(StreamConfig(name=name, subjects=subjects, storage=StorageType.FILE, duplicate_window=120.0))
+            log.info("created stream %s", name)
+
+
+class HubSync:
+    """Runs the ingest and downlink loops until cancelled."""
+
+    def __init__(self, engine: Engine, key: SigningKey, nats_url: str) -> None:
+        self.engine = engine
+        self.key = key
+        self.nats_url = nats_url
+        self._wake = asyncio.Event()
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self.connected = False
+
+    def wake_downlink(self) -> None:
+        """Thread-safe: called after a decision commits, so it goes out without waiting for the poll."""
+        if self._loop is not None:
+            self._loop.call_soon_threadsafe(self._wake.set)
+
+    async def run(self) -> None:
+        self._loop = asyncio.get_running_loop()
+        nc = await connect(self.nats_url, "yiwang-hub")
+        self.connected = True
+        try:
+            js = nc.jetstream()
+            async for attempt in AsyncRetrying(wait=wait_exponential(multiplier=0.2, max=5), retry=retry_if_exception_type(RETRYABLE)):
+                with attempt:
+                    await ensure_streams(js)
+            await asyncio.gather(self._ingest_loop(js), self._downlink_loop(js))
+        finally:
+            self.connected = False
+            await nc.close()
+
+    async def _ingest_loop(self, js: nats.js.JetStreamContext) -> None:
+        config = ConsumerConfig(ack_policy=AckPolicy.EXPLICIT, ack_wait=30.0, max_ack_pending=1000)
+        psub = None
+        while True:
+            try:
+                if psub is None:
+                    psub = await js.pull_subscribe("yiwang.up.>", durable=INGEST_DURABLE, stream=UPLINK_STREAM, config=config)
+                msgs = await psub.fetch(100, timeout=1.0)
+            except (nats.errors.TimeoutError, asyncio.TimeoutError):
+                continue
+            except RETRYABLE as exc:  # NATS down or restarting: wait for nats-py to reconnect
+                log.warning("ingest fetch failed (%s); retrying", exc)
+                await asyncio.sleep(1)
+                continue
+            for msg in msgs:
+                verdict = await asyncio.to_thread(ingest_batch, self.engine, msg.subject, msg.data)
+                if isinstance(verdict, Gap):
+                    # an earlier batch has not arrived yet: leave this one for later
+                    log.warning("gap on %s: expected %d, got %d", msg.subject, verdict.expected, verdict.got)
+                    await msg.nak(delay=5)
+                    continue
+                if isinstance(verdict, Accepted):
+                    log.info("applied %s seq %d (%d records)", msg.subject, verdict.batch.seq, len(verdict.batch.records))
+                elif isinstance(verdict, Duplicate):
+                    log.info("duplicate %s seq %d ignored", msg.subject, verdict.seq)
+                await msg.ack()
+
+    async def _downlink_loop(self, js: nats.js.JetStreamContext) -> None:
+        while True:
+            try:
+                await asyncio.wait_for(self._wake.wait(), timeout=2.0)
+            except asyncio.TimeoutError:
+                pass
+            self._wake.clear()
+            try:
+                await asyncio.to_thread(downlink.seal_pending, self.engine, self.key)
+                for batch in await asyncio.to_thread(downlink.unpublished, self.engine):
+                    await js.publish(downlink_subject(batch.node_id), batch.raw, headers={"Nats-Msg-Id": batch.hash}, timeout=5)
+                    await asyncio.to_thread(downlink.mark_published, self.engine, batch.node_id, batch.seq)
+                    log.info("published downlink %s seq %d", batch.node_id, batch.seq)
+            except RETRYABLE as exc:
+                log.warning("downlink publish failed (%s); will retry", exc)
+                await asyncio.sleep(1)

@@ -1,0 +1,130 @@
+"""JSON API of the hub. Thin: parse, call the domain, return a struct."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import msgspec
+from litestar import Request, get, post
+from sqlmodel import Session, select
+
+from sync_protocol import verify_key_to_text
+
+from .. import approval, auth, catalog, enrolment
+from ..models import Application, Node, Quarantine
+from .context import api_user, hub
+
+
+class LoginIn(msgspec.Struct):
+    username: str
+    password: str
+
+
+class DecisionIn(msgspec.Struct):
+    decision: str
+    reason: str = ""
+
+
+class EnrolmentCodeIn(msgspec.Struct):
+    node_id: str
+    name: str
+    kind: str
+    parent: str | None = None
+
+
+class EnrolmentIn(msgspec.Struct):
+    code: str
+    public_key: str
+
+
+def application_out(app: Application) -> dict[str, Any]:
+    out = app.model_dump()
+    out["applicant_id_number"] = mask_id(app.applicant_id_number)
+    return out
+
+
+def mask_id(id_number: str) -> str:
+    """Resident IDs are masked wherever they are listed: 4 first, 4 last."""
+    return id_number[:4] + "*" * max(len(id_number) - 8, 0) + id_number[-4:] if len(id_number) > 8 else "****"
+
+
+@post("/api/login", sync_to_thread=True)
+def api_login(request: Request, data: LoginIn) -> dict[str, Any]:
+    user, token = auth.log_in(hub(request).engine, data.username, data.password)
+    return {"token": token, "username": user.username, "role": user.role, "department": user.department}
+
+
+@get("/api/health", sync_to_thread=False)
+def api_health(request: Request) -> dict[str, Any]:
+    return {"status": "ok", "nats_connected": hub(request).sync.connected}
+
+
+@get("/api/queue", sync_to_thread=True)
+def api_queue(request: Request) -> list[dict[str, Any]]:
+    user = api_user(request, "clerk")
+    return [application_out(a) for a in approval.department_queue(hub(request).engine, user)]
+
+
+@get("/api/applications", sync_to_thread=True)
+def api_applications(request: Request, receipt_no: str | None = None) -> list[dict[str, Any]]:
+    api_user(request, "operator")
+    with Session(hub(request).engine) as session:
+        query = select(Application).order_by(Application.received_at)
+        if receipt_no:
+            query = query.where(Application.receipt_no == receipt_no)
+        return [application_out(a) for a in session.exec(query).all()]
+
+
+@get("/api/applications/{application_id:str}", sync_to_thread=True)
+def api_application(request: Request, application_id: str) -> dict[str, Any]:
+    user = api_user(request, "clerk", "operator")
+    return application_out(approval.get_application(hub(request).engine, user, application_id))
+
+
+@post("/api/applications/{application_id:str}/decision", sync_to_thread=True)
+def api_decide(request: Request, application_id: str, data: DecisionIn) -> dict[str, Any]:
+    user = api_user(request, "clerk")
+    ctx = hub(request)
+    app = approval.decide(ctx.engine, user, application_id, data.decision, data.reason)
+    ctx.sync.wake_downlink()
+    return application_out(app)
+
+
+@get("/api/nodes", sync_to_thread=True)
+def api_nodes(request: Request) -> list[dict[str, Any]]:
+    api_user(request, "operator")
+    with Session(hub(request).engine) as session:
+        return [n.model_dump() for n in session.exec(select(Node).order_by(Node.id)).all()]
+
+
+@get("/api/quarantine", sync_to_thread=True)
+def api_quarantine(request: Request) -> list[dict[str, Any]]:
+    api_user(request, "operator")
+    with Session(hub(request).engine) as session:
+        return [q.model_dump(exclude={"raw"}) | {"size": len(q.raw)} for q in session.exec(select(Quarantine)).all()]
+
+
+@post("/api/enrolment-codes", sync_to_thread=True)
+def api_create_code(request: Request, data: EnrolmentCodeIn) -> dict[str, Any]:
+    api_user(request, "operator")
+    code, expires = enrolment.create_code(hub(request).engine, data.node_id, data.name, data.kind, data.parent)
+    return {"code": code, "node_id": data.node_id, "expires_at": expires}
+
+
+@post("/api/enrolment", sync_to_thread=True)
+def api_enrol(request: Request, data: EnrolmentIn) -> dict[str, Any]:
+    """Called by `yiwang node enroll`: the code proves the operator's consent, the key is the node's."""
+    ctx = hub(request)
+    node = enrolment.redeem_code(ctx.engine, data.code, data.public_key)
+    return {
+        "node_id": node.id,
+        "name": node.name,
+        "kind": node.kind,
+        "parent": node.parent,
+        "hub_public_key": verify_key_to_text(ctx.key.verify_key),
+        "nats_url": ctx.settings.nats_url,
+        "catalog": catalog.published_catalog(ctx.engine),
+    }
+
+
+ROUTES = [api_login, api_health, api_queue, api_applications, api_application, api_decide, api_nodes, api_quarantine, api_create_code, api_enrol]

@@ -1,0 +1,114 @@
+"""Server-rendered Chinese UI of the hub: login, the clerk's queue and case page, the node list."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from litestar import MediaType, Request, get, post
+from litestar.enums import RequestEncodingType
+from litestar.params import Body
+from litestar.response import Redirect, Response, Template
+from sqlmodel import Session, select
+
+from .. import approval, auth, catalog, enrolment
+from ..errors import HubError
+from ..models import Alert, Application, Node
+from .api import mask_id
+from .context import SESSION_COOKIE, hub, page_user
+
+Form = Body(media_type=RequestEncodingType.URL_ENCODED)
+STATUS_TEXT = {"received": "待审批", "approved": "已批准", "denied": "不予批准", "delivered": "已送达"}
+
+
+def page(name: str, status_code: int = 200, **context: Any) -> Template:
+    context.setdefault("status_text", STATUS_TEXT)
+    context.setdefault("mask_id", mask_id)
+    return Template(name, context=context, status_code=status_code, media_type=MediaType.HTML)
+
+
+@get("/", sync_to_thread=True)
+def home(request: Request) -> Response:
+    user = auth.user_for_token(hub(request).engine, request.cookies.get(SESSION_COOKIE))
+    if user is None:
+        return Redirect("/login")
+    return Redirect("/nodes" if user.role == "operator" else "/queue")
+
+
+@get("/login", sync_to_thread=False)
+def login_form() -> Template:
+    return page("login.html", error=None, username="")
+
+
+@post("/login", sync_to_thread=True)
+def login_submit(request: Request, data: dict[str, str] = Form) -> Response:
+    try:
+        _, token = auth.log_in(hub(request).engine, data.get("username", ""), data.get("password", ""))
+    except HubError as exc:
+        return page("login.html", status_code=401, error=exc.message, username=data.get("username", ""))
+    response = Redirect("/")
+    response.set_cookie(SESSION_COOKIE, token, httponly=True, samesite="lax", max_age=int(auth.SESSION_LIFETIME.total_seconds()))
+    return response
+
+
+@post("/logout", sync_to_thread=True)
+def logout(request: Request) -> Response:
+    auth.log_out(hub(request).engine, request.cookies.get(SESSION_COOKIE))
+    response = Redirect("/login")
+    response.delete_cookie(SESSION_COOKIE)
+    return response
+
+
+@get("/queue", sync_to_thread=True)
+def queue(request: Request) -> Template:
+    user = page_user(request, "clerk")
+    ctx = hub(request)
+    apps = approval.department_queue(ctx.engine, user)
+    return page("queue.html", user=user, apps=apps, department=catalog.departments(ctx.engine).get(user.department or "", ""))
+
+
+@get("/cases/{application_id:str}", sync_to_thread=True)
+def case(request: Request, application_id: str) -> Template:
+    user = page_user(request, "clerk", "operator")
+    return page("case.html", user=user, app=approval.get_application(hub(request).engine, user, application_id), error=None)
+
+
+@post("/cases/{application_id:str}/decision", sync_to_thread=True)
+def case_decide(request: Request, application_id: str, data: dict[str, str] = Form) -> Response:
+    user = page_user(request, "clerk")
+    ctx = hub(request)
+    try:
+        approval.decide(ctx.engine, user, application_id, data.get("decision", ""), data.get("reason", ""))
+    except HubError as exc:
+        app = approval.get_application(ctx.engine, user, application_id)
+        return page("case.html", status_code=exc.status, user=user, app=app, error=exc.message)
+    ctx.sync.wake_downlink()
+    return Redirect(f"/cases/{application_id}")
+
+
+@get("/nodes", sync_to_thread=True)
+def nodes(request: Request) -> Template:
+    user = page_user(request, "operator")
+    return _nodes_page(request, user)
+
+
+def _nodes_page(request: Request, user: Any, status_code: int = 200, **extra: Any) -> Template:
+    with Session(hub(request).engine) as session:
+        rows = session.exec(select(Node).order_by(Node.id)).all()
+        counts = {n.id: len(session.exec(select(Application.id).where(Application.node_id == n.id)).all()) for n in rows}
+        alerts = session.exec(select(Alert).order_by(Alert.id.desc()).limit(20)).all()  # type: ignore[union-attr]
+    extra.setdefault("error", None)
+    extra.setdefault("new_code", None)
+    return page("nodes.html", status_code=status_code, user=user, nodes=rows, counts=counts, alerts=alerts, **extra)
+
+
+@post("/nodes/enrolment-codes", sync_to_thread=True)
+def nodes_create_code(request: Request, data: dict[str, str] = Form) -> Template:
+    user = page_user(request, "operator")
+    try:
+        code, expires = enrolment.create_code(hub(request).engine, data.get("node_id", "").strip(), data.get("name", ""), data.get("kind", ""), data.get("parent") or None)
+    except HubError as exc:
+        return _nodes_page(request, user, status_code=exc.status, error=exc.message)
+    return _nodes_page(request, user, new_code={"code": code, "expires_at": expires, "node_id": data.get("node_id")})
+
+
+ROUTES = [home, login_form, login_submit, logout, queue, case, case_decide, nodes, nodes_create_code]

@@ -1,0 +1,1 @@
+"""yiwang edge node: offline intake at a village or township service point."""

@@ -1,0 +1,1 @@
+"""yiwang provisioning: keys, enrolment, NATS configuration, the `yiwang` command."""
