@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import secrets
 from pathlib import Path
 from typing import AsyncIterator
@@ -25,14 +26,23 @@ from .web.errors import EXCEPTION_HANDLERS
 TEMPLATES = Path(__file__).parent / "web" / "templates"
 
 
+def _web_secret(data_dir: Path) -> str:
+    """CSRF secret kept across restarts (0600), so open forms stay valid after a restart."""
+    path = data_dir / "web.secret"
+    if not path.exists():
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as f:
+            f.write(secrets.token_urlsafe(32))
+    return path.read_text().strip()
+
+
 def create_app(settings: Settings) -> Litestar:
     engine = make_engine(settings.database_url)
     create_schema(engine)
     key = load_hub_key(settings.key_path)
     sync = HubSync(engine, key, settings.nats_url)
     context = HubContext(settings=settings, engine=engine, key=key, sync=sync)
-    secret_file = settings.data_dir / "web.secret"
-    web_secret = secret_file.read_text().strip() if secret_file.exists() else secrets.token_urlsafe(32)
+    web_secret = _web_secret(settings.data_dir)
 
     @contextlib.asynccontextmanager
     async def run_sync(app: Litestar) -> AsyncIterator[None]:

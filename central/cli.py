@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import logging
 import os
-import secrets
 import sys
 from pathlib import Path
 
@@ -41,9 +40,6 @@ def init(settings: Settings, operator_password: str | None, demo_password: str |
     if not settings.key_path.exists():
         write_secret(settings.key_path, signing_key_to_text(SigningKey.generate()))
         print(f"hub key created: {settings.key_path} (0600)")
-    web_secret = settings.data_dir / "web.secret"
-    if not web_secret.exists():
-        write_secret(web_secret, secrets.token_urlsafe(32))
     engine = make_engine(settings.database_url)
     create_schema(engine)
     load_catalog(engine, sample_catalog())

@@ -42,15 +42,22 @@ def create_code(engine: Engine, node_id: str, name: str, kind: str, parent: str 
 
 
 def redeem_code(engine: Engine, code: str, public_key: str) -> Node:
-    """Enrol the node that holds ``public_key``; a used or expired code is refused."""
+    """Enrol the node that holds ``public_key``; a used or expired code is refused.
+
+    Redeeming again with the same key returns the same node: if the answer was lost on a flaky
+    link, the node can simply retry instead of needing a new code."""
     try:
         verify_key_from_text(public_key)
     except ValueError:
         raise InvalidInput("节点公钥格式不正确（应为 64 位十六进制）", field="public_key") from None
+    public_key = public_key.strip().lower()
     with transaction(engine) as session:
         row = session.get(EnrolmentCode, _hash(code))
         if row is None:
             raise NotFound("登记码无效，请向县级运维人员核对")
+        existing = session.get(Node, row.node_id)
+        if row.used_at is not None and existing is not None and existing.public_key == public_key:
+            return existing
         if row.used_at is not None:
             raise Conflict("登记码已经使用过，请向县级运维人员申请新的登记码")
         if row.expires_at < utcnow():
@@ -58,7 +65,7 @@ def redeem_code(engine: Engine, code: str, public_key: str) -> Node:
         if session.get(Node, row.node_id) is not None:
             raise Conflict(f"节点 {row.node_id} 已经登记")
         row.used_at = utcnow()
-        node = Node(id=row.node_id, name=row.name, kind=row.kind, parent=row.parent, public_key=public_key.strip().lower(), enrolled_at=utcnow())
+        node = Node(id=row.node_id, name=row.name, kind=row.kind, parent=row.parent, public_key=public_key, enrolled_at=utcnow())
         session.add(row)
         session.add(node)
     return node

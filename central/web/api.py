@@ -48,7 +48,7 @@ def mask_id(id_number: str) -> str:
     return id_number[:4] + "*" * max(len(id_number) - 8, 0) + id_number[-4:] if len(id_number) > 8 else "****"
 
 
-@post("/api/login", sync_to_thread=True)
+@post("/api/login", sync_to_thread=True, status_code=200)
 def api_login(request: Request, data: LoginIn) -> dict[str, Any]:
     user, token = auth.log_in(hub(request).engine, data.username, data.password)
     return {"token": token, "username": user.username, "role": user.role, "department": user.department}
@@ -81,7 +81,7 @@ def api_application(request: Request, application_id: str) -> dict[str, Any]:
     return application_out(approval.get_application(hub(request).engine, user, application_id))
 
 
-@post("/api/applications/{application_id:str}/decision", sync_to_thread=True)
+@post("/api/applications/{application_id:str}/decision", sync_to_thread=True, status_code=200)
 def api_decide(request: Request, application_id: str, data: DecisionIn) -> dict[str, Any]:
     user = api_user(request, "clerk")
     ctx = hub(request)
@@ -104,14 +104,14 @@ def api_quarantine(request: Request) -> list[dict[str, Any]]:
         return [q.model_dump(exclude={"raw"}) | {"size": len(q.raw)} for q in session.exec(select(Quarantine)).all()]
 
 
-@post("/api/enrolment-codes", sync_to_thread=True)
+@post("/api/enrolment-codes", sync_to_thread=True, status_code=201)
 def api_create_code(request: Request, data: EnrolmentCodeIn) -> dict[str, Any]:
     api_user(request, "operator")
     code, expires = enrolment.create_code(hub(request).engine, data.node_id, data.name, data.kind, data.parent)
     return {"code": code, "node_id": data.node_id, "expires_at": expires}
 
 
-@post("/api/enrolment", sync_to_thread=True)
+@post("/api/enrolment", sync_to_thread=True, status_code=200)
 def api_enrol(request: Request, data: EnrolmentIn) -> dict[str, Any]:
     """Called by `yiwang node enroll`: the code proves the operator's consent, the key is the node's."""
     ctx = hub(request)

@@ -1,0 +1,73 @@
+"""create_app(settings): the node's only composition root."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import secrets
+from pathlib import Path
+from typing import AsyncIterator
+
+from litestar import Litestar
+from litestar.config.csrf import CSRFConfig
+from litestar.contrib.jinja import JinjaTemplateEngine
+from litestar.openapi import OpenAPIConfig
+from litestar.template import TemplateConfig
+
+from .catalog import install_catalog_file
+from .settings import NodeIdentity, Settings
+from .store import Store, set_meta
+from .sync import NodeSync
+from .web import api, pages
+from .web.context import NodeContext
+from .web.errors import EXCEPTION_HANDLERS
+
+TEMPLATES = Path(__file__).parent / "web" / "templates"
+
+
+def web_secret(data_dir: Path) -> str:
+    """CSRF secret kept across restarts (0600), so open forms stay valid after a reboot."""
+    path = data_dir / "web.secret"
+    if not path.exists():
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as f:
+            f.write(secrets.token_urlsafe(32))
+    return path.read_text().strip()
+
+
+def open_store(settings: Settings, identity: NodeIdentity) -> Store:
+    store = Store(settings.db_path)
+    with store.write() as conn:
+        set_meta(conn, "node_id", identity.node_id)
+    install_catalog_file(store, settings.data_dir / "catalog.json")
+    return store
+
+
+def create_app(settings: Settings) -> Litestar:
+    identity = NodeIdentity.load(settings)
+    store = open_store(settings, identity)
+    sync = NodeSync(store, identity)
+
+    @contextlib.asynccontextmanager
+    async def run_sync(app: Litestar) -> AsyncIterator[None]:
+        task = asyncio.create_task(sync.run(), name="node-sync")
+        try:
+            yield
+        finally:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+            store.close()
+
+    app = Litestar(
+        route_handlers=[*api.ROUTES, *pages.ROUTES],
+        lifespan=[run_sync],
+        exception_handlers=EXCEPTION_HANDLERS,  # type: ignore[arg-type]
+        template_config=TemplateConfig(directory=TEMPLATES, engine=JinjaTemplateEngine),
+        csrf_config=CSRFConfig(secret=web_secret(settings.data_dir), exclude=["/api"], cookie_httponly=True),
+        openapi_config=OpenAPIConfig(title=f"yiwang edge node {identity.node_id}", version="0.1.0", path="/api/schema"),
+        debug=False,
+    )
+    app.state.node = NodeContext(store=store, identity=identity, sync=sync)
+    return app

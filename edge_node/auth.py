@@ -1,0 +1,74 @@
+"""Staff accounts at the node: Argon2id hashes (PyNaCl) and server-side sessions."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from datetime import datetime, timedelta, timezone
+
+import nacl.exceptions
+import nacl.pwhash
+
+from sync_protocol import format_time
+
+from .errors import InvalidInput, NotAuthenticated
+from .store import Store, utcnow
+
+SESSION_LIFETIME = timedelta(hours=12)
+ROLES = {"village_agent": "村代办员", "township_staff": "乡镇窗口人员"}
+
+
+def hash_password(password: str) -> str:
+    return nacl.pwhash.argon2id.str(password.encode()).decode()
+
+
+def check_password(stored: str, password: str) -> bool:
+    try:
+        return nacl.pwhash.verify(stored.encode(), password.encode())
+    except nacl.exceptions.InvalidkeyError:
+        return False
+
+
+def _token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def add_user(store: Store, username: str, display_name: str, role: str, password: str) -> None:
+    if role not in ROLES:
+        raise InvalidInput(f"角色只能是 {', '.join(ROLES)}", field="role")
+    with store.write() as conn:
+        conn.execute(
+            "INSERT INTO users (username, display_name, role, password_hash) VALUES (?, ?, ?, ?) ON CONFLICT(username) DO NOTHING",
+            (username, display_name, role, hash_password(password)),
+        )
+
+
+def log_in(store: Store, username: str, password: str) -> tuple[dict[str, str], str]:
+    row = store.one("SELECT * FROM users WHERE username = ?", (username.strip(),))
+    if row is None or not check_password(row["password_hash"], password):
+        raise NotAuthenticated("用户名或密码不正确")
+    token = secrets.token_urlsafe(32)
+    expires = format_time(datetime.now(timezone.utc) + SESSION_LIFETIME)
+    with store.write() as conn:
+        conn.execute("INSERT INTO login_sessions (token_hash, username, expires_at) VALUES (?, ?, ?)", (_token_hash(token), row["username"], expires))
+    return _user(row), token
+
+
+def user_for_token(store: Store, token: str | None) -> dict[str, str] | None:
+    if not token:
+        return None
+    row = store.one(
+        "SELECT u.* FROM login_sessions s JOIN users u ON u.username = s.username WHERE s.token_hash = ? AND s.expires_at > ?",
+        (_token_hash(token), utcnow()),
+    )
+    return _user(row) if row else None
+
+
+def log_out(store: Store, token: str | None) -> None:
+    if token:
+        with store.write() as conn:
+            conn.execute("DELETE FROM login_sessions WHERE token_hash = ?", (_token_hash(token),))
+
+
+def _user(row) -> dict[str, str]:  # type: ignore[no-untyped-def]
+    return {"username": row["username"], "display_name": row["display_name"], "role": row["role"], "role_name": ROLES.get(row["role"], row["role"])}

@@ -1,0 +1,65 @@
+"""Pure intake rules: what makes an application acceptable at the window. No I/O."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any, Mapping
+
+from stdnum import exceptions as stdnum_errors
+from stdnum.cn import ric
+
+from .errors import InvalidInput
+
+PHONE = re.compile(r"^1\d{10}$")
+
+
+@dataclass(frozen=True)
+class Intake:
+    item_code: str
+    applicant_name: str
+    applicant_id_number: str
+    applicant_phone: str
+    by_proxy: bool
+
+
+def validate_resident_id(value: str) -> str:
+    """GB 11643 resident ID: 18 characters, valid region and birth date, ISO 7064 check digit."""
+    number = ric.compact(value or "")
+    if not number:
+        raise InvalidInput("请填写申请人的公民身份号码", field="applicant_id_number")
+    try:
+        return ric.validate(number)
+    except stdnum_errors.InvalidLength:
+        raise InvalidInput("公民身份号码应为 18 位，请核对后重新输入", field="applicant_id_number") from None
+    except stdnum_errors.InvalidFormat:
+        raise InvalidInput("公民身份号码只能由数字和末位的 X 组成，请核对后重新输入", field="applicant_id_number") from None
+    except stdnum_errors.InvalidChecksum:
+        raise InvalidInput("公民身份号码校验位不正确，可能有数字输错，请对照证件逐位核对", field="applicant_id_number") from None
+    except stdnum_errors.InvalidComponent:
+        raise InvalidInput("公民身份号码中的出生日期或地区码无效，请核对后重新输入", field="applicant_id_number") from None
+    except stdnum_errors.ValidationError:
+        raise InvalidInput("公民身份号码无效，请核对后重新输入", field="applicant_id_number") from None
+
+
+def validate_intake(form: Mapping[str, Any], known_items: set[str]) -> Intake:
+    """Check a submitted intake form; raise InvalidInput naming the first bad field."""
+    item_code = str(form.get("item_code") or "").strip()
+    if item_code not in known_items:
+        raise InvalidInput("请从事项目录中选择要办理的事项", field="item_code")
+    name = str(form.get("applicant_name") or "").strip()
+    if not name:
+        raise InvalidInput("请填写申请人姓名", field="applicant_name")
+    if len(name) > 50:
+        raise InvalidInput("申请人姓名不能超过 50 个字", field="applicant_name")
+    id_number = validate_resident_id(str(form.get("applicant_id_number") or ""))
+    phone = str(form.get("applicant_phone") or "").strip()
+    if phone and not PHONE.match(phone):
+        raise InvalidInput("手机号码应为 11 位数字，以 1 开头", field="applicant_phone")
+    by_proxy = str(form.get("by_proxy", "")).lower() in ("1", "true", "on", "yes")
+    return Intake(item_code, name, id_number, phone, by_proxy)
+
+
+def mask_id(id_number: str) -> str:
+    """Resident IDs are masked in every list and log: first 4 and last 4 characters."""
+    return id_number[:4] + "*" * max(len(id_number) - 8, 0) + id_number[-4:] if len(id_number) > 8 else "****"

@@ -1,0 +1,92 @@
+"""The database side of sync: seal outbox events into signed uplink batches; apply downlink
+batches. sync.py moves the bytes; everything here is one SQLite transaction per step."""
+
+from __future__ import annotations
+
+import json
+import logging
+import sqlite3
+
+from nacl.signing import SigningKey, VerifyKey
+
+from sync_protocol import (
+    DECISION_MADE,
+    MAX_RECORDS_PER_BATCH,
+    Accepted,
+    ChainPos,
+    Fork,
+    GENESIS_HEAD,
+    IngestCursor,
+    Record,
+    Rejected,
+    Verdict,
+    seal_next,
+)
+
+from .cases import apply_decision
+from .store import Store, get_meta, set_meta, utcnow
+
+log = logging.getLogger("yiwang.node.link")
+
+
+def seal_pending(store: Store, node_id: str, key: SigningKey, limit: int = MAX_RECORDS_PER_BATCH) -> int:
+    """Seal unbatched outbox events into as many batches as needed; return how many were made."""
+    made = 0
+    while True:
+        with store.write() as conn:
+            events = conn.execute("SELECT * FROM outbox WHERE batch_seq IS NULL ORDER BY seq LIMIT ?", (limit,)).fetchall()
+            if not events:
+                return made
+            pos = ChainPos(int(get_meta(conn, "up_seq", "0")), get_meta(conn, "up_head", GENESIS_HEAD))
+            records = [Record(e["kind"], e["id"], e["at"], json.loads(e["data_json"])) for e in events]
+            wire, new = seal_next(node_id, "up", pos, records, utcnow(), key)
+            conn.execute("INSERT INTO uplink_batches (seq, hash, wire, created_at) VALUES (?, ?, ?, ?)", (new.seq, new.head, wire, utcnow()))
+            conn.execute("UPDATE outbox SET batch_seq = ? WHERE seq BETWEEN ? AND ? AND batch_seq IS NULL", (new.seq, events[0]["seq"], events[-1]["seq"]))
+            set_meta(conn, "up_seq", str(new.seq))
+            set_meta(conn, "up_head", new.head)
+            made += 1
+
+
+def unpublished(store: Store) -> list[sqlite3.Row]:
+    return store.query("SELECT seq, hash, wire FROM uplink_batches WHERE published_at IS NULL ORDER BY seq")
+
+
+def mark_published(store: Store, seq: int) -> None:
+    with store.write() as conn:
+        conn.execute("UPDATE uplink_batches SET published_at = ? WHERE seq = ? AND published_at IS NULL", (utcnow(), seq))
+
+
+def apply_downlink(store: Store, node_id: str, hub_key: VerifyKey, raw: bytes) -> Verdict:
+    """Verify against the pinned hub key, chain-check, apply and advance in one transaction."""
+    with store.write() as conn:
+        pos = ChainPos(int(get_meta(conn, "down_seq", "0")), get_meta(conn, "down_head", GENESIS_HEAD))
+
+        def hash_at(seq: int) -> str | None:
+            row = conn.execute("SELECT hash FROM downlink_batches WHERE seq = ?", (seq,)).fetchone()
+            return row[0] if row else None
+
+        verdict = IngestCursor(node_id, "down", hub_key, pos).receive(raw, hash_at)
+        if isinstance(verdict, Accepted):
+            for record in verdict.batch.records:
+                if record.kind == DECISION_MADE:
+                    apply_decision(conn, record.data)
+                else:
+                    log.info("downlink record %s not handled yet; kept in the raw batch", record.kind)
+            conn.execute("INSERT INTO downlink_batches (seq, hash, wire, applied_at) VALUES (?, ?, ?, ?)", (verdict.batch.seq, verdict.hash, raw, utcnow()))
+            set_meta(conn, "down_seq", str(verdict.batch.seq))
+            set_meta(conn, "down_head", verdict.hash)
+        elif isinstance(verdict, (Rejected, Fork)):
+            reason = verdict.reason if isinstance(verdict, Rejected) else "fork"
+            conn.execute("INSERT INTO quarantine (reason, detail, wire, received_at) VALUES (?, ?, ?, ?)", (reason, str(verdict), raw, utcnow()))
+            log.warning("quarantined downlink batch: %s", reason)
+    return verdict
+
+
+def backlog(store: Store) -> dict[str, int]:
+    """What has not reached the hub yet: events not sealed plus events in unpublished batches."""
+    row = store.one(
+        "SELECT (SELECT COUNT(*) FROM outbox WHERE batch_seq IS NULL OR batch_seq IN (SELECT seq FROM uplink_batches WHERE published_at IS NULL)) AS events, "
+        "(SELECT COUNT(*) FROM uplink_batches WHERE published_at IS NULL) AS batches"
+    )
+    assert row is not None
+    return {"events": row["events"], "batches": row["batches"]}

@@ -1,0 +1,68 @@
+"""Node settings: where its files live and where it serves. What enrolment wrote (node id, hub key,
+NATS URL) is read from ``node.json`` in the data directory by ``NodeIdentity.load``."""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from nacl.signing import SigningKey, VerifyKey
+
+from sync_protocol import signing_key_from_text, verify_key_from_text
+
+
+@dataclass(frozen=True)
+class Settings:
+    data_dir: Path
+    host: str = "127.0.0.1"
+    port: int = 8701
+    nats_url: str = ""  # overrides the URL received at enrolment
+
+    @property
+    def db_path(self) -> Path:
+        return self.data_dir / "node.sqlite3"
+
+    @classmethod
+    def from_env(cls, **overrides: object) -> "Settings":
+        env = os.environ
+        values: dict[str, object] = {
+            "data_dir": Path(env.get("YIWANG_NODE_DIR", "var/node")),
+            "host": env.get("YIWANG_NODE_HOST", "127.0.0.1"),
+            "port": int(env.get("YIWANG_NODE_PORT", "8701")),
+            "nats_url": env.get("YIWANG_NATS_URL", ""),
+        }
+        values.update({k: v for k, v in overrides.items() if v is not None})
+        values["data_dir"] = Path(values["data_dir"])  # type: ignore[arg-type]
+        return cls(**values)  # type: ignore[arg-type]
+
+
+class NotEnrolled(RuntimeError):
+    def __init__(self, data_dir: Path) -> None:
+        super().__init__(f"{data_dir} holds no enrolled node; run `yiwang node enroll CODE --hub URL --dir {data_dir}` first")
+
+
+@dataclass(frozen=True)
+class NodeIdentity:
+    node_id: str
+    name: str
+    kind: str
+    key: SigningKey
+    hub_key: VerifyKey
+    nats_url: str
+
+    @classmethod
+    def load(cls, settings: Settings) -> "NodeIdentity":
+        config_path, key_path = settings.data_dir / "node.json", settings.data_dir / "node.key"
+        if not config_path.exists() or not key_path.exists():
+            raise NotEnrolled(settings.data_dir)
+        config = json.loads(config_path.read_text(encoding="utf-8"))
+        return cls(
+            node_id=config["node_id"],
+            name=config["name"],
+            kind=config["kind"],
+            key=signing_key_from_text(key_path.read_text()),
+            hub_key=verify_key_from_text(config["hub_public_key"]),
+            nats_url=settings.nats_url or config["nats_url"],
+        )

@@ -1,0 +1,125 @@
+"""The node's only contact with NATS: publish sealed uplink batches, pull the downlink.
+
+Offline is the normal case: intake never waits for this worker. Batches are sealed and stored
+first, then published with ``Nats-Msg-Id`` = batch hash and marked published only after
+JetStream's PubAck; a retry re-sends the stored bytes, so JetStream (and, past its duplicate
+window, the hub's cursor) drops the copy.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from datetime import datetime, timezone
+
+import nats
+import nats.errors
+import nats.js.errors
+from nats.js.api import AckPolicy, ConsumerConfig
+from tenacity import AsyncRetrying, retry_if_exception_type, wait_exponential
+
+from sync_protocol import DOWNLINK_STREAM, Accepted, Gap, downlink_subject, format_time, uplink_subject
+
+from . import link
+from .settings import NodeIdentity
+from .store import Store
+
+log = logging.getLogger("yiwang.node.sync")
+RETRYABLE = (OSError, asyncio.TimeoutError, nats.errors.Error)
+
+
+class NodeSync:
+    def __init__(self, store: Store, identity: NodeIdentity) -> None:
+        self.store = store
+        self.identity = identity
+        self._wake = asyncio.Event()
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self.nc: nats.NATS | None = None
+        self.offline_since: str | None = format_time(datetime.now(timezone.utc))
+
+    @property
+    def online(self) -> bool:
+        return self.nc is not None and self.nc.is_connected
+
+    def wake_uplink(self) -> None:
+        """Thread-safe nudge after an intake commits, so it goes out at once when online."""
+        if self._loop is not None:
+            self._loop.call_soon_threadsafe(self._wake.set)
+
+    def _mark(self, online: bool) -> None:
+        if online:
+            self.offline_since = None
+        elif self.offline_since is None:
+            self.offline_since = format_time(datetime.now(timezone.utc))
+
+    async def run(self) -> None:
+        self._loop = asyncio.get_running_loop()
+
+        async def on_error(exc: Exception) -> None:
+            log.warning("NATS: %s", exc or type(exc).__name__)
+
+        async def on_disconnect() -> None:
+            self._mark(False)
+            log.warning("NATS disconnected; working offline")
+
+        async def on_reconnect() -> None:
+            self._mark(True)
+            log.info("NATS reconnected")
+            self._wake.set()
+
+        async for attempt in AsyncRetrying(wait=wait_exponential(multiplier=0.2, max=5), retry=retry_if_exception_type(RETRYABLE)):
+            with attempt:
+                self.nc = await nats.connect(
+                    self.identity.nats_url, name=f"yiwang-node-{self.identity.node_id}", max_reconnect_attempts=-1,
+                    reconnect_time_wait=1, connect_timeout=2, error_cb=on_error, disconnected_cb=on_disconnect, reconnected_cb=on_reconnect,
+                )
+        self._mark(True)
+        log.info("connected to NATS at %s", self.identity.nats_url)
+        try:
+            js = self.nc.jetstream()
+            await asyncio.gather(self._uplink_loop(js), self._downlink_loop(js))
+        finally:
+            await self.nc.close()
+
+    async def _uplink_loop(self, js: nats.js.JetStreamContext) -> None:
+        subject = uplink_subject(self.identity.node_id)
+        while True:
+            try:
+                await asyncio.wait_for(self._wake.wait(), timeout=1.0)
+            except asyncio.TimeoutError:
+                pass
+            self._wake.clear()
+            await asyncio.to_thread(link.seal_pending, self.store, self.identity.node_id, self.identity.key)
+            for batch in await asyncio.to_thread(link.unpublished, self.store):
+                try:
+                    await js.publish(subject, batch["wire"], headers={"Nats-Msg-Id": batch["hash"]}, timeout=5)
+                except RETRYABLE as exc:
+                    log.warning("uplink seq %d not sent (%s); will retry", batch["seq"], type(exc).__name__)
+                    await asyncio.sleep(1)
+                    break  # keep order: never publish seq n+1 before n is stored
+                await asyncio.to_thread(link.mark_published, self.store, batch["seq"])
+                log.info("uplink seq %d published", batch["seq"])
+
+    async def _downlink_loop(self, js: nats.js.JetStreamContext) -> None:
+        node_id = self.identity.node_id
+        config = ConsumerConfig(ack_policy=AckPolicy.EXPLICIT, ack_wait=30.0, filter_subject=downlink_subject(node_id))
+        psub = None
+        while True:
+            try:
+                if psub is None:
+                    psub = await js.pull_subscribe(downlink_subject(node_id), durable=f"node-{node_id}", stream=DOWNLINK_STREAM, config=config)
+                msgs = await psub.fetch(50, timeout=1.0)
+            except (nats.errors.TimeoutError, asyncio.TimeoutError):
+                continue
+            except (nats.js.errors.NotFoundError, *RETRYABLE) as exc:  # stream not created yet, or offline
+                log.debug("downlink fetch failed: %s", exc)
+                await asyncio.sleep(1)
+                continue
+            for msg in msgs:
+                verdict = await asyncio.to_thread(link.apply_downlink, self.store, node_id, self.identity.hub_key, msg.data)
+                if isinstance(verdict, Gap):
+                    await msg.nak(delay=5)
+                    continue
+                if isinstance(verdict, Accepted):
+                    log.info("downlink seq %d applied (%d records)", verdict.batch.seq, len(verdict.batch.records))
+                await msg.ack()

@@ -1,0 +1,51 @@
+"""What handlers reach through ``request.app.state``: the store, the identity, the sync worker."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from litestar import Request
+
+from .. import auth, link
+from ..errors import NotAuthenticated
+from ..settings import NodeIdentity
+from ..store import Store
+from ..sync import NodeSync
+
+SESSION_COOKIE = "yw_node_session"
+
+
+@dataclass
+class NodeContext:
+    store: Store
+    identity: NodeIdentity
+    sync: NodeSync
+
+
+def node(request: Request) -> NodeContext:
+    return request.app.state.node
+
+
+def api_user(request: Request) -> dict[str, str]:
+    """API callers authenticate with ``Authorization: Bearer <token>`` (no cookies, so no CSRF)."""
+    header = request.headers.get("authorization", "")
+    token = header[7:] if header.lower().startswith("bearer ") else None
+    return _check(auth.user_for_token(node(request).store, token))
+
+
+def page_user(request: Request) -> dict[str, str]:
+    return _check(auth.user_for_token(node(request).store, request.cookies.get(SESSION_COOKIE)))
+
+
+def _check(user: dict[str, str] | None) -> dict[str, str]:
+    if user is None:
+        raise NotAuthenticated("登录已失效，请重新登录")
+    return user
+
+
+def sync_status(ctx: NodeContext) -> dict[str, Any]:
+    """What the banner on every page and /api/status show."""
+    return {"node_id": ctx.identity.node_id, "online": ctx.sync.online, "offline_since": ctx.sync.offline_since} | {
+        "waiting_events": link.backlog(ctx.store)["events"],
+    }

@@ -1,0 +1,54 @@
+"""The `yiwang` command.
+
+    yiwang demo                      start a local federation (NATS + hub + 3 nodes)
+    yiwang hub init|serve|add-user   the county hub            (runs `python -m central`)
+    yiwang node enroll CODE --hub URL [--dir D]   enrol this machine as a node
+    yiwang node serve|add-user       an edge node              (runs `python -m edge_node`)
+
+The hub and node commands run in their own interpreter (exec) so that this module imports
+neither package: provisioning depends only on sync_protocol.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["hub"]:
+        os.execv(sys.executable, [sys.executable, "-m", "central", *argv[1:]])
+    if argv[:1] == ["node"] and argv[1:2] != ["enroll"]:
+        os.execv(sys.executable, [sys.executable, "-m", "edge_node", *argv[1:]])
+
+    parser = argparse.ArgumentParser(prog="yiwang", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = parser.add_subparsers(dest="command", required=True)
+    demo = sub.add_parser("demo", help="start a local federation: NATS, county hub, township and village nodes")
+    demo.add_argument("--dir", type=Path, default=Path("var/demo"), help="data and logs (default var/demo; kept between runs)")
+    demo.add_argument("--nats-port", type=int, default=4700)
+    demo.add_argument("--base-port", type=int, default=8700, help="hub on this port, nodes on the next ones")
+    node = sub.add_parser("node", help="edge node commands")
+    node_sub = node.add_subparsers(dest="node_command", required=True)
+    enroll_p = node_sub.add_parser("enroll", help="enrol this machine with a one-time code from the county operator")
+    enroll_p.add_argument("code")
+    enroll_p.add_argument("--hub", required=True, help="the county hub's URL, e.g. http://hub.example:8700")
+    enroll_p.add_argument("--dir", type=Path, default=Path(os.environ.get("YIWANG_NODE_DIR", "var/node")))
+    sub.add_parser("hub", help="county hub commands: init, serve, add-user")
+    args = parser.parse_args(argv)
+
+    if args.command == "demo":
+        from .demo import run_demo
+
+        return run_demo(args.dir, args.nats_port, args.base_port)
+    from .enrol import EnrolmentFailed, enroll
+
+    try:
+        answer = enroll(args.code, args.hub, args.dir)
+    except EnrolmentFailed as exc:
+        print(exc, file=sys.stderr)
+        return 2
+    print(f"已登记：节点 {answer['node_id']}（{answer['name']}），配置写入 {args.dir}。下一步：yiwang node add-user … 然后 yiwang node serve --dir {args.dir}")
+    return 0

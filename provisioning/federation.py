@@ -1,0 +1,166 @@
+"""A local federation of real processes: nats-server, the county hub and edge nodes.
+
+Used by `yiwang demo` (fixed ports, data kept between runs) and by the end-to-end tests (free
+ports, a temporary directory). Each process logs to ``<dir>/logs/<name>.log``.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+
+from .enrol import enroll
+from .natsd import nats_server_binary, single_server_config
+
+
+class FederationError(RuntimeError):
+    """A process did not start or answer in time; the message names its log file."""
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def port_open(port: int, host: str = "127.0.0.1") -> bool:
+    with socket.socket() as s:
+        s.settimeout(0.2)
+        return s.connect_ex((host, port)) == 0
+
+
+@dataclass
+class NodeSpec:
+    node_id: str
+    name: str
+    kind: str  # "village" | "township"
+    port: int
+    parent: str | None = None
+    users: list[tuple[str, str, str]] = field(default_factory=list)  # (username, display name, role)
+
+
+@dataclass
+class LocalFederation:
+    root: Path
+    nats_port: int
+    hub_port: int
+    password: str = "demo123"
+    host: str = "127.0.0.1"
+    procs: dict[str, subprocess.Popen] = field(default_factory=dict)
+
+    @property
+    def nats_url(self) -> str:
+        return f"nats://{self.host}:{self.nats_port}"
+
+    @property
+    def hub_url(self) -> str:
+        return f"http://{self.host}:{self.hub_port}"
+
+    def node_dir(self, node_id: str) -> Path:
+        return self.root / "nodes" / node_id
+
+    def log_path(self, name: str) -> Path:
+        return self.root / "logs" / f"{name}.log"
+
+    # -- processes ------------------------------------------------------------------------------
+    def _spawn(self, name: str, argv: list[str]) -> subprocess.Popen:
+        self.log_path(name).parent.mkdir(parents=True, exist_ok=True)
+        log = open(self.log_path(name), "ab")
+        # a new session: Ctrl-C in the terminal reaches only the launcher, which stops the
+        # children in order (nodes, hub, then NATS) instead of all at once
+        proc = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True, env=os.environ | {"PYTHONUNBUFFERED": "1"})
+        log.close()
+        self.procs[name] = proc
+        return proc
+
+    def _wait(self, name: str, ready, timeout: float = 30.0) -> None:  # type: ignore[no-untyped-def]
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            proc = self.procs.get(name)
+            if proc is not None and proc.poll() is not None:
+                raise FederationError(f"{name} exited with code {proc.returncode}; see {self.log_path(name)}")
+            if ready():
+                return
+            time.sleep(0.1)
+        raise FederationError(f"{name} did not become ready within {timeout:.0f}s; see {self.log_path(name)}")
+
+    def start_nats(self) -> None:
+        conf = self.root / "nats" / "nats.conf"
+        conf.parent.mkdir(parents=True, exist_ok=True)
+        conf.write_text(single_server_config(self.host, self.nats_port, self.root / "nats" / "jetstream"))
+        if port_open(self.nats_port, self.host):
+            raise FederationError(f"port {self.nats_port} is already in use; is another NATS or demo running? choose another with --nats-port")
+        self._spawn("nats", [str(nats_server_binary()), "-c", str(conf)])
+        self._wait("nats", lambda: port_open(self.nats_port, self.host))
+
+    def stop(self, name: str, timeout: float = 15.0, sig: int = signal.SIGTERM) -> None:
+        proc = self.procs.pop(name, None)
+        if proc is None or proc.poll() is not None:
+            return
+        proc.send_signal(sig)
+        try:
+            proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+    def init_hub(self) -> None:
+        hub_dir = self.root / "hub"
+        if (hub_dir / "hub.key").exists():
+            return
+        subprocess.run(
+            [sys.executable, "-m", "central", "init", "--dir", str(hub_dir), "--operator-password", self.password, "--demo-password", self.password],
+            check=True, stdout=subprocess.DEVNULL,
+        )
+
+    def start_hub(self) -> None:
+        self.init_hub()
+        self._spawn("hub", [sys.executable, "-m", "central", "serve", "--dir", str(self.root / "hub"), "--host", self.host, "--port", str(self.hub_port), "--nats-url", self.nats_url])
+        self._wait("hub", lambda: _http_ok(f"{self.hub_url}/api/health"))
+
+    def hub_token(self, username: str = "operator") -> str:
+        response = httpx.post(f"{self.hub_url}/api/login", json={"username": username, "password": self.password}, timeout=30)
+        response.raise_for_status()
+        return response.json()["token"]
+
+    def enrol_node(self, spec: NodeSpec) -> None:
+        """Operator creates a one-time code at the hub; the node redeems it (idempotent per directory)."""
+        directory = self.node_dir(spec.node_id)
+        if (directory / "node.json").exists():
+            return
+        headers = {"Authorization": f"Bearer {self.hub_token()}"}
+        response = httpx.post(
+            f"{self.hub_url}/api/enrolment-codes",
+            json={"node_id": spec.node_id, "name": spec.name, "kind": spec.kind, "parent": spec.parent},
+            headers=headers, timeout=30,
+        )
+        response.raise_for_status()
+        enroll(response.json()["code"], self.hub_url, directory)
+        for username, display, role in spec.users:
+            subprocess.run([sys.executable, "-m", "edge_node", "add-user", "--dir", str(directory), username, display, role, "--password", self.password], check=True)
+
+    def start_node(self, spec: NodeSpec) -> None:
+        self._spawn(spec.node_id, [sys.executable, "-m", "edge_node", "serve", "--dir", str(self.node_dir(spec.node_id)), "--host", self.host, "--port", str(spec.port)])
+        self._wait(spec.node_id, lambda: _http_ok(f"http://{self.host}:{spec.port}/api/status"))
+
+    def stop_all(self) -> None:
+        for name in [n for n in self.procs if n not in ("hub", "nats")] + ["hub", "nats"]:
+            self.stop(name)
+
+    def exited(self) -> list[tuple[str, int]]:
+        return [(name, p.returncode) for name, p in self.procs.items() if p.poll() is not None]
+
+
+def _http_ok(url: str) -> bool:
+    try:
+        return httpx.get(url, timeout=1.0).status_code == 200
+    except httpx.HTTPError:
+        return False
