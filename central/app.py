@@ -9,9 +9,9 @@ import secrets
 from pathlib import Path
 from typing import AsyncIterator
 
-from litestar import Litestar
+from litestar import Litestar, Router
 from litestar.config.csrf import CSRFConfig
-from litestar.contrib.jinja import JinjaTemplateEngine
+from litestar.plugins.jinja import JinjaTemplateEngine
 from litestar.openapi import OpenAPIConfig
 from litestar.template import TemplateConfig
 
@@ -56,7 +56,10 @@ def create_app(settings: Settings) -> Litestar:
             engine.dispose()
 
     app = Litestar(
-        route_handlers=[*api.ROUTES, *pages.ROUTES],
+        # one Router: Litestar 2.x registers a handler twice when a bare handler shares its path
+        # with another (GET and POST /login), wrapping a sync handler in sync_to_thread twice so it
+        # returns an un-awaited coroutine (fixed upstream for v3 only, litestar PR #4738)
+        route_handlers=[Router(path="/", route_handlers=[*api.ROUTES, *pages.ROUTES])],
         lifespan=[run_sync],
         exception_handlers=EXCEPTION_HANDLERS,  # type: ignore[arg-type]
         template_config=TemplateConfig(directory=TEMPLATES, engine=JinjaTemplateEngine),

@@ -6,6 +6,7 @@ from typing import Any
 
 import msgspec
 from litestar import Request, get, post
+from litestar.params import FromPath, FromQuery, JSONBody
 from sqlmodel import Session, select
 
 from sync_protocol import verify_key_to_text
@@ -49,7 +50,7 @@ def mask_id(id_number: str) -> str:
 
 
 @post("/api/login", sync_to_thread=True, status_code=200)
-def api_login(request: Request, data: LoginIn) -> dict[str, Any]:
+def api_login(request: Request, data: JSONBody[LoginIn]) -> dict[str, Any]:
     user, token = auth.log_in(hub(request).engine, data.username, data.password)
     return {"token": token, "username": user.username, "role": user.role, "department": user.department}
 
@@ -66,7 +67,7 @@ def api_queue(request: Request) -> list[dict[str, Any]]:
 
 
 @get("/api/applications", sync_to_thread=True)
-def api_applications(request: Request, receipt_no: str | None = None) -> list[dict[str, Any]]:
+def api_applications(request: Request, receipt_no: FromQuery[str | None] = None) -> list[dict[str, Any]]:
     api_user(request, "operator")
     with Session(hub(request).engine) as session:
         query = select(Application).order_by(Application.received_at)
@@ -76,13 +77,13 @@ def api_applications(request: Request, receipt_no: str | None = None) -> list[di
 
 
 @get("/api/applications/{application_id:str}", sync_to_thread=True)
-def api_application(request: Request, application_id: str) -> dict[str, Any]:
+def api_application(request: Request, application_id: FromPath[str]) -> dict[str, Any]:
     user = api_user(request, "clerk", "operator")
     return application_out(approval.get_application(hub(request).engine, user, application_id))
 
 
 @post("/api/applications/{application_id:str}/decision", sync_to_thread=True, status_code=200)
-def api_decide(request: Request, application_id: str, data: DecisionIn) -> dict[str, Any]:
+def api_decide(request: Request, application_id: FromPath[str], data: JSONBody[DecisionIn]) -> dict[str, Any]:
     user = api_user(request, "clerk")
     ctx = hub(request)
     app = approval.decide(ctx.engine, user, application_id, data.decision, data.reason)
@@ -105,14 +106,14 @@ def api_quarantine(request: Request) -> list[dict[str, Any]]:
 
 
 @post("/api/enrolment-codes", sync_to_thread=True, status_code=201)
-def api_create_code(request: Request, data: EnrolmentCodeIn) -> dict[str, Any]:
+def api_create_code(request: Request, data: JSONBody[EnrolmentCodeIn]) -> dict[str, Any]:
     api_user(request, "operator")
     code, expires = enrolment.create_code(hub(request).engine, data.node_id, data.name, data.kind, data.parent)
     return {"code": code, "node_id": data.node_id, "expires_at": expires}
 
 
 @post("/api/enrolment", sync_to_thread=True, status_code=200)
-def api_enrol(request: Request, data: EnrolmentIn) -> dict[str, Any]:
+def api_enrol(request: Request, data: JSONBody[EnrolmentIn]) -> dict[str, Any]:
     """Called by `yiwang node enroll`: the code proves the operator's consent, the key is the node's."""
     ctx = hub(request)
     node = enrolment.redeem_code(ctx.engine, data.code, data.public_key)

@@ -5,8 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from litestar import MediaType, Request, get, post
-from litestar.enums import RequestEncodingType
-from litestar.params import Body
+from litestar.params import FromPath, URLEncodedBody
 from litestar.response import Redirect, Response, Template
 from sqlmodel import Session, select
 
@@ -16,7 +15,6 @@ from ..models import Alert, Application, Node
 from .api import mask_id
 from .context import SESSION_COOKIE, hub, page_user
 
-Form = Body(media_type=RequestEncodingType.URL_ENCODED)
 STATUS_TEXT = {"received": "待审批", "approved": "已批准", "denied": "不予批准", "delivered": "已送达"}
 
 
@@ -40,7 +38,7 @@ def login_form() -> Template:
 
 
 @post("/login", sync_to_thread=True)
-def login_submit(request: Request, data: dict[str, str] = Form) -> Response:
+def login_submit(request: Request, data: URLEncodedBody[dict[str, str]]) -> Response:
     try:
         _, token = auth.log_in(hub(request).engine, data.get("username", ""), data.get("password", ""))
     except HubError as exc:
@@ -67,13 +65,13 @@ def queue(request: Request) -> Template:
 
 
 @get("/cases/{application_id:str}", sync_to_thread=True)
-def case(request: Request, application_id: str) -> Template:
+def case(request: Request, application_id: FromPath[str]) -> Template:
     user = page_user(request, "clerk", "operator")
     return page("case.html", user=user, app=approval.get_application(hub(request).engine, user, application_id), error=None)
 
 
 @post("/cases/{application_id:str}/decision", sync_to_thread=True)
-def case_decide(request: Request, application_id: str, data: dict[str, str] = Form) -> Response:
+def case_decide(request: Request, application_id: FromPath[str], data: URLEncodedBody[dict[str, str]]) -> Response:
     user = page_user(request, "clerk")
     ctx = hub(request)
     try:
@@ -102,7 +100,7 @@ def _nodes_page(request: Request, user: Any, status_code: int = 200, **extra: An
 
 
 @post("/nodes/enrolment-codes", sync_to_thread=True)
-def nodes_create_code(request: Request, data: dict[str, str] = Form) -> Template:
+def nodes_create_code(request: Request, data: URLEncodedBody[dict[str, str]]) -> Template:
     user = page_user(request, "operator")
     try:
         code, expires = enrolment.create_code(hub(request).engine, data.get("node_id", "").strip(), data.get("name", ""), data.get("kind", ""), data.get("parent") or None)

@@ -6,6 +6,7 @@ from typing import Any
 
 import msgspec
 from litestar import Request, get, post
+from litestar.params import FromPath, JSONBody
 
 from .. import auth, cases, catalog
 from ..intake import mask_id
@@ -37,7 +38,7 @@ def application_out(row: Any) -> dict[str, Any]:
 
 
 @post("/api/login", sync_to_thread=True, status_code=200)
-def api_login(request: Request, data: LoginIn) -> dict[str, Any]:
+def api_login(request: Request, data: JSONBody[LoginIn]) -> dict[str, Any]:
     user, token = auth.log_in(node(request).store, data.username, data.password)
     return {"token": token} | user
 
@@ -54,7 +55,7 @@ def api_catalog(request: Request) -> list[dict[str, Any]]:
 
 
 @post("/api/applications", sync_to_thread=True, status_code=201)
-def api_submit(request: Request, data: ApplicationIn) -> dict[str, Any]:
+def api_submit(request: Request, data: JSONBody[ApplicationIn]) -> dict[str, Any]:
     user = api_user(request)
     ctx = node(request)
     app = cases.submit_application(ctx.store, msgspec.structs.asdict(data), user)
@@ -69,13 +70,13 @@ def api_list(request: Request) -> list[dict[str, Any]]:
 
 
 @get("/api/applications/{application_id:str}", sync_to_thread=True)
-def api_get(request: Request, application_id: str) -> dict[str, Any]:
+def api_get(request: Request, application_id: FromPath[str]) -> dict[str, Any]:
     api_user(request)
     return application_out(cases.get_application(node(request).store, application_id))
 
 
 @post("/api/applications/{application_id:str}/pickup", sync_to_thread=True, status_code=200)
-def api_pickup(request: Request, application_id: str, data: PickupIn) -> dict[str, Any]:
+def api_pickup(request: Request, application_id: FromPath[str], data: JSONBody[PickupIn]) -> dict[str, Any]:
     user = api_user(request)
     ctx = node(request)
     row = cases.record_pickup(ctx.store, application_id, data.collector_name, user)

@@ -5,8 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from litestar import MediaType, Request, get, post
-from litestar.enums import RequestEncodingType
-from litestar.params import Body
+from litestar.params import FromPath, URLEncodedBody
 from litestar.response import Redirect, Response, Template
 
 from .. import auth, cases, catalog
@@ -14,7 +13,6 @@ from ..errors import NodeError
 from ..intake import mask_id
 from .context import SESSION_COOKIE, node, page_user, sync_status
 
-Form = Body(media_type=RequestEncodingType.URL_ENCODED)
 
 
 def page(request: Request, name: str, status_code: int = 200, **context: Any) -> Template:
@@ -39,7 +37,7 @@ def login_form(request: Request) -> Template:
 
 
 @post("/login", sync_to_thread=True)
-def login_submit(request: Request, data: dict[str, str] = Form) -> Response:
+def login_submit(request: Request, data: URLEncodedBody[dict[str, str]]) -> Response:
     try:
         _, token = auth.log_in(node(request).store, data.get("username", ""), data.get("password", ""))
     except NodeError as exc:
@@ -70,7 +68,7 @@ def intake_form(request: Request) -> Template:
 
 
 @post("/applications", sync_to_thread=True)
-def intake_submit(request: Request, data: dict[str, str] = Form) -> Response:
+def intake_submit(request: Request, data: URLEncodedBody[dict[str, str]]) -> Response:
     user = page_user(request)
     ctx = node(request)
     try:
@@ -82,19 +80,19 @@ def intake_submit(request: Request, data: dict[str, str] = Form) -> Response:
 
 
 @get("/applications/{application_id:str}/receipt", sync_to_thread=True)
-def receipt(request: Request, application_id: str) -> Template:
+def receipt(request: Request, application_id: FromPath[str]) -> Template:
     user = page_user(request)
     return page(request, "receipt.html", user=user, app=cases.get_application(node(request).store, application_id))
 
 
 @get("/applications/{application_id:str}", sync_to_thread=True)
-def detail(request: Request, application_id: str) -> Template:
+def detail(request: Request, application_id: FromPath[str]) -> Template:
     user = page_user(request)
     return page(request, "case.html", user=user, app=cases.get_application(node(request).store, application_id), error=None)
 
 
 @post("/applications/{application_id:str}/pickup", sync_to_thread=True)
-def pickup(request: Request, application_id: str, data: dict[str, str] = Form) -> Response:
+def pickup(request: Request, application_id: FromPath[str], data: URLEncodedBody[dict[str, str]]) -> Response:
     user = page_user(request)
     ctx = node(request)
     try:

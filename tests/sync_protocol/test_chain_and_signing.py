@@ -143,3 +143,11 @@ def test_any_flipped_bit_is_rejected(data):
     tampered = bytearray(wire)
     tampered[index] ^= 1 << bit
     assert isinstance(fresh_cursor().receive(bytes(tampered), {}.get), Rejected)
+
+
+def test_hub_signed_downlink_for_one_node_cannot_be_replayed_to_another():
+    hub = SigningKey(bytes(range(2, 34)))
+    wire, _ = seal_next("shangcun", "down", GENESIS, [Record("decision.made", "d1", T, {})], T, hub)
+    other_node = IngestCursor("xiacun", "down", hub.verify_key, GENESIS)
+    verdict = other_node.receive(wire, {}.get)
+    assert isinstance(verdict, Rejected) and verdict.reason == "wrong_stream"

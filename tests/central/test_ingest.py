@@ -1,0 +1,144 @@
+"""Hub ingest against a real SQLite file: apply + cursor in one transaction, quarantine the rest."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from nacl.signing import SigningKey
+from sqlmodel import Session, select
+
+from central import approval, downlink
+from central.auth import add_user
+from central.catalog import load_catalog, sample_catalog
+from central.db import create_schema, make_engine
+from central.errors import Conflict, Forbidden, InvalidInput
+from central.ingest import ingest_batch
+from central.models import Alert, Application, DownlinkBatch, Node, Quarantine, UplinkBatch, User
+from sync_protocol import GENESIS, Accepted, batch_hash, Duplicate, Fork, Gap, Record, Rejected, open_batch, seal_next, verify_key_to_text
+
+NODE_KEY = SigningKey(bytes(range(32)))
+HUB_KEY = SigningKey(bytes(range(5, 37)))
+T = "2026-11-23T08:00:00.000000Z"
+
+
+@pytest.fixture
+def engine(tmp_path: Path):
+    engine = make_engine(f"sqlite:///{tmp_path / 'hub.sqlite3'}")
+    create_schema(engine)
+    load_catalog(engine, sample_catalog())
+    with Session(engine) as s:
+        s.add(Node(id="shangcun", name="上村", kind="village", public_key=verify_key_to_text(NODE_KEY.verify_key), enrolled_at=T))
+        s.commit()
+    add_user(engine, "clerk-mzj", "王敏", "clerk", "pw", department="mzj")
+    add_user(engine, "clerk-rsj", "李强", "clerk", "pw", department="rsj")
+    yield engine
+    engine.dispose()
+
+
+def received(n: int, item: str = "MZ-003") -> Record:
+    return Record("application.received", f"ev{n}", T, {
+        "application_id": f"app{n}", "receipt_no": f"shangcun-{n:06d}", "item_code": item, "item_name": "x",
+        "applicant_name": "张三", "applicant_id_number": "11010519491231002X",
+    })
+
+
+def chain(*batches: list[Record], key: SigningKey = NODE_KEY) -> list[bytes]:
+    pos, wires = GENESIS, []
+    for records in batches:
+        wire, pos = seal_next("shangcun", "up", pos, records, T, key)
+        wires.append(wire)
+    return wires
+
+
+def count(engine, model) -> int:  # type: ignore[no-untyped-def]
+    with Session(engine) as s:
+        return len(s.exec(select(model)).all())
+
+
+def test_accepted_batch_is_applied_routed_and_cursor_advanced(engine):
+    wire = chain([received(1), received(2, item="RS-001")])[0]
+    assert isinstance(ingest_batch(engine, "yiwang.up.shangcun", wire), Accepted)
+    with Session(engine) as s:
+        apps = {a.id: a for a in s.exec(select(Application)).all()}
+        node = s.get(Node, "shangcun")
+    assert apps["app1"].department == "mzj" and apps["app2"].department == "rsj"
+    assert (node.up_seq, node.up_head) == (1, batch_hash(wire))
+    assert count(engine, UplinkBatch) == 1
+
+
+def test_redelivered_batch_is_a_duplicate_and_applies_nothing_twice(engine):
+    wire = chain([received(1)])[0]
+    ingest_batch(engine, "yiwang.up.shangcun", wire)
+    assert isinstance(ingest_batch(engine, "yiwang.up.shangcun", wire), Duplicate)
+    assert count(engine, Application) == 1 and count(engine, UplinkBatch) == 1
+
+
+def test_tampered_batch_is_quarantined_with_raw_bytes_and_alert(engine):
+    wire = bytearray(chain([received(1)])[0])
+    wire[-3] ^= 0xFF
+    verdict = ingest_batch(engine, "yiwang.up.shangcun", bytes(wire))
+    assert isinstance(verdict, Rejected) and verdict.reason == "bad_signature"
+    with Session(engine) as s:
+        q = s.exec(select(Quarantine)).one()
+        assert q.raw == bytes(wire) and q.reason == "bad_signature"
+        assert s.exec(select(Alert)).one().node_id == "shangcun"
+    assert count(engine, Application) == 0
+
+
+def test_batch_signed_by_another_key_under_this_node_id_is_rejected(engine):
+    forged = chain([received(1)], key=SigningKey(bytes(range(9, 41))))[0]
+    assert ingest_batch(engine, "yiwang.up.shangcun", forged).reason == "bad_signature"
+    assert count(engine, Application) == 0
+
+
+def test_unknown_and_revoked_nodes_are_quarantined(engine):
+    wire = chain([received(1)])[0]
+    assert ingest_batch(engine, "yiwang.up.nobody", wire).reason == "unknown_node"
+    with Session(engine) as s:
+        node = s.get(Node, "shangcun")
+        node.status = "revoked"
+        s.add(node)
+        s.commit()
+    assert ingest_batch(engine, "yiwang.up.shangcun", wire).reason == "revoked"
+    assert count(engine, Quarantine) == 2 and count(engine, Application) == 0
+
+
+def test_gap_changes_nothing_and_fork_is_quarantined(engine):
+    first, second = chain([received(1)], [received(2)])
+    assert isinstance(ingest_batch(engine, "yiwang.up.shangcun", second), Gap)
+    assert count(engine, Application) == 0 and count(engine, Quarantine) == 0
+    ingest_batch(engine, "yiwang.up.shangcun", first)
+    other_first = chain([received(9)])[0]
+    assert isinstance(ingest_batch(engine, "yiwang.up.shangcun", other_first), Fork)
+    assert count(engine, Quarantine) == 1 and count(engine, Application) == 1
+
+
+def test_decision_commits_with_its_downlink_event_and_seals_a_hub_signed_batch(engine):
+    ingest_batch(engine, "yiwang.up.shangcun", chain([received(1)])[0])
+    with Session(engine) as s:
+        clerk = s.get(User, "clerk-mzj")
+    approval.decide(engine, clerk, "app1", "approve", "")
+    assert downlink.seal_pending(engine, HUB_KEY) == 1
+    with Session(engine) as s:
+        batch = s.exec(select(DownlinkBatch)).one()
+    opened = open_batch(batch.raw, HUB_KEY.verify_key)
+    assert opened.node == "shangcun" and opened.seq == 1
+    assert opened.records[0].data["application_id"] == "app1" and opened.records[0].data["decision"] == "approved"
+    assert downlink.seal_pending(engine, HUB_KEY) == 0
+
+
+def test_clerk_rules(engine):
+    ingest_batch(engine, "yiwang.up.shangcun", chain([received(1)])[0])
+    with Session(engine) as s:
+        mzj, rsj = s.get(User, "clerk-mzj"), s.get(User, "clerk-rsj")
+    with pytest.raises(Forbidden):
+        approval.decide(engine, rsj, "app1", "approve", "")
+    with pytest.raises(InvalidInput):
+        approval.decide(engine, mzj, "app1", "deny", "  ")
+    approval.decide(engine, mzj, "app1", "deny", "年龄未满 80 周岁")
+    with pytest.raises(Conflict):
+        approval.decide(engine, mzj, "app1", "approve", "")
+    with Session(engine) as s:
+        assert s.get(Application, "app1").status == "denied"
+    assert count(engine, DownlinkBatch) == 0 and downlink.seal_pending(engine, HUB_KEY) == 1

@@ -1,0 +1,70 @@
+"""The hub's web layer on a real SQLite file (NATS deliberately unreachable: the UI must not care)."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+from litestar.testing import TestClient
+
+from central.app import create_app
+from central.cli import init
+from central.settings import Settings
+
+
+@pytest.fixture
+def client(tmp_path: Path):
+    settings = Settings(data_dir=tmp_path / "hub", nats_url="nats://127.0.0.1:9")
+    init(settings, operator_password="op-pass", demo_password="pw")
+    with TestClient(create_app(settings)) as client:
+        yield client
+
+
+def csrf(client: TestClient, path: str) -> str:
+    return re.search(r'name="_csrf_token" value="([^"]+)"', client.get(path).text).group(1)
+
+
+@pytest.mark.parametrize("path", ["/login", "/api/health", "/api/schema/openapi.json"])
+def test_public_pages_answer(client, path):
+    assert client.get(path).status_code == 200
+
+
+def test_pages_need_login_and_api_needs_a_token(client):
+    assert client.get("/queue", follow_redirects=False).headers["location"] == "/login"
+    response = client.get("/api/queue")
+    assert response.status_code == 401 and response.headers["content-type"].startswith("application/problem+json")
+    assert response.json()["detail"] == "登录已失效，请重新登录"
+
+
+def test_bad_api_input_is_a_problem_not_a_500(client):
+    response = client.post("/api/login", json={"username": 3})
+    assert response.status_code == 400 and response.json()["type"].endswith("/invalid-input")
+    response = client.post("/api/enrolment", json={"code": "AAAA-BBBB-CCCC", "public_key": "zz"})
+    assert response.status_code == 400 and "公钥" in response.json()["detail"]
+
+
+def test_clerk_logs_in_and_sees_an_empty_queue(client):
+    token = csrf(client, "/login")
+    response = client.post("/login", data={"username": "clerk-mzj", "password": "pw", "_csrf_token": token}, follow_redirects=True)
+    assert response.status_code == 200 and "审批队列" in response.text and "队列为空" in response.text
+
+
+def test_form_without_csrf_token_is_refused_in_chinese(client):
+    response = client.post("/login", data={"username": "clerk-mzj", "password": "pw"})
+    assert response.status_code == 403 and "CSRF" in response.text
+
+
+def test_operator_creates_an_enrolment_code_and_a_used_code_is_refused(client):
+    token = client.post("/api/login", json={"username": "operator", "password": "op-pass"}).json()["token"]
+    auth = {"Authorization": f"Bearer {token}"}
+    bad = client.post("/api/enrolment-codes", json={"node_id": "Bad Id", "name": "x", "kind": "village"}, headers=auth)
+    assert bad.status_code == 400 and bad.json()["field"] == "node_id"
+    code = client.post("/api/enrolment-codes", json={"node_id": "shangcun", "name": "上村", "kind": "village"}, headers=auth).json()["code"]
+    key_a, key_b = "ab" * 32, "cd" * 32
+    first = client.post("/api/enrolment", json={"code": code, "public_key": key_a})
+    assert first.status_code == 200 and first.json()["node_id"] == "shangcun" and len(first.json()["catalog"]["items"]) >= 15
+    assert client.post("/api/enrolment", json={"code": code, "public_key": key_a}).json()["node_id"] == "shangcun"  # lost answer: retry is safe
+    reused = client.post("/api/enrolment", json={"code": code, "public_key": key_b})
+    assert reused.status_code == 409 and "已经使用" in reused.json()["detail"]
+    assert client.post("/api/enrolment", json={"code": "XXXX-XXXX-XXXX", "public_key": key_b}).status_code == 404

@@ -1,0 +1,133 @@
+"""The node's domain on a real SQLite file: validation, intake + outbox atomicity, sealing, downlink."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from pathlib import Path
+
+import pytest
+from nacl.signing import SigningKey
+from stdnum.cn import ric
+
+from edge_node import cases, link
+from edge_node.catalog import install_catalog
+from edge_node.errors import Conflict, InvalidInput
+from edge_node.intake import mask_id, validate_resident_id
+from edge_node.store import Store, set_meta
+from sync_protocol import GENESIS, Accepted, Duplicate, IngestCursor, Record, Rejected, open_batch, seal_next
+
+NODE_KEY = SigningKey(bytes(range(32)))
+HUB_KEY = SigningKey(bytes(range(5, 37)))
+AGENT = {"username": "agent", "display_name": "代办员 王秀兰"}
+GOOD_ID = "11010519491231002X"
+FORM = {"item_code": "MZ-003", "applicant_name": "张三", "applicant_id_number": GOOD_ID}
+CATALOG = {"version": 1, "items": [{"code": "MZ-003", "name": "高龄津贴申领", "department": "mzj", "department_name": "县民政局", "time_limit_days": 10, "fee_fen": 0}]}
+
+
+@pytest.fixture
+def store(tmp_path: Path):
+    store = Store(tmp_path / "node.sqlite3")
+    with store.write() as conn:
+        set_meta(conn, "node_id", "shangcun")
+    install_catalog(store, CATALOG)
+    yield store
+    store.close()
+
+
+def counts(store: Store) -> tuple[int, int]:
+    return store.one("SELECT (SELECT COUNT(*) FROM applications), (SELECT COUNT(*) FROM outbox)")[:]  # type: ignore[index]
+
+
+@pytest.mark.parametrize(
+    "value, message",
+    [
+        ("", "请填写"),
+        ("1101051949123100", "18 位"),
+        ("110105194912310021", "校验位"),
+        ("11010519491331002" + ric.calc_check_digit("11010519491331002?"), "出生日期"),  # 13th month, valid check digit
+        ("11010519491231002A", "校验位"),
+    ],
+)
+def test_bad_resident_ids_get_a_clear_chinese_message(value, message):
+    with pytest.raises(InvalidInput) as err:
+        validate_resident_id(value)
+    assert message in err.value.message and err.value.field == "applicant_id_number"
+
+
+def test_lowercase_x_and_spaces_are_accepted():
+    assert validate_resident_id(" 11010519491231002x ") == GOOD_ID
+
+
+def test_intake_writes_application_and_outbox_event_together(store):
+    app = cases.submit_application(store, FORM, AGENT)
+    assert app["receipt_no"] == "shangcun-000001"
+    assert counts(store) == (1, 1)
+    event = store.one("SELECT * FROM outbox")
+    assert event["kind"] == "application.received"
+    assert json.loads(event["data_json"])["application_id"] == app["id"]
+
+
+@pytest.mark.parametrize("field, value", [("applicant_id_number", "110105194912310021"), ("item_code", "NOPE"), ("applicant_name", " "), ("applicant_phone", "12345")])
+def test_bad_input_saves_nothing(store, field, value):
+    with pytest.raises(InvalidInput) as err:
+        cases.submit_application(store, FORM | {field: value}, AGENT)
+    assert err.value.field == field
+    assert counts(store) == (0, 0)
+
+
+def test_failure_inside_the_transaction_leaves_neither_application_nor_event(store, monkeypatch):
+    """If the outbox write fails, the application row is rolled back with it."""
+
+    def broken_outbox(*args, **kwargs):
+        raise sqlite3.OperationalError("disk I/O error")
+
+    monkeypatch.setattr(cases, "add_outbox", broken_outbox)
+    with pytest.raises(sqlite3.OperationalError):
+        cases.submit_application(store, FORM, AGENT)
+    assert counts(store) == (0, 0)
+    # and the receipt counter did not advance: numbers stay gap-free
+    monkeypatch.undo()
+    assert cases.submit_application(store, FORM, AGENT)["receipt_no"] == "shangcun-000001"
+
+
+def test_sealed_batches_chain_and_verify_at_the_receiver(store):
+    for _ in range(5):
+        cases.submit_application(store, FORM, AGENT)
+    assert link.seal_pending(store, "shangcun", NODE_KEY, limit=2) == 3
+    assert link.backlog(store) == {"events": 5, "batches": 3}
+    cursor, hashes = IngestCursor("shangcun", "up", NODE_KEY.verify_key, GENESIS), {}
+    for row in link.unpublished(store):
+        verdict = cursor.receive(row["wire"], hashes.get)
+        assert isinstance(verdict, Accepted)
+        hashes[verdict.batch.seq] = verdict.hash
+        link.mark_published(store, row["seq"])
+    assert link.backlog(store) == {"events": 0, "batches": 0}
+    assert link.seal_pending(store, "shangcun", NODE_KEY) == 0
+
+
+def test_downlink_decision_is_applied_once_and_forgeries_are_quarantined(store):
+    app = cases.submit_application(store, FORM, AGENT)
+    decision = Record("decision.made", "d1", "2026-11-23T09:00:00.000000Z", {"application_id": app["id"], "decision": "approved", "decided_by": "王敏", "decided_at": "2026-11-23T09:00:00.000000Z"})
+    wire, _ = seal_next("shangcun", "down", GENESIS, [decision], "2026-11-23T09:00:00.000000Z", HUB_KEY)
+    assert isinstance(link.apply_downlink(store, "shangcun", HUB_KEY.verify_key, wire), Accepted)
+    assert isinstance(link.apply_downlink(store, "shangcun", HUB_KEY.verify_key, wire), Duplicate)
+    assert cases.get_application(store, app["id"])["status"] == "approved"
+    forged, _ = seal_next("shangcun", "down", GENESIS, [decision], "2026-11-23T09:00:00.000000Z", NODE_KEY)
+    assert isinstance(link.apply_downlink(store, "shangcun", HUB_KEY.verify_key, forged), Rejected)
+    assert store.one("SELECT COUNT(*) FROM quarantine")[0] == 1
+
+
+def test_pickup_needs_a_result_and_goes_into_the_outbox(store):
+    app = cases.submit_application(store, FORM, AGENT)
+    with pytest.raises(Conflict):
+        cases.record_pickup(store, app["id"], "张三", AGENT)
+    with store.write() as conn:
+        cases.apply_decision(conn, {"application_id": app["id"], "decision": "approved"})
+    assert cases.record_pickup(store, app["id"], "张三", AGENT)["status"] == "picked_up"
+    kinds = [r["kind"] for r in store.query("SELECT kind FROM outbox ORDER BY seq")]
+    assert kinds == ["application.received", "application.picked_up"]
+
+
+def test_mask_id_hides_the_middle():
+    assert mask_id(GOOD_ID) == "1101**********002X"

@@ -1,0 +1,64 @@
+"""The node's web layer on a real SQLite file, offline (NATS unreachable on purpose)."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+from litestar.testing import TestClient
+from nacl.signing import SigningKey
+
+from edge_node.app import create_app
+from edge_node.auth import add_user
+from edge_node.settings import Settings
+from edge_node.store import Store
+from provisioning.keys import ensure_node_key
+from sync_protocol import verify_key_to_text
+
+from ..conftest import resident_id
+
+
+@pytest.fixture
+def client(tmp_path: Path):
+    data = tmp_path / "node"
+    ensure_node_key(data)
+    (data / "node.json").write_text(json.dumps({"node_id": "shangcun", "name": "上村代办点", "kind": "village", "nats_url": "nats://127.0.0.1:9", "hub_public_key": verify_key_to_text(SigningKey.generate().verify_key)}))
+    (data / "catalog.json").write_text(json.dumps({"version": 1, "items": [{"code": "MZ-003", "name": "高龄津贴申领", "department": "mzj", "department_name": "县民政局", "time_limit_days": 10, "fee_fen": 0}]}, ensure_ascii=False))
+    store = Store(data / "node.sqlite3")
+    add_user(store, "agent", "代办员 王秀兰", "village_agent", "pw")
+    store.close()
+    with TestClient(create_app(Settings(data_dir=data))) as client:
+        yield client
+
+
+def login(client: TestClient) -> None:
+    token = re.search(r'name="_csrf_token" value="([^"]+)"', client.get("/login").text).group(1)
+    client.post("/login", data={"username": "agent", "password": "pw", "_csrf_token": token})
+
+
+def test_offline_banner_and_intake_through_the_form(client):
+    login(client)
+    home = client.get("/")
+    assert home.status_code == 200 and "离线" in home.text
+    form = client.get("/applications/new")
+    token = re.search(r'name="_csrf_token" value="([^"]+)"', form.text).group(1)
+    bad = client.post("/applications", data={"item_code": "MZ-003", "applicant_name": "张三", "applicant_id_number": "123", "_csrf_token": token})
+    assert bad.status_code == 400 and "18 位" in bad.text and 'value="张三"' in bad.text
+    ok = client.post("/applications", data={"item_code": "MZ-003", "applicant_name": "张三", "applicant_id_number": resident_id(1), "_csrf_token": token}, follow_redirects=True)
+    assert ok.status_code == 200 and "shangcun-000001" in ok.text and "受理回执" in ok.text
+    status = client.get("/api/status").json()
+    assert status == status | {"online": False, "waiting_events": 1}
+
+
+def test_api_problems(client):
+    assert client.get("/api/applications").status_code == 401
+    token = client.post("/api/login", json={"username": "agent", "password": "pw"}).json()["token"]
+    auth = {"Authorization": f"Bearer {token}"}
+    missing = client.post("/api/applications", json={"item_code": "MZ-003"}, headers=auth)
+    assert missing.status_code == 400 and missing.headers["content-type"].startswith("application/problem+json")
+    unknown = client.get("/api/applications/nope", headers=auth)
+    assert unknown.status_code == 404 and unknown.json()["detail"] == "没有找到这个办件"
+    early = client.post("/api/applications/x/pickup", json={"collector_name": "张三"}, headers=auth)
+    assert early.status_code == 404
