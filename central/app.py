@@ -65,6 +65,7 @@ def create_app(settings: Settings) -> Litestar:
         template_config=TemplateConfig(directory=TEMPLATES, engine=JinjaTemplateEngine),
         csrf_config=CSRFConfig(secret=web_secret, exclude=["/api"], cookie_httponly=True),
         openapi_config=OpenAPIConfig(title="yiwang county hub", version="0.1.0", path="/api/schema"),
+        logging_config=None,  # the CLI configures logging once, in one format, for every logger
         debug=False,
     )
     app.state.hub = context

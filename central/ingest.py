@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 
 from sqlalchemy.engine import Engine
-from sqlmodel import Session
+from sqlmodel import Session, col, select
 
 from sync_protocol import (
     APPLICATION_PICKED_UP,
@@ -55,8 +55,7 @@ def ingest_batch(engine: Engine, subject: str, raw: bytes) -> Verdict:
             session.add(node)
         if isinstance(verdict, Accepted):
             assert node is not None
-            for record in verdict.batch.records:
-                _apply(session, node, record, now)
+            _apply(session, node, verdict.batch.records, now)
             session.add(UplinkBatch(node_id=node.id, seq=verdict.batch.seq, hash=verdict.hash, raw=raw, received_at=now))
             node.up_seq, node.up_head = verdict.new_pos.seq, verdict.new_pos.head
             session.add(node)
@@ -69,34 +68,43 @@ def ingest_batch(engine: Engine, subject: str, raw: bytes) -> Verdict:
     return verdict
 
 
-def _apply(session: Session, node: Node, record: Record, now: str) -> None:
-    data = record.data
-    if record.kind == APPLICATION_RECEIVED:
-        if session.get(Application, data["application_id"]) is not None:
-            return  # same application in a later batch (should not happen): keep the first
-        item = session.get(CatalogItem, data["item_code"])
-        session.add(
-            Application(
-                id=data["application_id"],
-                node_id=node.id,
-                receipt_no=data["receipt_no"],
-                item_code=data["item_code"],
-                item_name=item.name if item else data.get("item_name", data["item_code"]),
-                # routing: the hub's catalog decides the department, not the node's claim
-                department=item.department if item else data.get("department", "unrouted"),
-                applicant_name=data["applicant_name"],
-                applicant_id_number=data["applicant_id_number"],
-                applicant_phone=data.get("applicant_phone", ""),
-                proxy_agent=data.get("proxy_agent", ""),
-                submitted_at=record.at,
-                received_at=now,
+def _apply(session: Session, node: Node, records: tuple[Record, ...], now: str) -> None:
+    """Apply one batch's records. Lookups are one query per batch, not per record: per-record
+    ``session.get`` autoflushed every row and made ingest 0.6% of raw SQLite (bench/ingest.py)."""
+    received = [r for r in records if r.kind == APPLICATION_RECEIVED]
+    ids = [r.data["application_id"] for r in received]
+    seen = set(session.exec(select(Application.id).where(col(Application.id).in_(ids))).all()) if ids else set()
+    codes = {r.data["item_code"] for r in received}
+    items = {i.code: i for i in session.exec(select(CatalogItem).where(col(CatalogItem.code).in_(codes))).all()} if codes else {}
+    for record in records:
+        data = record.data
+        if record.kind == APPLICATION_RECEIVED:
+            if data["application_id"] in seen:
+                continue  # same application twice (a node bug): keep the first
+            seen.add(data["application_id"])
+            item = items.get(data["item_code"])
+            session.add(
+                Application(
+                    id=data["application_id"],
+                    node_id=node.id,
+                    receipt_no=data["receipt_no"],
+                    item_code=data["item_code"],
+                    item_name=item.name if item else data.get("item_name", data["item_code"]),
+                    # routing: the hub's catalog decides the department, not the node's claim
+                    department=item.department if item else "unrouted",
+                    applicant_name=data["applicant_name"],
+                    applicant_id_number=data["applicant_id_number"],
+                    applicant_phone=data.get("applicant_phone", ""),
+                    proxy_agent=data.get("proxy_agent", ""),
+                    submitted_at=record.at,
+                    received_at=now,
+                )
             )
-        )
-    elif record.kind == APPLICATION_PICKED_UP:
-        app = session.get(Application, data["application_id"])
-        if app is not None and app.node_id == node.id and app.delivered_at is None:
-            app.status = "delivered"
-            app.delivered_at = record.at
-            session.add(app)
-    else:
-        log.info("record kind %s from %s not handled yet; kept in the raw batch", record.kind, node.id)
+        elif record.kind == APPLICATION_PICKED_UP:
+            app = session.get(Application, data["application_id"])
+            if app is not None and app.node_id == node.id and app.delivered_at is None:
+                app.status = "delivered"
+                app.delivered_at = record.at
+                session.add(app)
+        else:
+            log.info("record kind %s from %s not handled yet; kept in the raw batch", record.kind, node.id)

@@ -1,0 +1,27 @@
+# yiwang tasks. Run `just` to list them.
+set shell := ["bash", "-euo", "pipefail", "-c"]
+
+bin := justfile_directory() / ".venv/bin"
+
+default:
+    @just --list
+
+# start a local federation: NATS, county hub, a township node and two village nodes
+demo *args:
+    @{{bin}}/yiwang demo {{args}}
+
+# run the whole test suite (installs Debian's chromium for the browser tests if missing)
+test *args: chromium
+    @{{bin}}/pytest {{args}}
+
+# only the fast tests: no processes, no browser
+test-fast *args:
+    @{{bin}}/pytest -m "not e2e and not browser" {{args}}
+
+# install Debian's chromium and a CJK font if missing
+chromium:
+    @scripts/ensure-chromium
+
+# run the benchmarks and print figures beside their same-run baselines
+bench *args:
+    @{{bin}}/python -m bench {{args}}
