@@ -20,6 +20,7 @@ from .keys import load_hub_key
 from .settings import Settings
 from .sync import HubSync
 from .web import api, pages
+from .web.display import local_time
 from .web.context import HubContext
 from .web.errors import EXCEPTION_HANDLERS
 
@@ -34,6 +35,10 @@ def _web_secret(data_dir: Path) -> str:
         with os.fdopen(fd, "w") as f:
             f.write(secrets.token_urlsafe(32))
     return path.read_text().strip()
+
+
+def _register_filters(engine: JinjaTemplateEngine) -> None:
+    engine.engine.filters["local_time"] = local_time
 
 
 def create_app(settings: Settings) -> Litestar:
@@ -62,7 +67,7 @@ def create_app(settings: Settings) -> Litestar:
         route_handlers=[Router(path="/", route_handlers=[*api.ROUTES, *pages.ROUTES])],
         lifespan=[run_sync],
         exception_handlers=EXCEPTION_HANDLERS,  # type: ignore[arg-type]
-        template_config=TemplateConfig(directory=TEMPLATES, engine=JinjaTemplateEngine),
+        template_config=TemplateConfig(directory=TEMPLATES, engine=JinjaTemplateEngine, engine_callback=_register_filters),
         csrf_config=CSRFConfig(secret=web_secret, exclude=["/api"], cookie_httponly=True),
         openapi_config=OpenAPIConfig(title="yiwang county hub", version="0.1.0", path="/api/schema"),
         logging_config=None,  # the CLI configures logging once, in one format, for every logger

@@ -20,6 +20,7 @@ from .settings import NodeIdentity, Settings
 from .store import Store, set_meta
 from .sync import NodeSync
 from .web import api, pages
+from .web.display import local_time
 from .web.context import NodeContext
 from .web.errors import EXCEPTION_HANDLERS
 
@@ -42,6 +43,10 @@ def open_store(settings: Settings, identity: NodeIdentity) -> Store:
         set_meta(conn, "node_id", identity.node_id)
     install_catalog_file(store, settings.data_dir / "catalog.json")
     return store
+
+
+def _register_filters(engine: JinjaTemplateEngine) -> None:
+    engine.engine.filters["local_time"] = local_time
 
 
 def create_app(settings: Settings) -> Litestar:
@@ -67,7 +72,7 @@ def create_app(settings: Settings) -> Litestar:
         route_handlers=[Router(path="/", route_handlers=[*api.ROUTES, *pages.ROUTES])],
         lifespan=[run_sync],
         exception_handlers=EXCEPTION_HANDLERS,  # type: ignore[arg-type]
-        template_config=TemplateConfig(directory=TEMPLATES, engine=JinjaTemplateEngine),
+        template_config=TemplateConfig(directory=TEMPLATES, engine=JinjaTemplateEngine, engine_callback=_register_filters),
         csrf_config=CSRFConfig(secret=web_secret(settings.data_dir), exclude=["/api"], cookie_httponly=True),
         openapi_config=OpenAPIConfig(title=f"yiwang edge node {identity.node_id}", version="0.1.0", path="/api/schema"),
         logging_config=None,  # the CLI configures logging once, in one format, for every logger
