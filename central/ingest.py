@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import Session, col, select
 
 from sync_protocol import (
@@ -55,11 +56,18 @@ def ingest_batch(engine: Engine, subject: str, raw: bytes) -> Verdict:
             session.add(node)
         if isinstance(verdict, Accepted):
             assert node is not None
-            _apply(session, node, verdict.batch.records, now)
-            session.add(UplinkBatch(node_id=node.id, seq=verdict.batch.seq, hash=verdict.hash, raw=raw, received_at=now))
-            node.up_seq, node.up_head = verdict.new_pos.seq, verdict.new_pos.head
-            session.add(node)
-        elif isinstance(verdict, (Rejected, Fork)):
+            try:
+                with session.begin_nested():
+                    _apply(session, node, verdict.batch.records, now)
+            except (KeyError, TypeError, ValueError, SQLAlchemyError) as exc:
+                # signed and linked, but a record breaks the contract: quarantine the batch and do
+                # not advance, so the node's stream halts visibly instead of skipping its data
+                verdict = Rejected("invalid_record", f"{type(exc).__name__}: {exc}")
+            else:
+                session.add(UplinkBatch(node_id=node.id, seq=verdict.batch.seq, hash=verdict.hash, raw=raw, received_at=now))
+                node.up_seq, node.up_head = verdict.new_pos.seq, verdict.new_pos.head
+                session.add(node)
+        if isinstance(verdict, (Rejected, Fork)):
             reason = verdict.reason if isinstance(verdict, Rejected) else "fork"
             detail = verdict.detail if isinstance(verdict, Rejected) else f"seq {verdict.seq}: known {verdict.known}, got {verdict.got}"
             session.add(Quarantine(node_id=node_id, subject=subject, reason=reason, detail=detail, raw=raw, received_at=now))

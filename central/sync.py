@@ -25,6 +25,7 @@ from .ingest import ingest_batch
 log = logging.getLogger("yiwang.hub.sync")
 
 INGEST_DURABLE = "hub-ingest"
+RESTART_DELAY = 5
 RETRYABLE = (OSError, asyncio.TimeoutError, nats.errors.Error)
 
 
@@ -67,26 +68,40 @@ class HubSync:
         self.nats_url = nats_url
         self._wake = asyncio.Event()
         self._loop: asyncio.AbstractEventLoop | None = None
-        self.connected = False
+        self.nc: nats.NATS | None = None
 
     def wake_downlink(self) -> None:
         """Thread-safe: called after a decision commits, so it goes out without waiting for the poll."""
         if self._loop is not None:
             self._loop.call_soon_threadsafe(self._wake.set)
 
+    @property
+    def connected(self) -> bool:
+        return self.nc is not None and self.nc.is_connected
+
     async def run(self) -> None:
+        """Run until cancelled; an unexpected failure is logged and the worker starts over
+        (nothing is lost: unacked messages are redelivered, unpublished batches stay in the DB)."""
         self._loop = asyncio.get_running_loop()
-        nc = await connect(self.nats_url, "yiwang-hub")
-        self.connected = True
+        while True:
+            try:
+                await self._run_once()
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("hub sync worker failed; restarting in %d s", RESTART_DELAY)
+                await asyncio.sleep(RESTART_DELAY)
+
+    async def _run_once(self) -> None:
+        self.nc = await connect(self.nats_url, "yiwang-hub")
         try:
-            js = nc.jetstream()
+            js = self.nc.jetstream()
             async for attempt in AsyncRetrying(wait=wait_exponential(multiplier=0.2, max=5), retry=retry_if_exception_type(RETRYABLE)):
                 with attempt:
                     await ensure_streams(js)
             await asyncio.gather(self._ingest_loop(js), self._downlink_loop(js))
         finally:
-            self.connected = False
-            await nc.close()
+            await self.nc.close()
 
     async def _ingest_loop(self, js: nats.js.JetStreamContext) -> None:
         config = ConsumerConfig(ack_policy=AckPolicy.EXPLICIT, ack_wait=30.0, max_ack_pending=1000)

@@ -67,15 +67,23 @@ def apply_downlink(store: Store, node_id: str, hub_key: VerifyKey, raw: bytes) -
 
         verdict = IngestCursor(node_id, "down", hub_key, pos).receive(raw, hash_at)
         if isinstance(verdict, Accepted):
-            for record in verdict.batch.records:
-                if record.kind == DECISION_MADE:
-                    apply_decision(conn, record.data)
-                else:
-                    log.info("downlink record %s not handled yet; kept in the raw batch", record.kind)
-            conn.execute("INSERT INTO downlink_batches (seq, hash, wire, applied_at) VALUES (?, ?, ?, ?)", (verdict.batch.seq, verdict.hash, raw, utcnow()))
-            set_meta(conn, "down_seq", str(verdict.batch.seq))
-            set_meta(conn, "down_head", verdict.hash)
-        elif isinstance(verdict, (Rejected, Fork)):
+            conn.execute("SAVEPOINT apply_batch")
+            try:
+                for record in verdict.batch.records:
+                    if record.kind == DECISION_MADE:
+                        apply_decision(conn, record.data)
+                    else:
+                        log.info("downlink record %s not handled yet; kept in the raw batch", record.kind)
+            except (KeyError, TypeError, ValueError, sqlite3.Error) as exc:
+                # signed by the hub but breaks the contract: keep it, apply nothing, do not advance
+                conn.execute("ROLLBACK TO apply_batch")
+                verdict = Rejected("invalid_record", f"{type(exc).__name__}: {exc}")
+            else:
+                conn.execute("INSERT INTO downlink_batches (seq, hash, wire, applied_at) VALUES (?, ?, ?, ?)", (verdict.batch.seq, verdict.hash, raw, utcnow()))
+                set_meta(conn, "down_seq", str(verdict.batch.seq))
+                set_meta(conn, "down_head", verdict.hash)
+            conn.execute("RELEASE apply_batch")
+        if isinstance(verdict, (Rejected, Fork)):
             reason = verdict.reason if isinstance(verdict, Rejected) else "fork"
             conn.execute("INSERT INTO quarantine (reason, detail, wire, received_at) VALUES (?, ?, ?, ?)", (reason, str(verdict), raw, utcnow()))
             log.warning("quarantined downlink batch: %s", reason)

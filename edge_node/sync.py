@@ -26,6 +26,7 @@ from .store import Store
 
 log = logging.getLogger("yiwang.node.sync")
 RETRYABLE = (OSError, asyncio.TimeoutError, nats.errors.Error)
+RESTART_DELAY = 5
 
 
 class NodeSync:
@@ -53,7 +54,21 @@ class NodeSync:
             self.offline_since = format_time(datetime.now(timezone.utc))
 
     async def run(self) -> None:
+        """Run until cancelled; an unexpected failure is logged and the worker starts over
+        (nothing is lost: the outbox and unpublished batches are in SQLite, unacked downlink is
+        redelivered)."""
         self._loop = asyncio.get_running_loop()
+        while True:
+            try:
+                await self._run_once()
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                self._mark(False)
+                log.exception("node sync worker failed; restarting in %d s", RESTART_DELAY)
+                await asyncio.sleep(RESTART_DELAY)
+
+    async def _run_once(self) -> None:
 
         async def on_error(exc: Exception) -> None:
             log.warning("NATS: %s", exc or type(exc).__name__)

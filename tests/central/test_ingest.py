@@ -142,3 +142,14 @@ def test_clerk_rules(engine):
     with Session(engine) as s:
         assert s.get(Application, "app1").status == "denied"
     assert count(engine, DownlinkBatch) == 0 and downlink.seal_pending(engine, HUB_KEY) == 1
+
+
+def test_signed_batch_with_a_malformed_record_is_quarantined_not_applied_and_not_a_poison_pill(engine):
+    bad = Record("application.received", "ev1", T, {"receipt_no": "x"})  # no application_id, no applicant
+    wire = chain([received(1), bad])[0]
+    verdict = ingest_batch(engine, "yiwang.up.shangcun", wire)
+    assert isinstance(verdict, Rejected) and verdict.reason == "invalid_record"
+    assert count(engine, Application) == 0 and count(engine, UplinkBatch) == 0 and count(engine, Quarantine) == 1
+    with Session(engine) as s:
+        assert s.get(Node, "shangcun").up_seq == 0  # the stream halts here, visibly, instead of skipping data
+    assert isinstance(ingest_batch(engine, "yiwang.up.shangcun", wire), Rejected)  # redelivery: same answer, no crash

@@ -131,3 +131,13 @@ def test_pickup_needs_a_result_and_goes_into_the_outbox(store):
 
 def test_mask_id_hides_the_middle():
     assert mask_id(GOOD_ID) == "1101**********002X"
+
+
+def test_signed_downlink_with_a_malformed_record_is_quarantined_and_changes_nothing(store):
+    app = cases.submit_application(store, FORM, AGENT)
+    bad = Record("decision.made", "d1", "2026-11-23T09:00:00.000000Z", {"decision": "approved"})  # no application_id
+    wire, _ = seal_next("shangcun", "down", GENESIS, [bad], "2026-11-23T09:00:00.000000Z", HUB_KEY)
+    verdict = link.apply_downlink(store, "shangcun", HUB_KEY.verify_key, wire)
+    assert isinstance(verdict, Rejected) and verdict.reason == "invalid_record"
+    assert cases.get_application(store, app["id"])["status"] == "submitted"
+    assert store.one("SELECT COUNT(*) FROM downlink_batches")[0] == 0 and store.one("SELECT COUNT(*) FROM quarantine")[0] == 1
