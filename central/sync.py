@@ -26,6 +26,8 @@ log = logging.getLogger("yiwang.hub.sync")
 
 INGEST_DURABLE = "hub-ingest"
 RESTART_DELAY = 5
+ACK_WAIT = 10.0
+GAP_RETRY_DELAY = 2.0
 RETRYABLE = (OSError, asyncio.TimeoutError, nats.errors.Error)
 
 
@@ -104,13 +106,17 @@ class HubSync:
             await self.nc.close()
 
     async def _ingest_loop(self, js: nats.js.JetStreamContext) -> None:
-        config = ConsumerConfig(ack_policy=AckPolicy.EXPLICIT, ack_wait=30.0, max_ack_pending=1000)
+        # ack_wait bounds recovery after a hub crash: a batch delivered to the dead process comes
+        # back only after it, and later batches of that node wait as gaps until then
+        config = ConsumerConfig(durable_name=INGEST_DURABLE, ack_policy=AckPolicy.EXPLICIT, ack_wait=ACK_WAIT, max_ack_pending=1000)
         psub = None
         while True:
             try:
                 if psub is None:
-                    psub = await js.pull_subscribe("yiwang.up.>", durable=INGEST_DURABLE, stream=UPLINK_STREAM, config=config)
-                msgs = await psub.fetch(100, timeout=1.0)
+                    # create or update: an existing durable keeps its old settings otherwise
+                    await js.add_consumer(UPLINK_STREAM, config=config)
+                    psub = await js.pull_subscribe_bind(INGEST_DURABLE, stream=UPLINK_STREAM)
+                msgs = await psub.fetch(50, timeout=1.0)
             except (nats.errors.TimeoutError, asyncio.TimeoutError):
                 continue
             except RETRYABLE as exc:  # NATS down or restarting: wait for nats-py to reconnect
@@ -121,8 +127,8 @@ class HubSync:
                 verdict = await asyncio.to_thread(ingest_batch, self.engine, msg.subject, msg.data)
                 if isinstance(verdict, Gap):
                     # an earlier batch has not arrived yet: leave this one for later
-                    log.warning("gap on %s: expected %d, got %d", msg.subject, verdict.expected, verdict.got)
-                    await msg.nak(delay=5)
+                    log.info("gap on %s: expected %d, got %d; retrying in %.0f s", msg.subject, verdict.expected, verdict.got, GAP_RETRY_DELAY)
+                    await msg.nak(delay=GAP_RETRY_DELAY)
                     continue
                 if isinstance(verdict, Accepted):
                     log.info("applied %s seq %d (%d records)", msg.subject, verdict.batch.seq, len(verdict.batch.records))
