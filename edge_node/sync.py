@@ -27,6 +27,8 @@ from .store import Store
 log = logging.getLogger("yiwang.node.sync")
 RETRYABLE = (OSError, asyncio.TimeoutError, nats.errors.Error)
 RESTART_DELAY = 5
+ACK_WAIT = 10.0
+GAP_RETRY_DELAY = 2.0
 
 
 class NodeSync:
@@ -69,7 +71,6 @@ class NodeSync:
                 await asyncio.sleep(RESTART_DELAY)
 
     async def _run_once(self) -> None:
-
         async def on_error(exc: Exception) -> None:
             log.warning("NATS: %s", exc or type(exc).__name__)
 
@@ -117,12 +118,15 @@ class NodeSync:
 
     async def _downlink_loop(self, js: nats.js.JetStreamContext) -> None:
         node_id = self.identity.node_id
-        config = ConsumerConfig(ack_policy=AckPolicy.EXPLICIT, ack_wait=30.0, filter_subject=downlink_subject(node_id))
+        durable = f"node-{node_id}"
+        # a short ack_wait: after a node crash, a batch delivered to the dead process returns this soon
+        config = ConsumerConfig(durable_name=durable, ack_policy=AckPolicy.EXPLICIT, ack_wait=ACK_WAIT, filter_subject=downlink_subject(node_id))
         psub = None
         while True:
             try:
                 if psub is None:
-                    psub = await js.pull_subscribe(downlink_subject(node_id), durable=f"node-{node_id}", stream=DOWNLINK_STREAM, config=config)
+                    await js.add_consumer(DOWNLINK_STREAM, config=config)  # create, or update an older one
+                    psub = await js.pull_subscribe_bind(durable, stream=DOWNLINK_STREAM)
                 msgs = await psub.fetch(50, timeout=1.0)
             except (nats.errors.TimeoutError, asyncio.TimeoutError):
                 continue
@@ -133,7 +137,7 @@ class NodeSync:
             for msg in msgs:
                 verdict = await asyncio.to_thread(link.apply_downlink, self.store, node_id, self.identity.hub_key, msg.data)
                 if isinstance(verdict, Gap):
-                    await msg.nak(delay=5)
+                    await msg.nak(delay=GAP_RETRY_DELAY)
                     continue
                 if isinstance(verdict, Accepted):
                     log.info("downlink seq %d applied (%d records)", verdict.batch.seq, len(verdict.batch.records))
