@@ -27,14 +27,33 @@ from ._errors import (
 )
 from ._keys import signing_key_from_text, signing_key_to_text, verify_key_from_text, verify_key_to_text
 from ._records import (
+    APPLICATION_ACCEPTED,
+    APPLICATION_DISPATCHED,
+    APPLICATION_NOT_ACCEPTED,
     APPLICATION_PICKED_UP,
     APPLICATION_RECEIVED,
+    APPLICATION_WITHDRAWN,
+    CATALOG_VERSION,
+    COMPLAINT_FILED,
     DECISION_MADE,
     DOWNLINK_STREAM,
+    EVALUATION_GIVEN,
+    FEE_COLLECTED,
+    FEE_REFUNDED,
+    MATERIALS_ATTACHED,
+    NODE_HEARTBEAT,
+    NODE_REVOKED,
+    RECORD_SPECS,
+    RESEND_REQUEST,
+    RESULT_ISSUED,
+    SUPPLEMENT_PROVIDED,
+    SUPPLEMENT_REQUESTED,
     UPLINK_STREAM,
+    RecordSpec,
     downlink_subject,
     is_valid_node_id,
     node_from_subject,
+    record_problem,
     uplink_subject,
 )
 from ._sender import seal_next
@@ -42,7 +61,11 @@ from ._time import format_time, parse_time
 from ._signing import batch_hash, open_batch, sign_batch, verify_wire
 
 __all__ = [
-    "APPLICATION_PICKED_UP", "APPLICATION_RECEIVED", "DECISION_MADE", "DOWNLINK_STREAM", "UPLINK_STREAM",
+    "APPLICATION_ACCEPTED", "APPLICATION_DISPATCHED", "APPLICATION_NOT_ACCEPTED", "APPLICATION_PICKED_UP",
+    "APPLICATION_RECEIVED", "APPLICATION_WITHDRAWN", "CATALOG_VERSION", "COMPLAINT_FILED", "DECISION_MADE",
+    "DOWNLINK_STREAM", "EVALUATION_GIVEN", "FEE_COLLECTED", "FEE_REFUNDED", "MATERIALS_ATTACHED", "NODE_HEARTBEAT",
+    "NODE_REVOKED", "RECORD_SPECS", "RESEND_REQUEST", "RESULT_ISSUED", "SUPPLEMENT_PROVIDED", "SUPPLEMENT_REQUESTED",
+    "UPLINK_STREAM", "RecordSpec", "record_problem",
     "GENESIS", "GENESIS_HEAD", "MAX_BATCH_BYTES", "MAX_RECORDS_PER_BATCH", "PROTOCOL_VERSION",
     "Accepted", "BadSignature", "Batch", "ChainPos", "Direction", "Duplicate", "Fork", "Gap",
     "IngestCursor", "LocalProtocolError", "Malformed", "Record", "Rejected", "RemoteProtocolError",

@@ -5,6 +5,8 @@ Rules of this file:
   from its database, asks for a verdict, and — only for Accepted — applies the records and stores
   the new position in the same transaction.
 - Every batch is exactly one of Accepted, Duplicate, Gap, Fork or Rejected.
+- Records are checked against their kind's fields only for a batch about to be accepted: a
+  duplicate is harmless whatever it holds, and a fork is a security event whatever it holds.
 - The signature is checked before anything in the body is believed; a batch whose signer is
   unknown or revoked is Rejected without being decoded.
 """
@@ -19,6 +21,7 @@ from nacl.signing import VerifyKey
 from ._chain import ChainPos
 from ._envelope import Batch, Direction
 from ._errors import RemoteProtocolError
+from ._records import record_problem
 from ._signing import batch_hash, open_batch
 
 
@@ -97,5 +100,9 @@ class IngestCursor:
             return Gap(self.pos.seq + 1, batch.seq)
         if batch.prev != self.pos.head:
             return Fork(batch.seq, None, digest)
+        for record in batch.records:
+            problem = record_problem(record, self.direction)
+            if problem is not None:
+                return Rejected("invalid_record", problem)
         self.pos = ChainPos(batch.seq, digest)
         return Accepted(batch, digest)

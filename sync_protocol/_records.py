@@ -1,19 +1,99 @@
-"""Record kinds and NATS subjects: the names both ends must agree on."""
+"""Record kinds, their data fields, and the NATS subjects: the names both ends must agree on.
+
+A record's ``data`` must carry every *required* field of its kind with the listed type; optional
+fields may be absent; fields not listed are allowed (and ignored by receivers that do not know
+them). A kind not listed here, or a record in the wrong direction, makes the batch invalid.
+"""
 
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
+from typing import Any
+
+from ._envelope import Direction, Record
 
 # uplink (node -> hub)
 APPLICATION_RECEIVED = "application.received"
+MATERIALS_ATTACHED = "materials.attached"
+FEE_COLLECTED = "fee.collected"
+FEE_REFUNDED = "fee.refunded"
+SUPPLEMENT_PROVIDED = "supplement.provided"
+APPLICATION_WITHDRAWN = "application.withdrawn"
 APPLICATION_PICKED_UP = "application.picked_up"
+APPLICATION_DISPATCHED = "application.dispatched"
+EVALUATION_GIVEN = "evaluation.given"
+COMPLAINT_FILED = "complaint.filed"
+NODE_HEARTBEAT = "node.heartbeat"
 # downlink (hub -> node)
+APPLICATION_ACCEPTED = "application.accepted"
+APPLICATION_NOT_ACCEPTED = "application.not_accepted"
+SUPPLEMENT_REQUESTED = "supplement.requested"
 DECISION_MADE = "decision.made"
+RESULT_ISSUED = "result.issued"
+CATALOG_VERSION = "catalog.version"
+NODE_REVOKED = "node.revoked"
+RESEND_REQUEST = "resend.request"
 
 UPLINK_STREAM = "YIWANG_UP"
 DOWNLINK_STREAM = "YIWANG_DOWN"
 
 NODE_ID_PATTERN = re.compile(r"^[a-z0-9][a-z0-9-]{1,31}$")
+
+
+@dataclass(frozen=True)
+class RecordSpec:
+    direction: Direction
+    required: dict[str, type]
+    optional: dict[str, type]
+
+
+def _spec(direction: Direction, required: dict[str, type], optional: dict[str, type] | None = None) -> RecordSpec:
+    return RecordSpec(direction, required, optional or {})
+
+
+RECORD_SPECS: dict[str, RecordSpec] = {
+    APPLICATION_RECEIVED: _spec("up", {
+        "application_id": str, "receipt_no": str, "item_code": str, "applicant_name": str, "applicant_id_number": str, "agent": str,
+    }, {"item_name": str, "applicant_phone": str, "proxy_agent": str}),
+    MATERIALS_ATTACHED: _spec("up", {"application_id": str, "material": str, "sha256": str, "size": int, "media_type": str}, {"filename": str}),
+    FEE_COLLECTED: _spec("up", {"fee_receipt_no": str, "amount_fen": int, "method": str, "agent": str}, {"application_id": str, "reference": str}),
+    FEE_REFUNDED: _spec("up", {"fee_receipt_no": str, "amount_fen": int, "reason": str, "approved_by": str, "agent": str}),
+    SUPPLEMENT_PROVIDED: _spec("up", {"application_id": str, "materials": list, "agent": str}, {"note": str}),
+    APPLICATION_WITHDRAWN: _spec("up", {"application_id": str, "reason": str, "agent": str}),
+    APPLICATION_PICKED_UP: _spec("up", {"application_id": str, "collector_name": str, "agent": str}),
+    APPLICATION_DISPATCHED: _spec("up", {"application_id": str, "courier": str, "tracking_no": str, "agent": str}),
+    EVALUATION_GIVEN: _spec("up", {"application_id": str, "level": int}, {"comment": str}),
+    COMPLAINT_FILED: _spec("up", {"complaint_id": str, "text": str}, {"application_id": str, "contact": str}),
+    NODE_HEARTBEAT: _spec("up", {"app_version": str, "catalog_version": int, "outbox_depth": int, "clock": str}),
+    APPLICATION_ACCEPTED: _spec("down", {"application_id": str, "by": str, "at": str}),
+    APPLICATION_NOT_ACCEPTED: _spec("down", {"application_id": str, "reason": str, "by": str, "at": str}),
+    SUPPLEMENT_REQUESTED: _spec("down", {"application_id": str, "missing": list, "by": str, "at": str}),
+    DECISION_MADE: _spec("down", {"application_id": str, "decision": str, "decided_by": str, "decided_at": str}, {"reason": str}),
+    RESULT_ISSUED: _spec("down", {"application_id": str, "licence": dict}),
+    CATALOG_VERSION: _spec("down", {"version": int, "items": list}),
+    NODE_REVOKED: _spec("down", {"node_id": str, "at": str, "reason": str}),
+    RESEND_REQUEST: _spec("down", {"from_seq": int}),
+}
+
+
+def record_problem(record: Record, direction: Direction) -> str | None:
+    """Why ``record`` breaks the contract for ``direction``, or None if it is well-formed."""
+    spec = RECORD_SPECS.get(record.kind)
+    if spec is None:
+        return f"unknown record kind {record.kind!r}"
+    if spec.direction != direction:
+        return f"{record.kind} is a {spec.direction}link record, not {direction}link"
+    for fields, required in ((spec.required, True), (spec.optional, False)):
+        for name, kind in fields.items():
+            value: Any = record.data.get(name)
+            if value is None:
+                if required:
+                    return f"{record.kind} record {record.id} lacks {name!r}"
+                continue
+            if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
+                return f"{record.kind} record {record.id}: {name!r} must be {kind.__name__}"
+    return None
 
 
 def is_valid_node_id(node_id: str) -> bool:

@@ -39,7 +39,7 @@ def engine(tmp_path: Path):
 def received(n: int, item: str = "MZ-003") -> Record:
     return Record("application.received", f"ev{n}", T, {
         "application_id": f"app{n}", "receipt_no": f"shangcun-{n:06d}", "item_code": item, "item_name": "x",
-        "applicant_name": "张三", "applicant_id_number": "11010519491231002X",
+        "applicant_name": "张三", "applicant_id_number": "11010519491231002X", "agent": "agent",
     })
 
 

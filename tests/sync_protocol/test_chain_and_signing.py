@@ -29,10 +29,14 @@ OTHER_KEY = SigningKey(bytes(range(1, 33)))
 T = "2026-11-23T08:00:00.000000Z"
 
 
+def application_data(i: int) -> dict:
+    return {"application_id": f"a{i}", "receipt_no": f"R{i}", "item_code": "MZ-003", "applicant_name": "张三", "applicant_id_number": "11010519491231002X", "agent": "agent"}
+
+
 def make_chain(n: int, key: SigningKey = NODE_KEY, node: str = "shangcun") -> list[bytes]:
     pos, wires = GENESIS, []
     for i in range(n):
-        rec = Record("application.received", f"r{i}", T, {"receipt_no": f"R{i}", "fee_fen": 100 * i})
+        rec = Record("application.received", f"r{i}", T, application_data(i))
         wire, pos = seal_next(node, "up", pos, [rec], T, key)
         wires.append(wire)
     return wires
@@ -102,7 +106,7 @@ def test_skipped_batch_is_a_gap_and_does_not_advance():
 def test_different_batch_at_an_applied_position_is_a_fork():
     cursor, hist = fresh_cursor(), History()
     hist.receive(cursor, make_chain(1)[0])
-    other = seal_next("shangcun", "up", GENESIS, [Record("application.received", "x", T, {})], T, NODE_KEY)[0]
+    other = seal_next("shangcun", "up", GENESIS, [Record("application.received", "x", T, application_data(9))], T, NODE_KEY)[0]
     verdict = hist.receive(cursor, other)
     assert isinstance(verdict, Fork) and verdict.seq == 1 and verdict.known == hist.hashes[1]
 
@@ -147,7 +151,25 @@ def test_any_flipped_bit_is_rejected(data):
 
 def test_hub_signed_downlink_for_one_node_cannot_be_replayed_to_another():
     hub = SigningKey(bytes(range(2, 34)))
-    wire, _ = seal_next("shangcun", "down", GENESIS, [Record("decision.made", "d1", T, {})], T, hub)
+    wire, _ = seal_next("shangcun", "down", GENESIS, [Record("decision.made", "d1", T, {"application_id": "a1", "decision": "approved", "decided_by": "王敏", "decided_at": T})], T, hub)
     other_node = IngestCursor("xiacun", "down", hub.verify_key, GENESIS)
     verdict = other_node.receive(wire, {}.get)
     assert isinstance(verdict, Rejected) and verdict.reason == "wrong_stream"
+
+
+@pytest.mark.parametrize(
+    "record, problem",
+    [
+        (Record("application.received", "r", T, {"receipt_no": "R1"}), "lacks 'application_id'"),
+        (Record("application.received", "r", T, application_data(1) | {"applicant_name": 7}), "must be str"),
+        (Record("fee.collected", "r", T, {"fee_receipt_no": "F1", "amount_fen": True, "method": "cash", "agent": "a"}), "must be int"),
+        (Record("decision.made", "r", T, {"application_id": "a1", "decision": "approved", "decided_by": "x", "decided_at": T}), "downlink record"),
+        (Record("gossip", "r", T, {}), "unknown record kind"),
+    ],
+)
+def test_a_batch_with_a_record_outside_its_kinds_contract_is_rejected_and_not_applied(record, problem):
+    wire, _ = seal_next("shangcun", "up", GENESIS, [Record("application.received", "ok", T, application_data(0)), record], T, NODE_KEY)
+    cursor = fresh_cursor()
+    verdict = cursor.receive(wire, {}.get)
+    assert isinstance(verdict, Rejected) and verdict.reason == "invalid_record" and problem in verdict.detail
+    assert cursor.pos == GENESIS
