@@ -9,6 +9,7 @@ alert — in the same transaction — and never applied.
 from __future__ import annotations
 
 import logging
+from datetime import timedelta
 
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import SQLAlchemyError
@@ -17,63 +18,99 @@ from sqlmodel import Session, col, select
 from sync_protocol import (
     APPLICATION_PICKED_UP,
     APPLICATION_RECEIVED,
+    RESEND_REQUEST,
     Accepted,
     ChainPos,
     Fork,
+    Gap,
     IngestCursor,
     Record,
     Rejected,
     Verdict,
     node_from_subject,
+    parse_time,
     verify_key_from_text,
 )
 
 from .clock import utcnow
 from .db import transaction
-from .models import Alert, Application, CatalogItem, Node, Quarantine, UplinkBatch
+from .downlink import queue_downlink
+from .models import Alert, Application, CatalogItem, HeldBatch, Node, Quarantine, ResendRequest, UplinkBatch
 
 log = logging.getLogger("yiwang.hub.ingest")
+RESEND_INTERVAL = timedelta(seconds=30)
 
 
 def ingest_batch(engine: Engine, subject: str, raw: bytes) -> Verdict:
-    """Classify and (if accepted) apply one uplink batch; return the verdict."""
+    """Classify and (if accepted) apply one uplink batch, then any held batches that now follow
+    the cursor, all in one transaction; return the verdict for ``raw``."""
     now = utcnow()
     with transaction(engine) as session:
         node_id = node_from_subject(subject)
         node = session.get(Node, node_id) if node_id else None
         if node is None or node.status != "enrolled":
-            reason = "revoked" if node is not None else "unknown_node"
-            verdict: Verdict = Rejected(reason, f"subject {subject!r}")
+            verdict: Verdict = Rejected("revoked" if node is not None else "unknown_node", f"subject {subject!r}")
+            _quarantine(session, node_id, subject, raw, verdict, now)
+            return verdict
+        node.last_seen_at = now
+        session.add(node)
+        verdict = first = _receive(session, node, subject, raw, now)
+        while isinstance(verdict, Accepted):
+            held = session.get(HeldBatch, (node.id, node.up_seq + 1))
+            if held is None:
+                break
+            session.delete(held)
+            verdict = _receive(session, node, subject, held.raw, now)
+    return first
+
+
+def _receive(session: Session, node: Node, subject: str, raw: bytes, now: str) -> Verdict:
+    cursor = IngestCursor(node.id, "up", verify_key_from_text(node.public_key), ChainPos(node.up_seq, node.up_head))
+
+    def hash_at(seq: int) -> str | None:
+        stored = session.get(UplinkBatch, (node.id, seq))
+        return stored.hash if stored else None
+
+    verdict = cursor.receive(raw, hash_at)
+    if isinstance(verdict, Accepted):
+        try:
+            with session.begin_nested():
+                _apply(session, node, verdict.batch.records, now)
+        except (KeyError, TypeError, ValueError, SQLAlchemyError) as exc:
+            # signed and linked, but applying it failed: quarantine the batch and do not advance,
+            # so the node's stream halts visibly instead of skipping its data
+            verdict = Rejected("invalid_record", f"{type(exc).__name__}: {exc}")
         else:
-            cursor = IngestCursor(node.id, "up", verify_key_from_text(node.public_key), ChainPos(node.up_seq, node.up_head))
-
-            def hash_at(seq: int) -> str | None:
-                stored = session.get(UplinkBatch, (node.id, seq))
-                return stored.hash if stored else None
-
-            verdict = cursor.receive(raw, hash_at)
-            node.last_seen_at = now
+            session.add(UplinkBatch(node_id=node.id, seq=verdict.batch.seq, hash=verdict.hash, raw=raw, received_at=now))
+            node.up_seq, node.up_head = verdict.new_pos.seq, verdict.new_pos.head
             session.add(node)
-        if isinstance(verdict, Accepted):
-            assert node is not None
-            try:
-                with session.begin_nested():
-                    _apply(session, node, verdict.batch.records, now)
-            except (KeyError, TypeError, ValueError, SQLAlchemyError) as exc:
-                # signed and linked, but a record breaks the contract: quarantine the batch and do
-                # not advance, so the node's stream halts visibly instead of skipping its data
-                verdict = Rejected("invalid_record", f"{type(exc).__name__}: {exc}")
-            else:
-                session.add(UplinkBatch(node_id=node.id, seq=verdict.batch.seq, hash=verdict.hash, raw=raw, received_at=now))
-                node.up_seq, node.up_head = verdict.new_pos.seq, verdict.new_pos.head
-                session.add(node)
-        if isinstance(verdict, (Rejected, Fork)):
-            reason = verdict.reason if isinstance(verdict, Rejected) else "fork"
-            detail = verdict.detail if isinstance(verdict, Rejected) else f"seq {verdict.seq}: known {verdict.known}, got {verdict.got}"
-            session.add(Quarantine(node_id=node_id, subject=subject, reason=reason, detail=detail, raw=raw, received_at=now))
-            session.add(Alert(kind=f"quarantine.{reason}", node_id=node_id, message=f"批次已隔离（{reason}）：{detail}", created_at=now))
-            log.warning("quarantined batch on %s: %s %s", subject, reason, detail)
+            session.flush()
+    if isinstance(verdict, Gap):
+        if session.get(HeldBatch, (node.id, verdict.got)) is None:
+            session.add(HeldBatch(node_id=node.id, seq=verdict.got, raw=raw, received_at=now))
+        _request_resend(session, node.id, verdict.expected, now)
+    if isinstance(verdict, (Rejected, Fork)):
+        _quarantine(session, node.id, subject, raw, verdict, now)
     return verdict
+
+
+def _request_resend(session: Session, node_id: str, from_seq: int, now: str) -> None:
+    """Ask the node (on its signed downlink) to publish again from ``from_seq``; once per gap
+    position, again only if the gap is still open after RESEND_INTERVAL."""
+    last = session.get(ResendRequest, node_id)
+    if last is not None and last.from_seq == from_seq and parse_time(last.requested_at) + RESEND_INTERVAL > parse_time(now):
+        return
+    queue_downlink(session, node_id, RESEND_REQUEST, {"from_seq": from_seq})
+    session.merge(ResendRequest(node_id=node_id, from_seq=from_seq, requested_at=now))
+    log.warning("gap on %s: asked the node to resend from seq %d", node_id, from_seq)
+
+
+def _quarantine(session: Session, node_id: str | None, subject: str, raw: bytes, verdict: Verdict, now: str) -> None:
+    reason = verdict.reason if isinstance(verdict, Rejected) else "fork"
+    detail = verdict.detail if isinstance(verdict, Rejected) else f"seq {verdict.seq}: known {verdict.known}, got {verdict.got}"  # type: ignore[union-attr]
+    session.add(Quarantine(node_id=node_id, subject=subject, reason=reason, detail=detail, raw=raw, received_at=now))
+    session.add(Alert(kind=f"quarantine.{reason}", node_id=node_id, message=f"批次已隔离（{reason}）：{detail}", created_at=now))
+    log.warning("quarantined batch on %s: %s %s", subject, reason, detail)
 
 
 def _apply(session: Session, node: Node, records: tuple[Record, ...], now: str) -> None:

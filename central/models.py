@@ -128,3 +128,21 @@ class DownlinkBatch(SQLModel, table=True):
     raw: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
     created_at: str
     published_at: Optional[str] = None
+
+
+class HeldBatch(SQLModel, table=True):
+    """A verified batch that arrived ahead of its node's cursor (a gap): kept until the batches
+    before it are applied, then applied in order in the same transaction."""
+
+    node_id: str = Field(primary_key=True)
+    seq: int = Field(primary_key=True)
+    raw: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+    received_at: str
+
+
+class ResendRequest(SQLModel, table=True):
+    """The last resend request sent to a node, so a burst of gap batches asks only once."""
+
+    node_id: str = Field(primary_key=True)
+    from_seq: int
+    requested_at: str

@@ -27,7 +27,6 @@ log = logging.getLogger("yiwang.hub.sync")
 INGEST_DURABLE = "hub-ingest"
 RESTART_DELAY = 5
 ACK_WAIT = 10.0
-GAP_RETRY_DELAY = 2.0
 RETRYABLE = (OSError, asyncio.TimeoutError, nats.errors.Error)
 
 
@@ -126,11 +125,10 @@ class HubSync:
             for msg in msgs:
                 verdict = await asyncio.to_thread(ingest_batch, self.engine, msg.subject, msg.data)
                 if isinstance(verdict, Gap):
-                    # an earlier batch has not arrived yet: leave this one for later
-                    log.info("gap on %s: expected %d, got %d; retrying in %.0f s", msg.subject, verdict.expected, verdict.got, GAP_RETRY_DELAY)
-                    await msg.nak(delay=GAP_RETRY_DELAY)
-                    continue
-                if isinstance(verdict, Accepted):
+                    # held in the database and a resend requested (same transaction): safe to ack
+                    log.info("held %s seq %d (expected %d)", msg.subject, verdict.got, verdict.expected)
+                    self.wake_downlink()
+                elif isinstance(verdict, Accepted):
                     log.info("applied %s seq %d (%d records)", msg.subject, verdict.batch.seq, len(verdict.batch.records))
                 elif isinstance(verdict, Duplicate):
                     log.info("duplicate %s seq %d ignored", msg.subject, verdict.seq)

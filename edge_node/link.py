@@ -12,6 +12,7 @@ from nacl.signing import SigningKey, VerifyKey
 from sync_protocol import (
     DECISION_MADE,
     MAX_RECORDS_PER_BATCH,
+    RESEND_REQUEST,
     Accepted,
     ChainPos,
     Fork,
@@ -48,7 +49,18 @@ def seal_pending(store: Store, node_id: str, key: SigningKey, limit: int = MAX_R
 
 
 def unpublished(store: Store) -> list[sqlite3.Row]:
-    return store.query("SELECT seq, hash, wire FROM uplink_batches WHERE published_at IS NULL ORDER BY seq")
+    return store.query("SELECT seq, hash, wire, resends FROM uplink_batches WHERE published_at IS NULL ORDER BY seq")
+
+
+def message_id(batch: sqlite3.Row) -> str:
+    """The batch hash; a resend gets ``<hash>.<n>`` so JetStream does not drop it as a duplicate
+    of a message the stream has lost (the hub's cursor drops any copy that does arrive twice)."""
+    return batch["hash"] if not batch["resends"] else f"{batch['hash']}.{batch['resends']}"
+
+
+def mark_for_resend(conn: sqlite3.Connection, from_seq: int) -> int:
+    """Answer a resend request from the outbox: publish the stored batches from ``from_seq`` again."""
+    return conn.execute("UPDATE uplink_batches SET published_at = NULL, resends = resends + 1 WHERE seq >= ?", (from_seq,)).rowcount
 
 
 def mark_published(store: Store, seq: int) -> None:
@@ -72,6 +84,9 @@ def apply_downlink(store: Store, node_id: str, hub_key: VerifyKey, raw: bytes) -
                 for record in verdict.batch.records:
                     if record.kind == DECISION_MADE:
                         apply_decision(conn, record.data)
+                    elif record.kind == RESEND_REQUEST:
+                        count = mark_for_resend(conn, record.data["from_seq"])
+                        log.warning("hub asked for a resend from uplink seq %d: %d batches queued again", record.data["from_seq"], count)
                     else:
                         log.info("downlink record %s not handled yet; kept in the raw batch", record.kind)
             except (KeyError, TypeError, ValueError, sqlite3.Error) as exc:

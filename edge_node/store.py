@@ -53,7 +53,13 @@ def _m1_initial(db: Database) -> None:
     db["quarantine"].create({"id": int, "reason": str, "detail": str, "wire": bytes, "received_at": str}, pk="id")
 
 
-MIGRATIONS: list[Callable[[Database], None]] = [_m1_initial]
+def _m2_resends(db: Database) -> None:
+    # how often a batch was re-published on the hub's request; >0 changes its Nats-Msg-Id so
+    # JetStream's duplicate window cannot swallow a resend of a batch the stream lost
+    db["uplink_batches"].add_column("resends", int, not_null_default=0)
+
+
+MIGRATIONS: list[Callable[[Database], None]] = [_m1_initial, _m2_resends]
 
 
 class Store:

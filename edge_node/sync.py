@@ -108,7 +108,7 @@ class NodeSync:
             await asyncio.to_thread(link.seal_pending, self.store, self.identity.node_id, self.identity.key)
             for batch in await asyncio.to_thread(link.unpublished, self.store):
                 try:
-                    await js.publish(subject, batch["wire"], headers={"Nats-Msg-Id": batch["hash"]}, timeout=5)
+                    await js.publish(subject, batch["wire"], headers={"Nats-Msg-Id": link.message_id(batch)}, timeout=5)
                 except RETRYABLE as exc:
                     log.warning("uplink seq %d not sent (%s); will retry", batch["seq"], type(exc).__name__)
                     await asyncio.sleep(1)
@@ -141,4 +141,5 @@ class NodeSync:
                     continue
                 if isinstance(verdict, Accepted):
                     log.info("downlink seq %d applied (%d records)", verdict.batch.seq, len(verdict.batch.records))
+                    self._wake.set()  # a resend request may have queued uplink batches again
                 await msg.ack()

@@ -53,3 +53,13 @@ def resident_id(n: int) -> str:
 
     base = f"110102{(date(1950, 1, 1) + timedelta(days=n)):%Y%m%d}{n % 1000:03d}"
     return base + ric.calc_check_digit(base + "?")
+
+
+def run_async(coro):  # type: ignore[no-untyped-def]
+    """Run a coroutine to completion on its own thread: the browser tests' sync Playwright keeps an
+    event loop running in the main thread for the whole session, so asyncio.run() there fails."""
+    import asyncio
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(1) as pool:
+        return pool.submit(asyncio.run, coro).result()

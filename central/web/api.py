@@ -7,12 +7,12 @@ from typing import Any
 import msgspec
 from litestar import Request, get, post
 from litestar.params import FromPath, FromQuery, JSONBody
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from sync_protocol import verify_key_to_text
 
-from .. import approval, auth, catalog, enrolment
-from ..models import Application, Node, Quarantine
+from .. import approval, auth, catalog, enrolment, nodes
+from ..models import Alert, Application, Node, Quarantine
 from .context import api_user, hub
 
 
@@ -31,6 +31,10 @@ class EnrolmentCodeIn(msgspec.Struct):
     name: str
     kind: str
     parent: str | None = None
+
+
+class RevokeIn(msgspec.Struct):
+    reason: str
 
 
 class EnrolmentIn(msgspec.Struct):
@@ -98,6 +102,19 @@ def api_nodes(request: Request) -> list[dict[str, Any]]:
         return [n.model_dump() for n in session.exec(select(Node).order_by(Node.id)).all()]
 
 
+@post("/api/nodes/{node_id:str}/revoke", sync_to_thread=True, status_code=200)
+def api_revoke(request: Request, node_id: FromPath[str], data: JSONBody[RevokeIn]) -> dict[str, Any]:
+    operator = api_user(request, "operator")
+    return nodes.revoke_node(hub(request).engine, operator, node_id, data.reason).model_dump()
+
+
+@get("/api/alerts", sync_to_thread=True)
+def api_alerts(request: Request) -> list[dict[str, Any]]:
+    api_user(request, "operator")
+    with Session(hub(request).engine) as session:
+        return [a.model_dump() for a in session.exec(select(Alert).order_by(col(Alert.id).desc()).limit(500)).all()]
+
+
 @get("/api/quarantine", sync_to_thread=True)
 def api_quarantine(request: Request) -> list[dict[str, Any]]:
     api_user(request, "operator")
@@ -128,4 +145,4 @@ def api_enrol(request: Request, data: JSONBody[EnrolmentIn]) -> dict[str, Any]:
     }
 
 
-ROUTES = [api_login, api_health, api_queue, api_applications, api_application, api_decide, api_nodes, api_quarantine, api_create_code, api_enrol]
+ROUTES = [api_login, api_health, api_queue, api_applications, api_application, api_decide, api_nodes, api_revoke, api_alerts, api_quarantine, api_create_code, api_enrol]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 from pathlib import Path
 
 import pytest
@@ -14,7 +16,7 @@ from central.catalog import load_catalog, sample_catalog
 from central.db import create_schema, make_engine
 from central.errors import Conflict, Forbidden, InvalidInput
 from central.ingest import ingest_batch
-from central.models import Alert, Application, DownlinkBatch, Node, Quarantine, UplinkBatch, User
+from central.models import Alert, Application, DownlinkBatch, DownlinkEvent, HeldBatch, Node, Quarantine, UplinkBatch, User
 from sync_protocol import GENESIS, Accepted, batch_hash, Duplicate, Fork, Gap, Record, Rejected, open_batch, seal_next, verify_key_to_text
 
 NODE_KEY = SigningKey(bytes(range(32)))
@@ -104,11 +106,24 @@ def test_unknown_and_revoked_nodes_are_quarantined(engine):
     assert count(engine, Quarantine) == 2 and count(engine, Application) == 0
 
 
-def test_gap_changes_nothing_and_fork_is_quarantined(engine):
-    first, second = chain([received(1)], [received(2)])
+def test_gap_is_held_a_resend_is_requested_once_and_held_batches_drain_in_order(engine):
+    first, second, third = chain([received(1)], [received(2)], [received(3)])
+    assert isinstance(ingest_batch(engine, "yiwang.up.shangcun", third), Gap)
     assert isinstance(ingest_batch(engine, "yiwang.up.shangcun", second), Gap)
-    assert count(engine, Application) == 0 and count(engine, Quarantine) == 0
-    ingest_batch(engine, "yiwang.up.shangcun", first)
+    assert count(engine, Application) == 0 and count(engine, HeldBatch) == 2 and count(engine, Quarantine) == 0
+    with Session(engine) as s:
+        requests = s.exec(select(DownlinkEvent).where(DownlinkEvent.kind == "resend.request")).all()
+    assert [json.loads(r.data_json) for r in requests] == [{"from_seq": 1}]  # asked once, not once per held batch
+    assert isinstance(ingest_batch(engine, "yiwang.up.shangcun", first), Accepted)
+    with Session(engine) as s:
+        assert s.get(Node, "shangcun").up_seq == 3
+        assert sorted(a.id for a in s.exec(select(Application)).all()) == ["app1", "app2", "app3"]
+    assert count(engine, HeldBatch) == 0
+    assert isinstance(ingest_batch(engine, "yiwang.up.shangcun", third), Duplicate)  # the resent copy
+
+
+def test_fork_is_quarantined_and_applies_nothing(engine):
+    ingest_batch(engine, "yiwang.up.shangcun", chain([received(1)])[0])
     other_first = chain([received(9)])[0]
     assert isinstance(ingest_batch(engine, "yiwang.up.shangcun", other_first), Fork)
     assert count(engine, Quarantine) == 1 and count(engine, Application) == 1

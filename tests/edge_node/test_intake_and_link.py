@@ -141,3 +141,39 @@ def test_signed_downlink_with_a_malformed_record_is_quarantined_and_changes_noth
     assert isinstance(verdict, Rejected) and verdict.reason == "invalid_record"
     assert cases.get_application(store, app["id"])["status"] == "submitted"
     assert store.one("SELECT COUNT(*) FROM downlink_batches")[0] == 0 and store.one("SELECT COUNT(*) FROM quarantine")[0] == 1
+
+
+def test_resend_request_queues_stored_batches_again_under_a_fresh_message_id(store):
+    for _ in range(3):
+        cases.submit_application(store, FORM, AGENT)
+        link.seal_pending(store, "shangcun", NODE_KEY)
+    for row in link.unpublished(store):
+        link.mark_published(store, row["seq"])
+    before = {r["seq"]: r["wire"] for r in store.query("SELECT seq, wire FROM uplink_batches")}
+    request = Record("resend.request", "rr1", "2026-11-23T09:00:00.000000Z", {"from_seq": 2})
+    wire, _ = seal_next("shangcun", "down", GENESIS, [request], "2026-11-23T09:00:00.000000Z", HUB_KEY)
+    assert isinstance(link.apply_downlink(store, "shangcun", HUB_KEY.verify_key, wire), Accepted)
+    again = link.unpublished(store)
+    assert [r["seq"] for r in again] == [2, 3]
+    assert all(r["wire"] == before[r["seq"]] for r in again)  # the same signed bytes, never re-signed
+    assert [link.message_id(r) for r in again] == [f"{r['hash']}.1" for r in again]
+
+
+def test_a_node_file_from_migration_1_is_upgraded_in_place(tmp_path):
+    import sqlite3 as sql
+
+    path = tmp_path / "old.sqlite3"
+    conn = sql.connect(path)
+    from sqlite_utils import Database
+
+    from edge_node.store import MIGRATIONS
+
+    MIGRATIONS[0](Database(conn))
+    conn.execute("PRAGMA user_version = 1")
+    conn.execute("INSERT INTO uplink_batches (seq, hash, wire, created_at) VALUES (1, 'h', x'00', 't')")
+    conn.commit()
+    conn.close()
+    store = Store(path)
+    assert store.one("SELECT resends FROM uplink_batches WHERE seq = 1")["resends"] == 0
+    assert store.one("PRAGMA user_version")[0] == len(MIGRATIONS)
+    store.close()

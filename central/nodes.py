@@ -1,0 +1,33 @@
+"""Operator actions on enrolled nodes."""
+
+from __future__ import annotations
+
+import logging
+
+from sqlalchemy.engine import Engine
+
+from .clock import utcnow
+from .db import transaction
+from .errors import Conflict, InvalidInput, NotFound
+from .models import Alert, Node, User
+
+log = logging.getLogger("yiwang.hub.nodes")
+
+
+def revoke_node(engine: Engine, operator: User, node_id: str, reason: str) -> Node:
+    """Stop trusting a node (e.g. a stolen laptop): from now on every batch under its id is
+    quarantined. (Refusing its NATS connection comes with per-node credentials.)"""
+    reason = reason.strip()
+    if not reason:
+        raise InvalidInput("吊销节点必须填写原因", field="reason")
+    with transaction(engine) as session:
+        node = session.get(Node, node_id)
+        if node is None:
+            raise NotFound(f"没有节点 {node_id}")
+        if node.status == "revoked":
+            raise Conflict(f"节点 {node_id} 已经吊销")
+        node.status = "revoked"
+        session.add(node)
+        session.add(Alert(kind="node.revoked", node_id=node_id, message=f"节点已由 {operator.display_name} 吊销：{reason}", created_at=utcnow()))
+    log.warning("node %s revoked by %s: %s", node_id, operator.username, reason)
+    return node
