@@ -54,6 +54,18 @@ def init(settings: Settings, operator_password: str | None, demo_password: str |
     engine.dispose()
 
 
+def audit_verify(settings: Settings) -> int:
+    """Print every chain's head and first bad position; exit status 1 if any chain is bad."""
+    from .audit import format_reports, verify_all
+    from .keys import load_hub_key
+
+    engine = make_engine(settings.database_url)
+    reports = verify_all(engine, load_hub_key(settings.key_path).verify_key)
+    engine.dispose()
+    print(format_reports(reports))
+    return 0 if all(r.ok for r in reports) else 1
+
+
 def serve(settings: Settings) -> None:
     import uvicorn
 
@@ -65,6 +77,10 @@ def serve(settings: Settings) -> None:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="yiwang hub", description="county hub")
     sub = parser.add_subparsers(dest="command", required=True)
+    audit = sub.add_parser("audit", help="re-verify the stored audit trail")
+    audit.add_argument("action", choices=["verify"], help="verify: every stored batch of every node, from the raw bytes")
+    audit.add_argument("--dir", type=Path, help="data directory (default $YIWANG_HUB_DIR or var/hub)")
+    audit.add_argument("--db-url", help="database URL (default: SQLite file in --dir)")
     for name in ("init", "serve", "add-user"):
         p = sub.add_parser(name)
         p.add_argument("--dir", type=Path, help="data directory (default $YIWANG_HUB_DIR or var/hub)")
@@ -94,6 +110,8 @@ def main(argv: list[str] | None = None) -> int:
         init(settings, args.operator_password, args.demo_password)
     elif args.command == "serve":
         serve(settings)
+    elif args.command == "audit":
+        return audit_verify(settings)
     else:
         engine = make_engine(settings.database_url)
         create_schema(engine)
