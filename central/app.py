@@ -45,7 +45,7 @@ def create_app(settings: Settings) -> Litestar:
     engine = make_engine(settings.database_url)
     create_schema(engine)
     key = load_hub_key(settings.key_path)
-    sync = HubSync(engine, key, settings.nats_url)
+    sync = HubSync(engine, key, settings.nats_url, settings.blobs_dir)
     context = HubContext(settings=settings, engine=engine, key=key, sync=sync)
     web_secret = _web_secret(settings.data_dir)
 

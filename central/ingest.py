@@ -18,6 +18,7 @@ from sqlmodel import Session, col, select
 from sync_protocol import (
     APPLICATION_PICKED_UP,
     APPLICATION_RECEIVED,
+    MATERIALS_ATTACHED,
     RESEND_REQUEST,
     Accepted,
     ChainPos,
@@ -35,7 +36,7 @@ from sync_protocol import (
 from .clock import utcnow
 from .db import transaction
 from .downlink import queue_downlink
-from .models import Alert, Application, CatalogItem, HeldBatch, Node, Quarantine, ResendRequest, UplinkBatch
+from .models import Alert, Application, CatalogItem, HeldBatch, Material, Node, Quarantine, ResendRequest, UplinkBatch
 
 log = logging.getLogger("yiwang.hub.ingest")
 RESEND_INTERVAL = timedelta(seconds=30)
@@ -145,6 +146,9 @@ def _apply(session: Session, node: Node, records: tuple[Record, ...], now: str) 
                     received_at=now,
                 )
             )
+        elif record.kind == MATERIALS_ATTACHED:
+            if session.get(Material, (data["application_id"], data["sha256"], data["material"])) is None:
+                session.add(Material(application_id=data["application_id"], sha256=data["sha256"], material=data["material"], size=data["size"], media_type=data["media_type"], filename=data.get("filename", "")))
         elif record.kind == APPLICATION_PICKED_UP:
             app = session.get(Application, data["application_id"])
             if app is not None and app.node_id == node.id and app.delivered_at is None:

@@ -146,3 +146,30 @@ class ResendRequest(SQLModel, table=True):
     node_id: str = Field(primary_key=True)
     from_seq: int
     requested_at: str
+
+
+class Material(SQLModel, table=True):
+    """A material an application references by SHA-256 (from a signed materials.attached record)."""
+
+    application_id: str = Field(primary_key=True)
+    sha256: str = Field(primary_key=True)
+    material: str = Field(primary_key=True)
+    size: int
+    media_type: str
+    filename: str = ""
+
+
+class Blob(SQLModel, table=True):
+    """Attachment bytes arriving in chunks; complete only once the assembled bytes hash to sha256."""
+
+    sha256: str = Field(primary_key=True)
+    node_id: str
+    size: int
+    received_bytes: int = 0
+    complete_at: Optional[str] = None
+
+
+class BlobChunk(SQLModel, table=True):
+    sha256: str = Field(primary_key=True)
+    offset: int = Field(primary_key=True)
+    length: int

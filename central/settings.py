@@ -21,6 +21,10 @@ class Settings:
         return self.db_url or f"sqlite:///{self.data_dir / 'hub.sqlite3'}"
 
     @property
+    def blobs_dir(self) -> Path:
+        return self.data_dir / "blobs"
+
+    @property
     def key_path(self) -> Path:
         return self.data_dir / "hub.key"
 

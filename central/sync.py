@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from pathlib import Path
 
 import nats
 import nats.errors
@@ -17,14 +18,25 @@ from nats.js.api import AckPolicy, ConsumerConfig, StorageType, StreamConfig
 from sqlalchemy.engine import Engine
 from tenacity import AsyncRetrying, retry_if_exception_type, wait_exponential
 
-from sync_protocol import DOWNLINK_STREAM, UPLINK_STREAM, Accepted, Duplicate, Gap, downlink_subject
+from sync_protocol import (
+    BLOB_OFFSET_HEADER,
+    BLOB_SIZE_HEADER,
+    BLOB_STREAM,
+    DOWNLINK_STREAM,
+    UPLINK_STREAM,
+    Accepted,
+    Duplicate,
+    Gap,
+    downlink_subject,
+)
 
-from . import downlink
+from . import blobs, downlink
 from .ingest import ingest_batch
 
 log = logging.getLogger("yiwang.hub.sync")
 
 INGEST_DURABLE = "hub-ingest"
+BLOB_DURABLE = "hub-blobs"
 RESTART_DELAY = 5
 ACK_WAIT = 10.0
 RETRYABLE = (OSError, asyncio.TimeoutError, nats.errors.Error)
@@ -52,7 +64,7 @@ async def connect(url: str, name: str) -> nats.NATS:
 
 
 async def ensure_streams(js: nats.js.JetStreamContext) -> None:
-    for name, subjects in ((UPLINK_STREAM, ["yiwang.up.>"]), (DOWNLINK_STREAM, ["yiwang.down.>"])):
+    for name, subjects in ((UPLINK_STREAM, ["yiwang.up.>"]), (DOWNLINK_STREAM, ["yiwang.down.>"]), (BLOB_STREAM, ["yiwang.blob.>"])):
         try:
             await js.stream_info(name)
         except nats.js.errors.NotFoundError:
@@ -63,8 +75,9 @@ async def ensure_streams(js: nats.js.JetStreamContext) -> None:
 class HubSync:
     """Runs the ingest and downlink loops until cancelled."""
 
-    def __init__(self, engine: Engine, key: SigningKey, nats_url: str) -> None:
+    def __init__(self, engine: Engine, key: SigningKey, nats_url: str, blobs_dir: Path) -> None:
         self.engine = engine
+        self.blobs_dir = blobs_dir
         self.key = key
         self.nats_url = nats_url
         self._wake = asyncio.Event()
@@ -100,7 +113,7 @@ class HubSync:
             async for attempt in AsyncRetrying(wait=wait_exponential(multiplier=0.2, max=5), retry=retry_if_exception_type(RETRYABLE)):
                 with attempt:
                     await ensure_streams(js)
-            await asyncio.gather(self._ingest_loop(js), self._downlink_loop(js))
+            await asyncio.gather(self._ingest_loop(js), self._downlink_loop(js), self._blob_loop(js))
         finally:
             await self.nc.close()
 
@@ -132,6 +145,34 @@ class HubSync:
                     log.info("applied %s seq %d (%d records)", msg.subject, verdict.batch.seq, len(verdict.batch.records))
                 elif isinstance(verdict, Duplicate):
                     log.info("duplicate %s seq %d ignored", msg.subject, verdict.seq)
+                await msg.ack()
+
+    async def _blob_loop(self, js: nats.js.JetStreamContext) -> None:
+        config = ConsumerConfig(durable_name=BLOB_DURABLE, ack_policy=AckPolicy.EXPLICIT, ack_wait=ACK_WAIT, max_ack_pending=200)
+        psub = None
+        while True:
+            try:
+                if psub is None:
+                    await js.add_consumer(BLOB_STREAM, config=config)
+                    psub = await js.pull_subscribe_bind(BLOB_DURABLE, stream=BLOB_STREAM)
+                msgs = await psub.fetch(20, timeout=1.0)
+            except (nats.errors.TimeoutError, asyncio.TimeoutError):
+                continue
+            except RETRYABLE as exc:
+                log.warning("attachment fetch failed (%s); retrying", exc)
+                await asyncio.sleep(1)
+                continue
+            for msg in msgs:
+                headers = msg.headers or {}
+                try:
+                    offset, size = int(headers.get(BLOB_OFFSET_HEADER, "")), int(headers.get(BLOB_SIZE_HEADER, ""))
+                except ValueError:
+                    log.warning("chunk on %s without offset/size headers dropped", msg.subject)
+                    await msg.term()
+                    continue
+                outcome = await asyncio.to_thread(blobs.receive_chunk, self.engine, self.blobs_dir, msg.subject, offset, size, msg.data)
+                if outcome.startswith("rejected"):
+                    log.warning("chunk on %s %s", msg.subject, outcome)
                 await msg.ack()
 
     async def _downlink_loop(self, js: nats.js.JetStreamContext) -> None:

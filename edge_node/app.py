@@ -52,7 +52,7 @@ def _register_filters(engine: JinjaTemplateEngine) -> None:
 def create_app(settings: Settings) -> Litestar:
     identity = NodeIdentity.load(settings)
     store = open_store(settings, identity)
-    sync = NodeSync(store, identity)
+    sync = NodeSync(store, identity, settings.blobs_dir)
 
     @contextlib.asynccontextmanager
     async def run_sync(app: Litestar) -> AsyncIterator[None]:
@@ -78,5 +78,5 @@ def create_app(settings: Settings) -> Litestar:
         logging_config=None,  # the CLI configures logging once, in one format, for every logger
         debug=False,
     )
-    app.state.node = NodeContext(store=store, identity=identity, sync=sync)
+    app.state.node = NodeContext(store=store, identity=identity, sync=sync, blobs_dir=settings.blobs_dir)
     return app

@@ -24,6 +24,10 @@ class Settings:
     def db_path(self) -> Path:
         return self.data_dir / "node.sqlite3"
 
+    @property
+    def blobs_dir(self) -> Path:
+        return self.data_dir / "blobs"
+
     @classmethod
     def from_env(cls, **overrides: object) -> "Settings":
         env = os.environ

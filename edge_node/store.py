@@ -59,7 +59,17 @@ def _m2_resends(db: Database) -> None:
     db["uplink_batches"].add_column("resends", int, not_null_default=0)
 
 
-MIGRATIONS: list[Callable[[Database], None]] = [_m1_initial, _m2_resends]
+def _m3_materials(db: Database) -> None:
+    db["materials"].create(
+        {"id": int, "application_id": str, "material": str, "sha256": str, "size": int, "media_type": str, "filename": str, "agent_username": str, "created_at": str},
+        pk="id", not_null={"application_id", "material", "sha256", "size", "media_type"}, foreign_keys=[("application_id", "applications")],
+    )
+    db["materials"].create_index(["application_id"])
+    # upload progress: sent_bytes advances after each chunk's PubAck, so a transfer resumes there
+    db["blob_uploads"].create({"sha256": str, "size": int, "sent_bytes": int, "completed_at": str}, pk="sha256", not_null={"size", "sent_bytes"})
+
+
+MIGRATIONS: list[Callable[[Database], None]] = [_m1_initial, _m2_resends, _m3_materials]
 
 
 class Store:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from datetime import datetime, timezone
+from pathlib import Path
 
 import nats
 import nats.errors
@@ -20,7 +21,7 @@ from tenacity import AsyncRetrying, retry_if_exception_type, wait_exponential
 
 from sync_protocol import DOWNLINK_STREAM, Accepted, Gap, downlink_subject, format_time, uplink_subject
 
-from . import link
+from . import blobs, link
 from .settings import NodeIdentity
 from .store import Store
 
@@ -32,10 +33,12 @@ GAP_RETRY_DELAY = 2.0
 
 
 class NodeSync:
-    def __init__(self, store: Store, identity: NodeIdentity) -> None:
+    def __init__(self, store: Store, identity: NodeIdentity, blobs_dir: Path) -> None:
         self.store = store
         self.identity = identity
+        self.blobs_dir = blobs_dir
         self._wake = asyncio.Event()
+        self._blob_wake = asyncio.Event()
         self._loop: asyncio.AbstractEventLoop | None = None
         self.nc: nats.NATS | None = None
         self.offline_since: str | None = format_time(datetime.now(timezone.utc))
@@ -48,6 +51,7 @@ class NodeSync:
         """Thread-safe nudge after an intake commits, so it goes out at once when online."""
         if self._loop is not None:
             self._loop.call_soon_threadsafe(self._wake.set)
+            self._loop.call_soon_threadsafe(self._blob_wake.set)
 
     def _mark(self, online: bool) -> None:
         if online:
@@ -93,7 +97,7 @@ class NodeSync:
         log.info("connected to NATS at %s", self.identity.nats_url)
         try:
             js = self.nc.jetstream()
-            await asyncio.gather(self._uplink_loop(js), self._downlink_loop(js))
+            await asyncio.gather(self._uplink_loop(js), self._downlink_loop(js), self._blob_loop(js))
         finally:
             await self.nc.close()
 
@@ -115,6 +119,20 @@ class NodeSync:
                     break  # keep order: never publish seq n+1 before n is stored
                 await asyncio.to_thread(link.mark_published, self.store, batch["seq"])
                 log.info("uplink seq %d published", batch["seq"])
+
+    async def _blob_loop(self, js: nats.js.JetStreamContext) -> None:
+        """Attachments in their own loop, so a 20 MB scan on a slow link never holds up batches."""
+        while True:
+            try:
+                await asyncio.wait_for(self._blob_wake.wait(), timeout=2.0)
+            except asyncio.TimeoutError:
+                pass
+            self._blob_wake.clear()
+            try:
+                await blobs.send_pending(js, self.store, self.identity.node_id, self.blobs_dir)
+            except RETRYABLE as exc:
+                log.warning("attachment upload paused (%s); it resumes from the last stored chunk", type(exc).__name__)
+                await asyncio.sleep(1)
 
     async def _downlink_loop(self, js: nats.js.JetStreamContext) -> None:
         node_id = self.identity.node_id

@@ -37,6 +37,14 @@ RESEND_REQUEST = "resend.request"
 
 UPLINK_STREAM = "YIWANG_UP"
 DOWNLINK_STREAM = "YIWANG_DOWN"
+BLOB_STREAM = "YIWANG_BLOB"
+
+# attachments travel outside the batches, in chunks, named by the SHA-256 the signed
+# materials.attached record carries; the receiver verifies the assembled bytes against it
+MAX_BLOB_BYTES = 20 * 1024 * 1024
+BLOB_OFFSET_HEADER = "Yiwang-Offset"
+BLOB_SIZE_HEADER = "Yiwang-Size"
+SHA256_PATTERN = re.compile(r"^[0-9a-f]{64}$")
 
 NODE_ID_PATTERN = re.compile(r"^[a-z0-9][a-z0-9-]{1,31}$")
 
@@ -107,6 +115,18 @@ def uplink_subject(node_id: str) -> str:
 
 def downlink_subject(node_id: str) -> str:
     return f"yiwang.down.{node_id}"
+
+
+def blob_subject(node_id: str, sha256: str) -> str:
+    return f"yiwang.blob.{node_id}.{sha256}"
+
+
+def blob_from_subject(subject: str) -> tuple[str, str] | None:
+    """(node id, sha256) of a chunk's subject, or None if it is not one of ours."""
+    parts = subject.split(".")
+    if len(parts) == 4 and parts[:2] == ["yiwang", "blob"] and is_valid_node_id(parts[2]) and SHA256_PATTERN.match(parts[3]):
+        return parts[2], parts[3]
+    return None
 
 
 def node_from_subject(subject: str) -> str | None:

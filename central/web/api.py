@@ -6,12 +6,14 @@ from typing import Any
 
 import msgspec
 from litestar import Request, get, post
+from litestar.response import File
 from litestar.params import FromPath, FromQuery, JSONBody
 from sqlmodel import Session, col, select
 
 from sync_protocol import verify_key_to_text
 
-from .. import approval, auth, catalog, enrolment, nodes
+from .. import approval, auth, blobs, catalog, enrolment, nodes
+from ..errors import Conflict, NotFound
 from ..models import Alert, Application, Node, Quarantine
 from .context import api_user, hub
 
@@ -83,7 +85,31 @@ def api_applications(request: Request, receipt_no: FromQuery[str | None] = None)
 @get("/api/applications/{application_id:str}", sync_to_thread=True)
 def api_application(request: Request, application_id: FromPath[str]) -> dict[str, Any]:
     user = api_user(request, "clerk", "operator")
-    return application_out(approval.get_application(hub(request).engine, user, application_id))
+    ctx = hub(request)
+    app = approval.get_application(ctx.engine, user, application_id)
+    with Session(ctx.engine) as session:
+        materials = blobs.materials_of(session, application_id)
+    return application_out(app) | {"materials": materials, "materials_complete": all(m["arrived"] for m in materials)}
+
+
+@get("/api/applications/{application_id:str}/materials/{sha256:str}", sync_to_thread=True, media_type="application/octet-stream")
+def api_material_file(request: Request, application_id: FromPath[str], sha256: FromPath[str]) -> File:
+    """The verified attachment bytes, for a clerk of the deciding department (or an operator)."""
+    user = api_user(request, "clerk", "operator")
+    return material_file(request, user, application_id, sha256)
+
+
+def material_file(request: Request, user: Any, application_id: str, sha256: str) -> File:
+    ctx = hub(request)
+    approval.get_application(ctx.engine, user, application_id)  # department check
+    with Session(ctx.engine) as session:
+        material = next((m for m in blobs.materials_of(session, application_id) if m["sha256"] == sha256), None)
+    if material is None:
+        raise NotFound("这个办件没有这份材料")
+    path = blobs.blob_file(ctx.settings.blobs_dir, ctx.engine, sha256)
+    if path is None:
+        raise Conflict("这份材料还在从服务点传输中，尚未到齐，请稍后再看")
+    return File(path=path, media_type=material["media_type"], content_disposition_type="inline", filename=material["filename"] or f"{sha256[:12]}")
 
 
 @post("/api/applications/{application_id:str}/decision", sync_to_thread=True, status_code=200)
@@ -145,4 +171,4 @@ def api_enrol(request: Request, data: JSONBody[EnrolmentIn]) -> dict[str, Any]:
     }
 
 
-ROUTES = [api_login, api_health, api_queue, api_applications, api_application, api_decide, api_nodes, api_revoke, api_alerts, api_quarantine, api_create_code, api_enrol]
+ROUTES = [api_login, api_health, api_queue, api_applications, api_application, api_material_file, api_decide, api_nodes, api_revoke, api_alerts, api_quarantine, api_create_code, api_enrol]

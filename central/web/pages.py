@@ -6,13 +6,13 @@ from typing import Any
 
 from litestar import MediaType, Request, get, post
 from litestar.params import FromPath, URLEncodedBody
-from litestar.response import Redirect, Response, Template
+from litestar.response import File, Redirect, Response, Template
 from sqlmodel import Session, select
 
-from .. import approval, auth, catalog, enrolment
+from .. import approval, auth, blobs, catalog, enrolment
 from ..errors import HubError
 from ..models import Alert, Application, Node
-from .api import mask_id
+from .api import mask_id, material_file
 from .context import SESSION_COOKIE, hub, page_user
 
 STATUS_TEXT = {"received": "待审批", "approved": "已批准", "denied": "不予批准", "delivered": "已送达"}
@@ -64,10 +64,22 @@ def queue(request: Request) -> Template:
     return page("queue.html", user=user, apps=apps, department=catalog.departments(ctx.engine).get(user.department or "", ""))
 
 
+def _case_page(request: Request, user: Any, application_id: str, status_code: int = 200, error: str | None = None) -> Template:
+    ctx = hub(request)
+    app = approval.get_application(ctx.engine, user, application_id)
+    with Session(ctx.engine) as session:
+        materials = blobs.materials_of(session, application_id)
+    return page("case.html", status_code=status_code, user=user, app=app, materials=materials, error=error)
+
+
 @get("/cases/{application_id:str}", sync_to_thread=True)
 def case(request: Request, application_id: FromPath[str]) -> Template:
-    user = page_user(request, "clerk", "operator")
-    return page("case.html", user=user, app=approval.get_application(hub(request).engine, user, application_id), error=None)
+    return _case_page(request, page_user(request, "clerk", "operator"), application_id)
+
+
+@get("/cases/{application_id:str}/materials/{sha256:str}", sync_to_thread=True, media_type="application/octet-stream")
+def case_material(request: Request, application_id: FromPath[str], sha256: FromPath[str]) -> File:
+    return material_file(request, page_user(request, "clerk", "operator"), application_id, sha256)
 
 
 @post("/cases/{application_id:str}/decision", sync_to_thread=True)
@@ -77,8 +89,7 @@ def case_decide(request: Request, application_id: FromPath[str], data: URLEncode
     try:
         approval.decide(ctx.engine, user, application_id, data.get("decision", ""), data.get("reason", ""))
     except HubError as exc:
-        app = approval.get_application(ctx.engine, user, application_id)
-        return page("case.html", status_code=exc.status, user=user, app=app, error=exc.message)
+        return _case_page(request, user, application_id, status_code=exc.status, error=exc.message)
     ctx.sync.wake_downlink()
     return Redirect(f"/cases/{application_id}")
 
@@ -109,4 +120,4 @@ def nodes_create_code(request: Request, data: URLEncodedBody[dict[str, str]]) ->
     return _nodes_page(request, user, new_code={"code": code, "expires_at": expires, "node_id": data.get("node_id")})
 
 
-ROUTES = [home, login_form, login_submit, logout, queue, case, case_decide, nodes, nodes_create_code]
+ROUTES = [home, login_form, login_submit, logout, queue, case, case_material, case_decide, nodes, nodes_create_code]

@@ -6,11 +6,16 @@ from typing import Any
 
 import msgspec
 from litestar import Request, get, post
-from litestar.params import FromPath, JSONBody
+from litestar.datastructures import UploadFile
+from litestar.params import FromPath, JSONBody, MultipartBody
 
-from .. import auth, cases, catalog
+from .. import auth, cases, catalog, materials
+from ..errors import InvalidInput
 from ..intake import mask_id
 from .context import api_user, node, sync_status
+
+
+MAX_UPLOAD = 21 * 1024 * 1024  # 20 MB of file plus the form around it; the domain enforces 20 MB
 
 
 class LoginIn(msgspec.Struct):
@@ -84,4 +89,23 @@ def api_pickup(request: Request, application_id: FromPath[str], data: JSONBody[P
     return application_out(row)
 
 
-ROUTES = [api_login, api_status, api_catalog, api_submit, api_list, api_get, api_pickup]
+@post("/api/applications/{application_id:str}/materials", sync_to_thread=True, status_code=201, request_max_body_size=MAX_UPLOAD)
+def api_attach(request: Request, application_id: FromPath[str], data: MultipartBody[dict[str, Any]]) -> dict[str, Any]:
+    """multipart/form-data: ``material`` (its name, e.g. 居民身份证) and ``file`` (JPG, PNG or PDF)."""
+    user = api_user(request)
+    ctx = node(request)
+    upload = data.get("file")
+    if not isinstance(upload, UploadFile):
+        raise InvalidInput("请选择要上传的文件", field="file")
+    row = materials.attach_material(ctx.store, ctx.blobs_dir, application_id, str(data.get("material", "")), upload.filename or "", upload.file.read(), user)
+    ctx.sync.wake_uplink()
+    return row
+
+
+@get("/api/applications/{application_id:str}/materials", sync_to_thread=True)
+def api_materials(request: Request, application_id: FromPath[str]) -> list[dict[str, Any]]:
+    api_user(request)
+    return materials.list_materials(node(request).store, application_id)
+
+
+ROUTES = [api_attach, api_materials, api_login, api_status, api_catalog, api_submit, api_list, api_get, api_pickup]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from litestar import Request
@@ -21,6 +22,7 @@ class NodeContext:
     store: Store
     identity: NodeIdentity
     sync: NodeSync
+    blobs_dir: Path
 
 
 def node(request: Request) -> NodeContext:

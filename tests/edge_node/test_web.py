@@ -62,3 +62,20 @@ def test_api_problems(client):
     assert unknown.status_code == 404 and unknown.json()["detail"] == "没有找到这个办件"
     early = client.post("/api/applications/x/pickup", json={"collector_name": "张三"}, headers=auth)
     assert early.status_code == 404
+
+
+def test_material_uploads_are_checked_and_a_refused_one_saves_nothing(client):
+    token = client.post("/api/login", json={"username": "agent", "password": "pw"}).json()["token"]
+    auth = {"Authorization": f"Bearer {token}"}
+    app = client.post("/api/applications", json={"item_code": "MZ-003", "applicant_name": "张三", "applicant_id_number": resident_id(1)}, headers=auth).json()
+    url = f"/api/applications/{app['id']}/materials"
+    exe = client.post(url, data={"material": "居民身份证"}, files={"file": ("x.jpg", b"MZ\x90\x00 not an image", "image/jpeg")}, headers=auth)
+    assert exe.status_code == 400 and "JPG" in exe.json()["detail"]
+    big = client.post(url, data={"material": "居民身份证"}, files={"file": ("x.jpg", b"\xff\xd8\xff" + b"\0" * (20 * 1024 * 1024), "image/jpeg")}, headers=auth)
+    assert big.status_code in (400, 413) and big.headers["content-type"].startswith("application/problem+json")
+    unnamed = client.post(url, data={"material": " "}, files={"file": ("x.png", b"\x89PNG\r\n\x1a\nabc", "image/png")}, headers=auth)
+    assert unnamed.status_code == 400 and unnamed.json()["field"] == "material"
+    assert client.get(url, headers=auth).json() == []
+    ok = client.post(url, data={"material": "居民身份证"}, files={"file": ("x.png", b"\x89PNG\r\n\x1a\nabc", "image/png")}, headers=auth)
+    assert ok.status_code == 201 and ok.json()["media_type"] == "image/png"
+    assert [m["material"] for m in client.get(url, headers=auth).json()] == ["居民身份证"]

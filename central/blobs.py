@@ -1,0 +1,99 @@
+"""Assemble attachment chunks and verify them against their SHA-256.
+
+A chunk is written at its offset into ``parts/<sha256>`` (idempotent: redelivery writes the same
+bytes again) and recorded; when the recorded chunks cover the size, the file is hashed and, only
+if it matches, renamed to ``<sha256>`` and marked complete. A mismatch is dropped with an alert so
+a clean resend can start over. Until then every application naming that hash shows its materials
+as incomplete.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+from pathlib import Path
+
+from sqlalchemy.engine import Engine
+from sqlmodel import Session, col, delete, func, select
+
+from sync_protocol import MAX_BLOB_BYTES, blob_from_subject
+
+from .clock import utcnow
+from .db import transaction
+from .models import Alert, Blob, BlobChunk, Material, Node
+
+log = logging.getLogger("yiwang.hub.blobs")
+
+
+def _sha256_file(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def receive_chunk(engine: Engine, blobs_dir: Path, subject: str, offset: int, size: int, data: bytes) -> str:
+    """Store one chunk; return "stored", "complete", "duplicate" or "rejected: <why>"."""
+    parsed = blob_from_subject(subject)
+    if parsed is None:
+        return "rejected: not a blob subject"
+    node_id, sha = parsed
+    if not (0 < size <= MAX_BLOB_BYTES) or offset < 0 or offset + len(data) > size or not data:
+        return f"rejected: chunk {offset}+{len(data)} outside a blob of {size} bytes"
+    with transaction(engine) as session:
+        node = session.get(Node, node_id)
+        if node is None or node.status != "enrolled":
+            return "rejected: unknown or revoked node"
+        blob = session.get(Blob, sha)
+        if blob is not None and blob.complete_at is not None:
+            return "duplicate"
+        if blob is None:
+            blob = Blob(sha256=sha, node_id=node_id, size=size)
+        if session.get(BlobChunk, (sha, offset)) is not None:
+            return "duplicate"
+        parts = blobs_dir / "parts"
+        parts.mkdir(parents=True, exist_ok=True)
+        part = parts / sha
+        with open(part, "r+b" if part.exists() else "w+b") as f:
+            f.seek(offset)
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        session.add(BlobChunk(sha256=sha, offset=offset, length=len(data)))
+        session.flush()
+        blob.received_bytes = session.exec(select(func.sum(BlobChunk.length)).where(BlobChunk.sha256 == sha)).one()
+        session.add(blob)
+        if blob.received_bytes < blob.size:
+            return "stored"
+        if _sha256_file(part) != sha:
+            # the bytes do not match the name the signed record gave them: drop and start over
+            session.exec(delete(BlobChunk).where(col(BlobChunk.sha256) == sha))  # type: ignore[call-overload]
+            session.delete(blob)
+            part.unlink()
+            session.add(Alert(kind="blob.mismatch", node_id=node_id, message=f"附件 {sha[:12]}… 的内容与其 SHA-256 不符，已丢弃，等待重传", created_at=utcnow()))
+            log.warning("attachment %s from %s does not match its hash; dropped", sha, node_id)
+            return "rejected: content does not match its SHA-256"
+        os.replace(part, blobs_dir / sha)
+        blob.complete_at = utcnow()
+        session.add(blob)
+        session.exec(delete(BlobChunk).where(col(BlobChunk.sha256) == sha))  # type: ignore[call-overload]
+    log.info("attachment %s… complete (%d bytes) from %s", sha[:12], size, node_id)
+    return "complete"
+
+
+def materials_of(session: Session, application_id: str) -> list[dict]:
+    rows = session.exec(select(Material, Blob).join(Blob, col(Blob.sha256) == col(Material.sha256), isouter=True).where(Material.application_id == application_id)).all()
+    return [
+        {"material": m.material, "sha256": m.sha256, "size": m.size, "media_type": m.media_type, "filename": m.filename,
+         "arrived": bool(b is not None and b.complete_at), "received_bytes": (b.received_bytes if b else 0)}
+        for m, b in rows
+    ]
+
+
+def blob_file(blobs_dir: Path, engine: Engine, sha256: str) -> Path | None:
+    """The verified file for ``sha256``, or None while it is incomplete."""
+    with Session(engine) as session:
+        blob = session.get(Blob, sha256)
+    return blobs_dir / sha256 if blob is not None and blob.complete_at else None

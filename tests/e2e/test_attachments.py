@@ -1,0 +1,105 @@
+"""Attachments: content-addressed, sent in chunks outside the batches, resumable after the link
+drops, verified against the hash in the signed record. The test plays the node's sync worker with
+the node's own functions (real SQLite, real files) against a real nats-server and hub process."""
+
+from __future__ import annotations
+
+import asyncio
+import math
+import os
+
+import nats
+import pytest
+
+from edge_node import blobs, cases, link, materials
+from edge_node.app import open_store
+from edge_node.settings import NodeIdentity, Settings
+from provisioning.federation import LocalFederation
+from sync_protocol import uplink_subject
+
+from ..conftest import Api, resident_id, run_async, village
+from .test_walking_skeleton import eventually
+
+pytestmark = pytest.mark.e2e
+CHUNK = 64 * 1024
+AGENT = {"username": "agent", "display_name": "代办员 王秀兰"}
+
+
+def test_interrupted_attachment_upload_resumes_and_is_verified_at_the_hub(federation: LocalFederation):
+    spec = village("shangcun")
+    federation.enrol_node(spec)
+    settings = Settings(data_dir=federation.node_dir("shangcun"))
+    identity = NodeIdentity.load(settings)
+    store = open_store(settings, identity)
+    app = cases.submit_application(store, {"item_code": "MZ-001", "applicant_name": "李桂芳", "applicant_id_number": resident_id(5)}, AGENT)
+    scan = b"%PDF-1.7\n" + os.urandom(4 * 1024 * 1024)
+    row = materials.attach_material(store, settings.blobs_dir, app["id"], "家庭经济状况核对授权书", "授权书.pdf", scan, AGENT)
+    sha, size = row["sha256"], row["size"]
+    operator = Api(federation.hub_url, "operator", federation.password)
+
+    def sent() -> int:
+        return store.one("SELECT sent_bytes FROM blob_uploads WHERE sha256 = ?", (sha,))["sent_bytes"]
+
+    async def first_attempt() -> None:
+        nc = await nats.connect(federation.nats_url)
+        js = nc.jetstream()
+        link.seal_pending(store, identity.node_id, identity.key)
+        for batch in link.unpublished(store):  # the records reach the hub ...
+            await js.publish(uplink_subject(identity.node_id), batch["wire"], headers={"Nats-Msg-Id": link.message_id(batch)})
+            link.mark_published(store, batch["seq"])
+        upload = asyncio.create_task(blobs.send_blob(js, store, identity.node_id, settings.blobs_dir, sha, size, 0, CHUNK))
+        while sent() < 3 * CHUNK:  # ... and the link drops a few chunks into the attachment
+            await asyncio.sleep(0.002)
+        await nc.close()
+        with pytest.raises(Exception):
+            await upload
+
+    run_async(first_attempt())
+    partial = sent()
+    assert 0 < partial < size
+
+    def hub_view() -> dict:
+        return operator.get(f"/api/applications/{app['id']}").json()
+
+    view = eventually(lambda: (v := hub_view()).get("materials") and v, what="the application and its material at the hub")
+    assert view["materials_complete"] is False and view["materials"][0]["arrived"] is False  # never shown as complete
+    early = operator.get(f"/api/applications/{app['id']}/materials/{sha}")
+    assert early.status_code == 409 and "传输中" in early.json()["detail"]
+
+    async def resume() -> int:
+        nc = await nats.connect(federation.nats_url)
+        pending = blobs.pending_uploads(store)
+        assert [(p["sha256"], p["sent_bytes"]) for p in pending] == [(sha, partial)]
+        chunks = await blobs.send_blob(nc.jetstream(), store, identity.node_id, settings.blobs_dir, sha, size, pending[0]["sent_bytes"], CHUNK)
+        await nc.close()
+        return chunks
+
+    chunks = run_async(resume())
+    assert chunks == math.ceil((size - partial) / CHUNK)  # continued from the last stored chunk, not from zero
+    assert blobs.pending_uploads(store) == []
+    eventually(lambda: hub_view()["materials_complete"] is True, what="the hub to verify the assembled attachment")
+    download = operator.get(f"/api/applications/{app['id']}/materials/{sha}")
+    assert download.status_code == 200 and download.content == scan
+    store.close()
+
+
+def test_materials_uploaded_at_the_window_reach_the_clerk(federation: LocalFederation):
+    spec = village("shangcun")
+    federation.enrol_node(spec)
+    federation.start_node(spec)
+    agent = Api(f"http://127.0.0.1:{spec.port}", "agent", federation.password)
+    clerk = Api(federation.hub_url, "clerk-mzj", federation.password)
+    app = agent.post("/api/applications", json={"item_code": "MZ-001", "applicant_name": "李桂芳", "applicant_id_number": resident_id(6)}).json()
+    photo = b"\xff\xd8\xff\xe0" + os.urandom(600_000)
+    up = agent.post(f"/api/applications/{app['id']}/materials", data={"material": "居民身份证"}, files={"file": ("身份证.jpg", photo, "image/jpeg")})
+    assert up.status_code == 201, up.text
+    def photo_arrived() -> bool:  # listed (its record arrived) and complete (its bytes arrived and verified)
+        view = clerk.get(f"/api/applications/{app['id']}").json()
+        return bool(view["materials"]) and view["materials_complete"]
+
+    eventually(photo_arrived, what="the photo at the hub")
+    got = clerk.get(f"/api/applications/{app['id']}/materials/{up.json()['sha256']}")
+    assert got.status_code == 200, got.text[:300]
+    assert got.content == photo and got.headers["content-type"] == "image/jpeg"
+    other_clerk = Api(federation.hub_url, "clerk-rsj", federation.password)
+    assert other_clerk.get(f"/api/applications/{app['id']}/materials/{up.json()['sha256']}").status_code == 403
