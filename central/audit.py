@@ -1,7 +1,8 @@
 """Re-verify the audit trail: every stored batch of every node, from its raw bytes.
 
 The signed batches kept at the hub *are* the record (全程留痕、过往可溯). This walks each node's
-uplink chain with the node's key and its downlink chain with the hub key, from genesis, through the
+uplink chain with the key in force at each position (a replaced device's key takes over where the
+old one stopped) and its downlink chain with the hub key, from genesis, through the
 same IngestCursor the ingest used, and checks the stored hash and the node's live cursor too.
 """
 
@@ -16,7 +17,7 @@ from sqlmodel import Session, col, select
 
 from sync_protocol import GENESIS, Accepted, ChainPos, Direction, IngestCursor, batch_hash, verify_key_from_text
 
-from .models import DownlinkBatch, Node, UplinkBatch
+from .models import DownlinkBatch, Node, NodeKey, UplinkBatch
 
 
 @dataclass(frozen=True)
@@ -33,12 +34,14 @@ class ChainReport:
         return self.first_bad is None
 
 
-def _walk(node_id: str, direction: Direction, key: VerifyKey, rows: Iterable[tuple[int, str, bytes]], expected_head: ChainPos) -> ChainReport:
-    cursor = IngestCursor(node_id, direction, key, GENESIS)
+def _walk(node_id: str, direction: Direction, keys: list[tuple[int, VerifyKey]], rows: Iterable[tuple[int, str, bytes]], expected_head: ChainPos) -> ChainReport:
+    """``keys``: (from_seq, key) in order; each batch is verified with the key in force at its seq."""
+    cursor = IngestCursor(node_id, direction, keys[0][1], GENESIS)
     hashes: dict[int, str] = {}
     count = 0
     for seq, stored_hash, raw in rows:
         count += 1
+        cursor.verify_key = next(key for from_seq, key in reversed(keys) if from_seq <= seq) if seq >= keys[0][0] else None
         if seq != cursor.pos.seq + 1:
             return ChainReport(node_id, direction, count, cursor.pos, cursor.pos.seq + 1, f"batch {cursor.pos.seq + 1} is missing (next stored is {seq})")
         verdict = cursor.receive(raw, hashes.get)
@@ -60,11 +63,13 @@ def verify_all(engine: Engine, hub_key: VerifyKey) -> list[ChainReport]:
             up = session.execute(
                 select(UplinkBatch.seq, UplinkBatch.hash, UplinkBatch.raw).where(UplinkBatch.node_id == node.id).order_by(col(UplinkBatch.seq))
             ).yield_per(200)
-            reports.append(_walk(node.id, "up", verify_key_from_text(node.public_key), up, ChainPos(node.up_seq, node.up_head)))
+            keys = session.exec(select(NodeKey).where(NodeKey.node_id == node.id).order_by(col(NodeKey.from_seq))).all()
+            key_history = [(k.from_seq, verify_key_from_text(k.public_key)) for k in keys] or [(1, verify_key_from_text(node.public_key))]
+            reports.append(_walk(node.id, "up", key_history, up, ChainPos(node.up_seq, node.up_head)))
             down = session.execute(
                 select(DownlinkBatch.seq, DownlinkBatch.hash, DownlinkBatch.raw).where(DownlinkBatch.node_id == node.id).order_by(col(DownlinkBatch.seq))
             ).yield_per(200)
-            reports.append(_walk(node.id, "down", hub_key, down, ChainPos(node.down_seq, node.down_head)))
+            reports.append(_walk(node.id, "down", [(1, hub_key)], down, ChainPos(node.down_seq, node.down_head)))
     return reports
 
 

@@ -9,10 +9,10 @@ SQLAlchemy's BEGIN is the one that runs (the recipe in SQLAlchemy's SQLite diale
 from __future__ import annotations
 
 from contextlib import contextmanager
-from typing import Iterator
+from typing import Callable, Iterator
 
-from sqlalchemy import event
-from sqlalchemy.engine import Engine
+from sqlalchemy import event, inspect, text
+from sqlalchemy.engine import Connection, Engine
 from sqlmodel import Session, SQLModel, create_engine
 
 from . import models  # noqa: F401  (registers the tables)
@@ -40,8 +40,31 @@ def make_engine(url: str) -> Engine:
     return engine
 
 
+def _m2_node_keys(conn: Connection) -> None:
+    conn.execute(text("ALTER TABLE enrolmentcode ADD COLUMN replacement BOOLEAN NOT NULL DEFAULT FALSE"))
+    conn.execute(text("INSERT INTO nodekey (node_id, from_seq, public_key, enrolled_at) SELECT id, 1, public_key, enrolled_at FROM node"))
+
+
+# Numbered migrations for databases made by an older version. A new database gets the current
+# tables from create_all and starts at the latest version; version 1 is the first release's schema.
+MIGRATIONS: list[Callable[[Connection], None]] = [_m2_node_keys]
+LATEST = 1 + len(MIGRATIONS)
+
+
 def create_schema(engine: Engine) -> None:
-    SQLModel.metadata.create_all(engine)
+    """Create missing tables, then bring an older database up to date, in one transaction."""
+    with engine.begin() as conn:
+        existing = set(inspect(conn).get_table_names())
+        SQLModel.metadata.create_all(conn)
+        row = conn.execute(text("SELECT version FROM schemaversion WHERE id = 1")).first()
+        if row is None:
+            version = 1 if "node" in existing else LATEST  # pre-migration database, or a new one
+            conn.execute(text("INSERT INTO schemaversion (id, version) VALUES (1, :v)"), {"v": version})
+        else:
+            version = row[0]
+        for number in range(version + 1, LATEST + 1):
+            MIGRATIONS[number - 2](conn)
+            conn.execute(text("UPDATE schemaversion SET version = :v WHERE id = 1"), {"v": number})
 
 
 @contextmanager

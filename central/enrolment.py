@@ -12,8 +12,8 @@ from sync_protocol import is_valid_node_id, verify_key_from_text
 
 from .clock import utcnow
 from .db import transaction
-from .errors import Conflict, InvalidInput, NotFound
-from .models import EnrolmentCode, Node
+from .errors import Conflict, Forbidden, InvalidInput, NotFound
+from .models import Alert, EnrolmentCode, Node, NodeKey, RestoreToken
 
 CODE_LIFETIME = timedelta(hours=24)
 _ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I: read aloud over the phone
@@ -21,6 +21,24 @@ _ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I: read aloud over t
 
 def _hash(code: str) -> str:
     return hashlib.sha256(code.replace("-", "").strip().upper().encode()).hexdigest()
+
+
+def create_replacement_code(engine: Engine, node_id: str) -> tuple[str, str]:
+    """A code for new hardware at an enrolled point (stolen laptop, dead disk): redeeming it
+    moves the point to the new device's key and lets the device restore the point's history."""
+    with transaction(engine) as session:
+        node = session.get(Node, node_id)
+        if node is None:
+            raise NotFound(f"没有节点 {node_id}；新服务点请生成普通登记码")
+        return _new_code(session, node.id, node.name, node.kind, node.parent, replacement=True)
+
+
+def _new_code(session, node_id: str, name: str, kind: str, parent: str | None, replacement: bool) -> tuple[str, str]:  # type: ignore[no-untyped-def]
+    raw = "".join(secrets.choice(_ALPHABET) for _ in range(12))
+    code = "-".join(raw[i : i + 4] for i in range(0, 12, 4))
+    expires = utcnow(CODE_LIFETIME)
+    session.add(EnrolmentCode(code_hash=_hash(code), node_id=node_id, name=name, kind=kind, parent=parent, created_at=utcnow(), expires_at=expires, replacement=replacement))
+    return code, expires
 
 
 def create_code(engine: Engine, node_id: str, name: str, kind: str, parent: str | None) -> tuple[str, str]:
@@ -31,18 +49,15 @@ def create_code(engine: Engine, node_id: str, name: str, kind: str, parent: str 
         raise InvalidInput("节点类型只能是村代办点（village）或乡镇便民服务中心（township）", field="kind")
     if not name.strip():
         raise InvalidInput("请填写服务点名称", field="name")
-    raw = "".join(secrets.choice(_ALPHABET) for _ in range(12))
-    code = "-".join(raw[i : i + 4] for i in range(0, 12, 4))
-    expires = utcnow(CODE_LIFETIME)
     with transaction(engine) as session:
         if session.get(Node, node_id) is not None:
-            raise Conflict(f"节点 {node_id} 已经登记；更换设备请走设备更换流程")
-        session.add(EnrolmentCode(code_hash=_hash(code), node_id=node_id, name=name.strip(), kind=kind, parent=parent, created_at=utcnow(), expires_at=expires))
-    return code, expires
+            raise Conflict(f"节点 {node_id} 已经登记；更换设备请生成设备更换码")
+        return _new_code(session, node_id, name.strip(), kind, parent, replacement=False)
 
 
-def redeem_code(engine: Engine, code: str, public_key: str) -> Node:
-    """Enrol the node that holds ``public_key``; a used or expired code is refused.
+def redeem_code(engine: Engine, code: str, public_key: str) -> tuple[Node, str | None]:
+    """Enrol the node that holds ``public_key``; a used or expired code is refused. Returns the
+    node and, for a replacement device, a one-time token to download the point's history.
 
     Redeeming again with the same key returns the same node: if the answer was lost on a flaky
     link, the node can simply retry instead of needing a new code."""
@@ -56,16 +71,42 @@ def redeem_code(engine: Engine, code: str, public_key: str) -> Node:
         if row is None:
             raise NotFound("登记码无效，请向县级运维人员核对")
         existing = session.get(Node, row.node_id)
-        if row.used_at is not None and existing is not None and existing.public_key == public_key:
-            return existing
-        if row.used_at is not None:
+        retry = row.used_at is not None and existing is not None and existing.public_key == public_key
+        if row.used_at is not None and not retry:
             raise Conflict("登记码已经使用过，请向县级运维人员申请新的登记码")
-        if row.expires_at < utcnow():
+        if not retry and row.expires_at < utcnow():
             raise Conflict("登记码已过期，请向县级运维人员申请新的登记码")
-        if session.get(Node, row.node_id) is not None:
-            raise Conflict(f"节点 {row.node_id} 已经登记")
-        row.used_at = utcnow()
-        node = Node(id=row.node_id, name=row.name, kind=row.kind, parent=row.parent, public_key=public_key, enrolled_at=utcnow())
+        now = utcnow()
+        if retry:
+            node = existing
+        elif row.replacement:
+            if existing is None:
+                raise NotFound(f"节点 {row.node_id} 不存在，无法更换设备")
+            node = existing
+            # the new key signs from the batch after the last one the hub applied
+            session.merge(NodeKey(node_id=node.id, from_seq=node.up_seq + 1, public_key=public_key, enrolled_at=now))
+            node.public_key, node.status = public_key, "enrolled"
+            session.add(Alert(kind="node.replaced", node_id=node.id, message=f"服务点更换设备：新密钥自上行批次 {node.up_seq + 1} 起生效", created_at=now))
+        else:
+            if existing is not None:
+                raise Conflict(f"节点 {row.node_id} 已经登记")
+            node = Node(id=row.node_id, name=row.name, kind=row.kind, parent=row.parent, public_key=public_key, enrolled_at=now)
+            session.add(NodeKey(node_id=node.id, from_seq=1, public_key=public_key, enrolled_at=now))
+        row.used_at = row.used_at or now
         session.add(row)
         session.add(node)
-    return node
+        restore_token = None
+        if row.replacement:
+            restore_token = secrets.token_urlsafe(32)
+            session.add(RestoreToken(token_hash=_hash(restore_token), node_id=node.id, expires_at=utcnow(CODE_LIFETIME)))
+    return node, restore_token
+
+
+def node_for_restore_token(engine: Engine, node_id: str, token: str) -> None:
+    """Raise unless ``token`` is a live restore token for ``node_id``."""
+    from sqlmodel import Session
+
+    with Session(engine) as session:
+        row = session.get(RestoreToken, _hash(token))
+    if row is None or row.node_id != node_id or row.expires_at < utcnow():
+        raise Forbidden("恢复令牌无效或已过期，请重新登记设备")

@@ -60,6 +60,8 @@ class EnrolmentCode(SQLModel, table=True):
     created_at: str
     expires_at: str
     used_at: Optional[str] = None
+    replacement: bool = False  # new hardware for an enrolled point: continue its chain
+
 
 
 class UplinkBatch(SQLModel, table=True):
@@ -173,3 +175,26 @@ class BlobChunk(SQLModel, table=True):
     sha256: str = Field(primary_key=True)
     offset: int = Field(primary_key=True)
     length: int
+
+
+class NodeKey(SQLModel, table=True):
+    """Which public key signs a node's uplink from which seq on (a replaced device gets a new key
+    that takes over after the last batch of the old one). The audit uses it to re-verify."""
+
+    node_id: str = Field(primary_key=True)
+    from_seq: int = Field(primary_key=True)
+    public_key: str
+    enrolled_at: str
+
+
+class RestoreToken(SQLModel, table=True):
+    """Lets a replacement device download its point's history once, soon after enrolment."""
+
+    token_hash: str = Field(primary_key=True)
+    node_id: str
+    expires_at: str
+
+
+class SchemaVersion(SQLModel, table=True):
+    id: int = Field(default=1, primary_key=True)
+    version: int

@@ -16,6 +16,7 @@ from litestar.openapi import OpenAPIConfig
 from litestar.template import TemplateConfig
 
 from .catalog import install_catalog_file
+from .restore import restore_if_present
 from .settings import NodeIdentity, Settings
 from .store import Store, set_meta
 from .sync import NodeSync
@@ -42,6 +43,7 @@ def open_store(settings: Settings, identity: NodeIdentity) -> Store:
     with store.write() as conn:
         set_meta(conn, "node_id", identity.node_id)
     install_catalog_file(store, settings.data_dir / "catalog.json")
+    restore_if_present(store, settings.data_dir, identity)  # a replacement device: rebuild first
     return store
 
 

@@ -74,9 +74,10 @@ def record_pickup(store: Store, application_id: str, collector_name: str, agent:
 
 
 def apply_decision(conn: sqlite3.Connection, data: Mapping[str, Any]) -> None:
-    """A decision from the hub (inside the downlink transaction). Idempotent: a case already
-    decided or picked up keeps its state."""
+    """A decision from the hub (inside the downlink transaction). Applied once: a case that
+    already carries a decision keeps it; a case already picked up keeps that status."""
     conn.execute(
-        "UPDATE applications SET status = ?, decision_reason = ?, decided_by = ?, decided_at = ? WHERE id = ? AND status = 'submitted'",
-        (data["decision"], data.get("reason", ""), data.get("decided_by", ""), data.get("decided_at", ""), data["application_id"]),
+        "UPDATE applications SET status = CASE WHEN status = 'submitted' THEN ? ELSE status END, "
+        "decision_reason = ?, decided_by = ?, decided_at = ? WHERE id = ? AND decided_at IS NULL",
+        (data["decision"], data.get("reason", ""), data["decided_by"], data["decided_at"], data["application_id"]),
     )

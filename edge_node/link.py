@@ -71,37 +71,42 @@ def mark_published(store: Store, seq: int) -> None:
 def apply_downlink(store: Store, node_id: str, hub_key: VerifyKey, raw: bytes) -> Verdict:
     """Verify against the pinned hub key, chain-check, apply and advance in one transaction."""
     with store.write() as conn:
-        pos = ChainPos(int(get_meta(conn, "down_seq", "0")), get_meta(conn, "down_head", GENESIS_HEAD))
+        return apply_downlink_in(conn, node_id, hub_key, raw)
 
-        def hash_at(seq: int) -> str | None:
-            row = conn.execute("SELECT hash FROM downlink_batches WHERE seq = ?", (seq,)).fetchone()
-            return row[0] if row else None
 
-        verdict = IngestCursor(node_id, "down", hub_key, pos).receive(raw, hash_at)
-        if isinstance(verdict, Accepted):
-            conn.execute("SAVEPOINT apply_batch")
-            try:
-                for record in verdict.batch.records:
-                    if record.kind == DECISION_MADE:
-                        apply_decision(conn, record.data)
-                    elif record.kind == RESEND_REQUEST:
-                        count = mark_for_resend(conn, record.data["from_seq"])
-                        log.warning("hub asked for a resend from uplink seq %d: %d batches queued again", record.data["from_seq"], count)
-                    else:
-                        log.info("downlink record %s not handled yet; kept in the raw batch", record.kind)
-            except (KeyError, TypeError, ValueError, sqlite3.Error) as exc:
-                # signed by the hub but breaks the contract: keep it, apply nothing, do not advance
-                conn.execute("ROLLBACK TO apply_batch")
-                verdict = Rejected("invalid_record", f"{type(exc).__name__}: {exc}")
-            else:
-                conn.execute("INSERT INTO downlink_batches (seq, hash, wire, applied_at) VALUES (?, ?, ?, ?)", (verdict.batch.seq, verdict.hash, raw, utcnow()))
-                set_meta(conn, "down_seq", str(verdict.batch.seq))
-                set_meta(conn, "down_head", verdict.hash)
-            conn.execute("RELEASE apply_batch")
-        if isinstance(verdict, (Rejected, Fork)):
-            reason = verdict.reason if isinstance(verdict, Rejected) else "fork"
-            conn.execute("INSERT INTO quarantine (reason, detail, wire, received_at) VALUES (?, ?, ?, ?)", (reason, str(verdict), raw, utcnow()))
-            log.warning("quarantined downlink batch: %s", reason)
+def apply_downlink_in(conn: sqlite3.Connection, node_id: str, hub_key: VerifyKey, raw: bytes) -> Verdict:
+    """The same, inside the caller's transaction (the restore applies a whole history in one)."""
+    pos = ChainPos(int(get_meta(conn, "down_seq", "0")), get_meta(conn, "down_head", GENESIS_HEAD))
+
+    def hash_at(seq: int) -> str | None:
+        row = conn.execute("SELECT hash FROM downlink_batches WHERE seq = ?", (seq,)).fetchone()
+        return row[0] if row else None
+
+    verdict = IngestCursor(node_id, "down", hub_key, pos).receive(raw, hash_at)
+    if isinstance(verdict, Accepted):
+        conn.execute("SAVEPOINT apply_batch")
+        try:
+            for record in verdict.batch.records:
+                if record.kind == DECISION_MADE:
+                    apply_decision(conn, record.data)
+                elif record.kind == RESEND_REQUEST:
+                    count = mark_for_resend(conn, record.data["from_seq"])
+                    log.warning("hub asked for a resend from uplink seq %d: %d batches queued again", record.data["from_seq"], count)
+                else:
+                    log.info("downlink record %s not handled yet; kept in the raw batch", record.kind)
+        except (KeyError, TypeError, ValueError, sqlite3.Error) as exc:
+            # signed by the hub but breaks the contract: keep it, apply nothing, do not advance
+            conn.execute("ROLLBACK TO apply_batch")
+            verdict = Rejected("invalid_record", f"{type(exc).__name__}: {exc}")
+        else:
+            conn.execute("INSERT INTO downlink_batches (seq, hash, wire, applied_at) VALUES (?, ?, ?, ?)", (verdict.batch.seq, verdict.hash, raw, utcnow()))
+            set_meta(conn, "down_seq", str(verdict.batch.seq))
+            set_meta(conn, "down_head", verdict.hash)
+        conn.execute("RELEASE apply_batch")
+    if isinstance(verdict, (Rejected, Fork)):
+        reason = verdict.reason if isinstance(verdict, Rejected) else "fork"
+        conn.execute("INSERT INTO quarantine (reason, detail, wire, received_at) VALUES (?, ?, ?, ?)", (reason, str(verdict), raw, utcnow()))
+        log.warning("quarantined downlink batch: %s", reason)
     return verdict
 
 

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import base64
 import json
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -40,6 +42,39 @@ def enroll(code: str, hub_url: str, data_dir: Path, timeout: float = 30.0) -> di
         raise EnrolmentFailed(f"登记被拒绝（HTTP {response.status_code}）：{detail}")
     answer = response.json()
     catalog = answer.pop("catalog")
+    restore_token = answer.pop("restore_token", None)
+    if restore_token:
+        download_history(hub_url, answer["node_id"], restore_token, data_dir / "restore", timeout)
     (data_dir / "catalog.json").write_text(json.dumps(catalog, ensure_ascii=False, indent=1), encoding="utf-8")
+    # written last: its presence means enrolment (and any history download) is complete
     (data_dir / "node.json").write_text(json.dumps(answer | {"hub_url": hub_url}, ensure_ascii=False, indent=1), encoding="utf-8")
     return answer
+
+
+def download_history(hub_url: str, node_id: str, token: str, into: Path, timeout: float = 30.0) -> dict[str, int]:
+    """A replacement device fetches its point's raw uplink and downlink batches from the hub. They
+    are only stored here; the node verifies every one (signatures, chain) before using them."""
+    if into.exists():
+        shutil.rmtree(into)
+    counts, keys = {}, []
+    headers = {"Authorization": f"Restore {token}"}
+    for direction in ("up", "down"):
+        (into / direction).mkdir(parents=True)
+        after = 0
+        while True:
+            try:
+                page = httpx.get(f"{hub_url.rstrip('/')}/api/nodes/{node_id}/history", params={"direction": direction, "after": after}, headers=headers, timeout=timeout)
+            except httpx.HTTPError as exc:
+                raise EnrolmentFailed(f"下载本服务点历史记录时网络中断：{exc}。请重新运行同一条登记命令。") from None
+            if not page.is_success:
+                raise EnrolmentFailed(f"下载历史记录被拒绝（HTTP {page.status_code}）：{page.text[:200]}")
+            body = page.json()
+            keys = body["keys"]
+            for batch in body["batches"]:
+                (into / direction / f"{batch['seq']:09d}.bin").write_bytes(base64.b64decode(batch["raw"]))
+                after = batch["seq"]
+            if not body["batches"] or after >= body["last_seq"]:
+                break
+        counts[direction] = after
+    (into / "manifest.json").write_text(json.dumps({"node_id": node_id, "keys": keys, "up_seq": counts["up"], "down_seq": counts["down"]}, indent=1), encoding="utf-8")
+    return counts

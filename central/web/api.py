@@ -12,8 +12,8 @@ from sqlmodel import Session, col, select
 
 from sync_protocol import verify_key_to_text
 
-from .. import approval, auth, blobs, catalog, enrolment, nodes
-from ..errors import Conflict, NotFound
+from .. import approval, auth, blobs, catalog, enrolment, history, nodes
+from ..errors import Conflict, NotAuthenticated, NotFound
 from ..models import Alert, Application, Node, Quarantine
 from .context import api_user, hub
 
@@ -134,6 +134,25 @@ def api_revoke(request: Request, node_id: FromPath[str], data: JSONBody[RevokeIn
     return nodes.revoke_node(hub(request).engine, operator, node_id, data.reason).model_dump()
 
 
+@post("/api/nodes/{node_id:str}/replacement-code", sync_to_thread=True, status_code=201)
+def api_replacement_code(request: Request, node_id: FromPath[str]) -> dict[str, Any]:
+    """A one-time code for new hardware at an enrolled point; the device restores its history."""
+    api_user(request, "operator")
+    code, expires = enrolment.create_replacement_code(hub(request).engine, node_id)
+    return {"code": code, "node_id": node_id, "expires_at": expires, "replacement": True}
+
+
+@get("/api/nodes/{node_id:str}/history", sync_to_thread=True)
+def api_node_history(request: Request, node_id: FromPath[str], direction: FromQuery[str] = "up", after: FromQuery[int] = 0) -> dict[str, Any]:
+    """Raw batches of one node's chain, for its replacement device (``Authorization: Restore <token>``)."""
+    header = request.headers.get("authorization", "")
+    if not header.lower().startswith("restore "):
+        raise NotAuthenticated("需要设备恢复令牌")
+    ctx = hub(request)
+    enrolment.node_for_restore_token(ctx.engine, node_id, header[8:].strip())
+    return history.node_history(ctx.engine, node_id, direction, after)
+
+
 @get("/api/alerts", sync_to_thread=True)
 def api_alerts(request: Request) -> list[dict[str, Any]]:
     api_user(request, "operator")
@@ -159,8 +178,9 @@ def api_create_code(request: Request, data: JSONBody[EnrolmentCodeIn]) -> dict[s
 def api_enrol(request: Request, data: JSONBody[EnrolmentIn]) -> dict[str, Any]:
     """Called by `yiwang node enroll`: the code proves the operator's consent, the key is the node's."""
     ctx = hub(request)
-    node = enrolment.redeem_code(ctx.engine, data.code, data.public_key)
+    node, restore_token = enrolment.redeem_code(ctx.engine, data.code, data.public_key)
     return {
+        "restore_token": restore_token,
         "node_id": node.id,
         "name": node.name,
         "kind": node.kind,
@@ -171,4 +191,4 @@ def api_enrol(request: Request, data: JSONBody[EnrolmentIn]) -> dict[str, Any]:
     }
 
 
-ROUTES = [api_login, api_health, api_queue, api_applications, api_application, api_material_file, api_decide, api_nodes, api_revoke, api_alerts, api_quarantine, api_create_code, api_enrol]
+ROUTES = [api_login, api_health, api_queue, api_applications, api_application, api_material_file, api_decide, api_nodes, api_replacement_code, api_node_history, api_revoke, api_alerts, api_quarantine, api_create_code, api_enrol]

@@ -73,3 +73,19 @@ def test_a_deleted_batch_is_a_missing_position(tmp_path):
         conn.execute(text("DELETE FROM uplinkbatch WHERE node_id = 'shangcun' AND seq = 2"))
     report = verify_all(engine, load_hub_key(settings.key_path).verify_key)[0]
     assert report.first_bad == 2 and "missing" in report.problem
+
+
+def test_a_database_from_before_key_history_is_migrated_in_place(tmp_path):
+    from central.db import LATEST, create_schema
+
+    settings, engine = build_hub(tmp_path)
+    with engine.begin() as conn:  # make it look like the first release's schema
+        conn.execute(text("DROP TABLE nodekey"))
+        conn.execute(text("ALTER TABLE enrolmentcode DROP COLUMN replacement"))
+        conn.execute(text("DROP TABLE schemaversion"))
+    create_schema(engine)
+    with engine.begin() as conn:
+        assert conn.execute(text("SELECT version FROM schemaversion")).scalar_one() == LATEST
+        assert conn.execute(text("SELECT node_id, from_seq FROM nodekey")).all() == [("shangcun", 1)]
+        conn.execute(text("SELECT replacement FROM enrolmentcode")).all()
+    assert all(r.ok for r in verify_all(engine, load_hub_key(settings.key_path).verify_key))

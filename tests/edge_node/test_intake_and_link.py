@@ -123,7 +123,7 @@ def test_pickup_needs_a_result_and_goes_into_the_outbox(store):
     with pytest.raises(Conflict):
         cases.record_pickup(store, app["id"], "张三", AGENT)
     with store.write() as conn:
-        cases.apply_decision(conn, {"application_id": app["id"], "decision": "approved"})
+        cases.apply_decision(conn, {"application_id": app["id"], "decision": "approved", "decided_by": "王敏", "decided_at": "2026-11-23T09:00:00.000000Z"})
     assert cases.record_pickup(store, app["id"], "张三", AGENT)["status"] == "picked_up"
     kinds = [r["kind"] for r in store.query("SELECT kind FROM outbox ORDER BY seq")]
     assert kinds == ["application.received", "application.picked_up"]
