@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import contextlib
 import os
 import secrets
@@ -39,6 +40,7 @@ def _web_secret(data_dir: Path) -> str:
 
 def _register_filters(engine: JinjaTemplateEngine) -> None:
     engine.engine.filters["local_time"] = local_time
+    engine.engine.filters["from_json"] = json.loads
 
 
 def create_app(settings: Settings) -> Litestar:

@@ -25,6 +25,7 @@ DEMO_CLERKS = [
     ("clerk-cl", "残联审批员 刘芳", "cl"),
     ("clerk-wjj", "卫健局审批员 孙悦", "wjj"),
     ("clerk-nyj", "农业农村局审批员 周杰", "nyj"),
+    ("clerk-scj", "市场监管局审批员 吴静", "scj"),
 ]
 
 

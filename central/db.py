@@ -45,9 +45,13 @@ def _m2_node_keys(conn: Connection) -> None:
     conn.execute(text("INSERT INTO nodekey (node_id, from_seq, public_key, enrolled_at) SELECT id, 1, public_key, enrolled_at FROM node"))
 
 
+def _m3_materials_checked(conn: Connection) -> None:
+    conn.execute(text("ALTER TABLE application ADD COLUMN materials_checked VARCHAR NOT NULL DEFAULT '[]'"))
+
+
 # Numbered migrations for databases made by an older version. A new database gets the current
 # tables from create_all and starts at the latest version; version 1 is the first release's schema.
-MIGRATIONS: list[Callable[[Connection], None]] = [_m2_node_keys]
+MIGRATIONS: list[Callable[[Connection], None]] = [_m2_node_keys, _m3_materials_checked]
 LATEST = 1 + len(MIGRATIONS)
 
 

@@ -8,6 +8,7 @@ alert — in the same transaction — and never applied.
 
 from __future__ import annotations
 
+import json
 import logging
 from datetime import timedelta
 
@@ -142,6 +143,7 @@ def _apply(session: Session, node: Node, records: tuple[Record, ...], now: str) 
                     applicant_id_number=data["applicant_id_number"],
                     applicant_phone=data.get("applicant_phone", ""),
                     proxy_agent=data.get("proxy_agent", ""),
+                    materials_checked=json.dumps(data.get("materials_checked", []), ensure_ascii=False),
                     submitted_at=record.at,
                     received_at=now,
                 )

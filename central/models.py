@@ -103,6 +103,7 @@ class Application(SQLModel, table=True):
     applicant_id_number: str
     applicant_phone: str = ""
     proxy_agent: str = ""
+    materials_checked: str = "[]"  # JSON list: originals the agent checked at the window
     status: str = "received"  # received -> approved | denied -> delivered
     submitted_at: str
     received_at: str

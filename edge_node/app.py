@@ -80,5 +80,5 @@ def create_app(settings: Settings) -> Litestar:
         logging_config=None,  # the CLI configures logging once, in one format, for every logger
         debug=False,
     )
-    app.state.node = NodeContext(store=store, identity=identity, sync=sync, blobs_dir=settings.blobs_dir)
+    app.state.node = NodeContext(store=store, identity=identity, sync=sync, blobs_dir=settings.blobs_dir, base_url=settings.base_url)
     return app

@@ -3,23 +3,39 @@ Each change commits together with its outbox event."""
 
 from __future__ import annotations
 
+import json
 import sqlite3
 import uuid
-from typing import Any, Mapping
+from pathlib import Path
+from typing import Any, Mapping, Sequence
 
 from sync_protocol import APPLICATION_PICKED_UP, APPLICATION_RECEIVED
 
 from .errors import Conflict, InvalidInput, NotFound
+from .catalog import required_materials
 from .intake import validate_intake
+from .materials import check_upload, record_material, write_blob
 from .store import Store, add_outbox, get_meta, next_counter, utcnow
 
 STATUS_TEXT = {"submitted": "已受理，等待审批", "approved": "已批准，请通知申请人领取", "denied": "不予批准", "picked_up": "已领取"}
 
 
-def submit_application(store: Store, form: Mapping[str, Any], agent: Mapping[str, str]) -> dict[str, Any]:
-    """Validate, then write the application and its outbox event in one transaction."""
+Upload = tuple[str, str, bytes]  # (material name, file name, bytes)
+
+
+def submit_application(
+    store: Store, form: Mapping[str, Any], agent: Mapping[str, str], blobs_dir: Path | None = None,
+    uploads: Sequence[Upload] = (), checked: Sequence[str] = (),
+) -> dict[str, Any]:
+    """Validate everything first, then write the application, its materials and their outbox
+    events in one transaction. (Files are stored content-addressed before it; an orphan file
+    left by a crash is harmless.)"""
     items = {row["code"]: row for row in store.query("SELECT code, name, department_name FROM catalog_items")}
     intake = validate_intake(form, set(items))
+    validated = [(name, filename, content, check_upload(name, content, field=f"file_{i}")) for i, (name, filename, content) in enumerate(uploads)]
+    if validated and blobs_dir is None:
+        raise ValueError("uploads need the node's blobs directory")
+    stored = [(name, filename, write_blob(blobs_dir, content), len(content), media) for name, filename, content, media in validated]  # type: ignore[arg-type]
     item = items[intake.item_code]
     with store.write() as conn:
         node_id = get_meta(conn, "node_id")
@@ -38,16 +54,58 @@ def submit_application(store: Store, form: Mapping[str, Any], agent: Mapping[str
             "agent_username": agent["username"],
             "status": "submitted",
             "created_at": now,
+            "materials_checked": json.dumps(list(checked), ensure_ascii=False),
         }
         conn.execute(f"INSERT INTO applications ({', '.join(app)}) VALUES ({', '.join('?' * len(app))})", tuple(app.values()))
         add_outbox(
             conn,
             APPLICATION_RECEIVED,
             {k: app[k] for k in ("receipt_no", "item_code", "item_name", "applicant_name", "applicant_id_number", "applicant_phone", "proxy_agent")}
-            | {"application_id": app["id"], "agent": agent["username"]},
+            | {"application_id": app["id"], "agent": agent["username"], "materials_checked": list(checked)},
             at=now,
         )
+        for name, filename, sha, size, media in stored:
+            record_material(conn, app["id"], name, filename, sha, size, media, agent)
     return app
+
+
+def checked_materials(item: Mapping[str, Any], form: Mapping[str, Any]) -> list[str]:
+    """Required materials whose originals the agent ticked as seen (``have_<i>``)."""
+    return [name for i, name in enumerate(required_materials(dict(item))) if str(form.get(f"have_{i}", "")).lower() in ("1", "on", "true", "yes")]
+
+
+def missing_materials(item: Mapping[str, Any], form: Mapping[str, Any], uploads: Sequence[Upload]) -> list[str]:
+    """Required materials neither checked as seen nor photographed at the window."""
+    seen = set(checked_materials(item, form)) | {name for name, _, _ in uploads}
+    return [name for name in required_materials(dict(item)) if name not in seen]
+
+
+def issue_notice(store: Store, form: Mapping[str, Any], item: Mapping[str, Any], missing: Sequence[str], agent: Mapping[str, str]) -> dict[str, Any]:
+    """一次性告知: record and return a numbered notice listing EVERY missing material at once."""
+    intake = validate_intake(form, {item["code"]})
+    with store.write() as conn:
+        node_id = get_meta(conn, "node_id")
+        notice = {
+            "notice_no": f"{node_id}-N{next_counter(conn, 'notice'):06d}",
+            "item_code": item["code"],
+            "item_name": item["name"],
+            "applicant_name": intake.applicant_name,
+            "applicant_id_number": intake.applicant_id_number,
+            "missing_json": json.dumps(list(missing), ensure_ascii=False),
+            "agent_username": agent["username"],
+            "created_at": utcnow(),
+        }
+        conn.execute(f"INSERT INTO notices ({', '.join(notice)}) VALUES ({', '.join('?' * len(notice))})", tuple(notice.values()))
+    return notice | {"missing": list(missing)}
+
+
+def known_applicant(store: Store, id_number: str) -> dict[str, Any] | None:
+    """一号申请: what this point already knows about the holder of ``id_number``."""
+    rows = store.query("SELECT * FROM applications WHERE applicant_id_number = ? ORDER BY created_at DESC", (id_number,))
+    if not rows:
+        return None
+    latest = rows[0]
+    return {"applicant_name": latest["applicant_name"], "applicant_phone": latest["applicant_phone"], "history": [dict(r) for r in rows]}
 
 
 def get_application(store: Store, application_id: str) -> sqlite3.Row:

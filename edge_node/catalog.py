@@ -1,4 +1,5 @@
-"""The node's replica of the hub's catalog. At enrolment it arrives as ``catalog.json``."""
+"""The node's replica of the hub's catalog (同一事项、同一标准、同一编码). At enrolment it arrives as
+``catalog.json``; later versions come down the downlink."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+from .errors import NotFound
 from .store import Store, get_meta, set_meta
 
 
@@ -27,5 +29,29 @@ def install_catalog_file(store: Store, path: Path) -> bool:
     return path.exists() and install_catalog(store, json.loads(path.read_text(encoding="utf-8")))
 
 
-def list_items(store: Store) -> list[dict[str, Any]]:
-    return [json.loads(r["detail_json"]) | {"department_name": r["department_name"]} for r in store.query("SELECT * FROM catalog_items ORDER BY code")]
+def _item(row: Any) -> dict[str, Any]:
+    item = json.loads(row["detail_json"]) | {"department_name": row["department_name"]}
+    # materials: [{"name", "shared"}]; "shared" ones the departments obtain by data sharing and
+    # the window must not demand again (older catalogs listed plain names)
+    item["materials"] = [m if isinstance(m, dict) else {"name": m, "shared": False} for m in item.get("materials", [])]
+    return item
+
+
+def list_items(store: Store, query: str = "") -> list[dict[str, Any]]:
+    """Items whose code, name, department or conditions contain every word of ``query``."""
+    words = query.split()
+    where = " AND ".join("(code LIKE ? OR name LIKE ? OR department_name LIKE ? OR detail_json LIKE ?)" for _ in words) or "1"
+    params = [p for w in words for p in (f"%{w}%",) * 4]
+    return [_item(r) for r in store.query(f"SELECT * FROM catalog_items WHERE {where} ORDER BY code", tuple(params))]
+
+
+def get_item(store: Store, code: str) -> dict[str, Any]:
+    row = store.one("SELECT * FROM catalog_items WHERE code = ?", (code,))
+    if row is None:
+        raise NotFound("事项目录中没有这个事项，请重新选择")
+    return _item(row)
+
+
+def required_materials(item: dict[str, Any]) -> list[str]:
+    """What the window must check: every material the departments cannot obtain themselves."""
+    return [m["name"] for m in item["materials"] if not m["shared"]]

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import sqlite3
 from pathlib import Path
 from typing import Any, Mapping
 
@@ -40,26 +41,37 @@ def write_blob(blobs_dir: Path, content: bytes) -> str:
     return sha
 
 
-def attach_material(store: Store, blobs_dir: Path, application_id: str, material: str, filename: str, content: bytes, agent: Mapping[str, str]) -> dict[str, Any]:
-    material = material.strip()
-    if not material:
+def check_upload(material: str, content: bytes, field: str = "file") -> str:
+    """Refuse an upload that is empty, too large or not a JPG/PNG/PDF; return its media type."""
+    if not material.strip():
         raise InvalidInput("请填写材料名称（例如：居民身份证）", field="material")
     if not content:
-        raise InvalidInput("上传的文件是空的，请重新拍照或扫描", field="file")
+        raise InvalidInput(f"“{material}”上传的文件是空的，请重新拍照或扫描", field=field)
     if len(content) > MAX_BLOB_BYTES:
-        raise InvalidInput(f"文件过大（{len(content) / 1048576:.1f} MB），单个材料不能超过 20 MB，请降低分辨率后重试", field="file")
+        raise InvalidInput(f"“{material}”的文件过大（{len(content) / 1048576:.1f} MB），单个材料不能超过 20 MB，请降低分辨率后重试", field=field)
     media_type = sniff_media_type(content)
     if media_type is None:
-        raise InvalidInput("只能上传 JPG、PNG 图片或 PDF 文件", field="file")
+        raise InvalidInput(f"“{material}”只能上传 JPG、PNG 图片或 PDF 文件", field=field)
+    return media_type
+
+
+def record_material(conn: sqlite3.Connection, application_id: str, material: str, filename: str, sha: str, size: int, media_type: str, agent: Mapping[str, str]) -> dict[str, Any]:
+    """The material row, its upload job and its outbox event, inside the caller's transaction."""
+    row = {"application_id": application_id, "material": material.strip(), "sha256": sha, "size": size, "media_type": media_type, "filename": filename[:200], "agent_username": agent["username"], "created_at": utcnow()}
+    conn.execute(f"INSERT INTO materials ({', '.join(row)}) VALUES ({', '.join('?' * len(row))})", tuple(row.values()))
+    conn.execute("INSERT INTO blob_uploads (sha256, size, sent_bytes) VALUES (?, ?, 0) ON CONFLICT(sha256) DO NOTHING", (sha, size))
+    add_outbox(conn, MATERIALS_ATTACHED, {k: row[k] for k in ("application_id", "material", "sha256", "size", "media_type", "filename")}, at=row["created_at"])
+    return row
+
+
+def attach_material(store: Store, blobs_dir: Path, application_id: str, material: str, filename: str, content: bytes, agent: Mapping[str, str]) -> dict[str, Any]:
+    """Add a material to an existing application (e.g. a supplement)."""
+    media_type = check_upload(material, content)
     if store.one("SELECT 1 FROM applications WHERE id = ?", (application_id,)) is None:
         raise NotFound("没有找到这个办件")
     sha = write_blob(blobs_dir, content)
-    row = {"application_id": application_id, "material": material, "sha256": sha, "size": len(content), "media_type": media_type, "filename": filename[:200], "agent_username": agent["username"], "created_at": utcnow()}
     with store.write() as conn:
-        conn.execute(f"INSERT INTO materials ({', '.join(row)}) VALUES ({', '.join('?' * len(row))})", tuple(row.values()))
-        conn.execute("INSERT INTO blob_uploads (sha256, size, sent_bytes) VALUES (?, ?, 0) ON CONFLICT(sha256) DO NOTHING", (sha, len(content)))
-        add_outbox(conn, MATERIALS_ATTACHED, {k: row[k] for k in ("application_id", "material", "sha256", "size", "media_type", "filename")}, at=row["created_at"])
-    return row
+        return record_material(conn, application_id, material, filename, sha, len(content), media_type, agent)
 
 
 def list_materials(store: Store, application_id: str) -> list[dict[str, Any]]:

@@ -85,11 +85,11 @@ def _restore_uplink_record(conn: sqlite3.Connection, record: Record, seq: int) -
     if record.kind == APPLICATION_RECEIVED:
         item = conn.execute("SELECT name, department_name FROM catalog_items WHERE code = ?", (data["item_code"],)).fetchone()
         conn.execute(
-            "INSERT INTO applications (id, receipt_no, item_code, item_name, department_name, applicant_name, applicant_id_number, applicant_phone, proxy_agent, agent_username, status, created_at) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'submitted', ?)",
+            "INSERT INTO applications (id, receipt_no, item_code, item_name, department_name, applicant_name, applicant_id_number, applicant_phone, proxy_agent, agent_username, status, created_at, materials_checked) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'submitted', ?, ?)",
             (data["application_id"], data["receipt_no"], data["item_code"], data.get("item_name") or (item["name"] if item else data["item_code"]),
              item["department_name"] if item else "", data["applicant_name"], data["applicant_id_number"], data.get("applicant_phone", ""),
-             data.get("proxy_agent", ""), data["agent"], record.at),
+             data.get("proxy_agent", ""), data["agent"], record.at, json.dumps(data.get("materials_checked", []), ensure_ascii=False)),
         )
     elif record.kind == MATERIALS_ATTACHED:
         conn.execute(

@@ -19,6 +19,11 @@ class Settings:
     host: str = "127.0.0.1"
     port: int = 8701
     nats_url: str = ""  # overrides the URL received at enrolment
+    public_url: str = ""  # how citizens' phones reach this node (QR codes on slips); default from host/port
+
+    @property
+    def base_url(self) -> str:
+        return self.public_url or f"http://{self.host}:{self.port}"
 
     @property
     def db_path(self) -> Path:
@@ -36,6 +41,7 @@ class Settings:
             "host": env.get("YIWANG_NODE_HOST", "127.0.0.1"),
             "port": int(env.get("YIWANG_NODE_PORT", "8701")),
             "nats_url": env.get("YIWANG_NATS_URL", ""),
+            "public_url": env.get("YIWANG_NODE_PUBLIC_URL", ""),
         }
         values.update({k: v for k, v in overrides.items() if v is not None})
         values["data_dir"] = Path(values["data_dir"])  # type: ignore[arg-type]

@@ -69,7 +69,21 @@ def _m3_materials(db: Database) -> None:
     db["blob_uploads"].create({"sha256": str, "size": int, "sent_bytes": int, "completed_at": str}, pk="sha256", not_null={"size", "sent_bytes"})
 
 
-MIGRATIONS: list[Callable[[Database], None]] = [_m1_initial, _m2_resends, _m3_materials]
+def _m4_notices(db: Database) -> None:
+    # one-time notices (一次性告知): what was missing, told once and completely, with a number
+    db["notices"].create(
+        {"notice_no": str, "item_code": str, "item_name": str, "applicant_name": str, "applicant_id_number": str, "missing_json": str, "agent_username": str, "created_at": str},
+        pk="notice_no",
+    )
+    db["applications"].create_index(["applicant_id_number"])
+
+
+def _m5_materials_checked(db: Database) -> None:
+    # the materials whose originals the agent saw and checked at the window (JSON list of names)
+    db["applications"].add_column("materials_checked", str, not_null_default="[]")
+
+
+MIGRATIONS: list[Callable[[Database], None]] = [_m1_initial, _m2_resends, _m3_materials, _m4_notices, _m5_materials_checked]
 
 
 class Store:

@@ -23,6 +23,7 @@ class NodeContext:
     identity: NodeIdentity
     sync: NodeSync
     blobs_dir: Path
+    base_url: str
 
 
 def node(request: Request) -> NodeContext:

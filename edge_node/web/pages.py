@@ -2,17 +2,26 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from litestar import MediaType, Request, get, post
-from litestar.params import FromPath, URLEncodedBody
+from litestar.params import FromPath, FromQuery, MultipartBody, URLEncodedBody
 from litestar.response import Redirect, Response, Template
 
-from .. import auth, cases, catalog
+import qrcode
+import qrcode.image.svg
+from litestar.datastructures import UploadFile
+from markupsafe import Markup
+
+from .. import auth, cases, catalog, materials
 from ..errors import NodeError
-from ..intake import mask_id
+from ..intake import mask_id, validate_resident_id
 from .context import SESSION_COOKIE, node, page_user, sync_status
 
+
+
+MAX_INTAKE_BODY = 8 * 21 * 1024 * 1024  # several 20 MB photos; each is checked on its own
 
 
 def page(request: Request, name: str, status_code: int = 200, **context: Any) -> Template:
@@ -55,34 +64,96 @@ def logout(request: Request) -> Response:
     return response
 
 
-def _intake_page(request: Request, user: dict[str, str], form: dict[str, str], error: NodeError | None = None) -> Template:
+@get("/catalog", sync_to_thread=True)
+def catalog_page(request: Request, q: FromQuery[str] = "") -> Template:
+    user = page_user(request)
+    return page(request, "catalog.html", user=user, items=catalog.list_items(node(request).store, q), q=q)
+
+
+@get("/catalog/{code:str}", sync_to_thread=True)
+def guide(request: Request, code: FromPath[str]) -> Template:
+    """办事指南: the printable service guide of one catalog item."""
+    user = page_user(request)
+    return page(request, "guide.html", user=user, item=catalog.get_item(node(request).store, code))
+
+
+def _intake_page(request: Request, user: dict[str, str], item: dict[str, Any], form: dict[str, Any], error: NodeError | None = None, known: dict[str, Any] | None = None) -> Template:
     return page(
-        request, "intake.html", status_code=error.status if error else 200, user=user,
-        items=catalog.list_items(node(request).store), form=form, error=error,
+        request, "intake.html", status_code=error.status if error else 200, user=user, item=item,
+        required=catalog.required_materials(item), form=form, error=error, known=known,
     )
 
 
 @get("/applications/new", sync_to_thread=True)
-def intake_form(request: Request) -> Template:
-    return _intake_page(request, page_user(request), {})
+def intake_form(request: Request, item: FromQuery[str] = "", lookup: FromQuery[str] = "") -> Response:
+    user = page_user(request)
+    if not item:
+        return Redirect("/catalog")
+    store = node(request).store
+    chosen = catalog.get_item(store, item)
+    if not lookup:
+        return _intake_page(request, user, chosen, {})
+    try:  # 一号申请: an ID already known brings back the applicant and their earlier results
+        id_number = validate_resident_id(lookup)
+    except NodeError as exc:
+        return _intake_page(request, user, chosen, {"applicant_id_number": lookup}, exc)
+    known = cases.known_applicant(store, id_number)
+    form = {"applicant_id_number": id_number} | ({"applicant_name": known["applicant_name"], "applicant_phone": known["applicant_phone"]} if known else {})
+    return _intake_page(request, user, chosen, form, known=known or {"history": []})
 
 
-@post("/applications", sync_to_thread=True)
-def intake_submit(request: Request, data: URLEncodedBody[dict[str, str]]) -> Response:
+@post("/applications", sync_to_thread=True, request_max_body_size=MAX_INTAKE_BODY)
+def intake_submit(request: Request, data: MultipartBody[dict[str, Any]]) -> Response:
     user = page_user(request)
     ctx = node(request)
+    form = {k: v for k, v in data.items() if not isinstance(v, UploadFile)}
     try:
-        app = cases.submit_application(ctx.store, data, user)
+        item = catalog.get_item(ctx.store, str(form.get("item_code", "")))
+    except NodeError:
+        return Redirect("/catalog")
+    required = catalog.required_materials(item)
+    uploads = [
+        (name, upload.filename or "", upload.file.read())
+        for i, name in enumerate(required)
+        if isinstance(upload := data.get(f"file_{i}"), UploadFile) and upload.filename
+    ]
+    try:
+        missing = cases.missing_materials(item, form, uploads)
+        if missing:
+            notice = cases.issue_notice(ctx.store, form, item, missing, user)
+            return page(request, "notice.html", user=user, notice=notice, item=item)
+        app = cases.submit_application(ctx.store, form, user, ctx.blobs_dir, uploads, cases.checked_materials(item, form))
     except NodeError as exc:
-        return _intake_page(request, user, data, exc)
+        return _intake_page(request, user, item, form, exc)
     ctx.sync.wake_uplink()
     return Redirect(f"/applications/{app['id']}/receipt")
+
+
+@get("/progress", sync_to_thread=True)
+def progress(request: Request, receipt_no: FromQuery[str] = "", id_last4: FromQuery[str] = "") -> Template:
+    """Public, no login: a citizen checks a case with the receipt number and the last 4
+    characters of the ID number (both needed, so a receipt number alone reveals nothing)."""
+    result, error = None, None
+    if receipt_no or id_last4:
+        row = node(request).store.one("SELECT * FROM applications WHERE receipt_no = ?", (receipt_no.strip(),))
+        if row is None or len(id_last4.strip()) != 4 or not row["applicant_id_number"].upper().endswith(id_last4.strip().upper()):
+            error = "没有查到：请核对受理编号和身份证号码后四位"
+        else:
+            result = row
+    return page(request, "progress.html", user=None, receipt_no=receipt_no, result=result, error=error)
 
 
 @get("/applications/{application_id:str}/receipt", sync_to_thread=True)
 def receipt(request: Request, application_id: FromPath[str]) -> Template:
     user = page_user(request)
-    return page(request, "receipt.html", user=user, app=cases.get_application(node(request).store, application_id))
+    ctx = node(request)
+    app = cases.get_application(ctx.store, application_id)
+    url = f"{ctx.base_url}/progress?receipt_no={app['receipt_no']}"
+    svg = qrcode.make(url, image_factory=qrcode.image.svg.SvgPathImage, box_size=8).to_string(encoding="unicode")
+    return page(
+        request, "receipt.html", user=user, app=app, progress_url=url, qr_svg=Markup(svg),
+        materials=materials.list_materials(ctx.store, application_id), checked=json.loads(app["materials_checked"]),
+    )
 
 
 @get("/applications/{application_id:str}", sync_to_thread=True)
@@ -103,4 +174,4 @@ def pickup(request: Request, application_id: FromPath[str], data: URLEncodedBody
     return Redirect(f"/applications/{application_id}")
 
 
-ROUTES = [home, login_form, login_submit, logout, intake_form, intake_submit, receipt, detail, pickup]
+ROUTES = [home, login_form, login_submit, logout, catalog_page, guide, intake_form, intake_submit, progress, receipt, detail, pickup]

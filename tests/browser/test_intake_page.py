@@ -1,4 +1,7 @@
-"""The village agent's intake page in real Chromium: fill in, submit, see the receipt number."""
+"""The village agent's intake wizard in real Chromium: find the item, enter the applicant, check
+the materials (one photographed), get a one-time notice when something is missing, submit, see
+the receipt number and QR code; the returning citizen is recognised by ID (一号申请); the citizen
+checks progress without logging in."""
 
 from __future__ import annotations
 
@@ -12,14 +15,16 @@ from provisioning.federation import LocalFederation
 from ..conftest import Api, resident_id, village
 
 pytestmark = pytest.mark.browser
+PHOTO = b"\xff\xd8\xff\xe0" + b"\x00\x10JFIF" + bytes(2000)
 
 
-def test_agent_submits_an_application_and_sees_the_receipt(federation: LocalFederation, browser: Browser, tmp_path):
+def test_agent_runs_the_intake_wizard(federation: LocalFederation, browser: Browser, tmp_path):
     spec = village("shangcun")
     federation.enrol_node(spec)
     federation.start_node(spec)
     base = f"http://127.0.0.1:{spec.port}"
     page = browser.new_page(locale="zh-CN")
+    agent = Api(base, "agent", federation.password)
 
     page.goto(base + "/")
     expect(page).to_have_url(re.compile(r"/login$"))
@@ -31,27 +36,66 @@ def test_agent_submits_an_application_and_sees_the_receipt(federation: LocalFede
     page.click("#submit-login")
     expect(page.locator("#sync-status")).to_be_visible()
 
-    page.goto(base + "/applications/new")
-    page.select_option("#item_code", "MZ-003")
-    page.fill("#applicant_name", "张秀英")
-    page.fill("#applicant_phone", "13800138000")
+    # ① find the item by a Chinese keyword
+    page.goto(base + "/catalog")
+    page.fill("#q", "低保 最低")
+    page.click("#search")
+    expect(page.locator("#items tbody tr")).to_have_count(1)
+    expect(page.locator("#items")).to_contain_text("最低生活保障申请")
+    page.get_by_role("link", name="办理").click()
 
-    # a mistyped ID number: a clear Chinese message, the form keeps what was typed, nothing saved
+    # ② a mistyped ID: a clear message, the form keeps what was typed, nothing saved
     page.fill("#applicant_id_number", "110105194912310021")
+    page.fill("#applicant_name", "张秀英")
     page.click("#submit-intake")
     expect(page.locator("#form-error")).to_contain_text("校验位不正确")
     expect(page.locator("#applicant_name")).to_have_value("张秀英")
-    agent = Api(base, "agent", federation.password)
+
+    # materials missing: ONE notice lists all of them; still nothing saved as an application
+    page.fill("#applicant_id_number", resident_id(7))
+    page.fill("#applicant_phone", "13800138000")
+    page.check("#have_0")  # 居民身份证 seen; the authorisation and the income statement are not here
+    page.click("#submit-intake")
+    expect(page.locator("#notice-no")).to_have_text("shangcun-N000001")
+    expect(page.locator("#missing li")).to_have_text(["家庭经济状况核对授权书", "家庭收入情况声明"])
+    expect(page.locator("#notice")).not_to_contain_text("户口簿")  # obtained by data sharing: never demanded
     assert agent.get("/api/applications").json() == []
 
+    # the citizen comes back with everything; one material is photographed at the window
+    page.goto(base + "/applications/new?item=MZ-001")
     page.fill("#applicant_id_number", resident_id(7))
+    page.fill("#applicant_name", "张秀英")
+    page.fill("#applicant_phone", "13800138000")
+    page.check("#have_0")
+    page.set_input_files("#file_1", files=[{"name": "授权书.jpg", "mimeType": "image/jpeg", "buffer": PHOTO}])
+    page.check("#have_2")
     page.check("input[name=by_proxy]")
     page.click("#submit-intake")
     expect(page.locator("#receipt-no")).to_have_text("shangcun-000001")
-    expect(page.locator("#receipt")).to_contain_text("高龄津贴申领")
-    expect(page.locator("#receipt")).to_contain_text("代办员 王秀兰")
+    expect(page.locator("#receipt")).to_contain_text("最低生活保障申请")
+    expect(page.locator("#uploaded")).to_have_text("家庭经济状况核对授权书")
+    expect(page.locator("#checked")).to_have_text("居民身份证、家庭收入情况声明")
+    expect(page.locator("#qr svg")).to_be_visible()
     page.screenshot(path=str(tmp_path / "receipt.png"), full_page=True)
-
     saved = agent.get("/api/applications").json()
     assert [a["receipt_no"] for a in saved] == ["shangcun-000001"]
-    assert saved[0]["applicant_id_number"].startswith("1101") and "*" in saved[0]["applicant_id_number"]
+    assert "*" in saved[0]["applicant_id_number"]
+    assert [m["material"] for m in agent.get(f"/api/applications/{saved[0]['id']}/materials").json()] == ["家庭经济状况核对授权书"]
+
+    # 一号申请: the same ID next time brings back name, phone and earlier results
+    page.goto(base + "/applications/new?item=MZ-004")
+    page.fill("#lookup", resident_id(7))
+    page.click("#submit-lookup")
+    expect(page.locator("#known-applicant")).to_contain_text("shangcun-000001")
+    expect(page.locator("#applicant_name")).to_have_value("张秀英")
+    expect(page.locator("#applicant_phone")).to_have_value("13800138000")
+
+    # the citizen checks progress without an account: receipt number + last 4 of the ID
+    citizen = browser.new_page(locale="zh-CN")
+    citizen.goto(base + "/progress?receipt_no=shangcun-000001")
+    citizen.fill("#id_last4", "0000")
+    citizen.click("#submit-progress")
+    expect(citizen.get_by_role("alert")).to_contain_text("没有查到")
+    citizen.fill("#id_last4", resident_id(7)[-4:])
+    citizen.click("#submit-progress")
+    expect(citizen.locator("#progress-result")).to_contain_text("已受理，等待审批")

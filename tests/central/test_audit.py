@@ -82,6 +82,7 @@ def test_a_database_from_before_key_history_is_migrated_in_place(tmp_path):
     with engine.begin() as conn:  # make it look like the first release's schema
         conn.execute(text("DROP TABLE nodekey"))
         conn.execute(text("ALTER TABLE enrolmentcode DROP COLUMN replacement"))
+        conn.execute(text("ALTER TABLE application DROP COLUMN materials_checked"))
         conn.execute(text("DROP TABLE schemaversion"))
     create_schema(engine)
     with engine.begin() as conn:

@@ -168,3 +168,10 @@ def test_signed_batch_with_a_malformed_record_is_quarantined_not_applied_and_not
     with Session(engine) as s:
         assert s.get(Node, "shangcun").up_seq == 0  # the stream halts here, visibly, instead of skipping data
     assert isinstance(ingest_batch(engine, "yiwang.up.shangcun", wire), Rejected)  # redelivery: same answer, no crash
+
+
+def test_materials_checked_at_the_window_are_kept_with_the_application(engine):
+    record = Record("application.received", "evx", T, received(7).data | {"materials_checked": ["居民身份证", "户口簿"]})
+    ingest_batch(engine, "yiwang.up.shangcun", chain([record])[0])
+    with Session(engine) as s:
+        assert json.loads(s.get(Application, "app7").materials_checked) == ["居民身份证", "户口簿"]

@@ -177,3 +177,39 @@ def test_a_node_file_from_migration_1_is_upgraded_in_place(tmp_path):
     assert store.one("SELECT resends FROM uplink_batches WHERE seq = 1")["resends"] == 0
     assert store.one("PRAGMA user_version")[0] == len(MIGRATIONS)
     store.close()
+
+
+ITEM = {"code": "MZ-001", "name": "最低生活保障申请", "materials": [
+    {"name": "居民身份证", "shared": False}, {"name": "户口簿", "shared": True},
+    {"name": "家庭经济状况核对授权书", "shared": False}, {"name": "家庭收入情况声明", "shared": False}]}
+
+
+def test_missing_materials_are_all_listed_and_shared_ones_are_never_demanded():
+    assert cases.missing_materials(ITEM, {}, []) == ["居民身份证", "家庭经济状况核对授权书", "家庭收入情况声明"]
+    form = {"have_0": "1", "have_2": "on"}
+    assert cases.checked_materials(ITEM, form) == ["居民身份证", "家庭收入情况声明"]
+    assert cases.missing_materials(ITEM, form, [("家庭经济状况核对授权书", "a.jpg", b"\xff\xd8\xff")]) == []
+
+
+def test_one_time_notice_is_numbered_records_everything_missing_and_saves_no_application(store):
+    missing = cases.missing_materials(ITEM, {"have_0": "1"}, [])
+    notice = cases.issue_notice(store, FORM | {"item_code": "MZ-001"}, ITEM, missing, AGENT)
+    assert notice["notice_no"] == "shangcun-N000001" and notice["missing"] == ["家庭经济状况核对授权书", "家庭收入情况声明"]
+    assert cases.issue_notice(store, FORM | {"item_code": "MZ-001"}, ITEM, missing, AGENT)["notice_no"] == "shangcun-N000002"
+    assert counts(store) == (0, 0)  # no application, nothing to send
+
+
+def test_known_applicant_brings_back_details_and_history(store):
+    assert cases.known_applicant(store, GOOD_ID) is None
+    cases.submit_application(store, FORM | {"applicant_phone": "13800138000"}, AGENT, checked=["居民身份证"])
+    known = cases.known_applicant(store, GOOD_ID)
+    assert known["applicant_name"] == "张三" and known["applicant_phone"] == "13800138000" and len(known["history"]) == 1
+    event = json.loads(store.one("SELECT data_json FROM outbox")["data_json"])
+    assert event["materials_checked"] == ["居民身份证"]
+
+
+def test_a_bad_upload_refuses_the_whole_intake(store, tmp_path):
+    with pytest.raises(InvalidInput) as err:
+        cases.submit_application(store, FORM, AGENT, tmp_path / "blobs", [("居民身份证", "a.exe", b"MZ\x90")])
+    assert err.value.field == "file_0" and counts(store) == (0, 0)
+    assert not (tmp_path / "blobs").exists()  # nothing was written, not even the file

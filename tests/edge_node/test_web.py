@@ -79,3 +79,13 @@ def test_material_uploads_are_checked_and_a_refused_one_saves_nothing(client):
     ok = client.post(url, data={"material": "居民身份证"}, files={"file": ("x.png", b"\x89PNG\r\n\x1a\nabc", "image/png")}, headers=auth)
     assert ok.status_code == 201 and ok.json()["media_type"] == "image/png"
     assert [m["material"] for m in client.get(url, headers=auth).json()] == ["居民身份证"]
+
+
+def test_wizard_form_as_a_browser_sends_it_with_empty_file_inputs(client):
+    """Browsers send every file input, empty ones as a part with filename="" and no bytes."""
+    login(client)
+    token = re.search(r'name="_csrf_token" value="([^"]+)"', client.get("/applications/new?item=MZ-003").text).group(1)
+    fields = {"_csrf_token": token, "item_code": "MZ-003", "applicant_name": "张三", "applicant_id_number": resident_id(2), "applicant_phone": ""}
+    files = {"file_0": ("", b"", "application/octet-stream")}
+    response = client.post("/applications", data=fields, files=files, follow_redirects=True)
+    assert response.status_code == 200 and "受理回执" in response.text, response.text[:500]
