@@ -12,6 +12,7 @@ from typing import Any, Mapping, Sequence
 from sync_protocol import APPLICATION_PICKED_UP, APPLICATION_RECEIVED
 
 from .errors import Conflict, InvalidInput, NotFound
+from .fees import check_payment, collect_fee, yuan
 from .catalog import required_materials
 from .intake import validate_intake
 from .materials import check_upload, record_material, write_blob
@@ -25,13 +26,18 @@ Upload = tuple[str, str, bytes]  # (material name, file name, bytes)
 
 def submit_application(
     store: Store, form: Mapping[str, Any], agent: Mapping[str, str], blobs_dir: Path | None = None,
-    uploads: Sequence[Upload] = (), checked: Sequence[str] = (),
+    uploads: Sequence[Upload] = (), checked: Sequence[str] = (), payment: tuple[str, str] | None = None,
 ) -> dict[str, Any]:
     """Validate everything first, then write the application, its materials and their outbox
     events in one transaction. (Files are stored content-addressed before it; an orphan file
     left by a crash is harmless.)"""
-    items = {row["code"]: row for row in store.query("SELECT code, name, department_name FROM catalog_items")}
+    items = {row["code"]: row for row in store.query("SELECT code, name, department_name, fee_fen FROM catalog_items")}
     intake = validate_intake(form, set(items))
+    fee_fen = items[intake.item_code]["fee_fen"]
+    if fee_fen:  # the fee comes from the catalog, never from the form
+        if payment is None:
+            raise InvalidInput(f"本事项收费 {yuan(fee_fen)} 元：请选择收费方式", field="payment_method")
+        check_payment(fee_fen, *payment)
     validated = [(name, filename, content, check_upload(name, content, field=f"file_{i}")) for i, (name, filename, content) in enumerate(uploads)]
     if validated and blobs_dir is None:
         raise ValueError("uploads need the node's blobs directory")
@@ -66,6 +72,8 @@ def submit_application(
         )
         for name, filename, sha, size, media in stored:
             record_material(conn, app["id"], name, filename, sha, size, media, agent)
+        if fee_fen:
+            app["fee_receipt"] = collect_fee(conn, fee_fen, payment[0], payment[1], intake.applicant_name, agent, app["id"], intake.item_code)  # type: ignore[index]
     return app
 
 

@@ -83,7 +83,27 @@ def _m5_materials_checked(db: Database) -> None:
     db["applications"].add_column("materials_checked", str, not_null_default="[]")
 
 
-MIGRATIONS: list[Callable[[Database], None]] = [_m1_initial, _m2_resends, _m3_materials, _m4_notices, _m5_materials_checked]
+def _m6_fees(db: Database) -> None:
+    db["fee_receipts"].create(
+        {
+            "receipt_no": str, "application_id": str, "item_code": str, "payer_name": str, "amount_fen": int, "method": str,
+            "reference": str, "agent_username": str, "collected_at": str, "business_date": str, "status": str,
+            "refunded_fen": int, "void_reason": str, "void_approved_by": str, "voided_at": str, "close_id": str,
+        },
+        pk="receipt_no", not_null={"amount_fen", "method", "agent_username", "collected_at", "business_date", "status"},
+        defaults={"refunded_fen": 0, "status": "paid"},
+    )
+    db["fee_receipts"].create_index(["agent_username", "business_date"])
+    db["fee_receipts"].create_index(["reference"])
+    db["fee_refunds"].create({"id": int, "receipt_no": str, "amount_fen": int, "method": str, "reason": str, "approved_by": str, "agent_username": str, "refunded_at": str, "business_date": str, "close_id": str}, pk="id")
+    db["daily_closes"].create(
+        {"close_id": str, "agent_username": str, "business_date": str, "totals_json": str, "cash_expected_fen": int, "cash_counted_fen": int, "discrepancy_fen": int, "note": str, "closed_at": str, "remittance_id": str},
+        pk="close_id",
+    )
+    db["remittances"].create({"remittance_id": str, "amount_fen": int, "close_ids_json": str, "bank_reference": str, "agent_username": str, "remitted_at": str}, pk="remittance_id")
+
+
+MIGRATIONS: list[Callable[[Database], None]] = [_m1_initial, _m2_resends, _m3_materials, _m4_notices, _m5_materials_checked, _m6_fees]
 
 
 class Store:

@@ -18,6 +18,9 @@ APPLICATION_RECEIVED = "application.received"
 MATERIALS_ATTACHED = "materials.attached"
 FEE_COLLECTED = "fee.collected"
 FEE_REFUNDED = "fee.refunded"
+FEE_VOIDED = "fee.voided"
+DAILY_CLOSED = "fee.daily_closed"
+FEE_REMITTED = "fee.remitted"
 SUPPLEMENT_PROVIDED = "supplement.provided"
 APPLICATION_WITHDRAWN = "application.withdrawn"
 APPLICATION_PICKED_UP = "application.picked_up"
@@ -67,6 +70,9 @@ RECORD_SPECS: dict[str, RecordSpec] = {
     MATERIALS_ATTACHED: _spec("up", {"application_id": str, "material": str, "sha256": str, "size": int, "media_type": str}, {"filename": str}),
     FEE_COLLECTED: _spec("up", {"fee_receipt_no": str, "amount_fen": int, "method": str, "agent": str}, {"application_id": str, "reference": str}),
     FEE_REFUNDED: _spec("up", {"fee_receipt_no": str, "amount_fen": int, "reason": str, "approved_by": str, "agent": str}),
+    FEE_VOIDED: _spec("up", {"fee_receipt_no": str, "reason": str, "approved_by": str, "agent": str}),
+    DAILY_CLOSED: _spec("up", {"close_id": str, "business_date": str, "agent": str, "totals_fen": dict, "cash_expected_fen": int, "cash_counted_fen": int, "discrepancy_fen": int}, {"note": str}),
+    FEE_REMITTED: _spec("up", {"remittance_id": str, "amount_fen": int, "close_ids": list, "bank_reference": str, "agent": str}),
     SUPPLEMENT_PROVIDED: _spec("up", {"application_id": str, "materials": list, "agent": str}, {"note": str}),
     APPLICATION_WITHDRAWN: _spec("up", {"application_id": str, "reason": str, "agent": str}),
     APPLICATION_PICKED_UP: _spec("up", {"application_id": str, "collector_name": str, "agent": str}),

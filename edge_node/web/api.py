@@ -7,9 +7,9 @@ from typing import Any
 import msgspec
 from litestar import Request, get, post
 from litestar.datastructures import UploadFile
-from litestar.params import FromPath, JSONBody, MultipartBody
+from litestar.params import FromPath, FromQuery, JSONBody, MultipartBody
 
-from .. import auth, cases, catalog, materials
+from .. import auth, cases, catalog, fees, materials, reconcile
 from ..errors import InvalidInput
 from ..intake import mask_id
 from .context import api_user, node, sync_status
@@ -29,6 +29,27 @@ class ApplicationIn(msgspec.Struct):
     applicant_id_number: str
     applicant_phone: str = ""
     by_proxy: bool = False
+    materials_checked: list[str] = []
+    payment_method: str | None = None  # required when the catalog item has a fee
+    payment_reference: str = ""
+
+
+class SecondPersonIn(msgspec.Struct):
+    reason: str
+    approver: str
+    approver_password: str
+    amount_fen: int | None = None  # refunds only
+
+
+class CloseIn(msgspec.Struct):
+    cash_counted_fen: int
+    note: str = ""
+
+
+class RemittanceIn(msgspec.Struct):
+    close_ids: list[str]
+    amount_fen: int
+    bank_reference: str
 
 
 class PickupIn(msgspec.Struct):
@@ -63,7 +84,9 @@ def api_catalog(request: Request) -> list[dict[str, Any]]:
 def api_submit(request: Request, data: JSONBody[ApplicationIn]) -> dict[str, Any]:
     user = api_user(request)
     ctx = node(request)
-    app = cases.submit_application(ctx.store, msgspec.structs.asdict(data), user)
+    form = msgspec.structs.asdict(data)
+    payment = (data.payment_method, data.payment_reference) if data.payment_method else None
+    app = cases.submit_application(ctx.store, form, user, checked=data.materials_checked, payment=payment)
     ctx.sync.wake_uplink()
     return application_out(app)
 
@@ -108,4 +131,69 @@ def api_materials(request: Request, application_id: FromPath[str]) -> list[dict[
     return materials.list_materials(node(request).store, application_id)
 
 
-ROUTES = [api_attach, api_materials, api_login, api_status, api_catalog, api_submit, api_list, api_get, api_pickup]
+@get("/api/fees", sync_to_thread=True)
+def api_fees(request: Request, date: FromQuery[str] = "") -> dict[str, Any]:
+    """The agent's receipts, totals and closes of a business day (default today, Beijing time)."""
+    user = api_user(request)
+    store = node(request).store
+    day = date or fees.business_date(fees.utcnow())
+    receipts = [dict(r) for r in store.query("SELECT * FROM fee_receipts WHERE agent_username = ? AND business_date = ? ORDER BY receipt_no", (user["username"], day))]
+    closes = [dict(r) for r in store.query("SELECT * FROM daily_closes WHERE agent_username = ? AND business_date = ? ORDER BY closed_at", (user["username"], day))]
+    return {"business_date": day, "receipts": receipts, "totals": fees.day_totals(store, user["username"], day), "unclosed": fees.day_totals(store, user["username"], day, unclosed_only=True), "closes": closes}
+
+
+@post("/api/fees/{receipt_no:str}/void", sync_to_thread=True, status_code=200)
+def api_void(request: Request, receipt_no: FromPath[str], data: JSONBody[SecondPersonIn]) -> dict[str, Any]:
+    user = api_user(request)
+    ctx = node(request)
+    row = fees.void_receipt(ctx.store, receipt_no, data.reason, user, data.approver, data.approver_password)
+    ctx.sync.wake_uplink()
+    return dict(row)
+
+
+@post("/api/fees/{receipt_no:str}/refund", sync_to_thread=True, status_code=200)
+def api_refund(request: Request, receipt_no: FromPath[str], data: JSONBody[SecondPersonIn]) -> dict[str, Any]:
+    user = api_user(request)
+    ctx = node(request)
+    if data.amount_fen is None:
+        raise InvalidInput("请填写退费金额（分）", field="amount_fen")
+    row = fees.refund(ctx.store, receipt_no, data.amount_fen, data.reason, user, data.approver, data.approver_password)
+    ctx.sync.wake_uplink()
+    return dict(row)
+
+
+@post("/api/fees/close", sync_to_thread=True, status_code=201)
+def api_close(request: Request, data: JSONBody[CloseIn]) -> dict[str, Any]:
+    user = api_user(request)
+    ctx = node(request)
+    closed = fees.close_day(ctx.store, user, data.cash_counted_fen, data.note)
+    ctx.sync.wake_uplink()
+    return closed
+
+
+@post("/api/fees/remittances", sync_to_thread=True, status_code=201)
+def api_remit(request: Request, data: JSONBody[RemittanceIn]) -> dict[str, Any]:
+    user = api_user(request)
+    ctx = node(request)
+    done = fees.record_remittance(ctx.store, user, data.close_ids, data.amount_fen, data.bank_reference)
+    ctx.sync.wake_uplink()
+    return done
+
+
+@post("/api/fees/reconcile", sync_to_thread=True, status_code=200)
+def api_reconcile(request: Request, data: MultipartBody[dict[str, Any]]) -> dict[str, Any]:
+    """multipart: ``method`` (wechat / alipay / unionpay), ``date_from``, ``date_to`` and the
+    provider's statement CSV as ``file``."""
+    api_user(request)
+    upload = data.get("file")
+    if not isinstance(upload, UploadFile):
+        raise InvalidInput("请上传对账单（CSV）", field="file")
+    try:
+        text = upload.file.read().decode("utf-8-sig")
+    except UnicodeDecodeError:
+        raise InvalidInput("对账单应为 UTF-8 编码的 CSV（导出时选择 UTF-8）", field="file") from None
+    today = fees.business_date(fees.utcnow())
+    return reconcile.reconcile(node(request).store, str(data.get("method", "")), text, str(data.get("date_from") or today), str(data.get("date_to") or today))
+
+
+ROUTES = [api_fees, api_void, api_refund, api_close, api_remit, api_reconcile, api_attach, api_materials, api_login, api_status, api_catalog, api_submit, api_list, api_get, api_pickup]

@@ -14,8 +14,8 @@ import qrcode.image.svg
 from litestar.datastructures import UploadFile
 from markupsafe import Markup
 
-from .. import auth, cases, catalog, materials
-from ..errors import NodeError
+from .. import auth, cases, catalog, fees, materials, reconcile
+from ..errors import InvalidInput, NodeError
 from ..intake import mask_id, validate_resident_id
 from .context import SESSION_COOKIE, node, page_user, sync_status
 
@@ -122,7 +122,8 @@ def intake_submit(request: Request, data: MultipartBody[dict[str, Any]]) -> Resp
         if missing:
             notice = cases.issue_notice(ctx.store, form, item, missing, user)
             return page(request, "notice.html", user=user, notice=notice, item=item)
-        app = cases.submit_application(ctx.store, form, user, ctx.blobs_dir, uploads, cases.checked_materials(item, form))
+        payment = (str(form.get("payment_method") or ""), str(form.get("payment_reference") or "")) if item["fee_fen"] else None
+        app = cases.submit_application(ctx.store, form, user, ctx.blobs_dir, uploads, cases.checked_materials(item, form), payment)
     except NodeError as exc:
         return _intake_page(request, user, item, form, exc)
     ctx.sync.wake_uplink()
@@ -153,7 +154,95 @@ def receipt(request: Request, application_id: FromPath[str]) -> Template:
     return page(
         request, "receipt.html", user=user, app=app, progress_url=url, qr_svg=Markup(svg),
         materials=materials.list_materials(ctx.store, application_id), checked=json.loads(app["materials_checked"]),
+        fee=ctx.store.one("SELECT * FROM fee_receipts WHERE application_id = ?", (application_id,)),
     )
+
+
+def _fees_page(request: Request, user: dict[str, str], status_code: int = 200, error: str | None = None, message: str | None = None, report: dict[str, Any] | None = None) -> Template:
+    store = node(request).store
+    day = fees.business_date(fees.utcnow())
+    return page(
+        request, "fees.html", status_code=status_code, user=user, day=day, error=error, message=message, report=report,
+        receipts=store.query("SELECT * FROM fee_receipts WHERE agent_username = ? AND business_date = ? ORDER BY receipt_no DESC", (user["username"], day)),
+        unclosed=fees.day_totals(store, user["username"], day, unclosed_only=True),
+        closes=store.query("SELECT * FROM daily_closes WHERE agent_username = ? ORDER BY closed_at DESC LIMIT 30", (user["username"],)),
+        methods=fees.METHODS, yuan=fees.yuan,
+    )
+
+
+@get("/fees", sync_to_thread=True)
+def fees_page(request: Request) -> Template:
+    return _fees_page(request, page_user(request))
+
+
+@get("/fees/{receipt_no:str}", sync_to_thread=True)
+def fee_receipt(request: Request, receipt_no: FromPath[str]) -> Template:
+    """收费收据, printable."""
+    user = page_user(request)
+    return page(request, "fee_receipt.html", user=user, r=fees.get_receipt(node(request).store, receipt_no), methods=fees.METHODS, yuan=fees.yuan)
+
+
+def _fee_action(request: Request, action: Any) -> Template:
+    user = page_user(request)
+    try:
+        message = action(user)
+    except NodeError as exc:
+        return _fees_page(request, user, status_code=exc.status, error=exc.message)
+    node(request).sync.wake_uplink()
+    return _fees_page(request, user, message=message)
+
+
+@post("/fees/{receipt_no:str}/void", sync_to_thread=True)
+def fee_void(request: Request, receipt_no: FromPath[str], data: URLEncodedBody[dict[str, str]]) -> Template:
+    def act(user: dict[str, str]) -> str:
+        fees.void_receipt(node(request).store, receipt_no, data.get("reason", ""), user, data.get("approver", ""), data.get("approver_password", ""))
+        return f"收据 {receipt_no} 已作废"
+    return _fee_action(request, act)
+
+
+@post("/fees/{receipt_no:str}/refund", sync_to_thread=True)
+def fee_refund(request: Request, receipt_no: FromPath[str], data: URLEncodedBody[dict[str, str]]) -> Template:
+    def act(user: dict[str, str]) -> str:
+        amount = fees.parse_fen(data.get("amount", ""), "amount")
+        fees.refund(node(request).store, receipt_no, amount, data.get("reason", ""), user, data.get("approver", ""), data.get("approver_password", ""))
+        return f"收据 {receipt_no} 已退费 {fees.yuan(amount)} 元"
+    return _fee_action(request, act)
+
+
+@post("/fees/close", sync_to_thread=True)
+def fee_close(request: Request, data: URLEncodedBody[dict[str, str]]) -> Template:
+    def act(user: dict[str, str]) -> str:
+        closed = fees.close_day(node(request).store, user, fees.parse_fen(data.get("cash_counted", ""), "cash_counted"), data.get("note", ""))
+        diff = closed["discrepancy_fen"]
+        return f"日结完成（{closed['close_id']}）" + (f"：现金{'多出' if diff > 0 else '短少'} {fees.yuan(abs(diff))} 元，已记录" if diff else "：现金相符")
+    return _fee_action(request, act)
+
+
+@post("/fees/remit", sync_to_thread=True)
+def fee_remit(request: Request, data: URLEncodedBody[dict[str, Any]]) -> Template:
+    def act(user: dict[str, str]) -> str:
+        ids = data.get("close_ids", [])
+        ids = [ids] if isinstance(ids, str) else list(ids)
+        done = fees.record_remittance(node(request).store, user, ids, fees.parse_fen(data.get("amount", ""), "amount"), str(data.get("bank_reference", "")))
+        return f"解缴已登记（{done['remittance_id']}）"
+    return _fee_action(request, act)
+
+
+@post("/fees/reconcile", sync_to_thread=True)
+def fee_reconcile(request: Request, data: MultipartBody[dict[str, Any]]) -> Template:
+    user = page_user(request)
+    upload = data.get("file")
+    try:
+        if not isinstance(upload, UploadFile) or not upload.filename:
+            raise InvalidInput("请选择要导入的对账单（CSV 文件）", field="file")
+        text = upload.file.read().decode("utf-8-sig")
+        day = fees.business_date(fees.utcnow())
+        report = reconcile.reconcile(node(request).store, str(data.get("method", "")), text, str(data.get("date_from") or day), str(data.get("date_to") or day))
+    except UnicodeDecodeError:
+        return _fees_page(request, user, status_code=400, error="对账单应为 UTF-8 编码的 CSV（导出时选择 UTF-8）")
+    except NodeError as exc:
+        return _fees_page(request, user, status_code=exc.status, error=exc.message)
+    return _fees_page(request, user, report=report)
 
 
 @get("/applications/{application_id:str}", sync_to_thread=True)
@@ -174,4 +263,7 @@ def pickup(request: Request, application_id: FromPath[str], data: URLEncodedBody
     return Redirect(f"/applications/{application_id}")
 
 
-ROUTES = [home, login_form, login_submit, logout, catalog_page, guide, intake_form, intake_submit, progress, receipt, detail, pickup]
+ROUTES = [
+    home, login_form, login_submit, logout, catalog_page, guide, intake_form, intake_submit, progress, receipt, detail, pickup,
+    fees_page, fee_receipt, fee_void, fee_refund, fee_close, fee_remit, fee_reconcile,
+]

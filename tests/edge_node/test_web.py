@@ -89,3 +89,28 @@ def test_wizard_form_as_a_browser_sends_it_with_empty_file_inputs(client):
     files = {"file_0": ("", b"", "application/octet-stream")}
     response = client.post("/applications", data=fields, files=files, follow_redirects=True)
     assert response.status_code == 200 and "受理回执" in response.text, response.text[:500]
+
+
+def test_fee_api_round(client, tmp_path):
+    """Collect, void with a second person, close the day: every refusal is a problem in Chinese."""
+    from edge_node.auth import add_user as add
+
+    token = client.post("/api/login", json={"username": "agent", "password": "pw"}).json()["token"]
+    auth = {"Authorization": f"Bearer {token}"}
+    app = client.app.state.node
+    add(app.store, "chief", "站长", "township_staff", "pw2")
+    from edge_node.catalog import install_catalog
+
+    install_catalog(app.store, {"version": 2, "items": [{"code": "YB-001", "name": "医保缴费", "department": "ybj", "department_name": "县医疗保障局", "time_limit_days": 1, "fee_fen": 38000}]})
+    body = {"item_code": "YB-001", "applicant_name": "张三", "applicant_id_number": resident_id(3)}
+    unpaid = client.post("/api/applications", json=body, headers=auth)
+    assert unpaid.status_code == 400 and "380.00" in unpaid.json()["detail"] and unpaid.json()["field"] == "payment_method"
+    paid = client.post("/api/applications", json=body | {"payment_method": "cash"}, headers=auth)
+    assert paid.status_code == 201 and paid.json()["fee_receipt"]["amount_fen"] == 38000
+    no = paid.json()["fee_receipt"]["receipt_no"]
+    alone = client.post(f"/api/fees/{no}/void", json={"reason": "错收", "approver": "agent", "approver_password": "pw"}, headers=auth)
+    assert alone.status_code == 403 and "另一名" in alone.json()["detail"]
+    assert client.post(f"/api/fees/{no}/void", json={"reason": "错收", "approver": "chief", "approver_password": "pw2"}, headers=auth).json()["status"] == "voided"
+    assert client.get("/api/fees", headers=auth).json()["totals"]["cash_expected_fen"] == 0
+    nothing = client.post("/api/fees/close", json={"cash_counted_fen": 0}, headers=auth)
+    assert nothing.status_code == 201  # the voided receipt is still covered by the close

@@ -1,0 +1,173 @@
+"""Fees to the fen: receipts without gaps, void and refund only with a reason and a second person,
+daily close with discrepancies kept, remittance, and reconciliation with a provider statement."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime, timezone
+from pathlib import Path
+
+import pytest
+
+from edge_node import cases, fees
+from edge_node.auth import add_user
+from edge_node.catalog import install_catalog
+from edge_node.errors import Conflict, Forbidden, InvalidInput
+from edge_node.reconcile import StatementLine, parse_statement, reconcile, reconcile_lines
+from edge_node.store import Store, set_meta
+
+from ..conftest import resident_id
+
+AGENT = {"username": "agent", "display_name": "代办员 王秀兰"}
+CATALOG = {"version": 1, "items": [
+    {"code": "YB-001", "name": "城乡居民医保参保缴费", "department": "ybj", "department_name": "县医疗保障局", "time_limit_days": 1, "fee_fen": 38000},
+    {"code": "GA-001", "name": "居民身份证换领", "department": "gaj", "department_name": "县公安局", "time_limit_days": 20, "fee_fen": 2000},
+    {"code": "MZ-003", "name": "高龄津贴申领", "department": "mzj", "department_name": "县民政局", "time_limit_days": 10, "fee_fen": 0},
+]}
+
+
+@pytest.fixture
+def store(tmp_path: Path):
+    store = Store(tmp_path / "node.sqlite3")
+    with store.write() as conn:
+        set_meta(conn, "node_id", "shangcun")
+    install_catalog(store, CATALOG)
+    add_user(store, "agent", "代办员 王秀兰", "village_agent", "pw1")
+    add_user(store, "chief", "站长 李建国", "township_staff", "pw2")
+    yield store
+    store.close()
+
+
+def pay(store: Store, n: int, item: str = "YB-001", method: str = "cash", reference: str = "") -> dict:
+    form = {"item_code": item, "applicant_name": f"申请人{n}", "applicant_id_number": resident_id(n)}
+    return cases.submit_application(store, form, AGENT, payment=(method, reference))["fee_receipt"]
+
+
+def outbox_kinds(store: Store) -> list[str]:
+    return [r["kind"] for r in store.query("SELECT kind FROM outbox ORDER BY seq")]
+
+
+def test_fee_is_collected_with_the_intake_in_one_transaction_from_the_catalog_amount(store):
+    receipt = pay(store, 1)
+    assert (receipt["receipt_no"], receipt["amount_fen"], receipt["method"]) == ("shangcun-F000001", 38000, "cash")
+    assert outbox_kinds(store) == ["application.received", "fee.collected"]
+    event = json.loads(store.one("SELECT data_json FROM outbox WHERE kind = 'fee.collected'")["data_json"])
+    assert event["amount_fen"] == 38000 and event["application_id"] == receipt["application_id"]
+
+
+@pytest.mark.parametrize("payment, field", [(None, "payment_method"), (("bitcoin", ""), "payment_method"), (("wechat", " "), "payment_reference")])
+def test_a_fee_item_without_a_proper_payment_saves_nothing_and_burns_no_number(store, payment, field):
+    form = {"item_code": "YB-001", "applicant_name": "张三", "applicant_id_number": resident_id(1)}
+    with pytest.raises(InvalidInput) as err:
+        cases.submit_application(store, form, AGENT, payment=payment)
+    assert err.value.field == field
+    assert store.one("SELECT COUNT(*) FROM applications")[0] == 0 and outbox_kinds(store) == []
+    assert pay(store, 2)["receipt_no"] == "shangcun-F000001"  # no gap
+
+
+def test_free_items_issue_no_fee_receipt(store):
+    app = cases.submit_application(store, {"item_code": "MZ-003", "applicant_name": "张三", "applicant_id_number": resident_id(1)}, AGENT)
+    assert "fee_receipt" not in app and store.one("SELECT COUNT(*) FROM fee_receipts")[0] == 0
+
+
+def test_void_needs_a_reason_and_a_second_person(store):
+    no = pay(store, 1)["receipt_no"]
+    with pytest.raises(InvalidInput):
+        fees.void_receipt(store, no, " ", AGENT, "chief", "pw2")
+    with pytest.raises(Forbidden, match="另一名"):
+        fees.void_receipt(store, no, "收错了", AGENT, "agent", "pw1")  # oneself is not a second person
+    with pytest.raises(Forbidden, match="密码"):
+        fees.void_receipt(store, no, "收错了", AGENT, "chief", "wrong")
+    voided = fees.void_receipt(store, no, "收错了", AGENT, "chief", "pw2")
+    assert voided["status"] == "voided" and voided["void_approved_by"] == "chief"
+    with pytest.raises(Conflict):
+        fees.void_receipt(store, no, "again", AGENT, "chief", "pw2")
+    assert outbox_kinds(store)[-1] == "fee.voided"
+    assert pay(store, 2)["receipt_no"] == "shangcun-F000002"  # the voided number is never reused
+
+
+def test_refunds_are_partial_or_full_never_more_than_paid(store):
+    no = pay(store, 1, item="GA-001", method="alipay", reference="2026112322001")["receipt_no"]
+    fees.refund(store, no, 500, "多收", AGENT, "chief", "pw2")
+    with pytest.raises(InvalidInput, match="15.00"):
+        fees.refund(store, no, 1501, "多收", AGENT, "chief", "pw2")
+    done = fees.refund(store, no, 1500, "办理不成功", AGENT, "chief", "pw2")
+    assert (done["refunded_fen"], done["status"]) == (2000, "refunded")
+    assert [r["amount_fen"] for r in store.query("SELECT amount_fen FROM fee_refunds")] == [500, 1500]
+
+
+def test_daily_close_totals_every_method_and_keeps_a_discrepancy(store):
+    pay(store, 1)                                            # cash 380.00
+    pay(store, 2, item="GA-001")                             # cash  20.00
+    voided = pay(store, 3, item="GA-001")["receipt_no"]      # cash  20.00, voided
+    fees.void_receipt(store, voided, "收错了", AGENT, "chief", "pw2")
+    refunded = pay(store, 4, method="wechat", reference="4200001")["receipt_no"]  # wechat 380.00
+    fees.refund(store, refunded, 8000, "部分退费", AGENT, "chief", "pw2")         # −80.00 wechat
+    totals = fees.day_totals(store, "agent", fees.business_date(fees.utcnow()))
+    assert totals["net"] == {"cash": 40000, "wechat": 30000, "alipay": 0, "unionpay": 0}
+    assert totals["receipts"] == 3 and totals["refunds"] == 1 and totals["cash_expected_fen"] == 40000
+    with pytest.raises(InvalidInput, match="短少 0.50"):
+        fees.close_day(store, AGENT, 39950)  # 50 fen short and no explanation: refused
+    closed = fees.close_day(store, AGENT, 39950, note="找零时少收 5 角")
+    assert closed["discrepancy_fen"] == -50
+    assert store.one("SELECT discrepancy_fen, note FROM daily_closes")[:] == (-50, "找零时少收 5 角")
+    with pytest.raises(Conflict, match="没有尚未日结"):
+        fees.close_day(store, AGENT, 0)  # nothing left to close
+    closed_one = store.one("SELECT receipt_no FROM fee_receipts WHERE close_id IS NOT NULL AND status = 'paid' LIMIT 1")["receipt_no"]
+    with pytest.raises(Conflict, match="日结"):
+        fees.void_receipt(store, closed_one, "晚了", AGENT, "chief", "pw2")  # closed: refund, not void
+    pay(store, 5, item="GA-001")  # a citizen comes after the close: the next close covers only that
+    second = fees.close_day(store, AGENT, 2000)
+    assert second["close_id"].endswith("-2") and second["totals"]["net"]["cash"] == 2000 and second["discrepancy_fen"] == 0
+    event = json.loads(store.query("SELECT data_json FROM outbox WHERE kind = 'fee.daily_closed'")[0]["data_json"])
+    assert event["discrepancy_fen"] == -50 and event["totals_fen"]["cash"] == 40000
+
+
+def test_remittance_must_equal_the_cash_counted(store):
+    pay(store, 1)
+    close = fees.close_day(store, AGENT, 38000)
+    with pytest.raises(InvalidInput, match="380.00"):
+        fees.record_remittance(store, AGENT, [close["close_id"]], 37000, "BANK-1")
+    done = fees.record_remittance(store, AGENT, [close["close_id"]], 38000, "BANK-1")
+    assert done["remittance_id"] == "shangcun-R000001"
+    with pytest.raises(Conflict):
+        fees.record_remittance(store, AGENT, [close["close_id"]], 38000, "BANK-2")
+
+
+@pytest.mark.parametrize("text, fen", [("380", 38000), ("380.5", 38050), ("380.50", 38050), ("0.01", 1), ("1,024.00", 102400)])
+def test_yuan_text_becomes_exact_fen(text, fen):
+    assert fees.parse_fen(text, "amount") == fen
+
+
+@pytest.mark.parametrize("text", ["1.234", "-1", "abc", "", "1e3", "0.1.2"])
+def test_bad_amounts_are_refused(text):
+    with pytest.raises(InvalidInput):
+        fees.parse_fen(text, "amount")
+
+
+def test_reconciliation_report_to_the_fen():
+    receipts = [
+        {"receipt_no": "F1", "reference": "A", "amount_fen": 38000, "refunded_fen": 0},
+        {"receipt_no": "F2", "reference": "B", "amount_fen": 2000, "refunded_fen": 500},
+        {"receipt_no": "F3", "reference": "C", "amount_fen": 2000, "refunded_fen": 0},
+    ]
+    lines = [StatementLine(2, "A", 38000, ""), StatementLine(3, "B", 2000, ""), StatementLine(4, "Z", 100, "")]
+    report = reconcile_lines(receipts, lines)
+    assert [m["receipt_no"] for m in report["matched"]] == ["F1"]
+    assert report["amount_differs"] == [{"receipt_no": "F2", "reference": "B", "ours_fen": 1500, "statement_fen": 2000}]
+    assert [m["receipt_no"] for m in report["missing_from_statement"]] == ["F3"]
+    assert [e["reference"] for e in report["extra_in_statement"]] == ["Z"]
+    assert report["totals_fen"] == {"ours": 41500, "statement": 40100, "matched": 38000} and report["balanced"] is False
+
+
+def test_statement_csv_with_chinese_headers_bom_and_currency_signs(store):
+    wechat = pay(store, 1, method="wechat", reference="4200001")
+    today = fees.business_date(fees.utcnow())
+    csv_text = "\ufeff交易时间,交易单号,金额(元)\n2026-11-23 10:00:00,`4200001,¥380.00\n2026-11-23 11:00:00,`4200999,¥1.00\n"
+    report = reconcile(store, "wechat", csv_text, today, today)
+    assert [m["receipt_no"] for m in report["matched"]] == [wechat["receipt_no"]]
+    assert [e["amount_fen"] for e in report["extra_in_statement"]] == [100]
+    with pytest.raises(InvalidInput, match="第 2 行"):
+        parse_statement("交易单号,金额\nX,abc\n")
+    with pytest.raises(InvalidInput, match="金额"):
+        parse_statement("交易单号,备注\nX,y\n")
