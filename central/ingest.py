@@ -37,6 +37,7 @@ from sync_protocol import (
 from .clock import utcnow
 from .db import transaction
 from .downlink import queue_downlink
+from .fees import FEE_KINDS, apply_fee_record
 from .models import Alert, Application, CatalogItem, HeldBatch, Material, Node, Quarantine, ResendRequest, UplinkBatch
 
 log = logging.getLogger("yiwang.hub.ingest")
@@ -151,6 +152,8 @@ def _apply(session: Session, node: Node, records: tuple[Record, ...], now: str) 
         elif record.kind == MATERIALS_ATTACHED:
             if session.get(Material, (data["application_id"], data["sha256"], data["material"])) is None:
                 session.add(Material(application_id=data["application_id"], sha256=data["sha256"], material=data["material"], size=data["size"], media_type=data["media_type"], filename=data.get("filename", "")))
+        elif record.kind in FEE_KINDS:
+            apply_fee_record(session, node.id, record)
         elif record.kind == APPLICATION_PICKED_UP:
             app = session.get(Application, data["application_id"])
             if app is not None and app.node_id == node.id and app.delivered_at is None:

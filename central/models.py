@@ -199,3 +199,41 @@ class RestoreToken(SQLModel, table=True):
 class SchemaVersion(SQLModel, table=True):
     id: int = Field(default=1, primary_key=True)
     version: int
+
+
+class FeeReceipt(SQLModel, table=True):
+    """A fee collected at a node, as its fee.* records told the hub (integer fen)."""
+
+    receipt_no: str = Field(primary_key=True)
+    node_id: str = Field(index=True)
+    application_id: Optional[str] = None
+    amount_fen: int
+    method: str
+    reference: str = ""
+    agent: str
+    collected_at: str
+    status: str = "paid"  # paid | voided | refunded
+    refunded_fen: int = 0
+
+
+class DailyClose(SQLModel, table=True):
+    close_id: str = Field(primary_key=True)
+    node_id: str = Field(index=True)
+    agent: str
+    business_date: str
+    totals_json: str
+    cash_expected_fen: int
+    cash_counted_fen: int
+    discrepancy_fen: int
+    note: str = ""
+    remittance_id: Optional[str] = None
+
+
+class Remittance(SQLModel, table=True):
+    remittance_id: str = Field(primary_key=True)
+    node_id: str = Field(index=True)
+    amount_fen: int
+    close_ids_json: str
+    bank_reference: str
+    agent: str
+    remitted_at: str

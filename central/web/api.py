@@ -12,7 +12,7 @@ from sqlmodel import Session, col, select
 
 from sync_protocol import verify_key_to_text
 
-from .. import approval, auth, blobs, catalog, enrolment, history, nodes
+from .. import approval, auth, blobs, catalog, enrolment, fees, history, nodes
 from ..errors import Conflict, NotAuthenticated, NotFound
 from ..models import Alert, Application, Node, Quarantine
 from .context import api_user, hub
@@ -153,6 +153,13 @@ def api_node_history(request: Request, node_id: FromPath[str], direction: FromQu
     return history.node_history(ctx.engine, node_id, direction, after)
 
 
+@get("/api/fees", sync_to_thread=True)
+def api_fees(request: Request) -> list[dict[str, Any]]:
+    """Per node, in fen: collected, refunded, counted at closes, discrepancies, remitted, unremitted."""
+    api_user(request, "operator")
+    return fees.fee_summary(hub(request).engine)
+
+
 @get("/api/alerts", sync_to_thread=True)
 def api_alerts(request: Request) -> list[dict[str, Any]]:
     api_user(request, "operator")
@@ -191,4 +198,4 @@ def api_enrol(request: Request, data: JSONBody[EnrolmentIn]) -> dict[str, Any]:
     }
 
 
-ROUTES = [api_login, api_health, api_queue, api_applications, api_application, api_material_file, api_decide, api_nodes, api_replacement_code, api_node_history, api_revoke, api_alerts, api_quarantine, api_create_code, api_enrol]
+ROUTES = [api_login, api_health, api_queue, api_applications, api_application, api_material_file, api_decide, api_nodes, api_replacement_code, api_node_history, api_revoke, api_fees, api_alerts, api_quarantine, api_create_code, api_enrol]

@@ -175,3 +175,28 @@ def test_materials_checked_at_the_window_are_kept_with_the_application(engine):
     ingest_batch(engine, "yiwang.up.shangcun", chain([record])[0])
     with Session(engine) as s:
         assert json.loads(s.get(Application, "app7").materials_checked) == ["居民身份证", "户口簿"]
+
+
+def test_fee_records_reach_the_hub_and_balance_to_the_fen(engine):
+    from central.fees import fee_summary
+
+    def fee(kind: str, rid: str, **data) -> Record:
+        return Record(kind, rid, T, data)
+
+    records = [
+        received(1),
+        fee("fee.collected", "f1", fee_receipt_no="shangcun-F000001", amount_fen=38000, method="cash", agent="agent", application_id="app1"),
+        fee("fee.collected", "f2", fee_receipt_no="shangcun-F000002", amount_fen=2000, method="wechat", agent="agent", reference="42"),
+        fee("fee.voided", "f3", fee_receipt_no="shangcun-F000002", reason="重复", approved_by="chief", agent="agent"),
+        fee("fee.collected", "f4", fee_receipt_no="shangcun-F000003", amount_fen=4000, method="cash", agent="agent"),
+        fee("fee.refunded", "f5", fee_receipt_no="shangcun-F000003", amount_fen=1000, reason="多收", approved_by="chief", agent="agent"),
+        fee("fee.daily_closed", "f6", close_id="C1", business_date="2026-11-23", agent="agent", totals_fen={"cash": 41000}, cash_expected_fen=41000, cash_counted_fen=40950, discrepancy_fen=-50, note="少五角"),
+    ]
+    first, second = chain(records, [fee("fee.remitted", "f7", remittance_id="R1", amount_fen=40950, close_ids=["C1"], bank_reference="B-1", agent="agent")])
+    ingest_batch(engine, "yiwang.up.shangcun", first)
+    [before] = fee_summary(engine)
+    assert before == {"node_id": "shangcun", "receipts": 3, "voided": 1, "collected_fen": 42000, "refunded_fen": 1000, "closes": 1,
+                      "cash_counted_fen": 40950, "discrepancy_fen": -50, "remitted_fen": 0, "unremitted_fen": 40950}
+    ingest_batch(engine, "yiwang.up.shangcun", second)
+    [after] = fee_summary(engine)
+    assert (after["remitted_fen"], after["unremitted_fen"]) == (40950, 0)
