@@ -17,7 +17,10 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import Session, col, select
 
 from sync_protocol import (
+    APPLICATION_DISPATCHED,
     APPLICATION_PICKED_UP,
+    COMPLAINT_FILED,
+    EVALUATION_GIVEN,
     APPLICATION_RECEIVED,
     MATERIALS_ATTACHED,
     RESEND_REQUEST,
@@ -38,7 +41,7 @@ from .clock import utcnow
 from .db import transaction
 from .downlink import queue_downlink
 from .fees import FEE_KINDS, apply_fee_record
-from .models import Alert, Application, CatalogItem, HeldBatch, Material, Node, Quarantine, ResendRequest, UplinkBatch
+from .models import Alert, Application, CatalogItem, Complaint, Evaluation, HeldBatch, Material, Node, Quarantine, ResendRequest, UplinkBatch
 
 log = logging.getLogger("yiwang.hub.ingest")
 RESEND_INTERVAL = timedelta(seconds=30)
@@ -152,6 +155,17 @@ def _apply(session: Session, node: Node, records: tuple[Record, ...], now: str) 
         elif record.kind == MATERIALS_ATTACHED:
             if session.get(Material, (data["application_id"], data["sha256"], data["material"])) is None:
                 session.add(Material(application_id=data["application_id"], sha256=data["sha256"], material=data["material"], size=data["size"], media_type=data["media_type"], filename=data.get("filename", "")))
+        elif record.kind == APPLICATION_DISPATCHED:
+            app = session.get(Application, data["application_id"])
+            if app is not None and app.node_id == node.id:
+                app.status = "dispatched"
+                session.add(app)
+        elif record.kind == EVALUATION_GIVEN:
+            if session.get(Evaluation, data["application_id"]) is None:
+                session.add(Evaluation(application_id=data["application_id"], node_id=node.id, level=data["level"], comment=data.get("comment", ""), given_at=record.at))
+        elif record.kind == COMPLAINT_FILED:
+            if session.get(Complaint, data["complaint_id"]) is None:
+                session.add(Complaint(complaint_id=data["complaint_id"], node_id=node.id, application_id=data.get("application_id"), contact=data.get("contact", ""), text=data["text"], filed_at=record.at))
         elif record.kind in FEE_KINDS:
             apply_fee_record(session, node.id, record)
         elif record.kind == APPLICATION_PICKED_UP:

@@ -237,3 +237,26 @@ class Remittance(SQLModel, table=True):
     bank_reference: str
     agent: str
     remitted_at: str
+
+
+class Evaluation(SQLModel, table=True):
+    """好差评 given at the window after delivery (1 = 非常不满意 … 5 = 非常满意)."""
+
+    application_id: str = Field(primary_key=True)
+    node_id: str = Field(index=True)
+    level: int
+    comment: str = ""
+    given_at: str
+
+
+class Complaint(SQLModel, table=True):
+    """A complaint recorded at a node; the county must answer it within 24 hours."""
+
+    complaint_id: str = Field(primary_key=True)
+    node_id: str = Field(index=True)
+    application_id: Optional[str] = None
+    contact: str = ""
+    text: str
+    filed_at: str
+    answered_at: Optional[str] = None
+    answer: str = ""

@@ -9,16 +9,17 @@ import uuid
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
-from sync_protocol import APPLICATION_PICKED_UP, APPLICATION_RECEIVED
+from sync_protocol import APPLICATION_DISPATCHED, APPLICATION_PICKED_UP, APPLICATION_RECEIVED, COMPLAINT_FILED, EVALUATION_GIVEN
 
 from .errors import Conflict, InvalidInput, NotFound
 from .fees import check_payment, collect_fee, yuan
 from .catalog import required_materials
-from .intake import validate_intake
+from .intake import validate_intake, validate_resident_id
 from .materials import check_upload, record_material, write_blob
 from .store import Store, add_outbox, get_meta, next_counter, utcnow
 
-STATUS_TEXT = {"submitted": "已受理，等待审批", "approved": "已批准，请通知申请人领取", "denied": "不予批准", "picked_up": "已领取"}
+STATUS_TEXT = {"submitted": "已受理，等待审批", "approved": "已批准，请通知申请人领取", "denied": "不予批准", "picked_up": "已领取", "dispatched": "已寄递"}
+EVALUATION_LEVELS = {5: "非常满意", 4: "满意", 3: "基本满意", 2: "不满意", 1: "非常不满意"}
 
 
 Upload = tuple[str, str, bytes]  # (material name, file name, bytes)
@@ -123,20 +124,83 @@ def get_application(store: Store, application_id: str) -> sqlite3.Row:
     return row
 
 
-def record_pickup(store: Store, application_id: str, collector_name: str, agent: Mapping[str, str]) -> sqlite3.Row:
+def record_pickup(store: Store, application_id: str, collector_name: str, agent: Mapping[str, str], collector_id_number: str = "") -> sqlite3.Row:
+    """统一窗口出件: the result is handed over to a collector whose ID the agent checked; someone
+    other than the applicant must show their own ID (代领)."""
     collector_name = collector_name.strip()
     if not collector_name:
         raise InvalidInput("请填写领取人姓名", field="collector_name")
+    collector_id = validate_resident_id(collector_id_number, field="collector_id_number", who="领取人")
+    with store.write() as conn:
+        row = conn.execute("SELECT status, applicant_id_number FROM applications WHERE id = ?", (application_id,)).fetchone()
+        if row is None:
+            raise NotFound("没有找到这个办件")
+        if row["status"] not in ("approved", "denied"):
+            raise Conflict("结果尚未送达本服务点，或已经领取 / 寄递，不能办理领取")
+        now = utcnow()
+        conn.execute("UPDATE applications SET status = 'picked_up', picked_up_at = ?, picked_up_by = ?, collector_id_number = ? WHERE id = ?", (now, collector_name, collector_id, application_id))
+        add_outbox(conn, APPLICATION_PICKED_UP, {
+            "application_id": application_id, "collector_name": collector_name, "agent": agent["username"],
+            "collector_id_number": collector_id, "collector_is_applicant": collector_id == row["applicant_id_number"],
+        }, at=now)
+    return get_application(store, application_id)
+
+
+def record_dispatch(store: Store, application_id: str, courier: str, tracking_no: str, agent: Mapping[str, str]) -> sqlite3.Row:
+    """The result sent by courier (邮寄送达) instead of collected."""
+    courier, tracking_no = courier.strip(), tracking_no.strip()
+    if not courier:
+        raise InvalidInput("请填写快递公司", field="courier")
+    if not tracking_no:
+        raise InvalidInput("请填写快递单号", field="tracking_no")
     with store.write() as conn:
         row = conn.execute("SELECT status FROM applications WHERE id = ?", (application_id,)).fetchone()
         if row is None:
             raise NotFound("没有找到这个办件")
         if row["status"] not in ("approved", "denied"):
-            raise Conflict("结果尚未送达本服务点，暂时不能办理领取")
+            raise Conflict("结果尚未送达本服务点，或已经领取 / 寄递，不能办理寄递")
         now = utcnow()
-        conn.execute("UPDATE applications SET status = 'picked_up', picked_up_at = ?, picked_up_by = ? WHERE id = ?", (now, collector_name, application_id))
-        add_outbox(conn, APPLICATION_PICKED_UP, {"application_id": application_id, "collector_name": collector_name, "agent": agent["username"]}, at=now)
+        conn.execute("UPDATE applications SET status = 'dispatched', courier = ?, tracking_no = ?, dispatched_at = ? WHERE id = ?", (courier, tracking_no, now, application_id))
+        add_outbox(conn, APPLICATION_DISPATCHED, {"application_id": application_id, "courier": courier, "tracking_no": tracking_no, "agent": agent["username"]}, at=now)
     return get_application(store, application_id)
+
+
+def record_evaluation(store: Store, application_id: str, level: int, comment: str = "") -> dict[str, Any]:
+    """好差评: once per case, after the result was handed over; 1 (非常不满意) to 5 (非常满意)."""
+    if level not in EVALUATION_LEVELS:
+        raise InvalidInput("请选择 1 到 5 星的评价", field="level")
+    if level <= 2 and not comment.strip():
+        raise InvalidInput("差评请写明不满意的原因，便于整改回访", field="comment")
+    with store.write() as conn:
+        row = conn.execute("SELECT status FROM applications WHERE id = ?", (application_id,)).fetchone()
+        if row is None:
+            raise NotFound("没有找到这个办件")
+        if row["status"] not in ("picked_up", "dispatched"):
+            raise Conflict("办结送达后才能评价")
+        if conn.execute("SELECT 1 FROM evaluations WHERE application_id = ?", (application_id,)).fetchone():
+            raise Conflict("这件事已经评价过了")
+        now = utcnow()
+        conn.execute("INSERT INTO evaluations (application_id, level, comment, created_at) VALUES (?, ?, ?, ?)", (application_id, level, comment.strip(), now))
+        add_outbox(conn, EVALUATION_GIVEN, {"application_id": application_id, "level": level, "comment": comment.strip()}, at=now)
+    return {"application_id": application_id, "level": level, "level_text": EVALUATION_LEVELS[level], "comment": comment.strip()}
+
+
+def file_complaint(store: Store, text: str, agent: Mapping[str, str], application_id: str = "", contact: str = "") -> dict[str, Any]:
+    """A complaint recorded at the window and sent up; the county must answer within 24 hours."""
+    text = text.strip()
+    if len(text) < 5:
+        raise InvalidInput("请把投诉的事情写清楚（至少 5 个字）", field="text")
+    if application_id and store.one("SELECT 1 FROM applications WHERE id = ?", (application_id,)) is None:
+        raise NotFound("没有找到这个办件")
+    with store.write() as conn:
+        complaint = {
+            "complaint_id": f"{get_meta(conn, 'node_id')}-T{next_counter(conn, 'complaint'):06d}",
+            "application_id": application_id or None, "contact": contact.strip(), "text": text, "agent_username": agent["username"], "created_at": utcnow(),
+        }
+        conn.execute(f"INSERT INTO complaints ({', '.join(complaint)}) VALUES ({', '.join('?' * len(complaint))})", tuple(complaint.values()))
+        data = {"complaint_id": complaint["complaint_id"], "text": text} | {k: v for k, v in (("application_id", application_id), ("contact", complaint["contact"])) if v}
+        add_outbox(conn, COMPLAINT_FILED, data, at=complaint["created_at"])
+    return complaint
 
 
 def apply_decision(conn: sqlite3.Connection, data: Mapping[str, Any]) -> None:
@@ -144,6 +208,6 @@ def apply_decision(conn: sqlite3.Connection, data: Mapping[str, Any]) -> None:
     already carries a decision keeps it; a case already picked up keeps that status."""
     conn.execute(
         "UPDATE applications SET status = CASE WHEN status = 'submitted' THEN ? ELSE status END, "
-        "decision_reason = ?, decided_by = ?, decided_at = ? WHERE id = ? AND decided_at IS NULL",
-        (data["decision"], data.get("reason", ""), data["decided_by"], data["decided_at"], data["application_id"]),
+        "decision = ?, decision_reason = ?, decided_by = ?, decided_at = ? WHERE id = ? AND decided_at IS NULL",
+        (data["decision"], data["decision"], data.get("reason", ""), data["decided_by"], data["decided_at"], data["application_id"]),
     )

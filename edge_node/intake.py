@@ -23,23 +23,23 @@ class Intake:
     by_proxy: bool
 
 
-def validate_resident_id(value: str) -> str:
+def validate_resident_id(value: str, field: str = "applicant_id_number", who: str = "申请人") -> str:
     """GB 11643 resident ID: 18 characters, valid region and birth date, ISO 7064 check digit."""
     number = ric.compact(value or "")
     if not number:
-        raise InvalidInput("请填写申请人的公民身份号码", field="applicant_id_number")
+        raise InvalidInput(f"请填写{who}的公民身份号码", field=field)
     try:
         return ric.validate(number)
     except stdnum_errors.InvalidLength:
-        raise InvalidInput("公民身份号码应为 18 位，请核对后重新输入", field="applicant_id_number") from None
+        raise InvalidInput("公民身份号码应为 18 位，请核对后重新输入", field=field) from None
     except stdnum_errors.InvalidFormat:
-        raise InvalidInput("公民身份号码只能由数字和末位的 X 组成，请核对后重新输入", field="applicant_id_number") from None
+        raise InvalidInput("公民身份号码只能由数字和末位的 X 组成，请核对后重新输入", field=field) from None
     except stdnum_errors.InvalidChecksum:
-        raise InvalidInput("公民身份号码校验位不正确，可能有数字输错，请对照证件逐位核对", field="applicant_id_number") from None
+        raise InvalidInput("公民身份号码校验位不正确，可能有数字输错，请对照证件逐位核对", field=field) from None
     except stdnum_errors.InvalidComponent:
-        raise InvalidInput("公民身份号码中的出生日期或地区码无效，请核对后重新输入", field="applicant_id_number") from None
+        raise InvalidInput("公民身份号码中的出生日期或地区码无效，请核对后重新输入", field=field) from None
     except stdnum_errors.ValidationError:
-        raise InvalidInput("公民身份号码无效，请核对后重新输入", field="applicant_id_number") from None
+        raise InvalidInput("公民身份号码无效，请核对后重新输入", field=field) from None
 
 
 def validate_intake(form: Mapping[str, Any], known_items: set[str]) -> Intake:

@@ -103,7 +103,14 @@ def _m6_fees(db: Database) -> None:
     db["remittances"].create({"remittance_id": str, "amount_fen": int, "close_ids_json": str, "bank_reference": str, "agent_username": str, "remitted_at": str}, pk="remittance_id")
 
 
-MIGRATIONS: list[Callable[[Database], None]] = [_m1_initial, _m2_resends, _m3_materials, _m4_notices, _m5_materials_checked, _m6_fees]
+def _m7_handover(db: Database) -> None:
+    for column in ("decision", "collector_id_number", "courier", "tracking_no", "dispatched_at"):
+        db["applications"].add_column(column, str)
+    db["evaluations"].create({"application_id": str, "level": int, "comment": str, "created_at": str}, pk="application_id", foreign_keys=[("application_id", "applications")])
+    db["complaints"].create({"complaint_id": str, "application_id": str, "contact": str, "text": str, "agent_username": str, "created_at": str}, pk="complaint_id")
+
+
+MIGRATIONS: list[Callable[[Database], None]] = [_m1_initial, _m2_resends, _m3_materials, _m4_notices, _m5_materials_checked, _m6_fees, _m7_handover]
 
 
 class Store:

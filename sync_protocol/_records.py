@@ -75,7 +75,7 @@ RECORD_SPECS: dict[str, RecordSpec] = {
     FEE_REMITTED: _spec("up", {"remittance_id": str, "amount_fen": int, "close_ids": list, "bank_reference": str, "agent": str}),
     SUPPLEMENT_PROVIDED: _spec("up", {"application_id": str, "materials": list, "agent": str}, {"note": str}),
     APPLICATION_WITHDRAWN: _spec("up", {"application_id": str, "reason": str, "agent": str}),
-    APPLICATION_PICKED_UP: _spec("up", {"application_id": str, "collector_name": str, "agent": str}),
+    APPLICATION_PICKED_UP: _spec("up", {"application_id": str, "collector_name": str, "agent": str}, {"collector_id_number": str, "collector_is_applicant": bool}),
     APPLICATION_DISPATCHED: _spec("up", {"application_id": str, "courier": str, "tracking_no": str, "agent": str}),
     EVALUATION_GIVEN: _spec("up", {"application_id": str, "level": int}, {"comment": str}),
     COMPLAINT_FILED: _spec("up", {"complaint_id": str, "text": str}, {"application_id": str, "contact": str}),
@@ -105,7 +105,7 @@ def record_problem(record: Record, direction: Direction) -> str | None:
                 if required:
                     return f"{record.kind} record {record.id} lacks {name!r}"
                 continue
-            if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
+            if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):  # bool is an int in Python, not in JSON
                 return f"{record.kind} record {record.id}: {name!r} must be {kind.__name__}"
     return None
 

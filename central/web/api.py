@@ -14,7 +14,7 @@ from sync_protocol import verify_key_to_text
 
 from .. import approval, auth, blobs, catalog, enrolment, fees, history, nodes
 from ..errors import Conflict, NotAuthenticated, NotFound
-from ..models import Alert, Application, Node, Quarantine
+from ..models import Alert, Application, Complaint, Evaluation, Node, Quarantine
 from .context import api_user, hub
 
 
@@ -160,6 +160,20 @@ def api_fees(request: Request) -> list[dict[str, Any]]:
     return fees.fee_summary(hub(request).engine)
 
 
+@get("/api/complaints", sync_to_thread=True)
+def api_complaints(request: Request) -> list[dict[str, Any]]:
+    api_user(request, "operator")
+    with Session(hub(request).engine) as session:
+        return [c.model_dump() for c in session.exec(select(Complaint).order_by(col(Complaint.filed_at))).all()]
+
+
+@get("/api/evaluations", sync_to_thread=True)
+def api_evaluations(request: Request) -> list[dict[str, Any]]:
+    api_user(request, "operator")
+    with Session(hub(request).engine) as session:
+        return [e.model_dump() for e in session.exec(select(Evaluation).order_by(col(Evaluation.given_at))).all()]
+
+
 @get("/api/alerts", sync_to_thread=True)
 def api_alerts(request: Request) -> list[dict[str, Any]]:
     api_user(request, "operator")
@@ -198,4 +212,4 @@ def api_enrol(request: Request, data: JSONBody[EnrolmentIn]) -> dict[str, Any]:
     }
 
 
-ROUTES = [api_login, api_health, api_queue, api_applications, api_application, api_material_file, api_decide, api_nodes, api_replacement_code, api_node_history, api_revoke, api_fees, api_alerts, api_quarantine, api_create_code, api_enrol]
+ROUTES = [api_login, api_health, api_queue, api_applications, api_application, api_material_file, api_decide, api_nodes, api_replacement_code, api_node_history, api_revoke, api_fees, api_complaints, api_evaluations, api_alerts, api_quarantine, api_create_code, api_enrol]

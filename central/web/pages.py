@@ -15,7 +15,7 @@ from ..models import Alert, Application, Node
 from .api import mask_id, material_file
 from .context import SESSION_COOKIE, hub, page_user
 
-STATUS_TEXT = {"received": "待审批", "approved": "已批准", "denied": "不予批准", "delivered": "已送达"}
+STATUS_TEXT = {"received": "待审批", "approved": "已批准", "denied": "不予批准", "delivered": "已送达", "dispatched": "已寄出"}
 
 
 def page(name: str, status_code: int = 200, **context: Any) -> Template:

@@ -54,6 +54,23 @@ class RemittanceIn(msgspec.Struct):
 
 class PickupIn(msgspec.Struct):
     collector_name: str
+    collector_id_number: str = ""
+
+
+class DispatchIn(msgspec.Struct):
+    courier: str
+    tracking_no: str
+
+
+class EvaluationIn(msgspec.Struct):
+    level: int
+    comment: str = ""
+
+
+class ComplaintIn(msgspec.Struct):
+    text: str
+    application_id: str = ""
+    contact: str = ""
 
 
 def application_out(row: Any) -> dict[str, Any]:
@@ -107,9 +124,36 @@ def api_get(request: Request, application_id: FromPath[str]) -> dict[str, Any]:
 def api_pickup(request: Request, application_id: FromPath[str], data: JSONBody[PickupIn]) -> dict[str, Any]:
     user = api_user(request)
     ctx = node(request)
-    row = cases.record_pickup(ctx.store, application_id, data.collector_name, user)
+    row = cases.record_pickup(ctx.store, application_id, data.collector_name, user, data.collector_id_number)
     ctx.sync.wake_uplink()
     return application_out(row)
+
+
+@post("/api/applications/{application_id:str}/dispatch", sync_to_thread=True, status_code=200)
+def api_dispatch(request: Request, application_id: FromPath[str], data: JSONBody[DispatchIn]) -> dict[str, Any]:
+    user = api_user(request)
+    ctx = node(request)
+    row = cases.record_dispatch(ctx.store, application_id, data.courier, data.tracking_no, user)
+    ctx.sync.wake_uplink()
+    return application_out(row)
+
+
+@post("/api/applications/{application_id:str}/evaluation", sync_to_thread=True, status_code=201)
+def api_evaluate(request: Request, application_id: FromPath[str], data: JSONBody[EvaluationIn]) -> dict[str, Any]:
+    api_user(request)
+    ctx = node(request)
+    out = cases.record_evaluation(ctx.store, application_id, data.level, data.comment)
+    ctx.sync.wake_uplink()
+    return out
+
+
+@post("/api/complaints", sync_to_thread=True, status_code=201)
+def api_complaint(request: Request, data: JSONBody[ComplaintIn]) -> dict[str, Any]:
+    user = api_user(request)
+    ctx = node(request)
+    out = cases.file_complaint(ctx.store, data.text, user, data.application_id, data.contact)
+    ctx.sync.wake_uplink()
+    return out
 
 
 @post("/api/applications/{application_id:str}/materials", sync_to_thread=True, status_code=201, request_max_body_size=MAX_UPLOAD)
@@ -196,4 +240,4 @@ def api_reconcile(request: Request, data: MultipartBody[dict[str, Any]]) -> dict
     return reconcile.reconcile(node(request).store, str(data.get("method", "")), text, str(data.get("date_from") or today), str(data.get("date_to") or today))
 
 
-ROUTES = [api_fees, api_void, api_refund, api_close, api_remit, api_reconcile, api_attach, api_materials, api_login, api_status, api_catalog, api_submit, api_list, api_get, api_pickup]
+ROUTES = [api_dispatch, api_evaluate, api_complaint, api_fees, api_void, api_refund, api_close, api_remit, api_reconcile, api_attach, api_materials, api_login, api_status, api_catalog, api_submit, api_list, api_get, api_pickup]

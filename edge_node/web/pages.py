@@ -248,22 +248,67 @@ def fee_reconcile(request: Request, data: MultipartBody[dict[str, Any]]) -> Temp
 @get("/applications/{application_id:str}", sync_to_thread=True)
 def detail(request: Request, application_id: FromPath[str]) -> Template:
     user = page_user(request)
-    return page(request, "case.html", user=user, app=cases.get_application(node(request).store, application_id), error=None)
+    return page(request, "case.html", user=user, error=None, **_case_context(node(request), application_id))
 
 
-@post("/applications/{application_id:str}/pickup", sync_to_thread=True)
-def pickup(request: Request, application_id: FromPath[str], data: URLEncodedBody[dict[str, str]]) -> Response:
+def _handover(request: Request, application_id: str, action: Any) -> Response:
     user = page_user(request)
     ctx = node(request)
     try:
-        cases.record_pickup(ctx.store, application_id, data.get("collector_name", ""), user)
+        action(user)
     except NodeError as exc:
-        return page(request, "case.html", status_code=exc.status, user=user, app=cases.get_application(ctx.store, application_id), error=exc.message)
+        return page(request, "case.html", status_code=exc.status, user=user, error=exc.message, **_case_context(ctx, application_id))
     ctx.sync.wake_uplink()
     return Redirect(f"/applications/{application_id}")
 
 
+@post("/applications/{application_id:str}/pickup", sync_to_thread=True)
+def pickup(request: Request, application_id: FromPath[str], data: URLEncodedBody[dict[str, str]]) -> Response:
+    store = node(request).store
+    return _handover(request, application_id, lambda user: cases.record_pickup(store, application_id, data.get("collector_name", ""), user, data.get("collector_id_number", "")))
+
+
+@post("/applications/{application_id:str}/dispatch", sync_to_thread=True)
+def dispatch(request: Request, application_id: FromPath[str], data: URLEncodedBody[dict[str, str]]) -> Response:
+    store = node(request).store
+    return _handover(request, application_id, lambda user: cases.record_dispatch(store, application_id, data.get("courier", ""), data.get("tracking_no", ""), user))
+
+
+@post("/applications/{application_id:str}/evaluation", sync_to_thread=True)
+def evaluate(request: Request, application_id: FromPath[str], data: URLEncodedBody[dict[str, str]]) -> Response:
+    store = node(request).store
+
+    def act(user: dict[str, str]) -> None:
+        level = data.get("level", "")
+        cases.record_evaluation(store, application_id, int(level) if level.isdigit() else 0, data.get("comment", ""))
+    return _handover(request, application_id, act)
+
+
+@post("/complaints", sync_to_thread=True)
+def complaint(request: Request, data: URLEncodedBody[dict[str, str]]) -> Response:
+    user = page_user(request)
+    ctx = node(request)
+    application_id = data.get("application_id", "")
+    try:
+        done = cases.file_complaint(ctx.store, data.get("text", ""), user, application_id, data.get("contact", ""))
+    except NodeError as exc:
+        if application_id:
+            return page(request, "case.html", status_code=exc.status, user=user, error=exc.message, **_case_context(ctx, application_id))
+        raise
+    ctx.sync.wake_uplink()
+    return Redirect(f"/applications/{application_id}?complaint={done['complaint_id']}" if application_id else "/")
+
+
+def _case_context(ctx: Any, application_id: str) -> dict[str, Any]:
+    return {
+        "app": cases.get_application(ctx.store, application_id),
+        "evaluation": ctx.store.one("SELECT * FROM evaluations WHERE application_id = ?", (application_id,)),
+        "complaints": ctx.store.query("SELECT * FROM complaints WHERE application_id = ? ORDER BY created_at", (application_id,)),
+        "levels": cases.EVALUATION_LEVELS,
+    }
+
+
 ROUTES = [
-    home, login_form, login_submit, logout, catalog_page, guide, intake_form, intake_submit, progress, receipt, detail, pickup,
+    home, login_form, login_submit, logout, catalog_page, guide, intake_form, intake_submit, progress, receipt, detail, pickup, dispatch, evaluate, complaint,
     fees_page, fee_receipt, fee_void, fee_refund, fee_close, fee_remit, fee_reconcile,
 ]

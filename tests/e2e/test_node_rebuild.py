@@ -33,7 +33,7 @@ def test_replacement_device_restores_history_and_continues_the_chain(federation:
     eventually(lambda: len(clerk.get("/api/queue").json()) == 3, what="3 applications in the queue")
     clerk.post(f"/api/applications/{apps[0]['id']}/decision", json={"decision": "approve"})
     eventually(lambda: agent.get(f"/api/applications/{apps[0]['id']}").json()["status"] == "approved", what="decision at the node")
-    agent.post(f"/api/applications/{apps[0]['id']}/pickup", json={"collector_name": "申请人0"})
+    agent.post(f"/api/applications/{apps[0]['id']}/pickup", json={"collector_name": "申请人0", "collector_id_number": resident_id(0)})
     eventually(lambda: operator.get(f"/api/applications/{apps[0]['id']}").json()["status"] == "delivered", what="pickup at the hub")
     eventually(lambda: agent.get("/api/status").json()["waiting_events"] == 0, what="node fully synced")
     before = {a["id"]: (a["receipt_no"], a["status"]) for a in agent.get("/api/applications").json()}

@@ -94,9 +94,21 @@ def test_application_round_trip_survives_nats_outage(federation: LocalFederation
     assert node_apps[offline[-1]["id"]]["status"] == "denied" and node_apps[offline[-1]["id"]]["decision_reason"] == "材料不齐"
 
     # pickup flows up again and the hub shows the case as delivered
-    picked = agent.post(f"/api/applications/{online[0]['id']}/pickup", json={"collector_name": "申请人0"})
+    picked = agent.post(f"/api/applications/{online[0]['id']}/pickup", json={"collector_name": "申请人0", "collector_id_number": resident_id(0)})
     assert picked.status_code == 200 and picked.json()["status"] == "picked_up"
     eventually(lambda: operator.get(f"/api/applications/{online[0]['id']}").json()["status"] == "delivered", what="delivered at the hub")
+
+    # the citizen rates the service and complains about another case; both reach the county
+    assert agent.post(f"/api/applications/{online[0]['id']}/evaluation", json={"level": 2}).status_code == 400  # a poor rating needs a reason
+    assert agent.post(f"/api/applications/{online[0]['id']}/evaluation", json={"level": 5}).status_code == 201
+    assert agent.post(f"/api/applications/{online[0]['id']}/evaluation", json={"level": 4}).status_code == 409  # once
+    dispatched = agent.post(f"/api/applications/{offline[0]['id']}/dispatch", json={"courier": "中国邮政 EMS", "tracking_no": "EA123456789CN"})
+    assert dispatched.status_code == 200 and dispatched.json()["status"] == "dispatched"
+    complaint = agent.post("/api/complaints", json={"text": "等候时间太长，窗口只开了一个", "application_id": offline[1]["id"], "contact": "13800138000"})
+    assert complaint.status_code == 201
+    eventually(lambda: [e["level"] for e in operator.get("/api/evaluations").json()] == [5], what="the evaluation at the hub")
+    eventually(lambda: [c["complaint_id"] for c in operator.get("/api/complaints").json()] == [complaint.json()["complaint_id"]], what="the complaint at the hub")
+    eventually(lambda: operator.get(f"/api/applications/{offline[0]['id']}").json()["status"] == "dispatched", what="dispatch at the hub")
 
     # nothing was quarantined, and the hub's cursor is where the node's chain is
     assert operator.get("/api/quarantine").json() == []

@@ -121,10 +121,13 @@ def test_downlink_decision_is_applied_once_and_forgeries_are_quarantined(store):
 def test_pickup_needs_a_result_and_goes_into_the_outbox(store):
     app = cases.submit_application(store, FORM, AGENT)
     with pytest.raises(Conflict):
-        cases.record_pickup(store, app["id"], "张三", AGENT)
+        cases.record_pickup(store, app["id"], "张三", AGENT, GOOD_ID)
     with store.write() as conn:
         cases.apply_decision(conn, {"application_id": app["id"], "decision": "approved", "decided_by": "王敏", "decided_at": "2026-11-23T09:00:00.000000Z"})
-    assert cases.record_pickup(store, app["id"], "张三", AGENT)["status"] == "picked_up"
+    with pytest.raises(InvalidInput) as err:
+        cases.record_pickup(store, app["id"], "张三", AGENT, "")  # the collector's ID is checked
+    assert err.value.field == "collector_id_number" and "领取人" in err.value.message
+    assert cases.record_pickup(store, app["id"], "张三", AGENT, GOOD_ID)["status"] == "picked_up"
     kinds = [r["kind"] for r in store.query("SELECT kind FROM outbox ORDER BY seq")]
     assert kinds == ["application.received", "application.picked_up"]
 

@@ -60,7 +60,7 @@ def test_api_problems(client):
     assert missing.status_code == 400 and missing.headers["content-type"].startswith("application/problem+json")
     unknown = client.get("/api/applications/nope", headers=auth)
     assert unknown.status_code == 404 and unknown.json()["detail"] == "没有找到这个办件"
-    early = client.post("/api/applications/x/pickup", json={"collector_name": "张三"}, headers=auth)
+    early = client.post("/api/applications/x/pickup", json={"collector_name": "张三", "collector_id_number": resident_id(4)}, headers=auth)
     assert early.status_code == 404
 
 
