@@ -32,8 +32,8 @@ def submit_application(
     """Validate everything first, then write the application, its materials and their outbox
     events in one transaction. (Files are stored content-addressed before it; an orphan file
     left by a crash is harmless.)"""
-    items = {row["code"]: row for row in store.query("SELECT code, name, department_name, fee_fen FROM catalog_items")}
-    intake = validate_intake(form, set(items))
+    items = {row["code"]: row for row in store.query("SELECT code, name, department_name, fee_fen, detail_json FROM catalog_items")}
+    intake = validate_intake(form, set(items), legal_person=_is_legal(items.get(str(form.get("item_code") or "").strip())))
     fee_fen = items[intake.item_code]["fee_fen"]
     if fee_fen:  # the fee comes from the catalog, never from the form
         if payment is None:
@@ -83,6 +83,11 @@ def checked_materials(item: Mapping[str, Any], form: Mapping[str, Any]) -> list[
     return [name for i, name in enumerate(required_materials(dict(item))) if str(form.get(f"have_{i}", "")).lower() in ("1", "on", "true", "yes")]
 
 
+def _is_legal(item: Any) -> bool:
+    """Items whose service object is a legal person identify the applicant by credit code."""
+    return item is not None and json.loads(item["detail_json"]).get("service_object") == "legal"
+
+
 def missing_materials(item: Mapping[str, Any], form: Mapping[str, Any], uploads: Sequence[Upload]) -> list[str]:
     """Required materials neither checked as seen nor photographed at the window."""
     seen = set(checked_materials(item, form)) | {name for name, _, _ in uploads}
@@ -91,7 +96,7 @@ def missing_materials(item: Mapping[str, Any], form: Mapping[str, Any], uploads:
 
 def issue_notice(store: Store, form: Mapping[str, Any], item: Mapping[str, Any], missing: Sequence[str], agent: Mapping[str, str]) -> dict[str, Any]:
     """一次性告知: record and return a numbered notice listing EVERY missing material at once."""
-    intake = validate_intake(form, {item["code"]})
+    intake = validate_intake(form, {item["code"]}, legal_person=item.get("service_object") == "legal")
     with store.write() as conn:
         node_id = get_meta(conn, "node_id")
         notice = {

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import json
+import sqlite3
 from pathlib import Path
 from typing import Any
 
@@ -14,14 +15,19 @@ from .store import Store, get_meta, set_meta
 def install_catalog(store: Store, catalog: dict[str, Any]) -> bool:
     """Replace the local catalog if ``catalog`` is newer; return whether it was installed."""
     with store.write() as conn:
-        if int(get_meta(conn, "catalog_version", "0")) >= int(catalog["version"]):
-            return False
-        conn.execute("DELETE FROM catalog_items")
-        conn.executemany(
-            "INSERT INTO catalog_items (code, name, department_name, time_limit_days, fee_fen, detail_json) VALUES (?, ?, ?, ?, ?, ?)",
-            [(i["code"], i["name"], i.get("department_name", i["department"]), i["time_limit_days"], i["fee_fen"], json.dumps(i, ensure_ascii=False)) for i in catalog["items"]],
-        )
-        set_meta(conn, "catalog_version", str(catalog["version"]))
+        return install_catalog_in(conn, catalog)
+
+
+def install_catalog_in(conn: sqlite3.Connection, catalog: dict[str, Any]) -> bool:
+    """The same inside the caller's transaction (a catalog.version record on the downlink)."""
+    if int(get_meta(conn, "catalog_version", "0")) >= int(catalog["version"]):
+        return False
+    conn.execute("DELETE FROM catalog_items")
+    conn.executemany(
+        "INSERT INTO catalog_items (code, name, department_name, time_limit_days, fee_fen, detail_json) VALUES (?, ?, ?, ?, ?, ?)",
+        [(i["code"], i["name"], i.get("department_name", i["department"]), i["time_limit_days"], i["fee_fen"], json.dumps(i, ensure_ascii=False)) for i in catalog["items"]],
+    )
+    set_meta(conn, "catalog_version", str(catalog["version"]))
     return True
 
 

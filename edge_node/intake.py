@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from typing import Any, Mapping
 
 from stdnum import exceptions as stdnum_errors
-from stdnum.cn import ric
+from stdnum.cn import ric, uscc
 
 from .errors import InvalidInput
 
@@ -42,17 +42,33 @@ def validate_resident_id(value: str, field: str = "applicant_id_number", who: st
         raise InvalidInput("公民身份号码无效，请核对后重新输入", field=field) from None
 
 
-def validate_intake(form: Mapping[str, Any], known_items: set[str]) -> Intake:
+def validate_credit_code(value: str, field: str = "applicant_id_number") -> str:
+    """GB 32100 unified social credit code: 18 characters, with its check character."""
+    code = uscc.compact(value or "")
+    if not code:
+        raise InvalidInput("请填写统一社会信用代码", field=field)
+    try:
+        return uscc.validate(code)
+    except stdnum_errors.InvalidLength:
+        raise InvalidInput("统一社会信用代码应为 18 位，请核对营业执照后重新输入", field=field) from None
+    except stdnum_errors.InvalidChecksum:
+        raise InvalidInput("统一社会信用代码校验位不正确，可能有字符输错，请对照营业执照逐位核对", field=field) from None
+    except stdnum_errors.ValidationError:
+        raise InvalidInput("统一社会信用代码格式不正确（由数字和大写字母组成，不含 I、O、S、V、Z）", field=field) from None
+
+
+def validate_intake(form: Mapping[str, Any], known_items: set[str], legal_person: bool = False) -> Intake:
     """Check a submitted intake form; raise InvalidInput naming the first bad field."""
     item_code = str(form.get("item_code") or "").strip()
     if item_code not in known_items:
         raise InvalidInput("请从事项目录中选择要办理的事项", field="item_code")
     name = str(form.get("applicant_name") or "").strip()
     if not name:
-        raise InvalidInput("请填写申请人姓名", field="applicant_name")
-    if len(name) > 50:
-        raise InvalidInput("申请人姓名不能超过 50 个字", field="applicant_name")
-    id_number = validate_resident_id(str(form.get("applicant_id_number") or ""))
+        raise InvalidInput("请填写单位名称" if legal_person else "请填写申请人姓名", field="applicant_name")
+    if len(name) > 100:
+        raise InvalidInput("名称不能超过 100 个字", field="applicant_name")
+    raw_id = str(form.get("applicant_id_number") or "")
+    id_number = validate_credit_code(raw_id) if legal_person else validate_resident_id(raw_id)
     phone = str(form.get("applicant_phone") or "").strip()
     if phone and not PHONE.match(phone):
         raise InvalidInput("手机号码应为 11 位数字，以 1 开头", field="applicant_phone")

@@ -11,6 +11,7 @@ from nacl.signing import SigningKey, VerifyKey
 
 from sync_protocol import (
     DECISION_MADE,
+    CATALOG_VERSION,
     MAX_RECORDS_PER_BATCH,
     RESEND_REQUEST,
     Accepted,
@@ -25,6 +26,7 @@ from sync_protocol import (
 )
 
 from .cases import apply_decision
+from .catalog import install_catalog_in
 from .store import Store, get_meta, set_meta, utcnow
 
 log = logging.getLogger("yiwang.node.link")
@@ -89,6 +91,9 @@ def apply_downlink_in(conn: sqlite3.Connection, node_id: str, hub_key: VerifyKey
             for record in verdict.batch.records:
                 if record.kind == DECISION_MADE:
                     apply_decision(conn, record.data)
+                elif record.kind == CATALOG_VERSION:
+                    if install_catalog_in(conn, record.data):
+                        log.warning("catalog version %d installed from the hub", record.data["version"])
                 elif record.kind == RESEND_REQUEST:
                     count = mark_for_resend(conn, record.data["from_seq"])
                     log.warning("hub asked for a resend from uplink seq %d: %d batches queued again", record.data["from_seq"], count)

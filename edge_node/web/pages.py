@@ -16,7 +16,7 @@ from markupsafe import Markup
 
 from .. import auth, cases, catalog, fees, materials, reconcile
 from ..errors import InvalidInput, NodeError
-from ..intake import mask_id, validate_resident_id
+from ..intake import mask_id, validate_credit_code, validate_resident_id
 from .context import SESSION_COOKIE, node, page_user, sync_status
 
 
@@ -93,8 +93,8 @@ def intake_form(request: Request, item: FromQuery[str] = "", lookup: FromQuery[s
     chosen = catalog.get_item(store, item)
     if not lookup:
         return _intake_page(request, user, chosen, {})
-    try:  # 一号申请: an ID already known brings back the applicant and their earlier results
-        id_number = validate_resident_id(lookup)
+    try:  # 一号申请: an ID (or credit code) already known brings back the applicant and their earlier results
+        id_number = validate_credit_code(lookup) if chosen.get("service_object") == "legal" else validate_resident_id(lookup)
     except NodeError as exc:
         return _intake_page(request, user, chosen, {"applicant_id_number": lookup}, exc)
     known = cases.known_applicant(store, id_number)

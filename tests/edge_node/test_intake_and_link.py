@@ -11,7 +11,7 @@ from nacl.signing import SigningKey
 from stdnum.cn import ric
 
 from edge_node import cases, link
-from edge_node.catalog import install_catalog
+from edge_node.catalog import install_catalog, list_items
 from edge_node.errors import Conflict, InvalidInput
 from edge_node.intake import mask_id, validate_resident_id
 from edge_node.store import Store, set_meta
@@ -216,3 +216,26 @@ def test_a_bad_upload_refuses_the_whole_intake(store, tmp_path):
         cases.submit_application(store, FORM, AGENT, tmp_path / "blobs", [("居民身份证", "a.exe", b"MZ\x90")])
     assert err.value.field == "file_0" and counts(store) == (0, 0)
     assert not (tmp_path / "blobs").exists()  # nothing was written, not even the file
+
+
+def test_legal_person_items_take_a_checked_unified_social_credit_code(store):
+    install_catalog(store, {"version": 2, "items": [{"code": "SC-001", "name": "个体工商户登记", "department": "scj", "department_name": "县市场监督管理局", "time_limit_days": 3, "fee_fen": 0, "service_object": "legal"}]})
+    form = {"item_code": "SC-001", "applicant_name": "青山镇小卖部"}
+    with pytest.raises(InvalidInput, match="统一社会信用代码校验位"):
+        cases.submit_application(store, form | {"applicant_id_number": "91110000600037341X"}, AGENT)
+    with pytest.raises(InvalidInput, match="18 位"):
+        cases.submit_application(store, form | {"applicant_id_number": GOOD_ID[:10]}, AGENT)
+    app = cases.submit_application(store, form | {"applicant_id_number": "91110000600037341l"}, AGENT)
+    assert app["applicant_id_number"] == "91110000600037341L"
+
+
+def test_a_catalog_version_on_the_downlink_replaces_the_catalog_and_an_older_one_is_ignored(store):
+    newer = {"version": 5, "items": [{"code": "RS-009", "name": "新事项", "department": "rsj", "department_name": "县人社局", "time_limit_days": 5, "fee_fen": 0}]}
+    older = {"version": 3, "items": []}
+    pos, wires = GENESIS, []
+    for i, catalog in enumerate((newer, older)):
+        wire, pos = seal_next("shangcun", "down", pos, [Record("catalog.version", f"c{i}", "2026-11-23T09:00:00.000000Z", catalog)], "2026-11-23T09:00:00.000000Z", HUB_KEY)
+        wires.append(wire)
+    for wire in wires:
+        assert isinstance(link.apply_downlink(store, "shangcun", HUB_KEY.verify_key, wire), Accepted)
+    assert [i["code"] for i in list_items(store)] == ["RS-009"]
