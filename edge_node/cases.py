@@ -3,6 +3,7 @@ Each change commits together with its outbox event."""
 
 from __future__ import annotations
 
+import base64
 import json
 import sqlite3
 import uuid
@@ -23,6 +24,8 @@ EVALUATION_LEVELS = {5: "非常满意", 4: "满意", 3: "基本满意", 2: "不�
 
 
 Upload = tuple[str, str, bytes]  # (material name, file name, bytes)
+AUTHORISATION = "委托代办授权书"
+SIGNATURE = "委托代办授权书（手写签名）"
 
 
 def submit_application(
@@ -39,6 +42,9 @@ def submit_application(
         if payment is None:
             raise InvalidInput(f"本事项收费 {yuan(fee_fen)} 元：请选择收费方式", field="payment_method")
         check_payment(fee_fen, *payment)
+    if intake.by_proxy and not any(name in (AUTHORISATION, SIGNATURE) for name, _, _ in uploads):
+        # 委托代办: the applicant's consent, signed on screen or on paper, is part of the case
+        raise InvalidInput("代办须有申请人的授权：请申请人在屏幕上签名，或上传其签字的委托书照片", field="signature")
     validated = [(name, filename, content, check_upload(name, content, field=f"file_{i}")) for i, (name, filename, content) in enumerate(uploads)]
     if validated and blobs_dir is None:
         raise ValueError("uploads need the node's blobs directory")
@@ -81,6 +87,23 @@ def submit_application(
 def checked_materials(item: Mapping[str, Any], form: Mapping[str, Any]) -> list[str]:
     """Required materials whose originals the agent ticked as seen (``have_<i>``)."""
     return [name for i, name in enumerate(required_materials(dict(item))) if str(form.get(f"have_{i}", "")).lower() in ("1", "on", "true", "yes")]
+
+
+def authorisation_uploads(signature_data_url: str, photo: Upload | None) -> list[Upload]:
+    """The proxy authorisation as uploads: a PNG drawn on screen (a data: URL) and/or a photo."""
+    out: list[Upload] = []
+    if signature_data_url:
+        prefix = "data:image/png;base64,"
+        if not signature_data_url.startswith(prefix) or len(signature_data_url) > 3_000_000:
+            raise InvalidInput("签名图片无效，请清除后重新签名", field="signature")
+        try:
+            png = base64.b64decode(signature_data_url[len(prefix):], validate=True)
+        except ValueError:
+            raise InvalidInput("签名图片无效，请清除后重新签名", field="signature") from None
+        out.append((SIGNATURE, "signature.png", png))
+    if photo is not None:
+        out.append((AUTHORISATION, photo[1], photo[2]))
+    return out
 
 
 def _is_legal(item: Any) -> bool:

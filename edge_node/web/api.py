@@ -30,6 +30,7 @@ class ApplicationIn(msgspec.Struct):
     applicant_phone: str = ""
     by_proxy: bool = False
     materials_checked: list[str] = []
+    authorisation_png_base64: str = ""  # required when by_proxy: the applicant's signature
     payment_method: str | None = None  # required when the catalog item has a fee
     payment_reference: str = ""
 
@@ -103,7 +104,8 @@ def api_submit(request: Request, data: JSONBody[ApplicationIn]) -> dict[str, Any
     ctx = node(request)
     form = msgspec.structs.asdict(data)
     payment = (data.payment_method, data.payment_reference) if data.payment_method else None
-    app = cases.submit_application(ctx.store, form, user, checked=data.materials_checked, payment=payment)
+    uploads = cases.authorisation_uploads("data:image/png;base64," + data.authorisation_png_base64, None) if data.authorisation_png_base64 else []
+    app = cases.submit_application(ctx.store, form, user, ctx.blobs_dir, uploads, checked=data.materials_checked, payment=payment)
     ctx.sync.wake_uplink()
     return application_out(app)
 

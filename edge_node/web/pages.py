@@ -7,7 +7,7 @@ from typing import Any
 
 from litestar import MediaType, Request, get, post
 from litestar.params import FromPath, FromQuery, MultipartBody, URLEncodedBody
-from litestar.response import Redirect, Response, Template
+from litestar.response import File, Redirect, Response, Template
 
 import qrcode
 import qrcode.image.svg
@@ -15,7 +15,7 @@ from litestar.datastructures import UploadFile
 from markupsafe import Markup
 
 from .. import auth, cases, catalog, fees, materials, reconcile
-from ..errors import InvalidInput, NodeError
+from ..errors import InvalidInput, NodeError, NotFound
 from ..intake import mask_id, validate_credit_code, validate_resident_id
 from .context import SESSION_COOKIE, node, page_user, sync_status
 
@@ -117,7 +117,13 @@ def intake_submit(request: Request, data: MultipartBody[dict[str, Any]]) -> Resp
         for i, name in enumerate(required)
         if isinstance(upload := data.get(f"file_{i}"), UploadFile) and upload.filename
     ]
+    photo = data.get("authorisation_photo")
     try:
+        if str(form.get("by_proxy", "")).lower() in ("1", "on", "true", "yes"):
+            uploads += cases.authorisation_uploads(
+                str(form.get("signature") or ""),
+                (cases.AUTHORISATION, photo.filename or "", photo.file.read()) if isinstance(photo, UploadFile) and photo.filename else None,
+            )
         missing = cases.missing_materials(item, form, uploads)
         if missing:
             notice = cases.issue_notice(ctx.store, form, item, missing, user)
@@ -128,6 +134,26 @@ def intake_submit(request: Request, data: MultipartBody[dict[str, Any]]) -> Resp
         return _intake_page(request, user, item, form, exc)
     ctx.sync.wake_uplink()
     return Redirect(f"/applications/{app['id']}/receipt")
+
+
+@get("/applications/{application_id:str}/authorisation", sync_to_thread=True)
+def authorisation(request: Request, application_id: FromPath[str]) -> Template:
+    """委托代办授权书, printable: who authorised whom, for what, when, with the signature."""
+    user = page_user(request)
+    ctx = node(request)
+    app = cases.get_application(ctx.store, application_id)
+    signed = [m for m in materials.list_materials(ctx.store, application_id) if m["material"] in (cases.SIGNATURE, cases.AUTHORISATION)]
+    return page(request, "authorisation.html", user=user, app=app, signed=signed, signature=cases.SIGNATURE)
+
+
+@get("/applications/{application_id:str}/materials/{sha256:str}", sync_to_thread=True, media_type="application/octet-stream")
+def material_file(request: Request, application_id: FromPath[str], sha256: FromPath[str]) -> File:
+    page_user(request)
+    ctx = node(request)
+    found = next((m for m in materials.list_materials(ctx.store, application_id) if m["sha256"] == sha256), None)
+    if found is None or not materials.blob_path(ctx.blobs_dir, sha256).exists():
+        raise NotFound("本服务点没有这份材料的文件（设备更换前上传的材料只保存在县中枢）")
+    return File(path=materials.blob_path(ctx.blobs_dir, sha256), media_type=found["media_type"], content_disposition_type="inline", filename=found["filename"] or sha256[:12])
 
 
 @get("/progress", sync_to_thread=True)
@@ -309,6 +335,6 @@ def _case_context(ctx: Any, application_id: str) -> dict[str, Any]:
 
 
 ROUTES = [
-    home, login_form, login_submit, logout, catalog_page, guide, intake_form, intake_submit, progress, receipt, detail, pickup, dispatch, evaluate, complaint,
+    home, login_form, login_submit, logout, catalog_page, guide, intake_form, intake_submit, progress, authorisation, material_file, receipt, detail, pickup, dispatch, evaluate, complaint,
     fees_page, fee_receipt, fee_void, fee_refund, fee_close, fee_remit, fee_reconcile,
 ]

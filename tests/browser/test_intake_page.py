@@ -69,18 +69,33 @@ def test_agent_runs_the_intake_wizard(federation: LocalFederation, browser: Brow
     page.check("#have_0")
     page.set_input_files("#file_1", files=[{"name": "授权书.jpg", "mimeType": "image/jpeg", "buffer": PHOTO}])
     page.check("#have_2")
-    page.check("input[name=by_proxy]")
+    page.check("#by_proxy")
+    page.click("#submit-intake")  # proxy without the applicant's authorisation: refused
+    expect(page.locator("#form-error")).to_contain_text("申请人的授权")
+    page.set_input_files("#file_1", files=[{"name": "授权书.jpg", "mimeType": "image/jpeg", "buffer": PHOTO}])
+    page.locator("#signature-pad").scroll_into_view_if_needed()
+    box = page.locator("#signature-pad").bounding_box()
+    page.mouse.move(box["x"] + 20, box["y"] + 80)
+    page.mouse.down()
+    for x in range(30, 300, 15):  # the applicant signs with a finger (here: the mouse)
+        page.mouse.move(box["x"] + x, box["y"] + 60 + (x % 40))
+    page.mouse.up()
     page.click("#submit-intake")
     expect(page.locator("#receipt-no")).to_have_text("shangcun-000001")
     expect(page.locator("#receipt")).to_contain_text("最低生活保障申请")
-    expect(page.locator("#uploaded")).to_have_text("家庭经济状况核对授权书")
+    expect(page.locator("#uploaded")).to_have_text("家庭经济状况核对授权书、委托代办授权书（手写签名）")
     expect(page.locator("#checked")).to_have_text("居民身份证、家庭收入情况声明")
     expect(page.locator("#qr svg")).to_be_visible()
+    page.click("#print-authorisation")
+    expect(page.locator("#authorisation")).to_contain_text("委托人：张秀英")
+    expect(page.locator("#signature-image")).to_be_visible()
+    assert page.locator("#signature-image").evaluate("img => img.naturalWidth") == 480  # the drawn PNG, served back
+    page.go_back()
     page.screenshot(path=str(tmp_path / "receipt.png"), full_page=True)
     saved = agent.get("/api/applications").json()
     assert [a["receipt_no"] for a in saved] == ["shangcun-000001"]
     assert "*" in saved[0]["applicant_id_number"]
-    assert [m["material"] for m in agent.get(f"/api/applications/{saved[0]['id']}/materials").json()] == ["家庭经济状况核对授权书"]
+    assert [m["material"] for m in agent.get(f"/api/applications/{saved[0]['id']}/materials").json()] == ["家庭经济状况核对授权书", "委托代办授权书（手写签名）"]
 
     # 一号申请: the same ID next time brings back name, phone and earlier results
     page.goto(base + "/applications/new?item=MZ-004")

@@ -4,6 +4,7 @@ SQLite file. NATS is stopped in the middle; the node keeps working and catches u
 
 from __future__ import annotations
 
+import base64
 import time
 from collections import Counter
 from typing import Callable, TypeVar
@@ -15,6 +16,7 @@ from provisioning.federation import LocalFederation
 from ..conftest import Api, resident_id, village
 
 pytestmark = pytest.mark.e2e
+SIGNATURE_PNG = base64.b64encode(b"\x89PNG\r\n\x1a\n" + bytes(64)).decode()  # the applicant's signature, as the canvas sends it
 X = TypeVar("X")
 
 
@@ -31,7 +33,8 @@ def eventually(check: Callable[[], X], timeout: float = 45.0, what: str = "condi
 
 def submit(agent: Api, n: int) -> dict:
     response = agent.post("/api/applications", json={
-        "item_code": "MZ-003", "applicant_name": f"申请人{n}", "applicant_id_number": resident_id(n), "by_proxy": True,
+        "item_code": "MZ-003", "applicant_name": f"申请人{n}", "applicant_id_number": resident_id(n),
+        "by_proxy": True, "authorisation_png_base64": SIGNATURE_PNG,
     })
     assert response.status_code == 201, response.text
     return response.json()

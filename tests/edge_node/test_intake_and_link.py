@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import json
 import sqlite3
 from pathlib import Path
@@ -10,7 +11,7 @@ import pytest
 from nacl.signing import SigningKey
 from stdnum.cn import ric
 
-from edge_node import cases, link
+from edge_node import cases, link, materials
 from edge_node.catalog import install_catalog, list_items
 from edge_node.errors import Conflict, InvalidInput
 from edge_node.intake import mask_id, validate_resident_id
@@ -239,3 +240,16 @@ def test_a_catalog_version_on_the_downlink_replaces_the_catalog_and_an_older_one
     for wire in wires:
         assert isinstance(link.apply_downlink(store, "shangcun", HUB_KEY.verify_key, wire), Accepted)
     assert [i["code"] for i in list_items(store)] == ["RS-009"]
+
+
+def test_a_proxy_application_needs_the_applicants_authorisation(store, tmp_path):
+    with pytest.raises(InvalidInput, match="授权") as err:
+        cases.submit_application(store, FORM | {"by_proxy": "1"}, AGENT, tmp_path)
+    assert err.value.field == "signature" and counts(store) == (0, 0)
+    for bad in ("data:image/jpeg;base64,AAAA", "data:image/png;base64,!!!not base64"):
+        with pytest.raises(InvalidInput, match="签名"):
+            cases.authorisation_uploads(bad, None)
+    png = "data:image/png;base64," + base64.b64encode(b"\x89PNG\r\n\x1a\n" + bytes(10)).decode()
+    app = cases.submit_application(store, FORM | {"by_proxy": "1"}, AGENT, tmp_path, cases.authorisation_uploads(png, None))
+    assert app["proxy_agent"] == "代办员 王秀兰"
+    assert [m["material"] for m in materials.list_materials(store, app["id"])] == [cases.SIGNATURE]
