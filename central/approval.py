@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import json
+
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 
-from sync_protocol import DECISION_MADE
+from sync_protocol import DECISION_MADE, SUPPLEMENT_REQUESTED
 
 from .clock import utcnow
 from .db import transaction
@@ -30,6 +32,27 @@ def get_application(engine: Engine, user: User, application_id: str) -> Applicat
         raise NotFound("没有找到这个办件")
     if user.role == "clerk" and app.department != user.department:
         raise Forbidden("这个办件不属于您的部门")
+    return app
+
+
+def request_supplement(engine: Engine, user: User, application_id: str, missing: list[str]) -> Application:
+    """补正: send the case back to the window with the COMPLETE list of what is missing, at once."""
+    missing = [m.strip() for m in missing if m.strip()]
+    if not missing:
+        raise InvalidInput("请列出需要补正的全部材料，每行一项", field="missing")
+    with transaction(engine) as session:
+        app = session.get(Application, application_id)
+        if app is None:
+            raise NotFound("没有找到这个办件")
+        if user.role != "clerk" or app.department != user.department:
+            raise Forbidden("只能处理本部门的办件")
+        if app.status != "received":
+            raise Conflict(f"这个办件当前状态（{app.status}）不能要求补正")
+        now = utcnow()
+        app.status = "supplement_requested"
+        app.supplement_json = json.dumps(missing, ensure_ascii=False)
+        session.add(app)
+        queue_downlink(session, app.node_id, SUPPLEMENT_REQUESTED, {"application_id": app.id, "missing": missing, "by": user.display_name, "at": now})
     return app
 
 

@@ -24,6 +24,7 @@ from sync_protocol import (
     APPLICATION_RECEIVED,
     MATERIALS_ATTACHED,
     RESEND_REQUEST,
+    SUPPLEMENT_PROVIDED,
     Accepted,
     ChainPos,
     Fork,
@@ -155,6 +156,11 @@ def _apply(session: Session, node: Node, records: tuple[Record, ...], now: str) 
         elif record.kind == MATERIALS_ATTACHED:
             if session.get(Material, (data["application_id"], data["sha256"], data["material"])) is None:
                 session.add(Material(application_id=data["application_id"], sha256=data["sha256"], material=data["material"], size=data["size"], media_type=data["media_type"], filename=data.get("filename", "")))
+        elif record.kind == SUPPLEMENT_PROVIDED:
+            app = session.get(Application, data["application_id"])
+            if app is not None and app.node_id == node.id and app.status == "supplement_requested":
+                app.status = "received"  # back in the clerk's queue; the new materials follow
+                session.add(app)
         elif record.kind == APPLICATION_DISPATCHED:
             app = session.get(Application, data["application_id"])
             if app is not None and app.node_id == node.id:

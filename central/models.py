@@ -104,6 +104,7 @@ class Application(SQLModel, table=True):
     applicant_phone: str = ""
     proxy_agent: str = ""
     materials_checked: str = "[]"  # JSON list: originals the agent checked at the window
+    supplement_json: str = "[]"  # the last complete list of what the clerk asked to be supplied
     status: str = "received"  # received -> approved | denied -> delivered
     submitted_at: str
     received_at: str

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import contextlib
 import os
 import secrets
@@ -49,6 +50,7 @@ def open_store(settings: Settings, identity: NodeIdentity) -> Store:
 
 def _register_filters(engine: JinjaTemplateEngine) -> None:
     engine.engine.filters["local_time"] = local_time
+    engine.engine.filters["from_json"] = json.loads
 
 
 def create_app(settings: Settings) -> Litestar:

@@ -10,7 +10,14 @@ import uuid
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
-from sync_protocol import APPLICATION_DISPATCHED, APPLICATION_PICKED_UP, APPLICATION_RECEIVED, COMPLAINT_FILED, EVALUATION_GIVEN
+from sync_protocol import (
+    APPLICATION_DISPATCHED,
+    APPLICATION_PICKED_UP,
+    APPLICATION_RECEIVED,
+    COMPLAINT_FILED,
+    EVALUATION_GIVEN,
+    SUPPLEMENT_PROVIDED,
+)
 
 from .errors import Conflict, InvalidInput, NotFound
 from .fees import check_payment, collect_fee, yuan
@@ -19,7 +26,7 @@ from .intake import validate_intake, validate_resident_id
 from .materials import check_upload, record_material, write_blob
 from .store import Store, add_outbox, get_meta, next_counter, utcnow
 
-STATUS_TEXT = {"submitted": "已受理，等待审批", "approved": "已批准，请通知申请人领取", "denied": "不予批准", "picked_up": "已领取", "dispatched": "已寄递"}
+STATUS_TEXT = {"supplement_requested": "需补正：请通知申请人补交材料", "submitted": "已受理，等待审批", "approved": "已批准，请通知申请人领取", "denied": "不予批准", "picked_up": "已领取", "dispatched": "已寄递"}
 EVALUATION_LEVELS = {5: "非常满意", 4: "满意", 3: "基本满意", 2: "不满意", 1: "非常不满意"}
 
 
@@ -229,6 +236,36 @@ def file_complaint(store: Store, text: str, agent: Mapping[str, str], applicatio
         data = {"complaint_id": complaint["complaint_id"], "text": text} | {k: v for k, v in (("application_id", application_id), ("contact", complaint["contact"])) if v}
         add_outbox(conn, COMPLAINT_FILED, data, at=complaint["created_at"])
     return complaint
+
+
+def apply_supplement_request(conn: sqlite3.Connection, data: Mapping[str, Any]) -> None:
+    """The hub's complete list of missing materials (inside the downlink transaction)."""
+    conn.execute(
+        "UPDATE applications SET status = 'supplement_requested', supplement_json = ? WHERE id = ? AND status = 'submitted'",
+        (json.dumps(list(data["missing"]), ensure_ascii=False), data["application_id"]),
+    )
+
+
+def provide_supplement(store: Store, blobs_dir: Path, application_id: str, uploads: Sequence[Upload], checked: Sequence[str], agent: Mapping[str, str], note: str = "") -> sqlite3.Row:
+    """补正: every item on the hub's list must be checked as seen or photographed; the materials and
+    the supplement.provided event go up in one transaction, and the case returns to the clerk."""
+    row = get_application(store, application_id)
+    if row["status"] != "supplement_requested":
+        raise Conflict("这个办件没有待补正的材料")
+    wanted = json.loads(row["supplement_json"])
+    provided = set(checked) | {name for name, _, _ in uploads}
+    still = [m for m in wanted if m not in provided]
+    if still:
+        raise InvalidInput(f"还缺：{'、'.join(still)}。县里的补正清单须一次补齐", field="supplement")
+    validated = [(name, filename, content, check_upload(name, content, field=f"file_{i}")) for i, (name, filename, content) in enumerate(uploads)]
+    stored = [(name, filename, write_blob(blobs_dir, content), len(content), media) for name, filename, content, media in validated]
+    with store.write() as conn:
+        now = utcnow()
+        for name, filename, sha, size, media in stored:
+            record_material(conn, application_id, name, filename, sha, size, media, agent)
+        conn.execute("UPDATE applications SET status = 'submitted', supplement_json = '[]' WHERE id = ?", (application_id,))
+        add_outbox(conn, SUPPLEMENT_PROVIDED, {"application_id": application_id, "materials": wanted, "agent": agent["username"]} | ({"note": note.strip()} if note.strip() else {}), at=now)
+    return get_application(store, application_id)
 
 
 def apply_decision(conn: sqlite3.Connection, data: Mapping[str, Any]) -> None:

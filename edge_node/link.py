@@ -14,6 +14,7 @@ from sync_protocol import (
     CATALOG_VERSION,
     MAX_RECORDS_PER_BATCH,
     RESEND_REQUEST,
+    SUPPLEMENT_REQUESTED,
     Accepted,
     ChainPos,
     Fork,
@@ -25,7 +26,7 @@ from sync_protocol import (
     seal_next,
 )
 
-from .cases import apply_decision
+from .cases import apply_decision, apply_supplement_request
 from .catalog import install_catalog_in
 from .store import Store, get_meta, set_meta, utcnow
 
@@ -91,6 +92,8 @@ def apply_downlink_in(conn: sqlite3.Connection, node_id: str, hub_key: VerifyKey
             for record in verdict.batch.records:
                 if record.kind == DECISION_MADE:
                     apply_decision(conn, record.data)
+                elif record.kind == SUPPLEMENT_REQUESTED:
+                    apply_supplement_request(conn, record.data)
                 elif record.kind == CATALOG_VERSION:
                     if install_catalog_in(conn, record.data):
                         log.warning("catalog version %d installed from the hub", record.data["version"])

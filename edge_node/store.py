@@ -110,7 +110,12 @@ def _m7_handover(db: Database) -> None:
     db["complaints"].create({"complaint_id": str, "application_id": str, "contact": str, "text": str, "agent_username": str, "created_at": str}, pk="complaint_id")
 
 
-MIGRATIONS: list[Callable[[Database], None]] = [_m1_initial, _m2_resends, _m3_materials, _m4_notices, _m5_materials_checked, _m6_fees, _m7_handover]
+def _m8_supplements(db: Database) -> None:
+    # the hub's complete list of what must be supplied (JSON), while a supplement is requested
+    db["applications"].add_column("supplement_json", str, not_null_default="[]")
+
+
+MIGRATIONS: list[Callable[[Database], None]] = [_m1_initial, _m2_resends, _m3_materials, _m4_notices, _m5_materials_checked, _m6_fees, _m7_handover, _m8_supplements]
 
 
 class Store:

@@ -28,6 +28,10 @@ class DecisionIn(msgspec.Struct):
     reason: str = ""
 
 
+class SupplementIn(msgspec.Struct):
+    missing: list[str]
+
+
 class EnrolmentCodeIn(msgspec.Struct):
     node_id: str
     name: str
@@ -117,6 +121,15 @@ def api_decide(request: Request, application_id: FromPath[str], data: JSONBody[D
     user = api_user(request, "clerk")
     ctx = hub(request)
     app = approval.decide(ctx.engine, user, application_id, data.decision, data.reason)
+    ctx.sync.wake_downlink()
+    return application_out(app)
+
+
+@post("/api/applications/{application_id:str}/supplement-request", sync_to_thread=True, status_code=200)
+def api_request_supplement(request: Request, application_id: FromPath[str], data: JSONBody[SupplementIn]) -> dict[str, Any]:
+    user = api_user(request, "clerk")
+    ctx = hub(request)
+    app = approval.request_supplement(ctx.engine, user, application_id, data.missing)
     ctx.sync.wake_downlink()
     return application_out(app)
 
@@ -212,4 +225,4 @@ def api_enrol(request: Request, data: JSONBody[EnrolmentIn]) -> dict[str, Any]:
     }
 
 
-ROUTES = [api_login, api_health, api_queue, api_applications, api_application, api_material_file, api_decide, api_nodes, api_replacement_code, api_node_history, api_revoke, api_fees, api_complaints, api_evaluations, api_alerts, api_quarantine, api_create_code, api_enrol]
+ROUTES = [api_login, api_health, api_queue, api_applications, api_application, api_material_file, api_decide, api_request_supplement, api_nodes, api_replacement_code, api_node_history, api_revoke, api_fees, api_complaints, api_evaluations, api_alerts, api_quarantine, api_create_code, api_enrol]

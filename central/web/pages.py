@@ -15,7 +15,7 @@ from ..models import Alert, Application, Node
 from .api import mask_id, material_file
 from .context import SESSION_COOKIE, hub, page_user
 
-STATUS_TEXT = {"received": "待审批", "approved": "已批准", "denied": "不予批准", "delivered": "已送达", "dispatched": "已寄出"}
+STATUS_TEXT = {"received": "待审批", "approved": "已批准", "denied": "不予批准", "delivered": "已送达", "dispatched": "已寄出", "supplement_requested": "待补正"}
 
 
 def page(name: str, status_code: int = 200, **context: Any) -> Template:
@@ -94,6 +94,18 @@ def case_decide(request: Request, application_id: FromPath[str], data: URLEncode
     return Redirect(f"/cases/{application_id}")
 
 
+@post("/cases/{application_id:str}/supplement-request", sync_to_thread=True)
+def case_supplement(request: Request, application_id: FromPath[str], data: URLEncodedBody[dict[str, str]]) -> Response:
+    user = page_user(request, "clerk")
+    ctx = hub(request)
+    try:
+        approval.request_supplement(ctx.engine, user, application_id, data.get("missing", "").splitlines())
+    except HubError as exc:
+        return _case_page(request, user, application_id, status_code=exc.status, error=exc.message)
+    ctx.sync.wake_downlink()
+    return Redirect(f"/cases/{application_id}")
+
+
 @get("/nodes", sync_to_thread=True)
 def nodes(request: Request) -> Template:
     user = page_user(request, "operator")
@@ -120,4 +132,4 @@ def nodes_create_code(request: Request, data: URLEncodedBody[dict[str, str]]) ->
     return _nodes_page(request, user, new_code={"code": code, "expires_at": expires, "node_id": data.get("node_id")})
 
 
-ROUTES = [home, login_form, login_submit, logout, queue, case, case_material, case_decide, nodes, nodes_create_code]
+ROUTES = [home, login_form, login_submit, logout, queue, case, case_material, case_decide, case_supplement, nodes, nodes_create_code]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import msgspec
@@ -171,6 +172,24 @@ def api_attach(request: Request, application_id: FromPath[str], data: MultipartB
     return row
 
 
+@post("/api/applications/{application_id:str}/supplement", sync_to_thread=True, status_code=200, request_max_body_size=8 * MAX_UPLOAD)
+def api_supplement(request: Request, application_id: FromPath[str], data: MultipartBody[dict[str, Any]]) -> dict[str, Any]:
+    """multipart: for item i of the hub's list, ``have_<i>`` (original seen) and/or ``file_<i>``."""
+    user = api_user(request)
+    ctx = node(request)
+    row = supplement_from_form(ctx, application_id, data, user)
+    return application_out(row)
+
+
+def supplement_from_form(ctx: Any, application_id: str, data: dict[str, Any], user: dict[str, str]) -> Any:
+    wanted = json.loads(cases.get_application(ctx.store, application_id)["supplement_json"])
+    uploads = [(name, u.filename or "", u.file.read()) for i, name in enumerate(wanted) if isinstance(u := data.get(f"file_{i}"), UploadFile) and u.filename]
+    checked = [name for i, name in enumerate(wanted) if str(data.get(f"have_{i}", "")).lower() in ("1", "on", "true", "yes")]
+    row = cases.provide_supplement(ctx.store, ctx.blobs_dir, application_id, uploads, checked, user, str(data.get("note", "")))
+    ctx.sync.wake_uplink()
+    return row
+
+
 @get("/api/applications/{application_id:str}/materials", sync_to_thread=True)
 def api_materials(request: Request, application_id: FromPath[str]) -> list[dict[str, Any]]:
     api_user(request)
@@ -242,4 +261,4 @@ def api_reconcile(request: Request, data: MultipartBody[dict[str, Any]]) -> dict
     return reconcile.reconcile(node(request).store, str(data.get("method", "")), text, str(data.get("date_from") or today), str(data.get("date_to") or today))
 
 
-ROUTES = [api_dispatch, api_evaluate, api_complaint, api_fees, api_void, api_refund, api_close, api_remit, api_reconcile, api_attach, api_materials, api_login, api_status, api_catalog, api_submit, api_list, api_get, api_pickup]
+ROUTES = [api_supplement, api_dispatch, api_evaluate, api_complaint, api_fees, api_void, api_refund, api_close, api_remit, api_reconcile, api_attach, api_materials, api_login, api_status, api_catalog, api_submit, api_list, api_get, api_pickup]

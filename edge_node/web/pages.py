@@ -17,6 +17,7 @@ from markupsafe import Markup
 from .. import auth, cases, catalog, fees, materials, reconcile
 from ..errors import InvalidInput, NodeError, NotFound
 from ..intake import mask_id, validate_credit_code, validate_resident_id
+from .api import supplement_from_form
 from .context import SESSION_COOKIE, node, page_user, sync_status
 
 
@@ -294,6 +295,11 @@ def pickup(request: Request, application_id: FromPath[str], data: URLEncodedBody
     return _handover(request, application_id, lambda user: cases.record_pickup(store, application_id, data.get("collector_name", ""), user, data.get("collector_id_number", "")))
 
 
+@post("/applications/{application_id:str}/supplement", sync_to_thread=True, request_max_body_size=MAX_INTAKE_BODY)
+def supplement(request: Request, application_id: FromPath[str], data: MultipartBody[dict[str, Any]]) -> Response:
+    return _handover(request, application_id, lambda user: supplement_from_form(node(request), application_id, data, user))
+
+
 @post("/applications/{application_id:str}/dispatch", sync_to_thread=True)
 def dispatch(request: Request, application_id: FromPath[str], data: URLEncodedBody[dict[str, str]]) -> Response:
     store = node(request).store
@@ -335,6 +341,6 @@ def _case_context(ctx: Any, application_id: str) -> dict[str, Any]:
 
 
 ROUTES = [
-    home, login_form, login_submit, logout, catalog_page, guide, intake_form, intake_submit, progress, authorisation, material_file, receipt, detail, pickup, dispatch, evaluate, complaint,
+    home, login_form, login_submit, logout, catalog_page, guide, intake_form, intake_submit, progress, authorisation, material_file, receipt, detail, supplement, pickup, dispatch, evaluate, complaint,
     fees_page, fee_receipt, fee_void, fee_refund, fee_close, fee_remit, fee_reconcile,
 ]
