@@ -53,9 +53,13 @@ def _m4_supplements(conn: Connection) -> None:
     conn.execute(text("ALTER TABLE application ADD COLUMN supplement_json VARCHAR NOT NULL DEFAULT '[]'"))
 
 
+def _m5_decided_locally(conn: Connection) -> None:
+    conn.execute(text("ALTER TABLE application ADD COLUMN decided_locally BOOLEAN NOT NULL DEFAULT FALSE"))
+
+
 # Numbered migrations for databases made by an older version. A new database gets the current
 # tables from create_all and starts at the latest version; version 1 is the first release's schema.
-MIGRATIONS: list[Callable[[Connection], None]] = [_m2_node_keys, _m3_materials_checked, _m4_supplements]
+MIGRATIONS: list[Callable[[Connection], None]] = [_m2_node_keys, _m3_materials_checked, _m4_supplements, _m5_decided_locally]
 LATEST = 1 + len(MIGRATIONS)
 
 

@@ -20,6 +20,7 @@ from sync_protocol import (
     APPLICATION_DISPATCHED,
     APPLICATION_PICKED_UP,
     COMPLAINT_FILED,
+    DECISION_DELEGATED,
     EVALUATION_GIVEN,
     APPLICATION_RECEIVED,
     MATERIALS_ATTACHED,
@@ -156,6 +157,16 @@ def _apply(session: Session, node: Node, records: tuple[Record, ...], now: str) 
         elif record.kind == MATERIALS_ATTACHED:
             if session.get(Material, (data["application_id"], data["sha256"], data["material"])) is None:
                 session.add(Material(application_id=data["application_id"], sha256=data["sha256"], material=data["material"], size=data["size"], media_type=data["media_type"], filename=data.get("filename", "")))
+        elif record.kind == DECISION_DELEGATED:
+            app = session.get(Application, data["application_id"])
+            item = session.get(CatalogItem, app.item_code) if app is not None else None
+            delegated = item is not None and json.loads(item.detail_json).get("instant") and node.kind == "township"
+            if app is None or app.node_id != node.id or not delegated:
+                raise ValueError(f"decision.delegated for {data['application_id']}: not an instant item delegated to this township")
+            if app.status == "received":
+                app.status, app.decided_at, app.decided_by = data["decision"], data["decided_at"], data["decided_by"]
+                app.decision_reason, app.decided_locally = data.get("reason", ""), True
+                session.add(app)
         elif record.kind == SUPPLEMENT_PROVIDED:
             app = session.get(Application, data["application_id"])
             if app is not None and app.node_id == node.id and app.status == "supplement_requested":

@@ -111,6 +111,7 @@ class Application(SQLModel, table=True):
     decided_at: Optional[str] = None
     decided_by: Optional[str] = None
     decision_reason: str = ""
+    decided_locally: bool = False  # 即办件 decided at a township node under delegation
     delivered_at: Optional[str] = None
 
 

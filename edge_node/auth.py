@@ -15,7 +15,7 @@ from .errors import InvalidInput, NotAuthenticated
 from .store import Store, utcnow
 
 SESSION_LIFETIME = timedelta(hours=12)
-ROLES = {"village_agent": "村代办员", "township_staff": "乡镇窗口人员"}
+ROLES = {"village_agent": "村代办员", "township_staff": "乡镇窗口人员", "township_approver": "乡镇即办审批人"}
 
 
 def hash_password(password: str) -> str:

@@ -15,11 +15,12 @@ from sync_protocol import (
     APPLICATION_PICKED_UP,
     APPLICATION_RECEIVED,
     COMPLAINT_FILED,
+    DECISION_DELEGATED,
     EVALUATION_GIVEN,
     SUPPLEMENT_PROVIDED,
 )
 
-from .errors import Conflict, InvalidInput, NotFound
+from .errors import Conflict, Forbidden, InvalidInput, NotFound
 from .fees import check_payment, collect_fee, yuan
 from .catalog import required_materials
 from .intake import validate_intake, validate_resident_id
@@ -236,6 +237,34 @@ def file_complaint(store: Store, text: str, agent: Mapping[str, str], applicatio
         data = {"complaint_id": complaint["complaint_id"], "text": text} | {k: v for k, v in (("application_id", application_id), ("contact", complaint["contact"])) if v}
         add_outbox(conn, COMPLAINT_FILED, data, at=complaint["created_at"])
     return complaint
+
+
+def decide_on_the_spot(store: Store, application_id: str, decision: str, reason: str, user: Mapping[str, str], node_kind: str) -> sqlite3.Row:
+    """即办件: a township approver decides an instant item at the window, when the catalog delegates
+    it. The decision goes up as decision.delegated, so the county records it as decided here."""
+    if user.get("role") != "township_approver":
+        raise Forbidden("只有乡镇即办审批人可以当场办结即办件")
+    if node_kind != "township":
+        raise Forbidden("即办件只能在乡镇便民服务中心当场办结")
+    if decision not in ("approved", "denied"):
+        raise InvalidInput("办理结果只能是“批准”或“不予批准”", field="decision")
+    if decision == "denied" and not reason.strip():
+        raise InvalidInput("不予批准必须填写理由", field="reason")
+    with store.write() as conn:
+        row = conn.execute("SELECT a.status, c.detail_json FROM applications a LEFT JOIN catalog_items c ON c.code = a.item_code WHERE a.id = ?", (application_id,)).fetchone()
+        if row is None:
+            raise NotFound("没有找到这个办件")
+        if not (row["detail_json"] and json.loads(row["detail_json"]).get("instant")):
+            raise Forbidden("这个事项不是授权乡镇当场办结的即办件，须由县级部门审批")
+        if row["status"] != "submitted":
+            raise Conflict("这个办件已经有结果了")
+        now = utcnow()
+        conn.execute(
+            "UPDATE applications SET status = ?, decision = ?, decision_reason = ?, decided_by = ?, decided_at = ? WHERE id = ?",
+            (decision, decision, reason.strip(), user["display_name"], now, application_id),
+        )
+        add_outbox(conn, DECISION_DELEGATED, {"application_id": application_id, "decision": decision, "decided_by": user["display_name"], "decided_at": now} | ({"reason": reason.strip()} if reason.strip() else {}), at=now)
+    return get_application(store, application_id)
 
 
 def apply_supplement_request(conn: sqlite3.Connection, data: Mapping[str, Any]) -> None:

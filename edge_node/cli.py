@@ -22,7 +22,7 @@ def main(argv: list[str] | None = None) -> int:
     serve.add_argument("--nats-url", help="override the NATS URL received at enrolment")
     add.add_argument("username")
     add.add_argument("display_name")
-    add.add_argument("role", choices=["village_agent", "township_staff"])
+    add.add_argument("role", choices=["village_agent", "township_staff", "township_approver"])
     add.add_argument("--password", required=True)
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr)

@@ -25,6 +25,7 @@ SUPPLEMENT_PROVIDED = "supplement.provided"
 APPLICATION_WITHDRAWN = "application.withdrawn"
 APPLICATION_PICKED_UP = "application.picked_up"
 APPLICATION_DISPATCHED = "application.dispatched"
+DECISION_DELEGATED = "decision.delegated"
 EVALUATION_GIVEN = "evaluation.given"
 COMPLAINT_FILED = "complaint.filed"
 NODE_HEARTBEAT = "node.heartbeat"
@@ -76,6 +77,7 @@ RECORD_SPECS: dict[str, RecordSpec] = {
     SUPPLEMENT_PROVIDED: _spec("up", {"application_id": str, "materials": list, "agent": str}, {"note": str}),
     APPLICATION_WITHDRAWN: _spec("up", {"application_id": str, "reason": str, "agent": str}),
     APPLICATION_PICKED_UP: _spec("up", {"application_id": str, "collector_name": str, "agent": str}, {"collector_id_number": str, "collector_is_applicant": bool}),
+    DECISION_DELEGATED: _spec("up", {"application_id": str, "decision": str, "decided_by": str, "decided_at": str}, {"reason": str}),
     APPLICATION_DISPATCHED: _spec("up", {"application_id": str, "courier": str, "tracking_no": str, "agent": str}),
     EVALUATION_GIVEN: _spec("up", {"application_id": str, "level": int}, {"comment": str}),
     COMPLAINT_FILED: _spec("up", {"complaint_id": str, "text": str}, {"application_id": str, "contact": str}),

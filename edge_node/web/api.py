@@ -59,6 +59,11 @@ class PickupIn(msgspec.Struct):
     collector_id_number: str = ""
 
 
+class OnTheSpotIn(msgspec.Struct):
+    decision: str
+    reason: str = ""
+
+
 class DispatchIn(msgspec.Struct):
     courier: str
     tracking_no: str
@@ -128,6 +133,15 @@ def api_pickup(request: Request, application_id: FromPath[str], data: JSONBody[P
     user = api_user(request)
     ctx = node(request)
     row = cases.record_pickup(ctx.store, application_id, data.collector_name, user, data.collector_id_number)
+    ctx.sync.wake_uplink()
+    return application_out(row)
+
+
+@post("/api/applications/{application_id:str}/decide-on-the-spot", sync_to_thread=True, status_code=200)
+def api_on_the_spot(request: Request, application_id: FromPath[str], data: JSONBody[OnTheSpotIn]) -> dict[str, Any]:
+    user = api_user(request)
+    ctx = node(request)
+    row = cases.decide_on_the_spot(ctx.store, application_id, data.decision, data.reason, user, ctx.identity.kind)
     ctx.sync.wake_uplink()
     return application_out(row)
 
@@ -261,4 +275,4 @@ def api_reconcile(request: Request, data: MultipartBody[dict[str, Any]]) -> dict
     return reconcile.reconcile(node(request).store, str(data.get("method", "")), text, str(data.get("date_from") or today), str(data.get("date_to") or today))
 
 
-ROUTES = [api_supplement, api_dispatch, api_evaluate, api_complaint, api_fees, api_void, api_refund, api_close, api_remit, api_reconcile, api_attach, api_materials, api_login, api_status, api_catalog, api_submit, api_list, api_get, api_pickup]
+ROUTES = [api_on_the_spot, api_supplement, api_dispatch, api_evaluate, api_complaint, api_fees, api_void, api_refund, api_close, api_remit, api_reconcile, api_attach, api_materials, api_login, api_status, api_catalog, api_submit, api_list, api_get, api_pickup]

@@ -300,6 +300,12 @@ def supplement(request: Request, application_id: FromPath[str], data: MultipartB
     return _handover(request, application_id, lambda user: supplement_from_form(node(request), application_id, data, user))
 
 
+@post("/applications/{application_id:str}/decide-on-the-spot", sync_to_thread=True)
+def on_the_spot(request: Request, application_id: FromPath[str], data: URLEncodedBody[dict[str, str]]) -> Response:
+    ctx = node(request)
+    return _handover(request, application_id, lambda user: cases.decide_on_the_spot(ctx.store, application_id, data.get("decision", ""), data.get("reason", ""), user, ctx.identity.kind))
+
+
 @post("/applications/{application_id:str}/dispatch", sync_to_thread=True)
 def dispatch(request: Request, application_id: FromPath[str], data: URLEncodedBody[dict[str, str]]) -> Response:
     store = node(request).store
@@ -341,6 +347,6 @@ def _case_context(ctx: Any, application_id: str) -> dict[str, Any]:
 
 
 ROUTES = [
-    home, login_form, login_submit, logout, catalog_page, guide, intake_form, intake_submit, progress, authorisation, material_file, receipt, detail, supplement, pickup, dispatch, evaluate, complaint,
+    home, login_form, login_submit, logout, catalog_page, guide, intake_form, intake_submit, progress, authorisation, material_file, receipt, detail, supplement, on_the_spot, pickup, dispatch, evaluate, complaint,
     fees_page, fee_receipt, fee_void, fee_refund, fee_close, fee_remit, fee_reconcile,
 ]

@@ -84,6 +84,7 @@ def test_a_database_from_before_key_history_is_migrated_in_place(tmp_path):
         conn.execute(text("ALTER TABLE enrolmentcode DROP COLUMN replacement"))
         conn.execute(text("ALTER TABLE application DROP COLUMN materials_checked"))
         conn.execute(text("ALTER TABLE application DROP COLUMN supplement_json"))
+        conn.execute(text("ALTER TABLE application DROP COLUMN decided_locally"))
         conn.execute(text("DROP TABLE schemaversion"))
     create_schema(engine)
     with engine.begin() as conn:

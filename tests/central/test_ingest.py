@@ -200,3 +200,11 @@ def test_fee_records_reach_the_hub_and_balance_to_the_fen(engine):
     ingest_batch(engine, "yiwang.up.shangcun", second)
     [after] = fee_summary(engine)
     assert (after["remitted_fen"], after["unremitted_fen"]) == (40950, 0)
+
+
+def test_a_delegated_decision_from_a_point_without_the_delegation_is_quarantined(engine):
+    # shangcun is a village point, and MZ-003 is not an instant item: neither may decide locally
+    decided = Record("decision.delegated", "d1", T, {"application_id": "app1", "decision": "approved", "decided_by": "代办员", "decided_at": T})
+    verdict = ingest_batch(engine, "yiwang.up.shangcun", chain([received(1), decided])[0])
+    assert isinstance(verdict, Rejected) and verdict.reason == "invalid_record" and "not an instant item" in verdict.detail
+    assert count(engine, Application) == 0 and count(engine, Quarantine) == 1
