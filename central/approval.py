@@ -35,19 +35,25 @@ def get_application(engine: Engine, user: User, application_id: str) -> Applicat
     return app
 
 
+def _own_case(session: Session, user: User, application_id: str, status: str, refusal: str) -> Application:
+    """The case, if it is this clerk's department's and in ``status``; else the reason why not."""
+    app = session.get(Application, application_id)
+    if app is None:
+        raise NotFound("没有找到这个办件")
+    if user.role != "clerk" or app.department != user.department:
+        raise Forbidden("只能处理本部门的办件")
+    if app.status != status:
+        raise Conflict(f"这个办件当前状态（{app.status}）{refusal}")
+    return app
+
+
 def request_supplement(engine: Engine, user: User, application_id: str, missing: list[str]) -> Application:
     """补正: send the case back to the window with the COMPLETE list of what is missing, at once."""
     missing = [m.strip() for m in missing if m.strip()]
     if not missing:
         raise InvalidInput("请列出需要补正的全部材料，每行一项", field="missing")
     with transaction(engine) as session:
-        app = session.get(Application, application_id)
-        if app is None:
-            raise NotFound("没有找到这个办件")
-        if user.role != "clerk" or app.department != user.department:
-            raise Forbidden("只能处理本部门的办件")
-        if app.status != "received":
-            raise Conflict(f"这个办件当前状态（{app.status}）不能要求补正")
+        app = _own_case(session, user, application_id, "received", "不能要求补正")
         now = utcnow()
         app.status = "supplement_requested"
         app.supplement_json = json.dumps(missing, ensure_ascii=False)
@@ -66,13 +72,7 @@ def decide(engine: Engine, user: User, application_id: str, decision: str, reaso
     if len(reason) > 500:
         raise InvalidInput("理由不能超过 500 字", field="reason")
     with transaction(engine) as session:
-        app = session.get(Application, application_id)
-        if app is None:
-            raise NotFound("没有找到这个办件")
-        if user.role != "clerk" or app.department != user.department:
-            raise Forbidden("只能审批本部门的办件")
-        if app.status != "received":
-            raise Conflict(f"这个办件已经处理过（当前状态：{app.status}），不能重复审批")
+        app = _own_case(session, user, application_id, "received", "不能重复审批")
         now = utcnow()
         app.status = DECISIONS[decision]
         app.decided_at = now

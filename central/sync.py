@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from pathlib import Path
+from typing import AsyncIterator
 
 import nats
 import nats.errors
@@ -72,6 +73,28 @@ async def ensure_streams(js: nats.js.JetStreamContext) -> None:
             log.info("created stream %s", name)
 
 
+async def pull(js: nats.js.JetStreamContext, stream: str, durable: str, batch: int, max_ack_pending: int) -> AsyncIterator[list]:
+    """Yield fetched batches of messages from a durable pull consumer, forever, riding out NATS
+    restarts. ack_wait bounds recovery after a hub crash: a message delivered to the dead process
+    comes back only after it (and a node's later batches wait as gaps until then)."""
+    config = ConsumerConfig(durable_name=durable, ack_policy=AckPolicy.EXPLICIT, ack_wait=ACK_WAIT, max_ack_pending=max_ack_pending)
+    psub = None
+    while True:
+        try:
+            if psub is None:
+                # create or update: an existing durable keeps its old settings otherwise
+                await js.add_consumer(stream, config=config)
+                psub = await js.pull_subscribe_bind(durable, stream=stream)
+            msgs = await psub.fetch(batch, timeout=1.0)
+        except (nats.errors.TimeoutError, asyncio.TimeoutError):
+            continue
+        except RETRYABLE as exc:  # NATS down or restarting: wait for nats-py to reconnect
+            log.warning("fetch from %s failed (%s); retrying", stream, exc)
+            await asyncio.sleep(1)
+            continue
+        yield msgs
+
+
 class HubSync:
     """Runs the ingest and downlink loops until cancelled."""
 
@@ -118,23 +141,7 @@ class HubSync:
             await self.nc.close()
 
     async def _ingest_loop(self, js: nats.js.JetStreamContext) -> None:
-        # ack_wait bounds recovery after a hub crash: a batch delivered to the dead process comes
-        # back only after it, and later batches of that node wait as gaps until then
-        config = ConsumerConfig(durable_name=INGEST_DURABLE, ack_policy=AckPolicy.EXPLICIT, ack_wait=ACK_WAIT, max_ack_pending=1000)
-        psub = None
-        while True:
-            try:
-                if psub is None:
-                    # create or update: an existing durable keeps its old settings otherwise
-                    await js.add_consumer(UPLINK_STREAM, config=config)
-                    psub = await js.pull_subscribe_bind(INGEST_DURABLE, stream=UPLINK_STREAM)
-                msgs = await psub.fetch(50, timeout=1.0)
-            except (nats.errors.TimeoutError, asyncio.TimeoutError):
-                continue
-            except RETRYABLE as exc:  # NATS down or restarting: wait for nats-py to reconnect
-                log.warning("ingest fetch failed (%s); retrying", exc)
-                await asyncio.sleep(1)
-                continue
+        async for msgs in pull(js, UPLINK_STREAM, INGEST_DURABLE, batch=50, max_ack_pending=1000):
             for msg in msgs:
                 verdict = await asyncio.to_thread(ingest_batch, self.engine, msg.subject, msg.data)
                 if isinstance(verdict, Gap):
@@ -148,20 +155,7 @@ class HubSync:
                 await msg.ack()
 
     async def _blob_loop(self, js: nats.js.JetStreamContext) -> None:
-        config = ConsumerConfig(durable_name=BLOB_DURABLE, ack_policy=AckPolicy.EXPLICIT, ack_wait=ACK_WAIT, max_ack_pending=200)
-        psub = None
-        while True:
-            try:
-                if psub is None:
-                    await js.add_consumer(BLOB_STREAM, config=config)
-                    psub = await js.pull_subscribe_bind(BLOB_DURABLE, stream=BLOB_STREAM)
-                msgs = await psub.fetch(20, timeout=1.0)
-            except (nats.errors.TimeoutError, asyncio.TimeoutError):
-                continue
-            except RETRYABLE as exc:
-                log.warning("attachment fetch failed (%s); retrying", exc)
-                await asyncio.sleep(1)
-                continue
+        async for msgs in pull(js, BLOB_STREAM, BLOB_DURABLE, batch=20, max_ack_pending=200):
             for msg in msgs:
                 headers = msg.headers or {}
                 try:

@@ -11,14 +11,15 @@ from pathlib import Path
 
 from .federation import FederationError, LocalFederation, NodeSpec
 
-AGENT, STAFF = "village_agent", "township_staff"
+AGENT, STAFF, APPROVER = "village_agent", "township_staff", "township_approver"
 
 
 def demo_nodes(base_port: int) -> list[NodeSpec]:
+    # a second account at every point: voids and refunds need a second person's approval
     return [
-        NodeSpec("qingshan", "青山镇便民服务中心", "township", base_port + 1, users=[("staff", "乡镇窗口 刘洋", STAFF)]),
-        NodeSpec("shangcun", "青山镇上村代办点", "village", base_port + 2, parent="qingshan", users=[("agent", "上村代办员 王秀兰", AGENT)]),
-        NodeSpec("xiacun", "青山镇下村代办点", "village", base_port + 3, parent="qingshan", users=[("agent", "下村代办员 李建国", AGENT)]),
+        NodeSpec("qingshan", "青山镇便民服务中心", "township", base_port + 1, users=[("staff", "乡镇窗口 刘洋", STAFF), ("approver", "即办审批 周敏", APPROVER)]),
+        NodeSpec("shangcun", "青山镇上村代办点", "village", base_port + 2, parent="qingshan", users=[("agent", "上村代办员 王秀兰", AGENT), ("cadre", "上村村委 张志强", AGENT)]),
+        NodeSpec("xiacun", "青山镇下村代办点", "village", base_port + 3, parent="qingshan", users=[("agent", "下村代办员 李建国", AGENT), ("cadre", "下村村委 孙丽", AGENT)]),
     ]
 
 
@@ -68,10 +69,10 @@ def _banner(fed: LocalFederation, nodes: list[NodeSpec]) -> str:
         "",
         f"  county hub        {fed.hub_url}",
         f"      operator / {fed.password}          (nodes, enrolment codes, alerts)",
-        f"      clerk-mzj / {fed.password}         (民政局 queue; also clerk-rsj, clerk-ybj, clerk-gaj, clerk-cl, clerk-wjj, clerk-nyj)",
+        f"      clerk-mzj / {fed.password}         (民政局 queue; also clerk-rsj, clerk-ybj, clerk-gaj, clerk-cl, clerk-wjj, clerk-nyj, clerk-scj)",
     ]
     for spec in nodes:
-        user = spec.users[0][0]
-        lines.append(f"  {spec.name:<12}  http://127.0.0.1:{spec.port}    {user} / {fed.password}")
+        users = " · ".join(f"{u} / {fed.password}" for u, _, _ in spec.users)
+        lines.append(f"  {spec.name:<12}  http://127.0.0.1:{spec.port}    {users}")
     lines += ["", f"  NATS              {fed.nats_url}", f"  data and logs     {fed.root}", "", "Ctrl-C stops everything."]
     return "\n".join(lines)
