@@ -50,6 +50,12 @@ def submit_application(
         if payment is None:
             raise InvalidInput(f"本事项收费 {yuan(fee_fen)} 元：请选择收费方式", field="payment_method")
         check_payment(fee_fen, *payment)
+    item = items[intake.item_code]
+    seen = set(checked) | {name for name, _, _ in uploads}
+    missing = [m for m in required_materials(_item_of(item)) if m not in seen]
+    if missing:
+        # the window never forwards an incomplete case: tell the applicant everything at once (一次性告知)
+        raise InvalidInput(f"缺少以下材料，不能受理，请打印一次性告知书交给申请人：{'、'.join(missing)}", field="materials")
     if intake.by_proxy and not any(name in (AUTHORISATION, SIGNATURE) for name, _, _ in uploads):
         # 委托代办: the applicant's consent, signed on screen or on paper, is part of the case
         raise InvalidInput("代办须有申请人的授权：请申请人在屏幕上签名，或上传其签字的委托书照片", field="signature")
@@ -57,7 +63,6 @@ def submit_application(
     if validated and blobs_dir is None:
         raise ValueError("uploads need the node's blobs directory")
     stored = [(name, filename, write_blob(blobs_dir, content), len(content), media) for name, filename, content, media in validated]  # type: ignore[arg-type]
-    item = items[intake.item_code]
     with store.write() as conn:
         node_id = get_meta(conn, "node_id")
         receipt_no = f"{node_id}-{next_counter(conn, 'receipt'):06d}"
@@ -112,6 +117,13 @@ def authorisation_uploads(signature_data_url: str, photo: Upload | None) -> list
     if photo is not None:
         out.append((AUTHORISATION, photo[1], photo[2]))
     return out
+
+
+def _item_of(row: Any) -> dict[str, Any]:
+    """The catalog item of a catalog_items row, with materials in their current shape."""
+    item = json.loads(row["detail_json"])
+    item["materials"] = [m if isinstance(m, dict) else {"name": m, "shared": False} for m in item.get("materials", [])]
+    return item
 
 
 def _is_legal(item: Any) -> bool:

@@ -63,3 +63,13 @@ def run_async(coro):  # type: ignore[no-untyped-def]
 
     with ThreadPoolExecutor(1) as pool:
         return pool.submit(asyncio.run, coro).result()
+
+
+def checked(item_code: str) -> list[str]:
+    """What an agent ticks after seeing every original the sample catalog requires for an item."""
+    import json
+    from importlib.resources import files
+
+    catalog = json.loads(files("central").joinpath("catalog_sample.json").read_text(encoding="utf-8"))
+    item = next(i for i in catalog["items"] if i["code"] == item_code)
+    return [m["name"] for m in item["materials"] if not m["shared"]]

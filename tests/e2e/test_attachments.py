@@ -17,7 +17,7 @@ from edge_node.settings import NodeIdentity, Settings
 from provisioning.federation import LocalFederation
 from sync_protocol import uplink_subject
 
-from ..conftest import Api, resident_id, run_async, village
+from ..conftest import Api, checked, resident_id, run_async, village
 from .test_walking_skeleton import eventually
 
 pytestmark = pytest.mark.e2e
@@ -31,7 +31,7 @@ def test_interrupted_attachment_upload_resumes_and_is_verified_at_the_hub(federa
     settings = Settings(data_dir=federation.node_dir("shangcun"))
     identity = NodeIdentity.load(settings)
     store = open_store(settings, identity)
-    app = cases.submit_application(store, {"item_code": "MZ-001", "applicant_name": "李桂芳", "applicant_id_number": resident_id(5)}, AGENT)
+    app = cases.submit_application(store, {"item_code": "MZ-001", "applicant_name": "李桂芳", "applicant_id_number": resident_id(5)}, AGENT, checked=checked("MZ-001"))
     scan = b"%PDF-1.7\n" + os.urandom(4 * 1024 * 1024)
     row = materials.attach_material(store, settings.blobs_dir, app["id"], "家庭经济状况核对授权书", "授权书.pdf", scan, AGENT)
     sha, size = row["sha256"], row["size"]
@@ -89,7 +89,7 @@ def test_materials_uploaded_at_the_window_reach_the_clerk(federation: LocalFeder
     federation.start_node(spec)
     agent = Api(f"http://127.0.0.1:{spec.port}", "agent", federation.password)
     clerk = Api(federation.hub_url, "clerk-mzj", federation.password)
-    app = agent.post("/api/applications", json={"item_code": "MZ-001", "applicant_name": "李桂芳", "applicant_id_number": resident_id(6)}).json()
+    app = agent.post("/api/applications", json={"item_code": "MZ-001", "materials_checked": checked("MZ-001"), "applicant_name": "李桂芳", "applicant_id_number": resident_id(6)}).json()
     photo = b"\xff\xd8\xff\xe0" + os.urandom(600_000)
     up = agent.post(f"/api/applications/{app['id']}/materials", data={"material": "居民身份证"}, files={"file": ("身份证.jpg", photo, "image/jpeg")})
     assert up.status_code == 201, up.text

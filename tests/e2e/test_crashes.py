@@ -11,7 +11,7 @@ import pytest
 
 from provisioning.federation import LocalFederation
 
-from ..conftest import Api, resident_id, village
+from ..conftest import Api, checked, resident_id, village
 from .test_walking_skeleton import eventually
 
 pytestmark = pytest.mark.e2e
@@ -29,7 +29,7 @@ def test_kill_9_of_hub_and_node_loses_nothing_and_applies_nothing_twice(federati
     def burst(start: int, count: int) -> None:
         client = Api(node_url, "agent", federation.password)
         for n in range(start, start + count):
-            response = client.post("/api/applications", json={"item_code": "RS-001", "applicant_name": f"申请人{n}", "applicant_id_number": resident_id(n)})
+            response = client.post("/api/applications", json={"item_code": "RS-001", "materials_checked": checked("RS-001"), "applicant_name": f"申请人{n}", "applicant_id_number": resident_id(n)})
             if response.status_code == 201:
                 committed.append(response.json()["id"])
 

@@ -7,7 +7,7 @@ import pytest
 
 from provisioning.federation import LocalFederation, NodeSpec, free_port
 
-from ..conftest import Api, resident_id
+from ..conftest import Api, checked, resident_id
 from .test_walking_skeleton import eventually
 
 pytestmark = pytest.mark.e2e
@@ -22,7 +22,7 @@ def test_instant_item_decided_at_the_township_is_recorded_as_such(federation: Lo
     operator = Api(federation.hub_url, "operator", federation.password)
 
     instant = staff.post("/api/applications", json={"item_code": "WJ-001", "applicant_name": "赵敏", "applicant_id_number": resident_id(21), "materials_checked": ["夫妻双方居民身份证"]}).json()
-    ordinary = staff.post("/api/applications", json={"item_code": "MZ-003", "applicant_name": "钱七", "applicant_id_number": resident_id(22)}).json()
+    ordinary = staff.post("/api/applications", json={"item_code": "MZ-003", "materials_checked": checked("MZ-003"), "applicant_name": "钱七", "applicant_id_number": resident_id(22)}).json()
 
     refused = staff.post(f"/api/applications/{instant['id']}/decide-on-the-spot", json={"decision": "approved"})
     assert refused.status_code == 403 and "即办审批人" in refused.json()["detail"]

@@ -14,7 +14,7 @@ import pytest
 from provisioning.enrol import EnrolmentFailed, enroll
 from provisioning.federation import LocalFederation
 
-from ..conftest import Api, resident_id, village
+from ..conftest import Api, checked, resident_id, village
 from .test_walking_skeleton import eventually
 
 pytestmark = pytest.mark.e2e
@@ -29,7 +29,7 @@ def test_replacement_device_restores_history_and_continues_the_chain(federation:
     clerk = Api(federation.hub_url, "clerk-mzj", federation.password)
     operator = Api(federation.hub_url, "operator", federation.password)
 
-    apps = [agent.post("/api/applications", json={"item_code": "MZ-003", "applicant_name": f"申请人{n}", "applicant_id_number": resident_id(n)}).json() for n in range(3)]
+    apps = [agent.post("/api/applications", json={"item_code": "MZ-003", "materials_checked": checked("MZ-003"), "applicant_name": f"申请人{n}", "applicant_id_number": resident_id(n)}).json() for n in range(3)]
     eventually(lambda: len(clerk.get("/api/queue").json()) == 3, what="3 applications in the queue")
     clerk.post(f"/api/applications/{apps[0]['id']}/decision", json={"decision": "approve"})
     eventually(lambda: agent.get(f"/api/applications/{apps[0]['id']}").json()["status"] == "approved", what="decision at the node")
@@ -60,7 +60,7 @@ def test_replacement_device_restores_history_and_continues_the_chain(federation:
     assert restored["decided_by"] and restored["picked_up_by"] == "申请人0"
 
     # the chain continues with the new device's key: numbering goes on, nothing forks
-    new = agent.post("/api/applications", json={"item_code": "MZ-003", "applicant_name": "新申请人", "applicant_id_number": resident_id(9)}).json()
+    new = agent.post("/api/applications", json={"item_code": "MZ-003", "materials_checked": checked("MZ-003"), "applicant_name": "新申请人", "applicant_id_number": resident_id(9)}).json()
     assert new["receipt_no"] == "shangcun-000004"
     eventually(lambda: len(operator.get("/api/applications").json()) == 4, what="the new application at the hub")
     clerk.post(f"/api/applications/{apps[1]['id']}/decision", json={"decision": "deny", "reason": "不符合条件"})

@@ -8,7 +8,7 @@ import pytest
 
 from provisioning.federation import LocalFederation, NodeSpec, free_port
 
-from ..conftest import Api, resident_id
+from ..conftest import Api, checked, resident_id
 from .test_walking_skeleton import eventually
 
 pytestmark = pytest.mark.e2e
@@ -26,7 +26,7 @@ def test_a_full_day_offline_then_everything_reaches_the_hub(federation: LocalFed
     eventually(lambda: agent.get("/api/status").json()["online"] is False, what="the node to notice")
 
     def intake(n: int, item: str, **payment) -> dict:
-        r = agent.post("/api/applications", json={"item_code": item, "applicant_name": f"村民{n}", "applicant_id_number": resident_id(n), "materials_checked": ["居民身份证"]} | payment)
+        r = agent.post("/api/applications", json={"item_code": item, "applicant_name": f"村民{n}", "applicant_id_number": resident_id(n), "materials_checked": checked(item)} | payment)
         assert r.status_code == 201, r.text
         return r.json()
 

@@ -15,7 +15,7 @@ from nacl.signing import SigningKey
 from provisioning.federation import LocalFederation
 from sync_protocol import GENESIS, UPLINK_STREAM, Record, open_batch, seal_next, uplink_subject
 
-from ..conftest import Api, resident_id, run_async, village
+from ..conftest import Api, checked, resident_id, run_async, village
 from .test_walking_skeleton import eventually
 
 pytestmark = pytest.mark.e2e
@@ -39,7 +39,7 @@ def node_batches(directory: Path) -> list[sqlite3.Row]:
 
 
 def submit(agent: Api, n: int) -> dict:
-    response = agent.post("/api/applications", json={"item_code": "RS-001", "applicant_name": f"申请人{n}", "applicant_id_number": resident_id(n)})
+    response = agent.post("/api/applications", json={"item_code": "RS-001", "materials_checked": checked("RS-001"), "applicant_name": f"申请人{n}", "applicant_id_number": resident_id(n)})
     assert response.status_code == 201, response.text
     return response.json()
 

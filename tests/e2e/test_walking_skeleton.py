@@ -13,7 +13,7 @@ import pytest
 
 from provisioning.federation import LocalFederation
 
-from ..conftest import Api, resident_id, village
+from ..conftest import Api, checked, resident_id, village
 
 pytestmark = pytest.mark.e2e
 SIGNATURE_PNG = base64.b64encode(b"\x89PNG\r\n\x1a\n" + bytes(64)).decode()  # the applicant's signature, as the canvas sends it
@@ -33,7 +33,7 @@ def eventually(check: Callable[[], X], timeout: float = 45.0, what: str = "condi
 
 def submit(agent: Api, n: int) -> dict:
     response = agent.post("/api/applications", json={
-        "item_code": "MZ-003", "applicant_name": f"申请人{n}", "applicant_id_number": resident_id(n),
+        "item_code": "MZ-003", "materials_checked": checked("MZ-003"), "applicant_name": f"申请人{n}", "applicant_id_number": resident_id(n),
         "by_proxy": True, "authorisation_png_base64": SIGNATURE_PNG,
     })
     assert response.status_code == 201, response.text
@@ -53,7 +53,7 @@ def test_application_round_trip_survives_nats_outage(federation: LocalFederation
         return operator.get("/api/applications").json()
 
     # a bad resident ID is refused with a Chinese problem and nothing is saved
-    bad = agent.post("/api/applications", json={"item_code": "MZ-003", "applicant_name": "张三", "applicant_id_number": "110105194912310021"})
+    bad = agent.post("/api/applications", json={"item_code": "MZ-003", "materials_checked": checked("MZ-003"), "applicant_name": "张三", "applicant_id_number": "110105194912310021"})
     assert bad.status_code == 400 and bad.headers["content-type"].startswith("application/problem+json")
     assert "校验位" in bad.json()["detail"] and agent.get("/api/applications").json() == []
 

@@ -114,3 +114,22 @@ def test_fee_api_round(client, tmp_path):
     assert client.get("/api/fees", headers=auth).json()["totals"]["cash_expected_fen"] == 0
     nothing = client.post("/api/fees/close", json={"cash_counted_fen": 0}, headers=auth)
     assert nothing.status_code == 201  # the voided receipt is still covered by the close
+
+
+def test_the_api_cannot_forward_an_incomplete_case(client):
+    """The one-time-notice rule holds for API callers too: a problem naming every missing item."""
+    from edge_node.catalog import install_catalog
+
+    install_catalog(client.app.state.node.store, {"version": 3, "items": [{
+        "code": "MZ-001", "name": "最低生活保障申请", "department": "mzj", "department_name": "县民政局", "time_limit_days": 30, "fee_fen": 0,
+        "materials": [{"name": "居民身份证", "shared": False}, {"name": "户口簿", "shared": True}, {"name": "家庭收入情况声明", "shared": False}],
+    }]})
+    token = client.post("/api/login", json={"username": "agent", "password": "pw"}).json()["token"]
+    auth = {"Authorization": f"Bearer {token}"}
+    body = {"item_code": "MZ-001", "applicant_name": "张三", "applicant_id_number": resident_id(8)}
+    refused = client.post("/api/applications", json=body | {"materials_checked": ["居民身份证"]}, headers=auth)
+    assert refused.status_code == 400 and refused.json()["field"] == "materials"
+    assert "家庭收入情况声明" in refused.json()["detail"] and "户口簿" not in refused.json()["detail"]
+    assert client.get("/api/applications", headers=auth).json() == []
+    ok = client.post("/api/applications", json=body | {"materials_checked": ["居民身份证", "家庭收入情况声明"]}, headers=auth)
+    assert ok.status_code == 201
