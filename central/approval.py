@@ -7,13 +7,17 @@ import json
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 
-from sync_protocol import DECISION_MADE, SUPPLEMENT_REQUESTED
+from nacl.signing import SigningKey
+
+from sync_protocol import DECISION_MADE, RESULT_ISSUED, SUPPLEMENT_REQUESTED, seal_licence
 
 from .clock import utcnow
 from .db import transaction
 from .downlink import queue_downlink
 from .errors import Conflict, Forbidden, InvalidInput, NotFound
-from .models import Application, User
+from .models import Application, Licence, User
+
+ISSUER = "县级政务服务中枢"
 
 DECISIONS = {"approve": "approved", "deny": "denied"}
 
@@ -62,7 +66,24 @@ def request_supplement(engine: Engine, user: User, application_id: str, missing:
     return app
 
 
-def decide(engine: Engine, user: User, application_id: str, decision: str, reason: str) -> Application:
+def issue_licence(session: Session, app: Application, key: SigningKey, issued_at: str) -> Licence:
+    """Sign the result as an e-licence, keep it in the library, and send it to the node — in the
+    caller's (the approval's) transaction."""
+    licence = Licence(holder_id=app.applicant_id_number, holder_name=app.applicant_name, item_code=app.item_code, application_id=app.id, issued_at=issued_at)
+    session.add(licence)
+    session.flush()  # the id numbers the licence
+    licence.licence_no = f"YW{issued_at[:4]}{licence.id:08d}"
+    licence.text = seal_licence({
+        "licence_no": licence.licence_no, "kind": "办理结果", "item_code": app.item_code, "item_name": app.item_name,
+        "holder_name": app.applicant_name, "holder_id": app.applicant_id_number, "application_id": app.id,
+        "issued_at": issued_at, "issuer": ISSUER,
+    }, key)
+    session.add(licence)
+    queue_downlink(session, app.node_id, RESULT_ISSUED, {"application_id": app.id, "licence_no": licence.licence_no, "licence": licence.text})
+    return licence
+
+
+def decide(engine: Engine, user: User, application_id: str, decision: str, reason: str, key: SigningKey | None = None) -> Application:
     """Approve or deny; a denial must say why (不予许可说明原因)."""
     if decision not in DECISIONS:
         raise InvalidInput("审批结果只能是“批准”或“不予批准”", field="decision")
@@ -85,4 +106,6 @@ def decide(engine: Engine, user: User, application_id: str, decision: str, reaso
             DECISION_MADE,
             {"application_id": app.id, "decision": app.status, "reason": reason, "decided_by": user.display_name, "decided_at": now},
         )
+        if app.status == "approved" and key is not None:
+            issue_licence(session, app, key, now)
     return app

@@ -262,3 +262,16 @@ class Complaint(SQLModel, table=True):
     filed_at: str
     answered_at: Optional[str] = None
     answer: str = ""
+
+
+class Licence(SQLModel, table=True):
+    """电子证照 library: every result the hub signed, keyed by the holder's ID number / credit code."""
+
+    id: Optional[int] = Field(default=None, primary_key=True)
+    licence_no: str = Field(default="", index=True)
+    holder_id: str = Field(index=True)
+    holder_name: str
+    item_code: str
+    application_id: str = Field(index=True)
+    issued_at: str
+    text: str = ""

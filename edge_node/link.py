@@ -14,6 +14,7 @@ from sync_protocol import (
     CATALOG_VERSION,
     MAX_RECORDS_PER_BATCH,
     RESEND_REQUEST,
+    RESULT_ISSUED,
     SUPPLEMENT_REQUESTED,
     Accepted,
     ChainPos,
@@ -22,7 +23,9 @@ from sync_protocol import (
     IngestCursor,
     Record,
     Rejected,
+    SyncError,
     Verdict,
+    open_licence,
     seal_next,
 )
 
@@ -92,6 +95,9 @@ def apply_downlink_in(conn: sqlite3.Connection, node_id: str, hub_key: VerifyKey
             for record in verdict.batch.records:
                 if record.kind == DECISION_MADE:
                     apply_decision(conn, record.data)
+                elif record.kind == RESULT_ISSUED:
+                    open_licence(record.data["licence"], hub_key)  # signed by the pinned hub key, or the batch is refused
+                    conn.execute("INSERT OR IGNORE INTO licences (licence_no, application_id, text, received_at) VALUES (?, ?, ?, ?)", (record.data["licence_no"], record.data["application_id"], record.data["licence"], utcnow()))
                 elif record.kind == SUPPLEMENT_REQUESTED:
                     apply_supplement_request(conn, record.data)
                 elif record.kind == CATALOG_VERSION:
@@ -102,7 +108,7 @@ def apply_downlink_in(conn: sqlite3.Connection, node_id: str, hub_key: VerifyKey
                     log.warning("hub asked for a resend from uplink seq %d: %d batches queued again", record.data["from_seq"], count)
                 else:
                     log.info("downlink record %s not handled yet; kept in the raw batch", record.kind)
-        except (KeyError, TypeError, ValueError, sqlite3.Error) as exc:
+        except (KeyError, TypeError, ValueError, sqlite3.Error, SyncError) as exc:
             # signed by the hub but breaks the contract: keep it, apply nothing, do not advance
             conn.execute("ROLLBACK TO apply_batch")
             verdict = Rejected("invalid_record", f"{type(exc).__name__}: {exc}")

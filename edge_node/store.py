@@ -115,7 +115,12 @@ def _m8_supplements(db: Database) -> None:
     db["applications"].add_column("supplement_json", str, not_null_default="[]")
 
 
-MIGRATIONS: list[Callable[[Database], None]] = [_m1_initial, _m2_resends, _m3_materials, _m4_notices, _m5_materials_checked, _m6_fees, _m7_handover, _m8_supplements]
+def _m9_licences(db: Database) -> None:
+    db["licences"].create({"licence_no": str, "application_id": str, "text": str, "received_at": str}, pk="licence_no")
+    db["licences"].create_index(["application_id"])
+
+
+MIGRATIONS: list[Callable[[Database], None]] = [_m1_initial, _m2_resends, _m3_materials, _m4_notices, _m5_materials_checked, _m6_fees, _m7_handover, _m8_supplements, _m9_licences]
 
 
 class Store:

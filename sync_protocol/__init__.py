@@ -25,6 +25,7 @@ from ._errors import (
     UnencodableValue,
     UnsupportedVersion,
 )
+from ._licence import LICENCE_PREFIX, open_licence, seal_licence
 from ._keys import signing_key_from_text, signing_key_to_text, verify_key_from_text, verify_key_to_text
 from ._records import (
     APPLICATION_ACCEPTED,
@@ -76,7 +77,7 @@ __all__ = [
     "DOWNLINK_STREAM", "EVALUATION_GIVEN", "FEE_COLLECTED", "FEE_REFUNDED", "MATERIALS_ATTACHED", "NODE_HEARTBEAT",
     "NODE_REVOKED", "RECORD_SPECS", "RESEND_REQUEST", "RESULT_ISSUED", "SUPPLEMENT_PROVIDED", "SUPPLEMENT_REQUESTED",
     "UPLINK_STREAM", "RecordSpec", "record_problem", "BLOB_OFFSET_HEADER", "BLOB_SIZE_HEADER", "BLOB_STREAM",
-    "MAX_BLOB_BYTES", "blob_from_subject", "blob_subject", "DAILY_CLOSED", "FEE_REMITTED", "FEE_VOIDED", "DECISION_DELEGATED",
+    "MAX_BLOB_BYTES", "blob_from_subject", "blob_subject", "LICENCE_PREFIX", "open_licence", "seal_licence", "DAILY_CLOSED", "FEE_REMITTED", "FEE_VOIDED", "DECISION_DELEGATED",
     "GENESIS", "GENESIS_HEAD", "MAX_BATCH_BYTES", "MAX_RECORDS_PER_BATCH", "PROTOCOL_VERSION",
     "Accepted", "BadSignature", "Batch", "ChainPos", "Direction", "Duplicate", "Fork", "Gap",
     "IngestCursor", "LocalProtocolError", "Malformed", "Record", "Rejected", "RemoteProtocolError",

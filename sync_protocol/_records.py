@@ -86,7 +86,7 @@ RECORD_SPECS: dict[str, RecordSpec] = {
     APPLICATION_NOT_ACCEPTED: _spec("down", {"application_id": str, "reason": str, "by": str, "at": str}),
     SUPPLEMENT_REQUESTED: _spec("down", {"application_id": str, "missing": list, "by": str, "at": str}),
     DECISION_MADE: _spec("down", {"application_id": str, "decision": str, "decided_by": str, "decided_at": str}, {"reason": str}),
-    RESULT_ISSUED: _spec("down", {"application_id": str, "licence": dict}),
+    RESULT_ISSUED: _spec("down", {"application_id": str, "licence_no": str, "licence": str}),
     CATALOG_VERSION: _spec("down", {"version": int, "items": list}),
     NODE_REVOKED: _spec("down", {"node_id": str, "at": str, "reason": str}),
     RESEND_REQUEST: _spec("down", {"from_seq": int}),

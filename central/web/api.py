@@ -14,7 +14,7 @@ from sync_protocol import verify_key_to_text
 
 from .. import approval, auth, blobs, catalog, enrolment, fees, history, nodes
 from ..errors import Conflict, NotAuthenticated, NotFound
-from ..models import Alert, Application, Complaint, Evaluation, Node, Quarantine
+from ..models import Alert, Application, Complaint, Evaluation, Licence, Node, Quarantine
 from .context import api_user, hub
 
 
@@ -120,7 +120,7 @@ def material_file(request: Request, user: Any, application_id: str, sha256: str)
 def api_decide(request: Request, application_id: FromPath[str], data: JSONBody[DecisionIn]) -> dict[str, Any]:
     user = api_user(request, "clerk")
     ctx = hub(request)
-    app = approval.decide(ctx.engine, user, application_id, data.decision, data.reason)
+    app = approval.decide(ctx.engine, user, application_id, data.decision, data.reason, ctx.key)
     ctx.sync.wake_downlink()
     return application_out(app)
 
@@ -132,6 +132,14 @@ def api_request_supplement(request: Request, application_id: FromPath[str], data
     app = approval.request_supplement(ctx.engine, user, application_id, data.missing)
     ctx.sync.wake_downlink()
     return application_out(app)
+
+
+@get("/api/licences", sync_to_thread=True)
+def api_licences(request: Request, holder_id: FromQuery[str]) -> list[dict[str, Any]]:
+    """The licence library for one holder (so a later application can reuse a result)."""
+    api_user(request, "clerk", "operator")
+    with Session(hub(request).engine) as session:
+        return [lic.model_dump() for lic in session.exec(select(Licence).where(Licence.holder_id == holder_id.strip().upper())).all()]
 
 
 @get("/api/nodes", sync_to_thread=True)
@@ -225,4 +233,4 @@ def api_enrol(request: Request, data: JSONBody[EnrolmentIn]) -> dict[str, Any]:
     }
 
 
-ROUTES = [api_login, api_health, api_queue, api_applications, api_application, api_material_file, api_decide, api_request_supplement, api_nodes, api_replacement_code, api_node_history, api_revoke, api_fees, api_complaints, api_evaluations, api_alerts, api_quarantine, api_create_code, api_enrol]
+ROUTES = [api_login, api_health, api_queue, api_applications, api_application, api_material_file, api_decide, api_request_supplement, api_licences, api_nodes, api_replacement_code, api_node_history, api_revoke, api_fees, api_complaints, api_evaluations, api_alerts, api_quarantine, api_create_code, api_enrol]

@@ -10,6 +10,8 @@ from litestar.response import File, Redirect, Response, Template
 from sqlmodel import Session, select
 
 from .. import approval, auth, blobs, catalog, enrolment
+from sync_protocol import SyncError, open_licence
+
 from ..errors import HubError
 from ..models import Alert, Application, Node
 from .api import mask_id, material_file
@@ -87,7 +89,7 @@ def case_decide(request: Request, application_id: FromPath[str], data: URLEncode
     user = page_user(request, "clerk")
     ctx = hub(request)
     try:
-        approval.decide(ctx.engine, user, application_id, data.get("decision", ""), data.get("reason", ""))
+        approval.decide(ctx.engine, user, application_id, data.get("decision", ""), data.get("reason", ""), ctx.key)
     except HubError as exc:
         return _case_page(request, user, application_id, status_code=exc.status, error=exc.message)
     ctx.sync.wake_downlink()
@@ -104,6 +106,18 @@ def case_supplement(request: Request, application_id: FromPath[str], data: URLEn
         return _case_page(request, user, application_id, status_code=exc.status, error=exc.message)
     ctx.sync.wake_downlink()
     return Redirect(f"/cases/{application_id}")
+
+
+@get("/verify", sync_to_thread=True)
+def verify_page(request: Request, licence: FromQuery[str] = "") -> Template:
+    """Public: anyone can check an e-licence's text against the hub key."""
+    result, error = None, None
+    if licence.strip():
+        try:
+            result = open_licence(licence, hub(request).key.verify_key)
+        except SyncError:
+            error = "无效：这份电子证照不是县级中枢签发的，或内容已被改动"
+    return page("verify.html", user=None, licence=licence, result=result, error=error)
 
 
 @get("/nodes", sync_to_thread=True)
@@ -132,4 +146,4 @@ def nodes_create_code(request: Request, data: URLEncodedBody[dict[str, str]]) ->
     return _nodes_page(request, user, new_code={"code": code, "expires_at": expires, "node_id": data.get("node_id")})
 
 
-ROUTES = [home, login_form, login_submit, logout, queue, case, case_material, case_decide, case_supplement, nodes, nodes_create_code]
+ROUTES = [verify_page, home, login_form, login_submit, logout, queue, case, case_material, case_decide, case_supplement, nodes, nodes_create_code]

@@ -10,6 +10,8 @@ from litestar import Request, get, post
 from litestar.datastructures import UploadFile
 from litestar.params import FromPath, FromQuery, JSONBody, MultipartBody
 
+from sync_protocol import SyncError, open_licence
+
 from .. import auth, cases, catalog, fees, materials, reconcile
 from ..errors import InvalidInput
 from ..intake import mask_id
@@ -62,6 +64,10 @@ class PickupIn(msgspec.Struct):
 class OnTheSpotIn(msgspec.Struct):
     decision: str
     reason: str = ""
+
+
+class LicenceIn(msgspec.Struct):
+    text: str
 
 
 class DispatchIn(msgspec.Struct):
@@ -275,4 +281,14 @@ def api_reconcile(request: Request, data: MultipartBody[dict[str, Any]]) -> dict
     return reconcile.reconcile(node(request).store, str(data.get("method", "")), text, str(data.get("date_from") or today), str(data.get("date_to") or today))
 
 
-ROUTES = [api_on_the_spot, api_supplement, api_dispatch, api_evaluate, api_complaint, api_fees, api_void, api_refund, api_close, api_remit, api_reconcile, api_attach, api_materials, api_login, api_status, api_catalog, api_submit, api_list, api_get, api_pickup]
+@post("/api/licences/verify", sync_to_thread=True, status_code=200)
+def api_verify_licence(request: Request, data: JSONBody[LicenceIn]) -> dict[str, Any]:
+    """Offline: check an e-licence against the hub key this node pinned at enrolment."""
+    try:
+        doc = open_licence(data.text, node(request).identity.hub_key)
+    except SyncError:
+        raise InvalidInput("无效：这份电子证照不是县级中枢签发的，或内容已被改动", field="text") from None
+    return {"valid": True, "licence": doc | {"holder_id": mask_id(doc["holder_id"])}}
+
+
+ROUTES = [api_verify_licence, api_on_the_spot, api_supplement, api_dispatch, api_evaluate, api_complaint, api_fees, api_void, api_refund, api_close, api_remit, api_reconcile, api_attach, api_materials, api_login, api_status, api_catalog, api_submit, api_list, api_get, api_pickup]

@@ -14,6 +14,8 @@ import qrcode.image.svg
 from litestar.datastructures import UploadFile
 from markupsafe import Markup
 
+from sync_protocol import SyncError, open_licence
+
 from .. import auth, cases, catalog, fees, materials, reconcile
 from ..errors import InvalidInput, NodeError, NotFound
 from ..intake import mask_id, validate_credit_code, validate_resident_id
@@ -155,6 +157,18 @@ def material_file(request: Request, application_id: FromPath[str], sha256: FromP
     if found is None or not materials.blob_path(ctx.blobs_dir, sha256).exists():
         raise NotFound("本服务点没有这份材料的文件（设备更换前上传的材料只保存在县中枢）")
     return File(path=materials.blob_path(ctx.blobs_dir, sha256), media_type=found["media_type"], content_disposition_type="inline", filename=found["filename"] or sha256[:12])
+
+
+@get("/verify", sync_to_thread=True)
+def verify_page(request: Request, licence: FromQuery[str] = "") -> Template:
+    """Public and offline: check an e-licence against the hub key pinned at enrolment."""
+    result, error = None, None
+    if licence.strip():
+        try:
+            result = open_licence(licence, node(request).identity.hub_key)
+        except SyncError:
+            error = "无效：这份电子证照不是县级中枢签发的，或内容已被改动"
+    return page(request, "verify.html", user=None, licence=licence, result=result, error=error)
 
 
 @get("/progress", sync_to_thread=True)
@@ -343,10 +357,11 @@ def _case_context(ctx: Any, application_id: str) -> dict[str, Any]:
         "evaluation": ctx.store.one("SELECT * FROM evaluations WHERE application_id = ?", (application_id,)),
         "complaints": ctx.store.query("SELECT * FROM complaints WHERE application_id = ? ORDER BY created_at", (application_id,)),
         "levels": cases.EVALUATION_LEVELS,
+        "licence": ctx.store.one("SELECT * FROM licences WHERE application_id = ?", (application_id,)),
     }
 
 
 ROUTES = [
-    home, login_form, login_submit, logout, catalog_page, guide, intake_form, intake_submit, progress, authorisation, material_file, receipt, detail, supplement, on_the_spot, pickup, dispatch, evaluate, complaint,
+    home, login_form, login_submit, logout, catalog_page, guide, intake_form, intake_submit, verify_page, progress, authorisation, material_file, receipt, detail, supplement, on_the_spot, pickup, dispatch, evaluate, complaint,
     fees_page, fee_receipt, fee_void, fee_refund, fee_close, fee_remit, fee_reconcile,
 ]

@@ -208,3 +208,19 @@ def test_a_delegated_decision_from_a_point_without_the_delegation_is_quarantined
     verdict = ingest_batch(engine, "yiwang.up.shangcun", chain([received(1), decided])[0])
     assert isinstance(verdict, Rejected) and verdict.reason == "invalid_record" and "not an instant item" in verdict.detail
     assert count(engine, Application) == 0 and count(engine, Quarantine) == 1
+
+
+def test_approval_issues_a_signed_licence_in_the_same_transaction(engine):
+    from central.models import Licence
+    from sync_protocol import open_licence
+
+    ingest_batch(engine, "yiwang.up.shangcun", chain([received(1), received(2)])[0])
+    with Session(engine) as s:
+        clerk = s.get(User, "clerk-mzj")
+    approval.decide(engine, clerk, "app1", "approve", "", HUB_KEY)
+    approval.decide(engine, clerk, "app2", "deny", "不符合条件", HUB_KEY)
+    with Session(engine) as s:
+        [licence] = s.exec(select(Licence)).all()  # a denial issues nothing
+        kinds = sorted(e.kind for e in s.exec(select(DownlinkEvent)).all())
+    assert licence.application_id == "app1" and open_licence(licence.text, HUB_KEY.verify_key)["holder_id"] == "11010519491231002X"
+    assert kinds == ["decision.made", "decision.made", "result.issued"]

@@ -253,3 +253,15 @@ def test_a_proxy_application_needs_the_applicants_authorisation(store, tmp_path)
     app = cases.submit_application(store, FORM | {"by_proxy": "1"}, AGENT, tmp_path, cases.authorisation_uploads(png, None))
     assert app["proxy_agent"] == "代办员 王秀兰"
     assert [m["material"] for m in materials.list_materials(store, app["id"])] == [cases.SIGNATURE]
+
+
+def test_a_result_whose_licence_the_hub_did_not_sign_is_refused(store):
+    from sync_protocol import seal_licence
+
+    app = cases.submit_application(store, FORM, AGENT)
+    doc = {"licence_no": "YW1", "kind": "x", "item_code": "MZ-003", "item_name": "x", "holder_name": "张三", "holder_id": GOOD_ID, "application_id": app["id"], "issued_at": "t", "issuer": "x"}
+    for key, expected in ((NODE_KEY, Rejected), (HUB_KEY, Accepted)):  # a refused batch does not advance: both are seq 1
+        record = Record("result.issued", f"r-{expected.__name__}", "2026-11-23T09:00:00.000000Z", {"application_id": app["id"], "licence_no": "YW1", "licence": seal_licence(doc, key)})
+        wire, _ = seal_next("shangcun", "down", GENESIS, [record], "2026-11-23T09:00:00.000000Z", HUB_KEY)
+        assert isinstance(link.apply_downlink(store, "shangcun", HUB_KEY.verify_key, wire), expected)
+    assert [r["licence_no"] for r in store.query("SELECT licence_no FROM licences")] == ["YW1"]
