@@ -70,6 +70,9 @@ def test_agent_runs_the_intake_wizard(federation: LocalFederation, browser: Brow
     page.set_input_files("#file_1", files=[{"name": "授权书.jpg", "mimeType": "image/jpeg", "buffer": PHOTO}])
     page.check("#have_2")
     page.check("#by_proxy")
+    expect(page.locator("#review-applicant")).to_contain_text("张秀英")  # ④ read back before submitting
+    expect(page.locator("#review-materials")).to_contain_text("家庭经济状况核对授权书（已拍照）")
+    expect(page.locator("#review-proxy")).to_contain_text("是")
     page.click("#submit-intake")  # proxy without the applicant's authorisation: refused
     expect(page.locator("#form-error")).to_contain_text("申请人的授权")
     page.set_input_files("#file_1", files=[{"name": "授权书.jpg", "mimeType": "image/jpeg", "buffer": PHOTO}])
