@@ -15,7 +15,8 @@ from .clock import utcnow
 from .db import transaction
 from .downlink import queue_downlink
 from .errors import Conflict, Forbidden, InvalidInput, NotFound
-from .models import Application, Licence, User
+from .models import Application, CatalogItem, Licence, User
+from .workdays import Deadline, deadline_of, load_calendar
 
 ISSUER = "县级政务服务中枢"
 
@@ -27,6 +28,19 @@ def department_queue(engine: Engine, user: User) -> list[Application]:
         raise Forbidden("只有部门审批人员可以查看审批队列")
     with Session(engine) as session:
         return list(session.exec(select(Application).where(Application.department == user.department).order_by(Application.received_at)).all())
+
+
+OPEN = ("received", "supplement_requested")
+
+
+def queue_with_deadlines(engine: Engine, user: User) -> list[tuple[Application, Deadline]]:
+    """The department's cases with their time limits, open ones first, most urgent first."""
+    apps = department_queue(engine, user)
+    calendar = load_calendar(engine)
+    with Session(engine) as session:
+        limits = {i.code: i.time_limit_days for i in session.exec(select(CatalogItem)).all()}
+    rows = [(a, deadline_of(calendar, a.submitted_at, limits.get(a.item_code, 20), a.status not in OPEN)) for a in apps]
+    return sorted(rows, key=lambda r: (r[0].status not in OPEN, r[1].due, r[0].received_at))
 
 
 def get_application(engine: Engine, user: User, application_id: str) -> Application:

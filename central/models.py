@@ -275,3 +275,11 @@ class Licence(SQLModel, table=True):
     application_id: str = Field(index=True)
     issued_at: str
     text: str = ""
+
+
+class CalendarDay(SQLModel, table=True):
+    """A day an operator loaded for a year the holiday library does not know yet."""
+
+    day: str = Field(primary_key=True)  # YYYY-MM-DD
+    workday: bool
+    note: str = ""

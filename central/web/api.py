@@ -12,7 +12,7 @@ from sqlmodel import Session, col, select
 
 from sync_protocol import verify_key_to_text
 
-from .. import approval, auth, blobs, catalog, enrolment, fees, history, nodes
+from .. import approval, auth, blobs, catalog, enrolment, fees, history, nodes, workdays
 from ..errors import Conflict, NotAuthenticated, NotFound
 from ..models import Alert, Application, Complaint, Evaluation, Licence, Node, Quarantine
 from .context import api_user, hub
@@ -70,10 +70,36 @@ def api_health(request: Request) -> dict[str, Any]:
     return {"status": "ok", "nats_connected": hub(request).sync.connected}
 
 
+def deadline_out(d: Any) -> dict[str, Any]:
+    return {"due": d.due.isoformat(), "estimated": d.estimated, "remaining_working_days": d.remaining, "card": d.card}
+
+
 @get("/api/queue", sync_to_thread=True)
 def api_queue(request: Request) -> list[dict[str, Any]]:
+    """The clerk's department queue, open cases first, sorted by deadline (official working days)."""
     user = api_user(request, "clerk")
-    return [application_out(a) for a in approval.department_queue(hub(request).engine, user)]
+    return [application_out(a) | {"deadline": deadline_out(d)} for a, d in approval.queue_with_deadlines(hub(request).engine, user)]
+
+
+class CalendarIn(msgspec.Struct):
+    year: int
+    holidays: list[str]
+    workdays: list[str] = []
+
+
+@get("/api/calendar", sync_to_thread=True)
+def api_calendar(request: Request) -> dict[str, Any]:
+    api_user(request, "operator")
+    return workdays.calendar_status(workdays.load_calendar(hub(request).engine))
+
+
+@post("/api/calendar", sync_to_thread=True, status_code=201)
+def api_load_calendar(request: Request, data: JSONBody[CalendarIn]) -> dict[str, Any]:
+    """Load the official holiday arrangement of a year the holiday library does not know yet."""
+    api_user(request, "operator")
+    engine = hub(request).engine
+    stored = workdays.load_year(engine, data.year, data.holidays, data.workdays)
+    return {"year": data.year, "days": stored} | workdays.calendar_status(workdays.load_calendar(engine))
 
 
 @get("/api/applications", sync_to_thread=True)
@@ -233,4 +259,4 @@ def api_enrol(request: Request, data: JSONBody[EnrolmentIn]) -> dict[str, Any]:
     }
 
 
-ROUTES = [api_login, api_health, api_queue, api_applications, api_application, api_material_file, api_decide, api_request_supplement, api_licences, api_nodes, api_replacement_code, api_node_history, api_revoke, api_fees, api_complaints, api_evaluations, api_alerts, api_quarantine, api_create_code, api_enrol]
+ROUTES = [api_login, api_health, api_queue, api_calendar, api_load_calendar, api_applications, api_application, api_material_file, api_decide, api_request_supplement, api_licences, api_nodes, api_replacement_code, api_node_history, api_revoke, api_fees, api_complaints, api_evaluations, api_alerts, api_quarantine, api_create_code, api_enrol]

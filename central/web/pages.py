@@ -9,7 +9,7 @@ from litestar.params import FromPath, URLEncodedBody
 from litestar.response import File, Redirect, Response, Template
 from sqlmodel import Session, select
 
-from .. import approval, auth, blobs, catalog, enrolment
+from .. import approval, auth, blobs, catalog, enrolment, workdays
 from sync_protocol import SyncError, open_licence
 
 from ..errors import HubError
@@ -62,8 +62,8 @@ def logout(request: Request) -> Response:
 def queue(request: Request) -> Template:
     user = page_user(request, "clerk")
     ctx = hub(request)
-    apps = approval.department_queue(ctx.engine, user)
-    return page("queue.html", user=user, apps=apps, department=catalog.departments(ctx.engine).get(user.department or "", ""))
+    rows = approval.queue_with_deadlines(ctx.engine, user)
+    return page("queue.html", user=user, rows=rows, department=catalog.departments(ctx.engine).get(user.department or "", ""))
 
 
 def _case_page(request: Request, user: Any, application_id: str, status_code: int = 200, error: str | None = None) -> Template:
@@ -133,6 +133,7 @@ def _nodes_page(request: Request, user: Any, status_code: int = 200, **extra: An
         alerts = session.exec(select(Alert).order_by(Alert.id.desc()).limit(20)).all()  # type: ignore[union-attr]
     extra.setdefault("error", None)
     extra.setdefault("new_code", None)
+    extra.setdefault("calendar", workdays.calendar_status(workdays.load_calendar(hub(request).engine)))
     return page("nodes.html", status_code=status_code, user=user, nodes=rows, counts=counts, alerts=alerts, **extra)
 
 

@@ -224,3 +224,13 @@ def test_approval_issues_a_signed_licence_in_the_same_transaction(engine):
         kinds = sorted(e.kind for e in s.exec(select(DownlinkEvent)).all())
     assert licence.application_id == "app1" and open_licence(licence.text, HUB_KEY.verify_key)["holder_id"] == "11010519491231002X"
     assert kinds == ["decision.made", "decision.made", "result.issued"]
+
+
+def test_queue_is_sorted_by_deadline_in_official_working_days(engine):
+    early = Record("application.received", "e1", "2026-11-02T02:00:00.000000Z", received(1).data)  # MZ-003: 10 working days
+    late = Record("application.received", "e2", T, received(2).data)
+    ingest_batch(engine, "yiwang.up.shangcun", chain([late, early])[0])
+    with Session(engine) as s:
+        clerk = s.get(User, "clerk-mzj")
+    rows = approval.queue_with_deadlines(engine, clerk)
+    assert [(a.id, d.due.isoformat()) for a, d in rows] == [("app1", "2026-11-16"), ("app2", "2026-12-07")]

@@ -68,3 +68,16 @@ def test_operator_creates_an_enrolment_code_and_a_used_code_is_refused(client):
     reused = client.post("/api/enrolment", json={"code": code, "public_key": key_b})
     assert reused.status_code == 409 and "已经使用" in reused.json()["detail"]
     assert client.post("/api/enrolment", json={"code": "XXXX-XXXX-XXXX", "public_key": key_b}).status_code == 404
+
+
+def test_operator_loads_a_year_the_holiday_library_does_not_know(client):
+    token = client.post("/api/login", json={"username": "operator", "password": "op-pass"}).json()["token"]
+    auth = {"Authorization": f"Bearer {token}"}
+    status = client.get("/api/calendar", headers=auth).json()
+    assert status["warning"] is bool(status["missing_years"])
+    bad = client.post("/api/calendar", json={"year": 2099, "holidays": ["2099-13-01"]}, headers=auth)
+    assert bad.status_code == 400 and "格式不正确" in bad.json()["detail"]
+    loaded = client.post("/api/calendar", json={"year": 2099, "holidays": ["2099-01-01"], "workdays": ["2099-01-03"]}, headers=auth)
+    assert loaded.status_code == 201 and loaded.json()["days"] == 2 and 2099 in loaded.json()["loaded_years"]
+    clerk = client.post("/api/login", json={"username": "clerk-mzj", "password": "pw"}).json()["token"]
+    assert client.post("/api/calendar", json={"year": 2099, "holidays": []}, headers={"Authorization": f"Bearer {clerk}"}).status_code == 403

@@ -1,0 +1,137 @@
+"""Time limits in official working days (法定工作日): public holidays and adjusted workdays from the
+maintained chinese-calendar library, and — for a year it does not know yet — days an operator
+loaded. If neither knows a year, the deadline is estimated with Monday–Friday and flagged, so no
+case is ever without a deadline, and the operator is told to load the year.
+
+Rules: the day a case is received does not count; the limit ends on the N-th working day after it.
+Cards (红黄牌): red once the deadline has passed without a decision; yellow when at most a fifth of
+the limit (at least 1 working day) is left.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta, timezone
+from typing import Any, Iterable
+
+import chinese_calendar
+from sqlalchemy.engine import Engine
+from sqlmodel import Session, select
+
+from sync_protocol import parse_time
+
+from .db import transaction
+from .errors import InvalidInput
+from .models import CalendarDay
+
+BEIJING = timezone(timedelta(hours=8))
+
+
+def beijing_date(ts: str) -> date:
+    return parse_time(ts).astimezone(BEIJING).date()
+
+
+def today() -> date:
+    return datetime.now(BEIJING).date()
+
+
+class WorkCalendar:
+    def __init__(self, loaded: dict[date, bool] | None = None) -> None:
+        self.loaded = loaded or {}
+        self.loaded_years = {d.year for d in self.loaded}
+
+    def knows(self, year: int) -> bool:
+        try:
+            chinese_calendar.is_workday(date(year, 6, 1))
+            return True
+        except NotImplementedError:
+            return year in self.loaded_years
+
+    def is_workday(self, day: date) -> tuple[bool, bool]:
+        """(is it a working day, is that only an estimate)."""
+        if day in self.loaded:
+            return self.loaded[day], False
+        try:
+            return chinese_calendar.is_workday(day), False
+        except NotImplementedError:
+            if day.year in self.loaded_years:  # a loaded year lists its exceptions; the rest is Mon–Fri
+                return day.weekday() < 5, False
+            return day.weekday() < 5, True
+
+    def deadline(self, received: date, working_days: int) -> tuple[date, bool]:
+        """The last day of a limit of ``working_days`` counted from the day after ``received``."""
+        day, counted, estimated = received, 0, False
+        while counted < working_days:
+            day += timedelta(days=1)
+            workday, guess = self.is_workday(day)
+            estimated = estimated or guess
+            counted += workday
+        return day, estimated
+
+    def working_days_between(self, start: date, end: date) -> int:
+        """Working days after ``start`` up to and including ``end`` (negative if end is earlier)."""
+        if end < start:
+            return -self.working_days_between(end, start)
+        return sum(self.is_workday(start + timedelta(days=i))[0] for i in range(1, (end - start).days + 1))
+
+
+def load_calendar(engine: Engine) -> WorkCalendar:
+    with Session(engine) as session:
+        return WorkCalendar({date.fromisoformat(d.day): d.workday for d in session.exec(select(CalendarDay)).all()})
+
+
+def load_year(engine: Engine, year: int, holidays: Iterable[str], workdays: Iterable[str]) -> int:
+    """An operator loads the official arrangement for a year: the holidays and the adjusted (weekend)
+    workdays. Replaces what was loaded for that year before; returns how many days were stored."""
+    days: dict[str, bool] = {}
+    for kind, values in ((False, holidays), (True, workdays)):
+        for text in values:
+            try:
+                d = date.fromisoformat(str(text).strip())
+            except ValueError:
+                raise InvalidInput(f"日期“{text}”格式不正确，应为 YYYY-MM-DD", field="holidays" if not kind else "workdays") from None
+            if d.year != year:
+                raise InvalidInput(f"日期 {d} 不属于 {year} 年", field="holidays" if not kind else "workdays")
+            if str(d) in days:
+                raise InvalidInput(f"{d} 同时出现在节假日和调休上班日中", field="workdays")
+            days[str(d)] = kind
+    if not days:
+        raise InvalidInput("请至少填写一个节假日", field="holidays")
+    with transaction(engine) as session:
+        for row in session.exec(select(CalendarDay).where(CalendarDay.day.startswith(f"{year}-"))).all():  # type: ignore[union-attr]
+            session.delete(row)
+        session.flush()
+        for day, workday in sorted(days.items()):
+            session.add(CalendarDay(day=day, workday=workday, note="operator"))
+    return len(days)
+
+
+def calendar_status(calendar: WorkCalendar, now: date | None = None) -> dict[str, Any]:
+    """What the operator must know: is next year's holiday arrangement available yet?"""
+    now = now or today()
+    missing = [y for y in (now.year, now.year + 1) if not calendar.knows(y)]
+    return {"this_year": now.year, "missing_years": missing, "loaded_years": sorted(calendar.loaded_years), "warning": bool(missing)}
+
+
+@dataclass(frozen=True)
+class Deadline:
+    due: date
+    estimated: bool
+    remaining: int  # working days left after today (negative when overdue)
+    card: str  # "" | "yellow" | "red"
+
+
+def deadline_of(calendar: WorkCalendar, received_at: str, limit_days: int, decided: bool, now: date | None = None) -> Deadline:
+    now = now or today()
+    due, estimated = calendar.deadline(beijing_date(received_at), limit_days)
+    remaining = calendar.working_days_between(now, due)
+    if decided:
+        card = ""
+    elif now > due:
+        card = "red"
+    elif remaining <= max(1, math.ceil(limit_days / 5)):
+        card = "yellow"
+    else:
+        card = ""
+    return Deadline(due, estimated, remaining, card)
