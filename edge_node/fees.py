@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from datetime import datetime, timedelta, timezone
+from datetime import timedelta, timezone
 from typing import Any, Mapping
 
 from sync_protocol import DAILY_CLOSED, FEE_COLLECTED, FEE_REFUNDED, FEE_REMITTED, FEE_VOIDED, parse_time
