@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import json
 import contextlib
-import os
 import secrets
 from pathlib import Path
 from typing import AsyncIterator
@@ -17,7 +16,7 @@ from litestar.openapi import OpenAPIConfig
 from litestar.template import TemplateConfig
 
 from .db import create_schema, make_engine
-from .keys import load_hub_key
+from .keys import load_hub_key, write_secret
 from .settings import Settings
 from .sync import HubSync
 from .web import api, pages
@@ -32,9 +31,7 @@ def _web_secret(data_dir: Path) -> str:
     """CSRF secret kept across restarts (0600), so open forms stay valid after a restart."""
     path = data_dir / "web.secret"
     if not path.exists():
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "w") as f:
-            f.write(secrets.token_urlsafe(32))
+        write_secret(path, secrets.token_urlsafe(32))
     return path.read_text().strip()
 
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import logging
-import os
 import sys
 from pathlib import Path
 
@@ -15,6 +14,7 @@ from sync_protocol import signing_key_to_text, verify_key_to_text
 from .auth import add_user
 from .catalog import load_catalog, sample_catalog
 from .db import create_schema, make_engine
+from .keys import write_secret
 from .settings import Settings
 
 DEMO_CLERKS = [
@@ -27,13 +27,6 @@ DEMO_CLERKS = [
     ("clerk-nyj", "农业农村局审批员 周杰", "nyj"),
     ("clerk-scj", "市场监管局审批员 吴静", "scj"),
 ]
-
-
-def write_secret(path: Path, text: str) -> None:
-    """Create ``path`` readable by its owner only; refuse to overwrite an existing secret."""
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "w") as f:
-        f.write(text + "\n")
 
 
 def init(settings: Settings, operator_password: str | None, demo_password: str | None) -> None:

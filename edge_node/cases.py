@@ -10,6 +10,8 @@ import uuid
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
+from nacl.signing import VerifyKey
+
 from sync_protocol import (
     APPLICATION_DISPATCHED,
     APPLICATION_PICKED_UP,
@@ -18,11 +20,13 @@ from sync_protocol import (
     DECISION_DELEGATED,
     EVALUATION_GIVEN,
     SUPPLEMENT_PROVIDED,
+    SyncError,
+    open_licence,
 )
 
 from .errors import Conflict, Forbidden, InvalidInput, NotFound
 from .fees import check_payment, collect_fee, yuan
-from .catalog import required_materials
+from .catalog import item_from_row, required_materials
 from .intake import validate_intake, validate_resident_id
 from .materials import check_upload, record_material, write_blob
 from .store import Store, add_outbox, get_meta, next_counter, utcnow
@@ -43,8 +47,9 @@ def submit_application(
     """Validate everything first, then write the application, its materials and their outbox
     events in one transaction. (Files are stored content-addressed before it; an orphan file
     left by a crash is harmless.)"""
-    items = {row["code"]: row for row in store.query("SELECT code, name, department_name, fee_fen, detail_json FROM catalog_items")}
-    intake = validate_intake(form, set(items), legal_person=_is_legal(items.get(str(form.get("item_code") or "").strip())))
+    items = {row["code"]: row for row in store.query("SELECT * FROM catalog_items")}
+    claimed = items.get(str(form.get("item_code") or "").strip())
+    intake = validate_intake(form, set(items), legal_person=claimed is not None and item_from_row(claimed).get("service_object") == "legal")
     fee_fen = items[intake.item_code]["fee_fen"]
     if fee_fen:  # the fee comes from the catalog, never from the form
         if payment is None:
@@ -52,7 +57,7 @@ def submit_application(
         check_payment(fee_fen, *payment)
     item = items[intake.item_code]
     seen = set(checked) | {name for name, _, _ in uploads}
-    missing = [m for m in required_materials(_item_of(item)) if m not in seen]
+    missing = [m for m in required_materials(item_from_row(item)) if m not in seen]
     if missing:
         # the window never forwards an incomplete case: tell the applicant everything at once (一次性告知)
         raise InvalidInput(f"缺少以下材料，不能受理，请打印一次性告知书交给申请人：{'、'.join(missing)}", field="materials")
@@ -119,18 +124,6 @@ def authorisation_uploads(signature_data_url: str, photo: Upload | None) -> list
     return out
 
 
-def _item_of(row: Any) -> dict[str, Any]:
-    """The catalog item of a catalog_items row, with materials in their current shape."""
-    item = json.loads(row["detail_json"])
-    item["materials"] = [m if isinstance(m, dict) else {"name": m, "shared": False} for m in item.get("materials", [])]
-    return item
-
-
-def _is_legal(item: Any) -> bool:
-    """Items whose service object is a legal person identify the applicant by credit code."""
-    return item is not None and json.loads(item["detail_json"]).get("service_object") == "legal"
-
-
 def missing_materials(item: Mapping[str, Any], form: Mapping[str, Any], uploads: Sequence[Upload]) -> list[str]:
     """Required materials neither checked as seen nor photographed at the window."""
     seen = set(checked_materials(item, form)) | {name for name, _, _ in uploads}
@@ -172,6 +165,16 @@ def get_application(store: Store, application_id: str) -> sqlite3.Row:
     return row
 
 
+def _ready_for_handover(conn: sqlite3.Connection, application_id: str, action: str) -> sqlite3.Row:
+    """The case, if its result has arrived and has not been handed over yet."""
+    row = conn.execute("SELECT status, applicant_id_number FROM applications WHERE id = ?", (application_id,)).fetchone()
+    if row is None:
+        raise NotFound("没有找到这个办件")
+    if row["status"] not in ("approved", "denied"):
+        raise Conflict(f"结果尚未送达本服务点，或已经领取 / 寄递，不能办理{action}")
+    return row
+
+
 def record_pickup(store: Store, application_id: str, collector_name: str, agent: Mapping[str, str], collector_id_number: str = "") -> sqlite3.Row:
     """统一窗口出件: the result is handed over to a collector whose ID the agent checked; someone
     other than the applicant must show their own ID (代领)."""
@@ -180,11 +183,7 @@ def record_pickup(store: Store, application_id: str, collector_name: str, agent:
         raise InvalidInput("请填写领取人姓名", field="collector_name")
     collector_id = validate_resident_id(collector_id_number, field="collector_id_number", who="领取人")
     with store.write() as conn:
-        row = conn.execute("SELECT status, applicant_id_number FROM applications WHERE id = ?", (application_id,)).fetchone()
-        if row is None:
-            raise NotFound("没有找到这个办件")
-        if row["status"] not in ("approved", "denied"):
-            raise Conflict("结果尚未送达本服务点，或已经领取 / 寄递，不能办理领取")
+        row = _ready_for_handover(conn, application_id, "领取")
         now = utcnow()
         conn.execute("UPDATE applications SET status = 'picked_up', picked_up_at = ?, picked_up_by = ?, collector_id_number = ? WHERE id = ?", (now, collector_name, collector_id, application_id))
         add_outbox(conn, APPLICATION_PICKED_UP, {
@@ -202,11 +201,7 @@ def record_dispatch(store: Store, application_id: str, courier: str, tracking_no
     if not tracking_no:
         raise InvalidInput("请填写快递单号", field="tracking_no")
     with store.write() as conn:
-        row = conn.execute("SELECT status FROM applications WHERE id = ?", (application_id,)).fetchone()
-        if row is None:
-            raise NotFound("没有找到这个办件")
-        if row["status"] not in ("approved", "denied"):
-            raise Conflict("结果尚未送达本服务点，或已经领取 / 寄递，不能办理寄递")
+        _ready_for_handover(conn, application_id, "寄递")
         now = utcnow()
         conn.execute("UPDATE applications SET status = 'dispatched', courier = ?, tracking_no = ?, dispatched_at = ? WHERE id = ?", (courier, tracking_no, now, application_id))
         add_outbox(conn, APPLICATION_DISPATCHED, {"application_id": application_id, "courier": courier, "tracking_no": tracking_no, "agent": agent["username"]}, at=now)
@@ -277,6 +272,14 @@ def decide_on_the_spot(store: Store, application_id: str, decision: str, reason:
         )
         add_outbox(conn, DECISION_DELEGATED, {"application_id": application_id, "decision": decision, "decided_by": user["display_name"], "decided_at": now} | ({"reason": reason.strip()} if reason.strip() else {}), at=now)
     return get_application(store, application_id)
+
+
+def verify_licence(text: str, hub_key: VerifyKey) -> dict[str, Any]:
+    """An e-licence's document, if the hub key this node pinned signed it; offline."""
+    try:
+        return open_licence(text, hub_key)
+    except SyncError:
+        raise InvalidInput("无效：这份电子证照不是县级中枢签发的，或内容已被改动", field="text") from None
 
 
 def apply_supplement_request(conn: sqlite3.Connection, data: Mapping[str, Any]) -> None:

@@ -35,7 +35,8 @@ def install_catalog_file(store: Store, path: Path) -> bool:
     return path.exists() and install_catalog(store, json.loads(path.read_text(encoding="utf-8")))
 
 
-def _item(row: Any) -> dict[str, Any]:
+def item_from_row(row: Any) -> dict[str, Any]:
+    """A catalog_items row as the item dict, with materials in their current shape."""
     item = json.loads(row["detail_json"]) | {"department_name": row["department_name"]}
     # materials: [{"name", "shared"}]; "shared" ones the departments obtain by data sharing and
     # the window must not demand again (older catalogs listed plain names)
@@ -48,14 +49,14 @@ def list_items(store: Store, query: str = "") -> list[dict[str, Any]]:
     words = query.split()
     where = " AND ".join("(code LIKE ? OR name LIKE ? OR department_name LIKE ? OR detail_json LIKE ?)" for _ in words) or "1"
     params = [p for w in words for p in (f"%{w}%",) * 4]
-    return [_item(r) for r in store.query(f"SELECT * FROM catalog_items WHERE {where} ORDER BY code", tuple(params))]
+    return [item_from_row(r) for r in store.query(f"SELECT * FROM catalog_items WHERE {where} ORDER BY code", tuple(params))]
 
 
 def get_item(store: Store, code: str) -> dict[str, Any]:
     row = store.one("SELECT * FROM catalog_items WHERE code = ?", (code,))
     if row is None:
         raise NotFound("事项目录中没有这个事项，请重新选择")
-    return _item(row)
+    return item_from_row(row)
 
 
 def required_materials(item: dict[str, Any]) -> list[str]:

@@ -14,8 +14,6 @@ import qrcode.image.svg
 from litestar.datastructures import UploadFile
 from markupsafe import Markup
 
-from sync_protocol import SyncError, open_licence
-
 from .. import auth, cases, catalog, fees, materials, reconcile
 from ..errors import InvalidInput, NodeError, NotFound
 from ..intake import mask_id, validate_credit_code, validate_resident_id
@@ -165,9 +163,9 @@ def verify_page(request: Request, licence: FromQuery[str] = "") -> Template:
     result, error = None, None
     if licence.strip():
         try:
-            result = open_licence(licence, node(request).identity.hub_key)
-        except SyncError:
-            error = "无效：这份电子证照不是县级中枢签发的，或内容已被改动"
+            result = cases.verify_licence(licence, node(request).identity.hub_key)
+        except NodeError as exc:
+            error = exc.message
     return page(request, "verify.html", user=None, licence=licence, result=result, error=error)
 
 
