@@ -81,3 +81,14 @@ def test_operator_loads_a_year_the_holiday_library_does_not_know(client):
     assert loaded.status_code == 201 and loaded.json()["days"] == 2 and 2099 in loaded.json()["loaded_years"]
     clerk = client.post("/api/login", json={"username": "clerk-mzj", "password": "pw"}).json()["token"]
     assert client.post("/api/calendar", json={"year": 2099, "holidays": []}, headers={"Authorization": f"Bearer {clerk}"}).status_code == 403
+
+
+def test_operator_page_warns_exactly_while_a_year_of_holidays_is_missing(client):
+    token = csrf(client, "/login")
+    client.post("/login", data={"username": "operator", "password": "op-pass", "_csrf_token": token})
+    api = {"Authorization": "Bearer " + client.post("/api/login", json={"username": "operator", "password": "op-pass"}).json()["token"]}
+    missing = client.get("/api/calendar", headers=api).json()["missing_years"]
+    assert ('id="calendar-warning"' in client.get("/nodes").text) is bool(missing)
+    for year in missing:  # load what is missing (weekday rule plus these exceptions) and the warning goes
+        client.post("/api/calendar", json={"year": year, "holidays": [f"{year}-01-01"]}, headers=api)
+    assert 'id="calendar-warning"' not in client.get("/nodes").text

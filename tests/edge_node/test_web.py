@@ -133,3 +133,19 @@ def test_the_api_cannot_forward_an_incomplete_case(client):
     assert client.get("/api/applications", headers=auth).json() == []
     ok = client.post("/api/applications", json=body | {"materials_checked": ["居民身份证", "家庭收入情况声明"]}, headers=auth)
     assert ok.status_code == 201
+
+
+def test_the_service_guide_prints_basis_conditions_and_never_demands_shared_materials(client):
+    from edge_node.catalog import install_catalog
+
+    install_catalog(client.app.state.node.store, {"version": 4, "items": [{
+        "code": "MZ-001", "name": "最低生活保障申请", "department": "mzj", "department_name": "县民政局", "time_limit_days": 30, "fee_fen": 0,
+        "legal_basis": "《社会救助暂行办法》第九条", "conditions": "人均收入低于当地低保标准", "service_object": "natural", "level": "village",
+        "materials": [{"name": "居民身份证", "shared": False}, {"name": "户口簿", "shared": True}],
+    }]})
+    login(client)
+    guide = client.get("/catalog/MZ-001")
+    assert guide.status_code == 200
+    assert "《社会救助暂行办法》第九条" in guide.text and "人均收入低于当地低保标准" in guide.text and "30 个工作日" in guide.text
+    assert "户口簿（部门通过数据共享获取，<strong>无需提交</strong>）" in guide.text
+    assert client.get("/catalog/NOPE").status_code == 404
