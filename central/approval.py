@@ -1,67 +1,161 @@
-"""Back-office decisions. The decision and its downlink event commit together."""
+"""Back-office work on a case: 受理 / 不予受理, 补正, and the decision — per department, in parallel
+where the catalog item names several (并联审批). Every action, its downlink event and its audit
+entry commit together.
+
+A case's lead department (the first its item names) does the pre-review: accept, not accept with a
+reason, or ask for the complete list of missing materials. Each named department then decides its
+own task; the case is approved when every task is, denied as soon as one department denies (the
+others' tasks close). A single-department case may be decided straight from pre-review: accepting
+and deciding at once (当场受理并办结).
+"""
 
 from __future__ import annotations
 
 import json
-
-from sqlalchemy.engine import Engine
-from sqlmodel import Session, select
+from dataclasses import dataclass
 
 from nacl.signing import SigningKey
+from sqlalchemy.engine import Engine
+from sqlmodel import Session, col, select
 
-from sync_protocol import DECISION_MADE, RESULT_ISSUED, SUPPLEMENT_REQUESTED, seal_licence
+from sync_protocol import APPLICATION_ACCEPTED, APPLICATION_NOT_ACCEPTED, DECISION_MADE, RESULT_ISSUED, SUPPLEMENT_REQUESTED, seal_licence
 
+from .actions import record_action
 from .clock import utcnow
 from .db import transaction
 from .downlink import queue_downlink
 from .errors import Conflict, Forbidden, InvalidInput, NotFound
-from .models import Application, CatalogItem, Licence, User
-from .workdays import Deadline, deadline_of, load_calendar
+from .models import Application, ApprovalTask, CatalogItem, Department, Licence, User
+from .workdays import Deadline, WorkCalendar, deadline_of, load_calendar
 
 ISSUER = "县级政务服务中枢"
-
 DECISIONS = {"approve": "approved", "deny": "denied"}
+OPEN = ("received", "accepted", "supplement_requested")
+PRE_REVIEW_DAYS = 2  # 预审：收到申请后 2 个工作日内决定是否受理
+MAX_REASON = 500
 
 
-def department_queue(engine: Engine, user: User) -> list[Application]:
+def departments_of(item: CatalogItem) -> list[str]:
+    """The departments that decide an item, lead first."""
+    named = json.loads(item.detail_json).get("departments") or []
+    return [item.department] + [d for d in named if d != item.department]
+
+
+@dataclass(frozen=True)
+class Clocks:
+    decision: Deadline  # the item's limit, counted from submission at the window
+    pre_review: Deadline | None  # while the case awaits 受理: 2 working days from its arrival
+
+    @property
+    def most_urgent(self) -> Deadline:
+        return min((d for d in (self.pre_review, self.decision) if d is not None), key=lambda d: (d.due, d.card != "red"))
+
+
+def clocks_of(calendar: WorkCalendar, app: Application, limit_days: int) -> Clocks:
+    decision = deadline_of(calendar, app.submitted_at, limit_days, app.status not in OPEN)
+    pre_review = deadline_of(calendar, app.received_at, PRE_REVIEW_DAYS, False) if app.status == "received" else None
+    return Clocks(decision, pre_review)
+
+
+def time_limits(session: Session) -> dict[str, int]:
+    return {i.code: i.time_limit_days for i in session.exec(select(CatalogItem)).all()}
+
+
+def department_queue(engine: Engine, user: User) -> list[tuple[Application, ApprovalTask]]:
+    """The cases in which the clerk's department has a task."""
     if user.role != "clerk" or not user.department:
         raise Forbidden("只有部门审批人员可以查看审批队列")
     with Session(engine) as session:
-        return list(session.exec(select(Application).where(Application.department == user.department).order_by(Application.received_at)).all())
+        rows = session.exec(
+            select(Application, ApprovalTask).join(ApprovalTask, col(ApprovalTask.application_id) == col(Application.id))
+            .where(ApprovalTask.department == user.department)
+        ).all()
+        return [(a, t) for a, t in rows]
 
 
-OPEN = ("received", "supplement_requested")
-
-
-def queue_with_deadlines(engine: Engine, user: User) -> list[tuple[Application, Deadline]]:
-    """The department's cases with their time limits, open ones first, most urgent first."""
-    apps = department_queue(engine, user)
+def queue_with_deadlines(engine: Engine, user: User) -> list[tuple[Application, ApprovalTask, Clocks]]:
+    """The department's cases with their time limits: work still to do first, most urgent first."""
     calendar = load_calendar(engine)
     with Session(engine) as session:
-        limits = {i.code: i.time_limit_days for i in session.exec(select(CatalogItem)).all()}
-    rows = [(a, deadline_of(calendar, a.submitted_at, limits.get(a.item_code, 20), a.status not in OPEN)) for a in apps]
-    return sorted(rows, key=lambda r: (r[0].status not in OPEN, r[1].due, r[0].received_at))
+        limits = time_limits(session)
+    rows = [(a, t, clocks_of(calendar, a, limits.get(a.item_code, 20))) for a, t in department_queue(engine, user)]
+    return sorted(rows, key=lambda r: (not _to_do(r[0], r[1]), r[2].most_urgent.due, r[0].received_at))
+
+
+def _to_do(app: Application, task: ApprovalTask) -> bool:
+    return app.status in OPEN and task.status == "pending"
+
+
+def tasks_of(session: Session, application_id: str) -> list[ApprovalTask]:
+    return list(session.exec(select(ApprovalTask).where(ApprovalTask.application_id == application_id)).all())
 
 
 def get_application(engine: Engine, user: User, application_id: str) -> Application:
     with Session(engine) as session:
         app = session.get(Application, application_id)
-    if app is None:
-        raise NotFound("没有找到这个办件")
-    if user.role == "clerk" and app.department != user.department:
-        raise Forbidden("这个办件不属于您的部门")
+        if app is None:
+            raise NotFound("没有找到这个办件")
+        if user.role == "clerk" and user.department not in {t.department for t in tasks_of(session, application_id)}:
+            raise Forbidden("这个办件不属于您的部门")
     return app
 
 
-def _own_case(session: Session, user: User, application_id: str, status: str, refusal: str) -> Application:
-    """The case, if it is this clerk's department's and in ``status``; else the reason why not."""
+def case_tasks(engine: Engine, application_id: str) -> list[dict[str, str | None]]:
+    """Each department's part, with its name, for the case page."""
+    with Session(engine) as session:
+        names = {d.code: d.name for d in session.exec(select(Department)).all()}
+        return [t.model_dump() | {"department_name": names.get(t.department, t.department)} for t in tasks_of(session, application_id)]
+
+
+def _case(session: Session, user: User, application_id: str, statuses: tuple[str, ...], refusal: str, lead: bool) -> Application:
+    """The case, if this clerk's department may act on it now; else the reason why not."""
     app = session.get(Application, application_id)
     if app is None:
         raise NotFound("没有找到这个办件")
-    if user.role != "clerk" or app.department != user.department:
+    departments = {t.department for t in tasks_of(session, application_id)}
+    if user.role != "clerk" or user.department not in departments:
         raise Forbidden("只能处理本部门的办件")
-    if app.status != status:
+    if lead and app.department != user.department:
+        raise Forbidden("受理、不予受理和补正由牵头部门办理")
+    if app.status not in statuses:
         raise Conflict(f"这个办件当前状态（{app.status}）{refusal}")
+    return app
+
+
+def _reason(reason: str, required: str | None) -> str:
+    reason = reason.strip()
+    if required and not reason:
+        raise InvalidInput(required, field="reason")
+    if len(reason) > MAX_REASON:
+        raise InvalidInput(f"理由不能超过 {MAX_REASON} 字", field="reason")
+    return reason
+
+
+def accept(engine: Engine, user: User, application_id: str) -> Application:
+    """受理: the lead department takes the case on; the point is told."""
+    with transaction(engine) as session:
+        app = _case(session, user, application_id, ("received",), "不能受理", lead=True)
+        now = utcnow()
+        app.status, app.accepted_at, app.accepted_by = "accepted", now, user.username
+        session.add(app)
+        queue_downlink(session, app.node_id, APPLICATION_ACCEPTED, {"application_id": app.id, "by": user.display_name, "at": now})
+        record_action(session, user, "case.accepted", app.id)
+    return app
+
+
+def not_accept(engine: Engine, user: User, application_id: str, reason: str) -> Application:
+    """不予受理: always with the reason (不予受理说明原因); the case ends here."""
+    reason = _reason(reason, "不予受理必须说明原因")
+    with transaction(engine) as session:
+        app = _case(session, user, application_id, ("received",), "不能作不予受理", lead=True)
+        now = utcnow()
+        app.status, app.decided_at, app.decided_by, app.decision_reason = "not_accepted", now, user.username, reason
+        session.add(app)
+        for task in tasks_of(session, app.id):
+            task.status = "closed"
+            session.add(task)
+        queue_downlink(session, app.node_id, APPLICATION_NOT_ACCEPTED, {"application_id": app.id, "reason": reason, "by": user.display_name, "at": now})
+        record_action(session, user, "case.not_accepted", app.id, reason=reason)
     return app
 
 
@@ -71,12 +165,13 @@ def request_supplement(engine: Engine, user: User, application_id: str, missing:
     if not missing:
         raise InvalidInput("请列出需要补正的全部材料，每行一项", field="missing")
     with transaction(engine) as session:
-        app = _own_case(session, user, application_id, "received", "不能要求补正")
+        app = _case(session, user, application_id, ("received",), "不能要求补正", lead=True)
         now = utcnow()
         app.status = "supplement_requested"
         app.supplement_json = json.dumps(missing, ensure_ascii=False)
         session.add(app)
         queue_downlink(session, app.node_id, SUPPLEMENT_REQUESTED, {"application_id": app.id, "missing": missing, "by": user.display_name, "at": now})
+        record_action(session, user, "case.supplement_requested", app.id, missing=missing)
     return app
 
 
@@ -98,28 +193,47 @@ def issue_licence(session: Session, app: Application, key: SigningKey, issued_at
 
 
 def decide(engine: Engine, user: User, application_id: str, decision: str, reason: str, key: SigningKey | None = None) -> Application:
-    """Approve or deny; a denial must say why (不予许可说明原因)."""
+    """The clerk's department approves or denies its part; a denial must say why (不予许可说明原因)."""
     if decision not in DECISIONS:
         raise InvalidInput("审批结果只能是“批准”或“不予批准”", field="decision")
-    reason = reason.strip()
-    if decision == "deny" and not reason:
-        raise InvalidInput("不予批准必须填写理由", field="reason")
-    if len(reason) > 500:
-        raise InvalidInput("理由不能超过 500 字", field="reason")
+    reason = _reason(reason, "不予批准必须填写理由" if decision == "deny" else None)
     with transaction(engine) as session:
-        app = _own_case(session, user, application_id, "received", "不能重复审批")
+        app = _case(session, user, application_id, ("received", "accepted"), "不能审批", lead=False)
+        tasks = tasks_of(session, app.id)
+        task = next(t for t in tasks if t.department == user.department)
+        if task.status != "pending":
+            raise Conflict("本部门已经审批过这个办件，不能重复审批")
         now = utcnow()
-        app.status = DECISIONS[decision]
-        app.decided_at = now
-        app.decided_by = user.username
-        app.decision_reason = reason
-        session.add(app)
-        queue_downlink(
-            session,
-            app.node_id,
-            DECISION_MADE,
-            {"application_id": app.id, "decision": app.status, "reason": reason, "decided_by": user.display_name, "decided_at": now},
-        )
-        if app.status == "approved" and key is not None:
-            issue_licence(session, app, key, now)
+        if app.status == "received":
+            if len(tasks) > 1:
+                raise Conflict("并联审批的办件须先由牵头部门受理")
+            app.accepted_at, app.accepted_by = now, user.username
+        task.status, task.decided_at, task.decided_by, task.reason = DECISIONS[decision], now, user.username, reason
+        session.add(task)
+        record_action(session, user, f"case.{task.status}", app.id, department=task.department, reason=reason)
+        if task.status == "denied":
+            for other in tasks:
+                if other.status == "pending":
+                    other.status = "closed"
+                    session.add(other)
+        elif any(t.status == "pending" for t in tasks):
+            app.status = "accepted"  # waiting for the other departments
+            session.add(app)
+            return app
+        _conclude(session, app, tasks, now, key)
     return app
+
+
+def _conclude(session: Session, app: Application, tasks: list[ApprovalTask], now: str, key: SigningKey | None) -> None:
+    """Every department has decided (or one denied): the case's result goes down to the point."""
+    denied = [t for t in tasks if t.status == "denied"]
+    users = {u.username: u for u in session.exec(select(User).where(col(User.username).in_([t.decided_by for t in tasks if t.decided_by]))).all()}
+    deciders = [t for t in (denied or tasks) if t.decided_by]
+    app.status = "denied" if denied else "approved"
+    app.decided_at, app.decided_by = now, ",".join(t.decided_by or "" for t in deciders)
+    app.decision_reason = "；".join(t.reason for t in deciders if t.reason)
+    session.add(app)
+    by = "、".join(users[t.decided_by].display_name if t.decided_by in users else (t.decided_by or "") for t in deciders)
+    queue_downlink(session, app.node_id, DECISION_MADE, {"application_id": app.id, "decision": app.status, "reason": app.decision_reason, "decided_by": by, "decided_at": now})
+    if app.status == "approved" and key is not None:
+        issue_licence(session, app, key, now)

@@ -57,9 +57,32 @@ def _m5_decided_locally(conn: Connection) -> None:
     conn.execute(text("ALTER TABLE application ADD COLUMN decided_locally BOOLEAN NOT NULL DEFAULT FALSE"))
 
 
+def _m6_hub_supervision(conn: Connection) -> None:
+    """受理, parallel approval, heartbeats, department integration, follow-ups."""
+    for table, column in (
+        ("department", "integration VARCHAR NOT NULL DEFAULT ''"),
+        ("node", "heartbeat_at VARCHAR"), ("node", "app_version VARCHAR NOT NULL DEFAULT ''"),
+        ("node", "catalog_version INTEGER NOT NULL DEFAULT 0"), ("node", "outbox_depth INTEGER NOT NULL DEFAULT 0"),
+        ("node", "clock_offset_s INTEGER"),
+        ("application", "accepted_at VARCHAR"), ("application", "accepted_by VARCHAR"),
+        ("evaluation", "followed_up_at VARCHAR"), ("evaluation", "followed_up_by VARCHAR"), ("evaluation", "follow_up VARCHAR NOT NULL DEFAULT ''"),
+        ("complaint", "answered_by VARCHAR"),
+    ):
+        conn.execute(text(f"ALTER TABLE {table} ADD COLUMN {column}"))
+    # every existing case becomes one task of its department; a delivered case was approved if it has a licence
+    conn.execute(text(
+        "INSERT INTO approvaltask (application_id, department, status, decided_at, decided_by, reason) "
+        "SELECT id, department, CASE WHEN status IN ('received', 'supplement_requested') THEN 'pending' "
+        "WHEN status IN ('approved', 'denied') THEN status "
+        "WHEN EXISTS (SELECT 1 FROM licence WHERE licence.application_id = application.id) THEN 'approved' ELSE 'denied' END, "
+        "decided_at, decided_by, decision_reason FROM application"
+    ))
+    conn.execute(text("UPDATE application SET accepted_at = decided_at, accepted_by = decided_by WHERE decided_at IS NOT NULL"))
+
+
 # Numbered migrations for databases made by an older version. A new database gets the current
 # tables from create_all and starts at the latest version; version 1 is the first release's schema.
-MIGRATIONS: list[Callable[[Connection], None]] = [_m2_node_keys, _m3_materials_checked, _m4_supplements, _m5_decided_locally]
+MIGRATIONS: list[Callable[[Connection], None]] = [_m2_node_keys, _m3_materials_checked, _m4_supplements, _m5_decided_locally, _m6_hub_supervision]
 LATEST = 1 + len(MIGRATIONS)
 
 

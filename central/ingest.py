@@ -43,7 +43,8 @@ from .clock import utcnow
 from .db import transaction
 from .downlink import queue_downlink
 from .fees import FEE_KINDS, apply_fee_record
-from .models import Alert, Application, CatalogItem, Complaint, Evaluation, HeldBatch, Material, Node, Quarantine, ResendRequest, UplinkBatch
+from .approval import departments_of, tasks_of
+from .models import Alert, Application, ApprovalTask, CatalogItem, Complaint, Evaluation, HeldBatch, Material, Node, Quarantine, ResendRequest, UplinkBatch
 
 log = logging.getLogger("yiwang.hub.ingest")
 RESEND_INTERVAL = timedelta(seconds=30)
@@ -136,6 +137,8 @@ def _apply(session: Session, node: Node, records: tuple[Record, ...], now: str) 
                 continue  # same application twice (a node bug): keep the first
             seen.add(data["application_id"])
             item = items.get(data["item_code"])
+            # routing: the hub's catalog decides the departments, not the node's claim
+            departments = departments_of(item) if item else ["unrouted"]
             session.add(
                 Application(
                     id=data["application_id"],
@@ -143,8 +146,7 @@ def _apply(session: Session, node: Node, records: tuple[Record, ...], now: str) 
                     receipt_no=data["receipt_no"],
                     item_code=data["item_code"],
                     item_name=item.name if item else data.get("item_name", data["item_code"]),
-                    # routing: the hub's catalog decides the department, not the node's claim
-                    department=item.department if item else "unrouted",
+                    department=departments[0],
                     applicant_name=data["applicant_name"],
                     applicant_id_number=data["applicant_id_number"],
                     applicant_phone=data.get("applicant_phone", ""),
@@ -154,6 +156,8 @@ def _apply(session: Session, node: Node, records: tuple[Record, ...], now: str) 
                     received_at=now,
                 )
             )
+            for department in departments:
+                session.add(ApprovalTask(application_id=data["application_id"], department=department))
         elif record.kind == MATERIALS_ATTACHED:
             if session.get(Material, (data["application_id"], data["sha256"], data["material"])) is None:
                 session.add(Material(application_id=data["application_id"], sha256=data["sha256"], material=data["material"], size=data["size"], media_type=data["media_type"], filename=data.get("filename", "")))
@@ -165,8 +169,12 @@ def _apply(session: Session, node: Node, records: tuple[Record, ...], now: str) 
                 raise ValueError(f"decision.delegated for {data['application_id']}: not an instant item delegated to this township")
             if app.status == "received":
                 app.status, app.decided_at, app.decided_by = data["decision"], data["decided_at"], data["decided_by"]
+                app.accepted_at, app.accepted_by = data["decided_at"], data["decided_by"]
                 app.decision_reason, app.decided_locally = data.get("reason", ""), True
                 session.add(app)
+                for task in tasks_of(session, app.id):
+                    task.status, task.decided_at, task.decided_by, task.reason = data["decision"], data["decided_at"], data["decided_by"], data.get("reason", "")
+                    session.add(task)
         elif record.kind == SUPPLEMENT_PROVIDED:
             app = session.get(Application, data["application_id"])
             if app is not None and app.node_id == node.id and app.status == "supplement_requested":
@@ -188,7 +196,8 @@ def _apply(session: Session, node: Node, records: tuple[Record, ...], now: str) 
         elif record.kind == APPLICATION_PICKED_UP:
             app = session.get(Application, data["application_id"])
             if app is not None and app.node_id == node.id and app.delivered_at is None:
-                app.status = "delivered"
+                if app.status != "not_accepted":  # the notice why not was handed over; the outcome stays
+                    app.status = "delivered"
                 app.delivered_at = record.at
                 session.add(app)
         else:

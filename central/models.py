@@ -11,6 +11,9 @@ from sqlmodel import Field, SQLModel
 class Department(SQLModel, table=True):
     code: str = Field(primary_key=True)
     name: str
+    # "" = clerks decide in yiwang; "nats" = the department's own system receives its cases on
+    # yiwang.dept.<code>.cases and posts decisions back through the API (docs/integration.md)
+    integration: str = ""
 
 
 class CatalogItem(SQLModel, table=True):
@@ -49,6 +52,12 @@ class Node(SQLModel, table=True):
     last_seen_at: Optional[str] = None
     down_seq: int = 0
     down_head: str = "0" * 64
+    # from the node's last node.heartbeat
+    heartbeat_at: Optional[str] = None
+    app_version: str = ""
+    catalog_version: int = 0
+    outbox_depth: int = 0
+    clock_offset_s: Optional[int] = None  # node clock minus hub clock when the heartbeat arrived
 
 
 class EnrolmentCode(SQLModel, table=True):
@@ -105,14 +114,30 @@ class Application(SQLModel, table=True):
     proxy_agent: str = ""
     materials_checked: str = "[]"  # JSON list: originals the agent checked at the window
     supplement_json: str = "[]"  # the last complete list of what the clerk asked to be supplied
-    status: str = "received"  # received -> approved | denied -> delivered
+    # received (待预审) -> accepted (已受理) | not_accepted (不予受理) | supplement_requested (待补正)
+    # accepted -> approved | denied -> delivered | dispatched
+    status: str = "received"
     submitted_at: str
     received_at: str
+    accepted_at: Optional[str] = None
+    accepted_by: Optional[str] = None
     decided_at: Optional[str] = None
     decided_by: Optional[str] = None
-    decision_reason: str = ""
+    decision_reason: str = ""  # also the reason a case was not accepted (不予受理说明原因)
     decided_locally: bool = False  # 即办件 decided at a township node under delegation
     delivered_at: Optional[str] = None
+
+
+class ApprovalTask(SQLModel, table=True):
+    """One department's part of a case. A case in parallel approval (并联审批) has one task per
+    department named by its catalog item and is decided only when every task is."""
+
+    application_id: str = Field(primary_key=True, foreign_key="application.id")
+    department: str = Field(primary_key=True, index=True)
+    status: str = "pending"  # pending | approved | denied | closed (another department denied)
+    decided_at: Optional[str] = None
+    decided_by: Optional[str] = None
+    reason: str = ""
 
 
 class DownlinkEvent(SQLModel, table=True):
@@ -242,13 +267,17 @@ class Remittance(SQLModel, table=True):
 
 
 class Evaluation(SQLModel, table=True):
-    """好差评 given at the window after delivery (1 = 非常不满意 … 5 = 非常满意)."""
+    """好差评 given at the window after delivery (1 = 非常不满意 … 5 = 非常满意). A poor one (≤ 2)
+    must be followed up (差评整改) and the follow-up recorded."""
 
     application_id: str = Field(primary_key=True)
     node_id: str = Field(index=True)
     level: int
     comment: str = ""
     given_at: str
+    followed_up_at: Optional[str] = None
+    followed_up_by: Optional[str] = None
+    follow_up: str = ""
 
 
 class Complaint(SQLModel, table=True):
@@ -261,6 +290,7 @@ class Complaint(SQLModel, table=True):
     text: str
     filed_at: str
     answered_at: Optional[str] = None
+    answered_by: Optional[str] = None
     answer: str = ""
 
 
@@ -283,3 +313,33 @@ class CalendarDay(SQLModel, table=True):
     day: str = Field(primary_key=True)  # YYYY-MM-DD
     workday: bool
     note: str = ""
+
+
+class NodeHeartbeat(SQLModel, table=True):
+    """Recent heartbeats per node, for the backlog trend on the dashboard."""
+
+    node_id: str = Field(primary_key=True)
+    at: str = Field(primary_key=True)  # the hub's receive time
+    outbox_depth: int
+    clock_offset_s: int
+
+
+class CatalogVersion(SQLModel, table=True):
+    """Every published catalog: what nodes were sent, by whom, when."""
+
+    version: int = Field(primary_key=True)
+    items_json: str
+    published_at: str
+    published_by: str
+    note: str = ""
+
+
+class AuditEntry(SQLModel, table=True):
+    """Who did what at the hub, and when: every operator action and every clerk decision."""
+
+    id: Optional[int] = Field(default=None, primary_key=True)
+    at: str = Field(index=True)
+    actor: str
+    action: str
+    target: str = ""
+    detail: str = ""

@@ -31,7 +31,8 @@ from .intake import validate_intake, validate_resident_id
 from .materials import check_upload, record_material, write_blob
 from .store import Store, add_outbox, get_meta, next_counter, utcnow
 
-STATUS_TEXT = {"supplement_requested": "需补正：请通知申请人补交材料", "submitted": "已受理，等待审批", "approved": "已批准，请通知申请人领取", "denied": "不予批准", "picked_up": "已领取", "dispatched": "已寄递"}
+STATUS_TEXT = {"supplement_requested": "需补正：请通知申请人补交材料", "submitted": "已提交，等待县里预审", "accepted": "县里已受理，等待审批",
+               "not_accepted": "不予受理：请告知申请人原因并退还材料", "approved": "已批准，请通知申请人领取", "denied": "不予批准", "picked_up": "已领取", "dispatched": "已寄递"}
 EVALUATION_LEVELS = {5: "非常满意", 4: "满意", 3: "基本满意", 2: "不满意", 1: "非常不满意"}
 
 
@@ -165,12 +166,15 @@ def get_application(store: Store, application_id: str) -> sqlite3.Row:
     return row
 
 
+HANDOVER = ("approved", "denied", "not_accepted")  # a result (or the notice why not) is waiting for the citizen
+
+
 def _ready_for_handover(conn: sqlite3.Connection, application_id: str, action: str) -> sqlite3.Row:
     """The case, if its result has arrived and has not been handed over yet."""
     row = conn.execute("SELECT status, applicant_id_number FROM applications WHERE id = ?", (application_id,)).fetchone()
     if row is None:
         raise NotFound("没有找到这个办件")
-    if row["status"] not in ("approved", "denied"):
+    if row["status"] not in HANDOVER:
         raise Conflict(f"结果尚未送达本服务点，或已经领取 / 寄递，不能办理{action}")
     return row
 
@@ -312,11 +316,25 @@ def provide_supplement(store: Store, blobs_dir: Path, application_id: str, uploa
     return get_application(store, application_id)
 
 
+def apply_acceptance(conn: sqlite3.Connection, data: Mapping[str, Any]) -> None:
+    """受理 at the county (inside the downlink transaction)."""
+    conn.execute("UPDATE applications SET status = 'accepted', accepted_at = ? WHERE id = ? AND status = 'submitted'", (data["at"], data["application_id"]))
+
+
+def apply_non_acceptance(conn: sqlite3.Connection, data: Mapping[str, Any]) -> None:
+    """不予受理 with its reason: the window tells the citizen and returns the originals."""
+    conn.execute(
+        "UPDATE applications SET status = 'not_accepted', decision = 'not_accepted', decision_reason = ?, decided_by = ?, decided_at = ? "
+        "WHERE id = ? AND status = 'submitted' AND decided_at IS NULL",
+        (data["reason"], data["by"], data["at"], data["application_id"]),
+    )
+
+
 def apply_decision(conn: sqlite3.Connection, data: Mapping[str, Any]) -> None:
     """A decision from the hub (inside the downlink transaction). Applied once: a case that
     already carries a decision keeps it; a case already picked up keeps that status."""
     conn.execute(
-        "UPDATE applications SET status = CASE WHEN status = 'submitted' THEN ? ELSE status END, "
+        "UPDATE applications SET status = CASE WHEN status IN ('submitted', 'accepted') THEN ? ELSE status END, "
         "decision = ?, decision_reason = ?, decided_by = ?, decided_at = ? WHERE id = ? AND decided_at IS NULL",
         (data["decision"], data["decision"], data.get("reason", ""), data["decided_by"], data["decided_at"], data["application_id"]),
     )

@@ -10,6 +10,8 @@ import sqlite3
 from nacl.signing import SigningKey, VerifyKey
 
 from sync_protocol import (
+    APPLICATION_ACCEPTED,
+    APPLICATION_NOT_ACCEPTED,
     DECISION_MADE,
     CATALOG_VERSION,
     MAX_RECORDS_PER_BATCH,
@@ -29,7 +31,7 @@ from sync_protocol import (
     seal_next,
 )
 
-from .cases import apply_decision, apply_supplement_request
+from .cases import apply_acceptance, apply_decision, apply_non_acceptance, apply_supplement_request
 from .catalog import install_catalog_in
 from .store import Store, get_meta, set_meta, utcnow
 
@@ -98,6 +100,10 @@ def apply_downlink_in(conn: sqlite3.Connection, node_id: str, hub_key: VerifyKey
                 elif record.kind == RESULT_ISSUED:
                     open_licence(record.data["licence"], hub_key)  # signed by the pinned hub key, or the batch is refused
                     conn.execute("INSERT OR IGNORE INTO licences (licence_no, application_id, text, received_at) VALUES (?, ?, ?, ?)", (record.data["licence_no"], record.data["application_id"], record.data["licence"], utcnow()))
+                elif record.kind == APPLICATION_ACCEPTED:
+                    apply_acceptance(conn, record.data)
+                elif record.kind == APPLICATION_NOT_ACCEPTED:
+                    apply_non_acceptance(conn, record.data)
                 elif record.kind == SUPPLEMENT_REQUESTED:
                     apply_supplement_request(conn, record.data)
                 elif record.kind == CATALOG_VERSION:

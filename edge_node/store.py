@@ -120,7 +120,12 @@ def _m9_licences(db: Database) -> None:
     db["licences"].create_index(["application_id"])
 
 
-MIGRATIONS: list[Callable[[Database], None]] = [_m1_initial, _m2_resends, _m3_materials, _m4_notices, _m5_materials_checked, _m6_fees, _m7_handover, _m8_supplements, _m9_licences]
+def _m10_acceptance(db: Database) -> None:
+    # 受理 at the county (status 'accepted'); a case not accepted keeps its reason in decision_reason
+    db["applications"].add_column("accepted_at", str)
+
+
+MIGRATIONS: list[Callable[[Database], None]] = [_m1_initial, _m2_resends, _m3_materials, _m4_notices, _m5_materials_checked, _m6_fees, _m7_handover, _m8_supplements, _m9_licences, _m10_acceptance]
 
 
 class Store:

@@ -70,15 +70,22 @@ def api_health(request: Request) -> dict[str, Any]:
     return {"status": "ok", "nats_connected": hub(request).sync.connected}
 
 
-def deadline_out(d: Any) -> dict[str, Any]:
+def deadline_out(d: Any) -> dict[str, Any] | None:
+    if d is None:
+        return None
     return {"due": d.due.isoformat(), "estimated": d.estimated, "remaining_working_days": d.remaining, "card": d.card}
 
 
 @get("/api/queue", sync_to_thread=True)
 def api_queue(request: Request) -> list[dict[str, Any]]:
-    """The clerk's department queue, open cases first, sorted by deadline (official working days)."""
+    """The clerk's department queue: its work still to do first, most urgent deadline first
+    (official working days). ``deadline`` is the item's limit; ``pre_review_deadline`` the
+    2-working-day limit for 受理 while the case awaits it; ``task`` the department's own part."""
     user = api_user(request, "clerk")
-    return [application_out(a) | {"deadline": deadline_out(d)} for a, d in approval.queue_with_deadlines(hub(request).engine, user)]
+    return [
+        application_out(a) | {"deadline": deadline_out(c.decision), "pre_review_deadline": deadline_out(c.pre_review), "task": t.model_dump()}
+        for a, t, c in approval.queue_with_deadlines(hub(request).engine, user)
+    ]
 
 
 class CalendarIn(msgspec.Struct):
@@ -119,7 +126,8 @@ def api_application(request: Request, application_id: FromPath[str]) -> dict[str
     app = approval.get_application(ctx.engine, user, application_id)
     with Session(ctx.engine) as session:
         materials = blobs.materials_of(session, application_id)
-    return application_out(app) | {"materials": materials, "materials_complete": all(m["arrived"] for m in materials)}
+    tasks = approval.case_tasks(ctx.engine, application_id)
+    return application_out(app) | {"materials": materials, "materials_complete": all(m["arrived"] for m in materials), "tasks": tasks}
 
 
 @get("/api/applications/{application_id:str}/materials/{sha256:str}", sync_to_thread=True, media_type="application/octet-stream")
@@ -147,6 +155,30 @@ def api_decide(request: Request, application_id: FromPath[str], data: JSONBody[D
     user = api_user(request, "clerk")
     ctx = hub(request)
     app = approval.decide(ctx.engine, user, application_id, data.decision, data.reason, ctx.key)
+    ctx.sync.wake_downlink()
+    return application_out(app)
+
+
+class NotAcceptIn(msgspec.Struct):
+    reason: str
+
+
+@post("/api/applications/{application_id:str}/acceptance", sync_to_thread=True, status_code=200)
+def api_accept(request: Request, application_id: FromPath[str]) -> dict[str, Any]:
+    """受理 by the case's lead department."""
+    user = api_user(request, "clerk")
+    ctx = hub(request)
+    app = approval.accept(ctx.engine, user, application_id)
+    ctx.sync.wake_downlink()
+    return application_out(app)
+
+
+@post("/api/applications/{application_id:str}/non-acceptance", sync_to_thread=True, status_code=200)
+def api_not_accept(request: Request, application_id: FromPath[str], data: JSONBody[NotAcceptIn]) -> dict[str, Any]:
+    """不予受理, with the reason the citizen is given."""
+    user = api_user(request, "clerk")
+    ctx = hub(request)
+    app = approval.not_accept(ctx.engine, user, application_id, data.reason)
     ctx.sync.wake_downlink()
     return application_out(app)
 
@@ -259,4 +291,4 @@ def api_enrol(request: Request, data: JSONBody[EnrolmentIn]) -> dict[str, Any]:
     }
 
 
-ROUTES = [api_login, api_health, api_queue, api_calendar, api_load_calendar, api_applications, api_application, api_material_file, api_decide, api_request_supplement, api_licences, api_nodes, api_replacement_code, api_node_history, api_revoke, api_fees, api_complaints, api_evaluations, api_alerts, api_quarantine, api_create_code, api_enrol]
+ROUTES = [api_login, api_health, api_queue, api_calendar, api_load_calendar, api_applications, api_application, api_material_file, api_decide, api_accept, api_not_accept, api_request_supplement, api_licences, api_nodes, api_replacement_code, api_node_history, api_revoke, api_fees, api_complaints, api_evaluations, api_alerts, api_quarantine, api_create_code, api_enrol]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Callable
 
 from litestar import MediaType, Request, get, post
 from litestar.params import FromPath, FromQuery, URLEncodedBody
@@ -17,11 +17,16 @@ from ..models import Alert, Application, Node
 from .api import mask_id, material_file
 from .context import SESSION_COOKIE, hub, page_user
 
-STATUS_TEXT = {"received": "待审批", "approved": "已批准", "denied": "不予批准", "delivered": "已送达", "dispatched": "已寄出", "supplement_requested": "待补正"}
+STATUS_TEXT = {
+    "received": "待受理", "accepted": "已受理", "not_accepted": "不予受理", "approved": "已批准", "denied": "不予批准",
+    "delivered": "已送达", "dispatched": "已寄出", "supplement_requested": "待补正",
+}
+TASK_TEXT = {"pending": "待审批", "approved": "同意", "denied": "不同意", "closed": "已终止"}
 
 
 def page(name: str, status_code: int = 200, **context: Any) -> Template:
     context.setdefault("status_text", STATUS_TEXT)
+    context.setdefault("task_text", TASK_TEXT)
     context.setdefault("mask_id", mask_id)
     return Template(name, context=context, status_code=status_code, media_type=MediaType.HTML)
 
@@ -71,7 +76,9 @@ def _case_page(request: Request, user: Any, application_id: str, status_code: in
     app = approval.get_application(ctx.engine, user, application_id)
     with Session(ctx.engine) as session:
         materials = blobs.materials_of(session, application_id)
-    return page("case.html", status_code=status_code, user=user, app=app, materials=materials, error=error)
+    tasks = approval.case_tasks(ctx.engine, application_id)
+    own = next((t for t in tasks if t["department"] == user.department), None)
+    return page("case.html", status_code=status_code, user=user, app=app, materials=materials, tasks=tasks, own=own, error=error)
 
 
 @get("/cases/{application_id:str}", sync_to_thread=True)
@@ -84,28 +91,33 @@ def case_material(request: Request, application_id: FromPath[str], sha256: FromP
     return material_file(request, page_user(request, "clerk", "operator"), application_id, sha256)
 
 
-@post("/cases/{application_id:str}/decision", sync_to_thread=True)
-def case_decide(request: Request, application_id: FromPath[str], data: URLEncodedBody[dict[str, str]]) -> Response:
+def _case_action(request: Request, application_id: str, act: Callable[[Any, Any], Any]) -> Response:
+    """Run one clerk action from the case page: back to the case, or the case with the reason why not."""
     user = page_user(request, "clerk")
     ctx = hub(request)
     try:
-        approval.decide(ctx.engine, user, application_id, data.get("decision", ""), data.get("reason", ""), ctx.key)
+        act(ctx, user)
     except HubError as exc:
         return _case_page(request, user, application_id, status_code=exc.status, error=exc.message)
     ctx.sync.wake_downlink()
     return Redirect(f"/cases/{application_id}")
+
+
+@post("/cases/{application_id:str}/decision", sync_to_thread=True)
+def case_decide(request: Request, application_id: FromPath[str], data: URLEncodedBody[dict[str, str]]) -> Response:
+    return _case_action(request, application_id, lambda ctx, user: approval.decide(ctx.engine, user, application_id, data.get("decision", ""), data.get("reason", ""), ctx.key))
+
+
+@post("/cases/{application_id:str}/acceptance", sync_to_thread=True)
+def case_accept(request: Request, application_id: FromPath[str], data: URLEncodedBody[dict[str, str]]) -> Response:
+    if data.get("accept") == "no":
+        return _case_action(request, application_id, lambda ctx, user: approval.not_accept(ctx.engine, user, application_id, data.get("reason", "")))
+    return _case_action(request, application_id, lambda ctx, user: approval.accept(ctx.engine, user, application_id))
 
 
 @post("/cases/{application_id:str}/supplement-request", sync_to_thread=True)
 def case_supplement(request: Request, application_id: FromPath[str], data: URLEncodedBody[dict[str, str]]) -> Response:
-    user = page_user(request, "clerk")
-    ctx = hub(request)
-    try:
-        approval.request_supplement(ctx.engine, user, application_id, data.get("missing", "").splitlines())
-    except HubError as exc:
-        return _case_page(request, user, application_id, status_code=exc.status, error=exc.message)
-    ctx.sync.wake_downlink()
-    return Redirect(f"/cases/{application_id}")
+    return _case_action(request, application_id, lambda ctx, user: approval.request_supplement(ctx.engine, user, application_id, data.get("missing", "").splitlines()))
 
 
 @get("/verify", sync_to_thread=True)
@@ -147,4 +159,4 @@ def nodes_create_code(request: Request, data: URLEncodedBody[dict[str, str]]) ->
     return _nodes_page(request, user, new_code={"code": code, "expires_at": expires, "node_id": data.get("node_id")})
 
 
-ROUTES = [verify_page, home, login_form, login_submit, logout, queue, case, case_material, case_decide, case_supplement, nodes, nodes_create_code]
+ROUTES = [verify_page, home, login_form, login_submit, logout, queue, case, case_material, case_decide, case_accept, case_supplement, nodes, nodes_create_code]

@@ -1,4 +1,4 @@
-"""The rest of the path in real Chromium: a clerk approves in the hub UI, the agent sees
+"""The rest of the path in real Chromium: a clerk accepts (受理) and approves in the hub UI, the agent sees
 "result ready" at the village node and records the pickup, the hub shows the case delivered."""
 
 from __future__ import annotations
@@ -40,7 +40,13 @@ def test_clerk_decides_and_agent_hands_over_the_result(federation: LocalFederati
         clerk.wait_for_timeout(200)
         clerk.reload()
     clerk.get_by_text(app["receipt_no"]).click()
-    expect(clerk.locator("h1")).to_contain_text("待审批")
+    expect(clerk.locator("h1")).to_contain_text("待受理")
+    clerk.click("#not-accept")  # 不予受理 without a reason is refused, in Chinese, and changes nothing
+    expect(clerk.get_by_role("alert")).to_contain_text("不予受理必须说明原因")
+    expect(clerk.locator("h1")).to_contain_text("待受理")
+    clerk.click("#accept")
+    expect(clerk.locator("h1")).to_contain_text("已受理")
+    expect(clerk.locator("#pre-review")).to_have_count(0)
     clerk.click("button[value=deny]")  # a denial without a reason is refused, in Chinese
     expect(clerk.get_by_role("alert")).to_contain_text("不予批准必须填写理由")
     clerk.click("button[value=approve]")

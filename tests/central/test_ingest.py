@@ -233,4 +233,7 @@ def test_queue_is_sorted_by_deadline_in_official_working_days(engine):
     with Session(engine) as s:
         clerk = s.get(User, "clerk-mzj")
     rows = approval.queue_with_deadlines(engine, clerk)
-    assert [(a.id, d.due.isoformat()) for a, d in rows] == [("app1", "2026-11-16"), ("app2", "2026-12-07")]
+    assert [(a.id, c.decision.due.isoformat()) for a, _, c in rows] == [("app1", "2026-11-16"), ("app2", "2026-12-07")]
+    # both still await 受理: 2 working days from their arrival at the hub
+    from central.workdays import WorkCalendar, beijing_date
+    assert all(c.pre_review is not None and c.pre_review.due == WorkCalendar().deadline(beijing_date(a.received_at), 2)[0] for a, _, c in rows)

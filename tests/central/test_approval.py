@@ -1,0 +1,115 @@
+"""Back-office actions against a real SQLite hub: 受理 / 不予受理, parallel approval (并联审批), the
+department boundary, and the downlink event and audit entry each action commits with."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from sqlmodel import Session, select
+
+from central import approval
+from central.auth import add_user
+from central.errors import Conflict, Forbidden, InvalidInput
+from central.ingest import ingest_batch
+from central.models import Application, ApprovalTask, AuditEntry, DownlinkEvent, Licence, User
+from tests.central.test_ingest import HUB_KEY, chain, engine, received  # noqa: F401  (engine is a fixture)
+
+
+@pytest.fixture
+def hub(engine):  # noqa: F811
+    add_user(engine, "clerk-cl", "赵兰", "clerk", "pw", department="cl")
+    # app1: 高龄津贴 (mzj alone); app2: 残疾人两项补贴 (mzj leads, cl in parallel)
+    ingest_batch(engine, "yiwang.up.shangcun", chain([received(1), received(2, item="MZ-005")])[0])
+    return engine
+
+
+def clerk(engine, username):  # type: ignore[no-untyped-def]
+    with Session(engine) as s:
+        return s.get(User, username)
+
+
+def downlink(engine) -> list[tuple[str, dict]]:  # type: ignore[no-untyped-def]
+    with Session(engine) as s:
+        return [(e.kind, json.loads(e.data_json)) for e in s.exec(select(DownlinkEvent).order_by(DownlinkEvent.created_at)).all()]
+
+
+def state(engine, app_id):  # type: ignore[no-untyped-def]
+    with Session(engine) as s:
+        app = s.get(Application, app_id)
+        tasks = {t.department: t.status for t in s.exec(select(ApprovalTask).where(ApprovalTask.application_id == app_id)).all()}
+    return app.status, tasks
+
+
+def audit(engine) -> list[tuple[str, str, str]]:  # type: ignore[no-untyped-def]
+    with Session(engine) as s:
+        return [(a.actor, a.action, a.target) for a in s.exec(select(AuditEntry).order_by(AuditEntry.id)).all()]
+
+
+def test_a_parallel_item_is_routed_to_every_department_it_names(hub):
+    assert state(hub, "app2") == ("received", {"mzj": "pending", "cl": "pending"})
+    assert [a.id for a, _, _ in approval.queue_with_deadlines(hub, clerk(hub, "clerk-cl"))] == ["app2"]
+    assert {a.id for a, _, _ in approval.queue_with_deadlines(hub, clerk(hub, "clerk-mzj"))} == {"app1", "app2"}
+    assert [a.id for a, _, _ in approval.queue_with_deadlines(hub, clerk(hub, "clerk-rsj"))] == []
+
+
+def test_parallel_approval_completes_only_when_every_department_has_approved(hub):
+    mzj, cl = clerk(hub, "clerk-mzj"), clerk(hub, "clerk-cl")
+    with pytest.raises(Conflict, match="牵头部门受理"):
+        approval.decide(hub, cl, "app2", "approve", "", HUB_KEY)
+    with pytest.raises(Forbidden, match="牵头部门"):
+        approval.accept(hub, cl, "app2")
+    approval.accept(hub, mzj, "app2")
+    approval.decide(hub, cl, "app2", "approve", "残疾等级核实无误", HUB_KEY)
+    assert state(hub, "app2") == ("accepted", {"mzj": "pending", "cl": "approved"})
+    assert [k for k, _ in downlink(hub)] == ["application.accepted"]  # nothing decided yet for the citizen
+    with pytest.raises(Conflict, match="重复审批"):
+        approval.decide(hub, cl, "app2", "deny", "改主意", HUB_KEY)
+    approval.decide(hub, mzj, "app2", "approve", "", HUB_KEY)
+    assert state(hub, "app2") == ("approved", {"mzj": "approved", "cl": "approved"})
+    kinds = [k for k, _ in downlink(hub)]
+    assert kinds == ["application.accepted", "decision.made", "result.issued"]
+    made = dict(downlink(hub))["decision.made"]
+    assert made["decision"] == "approved" and set(made["decided_by"].split("、")) == {"王敏", "赵兰"}
+    with Session(hub) as s:
+        assert [lic.application_id for lic in s.exec(select(Licence)).all()] == ["app2"]
+    assert audit(hub) == [("clerk-mzj", "case.accepted", "app2"), ("clerk-cl", "case.approved", "app2"), ("clerk-mzj", "case.approved", "app2")]
+
+
+def test_one_department_denying_ends_a_parallel_case_with_its_reason(hub):
+    mzj, cl = clerk(hub, "clerk-mzj"), clerk(hub, "clerk-cl")
+    approval.accept(hub, mzj, "app2")
+    approval.decide(hub, cl, "app2", "deny", "残疾等级为四级，不属于重度残疾", HUB_KEY)
+    assert state(hub, "app2") == ("denied", {"mzj": "closed", "cl": "denied"})
+    made = dict(downlink(hub))["decision.made"]
+    assert (made["decision"], made["reason"], made["decided_by"]) == ("denied", "残疾等级为四级，不属于重度残疾", "赵兰")
+    with pytest.raises(Conflict):
+        approval.decide(hub, mzj, "app2", "approve", "", HUB_KEY)
+
+
+def test_not_accepting_needs_a_reason_and_closes_the_case(hub):
+    mzj = clerk(hub, "clerk-mzj")
+    with pytest.raises(InvalidInput, match="说明原因"):
+        approval.not_accept(hub, mzj, "app1", "  ")
+    assert state(hub, "app1") == ("received", {"mzj": "pending"}) and downlink(hub) == [] and audit(hub) == []
+    approval.not_accept(hub, mzj, "app1", "申请人未满80周岁，不属于本事项受理范围")
+    assert state(hub, "app1") == ("not_accepted", {"mzj": "closed"})
+    [(kind, data)] = downlink(hub)
+    assert kind == "application.not_accepted" and data["reason"] == "申请人未满80周岁，不属于本事项受理范围" and data["by"] == "王敏"
+    with pytest.raises(Conflict):
+        approval.accept(hub, mzj, "app1")
+
+
+def test_a_single_department_case_may_be_accepted_and_decided_at_once(hub):
+    app = approval.decide(hub, clerk(hub, "clerk-mzj"), "app1", "approve", "", HUB_KEY)
+    assert app.status == "approved" and app.accepted_at == app.decided_at and app.accepted_by == "clerk-mzj"
+
+
+def test_a_clerk_cannot_act_outside_their_department(hub):
+    rsj = clerk(hub, "clerk-rsj")
+    for act in (lambda: approval.accept(hub, rsj, "app1"), lambda: approval.not_accept(hub, rsj, "app1", "x"),
+                lambda: approval.request_supplement(hub, rsj, "app1", ["户口簿"]), lambda: approval.decide(hub, rsj, "app1", "approve", "", HUB_KEY),
+                lambda: approval.get_application(hub, rsj, "app1")):
+        with pytest.raises(Forbidden):
+            act()
+    assert state(hub, "app1") == ("received", {"mzj": "pending"}) and downlink(hub) == [] and audit(hub) == []

@@ -1,0 +1,48 @@
+"""Every clerk action reaches the point that took the application in, through real processes:
+受理 and a parallel approval by two departments (with its e-licence), and 不予受理 with its reason
+(refused without one), handed to the citizen at the window."""
+
+from __future__ import annotations
+
+import pytest
+
+from provisioning.federation import LocalFederation
+
+from ..conftest import Api, checked, resident_id, village
+from .test_walking_skeleton import eventually
+
+pytestmark = pytest.mark.e2e
+
+
+def test_acceptance_parallel_approval_and_non_acceptance_reach_the_point(federation: LocalFederation):
+    spec = village("shangcun")
+    federation.enrol_node(spec)
+    federation.start_node(spec)
+    agent = Api(f"http://127.0.0.1:{spec.port}", "agent", federation.password)
+    mzj, cl = (Api(federation.hub_url, u, federation.password) for u in ("clerk-mzj", "clerk-cl"))
+    both = agent.post("/api/applications", json={"item_code": "MZ-005", "applicant_name": "周建国", "applicant_id_number": resident_id(21), "materials_checked": checked("MZ-005")}).json()
+    one = agent.post("/api/applications", json={"item_code": "MZ-003", "applicant_name": "吴秀英", "applicant_id_number": resident_id(22), "materials_checked": checked("MZ-003")}).json()
+    eventually(lambda: len(mzj.get("/api/queue").json()) == 2, what="both cases in 民政局's queue")
+    [shared] = cl.get("/api/queue").json()
+    assert shared["id"] == both["id"] and shared["pre_review_deadline"] is not None and shared["task"]["status"] == "pending"
+
+    assert mzj.post(f"/api/applications/{both['id']}/acceptance").status_code == 200
+    eventually(lambda: agent.get(f"/api/applications/{both['id']}").json()["status"] == "accepted", what="受理 at the node")
+    assert cl.post(f"/api/applications/{both['id']}/decision", json={"decision": "approve"}).status_code == 200
+    assert mzj.get(f"/api/applications/{both['id']}").json()["status"] == "accepted"  # 民政局 has not decided yet
+    assert mzj.post(f"/api/applications/{both['id']}/decision", json={"decision": "approve"}).status_code == 200
+    eventually(lambda: agent.get(f"/api/applications/{both['id']}").json()["status"] == "approved", what="the joint approval at the node")
+    [licence] = mzj.get("/api/licences", params={"holder_id": resident_id(21)}).json()  # one result for the joint decision
+    assert licence["application_id"] == both["id"]
+
+    refused = mzj.post(f"/api/applications/{one['id']}/non-acceptance", json={"reason": ""})
+    assert refused.status_code == 400 and refused.headers["content-type"].startswith("application/problem+json") and "原因" in refused.json()["detail"]
+    assert mzj.get(f"/api/applications/{one['id']}").json()["status"] == "received"
+    reason = "申请人未满80周岁"
+    assert mzj.post(f"/api/applications/{one['id']}/non-acceptance", json={"reason": reason}).status_code == 200
+    eventually(lambda: agent.get(f"/api/applications/{one['id']}").json()["status"] == "not_accepted", what="不予受理 at the node")
+    assert agent.get(f"/api/applications/{one['id']}").json()["decision_reason"] == reason
+    handed = agent.post(f"/api/applications/{one['id']}/pickup", json={"collector_name": "吴秀英", "collector_id_number": resident_id(22)})
+    assert handed.status_code == 200
+    eventually(lambda: mzj.get(f"/api/applications/{one['id']}").json()["delivered_at"] is not None, what="the notice handed over, at the hub")
+    assert mzj.get(f"/api/applications/{one['id']}").json()["status"] == "not_accepted"
