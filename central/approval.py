@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from datetime import date
 
 from nacl.signing import SigningKey
 from sqlalchemy.engine import Engine
@@ -23,6 +24,7 @@ from sync_protocol import APPLICATION_ACCEPTED, APPLICATION_NOT_ACCEPTED, DECISI
 from .actions import record_action
 from .clock import utcnow
 from .db import transaction
+from .departments import notify
 from .downlink import queue_downlink
 from .errors import Conflict, Forbidden, InvalidInput, NotFound
 from .models import Application, ApprovalTask, CatalogItem, Department, Licence, User
@@ -33,6 +35,7 @@ DECISIONS = {"approve": "approved", "deny": "denied"}
 OPEN = ("received", "accepted", "supplement_requested")
 PRE_REVIEW_DAYS = 2  # 预审：收到申请后 2 个工作日内决定是否受理
 MAX_REASON = 500
+CONCLUDED_TEXT = {"approved": "准予许可（批准）", "denied": "不予许可", "not_accepted": "不予受理"}
 
 
 def departments_of(item: CatalogItem) -> list[str]:
@@ -51,9 +54,9 @@ class Clocks:
         return min((d for d in (self.pre_review, self.decision) if d is not None), key=lambda d: (d.due, d.card != "red"))
 
 
-def clocks_of(calendar: WorkCalendar, app: Application, limit_days: int) -> Clocks:
-    decision = deadline_of(calendar, app.submitted_at, limit_days, app.status not in OPEN)
-    pre_review = deadline_of(calendar, app.received_at, PRE_REVIEW_DAYS, False) if app.status == "received" else None
+def clocks_of(calendar: WorkCalendar, app: Application, limit_days: int, now: date | None = None) -> Clocks:
+    decision = deadline_of(calendar, app.submitted_at, limit_days, app.status not in OPEN, now)
+    pre_review = deadline_of(calendar, app.received_at, PRE_REVIEW_DAYS, False, now) if app.status == "received" else None
     return Clocks(decision, pre_review)
 
 
@@ -140,6 +143,7 @@ def accept(engine: Engine, user: User, application_id: str) -> Application:
         session.add(app)
         queue_downlink(session, app.node_id, APPLICATION_ACCEPTED, {"application_id": app.id, "by": user.display_name, "at": now})
         record_action(session, user, "case.accepted", app.id)
+        notify(session, app, tasks_of(session, app.id), "case.accepted")
     return app
 
 
@@ -150,10 +154,13 @@ def not_accept(engine: Engine, user: User, application_id: str, reason: str) -> 
         app = _case(session, user, application_id, ("received",), "不能作不予受理", lead=True)
         now = utcnow()
         app.status, app.decided_at, app.decided_by, app.decision_reason = "not_accepted", now, user.username, reason
+        app.outcome = "not_accepted"
         session.add(app)
-        for task in tasks_of(session, app.id):
+        tasks = tasks_of(session, app.id)
+        for task in tasks:
             task.status = "closed"
             session.add(task)
+        notify(session, app, tasks, "case.concluded")
         queue_downlink(session, app.node_id, APPLICATION_NOT_ACCEPTED, {"application_id": app.id, "reason": reason, "by": user.display_name, "at": now})
         record_action(session, user, "case.not_accepted", app.id, reason=reason)
     return app
@@ -229,10 +236,11 @@ def _conclude(session: Session, app: Application, tasks: list[ApprovalTask], now
     denied = [t for t in tasks if t.status == "denied"]
     users = {u.username: u for u in session.exec(select(User).where(col(User.username).in_([t.decided_by for t in tasks if t.decided_by]))).all()}
     deciders = [t for t in (denied or tasks) if t.decided_by]
-    app.status = "denied" if denied else "approved"
+    app.status = app.outcome = "denied" if denied else "approved"
     app.decided_at, app.decided_by = now, ",".join(t.decided_by or "" for t in deciders)
     app.decision_reason = "；".join(t.reason for t in deciders if t.reason)
     session.add(app)
+    notify(session, app, tasks, "case.concluded")
     by = "、".join(users[t.decided_by].display_name if t.decided_by in users else (t.decided_by or "") for t in deciders)
     queue_downlink(session, app.node_id, DECISION_MADE, {"application_id": app.id, "decision": app.status, "reason": app.decision_reason, "decided_by": by, "decided_at": now})
     if app.status == "approved" and key is not None:

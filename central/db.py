@@ -8,6 +8,7 @@ SQLAlchemy's BEGIN is the one that runs (the recipe in SQLAlchemy's SQLite diale
 
 from __future__ import annotations
 
+import json
 from contextlib import contextmanager
 from typing import Callable, Iterator
 
@@ -16,6 +17,7 @@ from sqlalchemy.engine import Connection, Engine
 from sqlmodel import Session, SQLModel, create_engine
 
 from . import models  # noqa: F401  (registers the tables)
+from .clock import utcnow
 
 
 def make_engine(url: str) -> Engine:
@@ -64,7 +66,8 @@ def _m6_hub_supervision(conn: Connection) -> None:
         ("node", "heartbeat_at VARCHAR"), ("node", "app_version VARCHAR NOT NULL DEFAULT ''"),
         ("node", "catalog_version INTEGER NOT NULL DEFAULT 0"), ("node", "outbox_depth INTEGER NOT NULL DEFAULT 0"),
         ("node", "clock_offset_s INTEGER"),
-        ("application", "accepted_at VARCHAR"), ("application", "accepted_by VARCHAR"),
+        ("application", "accepted_at VARCHAR"), ("application", "accepted_by VARCHAR"), ("application", "supplement_rounds INTEGER NOT NULL DEFAULT 0"), ("application", "outcome VARCHAR NOT NULL DEFAULT ''"),
+        ("application", "handover VARCHAR NOT NULL DEFAULT ''"), ("application", "handed_to_applicant BOOLEAN NOT NULL DEFAULT FALSE"),
         ("evaluation", "followed_up_at VARCHAR"), ("evaluation", "followed_up_by VARCHAR"), ("evaluation", "follow_up VARCHAR NOT NULL DEFAULT ''"),
         ("complaint", "answered_by VARCHAR"),
     ):
@@ -78,6 +81,15 @@ def _m6_hub_supervision(conn: Connection) -> None:
         "decided_at, decided_by, decision_reason FROM application"
     ))
     conn.execute(text("UPDATE application SET accepted_at = decided_at, accepted_by = decided_by WHERE decided_at IS NOT NULL"))
+    conn.execute(text("UPDATE application SET outcome = (SELECT status FROM approvaltask WHERE application_id = application.id LIMIT 1) WHERE decided_at IS NOT NULL"))
+    # the catalog nodes were given at enrolment becomes version 1, so the next publication is newer
+    names = dict(conn.execute(text("SELECT code, name FROM department")).all())
+    items = [json.loads(detail) | {"department_name": names.get(dept, dept)} for detail, dept in conn.execute(text("SELECT detail_json, department FROM catalogitem ORDER BY code")).all()]
+    if items:
+        conn.execute(
+            text("INSERT INTO catalogversion (version, items_json, published_at, published_by, note) VALUES (1, :items, :at, 'system', '升级前的目录')"),
+            {"items": json.dumps(items, ensure_ascii=False), "at": utcnow()},
+        )
 
 
 # Numbered migrations for databases made by an older version. A new database gets the current

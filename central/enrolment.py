@@ -11,6 +11,7 @@ from sqlalchemy.engine import Engine
 from sync_protocol import is_valid_node_id, verify_key_from_text
 
 from .clock import utcnow
+from .actions import record_action
 from .db import transaction
 from .errors import Conflict, Forbidden, InvalidInput, NotFound
 from .models import Alert, EnrolmentCode, Node, NodeKey, RestoreToken
@@ -23,13 +24,14 @@ def _hash(code: str) -> str:
     return hashlib.sha256(code.replace("-", "").strip().upper().encode()).hexdigest()
 
 
-def create_replacement_code(engine: Engine, node_id: str) -> tuple[str, str]:
+def create_replacement_code(engine: Engine, node_id: str, actor: str = "system") -> tuple[str, str]:
     """A code for new hardware at an enrolled point (stolen laptop, dead disk): redeeming it
     moves the point to the new device's key and lets the device restore the point's history."""
     with transaction(engine) as session:
         node = session.get(Node, node_id)
         if node is None:
             raise NotFound(f"没有节点 {node_id}；新服务点请生成普通登记码")
+        record_action(session, actor, "node.replacement_code", node_id)
         return _new_code(session, node.id, node.name, node.kind, node.parent, replacement=True)
 
 
@@ -41,7 +43,7 @@ def _new_code(session, node_id: str, name: str, kind: str, parent: str | None, r
     return code, expires
 
 
-def create_code(engine: Engine, node_id: str, name: str, kind: str, parent: str | None) -> tuple[str, str]:
+def create_code(engine: Engine, node_id: str, name: str, kind: str, parent: str | None, actor: str = "system") -> tuple[str, str]:
     """Return (code, expires_at). Only the code's hash is stored."""
     if not is_valid_node_id(node_id):
         raise InvalidInput("节点编号只能由小写字母、数字和“-”组成，2 到 32 位", field="node_id")
@@ -52,6 +54,7 @@ def create_code(engine: Engine, node_id: str, name: str, kind: str, parent: str 
     with transaction(engine) as session:
         if session.get(Node, node_id) is not None:
             raise Conflict(f"节点 {node_id} 已经登记；更换设备请生成设备更换码")
+        record_action(session, actor, "node.enrolment_code", node_id, name=name.strip(), kind=kind, parent=parent)
         return _new_code(session, node_id, name.strip(), kind, parent, replacement=False)
 
 

@@ -24,6 +24,7 @@ from sync_protocol import (
     EVALUATION_GIVEN,
     APPLICATION_RECEIVED,
     MATERIALS_ATTACHED,
+    NODE_HEARTBEAT,
     RESEND_REQUEST,
     SUPPLEMENT_PROVIDED,
     Accepted,
@@ -44,15 +45,20 @@ from .db import transaction
 from .downlink import queue_downlink
 from .fees import FEE_KINDS, apply_fee_record
 from .approval import departments_of, tasks_of
-from .models import Alert, Application, ApprovalTask, CatalogItem, Complaint, Evaluation, HeldBatch, Material, Node, Quarantine, ResendRequest, UplinkBatch
+from .departments import integrated_departments, notify
+from .models import Alert, Application, ApprovalTask, CatalogItem, Complaint, Evaluation, HeldBatch, Material, Node, NodeHeartbeat, Quarantine, ResendRequest, UplinkBatch
 
 log = logging.getLogger("yiwang.hub.ingest")
 RESEND_INTERVAL = timedelta(seconds=30)
+CLOCK_SKEW_S = 300  # a node clock this far off makes receipts and deadlines wrong: alert
+BACKLOG_ALERT = 20  # outbox depth rising over three heartbeats past this: alert
+HEARTBEATS_KEPT = 100
 
 
-def ingest_batch(engine: Engine, subject: str, raw: bytes) -> Verdict:
+def ingest_batch(engine: Engine, subject: str, raw: bytes, clock_offset_s: int | None = None) -> Verdict:
     """Classify and (if accepted) apply one uplink batch, then any held batches that now follow
-    the cursor, all in one transaction; return the verdict for ``raw``."""
+    the cursor, all in one transaction; return the verdict for ``raw``. ``clock_offset_s`` is the
+    node's clock minus the stream's when the batch was published (see sync.py)."""
     now = utcnow()
     with transaction(engine) as session:
         node_id = node_from_subject(subject)
@@ -62,6 +68,8 @@ def ingest_batch(engine: Engine, subject: str, raw: bytes) -> Verdict:
             _quarantine(session, node_id, subject, raw, verdict, now)
             return verdict
         node.last_seen_at = now
+        if clock_offset_s is not None:
+            _note_clock(session, node, clock_offset_s, now)
         session.add(node)
         verdict = first = _receive(session, node, subject, raw, now)
         while isinstance(verdict, Accepted):
@@ -103,6 +111,32 @@ def _receive(session: Session, node: Node, subject: str, raw: bytes, now: str) -
     return verdict
 
 
+def _note_clock(session: Session, node: Node, offset: int, now: str) -> None:
+    """Keep the node's clock offset; alert when it first drifts past CLOCK_SKEW_S."""
+    was_skewed = node.clock_offset_s is not None and abs(node.clock_offset_s) > CLOCK_SKEW_S
+    if abs(offset) > CLOCK_SKEW_S and not was_skewed:
+        direction = "快" if offset > 0 else "慢"
+        session.add(Alert(kind="clock.skew", node_id=node.id, message=f"节点时钟比县中枢{direction} {abs(offset)} 秒：收据和期限时间会出错，请校准该电脑时间", created_at=now))
+    node.clock_offset_s = offset
+
+
+def _heartbeat(session: Session, node: Node, record: Record, now: str) -> None:
+    """node.heartbeat: versions and outbox depth for the dashboard; a growing backlog alerts."""
+    data = record.data
+    node.app_version, node.catalog_version, node.outbox_depth, node.heartbeat_at = data["app_version"], data["catalog_version"], data["outbox_depth"], now
+    session.add(node)
+    session.merge(NodeHeartbeat(node_id=node.id, at=record.at, outbox_depth=data["outbox_depth"], clock_offset_s=node.clock_offset_s or 0))
+    session.flush()
+    recent = session.exec(select(NodeHeartbeat).where(NodeHeartbeat.node_id == node.id).order_by(col(NodeHeartbeat.at).desc()).limit(HEARTBEATS_KEPT + 1)).all()
+    for old in recent[HEARTBEATS_KEPT:]:
+        session.delete(old)
+    depths = [h.outbox_depth for h in recent[:4]]
+    # alert once per rising run: the last three rose, and the run did not already rise before them
+    rising = len(depths) >= 3 and depths[0] > depths[1] > depths[2] and depths[0] >= BACKLOG_ALERT
+    if rising and not (len(depths) == 4 and depths[2] > depths[3] and depths[1] >= BACKLOG_ALERT):
+        session.add(Alert(kind="backlog.growing", node_id=node.id, message=f"待上传积压持续增长（{depths[2]} → {depths[1]} → {depths[0]} 条）：服务点在联网，但批次没有送达，请检查该点网络和日志", created_at=now))
+
+
 def _request_resend(session: Session, node_id: str, from_seq: int, now: str) -> None:
     """Ask the node (on its signed downlink) to publish again from ``from_seq``; once per gap
     position, again only if the gap is still open after RESEND_INTERVAL."""
@@ -130,6 +164,7 @@ def _apply(session: Session, node: Node, records: tuple[Record, ...], now: str) 
     seen = set(session.exec(select(Application.id).where(col(Application.id).in_(ids))).all()) if ids else set()
     codes = {r.data["item_code"] for r in received}
     items = {i.code: i for i in session.exec(select(CatalogItem).where(col(CatalogItem.code).in_(codes))).all()} if codes else {}
+    integrated = integrated_departments(session) if received else set()
     for record in records:
         data = record.data
         if record.kind == APPLICATION_RECEIVED:
@@ -139,25 +174,25 @@ def _apply(session: Session, node: Node, records: tuple[Record, ...], now: str) 
             item = items.get(data["item_code"])
             # routing: the hub's catalog decides the departments, not the node's claim
             departments = departments_of(item) if item else ["unrouted"]
-            session.add(
-                Application(
-                    id=data["application_id"],
-                    node_id=node.id,
-                    receipt_no=data["receipt_no"],
-                    item_code=data["item_code"],
-                    item_name=item.name if item else data.get("item_name", data["item_code"]),
-                    department=departments[0],
-                    applicant_name=data["applicant_name"],
-                    applicant_id_number=data["applicant_id_number"],
-                    applicant_phone=data.get("applicant_phone", ""),
-                    proxy_agent=data.get("proxy_agent", ""),
-                    materials_checked=json.dumps(data.get("materials_checked", []), ensure_ascii=False),
-                    submitted_at=record.at,
-                    received_at=now,
-                )
+            app = Application(
+                id=data["application_id"],
+                node_id=node.id,
+                receipt_no=data["receipt_no"],
+                item_code=data["item_code"],
+                item_name=item.name if item else data.get("item_name", data["item_code"]),
+                department=departments[0],
+                applicant_name=data["applicant_name"],
+                applicant_id_number=data["applicant_id_number"],
+                applicant_phone=data.get("applicant_phone", ""),
+                proxy_agent=data.get("proxy_agent", ""),
+                materials_checked=json.dumps(data.get("materials_checked", []), ensure_ascii=False),
+                submitted_at=record.at,
+                received_at=now,
             )
-            for department in departments:
-                session.add(ApprovalTask(application_id=data["application_id"], department=department))
+            tasks = [ApprovalTask(application_id=app.id, department=department) for department in departments]
+            session.add(app)
+            session.add_all(tasks)
+            notify(session, app, tasks, "case.routed", integrated)
         elif record.kind == MATERIALS_ATTACHED:
             if session.get(Material, (data["application_id"], data["sha256"], data["material"])) is None:
                 session.add(Material(application_id=data["application_id"], sha256=data["sha256"], material=data["material"], size=data["size"], media_type=data["media_type"], filename=data.get("filename", "")))
@@ -168,7 +203,8 @@ def _apply(session: Session, node: Node, records: tuple[Record, ...], now: str) 
             if app is None or app.node_id != node.id or not delegated:
                 raise ValueError(f"decision.delegated for {data['application_id']}: not an instant item delegated to this township")
             if app.status == "received":
-                app.status, app.decided_at, app.decided_by = data["decision"], data["decided_at"], data["decided_by"]
+                app.status = app.outcome = data["decision"]
+                app.decided_at, app.decided_by = data["decided_at"], data["decided_by"]
                 app.accepted_at, app.accepted_by = data["decided_at"], data["decided_by"]
                 app.decision_reason, app.decided_locally = data.get("reason", ""), True
                 session.add(app)
@@ -179,11 +215,14 @@ def _apply(session: Session, node: Node, records: tuple[Record, ...], now: str) 
             app = session.get(Application, data["application_id"])
             if app is not None and app.node_id == node.id and app.status == "supplement_requested":
                 app.status = "received"  # back in the clerk's queue; the new materials follow
+                app.supplement_rounds += 1
                 session.add(app)
         elif record.kind == APPLICATION_DISPATCHED:
             app = session.get(Application, data["application_id"])
             if app is not None and app.node_id == node.id:
-                app.status = "dispatched"
+                if app.status != "not_accepted":
+                    app.status = "dispatched"
+                app.handover = "courier"
                 session.add(app)
         elif record.kind == EVALUATION_GIVEN:
             if session.get(Evaluation, data["application_id"]) is None:
@@ -191,6 +230,8 @@ def _apply(session: Session, node: Node, records: tuple[Record, ...], now: str) 
         elif record.kind == COMPLAINT_FILED:
             if session.get(Complaint, data["complaint_id"]) is None:
                 session.add(Complaint(complaint_id=data["complaint_id"], node_id=node.id, application_id=data.get("application_id"), contact=data.get("contact", ""), text=data["text"], filed_at=record.at))
+        elif record.kind == NODE_HEARTBEAT:
+            _heartbeat(session, node, record, now)
         elif record.kind in FEE_KINDS:
             apply_fee_record(session, node.id, record)
         elif record.kind == APPLICATION_PICKED_UP:
@@ -198,6 +239,7 @@ def _apply(session: Session, node: Node, records: tuple[Record, ...], now: str) 
             if app is not None and app.node_id == node.id and app.delivered_at is None:
                 if app.status != "not_accepted":  # the notice why not was handed over; the outcome stays
                     app.status = "delivered"
+                app.handover, app.handed_to_applicant = "pickup", bool(data.get("collector_is_applicant"))
                 app.delivered_at = record.at
                 session.add(app)
         else:

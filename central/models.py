@@ -124,8 +124,13 @@ class Application(SQLModel, table=True):
     decided_at: Optional[str] = None
     decided_by: Optional[str] = None
     decision_reason: str = ""  # also the reason a case was not accepted (不予受理说明原因)
+    outcome: str = ""  # "" | approved | denied | not_accepted — kept after the case is handed over
     decided_locally: bool = False  # 即办件 decided at a township node under delegation
     delivered_at: Optional[str] = None
+    # for 最多跑一次 / 零跑动: how the case went at the window
+    supplement_rounds: int = 0
+    handover: str = ""  # "" | "pickup" | "courier"
+    handed_to_applicant: bool = False
 
 
 class ApprovalTask(SQLModel, table=True):
@@ -343,3 +348,16 @@ class AuditEntry(SQLModel, table=True):
     action: str
     target: str = ""
     detail: str = ""
+
+
+class DepartmentEvent(SQLModel, table=True):
+    """Outbox to departments with their own approval system: written in the transaction that
+    routes or accepts a case, published to yiwang.dept.<code>.cases by the sync worker."""
+
+    id: str = Field(primary_key=True)
+    department: str = Field(index=True)
+    event: str  # case.routed | case.accepted | case.concluded
+    application_id: str
+    payload_json: str
+    created_at: str
+    published_at: Optional[str] = Field(default=None, index=True)

@@ -7,6 +7,7 @@ import logging
 from sqlalchemy.engine import Engine
 
 from .clock import utcnow
+from .actions import record_action
 from .db import transaction
 from .errors import Conflict, InvalidInput, NotFound
 from .models import Alert, Node, User
@@ -28,6 +29,7 @@ def revoke_node(engine: Engine, operator: User, node_id: str, reason: str) -> No
             raise Conflict(f"节点 {node_id} 已经吊销")
         node.status = "revoked"
         session.add(node)
+        record_action(session, operator, "node.revoked", node_id, reason=reason)
         session.add(Alert(kind="node.revoked", node_id=node_id, message=f"节点已由 {operator.display_name} 吊销：{reason}", created_at=utcnow()))
     log.warning("node %s revoked by %s: %s", node_id, operator.username, reason)
     return node

@@ -15,6 +15,7 @@ class Settings:
     nats_url: str = "nats://127.0.0.1:4700"
     db_url: str = ""  # default: sqlite file in data_dir
     public_url: str = ""  # how nodes reach this hub over HTTP (enrolment); default from host/port
+    silent_minutes: int = 60  # a node not heard from for this long is flagged on the dashboard
 
     @property
     def database_url(self) -> str:
@@ -42,6 +43,7 @@ class Settings:
             "nats_url": env.get("YIWANG_NATS_URL", "nats://127.0.0.1:4700"),
             "db_url": env.get("YIWANG_HUB_DB_URL", ""),
             "public_url": env.get("YIWANG_HUB_PUBLIC_URL", ""),
+            "silent_minutes": int(env.get("YIWANG_SILENT_MINUTES", "60")),
         }
         values.update({k: v for k, v in overrides.items() if v is not None})
         values["data_dir"] = Path(values["data_dir"])  # type: ignore[arg-type]

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import AsyncIterator
 
 import nats
+import nats.aio.msg
 import nats.errors
 import nats.js.errors
 from nacl.signing import SigningKey
@@ -24,14 +25,16 @@ from sync_protocol import (
     BLOB_SIZE_HEADER,
     BLOB_STREAM,
     DOWNLINK_STREAM,
+    SENT_AT_HEADER,
     UPLINK_STREAM,
     Accepted,
     Duplicate,
     Gap,
     downlink_subject,
+    parse_time,
 )
 
-from . import blobs, downlink
+from . import blobs, departments, downlink
 from .ingest import ingest_batch
 
 log = logging.getLogger("yiwang.hub.sync")
@@ -65,7 +68,8 @@ async def connect(url: str, name: str) -> nats.NATS:
 
 
 async def ensure_streams(js: nats.js.JetStreamContext) -> None:
-    for name, subjects in ((UPLINK_STREAM, ["yiwang.up.>"]), (DOWNLINK_STREAM, ["yiwang.down.>"]), (BLOB_STREAM, ["yiwang.blob.>"])):
+    streams = ((UPLINK_STREAM, ["yiwang.up.>"]), (DOWNLINK_STREAM, ["yiwang.down.>"]), (BLOB_STREAM, ["yiwang.blob.>"]), (departments.STREAM, ["yiwang.dept.>"]))
+    for name, subjects in streams:
         try:
             await js.stream_info(name)
         except nats.js.errors.NotFoundError:
@@ -93,6 +97,19 @@ async def pull(js: nats.js.JetStreamContext, stream: str, durable: str, batch: i
             await asyncio.sleep(1)
             continue
         yield msgs
+
+
+def clock_offset(msg: nats.aio.msg.Msg) -> int | None:
+    """The node's clock minus the NATS server's, in seconds, at the moment the batch was stored:
+    its Yiwang-Sent-At header against the stream timestamp (both taken at publish, so a batch that
+    waited in the outbox or in the stream still measures the clock, not the delay)."""
+    sent = (msg.headers or {}).get(SENT_AT_HEADER)
+    if not sent:
+        return None
+    try:
+        return round((parse_time(sent) - msg.metadata.timestamp).total_seconds())
+    except (ValueError, AttributeError):
+        return None
 
 
 class HubSync:
@@ -143,7 +160,7 @@ class HubSync:
     async def _ingest_loop(self, js: nats.js.JetStreamContext) -> None:
         async for msgs in pull(js, UPLINK_STREAM, INGEST_DURABLE, batch=50, max_ack_pending=1000):
             for msg in msgs:
-                verdict = await asyncio.to_thread(ingest_batch, self.engine, msg.subject, msg.data)
+                verdict = await asyncio.to_thread(ingest_batch, self.engine, msg.subject, msg.data, clock_offset(msg))
                 if isinstance(verdict, Gap):
                     # held in the database and a resend requested (same transaction): safe to ack
                     log.info("held %s seq %d (expected %d)", msg.subject, verdict.got, verdict.expected)
@@ -182,6 +199,10 @@ class HubSync:
                     await js.publish(downlink_subject(batch.node_id), batch.raw, headers={"Nats-Msg-Id": batch.hash}, timeout=5)
                     await asyncio.to_thread(downlink.mark_published, self.engine, batch.node_id, batch.seq)
                     log.info("published downlink %s seq %d", batch.node_id, batch.seq)
+                for event in await asyncio.to_thread(departments.unpublished, self.engine):
+                    await js.publish(departments.subject(event.department), event.payload_json.encode(), headers={"Nats-Msg-Id": event.id}, timeout=5)
+                    await asyncio.to_thread(departments.mark_published, self.engine, event.id)
+                    log.info("sent %s of %s to department %s", event.event, event.application_id, event.department)
             except RETRYABLE as exc:
                 log.warning("downlink publish failed (%s); will retry", exc)
                 await asyncio.sleep(1)

@@ -21,6 +21,7 @@ from sqlmodel import Session, select
 
 from sync_protocol import parse_time
 
+from .actions import record_action
 from .db import transaction
 from .errors import InvalidInput
 from .models import CalendarDay
@@ -81,7 +82,7 @@ def load_calendar(engine: Engine) -> WorkCalendar:
         return WorkCalendar({date.fromisoformat(d.day): d.workday for d in session.exec(select(CalendarDay)).all()})
 
 
-def load_year(engine: Engine, year: int, holidays: Iterable[str], workdays: Iterable[str]) -> int:
+def load_year(engine: Engine, year: int, holidays: Iterable[str], workdays: Iterable[str], actor: str = "system") -> int:
     """An operator loads the official arrangement for a year: the holidays and the adjusted (weekend)
     workdays. Replaces what was loaded for that year before; returns how many days were stored."""
     days: dict[str, bool] = {}
@@ -104,6 +105,7 @@ def load_year(engine: Engine, year: int, holidays: Iterable[str], workdays: Iter
         session.flush()
         for day, workday in sorted(days.items()):
             session.add(CalendarDay(day=day, workday=workday, note="operator"))
+        record_action(session, actor, "calendar.loaded", str(year), holidays=sum(not w for w in days.values()), workdays=sum(days.values()))
     return len(days)
 
 

@@ -29,6 +29,15 @@ from .web.errors import EXCEPTION_HANDLERS
 TEMPLATES = Path(__file__).parent / "web" / "templates"
 
 
+def app_version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("yiwang")
+    except PackageNotFoundError:
+        return "unknown"
+
+
 def web_secret(data_dir: Path) -> str:
     """CSRF secret kept across restarts (0600), so open forms stay valid after a reboot."""
     path = data_dir / "web.secret"
@@ -56,7 +65,7 @@ def _register_filters(engine: JinjaTemplateEngine) -> None:
 def create_app(settings: Settings) -> Litestar:
     identity = NodeIdentity.load(settings)
     store = open_store(settings, identity)
-    sync = NodeSync(store, identity, settings.blobs_dir)
+    sync = NodeSync(store, identity, settings.blobs_dir, settings.heartbeat_seconds, app_version())
 
     @contextlib.asynccontextmanager
     async def run_sync(app: Litestar) -> AsyncIterator[None]:

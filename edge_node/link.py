@@ -15,6 +15,7 @@ from sync_protocol import (
     DECISION_MADE,
     CATALOG_VERSION,
     MAX_RECORDS_PER_BATCH,
+    NODE_HEARTBEAT,
     RESEND_REQUEST,
     RESULT_ISSUED,
     SUPPLEMENT_REQUESTED,
@@ -33,7 +34,7 @@ from sync_protocol import (
 
 from .cases import apply_acceptance, apply_decision, apply_non_acceptance, apply_supplement_request
 from .catalog import install_catalog_in
-from .store import Store, get_meta, set_meta, utcnow
+from .store import Store, add_outbox, get_meta, set_meta, utcnow
 
 log = logging.getLogger("yiwang.node.link")
 
@@ -130,11 +131,25 @@ def apply_downlink_in(conn: sqlite3.Connection, node_id: str, hub_key: VerifyKey
     return verdict
 
 
+BACKLOG_SQL = (
+    "SELECT (SELECT COUNT(*) FROM outbox WHERE batch_seq IS NULL OR batch_seq IN (SELECT seq FROM uplink_batches WHERE published_at IS NULL)) AS events, "
+    "(SELECT COUNT(*) FROM uplink_batches WHERE published_at IS NULL) AS batches"
+)
+
+
 def backlog(store: Store) -> dict[str, int]:
     """What has not reached the hub yet: events not sealed plus events in unpublished batches."""
-    row = store.one(
-        "SELECT (SELECT COUNT(*) FROM outbox WHERE batch_seq IS NULL OR batch_seq IN (SELECT seq FROM uplink_batches WHERE published_at IS NULL)) AS events, "
-        "(SELECT COUNT(*) FROM uplink_batches WHERE published_at IS NULL) AS batches"
-    )
+    row = store.one(BACKLOG_SQL)
     assert row is not None
     return {"events": row["events"], "batches": row["batches"]}
+
+
+def queue_heartbeat(store: Store, app_version: str) -> None:
+    """node.heartbeat: what the operator's dashboard shows for this point (versions, backlog).
+    Queued only while connected, so it normally reaches the hub at once; the clock offset is
+    measured per published batch from the ``Yiwang-Sent-At`` header, not from this record."""
+    with store.write() as conn:
+        depth = conn.execute(BACKLOG_SQL).fetchone()["events"]
+        add_outbox(conn, NODE_HEARTBEAT, {
+            "app_version": app_version, "catalog_version": int(get_meta(conn, "catalog_version", "0")), "outbox_depth": depth, "clock": utcnow(),
+        })

@@ -20,6 +20,7 @@ class Settings:
     port: int = 8701
     nats_url: str = ""  # overrides the URL received at enrolment
     public_url: str = ""  # how citizens' phones reach this node (QR codes on slips); default from host/port
+    heartbeat_seconds: float = 60.0  # node.heartbeat to the hub's dashboard while connected (0 = off)
 
     @property
     def base_url(self) -> str:
@@ -42,6 +43,7 @@ class Settings:
             "port": int(env.get("YIWANG_NODE_PORT", "8701")),
             "nats_url": env.get("YIWANG_NATS_URL", ""),
             "public_url": env.get("YIWANG_NODE_PUBLIC_URL", ""),
+            "heartbeat_seconds": float(env.get("YIWANG_HEARTBEAT_SECONDS", "60")),
         }
         values.update({k: v for k, v in overrides.items() if v is not None})
         values["data_dir"] = Path(values["data_dir"])  # type: ignore[arg-type]

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -19,7 +20,7 @@ import nats.js.errors
 from nats.js.api import AckPolicy, ConsumerConfig
 from tenacity import AsyncRetrying, retry_if_exception_type, wait_exponential
 
-from sync_protocol import DOWNLINK_STREAM, Accepted, Gap, downlink_subject, format_time, uplink_subject
+from sync_protocol import CATALOG_VERSION, DOWNLINK_STREAM, SENT_AT_HEADER, Accepted, Gap, downlink_subject, format_time, uplink_subject
 
 from . import blobs, link
 from .settings import NodeIdentity
@@ -33,13 +34,16 @@ GAP_RETRY_DELAY = 2.0
 
 
 class NodeSync:
-    def __init__(self, store: Store, identity: NodeIdentity, blobs_dir: Path) -> None:
+    def __init__(self, store: Store, identity: NodeIdentity, blobs_dir: Path, heartbeat_seconds: float = 60.0, app_version: str = "") -> None:
         self.store = store
+        self.heartbeat_seconds = heartbeat_seconds
+        self.app_version = app_version
         self.identity = identity
         self.blobs_dir = blobs_dir
         self._wake = asyncio.Event()
         self._blob_wake = asyncio.Event()
         self._loop: asyncio.AbstractEventLoop | None = None
+        self._next_heartbeat = 0.0
         self.nc: nats.NATS | None = None
         self.offline_since: str | None = format_time(datetime.now(timezone.utc))
 
@@ -103,16 +107,23 @@ class NodeSync:
 
     async def _uplink_loop(self, js: nats.js.JetStreamContext) -> None:
         subject = uplink_subject(self.identity.node_id)
+        self._next_heartbeat = 0.0  # one as soon as we are connected, then every heartbeat_seconds
         while True:
             try:
                 await asyncio.wait_for(self._wake.wait(), timeout=1.0)
             except asyncio.TimeoutError:
                 pass
             self._wake.clear()
+            if self.online and self.heartbeat_seconds > 0 and time.monotonic() >= self._next_heartbeat:
+                await asyncio.to_thread(link.queue_heartbeat, self.store, self.app_version)
+                self._next_heartbeat = time.monotonic() + self.heartbeat_seconds
             await asyncio.to_thread(link.seal_pending, self.store, self.identity.node_id, self.identity.key)
             for batch in await asyncio.to_thread(link.unpublished, self.store):
                 try:
-                    await js.publish(subject, batch["wire"], headers={"Nats-Msg-Id": link.message_id(batch)}, timeout=5)
+                    # the send time rides outside the signed batch: the hub compares it with the
+                    # stream's receive time to measure this node's clock offset
+                    headers = {"Nats-Msg-Id": link.message_id(batch), SENT_AT_HEADER: format_time(datetime.now(timezone.utc))}
+                    await js.publish(subject, batch["wire"], headers=headers, timeout=5)
                 except RETRYABLE as exc:
                     log.warning("uplink seq %d not sent (%s); will retry", batch["seq"], type(exc).__name__)
                     await asyncio.sleep(1)
@@ -159,5 +170,7 @@ class NodeSync:
                     continue
                 if isinstance(verdict, Accepted):
                     log.info("downlink seq %d applied (%d records)", verdict.batch.seq, len(verdict.batch.records))
+                    if any(r.kind == CATALOG_VERSION for r in verdict.batch.records):
+                        self._next_heartbeat = 0.0  # tell the dashboard the new version now
                     self._wake.set()  # a resend request may have queued uplink batches again
                 await msg.ack()

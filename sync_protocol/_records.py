@@ -47,6 +47,7 @@ BLOB_STREAM = "YIWANG_BLOB"
 # materials.attached record carries; the receiver verifies the assembled bytes against it
 MAX_BLOB_BYTES = 20 * 1024 * 1024
 BLOB_OFFSET_HEADER = "Yiwang-Offset"
+SENT_AT_HEADER = "Yiwang-Sent-At"  # uplink: the node's clock when it published (telemetry, not signed)
 BLOB_SIZE_HEADER = "Yiwang-Size"
 SHA256_PATTERN = re.compile(r"^[0-9a-f]{64}$")
 

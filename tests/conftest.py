@@ -44,6 +44,9 @@ class Api:
     def post(self, path: str, **kw):  # type: ignore[no-untyped-def]
         return self.client.post(path, **kw)
 
+    def put(self, path: str, **kw):  # type: ignore[no-untyped-def]
+        return self.client.put(path, **kw)
+
 
 def resident_id(n: int) -> str:
     """A valid GB 11643 number (Beijing Xicheng, born 1950-01-01 + n days), with its check digit."""

@@ -2,19 +2,20 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 import msgspec
-from litestar import Request, get, post
+from litestar import Request, get, post, put
 from litestar.response import File
 from litestar.params import FromPath, FromQuery, JSONBody
 from sqlmodel import Session, col, select
 
 from sync_protocol import verify_key_to_text
 
-from .. import approval, auth, blobs, catalog, enrolment, fees, history, nodes, workdays
-from ..errors import Conflict, NotAuthenticated, NotFound
-from ..models import Alert, Application, Complaint, Evaluation, Licence, Node, Quarantine
+from .. import actions, approval, auth, blobs, catalog, dashboard, departments, enrolment, fees, history, metrics, nodes, public, supervision, workdays
+from ..errors import Conflict, InvalidInput, NotAuthenticated, NotFound
+from ..models import Alert, Application, Complaint, Department, Evaluation, Licence, Node, Quarantine
 from .context import api_user, hub
 
 
@@ -103,9 +104,9 @@ def api_calendar(request: Request) -> dict[str, Any]:
 @post("/api/calendar", sync_to_thread=True, status_code=201)
 def api_load_calendar(request: Request, data: JSONBody[CalendarIn]) -> dict[str, Any]:
     """Load the official holiday arrangement of a year the holiday library does not know yet."""
-    api_user(request, "operator")
+    operator = api_user(request, "operator")
     engine = hub(request).engine
-    stored = workdays.load_year(engine, data.year, data.holidays, data.workdays)
+    stored = workdays.load_year(engine, data.year, data.holidays, data.workdays, operator.username)
     return {"year": data.year, "days": stored} | workdays.calendar_status(workdays.load_calendar(engine))
 
 
@@ -192,12 +193,83 @@ def api_request_supplement(request: Request, application_id: FromPath[str], data
     return application_out(app)
 
 
+@get("/api/public/progress", sync_to_thread=True)
+def api_public_progress(request: Request, receipt_no: FromQuery[str], id_last4: FromQuery[str]) -> dict[str, Any]:
+    """Public: a case's progress by receipt number plus the last 4 characters of the ID number."""
+    return public.progress(hub(request).engine, receipt_no, id_last4)
+
+
+@get("/api/public/decisions", sync_to_thread=True)
+def api_public_decisions(request: Request) -> list[dict[str, Any]]:
+    """Public: results publicity (结果公示) of the last 90 days, without personal data."""
+    return public.publicity(hub(request).engine)
+
+
 @get("/api/licences", sync_to_thread=True)
 def api_licences(request: Request, holder_id: FromQuery[str]) -> list[dict[str, Any]]:
     """The licence library for one holder (so a later application can reuse a result)."""
     api_user(request, "clerk", "operator")
     with Session(hub(request).engine) as session:
         return [lic.model_dump() for lic in session.exec(select(Licence).where(Licence.holder_id == holder_id.strip().upper())).all()]
+
+
+@get("/api/catalog", sync_to_thread=True)
+def api_catalog(request: Request) -> dict[str, Any]:
+    """The catalog in force (public: it is the county's published service guide)."""
+    return catalog.published_catalog(hub(request).engine)
+
+
+@get("/api/catalog/versions", sync_to_thread=True)
+def api_catalog_versions(request: Request) -> list[dict[str, Any]]:
+    api_user(request, "operator")
+    return catalog.versions(hub(request).engine)
+
+
+@put("/api/catalog/items/{code:str}", sync_to_thread=True, status_code=200)
+def api_publish_item(request: Request, code: FromPath[str], data: JSONBody[dict[str, Any]]) -> dict[str, Any]:
+    """Add or change one item; the catalog is published as a new version and sent to every node."""
+    operator = api_user(request, "operator")
+    ctx = hub(request)
+    if data.get("code", code) != code:
+        raise InvalidInput("请求路径与内容中的事项编码不一致", field="code")
+    published = catalog.publish_item(ctx.engine, operator, data | {"code": code}, str(data.get("note", "")))
+    ctx.sync.wake_downlink()
+    return published
+
+
+@get("/api/dashboard", sync_to_thread=True)
+def api_dashboard(request: Request) -> dict[str, Any]:
+    """The operator's home in figures: node health, cases by township and county, late cases,
+    fees collected vs remitted, open complaints and poor evaluations (definitions: docs/operations.md)."""
+    api_user(request, "operator")
+    ctx = hub(request)
+    return dashboard.dashboard(ctx.engine, timedelta(minutes=ctx.settings.silent_minutes))
+
+
+@get("/metrics", sync_to_thread=True, media_type="text/plain; version=0.0.4; charset=utf-8", include_in_schema=False)
+def prometheus_metrics(request: Request) -> str:
+    """Prometheus scrape target: node health, cases, fees (no personal data; see central/metrics.py)."""
+    ctx = hub(request)
+    return metrics.render(dashboard.dashboard(ctx.engine, timedelta(minutes=ctx.settings.silent_minutes)))
+
+
+class IntegrationIn(msgspec.Struct):
+    integration: str
+
+
+@get("/api/departments", sync_to_thread=True)
+def api_departments(request: Request) -> list[dict[str, Any]]:
+    api_user(request, "operator", "clerk")
+    with Session(hub(request).engine) as session:
+        return [d.model_dump() | {"subject": departments.subject(d.code) if d.integration == "nats" else None} for d in session.exec(select(Department).order_by(Department.code)).all()]
+
+
+@put("/api/departments/{code:str}/integration", sync_to_thread=True, status_code=200)
+def api_set_integration(request: Request, code: FromPath[str], data: JSONBody[IntegrationIn]) -> dict[str, Any]:
+    """"nats": the department's own system receives its cases on yiwang.dept.<code>.cases (docs/integration.md)."""
+    operator = api_user(request, "operator")
+    dept = departments.set_integration(hub(request).engine, operator, code, data.integration)
+    return dept.model_dump() | {"subject": departments.subject(dept.code) if dept.integration == "nats" else None}
 
 
 @get("/api/nodes", sync_to_thread=True)
@@ -216,8 +288,8 @@ def api_revoke(request: Request, node_id: FromPath[str], data: JSONBody[RevokeIn
 @post("/api/nodes/{node_id:str}/replacement-code", sync_to_thread=True, status_code=201)
 def api_replacement_code(request: Request, node_id: FromPath[str]) -> dict[str, Any]:
     """A one-time code for new hardware at an enrolled point; the device restores its history."""
-    api_user(request, "operator")
-    code, expires = enrolment.create_replacement_code(hub(request).engine, node_id)
+    operator = api_user(request, "operator")
+    code, expires = enrolment.create_replacement_code(hub(request).engine, node_id, operator.username)
     return {"code": code, "node_id": node_id, "expires_at": expires, "replacement": True}
 
 
@@ -246,6 +318,35 @@ def api_complaints(request: Request) -> list[dict[str, Any]]:
         return [c.model_dump() for c in session.exec(select(Complaint).order_by(col(Complaint.filed_at))).all()]
 
 
+class AnswerIn(msgspec.Struct):
+    answer: str
+
+
+class FollowUpIn(msgspec.Struct):
+    follow_up: str
+
+
+@post("/api/complaints/{complaint_id:str}/answer", sync_to_thread=True, status_code=200)
+def api_answer_complaint(request: Request, complaint_id: FromPath[str], data: JSONBody[AnswerIn]) -> dict[str, Any]:
+    """Answer a complaint (the county answers within 24 hours of its filing at the window)."""
+    operator = api_user(request, "operator")
+    return supervision.answer_complaint(hub(request).engine, operator, complaint_id, data.answer).model_dump()
+
+
+@post("/api/evaluations/{application_id:str}/follow-up", sync_to_thread=True, status_code=200)
+def api_follow_up(request: Request, application_id: FromPath[str], data: JSONBody[FollowUpIn]) -> dict[str, Any]:
+    """Record the follow-up (回访整改) of a poor evaluation."""
+    operator = api_user(request, "operator")
+    return supervision.follow_up_evaluation(hub(request).engine, operator, application_id, data.follow_up).model_dump()
+
+
+@get("/api/actions", sync_to_thread=True)
+def api_actions(request: Request, target: FromQuery[str | None] = None) -> list[dict[str, Any]]:
+    """The action log: every operator action and clerk decision, newest first."""
+    api_user(request, "operator")
+    return [a.model_dump() for a in actions.recent_actions(hub(request).engine, 500, target)]
+
+
 @get("/api/evaluations", sync_to_thread=True)
 def api_evaluations(request: Request) -> list[dict[str, Any]]:
     api_user(request, "operator")
@@ -269,8 +370,8 @@ def api_quarantine(request: Request) -> list[dict[str, Any]]:
 
 @post("/api/enrolment-codes", sync_to_thread=True, status_code=201)
 def api_create_code(request: Request, data: JSONBody[EnrolmentCodeIn]) -> dict[str, Any]:
-    api_user(request, "operator")
-    code, expires = enrolment.create_code(hub(request).engine, data.node_id, data.name, data.kind, data.parent)
+    operator = api_user(request, "operator")
+    code, expires = enrolment.create_code(hub(request).engine, data.node_id, data.name, data.kind, data.parent, operator.username)
     return {"code": code, "node_id": data.node_id, "expires_at": expires}
 
 
@@ -291,4 +392,4 @@ def api_enrol(request: Request, data: JSONBody[EnrolmentIn]) -> dict[str, Any]:
     }
 
 
-ROUTES = [api_login, api_health, api_queue, api_calendar, api_load_calendar, api_applications, api_application, api_material_file, api_decide, api_accept, api_not_accept, api_request_supplement, api_licences, api_nodes, api_replacement_code, api_node_history, api_revoke, api_fees, api_complaints, api_evaluations, api_alerts, api_quarantine, api_create_code, api_enrol]
+ROUTES = [api_login, api_health, api_queue, api_calendar, api_load_calendar, api_applications, api_application, api_material_file, api_decide, api_accept, api_not_accept, api_request_supplement, api_public_progress, api_public_decisions, api_licences, api_catalog, api_catalog_versions, api_publish_item, api_dashboard, prometheus_metrics, api_departments, api_set_integration, api_nodes, api_replacement_code, api_node_history, api_revoke, api_fees, api_complaints, api_answer_complaint, api_evaluations, api_follow_up, api_actions, api_alerts, api_quarantine, api_create_code, api_enrol]

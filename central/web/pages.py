@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any, Callable
 
 from litestar import MediaType, Request, get, post
@@ -9,10 +10,10 @@ from litestar.params import FromPath, FromQuery, URLEncodedBody
 from litestar.response import File, Redirect, Response, Template
 from sqlmodel import Session, select
 
-from .. import approval, auth, blobs, catalog, enrolment, workdays
+from .. import actions, approval, auth, blobs, catalog, dashboard, enrolment, public, supervision, workdays
 from sync_protocol import SyncError, open_licence
 
-from ..errors import HubError
+from ..errors import HubError, NotFound
 from ..models import Alert, Application, Node
 from .api import mask_id, material_file
 from .context import SESSION_COOKIE, hub, page_user
@@ -36,7 +37,7 @@ def home(request: Request) -> Response:
     user = auth.user_for_token(hub(request).engine, request.cookies.get(SESSION_COOKIE))
     if user is None:
         return Redirect("/login")
-    return Redirect("/nodes" if user.role == "operator" else "/queue")
+    return Redirect("/dashboard" if user.role == "operator" else "/queue")
 
 
 @get("/login", sync_to_thread=False)
@@ -132,6 +133,107 @@ def verify_page(request: Request, licence: FromQuery[str] = "") -> Template:
     return page("verify.html", user=None, licence=licence, result=result, error=error)
 
 
+@get("/dashboard", sync_to_thread=True)
+def dashboard_page(request: Request) -> Template:
+    """The operator's home: which nodes are behind, which cases are late, did every fee reach the county."""
+    return _dashboard(request, page_user(request, "operator"))
+
+
+def _dashboard(request: Request, user: Any, status_code: int = 200, error: str | None = None) -> Template:
+    ctx = hub(request)
+    board = dashboard.dashboard(ctx.engine, timedelta(minutes=ctx.settings.silent_minutes))
+    with Session(ctx.engine) as session:
+        alerts = session.exec(select(Alert).order_by(Alert.id.desc()).limit(20)).all()  # type: ignore[union-attr]
+    return page("dashboard.html", status_code=status_code, user=user, board=board, alerts=alerts, error=error,
+                silent_minutes=ctx.settings.silent_minutes, calendar=workdays.calendar_status(workdays.load_calendar(ctx.engine)))
+
+
+@post("/dashboard/complaints/{complaint_id:str}/answer", sync_to_thread=True)
+def dashboard_answer(request: Request, complaint_id: FromPath[str], data: URLEncodedBody[dict[str, str]]) -> Response:
+    user = page_user(request, "operator")
+    try:
+        supervision.answer_complaint(hub(request).engine, user, complaint_id, data.get("answer", ""))
+    except HubError as exc:
+        return _dashboard(request, user, status_code=exc.status, error=exc.message)
+    return Redirect("/dashboard#supervision")
+
+
+@post("/dashboard/evaluations/{application_id:str}/follow-up", sync_to_thread=True)
+def dashboard_follow_up(request: Request, application_id: FromPath[str], data: URLEncodedBody[dict[str, str]]) -> Response:
+    user = page_user(request, "operator")
+    try:
+        supervision.follow_up_evaluation(hub(request).engine, user, application_id, data.get("follow_up", ""))
+    except HubError as exc:
+        return _dashboard(request, user, status_code=exc.status, error=exc.message)
+    return Redirect("/dashboard#supervision")
+
+
+@get("/actions", sync_to_thread=True)
+def actions_page(request: Request) -> Template:
+    user = page_user(request, "operator")
+    return page("actions.html", user=user, entries=actions.recent_actions(hub(request).engine, 500))
+
+
+@get("/catalog", sync_to_thread=True)
+def catalog_page(request: Request) -> Template:
+    user = page_user(request, "operator")
+    engine = hub(request).engine
+    return page("catalog.html", user=user, catalog=catalog.published_catalog(engine), versions=catalog.versions(engine), published=request.query_params.get("published"))
+
+
+def _item_page(request: Request, user: Any, item: dict[str, Any] | None, new: bool, status_code: int = 200, error: str | None = None) -> Template:
+    return page("catalog_item.html", status_code=status_code, user=user, item=item or {"materials": []}, new=new, error=error,
+                departments=catalog.departments(hub(request).engine), levels=catalog.LEVELS, objects=catalog.SERVICE_OBJECTS)
+
+
+@get("/catalog/new", sync_to_thread=True)
+def catalog_new(request: Request) -> Template:
+    return _item_page(request, page_user(request, "operator"), None, new=True)
+
+
+@get("/catalog/items/{code:str}", sync_to_thread=True)
+def catalog_item(request: Request, code: FromPath[str]) -> Template:
+    user = page_user(request, "operator")
+    item = catalog.item_for_edit(hub(request).engine, code)
+    if item is None:
+        raise NotFound(f"目录中没有事项 {code}")
+    return _item_page(request, user, item, new=False)
+
+
+@post("/catalog/items", sync_to_thread=True)
+def catalog_publish(request: Request, data: URLEncodedBody[dict[str, str]]) -> Response:
+    """Save an item from the edit page and publish the catalog as a new version."""
+    user = page_user(request, "operator")
+    ctx = hub(request)
+    chosen = [code for code in catalog.departments(ctx.engine) if data.get(f"dept_{code}") == "1" or data.get("department") == code]
+    try:
+        item = catalog.item_from_form(data, chosen)
+        published = catalog.publish_item(ctx.engine, user, item, data.get("note", ""))
+    except HubError as exc:
+        return _item_page(request, user, dict(data) | {"departments": chosen, "materials": catalog.materials_from_form(data)}, new=data.get("new") == "1", status_code=exc.status, error=exc.message)
+    ctx.sync.wake_downlink()
+    return Redirect(f"/catalog?published={published['version']}")
+
+
+@get("/progress", sync_to_thread=True)
+def progress_page(request: Request, receipt_no: FromQuery[str] = "", id_last4: FromQuery[str] = "") -> Template:
+    """Public, no login: a citizen follows a case from anywhere with its receipt number and the last
+    4 characters of the ID number."""
+    result, error = None, None
+    if receipt_no or id_last4:
+        try:
+            result = public.progress(hub(request).engine, receipt_no, id_last4)
+        except HubError as exc:
+            error = exc.message
+    return page("progress.html", user=None, receipt_no=receipt_no, result=result, error=error)
+
+
+@get("/publicity", sync_to_thread=True)
+def publicity_page(request: Request) -> Template:
+    """Public: 结果公示 of the last 90 days, without personal data."""
+    return page("publicity.html", user=None, rows=public.publicity(hub(request).engine), days=public.PUBLICITY_DAYS)
+
+
 @get("/nodes", sync_to_thread=True)
 def nodes(request: Request) -> Template:
     user = page_user(request, "operator")
@@ -153,10 +255,10 @@ def _nodes_page(request: Request, user: Any, status_code: int = 200, **extra: An
 def nodes_create_code(request: Request, data: URLEncodedBody[dict[str, str]]) -> Template:
     user = page_user(request, "operator")
     try:
-        code, expires = enrolment.create_code(hub(request).engine, data.get("node_id", "").strip(), data.get("name", ""), data.get("kind", ""), data.get("parent") or None)
+        code, expires = enrolment.create_code(hub(request).engine, data.get("node_id", "").strip(), data.get("name", ""), data.get("kind", ""), data.get("parent") or None, user.username)
     except HubError as exc:
         return _nodes_page(request, user, status_code=exc.status, error=exc.message)
     return _nodes_page(request, user, new_code={"code": code, "expires_at": expires, "node_id": data.get("node_id")})
 
 
-ROUTES = [verify_page, home, login_form, login_submit, logout, queue, case, case_material, case_decide, case_accept, case_supplement, nodes, nodes_create_code]
+ROUTES = [verify_page, progress_page, publicity_page, home, dashboard_page, dashboard_answer, dashboard_follow_up, actions_page, login_form, login_submit, logout, queue, case, case_material, case_decide, case_accept, case_supplement, catalog_page, catalog_new, catalog_item, catalog_publish, nodes, nodes_create_code]

@@ -113,3 +113,20 @@ def test_a_clerk_cannot_act_outside_their_department(hub):
         with pytest.raises(Forbidden):
             act()
     assert state(hub, "app1") == ("received", {"mzj": "pending"}) and downlink(hub) == [] and audit(hub) == []
+
+
+def test_public_progress_needs_the_receipt_and_the_id_and_publicity_has_no_personal_data(hub):
+    from central import public
+    from central.errors import NotFound
+
+    for receipt, last4 in (("shangcun-000001", "0000"), ("shangcun-999999", "002X"), ("shangcun-000001", "02X")):
+        with pytest.raises(NotFound) as caught:
+            public.progress(hub, receipt, last4)
+        assert caught.value.message == public.NOT_FOUND  # the same answer, whichever part is wrong
+    assert public.progress(hub, "shangcun-000001", "002x")["status"] == "received"
+    approval.decide(hub, clerk(hub, "clerk-mzj"), "app1", "deny", "张三家庭收入超过标准", HUB_KEY)
+    shown = public.progress(hub, " shangcun-000001 ", "002X")
+    assert shown["status"] == "denied" and shown["reason"] == "张三家庭收入超过标准" and [s["step"] for s in shown["steps"]] == ["提交", "县里收到", "受理", "办结"]
+    [row] = public.publicity(hub)
+    assert row["result"] == "不予许可" and row["item_code"] == "MZ-003"
+    assert not any(secret in json.dumps(row, ensure_ascii=False) for secret in ("张三", "11010519491231002X", "shangcun-000001", "收入"))

@@ -237,3 +237,28 @@ def test_queue_is_sorted_by_deadline_in_official_working_days(engine):
     # both still await 受理: 2 working days from their arrival at the hub
     from central.workdays import WorkCalendar, beijing_date
     assert all(c.pre_review is not None and c.pre_review.due == WorkCalendar().deadline(beijing_date(a.received_at), 2)[0] for a, _, c in rows)
+
+
+def heartbeat(n: int, depth: int) -> Record:
+    return Record("node.heartbeat", f"hb{n}", f"2026-11-23T08:{n:02d}:00.000000Z", {"app_version": "0.1.0", "catalog_version": 2, "outbox_depth": depth, "clock": T})
+
+
+def test_heartbeats_keep_the_node_health_and_a_rising_backlog_alerts_once(engine):
+    wires = chain(*[[heartbeat(n, depth)] for n, depth in enumerate([5, 25, 30, 40, 50, 3])])
+    for wire in wires:
+        assert isinstance(ingest_batch(engine, "yiwang.up.shangcun", wire, clock_offset_s=2), Accepted)
+    with Session(engine) as s:
+        node = s.get(Node, "shangcun")
+        alerts = [a.kind for a in s.exec(select(Alert)).all()]
+    assert (node.app_version, node.catalog_version, node.outbox_depth, node.clock_offset_s) == ("0.1.0", 2, 3, 2)
+    assert alerts == ["backlog.growing"]  # 5 → 25 → 30 is one rising run; 40 and 50 continue it
+
+
+def test_a_skewed_node_clock_alerts_when_it_first_drifts(engine):
+    wires = chain([received(1)], [received(2)], [received(3)])
+    for wire, offset in zip(wires, (-900, -905, 1)):
+        ingest_batch(engine, "yiwang.up.shangcun", wire, clock_offset_s=offset)
+    with Session(engine) as s:
+        [alert] = s.exec(select(Alert)).all()
+        assert s.get(Node, "shangcun").clock_offset_s == 1
+    assert alert.kind == "clock.skew" and "慢 900 秒" in alert.message

@@ -92,3 +92,39 @@ def test_operator_page_warns_exactly_while_a_year_of_holidays_is_missing(client)
     for year in missing:  # load what is missing (weekday rule plus these exceptions) and the warning goes
         client.post("/api/calendar", json={"year": year, "holidays": [f"{year}-01-01"]}, headers=api)
     assert 'id="calendar-warning"' not in client.get("/nodes").text
+
+
+def operator_api(client: TestClient) -> dict[str, str]:
+    return {"Authorization": "Bearer " + client.post("/api/login", json={"username": "operator", "password": "op-pass"}).json()["token"]}
+
+
+def test_operator_actions_are_in_the_action_log(client):
+    api = operator_api(client)
+    client.post("/api/enrolment-codes", json={"node_id": "shangcun", "name": "上村", "kind": "village"}, headers=api)
+    client.post("/api/calendar", json={"year": 2099, "holidays": ["2099-01-01"]}, headers=api)
+    client.post("/api/enrolment-codes", json={"node_id": "Bad Id", "name": "x", "kind": "village"}, headers=api)  # refused: not logged
+    log = client.get("/api/actions", headers=api).json()
+    assert [(e["actor"], e["action"], e["target"]) for e in log] == [("operator", "calendar.loaded", "2099"), ("operator", "node.enrolment_code", "shangcun")]
+
+
+def test_catalog_is_published_through_the_api_and_bad_input_changes_nothing(client):
+    api = operator_api(client)
+    item = next(i for i in client.get("/api/catalog").json()["items"] if i["code"] == "MZ-003")
+    bad = client.put("/api/catalog/items/MZ-003", json=item | {"time_limit_days": -3}, headers=api)
+    assert bad.status_code == 400 and bad.json()["field"] == "time_limit_days" and "整数" in bad.json()["detail"]
+    assert client.put("/api/catalog/items/MZ-004", json=item, headers=api).status_code == 400  # path and body disagree
+    assert client.get("/api/catalog").json()["version"] == 1
+    done = client.put("/api/catalog/items/MZ-003", json=item | {"time_limit_days": 8}, headers=api)
+    assert done.status_code == 200 and done.json()["version"] == 2
+    assert client.get("/api/catalog/versions", headers=api).json()[0]["version"] == 2
+
+
+def test_the_operator_lands_on_the_dashboard_and_metrics_are_prometheus_text(client):
+    token = csrf(client, "/login")
+    client.post("/login", data={"username": "operator", "password": "op-pass", "_csrf_token": token})
+    page = client.get("/")
+    assert page.status_code == 200 and "哪些服务点落后？" in page.text and "代收费用是否全部到县？" in page.text
+    assert client.get("/api/dashboard", headers=operator_api(client)).json()["county"]["total"] == 0
+    metrics = client.get("/metrics")
+    assert metrics.status_code == 200 and metrics.headers["content-type"].startswith("text/plain")
+    assert "# TYPE yiwang_cases gauge" in metrics.text and 'yiwang_cases{state="received"} 0' in metrics.text

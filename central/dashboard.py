@@ -1,0 +1,239 @@
+"""The county operator's figures: which nodes are behind, which cases are late, and whether every
+fee collected reached the county. Read-only; computed from the hub's tables on each request.
+
+Definitions (also in docs/operations.md):
+- A node is **silent** when the hub has heard nothing from it for ``silent_after``; it is
+  **behind** when silent, when its last heartbeat reported events not yet sent, when batches of
+  it wait behind a gap, or when it runs an older catalog than the one published.
+- A case's **trips** (跑动次数) by the citizen: the intake and each supplement round count one
+  each unless an agent did them on the citizen's behalf (代办); collecting the result at the
+  window counts one unless a proxied case's result went to someone else; a courier counts none.
+  最多跑一次 = at most one trip, 零跑动 = none, over cases whose result has been handed over.
+- **On time**: a concluded case (decided, or not accepted) whose conclusion came on or before the
+  last day of its limit in official working days.
+- **Fees**: e-payments (WeChat Pay, Alipay, UnionPay) settle straight to the county account; cash
+  reaches it by remittance (解缴). Outstanding cash = cash collected − cash refunded − remitted.
+"""
+
+from __future__ import annotations
+
+from collections import Counter, defaultdict
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta, timezone
+from typing import Any
+
+from sqlalchemy.engine import Engine
+from sqlmodel import Session, col, func, select
+
+from sync_protocol import format_time, parse_time
+
+from .approval import OPEN, clocks_of, time_limits
+from .catalog import published_catalog
+from .models import Alert, Application, Complaint, DailyClose, Evaluation, FeeReceipt, HeldBatch, Node, Quarantine, Remittance
+from .workdays import BEIJING, beijing_date, load_calendar, today
+
+CASE_STATES = ["received", "supplement_requested", "accepted", "approved", "denied", "not_accepted", "delivered", "dispatched"]
+UNASSIGNED = "（未归属乡镇）"
+
+
+@dataclass
+class Area:
+    """Figures for one township (its centre and its village points) or for the whole county."""
+
+    name: str
+    cases: Counter = field(default_factory=Counter)
+    concluded: int = 0
+    on_time: int = 0
+    overdue_open: int = 0
+    yellow_open: int = 0
+    handed_over: int = 0
+    at_most_one_trip: int = 0
+    zero_trips: int = 0
+    cash_collected_fen: int = 0
+    cash_refunded_fen: int = 0
+    cash_remitted_fen: int = 0
+    epay_collected_fen: int = 0  # net of refunds
+
+    @property
+    def total(self) -> int:
+        return sum(self.cases.values())
+
+    @property
+    def on_time_rate(self) -> float | None:
+        return self.on_time / self.concluded if self.concluded else None
+
+    @property
+    def at_most_one_rate(self) -> float | None:
+        return self.at_most_one_trip / self.handed_over if self.handed_over else None
+
+    @property
+    def zero_rate(self) -> float | None:
+        return self.zero_trips / self.handed_over if self.handed_over else None
+
+    @property
+    def cash_outstanding_fen(self) -> int:
+        return self.cash_collected_fen - self.cash_refunded_fen - self.cash_remitted_fen
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "name": self.name, "cases": {s: self.cases.get(s, 0) for s in CASE_STATES}, "total": self.total,
+            "concluded": self.concluded, "on_time": self.on_time, "on_time_rate": self.on_time_rate,
+            "overdue_open": self.overdue_open, "yellow_open": self.yellow_open,
+            "handed_over": self.handed_over, "at_most_one_trip": self.at_most_one_trip, "at_most_one_trip_rate": self.at_most_one_rate,
+            "zero_trips": self.zero_trips, "zero_trips_rate": self.zero_rate,
+            "fees": {
+                "cash_collected_fen": self.cash_collected_fen, "cash_refunded_fen": self.cash_refunded_fen, "cash_remitted_fen": self.cash_remitted_fen,
+                "cash_outstanding_fen": self.cash_outstanding_fen, "epay_collected_fen": self.epay_collected_fen,
+            },
+        }
+
+
+def trips(app: Application) -> int:
+    proxied = bool(app.proxy_agent)
+    window = 0 if proxied else 1 + app.supplement_rounds
+    pickup = 1 if app.handover == "pickup" and (not proxied or app.handed_to_applicant) else 0
+    return window + pickup
+
+
+def township_of(node: Node) -> str:
+    return node.id if node.kind == "township" else (node.parent or UNASSIGNED)
+
+
+def node_health(engine: Engine, silent_after: timedelta, now: datetime | None = None) -> list[dict[str, Any]]:
+    """Every node with what the operator must see, and why it counts as behind (if it does)."""
+    now = now or datetime.now(timezone.utc)
+    latest_catalog = published_catalog(engine)["version"]
+    with Session(engine) as session:
+        nodes = session.exec(select(Node).order_by(Node.id)).all()
+        quarantined = dict(session.exec(select(Quarantine.node_id, func.count()).group_by(Quarantine.node_id)).all())
+        held = dict(session.exec(select(HeldBatch.node_id, func.count()).group_by(HeldBatch.node_id)).all())
+        alerts = dict(session.exec(select(Alert.node_id, func.count()).group_by(Alert.node_id)).all())
+    rows = []
+    for n in nodes:
+        reasons = []
+        silent = n.status == "enrolled" and (n.last_seen_at is None or now - parse_time(n.last_seen_at) > silent_after)
+        if silent:
+            reasons.append("从未同步" if n.last_seen_at is None else f"超过 {int(silent_after.total_seconds() // 60)} 分钟没有消息")
+        if n.outbox_depth:
+            reasons.append(f"待上传 {n.outbox_depth} 条")
+        if held.get(n.id):
+            reasons.append(f"{held[n.id]} 个批次等待缺口补齐")
+        if n.heartbeat_at and n.catalog_version < latest_catalog:
+            reasons.append(f"目录第 {n.catalog_version} 版（最新第 {latest_catalog} 版）")
+        rows.append(n.model_dump() | {
+            "township": township_of(n), "silent": silent, "behind": n.status == "enrolled" and bool(reasons), "reasons": reasons,
+            "quarantined": quarantined.get(n.id, 0), "held": held.get(n.id, 0), "alerts": alerts.get(n.id, 0),
+            "clock_skewed": n.clock_offset_s is not None and abs(n.clock_offset_s) > 300,
+        })
+    return rows
+
+
+def area_figures(engine: Engine, now: date | None = None) -> tuple[Area, list[Area]]:
+    """(county, townships): cases by state, timeliness, trips and fees, from the same rows."""
+    now = now or today()
+    calendar = load_calendar(engine)
+    with Session(engine) as session:
+        nodes = {n.id: n for n in session.exec(select(Node)).all()}
+        limits = time_limits(session)
+        apps = session.exec(select(Application)).all()
+    county = Area("全县")
+    areas: dict[str, Area] = defaultdict(lambda: Area(""))
+
+    def both(node_id: str) -> tuple[Area, Area]:
+        name = township_of(nodes[node_id]) if node_id in nodes else UNASSIGNED
+        area = areas[name]
+        area.name = nodes[name].name if name in nodes else name
+        return county, area
+
+    for app in apps:
+        clocks = clocks_of(calendar, app, limits.get(app.item_code, 20), now)
+        for area in both(app.node_id):
+            area.cases[app.status] += 1
+            if app.status in OPEN:
+                urgent = clocks.most_urgent
+                area.overdue_open += urgent.card == "red"
+                area.yellow_open += urgent.card == "yellow"
+            elif app.decided_at:
+                area.concluded += 1
+                area.on_time += beijing_date(app.decided_at) <= clocks.decision.due
+            if app.handover:
+                area.handed_over += 1
+                area.at_most_one_trip += trips(app) <= 1
+                area.zero_trips += trips(app) == 0
+    for fees in fee_nodes(engine):
+        for area in both(fees["node_id"]):
+            for key in ("cash_collected_fen", "cash_refunded_fen", "cash_remitted_fen", "epay_collected_fen"):
+                setattr(area, key, getattr(area, key) + fees[key])
+    return county, sorted(areas.values(), key=lambda a: a.name)
+
+
+def supervision(engine: Engine, now: datetime | None = None) -> dict[str, Any]:
+    """Complaints past their 24 hours and poor evaluations (≤ 2) not followed up."""
+    now = now or datetime.now(timezone.utc)
+    with Session(engine) as session:
+        complaints = session.exec(select(Complaint).where(col(Complaint.answered_at).is_(None)).order_by(Complaint.filed_at)).all()
+        poor = session.exec(select(Evaluation).where(Evaluation.level <= 2, col(Evaluation.followed_up_at).is_(None)).order_by(Evaluation.given_at)).all()
+    return {
+        "complaints_open": [c.model_dump() | {"overdue": now - parse_time(c.filed_at) > timedelta(hours=24), "due_at": _iso(parse_time(c.filed_at) + timedelta(hours=24))} for c in complaints],
+        "poor_evaluations_open": [e.model_dump() for e in poor],
+    }
+
+
+def _iso(moment: datetime) -> str:
+    return format_time(moment)
+
+
+def late_cases(engine: Engine, now: date | None = None) -> list[dict[str, Any]]:
+    """Open cases with a red or yellow card, most overdue first (the dashboard's list)."""
+    calendar = load_calendar(engine)
+    with Session(engine) as session:
+        limits = time_limits(session)
+        apps = session.exec(select(Application).where(col(Application.status).in_(OPEN))).all()
+    rows = []
+    for app in apps:
+        clocks = clocks_of(calendar, app, limits.get(app.item_code, 20), now)
+        urgent = clocks.most_urgent
+        if urgent.card:
+            rows.append({"id": app.id, "receipt_no": app.receipt_no, "item_name": app.item_name, "department": app.department, "node_id": app.node_id,
+                         "status": app.status, "card": urgent.card, "due": urgent.due.isoformat(), "remaining_working_days": urgent.remaining,
+                         "clock": "pre_review" if urgent is clocks.pre_review else "decision"})
+    return sorted(rows, key=lambda r: (r["card"] != "red", r["remaining_working_days"]))
+
+
+def fee_nodes(engine: Engine) -> list[dict[str, Any]]:
+    """Per node: cash collected vs remitted (to the fen), and closes with a discrepancy."""
+    with Session(engine) as session:
+        receipts = session.exec(select(FeeReceipt)).all()
+        remitted = dict(session.exec(select(Remittance.node_id, func.sum(Remittance.amount_fen)).group_by(Remittance.node_id)).all())
+        discrepancies = dict(session.exec(select(DailyClose.node_id, func.count()).where(DailyClose.discrepancy_fen != 0).group_by(DailyClose.node_id)).all())
+    per: dict[str, dict[str, int]] = defaultdict(lambda: {"cash_collected_fen": 0, "cash_refunded_fen": 0, "epay_collected_fen": 0})
+    for r in receipts:
+        row = per[r.node_id]
+        amount = r.amount_fen if r.status != "voided" else 0
+        if r.method == "cash":
+            row["cash_collected_fen"] += amount
+            row["cash_refunded_fen"] += r.refunded_fen
+        else:
+            row["epay_collected_fen"] += amount - r.refunded_fen
+    out = []
+    for node_id in sorted(set(per) | set(remitted)):
+        row = per[node_id]
+        paid_in = remitted.get(node_id) or 0
+        outstanding = row["cash_collected_fen"] - row["cash_refunded_fen"] - paid_in
+        out.append({"node_id": node_id, **row, "cash_remitted_fen": paid_in, "cash_outstanding_fen": outstanding, "closes_with_discrepancy": discrepancies.get(node_id, 0), "all_reached_county": outstanding == 0})
+    return out
+
+
+def dashboard(engine: Engine, silent_after: timedelta, now: datetime | None = None) -> dict[str, Any]:
+    """Everything the operator's home page shows (and /api/dashboard returns)."""
+    now = now or datetime.now(timezone.utc)
+    day = now.astimezone(BEIJING).date()
+    county, townships = area_figures(engine, day)
+    nodes = node_health(engine, silent_after, now)
+    return {
+        "nodes": nodes, "nodes_behind": [n["id"] for n in nodes if n["behind"]],
+        "county": county.as_dict(), "townships": [a.as_dict() for a in townships],
+        "late_cases": late_cases(engine, day), "fees": fee_nodes(engine), **supervision(engine, now),
+        "catalog_version": published_catalog(engine)["version"],
+    }
+

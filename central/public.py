@@ -1,0 +1,58 @@
+"""What anyone may see without logging in: a case's progress (receipt number plus the last 4
+characters of the ID number, both needed), and results publicity (结果公示) without personal data."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from sqlalchemy.engine import Engine
+from sqlmodel import Session, col, select
+
+from .approval import CONCLUDED_TEXT, clocks_of, time_limits
+from .clock import utcnow
+from .errors import NotFound
+from .models import Application, Department, Node
+from .workdays import load_calendar
+
+NOT_FOUND = "没有查到：请核对受理编号和身份证号码后四位"
+PUBLICITY_DAYS = 90
+
+
+def progress(engine: Engine, receipt_no: str, id_last4: str) -> dict[str, Any]:
+    receipt_no, id_last4 = receipt_no.strip(), id_last4.strip().upper()
+    with Session(engine) as session:
+        app = session.exec(select(Application).where(Application.receipt_no == receipt_no)).first()
+        # the same answer whether the number is unknown or the ID does not match: a receipt number alone reveals nothing
+        if app is None or len(id_last4) != 4 or not app.applicant_id_number.upper().endswith(id_last4):
+            raise NotFound(NOT_FOUND)
+        node = session.get(Node, app.node_id)
+        dept = session.get(Department, app.department)
+        limits = time_limits(session)
+    clocks = clocks_of(load_calendar(engine), app, limits.get(app.item_code, 20))
+    steps = [("提交", app.submitted_at), ("县里收到", app.received_at), ("受理" if app.status != "not_accepted" else "不予受理", app.accepted_at or (app.decided_at if app.status == "not_accepted" else None))]
+    if app.status != "not_accepted":
+        steps.append(("办结", app.decided_at))
+    steps.append(("送达" if app.handover != "courier" else "寄出", app.delivered_at or ("" if app.handover == "courier" else None)))
+    return {
+        "receipt_no": app.receipt_no, "item_name": app.item_name, "status": app.status, "department": dept.name if dept else app.department,
+        "service_point": node.name if node else app.node_id, "due": clocks.decision.due.isoformat(), "due_estimated": clocks.decision.estimated,
+        "reason": app.decision_reason if app.status in ("denied", "not_accepted") else "",
+        "steps": [{"step": name, "at": at} for name, at in steps if at is not None],
+    }
+
+
+def publicity(engine: Engine, days: int = PUBLICITY_DAYS) -> list[dict[str, Any]]:
+    """Concluded cases of the last ``days``: item, department, service point, result, date —
+    no name, no ID number, no receipt number, no reason text (it may name people)."""
+    since = utcnow(-timedelta(days=days))
+    with Session(engine) as session:
+        depts = {d.code: d.name for d in session.exec(select(Department)).all()}
+        nodes = {n.id: n.name for n in session.exec(select(Node)).all()}
+        apps = session.exec(select(Application).where(col(Application.decided_at).is_not(None), col(Application.decided_at) >= since).order_by(col(Application.decided_at).desc())).all()
+    return [
+        {"item_code": a.item_code, "item_name": a.item_name, "department": depts.get(a.department, a.department), "service_point": nodes.get(a.node_id, a.node_id),
+         "result": CONCLUDED_TEXT.get(a.outcome, a.outcome), "decided_on": a.decided_at[:10] if a.decided_at else "", "decided_locally": a.decided_locally}
+        for a in apps
+    ]
+

@@ -1,0 +1,68 @@
+"""A department with its own approval system: it receives its cases on yiwang.dept.<code>.cases
+(a durable JetStream consumer, as its system would run one) and posts its decision back through
+the hub's API with a service account — in a parallel approval led by a department that uses the
+hub's own workspace."""
+
+from __future__ import annotations
+
+import json
+
+import nats
+import pytest
+
+from provisioning.federation import LocalFederation
+
+from ..conftest import Api, checked, resident_id, run_async, village
+from .test_walking_skeleton import eventually
+
+pytestmark = pytest.mark.e2e
+
+
+def department_inbox(url: str, department: str) -> list[dict]:
+    """What the department's system has been sent so far (acked: it will not come again)."""
+
+    async def fetch() -> list[dict]:
+        nc = await nats.connect(url)
+        try:
+            sub = await nc.jetstream().pull_subscribe(f"yiwang.dept.{department}.cases", durable=f"{department}-system", stream="YIWANG_DEPT")
+            try:
+                msgs = await sub.fetch(20, timeout=1)
+            except (nats.errors.TimeoutError, TimeoutError):
+                return []
+            for msg in msgs:
+                await msg.ack()
+            return [json.loads(m.data) for m in msgs]
+        finally:
+            await nc.close()
+
+    return run_async(fetch())
+
+
+def test_an_integrated_department_gets_its_cases_and_decides_through_the_api(federation: LocalFederation):
+    spec = village("shangcun")
+    federation.enrol_node(spec)
+    federation.start_node(spec)
+    operator = Api(federation.hub_url, "operator", federation.password)
+    bad = operator.put("/api/departments/cl/integration", json={"integration": "webhook?"})
+    assert bad.status_code == 400 and bad.json()["field"] == "integration"
+    assert operator.put("/api/departments/cl/integration", json={"integration": "nats"}).json()["subject"] == "yiwang.dept.cl.cases"
+    agent = Api(f"http://127.0.0.1:{spec.port}", "agent", federation.password)
+    app = agent.post("/api/applications", json={"item_code": "MZ-005", "applicant_name": "周建国", "applicant_id_number": resident_id(31), "materials_checked": checked("MZ-005")}).json()
+
+    received: list[dict] = []
+    eventually(lambda: received.extend(department_inbox(federation.nats_url, "cl")) or received, what="the case on yiwang.dept.cl.cases")
+    [routed] = received
+    assert routed["event"] == "case.routed" and routed["case"]["application_id"] == app["id"] and routed["case"]["departments"] == ["mzj", "cl"]
+    assert routed["case"]["applicant_id_number"] == resident_id(31)
+
+    mzj, cl_system = Api(federation.hub_url, "clerk-mzj", federation.password), Api(federation.hub_url, "clerk-cl", federation.password)
+    assert cl_system.post(f"/api/applications/{app['id']}/decision", json={"decision": "approve"}).status_code == 409  # not accepted yet
+    assert mzj.post(f"/api/applications/{app['id']}/acceptance").status_code == 200
+    eventually(lambda: [e["event"] for e in department_inbox(federation.nats_url, "cl")] == ["case.accepted"], what="case.accepted for the department's system")
+    assert cl_system.post(f"/api/applications/{app['id']}/decision", json={"decision": "approve", "reason": "残疾等级核实"}).status_code == 200
+    assert mzj.post(f"/api/applications/{app['id']}/decision", json={"decision": "approve"}).status_code == 200
+    eventually(lambda: agent.get(f"/api/applications/{app['id']}").json()["status"] == "approved", what="the joint approval at the node")
+    [concluded] = eventually(lambda: department_inbox(federation.nats_url, "cl"), what="case.concluded for the department's system")
+    assert concluded["event"] == "case.concluded" and concluded["case"]["status"] == "approved"
+    actions = operator.get("/api/actions", params={"target": app["id"]}).json()
+    assert [(a["actor"], a["action"]) for a in reversed(actions)] == [("clerk-mzj", "case.accepted"), ("clerk-cl", "case.approved"), ("clerk-mzj", "case.approved")]
