@@ -245,3 +245,21 @@ def _conclude(session: Session, app: Application, tasks: list[ApprovalTask], now
     queue_downlink(session, app.node_id, DECISION_MADE, {"application_id": app.id, "decision": app.status, "reason": app.decision_reason, "decided_by": by, "decided_at": now})
     if app.status == "approved" and key is not None:
         issue_licence(session, app, key, now)
+
+
+def licences_used(engine: Engine, app: Application) -> list[dict[str, object]]:
+    """The e-licences the applicant used instead of paper, each checked against the library: it
+    must exist, be the applicant's, and be of the item the catalog names for that material."""
+    used = json.loads(app.licences_json)
+    if not used:
+        return []
+    with Session(engine) as session:
+        item = session.get(CatalogItem, app.item_code)
+        wanted = {m["name"]: m.get("licence_item") for m in (json.loads(item.detail_json).get("materials", []) if item else []) if isinstance(m, dict)}
+        library = {lic.licence_no: lic for lic in session.exec(select(Licence).where(col(Licence.licence_no).in_([u["licence_no"] for u in used]))).all()}
+    out = []
+    for u in used:
+        lic = library.get(u["licence_no"])
+        ok = lic is not None and lic.holder_id.upper() == app.applicant_id_number.upper() and lic.item_code == wanted.get(u["material"])
+        out.append({"material": u["material"], "licence_no": u["licence_no"], "verified": ok, "application_id": lic.application_id if lic else None})
+    return out

@@ -3,8 +3,10 @@ fee collected reached the county. Read-only; computed from the hub's tables on e
 
 Definitions (also in docs/operations.md):
 - A node is **silent** when the hub has heard nothing from it for ``silent_after``; it is
-  **behind** when silent, when its last heartbeat reported events not yet sent, when batches of
-  it wait behind a gap, or when it runs an older catalog than the one published.
+  **behind** when silent, when batches of it wait behind a gap, or when it runs an older catalog
+  than the one published. (The outbox depth a heartbeat reports is shown, and a depth rising over
+  heartbeats alerts, but it is not a reason by itself: uplink keeps order, so every event counted
+  in a heartbeat has reached the hub by the time the heartbeat has.)
 - A case's **trips** (跑动次数) by the citizen: the intake and each supplement round count one
   each unless an agent did them on the citizen's behalf (代办); collecting the result at the
   window counts one unless a proxied case's result went to someone else; a courier counts none.
@@ -114,8 +116,6 @@ def node_health(engine: Engine, silent_after: timedelta, now: datetime | None = 
         silent = n.status == "enrolled" and (n.last_seen_at is None or now - parse_time(n.last_seen_at) > silent_after)
         if silent:
             reasons.append("从未同步" if n.last_seen_at is None else f"超过 {int(silent_after.total_seconds() // 60)} 分钟没有消息")
-        if n.outbox_depth:
-            reasons.append(f"待上传 {n.outbox_depth} 条")
         if held.get(n.id):
             reasons.append(f"{held[n.id]} 个批次等待缺口补齐")
         if n.heartbeat_at and n.catalog_version < latest_catalog:

@@ -66,7 +66,7 @@ def _m6_hub_supervision(conn: Connection) -> None:
         ("node", "heartbeat_at VARCHAR"), ("node", "app_version VARCHAR NOT NULL DEFAULT ''"),
         ("node", "catalog_version INTEGER NOT NULL DEFAULT 0"), ("node", "outbox_depth INTEGER NOT NULL DEFAULT 0"),
         ("node", "clock_offset_s INTEGER"),
-        ("application", "accepted_at VARCHAR"), ("application", "accepted_by VARCHAR"), ("application", "supplement_rounds INTEGER NOT NULL DEFAULT 0"), ("application", "outcome VARCHAR NOT NULL DEFAULT ''"),
+        ("application", "accepted_at VARCHAR"), ("application", "accepted_by VARCHAR"), ("application", "supplement_rounds INTEGER NOT NULL DEFAULT 0"), ("application", "outcome VARCHAR NOT NULL DEFAULT ''"), ("application", "licences_json VARCHAR NOT NULL DEFAULT '[]'"),
         ("application", "handover VARCHAR NOT NULL DEFAULT ''"), ("application", "handed_to_applicant BOOLEAN NOT NULL DEFAULT FALSE"),
         ("evaluation", "followed_up_at VARCHAR"), ("evaluation", "followed_up_by VARCHAR"), ("evaluation", "follow_up VARCHAR NOT NULL DEFAULT ''"),
         ("complaint", "answered_by VARCHAR"),

@@ -186,6 +186,7 @@ def _apply(session: Session, node: Node, records: tuple[Record, ...], now: str) 
                 applicant_phone=data.get("applicant_phone", ""),
                 proxy_agent=data.get("proxy_agent", ""),
                 materials_checked=json.dumps(data.get("materials_checked", []), ensure_ascii=False),
+                licences_json=json.dumps(data.get("licences", []), ensure_ascii=False),
                 submitted_at=record.at,
                 received_at=now,
             )

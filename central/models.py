@@ -114,6 +114,7 @@ class Application(SQLModel, table=True):
     proxy_agent: str = ""
     materials_checked: str = "[]"  # JSON list: originals the agent checked at the window
     supplement_json: str = "[]"  # the last complete list of what the clerk asked to be supplied
+    licences_json: str = "[]"  # [{material, licence_no}]: e-licences the applicant used instead of paper
     # received (待预审) -> accepted (已受理) | not_accepted (不予受理) | supplement_requested (待补正)
     # accepted -> approved | denied -> delivered | dispatched
     status: str = "received"

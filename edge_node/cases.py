@@ -44,6 +44,7 @@ SIGNATURE = "委托代办授权书（手写签名）"
 def submit_application(
     store: Store, form: Mapping[str, Any], agent: Mapping[str, str], blobs_dir: Path | None = None,
     uploads: Sequence[Upload] = (), checked: Sequence[str] = (), payment: tuple[str, str] | None = None,
+    licences: Sequence[Mapping[str, str]] = (),
 ) -> dict[str, Any]:
     """Validate everything first, then write the application, its materials and their outbox
     events in one transaction. (Files are stored content-addressed before it; an orphan file
@@ -57,7 +58,7 @@ def submit_application(
             raise InvalidInput(f"本事项收费 {yuan(fee_fen)} 元：请选择收费方式", field="payment_method")
         check_payment(fee_fen, *payment)
     item = items[intake.item_code]
-    seen = set(checked) | {name for name, _, _ in uploads}
+    seen = set(checked) | {name for name, _, _ in uploads} | {lic["material"] for lic in licences}
     missing = [m for m in required_materials(item_from_row(item)) if m not in seen]
     if missing:
         # the window never forwards an incomplete case: tell the applicant everything at once (一次性告知)
@@ -93,7 +94,8 @@ def submit_application(
             conn,
             APPLICATION_RECEIVED,
             {k: app[k] for k in ("receipt_no", "item_code", "item_name", "applicant_name", "applicant_id_number", "applicant_phone", "proxy_agent")}
-            | {"application_id": app["id"], "agent": agent["username"], "materials_checked": list(checked)},
+            | {"application_id": app["id"], "agent": agent["username"], "materials_checked": list(checked)}
+            | ({"licences": [dict(lic) for lic in licences]} if licences else {}),
             at=now,
         )
         for name, filename, sha, size, media in stored:
@@ -125,9 +127,9 @@ def authorisation_uploads(signature_data_url: str, photo: Upload | None) -> list
     return out
 
 
-def missing_materials(item: Mapping[str, Any], form: Mapping[str, Any], uploads: Sequence[Upload]) -> list[str]:
-    """Required materials neither checked as seen nor photographed at the window."""
-    seen = set(checked_materials(item, form)) | {name for name, _, _ in uploads}
+def missing_materials(item: Mapping[str, Any], form: Mapping[str, Any], uploads: Sequence[Upload], licences: Sequence[Mapping[str, str]] = ()) -> list[str]:
+    """Required materials neither checked as seen, photographed at the window, nor replaced by an e-licence."""
+    seen = set(checked_materials(item, form)) | {name for name, _, _ in uploads} | {lic["material"] for lic in licences}
     return [name for name in required_materials(dict(item)) if name not in seen]
 
 
@@ -157,6 +159,35 @@ def known_applicant(store: Store, id_number: str) -> dict[str, Any] | None:
         return None
     latest = rows[0]
     return {"applicant_name": latest["applicant_name"], "applicant_phone": latest["applicant_phone"], "history": [dict(r) for r in rows]}
+
+
+def holder_licences(store: Store, id_number: str) -> list[dict[str, Any]]:
+    """E-licences this point holds for ``id_number`` (results it handed out), newest first."""
+    rows = store.query(
+        "SELECT l.licence_no, l.text, a.item_code, a.item_name FROM licences l JOIN applications a ON a.id = l.application_id "
+        "WHERE a.applicant_id_number = ? ORDER BY l.received_at DESC", (id_number,))
+    return [dict(r) for r in rows]
+
+
+def licences_in_place(store: Store, hub_key: VerifyKey, item: Mapping[str, Any], id_number: str, chosen: Mapping[str, str]) -> list[dict[str, str]]:
+    """Materials an e-licence stands in for (电子证照代替纸质材料): ``chosen`` maps a material to a
+    licence number this point holds or to a licence's full text the applicant shows. Each is
+    verified offline with the pinned hub key and must be the applicant's and of the item the
+    catalog names for that material."""
+    wanted = {m["name"]: m["licence_item"] for m in item.get("materials", []) if isinstance(m, dict) and m.get("licence_item")}
+    held = {lic["licence_no"]: lic["text"] for lic in holder_licences(store, id_number)}
+    used = []
+    for material, given in chosen.items():
+        given = given.strip()
+        if not given:
+            continue
+        if material not in wanted:
+            raise InvalidInput(f"“{material}”不能用电子证照代替", field="licences")
+        doc = verify_licence(held.get(given, given), hub_key)
+        if doc.get("holder_id", "").upper() != id_number.upper() or doc.get("item_code") != wanted[material]:
+            raise InvalidInput(f"电子证照 {doc.get('licence_no', '')} 不是申请人本人的“{material}”，不能代替", field="licences")
+        used.append({"material": material, "licence_no": doc["licence_no"]})
+    return used
 
 
 def get_application(store: Store, application_id: str) -> sqlite3.Row:

@@ -68,7 +68,7 @@ def _spec(direction: Direction, required: dict[str, type], optional: dict[str, t
 RECORD_SPECS: dict[str, RecordSpec] = {
     APPLICATION_RECEIVED: _spec("up", {
         "application_id": str, "receipt_no": str, "item_code": str, "applicant_name": str, "applicant_id_number": str, "agent": str,
-    }, {"item_name": str, "applicant_phone": str, "proxy_agent": str, "materials_checked": list}),
+    }, {"item_name": str, "applicant_phone": str, "proxy_agent": str, "materials_checked": list, "licences": list}),
     MATERIALS_ATTACHED: _spec("up", {"application_id": str, "material": str, "sha256": str, "size": int, "media_type": str}, {"filename": str}),
     FEE_COLLECTED: _spec("up", {"fee_receipt_no": str, "amount_fen": int, "method": str, "agent": str}, {"application_id": str, "reference": str}),
     FEE_REFUNDED: _spec("up", {"fee_receipt_no": str, "amount_fen": int, "reason": str, "approved_by": str, "agent": str}),

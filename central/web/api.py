@@ -128,7 +128,8 @@ def api_application(request: Request, application_id: FromPath[str]) -> dict[str
     with Session(ctx.engine) as session:
         materials = blobs.materials_of(session, application_id)
     tasks = approval.case_tasks(ctx.engine, application_id)
-    return application_out(app) | {"materials": materials, "materials_complete": all(m["arrived"] for m in materials), "tasks": tasks}
+    licences = approval.licences_used(ctx.engine, app)
+    return application_out(app) | {"materials": materials, "materials_complete": all(m["arrived"] for m in materials), "tasks": tasks, "licences_used": licences}
 
 
 @get("/api/applications/{application_id:str}/materials/{sha256:str}", sync_to_thread=True, media_type="application/octet-stream")

@@ -79,7 +79,7 @@ def _case_page(request: Request, user: Any, application_id: str, status_code: in
         materials = blobs.materials_of(session, application_id)
     tasks = approval.case_tasks(ctx.engine, application_id)
     own = next((t for t in tasks if t["department"] == user.department), None)
-    return page("case.html", status_code=status_code, user=user, app=app, materials=materials, tasks=tasks, own=own, error=error)
+    return page("case.html", status_code=status_code, user=user, app=app, materials=materials, tasks=tasks, own=own, error=error, licences=approval.licences_used(ctx.engine, app))
 
 
 @get("/cases/{application_id:str}", sync_to_thread=True)

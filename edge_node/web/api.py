@@ -34,6 +34,7 @@ class ApplicationIn(msgspec.Struct):
     authorisation_png_base64: str = ""  # required when by_proxy: the applicant's signature
     payment_method: str | None = None  # required when the catalog item has a fee
     payment_reference: str = ""
+    licences: dict[str, str] = {}  # material -> e-licence number this point holds, or a licence's full text
 
 
 class SecondPersonIn(msgspec.Struct):
@@ -115,7 +116,11 @@ def api_submit(request: Request, data: JSONBody[ApplicationIn]) -> dict[str, Any
     form = msgspec.structs.asdict(data)
     payment = (data.payment_method, data.payment_reference) if data.payment_method else None
     uploads = cases.authorisation_uploads("data:image/png;base64," + data.authorisation_png_base64, None) if data.authorisation_png_base64 else []
-    app = cases.submit_application(ctx.store, form, user, ctx.blobs_dir, uploads, checked=data.materials_checked, payment=payment)
+    licences = []
+    if data.licences:
+        item = catalog.get_item(ctx.store, data.item_code.strip())
+        licences = cases.licences_in_place(ctx.store, ctx.identity.hub_key, item, data.applicant_id_number.strip().upper(), data.licences)
+    app = cases.submit_application(ctx.store, form, user, ctx.blobs_dir, uploads, checked=data.materials_checked, payment=payment, licences=licences)
     ctx.sync.wake_uplink()
     return application_out(app)
 

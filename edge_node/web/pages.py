@@ -79,9 +79,10 @@ def guide(request: Request, code: FromPath[str]) -> Template:
 
 
 def _intake_page(request: Request, user: dict[str, str], item: dict[str, Any], form: dict[str, Any], error: NodeError | None = None, known: dict[str, Any] | None = None) -> Template:
+    by_licence = {m["name"]: m["licence_item"] for m in item.get("materials", []) if isinstance(m, dict) and m.get("licence_item")}
     return page(
         request, "intake.html", status_code=error.status if error else 200, user=user, item=item,
-        required=catalog.required_materials(item), form=form, error=error, known=known,
+        required=catalog.required_materials(item), form=form, error=error, known=known, by_licence=by_licence,
     )
 
 
@@ -100,7 +101,7 @@ def intake_form(request: Request, item: FromQuery[str] = "", lookup: FromQuery[s
         return _intake_page(request, user, chosen, {"applicant_id_number": lookup}, exc)
     known = cases.known_applicant(store, id_number)
     form = {"applicant_id_number": id_number} | ({"applicant_name": known["applicant_name"], "applicant_phone": known["applicant_phone"]} if known else {})
-    return _intake_page(request, user, chosen, form, known=known or {"history": []})
+    return _intake_page(request, user, chosen, form, known=(known or {"history": []}) | {"licences": cases.holder_licences(store, id_number)})
 
 
 @post("/applications", sync_to_thread=True, request_max_body_size=MAX_INTAKE_BODY)
@@ -125,12 +126,14 @@ def intake_submit(request: Request, data: MultipartBody[dict[str, Any]]) -> Resp
                 str(form.get("signature") or ""),
                 (cases.AUTHORISATION, photo.filename or "", photo.file.read()) if isinstance(photo, UploadFile) and photo.filename else None,
             )
-        missing = cases.missing_materials(item, form, uploads)
+        chosen = {name: str(form.get(f"licence_{i}") or "") for i, name in enumerate(required) if form.get(f"licence_{i}")}
+        licences = cases.licences_in_place(ctx.store, ctx.identity.hub_key, item, str(form.get("applicant_id_number", "")).strip().upper(), chosen) if chosen else []
+        missing = cases.missing_materials(item, form, uploads, licences)
         if missing:
             notice = cases.issue_notice(ctx.store, form, item, missing, user)
             return page(request, "notice.html", user=user, notice=notice, item=item)
         payment = (str(form.get("payment_method") or ""), str(form.get("payment_reference") or "")) if item["fee_fen"] else None
-        app = cases.submit_application(ctx.store, form, user, ctx.blobs_dir, uploads, cases.checked_materials(item, form), payment)
+        app = cases.submit_application(ctx.store, form, user, ctx.blobs_dir, uploads, cases.checked_materials(item, form), payment, licences)
     except NodeError as exc:
         return _intake_page(request, user, item, form, exc)
     ctx.sync.wake_uplink()

@@ -86,7 +86,7 @@ def test_a_database_from_before_key_history_is_migrated_in_place(tmp_path):
         conn.execute(text("ALTER TABLE application DROP COLUMN supplement_json"))
         conn.execute(text("ALTER TABLE application DROP COLUMN decided_locally"))
         for table, column in (("department", "integration"), ("node", "heartbeat_at"), ("node", "app_version"), ("node", "catalog_version"),
-                              ("node", "outbox_depth"), ("node", "clock_offset_s"), ("application", "accepted_at"), ("application", "accepted_by"), ("application", "supplement_rounds"), ("application", "outcome"), ("application", "handover"), ("application", "handed_to_applicant"),
+                              ("node", "outbox_depth"), ("node", "clock_offset_s"), ("application", "accepted_at"), ("application", "accepted_by"), ("application", "supplement_rounds"), ("application", "outcome"), ("application", "licences_json"), ("application", "handover"), ("application", "handed_to_applicant"),
                               ("evaluation", "followed_up_at"), ("evaluation", "followed_up_by"), ("evaluation", "follow_up"), ("complaint", "answered_by")):
             conn.execute(text(f"ALTER TABLE {table} DROP COLUMN {column}"))
         conn.execute(text("DROP TABLE approvaltask"))

@@ -95,7 +95,7 @@ def scenario(tmp_path: Path):
          rec("node.heartbeat", 5, app_version="0.1.0", catalog_version=1, outbox_depth=0, clock=at("23", 1)))
     send("baishui", rec("application.picked_up", 6, application_id="A6", collector_name="代办员 李红", agent="agent", collector_is_applicant=False),
          rec("fee.collected", 6, fee_receipt_no="B-1", amount_fen=3800, method="cash", agent="agent"),  # collected, never remitted
-         rec("node.heartbeat", 6, app_version="0.1.0", catalog_version=1, outbox_depth=7, clock=at("23", 3)))
+         rec("node.heartbeat", 6, app_version="0.0.9", catalog_version=0, outbox_depth=7, clock=at("23", 3)))  # not updated yet
     with engine.begin() as conn:  # the scenario's times
         conn.execute(text("UPDATE application SET received_at = submitted_at"))
         for app_id, decided in (("A3", at("06")), ("A4", at("12")), ("A5", at("03")), ("A6", at("19"))):
@@ -110,7 +110,7 @@ def test_which_nodes_are_behind(scenario):
     board = dashboard(scenario, silent_after=timedelta(minutes=60), now=NOW)
     assert board["nodes_behind"] == ["baishui", "qingshan"]
     reasons = {n["id"]: n["reasons"] for n in board["nodes"]}
-    assert reasons == {"baishui": ["待上传 7 条"], "qingshan": ["超过 60 分钟没有消息"], "shangcun": []}
+    assert reasons == {"baishui": ["目录第 0 版（最新第 1 版）"], "qingshan": ["超过 60 分钟没有消息"], "shangcun": []}
     assert {n["id"]: n["up_seq"] for n in board["nodes"]} == {"baishui": 3, "qingshan": 2, "shangcun": 2}
 
 

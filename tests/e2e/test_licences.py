@@ -44,3 +44,28 @@ def test_licence_is_issued_sent_down_and_verified_offline(federation: LocalFeder
     assert public.status_code == 200 and "有效" in public.text and "孙桂兰" in public.text
     forged = httpx.get(f"{federation.hub_url}/verify", params={"licence": tampered}, timeout=10)
     assert "无效" in forged.text
+
+
+def test_a_later_application_reuses_a_licence_instead_of_paper(federation: LocalFederation):
+    spec = village("shangcun")
+    federation.enrol_node(spec)
+    federation.start_node(spec)
+    agent = Api(f"http://127.0.0.1:{spec.port}", "agent", federation.password)
+    cl, mzj = (Api(federation.hub_url, u, federation.password) for u in ("clerk-cl", "clerk-mzj"))
+    holder, other = resident_id(41), resident_id(42)
+    cert = agent.post("/api/applications", json={"item_code": "CL-001", "materials_checked": checked("CL-001"), "applicant_name": "周建国", "applicant_id_number": holder}).json()
+    eventually(lambda: cl.get(f"/api/applications/{cert['id']}").status_code == 200, what="the 残疾人证 case at the hub")
+    assert cl.post(f"/api/applications/{cert['id']}/decision", json={"decision": "approve"}).status_code == 200
+    [licence] = cl.get("/api/licences", params={"holder_id": holder}).json()
+    eventually(lambda: agent.post("/api/licences/verify", json={"text": licence["text"]}).status_code == 200, what="the licence at the node")
+
+    paperless = [m for m in checked("MZ-005") if m != "残疾人证"]
+    form = {"item_code": "MZ-005", "materials_checked": paperless, "applicant_name": "周建国", "applicant_id_number": holder}
+    without = agent.post("/api/applications", json=form)
+    assert without.status_code == 400 and "残疾人证" in without.json()["detail"]
+    someone_else = agent.post("/api/applications", json=form | {"applicant_name": "吴秀英", "applicant_id_number": other, "licences": {"残疾人证": licence["text"]}})
+    assert someone_else.status_code == 400 and "不是申请人本人" in someone_else.json()["detail"]
+    app = agent.post("/api/applications", json=form | {"licences": {"残疾人证": licence["licence_no"]}})
+    assert app.status_code == 201, app.text
+    case = eventually(lambda: mzj.get(f"/api/applications/{app.json()['id']}").json().get("licences_used"), what="the case at the hub")
+    assert case == [{"material": "残疾人证", "licence_no": licence["licence_no"], "verified": True, "application_id": cert["id"]}]
