@@ -148,24 +148,23 @@ def _dashboard(request: Request, user: Any, status_code: int = 200, error: str |
                 silent_minutes=ctx.settings.silent_minutes, calendar=workdays.calendar_status(workdays.load_calendar(ctx.engine)))
 
 
-@post("/dashboard/complaints/{complaint_id:str}/answer", sync_to_thread=True)
-def dashboard_answer(request: Request, complaint_id: FromPath[str], data: URLEncodedBody[dict[str, str]]) -> Response:
+def _dashboard_action(request: Request, act: Callable[[Any, Any], Any]) -> Response:
     user = page_user(request, "operator")
     try:
-        supervision.answer_complaint(hub(request).engine, user, complaint_id, data.get("answer", ""))
+        act(hub(request).engine, user)
     except HubError as exc:
         return _dashboard(request, user, status_code=exc.status, error=exc.message)
     return Redirect("/dashboard#supervision")
+
+
+@post("/dashboard/complaints/{complaint_id:str}/answer", sync_to_thread=True)
+def dashboard_answer(request: Request, complaint_id: FromPath[str], data: URLEncodedBody[dict[str, str]]) -> Response:
+    return _dashboard_action(request, lambda engine, user: supervision.answer_complaint(engine, user, complaint_id, data.get("answer", "")))
 
 
 @post("/dashboard/evaluations/{application_id:str}/follow-up", sync_to_thread=True)
 def dashboard_follow_up(request: Request, application_id: FromPath[str], data: URLEncodedBody[dict[str, str]]) -> Response:
-    user = page_user(request, "operator")
-    try:
-        supervision.follow_up_evaluation(hub(request).engine, user, application_id, data.get("follow_up", ""))
-    except HubError as exc:
-        return _dashboard(request, user, status_code=exc.status, error=exc.message)
-    return Redirect("/dashboard#supervision")
+    return _dashboard_action(request, lambda engine, user: supervision.follow_up_evaluation(engine, user, application_id, data.get("follow_up", "")))
 
 
 @get("/actions", sync_to_thread=True)
@@ -244,11 +243,10 @@ def _nodes_page(request: Request, user: Any, status_code: int = 200, **extra: An
     with Session(hub(request).engine) as session:
         rows = session.exec(select(Node).order_by(Node.id)).all()
         counts = {n.id: len(session.exec(select(Application.id).where(Application.node_id == n.id)).all()) for n in rows}
-        alerts = session.exec(select(Alert).order_by(Alert.id.desc()).limit(20)).all()  # type: ignore[union-attr]
     extra.setdefault("error", None)
     extra.setdefault("new_code", None)
     extra.setdefault("calendar", workdays.calendar_status(workdays.load_calendar(hub(request).engine)))
-    return page("nodes.html", status_code=status_code, user=user, nodes=rows, counts=counts, alerts=alerts, **extra)
+    return page("nodes.html", status_code=status_code, user=user, nodes=rows, counts=counts, **extra)
 
 
 @post("/nodes/enrolment-codes", sync_to_thread=True)
