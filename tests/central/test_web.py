@@ -128,3 +128,14 @@ def test_the_operator_lands_on_the_dashboard_and_metrics_are_prometheus_text(cli
     metrics = client.get("/metrics")
     assert metrics.status_code == 200 and metrics.headers["content-type"].startswith("text/plain")
     assert "# TYPE yiwang_cases gauge" in metrics.text and 'yiwang_cases{state="received"} 0' in metrics.text
+
+
+def test_public_pages_need_no_login_and_reveal_nothing_for_a_wrong_pair(client):
+    page = client.get("/progress", params={"receipt_no": "shangcun-000001", "id_last4": "1234"})
+    assert page.status_code == 200 and "没有查到：请核对受理编号和身份证号码后四位" in page.text
+    api = client.get("/api/public/progress", params={"receipt_no": "shangcun-000001", "id_last4": "1234"})
+    assert api.status_code == 404 and api.json()["detail"] == "没有查到：请核对受理编号和身份证号码后四位"
+    assert client.get("/publicity").status_code == 200 and client.get("/api/public/decisions").json() == []
+    paths = client.get("/api/schema/openapi.json").json()["paths"]
+    for path in ("/api/dashboard", "/api/applications/{application_id}/acceptance", "/api/catalog/items/{code}", "/api/departments/{code}/integration", "/api/public/progress"):
+        assert path in paths, path
