@@ -19,6 +19,7 @@ from sync_protocol import (
     COMPLAINT_FILED,
     DECISION_DELEGATED,
     EVALUATION_GIVEN,
+    LICENCE_PREFIX,
     SUPPLEMENT_PROVIDED,
     SyncError,
     open_licence,
@@ -183,6 +184,8 @@ def licences_in_place(store: Store, hub_key: VerifyKey, item: Mapping[str, Any],
             continue
         if material not in wanted:
             raise InvalidInput(f"“{material}”不能用电子证照代替", field="licences")
+        if given not in held and not given.startswith(LICENCE_PREFIX):
+            raise InvalidInput(f"本服务点没有电子证照 {given}：请申请人出示证照全文（结果通知上的证照文本），离线核验后即可代替“{material}”", field="licences")
         doc = verify_licence(held.get(given, given), hub_key)
         if doc.get("holder_id", "").upper() != id_number.upper() or doc.get("item_code") != wanted[material]:
             raise InvalidInput(f"电子证照 {doc.get('licence_no', '')} 不是申请人本人的“{material}”，不能代替", field="licences")

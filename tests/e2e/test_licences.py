@@ -65,6 +65,8 @@ def test_a_later_application_reuses_a_licence_instead_of_paper(federation: Local
     assert without.status_code == 400 and "残疾人证" in without.json()["detail"]
     someone_else = agent.post("/api/applications", json=form | {"applicant_name": "吴秀英", "applicant_id_number": other, "licences": {"残疾人证": licence["text"]}})
     assert someone_else.status_code == 400 and "不是申请人本人" in someone_else.json()["detail"]
+    unknown = agent.post("/api/applications", json=form | {"licences": {"残疾人证": "YW202600009999"}})
+    assert unknown.status_code == 400 and "出示证照全文" in unknown.json()["detail"]
     app = agent.post("/api/applications", json=form | {"licences": {"残疾人证": licence["licence_no"]}})
     assert app.status_code == 201, app.text
     case = eventually(lambda: mzj.get(f"/api/applications/{app.json()['id']}").json().get("licences_used"), what="the case at the hub")
