@@ -29,10 +29,13 @@ from sqlmodel import Session, col, func, select
 
 from sync_protocol import format_time, parse_time
 
-from .approval import OPEN, clocks_of, time_limits
+from .approval import OPEN, Clocks, clocks_of, time_limits
 from .catalog import published_catalog
-from .models import Alert, Application, Complaint, DailyClose, Evaluation, FeeReceipt, HeldBatch, Node, Quarantine, Remittance
-from .workdays import BEIJING, beijing_date, load_calendar, today
+from .fees import fee_summary
+from .ingest import CLOCK_SKEW_S
+from .models import Alert, Application, Complaint, Evaluation, HeldBatch, Node, Quarantine
+from .supervision import ANSWER_WITHIN, POOR
+from .workdays import BEIJING, beijing_date, load_calendar
 
 CASE_STATES = ["received", "supplement_requested", "accepted", "approved", "denied", "not_accepted", "delivered", "dispatched"]
 UNASSIGNED = "（未归属乡镇）"
@@ -101,10 +104,8 @@ def township_of(node: Node) -> str:
     return node.id if node.kind == "township" else (node.parent or UNASSIGNED)
 
 
-def node_health(engine: Engine, silent_after: timedelta, now: datetime | None = None) -> list[dict[str, Any]]:
+def node_health(engine: Engine, silent_after: timedelta, now: datetime, latest_catalog: int) -> list[dict[str, Any]]:
     """Every node with what the operator must see, and why it counts as behind (if it does)."""
-    now = now or datetime.now(timezone.utc)
-    latest_catalog = published_catalog(engine)["version"]
     with Session(engine) as session:
         nodes = session.exec(select(Node).order_by(Node.id)).all()
         quarantined = dict(session.exec(select(Quarantine.node_id, func.count()).group_by(Quarantine.node_id)).all())
@@ -123,19 +124,24 @@ def node_health(engine: Engine, silent_after: timedelta, now: datetime | None = 
         rows.append(n.model_dump() | {
             "township": township_of(n), "silent": silent, "behind": n.status == "enrolled" and bool(reasons), "reasons": reasons,
             "quarantined": quarantined.get(n.id, 0), "held": held.get(n.id, 0), "alerts": alerts.get(n.id, 0),
-            "clock_skewed": n.clock_offset_s is not None and abs(n.clock_offset_s) > 300,
+            "clock_skewed": n.clock_offset_s is not None and abs(n.clock_offset_s) > CLOCK_SKEW_S,
         })
     return rows
 
 
-def area_figures(engine: Engine, now: date | None = None) -> tuple[Area, list[Area]]:
-    """(county, townships): cases by state, timeliness, trips and fees, from the same rows."""
-    now = now or today()
+def cases_with_clocks(engine: Engine, day: date) -> list[tuple[Application, Clocks]]:
+    """Every case with its time limits as of ``day`` (one calendar load, one query)."""
     calendar = load_calendar(engine)
     with Session(engine) as session:
-        nodes = {n.id: n for n in session.exec(select(Node)).all()}
         limits = time_limits(session)
         apps = session.exec(select(Application)).all()
+    return [(app, clocks_of(calendar, app, limits.get(app.item_code, 20), day)) for app in apps]
+
+
+def area_figures(engine: Engine, cases: list[tuple[Application, Clocks]], fees: list[dict[str, Any]]) -> tuple[Area, list[Area]]:
+    """(county, townships): cases by state, timeliness, trips and fees, from the same rows."""
+    with Session(engine) as session:
+        nodes = {n.id: n for n in session.exec(select(Node)).all()}
     county = Area("全县")
     areas: dict[str, Area] = defaultdict(lambda: Area(""))
 
@@ -145,8 +151,7 @@ def area_figures(engine: Engine, now: date | None = None) -> tuple[Area, list[Ar
         area.name = nodes[name].name if name in nodes else name
         return county, area
 
-    for app in apps:
-        clocks = clocks_of(calendar, app, limits.get(app.item_code, 20), now)
+    for app, clocks in cases:
         for area in both(app.node_id):
             area.cases[app.status] += 1
             if app.status in OPEN:
@@ -160,80 +165,56 @@ def area_figures(engine: Engine, now: date | None = None) -> tuple[Area, list[Ar
                 area.handed_over += 1
                 area.at_most_one_trip += trips(app) <= 1
                 area.zero_trips += trips(app) == 0
-    for fees in fee_nodes(engine):
-        for area in both(fees["node_id"]):
+    for row in fees:
+        for area in both(row["node_id"]):
             for key in ("cash_collected_fen", "cash_refunded_fen", "cash_remitted_fen", "epay_collected_fen"):
-                setattr(area, key, getattr(area, key) + fees[key])
+                setattr(area, key, getattr(area, key) + row[key])
     return county, sorted(areas.values(), key=lambda a: a.name)
 
 
-def supervision(engine: Engine, now: datetime | None = None) -> dict[str, Any]:
+def supervision(engine: Engine, now: datetime) -> dict[str, Any]:
     """Complaints past their 24 hours and poor evaluations (≤ 2) not followed up."""
-    now = now or datetime.now(timezone.utc)
     with Session(engine) as session:
         complaints = session.exec(select(Complaint).where(col(Complaint.answered_at).is_(None)).order_by(Complaint.filed_at)).all()
-        poor = session.exec(select(Evaluation).where(Evaluation.level <= 2, col(Evaluation.followed_up_at).is_(None)).order_by(Evaluation.given_at)).all()
+        poor = session.exec(select(Evaluation).where(Evaluation.level <= POOR, col(Evaluation.followed_up_at).is_(None)).order_by(Evaluation.given_at)).all()
     return {
-        "complaints_open": [c.model_dump() | {"overdue": now - parse_time(c.filed_at) > timedelta(hours=24), "due_at": _iso(parse_time(c.filed_at) + timedelta(hours=24))} for c in complaints],
+        "complaints_open": [c.model_dump() | {"overdue": now - parse_time(c.filed_at) > ANSWER_WITHIN, "due_at": format_time(parse_time(c.filed_at) + ANSWER_WITHIN)} for c in complaints],
         "poor_evaluations_open": [e.model_dump() for e in poor],
     }
 
 
-def _iso(moment: datetime) -> str:
-    return format_time(moment)
-
-
-def late_cases(engine: Engine, now: date | None = None) -> list[dict[str, Any]]:
+def late_cases(cases: list[tuple[Application, Clocks]]) -> list[dict[str, Any]]:
     """Open cases with a red or yellow card, most overdue first (the dashboard's list)."""
-    calendar = load_calendar(engine)
-    with Session(engine) as session:
-        limits = time_limits(session)
-        apps = session.exec(select(Application).where(col(Application.status).in_(OPEN))).all()
     rows = []
-    for app in apps:
-        clocks = clocks_of(calendar, app, limits.get(app.item_code, 20), now)
+    for app, clocks in cases:
         urgent = clocks.most_urgent
-        if urgent.card:
+        if app.status in OPEN and urgent.card:
             rows.append({"id": app.id, "receipt_no": app.receipt_no, "item_name": app.item_name, "department": app.department, "node_id": app.node_id,
                          "status": app.status, "card": urgent.card, "due": urgent.due.isoformat(), "remaining_working_days": urgent.remaining,
                          "clock": "pre_review" if urgent is clocks.pre_review else "decision"})
     return sorted(rows, key=lambda r: (r["card"] != "red", r["remaining_working_days"]))
 
 
+FEE_COLUMNS = ("node_id", "cash_collected_fen", "cash_refunded_fen", "epay_collected_fen", "cash_remitted_fen", "cash_outstanding_fen", "closes_with_discrepancy", "all_reached_county")
+
+
 def fee_nodes(engine: Engine) -> list[dict[str, Any]]:
-    """Per node: cash collected vs remitted (to the fen), and closes with a discrepancy."""
-    with Session(engine) as session:
-        receipts = session.exec(select(FeeReceipt)).all()
-        remitted = dict(session.exec(select(Remittance.node_id, func.sum(Remittance.amount_fen)).group_by(Remittance.node_id)).all())
-        discrepancies = dict(session.exec(select(DailyClose.node_id, func.count()).where(DailyClose.discrepancy_fen != 0).group_by(DailyClose.node_id)).all())
-    per: dict[str, dict[str, int]] = defaultdict(lambda: {"cash_collected_fen": 0, "cash_refunded_fen": 0, "epay_collected_fen": 0})
-    for r in receipts:
-        row = per[r.node_id]
-        amount = r.amount_fen if r.status != "voided" else 0
-        if r.method == "cash":
-            row["cash_collected_fen"] += amount
-            row["cash_refunded_fen"] += r.refunded_fen
-        else:
-            row["epay_collected_fen"] += amount - r.refunded_fen
-    out = []
-    for node_id in sorted(set(per) | set(remitted)):
-        row = per[node_id]
-        paid_in = remitted.get(node_id) or 0
-        outstanding = row["cash_collected_fen"] - row["cash_refunded_fen"] - paid_in
-        out.append({"node_id": node_id, **row, "cash_remitted_fen": paid_in, "cash_outstanding_fen": outstanding, "closes_with_discrepancy": discrepancies.get(node_id, 0), "all_reached_county": outstanding == 0})
-    return out
+    """Per node with fees or remittances: cash collected vs remitted (to the fen), e-payments,
+    closes with a discrepancy — the dashboard's columns of ``fees.fee_summary``."""
+    return [{k: row["remitted_fen"] if k == "cash_remitted_fen" else row[k] for k in FEE_COLUMNS} for row in fee_summary(engine) if row["receipts"] or row["remitted_fen"]]
 
 
 def dashboard(engine: Engine, silent_after: timedelta, now: datetime | None = None) -> dict[str, Any]:
     """Everything the operator's home page shows (and /api/dashboard returns)."""
     now = now or datetime.now(timezone.utc)
     day = now.astimezone(BEIJING).date()
-    county, townships = area_figures(engine, day)
-    nodes = node_health(engine, silent_after, now)
+    catalog_version = published_catalog(engine)["version"]
+    cases, fees = cases_with_clocks(engine, day), fee_nodes(engine)
+    county, townships = area_figures(engine, cases, fees)
+    nodes = node_health(engine, silent_after, now, catalog_version)
     return {
         "nodes": nodes, "nodes_behind": [n["id"] for n in nodes if n["behind"]],
         "county": county.as_dict(), "townships": [a.as_dict() for a in townships],
-        "late_cases": late_cases(engine, day), "fees": fee_nodes(engine), **supervision(engine, now),
-        "catalog_version": published_catalog(engine)["version"],
+        "late_cases": late_cases(cases), "fees": fees, **supervision(engine, now),
+        "catalog_version": catalog_version,
     }
-

@@ -49,25 +49,39 @@ def apply_fee_record(session: Session, node_id: str, record: Record) -> None:
 
 def fee_summary(engine: Engine) -> list[dict[str, Any]]:
     """Per node, in fen: collected (net of voids), refunded, cash counted at closes, discrepancies,
-    remitted, and what was counted but not yet remitted."""
-    out = []
+    remitted, and what was counted but not yet remitted; and whether the cash reached the county.
+    E-payments settle to the county account directly; cash reaches it by remittance, so
+    cash_outstanding = cash collected − cash refunded − remitted."""
     with Session(engine) as session:
-        nodes = sorted(set(session.exec(select(FeeReceipt.node_id).distinct()).all()) | set(session.exec(select(DailyClose.node_id).distinct()).all()))
-        for node_id in nodes:
-            receipts = session.exec(select(FeeReceipt).where(FeeReceipt.node_id == node_id)).all()
-            closes = session.exec(select(DailyClose).where(DailyClose.node_id == node_id)).all()
-            remitted = session.exec(select(func.coalesce(func.sum(Remittance.amount_fen), 0)).where(Remittance.node_id == node_id)).one()
-            counted = sum(c.cash_counted_fen for c in closes)
-            out.append({
-                "node_id": node_id,
-                "receipts": len(receipts),
-                "voided": sum(1 for r in receipts if r.status == "voided"),
-                "collected_fen": sum(r.amount_fen for r in receipts if r.status != "voided"),
-                "refunded_fen": sum(r.refunded_fen for r in receipts),
-                "closes": len(closes),
-                "cash_counted_fen": counted,
-                "discrepancy_fen": sum(c.discrepancy_fen for c in closes),
-                "remitted_fen": remitted,
-                "unremitted_fen": sum(c.cash_counted_fen for c in closes if not c.remittance_id),
-            })
+        receipts = session.exec(select(FeeReceipt)).all()
+        closes = session.exec(select(DailyClose)).all()
+        remitted = dict(session.exec(select(Remittance.node_id, func.sum(Remittance.amount_fen)).group_by(Remittance.node_id)).all())
+    out = []
+    for node_id in sorted({r.node_id for r in receipts} | {c.node_id for c in closes}):
+        mine = [r for r in receipts if r.node_id == node_id]
+        days = [c for c in closes if c.node_id == node_id]
+        kept = [r for r in mine if r.status != "voided"]
+        cash = [r for r in mine if r.method == "cash"]
+        paid_in = remitted.get(node_id) or 0
+        cash_collected = sum(r.amount_fen for r in kept if r.method == "cash")
+        cash_refunded = sum(r.refunded_fen for r in cash)
+        outstanding = cash_collected - cash_refunded - paid_in
+        out.append({
+            "node_id": node_id,
+            "receipts": len(mine),
+            "voided": len(mine) - len(kept),
+            "collected_fen": sum(r.amount_fen for r in kept),
+            "refunded_fen": sum(r.refunded_fen for r in mine),
+            "closes": len(days),
+            "cash_counted_fen": sum(c.cash_counted_fen for c in days),
+            "discrepancy_fen": sum(c.discrepancy_fen for c in days),
+            "remitted_fen": paid_in,
+            "unremitted_fen": sum(c.cash_counted_fen for c in days if not c.remittance_id),
+            "cash_collected_fen": cash_collected,
+            "cash_refunded_fen": cash_refunded,
+            "epay_collected_fen": sum(r.amount_fen for r in kept if r.method != "cash") - sum(r.refunded_fen for r in mine if r.method != "cash"),
+            "cash_outstanding_fen": outstanding,
+            "closes_with_discrepancy": sum(1 for c in days if c.discrepancy_fen != 0),
+            "all_reached_county": outstanding == 0,
+        })
     return out

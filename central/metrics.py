@@ -12,8 +12,11 @@ from sync_protocol import parse_time
 def _labels(labels: dict[str, str]) -> str:
     if not labels:
         return ""
-    escaped = (f'{k}="{str(v).replace(chr(92), chr(92) * 2).replace(chr(34), chr(92) + chr(34)).replace(chr(10), " ")}"' for k, v in sorted(labels.items()))
-    return "{" + ",".join(escaped) + "}"
+
+    def escape(value: str) -> str:  # the exposition format escapes backslash, double quote and newline
+        return value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
+
+    return "{" + ",".join(f'{k}="{escape(str(v))}"' for k, v in sorted(labels.items())) + "}"
 
 
 def _family(name: str, kind: str, help_text: str, samples: Iterable[tuple[dict[str, str], float]]) -> list[str]:

@@ -30,10 +30,9 @@ def progress(engine: Engine, receipt_no: str, id_last4: str) -> dict[str, Any]:
         dept = session.get(Department, app.department)
         limits = time_limits(session)
     clocks = clocks_of(load_calendar(engine), app, limits.get(app.item_code, 20))
-    steps = [("提交", app.submitted_at), ("县里收到", app.received_at), ("受理" if app.status != "not_accepted" else "不予受理", app.accepted_at or (app.decided_at if app.status == "not_accepted" else None))]
-    if app.status != "not_accepted":
-        steps.append(("办结", app.decided_at))
-    steps.append(("送达" if app.handover != "courier" else "寄出", app.delivered_at or ("" if app.handover == "courier" else None)))
+    steps = [("提交", app.submitted_at), ("县里收到", app.received_at)]
+    steps += [("不予受理", app.decided_at)] if app.status == "not_accepted" else [("受理", app.accepted_at), ("办结", app.decided_at)]
+    steps += [("寄出", "")] if app.handover == "courier" else [("送达", app.delivered_at)]  # a dispatch has no delivery time
     return {
         "receipt_no": app.receipt_no, "item_name": app.item_name, "status": app.status, "department": dept.name if dept else app.department,
         "service_point": node.name if node else app.node_id, "due": clocks.decision.due.isoformat(), "due_estimated": clocks.decision.estimated,

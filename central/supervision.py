@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from sqlalchemy.engine import Engine
 
 from .actions import record_action
@@ -11,7 +13,8 @@ from .db import transaction
 from .errors import Conflict, InvalidInput, NotFound
 from .models import Complaint, Evaluation, User
 
-POOR = 2
+POOR = 2  # evaluation levels up to this one need a follow-up
+ANSWER_WITHIN = timedelta(hours=24)  # a complaint's answer is due this long after its filing
 
 
 def _text(value: str, message: str, field: str) -> str:

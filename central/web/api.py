@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import timedelta
-from typing import Any
+from typing import Any, Callable
 
 import msgspec
 from litestar import Request, get, post, put
@@ -152,13 +152,17 @@ def material_file(request: Request, user: Any, application_id: str, sha256: str)
     return File(path=path, media_type=material["media_type"], content_disposition_type="inline", filename=material["filename"] or f"{sha256[:12]}")
 
 
-@post("/api/applications/{application_id:str}/decision", sync_to_thread=True, status_code=200)
-def api_decide(request: Request, application_id: FromPath[str], data: JSONBody[DecisionIn]) -> dict[str, Any]:
-    user = api_user(request, "clerk")
+def clerk_action(request: Request, act: Callable[[Any, Any], Application]) -> dict[str, Any]:
+    """One clerk action on a case: the domain call, then the downlink worker is woken."""
     ctx = hub(request)
-    app = approval.decide(ctx.engine, user, application_id, data.decision, data.reason, ctx.key)
+    app = act(ctx, api_user(request, "clerk"))
     ctx.sync.wake_downlink()
     return application_out(app)
+
+
+@post("/api/applications/{application_id:str}/decision", sync_to_thread=True, status_code=200)
+def api_decide(request: Request, application_id: FromPath[str], data: JSONBody[DecisionIn]) -> dict[str, Any]:
+    return clerk_action(request, lambda ctx, user: approval.decide(ctx.engine, user, application_id, data.decision, data.reason, ctx.key))
 
 
 class NotAcceptIn(msgspec.Struct):
@@ -168,30 +172,18 @@ class NotAcceptIn(msgspec.Struct):
 @post("/api/applications/{application_id:str}/acceptance", sync_to_thread=True, status_code=200)
 def api_accept(request: Request, application_id: FromPath[str]) -> dict[str, Any]:
     """受理 by the case's lead department."""
-    user = api_user(request, "clerk")
-    ctx = hub(request)
-    app = approval.accept(ctx.engine, user, application_id)
-    ctx.sync.wake_downlink()
-    return application_out(app)
+    return clerk_action(request, lambda ctx, user: approval.accept(ctx.engine, user, application_id))
 
 
 @post("/api/applications/{application_id:str}/non-acceptance", sync_to_thread=True, status_code=200)
 def api_not_accept(request: Request, application_id: FromPath[str], data: JSONBody[NotAcceptIn]) -> dict[str, Any]:
     """不予受理, with the reason the citizen is given."""
-    user = api_user(request, "clerk")
-    ctx = hub(request)
-    app = approval.not_accept(ctx.engine, user, application_id, data.reason)
-    ctx.sync.wake_downlink()
-    return application_out(app)
+    return clerk_action(request, lambda ctx, user: approval.not_accept(ctx.engine, user, application_id, data.reason))
 
 
 @post("/api/applications/{application_id:str}/supplement-request", sync_to_thread=True, status_code=200)
 def api_request_supplement(request: Request, application_id: FromPath[str], data: JSONBody[SupplementIn]) -> dict[str, Any]:
-    user = api_user(request, "clerk")
-    ctx = hub(request)
-    app = approval.request_supplement(ctx.engine, user, application_id, data.missing)
-    ctx.sync.wake_downlink()
-    return application_out(app)
+    return clerk_action(request, lambda ctx, user: approval.request_supplement(ctx.engine, user, application_id, data.missing))
 
 
 @get("/api/public/progress", sync_to_thread=True)
@@ -307,7 +299,8 @@ def api_node_history(request: Request, node_id: FromPath[str], direction: FromQu
 
 @get("/api/fees", sync_to_thread=True)
 def api_fees(request: Request) -> list[dict[str, Any]]:
-    """Per node, in fen: collected, refunded, counted at closes, discrepancies, remitted, unremitted."""
+    """Per node, in fen: collected, refunded, counted at closes, discrepancies, remitted, unremitted, and
+    the cash / e-payment split with the cash still outstanding (docs/operations.md)."""
     api_user(request, "operator")
     return fees.fee_summary(hub(request).engine)
 

@@ -196,10 +196,13 @@ def test_fee_records_reach_the_hub_and_balance_to_the_fen(engine):
     ingest_batch(engine, "yiwang.up.shangcun", first)
     [before] = fee_summary(engine)
     assert before == {"node_id": "shangcun", "receipts": 3, "voided": 1, "collected_fen": 42000, "refunded_fen": 1000, "closes": 1,
-                      "cash_counted_fen": 40950, "discrepancy_fen": -50, "remitted_fen": 0, "unremitted_fen": 40950}
+                      "cash_counted_fen": 40950, "discrepancy_fen": -50, "remitted_fen": 0, "unremitted_fen": 40950,
+                      "cash_collected_fen": 42000, "cash_refunded_fen": 1000, "epay_collected_fen": 0, "cash_outstanding_fen": 41000,
+                      "closes_with_discrepancy": 1, "all_reached_county": False}
     ingest_batch(engine, "yiwang.up.shangcun", second)
     [after] = fee_summary(engine)
     assert (after["remitted_fen"], after["unremitted_fen"]) == (40950, 0)
+    assert (after["cash_outstanding_fen"], after["all_reached_county"]) == (50, False)  # the 0.50 short at the close never reached the county
 
 
 def test_a_delegated_decision_from_a_point_without_the_delegation_is_quarantined(engine):

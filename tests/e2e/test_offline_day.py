@@ -56,5 +56,7 @@ def test_a_full_day_offline_then_everything_reaches_the_hub(federation: LocalFed
     assert fees == {
         "node_id": "shangcun", "receipts": 4, "voided": 1, "collected_fen": 78000, "refunded_fen": 0, "closes": 1,
         "cash_counted_fen": 76000, "discrepancy_fen": 0, "remitted_fen": 0, "unremitted_fen": 76000,
+        "cash_collected_fen": 76000, "cash_refunded_fen": 0, "epay_collected_fen": 2000, "cash_outstanding_fen": 76000,
+        "closes_with_discrepancy": 0, "all_reached_county": False,  # closed but not yet remitted
     }
     assert operator.get("/api/quarantine").json() == []
