@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import secrets
 import sys
 from pathlib import Path
 
@@ -11,7 +12,10 @@ from nacl.signing import SigningKey
 
 from sync_protocol import signing_key_to_text, verify_key_to_text
 
+from sqlmodel import Session, select
+
 from .auth import add_user
+from .models import User
 from .catalog import load_catalog, sample_catalog
 from .db import create_schema, make_engine
 from .keys import write_secret
@@ -37,8 +41,13 @@ def init(settings: Settings, operator_password: str | None, demo_password: str |
     engine = make_engine(settings.database_url)
     create_schema(engine)
     load_catalog(engine, sample_catalog())
-    if operator_password:
-        add_user(engine, "operator", "县级运维 张伟", "operator", operator_password)
+    with Session(engine) as session:
+        has_operator = session.exec(select(User).where(User.role == "operator")).first() is not None
+    if operator_password or not has_operator:
+        shown = operator_password or secrets.token_urlsafe(12)
+        add_user(engine, "operator", "县级运维 张伟", "operator", shown)
+        if not operator_password:
+            print(f"first operator account: operator / {shown}  (shown once; keep it safe)")
     if demo_password:
         for username, display, dept in DEMO_CLERKS:
             add_user(engine, username, display, "clerk", demo_password, department=dept)

@@ -92,9 +92,15 @@ def _m6_hub_supervision(conn: Connection) -> None:
         )
 
 
+def _m7_revoked_at(conn: Connection) -> None:
+    """Revocation time (batches a revoked node signed later are quarantined); NATS credentials are
+    a new table. Nodes enrolled before have none: they need a replacement code to reconnect."""
+    conn.execute(text("ALTER TABLE node ADD COLUMN revoked_at VARCHAR"))
+
+
 # Numbered migrations for databases made by an older version. A new database gets the current
 # tables from create_all and starts at the latest version; version 1 is the first release's schema.
-MIGRATIONS: list[Callable[[Connection], None]] = [_m2_node_keys, _m3_materials_checked, _m4_supplements, _m5_decided_locally, _m6_hub_supervision]
+MIGRATIONS: list[Callable[[Connection], None]] = [_m2_node_keys, _m3_materials_checked, _m4_supplements, _m5_decided_locally, _m6_hub_supervision, _m7_revoked_at]
 LATEST = 1 + len(MIGRATIONS)
 
 

@@ -16,18 +16,20 @@ from typing import Any
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
+from sync_protocol import DEPARTMENT_STREAM, department_subject
+
 from .actions import record_action
 from .clock import utcnow
 from .db import transaction
-from .errors import InvalidInput, NotFound
-from .models import Application, ApprovalTask, Department, DepartmentEvent, User
+from .errors import Conflict, InvalidInput, NotFound
+from .models import Application, ApprovalTask, Department, DepartmentEvent, NatsCredential, User
+from .natsauth import check_nkey
 
-STREAM = "YIWANG_DEPT"
+STREAM = DEPARTMENT_STREAM
 INTEGRATIONS = {"": "在一网中枢审批", "nats": "本部门审批系统（NATS 对接）"}
 
 
-def subject(department: str) -> str:
-    return f"yiwang.dept.{department}.cases"
+subject = department_subject
 
 
 def case_payload(app: Application, tasks: list[ApprovalTask]) -> dict[str, Any]:
@@ -55,16 +57,30 @@ def notify(session: Session, app: Application, tasks: list[ApprovalTask], event:
                                         payload_json=json.dumps({"event": event, "case": case_payload(app, tasks)}, ensure_ascii=False), created_at=utcnow()))
 
 
-def set_integration(engine: Engine, operator: User, code: str, integration: str) -> Department:
+def set_integration(engine: Engine, operator: User, code: str, integration: str, nats_public_key: str | None = None) -> Department:
+    """Switch a department to its own system (``nats``, with the NATS public key its system
+    generated: it may read only its own case events) or back to the hub's workspace (its key is
+    withdrawn). The caller applies the NATS access list (natsauth.apply)."""
     if integration not in INTEGRATIONS:
         raise InvalidInput("对接方式只能是空（在一网中枢审批）或 nats（本部门审批系统）", field="integration")
+    nkey = check_nkey(nats_public_key or "") if integration == "nats" else None
     with transaction(engine) as session:
         dept = session.get(Department, code)
         if dept is None:
             raise NotFound(f"没有部门 {code}")
+        holder = session.get(NatsCredential, nkey) if nkey else None
+        if holder is not None and holder.department != code:
+            raise Conflict("这个 NATS 公钥已属于其他节点或部门；请为本部门系统另行生成", field="nats_public_key")
         dept.integration = integration
         session.add(dept)
-        record_action(session, operator, "department.integration", code, integration=integration)
+        now = utcnow()
+        for old in session.exec(select(NatsCredential).where(NatsCredential.department == code, col(NatsCredential.valid_until).is_(None))).all():
+            if old.nkey != nkey:
+                old.valid_until = now
+                session.add(old)
+        if nkey and holder is None:
+            session.add(NatsCredential(nkey=nkey, department=code, created_at=now))
+        record_action(session, operator, "department.integration", code, integration=integration, nats_public_key=nkey)
     return dept
 
 

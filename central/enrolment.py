@@ -14,7 +14,10 @@ from .clock import utcnow
 from .actions import record_action
 from .db import transaction
 from .errors import Conflict, Forbidden, InvalidInput, NotFound
-from .models import Alert, EnrolmentCode, Node, NodeKey, RestoreToken
+from sqlmodel import select
+
+from .models import Alert, EnrolmentCode, NatsCredential, Node, NodeKey, RestoreToken
+from .natsauth import check_nkey
 
 CODE_LIFETIME = timedelta(hours=24)
 _ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I: read aloud over the phone
@@ -58,9 +61,11 @@ def create_code(engine: Engine, node_id: str, name: str, kind: str, parent: str 
         return _new_code(session, node_id, name.strip(), kind, parent, replacement=False)
 
 
-def redeem_code(engine: Engine, code: str, public_key: str) -> tuple[Node, str | None]:
-    """Enrol the node that holds ``public_key``; a used or expired code is refused. Returns the
-    node and, for a replacement device, a one-time token to download the point's history.
+def redeem_code(engine: Engine, code: str, public_key: str, nats_public_key: str) -> tuple[Node, str | None]:
+    """Enrol the node that holds ``public_key`` (batch signing) and ``nats_public_key`` (its NATS
+    identity); a used or expired code is refused. Returns the node and, for a replacement device,
+    a one-time token to download the point's history. The caller then applies the NATS access
+    list (natsauth.apply): a replaced device's old identity is cut off there.
 
     Redeeming again with the same key returns the same node: if the answer was lost on a flaky
     link, the node can simply retry instead of needing a new code."""
@@ -69,12 +74,13 @@ def redeem_code(engine: Engine, code: str, public_key: str) -> tuple[Node, str |
     except ValueError:
         raise InvalidInput("节点公钥格式不正确（应为 64 位十六进制）", field="public_key") from None
     public_key = public_key.strip().lower()
+    nats_public_key = check_nkey(nats_public_key)
     with transaction(engine) as session:
         row = session.get(EnrolmentCode, _hash(code))
         if row is None:
             raise NotFound("登记码无效，请向县级运维人员核对")
         existing = session.get(Node, row.node_id)
-        retry = row.used_at is not None and existing is not None and existing.public_key == public_key
+        retry = row.used_at is not None and existing is not None and existing.public_key == public_key and session.get(NatsCredential, nats_public_key) is not None
         if row.used_at is not None and not retry:
             raise Conflict("登记码已经使用过，请向县级运维人员申请新的登记码")
         if not retry and row.expires_at < utcnow():
@@ -88,13 +94,20 @@ def redeem_code(engine: Engine, code: str, public_key: str) -> tuple[Node, str |
             node = existing
             # the new key signs from the batch after the last one the hub applied
             session.merge(NodeKey(node_id=node.id, from_seq=node.up_seq + 1, public_key=public_key, enrolled_at=now))
-            node.public_key, node.status = public_key, "enrolled"
+            node.public_key, node.status, node.revoked_at = public_key, "enrolled", None
+            for old in session.exec(select(NatsCredential).where(NatsCredential.node_id == node.id)).all():
+                old.valid_until = now  # the old device (stolen, broken) may no longer connect
+                session.add(old)
             session.add(Alert(kind="node.replaced", node_id=node.id, message=f"服务点更换设备：新密钥自上行批次 {node.up_seq + 1} 起生效", created_at=now))
         else:
             if existing is not None:
                 raise Conflict(f"节点 {row.node_id} 已经登记")
             node = Node(id=row.node_id, name=row.name, kind=row.kind, parent=row.parent, public_key=public_key, enrolled_at=now)
             session.add(NodeKey(node_id=node.id, from_seq=1, public_key=public_key, enrolled_at=now))
+        if not retry:
+            if session.get(NatsCredential, nats_public_key) is not None:
+                raise Conflict("这个 NATS 公钥已被使用；请在新的空目录重新运行登记命令")
+            session.add(NatsCredential(nkey=nats_public_key, node_id=node.id, created_at=now))
         row.used_at = row.used_at or now
         session.add(row)
         session.add(node)

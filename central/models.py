@@ -47,6 +47,7 @@ class Node(SQLModel, table=True):
     public_key: str
     status: str = "enrolled"  # "enrolled" | "revoked"
     enrolled_at: str
+    revoked_at: Optional[str] = None
     up_seq: int = 0
     up_head: str = "0" * 64
     last_seen_at: Optional[str] = None
@@ -209,6 +210,18 @@ class BlobChunk(SQLModel, table=True):
     sha256: str = Field(primary_key=True)
     offset: int = Field(primary_key=True)
     length: int
+
+
+class NatsCredential(SQLModel, table=True):
+    """A NATS identity (public nkey) the hub lets into nats-server, and whose subjects it may
+    use: a node's (scoped to that node) or a department system's (scoped to its case events).
+    Written to the server's accounts file; ``valid_until`` ends a rotated key's overlap."""
+
+    nkey: str = Field(primary_key=True)
+    node_id: Optional[str] = Field(default=None, index=True)
+    department: Optional[str] = None
+    created_at: str
+    valid_until: Optional[str] = None
 
 
 class NodeKey(SQLModel, table=True):

@@ -17,7 +17,9 @@ log = logging.getLogger("yiwang.hub.nodes")
 
 def revoke_node(engine: Engine, operator: User, node_id: str, reason: str) -> Node:
     """Stop trusting a node (e.g. a stolen laptop): from now on every batch under its id is
-    quarantined. (Refusing its NATS connection comes with per-node credentials.)"""
+    quarantined (a thief holds the key and can date a batch as he likes, so no batch of a revoked
+    node is trusted, whatever time it claims). The caller applies the NATS access list, which
+    disconnects the node (natsauth.apply)."""
     reason = reason.strip()
     if not reason:
         raise InvalidInput("吊销节点必须填写原因", field="reason")
@@ -27,7 +29,7 @@ def revoke_node(engine: Engine, operator: User, node_id: str, reason: str) -> No
             raise NotFound(f"没有节点 {node_id}")
         if node.status == "revoked":
             raise Conflict(f"节点 {node_id} 已经吊销")
-        node.status = "revoked"
+        node.status, node.revoked_at = "revoked", utcnow()
         session.add(node)
         record_action(session, operator, "node.revoked", node_id, reason=reason)
         session.add(Alert(kind="node.revoked", node_id=node_id, message=f"节点已由 {operator.display_name} 吊销：{reason}", created_at=utcnow()))

@@ -12,7 +12,7 @@ class Settings:
     data_dir: Path
     host: str = "127.0.0.1"
     port: int = 8700
-    nats_url: str = "nats://127.0.0.1:4700"
+    nats_url: str = "tls://127.0.0.1:4700"
     db_url: str = ""  # default: sqlite file in data_dir
     public_url: str = ""  # how nodes reach this hub over HTTP (enrolment); default from host/port
     silent_minutes: int = 60  # a node not heard from for this long is flagged on the dashboard
@@ -24,6 +24,11 @@ class Settings:
     @property
     def blobs_dir(self) -> Path:
         return self.data_dir / "blobs"
+
+    @property
+    def nats_dir(self) -> Path:
+        """CA, the hub's NATS nkey and nats-server's configuration (made by `yiwang hub init`)."""
+        return self.data_dir / "nats"
 
     @property
     def key_path(self) -> Path:
@@ -40,7 +45,7 @@ class Settings:
             "data_dir": Path(env.get("YIWANG_HUB_DIR", "var/hub")),
             "host": env.get("YIWANG_HUB_HOST", "127.0.0.1"),
             "port": int(env.get("YIWANG_HUB_PORT", "8700")),
-            "nats_url": env.get("YIWANG_NATS_URL", "nats://127.0.0.1:4700"),
+            "nats_url": env.get("YIWANG_NATS_URL", "tls://127.0.0.1:4700"),
             "db_url": env.get("YIWANG_HUB_DB_URL", ""),
             "public_url": env.get("YIWANG_HUB_PUBLIC_URL", ""),
             "silent_minutes": int(env.get("YIWANG_SILENT_MINUTES", "60")),

@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import ssl
 from pathlib import Path
-from typing import AsyncIterator
+from typing import Any, AsyncIterator
 
 import nats
 import nats.aio.msg
@@ -34,7 +35,7 @@ from sync_protocol import (
     parse_time,
 )
 
-from . import blobs, departments, downlink
+from . import blobs, departments, downlink, natsauth
 from .ingest import ingest_batch
 
 log = logging.getLogger("yiwang.hub.sync")
@@ -43,10 +44,22 @@ INGEST_DURABLE = "hub-ingest"
 BLOB_DURABLE = "hub-blobs"
 RESTART_DELAY = 5
 ACK_WAIT = 10.0
+ACCESS_CHECK_SECONDS = 10
 RETRYABLE = (OSError, asyncio.TimeoutError, nats.errors.Error)
 
 
-async def connect(url: str, name: str) -> nats.NATS:
+def credentials(nats_dir: Path) -> dict[str, Any]:
+    """nats.connect options for the hub's own identity: its nkey, and TLS trusting only the
+    county CA. Empty when `yiwang hub init` set up no NATS (an unauthenticated test server)."""
+    options: dict[str, Any] = {}
+    if (nats_dir / "hub.nk").exists():
+        options["nkeys_seed_str"] = (nats_dir / "hub.nk").read_text().strip()
+    if (nats_dir / "ca.pem").exists():
+        options["tls"] = ssl.create_default_context(cafile=str(nats_dir / "ca.pem"))
+    return options
+
+
+async def connect(url: str, name: str, **options: Any) -> nats.NATS:
     """Connect, retrying with backoff while NATS is unreachable (it may start after us)."""
 
     async def on_error(exc: Exception) -> None:
@@ -62,7 +75,7 @@ async def connect(url: str, name: str) -> nats.NATS:
         with attempt:
             return await nats.connect(
                 url, name=name, max_reconnect_attempts=-1, reconnect_time_wait=1, connect_timeout=2,
-                error_cb=on_error, disconnected_cb=on_disconnect, reconnected_cb=on_reconnect,
+                error_cb=on_error, disconnected_cb=on_disconnect, reconnected_cb=on_reconnect, **options,
             )
     raise AssertionError("unreachable")
 
@@ -115,8 +128,9 @@ def clock_offset(msg: nats.aio.msg.Msg) -> int | None:
 class HubSync:
     """Runs the ingest and downlink loops until cancelled."""
 
-    def __init__(self, engine: Engine, key: SigningKey, nats_url: str, blobs_dir: Path) -> None:
+    def __init__(self, engine: Engine, key: SigningKey, nats_url: str, blobs_dir: Path, nats_dir: Path | None = None) -> None:
         self.engine = engine
+        self.nats_dir = nats_dir
         self.blobs_dir = blobs_dir
         self.key = key
         self.nats_url = nats_url
@@ -147,13 +161,13 @@ class HubSync:
                 await asyncio.sleep(RESTART_DELAY)
 
     async def _run_once(self) -> None:
-        self.nc = await connect(self.nats_url, "yiwang-hub")
+        self.nc = await connect(self.nats_url, "yiwang-hub", **(credentials(self.nats_dir) if self.nats_dir else {}))
         try:
             js = self.nc.jetstream()
             async for attempt in AsyncRetrying(wait=wait_exponential(multiplier=0.2, max=5), retry=retry_if_exception_type(RETRYABLE)):
                 with attempt:
                     await ensure_streams(js)
-            await asyncio.gather(self._ingest_loop(js), self._downlink_loop(js), self._blob_loop(js))
+            await asyncio.gather(self._ingest_loop(js), self._downlink_loop(js), self._blob_loop(js), self._access_loop())
         finally:
             await self.nc.close()
 
@@ -170,6 +184,13 @@ class HubSync:
                 elif isinstance(verdict, Duplicate):
                     log.info("duplicate %s seq %d ignored", msg.subject, verdict.seq)
                 await msg.ack()
+
+    async def _access_loop(self) -> None:
+        """Ends rotated keys' overlap windows on time (and picks up any change made by another
+        process, such as `yiwang hub` commands)."""
+        while self.nats_dir is not None:
+            await asyncio.to_thread(natsauth.apply, self.engine, self.nats_dir)
+            await asyncio.sleep(ACCESS_CHECK_SECONDS)
 
     async def _blob_loop(self, js: nats.js.JetStreamContext) -> None:
         async for msgs in pull(js, BLOB_STREAM, BLOB_DURABLE, batch=20, max_ack_pending=200):

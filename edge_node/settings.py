@@ -5,12 +5,14 @@ from __future__ import annotations
 
 import json
 import os
+import ssl
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from nacl.signing import SigningKey, VerifyKey
 
-from sync_protocol import signing_key_from_text, verify_key_from_text
+from sync_protocol import inbox_prefix, signing_key_from_text, verify_key_from_text
 
 
 @dataclass(frozen=True)
@@ -63,6 +65,18 @@ class NodeIdentity:
     key: SigningKey
     hub_key: VerifyKey
     nats_url: str
+    nats_seed: str = ""  # the node's NATS identity (nkey seed, nats.nk); "" = connect without
+    nats_ca: Path | None = None  # the county CA that signs nats-server's certificate
+
+    def nats_options(self) -> dict[str, Any]:
+        """nats.connect options: this node's nkey, its private reply inbox, TLS trusting only
+        the county CA received at enrolment."""
+        options: dict[str, Any] = {"inbox_prefix": inbox_prefix(self.node_id)}
+        if self.nats_seed:
+            options["nkeys_seed_str"] = self.nats_seed
+        if self.nats_ca is not None:
+            options["tls"] = ssl.create_default_context(cafile=str(self.nats_ca))
+        return options
 
     @classmethod
     def load(cls, settings: Settings) -> "NodeIdentity":
@@ -77,4 +91,6 @@ class NodeIdentity:
             key=signing_key_from_text(key_path.read_text()),
             hub_key=verify_key_from_text(config["hub_public_key"]),
             nats_url=settings.nats_url or config["nats_url"],
+            nats_seed=(settings.data_dir / "nats.nk").read_text().strip() if (settings.data_dir / "nats.nk").exists() else "",
+            nats_ca=settings.data_dir / "nats-ca.pem" if (settings.data_dir / "nats-ca.pem").exists() else None,
         )

@@ -20,7 +20,7 @@ import nats.js.errors
 from nats.js.api import AckPolicy, ConsumerConfig
 from tenacity import AsyncRetrying, retry_if_exception_type, wait_exponential
 
-from sync_protocol import CATALOG_VERSION, DOWNLINK_STREAM, SENT_AT_HEADER, Accepted, Gap, downlink_subject, format_time, uplink_subject
+from sync_protocol import CATALOG_VERSION, DOWNLINK_STREAM, downlink_consumer, SENT_AT_HEADER, Accepted, Gap, downlink_subject, format_time, uplink_subject
 
 from . import blobs, link
 from .settings import NodeIdentity
@@ -46,6 +46,7 @@ class NodeSync:
         self._next_heartbeat = 0.0
         self.nc: nats.NATS | None = None
         self.offline_since: str | None = format_time(datetime.now(timezone.utc))
+        self.credentials_refused = False  # NATS said "Authorization Violation": revoked or replaced
 
     @property
     def online(self) -> bool:
@@ -80,6 +81,11 @@ class NodeSync:
 
     async def _run_once(self) -> None:
         async def on_error(exc: Exception) -> None:
+            if "authorization violation" in str(exc).lower():
+                if not self.credentials_refused:
+                    log.error("NATS refuses this node's credentials: revoked, or replaced by another device; ask the county operator")
+                self.credentials_refused = True
+                return
             log.warning("NATS: %s", exc or type(exc).__name__)
 
         async def on_disconnect() -> None:
@@ -96,8 +102,10 @@ class NodeSync:
                 self.nc = await nats.connect(
                     self.identity.nats_url, name=f"yiwang-node-{self.identity.node_id}", max_reconnect_attempts=-1,
                     reconnect_time_wait=1, connect_timeout=2, error_cb=on_error, disconnected_cb=on_disconnect, reconnected_cb=on_reconnect,
+                    **self.identity.nats_options(),
                 )
         self._mark(True)
+        self.credentials_refused = False
         log.info("connected to NATS at %s", self.identity.nats_url)
         try:
             js = self.nc.jetstream()
@@ -147,9 +155,11 @@ class NodeSync:
 
     async def _downlink_loop(self, js: nats.js.JetStreamContext) -> None:
         node_id = self.identity.node_id
-        durable = f"node-{node_id}"
-        # a short ack_wait: after a node crash, a batch delivered to the dead process returns this soon
-        config = ConsumerConfig(durable_name=durable, ack_policy=AckPolicy.EXPLICIT, ack_wait=ACK_WAIT, filter_subject=downlink_subject(node_id))
+        durable = downlink_consumer(node_id)
+        # a short ack_wait: after a node crash, a batch delivered to the dead process returns this
+        # soon. `name` with a filter makes nats-py use the create subject that names the filter,
+        # the only one this node's NATS permissions allow
+        config = ConsumerConfig(name=durable, durable_name=durable, ack_policy=AckPolicy.EXPLICIT, ack_wait=ACK_WAIT, filter_subject=downlink_subject(node_id))
         psub = None
         while True:
             try:

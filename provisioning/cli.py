@@ -1,7 +1,10 @@
 """The `yiwang` command.
 
     yiwang demo                      start a local federation (NATS + hub + 3 nodes)
-    yiwang hub init|serve|add-user   the county hub            (runs `python -m central`)
+    yiwang hub init [--nats-host H --nats-port P --nats-name NAME …]
+                                     hub key, NATS config with TLS (county CA) and nkeys, operator
+    yiwang hub nats                  run nats-server with that configuration
+    yiwang hub serve|add-user|audit  the county hub            (runs `python -m central`)
     yiwang node enroll CODE --hub URL [--dir D]   enrol this machine as a node
     yiwang node serve|add-user       an edge node              (runs `python -m edge_node`)
 
@@ -17,8 +20,38 @@ import sys
 from pathlib import Path
 
 
+def hub_nats(argv: list[str]) -> list[str]:
+    """`hub init`: write the NATS side here (provisioning owns trust), then let central make the
+    database and the operator from the remaining arguments. `hub nats`: run nats-server."""
+    parser = argparse.ArgumentParser(prog=f"yiwang hub {argv[1]}", add_help=False)
+    parser.add_argument("--dir", type=Path, default=Path(os.environ.get("YIWANG_HUB_DIR", "var/hub")))
+    parser.add_argument("--nats-host", default="0.0.0.0", help="address nats-server listens on (default all)")
+    parser.add_argument("--nats-port", type=int, default=4700)
+    parser.add_argument("--nats-name", action="append", default=[], help="a DNS name or IP nodes use to reach NATS (repeat); goes into the TLS certificate")
+    known, rest = parser.parse_known_args(argv[2:])
+    nats_dir = known.dir / "nats"
+    if argv[1] == "nats":
+        from .natsd import nats_server_binary
+
+        conf = nats_dir / "nats.conf"
+        if not conf.exists():
+            raise SystemExit(f"{conf} not found: run `yiwang hub init --dir {known.dir}` first")
+        os.execv(str(nats_server_binary()), ["nats-server", "-c", str(conf)])
+    from .natsd import init_nats
+    from .tls import fingerprint
+
+    conf = init_nats(nats_dir, known.nats_host, known.nats_port, known.nats_name)
+    print(f"NATS configuration: {conf} (TLS, county CA {nats_dir / 'ca.pem'}, SHA-256 {fingerprint((nats_dir / 'ca.pem').read_bytes())[:16]}…)")
+    print(f"start it with: yiwang hub nats --dir {known.dir}")
+    if any(a == "--help" or a == "-h" for a in rest):
+        parser.print_help()
+    return ["hub", "init", "--dir", str(known.dir), *rest]
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
+    if argv[:2] in (["hub", "init"], ["hub", "nats"]):
+        argv = hub_nats(argv)
     if argv[:1] == ["hub"]:
         os.execv(sys.executable, [sys.executable, "-m", "central", *argv[1:]])
     if argv[:1] == ["node"] and argv[1:2] != ["enroll"]:

@@ -12,7 +12,8 @@ import httpx
 
 from sync_protocol import verify_key_to_text
 
-from .keys import ensure_node_key
+from .keys import ensure_nats_seed, ensure_node_key
+from .natsd import public_nkey
 
 
 class EnrolmentFailed(RuntimeError):
@@ -20,16 +21,18 @@ class EnrolmentFailed(RuntimeError):
 
 
 def enroll(code: str, hub_url: str, data_dir: Path, timeout: float = 30.0) -> dict[str, Any]:
-    """Generate the node key locally, send only its public half with the code, and write what the
-    hub answers (node id, hub key to pin, NATS URL) to ``node.json`` and the catalog to
-    ``catalog.json``. Returns the hub's answer without the catalog."""
+    """Generate the node's keys locally (batch signing ``node.key``, NATS identity ``nats.nk``,
+    both 0600), send only their public halves with the code, and write what the hub answers
+    (node id, hub key to pin, NATS URL) to ``node.json``, the county CA to ``nats-ca.pem`` and the
+    catalog to ``catalog.json``. Returns the hub's answer without the catalog."""
     if (data_dir / "node.json").exists():
         raise EnrolmentFailed(f"{data_dir} 已经登记过（node.json 已存在）；如需重新登记，请换一个空目录")
     key = ensure_node_key(data_dir)
+    nats_seed = ensure_nats_seed(data_dir)
     try:
         response = httpx.post(
             hub_url.rstrip("/") + "/api/enrolment",
-            json={"code": code, "public_key": verify_key_to_text(key.verify_key)},
+            json={"code": code, "public_key": verify_key_to_text(key.verify_key), "nats_public_key": public_nkey(nats_seed)},
             timeout=timeout,
         )
     except httpx.HTTPError as exc:
@@ -42,6 +45,9 @@ def enroll(code: str, hub_url: str, data_dir: Path, timeout: float = 30.0) -> di
         raise EnrolmentFailed(f"登记被拒绝（HTTP {response.status_code}）：{detail}")
     answer = response.json()
     catalog = answer.pop("catalog")
+    nats_ca = answer.pop("nats_ca", None)
+    if nats_ca:
+        (data_dir / "nats-ca.pem").write_text(nats_ca)  # trust only the county CA for NATS
     restore_token = answer.pop("restore_token", None)
     if restore_token:
         download_history(hub_url, answer["node_id"], restore_token, data_dir / "restore", timeout)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import signal
 import socket
+import ssl
 import subprocess
 import sys
 import time
@@ -18,7 +19,9 @@ from pathlib import Path
 import httpx
 
 from .enrol import enroll
-from .natsd import nats_server_binary, single_server_config
+from sync_protocol import inbox_prefix
+
+from .natsd import init_nats, nats_server_binary
 
 
 class FederationError(RuntimeError):
@@ -58,7 +61,20 @@ class LocalFederation:
 
     @property
     def nats_url(self) -> str:
-        return f"nats://{self.host}:{self.nats_port}"
+        return f"tls://{self.host}:{self.nats_port}"
+
+    @property
+    def nats_dir(self) -> Path:
+        return self.root / "hub" / "nats"
+
+    def nats_options(self, node_id: str | None = None) -> dict:
+        """nats.connect keyword arguments for the hub's identity, or a node's (its nkey, its
+        private inbox), with TLS trusting the county CA: for tests acting as one of them."""
+        if node_id is None:
+            seed = (self.nats_dir / "hub.nk").read_text().strip()
+            return {"nkeys_seed_str": seed, "tls": ssl.create_default_context(cafile=str(self.nats_dir / "ca.pem"))}
+        seed = (self.node_dir(node_id) / "nats.nk").read_text().strip()
+        return {"nkeys_seed_str": seed, "inbox_prefix": inbox_prefix(node_id), "tls": ssl.create_default_context(cafile=str(self.nats_dir / "ca.pem"))}
 
     @property
     def hub_url(self) -> str:
@@ -93,9 +109,8 @@ class LocalFederation:
         raise FederationError(f"{name} did not become ready within {timeout:.0f}s; see {self.log_path(name)}")
 
     def start_nats(self) -> None:
-        conf = self.root / "nats" / "nats.conf"
-        conf.parent.mkdir(parents=True, exist_ok=True)
-        conf.write_text(single_server_config(self.host, self.nats_port, self.root / "nats" / "jetstream"))
+        """nats-server with the configuration `yiwang hub init` writes (TLS, nkeys, JetStream)."""
+        conf = init_nats(self.nats_dir, self.host, self.nats_port)
         if port_open(self.nats_port, self.host):
             raise FederationError(f"port {self.nats_port} is already in use; is another NATS or demo running? choose another with --nats-port")
         self._spawn("nats", [str(nats_server_binary()), "-c", str(conf)])
@@ -114,6 +129,7 @@ class LocalFederation:
 
     def init_hub(self) -> None:
         hub_dir = self.root / "hub"
+        init_nats(self.nats_dir, self.host, self.nats_port)
         if (hub_dir / "hub.key").exists():
             return
         subprocess.run(
@@ -148,6 +164,8 @@ class LocalFederation:
             subprocess.run([sys.executable, "-m", "edge_node", "add-user", "--dir", str(directory), username, display, role, "--password", self.password], check=True)
 
     def start_node(self, spec: NodeSpec) -> None:
+        if not (self.node_dir(spec.node_id) / "nats.nk").exists():
+            raise FederationError(f"{self.node_dir(spec.node_id)} was enrolled by an older yiwang, without NATS credentials; delete {self.root} and start again")
         self._spawn(spec.node_id, [sys.executable, "-m", "edge_node", "serve", "--dir", str(self.node_dir(spec.node_id)), "--host", self.host, "--port", str(spec.port)])
         self._wait(spec.node_id, lambda: _http_ok(f"http://{self.host}:{spec.port}/api/status"))
 

@@ -17,6 +17,18 @@ def write_private(path: Path, text: str) -> None:
         f.write(text + "\n")
 
 
+def ensure_nats_seed(data_dir: Path) -> str:
+    """The node's NATS identity (an nkey seed), generated on first use. It is a key of its own,
+    not the batch-signing key: nats-server picks the nonce an nkey signs."""
+    from .natsd import new_user_seed
+
+    path = data_dir / "nats.nk"
+    if not path.exists():
+        data_dir.mkdir(parents=True, exist_ok=True)
+        write_private(path, new_user_seed())
+    return path.read_text().strip()
+
+
 def ensure_node_key(data_dir: Path) -> SigningKey:
     """Load the node's key, generating it on first use."""
     path = data_dir / "node.key"

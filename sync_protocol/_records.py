@@ -42,6 +42,7 @@ RESEND_REQUEST = "resend.request"
 UPLINK_STREAM = "YIWANG_UP"
 DOWNLINK_STREAM = "YIWANG_DOWN"
 BLOB_STREAM = "YIWANG_BLOB"
+DEPARTMENT_STREAM = "YIWANG_DEPT"  # hub -> a department's own approval system (docs/integration.md)
 
 # attachments travel outside the batches, in chunks, named by the SHA-256 the signed
 # materials.attached record carries; the receiver verifies the assembled bytes against it
@@ -124,6 +125,10 @@ def uplink_subject(node_id: str) -> str:
 
 def downlink_subject(node_id: str) -> str:
     return f"yiwang.down.{node_id}"
+
+
+def department_subject(department: str) -> str:
+    return f"yiwang.dept.{department}.cases"
 
 
 def blob_subject(node_id: str, sha256: str) -> str:

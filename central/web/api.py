@@ -11,7 +11,7 @@ from litestar.response import File
 from litestar.params import FromPath, FromQuery, JSONBody
 from sqlmodel import Session, col, select
 
-from sync_protocol import verify_key_to_text
+from sync_protocol import department_consumer, department_inbox_prefix, verify_key_to_text
 
 from .. import actions, approval, auth, blobs, catalog, dashboard, departments, enrolment, fees, history, metrics, nodes, public, supervision, workdays
 from ..errors import Conflict, InvalidInput, NotAuthenticated, NotFound
@@ -47,6 +47,7 @@ class RevokeIn(msgspec.Struct):
 class EnrolmentIn(msgspec.Struct):
     code: str
     public_key: str
+    nats_public_key: str
 
 
 def application_out(app: Application) -> dict[str, Any]:
@@ -248,6 +249,7 @@ def prometheus_metrics(request: Request) -> str:
 
 class IntegrationIn(msgspec.Struct):
     integration: str
+    nats_public_key: str | None = None
 
 
 @get("/api/departments", sync_to_thread=True)
@@ -261,8 +263,12 @@ def api_departments(request: Request) -> list[dict[str, Any]]:
 def api_set_integration(request: Request, code: FromPath[str], data: JSONBody[IntegrationIn]) -> dict[str, Any]:
     """"nats": the department's own system receives its cases on yiwang.dept.<code>.cases (docs/integration.md)."""
     operator = api_user(request, "operator")
-    dept = departments.set_integration(hub(request).engine, operator, code, data.integration)
-    return dept.model_dump() | {"subject": departments.subject(dept.code) if dept.integration == "nats" else None}
+    dept = departments.set_integration(hub(request).engine, operator, code, data.integration, data.nats_public_key)
+    hub(request).nats_access_changed()
+    if dept.integration != "nats":
+        return dept.model_dump() | {"subject": None}
+    # what the department's system needs to connect: it may use only this consumer and inbox
+    return dept.model_dump() | {"subject": departments.subject(dept.code), "consumer": department_consumer(dept.code), "inbox_prefix": department_inbox_prefix(dept.code), "nats_url": hub(request).settings.nats_url}
 
 
 @get("/api/nodes", sync_to_thread=True)
@@ -275,7 +281,9 @@ def api_nodes(request: Request) -> list[dict[str, Any]]:
 @post("/api/nodes/{node_id:str}/revoke", sync_to_thread=True, status_code=200)
 def api_revoke(request: Request, node_id: FromPath[str], data: JSONBody[RevokeIn]) -> dict[str, Any]:
     operator = api_user(request, "operator")
-    return nodes.revoke_node(hub(request).engine, operator, node_id, data.reason).model_dump()
+    node = nodes.revoke_node(hub(request).engine, operator, node_id, data.reason)
+    hub(request).nats_access_changed()
+    return node.model_dump()
 
 
 @post("/api/nodes/{node_id:str}/replacement-code", sync_to_thread=True, status_code=201)
@@ -373,7 +381,9 @@ def api_create_code(request: Request, data: JSONBody[EnrolmentCodeIn]) -> dict[s
 def api_enrol(request: Request, data: JSONBody[EnrolmentIn]) -> dict[str, Any]:
     """Called by `yiwang node enroll`: the code proves the operator's consent, the key is the node's."""
     ctx = hub(request)
-    node, restore_token = enrolment.redeem_code(ctx.engine, data.code, data.public_key)
+    node, restore_token = enrolment.redeem_code(ctx.engine, data.code, data.public_key, data.nats_public_key)
+    ctx.nats_access_changed()
+    ca = ctx.settings.nats_dir / "ca.pem"
     return {
         "restore_token": restore_token,
         "node_id": node.id,
@@ -382,6 +392,7 @@ def api_enrol(request: Request, data: JSONBody[EnrolmentIn]) -> dict[str, Any]:
         "parent": node.parent,
         "hub_public_key": verify_key_to_text(ctx.key.verify_key),
         "nats_url": ctx.settings.nats_url,
+        "nats_ca": ca.read_text() if ca.exists() else None,
         "catalog": catalog.published_catalog(ctx.engine),
     }
 

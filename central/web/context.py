@@ -8,7 +8,7 @@ from litestar import Request
 from nacl.signing import SigningKey
 from sqlalchemy.engine import Engine
 
-from .. import auth
+from .. import auth, natsauth
 from ..errors import Forbidden, NotAuthenticated
 from ..models import User
 from ..settings import Settings
@@ -23,6 +23,11 @@ class HubContext:
     engine: Engine
     key: SigningKey
     sync: HubSync
+
+    def nats_access_changed(self) -> None:
+        """After enrolment, revocation, replacement, rotation or a department credential: rewrite
+        nats-server's access list and reload it (a revoked node is disconnected at once)."""
+        natsauth.apply(self.engine, self.settings.nats_dir)
 
 
 def hub(request: Request) -> HubContext:

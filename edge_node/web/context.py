@@ -49,6 +49,6 @@ def _check(user: dict[str, str] | None) -> dict[str, str]:
 
 def sync_status(ctx: NodeContext) -> dict[str, Any]:
     """What the banner on every page and /api/status show."""
-    return {"node_id": ctx.identity.node_id, "online": ctx.sync.online, "offline_since": ctx.sync.offline_since} | {
+    return {"node_id": ctx.identity.node_id, "online": ctx.sync.online, "offline_since": ctx.sync.offline_since, "credentials_refused": ctx.sync.credentials_refused} | {
         "waiting_events": link.backlog(ctx.store)["events"],
     }

@@ -87,10 +87,11 @@ def test_a_database_from_before_key_history_is_migrated_in_place(tmp_path):
         conn.execute(text("ALTER TABLE application DROP COLUMN decided_locally"))
         for table, column in (("department", "integration"), ("node", "heartbeat_at"), ("node", "app_version"), ("node", "catalog_version"),
                               ("node", "outbox_depth"), ("node", "clock_offset_s"), ("application", "accepted_at"), ("application", "accepted_by"), ("application", "supplement_rounds"), ("application", "outcome"), ("application", "licences_json"), ("application", "handover"), ("application", "handed_to_applicant"),
-                              ("evaluation", "followed_up_at"), ("evaluation", "followed_up_by"), ("evaluation", "follow_up"), ("complaint", "answered_by")):
+                              ("evaluation", "followed_up_at"), ("evaluation", "followed_up_by"), ("evaluation", "follow_up"), ("complaint", "answered_by"), ("node", "revoked_at")):
             conn.execute(text(f"ALTER TABLE {table} DROP COLUMN {column}"))
         conn.execute(text("DROP TABLE approvaltask"))
         conn.execute(text("DROP TABLE catalogversion"))
+        conn.execute(text("DROP TABLE natscredential"))
         conn.execute(text("DROP TABLE schemaversion"))
     create_schema(engine)
     with engine.begin() as conn:
@@ -101,4 +102,6 @@ def test_a_database_from_before_key_history_is_migrated_in_place(tmp_path):
         apps = conn.execute(text("SELECT id, department FROM application")).all()
         assert sorted((a, d) for a, d, _ in tasks) == sorted(apps) and len(apps) > 0  # one task per case, as routed before
         assert conn.execute(text("SELECT version FROM catalogversion")).scalars().all() == [1]
+        assert conn.execute(text("SELECT id, revoked_at FROM node")).all() == [("shangcun", None)]
+        assert conn.execute(text("SELECT count(*) FROM natscredential")).scalar_one() == 0  # such a node needs a replacement code
     assert all(r.ok for r in verify_all(engine, load_hub_key(settings.key_path).verify_key))

@@ -37,7 +37,7 @@ def test_redelivery_after_a_lost_ack_is_a_duplicate(tmp_path: Path):
     wire, _ = seal_next("shangcun", "up", GENESIS, [record], T, key)
 
     async def scenario() -> list:
-        nc = await nats.connect(fed.nats_url)
+        nc = await nats.connect(fed.nats_url, **fed.nats_options())
         js = nc.jetstream()
         await js.add_stream(StreamConfig(name="YIWANG_UP", subjects=["yiwang.up.>"]))
         await js.publish(uplink_subject("shangcun"), wire, headers={"Nats-Msg-Id": "m1"})

@@ -11,6 +11,7 @@ from litestar.testing import TestClient
 from central.app import create_app
 from central.cli import init
 from central.settings import Settings
+from provisioning.natsd import new_user_seed, public_nkey
 
 
 @pytest.fixture
@@ -37,11 +38,16 @@ def test_pages_need_login_and_api_needs_a_token(client):
     assert response.json()["detail"] == "登录已失效，请重新登录"
 
 
+NKEY_A, NKEY_B = public_nkey(new_user_seed()), public_nkey(new_user_seed())
+
+
 def test_bad_api_input_is_a_problem_not_a_500(client):
     response = client.post("/api/login", json={"username": 3})
     assert response.status_code == 400 and response.json()["type"].endswith("/invalid-input")
-    response = client.post("/api/enrolment", json={"code": "AAAA-BBBB-CCCC", "public_key": "zz"})
+    response = client.post("/api/enrolment", json={"code": "AAAA-BBBB-CCCC", "public_key": "zz", "nats_public_key": NKEY_A})
     assert response.status_code == 400 and "公钥" in response.json()["detail"]
+    response = client.post("/api/enrolment", json={"code": "AAAA-BBBB-CCCC", "public_key": "ab" * 32, "nats_public_key": "UABC"})
+    assert response.status_code == 400 and response.json()["field"] == "nats_public_key"
 
 
 def test_clerk_logs_in_and_sees_an_empty_queue(client):
@@ -61,13 +67,14 @@ def test_operator_creates_an_enrolment_code_and_a_used_code_is_refused(client):
     bad = client.post("/api/enrolment-codes", json={"node_id": "Bad Id", "name": "x", "kind": "village"}, headers=auth)
     assert bad.status_code == 400 and bad.json()["field"] == "node_id"
     code = client.post("/api/enrolment-codes", json={"node_id": "shangcun", "name": "上村", "kind": "village"}, headers=auth).json()["code"]
-    key_a, key_b = "ab" * 32, "cd" * 32
-    first = client.post("/api/enrolment", json={"code": code, "public_key": key_a})
+    a = {"public_key": "ab" * 32, "nats_public_key": NKEY_A}
+    b = {"public_key": "cd" * 32, "nats_public_key": NKEY_B}
+    first = client.post("/api/enrolment", json={"code": code} | a)
     assert first.status_code == 200 and first.json()["node_id"] == "shangcun" and len(first.json()["catalog"]["items"]) >= 15
-    assert client.post("/api/enrolment", json={"code": code, "public_key": key_a}).json()["node_id"] == "shangcun"  # lost answer: retry is safe
-    reused = client.post("/api/enrolment", json={"code": code, "public_key": key_b})
+    assert client.post("/api/enrolment", json={"code": code} | a).json()["node_id"] == "shangcun"  # lost answer: retry is safe
+    reused = client.post("/api/enrolment", json={"code": code} | b)
     assert reused.status_code == 409 and "已经使用" in reused.json()["detail"]
-    assert client.post("/api/enrolment", json={"code": "XXXX-XXXX-XXXX", "public_key": key_b}).status_code == 404
+    assert client.post("/api/enrolment", json={"code": "XXXX-XXXX-XXXX"} | b).status_code == 404
 
 
 def test_operator_loads_a_year_the_holiday_library_does_not_know(client):

@@ -41,7 +41,7 @@ def test_interrupted_attachment_upload_resumes_and_is_verified_at_the_hub(federa
         return store.one("SELECT sent_bytes FROM blob_uploads WHERE sha256 = ?", (sha,))["sent_bytes"]
 
     async def first_attempt() -> None:
-        nc = await nats.connect(federation.nats_url)
+        nc = await nats.connect(federation.nats_url, **federation.nats_options())
         js = nc.jetstream()
         link.seal_pending(store, identity.node_id, identity.key)
         for batch in link.unpublished(store):  # the records reach the hub ...
@@ -67,7 +67,7 @@ def test_interrupted_attachment_upload_resumes_and_is_verified_at_the_hub(federa
     assert early.status_code == 409 and "传输中" in early.json()["detail"]
 
     async def resume() -> int:
-        nc = await nats.connect(federation.nats_url)
+        nc = await nats.connect(federation.nats_url, **federation.nats_options())
         pending = blobs.pending_uploads(store)
         assert [(p["sha256"], p["sent_bytes"]) for p in pending] == [(sha, partial)]
         chunks = await blobs.send_blob(nc.jetstream(), store, identity.node_id, settings.blobs_dir, sha, size, pending[0]["sent_bytes"], CHUNK)

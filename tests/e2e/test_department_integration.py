@@ -6,11 +6,14 @@ hub's own workspace."""
 from __future__ import annotations
 
 import json
+import ssl
 
 import nats
 import pytest
+from nats.js.api import AckPolicy, ConsumerConfig
 
 from provisioning.federation import LocalFederation
+from provisioning.natsd import new_user_seed, public_nkey
 
 from ..conftest import Api, checked, resident_id, run_async, village
 from .test_walking_skeleton import eventually
@@ -18,13 +21,22 @@ from .test_walking_skeleton import eventually
 pytestmark = pytest.mark.e2e
 
 
-def department_inbox(url: str, department: str) -> list[dict]:
-    """What the department's system has been sent so far (acked: it will not come again)."""
+SEED = new_user_seed()  # the department's system makes its own NATS key; the hub gets the public half
+
+
+def department_inbox(federation: LocalFederation, department: str) -> list[dict]:
+    """What the department's system has been sent so far (acked: it will not come again), read
+    with the department's own NATS identity: its consumer, its inbox, nothing else."""
 
     async def fetch() -> list[dict]:
-        nc = await nats.connect(url)
+        tls = ssl.create_default_context(cafile=str(federation.nats_dir / "ca.pem"))
+        nc = await nats.connect(federation.nats_url, nkeys_seed_str=SEED, inbox_prefix=f"_INBOX_dept-{department}", tls=tls)
         try:
-            sub = await nc.jetstream().pull_subscribe(f"yiwang.dept.{department}.cases", durable=f"{department}-system", stream="YIWANG_DEPT")
+            js = nc.jetstream()
+            consumer = f"dept-{department}"
+            config = ConsumerConfig(name=consumer, durable_name=consumer, filter_subject=f"yiwang.dept.{department}.cases", ack_policy=AckPolicy.EXPLICIT)
+            await js.add_consumer("YIWANG_DEPT", config=config)
+            sub = await js.pull_subscribe_bind(consumer, stream="YIWANG_DEPT")
             try:
                 msgs = await sub.fetch(20, timeout=1)
             except (nats.errors.TimeoutError, TimeoutError):
@@ -45,12 +57,15 @@ def test_an_integrated_department_gets_its_cases_and_decides_through_the_api(fed
     operator = Api(federation.hub_url, "operator", federation.password)
     bad = operator.put("/api/departments/cl/integration", json={"integration": "webhook?"})
     assert bad.status_code == 400 and bad.json()["field"] == "integration"
-    assert operator.put("/api/departments/cl/integration", json={"integration": "nats"}).json()["subject"] == "yiwang.dept.cl.cases"
+    keyless = operator.put("/api/departments/cl/integration", json={"integration": "nats"})
+    assert keyless.status_code == 400 and keyless.json()["field"] == "nats_public_key"
+    answer = operator.put("/api/departments/cl/integration", json={"integration": "nats", "nats_public_key": public_nkey(SEED)}).json()
+    assert (answer["subject"], answer["consumer"], answer["inbox_prefix"]) == ("yiwang.dept.cl.cases", "dept-cl", "_INBOX_dept-cl")
     agent = Api(f"http://127.0.0.1:{spec.port}", "agent", federation.password)
     app = agent.post("/api/applications", json={"item_code": "MZ-005", "applicant_name": "周建国", "applicant_id_number": resident_id(31), "materials_checked": checked("MZ-005")}).json()
 
     received: list[dict] = []
-    eventually(lambda: received.extend(department_inbox(federation.nats_url, "cl")) or received, what="the case on yiwang.dept.cl.cases")
+    eventually(lambda: received.extend(department_inbox(federation, "cl")) or received, what="the case on yiwang.dept.cl.cases")
     [routed] = received
     assert routed["event"] == "case.routed" and routed["case"]["application_id"] == app["id"] and routed["case"]["departments"] == ["mzj", "cl"]
     assert routed["case"]["applicant_id_number"] == resident_id(31)
@@ -58,11 +73,11 @@ def test_an_integrated_department_gets_its_cases_and_decides_through_the_api(fed
     mzj, cl_system = Api(federation.hub_url, "clerk-mzj", federation.password), Api(federation.hub_url, "clerk-cl", federation.password)
     assert cl_system.post(f"/api/applications/{app['id']}/decision", json={"decision": "approve"}).status_code == 409  # not accepted yet
     assert mzj.post(f"/api/applications/{app['id']}/acceptance").status_code == 200
-    eventually(lambda: [e["event"] for e in department_inbox(federation.nats_url, "cl")] == ["case.accepted"], what="case.accepted for the department's system")
+    eventually(lambda: [e["event"] for e in department_inbox(federation, "cl")] == ["case.accepted"], what="case.accepted for the department's system")
     assert cl_system.post(f"/api/applications/{app['id']}/decision", json={"decision": "approve", "reason": "残疾等级核实"}).status_code == 200
     assert mzj.post(f"/api/applications/{app['id']}/decision", json={"decision": "approve"}).status_code == 200
     eventually(lambda: agent.get(f"/api/applications/{app['id']}").json()["status"] == "approved", what="the joint approval at the node")
-    [concluded] = eventually(lambda: department_inbox(federation.nats_url, "cl"), what="case.concluded for the department's system")
+    [concluded] = eventually(lambda: department_inbox(federation, "cl"), what="case.concluded for the department's system")
     assert concluded["event"] == "case.concluded" and concluded["case"]["status"] == "approved"
     actions = operator.get("/api/actions", params={"target": app["id"]}).json()
     assert [(a["actor"], a["action"]) for a in reversed(actions)] == [("clerk-mzj", "case.accepted"), ("clerk-cl", "case.approved"), ("clerk-mzj", "case.approved")]

@@ -1,0 +1,87 @@
+"""Who nats-server lets in: the hub keeps the server's accounts file (``<hub dir>/nats/accounts.conf``,
+included by the ``nats.conf`` that `yiwang hub init` wrote) equal to the credentials in its
+database, and signals the server to reload it. nats-server then closes the connections of any
+identity no longer listed — a revoked node is cut off within a second, not at its next reconnect.
+
+Call ``apply`` after every change to NatsCredential or to a node's status; it writes and reloads
+only when the file's content changes, so calling it often costs one query.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import threading
+from pathlib import Path
+
+import nkeys
+from sqlalchemy.engine import Engine
+from sqlmodel import Session, col, select
+
+from sync_protocol import NatsUser, is_user_nkey, render_accounts
+
+from .clock import utcnow
+from .errors import InvalidInput
+from .models import NatsCredential, Node
+
+log = logging.getLogger("yiwang.hub.natsauth")
+_lock = threading.Lock()
+
+
+def hub_seed_path(nats_dir: Path) -> Path:
+    return nats_dir / "hub.nk"
+
+
+def hub_nkey(nats_dir: Path) -> str | None:
+    path = hub_seed_path(nats_dir)
+    if not path.exists():
+        return None
+    return nkeys.from_seed(bytearray(path.read_text().strip().encode())).public_key.decode()
+
+
+def check_nkey(nkey: str, field: str = "nats_public_key") -> str:
+    nkey = (nkey or "").strip()
+    if not is_user_nkey(nkey):
+        raise InvalidInput("NATS 公钥格式不正确（应为以 U 开头的 56 位 nkey）", field=field)
+    return nkey
+
+
+def users(session: Session, hub: str) -> list[NatsUser]:
+    """The hub, then every credential still valid whose node is enrolled (not revoked)."""
+    now = utcnow()
+    revoked = set(session.exec(select(Node.id).where(Node.status == "revoked")).all())
+    rows = session.exec(select(NatsCredential).order_by(col(NatsCredential.node_id), col(NatsCredential.department), col(NatsCredential.created_at))).all()
+    live = [r for r in rows if (r.valid_until is None or r.valid_until > now) and r.node_id not in revoked]
+    return [NatsUser(hub)] + [NatsUser(r.nkey, node_id=r.node_id, department=r.department) for r in live]
+
+
+def apply(engine: Engine, nats_dir: Path) -> bool:
+    """Bring the accounts file in line with the database; reload nats-server if it changed.
+    Returns whether it changed. Without a hub nkey (NATS not set up by `yiwang hub init`), does nothing."""
+    hub = hub_nkey(nats_dir)
+    if hub is None:
+        return False
+    with _lock:
+        with Session(engine) as session:
+            text = render_accounts(users(session, hub))
+        path = nats_dir / "accounts.conf"
+        if path.exists() and path.read_text() == text:
+            return False
+        tmp = path.with_suffix(".tmp")
+        tmp.write_text(text)
+        os.replace(tmp, path)
+        reload_server(nats_dir)
+        return True
+
+
+def reload_server(nats_dir: Path) -> None:
+    """SIGHUP to the nats-server whose pid file is in ``nats_dir`` (its configuration names it)."""
+    pid_file = nats_dir / "nats.pid"
+    try:
+        pid = int(pid_file.read_text().strip())
+        os.kill(pid, signal.SIGHUP)
+    except (OSError, ValueError) as exc:
+        log.warning("NATS access list written to %s but nats-server not signalled (%s); run `nats-server --signal reload` on the NATS machine", nats_dir / "accounts.conf", exc)
+        return
+    log.info("NATS access list reloaded (nats-server pid %d)", pid)

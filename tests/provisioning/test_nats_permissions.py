@@ -1,0 +1,153 @@
+"""Scoped NATS credentials against a real nats-server configured by `yiwang hub init` (TLS with
+the county CA, nkey users in the accounts file the hub writes): a node's identity may use its own
+subjects and nothing else."""
+
+from __future__ import annotations
+
+import asyncio
+import ssl
+
+import nats
+import nats.errors
+import pytest
+from nats.js.api import AckPolicy, ConsumerConfig
+
+from provisioning.federation import LocalFederation
+from provisioning.natsd import new_user_seed
+
+from ..conftest import run_async, village
+from ..e2e.test_walking_skeleton import eventually
+
+pytestmark = pytest.mark.e2e
+
+
+@pytest.fixture(scope="module")
+def county(tmp_path_factory) -> LocalFederation:  # type: ignore[no-untyped-def]
+    """NATS and the hub running, two village points enrolled (not started: we act as them)."""
+    from provisioning.federation import free_port
+
+    fed = LocalFederation(root=tmp_path_factory.mktemp("county"), nats_port=free_port(), hub_port=free_port())
+    fed.start_nats()
+    fed.start_hub()
+    for node_id in ("shangcun", "xiacun"):
+        fed.enrol_node(village(node_id))
+    eventually(lambda: run_async(_streams(fed)) >= 4, what="the hub's streams")
+    yield fed
+    fed.stop_all()
+
+
+async def _streams(fed: LocalFederation) -> int:
+    nc = await nats.connect(fed.nats_url, **fed.nats_options(), allow_reconnect=False)
+    try:
+        return len(await nc.jetstream().streams_info())
+    finally:
+        await nc.close()
+
+
+class Session:
+    """One NATS connection as a node; every asynchronous error the server sends is kept."""
+
+    def __init__(self, fed: LocalFederation, node_id: str) -> None:
+        self.fed, self.node_id, self.errors = fed, node_id, []
+
+    async def __aenter__(self) -> "Session":
+        async def on_error(exc: Exception) -> None:
+            self.errors.append(str(exc))
+
+        self.nc = await nats.connect(self.fed.nats_url, **self.fed.nats_options(self.node_id), allow_reconnect=False, error_cb=on_error)
+        self.js = self.nc.jetstream()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.nc.close()
+
+    async def refused(self, coro) -> bool:  # type: ignore[no-untyped-def]
+        """Run a request the server should refuse: it answers nothing (the request times out) and
+        reports a permissions violation."""
+        before = len(self.errors)
+        try:
+            await coro
+        except (nats.errors.TimeoutError, nats.errors.NoRespondersError, asyncio.TimeoutError):
+            pass
+        else:
+            return False
+        await asyncio.sleep(0.2)
+        return any("permissions violation" in e.lower() for e in self.errors[before:])
+
+
+def down_consumer(name: str, subject: str) -> ConsumerConfig:
+    return ConsumerConfig(name=name, durable_name=name, filter_subject=subject, ack_policy=AckPolicy.EXPLICIT)
+
+
+def test_a_node_uses_its_own_subjects_and_nothing_else(county: LocalFederation):
+    async def scenario() -> None:
+        async with Session(county, "shangcun") as s:
+            # its own uplink is stored (the hub will quarantine these bytes: they are not a batch)
+            ack = await s.js.publish("yiwang.up.shangcun", b"not a batch", headers={"Nats-Msg-Id": "perm-own"}, timeout=5)
+            assert ack.stream == "YIWANG_UP"
+            # its own downlink consumer, created and read
+            await s.js.add_consumer("YIWANG_DOWN", config=down_consumer("node-shangcun", "yiwang.down.shangcun"), timeout=5)
+            sub = await s.js.pull_subscribe_bind("node-shangcun", stream="YIWANG_DOWN")
+            with pytest.raises(nats.errors.TimeoutError):
+                await sub.fetch(1, timeout=0.5)  # nothing for it yet, but the request was allowed
+            assert not s.errors
+
+            # another node's uplink, attachments and downlink
+            assert await s.refused(s.js.publish("yiwang.up.xiacun", b"x", timeout=1))
+            assert await s.refused(s.js.publish("yiwang.blob.xiacun.ab", b"x", timeout=1))
+            assert await s.refused(s.js.publish("yiwang.down.shangcun", b"forged decision", timeout=1))
+            assert await s.refused(s.js.add_consumer("YIWANG_DOWN", config=down_consumer("node-xiacun", "yiwang.down.xiacun"), timeout=1))
+            # its own consumer name with someone else's filter: the server checks the filter
+            assert await s.refused(s.js.add_consumer("YIWANG_DOWN", config=down_consumer("node-shangcun", "yiwang.down.xiacun"), timeout=1))
+            assert await s.refused(s.nc.request("$JS.API.CONSUMER.MSG.NEXT.YIWANG_DOWN.node-xiacun", b'{"batch":1}', timeout=1))
+            # no stream administration, no reading the department feed
+            assert await s.refused(s.nc.request("$JS.API.STREAM.DELETE.YIWANG_UP", b"", timeout=1))
+            assert await s.refused(s.js.add_consumer("YIWANG_UP", config=down_consumer("spy", "yiwang.up.xiacun"), timeout=1))
+            assert await s.refused(s.js.add_consumer("YIWANG_DEPT", config=down_consumer("dept-cl", "yiwang.dept.cl.cases"), timeout=1))
+
+    run_async(scenario())
+
+
+def test_a_node_cannot_see_other_nodes_traffic_or_reply_inboxes(county: LocalFederation):
+    async def scenario() -> list[str]:
+        async with Session(county, "shangcun") as s:
+            for subject in ("yiwang.>", "yiwang.up.xiacun", "yiwang.down.xiacun", "_INBOX.>", "_INBOX_xiacun.>", ">"):
+                await s.nc.subscribe(subject)
+                await s.nc.flush()
+            await asyncio.sleep(0.3)
+            return s.errors
+
+    errors = run_async(scenario())
+    for subject in ("yiwang.>", "yiwang.up.xiacun", "yiwang.down.xiacun", "_INBOX.>", "_INBOX_xiacun.>", ">"):
+        assert any(f'subscription to "{subject.lower()}"' in e.lower() for e in errors), (subject, errors)
+
+
+def test_strangers_and_plain_connections_are_refused(county: LocalFederation):
+    ca = ssl.create_default_context(cafile=str(county.nats_dir / "ca.pem"))
+
+    async def connect(**options) -> str:  # type: ignore[no-untyped-def]
+        try:
+            nc = await nats.connect(county.nats_url, allow_reconnect=False, max_reconnect_attempts=0, connect_timeout=2, **options)
+        except Exception as exc:  # nats-py raises several types here; the message is what matters
+            return f"{type(exc).__name__}: {exc}"
+        await nc.close()
+        return "connected"
+
+    # an nkey the hub never enrolled
+    assert "authorization violation" in run_async(connect(nkeys_seed_str=new_user_seed(), tls=ca)).lower()
+    # no credentials at all
+    assert "authorization violation" in run_async(connect(tls=ca)).lower()
+    # the system's trust store does not know the county CA: a look-alike server could not pass either
+    assert run_async(connect(**county.nats_options("shangcun") | {"tls": ssl.create_default_context()})) != "connected"
+    # plain TCP, no TLS
+    plain = f"nats://127.0.0.1:{county.nats_port}"
+    assert run_async(_plain(plain, county.nats_options("shangcun")["nkeys_seed_str"])) != "connected"
+
+
+async def _plain(url: str, seed: str) -> str:
+    try:
+        nc = await nats.connect(url, nkeys_seed_str=seed, allow_reconnect=False, max_reconnect_attempts=0, connect_timeout=2)
+    except Exception as exc:
+        return f"{type(exc).__name__}: {exc}"
+    await nc.close()
+    return "connected"
