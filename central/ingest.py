@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 from datetime import timedelta
 
 from sqlalchemy.engine import Engine
@@ -25,6 +26,8 @@ from sync_protocol import (
     APPLICATION_RECEIVED,
     MATERIALS_ATTACHED,
     NODE_HEARTBEAT,
+    NODE_KEY_ACCEPTED,
+    NODE_KEY_ROTATED,
     RESEND_REQUEST,
     SUPPLEMENT_PROVIDED,
     Accepted,
@@ -35,9 +38,11 @@ from sync_protocol import (
     Record,
     Rejected,
     Verdict,
+    is_user_nkey,
     node_from_subject,
     parse_time,
     verify_key_from_text,
+    verify_key_to_text,
 )
 
 from .clock import utcnow
@@ -46,9 +51,13 @@ from .downlink import queue_downlink
 from .fees import FEE_KINDS, apply_fee_record
 from .approval import departments_of, tasks_of
 from .departments import integrated_departments, notify
-from .models import Alert, Application, ApprovalTask, CatalogItem, Complaint, Evaluation, HeldBatch, Material, Node, NodeHeartbeat, Quarantine, ResendRequest, UplinkBatch
+from .actions import record_action
+from .models import Alert, Application, ApprovalTask, CatalogItem, Complaint, Evaluation, HeldBatch, Material, NatsCredential, Node, NodeHeartbeat, NodeKey, Quarantine, ResendRequest, UplinkBatch
 
 log = logging.getLogger("yiwang.hub.ingest")
+# how long a node's old NATS identity still works after it rotated (it switches when the hub's
+# node.key_accepted reaches it, normally within seconds; a node offline longer tries the new one)
+KEY_OVERLAP = timedelta(seconds=int(os.environ.get("YIWANG_KEY_OVERLAP_SECONDS", str(24 * 3600))))
 RESEND_INTERVAL = timedelta(seconds=30)
 CLOCK_SKEW_S = 300  # a node clock this far off makes receipts and deadlines wrong: alert
 BACKLOG_ALERT = 20  # outbox depth rising over three heartbeats past this: alert
@@ -109,6 +118,29 @@ def _receive(session: Session, node: Node, subject: str, raw: bytes, now: str) -
     if isinstance(verdict, (Rejected, Fork)):
         _quarantine(session, node.id, subject, raw, verdict, now)
     return verdict
+
+
+def _rotate_key(session: Session, node: Node, data: dict, now: str) -> None:
+    """The batch carrying this record (the one being applied, seq up_seq + 1) was signed by the
+    old key; the new key signs from the next one. The new NATS identity is let in now and the old
+    one keeps working for KEY_OVERLAP, so a node that has not yet switched is not cut off."""
+    public_key = verify_key_to_text(verify_key_from_text(data["public_key"]))
+    nkey = data["nats_public_key"]
+    if not is_user_nkey(nkey) or session.get(NatsCredential, nkey) is not None:
+        raise ValueError("node.key_rotated: the NATS public key is malformed or already in use")
+    from_seq = node.up_seq + 2
+    until = utcnow(KEY_OVERLAP)
+    for old in session.exec(select(NatsCredential).where(NatsCredential.node_id == node.id)).all():
+        if old.valid_until is None or old.valid_until > until:
+            old.valid_until = until
+            session.add(old)
+    session.add(NatsCredential(nkey=nkey, node_id=node.id, created_at=now))
+    session.merge(NodeKey(node_id=node.id, from_seq=from_seq, public_key=public_key, enrolled_at=now))
+    node.public_key = public_key
+    session.add(node)
+    queue_downlink(session, node.id, NODE_KEY_ACCEPTED, {"public_key": public_key, "nats_public_key": nkey, "from_seq": from_seq, "old_key_until": until})
+    record_action(session, "system", "node.key_rotated", node.id, from_seq=from_seq, old_key_until=until)
+    log.info("node %s rotated its key: new key from uplink seq %d, old NATS identity until %s", node.id, from_seq, until)
 
 
 def _note_clock(session: Session, node: Node, offset: int, now: str) -> None:
@@ -233,6 +265,8 @@ def _apply(session: Session, node: Node, records: tuple[Record, ...], now: str) 
                 session.add(Complaint(complaint_id=data["complaint_id"], node_id=node.id, application_id=data.get("application_id"), contact=data.get("contact", ""), text=data["text"], filed_at=record.at))
         elif record.kind == NODE_HEARTBEAT:
             _heartbeat(session, node, record, now)
+        elif record.kind == NODE_KEY_ROTATED:
+            _rotate_key(session, node, data, now)
         elif record.kind in FEE_KINDS:
             apply_fee_record(session, node.id, record)
         elif record.kind == APPLICATION_PICKED_UP:

@@ -15,11 +15,10 @@ import signal
 import threading
 from pathlib import Path
 
-import nkeys
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
-from sync_protocol import NatsUser, is_user_nkey, render_accounts
+from sync_protocol import NatsUser, is_user_nkey, render_accounts, user_nkey_from_seed
 
 from .clock import utcnow
 from .errors import InvalidInput
@@ -37,7 +36,7 @@ def hub_nkey(nats_dir: Path) -> str | None:
     path = hub_seed_path(nats_dir)
     if not path.exists():
         return None
-    return nkeys.from_seed(bytearray(path.read_text().strip().encode())).public_key.decode()
+    return user_nkey_from_seed(path.read_text())
 
 
 def check_nkey(nkey: str, field: str = "nats_public_key") -> str:

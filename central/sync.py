@@ -26,6 +26,7 @@ from sync_protocol import (
     BLOB_SIZE_HEADER,
     BLOB_STREAM,
     DOWNLINK_STREAM,
+    NODE_KEY_ROTATED,
     SENT_AT_HEADER,
     UPLINK_STREAM,
     Accepted,
@@ -181,6 +182,9 @@ class HubSync:
                     self.wake_downlink()
                 elif isinstance(verdict, Accepted):
                     log.info("applied %s seq %d (%d records)", msg.subject, verdict.batch.seq, len(verdict.batch.records))
+                    if self.nats_dir is not None and any(r.kind == NODE_KEY_ROTATED for r in verdict.batch.records):
+                        await asyncio.to_thread(natsauth.apply, self.engine, self.nats_dir)  # let the new identity in
+                        self.wake_downlink()
                 elif isinstance(verdict, Duplicate):
                     log.info("duplicate %s seq %d ignored", msg.subject, verdict.seq)
                 await msg.ack()

@@ -16,6 +16,7 @@ from litestar.plugins.jinja import JinjaTemplateEngine
 from litestar.openapi import OpenAPIConfig
 from litestar.template import TemplateConfig
 
+from . import rotation
 from .catalog import install_catalog_file
 from .restore import restore_if_present
 from .settings import NodeIdentity, Settings
@@ -54,6 +55,7 @@ def open_store(settings: Settings, identity: NodeIdentity) -> Store:
         set_meta(conn, "node_id", identity.node_id)
     install_catalog_file(store, settings.data_dir / "catalog.json")
     restore_if_present(store, settings.data_dir, identity)  # a replacement device: rebuild first
+    rotation.settle(store, settings.data_dir)  # a crash between sealing a rotation and moving the key file
     return store
 
 
@@ -65,7 +67,7 @@ def _register_filters(engine: JinjaTemplateEngine) -> None:
 def create_app(settings: Settings) -> Litestar:
     identity = NodeIdentity.load(settings)
     store = open_store(settings, identity)
-    sync = NodeSync(store, identity, settings.blobs_dir, settings.heartbeat_seconds, app_version())
+    sync = NodeSync(store, identity, settings.blobs_dir, settings.heartbeat_seconds, app_version(), data_dir=settings.data_dir)
 
     @contextlib.asynccontextmanager
     async def run_sync(app: Litestar) -> AsyncIterator[None]:

@@ -16,6 +16,8 @@ from sync_protocol import (
     CATALOG_VERSION,
     MAX_RECORDS_PER_BATCH,
     NODE_HEARTBEAT,
+    NODE_KEY_ACCEPTED,
+    NODE_KEY_ROTATED,
     RESEND_REQUEST,
     RESULT_ISSUED,
     SUPPLEMENT_REQUESTED,
@@ -30,6 +32,7 @@ from sync_protocol import (
     Verdict,
     open_licence,
     seal_next,
+    verify_key_to_text,
 )
 
 from .cases import apply_acceptance, apply_decision, apply_non_acceptance, apply_supplement_request
@@ -39,14 +42,22 @@ from .store import Store, add_outbox, get_meta, set_meta, utcnow
 log = logging.getLogger("yiwang.node.link")
 
 
-def seal_pending(store: Store, node_id: str, key: SigningKey, limit: int = MAX_RECORDS_PER_BATCH) -> int:
-    """Seal unbatched outbox events into as many batches as needed; return how many were made."""
+def seal_pending(store: Store, node_id: str, key: SigningKey, limit: int = MAX_RECORDS_PER_BATCH, next_key: SigningKey | None = None) -> int:
+    """Seal unbatched outbox events into as many batches as needed; return how many were made.
+    During a key rotation (edge_node/rotation.py) a batch ends at the node.key_rotated event and
+    is signed by ``key``; from the next batch on, ``next_key`` signs (the meta ``up_key`` says which)."""
     made = 0
     while True:
         with store.write() as conn:
             events = conn.execute("SELECT * FROM outbox WHERE batch_seq IS NULL ORDER BY seq LIMIT ?", (limit,)).fetchall()
             if not events:
                 return made
+            if next_key is not None and get_meta(conn, "up_key") == verify_key_to_text(next_key.verify_key):
+                key = next_key
+            rotation = next((i for i, e in enumerate(events) if e["kind"] == NODE_KEY_ROTATED), None)
+            if rotation is not None:
+                events = events[: rotation + 1]
+                set_meta(conn, "up_key", json.loads(events[-1]["data_json"])["public_key"])
             pos = ChainPos(int(get_meta(conn, "up_seq", "0")), get_meta(conn, "up_head", GENESIS_HEAD))
             records = [Record(e["kind"], e["id"], e["at"], json.loads(e["data_json"])) for e in events]
             wire, new = seal_next(node_id, "up", pos, records, utcnow(), key)
@@ -110,6 +121,9 @@ def apply_downlink_in(conn: sqlite3.Connection, node_id: str, hub_key: VerifyKey
                 elif record.kind == CATALOG_VERSION:
                     if install_catalog_in(conn, record.data):
                         log.warning("catalog version %d installed from the hub", record.data["version"])
+                elif record.kind == NODE_KEY_ACCEPTED:
+                    set_meta(conn, "key_accepted", record.data["nats_public_key"])  # sync.py switches NATS identity
+                    log.warning("hub accepted the new node key from uplink seq %d; old NATS identity valid until %s", record.data["from_seq"], record.data["old_key_until"])
                 elif record.kind == RESEND_REQUEST:
                     count = mark_for_resend(conn, record.data["from_seq"])
                     log.warning("hub asked for a resend from uplink seq %d: %d batches queued again", record.data["from_seq"], count)

@@ -9,6 +9,7 @@ window, the hub's cursor) drops the copy.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 import time
 from datetime import datetime, timezone
@@ -22,7 +23,7 @@ from tenacity import AsyncRetrying, retry_if_exception_type, wait_exponential
 
 from sync_protocol import CATALOG_VERSION, DOWNLINK_STREAM, downlink_consumer, SENT_AT_HEADER, Accepted, Gap, downlink_subject, format_time, uplink_subject
 
-from . import blobs, link
+from . import blobs, link, rotation
 from .settings import NodeIdentity
 from .store import Store
 
@@ -33,9 +34,14 @@ ACK_WAIT = 10.0
 GAP_RETRY_DELAY = 2.0
 
 
+class _Reconnect(Exception):
+    """The NATS identity changed (key rotation): connect again with the new one."""
+
+
 class NodeSync:
-    def __init__(self, store: Store, identity: NodeIdentity, blobs_dir: Path, heartbeat_seconds: float = 60.0, app_version: str = "") -> None:
+    def __init__(self, store: Store, identity: NodeIdentity, blobs_dir: Path, heartbeat_seconds: float = 60.0, app_version: str = "", data_dir: Path | None = None) -> None:
         self.store = store
+        self.data_dir = data_dir  # key files (rotation); None: sign with identity.key only
         self.heartbeat_seconds = heartbeat_seconds
         self.app_version = app_version
         self.identity = identity
@@ -74,6 +80,9 @@ class NodeSync:
                 await self._run_once()
             except asyncio.CancelledError:
                 raise
+            except _Reconnect:
+                log.warning("NATS identity rotated; reconnecting with the new one")
+                continue
             except Exception:
                 self._mark(False)
                 log.exception("node sync worker failed; restarting in %d s", RESTART_DELAY)
@@ -125,7 +134,12 @@ class NodeSync:
             if self.online and self.heartbeat_seconds > 0 and time.monotonic() >= self._next_heartbeat:
                 await asyncio.to_thread(link.queue_heartbeat, self.store, self.app_version)
                 self._next_heartbeat = time.monotonic() + self.heartbeat_seconds
-            await asyncio.to_thread(link.seal_pending, self.store, self.identity.node_id, self.identity.key)
+            await asyncio.to_thread(self._seal)
+            if self.data_dir is not None and await asyncio.to_thread(rotation.nats_switch_due, self.store, self.data_dir, self.credentials_refused):
+                seed = await asyncio.to_thread(rotation.switch_nats, self.store, self.data_dir)
+                if seed:
+                    self.identity = dataclasses.replace(self.identity, nats_seed=seed)
+                    raise _Reconnect()
             for batch in await asyncio.to_thread(link.unpublished, self.store):
                 try:
                     # the send time rides outside the signed batch: the hub compares it with the
@@ -138,6 +152,16 @@ class NodeSync:
                     break  # keep order: never publish seq n+1 before n is stored
                 await asyncio.to_thread(link.mark_published, self.store, batch["seq"])
                 log.info("uplink seq %d published", batch["seq"])
+
+    def _seal(self) -> None:
+        if self.data_dir is None:
+            link.seal_pending(self.store, self.identity.node_id, self.identity.key)
+            return
+        keys = rotation.signing_keys(self.data_dir)
+        link.seal_pending(self.store, self.identity.node_id, keys[0], next_key=keys[1] if len(keys) > 1 else None)
+        if rotation.settle(self.store, self.data_dir):
+            self.identity = dataclasses.replace(self.identity, key=keys[1])
+            log.warning("node key rotated: later batches are signed by the new key")
 
     async def _blob_loop(self, js: nats.js.JetStreamContext) -> None:
         """Attachments in their own loop, so a 20 MB scan on a slow link never holds up batches."""

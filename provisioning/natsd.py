@@ -15,9 +15,7 @@ import sys
 import sysconfig
 from pathlib import Path
 
-import nkeys
-
-from sync_protocol import NatsUser, render_accounts
+from sync_protocol import NatsUser, render_accounts, user_nkey_from_seed, user_seed_from_raw
 
 from .keys import write_private
 from .tls import create_ca, issue_server_cert
@@ -41,11 +39,10 @@ def nats_server_binary() -> Path:
 
 def new_user_seed() -> str:
     """A fresh NATS user nkey seed (``SU…``), generated here and never sent anywhere."""
-    return nkeys.encode_seed(os.urandom(32), nkeys.PREFIX_BYTE_USER).decode()
+    return user_seed_from_raw(os.urandom(32))
 
 
-def public_nkey(seed: str) -> str:
-    return nkeys.from_seed(bytearray(seed.strip().encode())).public_key.decode()
+public_nkey = user_nkey_from_seed
 
 
 def server_config(nats_dir: Path, host: str, port: int, server_name: str = "yiwang") -> str:

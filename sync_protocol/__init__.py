@@ -54,6 +54,8 @@ from ._records import (
     MATERIALS_ATTACHED,
     MAX_BLOB_BYTES,
     NODE_HEARTBEAT,
+    NODE_KEY_ACCEPTED,
+    NODE_KEY_ROTATED,
     NODE_REVOKED,
     RECORD_SPECS,
     RESEND_REQUEST,
@@ -70,7 +72,7 @@ from ._records import (
     record_problem,
     uplink_subject,
 )
-from ._nats import ACCOUNT, NatsUser, department_consumer, department_inbox_prefix, downlink_consumer, inbox_prefix, is_user_nkey, node_permissions, render_accounts
+from ._nats import ACCOUNT, NatsUser, department_consumer, department_inbox_prefix, downlink_consumer, inbox_prefix, is_user_nkey, node_permissions, render_accounts, user_nkey_from_seed, user_seed_from_raw
 from ._sender import seal_next
 from ._time import format_time, parse_time
 from ._signing import batch_hash, open_batch, sign_batch, verify_wire
@@ -79,7 +81,7 @@ __all__ = [
     "APPLICATION_ACCEPTED", "APPLICATION_DISPATCHED", "APPLICATION_NOT_ACCEPTED", "APPLICATION_PICKED_UP",
     "APPLICATION_RECEIVED", "APPLICATION_WITHDRAWN", "CATALOG_VERSION", "COMPLAINT_FILED", "DECISION_MADE",
     "DEPARTMENT_STREAM", "DOWNLINK_STREAM", "department_subject", "EVALUATION_GIVEN", "FEE_COLLECTED", "FEE_REFUNDED", "MATERIALS_ATTACHED", "NODE_HEARTBEAT",
-    "NODE_REVOKED", "RECORD_SPECS", "RESEND_REQUEST", "RESULT_ISSUED", "SUPPLEMENT_PROVIDED", "SUPPLEMENT_REQUESTED",
+    "NODE_KEY_ACCEPTED", "NODE_KEY_ROTATED", "NODE_REVOKED", "RECORD_SPECS", "RESEND_REQUEST", "RESULT_ISSUED", "SUPPLEMENT_PROVIDED", "SUPPLEMENT_REQUESTED",
     "UPLINK_STREAM", "RecordSpec", "record_problem", "BLOB_OFFSET_HEADER", "SENT_AT_HEADER", "BLOB_SIZE_HEADER", "BLOB_STREAM",
     "MAX_BLOB_BYTES", "blob_from_subject", "blob_subject", "LICENCE_PREFIX", "open_licence", "seal_licence", "DAILY_CLOSED", "FEE_REMITTED", "FEE_VOIDED", "DECISION_DELEGATED",
     "GENESIS", "GENESIS_HEAD", "MAX_BATCH_BYTES", "MAX_RECORDS_PER_BATCH", "PROTOCOL_VERSION",
@@ -90,5 +92,5 @@ __all__ = [
     "is_valid_node_id", "node_from_subject", "open_batch", "seal_next", "sign_batch",
     "signing_key_from_text", "signing_key_to_text", "uplink_subject",
     "verify_key_from_text", "verify_key_to_text", "verify_wire",
-    "ACCOUNT", "NatsUser", "department_consumer", "department_inbox_prefix", "downlink_consumer", "inbox_prefix", "is_user_nkey", "node_permissions", "render_accounts",
+    "ACCOUNT", "NatsUser", "department_consumer", "department_inbox_prefix", "downlink_consumer", "inbox_prefix", "is_user_nkey", "node_permissions", "render_accounts", "user_nkey_from_seed", "user_seed_from_raw",
 ]

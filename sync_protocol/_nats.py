@@ -15,6 +15,8 @@ import json
 import re
 from dataclasses import dataclass
 
+from nacl.signing import SigningKey
+
 from ._records import DEPARTMENT_STREAM, DOWNLINK_STREAM, blob_subject, department_subject, downlink_subject, uplink_subject
 
 ACCOUNT = "YIWANG"
@@ -30,6 +32,28 @@ def _crc16(data: bytes) -> int:
             crc = ((crc << 1) ^ 0x1021) if crc & 0x8000 else crc << 1
             crc &= 0xFFFF
     return crc
+
+
+_USER, _SEED = 20 << 3, 18 << 3  # nkey prefix bytes: base32 "U…" (user), "S…" (seed)
+
+
+def _b32(data: bytes) -> str:
+    return base64.b32encode(data + _crc16(data).to_bytes(2, "little")).decode().rstrip("=")
+
+
+def user_seed_from_raw(raw: bytes) -> str:
+    """The nkey seed (``SU…``) for 32 random bytes, as nats-py's ``nkeys_seed_str`` takes it."""
+    if len(raw) != 32:
+        raise ValueError("an nkey seed is 32 bytes")
+    return _b32(bytes([_SEED | _USER >> 5, (_USER & 31) << 3]) + raw)
+
+
+def user_nkey_from_seed(seed: str) -> str:
+    """The public ``U…`` nkey of a user seed."""
+    raw = base64.b32decode(seed.strip() + "=" * (-len(seed.strip()) % 8))
+    if len(raw) != 36 or raw[0] != (_SEED | _USER >> 5) or _crc16(raw[:-2]) != int.from_bytes(raw[-2:], "little"):
+        raise ValueError("not a NATS user nkey seed")
+    return _b32(bytes([_USER]) + bytes(SigningKey(raw[2:34]).verify_key))
 
 
 def is_user_nkey(text: str) -> bool:

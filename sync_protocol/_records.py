@@ -29,6 +29,7 @@ DECISION_DELEGATED = "decision.delegated"
 EVALUATION_GIVEN = "evaluation.given"
 COMPLAINT_FILED = "complaint.filed"
 NODE_HEARTBEAT = "node.heartbeat"
+NODE_KEY_ROTATED = "node.key_rotated"  # ends the last batch the old key signs; the next batch uses the new one
 # downlink (hub -> node)
 APPLICATION_ACCEPTED = "application.accepted"
 APPLICATION_NOT_ACCEPTED = "application.not_accepted"
@@ -37,6 +38,7 @@ DECISION_MADE = "decision.made"
 RESULT_ISSUED = "result.issued"
 CATALOG_VERSION = "catalog.version"
 NODE_REVOKED = "node.revoked"
+NODE_KEY_ACCEPTED = "node.key_accepted"  # the hub lets the new NATS identity in: switch to it
 RESEND_REQUEST = "resend.request"
 
 UPLINK_STREAM = "YIWANG_UP"
@@ -91,6 +93,8 @@ RECORD_SPECS: dict[str, RecordSpec] = {
     RESULT_ISSUED: _spec("down", {"application_id": str, "licence_no": str, "licence": str}),
     CATALOG_VERSION: _spec("down", {"version": int, "items": list}),
     NODE_REVOKED: _spec("down", {"node_id": str, "at": str, "reason": str}),
+    NODE_KEY_ROTATED: _spec("up", {"public_key": str, "nats_public_key": str}),
+    NODE_KEY_ACCEPTED: _spec("down", {"public_key": str, "nats_public_key": str, "from_seq": int, "old_key_until": str}),
     RESEND_REQUEST: _spec("down", {"from_seq": int}),
 }
 

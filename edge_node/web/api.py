@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 from typing import Any
 
 import msgspec
@@ -10,10 +11,12 @@ from litestar import Request, get, post
 from litestar.datastructures import UploadFile
 from litestar.params import FromPath, FromQuery, JSONBody, MultipartBody
 
-from .. import auth, cases, catalog, fees, materials, reconcile
+from .. import auth, cases, catalog, fees, materials, reconcile, rotation
 from ..errors import InvalidInput
 from ..intake import mask_id
 from .context import api_user, node, sync_status
+
+log = logging.getLogger("yiwang.node.api")
 
 
 MAX_UPLOAD = 21 * 1024 * 1024  # 20 MB of file plus the form around it; the domain enforces 20 MB
@@ -291,4 +294,17 @@ def api_verify_licence(request: Request, data: JSONBody[LicenceIn]) -> dict[str,
     return {"valid": True, "licence": doc | {"holder_id": mask_id(doc["holder_id"])}}
 
 
-ROUTES = [api_verify_licence, api_on_the_spot, api_supplement, api_dispatch, api_evaluate, api_complaint, api_fees, api_void, api_refund, api_close, api_remit, api_reconcile, api_attach, api_materials, api_login, api_status, api_catalog, api_submit, api_list, api_get, api_pickup]
+@post("/api/node/rotate-key", sync_to_thread=True, status_code=202)
+def api_rotate_key(request: Request) -> dict[str, Any]:
+    """Rotate this point's keys (docs/security.md): new batch-signing key and NATS identity, made
+    here; the change reaches the hub in the outbox, so it works offline too and loses nothing."""
+    user = api_user(request)
+    ctx = node(request)
+    assert ctx.sync.data_dir is not None
+    answer = rotation.start(ctx.store, ctx.sync.data_dir)
+    log.warning("key rotation started by %s", user["username"])
+    ctx.sync.wake_uplink()
+    return answer | {"status": "pending"}
+
+
+ROUTES = [api_rotate_key, api_verify_licence, api_on_the_spot, api_supplement, api_dispatch, api_evaluate, api_complaint, api_fees, api_void, api_refund, api_close, api_remit, api_reconcile, api_attach, api_materials, api_login, api_status, api_catalog, api_submit, api_list, api_get, api_pickup]

@@ -173,3 +173,21 @@ def test_a_batch_with_a_record_outside_its_kinds_contract_is_rejected_and_not_ap
     verdict = cursor.receive(wire, {}.get)
     assert isinstance(verdict, Rejected) and verdict.reason == "invalid_record" and problem in verdict.detail
     assert cursor.pos == GENESIS
+
+
+def test_nkey_codec_agrees_with_the_nats_nkeys_library():
+    import os
+
+    import nkeys
+
+    from sync_protocol import is_user_nkey, user_nkey_from_seed, user_seed_from_raw
+
+    for _ in range(20):
+        raw = os.urandom(32)
+        seed = user_seed_from_raw(raw)
+        assert seed == nkeys.encode_seed(raw, nkeys.PREFIX_BYTE_USER).decode()
+        public = user_nkey_from_seed(seed)
+        assert public == nkeys.from_seed(bytearray(seed.encode())).public_key.decode() and is_user_nkey(public)
+        assert not is_user_nkey(public[:-1] + ("A" if public[-1] != "A" else "B"))
+    with pytest.raises(ValueError):
+        user_nkey_from_seed(public)  # a public key is not a seed

@@ -1,0 +1,93 @@
+"""Key rotation at the node, with nothing lost and no moment without a working key.
+
+1. ``start``: new keys are generated here — ``node.key.next`` (batch signing) and
+   ``nats.nk.next`` (NATS identity), 0600 — and a ``node.key_rotated`` event naming their public
+   halves goes into the outbox, in one transaction.
+2. Sealing (link.seal_pending) ends a batch at that event and signs it with the old key; in the
+   same transaction the meta ``up_key`` names the new key, which signs every later batch.
+   ``settle`` then moves ``node.key.next`` over ``node.key`` (also done at start-up, so a crash
+   between the commit and the move changes nothing).
+3. The hub applies the event in order, verifies later batches with the new key, admits the new
+   NATS identity, keeps the old one for an overlap window and answers ``node.key_accepted``;
+   on that, or if NATS refuses the old identity, the node moves ``nats.nk.next`` over ``nats.nk``
+   and reconnects.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from nacl.signing import SigningKey
+
+from sync_protocol import NODE_KEY_ROTATED, signing_key_from_text, signing_key_to_text, user_nkey_from_seed, user_seed_from_raw, verify_key_to_text
+
+from .errors import Conflict
+from .store import Store, add_outbox, get_meta, set_meta
+
+KEY, NEXT_KEY, NATS, NEXT_NATS = "node.key", "node.key.next", "nats.nk", "nats.nk.next"
+
+
+def _write_private(path: Path, text: str) -> None:
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as f:
+        f.write(text + "\n")
+
+
+def start(store: Store, data_dir: Path) -> dict[str, str]:
+    """Begin a rotation; refused while one is under way."""
+    with store.write() as conn:
+        if get_meta(conn, "rotation_pending"):
+            raise Conflict("上一次密钥轮换尚未完成（等待县中枢确认），请稍后再试")
+    for name in (NEXT_KEY, NEXT_NATS):  # left by a start that crashed before its commit
+        (data_dir / name).unlink(missing_ok=True)
+    _write_private(data_dir / NEXT_KEY, signing_key_to_text(SigningKey.generate()))
+    _write_private(data_dir / NEXT_NATS, user_seed_from_raw(os.urandom(32)))
+    public_key = verify_key_to_text(signing_key_from_text((data_dir / NEXT_KEY).read_text()).verify_key)
+    nats_public_key = user_nkey_from_seed((data_dir / NEXT_NATS).read_text())
+    with store.write() as conn:
+        add_outbox(conn, NODE_KEY_ROTATED, {"public_key": public_key, "nats_public_key": nats_public_key})
+        set_meta(conn, "rotation_pending", public_key)
+    return {"public_key": public_key, "nats_public_key": nats_public_key}
+
+
+def signing_keys(data_dir: Path) -> list[SigningKey]:
+    """The keys seal_pending may sign with: the current one, and the next during a rotation."""
+    keys = [signing_key_from_text((data_dir / KEY).read_text())]
+    if (data_dir / NEXT_KEY).exists():
+        keys.append(signing_key_from_text((data_dir / NEXT_KEY).read_text()))
+    return keys
+
+
+def settle(store: Store, data_dir: Path) -> bool:
+    """Once the rotation batch is sealed, the next key becomes ``node.key``. Returns whether it moved."""
+    nxt = data_dir / NEXT_KEY
+    if not nxt.exists():
+        return False
+    rows = store.query("SELECT value FROM meta WHERE key = 'up_key'")
+    up_key = rows[0][0] if rows else ""
+    if up_key != verify_key_to_text(signing_key_from_text(nxt.read_text()).verify_key):
+        return False
+    os.replace(nxt, data_dir / KEY)
+    return True
+
+
+def switch_nats(store: Store, data_dir: Path) -> str | None:
+    """Make ``nats.nk.next`` the NATS identity (after node.key_accepted, or when NATS refuses the
+    old one and the rotation batch has been sealed); returns the new seed or None."""
+    nxt = data_dir / NEXT_NATS
+    if not nxt.exists() or (data_dir / NEXT_KEY).exists():
+        return None  # no rotation, or its batch not sealed yet: the hub cannot know the new identity
+    os.replace(nxt, data_dir / NATS)
+    with store.write() as conn:
+        set_meta(conn, "rotation_pending", "")
+        set_meta(conn, "key_accepted", "")
+    return (data_dir / NATS).read_text().strip()
+
+
+def nats_switch_due(store: Store, data_dir: Path, refused: bool) -> bool:
+    """Switch when the hub said so, or when NATS refuses the old identity during a rotation."""
+    if not (data_dir / NEXT_NATS).exists() or (data_dir / NEXT_KEY).exists():
+        return False
+    rows = store.query("SELECT value FROM meta WHERE key = 'key_accepted'")
+    return refused or bool(rows and rows[0][0])
