@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+import re
 from pathlib import Path
 from typing import Iterator
 
@@ -11,6 +13,41 @@ import pytest
 from provisioning.federation import LocalFederation, NodeSpec, free_port
 
 AGENT_ROLE = "village_agent"
+FULL_ID = re.compile(r"(?<![0-9A-Za-z])[1-9]\d{16}[\dXx](?![0-9A-Za-z])")
+
+
+def full_resident_ids(text: str) -> list[str]:
+    """Every valid GB 11643 number in ``text`` (checksum included, so hashes and times do not count)."""
+    from stdnum.cn import ric
+
+    return [m for m in FULL_ID.findall(text) if ric.is_valid(m)]
+
+
+class _Kept(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__(logging.DEBUG)
+        self.lines: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.lines.append(self.format(record))
+
+
+@pytest.fixture(scope="session", autouse=True)
+def no_full_resident_id_in_any_log(tmp_path_factory) -> Iterator[None]:  # type: ignore[no-untyped-def]
+    """Citizens' data: no log line written during the test suite — by this process or by any hub,
+    node or nats-server the tests started (their logs are under the session's temporary
+    directory) — may contain a full resident ID. Lists show them masked; logs must too."""
+    kept = _Kept()
+    logging.getLogger().addHandler(kept)
+    logging.getLogger("yiwang").setLevel(logging.DEBUG)
+    yield
+    logging.getLogger().removeHandler(kept)
+    found = [f"(this process) {line}" for line in kept.lines if full_resident_ids(line)]
+    for log_file in Path(tmp_path_factory.getbasetemp()).rglob("*.log"):
+        for number, line in enumerate(log_file.read_text(errors="replace").splitlines(), 1):
+            if full_resident_ids(line):
+                found.append(f"{log_file}:{number}: {line}")
+    assert not found, "full resident IDs in log lines:\n" + "\n".join(found[:20])
 
 
 @pytest.fixture
