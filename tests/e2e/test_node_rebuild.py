@@ -12,6 +12,7 @@ import sys
 import pytest
 
 from provisioning.enrol import EnrolmentFailed, enroll
+from sync_protocol import user_nkey_from_seed
 from provisioning.federation import LocalFederation
 
 from ..conftest import Api, checked, resident_id, village
@@ -39,6 +40,7 @@ def test_replacement_device_restores_history_and_continues_the_chain(federation:
     before = {a["id"]: (a["receipt_no"], a["status"]) for a in agent.get("/api/applications").json()}
 
     # the disk dies
+    old_nats = (federation.node_dir("shangcun") / "nats.nk").read_text().strip()
     federation.stop("shangcun", sig=signal.SIGKILL)
     shutil.rmtree(federation.node_dir("shangcun"))
 
@@ -50,6 +52,10 @@ def test_replacement_device_restores_history_and_continues_the_chain(federation:
     enroll(code, federation.hub_url, federation.node_dir("shangcun"))
     with pytest.raises(EnrolmentFailed):  # and the code is spent
         enroll(code, federation.hub_url, federation.node_dir("shangcun") / "another")
+    # the old device's NATS identity is out of the access list; the new one is in
+    access = (federation.nats_dir / "accounts.conf").read_text()
+    assert user_nkey_from_seed(old_nats) not in access
+    assert user_nkey_from_seed((federation.node_dir("shangcun") / "nats.nk").read_text()) in access
     subprocess.run([sys.executable, "-m", "edge_node", "add-user", "--dir", str(federation.node_dir("shangcun")), "agent", "代办员 王秀兰", "village_agent", "--password", federation.password], check=True)
     federation.start_node(spec)
     agent = Api(node_url, "agent", federation.password)

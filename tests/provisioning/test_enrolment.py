@@ -1,0 +1,100 @@
+"""`yiwang node enroll` against a running hub: the happy path, and every refusal with the message
+the person at the village laptop sees."""
+
+from __future__ import annotations
+
+import sqlite3
+import stat
+import subprocess
+import sys
+from pathlib import Path
+
+import httpx
+import pytest
+
+from provisioning.enrol import EnrolmentFailed, enroll
+from provisioning.federation import LocalFederation, free_port
+from sync_protocol import signing_key_from_text, user_nkey_from_seed, verify_key_to_text
+
+pytestmark = pytest.mark.e2e
+
+
+@pytest.fixture(scope="module")
+def hub(tmp_path_factory) -> LocalFederation:  # type: ignore[no-untyped-def]
+    fed = LocalFederation(root=tmp_path_factory.mktemp("hub"), nats_port=free_port(), hub_port=free_port())
+    fed.start_nats()
+    fed.start_hub()
+    yield fed
+    fed.stop_all()
+
+
+def new_code(hub: LocalFederation, node_id: str) -> str:
+    response = httpx.post(f"{hub.hub_url}/api/enrolment-codes", json={"node_id": node_id, "name": f"{node_id} 代办点", "kind": "village", "parent": "qingshan"},
+                          headers={"Authorization": f"Bearer {hub.hub_token()}"}, timeout=30)
+    assert response.status_code == 201, response.text
+    return response.json()["code"]
+
+
+def test_enrolment_keeps_private_keys_on_the_node_and_pins_the_hub(hub: LocalFederation, tmp_path: Path):
+    answer = enroll(new_code(hub, "dongcun"), hub.hub_url, tmp_path / "node")
+    assert answer["node_id"] == "dongcun" and answer["parent"] == "qingshan"
+    for name in ("node.key", "nats.nk"):
+        assert stat.S_IMODE((tmp_path / "node" / name).stat().st_mode) == 0o600
+    assert (tmp_path / "node" / "nats-ca.pem").read_bytes() == (hub.nats_dir / "ca.pem").read_bytes()
+    hub_key = (hub.root / "hub" / "hub.key").read_text()
+    assert answer["hub_public_key"] == verify_key_to_text(signing_key_from_text(hub_key).verify_key)
+    # the hub holds the public halves and nothing else of the node's keys
+    node_key, nats_seed = (tmp_path / "node" / "node.key").read_text().strip(), (tmp_path / "node" / "nats.nk").read_text().strip()
+    db = sqlite3.connect(hub.root / "hub" / "hub.sqlite3")
+    assert db.execute("SELECT public_key FROM node WHERE id = 'dongcun'").fetchone()[0] == verify_key_to_text(signing_key_from_text(node_key).verify_key)
+    assert db.execute("SELECT nkey FROM natscredential WHERE node_id = 'dongcun'").fetchone()[0] == user_nkey_from_seed(nats_seed)
+    db.close()
+    stored = (hub.root / "hub" / "hub.sqlite3").read_bytes() + (hub.nats_dir / "accounts.conf").read_bytes()
+    assert node_key.encode() not in stored and nats_seed.encode() not in stored
+    assert user_nkey_from_seed(nats_seed).encode() in (hub.nats_dir / "accounts.conf").read_bytes()
+
+
+def test_a_used_an_unknown_and_an_expired_code_are_refused_in_chinese(hub: LocalFederation, tmp_path: Path):
+    code = new_code(hub, "beicun")
+    enroll(code, hub.hub_url, tmp_path / "first")
+    with pytest.raises(EnrolmentFailed, match="登记码已经使用过"):
+        enroll(code, hub.hub_url, tmp_path / "second")
+    with pytest.raises(EnrolmentFailed, match="登记码无效"):
+        enroll("AAAA-BBBB-CCCC", hub.hub_url, tmp_path / "third")
+    expired = new_code(hub, "nancun")
+    db = sqlite3.connect(hub.root / "hub" / "hub.sqlite3")
+    db.execute("UPDATE enrolmentcode SET expires_at = '2020-01-01T00:00:00.000000Z' WHERE node_id = 'nancun'")
+    db.commit()
+    db.close()
+    with pytest.raises(EnrolmentFailed, match="登记码已过期"):
+        enroll(expired, hub.hub_url, tmp_path / "fourth")
+    with pytest.raises(EnrolmentFailed, match="已经登记过"):
+        enroll(new_code(hub, "xicun"), hub.hub_url, tmp_path / "first")  # this directory already is a node
+    with pytest.raises(EnrolmentFailed, match="无法连接县中枢"):
+        enroll(code, f"http://127.0.0.1:{free_port()}", tmp_path / "fifth", timeout=2)
+
+
+def test_the_command_says_why_and_exits_non_zero(hub: LocalFederation, tmp_path: Path):
+    done = subprocess.run([str(Path(sys.executable).parent / "yiwang"), "node", "enroll", "ZZZZ-ZZZZ-ZZZZ", "--hub", hub.hub_url, "--dir", str(tmp_path / "n")], capture_output=True, text=True)
+    assert done.returncode == 2 and "登记码无效" in done.stderr and not (tmp_path / "n" / "node.json").exists()
+
+
+def test_hub_init_writes_a_tls_nkey_nats_configuration_and_the_first_operator(tmp_path: Path):
+    from provisioning.natsd import nats_server_binary
+
+    done = subprocess.run([str(Path(sys.executable).parent / "yiwang"), "hub", "init", "--dir", str(tmp_path / "hub"), "--nats-port", "4799", "--nats-name", "hub.county.example"], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert "first operator account: operator / " in done.stdout  # a generated password, shown once
+    nats = tmp_path / "hub" / "nats"
+    for secret in ("ca.key", "server.key", "hub.nk"):
+        assert stat.S_IMODE((nats / secret).stat().st_mode) == 0o600
+    conf = (nats / "nats.conf").read_text()
+    assert "tls {" in conf and "jetstream {" in conf and "include ./accounts.conf" in conf and ":4799" in conf
+    from cryptography import x509
+
+    cert = x509.load_pem_x509_certificate((nats / "server.pem").read_bytes())
+    names = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value.get_values_for_type(x509.DNSName)
+    assert "hub.county.example" in names
+    # nats-server itself accepts the configuration
+    check = subprocess.run([str(nats_server_binary()), "-t", "-c", str(nats / "nats.conf")], capture_output=True, text=True)
+    assert check.returncode == 0, check.stdout + check.stderr
