@@ -15,7 +15,6 @@ from litestar.plugins.jinja import JinjaTemplateEngine
 from litestar.openapi import OpenAPIConfig
 from litestar.template import TemplateConfig
 
-from . import natsauth
 from .db import create_schema, make_engine
 from .keys import load_hub_key, write_secret
 from .settings import Settings
@@ -45,7 +44,6 @@ def create_app(settings: Settings) -> Litestar:
     engine = make_engine(settings.database_url)
     create_schema(engine)
     key = load_hub_key(settings.key_path)
-    natsauth.apply(engine, settings.nats_dir)  # the access list as the database has it, before NATS is used
     sync = HubSync(engine, key, settings.nats_url, settings.blobs_dir, settings.nats_dir)
     context = HubContext(settings=settings, engine=engine, key=key, sync=sync)
     web_secret = _web_secret(settings.data_dir)

@@ -9,16 +9,15 @@ import sys
 from pathlib import Path
 
 from nacl.signing import SigningKey
+from sqlmodel import Session, select
 
 from sync_protocol import signing_key_to_text, verify_key_to_text
 
-from sqlmodel import Session, select
-
 from .auth import add_user
-from .models import User
 from .catalog import load_catalog, sample_catalog
 from .db import create_schema, make_engine
 from .keys import write_secret
+from .models import User
 from .settings import Settings
 
 DEMO_CLERKS = [

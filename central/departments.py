@@ -23,7 +23,7 @@ from .clock import utcnow
 from .db import transaction
 from .errors import Conflict, InvalidInput, NotFound
 from .models import Application, ApprovalTask, Department, DepartmentEvent, NatsCredential, User
-from .natsauth import check_nkey
+from .natsauth import check_nkey, retire
 
 STREAM = DEPARTMENT_STREAM
 INTEGRATIONS = {"": "在一网中枢审批", "nats": "本部门审批系统（NATS 对接）"}
@@ -74,10 +74,7 @@ def set_integration(engine: Engine, operator: User, code: str, integration: str,
         dept.integration = integration
         session.add(dept)
         now = utcnow()
-        for old in session.exec(select(NatsCredential).where(NatsCredential.department == code, col(NatsCredential.valid_until).is_(None))).all():
-            if old.nkey != nkey:
-                old.valid_until = now
-                session.add(old)
+        retire(session, now, department=code, keep=nkey)
         if nkey and holder is None:
             session.add(NatsCredential(nkey=nkey, department=code, created_at=now))
         record_action(session, operator, "department.integration", code, integration=integration, nats_public_key=nkey)

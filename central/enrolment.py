@@ -14,10 +14,8 @@ from .clock import utcnow
 from .actions import record_action
 from .db import transaction
 from .errors import Conflict, Forbidden, InvalidInput, NotFound
-from sqlmodel import select
-
 from .models import Alert, EnrolmentCode, NatsCredential, Node, NodeKey, RestoreToken
-from .natsauth import check_nkey
+from .natsauth import check_nkey, retire
 
 CODE_LIFETIME = timedelta(hours=24)
 _ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I: read aloud over the phone
@@ -95,9 +93,7 @@ def redeem_code(engine: Engine, code: str, public_key: str, nats_public_key: str
             # the new key signs from the batch after the last one the hub applied
             session.merge(NodeKey(node_id=node.id, from_seq=node.up_seq + 1, public_key=public_key, enrolled_at=now))
             node.public_key, node.status, node.revoked_at = public_key, "enrolled", None
-            for old in session.exec(select(NatsCredential).where(NatsCredential.node_id == node.id)).all():
-                old.valid_until = now  # the old device (stolen, broken) may no longer connect
-                session.add(old)
+            retire(session, now, node_id=node.id)  # the old device (stolen, broken) may no longer connect
             session.add(Alert(kind="node.replaced", node_id=node.id, message=f"服务点更换设备：新密钥自上行批次 {node.up_seq + 1} 起生效", created_at=now))
         else:
             if existing is not None:

@@ -52,6 +52,7 @@ from .fees import FEE_KINDS, apply_fee_record
 from .approval import departments_of, tasks_of
 from .departments import integrated_departments, notify
 from .actions import record_action
+from .natsauth import retire
 from .models import Alert, Application, ApprovalTask, CatalogItem, Complaint, Evaluation, HeldBatch, Material, NatsCredential, Node, NodeHeartbeat, NodeKey, Quarantine, ResendRequest, UplinkBatch
 
 log = logging.getLogger("yiwang.hub.ingest")
@@ -130,10 +131,7 @@ def _rotate_key(session: Session, node: Node, data: dict, now: str) -> None:
         raise ValueError("node.key_rotated: the NATS public key is malformed or already in use")
     from_seq = node.up_seq + 2
     until = utcnow(KEY_OVERLAP)
-    for old in session.exec(select(NatsCredential).where(NatsCredential.node_id == node.id)).all():
-        if old.valid_until is None or old.valid_until > until:
-            old.valid_until = until
-            session.add(old)
+    retire(session, until, node_id=node.id)
     session.add(NatsCredential(nkey=nkey, node_id=node.id, created_at=now))
     session.merge(NodeKey(node_id=node.id, from_seq=from_seq, public_key=public_key, enrolled_at=now))
     node.public_key = public_key

@@ -1,7 +1,7 @@
 """Who nats-server lets in: the hub keeps the server's accounts file (``<hub dir>/nats/accounts.conf``,
 included by the ``nats.conf`` that `yiwang hub init` wrote) equal to the credentials in its
 database, and signals the server to reload it. nats-server then closes the connections of any
-identity no longer listed — a revoked node is cut off within a second, not at its next reconnect.
+identity no longer listed — a revoked node is cut off within seconds, not at its next reconnect.
 
 Call ``apply`` after every change to NatsCredential or to a node's status; it writes and reloads
 only when the file's content changes, so calling it often costs one query.
@@ -28,12 +28,8 @@ log = logging.getLogger("yiwang.hub.natsauth")
 _lock = threading.Lock()
 
 
-def hub_seed_path(nats_dir: Path) -> Path:
-    return nats_dir / "hub.nk"
-
-
 def hub_nkey(nats_dir: Path) -> str | None:
-    path = hub_seed_path(nats_dir)
+    path = nats_dir / "hub.nk"
     if not path.exists():
         return None
     return user_nkey_from_seed(path.read_text())
@@ -44,6 +40,17 @@ def check_nkey(nkey: str, field: str = "nats_public_key") -> str:
     if not is_user_nkey(nkey):
         raise InvalidInput("NATS 公钥格式不正确（应为以 U 开头的 56 位 nkey）", field=field)
     return nkey
+
+
+def retire(session: Session, until: str, node_id: str | None = None, department: str | None = None, keep: str | None = None) -> None:
+    """End the NATS identities of a node or a department at ``until`` (now: a replaced device, a
+    withdrawn department key; later: a rotated key's overlap), except ``keep``. An identity
+    that already ends sooner keeps its end. In the caller's transaction."""
+    query = select(NatsCredential).where(NatsCredential.node_id == node_id) if node_id else select(NatsCredential).where(NatsCredential.department == department)
+    for cred in session.exec(query).all():
+        if cred.nkey != keep and (cred.valid_until is None or cred.valid_until > until):
+            cred.valid_until = until
+            session.add(cred)
 
 
 def users(session: Session, hub: str) -> list[NatsUser]:

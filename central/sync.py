@@ -129,7 +129,7 @@ def clock_offset(msg: nats.aio.msg.Msg) -> int | None:
 class HubSync:
     """Runs the ingest and downlink loops until cancelled."""
 
-    def __init__(self, engine: Engine, key: SigningKey, nats_url: str, blobs_dir: Path, nats_dir: Path | None = None) -> None:
+    def __init__(self, engine: Engine, key: SigningKey, nats_url: str, blobs_dir: Path, nats_dir: Path) -> None:
         self.engine = engine
         self.nats_dir = nats_dir
         self.blobs_dir = blobs_dir
@@ -162,7 +162,7 @@ class HubSync:
                 await asyncio.sleep(RESTART_DELAY)
 
     async def _run_once(self) -> None:
-        self.nc = await connect(self.nats_url, "yiwang-hub", **(credentials(self.nats_dir) if self.nats_dir else {}))
+        self.nc = await connect(self.nats_url, "yiwang-hub", **credentials(self.nats_dir))
         try:
             js = self.nc.jetstream()
             async for attempt in AsyncRetrying(wait=wait_exponential(multiplier=0.2, max=5), retry=retry_if_exception_type(RETRYABLE)):
@@ -182,7 +182,7 @@ class HubSync:
                     self.wake_downlink()
                 elif isinstance(verdict, Accepted):
                     log.info("applied %s seq %d (%d records)", msg.subject, verdict.batch.seq, len(verdict.batch.records))
-                    if self.nats_dir is not None and any(r.kind == NODE_KEY_ROTATED for r in verdict.batch.records):
+                    if any(r.kind == NODE_KEY_ROTATED for r in verdict.batch.records):
                         await asyncio.to_thread(natsauth.apply, self.engine, self.nats_dir)  # let the new identity in
                         self.wake_downlink()
                 elif isinstance(verdict, Duplicate):
@@ -190,9 +190,9 @@ class HubSync:
                 await msg.ack()
 
     async def _access_loop(self) -> None:
-        """Ends rotated keys' overlap windows on time (and picks up any change made by another
-        process, such as `yiwang hub` commands)."""
-        while self.nats_dir is not None:
+        """Brings the access list in line with the database once connected, then ends rotated
+        keys' overlap windows on time (and picks up changes made by another process)."""
+        while True:
             await asyncio.to_thread(natsauth.apply, self.engine, self.nats_dir)
             await asyncio.sleep(ACCESS_CHECK_SECONDS)
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import json
 import contextlib
-import os
 import secrets
 from pathlib import Path
 from typing import AsyncIterator
@@ -19,7 +18,7 @@ from litestar.template import TemplateConfig
 from . import rotation
 from .catalog import install_catalog_file
 from .restore import restore_if_present
-from .settings import NodeIdentity, Settings
+from .settings import NodeIdentity, Settings, write_private
 from .store import Store, set_meta
 from .sync import NodeSync
 from .web import api, pages
@@ -43,9 +42,7 @@ def web_secret(data_dir: Path) -> str:
     """CSRF secret kept across restarts (0600), so open forms stay valid after a reboot."""
     path = data_dir / "web.secret"
     if not path.exists():
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "w") as f:
-            f.write(secrets.token_urlsafe(32))
+        write_private(path, secrets.token_urlsafe(32))
     return path.read_text().strip()
 
 
@@ -67,7 +64,7 @@ def _register_filters(engine: JinjaTemplateEngine) -> None:
 def create_app(settings: Settings) -> Litestar:
     identity = NodeIdentity.load(settings)
     store = open_store(settings, identity)
-    sync = NodeSync(store, identity, settings.blobs_dir, settings.heartbeat_seconds, app_version(), data_dir=settings.data_dir)
+    sync = NodeSync(store, identity, settings.data_dir, settings.blobs_dir, settings.heartbeat_seconds, app_version())
 
     @contextlib.asynccontextmanager
     async def run_sync(app: Litestar) -> AsyncIterator[None]:

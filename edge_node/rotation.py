@@ -23,15 +23,15 @@ from nacl.signing import SigningKey
 from sync_protocol import NODE_KEY_ROTATED, signing_key_from_text, signing_key_to_text, user_nkey_from_seed, user_seed_from_raw, verify_key_to_text
 
 from .errors import Conflict
+from .settings import write_private
 from .store import Store, add_outbox, get_meta, set_meta
 
 KEY, NEXT_KEY, NATS, NEXT_NATS = "node.key", "node.key.next", "nats.nk", "nats.nk.next"
 
 
-def _write_private(path: Path, text: str) -> None:
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "w") as f:
-        f.write(text + "\n")
+def _meta(store: Store, key: str) -> str:
+    row = store.one("SELECT value FROM meta WHERE key = ?", (key,))
+    return row[0] if row else ""
 
 
 def start(store: Store, data_dir: Path) -> dict[str, str]:
@@ -41,10 +41,10 @@ def start(store: Store, data_dir: Path) -> dict[str, str]:
             raise Conflict("上一次密钥轮换尚未完成（等待县中枢确认），请稍后再试")
     for name in (NEXT_KEY, NEXT_NATS):  # left by a start that crashed before its commit
         (data_dir / name).unlink(missing_ok=True)
-    _write_private(data_dir / NEXT_KEY, signing_key_to_text(SigningKey.generate()))
-    _write_private(data_dir / NEXT_NATS, user_seed_from_raw(os.urandom(32)))
-    public_key = verify_key_to_text(signing_key_from_text((data_dir / NEXT_KEY).read_text()).verify_key)
-    nats_public_key = user_nkey_from_seed((data_dir / NEXT_NATS).read_text())
+    key, seed = SigningKey.generate(), user_seed_from_raw(os.urandom(32))
+    write_private(data_dir / NEXT_KEY, signing_key_to_text(key))
+    write_private(data_dir / NEXT_NATS, seed)
+    public_key, nats_public_key = verify_key_to_text(key.verify_key), user_nkey_from_seed(seed)
     with store.write() as conn:
         add_outbox(conn, NODE_KEY_ROTATED, {"public_key": public_key, "nats_public_key": nats_public_key})
         set_meta(conn, "rotation_pending", public_key)
@@ -64,30 +64,22 @@ def settle(store: Store, data_dir: Path) -> bool:
     nxt = data_dir / NEXT_KEY
     if not nxt.exists():
         return False
-    rows = store.query("SELECT value FROM meta WHERE key = 'up_key'")
-    up_key = rows[0][0] if rows else ""
-    if up_key != verify_key_to_text(signing_key_from_text(nxt.read_text()).verify_key):
+    if _meta(store, "up_key") != verify_key_to_text(signing_key_from_text(nxt.read_text()).verify_key):
         return False
     os.replace(nxt, data_dir / KEY)
     return True
 
 
-def switch_nats(store: Store, data_dir: Path) -> str | None:
-    """Make ``nats.nk.next`` the NATS identity (after node.key_accepted, or when NATS refuses the
-    old one and the rotation batch has been sealed); returns the new seed or None."""
+def switch_nats(store: Store, data_dir: Path, refused: bool) -> str | None:
+    """Make ``nats.nk.next`` the NATS identity when the hub said so (node.key_accepted) or when
+    NATS refuses the old one; returns the new seed, or None when no switch is due."""
     nxt = data_dir / NEXT_NATS
     if not nxt.exists() or (data_dir / NEXT_KEY).exists():
         return None  # no rotation, or its batch not sealed yet: the hub cannot know the new identity
+    if not (refused or _meta(store, "key_accepted")):
+        return None
     os.replace(nxt, data_dir / NATS)
     with store.write() as conn:
         set_meta(conn, "rotation_pending", "")
         set_meta(conn, "key_accepted", "")
     return (data_dir / NATS).read_text().strip()
-
-
-def nats_switch_due(store: Store, data_dir: Path, refused: bool) -> bool:
-    """Switch when the hub said so, or when NATS refuses the old identity during a rotation."""
-    if not (data_dir / NEXT_NATS).exists() or (data_dir / NEXT_KEY).exists():
-        return False
-    rows = store.query("SELECT value FROM meta WHERE key = 'key_accepted'")
-    return refused or bool(rows and rows[0][0])

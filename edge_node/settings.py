@@ -52,6 +52,13 @@ class Settings:
         return cls(**values)  # type: ignore[arg-type]
 
 
+def write_private(path: Path, text: str) -> None:
+    """Create ``path`` readable by its owner only (0600); refuse to overwrite an existing secret."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as f:
+        f.write(text + "\n")
+
+
 class NotEnrolled(RuntimeError):
     def __init__(self, data_dir: Path) -> None:
         super().__init__(f"{data_dir} holds no enrolled node; run `yiwang node enroll CODE --hub URL --dir {data_dir}` first")

@@ -39,9 +39,9 @@ class _Reconnect(Exception):
 
 
 class NodeSync:
-    def __init__(self, store: Store, identity: NodeIdentity, blobs_dir: Path, heartbeat_seconds: float = 60.0, app_version: str = "", data_dir: Path | None = None) -> None:
+    def __init__(self, store: Store, identity: NodeIdentity, data_dir: Path, blobs_dir: Path, heartbeat_seconds: float = 60.0, app_version: str = "") -> None:
         self.store = store
-        self.data_dir = data_dir  # key files (rotation); None: sign with identity.key only
+        self.data_dir = data_dir  # the key files: they change during a rotation (rotation.py)
         self.heartbeat_seconds = heartbeat_seconds
         self.app_version = app_version
         self.identity = identity
@@ -135,11 +135,10 @@ class NodeSync:
                 await asyncio.to_thread(link.queue_heartbeat, self.store, self.app_version)
                 self._next_heartbeat = time.monotonic() + self.heartbeat_seconds
             await asyncio.to_thread(self._seal)
-            if self.data_dir is not None and await asyncio.to_thread(rotation.nats_switch_due, self.store, self.data_dir, self.credentials_refused):
-                seed = await asyncio.to_thread(rotation.switch_nats, self.store, self.data_dir)
-                if seed:
-                    self.identity = dataclasses.replace(self.identity, nats_seed=seed)
-                    raise _Reconnect()
+            seed = await asyncio.to_thread(rotation.switch_nats, self.store, self.data_dir, self.credentials_refused)
+            if seed:
+                self.identity = dataclasses.replace(self.identity, nats_seed=seed)
+                raise _Reconnect()
             for batch in await asyncio.to_thread(link.unpublished, self.store):
                 try:
                     # the send time rides outside the signed batch: the hub compares it with the
@@ -154,13 +153,9 @@ class NodeSync:
                 log.info("uplink seq %d published", batch["seq"])
 
     def _seal(self) -> None:
-        if self.data_dir is None:
-            link.seal_pending(self.store, self.identity.node_id, self.identity.key)
-            return
         keys = rotation.signing_keys(self.data_dir)
         link.seal_pending(self.store, self.identity.node_id, keys[0], next_key=keys[1] if len(keys) > 1 else None)
         if rotation.settle(self.store, self.data_dir):
-            self.identity = dataclasses.replace(self.identity, key=keys[1])
             log.warning("node key rotated: later batches are signed by the new key")
 
     async def _blob_loop(self, js: nats.js.JetStreamContext) -> None:

@@ -300,7 +300,6 @@ def api_rotate_key(request: Request) -> dict[str, Any]:
     here; the change reaches the hub in the outbox, so it works offline too and loses nothing."""
     user = api_user(request)
     ctx = node(request)
-    assert ctx.sync.data_dir is not None
     answer = rotation.start(ctx.store, ctx.sync.data_dir)
     log.warning("key rotation started by %s", user["username"])
     ctx.sync.wake_uplink()

@@ -19,15 +19,6 @@ from sync_protocol import signing_key_from_text, user_nkey_from_seed, verify_key
 pytestmark = pytest.mark.e2e
 
 
-@pytest.fixture(scope="module")
-def hub(tmp_path_factory) -> LocalFederation:  # type: ignore[no-untyped-def]
-    fed = LocalFederation(root=tmp_path_factory.mktemp("hub"), nats_port=free_port(), hub_port=free_port())
-    fed.start_nats()
-    fed.start_hub()
-    yield fed
-    fed.stop_all()
-
-
 def new_code(hub: LocalFederation, node_id: str) -> str:
     response = httpx.post(f"{hub.hub_url}/api/enrolment-codes", json={"node_id": node_id, "name": f"{node_id} 代办点", "kind": "village", "parent": "qingshan"},
                           headers={"Authorization": f"Bearer {hub.hub_token()}"}, timeout=30)

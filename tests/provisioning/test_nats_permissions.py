@@ -22,18 +22,12 @@ pytestmark = pytest.mark.e2e
 
 
 @pytest.fixture(scope="module")
-def county(tmp_path_factory) -> LocalFederation:  # type: ignore[no-untyped-def]
+def county(hub: LocalFederation) -> LocalFederation:
     """NATS and the hub running, two village points enrolled (not started: we act as them)."""
-    from provisioning.federation import free_port
-
-    fed = LocalFederation(root=tmp_path_factory.mktemp("county"), nats_port=free_port(), hub_port=free_port())
-    fed.start_nats()
-    fed.start_hub()
     for node_id in ("shangcun", "xiacun"):
-        fed.enrol_node(village(node_id))
-    eventually(lambda: run_async(_streams(fed)) >= 4, what="the hub's streams")
-    yield fed
-    fed.stop_all()
+        hub.enrol_node(village(node_id))
+    eventually(lambda: run_async(_streams(hub)) >= 4, what="the hub's streams")
+    return hub
 
 
 async def _streams(fed: LocalFederation) -> int:
