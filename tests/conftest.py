@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import re
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator
 
@@ -50,16 +51,23 @@ def no_full_resident_id_in_any_log(tmp_path_factory) -> Iterator[None]:  # type:
     assert not found, "full resident IDs in log lines:\n" + "\n".join(found[:20])
 
 
-@pytest.fixture
-def federation(tmp_path: Path) -> Iterator[LocalFederation]:
-    """NATS + hub on free ports in a temporary directory; nodes are added by the test."""
-    fed = LocalFederation(root=tmp_path / "fed", nats_port=free_port(), hub_port=free_port())
+@contextmanager
+def running_federation(root: Path) -> Iterator[LocalFederation]:
+    """NATS + hub on free ports under ``root``, stopped (with any nodes) afterwards."""
+    fed = LocalFederation(root=root, nats_port=free_port(), hub_port=free_port())
     fed.start_nats()
     fed.start_hub()
     try:
         yield fed
     finally:
         fed.stop_all()
+
+
+@pytest.fixture
+def federation(tmp_path: Path) -> Iterator[LocalFederation]:
+    """NATS + hub in a temporary directory; nodes are added by the test."""
+    with running_federation(tmp_path / "fed") as fed:
+        yield fed
 
 
 def village(node_id: str = "shangcun") -> NodeSpec:

@@ -6,15 +6,12 @@ from typing import Iterator
 
 import pytest
 
-from provisioning.federation import LocalFederation, free_port
+from provisioning.federation import LocalFederation
+
+from ..conftest import running_federation
 
 
 @pytest.fixture(scope="module")
 def hub(tmp_path_factory) -> Iterator[LocalFederation]:  # type: ignore[no-untyped-def]
-    fed = LocalFederation(root=tmp_path_factory.mktemp("county"), nats_port=free_port(), hub_port=free_port())
-    fed.start_nats()
-    fed.start_hub()
-    try:
+    with running_federation(tmp_path_factory.mktemp("county")) as fed:
         yield fed
-    finally:
-        fed.stop_all()
