@@ -4,7 +4,8 @@ A chunk is written at its offset into ``parts/<sha256>`` (idempotent: redelivery
 bytes again) and recorded; when the recorded chunks cover the size, the file is hashed and, only
 if it matches, renamed to ``<sha256>`` and marked complete. A mismatch is dropped with an alert so
 a clean resend can start over. Until then every application naming that hash shows its materials
-as incomplete.
+as incomplete. Completion queues a ``material.received`` receipt to the sending node in the same
+transaction: only then may the node delete its copy.
 """
 
 from __future__ import annotations
@@ -17,10 +18,11 @@ from pathlib import Path
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, delete, func, select
 
-from sync_protocol import MAX_BLOB_BYTES, blob_from_subject
+from sync_protocol import MATERIAL_RECEIVED, MAX_BLOB_BYTES, blob_from_subject
 
 from .clock import utcnow
 from .db import transaction
+from .downlink import queue_downlink
 from .models import Alert, Blob, BlobChunk, Material, Node
 
 log = logging.getLogger("yiwang.hub.blobs")
@@ -48,6 +50,8 @@ def receive_chunk(engine: Engine, blobs_dir: Path, subject: str, offset: int, si
             return "rejected: unknown or revoked node"
         blob = session.get(Blob, sha)
         if blob is not None and blob.complete_at is not None:
+            if node_id != blob.node_id and offset + len(data) == size:
+                _receipt(session, node_id, blob)  # another point had the same file: it may purge too
             return "duplicate"
         if blob is None:
             blob = Blob(sha256=sha, node_id=node_id, size=size)
@@ -79,8 +83,14 @@ def receive_chunk(engine: Engine, blobs_dir: Path, subject: str, offset: int, si
         blob.complete_at = utcnow()
         session.add(blob)
         session.exec(delete(BlobChunk).where(col(BlobChunk.sha256) == sha))  # type: ignore[call-overload]
+        for receiver in {blob.node_id, node_id}:
+            _receipt(session, receiver, blob)
     log.info("attachment %s… complete (%d bytes) from %s", sha[:12], size, node_id)
     return "complete"
+
+
+def _receipt(session: Session, node_id: str, blob: Blob) -> None:
+    queue_downlink(session, node_id, MATERIAL_RECEIVED, {"sha256": blob.sha256, "size": blob.size, "received_at": blob.complete_at})
 
 
 def materials_of(session: Session, application_id: str) -> list[dict]:

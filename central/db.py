@@ -9,6 +9,7 @@ SQLAlchemy's BEGIN is the one that runs (the recipe in SQLAlchemy's SQLite diale
 from __future__ import annotations
 
 import json
+import uuid
 from contextlib import contextmanager
 from typing import Callable, Iterator
 
@@ -98,9 +99,19 @@ def _m7_revoked_at(conn: Connection) -> None:
     conn.execute(text("ALTER TABLE node ADD COLUMN revoked_at VARCHAR"))
 
 
+def _m8_material_receipts(conn: Connection) -> None:
+    """Files that arrived before receipts existed: tell their nodes now, so they may purge them."""
+    rows = conn.execute(text("SELECT sha256, node_id, size, complete_at FROM blob WHERE complete_at IS NOT NULL")).all()
+    for sha, node_id, size, complete_at in rows:
+        conn.execute(
+            text("INSERT INTO downlinkevent (id, node_id, kind, data_json, created_at) VALUES (:id, :node, 'material.received', :data, :at)"),
+            {"id": str(uuid.uuid4()), "node": node_id, "data": json.dumps({"sha256": sha, "size": size, "received_at": complete_at}), "at": complete_at},
+        )
+
+
 # Numbered migrations for databases made by an older version. A new database gets the current
 # tables from create_all and starts at the latest version; version 1 is the first release's schema.
-MIGRATIONS: list[Callable[[Connection], None]] = [_m2_node_keys, _m3_materials_checked, _m4_supplements, _m5_decided_locally, _m6_hub_supervision, _m7_revoked_at]
+MIGRATIONS: list[Callable[[Connection], None]] = [_m2_node_keys, _m3_materials_checked, _m4_supplements, _m5_decided_locally, _m6_hub_supervision, _m7_revoked_at, _m8_material_receipts]
 LATEST = 1 + len(MIGRATIONS)
 
 

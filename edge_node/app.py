@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import contextlib
+import logging
 import secrets
 from pathlib import Path
 from typing import AsyncIterator
@@ -15,7 +16,7 @@ from litestar.plugins.jinja import JinjaTemplateEngine
 from litestar.openapi import OpenAPIConfig
 from litestar.template import TemplateConfig
 
-from . import rotation
+from . import materials, rotation
 from .catalog import install_catalog_file
 from .restore import restore_if_present
 from .settings import NodeIdentity, Settings, write_private
@@ -27,6 +28,8 @@ from .web.context import NodeContext
 from .web.errors import EXCEPTION_HANDLERS
 
 TEMPLATES = Path(__file__).parent / "web" / "templates"
+PURGE_INTERVAL = 3600.0
+log = logging.getLogger("yiwang.node")
 
 
 def app_version() -> str:
@@ -56,6 +59,19 @@ def open_store(settings: Settings, identity: NodeIdentity) -> Store:
     return store
 
 
+async def purge_materials(store: Store, settings: Settings, receipts: asyncio.Event) -> None:
+    """Delete confirmed material files past their retention: after each receipt from the hub and
+    hourly (retention ends while the node is offline too). Needs no network."""
+    while True:
+        receipts.clear()
+        try:
+            await asyncio.to_thread(materials.purge_received, store, settings.blobs_dir, settings.material_retention_days)
+        except OSError:
+            log.exception("could not delete confirmed material files; trying again later")
+        with contextlib.suppress(asyncio.TimeoutError):
+            await asyncio.wait_for(receipts.wait(), timeout=PURGE_INTERVAL)
+
+
 def _register_filters(engine: JinjaTemplateEngine) -> None:
     engine.engine.filters["local_time"] = local_time
     engine.engine.filters["from_json"] = json.loads
@@ -68,13 +84,15 @@ def create_app(settings: Settings) -> Litestar:
 
     @contextlib.asynccontextmanager
     async def run_sync(app: Litestar) -> AsyncIterator[None]:
-        task = asyncio.create_task(sync.run(), name="node-sync")
+        tasks = [asyncio.create_task(sync.run(), name="node-sync"), asyncio.create_task(purge_materials(store, settings, sync.receipts), name="material-purge")]
         try:
             yield
         finally:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await task
+            for task in tasks:
+                task.cancel()
+            for task in tasks:
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await task
             store.close()
 
     app = Litestar(
@@ -90,5 +108,5 @@ def create_app(settings: Settings) -> Litestar:
         logging_config=None,  # the CLI configures logging once, in one format, for every logger
         debug=False,
     )
-    app.state.node = NodeContext(store=store, identity=identity, sync=sync, blobs_dir=settings.blobs_dir, base_url=settings.base_url)
+    app.state.node = NodeContext(store=store, identity=identity, sync=sync, blobs_dir=settings.blobs_dir, base_url=settings.base_url, material_retention_days=settings.material_retention_days)
     return app

@@ -16,6 +16,7 @@ from sync_protocol import (
     CATALOG_VERSION,
     MAX_RECORDS_PER_BATCH,
     NODE_HEARTBEAT,
+    MATERIAL_RECEIVED,
     NODE_KEY_ACCEPTED,
     NODE_KEY_ROTATED,
     RESEND_REQUEST,
@@ -37,6 +38,7 @@ from sync_protocol import (
 
 from .cases import apply_acceptance, apply_decision, apply_non_acceptance, apply_supplement_request
 from .catalog import install_catalog_in
+from .materials import apply_receipt
 from .store import Store, add_outbox, get_meta, set_meta, utcnow
 
 log = logging.getLogger("yiwang.node.link")
@@ -124,6 +126,8 @@ def apply_downlink_in(conn: sqlite3.Connection, node_id: str, hub_key: VerifyKey
                 elif record.kind == NODE_KEY_ACCEPTED:
                     set_meta(conn, "key_accepted", record.data["nats_public_key"])  # sync.py switches NATS identity
                     log.warning("hub accepted the new node key from uplink seq %d; old NATS identity valid until %s", record.data["from_seq"], record.data["old_key_until"])
+                elif record.kind == MATERIAL_RECEIVED:
+                    apply_receipt(conn, record.data)
                 elif record.kind == RESEND_REQUEST:
                     count = mark_for_resend(conn, record.data["from_seq"])
                     log.warning("hub asked for a resend from uplink seq %d: %d batches queued again", record.data["from_seq"], count)

@@ -1,18 +1,26 @@
 """Material photos and scans: checked, stored content-addressed on disk, recorded with their
-outbox event in one transaction. The bytes travel to the hub separately (blobs.py)."""
+outbox event in one transaction. The bytes travel to the hub separately (blobs.py).
+
+A copy stays on the laptop only as long as it is needed: when the hub confirms it holds the
+verified file (``material.received``), the receipt is recorded, and ``purge_received`` deletes the
+copy once the retention period (``YIWANG_MATERIAL_RETENTION_DAYS``) has passed."""
 
 from __future__ import annotations
 
 import hashlib
 import os
+import logging
 import sqlite3
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any, Mapping
 
-from sync_protocol import MATERIALS_ATTACHED, MAX_BLOB_BYTES
+from sync_protocol import MATERIALS_ATTACHED, MAX_BLOB_BYTES, format_time, parse_time
 
 from .errors import InvalidInput, NotFound
 from .store import Store, add_outbox, utcnow
+
+log = logging.getLogger("yiwang.node.materials")
 
 # sniffed from the bytes, not trusted from the browser's Content-Type
 SIGNATURES = {b"\xff\xd8\xff": "image/jpeg", b"\x89PNG\r\n\x1a\n": "image/png", b"%PDF-": "application/pdf"}
@@ -59,7 +67,12 @@ def record_material(conn: sqlite3.Connection, application_id: str, material: str
     """The material row, its upload job and its outbox event, inside the caller's transaction."""
     row = {"application_id": application_id, "material": material.strip(), "sha256": sha, "size": size, "media_type": media_type, "filename": filename[:200], "agent_username": agent["username"], "created_at": utcnow()}
     conn.execute(f"INSERT INTO materials ({', '.join(row)}) VALUES ({', '.join('?' * len(row))})", tuple(row.values()))
-    conn.execute("INSERT INTO blob_uploads (sha256, size, sent_bytes) VALUES (?, ?, 0) ON CONFLICT(sha256) DO NOTHING", (sha, size))
+    # the same file again after its copy was purged: the hub has it, the new copy's retention starts now
+    conn.execute(
+        "INSERT INTO blob_uploads (sha256, size, sent_bytes) VALUES (?, ?, 0) "
+        "ON CONFLICT(sha256) DO UPDATE SET received_at = CASE WHEN purged_at IS NULL THEN received_at ELSE ? END, purged_at = NULL",
+        (sha, size, row["created_at"]),
+    )
     add_outbox(conn, MATERIALS_ATTACHED, {k: row[k] for k in ("application_id", "material", "sha256", "size", "media_type", "filename")}, at=row["created_at"])
     return row
 
@@ -74,9 +87,40 @@ def attach_material(store: Store, blobs_dir: Path, application_id: str, material
         return record_material(conn, application_id, material, filename, sha, len(content), media_type, agent)
 
 
-def list_materials(store: Store, application_id: str) -> list[dict[str, Any]]:
+def list_materials(store: Store, blobs_dir: Path, application_id: str) -> list[dict[str, Any]]:
+    """The application's materials, each with its upload progress and whether a copy is here."""
     rows = store.query(
-        "SELECT m.*, b.sent_bytes, b.completed_at FROM materials m LEFT JOIN blob_uploads b ON b.sha256 = m.sha256 WHERE m.application_id = ? ORDER BY m.id",
+        "SELECT m.*, b.sent_bytes, b.completed_at, b.received_at, b.purged_at FROM materials m LEFT JOIN blob_uploads b ON b.sha256 = m.sha256 WHERE m.application_id = ? ORDER BY m.id",
         (application_id,),
     )
-    return [dict(r) for r in rows]
+    return [dict(r, stored_here=blob_path(blobs_dir, r["sha256"]).exists()) for r in rows]
+
+
+def apply_receipt(conn: sqlite3.Connection, data: Mapping[str, Any]) -> None:
+    """The hub holds the verified file (downlink ``material.received``): nothing is left to send,
+    and the retention period of this copy starts now."""
+    conn.execute(
+        "UPDATE blob_uploads SET received_at = COALESCE(received_at, ?), sent_bytes = size, completed_at = COALESCE(completed_at, ?) WHERE sha256 = ?",
+        (utcnow(), utcnow(), data["sha256"]),
+    )
+
+
+def purge_received(store: Store, blobs_dir: Path, retention_days: float, now: datetime | None = None) -> int:
+    """Delete the copies the hub confirmed at least ``retention_days`` ago; return how many.
+
+    The file goes first, then the mark: a crash in between leaves an unmarked missing file, which
+    the next run marks. Never the other way round, which could leave a citizen's scan on disk."""
+    cutoff = format_time((now or datetime.now(timezone.utc)) - timedelta(days=retention_days))
+    due = store.query("SELECT sha256, received_at FROM blob_uploads WHERE received_at IS NOT NULL AND purged_at IS NULL AND received_at <= ?", (cutoff,))
+    for row in due:
+        with store.write() as conn:  # under the write lock, so an intake of the same file waits
+            blob_path(blobs_dir, row["sha256"]).unlink(missing_ok=True)
+            conn.execute("UPDATE blob_uploads SET purged_at = ? WHERE sha256 = ? AND received_at = ?", (utcnow(), row["sha256"], row["received_at"]))
+    if due:
+        log.info("%d material file(s) the county hub confirmed are no longer kept on this node", len(due))
+    return len(due)
+
+
+def keep_until(received_at: str | None, retention_days: float) -> str | None:
+    """When a copy the hub confirmed will be deleted here (for the case page)."""
+    return format_time(parse_time(received_at) + timedelta(days=retention_days)) if received_at else None

@@ -23,6 +23,11 @@ class Settings:
     nats_url: str = ""  # overrides the URL received at enrolment
     public_url: str = ""  # how citizens' phones reach this node (QR codes on slips); default from host/port
     heartbeat_seconds: float = 60.0  # node.heartbeat to the hub's dashboard while connected (0 = off)
+    material_retention_days: float = 7.0  # keep a material file this long after the hub confirms it (0 = delete at once)
+
+    def __post_init__(self) -> None:
+        if self.material_retention_days < 0:
+            raise ValueError(f"YIWANG_MATERIAL_RETENTION_DAYS must be 0 or more days, not {self.material_retention_days:g}")
 
     @property
     def base_url(self) -> str:
@@ -46,6 +51,7 @@ class Settings:
             "nats_url": env.get("YIWANG_NATS_URL", ""),
             "public_url": env.get("YIWANG_NODE_PUBLIC_URL", ""),
             "heartbeat_seconds": float(env.get("YIWANG_HEARTBEAT_SECONDS", "60")),
+            "material_retention_days": float(env.get("YIWANG_MATERIAL_RETENTION_DAYS", "7")),
         }
         values.update({k: v for k, v in overrides.items() if v is not None})
         values["data_dir"] = Path(values["data_dir"])  # type: ignore[arg-type]

@@ -125,7 +125,14 @@ def _m10_acceptance(db: Database) -> None:
     db["applications"].add_column("accepted_at", str)
 
 
-MIGRATIONS: list[Callable[[Database], None]] = [_m1_initial, _m2_resends, _m3_materials, _m4_notices, _m5_materials_checked, _m6_fees, _m7_handover, _m8_supplements, _m9_licences, _m10_acceptance]
+def _m11_material_receipts(db: Database) -> None:
+    # received_at: the hub confirmed it holds the verified file; purged_at: this copy was deleted
+    db["blob_uploads"].add_column("received_at", str)
+    db["blob_uploads"].add_column("purged_at", str)
+    db["blob_uploads"].create_index(["received_at"])
+
+
+MIGRATIONS: list[Callable[[Database], None]] = [_m1_initial, _m2_resends, _m3_materials, _m4_notices, _m5_materials_checked, _m6_fees, _m7_handover, _m8_supplements, _m9_licences, _m10_acceptance, _m11_material_receipts]
 
 
 class Store:

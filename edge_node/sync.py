@@ -21,7 +21,7 @@ import nats.js.errors
 from nats.js.api import AckPolicy, ConsumerConfig
 from tenacity import AsyncRetrying, retry_if_exception_type, wait_exponential
 
-from sync_protocol import CATALOG_VERSION, DOWNLINK_STREAM, downlink_consumer, SENT_AT_HEADER, Accepted, Gap, downlink_subject, format_time, uplink_subject
+from sync_protocol import CATALOG_VERSION, DOWNLINK_STREAM, MATERIAL_RECEIVED, downlink_consumer, SENT_AT_HEADER, Accepted, Gap, downlink_subject, format_time, uplink_subject
 
 from . import blobs, link, rotation
 from .settings import NodeIdentity
@@ -48,6 +48,7 @@ class NodeSync:
         self.blobs_dir = blobs_dir
         self._wake = asyncio.Event()
         self._blob_wake = asyncio.Event()
+        self.receipts = asyncio.Event()  # set when the hub confirmed material files (app.py purges)
         self._loop: asyncio.AbstractEventLoop | None = None
         self._next_heartbeat = 0.0
         self.nc: nats.NATS | None = None
@@ -201,5 +202,7 @@ class NodeSync:
                     log.info("downlink seq %d applied (%d records)", verdict.batch.seq, len(verdict.batch.records))
                     if any(r.kind == CATALOG_VERSION for r in verdict.batch.records):
                         self._next_heartbeat = 0.0  # tell the dashboard the new version now
+                    if any(r.kind == MATERIAL_RECEIVED for r in verdict.batch.records):
+                        self.receipts.set()
                     self._wake.set()  # a resend request may have queued uplink batches again
                 await msg.ack()

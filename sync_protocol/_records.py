@@ -39,6 +39,7 @@ RESULT_ISSUED = "result.issued"
 CATALOG_VERSION = "catalog.version"
 NODE_REVOKED = "node.revoked"
 NODE_KEY_ACCEPTED = "node.key_accepted"  # the hub lets the new NATS identity in: switch to it
+MATERIAL_RECEIVED = "material.received"  # the hub holds the verified file: the node may purge its copy
 RESEND_REQUEST = "resend.request"
 
 UPLINK_STREAM = "YIWANG_UP"
@@ -95,6 +96,7 @@ RECORD_SPECS: dict[str, RecordSpec] = {
     NODE_REVOKED: _spec("down", {"node_id": str, "at": str, "reason": str}),
     NODE_KEY_ROTATED: _spec("up", {"public_key": str, "nats_public_key": str}),
     NODE_KEY_ACCEPTED: _spec("down", {"public_key": str, "nats_public_key": str, "from_seq": int, "old_key_until": str}),
+    MATERIAL_RECEIVED: _spec("down", {"sha256": str, "size": int, "received_at": str}),
     RESEND_REQUEST: _spec("down", {"from_seq": int}),
 }
 

@@ -219,7 +219,8 @@ def supplement_from_form(ctx: Any, application_id: str, data: dict[str, Any], us
 @get("/api/applications/{application_id:str}/materials", sync_to_thread=True)
 def api_materials(request: Request, application_id: FromPath[str]) -> list[dict[str, Any]]:
     api_user(request)
-    return materials.list_materials(node(request).store, application_id)
+    ctx = node(request)
+    return materials.list_materials(ctx.store, ctx.blobs_dir, application_id)
 
 
 @get("/api/fees", sync_to_thread=True)

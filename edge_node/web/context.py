@@ -24,6 +24,7 @@ class NodeContext:
     sync: NodeSync
     blobs_dir: Path
     base_url: str
+    material_retention_days: float
 
 
 def node(request: Request) -> NodeContext:

@@ -146,7 +146,7 @@ def authorisation(request: Request, application_id: FromPath[str]) -> Template:
     user = page_user(request)
     ctx = node(request)
     app = cases.get_application(ctx.store, application_id)
-    signed = [m for m in materials.list_materials(ctx.store, application_id) if m["material"] in (cases.SIGNATURE, cases.AUTHORISATION)]
+    signed = [m for m in materials.list_materials(ctx.store, ctx.blobs_dir, application_id) if m["material"] in (cases.SIGNATURE, cases.AUTHORISATION)]
     return page(request, "authorisation.html", user=user, app=app, signed=signed, signature=cases.SIGNATURE)
 
 
@@ -154,8 +154,12 @@ def authorisation(request: Request, application_id: FromPath[str]) -> Template:
 def material_file(request: Request, application_id: FromPath[str], sha256: FromPath[str]) -> File:
     page_user(request)
     ctx = node(request)
-    found = next((m for m in materials.list_materials(ctx.store, application_id) if m["sha256"] == sha256), None)
-    if found is None or not materials.blob_path(ctx.blobs_dir, sha256).exists():
+    found = next((m for m in materials.list_materials(ctx.store, ctx.blobs_dir, application_id) if m["sha256"] == sha256), None)
+    if found is None:
+        raise NotFound("这个办件没有这份材料")
+    if not found["stored_here"]:
+        if found["received_at"]:
+            raise NotFound(f"这份材料已送达县中枢，本机不再保存（本机只保存 {ctx.material_retention_days:g} 天）。需要查看请联系县中枢")
         raise NotFound("本服务点没有这份材料的文件（设备更换前上传的材料只保存在县中枢）")
     return File(path=materials.blob_path(ctx.blobs_dir, sha256), media_type=found["media_type"], content_disposition_type="inline", filename=found["filename"] or sha256[:12])
 
@@ -195,7 +199,7 @@ def receipt(request: Request, application_id: FromPath[str]) -> Template:
     svg = qrcode.make(url, image_factory=qrcode.image.svg.SvgPathImage, box_size=8).to_string(encoding="unicode")
     return page(
         request, "receipt.html", user=user, app=app, progress_url=url, qr_svg=Markup(svg),
-        materials=materials.list_materials(ctx.store, application_id), checked=json.loads(app["materials_checked"]),
+        materials=materials.list_materials(ctx.store, ctx.blobs_dir, application_id), checked=json.loads(app["materials_checked"]),
         fee=ctx.store.one("SELECT * FROM fee_receipts WHERE application_id = ?", (application_id,)),
     )
 
@@ -359,6 +363,8 @@ def _case_context(ctx: Any, application_id: str) -> dict[str, Any]:
         "complaints": ctx.store.query("SELECT * FROM complaints WHERE application_id = ? ORDER BY created_at", (application_id,)),
         "levels": cases.EVALUATION_LEVELS,
         "licence": ctx.store.one("SELECT * FROM licences WHERE application_id = ?", (application_id,)),
+        "materials": materials.list_materials(ctx.store, ctx.blobs_dir, application_id),
+        "keep_until": lambda received_at: materials.keep_until(received_at, ctx.material_retention_days),
     }
 
 

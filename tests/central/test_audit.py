@@ -3,6 +3,8 @@ bad position of a chain that was tampered with in the database."""
 
 from __future__ import annotations
 
+import json
+
 import subprocess
 import sys
 from pathlib import Path
@@ -93,6 +95,7 @@ def test_a_database_from_before_key_history_is_migrated_in_place(tmp_path):
         conn.execute(text("DROP TABLE catalogversion"))
         conn.execute(text("DROP TABLE natscredential"))
         conn.execute(text("DROP TABLE schemaversion"))
+        conn.execute(text("INSERT INTO blob (sha256, node_id, size, received_bytes, complete_at) VALUES ('ab12', 'shangcun', 9, 9, '2026-11-20T08:00:00.000000Z')"))
     create_schema(engine)
     with engine.begin() as conn:
         assert conn.execute(text("SELECT version FROM schemaversion")).scalar_one() == LATEST
@@ -104,4 +107,6 @@ def test_a_database_from_before_key_history_is_migrated_in_place(tmp_path):
         assert conn.execute(text("SELECT version FROM catalogversion")).scalars().all() == [1]
         assert conn.execute(text("SELECT id, revoked_at FROM node")).all() == [("shangcun", None)]
         assert conn.execute(text("SELECT count(*) FROM natscredential")).scalar_one() == 0  # such a node needs a replacement code
+        receipt = conn.execute(text("SELECT node_id, data_json FROM downlinkevent WHERE kind = 'material.received'")).one()
+        assert receipt[0] == "shangcun" and json.loads(receipt[1])["sha256"] == "ab12"  # files that came before receipts existed
     assert all(r.ok for r in verify_all(engine, load_hub_key(settings.key_path).verify_key))

@@ -265,3 +265,35 @@ def test_a_skewed_node_clock_alerts_when_it_first_drifts(engine):
         [alert] = s.exec(select(Alert)).all()
         assert s.get(Node, "shangcun").clock_offset_s == 1
     assert alert.kind == "clock.skew" and "慢 900 秒" in alert.message
+
+
+def test_a_verified_attachment_sends_its_receipt_to_each_node_that_sent_it(engine, tmp_path):
+    import hashlib
+
+    from central.blobs import receive_chunk
+
+    data = b"%PDF-1.7\n" + bytes(range(256)) * 40
+    sha, half = hashlib.sha256(data).hexdigest(), len(data) // 2
+    blobs_dir = tmp_path / "blobs"
+
+    def receipts() -> list[tuple[str, dict]]:
+        with Session(engine) as s:
+            return [(e.node_id, json.loads(e.data_json)) for e in s.exec(select(DownlinkEvent).where(DownlinkEvent.kind == "material.received")).all()]
+
+    wrong = b"%PDF-1.7\n" + b"\0" * (len(data) - 9)
+    assert receive_chunk(engine, blobs_dir, f"yiwang.blob.shangcun.{sha}", 0, len(data), wrong).startswith("rejected")
+    assert receipts() == []  # bytes that do not match their name are no receipt
+
+    assert receive_chunk(engine, blobs_dir, f"yiwang.blob.shangcun.{sha}", 0, len(data), data[:half]) == "stored"
+    assert receipts() == []  # half a file is no receipt either
+    assert receive_chunk(engine, blobs_dir, f"yiwang.blob.shangcun.{sha}", half, len(data), data[half:]) == "complete"
+    [(node, receipt)] = receipts()
+    assert node == "shangcun" and receipt["sha256"] == sha and receipt["size"] == len(data) and receipt["received_at"]
+    assert receive_chunk(engine, blobs_dir, f"yiwang.blob.shangcun.{sha}", half, len(data), data[half:]) == "duplicate"
+    assert len(receipts()) == 1  # a redelivered chunk queues nothing more
+
+    with Session(engine) as s:
+        s.add(Node(id="xiacun", name="下村", kind="village", public_key=verify_key_to_text(HUB_KEY.verify_key), enrolled_at=T))
+        s.commit()
+    assert receive_chunk(engine, blobs_dir, f"yiwang.blob.xiacun.{sha}", half, len(data), data[half:]) == "duplicate"
+    assert sorted(node for node, _ in receipts()) == ["shangcun", "xiacun"]  # the other point may delete its copy too

@@ -7,7 +7,9 @@ from __future__ import annotations
 import asyncio
 import math
 import os
+import re
 
+import httpx
 import nats
 import pytest
 
@@ -83,7 +85,8 @@ def test_interrupted_attachment_upload_resumes_and_is_verified_at_the_hub(federa
     store.close()
 
 
-def test_materials_uploaded_at_the_window_reach_the_clerk(federation: LocalFederation):
+def test_materials_uploaded_at_the_window_reach_the_clerk_and_leave_the_laptop(federation: LocalFederation, monkeypatch):
+    monkeypatch.setenv("YIWANG_MATERIAL_RETENTION_DAYS", "0")  # delete a copy as soon as the hub confirms it
     spec = village("shangcun")
     federation.enrol_node(spec)
     federation.start_node(spec)
@@ -103,3 +106,16 @@ def test_materials_uploaded_at_the_window_reach_the_clerk(federation: LocalFeder
     assert got.content == photo and got.headers["content-type"] == "image/jpeg"
     other_clerk = Api(federation.hub_url, "clerk-rsj", federation.password)
     assert other_clerk.get(f"/api/applications/{app['id']}/materials/{up.json()['sha256']}").status_code == 403
+
+    # the hub's receipt comes back down; with retention 0 the node deletes its copy at once
+    sha = up.json()["sha256"]
+    mine = eventually(lambda: (m := agent.get(f"/api/applications/{app['id']}/materials").json()[0])["purged_at"] and m, what="the node to delete its confirmed copy")
+    assert mine["received_at"] and mine["stored_here"] is False
+    assert not (federation.node_dir("shangcun") / "blobs" / sha).exists()
+    page = httpx.Client(base_url=f"http://127.0.0.1:{spec.port}", timeout=30)
+    token = re.search(r'name="_csrf_token" value="([^"]+)"', page.get("/login").text).group(1)
+    page.post("/login", data={"username": "agent", "password": federation.password, "_csrf_token": token})
+    assert "已送达县中枢，本机不再保存" in page.get(f"/applications/{app['id']}").text
+    gone = page.get(f"/applications/{app['id']}/materials/{sha}")
+    assert gone.status_code == 404 and "本机不再保存" in gone.text
+    assert clerk.get(f"/api/applications/{app['id']}/materials/{sha}").content == photo  # the county still has it

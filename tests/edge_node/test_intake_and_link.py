@@ -252,7 +252,7 @@ def test_a_proxy_application_needs_the_applicants_authorisation(store, tmp_path)
     png = "data:image/png;base64," + base64.b64encode(b"\x89PNG\r\n\x1a\n" + bytes(10)).decode()
     app = cases.submit_application(store, FORM | {"by_proxy": "1"}, AGENT, tmp_path, cases.authorisation_uploads(png, None))
     assert app["proxy_agent"] == "代办员 王秀兰"
-    assert [m["material"] for m in materials.list_materials(store, app["id"])] == [cases.SIGNATURE]
+    assert [m["material"] for m in materials.list_materials(store, tmp_path, app["id"])] == [cases.SIGNATURE]
 
 
 def test_a_result_whose_licence_the_hub_did_not_sign_is_refused(store):
