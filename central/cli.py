@@ -73,7 +73,13 @@ def serve(settings: Settings) -> None:
 
     from .app import create_app
 
-    uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_level="info", access_log=False)
+    tls: dict[str, str] = {}
+    if settings.https:
+        cert, key = settings.tls_files
+        if not cert.exists() or not key.exists():
+            raise SystemExit(f"{cert} not found: run `yiwang hub init --dir {settings.data_dir} --nats-name <this machine's name>` first")
+        tls = {"ssl_certfile": str(cert), "ssl_keyfile": str(key)}
+    uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_level="info", access_log=False, **tls)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -92,6 +98,7 @@ def main(argv: list[str] | None = None) -> int:
             p.add_argument("--port", type=int)
             p.add_argument("--nats-url")
             p.add_argument("--public-url", help="URL nodes use to reach this hub for enrolment")
+            p.add_argument("--https", action="store_true", default=None, help="serve HTTPS with the county-CA certificate from `yiwang hub init` (or YIWANG_HUB_HTTPS=1)")
         if name == "init":
             p.add_argument("--operator-password", help="create the account 'operator' with this password")
             p.add_argument("--demo-password", help="create demo clerk accounts with this password")
@@ -106,7 +113,7 @@ def main(argv: list[str] | None = None) -> int:
     settings = Settings.from_env(
         data_dir=args.dir, db_url=args.db_url,
         host=getattr(args, "host", None), port=getattr(args, "port", None),
-        nats_url=getattr(args, "nats_url", None), public_url=getattr(args, "public_url", None),
+        nats_url=getattr(args, "nats_url", None), public_url=getattr(args, "public_url", None), https=getattr(args, "https", None),
     )
     if args.command == "init":
         init(settings, args.operator_password, args.demo_password)

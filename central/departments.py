@@ -77,6 +77,9 @@ def set_integration(engine: Engine, operator: User, code: str, integration: str,
         retire(session, now, department=code, keep=nkey)
         if nkey and holder is None:
             session.add(NatsCredential(nkey=nkey, department=code, created_at=now))
+        elif holder is not None and holder.valid_until is not None:
+            holder.valid_until = None  # the same key given back after the feed was switched off
+            session.add(holder)
         record_action(session, operator, "department.integration", code, integration=integration, nats_public_key=nkey)
     return dept
 

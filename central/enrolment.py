@@ -78,7 +78,8 @@ def redeem_code(engine: Engine, code: str, public_key: str, nats_public_key: str
         if row is None:
             raise NotFound("登记码无效，请向县级运维人员核对")
         existing = session.get(Node, row.node_id)
-        retry = row.used_at is not None and existing is not None and existing.public_key == public_key and session.get(NatsCredential, nats_public_key) is not None
+        credential = session.get(NatsCredential, nats_public_key)
+        retry = row.used_at is not None and existing is not None and existing.public_key == public_key and credential is not None and credential.node_id == existing.id
         if row.used_at is not None and not retry:
             raise Conflict("登记码已经使用过，请向县级运维人员申请新的登记码")
         if not retry and row.expires_at < utcnow():
@@ -101,7 +102,7 @@ def redeem_code(engine: Engine, code: str, public_key: str, nats_public_key: str
             node = Node(id=row.node_id, name=row.name, kind=row.kind, parent=row.parent, public_key=public_key, enrolled_at=now)
             session.add(NodeKey(node_id=node.id, from_seq=1, public_key=public_key, enrolled_at=now))
         if not retry:
-            if session.get(NatsCredential, nats_public_key) is not None:
+            if credential is not None:
                 raise Conflict("这个 NATS 公钥已被使用；请在新的空目录重新运行登记命令")
             session.add(NatsCredential(nkey=nats_public_key, node_id=node.id, created_at=now))
         row.used_at = row.used_at or now

@@ -16,6 +16,7 @@ class Settings:
     db_url: str = ""  # default: sqlite file in data_dir
     public_url: str = ""  # how nodes reach this hub over HTTP (enrolment); default from host/port
     silent_minutes: int = 60  # a node not heard from for this long is flagged on the dashboard
+    https: bool = False  # serve HTTPS with the county-CA certificate `yiwang hub init` made (nats/web.pem)
 
     @property
     def database_url(self) -> str:
@@ -31,12 +32,17 @@ class Settings:
         return self.data_dir / "nats"
 
     @property
+    def tls_files(self) -> tuple[Path, Path]:
+        """The hub's HTTPS certificate and key, signed by the county CA for the hub's names."""
+        return self.nats_dir / "web.pem", self.nats_dir / "web.key"
+
+    @property
     def key_path(self) -> Path:
         return self.data_dir / "hub.key"
 
     @property
     def base_url(self) -> str:
-        return self.public_url or f"http://{self.host}:{self.port}"
+        return self.public_url or f"{'https' if self.https else 'http'}://{self.host}:{self.port}"
 
     @classmethod
     def from_env(cls, **overrides: object) -> "Settings":
@@ -49,6 +55,7 @@ class Settings:
             "db_url": env.get("YIWANG_HUB_DB_URL", ""),
             "public_url": env.get("YIWANG_HUB_PUBLIC_URL", ""),
             "silent_minutes": int(env.get("YIWANG_SILENT_MINUTES", "60")),
+            "https": env.get("YIWANG_HUB_HTTPS", "").lower() in ("1", "true", "yes"),
         }
         values.update({k: v for k, v in overrides.items() if v is not None})
         values["data_dir"] = Path(values["data_dir"])  # type: ignore[arg-type]

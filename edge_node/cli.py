@@ -20,19 +20,28 @@ def main(argv: list[str] | None = None) -> int:
     serve.add_argument("--host")
     serve.add_argument("--port", type=int)
     serve.add_argument("--nats-url", help="override the NATS URL received at enrolment")
+    serve.add_argument("--tls-cert", type=Path, help="serve HTTPS with this certificate (e.g. from `yiwang hub issue-cert`)")
+    serve.add_argument("--tls-key", type=Path, help="the certificate's private key")
     add.add_argument("username")
     add.add_argument("display_name")
     add.add_argument("role", choices=["village_agent", "township_staff", "township_approver"])
     add.add_argument("--password", required=True)
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr)
-    settings = Settings.from_env(data_dir=args.dir, host=getattr(args, "host", None), port=getattr(args, "port", None), nats_url=getattr(args, "nats_url", None))
+    try:
+        settings = Settings.from_env(
+            data_dir=args.dir, host=getattr(args, "host", None), port=getattr(args, "port", None), nats_url=getattr(args, "nats_url", None),
+            tls_cert=getattr(args, "tls_cert", None), tls_key=getattr(args, "tls_key", None),
+        )
+    except ValueError as exc:
+        parser.error(str(exc))
     if args.command == "serve":
         import uvicorn
 
         from .app import create_app
 
-        uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_level="info", access_log=False)
+        tls = {"ssl_certfile": str(settings.tls_cert), "ssl_keyfile": str(settings.tls_key)} if settings.tls_cert else {}
+        uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_level="info", access_log=False, **tls)
     else:
         from .auth import add_user
         from .store import Store

@@ -23,15 +23,19 @@ class Settings:
     nats_url: str = ""  # overrides the URL received at enrolment
     public_url: str = ""  # how citizens' phones reach this node (QR codes on slips); default from host/port
     heartbeat_seconds: float = 60.0  # node.heartbeat to the hub's dashboard while connected (0 = off)
+    tls_cert: Path | None = None  # serve HTTPS (a township LAN): a certificate from `yiwang hub issue-cert`
+    tls_key: Path | None = None
     material_retention_days: float = 7.0  # keep a material file this long after the hub confirms it (0 = delete at once)
 
     def __post_init__(self) -> None:
+        if (self.tls_cert is None) != (self.tls_key is None):
+            raise ValueError("HTTPS needs both a certificate and its key (--tls-cert and --tls-key)")
         if self.material_retention_days < 0:
             raise ValueError(f"YIWANG_MATERIAL_RETENTION_DAYS must be 0 or more days, not {self.material_retention_days:g}")
 
     @property
     def base_url(self) -> str:
-        return self.public_url or f"http://{self.host}:{self.port}"
+        return self.public_url or f"{'https' if self.tls_cert else 'http'}://{self.host}:{self.port}"
 
     @property
     def db_path(self) -> Path:
@@ -52,9 +56,13 @@ class Settings:
             "public_url": env.get("YIWANG_NODE_PUBLIC_URL", ""),
             "heartbeat_seconds": float(env.get("YIWANG_HEARTBEAT_SECONDS", "60")),
             "material_retention_days": float(env.get("YIWANG_MATERIAL_RETENTION_DAYS", "7")),
+            "tls_cert": env.get("YIWANG_NODE_TLS_CERT") or None,
+            "tls_key": env.get("YIWANG_NODE_TLS_KEY") or None,
         }
         values.update({k: v for k, v in overrides.items() if v is not None})
         values["data_dir"] = Path(values["data_dir"])  # type: ignore[arg-type]
+        for name in ("tls_cert", "tls_key"):
+            values[name] = Path(values[name]) if values[name] else None  # type: ignore[arg-type]
         return cls(**values)  # type: ignore[arg-type]
 
 

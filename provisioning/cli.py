@@ -4,8 +4,9 @@
     yiwang hub init [--nats-host H --nats-port P --nats-name NAME …]
                                      hub key, NATS config with TLS (county CA) and nkeys, operator
     yiwang hub nats                  run nats-server with that configuration
+    yiwang hub issue-cert NAME… --out DIR   an HTTPS certificate from the county CA (township nodes)
     yiwang hub serve|add-user|audit  the county hub            (runs `python -m central`)
-    yiwang node enroll CODE --hub URL [--dir D]   enrol this machine as a node
+    yiwang node enroll CODE --hub URL --ca sha256:… [--dir D]   enrol this machine as a node
     yiwang node serve|add-user       an edge node              (runs `python -m edge_node`)
 
 The hub and node commands run in their own interpreter (exec) so that this module imports
@@ -37,19 +38,41 @@ def hub_nats(argv: list[str]) -> list[str]:
         if not conf.exists():
             raise SystemExit(f"{conf} not found: run `yiwang hub init --dir {known.dir}` first")
         os.execv(str(nats_server_binary()), ["nats-server", "-c", str(conf)])
+    from sync_protocol import ca_fingerprint
+
     from .natsd import init_nats
-    from .tls import fingerprint
 
     conf = init_nats(nats_dir, known.nats_host, known.nats_port, known.nats_name)
-    print(f"NATS configuration: {conf} (TLS, county CA {nats_dir / 'ca.pem'}, SHA-256 {fingerprint((nats_dir / 'ca.pem').read_bytes())[:16]}…)")
-    print(f"start it with: yiwang hub nats --dir {known.dir}")
+    print(f"NATS configuration: {conf} (TLS required)")
+    print(f"county CA: {nats_dir / 'ca.pem'}, fingerprint {ca_fingerprint((nats_dir / 'ca.pem').read_text())} (printed on every enrolment slip)")
+    print(f"hub HTTPS certificate: {nats_dir / 'web.pem'} (used by `yiwang hub serve --https`)")
+    print(f"start NATS with: yiwang hub nats --dir {known.dir}")
     if any(a == "--help" or a == "-h" for a in rest):
         parser.print_help()
     return ["hub", "init", "--dir", str(known.dir), *rest]
 
 
+def issue_cert(argv: list[str]) -> int:
+    """`hub issue-cert NAME… --out DIR`: a county-CA certificate for a township node's web server."""
+    parser = argparse.ArgumentParser(prog="yiwang hub issue-cert", description="issue an HTTPS certificate from the county CA, e.g. for a township node's LAN name")
+    parser.add_argument("names", nargs="+", help="DNS names or IP addresses browsers use to reach that machine")
+    parser.add_argument("--out", type=Path, required=True, help="directory for web.pem and web.key (copy them to the node, then run it with --tls-cert/--tls-key)")
+    parser.add_argument("--dir", type=Path, default=Path(os.environ.get("YIWANG_HUB_DIR", "var/hub")))
+    args = parser.parse_args(argv)
+    if not (args.dir / "nats" / "ca.key").exists():
+        print(f"{args.dir / 'nats' / 'ca.key'} not found: run `yiwang hub init --dir {args.dir}` first", file=sys.stderr)
+        return 2
+    from .tls import issue_server_cert
+
+    issue_server_cert(args.dir / "nats", args.names, args.out, stem="web")
+    print(f"{args.out / 'web.pem'} and {args.out / 'web.key'} (0600) for {', '.join(args.names)}; browsers that trust the county CA ({args.dir / 'nats' / 'ca.pem'}) accept it")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
+    if argv[:2] == ["hub", "issue-cert"]:
+        return issue_cert(argv[2:])
     if argv[:2] in (["hub", "init"], ["hub", "nats"]):
         argv = hub_nats(argv)
     if argv[:1] == ["hub"]:
@@ -67,7 +90,9 @@ def main(argv: list[str] | None = None) -> int:
     node_sub = node.add_subparsers(dest="node_command", required=True)
     enroll_p = node_sub.add_parser("enroll", help="enrol this machine with a one-time code from the county operator")
     enroll_p.add_argument("code")
-    enroll_p.add_argument("--hub", required=True, help="the county hub's URL, e.g. http://hub.example:8700")
+    enroll_p.add_argument("--hub", required=True, help="the county hub's URL, e.g. https://hub.example:8700")
+    enroll_p.add_argument("--ca", required=True, help="the county CA fingerprint printed on the enrolment slip (sha256:…)")
+    enroll_p.add_argument("--allow-http", action="store_true", help="enrol over plain HTTP to a hub that is not on this machine (a trusted network only)")
     enroll_p.add_argument("--dir", type=Path, default=Path(os.environ.get("YIWANG_NODE_DIR", "var/node")))
     sub.add_parser("hub", help="county hub commands: init, serve, add-user")
     args = parser.parse_args(argv)
@@ -79,7 +104,7 @@ def main(argv: list[str] | None = None) -> int:
     from .enrol import EnrolmentFailed, enroll
 
     try:
-        answer = enroll(args.code, args.hub, args.dir)
+        answer = enroll(args.code, args.hub, args.dir, args.ca, allow_http=args.allow_http)
     except EnrolmentFailed as exc:
         print(exc, file=sys.stderr)
         return 2

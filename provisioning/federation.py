@@ -18,9 +18,9 @@ from pathlib import Path
 
 import httpx
 
-from .enrol import enroll
-from sync_protocol import inbox_prefix
+from sync_protocol import ca_fingerprint, inbox_prefix
 
+from .enrol import enroll
 from .natsd import init_nats, nats_server_binary
 
 
@@ -48,6 +48,7 @@ class NodeSpec:
     port: int
     parent: str | None = None
     users: list[tuple[str, str, str]] = field(default_factory=list)  # (username, display name, role)
+    tls_dir: Path | None = None  # web.pem + web.key from `yiwang hub issue-cert`: serve HTTPS
 
 
 @dataclass
@@ -57,6 +58,7 @@ class LocalFederation:
     hub_port: int
     password: str = "demo123"
     host: str = "127.0.0.1"
+    https: bool = False  # the hub's web server on HTTPS with its county-CA certificate
     procs: dict[str, subprocess.Popen] = field(default_factory=dict)
 
     @property
@@ -78,7 +80,15 @@ class LocalFederation:
 
     @property
     def hub_url(self) -> str:
-        return f"http://{self.host}:{self.hub_port}"
+        return f"{'https' if self.https else 'http'}://{self.host}:{self.hub_port}"
+
+    @property
+    def hub_verify(self) -> ssl.SSLContext | bool:
+        """What an HTTP client checks the hub's certificate with: the county CA."""
+        return ssl.create_default_context(cafile=str(self.nats_dir / "ca.pem")) if self.https else True
+
+    def ca_fingerprint(self) -> str:
+        return ca_fingerprint((self.nats_dir / "ca.pem").read_text())
 
     def node_dir(self, node_id: str) -> Path:
         return self.root / "nodes" / node_id
@@ -139,11 +149,12 @@ class LocalFederation:
 
     def start_hub(self) -> None:
         self.init_hub()
-        self._spawn("hub", [sys.executable, "-m", "central", "serve", "--dir", str(self.root / "hub"), "--host", self.host, "--port", str(self.hub_port), "--nats-url", self.nats_url])
-        self._wait("hub", lambda: _http_ok(f"{self.hub_url}/api/health"))
+        https = ["--https"] if self.https else []
+        self._spawn("hub", [sys.executable, "-m", "central", "serve", "--dir", str(self.root / "hub"), "--host", self.host, "--port", str(self.hub_port), "--nats-url", self.nats_url, *https])
+        self._wait("hub", lambda: _http_ok(f"{self.hub_url}/api/health", self.hub_verify))
 
     def hub_token(self, username: str = "operator") -> str:
-        response = httpx.post(f"{self.hub_url}/api/login", json={"username": username, "password": self.password}, timeout=30)
+        response = httpx.post(f"{self.hub_url}/api/login", json={"username": username, "password": self.password}, timeout=30, verify=self.hub_verify)
         response.raise_for_status()
         return response.json()["token"]
 
@@ -156,18 +167,21 @@ class LocalFederation:
         response = httpx.post(
             f"{self.hub_url}/api/enrolment-codes",
             json={"node_id": spec.node_id, "name": spec.name, "kind": spec.kind, "parent": spec.parent},
-            headers=headers, timeout=30,
+            headers=headers, timeout=30, verify=self.hub_verify,
         )
         response.raise_for_status()
-        enroll(response.json()["code"], self.hub_url, directory)
+        slip = response.json()  # what the operator hands over: the code and the CA fingerprint
+        enroll(slip["code"], self.hub_url, directory, slip["ca_fingerprint"])
         for username, display, role in spec.users:
             subprocess.run([sys.executable, "-m", "edge_node", "add-user", "--dir", str(directory), username, display, role, "--password", self.password], check=True)
 
     def start_node(self, spec: NodeSpec) -> None:
         if not (self.node_dir(spec.node_id) / "nats.nk").exists():
             raise FederationError(f"{self.node_dir(spec.node_id)} was enrolled by an older yiwang, without NATS credentials; delete {self.root} and start again")
-        self._spawn(spec.node_id, [sys.executable, "-m", "edge_node", "serve", "--dir", str(self.node_dir(spec.node_id)), "--host", self.host, "--port", str(spec.port)])
-        self._wait(spec.node_id, lambda: _http_ok(f"http://{self.host}:{spec.port}/api/status"))
+        tls = ["--tls-cert", str(spec.tls_dir / "web.pem"), "--tls-key", str(spec.tls_dir / "web.key")] if spec.tls_dir else []
+        self._spawn(spec.node_id, [sys.executable, "-m", "edge_node", "serve", "--dir", str(self.node_dir(spec.node_id)), "--host", self.host, "--port", str(spec.port), *tls])
+        verify = ssl.create_default_context(cafile=str(self.nats_dir / "ca.pem")) if spec.tls_dir else True
+        self._wait(spec.node_id, lambda: _http_ok(f"{'https' if spec.tls_dir else 'http'}://{self.host}:{spec.port}/api/status", verify))
 
     def stop_all(self) -> None:
         for name in [n for n in self.procs if n not in ("hub", "nats")] + ["hub", "nats"]:
@@ -177,8 +191,8 @@ class LocalFederation:
         return [(name, p.returncode) for name, p in self.procs.items() if p.poll() is not None]
 
 
-def _http_ok(url: str) -> bool:
+def _http_ok(url: str, verify: ssl.SSLContext | bool = True) -> bool:
     try:
-        return httpx.get(url, timeout=1.0).status_code == 200
+        return httpx.get(url, timeout=1.0, verify=verify).status_code == 200
     except httpx.HTTPError:
         return False

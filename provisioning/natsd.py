@@ -72,13 +72,15 @@ def server_config(nats_dir: Path, host: str, port: int, server_name: str = "yiwa
 
 def init_nats(nats_dir: Path, host: str, port: int, names: list[str] | None = None, county: str = "county") -> Path:
     """Create (or complete) ``nats_dir``; return the path of ``nats.conf``. Keys and the CA are
-    kept if they exist; the configuration and server certificate are written again."""
+    kept if they exist; the configuration and the server certificates (NATS, hub web) are written
+    again."""
     nats_dir.mkdir(parents=True, exist_ok=True)
     create_ca(nats_dir, county)
     names = list(names or []) + ["localhost", "127.0.0.1", socket.gethostname()]
     if host not in ("0.0.0.0", "::"):
         names.insert(0, host)
     issue_server_cert(nats_dir, names)
+    issue_server_cert(nats_dir, names, stem="web")  # the hub's HTTPS (`yiwang hub serve --https`), same machine
     if not (nats_dir / "hub.nk").exists():
         write_private(nats_dir / "hub.nk", new_user_seed())
     if not (nats_dir / "accounts.conf").exists():

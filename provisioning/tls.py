@@ -1,13 +1,14 @@
-"""The county's own certificate authority for NATS TLS: made once by `yiwang hub init`.
+"""The county's own certificate authority: made once by `yiwang hub init`.
 
-The CA certificate is public: nodes receive it at enrolment and trust only it for NATS (not the
-system's trust store). Its private key stays in the hub directory (0600) and signs the server
-certificate, whose names are the ones nodes use to reach NATS.
+The CA certificate is public: nodes receive it at enrolment, check it against the fingerprint on
+the enrolment slip, and trust only it (not the system's trust store) for NATS and the hub's HTTPS.
+Its private key stays in the hub directory (0600) and signs the server certificates: nats-server's
+(``server.pem``), the hub's web server's (``web.pem``) and any township node's (`yiwang hub
+issue-cert`), for the names clients use to reach them.
 """
 
 from __future__ import annotations
 
-import hashlib
 import ipaddress
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -55,11 +56,14 @@ def create_ca(directory: Path, county: str) -> None:
     (directory / "ca.pem").write_bytes(cert.public_bytes(serialization.Encoding.PEM))
 
 
-def issue_server_cert(directory: Path, names: list[str]) -> None:
-    """``server.pem`` / ``server.key`` (0600) for these DNS names and IP addresses, signed by the CA
-    in ``directory``. Run again to add a name (the old pair is replaced)."""
-    ca_key = serialization.load_pem_private_key((directory / "ca.key").read_bytes(), password=None)
-    ca_cert = x509.load_pem_x509_certificate((directory / "ca.pem").read_bytes())
+def issue_server_cert(ca_dir: Path, names: list[str], out_dir: Path | None = None, stem: str = "server") -> None:
+    """``<stem>.pem`` / ``<stem>.key`` (0600) in ``out_dir`` (default ``ca_dir``) for these DNS
+    names and IP addresses, signed by the CA in ``ca_dir``. Run again to add a name (the old pair
+    is replaced)."""
+    directory = out_dir or ca_dir
+    directory.mkdir(parents=True, exist_ok=True)
+    ca_key = serialization.load_pem_private_key((ca_dir / "ca.key").read_bytes(), password=None)
+    ca_cert = x509.load_pem_x509_certificate((ca_dir / "ca.pem").read_bytes())
     key = ec.generate_private_key(ec.SECP256R1())
     sans: list[x509.GeneralName] = []
     for name in dict.fromkeys(names):
@@ -82,12 +86,7 @@ def issue_server_cert(directory: Path, names: list[str]) -> None:
         .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_cert.public_key()), critical=False)  # type: ignore[arg-type]
         .sign(ca_key, hashes.SHA256())  # type: ignore[arg-type]
     )
-    for stale in ("server.key", "server.pem"):
+    for stale in (f"{stem}.key", f"{stem}.pem"):
         (directory / stale).unlink(missing_ok=True)
-    write_private(directory / "server.key", _key_pem(key).strip())
-    (directory / "server.pem").write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-
-
-def fingerprint(pem: bytes) -> str:
-    """SHA-256 of the certificate's DER form, as operators compare it (hex)."""
-    return hashlib.sha256(x509.load_pem_x509_certificate(pem).public_bytes(serialization.Encoding.DER)).hexdigest()
+    write_private(directory / f"{stem}.key", _key_pem(key).strip())
+    (directory / f"{stem}.pem").write_bytes(cert.public_bytes(serialization.Encoding.PEM))

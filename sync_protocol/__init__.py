@@ -26,7 +26,7 @@ from ._errors import (
     UnsupportedVersion,
 )
 from ._licence import LICENCE_PREFIX, open_licence, seal_licence
-from ._keys import signing_key_from_text, signing_key_to_text, verify_key_from_text, verify_key_to_text
+from ._keys import FINGERPRINT_PATTERN, ca_fingerprint, signing_key_from_text, signing_key_to_text, verify_key_from_text, verify_key_to_text
 from ._records import (
     APPLICATION_ACCEPTED,
     APPLICATION_DISPATCHED,
@@ -79,6 +79,7 @@ from ._time import format_time, parse_time
 from ._signing import batch_hash, open_batch, sign_batch, verify_wire
 
 __all__ = [
+    "FINGERPRINT_PATTERN", "ca_fingerprint",
     "APPLICATION_ACCEPTED", "APPLICATION_DISPATCHED", "APPLICATION_NOT_ACCEPTED", "APPLICATION_PICKED_UP",
     "APPLICATION_RECEIVED", "APPLICATION_WITHDRAWN", "CATALOG_VERSION", "COMPLAINT_FILED", "DECISION_MADE",
     "DEPARTMENT_STREAM", "DOWNLINK_STREAM", "department_subject", "EVALUATION_GIVEN", "FEE_COLLECTED", "FEE_REFUNDED", "MATERIALS_ATTACHED", "MATERIAL_RECEIVED", "NODE_HEARTBEAT",

@@ -52,9 +52,9 @@ def no_full_resident_id_in_any_log(tmp_path_factory) -> Iterator[None]:  # type:
 
 
 @contextmanager
-def running_federation(root: Path) -> Iterator[LocalFederation]:
+def running_federation(root: Path, https: bool = False) -> Iterator[LocalFederation]:
     """NATS + hub on free ports under ``root``, stopped (with any nodes) afterwards."""
-    fed = LocalFederation(root=root, nats_port=free_port(), hub_port=free_port())
+    fed = LocalFederation(root=root, nats_port=free_port(), hub_port=free_port(), https=https)
     fed.start_nats()
     fed.start_hub()
     try:

@@ -11,7 +11,7 @@ from litestar.response import File
 from litestar.params import FromPath, FromQuery, JSONBody
 from sqlmodel import Session, col, select
 
-from sync_protocol import department_consumer, department_inbox_prefix, verify_key_to_text
+from sync_protocol import ca_fingerprint, department_consumer, department_inbox_prefix, verify_key_to_text
 
 from .. import actions, approval, auth, blobs, catalog, dashboard, departments, enrolment, fees, history, metrics, nodes, public, supervision, workdays
 from ..errors import Conflict, InvalidInput, NotAuthenticated, NotFound
@@ -291,7 +291,7 @@ def api_replacement_code(request: Request, node_id: FromPath[str]) -> dict[str, 
     """A one-time code for new hardware at an enrolled point; the device restores its history."""
     operator = api_user(request, "operator")
     code, expires = enrolment.create_replacement_code(hub(request).engine, node_id, operator.username)
-    return {"code": code, "node_id": node_id, "expires_at": expires, "replacement": True}
+    return hub(request).enrolment_slip(code, node_id, expires, replacement=True)
 
 
 @get("/api/nodes/{node_id:str}/history", sync_to_thread=True)
@@ -374,16 +374,23 @@ def api_quarantine(request: Request) -> list[dict[str, Any]]:
 def api_create_code(request: Request, data: JSONBody[EnrolmentCodeIn]) -> dict[str, Any]:
     operator = api_user(request, "operator")
     code, expires = enrolment.create_code(hub(request).engine, data.node_id, data.name, data.kind, data.parent, operator.username)
-    return {"code": code, "node_id": data.node_id, "expires_at": expires}
+    return hub(request).enrolment_slip(code, data.node_id, expires)
+
+
+@get("/api/enrolment/ca", sync_to_thread=True)
+def api_county_ca(request: Request) -> dict[str, str]:
+    """Public: the county CA. A node accepts it only if its fingerprint is the one on its slip."""
+    pem = hub(request).county_ca()
+    return {"ca": pem, "fingerprint": ca_fingerprint(pem)}
 
 
 @post("/api/enrolment", sync_to_thread=True, status_code=200)
 def api_enrol(request: Request, data: JSONBody[EnrolmentIn]) -> dict[str, Any]:
     """Called by `yiwang node enroll`: the code proves the operator's consent, the key is the node's."""
     ctx = hub(request)
+    ca = ctx.county_ca()  # before the code is spent
     node, restore_token = enrolment.redeem_code(ctx.engine, data.code, data.public_key, data.nats_public_key)
     ctx.nats_access_changed()
-    ca = ctx.settings.nats_dir / "ca.pem"
     return {
         "restore_token": restore_token,
         "node_id": node.id,
@@ -392,9 +399,9 @@ def api_enrol(request: Request, data: JSONBody[EnrolmentIn]) -> dict[str, Any]:
         "parent": node.parent,
         "hub_public_key": verify_key_to_text(ctx.key.verify_key),
         "nats_url": ctx.settings.nats_url,
-        "nats_ca": ca.read_text() if ca.exists() else None,
+        "nats_ca": ca,
         "catalog": catalog.published_catalog(ctx.engine),
     }
 
 
-ROUTES = [api_login, api_health, api_queue, api_calendar, api_load_calendar, api_applications, api_application, api_material_file, api_decide, api_accept, api_not_accept, api_request_supplement, api_public_progress, api_public_decisions, api_licences, api_catalog, api_catalog_versions, api_publish_item, api_dashboard, prometheus_metrics, api_departments, api_set_integration, api_nodes, api_replacement_code, api_node_history, api_revoke, api_fees, api_complaints, api_answer_complaint, api_evaluations, api_follow_up, api_actions, api_alerts, api_quarantine, api_create_code, api_enrol]
+ROUTES = [api_login, api_health, api_queue, api_calendar, api_load_calendar, api_applications, api_application, api_material_file, api_decide, api_accept, api_not_accept, api_request_supplement, api_public_progress, api_public_decisions, api_licences, api_catalog, api_catalog_versions, api_publish_item, api_dashboard, prometheus_metrics, api_departments, api_set_integration, api_nodes, api_replacement_code, api_node_history, api_revoke, api_fees, api_complaints, api_answer_complaint, api_evaluations, api_follow_up, api_actions, api_alerts, api_quarantine, api_create_code, api_county_ca, api_enrol]

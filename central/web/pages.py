@@ -5,12 +5,16 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any, Callable
 
+import qrcode
+import qrcode.image.svg
 from litestar import MediaType, Request, get, post
 from litestar.params import FromPath, FromQuery, URLEncodedBody
 from litestar.response import File, Redirect, Response, Template
 from sqlmodel import Session, select
 
-from .. import actions, approval, auth, blobs, catalog, dashboard, enrolment, public, supervision, workdays
+from markupsafe import Markup
+
+from .. import actions, approval, auth, blobs, catalog, dashboard, enrolment, nodes as node_admin, public, supervision, workdays
 from sync_protocol import SyncError, open_licence
 
 from ..errors import HubError, NotFound
@@ -52,7 +56,7 @@ def login_submit(request: Request, data: URLEncodedBody[dict[str, str]]) -> Resp
     except HubError as exc:
         return page("login.html", status_code=401, error=exc.message, username=data.get("username", ""))
     response = Redirect("/")
-    response.set_cookie(SESSION_COOKIE, token, httponly=True, samesite="lax", max_age=int(auth.SESSION_LIFETIME.total_seconds()))
+    response.set_cookie(SESSION_COOKIE, token, httponly=True, samesite="lax", secure=request.url.scheme == "https", max_age=int(auth.SESSION_LIFETIME.total_seconds()))
     return response
 
 
@@ -245,8 +249,16 @@ def _nodes_page(request: Request, user: Any, status_code: int = 200, **extra: An
         counts = {n.id: len(session.exec(select(Application.id).where(Application.node_id == n.id)).all()) for n in rows}
     extra.setdefault("error", None)
     extra.setdefault("new_code", None)
+    extra.setdefault("message", None)
     extra.setdefault("calendar", workdays.calendar_status(workdays.load_calendar(hub(request).engine)))
     return page("nodes.html", status_code=status_code, user=user, nodes=rows, counts=counts, **extra)
+
+
+def _slip(request: Request, code: str, node_id: str, expires: str, replacement: bool = False) -> dict[str, Any]:
+    """The printable enrolment slip (登记单), with the whole command as a QR code for a phone."""
+    slip = hub(request).enrolment_slip(code, node_id, expires, replacement=replacement)
+    svg = qrcode.make(slip["command"], image_factory=qrcode.image.svg.SvgPathImage, box_size=6).to_string(encoding="unicode")
+    return slip | {"qr_svg": Markup(svg)}
 
 
 @post("/nodes/enrolment-codes", sync_to_thread=True)
@@ -254,9 +266,33 @@ def nodes_create_code(request: Request, data: URLEncodedBody[dict[str, str]]) ->
     user = page_user(request, "operator")
     try:
         code, expires = enrolment.create_code(hub(request).engine, data.get("node_id", "").strip(), data.get("name", ""), data.get("kind", ""), data.get("parent") or None, user.username)
+        slip = _slip(request, code, data.get("node_id", "").strip(), expires)
     except HubError as exc:
         return _nodes_page(request, user, status_code=exc.status, error=exc.message)
-    return _nodes_page(request, user, new_code={"code": code, "expires_at": expires, "node_id": data.get("node_id")})
+    return _nodes_page(request, user, new_code=slip)
 
 
-ROUTES = [verify_page, progress_page, publicity_page, home, dashboard_page, dashboard_answer, dashboard_follow_up, actions_page, login_form, login_submit, logout, queue, case, case_material, case_decide, case_accept, case_supplement, catalog_page, catalog_new, catalog_item, catalog_publish, nodes, nodes_create_code]
+@post("/nodes/{node_id:str}/replacement-code", sync_to_thread=True)
+def nodes_replacement_code(request: Request, node_id: FromPath[str]) -> Template:
+    user = page_user(request, "operator")
+    try:
+        code, expires = enrolment.create_replacement_code(hub(request).engine, node_id, user.username)
+        slip = _slip(request, code, node_id, expires, replacement=True)
+    except HubError as exc:
+        return _nodes_page(request, user, status_code=exc.status, error=exc.message)
+    return _nodes_page(request, user, new_code=slip)
+
+
+@post("/nodes/{node_id:str}/revoke", sync_to_thread=True)
+def nodes_revoke(request: Request, node_id: FromPath[str], data: URLEncodedBody[dict[str, str]]) -> Template:
+    """A stolen laptop: the node's NATS connection is dropped at once (same path as the API)."""
+    user = page_user(request, "operator")
+    try:
+        node_admin.revoke_node(hub(request).engine, user, node_id, data.get("reason", ""))
+    except HubError as exc:
+        return _nodes_page(request, user, status_code=exc.status, error=exc.message)
+    hub(request).nats_access_changed()
+    return _nodes_page(request, user, message=f"节点 {node_id} 已吊销：它的联网连接已被切断，之后它签发的批次一律隔离。新设备请生成设备更换码。")
+
+
+ROUTES = [verify_page, progress_page, publicity_page, home, dashboard_page, dashboard_answer, dashboard_follow_up, actions_page, login_form, login_submit, logout, queue, case, case_material, case_decide, case_accept, case_supplement, catalog_page, catalog_new, catalog_item, catalog_publish, nodes, nodes_create_code, nodes_replacement_code, nodes_revoke]

@@ -53,7 +53,7 @@ def login_submit(request: Request, data: URLEncodedBody[dict[str, str]]) -> Resp
     except NodeError as exc:
         return page(request, "login.html", status_code=401, user=None, error=exc.message, username=data.get("username", ""))
     response = Redirect("/")
-    response.set_cookie(SESSION_COOKIE, token, httponly=True, samesite="lax", max_age=int(auth.SESSION_LIFETIME.total_seconds()))
+    response.set_cookie(SESSION_COOKIE, token, httponly=True, samesite="lax", secure=request.url.scheme == "https", max_age=int(auth.SESSION_LIFETIME.total_seconds()))
     return response
 
 

@@ -11,13 +11,14 @@ from litestar.testing import TestClient
 from central.app import create_app
 from central.cli import init
 from central.settings import Settings
-from provisioning.natsd import new_user_seed, public_nkey
+from provisioning.natsd import init_nats, new_user_seed, public_nkey
 
 
 @pytest.fixture
 def client(tmp_path: Path):
     settings = Settings(data_dir=tmp_path / "hub", nats_url="nats://127.0.0.1:9")
     init(settings, operator_password="op-pass", demo_password="pw")
+    init_nats(settings.nats_dir, "127.0.0.1", 9)  # the county CA: enrolment slips carry its fingerprint
     with TestClient(create_app(settings)) as client:
         yield client
 
@@ -146,3 +147,22 @@ def test_public_pages_need_no_login_and_reveal_nothing_for_a_wrong_pair(client):
     paths = client.get("/api/schema/openapi.json").json()["paths"]
     for path in ("/api/dashboard", "/api/applications/{application_id}/acceptance", "/api/catalog/items/{code}", "/api/departments/{code}/integration", "/api/public/progress"):
         assert path in paths, path
+
+
+def test_a_retry_must_bring_the_nats_key_it_enrolled_with_and_a_department_key_can_be_given_back(client, tmp_path):
+    import sqlite3
+
+    auth = {"Authorization": f"Bearer {client.post('/api/login', json={'username': 'operator', 'password': 'op-pass'}).json()['token']}"}
+    code_a = client.post("/api/enrolment-codes", json={"node_id": "acun", "name": "A村", "kind": "village"}, headers=auth).json()["code"]
+    code_b = client.post("/api/enrolment-codes", json={"node_id": "bcun", "name": "B村", "kind": "village"}, headers=auth).json()["code"]
+    assert client.post("/api/enrolment", json={"code": code_a, "public_key": "ab" * 32, "nats_public_key": NKEY_A}).status_code == 200
+    assert client.post("/api/enrolment", json={"code": code_b, "public_key": "cd" * 32, "nats_public_key": NKEY_B}).status_code == 200
+    crossed = client.post("/api/enrolment", json={"code": code_a, "public_key": "ab" * 32, "nats_public_key": NKEY_B})
+    assert crossed.status_code == 409  # B's NATS key is not A's: no "retry" with another point's identity
+
+    dept_key = public_nkey(new_user_seed())
+    for body in ({"integration": "nats", "nats_public_key": dept_key}, {"integration": ""}, {"integration": "nats", "nats_public_key": dept_key}):
+        assert client.put("/api/departments/cl/integration", json=body, headers=auth).status_code == 200
+    db = sqlite3.connect(tmp_path / "hub" / "hub.sqlite3")
+    assert db.execute("SELECT valid_until FROM natscredential WHERE nkey = ?", (dept_key,)).fetchone() == (None,)  # in force again
+    db.close()

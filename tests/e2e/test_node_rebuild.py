@@ -48,10 +48,11 @@ def test_replacement_device_restores_history_and_continues_the_chain(federation:
     taken = operator.post("/api/enrolment-codes", json={"node_id": "shangcun", "name": "x", "kind": "village"})
     assert taken.status_code == 409 and "设备更换码" in taken.json()["detail"]
     # ... a replacement code can, and the new device restores the point's history
-    code = operator.post("/api/nodes/shangcun/replacement-code").json()["code"]
-    enroll(code, federation.hub_url, federation.node_dir("shangcun"))
+    slip = operator.post("/api/nodes/shangcun/replacement-code").json()
+    code, ca = slip["code"], slip["ca_fingerprint"]
+    enroll(code, federation.hub_url, federation.node_dir("shangcun"), ca)
     with pytest.raises(EnrolmentFailed):  # and the code is spent
-        enroll(code, federation.hub_url, federation.node_dir("shangcun") / "another")
+        enroll(code, federation.hub_url, federation.node_dir("shangcun") / "another", ca)
     # the old device's NATS identity is out of the access list; the new one is in
     access = (federation.nats_dir / "accounts.conf").read_text()
     assert user_nkey_from_seed(old_nats) not in access
