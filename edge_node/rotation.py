@@ -51,6 +51,12 @@ def start(store: Store, data_dir: Path) -> dict[str, str]:
     return {"public_key": public_key, "nats_public_key": nats_public_key}
 
 
+def status(store: Store, data_dir: Path) -> dict[str, str | bool]:
+    """For the home page: the key that signs now, and whether a rotation awaits the hub."""
+    current = verify_key_to_text(signing_keys(data_dir)[0].verify_key)
+    return {"public_key": current, "pending": bool(_meta(store, "rotation_pending"))}
+
+
 def signing_keys(data_dir: Path) -> list[SigningKey]:
     """The keys seal_pending may sign with: the current one, and the next during a rotation."""
     keys = [signing_key_from_text((data_dir / KEY).read_text())]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 from typing import Any
 
 from litestar import MediaType, Request, get, post
@@ -14,11 +15,13 @@ import qrcode.image.svg
 from litestar.datastructures import UploadFile
 from markupsafe import Markup
 
-from .. import auth, cases, catalog, fees, materials, reconcile
+from .. import auth, cases, catalog, fees, materials, reconcile, rotation
 from ..errors import InvalidInput, NodeError, NotFound
 from ..intake import mask_id, validate_credit_code, validate_resident_id
 from .api import supplement_from_form
 from .context import SESSION_COOKIE, node, page_user, sync_status
+
+log = logging.getLogger("yiwang.node.web")
 
 
 
@@ -38,7 +41,21 @@ def home(request: Request) -> Response:
     if user is None:
         return Redirect("/login")
     rows = ctx.store.query("SELECT * FROM applications ORDER BY created_at DESC LIMIT 200")
-    return page(request, "home.html", user=user, apps=rows)
+    return page(request, "home.html", user=user, apps=rows, key=rotation.status(ctx.store, ctx.sync.data_dir), key_notice=request.query_params.get("key", ""))
+
+
+@post("/node/rotate-key", sync_to_thread=True)
+def rotate_key(request: Request) -> Response:
+    """The same rotation as POST /api/node/rotate-key, from the home page's button."""
+    user = page_user(request)
+    ctx = node(request)
+    try:
+        rotation.start(ctx.store, ctx.sync.data_dir)
+    except NodeError:
+        return Redirect("/?key=busy")  # one is already waiting for the hub
+    log.warning("key rotation started by %s", user["username"])
+    ctx.sync.wake_uplink()
+    return Redirect("/?key=started")
 
 
 @get("/login", sync_to_thread=True)
@@ -369,6 +386,6 @@ def _case_context(ctx: Any, application_id: str) -> dict[str, Any]:
 
 
 ROUTES = [
-    home, login_form, login_submit, logout, catalog_page, guide, intake_form, intake_submit, verify_page, progress, authorisation, material_file, receipt, detail, supplement, on_the_spot, pickup, dispatch, evaluate, complaint,
+    home, rotate_key, login_form, login_submit, logout, catalog_page, guide, intake_form, intake_submit, verify_page, progress, authorisation, material_file, receipt, detail, supplement, on_the_spot, pickup, dispatch, evaluate, complaint,
     fees_page, fee_receipt, fee_void, fee_refund, fee_close, fee_remit, fee_reconcile,
 ]

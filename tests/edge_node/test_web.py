@@ -149,3 +149,17 @@ def test_the_service_guide_prints_basis_conditions_and_never_demands_shared_mate
     assert "《社会救助暂行办法》第九条" in guide.text and "人均收入低于当地低保标准" in guide.text and "30 个工作日" in guide.text
     assert "户口簿（部门通过数据共享获取，<strong>无需提交</strong>）" in guide.text
     assert client.get("/catalog/NOPE").status_code == 404
+
+
+def test_the_home_page_rotates_the_node_key_once_until_the_hub_confirms(client, tmp_path):
+    login(client)
+    home = client.get("/")
+    assert 'id="key-state">正常' in home.text
+    token = re.search(r'name="_csrf_token" value="([^"]+)"', home.text).group(1)
+    started = client.post("/node/rotate-key", data={"_csrf_token": token}, follow_redirects=True)
+    assert "已生成新密钥" in started.text and "新密钥等待县中枢确认" in started.text and re.search(r'id="rotate-key" disabled', started.text)
+    busy = client.post("/node/rotate-key", data={"_csrf_token": token}, follow_redirects=True)
+    assert "上一次密钥轮换尚未完成" in busy.text
+    store = Store(tmp_path / "node" / "node.sqlite3")
+    assert [r["kind"] for r in store.query("SELECT kind FROM outbox")] == ["node.key_rotated"]  # offline: queued, once
+    store.close()
