@@ -13,6 +13,7 @@ import logging
 import os
 from datetime import timedelta
 
+from sqlalchemy import insert
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import Session, col, select
@@ -195,36 +196,38 @@ def _apply(session: Session, node: Node, records: tuple[Record, ...], now: str) 
     codes = {r.data["item_code"] for r in received}
     items = {i.code: i for i in session.exec(select(CatalogItem).where(col(CatalogItem.code).in_(codes))).all()} if codes else {}
     integrated = integrated_departments(session) if received else set()
+    apps: list[dict] = []
+    tasks: list[dict] = []
+    for record in received:
+        data = record.data
+        if data["application_id"] in seen:
+            continue  # same application twice (a node bug): keep the first
+        seen.add(data["application_id"])
+        item = items.get(data["item_code"])
+        # routing: the hub's catalog decides the departments, not the node's claim
+        departments = departments_of(item) if item else ["unrouted"]
+        app = {
+            "id": data["application_id"], "node_id": node.id, "receipt_no": data["receipt_no"], "item_code": data["item_code"],
+            "item_name": item.name if item else data.get("item_name", data["item_code"]), "department": departments[0],
+            "applicant_name": data["applicant_name"], "applicant_id_number": data["applicant_id_number"],
+            "applicant_phone": data.get("applicant_phone", ""), "proxy_agent": data.get("proxy_agent", ""),
+            "materials_checked": json.dumps(data.get("materials_checked", []), ensure_ascii=False),
+            "licences_json": json.dumps(data.get("licences", []), ensure_ascii=False), "submitted_at": record.at, "received_at": now,
+        }
+        apps.append(app)
+        tasks.extend({"application_id": app["id"], "department": department} for department in departments)
+        if integrated.intersection(departments):  # a department system hears of it (rare: build the objects)
+            notify(session, Application(**app), [ApprovalTask(application_id=app["id"], department=d) for d in departments], "case.routed", integrated)
+    if apps:
+        # Core executemany, not one ORM object per row: building SQLModel objects was most of the
+        # ingest time (bench/ingest.py). Inserted before the batch's other records, which may name them.
+        session.connection().execute(insert(Application.__table__), apps)  # type: ignore[arg-type]
+        session.connection().execute(insert(ApprovalTask.__table__), tasks)  # type: ignore[arg-type]
     for record in records:
         data = record.data
         if record.kind == APPLICATION_RECEIVED:
-            if data["application_id"] in seen:
-                continue  # same application twice (a node bug): keep the first
-            seen.add(data["application_id"])
-            item = items.get(data["item_code"])
-            # routing: the hub's catalog decides the departments, not the node's claim
-            departments = departments_of(item) if item else ["unrouted"]
-            app = Application(
-                id=data["application_id"],
-                node_id=node.id,
-                receipt_no=data["receipt_no"],
-                item_code=data["item_code"],
-                item_name=item.name if item else data.get("item_name", data["item_code"]),
-                department=departments[0],
-                applicant_name=data["applicant_name"],
-                applicant_id_number=data["applicant_id_number"],
-                applicant_phone=data.get("applicant_phone", ""),
-                proxy_agent=data.get("proxy_agent", ""),
-                materials_checked=json.dumps(data.get("materials_checked", []), ensure_ascii=False),
-                licences_json=json.dumps(data.get("licences", []), ensure_ascii=False),
-                submitted_at=record.at,
-                received_at=now,
-            )
-            tasks = [ApprovalTask(application_id=app.id, department=department) for department in departments]
-            session.add(app)
-            session.add_all(tasks)
-            notify(session, app, tasks, "case.routed", integrated)
-        elif record.kind == MATERIALS_ATTACHED:
+            continue
+        if record.kind == MATERIALS_ATTACHED:
             if session.get(Material, (data["application_id"], data["sha256"], data["material"])) is None:
                 session.add(Material(application_id=data["application_id"], sha256=data["sha256"], material=data["material"], size=data["size"], media_type=data["media_type"], filename=data.get("filename", "")))
         elif record.kind == DECISION_DELEGATED:
