@@ -15,6 +15,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 from pathlib import Path
 
@@ -26,6 +27,8 @@ from .errors import Conflict
 from .settings import write_private
 from .store import Store, add_outbox, get_meta, set_meta
 
+log = logging.getLogger("yiwang.node.rotation")
+
 KEY, NEXT_KEY, NATS, NEXT_NATS = "node.key", "node.key.next", "nats.nk", "nats.nk.next"
 
 
@@ -34,8 +37,8 @@ def _meta(store: Store, key: str) -> str:
     return row[0] if row else ""
 
 
-def start(store: Store, data_dir: Path) -> dict[str, str]:
-    """Begin a rotation; refused while one is under way."""
+def start(store: Store, data_dir: Path, by: str) -> dict[str, str]:
+    """Begin a rotation (``by``: the staff member, for the log); refused while one is under way."""
     with store.write() as conn:
         if get_meta(conn, "rotation_pending"):
             raise Conflict("上一次密钥轮换尚未完成（等待县中枢确认），请稍后再试")
@@ -48,6 +51,7 @@ def start(store: Store, data_dir: Path) -> dict[str, str]:
     with store.write() as conn:
         add_outbox(conn, NODE_KEY_ROTATED, {"public_key": public_key, "nats_public_key": nats_public_key})
         set_meta(conn, "rotation_pending", public_key)
+    log.warning("key rotation started by %s", by)
     return {"public_key": public_key, "nats_public_key": nats_public_key}
 
 

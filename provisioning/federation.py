@@ -74,9 +74,13 @@ class LocalFederation:
         private inbox), with TLS trusting the county CA: for tests acting as one of them."""
         if node_id is None:
             seed = (self.nats_dir / "hub.nk").read_text().strip()
-            return {"nkeys_seed_str": seed, "tls": ssl.create_default_context(cafile=str(self.nats_dir / "ca.pem"))}
+            return {"nkeys_seed_str": seed, "tls": self.county_ca_context()}
         seed = (self.node_dir(node_id) / "nats.nk").read_text().strip()
-        return {"nkeys_seed_str": seed, "inbox_prefix": inbox_prefix(node_id), "tls": ssl.create_default_context(cafile=str(self.nats_dir / "ca.pem"))}
+        return {"nkeys_seed_str": seed, "inbox_prefix": inbox_prefix(node_id), "tls": self.county_ca_context()}
+
+    def county_ca_context(self) -> ssl.SSLContext:
+        """TLS that trusts the county CA alone, as nodes do."""
+        return ssl.create_default_context(cafile=str(self.nats_dir / "ca.pem"))
 
     @property
     def hub_url(self) -> str:
@@ -85,7 +89,7 @@ class LocalFederation:
     @property
     def hub_verify(self) -> ssl.SSLContext | bool:
         """What an HTTP client checks the hub's certificate with: the county CA."""
-        return ssl.create_default_context(cafile=str(self.nats_dir / "ca.pem")) if self.https else True
+        return self.county_ca_context() if self.https else True
 
     def ca_fingerprint(self) -> str:
         return ca_fingerprint((self.nats_dir / "ca.pem").read_text())
@@ -180,7 +184,7 @@ class LocalFederation:
             raise FederationError(f"{self.node_dir(spec.node_id)} was enrolled by an older yiwang, without NATS credentials; delete {self.root} and start again")
         tls = ["--tls-cert", str(spec.tls_dir / "web.pem"), "--tls-key", str(spec.tls_dir / "web.key")] if spec.tls_dir else []
         self._spawn(spec.node_id, [sys.executable, "-m", "edge_node", "serve", "--dir", str(self.node_dir(spec.node_id)), "--host", self.host, "--port", str(spec.port), *tls])
-        verify = ssl.create_default_context(cafile=str(self.nats_dir / "ca.pem")) if spec.tls_dir else True
+        verify = self.county_ca_context() if spec.tls_dir else True
         self._wait(spec.node_id, lambda: _http_ok(f"{'https' if spec.tls_dir else 'http'}://{self.host}:{spec.port}/api/status", verify))
 
     def stop_all(self) -> None:

@@ -12,7 +12,7 @@ from sqlalchemy.engine import Engine
 from .. import auth, natsauth
 from sync_protocol import ca_fingerprint
 
-from ..errors import Conflict, Forbidden, NotAuthenticated, NotFound
+from ..errors import Conflict, Forbidden, NotAuthenticated
 from ..models import User
 from ..settings import Settings
 from ..sync import HubSync
@@ -30,17 +30,15 @@ class HubContext:
     def enrolment_slip(self, code: str, node_id: str, expires_at: str, **extra: Any) -> dict[str, Any]:
         """What the operator hands to the point: the code, the hub's address and the county CA's
         fingerprint, which the node checks before it trusts anything the hub sends."""
-        ca = self.settings.nats_dir / "ca.pem"
-        if not ca.exists():
-            raise Conflict(f"县中枢还没有证书（{ca} 不存在）：请先运行 yiwang hub init")
-        fingerprint = ca_fingerprint(ca.read_text())
+        fingerprint = ca_fingerprint(self.county_ca())
         command = f"yiwang node enroll {code} --hub {self.settings.base_url} --ca {fingerprint}"
         return {"code": code, "node_id": node_id, "expires_at": expires_at, "hub_url": self.settings.base_url, "ca_fingerprint": fingerprint, "command": command, **extra}
 
     def county_ca(self) -> str:
+        """The county CA (PEM) that `yiwang hub init` made; no enrolment without it."""
         ca = self.settings.nats_dir / "ca.pem"
         if not ca.exists():
-            raise NotFound("县中枢还没有证书：请县级运维先运行 yiwang hub init")
+            raise Conflict(f"县中枢还没有证书（{ca} 不存在）：请县级运维先运行 yiwang hub init")
         return ca.read_text()
 
     def nats_access_changed(self) -> None:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import logging
 from typing import Any
 
 import msgspec
@@ -15,8 +14,6 @@ from .. import auth, cases, catalog, fees, materials, reconcile, rotation
 from ..errors import InvalidInput
 from ..intake import mask_id
 from .context import api_user, node, sync_status
-
-log = logging.getLogger("yiwang.node.api")
 
 
 MAX_UPLOAD = 21 * 1024 * 1024  # 20 MB of file plus the form around it; the domain enforces 20 MB
@@ -301,8 +298,7 @@ def api_rotate_key(request: Request) -> dict[str, Any]:
     here; the change reaches the hub in the outbox, so it works offline too and loses nothing."""
     user = api_user(request)
     ctx = node(request)
-    answer = rotation.start(ctx.store, ctx.sync.data_dir)
-    log.warning("key rotation started by %s", user["username"])
+    answer = rotation.start(ctx.store, ctx.sync.data_dir, user["username"])
     ctx.sync.wake_uplink()
     return answer | {"status": "pending"}
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import logging
 from typing import Any
 
 from litestar import MediaType, Request, get, post
@@ -20,9 +19,6 @@ from ..errors import InvalidInput, NodeError, NotFound
 from ..intake import mask_id, validate_credit_code, validate_resident_id
 from .api import supplement_from_form
 from .context import SESSION_COOKIE, node, page_user, sync_status
-
-log = logging.getLogger("yiwang.node.web")
-
 
 
 MAX_INTAKE_BODY = 8 * 21 * 1024 * 1024  # several 20 MB photos; each is checked on its own
@@ -50,10 +46,9 @@ def rotate_key(request: Request) -> Response:
     user = page_user(request)
     ctx = node(request)
     try:
-        rotation.start(ctx.store, ctx.sync.data_dir)
+        rotation.start(ctx.store, ctx.sync.data_dir, user["username"])
     except NodeError:
         return Redirect("/?key=busy")  # one is already waiting for the hub
-    log.warning("key rotation started by %s", user["username"])
     ctx.sync.wake_uplink()
     return Redirect("/?key=started")
 
