@@ -74,6 +74,14 @@ def village(node_id: str = "shangcun") -> NodeSpec:
     return NodeSpec(node_id, f"{node_id} 代办点", "village", free_port(), parent=None, users=[("agent", "代办员 王秀兰", AGENT_ROLE)])
 
 
+def running_village(federation: LocalFederation, node_id: str = "shangcun") -> NodeSpec:
+    """A village point enrolled at ``federation``'s hub and serving (its agent: ``agent``)."""
+    spec = village(node_id)
+    federation.enrol_node(spec)
+    federation.start_node(spec)
+    return spec
+
+
 class Api:
     """A logged-in JSON API client for one service (hub or node)."""
 

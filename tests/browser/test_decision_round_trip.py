@@ -10,7 +10,7 @@ from playwright.sync_api import Browser, Page, expect
 
 from provisioning.federation import LocalFederation
 
-from ..conftest import Api, checked, resident_id, village
+from ..conftest import Api, checked, resident_id, running_village
 
 pytestmark = pytest.mark.browser
 
@@ -23,9 +23,7 @@ def log_in(page: Page, base: str, username: str, password: str) -> None:
 
 
 def test_clerk_decides_and_agent_hands_over_the_result(federation: LocalFederation, browser: Browser):
-    spec = village("shangcun")
-    federation.enrol_node(spec)
-    federation.start_node(spec)
+    spec = running_village(federation, "shangcun")
     node_url = f"http://127.0.0.1:{spec.port}"
     agent_api = Api(node_url, "agent", federation.password)
     app = agent_api.post("/api/applications", json={"item_code": "MZ-003", "materials_checked": checked("MZ-003"), "applicant_name": "赵淑兰", "applicant_id_number": resident_id(3), "applicant_phone": "13800138000"}).json()

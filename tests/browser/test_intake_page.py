@@ -12,16 +12,14 @@ from playwright.sync_api import Browser, expect
 
 from provisioning.federation import LocalFederation
 
-from ..conftest import Api, resident_id, village
+from ..conftest import Api, resident_id, running_village
 
 pytestmark = pytest.mark.browser
 PHOTO = b"\xff\xd8\xff\xe0" + b"\x00\x10JFIF" + bytes(2000)
 
 
 def test_agent_runs_the_intake_wizard(federation: LocalFederation, browser: Browser, tmp_path):
-    spec = village("shangcun")
-    federation.enrol_node(spec)
-    federation.start_node(spec)
+    spec = running_village(federation, "shangcun")
     base = f"http://127.0.0.1:{spec.port}"
     page = browser.new_page(locale="zh-CN")
     agent = Api(base, "agent", federation.password)

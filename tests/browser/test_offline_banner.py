@@ -10,15 +10,13 @@ from playwright.sync_api import Browser, expect
 
 from provisioning.federation import LocalFederation
 
-from ..conftest import Api, checked, resident_id, village
+from ..conftest import Api, checked, resident_id, running_village
 
 pytestmark = pytest.mark.browser
 
 
 def test_offline_banner_shows_since_when_and_how_many_wait(federation: LocalFederation, browser: Browser):
-    spec = village("shangcun")
-    federation.enrol_node(spec)
-    federation.start_node(spec)
+    spec = running_village(federation, "shangcun")
     base = f"http://127.0.0.1:{spec.port}"
     page = browser.new_page(locale="zh-CN")
     page.goto(base + "/login")

@@ -12,7 +12,7 @@ from playwright.sync_api import Browser, expect
 
 from provisioning.federation import LocalFederation
 
-from ..conftest import Api, checked, resident_id, village
+from ..conftest import Api, checked, resident_id, running_village
 from ..e2e.test_walking_skeleton import eventually
 from .test_decision_round_trip import log_in
 
@@ -20,9 +20,7 @@ pytestmark = pytest.mark.browser
 
 
 def test_operator_reads_the_dashboard_answers_a_complaint_and_publishes_the_catalog(federation: LocalFederation, browser: Browser):
-    spec = village("shangcun")
-    federation.enrol_node(spec)
-    federation.start_node(spec)
+    spec = running_village(federation, "shangcun")
     agent = Api(f"http://127.0.0.1:{spec.port}", "agent", federation.password)
     operator = Api(federation.hub_url, "operator", federation.password)
     paid = agent.post("/api/applications", json={"item_code": "YB-001", "materials_checked": checked("YB-001"), "applicant_name": "钱玉梅", "applicant_id_number": resident_id(51), "payment_method": "cash"})

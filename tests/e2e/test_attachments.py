@@ -19,7 +19,7 @@ from edge_node.settings import NodeIdentity, Settings
 from provisioning.federation import LocalFederation
 from sync_protocol import uplink_subject
 
-from ..conftest import Api, checked, resident_id, run_async, village
+from ..conftest import Api, checked, resident_id, run_async, running_village, village
 from .test_walking_skeleton import eventually
 
 pytestmark = pytest.mark.e2e
@@ -87,9 +87,7 @@ def test_interrupted_attachment_upload_resumes_and_is_verified_at_the_hub(federa
 
 def test_materials_uploaded_at_the_window_reach_the_clerk_and_leave_the_laptop(federation: LocalFederation, monkeypatch):
     monkeypatch.setenv("YIWANG_MATERIAL_RETENTION_DAYS", "0")  # delete a copy as soon as the hub confirms it
-    spec = village("shangcun")
-    federation.enrol_node(spec)
-    federation.start_node(spec)
+    spec = running_village(federation, "shangcun")
     agent = Api(f"http://127.0.0.1:{spec.port}", "agent", federation.password)
     clerk = Api(federation.hub_url, "clerk-mzj", federation.password)
     app = agent.post("/api/applications", json={"item_code": "MZ-001", "materials_checked": checked("MZ-001"), "applicant_name": "李桂芳", "applicant_id_number": resident_id(6)}).json()

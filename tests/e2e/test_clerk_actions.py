@@ -8,16 +8,14 @@ import pytest
 
 from provisioning.federation import LocalFederation
 
-from ..conftest import Api, checked, resident_id, village
+from ..conftest import Api, checked, resident_id, running_village
 from .test_walking_skeleton import eventually
 
 pytestmark = pytest.mark.e2e
 
 
 def test_acceptance_parallel_approval_and_non_acceptance_reach_the_point(federation: LocalFederation):
-    spec = village("shangcun")
-    federation.enrol_node(spec)
-    federation.start_node(spec)
+    spec = running_village(federation, "shangcun")
     agent = Api(f"http://127.0.0.1:{spec.port}", "agent", federation.password)
     mzj, cl = (Api(federation.hub_url, u, federation.password) for u in ("clerk-mzj", "clerk-cl"))
     both = agent.post("/api/applications", json={"item_code": "MZ-005", "applicant_name": "周建国", "applicant_id_number": resident_id(21), "materials_checked": checked("MZ-005")}).json()

@@ -11,16 +11,14 @@ import pytest
 
 from provisioning.federation import LocalFederation
 
-from ..conftest import Api, checked, resident_id, village
+from ..conftest import Api, checked, resident_id, running_village
 from .test_walking_skeleton import eventually
 
 pytestmark = pytest.mark.e2e
 
 
 def test_kill_9_of_hub_and_node_loses_nothing_and_applies_nothing_twice(federation: LocalFederation):
-    spec = village("shangcun")
-    federation.enrol_node(spec)
-    federation.start_node(spec)
+    spec = running_village(federation, "shangcun")
     node_url = f"http://127.0.0.1:{spec.port}"
     agent = Api(node_url, "agent", federation.password)
     operator = Api(federation.hub_url, "operator", federation.password)

@@ -15,7 +15,7 @@ from nats.js.api import AckPolicy, ConsumerConfig
 from provisioning.federation import LocalFederation
 from provisioning.natsd import new_user_seed, public_nkey
 
-from ..conftest import Api, checked, resident_id, run_async, village
+from ..conftest import Api, checked, resident_id, run_async, running_village
 from .test_walking_skeleton import eventually
 
 pytestmark = pytest.mark.e2e
@@ -51,9 +51,7 @@ def department_inbox(federation: LocalFederation, department: str) -> list[dict]
 
 
 def test_an_integrated_department_gets_its_cases_and_decides_through_the_api(federation: LocalFederation):
-    spec = village("shangcun")
-    federation.enrol_node(spec)
-    federation.start_node(spec)
+    spec = running_village(federation, "shangcun")
     operator = Api(federation.hub_url, "operator", federation.password)
     bad = operator.put("/api/departments/cl/integration", json={"integration": "webhook?"})
     assert bad.status_code == 400 and bad.json()["field"] == "integration"

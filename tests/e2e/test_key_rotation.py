@@ -12,7 +12,7 @@ import pytest
 
 from provisioning.federation import LocalFederation
 
-from ..conftest import Api, run_async, village
+from ..conftest import Api, run_async, running_village
 from .test_protocol_faults import submit
 from .test_revocation import connect_as
 from .test_walking_skeleton import eventually
@@ -24,9 +24,7 @@ def test_rotation_under_load_loses_nothing_and_retires_the_old_identity(federati
     monkeypatch.setenv("YIWANG_KEY_OVERLAP_SECONDS", "20")
     federation.stop("hub")
     federation.start_hub()  # with the short overlap window
-    spec = village("shangcun")
-    federation.enrol_node(spec)
-    federation.start_node(spec)
+    spec = running_village(federation, "shangcun")
     directory = federation.node_dir("shangcun")
     old_key, old_seed = (directory / "node.key").read_text(), (directory / "nats.nk").read_text()
     agent = Api(f"http://127.0.0.1:{spec.port}", "agent", federation.password)

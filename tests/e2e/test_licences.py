@@ -9,16 +9,14 @@ import pytest
 
 from provisioning.federation import LocalFederation
 
-from ..conftest import Api, checked, resident_id, village
+from ..conftest import Api, checked, resident_id, running_village
 from .test_walking_skeleton import eventually
 
 pytestmark = pytest.mark.e2e
 
 
 def test_licence_is_issued_sent_down_and_verified_offline(federation: LocalFederation):
-    spec = village("shangcun")
-    federation.enrol_node(spec)
-    federation.start_node(spec)
+    spec = running_village(federation, "shangcun")
     node_url = f"http://127.0.0.1:{spec.port}"
     agent = Api(node_url, "agent", federation.password)
     clerk = Api(federation.hub_url, "clerk-mzj", federation.password)
@@ -47,9 +45,7 @@ def test_licence_is_issued_sent_down_and_verified_offline(federation: LocalFeder
 
 
 def test_a_later_application_reuses_a_licence_instead_of_paper(federation: LocalFederation):
-    spec = village("shangcun")
-    federation.enrol_node(spec)
-    federation.start_node(spec)
+    spec = running_village(federation, "shangcun")
     agent = Api(f"http://127.0.0.1:{spec.port}", "agent", federation.password)
     cl, mzj = (Api(federation.hub_url, u, federation.password) for u in ("clerk-cl", "clerk-mzj"))
     holder, other = resident_id(41), resident_id(42)

@@ -15,7 +15,7 @@ import pytest
 
 from provisioning.federation import LocalFederation
 
-from ..conftest import Api, resident_id, village
+from ..conftest import Api, resident_id, running_village
 from .test_walking_skeleton import eventually
 
 pytestmark = pytest.mark.e2e
@@ -23,9 +23,7 @@ PHOTO = b"\xff\xd8\xff\xe0" + bytes(30_000)
 
 
 def test_killing_the_node_during_intake_leaves_whole_applications_or_none(federation: LocalFederation):
-    spec = village("shangcun")
-    federation.enrol_node(spec)
-    federation.start_node(spec)
+    spec = running_village(federation, "shangcun")
     base = f"http://127.0.0.1:{spec.port}"
     stop = threading.Event()
     answered: list[str] = []

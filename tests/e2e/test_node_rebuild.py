@@ -15,16 +15,14 @@ from provisioning.enrol import EnrolmentFailed, enroll
 from sync_protocol import user_nkey_from_seed
 from provisioning.federation import LocalFederation
 
-from ..conftest import Api, checked, resident_id, village
+from ..conftest import Api, checked, resident_id, running_village
 from .test_walking_skeleton import eventually
 
 pytestmark = pytest.mark.e2e
 
 
 def test_replacement_device_restores_history_and_continues_the_chain(federation: LocalFederation):
-    spec = village("shangcun")
-    federation.enrol_node(spec)
-    federation.start_node(spec)
+    spec = running_village(federation, "shangcun")
     node_url = f"http://127.0.0.1:{spec.port}"
     agent = Api(node_url, "agent", federation.password)
     clerk = Api(federation.hub_url, "clerk-mzj", federation.password)

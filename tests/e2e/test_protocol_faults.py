@@ -15,7 +15,7 @@ from nacl.signing import SigningKey
 from provisioning.federation import LocalFederation
 from sync_protocol import GENESIS, UPLINK_STREAM, Record, open_batch, seal_next, uplink_subject
 
-from ..conftest import Api, checked, resident_id, run_async, village
+from ..conftest import Api, checked, resident_id, run_async, running_village
 from .test_walking_skeleton import eventually
 
 pytestmark = pytest.mark.e2e
@@ -49,9 +49,7 @@ def submit(agent: Api, n: int) -> dict:
 
 @pytest.fixture
 def running(federation: LocalFederation):
-    spec = village("shangcun")
-    federation.enrol_node(spec)
-    federation.start_node(spec)
+    spec = running_village(federation, "shangcun")
     agent = Api(f"http://127.0.0.1:{spec.port}", "agent", federation.password)
     operator = Api(federation.hub_url, "operator", federation.password)
     return federation, spec, agent, operator

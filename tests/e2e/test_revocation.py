@@ -12,7 +12,7 @@ import pytest
 from provisioning.federation import LocalFederation
 from sync_protocol import uplink_subject
 
-from ..conftest import Api, run_async, village
+from ..conftest import Api, run_async, running_village
 from .test_protocol_faults import publish, submit
 from .test_walking_skeleton import eventually
 
@@ -29,9 +29,7 @@ async def connect_as(federation: LocalFederation, node_id: str) -> str:
 
 
 def test_a_revoked_node_is_cut_off_at_once_and_its_later_batches_are_quarantined(federation: LocalFederation):
-    spec = village("shangcun")
-    federation.enrol_node(spec)
-    federation.start_node(spec)
+    spec = running_village(federation, "shangcun")
     agent = Api(f"http://127.0.0.1:{spec.port}", "agent", federation.password)
     operator = Api(federation.hub_url, "operator", federation.password)
     submit(agent, 1)

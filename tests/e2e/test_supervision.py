@@ -8,16 +8,14 @@ import pytest
 
 from provisioning.federation import LocalFederation
 
-from ..conftest import Api, village
+from ..conftest import Api, running_village
 from .test_walking_skeleton import eventually
 
 pytestmark = pytest.mark.e2e
 
 
 def test_heartbeat_catalog_publication_and_dashboard(federation: LocalFederation):
-    spec = village("shangcun")
-    federation.enrol_node(spec)
-    federation.start_node(spec)
+    spec = running_village(federation, "shangcun")
     operator = Api(federation.hub_url, "operator", federation.password)
     agent = Api(f"http://127.0.0.1:{spec.port}", "agent", federation.password)
 

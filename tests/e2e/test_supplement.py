@@ -8,7 +8,7 @@ import pytest
 
 from provisioning.federation import LocalFederation
 
-from ..conftest import Api, resident_id, village
+from ..conftest import Api, resident_id, running_village
 from .test_walking_skeleton import eventually
 
 pytestmark = pytest.mark.e2e
@@ -16,9 +16,7 @@ SCAN = b"%PDF-1.4\n" + bytes(50_000)
 
 
 def test_supplement_round_trip(federation: LocalFederation):
-    spec = village("shangcun")
-    federation.enrol_node(spec)
-    federation.start_node(spec)
+    spec = running_village(federation, "shangcun")
     agent = Api(f"http://127.0.0.1:{spec.port}", "agent", federation.password)
     clerk = Api(federation.hub_url, "clerk-mzj", federation.password)
     app = agent.post("/api/applications", json={"item_code": "MZ-001", "applicant_name": "李桂芳", "applicant_id_number": resident_id(11), "materials_checked": ["居民身份证", "家庭经济状况核对授权书", "家庭收入情况声明"]}).json()

@@ -13,7 +13,7 @@ import pytest
 
 from provisioning.federation import LocalFederation
 
-from ..conftest import Api, checked, resident_id, village
+from ..conftest import Api, checked, resident_id, running_village
 
 pytestmark = pytest.mark.e2e
 SIGNATURE_PNG = base64.b64encode(b"\x89PNG\r\n\x1a\n" + bytes(64)).decode()  # the applicant's signature, as the canvas sends it
@@ -41,9 +41,7 @@ def submit(agent: Api, n: int) -> dict:
 
 
 def test_application_round_trip_survives_nats_outage(federation: LocalFederation):
-    spec = village("shangcun")
-    federation.enrol_node(spec)
-    federation.start_node(spec)
+    spec = running_village(federation, "shangcun")
     node_url = f"http://127.0.0.1:{spec.port}"
     agent = Api(node_url, "agent", federation.password)
     clerk = Api(federation.hub_url, "clerk-mzj", federation.password)
