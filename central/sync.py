@@ -37,7 +37,7 @@ from sync_protocol import (
 )
 
 from . import blobs, departments, downlink, natsauth
-from .ingest import ingest_batch
+from .ingest import ingest_batches
 
 log = logging.getLogger("yiwang.hub.sync")
 
@@ -174,19 +174,23 @@ class HubSync:
 
     async def _ingest_loop(self, js: nats.js.JetStreamContext) -> None:
         async for msgs in pull(js, UPLINK_STREAM, INGEST_DURABLE, batch=50, max_ack_pending=1000):
-            for msg in msgs:
-                verdict = await asyncio.to_thread(ingest_batch, self.engine, msg.subject, msg.data, clock_offset(msg))
+            # the whole fetch in one transaction (one fsync), acked only after it committed
+            verdicts = await asyncio.to_thread(ingest_batches, self.engine, [(m.subject, m.data, clock_offset(m)) for m in msgs])
+            rotated = False
+            for msg, verdict in zip(msgs, verdicts):
                 if isinstance(verdict, Gap):
                     # held in the database and a resend requested (same transaction): safe to ack
                     log.info("held %s seq %d (expected %d)", msg.subject, verdict.got, verdict.expected)
                     self.wake_downlink()
                 elif isinstance(verdict, Accepted):
                     log.info("applied %s seq %d (%d records)", msg.subject, verdict.batch.seq, len(verdict.batch.records))
-                    if any(r.kind == NODE_KEY_ROTATED for r in verdict.batch.records):
-                        await asyncio.to_thread(natsauth.apply, self.engine, self.nats_dir)  # let the new identity in
-                        self.wake_downlink()
+                    rotated = rotated or any(r.kind == NODE_KEY_ROTATED for r in verdict.batch.records)
                 elif isinstance(verdict, Duplicate):
                     log.info("duplicate %s seq %d ignored", msg.subject, verdict.seq)
+            if rotated:
+                await asyncio.to_thread(natsauth.apply, self.engine, self.nats_dir)  # let the new identity in
+                self.wake_downlink()
+            for msg in msgs:
                 await msg.ack()
 
     async def _access_loop(self) -> None:

@@ -15,7 +15,7 @@ from central.auth import add_user
 from central.catalog import load_catalog, sample_catalog
 from central.db import create_schema, make_engine
 from central.errors import Conflict, Forbidden, InvalidInput
-from central.ingest import ingest_batch
+from central.ingest import ingest_batch, ingest_batches
 from central.models import Alert, Application, DownlinkBatch, DownlinkEvent, HeldBatch, Node, Quarantine, UplinkBatch, User
 from sync_protocol import GENESIS, Accepted, batch_hash, Duplicate, Fork, Gap, Record, Rejected, open_batch, seal_next, verify_key_to_text
 
@@ -168,6 +168,24 @@ def test_signed_batch_with_a_malformed_record_is_quarantined_not_applied_and_not
     with Session(engine) as s:
         assert s.get(Node, "shangcun").up_seq == 0  # the stream halts here, visibly, instead of skipping data
     assert isinstance(ingest_batch(engine, "yiwang.up.shangcun", wire), Rejected)  # redelivery: same answer, no crash
+
+
+def test_a_whole_fetch_commits_together_and_each_batch_keeps_its_own_verdict(engine):
+    """The hub ingests each JetStream fetch in one transaction: a duplicate, a gap, a forgery and a
+    batch whose records fail to apply sit between good batches without undoing them."""
+    delegated = Record("decision.delegated", "ev9", T, {"application_id": "app1", "decision": "approved", "decided_by": "x", "decided_at": T})
+    w1, w2, w3, w4 = chain([received(1)], [received(2)], [received(3)], [delegated])  # a village may not decide: w4 fails to apply
+    forged = chain([received(5)], key=SigningKey.generate())[0]
+    fetch = [w1, w1, w3, forged, w2, w4]
+    verdicts = ingest_batches(engine, [("yiwang.up.shangcun", wire, None) for wire in fetch])
+    assert [type(v).__name__ for v in verdicts] == ["Accepted", "Duplicate", "Gap", "Rejected", "Accepted", "Rejected"]
+    assert (verdicts[3].reason, verdicts[5].reason) == ("bad_signature", "invalid_record")
+    with Session(engine) as s:
+        assert sorted(s.exec(select(Application.id)).all()) == ["app1", "app2", "app3"]  # w3 was held, then applied after w2
+        assert s.get(Node, "shangcun").up_seq == 3
+        assert s.get(Application, "app1").status == "received"
+        assert sorted(q.reason for q in s.exec(select(Quarantine)).all()) == ["bad_signature", "invalid_record"]
+    assert count(engine, HeldBatch) == 0 and count(engine, UplinkBatch) == 3
 
 
 def test_materials_checked_at_the_window_are_kept_with_the_application(engine):
