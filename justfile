@@ -18,7 +18,11 @@ test *args: chromium
 test-fast *args:
     @{{bin}}/pytest -m "not e2e and not browser" {{args}}
 
-# install Debian's chromium and a CJK font if missing
+# the long chaos soak: NATS, hub, 10 nodes, 15 minutes of workload and faults (see python -m tests.chaos --help)
+soak *args: chromium
+    @{{bin}}/python -m tests.chaos {{args}}
+
+# install Debian's chromium, a CJK font and faketime if missing
 chromium:
     @scripts/ensure-chromium
 

@@ -49,6 +49,8 @@ class NodeSpec:
     parent: str | None = None
     users: list[tuple[str, str, str]] = field(default_factory=list)  # (username, display name, role)
     tls_dir: Path | None = None  # web.pem + web.key from `yiwang hub issue-cert`: serve HTTPS
+    nats_url: str | None = None  # instead of the URL from enrolment (the chaos run puts a proxy between)
+    env: dict[str, str] = field(default_factory=dict)  # extra environment for the node's process
 
 
 @dataclass
@@ -101,12 +103,12 @@ class LocalFederation:
         return self.root / "logs" / f"{name}.log"
 
     # -- processes ------------------------------------------------------------------------------
-    def _spawn(self, name: str, argv: list[str]) -> subprocess.Popen:
+    def _spawn(self, name: str, argv: list[str], env: dict[str, str] | None = None) -> subprocess.Popen:
         self.log_path(name).parent.mkdir(parents=True, exist_ok=True)
         log = open(self.log_path(name), "ab")
         # a new session: Ctrl-C in the terminal reaches only the launcher, which stops the
         # children in order (nodes, hub, then NATS) instead of all at once
-        proc = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True, env=os.environ | {"PYTHONUNBUFFERED": "1"})
+        proc = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True, env=os.environ | {"PYTHONUNBUFFERED": "1"} | (env or {}))
         log.close()
         self.procs[name] = proc
         return proc
@@ -183,7 +185,9 @@ class LocalFederation:
         if not (self.node_dir(spec.node_id) / "nats.nk").exists():
             raise FederationError(f"{self.node_dir(spec.node_id)} was enrolled by an older yiwang, without NATS credentials; delete {self.root} and start again")
         tls = ["--tls-cert", str(spec.tls_dir / "web.pem"), "--tls-key", str(spec.tls_dir / "web.key")] if spec.tls_dir else []
-        self._spawn(spec.node_id, [sys.executable, "-m", "edge_node", "serve", "--dir", str(self.node_dir(spec.node_id)), "--host", self.host, "--port", str(spec.port), *tls])
+        nats = ["--nats-url", spec.nats_url] if spec.nats_url else []
+        argv = [sys.executable, "-m", "edge_node", "serve", "--dir", str(self.node_dir(spec.node_id)), "--host", self.host, "--port", str(spec.port), *tls, *nats]
+        self._spawn(spec.node_id, argv, spec.env)
         verify = self.county_ca_context() if spec.tls_dir else True
         self._wait(spec.node_id, lambda: _http_ok(f"{'https' if spec.tls_dir else 'http'}://{self.host}:{spec.port}/api/status", verify))
 
