@@ -16,7 +16,7 @@ from litestar.plugins.jinja import JinjaTemplateEngine
 from litestar.openapi import OpenAPIConfig
 from litestar.template import TemplateConfig
 
-from . import materials, rotation
+from . import intake, materials, rotation
 from .catalog import install_catalog_file
 from .restore import restore_if_present
 from .settings import NodeIdentity, Settings, write_private
@@ -84,7 +84,10 @@ def create_app(settings: Settings) -> Litestar:
 
     @contextlib.asynccontextmanager
     async def run_sync(app: Litestar) -> AsyncIterator[None]:
-        tasks = [asyncio.create_task(sync.run(), name="node-sync"), asyncio.create_task(purge_materials(store, settings, sync.receipts), name="material-purge")]
+        tasks = [
+            asyncio.create_task(sync.run(), name="node-sync"), asyncio.create_task(purge_materials(store, settings, sync.receipts), name="material-purge"),
+            asyncio.create_task(asyncio.to_thread(intake.warm_up), name="warm-up"),
+        ]
         try:
             yield
         finally:

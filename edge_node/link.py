@@ -44,12 +44,13 @@ from .store import Store, add_outbox, get_meta, set_meta, utcnow
 log = logging.getLogger("yiwang.node.link")
 
 
-def seal_pending(store: Store, node_id: str, key: SigningKey, limit: int = MAX_RECORDS_PER_BATCH, next_key: SigningKey | None = None) -> int:
-    """Seal unbatched outbox events into as many batches as needed; return how many were made.
+def seal_pending(store: Store, node_id: str, key: SigningKey, limit: int = MAX_RECORDS_PER_BATCH, next_key: SigningKey | None = None, max_batches: int | None = None) -> int:
+    """Seal unbatched outbox events into as many batches as needed (at most ``max_batches``);
+    return how many were made.
     During a key rotation (edge_node/rotation.py) a batch ends at the node.key_rotated event and
     is signed by ``key``; from the next batch on, ``next_key`` signs (the meta ``up_key`` says which)."""
     made = 0
-    while True:
+    while max_batches is None or made < max_batches:
         with store.write() as conn:
             events = conn.execute("SELECT * FROM outbox WHERE batch_seq IS NULL ORDER BY seq LIMIT ?", (limit,)).fetchall()
             if not events:
@@ -68,6 +69,7 @@ def seal_pending(store: Store, node_id: str, key: SigningKey, limit: int = MAX_R
             set_meta(conn, "up_seq", str(new.seq))
             set_meta(conn, "up_head", new.head)
             made += 1
+    return made
 
 
 def unpublished(store: Store) -> list[sqlite3.Row]:

@@ -126,6 +126,7 @@ class NodeSync:
     async def _uplink_loop(self, js: nats.js.JetStreamContext) -> None:
         subject = uplink_subject(self.identity.node_id)
         self._next_heartbeat = 0.0  # one as soon as we are connected, then every heartbeat_seconds
+        self._wake.set()  # just connected: send what waited offline now, not after the first poll interval
         while True:
             try:
                 await asyncio.wait_for(self._wake.wait(), timeout=1.0)
@@ -135,7 +136,10 @@ class NodeSync:
             if self.online and self.heartbeat_seconds > 0 and time.monotonic() >= self._next_heartbeat:
                 await asyncio.to_thread(link.queue_heartbeat, self.store, self.app_version)
                 self._next_heartbeat = time.monotonic() + self.heartbeat_seconds
-            await asyncio.to_thread(self._seal)
+            # one batch at a time, each published before the next is sealed: after a day offline
+            # the hub applies the first batches while the later ones are still being sealed
+            if await asyncio.to_thread(self._seal, 1):
+                self._wake.set()  # there may be more: come straight back
             seed = await asyncio.to_thread(rotation.switch_nats, self.store, self.data_dir, self.credentials_refused)
             if seed:
                 self.identity = dataclasses.replace(self.identity, nats_seed=seed)
@@ -153,11 +157,12 @@ class NodeSync:
                 await asyncio.to_thread(link.mark_published, self.store, batch["seq"])
                 log.info("uplink seq %d published", batch["seq"])
 
-    def _seal(self) -> None:
+    def _seal(self, max_batches: int | None = None) -> int:
         keys = rotation.signing_keys(self.data_dir)
-        link.seal_pending(self.store, self.identity.node_id, keys[0], next_key=keys[1] if len(keys) > 1 else None)
+        made = link.seal_pending(self.store, self.identity.node_id, keys[0], next_key=keys[1] if len(keys) > 1 else None, max_batches=max_batches)
         if rotation.settle(self.store, self.data_dir):
             log.warning("node key rotated: later batches are signed by the new key")
+        return made
 
     async def _blob_loop(self, js: nats.js.JetStreamContext) -> None:
         """Attachments in their own loop, so a 20 MB scan on a slow link never holds up batches."""

@@ -98,6 +98,13 @@ def api_login(request: Request, data: JSONBody[LoginIn]) -> dict[str, Any]:
     return {"token": token} | user
 
 
+@get("/api/health", sync_to_thread=False)
+def api_health(request: Request) -> dict[str, Any]:
+    """Liveness for a monitor: answers without touching the database (and is the trivial route
+    bench/intake.py measures the intake API against)."""
+    return {"status": "ok", "nats_connected": node(request).sync.online}
+
+
 @get("/api/status", sync_to_thread=True)
 def api_status(request: Request) -> dict[str, Any]:
     return sync_status(node(request))
@@ -303,4 +310,4 @@ def api_rotate_key(request: Request) -> dict[str, Any]:
     return answer | {"status": "pending"}
 
 
-ROUTES = [api_rotate_key, api_verify_licence, api_on_the_spot, api_supplement, api_dispatch, api_evaluate, api_complaint, api_fees, api_void, api_refund, api_close, api_remit, api_reconcile, api_attach, api_materials, api_login, api_status, api_catalog, api_submit, api_list, api_get, api_pickup]
+ROUTES = [api_health, api_rotate_key, api_verify_licence, api_on_the_spot, api_supplement, api_dispatch, api_evaluate, api_complaint, api_fees, api_void, api_refund, api_close, api_remit, api_reconcile, api_attach, api_materials, api_login, api_status, api_catalog, api_submit, api_list, api_get, api_pickup]

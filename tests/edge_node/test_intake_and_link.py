@@ -95,7 +95,8 @@ def test_failure_inside_the_transaction_leaves_neither_application_nor_event(sto
 def test_sealed_batches_chain_and_verify_at_the_receiver(store):
     for _ in range(5):
         cases.submit_application(store, FORM, AGENT)
-    assert link.seal_pending(store, "shangcun", NODE_KEY, limit=2) == 3
+    assert link.seal_pending(store, "shangcun", NODE_KEY, limit=2, max_batches=1) == 1  # the uplink seals one, sends it, seals the next
+    assert link.seal_pending(store, "shangcun", NODE_KEY, limit=2) == 2
     assert link.backlog(store) == {"events": 5, "batches": 3}
     cursor, hashes = IngestCursor("shangcun", "up", NODE_KEY.verify_key, GENESIS), {}
     for row in link.unpublished(store):

@@ -50,6 +50,7 @@ def test_offline_banner_and_intake_through_the_form(client):
     assert ok.status_code == 200 and "shangcun-000001" in ok.text and "受理回执" in ok.text
     status = client.get("/api/status").json()
     assert status == status | {"online": False, "waiting_events": 1}
+    assert client.get("/api/health").json() == {"status": "ok", "nats_connected": False}  # no login needed: for a monitor
 
 
 def test_api_problems(client):
