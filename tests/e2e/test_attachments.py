@@ -95,8 +95,8 @@ def test_materials_uploaded_at_the_window_reach_the_clerk_and_leave_the_laptop(f
     up = agent.post(f"/api/applications/{app['id']}/materials", data={"material": "居民身份证"}, files={"file": ("身份证.jpg", photo, "image/jpeg")})
     assert up.status_code == 201, up.text
     def photo_arrived() -> bool:  # listed (its record arrived) and complete (its bytes arrived and verified)
-        view = clerk.get(f"/api/applications/{app['id']}").json()
-        return bool(view["materials"]) and view["materials_complete"]
+        view = clerk.get(f"/api/applications/{app['id']}")
+        return view.status_code == 200 and bool(view.json()["materials"]) and view.json()["materials_complete"]  # 404 until the application arrives
 
     eventually(photo_arrived, what="the photo at the hub")
     got = clerk.get(f"/api/applications/{app['id']}/materials/{up.json()['sha256']}")
