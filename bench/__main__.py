@@ -1,27 +1,134 @@
-"""`just bench`: run every benchmark and print each figure beside its same-run baseline."""
+"""`just bench [NAME…]`: run the benchmarks (all, or those named: ingest catchup intake latency
+county), print each figure beside its same-run baseline and target, and write the results table
+between the markers in docs/performance.md (the analysis around it is written by hand)."""
 
 from __future__ import annotations
 
+import argparse
+import logging
 import os
 import platform
+import re
+import sqlite3
+from datetime import date
+from pathlib import Path
+from typing import Callable
 
-from . import ingest
+from . import catchup, county, ingest, intake, latency
+
+DOC = Path(__file__).resolve().parent.parent / "docs" / "performance.md"
+START, END = "<!-- bench:start -->", "<!-- bench:end -->"
+Row = tuple[str, str, str, str, str]  # benchmark, figure, baseline, target, met
 
 
 def machine() -> str:
-    return f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}, SQLite {__import__('sqlite3').sqlite_version}"
+    model = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines() if line.startswith("model name")), platform.machine())
+    memory = next((int(line.split()[1]) // 1024**2 for line in Path("/proc/meminfo").read_text().splitlines() if line.startswith("MemTotal")), 0)
+    return f"{model}, {os.cpu_count()} cores, {memory} GiB, Linux {platform.release()}, Python {platform.python_version()}, SQLite {sqlite3.sqlite_version}"
+
+
+def met(ok: bool) -> str:
+    return "met" if ok else "**not met**"
+
+
+def ingest_rows() -> list[Row]:
+    r = ingest.run()
+    return [(
+        "hub ingest (bench/ingest.py)",
+        f"{r['ingest_rps']:,.0f} records/s ({r['records']:,} records, {r['batches']} batches, median of {r['rounds']})",
+        f"{r['raw_rps']:,.0f} records/s: the same rows into the hub's tables by raw executemany (bare table: {r['bare_rps']:,.0f})",
+        "≥ 25 % of baseline", f"{met(r['ratio'] >= 0.25)}: {r['ratio']:.1%}",
+    )]
+
+
+def catchup_rows() -> list[Row]:
+    r = catchup.run()
+    return [(
+        "catch-up (bench/catchup.py)",
+        f"{r['catchup_s']:.2f} s from online to {r['events']:,} applied ({r['batches']} batches; process start to online {r['start_to_online_s']:.2f} s)",
+        f"{r['floor_s']:.2f} s: the same batches through JetStream, bare client and consumer",
+        "≤ 2 s", met(r["catchup_s"] <= 2.0),
+    )]
+
+
+def intake_rows() -> list[Row]:
+    r = intake.run()
+    i, t = r["intake"], r["trivial"]
+    return [
+        (
+            "intake API, 20 clients (bench/intake.py)",
+            f"p50 {i['p50_ms']:.1f} ms, p99 {i['p99_ms']:.1f} ms, {i['rps']:.0f} req/s ({i['n']:,} requests)",
+            f"GET /api/health, same server and clients: p50 {t['p50_ms']:.1f} ms, p99 {t['p99_ms']:.1f} ms, {t['rps']:.0f} req/s",
+            "p99 ≤ 50 ms", met(i["p99_ms"] <= 50),
+        ),
+        (
+            "node memory (bench/intake.py)",
+            f"idle {r['rss_idle_mb']:.0f} MB, after 10,000 applications {r['rss_loaded_mb']:.0f} MB",
+            f"{r['rss_bare_mb']:.0f} MB: bare Python with the same libraries imported",
+            "≤ 150 MB", met(r["rss_loaded_mb"] <= 150),
+        ),
+    ]
+
+
+def latency_rows() -> list[Row]:
+    r = latency.run()
+    e, t = r["end_to_end"], r["transport"]
+    return [(
+        "online end-to-end (bench/latency.py)",
+        f"p50 {e['p50_ms']:.1f} ms, p99 {e['p99_ms']:.1f} ms ({e['n']} intakes)",
+        f"one {t['bytes']} B JetStream message, bare client to waiting pull consumer: p50 {t['p50_ms']:.1f} ms, p99 {t['p99_ms']:.1f} ms",
+        "p50 ≤ 200 ms", met(e["p50_ms"] <= 200),
+    )]
+
+
+def county_rows() -> list[Row]:
+    r = county.run()
+    return [(
+        "simulated county (bench/county.py)",
+        f"{r['points']} points, {r['seconds']:.0f} s, {r['records']:,} applications: hub CPU {r['cpu_share']:.0%} of a core, RSS peak {r['rss_peak_mb']:.0f} MB, "
+        f"lag p50 {r['lag_p50_ms']:.0f} ms / p99 {r['lag_p99_ms']:.0f} ms, drained {r['drain_s']:.2f} s after the senders stopped (senders' own CPU {r['senders_cpu_share']:.0%})",
+        f"same hub, 300 points connected and idle: CPU {r['idle_cpu_share']:.0%}, RSS {r['idle_rss_mb']:.0f} MB",
+        "report", "—",
+    )]
+
+
+BENCHMARKS: dict[str, Callable[[], list[Row]]] = {"ingest": ingest_rows, "catchup": catchup_rows, "intake": intake_rows, "latency": latency_rows, "county": county_rows}
+
+
+def write_doc(rows: list[Row], names: list[str]) -> None:
+    table = [
+        START,
+        f"Latest `just bench` ({', '.join(names)}), {date.today():%Y-%m-%d}, on {machine()}:",
+        "",
+        "| benchmark | figure | baseline (same run) | target | |",
+        "|---|---|---|---|---|",
+        *(f"| {' | '.join(row)} |" for row in rows),
+        END,
+    ]
+    text = DOC.read_text(encoding="utf-8")
+    pattern = re.compile(re.escape(START) + ".*?" + re.escape(END), re.S)
+    text = pattern.sub(lambda _: "\n".join(table), text) if pattern.search(text) else text + "\n" + "\n".join(table) + "\n"
+    DOC.write_text(text, encoding="utf-8")
 
 
 def main() -> None:
+    parser = argparse.ArgumentParser(prog="just bench", description=__doc__)
+    parser.add_argument("names", nargs="*", metavar="NAME", help=f"some of: {' '.join(BENCHMARKS)} (default: all)")
+    parser.add_argument("--no-write", action="store_true", help="print only; leave docs/performance.md alone")
+    args = parser.parse_args()
+    logging.getLogger("asyncio").setLevel(logging.ERROR)  # nats-py's TLS close chatter
+    names = args.names or list(BENCHMARKS)
+    if unknown := set(names) - set(BENCHMARKS):
+        parser.error(f"no benchmark called {', '.join(sorted(unknown))}; choose from {' '.join(BENCHMARKS)}")
     print(f"machine: {machine()}")
-    r = ingest.run()
-    print(
-        f"hub ingest  {r['ingest_rps']:>10,.0f} records/s  ({r['records']:,} records in {r['batches']} batches; "
-        f"verify + chain + apply + cursor per batch, one transaction per fetch of 50)\n"
-        f"  baseline  {r['raw_rps']:>10,.0f} records/s  (the same rows into the hub's tables by raw sqlite3.executemany, one transaction)\n"
-        f"  ratio     {r['ratio']:>10.1%}  of raw (target for issue 7: at least 25%)\n"
-        f"  bare      {r['bare_rps']:>10,.0f} records/s  (application rows alone into a bare table: the baseline of earlier runs)"
-    )
+    rows: list[Row] = []
+    for name in names:
+        for row in BENCHMARKS[name]():
+            rows.append(row)
+            print(f"\n{row[0]}\n  figure    {row[1]}\n  baseline  {row[2]}\n  target    {row[3]}: {row[4]}", flush=True)
+    if not args.no_write:
+        write_doc(rows, names)
+        print(f"\nwritten to {DOC}")
 
 
 main()
