@@ -95,19 +95,34 @@ def county_rows() -> list[Row]:
 BENCHMARKS: dict[str, Callable[[], list[Row]]] = {"ingest": ingest_rows, "catchup": catchup_rows, "intake": intake_rows, "latency": latency_rows, "county": county_rows}
 
 
-def write_doc(rows: list[Row], names: list[str]) -> None:
-    table = [
-        START,
-        f"Latest `just bench` ({', '.join(names)}), {date.today():%Y-%m-%d}, on {machine()}:",
-        "",
-        "| benchmark | figure | baseline (same run) | target | |",
-        "|---|---|---|---|---|",
-        *(f"| {' | '.join(row)} |" for row in rows),
-        END,
-    ]
+def write_doc(rows: list[Row]) -> None:
+    """Replace this run's rows in the table between the markers; rows of benchmarks not run this
+    time stay, each with the date and machine it was measured on."""
     text = DOC.read_text(encoding="utf-8")
     pattern = re.compile(re.escape(START) + ".*?" + re.escape(END), re.S)
-    text = pattern.sub(lambda _: "\n".join(table), text) if pattern.search(text) else text + "\n" + "\n".join(table) + "\n"
+    found = pattern.search(text)
+    kept: dict[str, str] = {}
+    for line in (found.group(0).splitlines() if found else []):
+        cells = [c.strip() for c in line.strip("|").split("|")]
+        if line.startswith("| ") and len(cells) == 6 and cells[0] not in ("benchmark",):
+            kept[cells[0]] = line
+    when = f"{date.today():%Y-%m-%d}"
+    for row in rows:
+        kept[row[0]] = f"| {' | '.join(row)} | {when} |"
+    def place(name: str) -> int:  # the order of BENCHMARKS, by the module the row names
+        module = re.search(r"bench/(\w+)\.py", name)
+        return list(BENCHMARKS).index(module.group(1)) if module and module.group(1) in BENCHMARKS else len(BENCHMARKS)
+
+    table = [
+        START,
+        f"Measured by `just bench` on {machine()}:",
+        "",
+        "| benchmark | figure | baseline (same run) | target | | when |",
+        "|---|---|---|---|---|---|",
+        *(kept[name] for name in sorted(kept, key=place)),
+        END,
+    ]
+    text = pattern.sub(lambda _: "\n".join(table), text) if found else text + "\n" + "\n".join(table) + "\n"
     DOC.write_text(text, encoding="utf-8")
 
 
@@ -127,7 +142,7 @@ def main() -> None:
             rows.append(row)
             print(f"\n{row[0]}\n  figure    {row[1]}\n  baseline  {row[2]}\n  target    {row[3]}: {row[4]}", flush=True)
     if not args.no_write:
-        write_doc(rows, names)
+        write_doc(rows)
         print(f"\nwritten to {DOC}")
 
 

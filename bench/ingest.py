@@ -50,7 +50,7 @@ def _hub_db(path: Path, key: SigningKey) -> Engine:
     return engine
 
 
-def run(batches: int = 200, per_batch: int = 50, rounds: int = 3) -> dict[str, float]:
+def run(batches: int = 200, per_batch: int = 50, rounds: int = 5) -> dict[str, float]:
     """Median of ``rounds`` runs of each (single runs on a shared machine vary by a third)."""
     key = SigningKey.generate()
     records = [_record(n) for n in range(batches * per_batch)]
