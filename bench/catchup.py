@@ -24,9 +24,9 @@ from edge_node.cases import submit_application
 from edge_node.app import open_store
 from edge_node.settings import NodeIdentity, Settings
 from provisioning.federation import LocalFederation
-from tests.conftest import checked, resident_id
+from tests.conftest import checked, resident_id, running_federation as federation, village
 
-from .common import federation, hub_count, read_wires, village, wait_for
+from .common import hub_count, read_wires, wait_for
 
 EVENTS = 10_000
 

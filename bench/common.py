@@ -1,5 +1,6 @@
-"""What the process benchmarks share: a real federation in a temporary directory, process
-resource readings from /proc, percentiles."""
+"""What the process benchmarks share: process resource readings from /proc, percentiles, reads of
+the hub's and a node's databases. (Each benchmark starts its federation with the tests' own
+``running_federation``.)"""
 
 from __future__ import annotations
 
@@ -7,30 +8,11 @@ import os
 import sqlite3
 import statistics
 import time
-from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator
 
-from provisioning.federation import LocalFederation, NodeSpec, free_port
+from provisioning.federation import LocalFederation
 
-PASSWORD = "bench123"
 TICKS = os.sysconf("SC_CLK_TCK")
-
-
-@contextmanager
-def federation(root: Path) -> Iterator[LocalFederation]:
-    """NATS and the hub on free ports under ``root``; nodes are added by the benchmark."""
-    fed = LocalFederation(root=root, nats_port=free_port(), hub_port=free_port(), password=PASSWORD)
-    fed.start_nats()
-    fed.start_hub()
-    try:
-        yield fed
-    finally:
-        fed.stop_all()
-
-
-def village(node_id: str, nats_url: str | None = None) -> NodeSpec:
-    return NodeSpec(node_id, f"{node_id} 代办点", "village", free_port(), users=[("agent", "代办员", "village_agent")], nats_url=nats_url)
 
 
 def rss_mb(pid: int) -> float:

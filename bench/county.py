@@ -32,7 +32,9 @@ from provisioning.enrol import enroll
 from provisioning.federation import LocalFederation
 from sync_protocol import GENESIS, SENT_AT_HEADER, Record, format_time, parse_time, seal_next, uplink_subject
 
-from .common import cpu_seconds, federation, hub_count, percentile, rss_mb, wait_for
+from tests.conftest import running_federation as federation
+
+from .common import cpu_seconds, hub_count, percentile, rss_mb, wait_for
 
 POINTS = 300
 SECONDS = 60.0

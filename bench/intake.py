@@ -24,9 +24,9 @@ from pathlib import Path
 
 import httpx
 
-from tests.conftest import checked, resident_id
+from tests.conftest import checked, resident_id, running_federation as federation, village
 
-from .common import PASSWORD, federation, hub_count, rss_mb, summary_ms, village, wait_for
+from .common import hub_count, rss_mb, summary_ms, wait_for
 
 CLIENTS = 20
 REQUESTS = 10_000
@@ -62,7 +62,7 @@ class _Connection:
         self.writer.close()
 
 
-async def _load(port: int, requests: int, body_of) -> tuple[list[float], float]:  # type: ignore[no-untyped-def]
+async def _load(port: int, password: str, requests: int, body_of) -> tuple[list[float], float]:  # type: ignore[no-untyped-def]
     """``requests`` calls spread over CLIENTS concurrent clients, each on its own keep-alive
     connection, logged in as the agent; (latencies, wall seconds)."""
     latencies: list[float] = []
@@ -71,7 +71,7 @@ async def _load(port: int, requests: int, body_of) -> tuple[list[float], float]:
     async def client() -> None:
         conn = _Connection(port)
         await conn.open()
-        status, body = await conn.request("POST", "/api/login", {"username": "agent", "password": PASSWORD})
+        status, body = await conn.request("POST", "/api/login", {"username": "agent", "password": password})
         conn.headers = f"Authorization: Bearer {json.loads(body)['token']}\r\n".encode()
         for n in counter:
             method, path, payload = body_of(n)
@@ -112,9 +112,9 @@ def run() -> dict[str, float]:
         wait_for(lambda: httpx.get(f"{base}/api/status", timeout=2).json()["online"], 30, what="the node online")
         time.sleep(2)
         idle = rss_mb(pid)
-        trivial, trivial_s = asyncio.run(_load(spec.port, TRIVIAL, lambda n: ("GET", "/api/health", None)))
+        trivial, trivial_s = asyncio.run(_load(spec.port, fed.password, TRIVIAL, lambda n: ("GET", "/api/health", None)))
         bodies = _intake_bodies(REQUESTS)
-        intake, intake_s = asyncio.run(_load(spec.port, REQUESTS, bodies.__getitem__))
+        intake, intake_s = asyncio.run(_load(spec.port, fed.password, REQUESTS, bodies.__getitem__))
         wait_for(lambda: hub_count(fed, "SELECT COUNT(*) FROM application WHERE node_id = ?", (spec.node_id,)) == REQUESTS, 300, 0.2, what="every application at the hub")
         time.sleep(2)
         loaded = rss_mb(pid)

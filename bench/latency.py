@@ -22,9 +22,9 @@ import nats
 from nats.js.api import StreamConfig
 
 from provisioning.federation import LocalFederation
-from tests.conftest import checked, resident_id
+from tests.conftest import checked, resident_id, running_federation as federation, village
 
-from .common import PASSWORD, federation, read_wires, summary_ms, village, wait_for
+from .common import read_wires, summary_ms, wait_for
 
 SAMPLES = 200
 
@@ -61,7 +61,7 @@ def run() -> dict[str, dict[str, float]]:
         hub = sqlite3.connect(f"file:{fed.root / 'hub' / 'hub.sqlite3'}?mode=ro", uri=True, timeout=30)
         latencies = []
         with httpx.Client(base_url=base, timeout=30) as http:
-            token = http.post("/api/login", json={"username": "agent", "password": PASSWORD}).json()["token"]
+            token = http.post("/api/login", json={"username": "agent", "password": fed.password}).json()["token"]
             headers = {"Authorization": f"Bearer {token}"}
             for n in range(SAMPLES):
                 body = {"item_code": "MZ-003", "applicant_name": f"申请人{n}", "applicant_id_number": resident_id(n), "materials_checked": checked("MZ-003")}

@@ -176,25 +176,25 @@ class Worker:
         return outcome
 
     def supplement(self) -> str:
-        picked = self.ledger.pick(self.rng, self.ledger.asked)
-        if picked is None:
-            return "nothing to do"
-        app_id, node_id = picked
-        agent = self.agents[node_id]
-        view = agent.request("GET", f"/api/applications/{app_id}")
-        if view is None or view.status_code != 200:
-            return "unavailable"
-        if view.json()["status"] != "supplement_requested":
-            return "nothing to do"
+        found = self._case_at_node(self.ledger.asked, ("supplement_requested",))
+        if isinstance(found, str):
+            return found
+        app_id, agent, _ = found
         scan = b"%PDF-1.4\n" + self.rng.randbytes(self.rng.randint(1_000, 10_000))
         outcome = _outcome(agent.request("POST", f"/api/applications/{app_id}/supplement", data={"have_0": "1"}, files={"file_0": ("证明.pdf", scan, "application/pdf")}), 200)
-        if outcome == "committed":
-            with self.ledger.lock:
-                self.ledger.asked.discard(app_id)
-        return outcome
+        return self._done(app_id, self.ledger.asked, outcome)
 
     def pickup(self) -> str:
-        picked = self.ledger.pick(self.rng, self.ledger.concluded)
+        found = self._case_at_node(self.ledger.concluded, ("approved", "denied", "not_accepted"))
+        if isinstance(found, str):
+            return found
+        app_id, agent, view = found
+        collector = {"collector_name": view["applicant_name"], "collector_id_number": resident_id(self.ledger.people[app_id])}
+        return self._done(app_id, self.ledger.concluded, _outcome(agent.request("POST", f"/api/applications/{app_id}/pickup", json=collector), 200))
+
+    def _case_at_node(self, among: set[str], statuses: tuple[str, ...]) -> tuple[str, Client, dict] | str:
+        """A case from ``among`` that its node shows in one of ``statuses``, or why there is none."""
+        picked = self.ledger.pick(self.rng, among)
         if picked is None:
             return "nothing to do"
         app_id, node_id = picked
@@ -202,13 +202,12 @@ class Worker:
         view = agent.request("GET", f"/api/applications/{app_id}")
         if view is None or view.status_code != 200:
             return "unavailable"
-        if view.json()["status"] not in ("approved", "denied", "not_accepted"):
-            return "nothing to do"
-        collector = {"collector_name": view.json()["applicant_name"], "collector_id_number": resident_id(self.ledger.people[app_id])}
-        outcome = _outcome(agent.request("POST", f"/api/applications/{app_id}/pickup", json=collector), 200)
+        return (app_id, agent, view.json()) if view.json()["status"] in statuses else "nothing to do"
+
+    def _done(self, app_id: str, waiting: set[str], outcome: str) -> str:
         if outcome == "committed":
             with self.ledger.lock:
-                self.ledger.concluded.discard(app_id)
+                waiting.discard(app_id)
         return outcome
 
 
