@@ -147,8 +147,8 @@ class Store:
     block is a savepoint inside a shared transaction, and the block that finds no other writer
     waiting (or a group of GROUP_MAX, or one GROUP_WAIT_S old) commits the group with one fsync
     (synchronous=FULL). Every ``write`` still returns only after the commit that made it durable,
-    and a block that raises is rolled back alone. Under 20 concurrent intake clients one fsync per
-    request was the ceiling (docs/performance.md).
+    and a block that raises is rolled back alone. Concurrent writers (20 intake clients in
+    bench/intake.py) share fsyncs instead of queueing one fsync each.
     """
 
     GROUP_MAX = 64
@@ -217,8 +217,8 @@ class Store:
         with self._group:  # another block may commit our group: wait for it, outside the writer
             self._group.wait_for(lambda: self._committed >= group)
             failure = self._failed.get(group)
-        if failure is not None:
-            raise failure
+        if failure is not None:  # the shared commit failed: this block is not durable either
+            raise sqlite3.OperationalError(f"the transaction could not be committed: {failure}") from failure
 
     def _undo(self) -> None:
         """Roll back the failed block alone; if SQLite already ended the whole transaction (a
@@ -255,7 +255,7 @@ class Store:
         if reader is None:
             reader = self._local.reader = self._connect()
             reader.execute("PRAGMA query_only=ON")
-            with self.lock:
+            with self._group:  # not the writer's lock: a first read need not wait for a commit
                 self._readers.append(reader)
         return reader
 
