@@ -39,7 +39,7 @@ from .invariants import Injected, Invariants, read
 from .proxy import PausableProxy
 from .workload import Ledger, Worker
 
-FAKETIME_LIB = Path("/usr/lib/x86_64-linux-gnu/faketime/libfaketimeMT.so.1")
+FAKETIME_LIB = next(Path("/usr/lib").glob("*/faketime/libfaketimeMT.so.1"), Path("/usr/lib/x86_64-linux-gnu/faketime/libfaketimeMT.so.1"))  # Debian's faketime, any architecture
 SKEW = "+900s"  # the skewed node's clock: 15 minutes fast, three times the hub's alert threshold
 FAULTS = ["kill -9 hub", "kill -9 node", "NATS stop/restart", "partition", "link cut", "replay", "tamper"]
 
