@@ -16,8 +16,6 @@ from typing import Any
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
-from sync_protocol import DEPARTMENT_STREAM, department_subject
-
 from .actions import record_action
 from .clock import utcnow
 from .db import transaction
@@ -25,11 +23,7 @@ from .errors import Conflict, InvalidInput, NotFound
 from .models import Application, ApprovalTask, Department, DepartmentEvent, NatsCredential, User
 from .natsauth import check_nkey, retire
 
-STREAM = DEPARTMENT_STREAM
 INTEGRATIONS = {"": "在一网中枢审批", "nats": "本部门审批系统（NATS 对接）"}
-
-
-subject = department_subject
 
 
 def case_payload(app: Application, tasks: list[ApprovalTask]) -> dict[str, Any]:

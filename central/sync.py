@@ -25,6 +25,7 @@ from sync_protocol import (
     BLOB_OFFSET_HEADER,
     BLOB_SIZE_HEADER,
     BLOB_STREAM,
+    DEPARTMENT_STREAM,
     DOWNLINK_STREAM,
     NODE_KEY_ROTATED,
     SENT_AT_HEADER,
@@ -32,6 +33,7 @@ from sync_protocol import (
     Accepted,
     Duplicate,
     Gap,
+    department_subject,
     downlink_subject,
     parse_time,
 )
@@ -82,7 +84,7 @@ async def connect(url: str, name: str, **options: Any) -> nats.NATS:
 
 
 async def ensure_streams(js: nats.js.JetStreamContext) -> None:
-    streams = ((UPLINK_STREAM, ["yiwang.up.>"]), (DOWNLINK_STREAM, ["yiwang.down.>"]), (BLOB_STREAM, ["yiwang.blob.>"]), (departments.STREAM, ["yiwang.dept.>"]))
+    streams = ((UPLINK_STREAM, ["yiwang.up.>"]), (DOWNLINK_STREAM, ["yiwang.down.>"]), (BLOB_STREAM, ["yiwang.blob.>"]), (DEPARTMENT_STREAM, ["yiwang.dept.>"]))
     for name, subjects in streams:
         try:
             await js.stream_info(name)
@@ -229,7 +231,7 @@ class HubSync:
                     await asyncio.to_thread(downlink.mark_published, self.engine, batch.node_id, batch.seq)
                     log.info("published downlink %s seq %d", batch.node_id, batch.seq)
                 for event in await asyncio.to_thread(departments.unpublished, self.engine):
-                    await js.publish(departments.subject(event.department), event.payload_json.encode(), headers={"Nats-Msg-Id": event.id}, timeout=5)
+                    await js.publish(department_subject(event.department), event.payload_json.encode(), headers={"Nats-Msg-Id": event.id}, timeout=5)
                     await asyncio.to_thread(departments.mark_published, self.engine, event.id)
                     log.info("sent %s of %s to department %s", event.event, event.application_id, event.department)
             except RETRYABLE as exc:

@@ -13,10 +13,9 @@ from urllib.parse import urlsplit
 
 import httpx
 
-from sync_protocol import FINGERPRINT_PATTERN, ca_fingerprint, verify_key_to_text
+from sync_protocol import FINGERPRINT_PATTERN, ca_fingerprint, user_nkey_from_seed, verify_key_to_text
 
 from .keys import ensure_nats_seed, ensure_node_key
-from .natsd import public_nkey
 
 
 class EnrolmentFailed(RuntimeError):
@@ -71,7 +70,7 @@ def enroll(code: str, hub_url: str, data_dir: Path, ca: str, timeout: float = 30
     try:
         response = httpx.post(
             hub_url.rstrip("/") + "/api/enrolment",
-            json={"code": code, "public_key": verify_key_to_text(key.verify_key), "nats_public_key": public_nkey(nats_seed)},
+            json={"code": code, "public_key": verify_key_to_text(key.verify_key), "nats_public_key": user_nkey_from_seed(nats_seed)},
             timeout=timeout, verify=verify,
         )
     except httpx.HTTPError as exc:

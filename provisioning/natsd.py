@@ -42,9 +42,6 @@ def new_user_seed() -> str:
     return user_seed_from_raw(os.urandom(32))
 
 
-public_nkey = user_nkey_from_seed
-
-
 def server_config(nats_dir: Path, host: str, port: int, server_name: str = "yiwang") -> str:
     """One JetStream server on ``host:port``: TLS with the county CA's certificate, clients
     authenticated by nkey (the accounts file), a pid file the hub signals to reload that file."""
@@ -84,7 +81,7 @@ def init_nats(nats_dir: Path, host: str, port: int, names: list[str] | None = No
     if not (nats_dir / "hub.nk").exists():
         write_private(nats_dir / "hub.nk", new_user_seed())
     if not (nats_dir / "accounts.conf").exists():
-        hub_user = NatsUser(public_nkey((nats_dir / "hub.nk").read_text()), None)
+        hub_user = NatsUser(user_nkey_from_seed((nats_dir / "hub.nk").read_text()), None)
         (nats_dir / "accounts.conf").write_text(render_accounts([hub_user]))
     conf = nats_dir / "nats.conf"
     conf.write_text(server_config(nats_dir, host, port))

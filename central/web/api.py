@@ -11,7 +11,7 @@ from litestar.response import File
 from litestar.params import FromPath, FromQuery, JSONBody
 from sqlmodel import Session, col, select
 
-from sync_protocol import ca_fingerprint, department_consumer, department_inbox_prefix, verify_key_to_text
+from sync_protocol import ca_fingerprint, department_consumer, department_inbox_prefix, department_subject, verify_key_to_text
 
 from .. import actions, approval, auth, blobs, catalog, dashboard, departments, enrolment, fees, history, metrics, nodes, public, supervision, workdays
 from ..errors import Conflict, InvalidInput, NotAuthenticated, NotFound
@@ -256,7 +256,7 @@ class IntegrationIn(msgspec.Struct):
 def api_departments(request: Request) -> list[dict[str, Any]]:
     api_user(request, "operator", "clerk")
     with Session(hub(request).engine) as session:
-        return [d.model_dump() | {"subject": departments.subject(d.code) if d.integration == "nats" else None} for d in session.exec(select(Department).order_by(Department.code)).all()]
+        return [d.model_dump() | {"subject": department_subject(d.code) if d.integration == "nats" else None} for d in session.exec(select(Department).order_by(Department.code)).all()]
 
 
 @put("/api/departments/{code:str}/integration", sync_to_thread=True, status_code=200)
@@ -268,7 +268,7 @@ def api_set_integration(request: Request, code: FromPath[str], data: JSONBody[In
     if dept.integration != "nats":
         return dept.model_dump() | {"subject": None}
     # what the department's system needs to connect: it may use only this consumer and inbox
-    return dept.model_dump() | {"subject": departments.subject(dept.code), "consumer": department_consumer(dept.code), "inbox_prefix": department_inbox_prefix(dept.code), "nats_url": hub(request).settings.nats_url}
+    return dept.model_dump() | {"subject": department_subject(dept.code), "consumer": department_consumer(dept.code), "inbox_prefix": department_inbox_prefix(dept.code), "nats_url": hub(request).settings.nats_url}
 
 
 @get("/api/nodes", sync_to_thread=True)

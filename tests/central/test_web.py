@@ -11,7 +11,8 @@ from litestar.testing import TestClient
 from central.app import create_app
 from central.cli import init
 from central.settings import Settings
-from provisioning.natsd import init_nats, new_user_seed, public_nkey
+from provisioning.natsd import init_nats, new_user_seed
+from sync_protocol import user_nkey_from_seed
 
 
 @pytest.fixture
@@ -39,7 +40,7 @@ def test_pages_need_login_and_api_needs_a_token(client):
     assert response.json()["detail"] == "登录已失效，请重新登录"
 
 
-NKEY_A, NKEY_B = public_nkey(new_user_seed()), public_nkey(new_user_seed())
+NKEY_A, NKEY_B = user_nkey_from_seed(new_user_seed()), user_nkey_from_seed(new_user_seed())
 
 
 def test_bad_api_input_is_a_problem_not_a_500(client):
@@ -160,7 +161,7 @@ def test_a_retry_must_bring_the_nats_key_it_enrolled_with_and_a_department_key_c
     crossed = client.post("/api/enrolment", json={"code": code_a, "public_key": "ab" * 32, "nats_public_key": NKEY_B})
     assert crossed.status_code == 409  # B's NATS key is not A's: no "retry" with another point's identity
 
-    dept_key = public_nkey(new_user_seed())
+    dept_key = user_nkey_from_seed(new_user_seed())
     for body in ({"integration": "nats", "nats_public_key": dept_key}, {"integration": ""}, {"integration": "nats", "nats_public_key": dept_key}):
         assert client.put("/api/departments/cl/integration", json=body, headers=auth).status_code == 200
     db = sqlite3.connect(tmp_path / "hub" / "hub.sqlite3")

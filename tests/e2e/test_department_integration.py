@@ -13,7 +13,8 @@ import pytest
 from nats.js.api import AckPolicy, ConsumerConfig
 
 from provisioning.federation import LocalFederation
-from provisioning.natsd import new_user_seed, public_nkey
+from provisioning.natsd import new_user_seed
+from sync_protocol import user_nkey_from_seed
 
 from ..conftest import Api, checked, resident_id, run_async, running_village
 from .test_walking_skeleton import eventually
@@ -57,7 +58,7 @@ def test_an_integrated_department_gets_its_cases_and_decides_through_the_api(fed
     assert bad.status_code == 400 and bad.json()["field"] == "integration"
     keyless = operator.put("/api/departments/cl/integration", json={"integration": "nats"})
     assert keyless.status_code == 400 and keyless.json()["field"] == "nats_public_key"
-    answer = operator.put("/api/departments/cl/integration", json={"integration": "nats", "nats_public_key": public_nkey(SEED)}).json()
+    answer = operator.put("/api/departments/cl/integration", json={"integration": "nats", "nats_public_key": user_nkey_from_seed(SEED)}).json()
     assert (answer["subject"], answer["consumer"], answer["inbox_prefix"]) == ("yiwang.dept.cl.cases", "dept-cl", "_INBOX_dept-cl")
     agent = Api(f"http://127.0.0.1:{spec.port}", "agent", federation.password)
     app = agent.post("/api/applications", json={"item_code": "MZ-005", "applicant_name": "周建国", "applicant_id_number": resident_id(31), "materials_checked": checked("MZ-005")}).json()
