@@ -51,6 +51,20 @@ def no_full_resident_id_in_any_log(tmp_path_factory) -> Iterator[None]:  # type:
     assert not found, "full resident IDs in log lines:\n" + "\n".join(found[:20])
 
 
+def pytest_terminal_summary(terminalreporter) -> None:  # type: ignore[no-untyped-def]
+    """Say in one line whether the hub tests ran on PostgreSQL too, or why not."""
+    from tests import pg
+
+    on_pg = {outcome: [r for r in terminalreporter.stats.get(outcome, []) if "[postgresql" in getattr(r, "nodeid", "")] for outcome in ("passed", "failed", "skipped")}
+    if not any(on_pg.values()):
+        return
+    where = pg.PG_URL.split("@")[-1]
+    if on_pg["skipped"]:
+        terminalreporter.write_line(f"PostgreSQL: {len(on_pg['skipped'])} hub tests SKIPPED on PostgreSQL — {pg.unreachable() or 'see the skip reasons above'}", yellow=True, bold=True)
+    if on_pg["passed"] or on_pg["failed"]:
+        terminalreporter.write_line(f"PostgreSQL: hub tests ran on PostgreSQL at {where} too: {len(on_pg['passed'])} passed, {len(on_pg['failed'])} failed", bold=True)
+
+
 @contextmanager
 def running_federation(root: Path, https: bool = False) -> Iterator[LocalFederation]:
     """NATS + hub on free ports under ``root``, stopped (with any nodes) afterwards."""

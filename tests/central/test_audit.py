@@ -26,8 +26,8 @@ from sync_protocol import GENESIS, Record, seal_next, verify_key_to_text
 T = "2026-11-23T08:00:00.000000Z"
 
 
-def build_hub(tmp_path: Path):  # type: ignore[no-untyped-def]
-    settings = Settings(data_dir=tmp_path / "hub")
+def build_hub(tmp_path: Path, db_url: str):  # type: ignore[no-untyped-def]
+    settings = Settings(data_dir=tmp_path / "hub", db_url=db_url)
     init(settings, operator_password="op", demo_password="pw")
     engine = make_engine(settings.database_url)
     key = SigningKey.generate()
@@ -47,19 +47,19 @@ def build_hub(tmp_path: Path):  # type: ignore[no-untyped-def]
 
 
 def run_cli(settings: Settings) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "central", "audit", "verify", "--dir", str(settings.data_dir)], capture_output=True, text=True)
+    return subprocess.run([sys.executable, "-m", "central", "audit", "verify", "--dir", str(settings.data_dir), "--db-url", settings.database_url], capture_output=True, text=True)
 
 
-def test_an_untouched_trail_verifies(tmp_path):
-    settings, engine = build_hub(tmp_path)
+def test_an_untouched_trail_verifies(tmp_path, hub_db_url):
+    settings, engine = build_hub(tmp_path, hub_db_url)
     reports = verify_all(engine, load_hub_key(settings.key_path).verify_key)
     assert [(r.node_id, r.direction, r.batches, r.head.seq, r.ok) for r in reports] == [("shangcun", "up", 4, 4, True), ("shangcun", "down", 1, 1, True)]
     done = run_cli(settings)
     assert done.returncode == 0 and "2 of 2 chains verify" in done.stdout
 
 
-def test_a_byte_changed_in_the_database_is_found_at_its_position(tmp_path):
-    settings, engine = build_hub(tmp_path)
+def test_a_byte_changed_in_the_database_is_found_at_its_position(tmp_path, hub_db_url):
+    settings, engine = build_hub(tmp_path, hub_db_url)
     with engine.begin() as conn:  # an insider edits batch 3's bytes directly in the database
         raw = conn.execute(text("SELECT raw FROM uplinkbatch WHERE node_id = 'shangcun' AND seq = 3")).scalar_one()
         conn.execute(text("UPDATE uplinkbatch SET raw = :raw WHERE node_id = 'shangcun' AND seq = 3"), {"raw": raw.replace("张三".encode(), "李四".encode())})
@@ -69,18 +69,18 @@ def test_a_byte_changed_in_the_database_is_found_at_its_position(tmp_path):
     assert done.returncode == 1 and "FIRST BAD at seq 3" in done.stdout and "1 do NOT" in done.stdout
 
 
-def test_a_deleted_batch_is_a_missing_position(tmp_path):
-    settings, engine = build_hub(tmp_path)
+def test_a_deleted_batch_is_a_missing_position(tmp_path, hub_db_url):
+    settings, engine = build_hub(tmp_path, hub_db_url)
     with engine.begin() as conn:
         conn.execute(text("DELETE FROM uplinkbatch WHERE node_id = 'shangcun' AND seq = 2"))
     report = verify_all(engine, load_hub_key(settings.key_path).verify_key)[0]
     assert report.first_bad == 2 and "missing" in report.problem
 
 
-def test_a_database_from_before_key_history_is_migrated_in_place(tmp_path):
+def test_a_database_from_before_key_history_is_migrated_in_place(tmp_path, hub_db_url):
     from central.db import LATEST, create_schema
 
-    settings, engine = build_hub(tmp_path)
+    settings, engine = build_hub(tmp_path, hub_db_url)
     with engine.begin() as conn:  # make it look like the first release's schema
         conn.execute(text("DROP TABLE nodekey"))
         conn.execute(text("ALTER TABLE enrolmentcode DROP COLUMN replacement"))

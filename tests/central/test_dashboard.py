@@ -46,8 +46,8 @@ def rec(kind: str, n: int, **data) -> Record:  # type: ignore[no-untyped-def]
 
 
 @pytest.fixture
-def scenario(tmp_path: Path):
-    engine = make_engine(f"sqlite:///{tmp_path / 'hub.sqlite3'}")
+def scenario(hub_db_url: str):
+    engine = make_engine(hub_db_url)
     create_schema(engine)
     load_catalog(engine, sample_catalog())
     with Session(engine) as s:

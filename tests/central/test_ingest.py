@@ -25,8 +25,8 @@ T = "2026-11-23T08:00:00.000000Z"
 
 
 @pytest.fixture
-def engine(tmp_path: Path):
-    engine = make_engine(f"sqlite:///{tmp_path / 'hub.sqlite3'}")
+def engine(hub_db_url: str):
+    engine = make_engine(hub_db_url)
     create_schema(engine)
     load_catalog(engine, sample_catalog())
     with Session(engine) as s:

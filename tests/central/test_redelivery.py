@@ -23,11 +23,11 @@ from sync_protocol import GENESIS, Accepted, Duplicate, Record, seal_next, uplin
 T = "2026-11-23T08:00:00.000000Z"
 
 
-def test_redelivery_after_a_lost_ack_is_a_duplicate(tmp_path: Path):
+def test_redelivery_after_a_lost_ack_is_a_duplicate(tmp_path: Path, hub_db_url: str):
     fed = LocalFederation(root=tmp_path, nats_port=free_port(), hub_port=0)
     fed.start_nats()
     key = SigningKey.generate()
-    engine = make_engine(f"sqlite:///{tmp_path / 'hub.sqlite3'}")
+    engine = make_engine(hub_db_url)
     create_schema(engine)
     load_catalog(engine, sample_catalog())
     with Session(engine) as s:

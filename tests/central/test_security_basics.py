@@ -10,8 +10,8 @@ from central.db import create_schema, make_engine
 from central.models import User
 
 
-def test_passwords_are_argon2id_and_sessions_expire(tmp_path):
-    engine = make_engine(f"sqlite:///{tmp_path / 'hub.sqlite3'}")
+def test_passwords_are_argon2id_and_sessions_expire(hub_db_url):
+    engine = make_engine(hub_db_url)
     create_schema(engine)
     auth.add_user(engine, "operator", "运维", "operator", "s3cret-pass")
     with Session(engine) as session:

@@ -7,8 +7,10 @@ from pathlib import Path
 
 import pytest
 from litestar.testing import TestClient
+from sqlalchemy import text
 
 from central.app import create_app
+from central.db import make_engine
 from central.cli import init
 from central.settings import Settings
 from provisioning.natsd import init_nats, new_user_seed
@@ -16,8 +18,8 @@ from sync_protocol import user_nkey_from_seed
 
 
 @pytest.fixture
-def client(tmp_path: Path):
-    settings = Settings(data_dir=tmp_path / "hub", nats_url="nats://127.0.0.1:9")
+def client(tmp_path: Path, hub_db_url: str):
+    settings = Settings(data_dir=tmp_path / "hub", nats_url="nats://127.0.0.1:9", db_url=hub_db_url)
     init(settings, operator_password="op-pass", demo_password="pw")
     init_nats(settings.nats_dir, "127.0.0.1", 9)  # the county CA: enrolment slips carry its fingerprint
     with TestClient(create_app(settings)) as client:
@@ -150,9 +152,7 @@ def test_public_pages_need_no_login_and_reveal_nothing_for_a_wrong_pair(client):
         assert path in paths, path
 
 
-def test_a_retry_must_bring_the_nats_key_it_enrolled_with_and_a_department_key_can_be_given_back(client, tmp_path):
-    import sqlite3
-
+def test_a_retry_must_bring_the_nats_key_it_enrolled_with_and_a_department_key_can_be_given_back(client, hub_db_url):
     auth = {"Authorization": f"Bearer {client.post('/api/login', json={'username': 'operator', 'password': 'op-pass'}).json()['token']}"}
     code_a = client.post("/api/enrolment-codes", json={"node_id": "acun", "name": "A村", "kind": "village"}, headers=auth).json()["code"]
     code_b = client.post("/api/enrolment-codes", json={"node_id": "bcun", "name": "B村", "kind": "village"}, headers=auth).json()["code"]
@@ -164,6 +164,7 @@ def test_a_retry_must_bring_the_nats_key_it_enrolled_with_and_a_department_key_c
     dept_key = user_nkey_from_seed(new_user_seed())
     for body in ({"integration": "nats", "nats_public_key": dept_key}, {"integration": ""}, {"integration": "nats", "nats_public_key": dept_key}):
         assert client.put("/api/departments/cl/integration", json=body, headers=auth).status_code == 200
-    db = sqlite3.connect(tmp_path / "hub" / "hub.sqlite3")
-    assert db.execute("SELECT valid_until FROM natscredential WHERE nkey = ?", (dept_key,)).fetchone() == (None,)  # in force again
-    db.close()
+    engine = make_engine(hub_db_url)
+    with engine.connect() as db:
+        assert db.execute(text("SELECT valid_until FROM natscredential WHERE nkey = :k"), {"k": dept_key}).one() == (None,)  # in force again
+    engine.dispose()

@@ -25,10 +25,10 @@ def test_an_adjusted_sunday_workday_counts_too():
     assert WorkCalendar().deadline(date(2026, 9, 18), 1) == (date(2026, 9, 20), False)
 
 
-def test_year_end_deadline_in_an_unknown_year_is_estimated_until_the_year_is_loaded(tmp_path: Path):
+def test_year_end_deadline_in_an_unknown_year_is_estimated_until_the_year_is_loaded(hub_db_url: str):
     received = date(2026, 12, 28)  # Mon; the library knows no 2027
     assert WorkCalendar().deadline(received, 5) == (date(2027, 1, 4), True)  # Mon–Fri guess, flagged
-    engine = make_engine(f"sqlite:///{tmp_path / 'hub.sqlite3'}")
+    engine = make_engine(hub_db_url)
     create_schema(engine)
     assert calendar_status(load_calendar(engine), date(2026, 11, 23))["missing_years"] == [2027]
     with pytest.raises(InvalidInput, match="不属于 2027"):
