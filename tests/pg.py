@@ -9,6 +9,7 @@ says so (see ``pytest_terminal_summary`` in tests/conftest.py).
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import uuid
 from contextlib import contextmanager
@@ -29,9 +30,7 @@ def _admin() -> Engine:
 @cache
 def unreachable() -> str | None:
     """Why PostgreSQL cannot be used here, or None when it can."""
-    try:
-        import psycopg  # noqa: F401
-    except ImportError:
+    if importlib.util.find_spec("psycopg") is None:
         return "psycopg is not installed"
     try:
         with _admin().connect() as conn:

@@ -8,7 +8,6 @@ depend on the day the test runs."""
 from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
-from pathlib import Path
 
 import pytest
 from nacl.signing import SigningKey

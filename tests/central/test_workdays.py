@@ -5,7 +5,6 @@ loads that year)."""
 from __future__ import annotations
 
 from datetime import date
-from pathlib import Path
 
 import pytest
 
