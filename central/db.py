@@ -13,14 +13,18 @@ import uuid
 from contextlib import contextmanager
 from functools import cache
 from operator import itemgetter
-from typing import Callable, Iterator
+from typing import Callable, Iterator, TypeVar
 
 from sqlalchemy import Table, event, insert, inspect, text
 from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.exc import OperationalError
 from sqlmodel import Session, SQLModel, create_engine
+from tenacity import Retrying, retry_if_exception, stop_after_attempt, wait_random_exponential
 
 from . import models  # noqa: F401  (registers the tables)
 from .clock import utcnow
+
+T = TypeVar("T")
 
 
 def make_engine(url: str) -> Engine:
@@ -158,6 +162,22 @@ def insert_rows(session: Session, table: Table, rows: list[dict]) -> None:
         return
     columns, values = full_rows(table, rows)
     connection.exec_driver_sql(f"INSERT INTO {table.name} ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))})", values)  # type: ignore[arg-type]
+
+
+# PostgreSQL's answers to two transactions that crossed (deadlock_detected, serialization_failure):
+# the loser was rolled back whole, so running it again is safe
+_CONFLICTS = {"40P01", "40001"}
+
+
+def _is_conflict(exc: BaseException) -> bool:
+    return isinstance(exc, OperationalError) and getattr(exc.orig, "sqlstate", None) in _CONFLICTS
+
+
+def retry_conflicts(fn: Callable[..., T], *args: object) -> T:
+    """``fn(*args)`` — one whole transaction — run again (up to 5 times, with a short jittered
+    wait) when the database rolled it back because it crossed another one."""
+    retrying = Retrying(retry=retry_if_exception(_is_conflict), wait=wait_random_exponential(multiplier=0.05, max=1), stop=stop_after_attempt(5), reraise=True)
+    return retrying(fn, *args)
 
 
 @contextmanager

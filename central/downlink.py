@@ -13,7 +13,7 @@ from sqlmodel import Session, select
 from sync_protocol import MAX_RECORDS_PER_BATCH, ChainPos, Record, seal_next
 
 from .clock import utcnow
-from .db import transaction
+from .db import retry_conflicts, transaction
 from .models import DownlinkBatch, DownlinkEvent, Node
 
 
@@ -24,11 +24,17 @@ def queue_downlink(session: Session, node_id: str, kind: str, data: dict[str, An
 
 def seal_pending(engine: Engine, key: SigningKey) -> int:
     """Seal every node's unbatched events into batches; return how many batches were made."""
+    return retry_conflicts(_seal_pending, engine, key)
+
+
+def _seal_pending(engine: Engine, key: SigningKey) -> int:
     made = 0
     with transaction(engine) as session:
         node_ids = session.exec(select(DownlinkEvent.node_id).where(DownlinkEvent.batch_seq.is_(None)).distinct()).all()
-        for node_id in node_ids:
-            node = session.get(Node, node_id)
+        # in id order, each node's row locked (PostgreSQL) before its chain position is read: two
+        # hub processes never seal the same events twice, and never wait on ingest in a cycle
+        for node_id in sorted(node_ids):
+            node = session.get(Node, node_id, with_for_update=True)
             if node is None:
                 continue
             events = session.exec(
@@ -37,6 +43,8 @@ def seal_pending(engine: Engine, key: SigningKey) -> int:
                 .order_by(DownlinkEvent.created_at)
                 .limit(MAX_RECORDS_PER_BATCH)
             ).all()
+            if not events:
+                continue  # another process sealed them while this one waited for the lock
             records = [Record(e.kind, e.id, e.created_at, json.loads(e.data_json)) for e in events]
             now = utcnow()
             # the batch names the node whose chain it extends; the hub key signs it

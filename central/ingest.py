@@ -2,6 +2,8 @@
 
 The caller (sync.py) acks the NATS message only after ``ingest_batch`` returned, i.e. after the
 commit; a crash before the ack means redelivery, which the cursor classifies as Duplicate.
+Several workers (processes, machines) may ingest from the same consumer on PostgreSQL: each
+transaction first locks the rows of the nodes it is about to advance (``SELECT … FOR UPDATE``).
 Anything that fails verification or forks the chain is quarantined with its raw bytes and an
 alert — in the same transaction — and never applied.
 """
@@ -46,7 +48,7 @@ from sync_protocol import (
 )
 
 from .clock import utcnow
-from .db import insert_rows, transaction
+from .db import insert_rows, retry_conflicts, transaction
 from .downlink import queue_downlink
 from .fees import FEE_KINDS, apply_fee_record
 from .approval import departments_of, tasks_of
@@ -78,19 +80,30 @@ def ingest_batches(engine: Engine, messages: list[tuple[str, bytes, int | None]]
     whose records fail to apply is quarantined inside its own savepoint without undoing the rest.
     ``clock_offset_s`` is the node's clock minus the stream's when the batch was published (see
     sync.py)."""
+    return retry_conflicts(_ingest_all, engine, messages)
+
+
+def _ingest_all(engine: Engine, messages: list[tuple[str, bytes, int | None]]) -> list[Verdict]:
     now = utcnow()
     with transaction(engine) as session:
-        # asked once per transaction, not per batch (each query was a few % of ingest time):
+        # Several workers may share the ingest consumer (PostgreSQL): lock the fetch's nodes first,
+        # in id order so two workers never wait on each other in a cycle. A worker holding a
+        # node's row is the only one reading or moving its cursor until it commits; the other then
+        # reads the moved cursor and classifies its copy as Duplicate (or applies the next batch).
+        # The strong references keep each node in the identity map: no reload per batch.
+        ids = sorted({n for n in (node_from_subject(subject) for subject, _, _ in messages) if n})
+        session.info["nodes"] = {n.id: n for n in session.exec(select(Node).where(col(Node.id).in_(ids)).order_by(col(Node.id)).with_for_update()).all()}
+        # asked once per transaction, not per batch (each query was a few % of ingest time), and
+        # after the locks, so no other worker can hold a batch for these nodes meanwhile:
         session.info["held"] = set(session.exec(select(HeldBatch.node_id).distinct()).all())  # nodes with batches waiting behind a gap
         session.info["catalog"] = {}  # catalog items by code, as far as looked up
-        session.info["nodes"] = {}  # a strong reference keeps each node in the identity map: no reload per batch
         return [_ingest_one(session, subject, raw, offset, now) for subject, raw, offset in messages]
 
 
 def _ingest_one(session: Session, subject: str, raw: bytes, clock_offset_s: int | None, now: str) -> Verdict:
     """One batch, then any held batches that now follow the node's cursor."""
-    node_id = node_from_subject(subject)
-    node = session.info["nodes"][node_id] = session.get(Node, node_id) if node_id else None
+    node = session.info["nodes"].get(node_from_subject(subject) or "")
+    node_id = node.id if node is not None else node_from_subject(subject)
     if node is None or node.status != "enrolled":
         verdict: Verdict = Rejected("revoked" if node is not None else "unknown_node", f"subject {subject!r}")
         _quarantine(session, node_id, subject, raw, verdict, now)
