@@ -82,6 +82,36 @@ def serve(settings: Settings) -> None:
     uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_level="info", access_log=False, **tls)
 
 
+def worker(settings: Settings) -> int:
+    """An extra ingest worker: the uplink ingest loop alone, on the hub's database and NATS
+    identity (``nats/hub.nk`` and ``nats/ca.pem`` from the hub's directory; not the signing key)."""
+    import asyncio
+    import signal
+
+    from .db import LATEST, schema_version
+    from .sync import HubSync
+
+    engine = make_engine(settings.database_url)
+    version = schema_version(engine)
+    if version != LATEST:
+        print(f"the database at {settings.database_url.split('@')[-1]} is at schema version {version}, this worker needs {LATEST}: start `yiwang hub serve` (it creates and upgrades the schema) first", file=sys.stderr)
+        return 2
+
+    async def run() -> None:
+        task = asyncio.current_task()
+        assert task is not None
+        asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, task.cancel)
+        await HubSync(engine, None, settings.nats_url, settings.blobs_dir, settings.nats_dir).run()
+
+    logging.getLogger("yiwang.hub").info("ingest worker started: database %s, NATS %s", settings.database_url.split("@")[-1], settings.nats_url)
+    try:
+        asyncio.run(run())
+    except (KeyboardInterrupt, asyncio.CancelledError):
+        pass
+    engine.dispose()
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="yiwang hub", description="county hub")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -89,14 +119,15 @@ def main(argv: list[str] | None = None) -> int:
     audit.add_argument("action", choices=["verify"], help="verify: every stored batch of every node, from the raw bytes")
     audit.add_argument("--dir", type=Path, help="data directory (default $YIWANG_HUB_DIR or var/hub)")
     audit.add_argument("--db-url", help="database URL (default: SQLite file in --dir)")
-    for name in ("init", "serve", "add-user"):
-        p = sub.add_parser(name)
+    for name in ("init", "serve", "worker", "add-user"):
+        p = sub.add_parser(name, help="an extra uplink ingest worker beside `serve` (same database and NATS)" if name == "worker" else None)
         p.add_argument("--dir", type=Path, help="data directory (default $YIWANG_HUB_DIR or var/hub)")
         p.add_argument("--db-url", help="database URL (default: SQLite file in --dir)")
+        if name in ("serve", "worker"):
+            p.add_argument("--nats-url")
         if name == "serve":
             p.add_argument("--host")
             p.add_argument("--port", type=int)
-            p.add_argument("--nats-url")
             p.add_argument("--public-url", help="URL nodes use to reach this hub for enrolment")
             p.add_argument("--https", action="store_true", default=None, help="serve HTTPS with the county-CA certificate from `yiwang hub init` (or YIWANG_HUB_HTTPS=1)")
         if name == "init":
@@ -119,6 +150,8 @@ def main(argv: list[str] | None = None) -> int:
         init(settings, args.operator_password, args.demo_password)
     elif args.command == "serve":
         serve(settings)
+    elif args.command == "worker":
+        return worker(settings)
     elif args.command == "audit":
         return audit_verify(settings)
     else:

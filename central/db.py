@@ -121,6 +121,14 @@ MIGRATIONS: list[Callable[[Connection], None]] = [_m2_node_keys, _m3_materials_c
 LATEST = 1 + len(MIGRATIONS)
 
 
+def schema_version(engine: Engine) -> int | None:
+    """The database's schema version; None when it has no schema yet."""
+    with engine.connect() as conn:
+        if "schemaversion" not in inspect(conn).get_table_names():
+            return None
+        return conn.execute(text("SELECT version FROM schemaversion WHERE id = 1")).scalar()
+
+
 def create_schema(engine: Engine) -> None:
     """Create missing tables, then bring an older database up to date, in one transaction."""
     with engine.begin() as conn:

@@ -82,12 +82,18 @@ def apply(engine: Engine, nats_dir: Path) -> bool:
 
 
 def reload_server(nats_dir: Path) -> None:
-    """SIGHUP to the nats-server whose pid file is in ``nats_dir`` (its configuration names it)."""
-    pid_file = nats_dir / "nats.pid"
-    try:
-        pid = int(pid_file.read_text().strip())
-        os.kill(pid, signal.SIGHUP)
-    except (OSError, ValueError) as exc:
-        log.warning("NATS access list written to %s but nats-server not signalled (%s); run `nats-server --signal reload` on the NATS machine", nats_dir / "accounts.conf", exc)
+    """SIGHUP to every nats-server whose pid file is in ``nats_dir``: the single server's
+    (``nats.pid``) or each cluster member's on this machine (``cluster/<name>/nats.pid``)."""
+    pid_files = [p for p in [nats_dir / "nats.pid", *sorted(nats_dir.glob("cluster/*/nats.pid"))] if p.exists()]
+    signalled = []
+    for pid_file in pid_files:
+        try:
+            pid = int(pid_file.read_text().strip())
+            os.kill(pid, signal.SIGHUP)
+            signalled.append(pid)
+        except (OSError, ValueError) as exc:
+            log.warning("nats-server of %s not signalled (%s)", pid_file, exc)
+    if not signalled:
+        log.warning("NATS access list written to %s but no nats-server signalled; run `nats-server --signal reload` on each NATS machine", nats_dir / "accounts.conf")
         return
-    log.info("NATS access list reloaded (nats-server pid %d)", pid)
+    log.info("NATS access list reloaded (nats-server pid %s)", ", ".join(map(str, signalled)))

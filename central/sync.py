@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import ssl
 from pathlib import Path
 from typing import Any, AsyncIterator
@@ -35,6 +36,7 @@ from sync_protocol import (
     Gap,
     department_subject,
     downlink_subject,
+    nats_servers,
     parse_time,
 )
 
@@ -77,20 +79,34 @@ async def connect(url: str, name: str, **options: Any) -> nats.NATS:
     async for attempt in AsyncRetrying(wait=wait_exponential(multiplier=0.2, max=5), retry=retry_if_exception_type(RETRYABLE)):
         with attempt:
             return await nats.connect(
-                url, name=name, max_reconnect_attempts=-1, reconnect_time_wait=1, connect_timeout=2,
+                nats_servers(url), name=name, max_reconnect_attempts=-1, reconnect_time_wait=1, connect_timeout=2,
                 error_cb=on_error, disconnected_cb=on_disconnect, reconnected_cb=on_reconnect, **options,
             )
     raise AssertionError("unreachable")
 
 
-async def ensure_streams(js: nats.js.JetStreamContext) -> None:
+def stream_replicas(nats_url: str) -> int:
+    """How many copies JetStream keeps of each stream: ``$YIWANG_NATS_REPLICAS``, else 3 when the
+    hub is given a cluster of three or more servers (R3: any one may fail), else 1."""
+    configured = int(os.environ.get("YIWANG_NATS_REPLICAS", "0"))
+    return configured or (3 if len(nats_servers(nats_url)) >= 3 else 1)
+
+
+async def ensure_streams(js: nats.js.JetStreamContext, replicas: int = 1) -> None:
+    """Create the streams, or bring an existing one to ``replicas`` copies (a county hub that
+    moves onto a cluster keeps its streams; JetStream copies them to the new members)."""
     streams = ((UPLINK_STREAM, ["yiwang.up.>"]), (DOWNLINK_STREAM, ["yiwang.down.>"]), (BLOB_STREAM, ["yiwang.blob.>"]), (DEPARTMENT_STREAM, ["yiwang.dept.>"]))
     for name, subjects in streams:
         try:
-            await js.stream_info(name)
+            info = await js.stream_info(name)
         except nats.js.errors.NotFoundError:
-            await js.add_stream(StreamConfig(name=name, subjects=subjects, storage=StorageType.FILE, duplicate_window=120.0))
-            log.info("created stream %s", name)
+            await js.add_stream(StreamConfig(name=name, subjects=subjects, storage=StorageType.FILE, duplicate_window=120.0, num_replicas=replicas))
+            log.info("created stream %s (%d %s)", name, replicas, "replica" if replicas == 1 else "replicas")
+            continue
+        if (info.config.num_replicas or 1) != replicas:
+            info.config.num_replicas = replicas
+            await js.update_stream(info.config)
+            log.info("stream %s now kept in %d copies", name, replicas)
 
 
 async def pull(js: nats.js.JetStreamContext, stream: str, durable: str, batch: int, max_ack_pending: int) -> AsyncIterator[list]:
@@ -129,9 +145,11 @@ def clock_offset(msg: nats.aio.msg.Msg) -> int | None:
 
 
 class HubSync:
-    """Runs the ingest and downlink loops until cancelled."""
+    """Runs the ingest, downlink, file and access-list loops until cancelled — or, for an extra
+    ingest worker (`yiwang hub worker`, ``key`` None), the ingest loop alone: it shares the
+    durable consumer with the hub's own, so JetStream spreads the fetches over both."""
 
-    def __init__(self, engine: Engine, key: SigningKey, nats_url: str, blobs_dir: Path, nats_dir: Path) -> None:
+    def __init__(self, engine: Engine, key: SigningKey | None, nats_url: str, blobs_dir: Path, nats_dir: Path) -> None:
         self.engine = engine
         self.nats_dir = nats_dir
         self.blobs_dir = blobs_dir
@@ -164,13 +182,17 @@ class HubSync:
                 await asyncio.sleep(RESTART_DELAY)
 
     async def _run_once(self) -> None:
-        self.nc = await connect(self.nats_url, "yiwang-hub", **credentials(self.nats_dir))
+        self.nc = await connect(self.nats_url, "yiwang-hub" if self.key else "yiwang-hub-worker", **credentials(self.nats_dir))
+        log.info("connected to NATS at %s", self.nc.connected_url.netloc if self.nc.connected_url else self.nats_url)
         try:
             js = self.nc.jetstream()
             async for attempt in AsyncRetrying(wait=wait_exponential(multiplier=0.2, max=5), retry=retry_if_exception_type(RETRYABLE)):
                 with attempt:
-                    await ensure_streams(js)
-            await asyncio.gather(self._ingest_loop(js), self._downlink_loop(js), self._blob_loop(js), self._access_loop())
+                    await ensure_streams(js, stream_replicas(self.nats_url))
+            if self.key is None:
+                await self._ingest_loop(js)
+            else:
+                await asyncio.gather(self._ingest_loop(js), self._downlink_loop(js), self._blob_loop(js), self._access_loop())
         finally:
             await self.nc.close()
 
@@ -218,6 +240,7 @@ class HubSync:
                 await msg.ack()
 
     async def _downlink_loop(self, js: nats.js.JetStreamContext) -> None:
+        assert self.key is not None
         while True:
             try:
                 await asyncio.wait_for(self._wake.wait(), timeout=2.0)

@@ -21,7 +21,7 @@ import nats.js.errors
 from nats.js.api import AckPolicy, ConsumerConfig
 from tenacity import AsyncRetrying, retry_if_exception_type, wait_exponential
 
-from sync_protocol import CATALOG_VERSION, DOWNLINK_STREAM, MATERIAL_RECEIVED, downlink_consumer, SENT_AT_HEADER, Accepted, Gap, downlink_subject, format_time, uplink_subject
+from sync_protocol import CATALOG_VERSION, DOWNLINK_STREAM, MATERIAL_RECEIVED, downlink_consumer, SENT_AT_HEADER, Accepted, Gap, downlink_subject, format_time, nats_servers, uplink_subject
 
 from . import blobs, link, rotation
 from .settings import NodeIdentity
@@ -110,7 +110,7 @@ class NodeSync:
         async for attempt in AsyncRetrying(wait=wait_exponential(multiplier=0.2, max=5), retry=retry_if_exception_type(RETRYABLE)):
             with attempt:
                 self.nc = await nats.connect(
-                    self.identity.nats_url, name=f"yiwang-node-{self.identity.node_id}", max_reconnect_attempts=-1,
+                    nats_servers(self.identity.nats_url), name=f"yiwang-node-{self.identity.node_id}", max_reconnect_attempts=-1,
                     reconnect_time_wait=1, connect_timeout=2, error_cb=on_error, disconnected_cb=on_disconnect, reconnected_cb=on_reconnect,
                     **self.identity.nats_options(),
                 )

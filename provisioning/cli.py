@@ -3,9 +3,12 @@
     yiwang demo                      start a local federation (NATS + hub + 3 nodes)
     yiwang hub init [--nats-host H --nats-port P --nats-name NAME …]
                                      hub key, NATS config with TLS (county CA) and nkeys, operator
-    yiwang hub nats                  run nats-server with that configuration
+    yiwang hub init --nats-cluster n1=HOST:4700:6222 --nats-cluster n2=… --nats-cluster n3=…
+                                     the same for a 3-server JetStream cluster (city / province)
+    yiwang hub nats [--member n1]    run nats-server with that configuration (a cluster member's)
     yiwang hub issue-cert NAME… --out DIR   an HTTPS certificate from the county CA (township nodes)
     yiwang hub serve|add-user|audit  the county hub            (runs `python -m central`)
+    yiwang hub worker                an extra uplink ingest worker beside `hub serve`
     yiwang node enroll CODE --hub URL --ca sha256:… [--dir D]   enrol this machine as a node
     yiwang node serve|add-user       an edge node              (runs `python -m edge_node`)
 
@@ -29,24 +32,38 @@ def hub_nats(argv: list[str]) -> list[str]:
     parser.add_argument("--nats-host", default="0.0.0.0", help="address nats-server listens on (default all)")
     parser.add_argument("--nats-port", type=int, default=4700)
     parser.add_argument("--nats-name", action="append", default=[], help="a DNS name or IP nodes use to reach NATS (repeat); goes into the TLS certificate")
+    parser.add_argument("--nats-cluster", action="append", default=[], metavar="NAME=HOST:PORT:ROUTE_PORT", help="a JetStream cluster member (repeat, three for replicated streams): writes nats/cluster/NAME/nats.conf for each")
+    parser.add_argument("--member", help="`hub nats`: run this cluster member")
     known, rest = parser.parse_known_args(argv[2:])
     nats_dir = known.dir / "nats"
     if argv[1] == "nats":
         from .natsd import nats_server_binary
 
-        conf = nats_dir / "nats.conf"
+        conf = nats_dir / "cluster" / known.member / "nats.conf" if known.member else nats_dir / "nats.conf"
         if not conf.exists():
-            raise SystemExit(f"{conf} not found: run `yiwang hub init --dir {known.dir}` first")
+            raise SystemExit(f"{conf} not found: run `yiwang hub init --dir {known.dir}` first (with --nats-cluster for a cluster member)")
         os.execv(str(nats_server_binary()), ["nats-server", "-c", str(conf)])
     from sync_protocol import ca_fingerprint
 
-    from .natsd import init_nats
+    from .natsd import ClusterMember, cluster_url, init_nats
 
-    conf = init_nats(nats_dir, known.nats_host, known.nats_port, known.nats_name)
-    print(f"NATS configuration: {conf} (TLS required)")
+    try:
+        cluster = [ClusterMember.parse(text) for text in known.nats_cluster]
+    except ValueError as exc:
+        raise SystemExit(str(exc)) from None
+    conf = init_nats(nats_dir, known.nats_host, known.nats_port, known.nats_name, cluster=cluster or None)
+    if cluster:
+        print(f"NATS cluster configuration: {', '.join(str(nats_dir / 'cluster' / m.name / 'nats.conf') for m in cluster)} (TLS required, routes verified both ways)")
+        print(f"on each NATS machine (with a copy of {nats_dir}): yiwang hub nats --dir {known.dir} --member NAME")
+        print(f"NATS address for the hub and its workers: --nats-url {cluster_url(cluster)}")
+        if len(cluster) < 3:
+            print("warning: fewer than three members: streams are not replicated, and losing one server stops JetStream", file=sys.stderr)
+    else:
+        print(f"NATS configuration: {conf} (TLS required)")
     print(f"county CA: {nats_dir / 'ca.pem'}, fingerprint {ca_fingerprint((nats_dir / 'ca.pem').read_text())} (printed on every enrolment slip)")
     print(f"hub HTTPS certificate: {nats_dir / 'web.pem'} (used by `yiwang hub serve --https`)")
-    print(f"start NATS with: yiwang hub nats --dir {known.dir}")
+    if not cluster:
+        print(f"start NATS with: yiwang hub nats --dir {known.dir}")
     if any(a == "--help" or a == "-h" for a in rest):
         parser.print_help()
     return ["hub", "init", "--dir", str(known.dir), *rest]

@@ -21,7 +21,7 @@ import httpx
 from sync_protocol import ca_fingerprint, inbox_prefix
 
 from .enrol import enroll
-from .natsd import init_nats, nats_server_binary
+from .natsd import ClusterMember, cluster_url, init_nats, nats_server_binary
 
 
 class FederationError(RuntimeError):
@@ -61,11 +61,13 @@ class LocalFederation:
     password: str = "demo123"
     host: str = "127.0.0.1"
     https: bool = False  # the hub's web server on HTTPS with its county-CA certificate
+    db_url: str = ""  # the hub's database (default: SQLite in <root>/hub)
+    cluster: list[ClusterMember] = field(default_factory=list)  # NATS as this cluster instead of one server
     procs: dict[str, subprocess.Popen] = field(default_factory=dict)
 
     @property
     def nats_url(self) -> str:
-        return f"tls://{self.host}:{self.nats_port}"
+        return cluster_url(self.cluster) if self.cluster else f"tls://{self.host}:{self.nats_port}"
 
     @property
     def nats_dir(self) -> Path:
@@ -124,13 +126,27 @@ class LocalFederation:
             time.sleep(0.1)
         raise FederationError(f"{name} did not become ready within {timeout:.0f}s; see {self.log_path(name)}")
 
+    def _init_nats(self) -> Path:
+        return init_nats(self.nats_dir, self.host, self.nats_port, cluster=self.cluster or None)
+
     def start_nats(self) -> None:
-        """nats-server with the configuration `yiwang hub init` writes (TLS, nkeys, JetStream)."""
-        conf = init_nats(self.nats_dir, self.host, self.nats_port)
-        if port_open(self.nats_port, self.host):
-            raise FederationError(f"port {self.nats_port} is already in use; is another NATS or demo running? choose another with --nats-port")
-        self._spawn("nats", [str(nats_server_binary()), "-c", str(conf)])
-        self._wait("nats", lambda: port_open(self.nats_port, self.host))
+        """nats-server with the configuration `yiwang hub init` writes (TLS, nkeys, JetStream);
+        with ``cluster``, every member of that cluster."""
+        conf = self._init_nats()
+        if not self.cluster:
+            if port_open(self.nats_port, self.host):
+                raise FederationError(f"port {self.nats_port} is already in use; is another NATS or demo running? choose another with --nats-port")
+            self._spawn("nats", [str(nats_server_binary()), "-c", str(conf)])
+            self._wait("nats", lambda: port_open(self.nats_port, self.host))
+            return
+        for member in self.cluster:
+            self.start_nats_member(member.name)
+
+    def start_nats_member(self, name: str) -> None:
+        """One cluster member (again, after it was stopped), as process ``nats-<name>``."""
+        member = next(m for m in self.cluster if m.name == name)
+        self._spawn(f"nats-{name}", [str(nats_server_binary()), "-c", str(self.nats_dir / "cluster" / name / "nats.conf")])
+        self._wait(f"nats-{name}", lambda: port_open(member.port, self.host))
 
     def stop(self, name: str, timeout: float = 15.0, sig: int = signal.SIGTERM) -> None:
         proc = self.procs.pop(name, None)
@@ -145,19 +161,27 @@ class LocalFederation:
 
     def init_hub(self) -> None:
         hub_dir = self.root / "hub"
-        init_nats(self.nats_dir, self.host, self.nats_port)
+        self._init_nats()
         if (hub_dir / "hub.key").exists():
             return
         subprocess.run(
-            [sys.executable, "-m", "central", "init", "--dir", str(hub_dir), "--operator-password", self.password, "--demo-password", self.password],
+            [sys.executable, "-m", "central", "init", "--dir", str(hub_dir), *self._db_args(), "--operator-password", self.password, "--demo-password", self.password],
             check=True, stdout=subprocess.DEVNULL,
         )
 
     def start_hub(self) -> None:
         self.init_hub()
         https = ["--https"] if self.https else []
-        self._spawn("hub", [sys.executable, "-m", "central", "serve", "--dir", str(self.root / "hub"), "--host", self.host, "--port", str(self.hub_port), "--nats-url", self.nats_url, *https])
+        self._spawn("hub", [sys.executable, "-m", "central", "serve", "--dir", str(self.root / "hub"), *self._db_args(), "--host", self.host, "--port", str(self.hub_port), "--nats-url", self.nats_url, *https])
         self._wait("hub", lambda: _http_ok(f"{self.hub_url}/api/health", self.hub_verify))
+
+    def start_worker(self, name: str = "worker") -> None:
+        """An extra hub ingest worker (`yiwang hub worker`) on the hub's database and NATS."""
+        self._spawn(name, [sys.executable, "-m", "central", "worker", "--dir", str(self.root / "hub"), *self._db_args(), "--nats-url", self.nats_url])
+        self._wait(name, lambda: "connected to NATS" in self.log_path(name).read_text(errors="replace"))
+
+    def _db_args(self) -> list[str]:
+        return ["--db-url", self.db_url] if self.db_url else []
 
     def hub_token(self, username: str = "operator") -> str:
         response = httpx.post(f"{self.hub_url}/api/login", json={"username": username, "password": self.password}, timeout=30, verify=self.hub_verify)
@@ -192,7 +216,9 @@ class LocalFederation:
         self._wait(spec.node_id, lambda: _http_ok(f"{'https' if spec.tls_dir else 'http'}://{self.host}:{spec.port}/api/status", verify))
 
     def stop_all(self) -> None:
-        for name in [n for n in self.procs if n not in ("hub", "nats")] + ["hub", "nats"]:
+        """Nodes and workers first, then the hub, then NATS."""
+        nats = [n for n in self.procs if n == "nats" or n.startswith("nats-")]
+        for name in [n for n in self.procs if n != "hub" and n not in nats] + ["hub", *nats]:
             self.stop(name)
 
     def exited(self) -> list[tuple[str, int]]:

@@ -56,10 +56,11 @@ def create_ca(directory: Path, county: str) -> None:
     (directory / "ca.pem").write_bytes(cert.public_bytes(serialization.Encoding.PEM))
 
 
-def issue_server_cert(ca_dir: Path, names: list[str], out_dir: Path | None = None, stem: str = "server") -> None:
+def issue_server_cert(ca_dir: Path, names: list[str], out_dir: Path | None = None, stem: str = "server", client_auth: bool = False) -> None:
     """``<stem>.pem`` / ``<stem>.key`` (0600) in ``out_dir`` (default ``ca_dir``) for these DNS
     names and IP addresses, signed by the CA in ``ca_dir``. Run again to add a name (the old pair
-    is replaced)."""
+    is replaced). ``client_auth``: also valid as a client certificate (NATS cluster routes
+    verify each other both ways with one certificate)."""
     directory = out_dir or ca_dir
     directory.mkdir(parents=True, exist_ok=True)
     ca_key = serialization.load_pem_private_key((ca_dir / "ca.key").read_bytes(), password=None)
@@ -82,7 +83,7 @@ def issue_server_cert(ca_dir: Path, names: list[str], out_dir: Path | None = Non
         .not_valid_after(now + timedelta(days=365 * SERVER_YEARS))
         .add_extension(x509.SubjectAlternativeName(sans), critical=False)
         .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
-        .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
+        .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH] + ([ExtendedKeyUsageOID.CLIENT_AUTH] if client_auth else [])), critical=False)
         .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_cert.public_key()), critical=False)  # type: ignore[arg-type]
         .sign(ca_key, hashes.SHA256())  # type: ignore[arg-type]
     )

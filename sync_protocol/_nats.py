@@ -65,6 +65,15 @@ def is_user_nkey(text: str) -> bool:
     return len(body) == 33 and _crc16(body) == crc
 
 
+def nats_servers(url: str) -> list[str]:
+    """The server URLs in a NATS address as nodes and the hub are given it: one URL, or a
+    cluster's as a comma-separated list (``tls://a:4700,tls://b:4700,tls://c:4700``)."""
+    servers = [u.strip() for u in url.split(",") if u.strip()]
+    if not servers:
+        raise ValueError("no NATS server URL given")
+    return servers
+
+
 def inbox_prefix(node_id: str) -> str:
     """The node's private reply inbox: replies to it cannot be read by another node."""
     return f"_INBOX_{node_id}"

@@ -111,6 +111,31 @@ def test_hub_init_writes_a_tls_nkey_nats_configuration_and_the_first_operator(tm
     assert check.returncode == 0, check.stdout + check.stderr
 
 
+def test_hub_init_writes_a_three_server_cluster_that_nats_server_accepts(tmp_path: Path):
+    from provisioning.natsd import nats_server_binary
+
+    members = ["n1=nats1.city.example:4700:6222", "n2=nats2.city.example:4700:6222", "n3=10.0.0.13:4700:6222"]
+    argv = [str(Path(sys.executable).parent / "yiwang"), "hub", "init", "--dir", str(tmp_path / "hub"), "--operator-password", "op"]
+    done = subprocess.run(argv + [arg for m in members for arg in ("--nats-cluster", m)], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert "--nats-url tls://nats1.city.example:4700,tls://nats2.city.example:4700,tls://10.0.0.13:4700" in done.stdout
+    nats = tmp_path / "hub" / "nats"
+    from cryptography import x509
+    from cryptography.x509.oid import ExtendedKeyUsageOID
+
+    route = x509.load_pem_x509_certificate((nats / "route.pem").read_bytes())  # routes verify each other both ways
+    assert set(route.extensions.get_extension_for_class(x509.ExtendedKeyUsage).value) == {ExtendedKeyUsageOID.SERVER_AUTH, ExtendedKeyUsageOID.CLIENT_AUTH}
+    server = x509.load_pem_x509_certificate((nats / "server.pem").read_bytes()).extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+    assert {"nats1.city.example", "nats2.city.example"} <= set(server.get_values_for_type(x509.DNSName))
+    for name in ("n1", "n2", "n3"):
+        conf = (nats / "cluster" / name / "nats.conf").read_text()
+        assert f"server_name: {name}" in conf and "include ../../accounts.conf" in conf and conf.count("nats-route://") == 2
+        check = subprocess.run([str(nats_server_binary()), "-t", "-c", str(nats / "cluster" / name / "nats.conf")], capture_output=True, text=True)
+        assert check.returncode == 0, check.stdout + check.stderr
+    bad = subprocess.run(argv + ["--nats-cluster", "n1=nats1:4700"], capture_output=True, text=True)
+    assert bad.returncode != 0 and "NAME=HOST:PORT:ROUTE_PORT" in bad.stderr
+
+
 def test_over_https_the_hub_and_a_township_node_are_verified_against_the_county_ca(tmp_path: Path):
     from ..conftest import running_federation
 
