@@ -18,11 +18,13 @@ import nats.aio.msg
 import nats.errors
 import nats.js.errors
 from nacl.signing import SigningKey
-from nats.js.api import AckPolicy, ConsumerConfig, StorageType, StreamConfig
+from nats.js.api import AckPolicy, ConsumerConfig, KeyValueConfig, StorageType, StreamConfig
 from sqlalchemy.engine import Engine
 from tenacity import AsyncRetrying, retry_if_exception_type, wait_exponential
 
 from sync_protocol import (
+    ACCESS_BUCKET,
+    ACCESS_KEY,
     BLOB_OFFSET_HEADER,
     BLOB_SIZE_HEADER,
     BLOB_STREAM,
@@ -109,6 +111,16 @@ async def ensure_streams(js: nats.js.JetStreamContext, replicas: int = 1) -> Non
             log.info("stream %s now kept in %d copies", name, replicas)
 
 
+async def publish_access(js: nats.js.JetStreamContext, text: str, replicas: int) -> None:
+    """Put the access list in the access bucket (made on first use, kept in ``replicas`` copies)."""
+    try:
+        kv = await js.key_value(ACCESS_BUCKET)
+    except nats.js.errors.BucketNotFoundError:
+        kv = await js.create_key_value(KeyValueConfig(bucket=ACCESS_BUCKET, history=1, replicas=replicas, description="the NATS access list, for cluster members (yiwang hub nats --member)"))
+    await kv.put(ACCESS_KEY, text.encode())
+    log.info("access list published for the cluster's servers")
+
+
 async def pull(js: nats.js.JetStreamContext, stream: str, durable: str, batch: int, max_ack_pending: int) -> AsyncIterator[list]:
     """Yield fetched batches of messages from a durable pull consumer, forever, riding out NATS
     restarts. ack_wait bounds recovery after a hub crash: a message delivered to the dead process
@@ -156,6 +168,7 @@ class HubSync:
         self.key = key
         self.nats_url = nats_url
         self._wake = asyncio.Event()
+        self._access_wake = asyncio.Event()
         self._loop: asyncio.AbstractEventLoop | None = None
         self.nc: nats.NATS | None = None
 
@@ -192,7 +205,7 @@ class HubSync:
             if self.key is None:
                 await self._ingest_loop(js)
             else:
-                await asyncio.gather(self._ingest_loop(js), self._downlink_loop(js), self._blob_loop(js), self._access_loop())
+                await asyncio.gather(self._ingest_loop(js), self._downlink_loop(js), self._blob_loop(js), self._access_loop(js))
         finally:
             await self.nc.close()
 
@@ -213,16 +226,36 @@ class HubSync:
                     log.info("duplicate %s seq %d ignored", msg.subject, verdict.seq)
             if rotated:
                 await asyncio.to_thread(natsauth.apply, self.engine, self.nats_dir)  # let the new identity in
+                self.wake_access()
                 self.wake_downlink()
             for msg in msgs:
                 await msg.ack()
 
-    async def _access_loop(self) -> None:
+    def wake_access(self) -> None:
+        """Thread-safe: the access list changed (enrolment, revocation, …): publish it now."""
+        if self._loop is not None:
+            self._loop.call_soon_threadsafe(self._access_wake.set)
+
+    async def _access_loop(self, js: nats.js.JetStreamContext) -> None:
         """Brings the access list in line with the database once connected, then ends rotated
-        keys' overlap windows on time (and picks up changes made by another process)."""
+        keys' overlap windows on time (and picks up changes made by another process). Each new
+        list also goes to the access bucket, for cluster members on other machines."""
+        published = None
         while True:
             await asyncio.to_thread(natsauth.apply, self.engine, self.nats_dir)
-            await asyncio.sleep(ACCESS_CHECK_SECONDS)
+            path = self.nats_dir / "accounts.conf"
+            text = path.read_text() if path.exists() else None
+            if text is not None and text != published:
+                try:
+                    await publish_access(js, text, stream_replicas(self.nats_url))
+                    published = text
+                except RETRYABLE as exc:
+                    log.warning("access list not published to the cluster (%s); will retry", exc)
+            try:
+                await asyncio.wait_for(self._access_wake.wait(), timeout=ACCESS_CHECK_SECONDS)
+            except asyncio.TimeoutError:
+                pass
+            self._access_wake.clear()
 
     async def _blob_loop(self, js: nats.js.JetStreamContext) -> None:
         async for msgs in pull(js, BLOB_STREAM, BLOB_DURABLE, batch=20, max_ack_pending=200):

@@ -5,7 +5,9 @@
                                      hub key, NATS config with TLS (county CA) and nkeys, operator
     yiwang hub init --nats-cluster n1=HOST:4700:6222 --nats-cluster n2=… --nats-cluster n3=…
                                      the same for a 3-server JetStream cluster (city / province)
-    yiwang hub nats [--member n1]    run nats-server with that configuration (a cluster member's)
+    yiwang hub nats [--member n1]    run nats-server with that configuration (a cluster member's,
+                                     kept in line with the hub's access list)
+    yiwang hub nats-bundle --out DIR what a cluster member on another machine needs (no CA key)
     yiwang hub issue-cert NAME… --out DIR   an HTTPS certificate from the county CA (township nodes)
     yiwang hub serve|add-user|audit  the county hub            (runs `python -m central`)
     yiwang hub worker                an extra uplink ingest worker beside `hub serve`
@@ -39,9 +41,15 @@ def hub_nats(argv: list[str]) -> list[str]:
     if argv[1] == "nats":
         from .natsd import nats_server_binary
 
-        conf = nats_dir / "cluster" / known.member / "nats.conf" if known.member else nats_dir / "nats.conf"
+        if known.member:
+            from .natsfollow import run_member
+
+            if not (nats_dir / "cluster.json").exists():
+                raise SystemExit(f"{nats_dir / 'cluster.json'} not found: run `yiwang hub init --dir {known.dir} --nats-cluster …` (or copy the hub's nats/ directory here) first")
+            raise SystemExit(run_member(known.dir, known.member))
+        conf = nats_dir / "nats.conf"
         if not conf.exists():
-            raise SystemExit(f"{conf} not found: run `yiwang hub init --dir {known.dir}` first (with --nats-cluster for a cluster member)")
+            raise SystemExit(f"{conf} not found: run `yiwang hub init --dir {known.dir}` first")
         os.execv(str(nats_server_binary()), ["nats-server", "-c", str(conf)])
     from sync_protocol import ca_fingerprint
 
@@ -54,7 +62,7 @@ def hub_nats(argv: list[str]) -> list[str]:
     conf = init_nats(nats_dir, known.nats_host, known.nats_port, known.nats_name, cluster=cluster or None)
     if cluster:
         print(f"NATS cluster configuration: {', '.join(str(nats_dir / 'cluster' / m.name / 'nats.conf') for m in cluster)} (TLS required, routes verified both ways)")
-        print(f"on each NATS machine (with a copy of {nats_dir}): yiwang hub nats --dir {known.dir} --member NAME")
+        print(f"on each NATS machine, with a copy of {nats_dir} in <dir>/nats: yiwang hub nats --dir <dir> --member NAME")
         print(f"NATS address for the hub and its workers: --nats-url {cluster_url(cluster)}")
         if len(cluster) < 3:
             print("warning: fewer than three members: streams are not replicated, and losing one server stops JetStream", file=sys.stderr)
@@ -67,6 +75,23 @@ def hub_nats(argv: list[str]) -> list[str]:
     if any(a == "--help" or a == "-h" for a in rest):
         parser.print_help()
     return ["hub", "init", "--dir", str(known.dir), *rest]
+
+
+def nats_bundle(argv: list[str]) -> int:
+    """`hub nats-bundle --out DIR`: what a cluster member's machine needs, without the CA's key."""
+    parser = argparse.ArgumentParser(prog="yiwang hub nats-bundle", description="copy what a NATS cluster member on another machine needs (not the CA's private key) into DIR/nats")
+    parser.add_argument("--out", type=Path, required=True, help="directory to copy to the member's machine; run `yiwang hub nats --dir DIR --member NAME` there")
+    parser.add_argument("--dir", type=Path, default=Path(os.environ.get("YIWANG_HUB_DIR", "var/hub")))
+    args = parser.parse_args(argv)
+    from .natsd import member_bundle
+
+    try:
+        target = member_bundle(args.dir / "nats", args.out)
+    except FileNotFoundError as exc:
+        print(exc, file=sys.stderr)
+        return 2
+    print(f"{target}: copy {args.out} to the member's machine and run `yiwang hub nats --dir {args.out} --member NAME` there")
+    return 0
 
 
 def issue_cert(argv: list[str]) -> int:
@@ -90,6 +115,8 @@ def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     if argv[:2] == ["hub", "issue-cert"]:
         return issue_cert(argv[2:])
+    if argv[:2] == ["hub", "nats-bundle"]:
+        return nats_bundle(argv[2:])
     if argv[:2] in (["hub", "init"], ["hub", "nats"]):
         argv = hub_nats(argv)
     if argv[:1] == ["hub"]:

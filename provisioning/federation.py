@@ -21,7 +21,7 @@ import httpx
 from sync_protocol import ca_fingerprint, inbox_prefix
 
 from .enrol import enroll
-from .natsd import ClusterMember, cluster_url, init_nats, nats_server_binary
+from .natsd import ClusterMember, cluster_url, init_nats, member_bundle, nats_server_binary
 
 
 class FederationError(RuntimeError):
@@ -63,6 +63,7 @@ class LocalFederation:
     https: bool = False  # the hub's web server on HTTPS with its county-CA certificate
     db_url: str = ""  # the hub's database (default: SQLite in <root>/hub)
     cluster: list[ClusterMember] = field(default_factory=list)  # NATS as this cluster instead of one server
+    remote_members: set[str] = field(default_factory=set)  # cluster members that do not share the hub's directory
     procs: dict[str, subprocess.Popen] = field(default_factory=dict)
 
     @property
@@ -143,20 +144,30 @@ class LocalFederation:
             self.start_nats_member(member.name)
 
     def start_nats_member(self, name: str) -> None:
-        """One cluster member (again, after it was stopped), as process ``nats-<name>``."""
+        """One cluster member (again, after it was stopped) by `yiwang hub nats --member`, as
+        process ``nats-<name>``. A member named in ``remote_members`` runs from its own copy of
+        the hub's NATS directory (``<root>/<name>/nats``, copied at its first start), as on a
+        machine of its own: only the access bucket tells it about new identities."""
         member = next(m for m in self.cluster if m.name == name)
-        self._spawn(f"nats-{name}", [str(nats_server_binary()), "-c", str(self.nats_dir / "cluster" / name / "nats.conf")])
+        hub_dir = self.root / "hub"
+        if name in self.remote_members:
+            hub_dir = self.root / name
+            if not (hub_dir / "nats").exists():
+                member_bundle(self.nats_dir, hub_dir)
+        self._spawn(f"nats-{name}", [sys.executable, "-m", "provisioning", "hub", "nats", "--dir", str(hub_dir), "--member", name])
         self._wait(f"nats-{name}", lambda: port_open(member.port, self.host))
 
     def stop(self, name: str, timeout: float = 15.0, sig: int = signal.SIGTERM) -> None:
         proc = self.procs.pop(name, None)
         if proc is None or proc.poll() is not None:
             return
-        proc.send_signal(sig)
         try:
+            os.killpg(proc.pid, sig)  # the process and any children (a cluster member's nats-server)
             proc.wait(timeout)
         except subprocess.TimeoutExpired:
-            proc.kill()
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+        except ProcessLookupError:
             proc.wait()
 
     def init_hub(self) -> None:

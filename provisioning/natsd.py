@@ -10,12 +10,13 @@ one per member, under ``cluster/<name>/``), which all include that one accounts 
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import socket
 import sys
 import sysconfig
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from sync_protocol import NatsUser, render_accounts, user_nkey_from_seed, user_seed_from_raw
@@ -135,12 +136,52 @@ def init_nats(nats_dir: Path, host: str, port: int, names: list[str] | None = No
     if len({m.name for m in cluster}) != len(cluster):
         raise ValueError("cluster member names must differ")
     issue_server_cert(nats_dir, names, stem="route", client_auth=True)
-    for member in cluster:
-        (nats_dir / "cluster" / member.name).mkdir(parents=True, exist_ok=True)
-        (nats_dir / "cluster" / member.name / "nats.conf").write_text(server_config(nats_dir, host, member.port, member.name, cluster))
-    return nats_dir / "cluster" / cluster[0].name / "nats.conf"
+    (nats_dir / "cluster.json").write_text(json.dumps({"listen": host, "members": [asdict(m) for m in cluster]}, indent=2))
+    return [member_config(nats_dir, m.name) for m in cluster][0]
+
+
+def cluster_members(nats_dir: Path) -> tuple[str, list[ClusterMember]]:
+    """The listen address and the members `yiwang hub init --nats-cluster` recorded."""
+    path = nats_dir / "cluster.json"
+    if not path.exists():
+        raise FileNotFoundError(f"{path} not found: run `yiwang hub init --nats-cluster …` first")
+    data = json.loads(path.read_text())
+    return data["listen"], [ClusterMember(**m) for m in data["members"]]
+
+
+def member_config(nats_dir: Path, name: str) -> Path:
+    """Write member ``name``'s ``cluster/<name>/nats.conf`` for ``nats_dir`` where it is now —
+    the hub's own directory, or a copy of it on the member's machine — and return its path."""
+    host, members = cluster_members(nats_dir)
+    if name not in {m.name for m in members}:
+        raise ValueError(f"no cluster member {name!r}: the members are {', '.join(m.name for m in members)}")
+    conf = nats_dir / "cluster" / name / "nats.conf"
+    conf.parent.mkdir(parents=True, exist_ok=True)
+    conf.write_text(server_config(nats_dir, host, next(m.port for m in members if m.name == name), name, members))
+    return conf
 
 
 def cluster_url(cluster: list[ClusterMember]) -> str:
     """The NATS address nodes and the hub are given for the cluster: every member's URL."""
     return ",".join(f"tls://{m.host}:{m.port}" for m in cluster)
+
+
+# what a cluster member on another machine needs of the hub's nats/ directory — not the CA's
+# private key (which signs every certificate) nor the hub's HTTPS certificate
+MEMBER_FILES = ("ca.pem", "server.pem", "server.key", "route.pem", "route.key", "hub.nk", "accounts.conf", "cluster.json")
+
+
+def member_bundle(nats_dir: Path, out_dir: Path) -> Path:
+    """Copy what a cluster member's machine needs into ``out_dir/nats`` (private files 0600);
+    run it there with `yiwang hub nats --dir <out_dir> --member NAME`."""
+    target = out_dir / "nats"
+    target.mkdir(parents=True, exist_ok=True)
+    for name in MEMBER_FILES:
+        source = nats_dir / name
+        if not source.exists():
+            raise FileNotFoundError(f"{source} not found: run `yiwang hub init --nats-cluster …` first")
+        if name.endswith((".key", ".nk")):
+            write_private(target / name, source.read_text().strip())
+        else:
+            shutil.copyfile(source, target / name)
+    return target

@@ -73,7 +73,7 @@ from ._records import (
     record_problem,
     uplink_subject,
 )
-from ._nats import ACCOUNT, NatsUser, department_consumer, department_inbox_prefix, downlink_consumer, inbox_prefix, is_user_nkey, nats_servers, node_permissions, render_accounts, user_nkey_from_seed, user_seed_from_raw
+from ._nats import ACCESS_BUCKET, ACCESS_KEY, ACCOUNT, NatsUser, department_consumer, department_inbox_prefix, downlink_consumer, inbox_prefix, is_user_nkey, nats_servers, node_permissions, render_accounts, user_nkey_from_seed, user_seed_from_raw
 from ._sender import seal_next
 from ._time import format_time, parse_time
 from ._signing import batch_hash, open_batch, sign_batch, verify_wire
@@ -94,5 +94,5 @@ __all__ = [
     "is_valid_node_id", "node_from_subject", "open_batch", "seal_next", "sign_batch",
     "signing_key_from_text", "signing_key_to_text", "uplink_subject",
     "verify_key_from_text", "verify_key_to_text", "verify_wire",
-    "ACCOUNT", "NatsUser", "department_consumer", "department_inbox_prefix", "downlink_consumer", "inbox_prefix", "is_user_nkey", "nats_servers", "node_permissions", "render_accounts", "user_nkey_from_seed", "user_seed_from_raw",
+    "ACCESS_BUCKET", "ACCESS_KEY", "ACCOUNT", "NatsUser", "department_consumer", "department_inbox_prefix", "downlink_consumer", "inbox_prefix", "is_user_nkey", "nats_servers", "node_permissions", "render_accounts", "user_nkey_from_seed", "user_seed_from_raw",
 ]

@@ -20,6 +20,11 @@ from nacl.signing import SigningKey
 from ._records import DEPARTMENT_STREAM, DOWNLINK_STREAM, blob_subject, department_subject, downlink_subject, uplink_subject
 
 ACCOUNT = "YIWANG"
+# The access list (the accounts file below) as the hub last wrote it, for the NATS servers of a
+# cluster that do not share the hub's disk: a JetStream key-value bucket only the hub's identity
+# may read, watched beside each such server by `yiwang hub nats --member` (provisioning/natsfollow.py).
+ACCESS_BUCKET = "yiwang_access"
+ACCESS_KEY = "accounts"
 _NKEY_USER = re.compile(r"^U[A-Z2-7]{55}$")
 
 

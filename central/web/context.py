@@ -45,6 +45,7 @@ class HubContext:
         """After enrolment, revocation, replacement, rotation or a department credential: rewrite
         nats-server's access list and reload it (a revoked node is disconnected at once)."""
         natsauth.apply(self.engine, self.settings.nats_dir)
+        self.sync.wake_access()  # and to the cluster's other servers
 
 
 def hub(request: Request) -> HubContext:

@@ -62,13 +62,28 @@ async def _uplink_stream(fed: LocalFederation):  # type: ignore[no-untyped-def]
         await nc.close()
 
 
+async def _can_log_in(fed: LocalFederation, node_id: str, port: int) -> bool:
+    """Whether the node's NATS identity may log in at the server on ``port`` alone."""
+    try:
+        nc = await nats.connect(f"tls://127.0.0.1:{port}", **fed.nats_options(node_id), allow_reconnect=False, max_reconnect_attempts=0, connect_timeout=2)
+    except Exception:  # refused (authorization violation) or not reachable: not admitted
+        return False
+    await nc.close()
+    return True
+
+
 def test_a_three_server_cluster_loses_a_server_mid_run_and_nothing_is_lost(tmp_path: Path):
     cluster = [ClusterMember(f"n{i}", "127.0.0.1", free_port(), free_port()) for i in (1, 2, 3)]
-    fed = LocalFederation(root=tmp_path / "fed", nats_port=cluster[0].port, hub_port=free_port(), cluster=cluster)
+    # n3 runs from a copy of the hub's NATS directory, as on a machine of its own
+    fed = LocalFederation(root=tmp_path / "fed", nats_port=cluster[0].port, hub_port=free_port(), cluster=cluster, remote_members={"n3"})
     try:
         fed.start_nats()
         fed.start_hub()
         villages = [running_village(fed, node_id) for node_id in ("shangcun", "xiacun")]
+        # enrolled after n3 started: n3 admits them only because it follows the hub's access list
+        n3 = cluster[2]
+        for v in villages:
+            eventually(lambda: asyncio.run(_can_log_in(fed, v.node_id, n3.port)), what=f"n3 to admit {v.node_id}")
         agents = [Api(f"http://127.0.0.1:{v.port}", "agent", fed.password) for v in villages]
         operator, clerk = Api(fed.hub_url, "operator", fed.password), Api(fed.hub_url, "clerk-mzj", fed.password)
         # the nodes were given every server's URL at enrolment

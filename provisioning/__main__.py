@@ -1,0 +1,5 @@
+"""`python -m provisioning` is the `yiwang` command."""
+
+from .cli import main
+
+raise SystemExit(main())
