@@ -37,7 +37,7 @@ def ingest_rows() -> list[Row]:
     lite = r["sqlite"]
     rows = [(
         "hub ingest, SQLite (bench/ingest.py)",
-        f"{lite['one_rps']:,.0f} records/s, one worker; two worker processes {lite['two_rps']:,.0f} records/s together ({shape})",
+        f"{lite['one_rps']:,.0f} records/s, one worker; two worker processes {lite['two_rps']:,.0f} records/s together ({shape}); one-record batches: {lite['small_bps']:,.0f} batches/s",
         f"{lite['raw_rps']:,.0f} records/s: the same rows into the hub's tables by raw executemany (bare table: {lite['bare_rps']:,.0f})",
         "≥ 25 % of baseline", f"{met(lite['ratio'] >= 0.25)}: {lite['ratio']:.1%}",
     )]
@@ -47,7 +47,7 @@ def ingest_rows() -> list[Row]:
     pg = r["postgresql"]
     rows.append((
         "hub ingest, PostgreSQL (bench/ingest.py)",
-        f"{pg['one_rps']:,.0f} records/s, one worker; two worker processes {pg['two_rps']:,.0f} records/s together ({pg['two_rps'] / pg['one_rps']:.2f}×; {shape})",
+        f"{pg['one_rps']:,.0f} records/s, one worker; two worker processes {pg['two_rps']:,.0f} records/s together ({pg['two_rps'] / pg['one_rps']:.2f}×; {shape}); one-record batches: {pg['small_bps']:,.0f} batches/s",
         f"{pg['raw_rps']:,.0f} records/s: the same rows into the hub's tables by psycopg executemany, same server",
         "report", f"{pg['ratio']:.1%} of baseline",
     ))

@@ -9,6 +9,8 @@ schema per round, the server's default durability (synchronous_commit on).
 Two workers: two processes (as `yiwang hub worker` beside `yiwang hub serve`), each taking the
 fetches of half the nodes — what a consumer that hands each node's batches to one worker gives;
 a shared consumer that splits one node's batches between workers adds held batches on top.
+Also: batches/s when every batch holds a single record — heartbeats (one a minute per connected
+node) and a quiet point's applications are such batches, so this bounds the nodes one hub serves.
 Baseline: the rows ingest writes (each application, its approval task, each raw batch) inserted
 by the driver's executemany in one transaction into the hub's own schema (same tables, indexes,
 foreign keys) on the same database. SQLite's second baseline, application rows alone into a bare
@@ -202,12 +204,27 @@ def _measure(database: Callable[[], "contextmanager[str]"], work: Workload, roun
     return {k: statistics.median(v) for k, v in timings.items()}
 
 
-def run(batches: int = 200, per_batch: int = 50, rounds: int = 5) -> dict:
+def _small_batches(database: Callable, work: Workload, rounds: int) -> float:
+    """Median seconds for one worker to ingest ``work`` (one record a batch: what heartbeats and
+    a quiet point's single applications are)."""
+    timings = []
+    for _ in range(rounds):
+        with database() as url:
+            engine = work.prepare(url)
+            start = time.perf_counter()
+            _ingest(engine, work.stream(list(work.keys)))
+            timings.append(time.perf_counter() - start)
+            engine.dispose()
+    return statistics.median(timings)
+
+
+def run(batches: int = 200, per_batch: int = 50, rounds: int = 5, small: int = 2000) -> dict:
     """Figures in records/s for SQLite and (when reachable) PostgreSQL; ``postgresql`` is the
-    reason it was skipped instead when it is not."""
-    work = Workload(batches, per_batch)
+    reason it was skipped instead when it is not. ``small_bps``: batches/s when each batch
+    holds one record (``small`` of them)."""
+    work, singles = Workload(batches, per_batch), Workload(small, 1)
     n = len(work.records)
-    result: dict = {"records": n, "batches": batches, "nodes": NODES, "rounds": rounds}
+    result: dict = {"records": n, "batches": batches, "nodes": NODES, "rounds": rounds, "small": small}
     databases: dict[str, Callable] = {"sqlite": _sqlite_url}
     if reason := pg.unreachable():
         result["postgresql"] = reason
@@ -215,7 +232,8 @@ def run(batches: int = 200, per_batch: int = 50, rounds: int = 5) -> dict:
         databases["postgresql"] = pg.scratch_schema
     for name, database in databases.items():
         t = _measure(database, work, rounds)
-        result[name] = {"one_rps": n / t["one"], "two_rps": n / t["two"], "raw_rps": n / t["raw"], "ratio": t["raw"] / t["one"]}
+        result[name] = {"one_rps": n / t["one"], "two_rps": n / t["two"], "raw_rps": n / t["raw"], "ratio": t["raw"] / t["one"],
+                        "small_bps": small / _small_batches(database, singles, rounds)}
     with tempfile.TemporaryDirectory() as tmp:
         bare = statistics.median(_bare(Path(tmp) / f"bare{i}.sqlite3", work.rows()[Application.__table__]) for i in range(rounds))
     result["sqlite"]["bare_rps"] = n / bare

@@ -224,7 +224,7 @@ class HubSync:
                     rotated = rotated or any(r.kind == NODE_KEY_ROTATED for r in verdict.batch.records)
                 elif isinstance(verdict, Duplicate):
                     log.info("duplicate %s seq %d ignored", msg.subject, verdict.seq)
-            if rotated:
+            if rotated and self.key is not None:  # (an extra worker leaves it to the hub's access loop, ≤ 10 s)
                 await asyncio.to_thread(natsauth.apply, self.engine, self.nats_dir)  # let the new identity in
                 self.wake_access()
                 self.wake_downlink()

@@ -3,7 +3,6 @@ several ingest workers on PostgreSQL — real nats-servers, a real PostgreSQL, r
 
 from __future__ import annotations
 
-import asyncio
 import json
 import signal
 import threading
@@ -11,6 +10,7 @@ import time
 from pathlib import Path
 
 import nats
+import nats.errors
 import pytest
 from sqlalchemy import create_engine, text
 
@@ -18,7 +18,7 @@ from provisioning.federation import ClusterMember, LocalFederation, free_port
 from sync_protocol import UPLINK_STREAM, nats_servers
 
 from .. import pg
-from ..conftest import Api, running_village
+from ..conftest import Api, run_async, running_village
 from .test_walking_skeleton import eventually, submit
 
 pytestmark = pytest.mark.e2e
@@ -55,9 +55,12 @@ def hub_receipts(operator: Api) -> list[str]:
 
 
 async def _uplink_stream(fed: LocalFederation):  # type: ignore[no-untyped-def]
+    """The uplink stream's info, or None while the cluster cannot answer (a leader election)."""
     nc = await nats.connect(nats_servers(fed.nats_url), **fed.nats_options())
     try:
         return await nc.jetstream().stream_info(UPLINK_STREAM)
+    except nats.errors.Error:
+        return None
     finally:
         await nc.close()
 
@@ -83,21 +86,21 @@ def test_a_three_server_cluster_loses_a_server_mid_run_and_nothing_is_lost(tmp_p
         # enrolled after n3 started: n3 admits them only because it follows the hub's access list
         n3 = cluster[2]
         for v in villages:
-            eventually(lambda: asyncio.run(_can_log_in(fed, v.node_id, n3.port)), what=f"n3 to admit {v.node_id}")
+            eventually(lambda: run_async(_can_log_in(fed, v.node_id, n3.port)), what=f"n3 to admit {v.node_id}")
         agents = [Api(f"http://127.0.0.1:{v.port}", "agent", fed.password) for v in villages]
         operator, clerk = Api(fed.hub_url, "operator", fed.password), Api(fed.hub_url, "clerk-mzj", fed.password)
         # the nodes were given every server's URL at enrolment
         for v in villages:
             assert nats_servers(json.loads((fed.node_dir(v.node_id) / "node.json").read_text())["nats_url"]) == [f"tls://127.0.0.1:{m.port}" for m in cluster]
 
-        stream = eventually(lambda: asyncio.run(_uplink_stream(fed)), what="the uplink stream")
+        stream = eventually(lambda: run_async(_uplink_stream(fed)), what="the uplink stream")
         assert stream.config.num_replicas == 3 and len(stream.cluster.replicas) == 2  # R3: a leader and two copies
 
         work = Workload(agents)
         work.start()
         eventually(lambda: len(hub_receipts(operator)) >= 10, what="the first applications at the hub")
         # kill -9 the server that leads the uplink stream: the harshest server to lose
-        leader = asyncio.run(_uplink_stream(fed)).cluster.leader
+        leader = eventually(lambda: run_async(_uplink_stream(fed)), what="the uplink stream").cluster.leader
         fed.stop(f"nats-{leader}", sig=signal.SIGKILL)
         time.sleep(5)  # keep taking applications while the cluster elects a new leader
         taken = work.stop()
@@ -114,7 +117,7 @@ def test_a_three_server_cluster_loses_a_server_mid_run_and_nothing_is_lost(tmp_p
 
         # the killed server comes back and catches up
         fed.start_nats_member(leader)
-        eventually(lambda: all(p.current for p in asyncio.run(_uplink_stream(fed)).cluster.replicas), timeout=60, what="the restarted server to catch up")
+        eventually(lambda: (info := run_async(_uplink_stream(fed))) and all(p.current for p in info.cluster.replicas), timeout=60, what="the restarted server to catch up")
         with fed.log_path("hub").open() as log:
             assert "quarantined" not in log.read()
         assert [name for name, code in fed.exited() if not name.startswith("nats-")] == []
@@ -158,7 +161,7 @@ def test_two_hub_ingest_workers_on_postgresql_apply_every_batch_once(tmp_path: P
                         await js.publish(f"yiwang.up.{node_id}", raw, headers={"Nats-Msg-Id": f"replay-{copy}-{node_id}-{seq}"})
                 await nc.close()
 
-            asyncio.run(replay())
+            run_async(replay())
             eventually(lambda: sum(fed.log_path(n).read_text().count("duplicate yiwang.up.") for n in ("hub", "worker")) >= 2 * len(batches), what="every replayed copy classified")
             with engine.connect() as conn:
                 assert conn.execute(text("SELECT id, up_seq FROM node ORDER BY id")).all() == cursors
