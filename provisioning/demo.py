@@ -5,6 +5,7 @@ second run resumes where the first stopped. Ctrl-C stops everything in order."""
 from __future__ import annotations
 
 import signal
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -43,9 +44,11 @@ def run_demo(root: Path, nats_port: int, base_port: int) -> int:
             fed.enrol_node(spec)
             print(f"starting node {spec.node_id} on http://127.0.0.1:{spec.port} …", flush=True)
             fed.start_node(spec)
-    except (FederationError, OSError) as exc:
-        print(f"\nfailed: {exc}", file=sys.stderr)
+    except BaseException as exc:  # whatever stopped the start, leave no process behind
         fed.stop_all()
+        if not isinstance(exc, (FederationError, OSError, subprocess.CalledProcessError)):
+            raise
+        print(f"\nfailed: {exc}", file=sys.stderr)
         return 1
     print(_banner(fed, nodes), flush=True)
     while not stopping:
