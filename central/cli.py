@@ -94,7 +94,8 @@ def worker(settings: Settings) -> int:
     engine = make_engine(settings.database_url)
     version = schema_version(engine)
     if version != LATEST:
-        print(f"the database at {settings.database_url.split('@')[-1]} is at schema version {version}, this worker needs {LATEST}: start `yiwang hub serve` (it creates and upgrades the schema) first", file=sys.stderr)
+        found = "has no yiwang schema yet" if version is None else f"is at schema version {version}"
+        print(f"the database at {settings.database_url.split('@')[-1]} {found}; this worker needs version {LATEST}: start `yiwang hub serve` (it creates and upgrades the schema) first", file=sys.stderr)
         return 2
 
     async def run() -> None:
