@@ -95,3 +95,11 @@ def test_two_workers_racing_over_the_same_batches_apply_each_exactly_once(hub_db
             seqs = s.exec(select(DownlinkBatch.seq).where(DownlinkBatch.node_id == n).order_by(DownlinkBatch.seq)).all()
             assert list(seqs) == list(range(1, len(seqs) + 1))
     engine.dispose()
+
+
+def test_an_extra_worker_refuses_a_database_the_hub_has_not_set_up(hub_db_url: str, tmp_path):
+    import subprocess
+    import sys
+
+    done = subprocess.run([sys.executable, "-m", "central", "worker", "--dir", str(tmp_path / "hub"), "--db-url", hub_db_url, "--nats-url", "nats://127.0.0.1:9"], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 2 and "has no yiwang schema yet" in done.stderr and "yiwang hub serve" in done.stderr
