@@ -25,7 +25,7 @@ import statistics
 import tempfile
 import time
 import uuid
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 from typing import Callable, Iterator
 
@@ -181,7 +181,7 @@ def _sqlite_url() -> Iterator[str]:
         yield f"sqlite:///{Path(tmp) / 'hub.sqlite3'}"
 
 
-def _measure(database: Callable[[], "contextmanager[str]"], work: Workload, rounds: int) -> dict[str, float]:  # type: ignore[type-arg]
+def _measure(database: Callable[[], AbstractContextManager[str]], work: Workload, rounds: int) -> dict[str, float]:
     """Median seconds over ``rounds`` of: one worker, two workers, the raw baseline — each on a
     fresh database."""
     nodes = list(work.keys)
@@ -204,7 +204,7 @@ def _measure(database: Callable[[], "contextmanager[str]"], work: Workload, roun
     return {k: statistics.median(v) for k, v in timings.items()}
 
 
-def _small_batches(database: Callable, work: Workload, rounds: int) -> float:
+def _small_batches(database: Callable[[], AbstractContextManager[str]], work: Workload, rounds: int) -> float:
     """Median seconds for one worker to ingest ``work`` (one record a batch: what heartbeats and
     a quiet point's single applications are)."""
     timings = []
@@ -225,7 +225,7 @@ def run(batches: int = 200, per_batch: int = 50, rounds: int = 5, small: int = 2
     work, singles = Workload(batches, per_batch), Workload(small, 1)
     n = len(work.records)
     result: dict = {"records": n, "batches": batches, "nodes": NODES, "rounds": rounds, "small": small}
-    databases: dict[str, Callable] = {"sqlite": _sqlite_url}
+    databases: dict[str, Callable[[], AbstractContextManager[str]]] = {"sqlite": _sqlite_url}
     if reason := pg.unreachable():
         result["postgresql"] = reason
     else:

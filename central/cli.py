@@ -92,10 +92,11 @@ def worker(settings: Settings) -> int:
     from .sync import HubSync
 
     engine = make_engine(settings.database_url)
+    where = engine.url.render_as_string(hide_password=True)
     version = schema_version(engine)
     if version != LATEST:
         found = "has no yiwang schema yet" if version is None else f"is at schema version {version}"
-        print(f"the database at {settings.database_url.split('@')[-1]} {found}; this worker needs version {LATEST}: start `yiwang hub serve` (it creates and upgrades the schema) first", file=sys.stderr)
+        print(f"the database at {where} {found}; this worker needs version {LATEST}: start `yiwang hub serve` (it creates and upgrades the schema) first", file=sys.stderr)
         return 2
 
     async def run() -> None:
@@ -104,7 +105,7 @@ def worker(settings: Settings) -> int:
         asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, task.cancel)
         await HubSync(engine, None, settings.nats_url, settings.blobs_dir, settings.nats_dir).run()
 
-    logging.getLogger("yiwang.hub").info("ingest worker started: database %s, NATS %s", settings.database_url.split("@")[-1], settings.nats_url)
+    logging.getLogger("yiwang.hub").info("ingest worker started: database %s, NATS %s", where, settings.nats_url)
     try:
         asyncio.run(run())
     except (KeyboardInterrupt, asyncio.CancelledError):

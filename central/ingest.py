@@ -102,8 +102,8 @@ def _ingest_all(engine: Engine, messages: list[tuple[str, bytes, int | None]]) -
 
 def _ingest_one(session: Session, subject: str, raw: bytes, clock_offset_s: int | None, now: str) -> Verdict:
     """One batch, then any held batches that now follow the node's cursor."""
-    node = session.info["nodes"].get(node_from_subject(subject) or "")
-    node_id = node.id if node is not None else node_from_subject(subject)
+    node_id = node_from_subject(subject)
+    node = session.info["nodes"].get(node_id) if node_id else None
     if node is None or node.status != "enrolled":
         verdict: Verdict = Rejected("revoked" if node is not None else "unknown_node", f"subject {subject!r}")
         _quarantine(session, node_id, subject, raw, verdict, now)

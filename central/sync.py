@@ -167,6 +167,7 @@ class HubSync:
         self.blobs_dir = blobs_dir
         self.key = key
         self.nats_url = nats_url
+        self.replicas = stream_replicas(nats_url)
         self._wake = asyncio.Event()
         self._access_wake = asyncio.Event()
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -201,7 +202,7 @@ class HubSync:
             js = self.nc.jetstream()
             async for attempt in AsyncRetrying(wait=wait_exponential(multiplier=0.2, max=5), retry=retry_if_exception_type(RETRYABLE)):
                 with attempt:
-                    await ensure_streams(js, stream_replicas(self.nats_url))
+                    await ensure_streams(js, self.replicas)
             if self.key is None:
                 await self._ingest_loop(js)
             else:
@@ -247,7 +248,7 @@ class HubSync:
             text = path.read_text() if path.exists() else None
             if text is not None and text != published:
                 try:
-                    await publish_access(js, text, stream_replicas(self.nats_url))
+                    await publish_access(js, text, self.replicas)
                     published = text
                 except RETRYABLE as exc:
                     log.warning("access list not published to the cluster (%s); will retry", exc)

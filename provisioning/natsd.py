@@ -137,7 +137,9 @@ def init_nats(nats_dir: Path, host: str, port: int, names: list[str] | None = No
         raise ValueError("cluster member names must differ")
     issue_server_cert(nats_dir, names, stem="route", client_auth=True)
     (nats_dir / "cluster.json").write_text(json.dumps({"listen": host, "members": [asdict(m) for m in cluster]}, indent=2))
-    return [member_config(nats_dir, m.name) for m in cluster][0]
+    for member in cluster:
+        member_config(nats_dir, member.name)
+    return nats_dir / "cluster" / cluster[0].name / "nats.conf"
 
 
 def cluster_members(nats_dir: Path) -> tuple[str, list[ClusterMember]]:
@@ -149,16 +151,18 @@ def cluster_members(nats_dir: Path) -> tuple[str, list[ClusterMember]]:
     return data["listen"], [ClusterMember(**m) for m in data["members"]]
 
 
-def member_config(nats_dir: Path, name: str) -> Path:
+def member_config(nats_dir: Path, name: str) -> tuple[Path, ClusterMember]:
     """Write member ``name``'s ``cluster/<name>/nats.conf`` for ``nats_dir`` where it is now —
-    the hub's own directory, or a copy of it on the member's machine — and return its path."""
+    the hub's own directory, or a copy of it on the member's machine; return its path and the
+    member."""
     host, members = cluster_members(nats_dir)
-    if name not in {m.name for m in members}:
+    me = next((m for m in members if m.name == name), None)
+    if me is None:
         raise ValueError(f"no cluster member {name!r}: the members are {', '.join(m.name for m in members)}")
     conf = nats_dir / "cluster" / name / "nats.conf"
     conf.parent.mkdir(parents=True, exist_ok=True)
-    conf.write_text(server_config(nats_dir, host, next(m.port for m in members if m.name == name), name, members))
-    return conf
+    conf.write_text(server_config(nats_dir, host, me.port, name, members))
+    return conf, me
 
 
 def cluster_url(cluster: list[ClusterMember]) -> str:

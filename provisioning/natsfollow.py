@@ -32,7 +32,7 @@ import nats.js.errors
 
 from sync_protocol import ACCESS_BUCKET, ACCESS_KEY
 
-from .natsd import cluster_members, member_config, nats_server_binary
+from .natsd import member_config, nats_server_binary
 
 log = logging.getLogger("yiwang.nats.member")
 
@@ -100,10 +100,9 @@ def run_member(hub_dir: Path, name: str) -> int:
     """Run cluster member ``name`` from ``hub_dir/nats`` until its nats-server exits."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr)
     nats_dir = hub_dir / "nats"
-    conf = member_config(nats_dir, name)
-    port = next(m.port for m in cluster_members(nats_dir)[1] if m.name == name)
+    conf, me = member_config(nats_dir, name)
     server = subprocess.Popen([str(nats_server_binary()), "-c", str(conf)])
-    log.info("cluster member %s: nats-server pid %d, client port %d", name, server.pid, port)
-    code = asyncio.run(_supervise(nats_dir, port, server))
+    log.info("cluster member %s: nats-server pid %d, client port %d", name, server.pid, me.port)
+    code = asyncio.run(_supervise(nats_dir, me.port, server))
     log.info("cluster member %s: nats-server exited with %d", name, code)
     return code
