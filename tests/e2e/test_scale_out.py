@@ -14,6 +14,7 @@ import nats.errors
 import pytest
 from sqlalchemy import create_engine, text
 
+from central.sync import ensure_streams, stream_replicas
 from provisioning.federation import ClusterMember, LocalFederation, free_port
 from sync_protocol import UPLINK_STREAM, nats_servers
 
@@ -75,6 +76,28 @@ async def _can_log_in(fed: LocalFederation, node_id: str, port: int) -> bool:
     return True
 
 
+def test_a_cluster_address_lists_every_server_and_replicas_follow_it(monkeypatch):
+    assert nats_servers("tls://a:4700, tls://b:4700,tls://c:4700,") == ["tls://a:4700", "tls://b:4700", "tls://c:4700"]
+    assert nats_servers("tls://127.0.0.1:4700") == ["tls://127.0.0.1:4700"]
+    with pytest.raises(ValueError):
+        nats_servers(" , ")
+    monkeypatch.delenv("YIWANG_NATS_REPLICAS", raising=False)
+    assert stream_replicas("tls://a:4700,tls://b:4700,tls://c:4700") == 3 and stream_replicas("tls://a:4700") == 1
+    monkeypatch.setenv("YIWANG_NATS_REPLICAS", "5")
+    assert stream_replicas("tls://a:4700") == 5
+
+
+async def _kept_in(fed: LocalFederation, replicas: int) -> int:
+    """Bring the hub's streams to ``replicas`` copies as the hub does at start; how many the uplink stream has then."""
+    nc = await nats.connect(nats_servers(fed.nats_url), **fed.nats_options())
+    try:
+        js = nc.jetstream()
+        await ensure_streams(js, replicas)
+        return (await js.stream_info(UPLINK_STREAM)).config.num_replicas
+    finally:
+        await nc.close()
+
+
 def test_a_three_server_cluster_loses_a_server_mid_run_and_nothing_is_lost(tmp_path: Path):
     cluster = [ClusterMember(f"n{i}", "127.0.0.1", free_port(), free_port()) for i in (1, 2, 3)]
     # n3 runs from a copy of the hub's NATS directory, as on a machine of its own
@@ -118,6 +141,8 @@ def test_a_three_server_cluster_loses_a_server_mid_run_and_nothing_is_lost(tmp_p
         # the killed server comes back and catches up
         fed.start_nats_member(leader)
         eventually(lambda: (info := run_async(_uplink_stream(fed))) and all(p.current for p in info.cluster.replicas), timeout=60, what="the restarted server to catch up")
+        # an existing stream is brought to the replica count asked for (a county hub moving onto a cluster)
+        assert run_async(_kept_in(fed, 1)) == 1 and run_async(_kept_in(fed, 3)) == 3
         with fed.log_path("hub").open() as log:
             assert "quarantined" not in log.read()
         assert [name for name, code in fed.exited() if not name.startswith("nats-")] == []
