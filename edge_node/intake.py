@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
-import contextlib
+import datetime
+import functools
 import re
+import unicodedata
 from dataclasses import dataclass
 from typing import Any, Mapping
 
@@ -24,30 +26,89 @@ class Intake:
     by_proxy: bool
 
 
-def validate_resident_id(value: str, field: str = "applicant_id_number", who: str = "申请人") -> str:
-    """GB 11643 resident ID: 18 characters, valid region and birth date, ISO 7064 check digit."""
-    number = ric.compact(value or "")
+# GB 11643's first six digits are the region where the number was *issued* (numbers exist since
+# 1984, and were issued to citizens of every age), not a place valid at the birth date; many of
+# them have since been abolished or renumbered. So a code is looked up in python-stdnum's table
+# of every era's codes ignoring the era, and one the table lacks altogether is a warning the agent
+# confirms against the card, never a refusal. Only the province must be real. 830000 is the
+# region of Taiwan residents' residence permits (台湾居民居住证, numbered by GB 11643 since 2018),
+# which the table does not list.
+EXTRA_REGIONS = {"830000": "台湾居民居住证"}
+EARLIEST_BIRTH = datetime.date(1880, 1, 1)
+
+
+class RegionUnconfirmed(InvalidInput):
+    """The region code is in no table: the agent checks the card and confirms (``id_region_confirmed``)."""
+
+    type_slug = "region-unconfirmed"
+
+
+@functools.cache
+def _provinces() -> frozenset[str]:
+    """Every two-digit province code python-stdnum's region table lists, and EXTRA_REGIONS'."""
+    from stdnum import numdb
+
+    return frozenset(low for _length, low, _high, _props, _children in numdb.get("cn/loc").prefixes) | {code[:2] for code in EXTRA_REGIONS}
+
+
+def region_name(number: str) -> str | None:
+    """The province and county of an ID's region code in any era, or None when no table has it."""
+    from stdnum import numdb
+
+    if number[:6] in EXTRA_REGIONS:
+        return EXTRA_REGIONS[number[:6]]
+    info = {k: v for _part, props in numdb.get("cn/loc").info(number[:6]) for k, v in props.items()}
+    county = info.get("county")
+    if not county:
+        return None
+    # "[-1991]东郊区,[1992-]东丽区": the names one code had over time, the newest last
+    name = re.sub(r"^\[[0-9-]*\]", "", county.split(",")[-1])
+    return info.get("province", "") + name
+
+
+def validate_resident_id(value: str, field: str = "applicant_id_number", who: str = "申请人", region_confirmed: bool = False) -> str:
+    """GB 11643 resident ID: 18 characters, ISO 7064 check digit, a real birth date (not in the
+    future), a real province; a region code no table knows needs ``region_confirmed``."""
+    # a Chinese IME may give full-width digits (４３０５…), and agents group digits as on the card
+    number = re.sub(r"[\s-]", "", unicodedata.normalize("NFKC", value or "")).upper()
     if not number:
         raise InvalidInput(f"请填写{who}的公民身份号码", field=field)
+    if len(number) != 18:
+        raise InvalidInput("公民身份号码应为 18 位，请核对后重新输入", field=field)
+    if not number[:17].isdigit() or not (number[17].isdigit() or number[17] == "X"):
+        raise InvalidInput("公民身份号码只能由数字和末位的 X 组成，请核对后重新输入", field=field)
+    if number[-1] != ric.calc_check_digit(number):
+        raise InvalidInput("公民身份号码校验位不正确，可能有数字输错，请对照证件逐位核对", field=field)
     try:
-        return ric.validate(number)
-    except stdnum_errors.InvalidLength:
-        raise InvalidInput("公民身份号码应为 18 位，请核对后重新输入", field=field) from None
-    except stdnum_errors.InvalidFormat:
-        raise InvalidInput("公民身份号码只能由数字和末位的 X 组成，请核对后重新输入", field=field) from None
-    except stdnum_errors.InvalidChecksum:
-        raise InvalidInput("公民身份号码校验位不正确，可能有数字输错，请对照证件逐位核对", field=field) from None
-    except stdnum_errors.InvalidComponent:
-        raise InvalidInput("公民身份号码中的出生日期或地区码无效，请核对后重新输入", field=field) from None
+        born = ric.get_birth_date(number)
     except stdnum_errors.ValidationError:
-        raise InvalidInput("公民身份号码无效，请核对后重新输入", field=field) from None
+        raise InvalidInput(f"公民身份号码中的出生日期 {number[6:10]}-{number[10:12]}-{number[12:14]} 不存在，请核对第 7 至 14 位", field=field) from None
+    if not EARLIEST_BIRTH <= born <= datetime.date.today():
+        raise InvalidInput(f"公民身份号码中的出生日期 {born.isoformat()} 不可能，请核对第 7 至 14 位", field=field)
+    if number[:2] not in _provinces():
+        raise InvalidInput(f"公民身份号码前两位 {number[:2]} 不是省级行政区划代码，请核对后重新输入", field=field)
+    if not region_confirmed and region_name(number) is None:
+        raise RegionUnconfirmed(
+            f"地区码 {number[:6]} 不在行政区划代码表中（可能是已撤销或调整的旧地区码）：请对照{who}的身份证原件核对，确认无误后勾选“已核对证件”再提交",
+            field="id_region_confirmed",
+        )
+    return number
+
+
+def is_resident_id(value: str) -> bool:
+    """Whether ``value`` is a valid resident ID by the rules above, unknown regions included."""
+    try:
+        validate_resident_id(value, region_confirmed=True)
+    except InvalidInput:
+        return False
+    return True
 
 
 def warm_up() -> None:
     """Load the region-code table python-stdnum parses on first use (about a second), at start-up
     rather than while the day's first citizen waits at the window."""
-    with contextlib.suppress(stdnum_errors.ValidationError):
-        ric.get_birth_place("110105194912310021")
+    _provinces()
+    region_name("110105")
 
 
 def validate_credit_code(value: str, field: str = "applicant_id_number") -> str:
@@ -76,7 +137,8 @@ def validate_intake(form: Mapping[str, Any], known_items: set[str], legal_person
     if len(name) > 100:
         raise InvalidInput("名称不能超过 100 个字", field="applicant_name")
     raw_id = str(form.get("applicant_id_number") or "")
-    id_number = validate_credit_code(raw_id) if legal_person else validate_resident_id(raw_id)
+    confirmed = str(form.get("id_region_confirmed", "")).lower() in ("1", "true", "on", "yes")
+    id_number = validate_credit_code(raw_id) if legal_person else validate_resident_id(raw_id, region_confirmed=confirmed)
     phone = str(form.get("applicant_phone") or "").strip()
     if phone and not PHONE.match(phone):
         raise InvalidInput("手机号码应为 11 位数字，以 1 开头", field="applicant_phone")

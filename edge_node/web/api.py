@@ -29,6 +29,7 @@ class ApplicationIn(msgspec.Struct):
     applicant_name: str
     applicant_id_number: str
     applicant_phone: str = ""
+    id_region_confirmed: bool = False  # the agent checked the card: a region code no table lists is then accepted
     by_proxy: bool = False
     materials_checked: list[str] = []
     authorisation_png_base64: str = ""  # required when by_proxy: the applicant's signature

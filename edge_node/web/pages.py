@@ -108,7 +108,7 @@ def intake_form(request: Request, item: FromQuery[str] = "", lookup: FromQuery[s
     if not lookup:
         return _intake_page(request, user, chosen, {})
     try:  # 一号申请: an ID (or credit code) already known brings back the applicant and their earlier results
-        id_number = validate_credit_code(lookup) if chosen.get("service_object") == "legal" else validate_resident_id(lookup)
+        id_number = validate_credit_code(lookup) if chosen.get("service_object") == "legal" else validate_resident_id(lookup, region_confirmed=True)
     except NodeError as exc:
         return _intake_page(request, user, chosen, {"applicant_id_number": lookup}, exc)
     known = cases.known_applicant(store, id_number)

@@ -47,7 +47,7 @@ def counts(store: Store) -> tuple[int, int]:
         ("1101051949123100", "18 位"),
         ("110105194912310021", "校验位"),
         ("11010519491331002" + ric.calc_check_digit("11010519491331002?"), "出生日期"),  # 13th month, valid check digit
-        ("11010519491231002A", "校验位"),
+        ("11010519491231002A", "末位的 X"),  # a letter other than X is a format error, not a checksum one
     ],
 )
 def test_bad_resident_ids_get_a_clear_chinese_message(value, message):

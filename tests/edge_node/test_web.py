@@ -164,3 +164,24 @@ def test_the_home_page_rotates_the_node_key_once_until_the_hub_confirms(client, 
     store = Store(tmp_path / "node" / "node.sqlite3")
     assert [r["kind"] for r in store.query("SELECT kind FROM outbox")] == ["node.key_rotated"]  # offline: queued, once
     store.close()
+
+
+def test_an_unlisted_region_code_asks_the_agent_to_confirm_on_the_page_and_in_the_api(client):
+    from stdnum.cn import ric
+
+    unlisted = "41999919580214771" + ric.calc_check_digit("41999919580214771?")
+    login(client)
+    token = re.search(r'name="_csrf_token" value="([^"]+)"', client.get("/applications/new?item=MZ-003").text).group(1)
+    form = {"item_code": "MZ-003", "applicant_name": "陈冬生", "applicant_id_number": unlisted, "_csrf_token": token}
+    warned = client.post("/applications", data=form)
+    assert warned.status_code == 400 and "419999" in warned.text and 'id="id_region_confirmed"' in warned.text and 'value="陈冬生"' in warned.text
+    ok = client.post("/applications", data=form | {"id_region_confirmed": "1"}, follow_redirects=True)
+    assert ok.status_code == 200 and "受理回执" in ok.text
+    old = client.post("/applications", data=form | {"applicant_id_number": "430524195802147719", "applicant_name": "刘桂英"}, follow_redirects=True)
+    assert old.status_code == 200 and "受理回执" in old.text  # born 1958, 隆回县's code dates from 1986
+
+    api = {"Authorization": "Bearer " + client.post("/api/login", json={"username": "agent", "password": "pw"}).json()["token"]}
+    body = {"item_code": "MZ-003", "applicant_name": "陈冬生", "applicant_id_number": unlisted}
+    problem = client.post("/api/applications", json=body, headers=api)
+    assert problem.status_code == 400 and problem.json()["type"].endswith("/region-unconfirmed") and problem.json()["field"] == "id_region_confirmed"
+    assert client.post("/api/applications", json=body | {"id_region_confirmed": True}, headers=api).status_code == 201
