@@ -3,6 +3,7 @@ receive-side cursor. No NATS, no database, no asyncio — bytes in, verdicts out
 See docs/protocol.md."""
 
 from ._canonical import canonical_bytes
+from ._compress import COMPRESSION, MAX_BODY_BYTES, compress_body, inflate_body
 from ._chain import GENESIS, GENESIS_HEAD, ChainPos
 from ._cursor import Accepted, Duplicate, Fork, Gap, IngestCursor, Rejected, Verdict
 from ._envelope import (
@@ -36,6 +37,7 @@ from ._records import (
     APPLICATION_WITHDRAWN,
     BLOB_OFFSET_HEADER,
     SENT_AT_HEADER,
+    SEQ_HEADER,
     BLOB_SIZE_HEADER,
     BLOB_STREAM,
     CATALOG_VERSION,
@@ -74,17 +76,21 @@ from ._records import (
     uplink_subject,
 )
 from ._nats import ACCESS_BUCKET, ACCESS_KEY, ACCOUNT, NatsUser, department_consumer, department_inbox_prefix, downlink_consumer, inbox_prefix, is_user_nkey, nats_servers, node_permissions, render_accounts, user_nkey_from_seed, user_seed_from_raw
-from ._sender import seal_next
+from ._pacing import MAX_SEND_BYTES, LinkMeter
+from ._status import HUB_REPLY_FIELDS, MAX_STATUS_BYTES, NODE_STATUS_FIELDS, open_status, seal_status, status_subject
+from ._sender import seal_next, seal_within
 from ._time import format_time, parse_time
 from ._signing import batch_hash, open_batch, sign_batch, verify_wire
 
 __all__ = [
+    "COMPRESSION", "MAX_BODY_BYTES", "compress_body", "inflate_body", "LinkMeter", "MAX_SEND_BYTES", "seal_within",
+    "HUB_REPLY_FIELDS", "MAX_STATUS_BYTES", "NODE_STATUS_FIELDS", "open_status", "seal_status", "status_subject",
     "FINGERPRINT_PATTERN", "ca_fingerprint",
     "APPLICATION_ACCEPTED", "APPLICATION_DISPATCHED", "APPLICATION_NOT_ACCEPTED", "APPLICATION_PICKED_UP",
     "APPLICATION_RECEIVED", "APPLICATION_WITHDRAWN", "CATALOG_VERSION", "COMPLAINT_FILED", "DECISION_MADE",
     "DEPARTMENT_STREAM", "DOWNLINK_STREAM", "department_subject", "EVALUATION_GIVEN", "FEE_COLLECTED", "FEE_REFUNDED", "MATERIALS_ATTACHED", "MATERIAL_RECEIVED", "NODE_HEARTBEAT",
     "NODE_KEY_ACCEPTED", "NODE_KEY_ROTATED", "NODE_REVOKED", "RECORD_SPECS", "RESEND_REQUEST", "RESULT_ISSUED", "SUPPLEMENT_PROVIDED", "SUPPLEMENT_REQUESTED",
-    "UPLINK_STREAM", "RecordSpec", "record_problem", "BLOB_OFFSET_HEADER", "SENT_AT_HEADER", "BLOB_SIZE_HEADER", "BLOB_STREAM",
+    "UPLINK_STREAM", "RecordSpec", "record_problem", "BLOB_OFFSET_HEADER", "SENT_AT_HEADER", "SEQ_HEADER", "BLOB_SIZE_HEADER", "BLOB_STREAM",
     "MAX_BLOB_BYTES", "blob_from_subject", "blob_subject", "LICENCE_PREFIX", "open_licence", "seal_licence", "DAILY_CLOSED", "FEE_REMITTED", "FEE_VOIDED", "DECISION_DELEGATED",
     "GENESIS", "GENESIS_HEAD", "MAX_BATCH_BYTES", "MAX_RECORDS_PER_BATCH", "PROTOCOL_VERSION",
     "Accepted", "BadSignature", "Batch", "ChainPos", "Direction", "Duplicate", "Fork", "Gap",

@@ -4,7 +4,8 @@ is the hub's job.
 
 A node's NATS identity is an nkey of its own (a ``U…`` public key, generated on the node beside
 its batch-signing key). It may publish only its own uplink and attachment subjects and drive only
-its own downlink consumer; it may subscribe only to its own reply inbox. It sees no other node's
+its own downlink consumer, and send its status (a request the hub answers); it may subscribe only
+to its own reply inbox. It sees no other node's
 traffic and cannot touch the streams.
 """
 
@@ -17,6 +18,7 @@ from dataclasses import dataclass
 
 from nacl.signing import SigningKey
 
+from ._status import status_subject
 from ._records import DEPARTMENT_STREAM, DOWNLINK_STREAM, blob_subject, department_subject, downlink_subject, uplink_subject
 
 ACCOUNT = "YIWANG"
@@ -104,7 +106,7 @@ def _consumer_rights(stream: str, consumer: str, filter_subject: str) -> list[st
 
 
 def node_permissions(node_id: str) -> dict[str, dict[str, list[str]]]:
-    own = [uplink_subject(node_id), blob_subject(node_id, ">")]
+    own = [uplink_subject(node_id), blob_subject(node_id, ">"), status_subject(node_id)]
     return {
         "publish": {"allow": own + _consumer_rights(DOWNLINK_STREAM, downlink_consumer(node_id), downlink_subject(node_id))},
         "subscribe": {"allow": [inbox_prefix(node_id) + ".>"]},

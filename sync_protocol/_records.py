@@ -52,6 +52,7 @@ DEPARTMENT_STREAM = "YIWANG_DEPT"  # hub -> a department's own approval system (
 MAX_BLOB_BYTES = 20 * 1024 * 1024
 BLOB_OFFSET_HEADER = "Yiwang-Offset"
 SENT_AT_HEADER = "Yiwang-Sent-At"  # uplink: the node's clock when it published (telemetry, not signed)
+SEQ_HEADER = "Yiwang-Seq"  # uplink: the batch's seq, so the hub can tell a node what its stream holds (not signed)
 BLOB_SIZE_HEADER = "Yiwang-Size"
 SHA256_PATTERN = re.compile(r"^[0-9a-f]{64}$")
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Iterable
+from typing import Iterable, Sequence
 
 from nacl.signing import SigningKey
 
@@ -18,11 +18,46 @@ def seal_next(
     records: Iterable[Record],
     created: str,
     key: SigningKey,
+    compress: bool = False,
 ) -> tuple[bytes, ChainPos]:
     """Sign the batch that follows ``after``; return its wire bytes and the new chain position.
 
     The caller stores the wire bytes with the new position in one transaction and re-sends those
     same bytes on every retry: Ed25519 is deterministic, but the bytes are the record."""
     batch = Batch(node=node, direction=direction, seq=after.seq + 1, prev=after.head, created=created, records=tuple(records))
-    wire = sign_batch(batch, key)
+    wire = sign_batch(batch, key, compress)
     return wire, ChainPos(batch.seq, batch_hash(wire))
+
+
+def seal_within(
+    node: str,
+    direction: Direction,
+    after: ChainPos,
+    records: Sequence[Record],
+    created: str,
+    key: SigningKey,
+    max_bytes: int,
+    compress: bool = False,
+) -> tuple[bytes, ChainPos, int]:
+    """Seal the longest run of ``records`` from the first whose wire bytes fit ``max_bytes`` (at
+    least one record, whatever its size); return the wire bytes, the new position and how many
+    records went in. A send sized for the link (``LinkMeter.send_bytes``) then never has to be
+    split after it was signed. Binary search: a few encodings of at most 500 records."""
+    if not records:
+        raise ValueError("nothing to seal")
+    best = seal_next(node, direction, after, records[:1], created, key, compress)
+    low, high = 1, len(records)
+    if len(best[0]) <= max_bytes:
+        whole = seal_next(node, direction, after, records, created, key, compress) if high > 1 else best
+        if len(whole[0]) <= max_bytes:
+            return whole[0], whole[1], high
+    else:
+        return best[0], best[1], 1
+    while high - low > 1:  # records[:low] fits, records[:high] does not
+        mid = (low + high) // 2
+        attempt = seal_next(node, direction, after, records[:mid], created, key, compress)
+        if len(attempt[0]) <= max_bytes:
+            low, best = mid, attempt
+        else:
+            high = mid
+    return best[0], best[1], low

@@ -1,8 +1,9 @@
 """Ed25519 over the exact bytes sent.
 
-Wire format of a batch: ``signature (64 bytes) || body`` — PyNaCl's signed-message layout.
-The receiver verifies these bytes with the key it already trusts for the sender and only then
-decodes; nothing is ever re-encoded to be verified.
+Wire format of a batch: ``signature (64 bytes) || body`` — PyNaCl's signed-message layout, where
+the body is the canonical JSON or its compressed form (``_compress.py``). The receiver verifies
+these bytes with the key it already trusts for the sender and only then inflates and decodes;
+nothing is ever re-encoded to be verified.
 """
 
 from __future__ import annotations
@@ -12,15 +13,18 @@ import hashlib
 from nacl.exceptions import BadSignatureError
 from nacl.signing import SigningKey, VerifyKey
 
+from ._compress import compress_body, inflate_body
 from ._envelope import MAX_BATCH_BYTES, Batch, decode_body, encode_body
 from ._errors import BadSignature, TooLarge
 
 SIGNATURE_BYTES = 64
 
 
-def sign_batch(batch: Batch, key: SigningKey) -> bytes:
-    """Return the wire bytes of ``batch`` signed by ``key``."""
-    wire = bytes(key.sign(encode_body(batch)))
+def sign_batch(batch: Batch, key: SigningKey, compress: bool = False) -> bytes:
+    """Return the wire bytes of ``batch`` signed by ``key``; ``compress`` only for a receiver
+    that inflates (it said so in its status)."""
+    body = encode_body(batch)
+    wire = bytes(key.sign(compress_body(body) if compress else body))
     if len(wire) > MAX_BATCH_BYTES:
         raise TooLarge(len(wire), MAX_BATCH_BYTES)
     return wire
@@ -39,8 +43,8 @@ def verify_wire(raw: bytes, key: VerifyKey) -> bytes:
 
 
 def open_batch(raw: bytes, key: VerifyKey) -> Batch:
-    """Verify, then decode."""
-    return decode_body(verify_wire(raw, key))
+    """Verify, then inflate (bounded), then decode."""
+    return decode_body(inflate_body(verify_wire(raw, key)))
 
 
 def batch_hash(raw: bytes) -> str:

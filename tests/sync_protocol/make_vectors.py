@@ -19,10 +19,12 @@ from nacl.signing import SigningKey
 from sync_protocol import (
     GENESIS,
     MAX_BATCH_BYTES,
+    MAX_BODY_BYTES,
     Batch,
     ChainPos,
     Record,
     batch_hash,
+    compress_body,
     encode_body,
     seal_next,
     verify_key_to_text,
@@ -57,12 +59,14 @@ def receiver(node: str, direction: str, key: SigningKey | None, pos: ChainPos, a
     }
 
 
-def vector(name: str, description: str, wire: bytes, recv: dict[str, Any], verdict: dict[str, Any], batch: Batch | None = None, signer: str | None = None) -> dict[str, Any]:
+def vector(name: str, description: str, wire: bytes, recv: dict[str, Any], verdict: dict[str, Any], batch: Batch | None = None, signer: str | None = None, compressed: bool = False) -> dict[str, Any]:
     out: dict[str, Any] = {"name": name, "description": description}
     if batch is not None:
         body = encode_body(batch)
         out |= {"signer_seed": signer, "batch": batch.to_obj(), "body_utf8": body.decode(), "body_hex": body.hex(), "signature_hex": wire[:64].hex()}
-    if len(wire) > 4096:  # described, not spelled out: signature || body_length × body_byte
+        if compressed:
+            out |= {"compressed_body_hex": compress_body(body).hex()}
+    if len(wire) > 4096 and len(set(wire[64:])) == 1:  # described, not spelled out: signature || body_length × body_byte
         out |= {"wire_spec": {"signature_hex": wire[:64].hex(), "body_byte_hex": wire[64:65].hex(), "body_length": len(wire) - 64}}
     else:
         out |= {"wire_hex": wire.hex()}
@@ -90,6 +94,11 @@ def build() -> list[dict[str, Any]]:
     oversize = bytes(node.sign(b"x" * MAX_BATCH_BYTES))
     d1, dp1 = seal_next("shangcun", "down", GENESIS, [decision(1)], T, hub)
     db1 = Batch("shangcun", "down", 1, GENESIS.head, T, (decision(1),))
+    z1, _ = seal_next("shangcun", "up", GENESIS, [application(1)], T, node, compress=True)
+    z2, _ = seal_next("shangcun", "up", p1, [application(2), application(3)], T, node, compress=True)
+    zd1, _ = seal_next("shangcun", "down", GENESIS, [decision(1)], T, hub, compress=True)
+    bomb = bytes(node.sign(compress_body(b" " * (MAX_BODY_BYTES + 1))))
+    truncated = bytes(node.sign(compress_body(encode_body(b1))[:-6]))
     return [
         vector("up-genesis-accepted", "the first uplink batch: seq 1, prev is the genesis head", w1, fresh, {"type": "Accepted", "seq": 1}, b1, NODE_SEED.hex()),
         vector("up-linked-accepted", "seq 2 links to the hash of seq 1", w2, after1, {"type": "Accepted", "seq": 2}, b2, NODE_SEED.hex()),
@@ -106,6 +115,11 @@ def build() -> list[dict[str, Any]]:
         vector("up-too-large", "over MAX_BATCH_BYTES: refused before the signature is checked", oversize, fresh, {"type": "Rejected", "reason": "too_large"}),
         vector("up-invalid-record", "signed and linked, but a record lacks required fields", bad_record, fresh, {"type": "Rejected", "reason": "invalid_record"}),
         vector("down-genesis-accepted", "the first downlink batch, signed by the hub key, naming the recipient node", d1, receiver("shangcun", "down", hub, GENESIS, {}), {"type": "Accepted", "seq": 1}, db1, HUB_SEED.hex()),
+        vector("up-compressed-genesis-accepted", "the first uplink batch with its body compressed (YWZ1): the signature covers the compressed bytes", z1, fresh, {"type": "Accepted", "seq": 1}, b1, NODE_SEED.hex(), compressed=True),
+        vector("up-compressed-linked-accepted", "a compressed seq 2 links to the hash of the plain seq 1's wire bytes", z2, after1, {"type": "Accepted", "seq": 2}, b2, NODE_SEED.hex(), compressed=True),
+        vector("up-compressed-bomb", "a signed YWZ1 body that inflates past MAX_BODY_BYTES", bomb, fresh, {"type": "Rejected", "reason": "malformed"}),
+        vector("up-compressed-truncated", "a signed YWZ1 body whose zlib stream does not end", truncated, fresh, {"type": "Rejected", "reason": "malformed"}),
+        vector("down-compressed-accepted", "a compressed downlink batch, signed by the hub key", zd1, receiver("shangcun", "down", hub, GENESIS, {}), {"type": "Accepted", "seq": 1}, db1, HUB_SEED.hex(), compressed=True),
         vector("down-replayed-to-another-node", "the same hub-signed batch offered to another node", d1, receiver("xiacun", "down", hub, GENESIS, {}), {"type": "Rejected", "reason": "wrong_stream"}),
     ]
 

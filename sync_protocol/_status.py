@@ -1,0 +1,66 @@
+"""Link status: what a node says of itself and what the hub answers, outside the audit chain.
+
+Rules of this file:
+- A status is not an audit record: it is not chained, not stored as history, and it replaces
+  the one before it (the hub keeps the latest per node). Heartbeats cost the hub a row updated in
+  place, not a batch a minute forever.
+- Both directions are signed (the node's key / the hub's key) over the exact bytes sent, like a
+  batch: ``signature (64) || canonical JSON``, at most ``MAX_STATUS_BYTES``. NATS permissions
+  already keep the subject to its node; the signature also keeps a status honest in a log.
+- The node sends its status as a request on ``yiwang.status.<node_id>``; the hub's reply tells it
+  how far its uplink and its current file have arrived (so after a timed-out send nothing that
+  arrived is sent again), which body encodings the hub inflates, and the operator's link settings.
+- Unknown fields are ignored, so either end may be newer; a missing required field is Malformed.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from nacl.exceptions import BadSignatureError
+from nacl.signing import SigningKey, VerifyKey
+
+from ._canonical import canonical_bytes
+from ._errors import BadSignature, Malformed, TooLarge
+
+STATUS_VERSION = 1
+MAX_STATUS_BYTES = 4096
+# field -> type, for what each side must send (more may come)
+NODE_STATUS_FIELDS: dict[str, type] = {"v": int, "node": str, "at": str, "up_seq": int, "outbox_depth": int, "app_version": str, "catalog_version": int}
+HUB_REPLY_FIELDS: dict[str, type] = {"v": int, "node": str, "at": str, "up_applied": int}
+
+
+def status_subject(node_id: str) -> str:
+    return f"yiwang.status.{node_id}"
+
+
+def seal_status(fields: dict[str, Any], key: SigningKey) -> bytes:
+    """Sign a status (or a reply): ``fields`` plus ``v``; refuse one over MAX_STATUS_BYTES."""
+    raw = bytes(key.sign(canonical_bytes({"v": STATUS_VERSION} | fields)))
+    if len(raw) > MAX_STATUS_BYTES:
+        raise TooLarge(len(raw), MAX_STATUS_BYTES)
+    return raw
+
+
+def open_status(raw: bytes, key: VerifyKey, required: dict[str, type], node: str) -> dict[str, Any]:
+    """Verify, then decode a status or reply about ``node``; raise BadSignature / Malformed / TooLarge."""
+    if len(raw) > MAX_STATUS_BYTES:
+        raise TooLarge(len(raw), MAX_STATUS_BYTES)
+    try:
+        body = key.verify(raw)
+    except (BadSignatureError, ValueError):
+        raise BadSignature("status does not verify with the sender's key") from None
+    try:
+        obj = json.loads(body.decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise Malformed(f"status is not UTF-8 JSON: {exc}") from None
+    if not isinstance(obj, dict):
+        raise Malformed("status is not an object")
+    for name, kind in required.items():
+        value = obj.get(name)
+        if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
+            raise Malformed(f"status field {name!r} missing or not {kind.__name__}")
+    if obj["node"] != node:
+        raise Malformed(f"status is about {obj['node']!r}, not {node!r}")
+    return obj
