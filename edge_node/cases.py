@@ -29,7 +29,7 @@ from .errors import Conflict, Forbidden, InvalidInput, NotFound
 from .fees import check_payment, collect_fee, yuan
 from .catalog import item_from_row, required_materials
 from .intake import validate_intake, validate_resident_id
-from .materials import check_upload, record_material, write_blob
+from .materials import prepare_upload, record_material, store_upload
 from .store import Store, add_outbox, get_meta, next_counter, utcnow
 
 STATUS_TEXT = {"supplement_requested": "需补正：请通知申请人补交材料", "submitted": "已提交，等待县里预审", "accepted": "县里已受理，等待审批",
@@ -67,10 +67,11 @@ def submit_application(
     if intake.by_proxy and not any(name in (AUTHORISATION, SIGNATURE) for name, _, _ in uploads):
         # 委托代办: the applicant's consent, signed on screen or on paper, is part of the case
         raise InvalidInput("代办须有申请人的授权：请申请人在屏幕上签名，或上传其签字的委托书照片", field="signature")
-    validated = [(name, filename, content, check_upload(name, content, field=f"file_{i}")) for i, (name, filename, content) in enumerate(uploads)]
-    if validated and blobs_dir is None:
+    # the signature drawn on screen goes through photos.optimise too: a PNG, kept as one when smaller
+    prepared = [(name, prepare_upload(name, filename, content, field=f"file_{i}")) for i, (name, filename, content) in enumerate(uploads)]
+    if prepared and blobs_dir is None:
         raise ValueError("uploads need the node's blobs directory")
-    stored = [(name, filename, write_blob(blobs_dir, content), len(content), media) for name, filename, content, media in validated]  # type: ignore[arg-type]
+    stored = [(name, store_upload(blobs_dir, upload)) for name, upload in prepared]  # type: ignore[arg-type]
     with store.write() as conn:
         node_id = get_meta(conn, "node_id")
         receipt_no = f"{node_id}-{next_counter(conn, 'receipt'):06d}"
@@ -99,8 +100,8 @@ def submit_application(
             | ({"licences": [dict(lic) for lic in licences]} if licences else {}),
             at=now,
         )
-        for name, filename, sha, size, media in stored:
-            record_material(conn, app["id"], name, filename, sha, size, media, agent)
+        for name, file in stored:
+            record_material(conn, app["id"], name, file, agent)
         if fee_fen:
             app["fee_receipt"] = collect_fee(conn, fee_fen, payment[0], payment[1], intake.applicant_name, agent, app["id"], intake.item_code)  # type: ignore[index]
     return app
@@ -340,12 +341,12 @@ def provide_supplement(store: Store, blobs_dir: Path, application_id: str, uploa
     still = [m for m in wanted if m not in provided]
     if still:
         raise InvalidInput(f"还缺：{'、'.join(still)}。县里的补正清单须一次补齐", field="supplement")
-    validated = [(name, filename, content, check_upload(name, content, field=f"file_{i}")) for i, (name, filename, content) in enumerate(uploads)]
-    stored = [(name, filename, write_blob(blobs_dir, content), len(content), media) for name, filename, content, media in validated]
+    prepared = [(name, prepare_upload(name, filename, content, field=f"file_{i}")) for i, (name, filename, content) in enumerate(uploads)]
+    stored = [(name, store_upload(blobs_dir, upload)) for name, upload in prepared]
     with store.write() as conn:
         now = utcnow()
-        for name, filename, sha, size, media in stored:
-            record_material(conn, application_id, name, filename, sha, size, media, agent)
+        for name, file in stored:
+            record_material(conn, application_id, name, file, agent)
         conn.execute("UPDATE applications SET status = 'submitted', supplement_json = '[]' WHERE id = ?", (application_id,))
         add_outbox(conn, SUPPLEMENT_PROVIDED, {"application_id": application_id, "materials": wanted, "agent": agent["username"]} | ({"note": note.strip()} if note.strip() else {}), at=now)
     return get_application(store, application_id)

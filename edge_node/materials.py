@@ -1,5 +1,10 @@
-"""Material photos and scans: checked, stored content-addressed on disk, recorded with their
-outbox event in one transaction. The bytes travel to the hub separately (blobs.py).
+"""Material photos and scans: checked, optimised (photos.py), stored content-addressed on disk,
+recorded with their outbox event in one transaction. The bytes travel to the hub separately
+(blobs.py).
+
+What is stored, sent and named in the signed record is the optimised file. The photo as taken is
+kept here too (``original_sha256``), never sent: if a clerk cannot read a detail, the agent still
+has it. It lives exactly as long as the copy that was sent.
 
 A copy stays on the laptop only as long as it is needed: when the hub confirms it holds the
 verified file (``material.received``), the receipt is recorded, and ``purge_received`` deletes the
@@ -13,10 +18,11 @@ import logging
 import sqlite3
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Mapping, NamedTuple
 
 from sync_protocol import MATERIALS_ATTACHED, MAX_BLOB_BYTES, format_time, parse_time
 
+from . import photos
 from .errors import InvalidInput, NotFound
 from .store import Store, add_outbox, utcnow
 
@@ -63,15 +69,59 @@ def check_upload(material: str, content: bytes, field: str = "file") -> str:
     return media_type
 
 
-def record_material(conn: sqlite3.Connection, application_id: str, material: str, filename: str, sha: str, size: int, media_type: str, agent: Mapping[str, str]) -> dict[str, Any]:
+class MaterialFile(NamedTuple):
+    """An upload as it will be kept: ``content`` is stored, sent and named in the signed record;
+    ``original`` is the photo as taken (None when nothing was changed, e.g. a PDF)."""
+
+    filename: str
+    content: bytes
+    media_type: str
+    original: bytes | None
+
+
+class StoredFile(NamedTuple):
+    """A MaterialFile written to the blobs directory."""
+
+    filename: str
+    sha256: str
+    size: int
+    media_type: str
+    original_sha256: str | None
+    original_size: int | None
+
+
+def prepare_upload(material: str, filename: str, content: bytes, field: str = "file") -> MaterialFile:
+    """Check an upload (check_upload) and optimise it for the link (photos.optimise); nothing is
+    written yet, so a bad file among several refuses them all."""
+    media_type = check_upload(material, content, field)
+    try:
+        optimised, optimised_type = photos.optimise(content, media_type)
+    except InvalidInput as exc:
+        raise InvalidInput(f"“{material}”的{exc.message}", field=field) from None
+    if optimised_type != media_type:  # a PNG photo sent as a JPEG: the name the clerk saves it under says so
+        stem, dot, _ = filename.rpartition(".")
+        filename = f"{(stem if dot else filename) or 'photo'}.jpg"
+    return MaterialFile(filename, optimised, optimised_type, None if optimised == content else content)
+
+
+def store_upload(blobs_dir: Path, upload: MaterialFile) -> StoredFile:
+    """Write the file to send and, for a photo, the original, both content-addressed."""
+    sha = write_blob(blobs_dir, upload.content)
+    if upload.original is None:
+        return StoredFile(upload.filename, sha, len(upload.content), upload.media_type, None, None)
+    return StoredFile(upload.filename, sha, len(upload.content), upload.media_type, write_blob(blobs_dir, upload.original), len(upload.original))
+
+
+def record_material(conn: sqlite3.Connection, application_id: str, material: str, stored: StoredFile, agent: Mapping[str, str]) -> dict[str, Any]:
     """The material row, its upload job and its outbox event, inside the caller's transaction."""
-    row = {"application_id": application_id, "material": material.strip(), "sha256": sha, "size": size, "media_type": media_type, "filename": filename[:200], "agent_username": agent["username"], "created_at": utcnow()}
+    row = {"application_id": application_id, "material": material.strip(), "sha256": stored.sha256, "size": stored.size, "media_type": stored.media_type, "filename": stored.filename[:200],
+           "original_sha256": stored.original_sha256, "original_size": stored.original_size, "agent_username": agent["username"], "created_at": utcnow()}
     conn.execute(f"INSERT INTO materials ({', '.join(row)}) VALUES ({', '.join('?' * len(row))})", tuple(row.values()))
     # the same file again after its copy was purged: the hub has it, the new copy's retention starts now
     conn.execute(
         "INSERT INTO blob_uploads (sha256, size, sent_bytes) VALUES (?, ?, 0) "
         "ON CONFLICT(sha256) DO UPDATE SET received_at = CASE WHEN purged_at IS NULL THEN received_at ELSE ? END, purged_at = NULL",
-        (sha, size, row["created_at"]),
+        (stored.sha256, stored.size, row["created_at"]),
     )
     add_outbox(conn, MATERIALS_ATTACHED, {k: row[k] for k in ("application_id", "material", "sha256", "size", "media_type", "filename")}, at=row["created_at"])
     return row
@@ -79,12 +129,12 @@ def record_material(conn: sqlite3.Connection, application_id: str, material: str
 
 def attach_material(store: Store, blobs_dir: Path, application_id: str, material: str, filename: str, content: bytes, agent: Mapping[str, str]) -> dict[str, Any]:
     """Add a material to an existing application (e.g. a supplement)."""
-    media_type = check_upload(material, content)
+    upload = prepare_upload(material, filename, content)
     if store.one("SELECT 1 FROM applications WHERE id = ?", (application_id,)) is None:
         raise NotFound("没有找到这个办件")
-    sha = write_blob(blobs_dir, content)
+    stored = store_upload(blobs_dir, upload)
     with store.write() as conn:
-        return record_material(conn, application_id, material, filename, sha, len(content), media_type, agent)
+        return record_material(conn, application_id, material, stored, agent)
 
 
 def list_materials(store: Store, blobs_dir: Path, application_id: str) -> list[dict[str, Any]]:
@@ -105,15 +155,29 @@ def apply_receipt(conn: sqlite3.Connection, data: Mapping[str, Any]) -> None:
     )
 
 
-def purge_received(store: Store, blobs_dir: Path, retention_days: float, now: datetime | None = None) -> int:
-    """Delete the copies the hub confirmed at least ``retention_days`` ago; return how many.
+# the originals of the photos sent as ``:sha``, unless another copy still kept needs one: another
+# material's (taken from the same photo before a Pillow upgrade changed its optimised bytes), or
+# the same bytes attached as a file to send in their own right
+_ORIGINALS_DUE = """
+SELECT DISTINCT m.original_sha256 FROM materials m WHERE m.sha256 = :sha AND m.original_sha256 IS NOT NULL
+AND NOT EXISTS (SELECT 1 FROM materials o JOIN blob_uploads b ON b.sha256 = o.sha256
+                WHERE o.original_sha256 = m.original_sha256 AND o.sha256 != :sha AND b.purged_at IS NULL)
+AND NOT EXISTS (SELECT 1 FROM blob_uploads b WHERE b.sha256 = m.original_sha256 AND b.purged_at IS NULL)
+"""
 
-    The file goes first, then the mark: a crash in between leaves an unmarked missing file, which
+
+def purge_received(store: Store, blobs_dir: Path, retention_days: float, now: datetime | None = None) -> int:
+    """Delete the copies the hub confirmed at least ``retention_days`` ago, and the originals of
+    those photos; return how many copies.
+
+    The files go first, then the mark: a crash in between leaves an unmarked missing file, which
     the next run marks. Never the other way round, which could leave a citizen's scan on disk."""
     cutoff = format_time((now or datetime.now(timezone.utc)) - timedelta(days=retention_days))
     due = store.query("SELECT sha256, received_at FROM blob_uploads WHERE received_at IS NOT NULL AND purged_at IS NULL AND received_at <= ?", (cutoff,))
     for row in due:
         with store.write() as conn:  # under the write lock, so an intake of the same file waits
+            for (original,) in conn.execute(_ORIGINALS_DUE, {"sha": row["sha256"]}).fetchall():
+                blob_path(blobs_dir, original).unlink(missing_ok=True)
             blob_path(blobs_dir, row["sha256"]).unlink(missing_ok=True)
             conn.execute("UPDATE blob_uploads SET purged_at = ? WHERE sha256 = ? AND received_at = ?", (utcnow(), row["sha256"], row["received_at"]))
     if due:

@@ -25,16 +25,11 @@ from sync_protocol import NODE_KEY_ROTATED, signing_key_from_text, signing_key_t
 
 from .errors import Conflict
 from .settings import write_private
-from .store import Store, add_outbox, get_meta, set_meta
+from .store import Store, add_outbox, get_meta, read_meta, set_meta
 
 log = logging.getLogger("yiwang.node.rotation")
 
 KEY, NEXT_KEY, NATS, NEXT_NATS = "node.key", "node.key.next", "nats.nk", "nats.nk.next"
-
-
-def _meta(store: Store, key: str) -> str:
-    row = store.one("SELECT value FROM meta WHERE key = ?", (key,))
-    return row[0] if row else ""
 
 
 def start(store: Store, data_dir: Path, by: str) -> dict[str, str]:
@@ -58,7 +53,7 @@ def start(store: Store, data_dir: Path, by: str) -> dict[str, str]:
 def status(store: Store, data_dir: Path) -> dict[str, str | bool]:
     """For the home page: the key that signs now, and whether a rotation awaits the hub."""
     current = verify_key_to_text(signing_keys(data_dir)[0].verify_key)
-    return {"public_key": current, "pending": bool(_meta(store, "rotation_pending"))}
+    return {"public_key": current, "pending": bool(read_meta(store, "rotation_pending"))}
 
 
 def signing_keys(data_dir: Path) -> list[SigningKey]:
@@ -74,7 +69,7 @@ def settle(store: Store, data_dir: Path) -> bool:
     nxt = data_dir / NEXT_KEY
     if not nxt.exists():
         return False
-    if _meta(store, "up_key") != verify_key_to_text(signing_key_from_text(nxt.read_text()).verify_key):
+    if read_meta(store, "up_key") != verify_key_to_text(signing_key_from_text(nxt.read_text()).verify_key):
         return False
     os.replace(nxt, data_dir / KEY)
     return True
@@ -86,7 +81,7 @@ def switch_nats(store: Store, data_dir: Path, refused: bool) -> str | None:
     nxt = data_dir / NEXT_NATS
     if not nxt.exists() or (data_dir / NEXT_KEY).exists():
         return None  # no rotation, or its batch not sealed yet: the hub cannot know the new identity
-    if not (refused or _meta(store, "key_accepted")):
+    if not (refused or read_meta(store, "key_accepted")):
         return None
     os.replace(nxt, data_dir / NATS)
     with store.write() as conn:

@@ -133,7 +133,16 @@ def _m11_material_receipts(db: Database) -> None:
     db["blob_uploads"].create_index(["received_at"])
 
 
-MIGRATIONS: list[Callable[[Database], None]] = [_m1_initial, _m2_resends, _m3_materials, _m4_notices, _m5_materials_checked, _m6_fees, _m7_handover, _m8_supplements, _m9_licences, _m10_acceptance, _m11_material_receipts]
+def _m12_material_originals(db: Database) -> None:
+    # the photo as taken, kept on this node beside the optimised file that is sent (NULL: the
+    # file sent is the original, e.g. a PDF, or the material predates optimisation)
+    db["materials"].add_column("original_sha256", str)
+    db["materials"].add_column("original_size", int)
+    db["materials"].create_index(["sha256"])  # purge_received finds a purged copy's originals by these two
+    db["materials"].create_index(["original_sha256"])
+
+
+MIGRATIONS: list[Callable[[Database], None]] = [_m1_initial, _m2_resends, _m3_materials, _m4_notices, _m5_materials_checked, _m6_fees, _m7_handover, _m8_supplements, _m9_licences, _m10_acceptance, _m11_material_receipts, _m12_material_originals]
 
 
 class Store:
@@ -278,6 +287,12 @@ class Store:
 
 def get_meta(conn: sqlite3.Connection, key: str, default: str = "") -> str:
     row = conn.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+    return row[0] if row else default
+
+
+def read_meta(store: Store, key: str, default: str = "") -> str:
+    """A meta value read outside any transaction."""
+    row = store.one("SELECT value FROM meta WHERE key = ?", (key,))
     return row[0] if row else default
 
 

@@ -13,9 +13,10 @@ from playwright.sync_api import Browser, expect
 from provisioning.federation import LocalFederation
 
 from ..conftest import Api, resident_id, running_village
+from ..images import photo
 
 pytestmark = pytest.mark.browser
-PHOTO = b"\xff\xd8\xff\xe0" + b"\x00\x10JFIF" + bytes(2000)
+PHOTO = photo()
 
 
 def test_agent_runs_the_intake_wizard(federation: LocalFederation, browser: Browser, tmp_path):

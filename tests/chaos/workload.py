@@ -17,6 +17,7 @@ from typing import Any
 import httpx
 
 from ..conftest import checked, resident_id
+from ..images import photo
 
 # (item, weight): ordinary items, a fee item, a dearer fee item, a parallel-approval item
 ITEMS = [("RS-001", 3), ("MZ-003", 3), ("GA-001", 2), ("GA-002", 1), ("MZ-005", 1)]
@@ -136,7 +137,7 @@ class Worker:
             return "nothing to do"
         app_id, node_id = picked
         item = self.ledger.items[app_id]
-        scan = b"\xff\xd8\xff\xe0" + self.rng.randbytes(self.rng.randint(2_000, 40_000))
+        scan = photo(self.rng.randbytes(self.rng.randint(2_000, 40_000)))  # a real photo (the node decodes it), drawing from rng as before
         response = self.agents[node_id].request("POST", f"/api/applications/{app_id}/materials", data={"material": checked(item)[0]}, files={"file": ("scan.jpg", scan, "image/jpeg")})
         return _outcome(response, 201)
 

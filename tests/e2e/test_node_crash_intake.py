@@ -16,10 +16,11 @@ import pytest
 from provisioning.federation import LocalFederation
 
 from ..conftest import Api, resident_id, running_village
+from ..images import photo
 from .test_walking_skeleton import eventually
 
 pytestmark = pytest.mark.e2e
-PHOTO = b"\xff\xd8\xff\xe0" + bytes(30_000)
+PHOTO = photo()
 
 
 def test_killing_the_node_during_intake_leaves_whole_applications_or_none(federation: LocalFederation):

@@ -9,10 +9,11 @@ import pytest
 from provisioning.federation import LocalFederation, NodeSpec, free_port
 
 from ..conftest import Api, checked, resident_id
+from ..images import photo
 from .test_walking_skeleton import eventually
 
 pytestmark = pytest.mark.e2e
-PHOTO = b"\x89PNG\r\n\x1a\n" + bytes(200_000)
+PHOTO = photo(format="PNG")
 
 
 def test_a_full_day_offline_then_everything_reaches_the_hub(federation: LocalFederation):

@@ -14,9 +14,10 @@ import pytest
 from provisioning.federation import LocalFederation
 
 from ..conftest import Api, checked, resident_id, running_village
+from ..images import signature
 
 pytestmark = pytest.mark.e2e
-SIGNATURE_PNG = base64.b64encode(b"\x89PNG\r\n\x1a\n" + bytes(64)).decode()  # the applicant's signature, as the canvas sends it
+SIGNATURE_PNG = base64.b64encode(signature()).decode()  # the applicant's signature, as the canvas sends it
 X = TypeVar("X")
 
 

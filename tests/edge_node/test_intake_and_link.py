@@ -18,6 +18,8 @@ from edge_node.intake import mask_id, validate_resident_id
 from edge_node.store import Store, set_meta
 from sync_protocol import GENESIS, Accepted, Duplicate, IngestCursor, Record, Rejected, open_batch, seal_next
 
+from ..images import signature
+
 NODE_KEY = SigningKey(bytes(range(32)))
 HUB_KEY = SigningKey(bytes(range(5, 37)))
 AGENT = {"username": "agent", "display_name": "代办员 王秀兰"}
@@ -250,7 +252,7 @@ def test_a_proxy_application_needs_the_applicants_authorisation(store, tmp_path)
     for bad in ("data:image/jpeg;base64,AAAA", "data:image/png;base64,!!!not base64"):
         with pytest.raises(InvalidInput, match="签名"):
             cases.authorisation_uploads(bad, None)
-    png = "data:image/png;base64," + base64.b64encode(b"\x89PNG\r\n\x1a\n" + bytes(10)).decode()
+    png = "data:image/png;base64," + base64.b64encode(signature()).decode()
     app = cases.submit_application(store, FORM | {"by_proxy": "1"}, AGENT, tmp_path, cases.authorisation_uploads(png, None))
     assert app["proxy_agent"] == "代办员 王秀兰"
     assert [m["material"] for m in materials.list_materials(store, tmp_path, app["id"])] == [cases.SIGNATURE]

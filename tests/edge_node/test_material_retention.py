@@ -15,6 +15,7 @@ from edge_node.store import Store, set_meta
 from sync_protocol import GENESIS, MATERIAL_RECEIVED, Accepted, ChainPos, Record, seal_next
 
 from ..conftest import resident_id
+from ..images import photo
 
 HUB_KEY = SigningKey(bytes(range(7, 39)))
 AGENT = {"username": "agent", "display_name": "代办员 王秀兰"}
@@ -51,7 +52,7 @@ def node(tmp_path: Path):
     node.store.close()
 
 
-PHOTO = b"\xff\xd8\xff\xe0" + b"x" * 5000
+PHOTO = photo()  # a real one: the node decodes and re-encodes every photo (edge_node/photos.py)
 
 
 def test_a_confirmed_copy_is_kept_for_the_retention_period_then_deleted(node: Node):

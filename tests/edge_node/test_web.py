@@ -18,6 +18,7 @@ from provisioning.keys import ensure_node_key
 from sync_protocol import verify_key_to_text
 
 from ..conftest import resident_id
+from ..images import signature
 
 
 @pytest.fixture
@@ -76,8 +77,10 @@ def test_material_uploads_are_checked_and_a_refused_one_saves_nothing(client):
     assert big.status_code in (400, 413) and big.headers["content-type"].startswith("application/problem+json")
     unnamed = client.post(url, data={"material": " "}, files={"file": ("x.png", b"\x89PNG\r\n\x1a\nabc", "image/png")}, headers=auth)
     assert unnamed.status_code == 400 and unnamed.json()["field"] == "material"
+    broken = client.post(url, data={"material": "居民身份证"}, files={"file": ("x.png", b"\x89PNG\r\n\x1a\nabc", "image/png")}, headers=auth)
+    assert broken.status_code == 400 and "重新拍照" in broken.json()["detail"] and broken.json()["field"] == "file"
     assert client.get(url, headers=auth).json() == []
-    ok = client.post(url, data={"material": "居民身份证"}, files={"file": ("x.png", b"\x89PNG\r\n\x1a\nabc", "image/png")}, headers=auth)
+    ok = client.post(url, data={"material": "居民身份证"}, files={"file": ("x.png", signature(), "image/png")}, headers=auth)
     assert ok.status_code == 201 and ok.json()["media_type"] == "image/png"
     assert [m["material"] for m in client.get(url, headers=auth).json()] == ["居民身份证"]
 
