@@ -16,7 +16,7 @@ import os
 from pathlib import Path
 
 from sqlalchemy.engine import Engine
-from sqlmodel import Session, col, delete, func, select
+from sqlmodel import Session, col, delete, select
 
 from sync_protocol import MATERIAL_RECEIVED, MAX_BLOB_BYTES, blob_from_subject
 
@@ -55,7 +55,8 @@ def receive_chunk(engine: Engine, blobs_dir: Path, subject: str, offset: int, si
             return "duplicate"
         if blob is None:
             blob = Blob(sha256=sha, node_id=node_id, size=size)
-        if session.get(BlobChunk, (sha, offset)) is not None:
+        known = session.get(BlobChunk, (sha, offset))
+        if known is not None and known.length >= len(data):
             return "duplicate"
         parts = blobs_dir / "parts"
         parts.mkdir(parents=True, exist_ok=True)
@@ -65,9 +66,13 @@ def receive_chunk(engine: Engine, blobs_dir: Path, subject: str, offset: int, si
             f.write(data)
             f.flush()
             os.fsync(f.fileno())
-        session.add(BlobChunk(sha256=sha, offset=offset, length=len(data)))
+        if known is not None:
+            known.length = len(data)  # the same offset again with more bytes (a larger chunk after a resume)
+            session.add(known)
+        else:
+            session.add(BlobChunk(sha256=sha, offset=offset, length=len(data)))
         session.flush()
-        blob.received_bytes = session.exec(select(func.sum(BlobChunk.length)).where(BlobChunk.sha256 == sha)).one()
+        blob.received_bytes = covered(session.exec(select(BlobChunk.offset, BlobChunk.length).where(BlobChunk.sha256 == sha)).all())
         session.add(blob)
         if blob.received_bytes < blob.size:
             return "stored"
@@ -87,6 +92,18 @@ def receive_chunk(engine: Engine, blobs_dir: Path, subject: str, offset: int, si
             _receipt(session, receiver, blob)
     log.info("attachment %s… complete (%d bytes) from %s", sha[:12], size, node_id)
     return "complete"
+
+
+def covered(chunks: list[tuple[int, int]] | list) -> int:
+    """How many bytes from the start the stored chunks cover without a hole. A node sizes its
+    chunks for its link, so after a resumed transfer chunks may overlap: summing their lengths
+    would count bytes twice and call a file with a hole complete."""
+    end = 0
+    for offset, length in sorted(chunks):
+        if offset > end:
+            break
+        end = max(end, offset + length)
+    return end
 
 
 def _receipt(session: Session, node_id: str, blob: Blob) -> None:

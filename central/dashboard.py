@@ -32,7 +32,7 @@ from sync_protocol import format_time, parse_time
 from .approval import OPEN, Clocks, clocks_of, time_limits
 from .catalog import published_catalog
 from .fees import fee_summary
-from .ingest import CLOCK_SKEW_S
+from .linkstatus import CLOCK_SKEW_S, MISSED_HEARTBEATS, silent as is_silent
 from .models import Alert, Application, Complaint, Evaluation, HeldBatch, Node, Quarantine
 from .supervision import ANSWER_WITHIN, POOR
 from .workdays import BEIJING, beijing_date, load_calendar
@@ -114,9 +114,10 @@ def node_health(engine: Engine, silent_after: timedelta, now: datetime, latest_c
     rows = []
     for n in nodes:
         reasons = []
-        silent = n.status == "enrolled" and (n.last_seen_at is None or now - parse_time(n.last_seen_at) > silent_after)
+        silent = is_silent(n, now, silent_after)
         if silent:
-            reasons.append("从未同步" if n.last_seen_at is None else f"超过 {int(silent_after.total_seconds() // 60)} 分钟没有消息")
+            limit = f"{MISSED_HEARTBEATS} 次心跳（{MISSED_HEARTBEATS * n.heartbeat_interval_s} 秒）" if n.heartbeat_interval_s else f"{int(silent_after.total_seconds() // 60)} 分钟"
+            reasons.append("从未同步" if n.last_seen_at is None else f"超过 {limit}没有消息")
         if held.get(n.id):
             reasons.append(f"{held[n.id]} 个批次等待缺口补齐")
         if n.heartbeat_at and n.catalog_version < latest_catalog:

@@ -133,9 +133,20 @@ def _m8_material_receipts(conn: Connection) -> None:
         )
 
 
+def _m9_link_status(conn: Connection) -> None:
+    """The latest link status of each node, kept in place (heartbeats left the audit chain)."""
+    for column in (
+        "heartbeat_interval_s INTEGER NOT NULL DEFAULT 0", "link_kbit_per_s INTEGER NOT NULL DEFAULT 0", "link_rtt_ms INTEGER NOT NULL DEFAULT 0",
+        "bytes_up_today INTEGER NOT NULL DEFAULT 0", "bytes_down_today INTEGER NOT NULL DEFAULT 0", "files_waiting INTEGER NOT NULL DEFAULT 0",
+        "file_bytes_waiting INTEGER NOT NULL DEFAULT 0", "compression VARCHAR NOT NULL DEFAULT ''", "metered BOOLEAN NOT NULL DEFAULT FALSE",
+        "metered_hours VARCHAR NOT NULL DEFAULT ''",
+    ):
+        conn.execute(text(f"ALTER TABLE node ADD COLUMN {column}"))
+
+
 # Numbered migrations for databases made by an older version. A new database gets the current
 # tables from create_all and starts at the latest version; version 1 is the first release's schema.
-MIGRATIONS: list[Callable[[Connection], None]] = [_m2_node_keys, _m3_materials_checked, _m4_supplements, _m5_decided_locally, _m6_hub_supervision, _m7_revoked_at, _m8_material_receipts]
+MIGRATIONS: list[Callable[[Connection], None]] = [_m2_node_keys, _m3_materials_checked, _m4_supplements, _m5_decided_locally, _m6_hub_supervision, _m7_revoked_at, _m8_material_receipts, _m9_link_status]
 LATEST = 1 + len(MIGRATIONS)
 
 

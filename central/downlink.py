@@ -10,7 +10,7 @@ from nacl.signing import SigningKey
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 
-from sync_protocol import MAX_RECORDS_PER_BATCH, ChainPos, Record, seal_next
+from sync_protocol import COMPRESSION, MAX_BATCH_BYTES, MAX_RECORDS_PER_BATCH, ChainPos, LinkMeter, Record, seal_within
 
 from .clock import utcnow
 from .db import retry_conflicts, transaction
@@ -22,8 +22,15 @@ def queue_downlink(session: Session, node_id: str, kind: str, data: dict[str, An
     session.add(DownlinkEvent(id=str(uuid.uuid4()), node_id=node_id, kind=kind, data_json=json.dumps(data, ensure_ascii=False), created_at=utcnow()))
 
 
+def batch_bytes(node: Node) -> int:
+    """How large a downlink batch for ``node`` may be: about five seconds of the link it last
+    reported (its status), or the protocol's limit for a node that never said."""
+    return LinkMeter(bytes_per_s=node.link_kbit_per_s * 125).send_bytes() if node.link_kbit_per_s else MAX_BATCH_BYTES
+
+
 def seal_pending(engine: Engine, key: SigningKey) -> int:
-    """Seal every node's unbatched events into batches; return how many batches were made."""
+    """Seal every node's unbatched events into batches, each sized for that node's link and
+    compressed if the node inflates; return how many batches were made."""
     return retry_conflicts(_seal_pending, engine, key)
 
 
@@ -37,25 +44,27 @@ def _seal_pending(engine: Engine, key: SigningKey) -> int:
             node = session.get(Node, node_id, with_for_update=True)
             if node is None:
                 continue
-            events = session.exec(
-                select(DownlinkEvent)
-                .where(DownlinkEvent.node_id == node_id, DownlinkEvent.batch_seq.is_(None))
-                .order_by(DownlinkEvent.created_at)
-                .limit(MAX_RECORDS_PER_BATCH)
-            ).all()
-            if not events:
-                continue  # another process sealed them while this one waited for the lock
-            records = [Record(e.kind, e.id, e.created_at, json.loads(e.data_json)) for e in events]
-            now = utcnow()
-            # the batch names the node whose chain it extends; the hub key signs it
-            wire, pos = seal_next(node_id, "down", ChainPos(node.down_seq, node.down_head), records, now, key)
-            session.add(DownlinkBatch(node_id=node_id, seq=pos.seq, hash=pos.head, raw=wire, created_at=now))
-            for e in events:
-                e.batch_seq = pos.seq
-                session.add(e)
-            node.down_seq, node.down_head = pos.seq, pos.head
-            session.add(node)
-            made += 1
+            while True:
+                events = session.exec(
+                    select(DownlinkEvent)
+                    .where(DownlinkEvent.node_id == node_id, DownlinkEvent.batch_seq.is_(None))
+                    .order_by(DownlinkEvent.created_at)
+                    .limit(MAX_RECORDS_PER_BATCH)
+                ).all()
+                if not events:
+                    break  # all sealed (or another process sealed them while this one waited for the lock)
+                records = [Record(e.kind, e.id, e.created_at, json.loads(e.data_json)) for e in events]
+                now = utcnow()
+                # the batch names the node whose chain it extends; the hub key signs it
+                wire, pos, count = seal_within(node_id, "down", ChainPos(node.down_seq, node.down_head), records, now, key, batch_bytes(node), node.compression == COMPRESSION)
+                session.add(DownlinkBatch(node_id=node_id, seq=pos.seq, hash=pos.head, raw=wire, created_at=now))
+                for e in events[:count]:
+                    e.batch_seq = pos.seq
+                    session.add(e)
+                node.down_seq, node.down_head = pos.seq, pos.head
+                session.add(node)
+                session.flush()
+                made += 1
     return made
 
 

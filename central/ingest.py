@@ -55,6 +55,7 @@ from .approval import departments_of, tasks_of
 from .departments import integrated_departments, notify
 from .actions import record_action
 from .natsauth import retire
+from .linkstatus import note_clock, note_heartbeat
 from .models import Alert, Application, ApprovalTask, CatalogItem, Complaint, Evaluation, HeldBatch, Material, NatsCredential, Node, NodeHeartbeat, NodeKey, Quarantine, ResendRequest, UplinkBatch
 
 log = logging.getLogger("yiwang.hub.ingest")
@@ -62,9 +63,6 @@ log = logging.getLogger("yiwang.hub.ingest")
 # node.key_accepted reaches it, normally within seconds; a node offline longer tries the new one)
 KEY_OVERLAP = timedelta(seconds=int(os.environ.get("YIWANG_KEY_OVERLAP_SECONDS", str(24 * 3600))))
 RESEND_INTERVAL = timedelta(seconds=30)
-CLOCK_SKEW_S = 300  # a node clock this far off makes receipts and deadlines wrong: alert
-BACKLOG_ALERT = 20  # outbox depth rising over three heartbeats past this: alert
-HEARTBEATS_KEPT = 100
 
 
 def ingest_batch(engine: Engine, subject: str, raw: bytes, clock_offset_s: int | None = None) -> Verdict:
@@ -110,7 +108,7 @@ def _ingest_one(session: Session, subject: str, raw: bytes, clock_offset_s: int 
         return verdict
     node.last_seen_at = now
     if clock_offset_s is not None:
-        _note_clock(session, node, clock_offset_s, now)
+        note_clock(session, node, clock_offset_s, now)
     session.add(node)
     verdict = first = _receive(session, node, subject, raw, now)
     while isinstance(verdict, Accepted) and node.id in session.info["held"]:
@@ -170,32 +168,6 @@ def _rotate_key(session: Session, node: Node, data: dict, now: str) -> None:
     queue_downlink(session, node.id, NODE_KEY_ACCEPTED, {"public_key": public_key, "nats_public_key": nkey, "from_seq": from_seq, "old_key_until": until})
     record_action(session, "system", "node.key_rotated", node.id, from_seq=from_seq, old_key_until=until)
     log.info("node %s rotated its key: new key from uplink seq %d, old NATS identity until %s", node.id, from_seq, until)
-
-
-def _note_clock(session: Session, node: Node, offset: int, now: str) -> None:
-    """Keep the node's clock offset; alert when it first drifts past CLOCK_SKEW_S."""
-    was_skewed = node.clock_offset_s is not None and abs(node.clock_offset_s) > CLOCK_SKEW_S
-    if abs(offset) > CLOCK_SKEW_S and not was_skewed:
-        direction = "快" if offset > 0 else "慢"
-        session.add(Alert(kind="clock.skew", node_id=node.id, message=f"节点时钟比县中枢{direction} {abs(offset)} 秒：收据和期限时间会出错，请校准该电脑时间", created_at=now))
-    node.clock_offset_s = offset
-
-
-def _heartbeat(session: Session, node: Node, record: Record, now: str) -> None:
-    """node.heartbeat: versions and outbox depth for the dashboard; a growing backlog alerts."""
-    data = record.data
-    node.app_version, node.catalog_version, node.outbox_depth, node.heartbeat_at = data["app_version"], data["catalog_version"], data["outbox_depth"], now
-    session.add(node)
-    session.merge(NodeHeartbeat(node_id=node.id, at=record.at, outbox_depth=data["outbox_depth"], clock_offset_s=node.clock_offset_s or 0))
-    session.flush()
-    recent = session.exec(select(NodeHeartbeat).where(NodeHeartbeat.node_id == node.id).order_by(col(NodeHeartbeat.at).desc()).limit(HEARTBEATS_KEPT + 1)).all()
-    for old in recent[HEARTBEATS_KEPT:]:
-        session.delete(old)
-    depths = [h.outbox_depth for h in recent[:4]]
-    # alert once per rising run: the last three rose, and the run did not already rise before them
-    rising = len(depths) >= 3 and depths[0] > depths[1] > depths[2] and depths[0] >= BACKLOG_ALERT
-    if rising and not (len(depths) == 4 and depths[2] > depths[3] and depths[1] >= BACKLOG_ALERT):
-        session.add(Alert(kind="backlog.growing", node_id=node.id, message=f"待上传积压持续增长（{depths[2]} → {depths[1]} → {depths[0]} 条）：服务点在联网，但批次没有送达，请检查该点网络和日志", created_at=now))
 
 
 def _request_resend(session: Session, node_id: str, from_seq: int, now: str) -> None:
@@ -303,7 +275,8 @@ def _apply(session: Session, node: Node, records: tuple[Record, ...], now: str) 
             if session.get(Complaint, data["complaint_id"]) is None:
                 session.add(Complaint(complaint_id=data["complaint_id"], node_id=node.id, application_id=data.get("application_id"), contact=data.get("contact", ""), text=data["text"], filed_at=record.at))
         elif record.kind == NODE_HEARTBEAT:
-            _heartbeat(session, node, record, now)
+            # an older node's heartbeat record (newer ones send a status instead, linkstatus.py)
+            note_heartbeat(session, node, record.data["app_version"], record.data["catalog_version"], record.data["outbox_depth"], record.at, now)
         elif record.kind == NODE_KEY_ROTATED:
             _rotate_key(session, node, data, now)
         elif record.kind in FEE_KINDS:

@@ -59,6 +59,18 @@ class Node(SQLModel, table=True):
     catalog_version: int = 0
     outbox_depth: int = 0
     clock_offset_s: Optional[int] = None  # node clock minus hub clock when the heartbeat arrived
+    # from the node's last status (linkstatus.py): kept in place, not as history
+    heartbeat_interval_s: int = 0  # 0: an older node that never said (silent after YIWANG_SILENT_MINUTES)
+    link_kbit_per_s: int = 0  # throughput as the node measured it; 0 = not yet
+    link_rtt_ms: int = 0
+    bytes_up_today: int = 0  # what the node put on its link today (UTC), by its own count
+    bytes_down_today: int = 0
+    files_waiting: int = 0
+    file_bytes_waiting: int = 0
+    compression: str = ""  # the body encoding the node inflates ("YWZ1"), "" for plain only
+    # the operator's settings for the point's link
+    metered: bool = False  # files only in metered_hours (or on request); records always
+    metered_hours: str = ""  # "HH-HH", Beijing time, e.g. "12-14"
 
 
 class EnrolmentCode(SQLModel, table=True):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 
 from sqlalchemy.engine import Engine
 
@@ -34,4 +35,25 @@ def revoke_node(engine: Engine, operator: User, node_id: str, reason: str) -> No
         record_action(session, operator, "node.revoked", node_id, reason=reason)
         session.add(Alert(kind="node.revoked", node_id=node_id, message=f"节点已由 {operator.display_name} 吊销：{reason}", created_at=utcnow()))
     log.warning("node %s revoked by %s: %s", node_id, operator.username, reason)
+    return node
+
+
+HOURS = re.compile(r"^([01]?\d|2[0-3])-([01]?\d|2[0-4])$")
+
+
+def set_link_mode(engine: Engine, operator: User, node_id: str, metered: bool, hours: str = "") -> Node:
+    """Metered mode (按流量计费): the point's records still go at once, its material files only in
+    ``hours`` (Beijing time, ``HH-HH``; empty: only when a clerk asks). The node learns it from
+    the answer to its next status, within one heartbeat."""
+    hours = hours.strip()
+    if hours and not HOURS.match(hours):
+        raise InvalidInput("上传时段格式为“开始时-结束时”，例如 12-14（北京时间，整点）", field="hours")
+    with transaction(engine) as session:
+        node = session.get(Node, node_id)
+        if node is None:
+            raise NotFound(f"没有节点 {node_id}")
+        node.metered, node.metered_hours = metered, hours if metered else ""
+        session.add(node)
+        record_action(session, operator, "node.link_mode", node_id, metered=metered, hours=node.metered_hours)
+    log.info("node %s link mode set by %s: metered=%s hours=%s", node_id, operator.username, metered, node.metered_hours or "-")
     return node

@@ -18,7 +18,7 @@ import nats.aio.msg
 import nats.errors
 import nats.js.errors
 from nacl.signing import SigningKey
-from nats.js.api import AckPolicy, ConsumerConfig, KeyValueConfig, StorageType, StreamConfig
+from nats.js.api import AckPolicy, ConsumerConfig, KeyValueConfig, RetentionPolicy, StorageType, StreamConfig
 from sqlalchemy.engine import Engine
 from tenacity import AsyncRetrying, retry_if_exception_type, wait_exponential
 
@@ -29,21 +29,30 @@ from sync_protocol import (
     BLOB_SIZE_HEADER,
     BLOB_STREAM,
     DEPARTMENT_STREAM,
+    DOWNLINK_ACK_WAIT_S,
     DOWNLINK_STREAM,
     NODE_KEY_ROTATED,
     SENT_AT_HEADER,
+    SEQ_HEADER,
     UPLINK_STREAM,
     Accepted,
     Duplicate,
     Gap,
+    blob_subject,
     department_subject,
+    downlink_consumer,
     downlink_subject,
     nats_servers,
     parse_time,
+    seal_status,
+    status_subject,
+    uplink_subject,
 )
 
-from . import blobs, departments, downlink, natsauth
+from . import blobs, departments, downlink, linkstatus, natsauth
+from .clock import utcnow
 from .ingest import ingest_batches
+from .models import Node
 
 log = logging.getLogger("yiwang.hub.sync")
 
@@ -94,21 +103,41 @@ def stream_replicas(nats_url: str) -> int:
     return configured or (3 if len(nats_servers(nats_url)) >= 3 else 1)
 
 
+# JetStream holds only what is not yet applied or acknowledged: a message leaves the uplink, file
+# and downlink streams once their one consumer (the hub's; a node's own) acked it. MAX_AGE is the
+# safety net for what nobody will ever ack (a revoked point's downlink). The department stream
+# keeps limits retention: a department's consumer may not exist yet when its first case is sent.
+MAX_AGE_S = 30 * 24 * 3600.0
+STREAMS = (  # name, subjects, retention
+    (UPLINK_STREAM, ["yiwang.up.>"], RetentionPolicy.INTEREST), (DOWNLINK_STREAM, ["yiwang.down.>"], RetentionPolicy.INTEREST),
+    (BLOB_STREAM, ["yiwang.blob.>"], RetentionPolicy.INTEREST), (DEPARTMENT_STREAM, ["yiwang.dept.>"], RetentionPolicy.LIMITS),
+)
+
+
 async def ensure_streams(js: nats.js.JetStreamContext, replicas: int = 1) -> None:
     """Create the streams, or bring an existing one to ``replicas`` copies (a county hub that
-    moves onto a cluster keeps its streams; JetStream copies them to the new members)."""
-    streams = ((UPLINK_STREAM, ["yiwang.up.>"]), (DOWNLINK_STREAM, ["yiwang.down.>"]), (BLOB_STREAM, ["yiwang.blob.>"]), (DEPARTMENT_STREAM, ["yiwang.dept.>"]))
-    for name, subjects in streams:
+    moves onto a cluster keeps its streams; JetStream copies them to the new members) and to the
+    retention above (streams made by an older hub kept every message forever)."""
+    for name, subjects, retention in STREAMS:
         try:
             info = await js.stream_info(name)
         except nats.js.errors.NotFoundError:
-            await js.add_stream(StreamConfig(name=name, subjects=subjects, storage=StorageType.FILE, duplicate_window=120.0, num_replicas=replicas))
+            await js.add_stream(StreamConfig(name=name, subjects=subjects, storage=StorageType.FILE, duplicate_window=120.0, num_replicas=replicas, retention=retention, max_age=MAX_AGE_S))
             log.info("created stream %s (%d %s)", name, replicas, "replica" if replicas == 1 else "replicas")
             continue
-        if (info.config.num_replicas or 1) != replicas:
-            info.config.num_replicas = replicas
-            await js.update_stream(info.config)
-            log.info("stream %s now kept in %d copies", name, replicas)
+        config = info.config
+        if (config.num_replicas or 1) != replicas or config.retention != retention or not config.max_age:
+            config.num_replicas, config.retention, config.max_age = replicas, retention, MAX_AGE_S
+            await js.update_stream(config)
+            log.info("stream %s now kept in %d copies, %s retention", name, replicas, retention.value)
+
+
+def downlink_consumer_config(node_id: str) -> ConsumerConfig:
+    """A node's downlink consumer, as the node itself creates it (edge_node/sync.py). The hub makes
+    it at enrolment too: with interest retention a batch published before the node's first
+    connection would otherwise be dropped for want of a consumer."""
+    durable = downlink_consumer(node_id)
+    return ConsumerConfig(name=durable, durable_name=durable, ack_policy=AckPolicy.EXPLICIT, ack_wait=DOWNLINK_ACK_WAIT_S, filter_subject=downlink_subject(node_id))
 
 
 async def publish_access(js: nats.js.JetStreamContext, text: str, replicas: int) -> None:
@@ -156,6 +185,22 @@ def clock_offset(msg: nats.aio.msg.Msg) -> int | None:
         return None
 
 
+async def _last_stored(js: nats.js.JetStreamContext, stream: str, subject: str) -> nats.aio.msg.Msg | None:
+    """The last message the stream still holds on ``subject``, or None."""
+    try:
+        return await js.get_last_msg(stream, subject)
+    except nats.js.errors.NotFoundError:
+        return None
+
+
+def _nodes_by_status(engine: Engine) -> tuple[list[str], list[str]]:
+    from sqlmodel import Session, select
+
+    with Session(engine) as session:
+        rows = session.exec(select(Node.id, Node.status)).all()
+    return [n for n, status in rows if status == "enrolled"], [n for n, status in rows if status != "enrolled"]
+
+
 class HubSync:
     """Runs the ingest, downlink, file and access-list loops until cancelled — or, for an extra
     ingest worker (`yiwang hub worker`, ``key`` None), the ingest loop alone: it shares the
@@ -170,6 +215,7 @@ class HubSync:
         self.replicas = stream_replicas(nats_url)
         self._wake = asyncio.Event()
         self._access_wake = asyncio.Event()
+        self._consumers: dict[str, str] = {}  # node id -> "made" | "deleted" (its downlink consumer)
         self._loop: asyncio.AbstractEventLoop | None = None
         self.nc: nats.NATS | None = None
 
@@ -196,6 +242,7 @@ class HubSync:
                 await asyncio.sleep(RESTART_DELAY)
 
     async def _run_once(self) -> None:
+        self._consumers = {}
         self.nc = await connect(self.nats_url, "yiwang-hub" if self.key else "yiwang-hub-worker", **credentials(self.nats_dir))
         log.info("connected to NATS at %s", self.nc.connected_url.netloc if self.nc.connected_url else self.nats_url)
         try:
@@ -206,6 +253,10 @@ class HubSync:
             if self.key is None:
                 await self._ingest_loop(js)
             else:
+                async def on_status(msg: nats.aio.msg.Msg) -> None:
+                    await self._answer_status(js, msg)
+
+                await self.nc.subscribe(status_subject("*"), queue="hub", cb=on_status)
                 await asyncio.gather(self._ingest_loop(js), self._downlink_loop(js), self._blob_loop(js), self._access_loop(js))
         finally:
             await self.nc.close()
@@ -232,6 +283,28 @@ class HubSync:
             for msg in msgs:
                 await msg.ack()
 
+    async def _answer_status(self, js: nats.js.JetStreamContext, msg: nats.aio.msg.Msg) -> None:
+        """A node's status (its heartbeat): keep it, and answer how far its uplink and its file
+        have arrived — applied by the hub, or stored in the stream and not yet applied."""
+        assert self.key is not None
+        node_id = msg.subject.rsplit(".", 1)[-1]
+        try:
+            reply = await asyncio.to_thread(linkstatus.receive_status, self.engine, node_id, msg.data)
+            if reply is None or not msg.reply:
+                return
+            if reply.pop("_up_seq") > reply["up_applied"]:  # something may be in the stream, not yet applied
+                stored = await _last_stored(js, UPLINK_STREAM, uplink_subject(node_id))
+                if stored is not None and SEQ_HEADER in (stored.headers or {}):
+                    reply["up_stored"] = int(stored.headers[SEQ_HEADER])
+            file = reply.get("file")
+            if file is not None:
+                chunk = await _last_stored(js, BLOB_STREAM, blob_subject(node_id, file["sha256"]))
+                if chunk is not None and BLOB_OFFSET_HEADER in (chunk.headers or {}):
+                    file["stored"] = max(file["stored"], int(chunk.headers[BLOB_OFFSET_HEADER]) + len(chunk.data or b""))
+            await msg.respond(seal_status(reply | {"at": utcnow()}, self.key))
+        except (ValueError, *RETRYABLE) as exc:
+            log.warning("status of %s not answered: %s", node_id, exc)
+
     def wake_access(self) -> None:
         """Thread-safe: the access list changed (enrolment, revocation, …): publish it now."""
         if self._loop is not None:
@@ -244,6 +317,7 @@ class HubSync:
         published = None
         while True:
             await asyncio.to_thread(natsauth.apply, self.engine, self.nats_dir)
+            await self._ensure_node_consumers(js)
             path = self.nats_dir / "accounts.conf"
             text = path.read_text() if path.exists() else None
             if text is not None and text != published:
@@ -257,6 +331,28 @@ class HubSync:
             except asyncio.TimeoutError:
                 pass
             self._access_wake.clear()
+
+    async def _ensure_node_consumers(self, js: nats.js.JetStreamContext) -> None:
+        """Every enrolled node has its downlink consumer before its first batch is published (with
+        interest retention a message nobody consumes is dropped); a revoked node's goes, and with
+        it what waited for that node. Each is done once per process (``self._consumers``)."""
+        enrolled, revoked = await asyncio.to_thread(_nodes_by_status, self.engine)
+        for node_id in sorted(set(enrolled) - self._consumers.keys()):
+            try:
+                await js.add_consumer(DOWNLINK_STREAM, config=downlink_consumer_config(node_id))
+                self._consumers[node_id] = "made"
+            except RETRYABLE as exc:
+                log.warning("downlink consumer of %s not made yet (%s)", node_id, exc)
+        for node_id in sorted(set(revoked) - {n for n, done in self._consumers.items() if done == "deleted"}):
+            try:
+                await js.delete_consumer(DOWNLINK_STREAM, downlink_consumer(node_id))
+                log.info("downlink consumer of revoked node %s deleted", node_id)
+            except nats.js.errors.NotFoundError:
+                pass
+            except RETRYABLE as exc:
+                log.warning("downlink consumer of revoked %s not deleted (%s)", node_id, exc)
+                continue
+            self._consumers[node_id] = "deleted"
 
     async def _blob_loop(self, js: nats.js.JetStreamContext) -> None:
         async for msgs in pull(js, BLOB_STREAM, BLOB_DURABLE, batch=20, max_ack_pending=200):
@@ -283,7 +379,12 @@ class HubSync:
             self._wake.clear()
             try:
                 await asyncio.to_thread(downlink.seal_pending, self.engine, self.key)
-                for batch in await asyncio.to_thread(downlink.unpublished, self.engine):
+                batches = await asyncio.to_thread(downlink.unpublished, self.engine)
+                if any(self._consumers.get(b.node_id) != "made" for b in batches):
+                    await self._ensure_node_consumers(js)  # enrolled since: its consumer first, or the batch is dropped
+                for batch in batches:
+                    if self._consumers.get(batch.node_id) != "made":
+                        continue  # revoked (or NATS refused the consumer for now)
                     await js.publish(downlink_subject(batch.node_id), batch.raw, headers={"Nats-Msg-Id": batch.hash}, timeout=5)
                     await asyncio.to_thread(downlink.mark_published, self.engine, batch.node_id, batch.seq)
                     log.info("published downlink %s seq %d", batch.node_id, batch.seq)

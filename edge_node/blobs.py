@@ -4,6 +4,11 @@ Each chunk goes to ``yiwang.blob.<node>.<sha256>`` with its offset and the total
 and ``Nats-Msg-Id: <sha256>:<offset>``. ``sent_bytes`` is advanced only after JetStream's PubAck,
 so after a disconnect, a crash or a reboot the transfer continues from the last stored chunk.
 The hub verifies the assembled bytes against the SHA-256 named in the signed record.
+
+Chunks are sized for the link (about five seconds of it, ``LinkMeter.send_bytes``) and waited
+for as long as their bytes need; after a timeout the node asks the hub how much of the file its
+stream and store hold, and continues from there — bytes that arrived are not sent again. Small
+files go before large ones, so one 20 MB scan does not hold up a day's ID-card photos.
 """
 
 from __future__ import annotations
@@ -11,21 +16,36 @@ from __future__ import annotations
 import asyncio
 import logging
 import sqlite3
+import time
 from pathlib import Path
+from typing import Protocol
 
+import nats.errors
 import nats.js
 
-from sync_protocol import BLOB_OFFSET_HEADER, BLOB_SIZE_HEADER, blob_subject
+from sync_protocol import BLOB_OFFSET_HEADER, BLOB_SIZE_HEADER, MAX_SEND_BYTES, LinkMeter, blob_subject
 
+from .link import DailyBytes
 from .materials import blob_path
 from .store import Store, utcnow
 
 log = logging.getLogger("yiwang.node.blobs")
-CHUNK_BYTES = 256 * 1024
+RETRYABLE = (OSError, asyncio.TimeoutError, nats.errors.Error)
+
+
+class Link(Protocol):
+    """What a transfer needs of the sync worker: its link meter, its byte counter, and a way to
+    ask the hub how much of a file it holds (None: no hub answered)."""
+
+    meter: LinkMeter
+    usage: DailyBytes
+    uplink_busy: bool
+
+    async def file_stored(self, sha256: str, size: int) -> int | None: ...
 
 
 def pending_uploads(store: Store) -> list[sqlite3.Row]:
-    return store.query("SELECT sha256, size, sent_bytes FROM blob_uploads WHERE completed_at IS NULL ORDER BY rowid")
+    return store.query("SELECT sha256, size, sent_bytes FROM blob_uploads WHERE completed_at IS NULL ORDER BY size - sent_bytes, rowid")
 
 
 def _advance(store: Store, sha256: str, sent: int, size: int) -> None:
@@ -36,25 +56,46 @@ def _advance(store: Store, sha256: str, sent: int, size: int) -> None:
         )
 
 
-async def send_blob(js: nats.js.JetStreamContext, store: Store, node_id: str, blobs_dir: Path, sha256: str, size: int, sent: int, chunk_bytes: int = CHUNK_BYTES) -> int:
-    """Publish the chunks from ``sent`` on; return how many chunks this call published."""
+async def send_blob(js: nats.js.JetStreamContext, store: Store, node_id: str, blobs_dir: Path, sha256: str, size: int, sent: int, link: Link, max_chunk: int | None = None) -> int:
+    """Publish the chunks from ``sent`` on (each at most ``max_chunk`` bytes, if given); return
+    how many chunks this call published. Stops early, leaving the rest for later, while records
+    wait to go up (``link.uplink_busy``)."""
     chunks = 0
     with open(blob_path(blobs_dir, sha256), "rb") as f:
         offset = sent
         while offset < size:
             f.seek(offset)
-            data = f.read(chunk_bytes)
+            if link.uplink_busy and chunks:
+                break  # records first: they take one send; the file continues after them
+            data = f.read(min(link.meter.send_bytes(), max_chunk or MAX_SEND_BYTES))
             headers = {"Nats-Msg-Id": f"{sha256}:{offset}", BLOB_OFFSET_HEADER: str(offset), BLOB_SIZE_HEADER: str(size)}
-            await js.publish(blob_subject(node_id, sha256), data, headers=headers, timeout=10)
-            offset += len(data)
+            started = time.monotonic()
+            try:
+                await js.publish(blob_subject(node_id, sha256), data, headers=headers, timeout=link.meter.timeout_for(len(data)))
+            except RETRYABLE as exc:
+                link.meter.timed_out()
+                held = await link.file_stored(sha256, size)
+                log.warning("attachment %s… chunk at %d not acknowledged in time (%s); the hub holds %s bytes", sha256[:12], offset, type(exc).__name__, held)
+                if held is None or held <= offset:
+                    raise  # did not arrive (or no hub can say): the loop tries again from ``offset``
+                link.meter.sent(held - offset, time.monotonic() - started)
+                offset = min(held, size)
+            else:
+                link.meter.sent(len(data), time.monotonic() - started)
+                offset += len(data)
+            link.usage.count(up=len(data))
             chunks += 1
             await asyncio.to_thread(_advance, store, sha256, offset, size)
-    log.info("attachment %s… sent (%d bytes, %d chunks this time)", sha256[:12], size, chunks)
+    if offset >= size:
+        log.info("attachment %s… sent (%d bytes, %d chunks this time)", sha256[:12], size, chunks)
     return chunks
 
 
-async def send_pending(js: nats.js.JetStreamContext, store: Store, node_id: str, blobs_dir: Path, chunk_bytes: int = CHUNK_BYTES) -> int:
+async def send_pending(js: nats.js.JetStreamContext, store: Store, node_id: str, blobs_dir: Path, link: Link) -> int:
+    """Send waiting files, the one with least left to send first, while no records wait."""
     total = 0
     for row in await asyncio.to_thread(pending_uploads, store):
-        total += await send_blob(js, store, node_id, blobs_dir, row["sha256"], row["size"], row["sent_bytes"], chunk_bytes)
+        if link.uplink_busy:
+            break
+        total += await send_blob(js, store, node_id, blobs_dir, row["sha256"], row["size"], row["sent_bytes"], link)
     return total

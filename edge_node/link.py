@@ -6,16 +6,19 @@ from __future__ import annotations
 import json
 import logging
 import sqlite3
+from dataclasses import dataclass
+from typing import Any
 
 from nacl.signing import SigningKey, VerifyKey
 
 from sync_protocol import (
     APPLICATION_ACCEPTED,
     APPLICATION_NOT_ACCEPTED,
+    COMPRESSION,
     DECISION_MADE,
     CATALOG_VERSION,
+    MAX_BATCH_BYTES,
     MAX_RECORDS_PER_BATCH,
-    NODE_HEARTBEAT,
     MATERIAL_RECEIVED,
     NODE_KEY_ACCEPTED,
     NODE_KEY_ROTATED,
@@ -32,21 +35,26 @@ from sync_protocol import (
     SyncError,
     Verdict,
     open_licence,
-    seal_next,
+    seal_within,
     verify_key_to_text,
 )
 
 from .cases import apply_acceptance, apply_decision, apply_non_acceptance, apply_supplement_request
 from .catalog import install_catalog_in
 from .materials import apply_receipt
-from .store import Store, add_outbox, get_meta, set_meta, utcnow
+from .store import Store, get_meta, read_meta, set_meta, utcnow
 
 log = logging.getLogger("yiwang.node.link")
 
 
-def seal_pending(store: Store, node_id: str, key: SigningKey, limit: int = MAX_RECORDS_PER_BATCH, next_key: SigningKey | None = None, max_batches: int | None = None) -> int:
+def seal_pending(
+    store: Store, node_id: str, key: SigningKey, limit: int = MAX_RECORDS_PER_BATCH, next_key: SigningKey | None = None, max_batches: int | None = None,
+    max_bytes: int = MAX_BATCH_BYTES, compress: bool = False,
+) -> int:
     """Seal unbatched outbox events into as many batches as needed (at most ``max_batches``);
-    return how many were made.
+    return how many were made. Each batch's wire bytes fit ``max_bytes`` (the send the link can
+    carry now, sync.py's LinkMeter) unless a single event is larger; ``compress`` once the hub
+    said it inflates.
     During a key rotation (edge_node/rotation.py) a batch ends at the node.key_rotated event and
     is signed by ``key``; from the next batch on, ``next_key`` signs (the meta ``up_key`` says which)."""
     made = 0
@@ -60,12 +68,13 @@ def seal_pending(store: Store, node_id: str, key: SigningKey, limit: int = MAX_R
             rotation = next((i for i, e in enumerate(events) if e["kind"] == NODE_KEY_ROTATED), None)
             if rotation is not None:
                 events = events[: rotation + 1]
-                set_meta(conn, "up_key", json.loads(events[-1]["data_json"])["public_key"])
             pos = ChainPos(int(get_meta(conn, "up_seq", "0")), get_meta(conn, "up_head", GENESIS_HEAD))
             records = [Record(e["kind"], e["id"], e["at"], json.loads(e["data_json"])) for e in events]
-            wire, new = seal_next(node_id, "up", pos, records, utcnow(), key)
+            wire, new, count = seal_within(node_id, "up", pos, records, utcnow(), key, max_bytes, compress)
+            if rotation is not None and count == len(events):  # this batch ends at the rotation: the new key signs the next
+                set_meta(conn, "up_key", json.loads(events[-1]["data_json"])["public_key"])
             conn.execute("INSERT INTO uplink_batches (seq, hash, wire, created_at) VALUES (?, ?, ?, ?)", (new.seq, new.head, wire, utcnow()))
-            conn.execute("UPDATE outbox SET batch_seq = ? WHERE seq BETWEEN ? AND ? AND batch_seq IS NULL", (new.seq, events[0]["seq"], events[-1]["seq"]))
+            conn.execute("UPDATE outbox SET batch_seq = ? WHERE seq BETWEEN ? AND ? AND batch_seq IS NULL", (new.seq, events[0]["seq"], events[count - 1]["seq"]))
             set_meta(conn, "up_seq", str(new.seq))
             set_meta(conn, "up_head", new.head)
             made += 1
@@ -164,12 +173,50 @@ def backlog(store: Store) -> dict[str, int]:
     return {"events": row["events"], "batches": row["batches"]}
 
 
-def queue_heartbeat(store: Store, app_version: str) -> None:
-    """node.heartbeat: what the operator's dashboard shows for this point (versions, backlog).
-    Queued only while connected, so it normally reaches the hub at once; the clock offset is
-    measured per published batch from the ``Yiwang-Sent-At`` header, not from this record."""
-    with store.write() as conn:
-        depth = conn.execute(BACKLOG_SQL).fetchone()["events"]
-        add_outbox(conn, NODE_HEARTBEAT, {
-            "app_version": app_version, "catalog_version": int(get_meta(conn, "catalog_version", "0")), "outbox_depth": depth, "clock": utcnow(),
-        })
+def records_waiting(store: Store) -> bool:
+    """Whether any event has yet to reach the hub (files wait for records: records go first)."""
+    return backlog(store)["events"] > 0
+
+
+def files_waiting(store: Store) -> tuple[int, int]:
+    """(files, bytes) not yet sent to the hub."""
+    files = store.one("SELECT COUNT(*), COALESCE(SUM(size - sent_bytes), 0) FROM blob_uploads WHERE completed_at IS NULL")
+    assert files is not None
+    return files[0], files[1]
+
+
+def status_fields(store: Store, app_version: str) -> dict[str, Any]:
+    """What this node's status (the heartbeat, sync_protocol's seal_status) says of its data."""
+    files = files_waiting(store)
+    return {"up_seq": int(read_meta(store, "up_seq", "0")), "outbox_depth": backlog(store)["events"], "app_version": app_version,
+            "catalog_version": int(read_meta(store, "catalog_version", "0")), "files_waiting": files[0], "file_bytes_waiting": files[1]}
+
+
+def note_hub_reply(store: Store, reply: dict[str, Any]) -> None:
+    """Remember what the hub said it inflates, so batches sealed offline after a restart are
+    compressed too (the hub never forgets how to inflate)."""
+    inflates = "1" if COMPRESSION in (reply.get("compression") or []) else ""
+    if read_meta(store, "hub_inflates") != inflates:
+        with store.write() as conn:
+            set_meta(conn, "hub_inflates", inflates)
+
+
+def hub_inflates(store: Store) -> bool:
+    return read_meta(store, "hub_inflates") == "1"
+
+
+@dataclass
+class DailyBytes:
+    """Bytes this node put on its link and took from it, per UTC day (for the hub's dashboard
+    and a metered plan); counted at the application level, so NATS and TLS framing add a little."""
+
+    day: str = ""
+    up: int = 0
+    down: int = 0
+
+    def count(self, up: int = 0, down: int = 0) -> None:
+        today = utcnow()[:10]
+        if today != self.day:
+            self.day, self.up, self.down = today, 0, 0
+        self.up += up
+        self.down += down

@@ -4,6 +4,16 @@ Offline is the normal case: intake never waits for this worker. Batches are seal
 first, then published with ``Nats-Msg-Id`` = batch hash and marked published only after
 JetStream's PubAck; a retry re-sends the stored bytes, so JetStream (and, past its duplicate
 window, the hub's cursor) drops the copy.
+
+Fit the link (sync_protocol's LinkMeter decides, this module measures): each batch and each
+attachment chunk is sized to take about five seconds on the throughput measured, and waited for
+as long as its bytes need. After a timeout the node asks the hub (its status request, which
+queues behind the bytes on the same connection) how far its uplink and its file have arrived,
+and sends again only what did not. Records go first, then small files, then large ones.
+
+The status request is also the heartbeat: it is not an audit record, and the hub keeps only its
+latest value. NATS' own keep-alive (a PING every ``PING_INTERVAL``) notices a silent link within
+about 30 s; the banner then says 连接中断.
 """
 
 from __future__ import annotations
@@ -21,7 +31,28 @@ import nats.js.errors
 from nats.js.api import AckPolicy, ConsumerConfig
 from tenacity import AsyncRetrying, retry_if_exception_type, wait_exponential
 
-from sync_protocol import CATALOG_VERSION, DOWNLINK_STREAM, MATERIAL_RECEIVED, downlink_consumer, SENT_AT_HEADER, Accepted, Gap, downlink_subject, format_time, nats_servers, uplink_subject
+from sync_protocol import (
+    CATALOG_VERSION,
+    COMPRESSION,
+    DOWNLINK_ACK_WAIT_S,
+    DOWNLINK_STREAM,
+    HUB_REPLY_FIELDS,
+    MATERIAL_RECEIVED,
+    SENT_AT_HEADER,
+    SEQ_HEADER,
+    Accepted,
+    Gap,
+    LinkMeter,
+    SyncError,
+    downlink_consumer,
+    downlink_subject,
+    format_time,
+    nats_servers,
+    open_status,
+    seal_status,
+    status_subject,
+    uplink_subject,
+)
 
 from . import blobs, link, rotation
 from .settings import NodeIdentity
@@ -30,8 +61,11 @@ from .store import Store
 log = logging.getLogger("yiwang.node.sync")
 RETRYABLE = (OSError, asyncio.TimeoutError, nats.errors.Error)
 RESTART_DELAY = 5
-ACK_WAIT = 10.0
 GAP_RETRY_DELAY = 2.0
+PING_INTERVAL = 7  # with 2 unanswered PINGs allowed, a silent link is noticed within ~28 s
+MAX_OUTSTANDING_PINGS = 2
+ASK_ATTEMPTS = 6  # after a timed-out send: ask the hub this often (5 s apart) before resending blind
+FAST_LINK_BYTES = 256 * 1024  # a send budget this large: fetch downlink batches 50 at a time
 
 
 class _Reconnect(Exception):
@@ -48,16 +82,25 @@ class NodeSync:
         self.blobs_dir = blobs_dir
         self._wake = asyncio.Event()
         self._blob_wake = asyncio.Event()
+        self._status_wake = asyncio.Event()
         self.receipts = asyncio.Event()  # set when the hub confirmed material files (app.py purges)
         self._loop: asyncio.AbstractEventLoop | None = None
-        self._next_heartbeat = 0.0
         self.nc: nats.NATS | None = None
         self.offline_since: str | None = format_time(datetime.now(timezone.utc))
         self.credentials_refused = False  # NATS said "Authorization Violation": revoked or replaced
+        self.meter = LinkMeter()
+        self.usage = link.DailyBytes()
+        self.hub: dict = {}  # the hub's last status reply (what arrived, its link settings)
+        self.uplink_busy = True  # records wait to go up: files hold back (blobs.py)
 
     @property
     def online(self) -> bool:
         return self.nc is not None and self.nc.is_connected
+
+    def link_status(self) -> dict:
+        """For the banner and /api/status: the link as measured."""
+        return {"kbit_per_s": self.meter.kbit_per_s() if self.meter.rate_measured else None, "rtt_ms": round(self.meter.rtt_s * 1000) if self.meter.rtt_measured else None,
+                "bytes_up_today": self.usage.up, "bytes_down_today": self.usage.down, "metered": bool(self.hub.get("metered"))}
 
     def wake_uplink(self) -> None:
         """Thread-safe nudge after an intake commits, so it goes out at once when online."""
@@ -100,18 +143,20 @@ class NodeSync:
 
         async def on_disconnect() -> None:
             self._mark(False)
-            log.warning("NATS disconnected; working offline")
+            log.warning("NATS disconnected (连接中断); working offline")
 
         async def on_reconnect() -> None:
             self._mark(True)
             log.info("NATS reconnected")
             self._wake.set()
+            self._status_wake.set()
 
         async for attempt in AsyncRetrying(wait=wait_exponential(multiplier=0.2, max=5), retry=retry_if_exception_type(RETRYABLE)):
             with attempt:
                 self.nc = await nats.connect(
                     nats_servers(self.identity.nats_url), name=f"yiwang-node-{self.identity.node_id}", max_reconnect_attempts=-1,
-                    reconnect_time_wait=1, connect_timeout=2, error_cb=on_error, disconnected_cb=on_disconnect, reconnected_cb=on_reconnect,
+                    reconnect_time_wait=1, connect_timeout=10, ping_interval=PING_INTERVAL, max_outstanding_pings=MAX_OUTSTANDING_PINGS,
+                    error_cb=on_error, disconnected_cb=on_disconnect, reconnected_cb=on_reconnect,
                     **self.identity.nats_options(),
                 )
         self._mark(True)
@@ -119,13 +164,74 @@ class NodeSync:
         log.info("connected to NATS at %s", self.identity.nats_url)
         try:
             js = self.nc.jetstream()
-            await asyncio.gather(self._uplink_loop(js), self._downlink_loop(js), self._blob_loop(js))
+            await self.exchange_status()  # first words on a link: measure it, learn what the hub holds
+            await asyncio.gather(self._uplink_loop(js), self._downlink_loop(js), self._blob_loop(js), self._status_loop())
         finally:
             await self.nc.close()
 
+    # -- status: the heartbeat, and the hub's word on what arrived -------------------------
+
+    async def exchange_status(self, file: tuple[str, int] | None = None) -> dict | None:
+        """Send this node's status and return the hub's verified reply (also kept in ``self.hub``),
+        or None when no hub answered (offline, no responders, an older hub). ``file`` (sha256,
+        size) asks how much of that file the hub holds."""
+        if self.nc is None or not self.online:
+            return None
+        fields = await asyncio.to_thread(link.status_fields, self.store, self.app_version)
+        fields |= {"node": self.identity.node_id, "at": format_time(datetime.now(timezone.utc)), "compression": [COMPRESSION], "interval_s": int(self.heartbeat_seconds)}
+        fields |= {k: v for k, v in self.link_status().items() if k != "metered" and v is not None}
+        if file is not None:
+            fields["file"] = {"sha256": file[0], "size": file[1]}
+        raw = seal_status(fields, rotation.signing_keys(self.data_dir)[0])
+        started = time.monotonic()
+        try:
+            # queued behind any send still crossing the link: the answer describes what arrived
+            msg = await self.nc.request(status_subject(self.identity.node_id), raw, timeout=self.meter.timeout_for(4 * len(raw)) + self.meter.rtt_s)
+        except (nats.errors.NoRespondersError, nats.errors.TimeoutError, asyncio.TimeoutError, nats.errors.Error, OSError) as exc:
+            log.debug("status not answered: %s", type(exc).__name__)
+            return None
+        self.meter.round_trip(time.monotonic() - started)
+        self.usage.count(up=len(raw), down=len(msg.data))
+        try:
+            reply = open_status(msg.data, self.identity.hub_key, HUB_REPLY_FIELDS, self.identity.node_id)
+        except SyncError as exc:
+            log.warning("status reply refused: %s", exc)
+            return None
+        self.hub = reply
+        await asyncio.to_thread(link.note_hub_reply, self.store, reply)
+        return reply
+
+    async def _status_loop(self) -> None:
+        """The heartbeat: every ``heartbeat_seconds`` (0: only when there is news to tell)."""
+        while True:
+            try:
+                await asyncio.wait_for(self._status_wake.wait(), timeout=self.heartbeat_seconds if self.heartbeat_seconds > 0 else None)
+            except asyncio.TimeoutError:
+                pass
+            self._status_wake.clear()
+            await self.exchange_status()
+
+    async def _ask_arrived(self, file: tuple[str, int] | None = None) -> dict | None:
+        """After a timed-out send: the hub's reply once one comes (up to ASK_ATTEMPTS tries, 5 s
+        apart, while the link recovers), or None when no hub can say — then the caller resends
+        the same bytes and JetStream's duplicate window (or the cursor) drops a copy."""
+        for _ in range(ASK_ATTEMPTS):
+            reply = await self.exchange_status(file)
+            if reply is not None:
+                return reply
+            await asyncio.sleep(5)
+        return None
+
+    async def file_stored(self, sha256: str, size: int) -> int | None:
+        """How many bytes of a file the hub's stream or store holds (blobs.py, after a timeout)."""
+        reply = await self._ask_arrived((sha256, size))
+        held = (reply or {}).get("file") or {}
+        return held.get("stored") if held.get("sha256") == sha256 and isinstance(held.get("stored"), int) else None
+
+    # -- uplink ------------------------------------------------------------------------------
+
     async def _uplink_loop(self, js: nats.js.JetStreamContext) -> None:
         subject = uplink_subject(self.identity.node_id)
-        self._next_heartbeat = 0.0  # one as soon as we are connected, then every heartbeat_seconds
         self._wake.set()  # just connected: send what waited offline now, not after the first poll interval
         while True:
             try:
@@ -133,9 +239,6 @@ class NodeSync:
             except asyncio.TimeoutError:
                 pass
             self._wake.clear()
-            if self.online and self.heartbeat_seconds > 0 and time.monotonic() >= self._next_heartbeat:
-                await asyncio.to_thread(link.queue_heartbeat, self.store, self.app_version)
-                self._next_heartbeat = time.monotonic() + self.heartbeat_seconds
             # one batch at a time, each published before the next is sealed: after a day offline
             # the hub applies the first batches while the later ones are still being sealed
             if await asyncio.to_thread(self._seal, 1):
@@ -145,53 +248,86 @@ class NodeSync:
                 self.identity = dataclasses.replace(self.identity, nats_seed=seed)
                 raise _Reconnect()
             for batch in await asyncio.to_thread(link.unpublished, self.store):
-                try:
-                    # the send time rides outside the signed batch: the hub compares it with the
-                    # stream's receive time to measure this node's clock offset
-                    headers = {"Nats-Msg-Id": link.message_id(batch), SENT_AT_HEADER: format_time(datetime.now(timezone.utc))}
-                    await js.publish(subject, batch["wire"], headers=headers, timeout=5)
-                except RETRYABLE as exc:
-                    log.warning("uplink seq %d not sent (%s); will retry", batch["seq"], type(exc).__name__)
+                self.uplink_busy = True
+                if not await self._publish_batch(js, subject, batch):
                     await asyncio.sleep(1)
                     break  # keep order: never publish seq n+1 before n is stored
-                await asyncio.to_thread(link.mark_published, self.store, batch["seq"])
-                log.info("uplink seq %d published", batch["seq"])
+            busy = await asyncio.to_thread(link.records_waiting, self.store)
+            if self.uplink_busy and not busy:
+                self._blob_wake.set()  # records are through: files may go
+            self.uplink_busy = busy
+
+    async def _publish_batch(self, js: nats.js.JetStreamContext, subject: str, batch) -> bool:  # type: ignore[no-untyped-def]
+        """Publish one stored batch within the time its size needs; True once the hub has it."""
+        size = len(batch["wire"])
+        # the send time rides outside the signed batch: the hub compares it with the stream's
+        # receive time to measure this node's clock offset; the seq lets it say what it holds
+        headers = {"Nats-Msg-Id": link.message_id(batch), SENT_AT_HEADER: format_time(datetime.now(timezone.utc)), SEQ_HEADER: str(batch["seq"])}
+        started = time.monotonic()
+        try:
+            await js.publish(subject, batch["wire"], headers=headers, timeout=self.meter.timeout_for(size))
+        except RETRYABLE as exc:
+            self.meter.timed_out()
+            log.warning("uplink seq %d (%d bytes) not acknowledged in time (%s); asking the hub what arrived", batch["seq"], size, type(exc).__name__)
+            reply = await self._ask_arrived()
+            if reply is None or max(reply.get("up_applied", 0), reply.get("up_stored") or 0) < batch["seq"]:
+                log.warning("uplink seq %d did not arrive; it will be sent again", batch["seq"])
+                return False
+            self.meter.sent(size, time.monotonic() - started)  # it did arrive: that is how long it took
+            log.info("uplink seq %d had arrived; not sent again", batch["seq"])
+        else:
+            self.meter.sent(size, time.monotonic() - started)
+        self.usage.count(up=size)
+        await asyncio.to_thread(link.mark_published, self.store, batch["seq"])
+        log.info("uplink seq %d published (%d bytes; link ~%d kbit/s)", batch["seq"], size, self.meter.kbit_per_s())
+        return True
 
     def _seal(self, max_batches: int | None = None) -> int:
         keys = rotation.signing_keys(self.data_dir)
-        made = link.seal_pending(self.store, self.identity.node_id, keys[0], next_key=keys[1] if len(keys) > 1 else None, max_batches=max_batches)
+        made = link.seal_pending(self.store, self.identity.node_id, keys[0], next_key=keys[1] if len(keys) > 1 else None, max_batches=max_batches,
+                                 max_bytes=self.meter.send_bytes(), compress=link.hub_inflates(self.store))
         if rotation.settle(self.store, self.data_dir):
             log.warning("node key rotated: later batches are signed by the new key")
         return made
 
+    # -- files -------------------------------------------------------------------------------
+
     async def _blob_loop(self, js: nats.js.JetStreamContext) -> None:
-        """Attachments in their own loop, so a 20 MB scan on a slow link never holds up batches."""
+        """Attachments in their own loop, after the records: a 20 MB scan on a slow link never
+        holds up a batch, and small files go before large ones."""
         while True:
             try:
                 await asyncio.wait_for(self._blob_wake.wait(), timeout=2.0)
             except asyncio.TimeoutError:
                 pass
             self._blob_wake.clear()
+            if not self.online or self.uplink_busy:
+                continue
+            if self.hub.get("files_paused"):
+                continue  # metered mode outside its hours: the operator's setting, from the status reply
             try:
-                await blobs.send_pending(js, self.store, self.identity.node_id, self.blobs_dir)
+                await blobs.send_pending(js, self.store, self.identity.node_id, self.blobs_dir, self)
             except RETRYABLE as exc:
-                log.warning("attachment upload paused (%s); it resumes from the last stored chunk", type(exc).__name__)
+                log.warning("attachment upload paused (%s); it resumes from what the hub holds", type(exc).__name__)
                 await asyncio.sleep(1)
+
+    # -- downlink ----------------------------------------------------------------------------
 
     async def _downlink_loop(self, js: nats.js.JetStreamContext) -> None:
         node_id = self.identity.node_id
         durable = downlink_consumer(node_id)
-        # a short ack_wait: after a node crash, a batch delivered to the dead process returns this
-        # soon. `name` with a filter makes nats-py use the create subject that names the filter,
-        # the only one this node's NATS permissions allow
-        config = ConsumerConfig(name=durable, durable_name=durable, ack_policy=AckPolicy.EXPLICIT, ack_wait=ACK_WAIT, filter_subject=downlink_subject(node_id))
+        # `name` with a filter makes nats-py use the create subject that names the filter, the
+        # only one this node's NATS permissions allow
+        config = ConsumerConfig(name=durable, durable_name=durable, ack_policy=AckPolicy.EXPLICIT, ack_wait=DOWNLINK_ACK_WAIT_S, filter_subject=downlink_subject(node_id))
         psub = None
         while True:
             try:
                 if psub is None:
                     await js.add_consumer(DOWNLINK_STREAM, config=config)  # create, or update an older one
                     psub = await js.pull_subscribe_bind(durable, stream=DOWNLINK_STREAM)
-                msgs = await psub.fetch(50, timeout=1.0)
+                # on a slow link one batch at a time, so none waits unacked behind the others
+                many = self.meter.send_bytes() >= FAST_LINK_BYTES
+                msgs = await psub.fetch(50 if many else 1, timeout=1.0 if many else max(2.0, self.meter.rtt_s * 3))
             except (nats.errors.TimeoutError, asyncio.TimeoutError):
                 continue
             except (nats.js.errors.NotFoundError, *RETRYABLE) as exc:  # stream not created yet, or offline
@@ -199,6 +335,7 @@ class NodeSync:
                 await asyncio.sleep(1)
                 continue
             for msg in msgs:
+                self.usage.count(down=len(msg.data))
                 verdict = await asyncio.to_thread(link.apply_downlink, self.store, node_id, self.identity.hub_key, msg.data)
                 if isinstance(verdict, Gap):
                     await msg.nak(delay=GAP_RETRY_DELAY)
@@ -206,7 +343,7 @@ class NodeSync:
                 if isinstance(verdict, Accepted):
                     log.info("downlink seq %d applied (%d records)", verdict.batch.seq, len(verdict.batch.records))
                     if any(r.kind == CATALOG_VERSION for r in verdict.batch.records):
-                        self._next_heartbeat = 0.0  # tell the dashboard the new version now
+                        self._status_wake.set()  # tell the dashboard the new version now
                     if any(r.kind == MATERIAL_RECEIVED for r in verdict.batch.records):
                         self.receipts.set()
                     self._wake.set()  # a resend request may have queued uplink batches again

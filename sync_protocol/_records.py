@@ -52,6 +52,9 @@ DEPARTMENT_STREAM = "YIWANG_DEPT"  # hub -> a department's own approval system (
 MAX_BLOB_BYTES = 20 * 1024 * 1024
 BLOB_OFFSET_HEADER = "Yiwang-Offset"
 SENT_AT_HEADER = "Yiwang-Sent-At"  # uplink: the node's clock when it published (telemetry, not signed)
+# a node's downlink consumer's ack_wait: long enough for a batch to cross a 64 kbit/s link (the hub
+# sizes downlink batches for the link the node reports); after a node crash a batch returns this soon
+DOWNLINK_ACK_WAIT_S = 60.0
 SEQ_HEADER = "Yiwang-Seq"  # uplink: the batch's seq, so the hub can tell a node what its stream holds (not signed)
 BLOB_SIZE_HEADER = "Yiwang-Size"
 SHA256_PATTERN = re.compile(r"^[0-9a-f]{64}$")

@@ -44,6 +44,11 @@ class RevokeIn(msgspec.Struct):
     reason: str
 
 
+class LinkModeIn(msgspec.Struct):
+    metered: bool
+    hours: str = ""  # "HH-HH", Beijing time: when files may go while metered ("" = only on request)
+
+
 class EnrolmentIn(msgspec.Struct):
     code: str
     public_key: str
@@ -237,7 +242,7 @@ def api_dashboard(request: Request) -> dict[str, Any]:
     fees collected vs remitted, open complaints and poor evaluations (definitions: docs/operations.md)."""
     api_user(request, "operator")
     ctx = hub(request)
-    return dashboard.dashboard(ctx.engine, timedelta(minutes=ctx.settings.silent_minutes))
+    return dashboard.dashboard(ctx.engine, timedelta(minutes=ctx.settings.silent_minutes)) | {"hub_nats_connected": ctx.sync.connected}
 
 
 @get("/metrics", sync_to_thread=True, media_type="text/plain; version=0.0.4; charset=utf-8", include_in_schema=False)
@@ -284,6 +289,13 @@ def api_revoke(request: Request, node_id: FromPath[str], data: JSONBody[RevokeIn
     node = nodes.revoke_node(hub(request).engine, operator, node_id, data.reason)
     hub(request).nats_access_changed()
     return node.model_dump()
+
+
+@post("/api/nodes/{node_id:str}/link", sync_to_thread=True, status_code=200)
+def api_link_mode(request: Request, node_id: FromPath[str], data: JSONBody[LinkModeIn]) -> dict[str, Any]:
+    """Metered mode for a point: records go at once, material files only in ``hours``."""
+    operator = api_user(request, "operator")
+    return nodes.set_link_mode(hub(request).engine, operator, node_id, data.metered, data.hours).model_dump()
 
 
 @post("/api/nodes/{node_id:str}/replacement-code", sync_to_thread=True, status_code=201)
@@ -404,4 +416,4 @@ def api_enrol(request: Request, data: JSONBody[EnrolmentIn]) -> dict[str, Any]:
     }
 
 
-ROUTES = [api_login, api_health, api_queue, api_calendar, api_load_calendar, api_applications, api_application, api_material_file, api_decide, api_accept, api_not_accept, api_request_supplement, api_public_progress, api_public_decisions, api_licences, api_catalog, api_catalog_versions, api_publish_item, api_dashboard, prometheus_metrics, api_departments, api_set_integration, api_nodes, api_replacement_code, api_node_history, api_revoke, api_fees, api_complaints, api_answer_complaint, api_evaluations, api_follow_up, api_actions, api_alerts, api_quarantine, api_create_code, api_county_ca, api_enrol]
+ROUTES = [api_login, api_health, api_queue, api_calendar, api_load_calendar, api_applications, api_application, api_material_file, api_decide, api_accept, api_not_accept, api_request_supplement, api_public_progress, api_public_decisions, api_licences, api_catalog, api_catalog_versions, api_publish_item, api_dashboard, prometheus_metrics, api_departments, api_set_integration, api_nodes, api_replacement_code, api_node_history, api_revoke, api_link_mode, api_fees, api_complaints, api_answer_complaint, api_evaluations, api_follow_up, api_actions, api_alerts, api_quarantine, api_create_code, api_county_ca, api_enrol]

@@ -148,7 +148,7 @@ def _dashboard(request: Request, user: Any, status_code: int = 200, error: str |
     board = dashboard.dashboard(ctx.engine, timedelta(minutes=ctx.settings.silent_minutes))
     with Session(ctx.engine) as session:
         alerts = session.exec(select(Alert).order_by(Alert.id.desc()).limit(20)).all()  # type: ignore[union-attr]
-    return page("dashboard.html", status_code=status_code, user=user, board=board, alerts=alerts, error=error,
+    return page("dashboard.html", status_code=status_code, user=user, board=board, alerts=alerts, error=error, hub_nats_connected=ctx.sync.connected,
                 silent_minutes=ctx.settings.silent_minutes, calendar=workdays.calendar_status(workdays.load_calendar(ctx.engine)))
 
 
@@ -295,4 +295,18 @@ def nodes_revoke(request: Request, node_id: FromPath[str], data: URLEncodedBody[
     return _nodes_page(request, user, message=f"节点 {node_id} 已吊销：它的联网连接已被切断，之后它签发的批次一律隔离。新设备请生成设备更换码。")
 
 
-ROUTES = [verify_page, progress_page, publicity_page, home, dashboard_page, dashboard_answer, dashboard_follow_up, actions_page, login_form, login_submit, logout, queue, case, case_material, case_decide, case_accept, case_supplement, catalog_page, catalog_new, catalog_item, catalog_publish, nodes, nodes_create_code, nodes_replacement_code, nodes_revoke]
+@post("/nodes/{node_id:str}/link", sync_to_thread=True)
+def nodes_link(request: Request, node_id: FromPath[str], data: URLEncodedBody[dict[str, str]]) -> Template:
+    """Metered mode for a point on a paid-per-MB link: files only in the hours set."""
+    user = page_user(request, "operator")
+    metered = data.get("metered", "") in ("1", "on", "true")
+    try:
+        node_admin.set_link_mode(hub(request).engine, user, node_id, metered, data.get("hours", ""))
+    except HubError as exc:
+        return _nodes_page(request, user, status_code=exc.status, error=exc.message)
+    hours = data.get("hours", "").strip()
+    said = (f"按流量计费：材料文件只在每天 {hours} 时（北京时间）上传" if hours else "按流量计费：材料文件暂停上传，记录照常") if metered else "不按流量计费：材料文件随时上传"
+    return _nodes_page(request, user, message=f"节点 {node_id} 的链路设置已保存（{said}），下次心跳时生效。")
+
+
+ROUTES = [verify_page, progress_page, publicity_page, home, dashboard_page, dashboard_answer, dashboard_follow_up, actions_page, login_form, login_submit, logout, queue, case, case_material, case_decide, case_accept, case_supplement, catalog_page, catalog_new, catalog_item, catalog_publish, nodes, nodes_create_code, nodes_replacement_code, nodes_revoke, nodes_link]

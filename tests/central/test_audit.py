@@ -89,7 +89,8 @@ def test_a_database_from_before_key_history_is_migrated_in_place(tmp_path, hub_d
         conn.execute(text("ALTER TABLE application DROP COLUMN decided_locally"))
         for table, column in (("department", "integration"), ("node", "heartbeat_at"), ("node", "app_version"), ("node", "catalog_version"),
                               ("node", "outbox_depth"), ("node", "clock_offset_s"), ("application", "accepted_at"), ("application", "accepted_by"), ("application", "supplement_rounds"), ("application", "outcome"), ("application", "licences_json"), ("application", "handover"), ("application", "handed_to_applicant"),
-                              ("evaluation", "followed_up_at"), ("evaluation", "followed_up_by"), ("evaluation", "follow_up"), ("complaint", "answered_by"), ("node", "revoked_at")):
+                              ("evaluation", "followed_up_at"), ("evaluation", "followed_up_by"), ("evaluation", "follow_up"), ("complaint", "answered_by"), ("node", "revoked_at"),
+                              *(("node", c) for c in ("heartbeat_interval_s", "link_kbit_per_s", "link_rtt_ms", "bytes_up_today", "bytes_down_today", "files_waiting", "file_bytes_waiting", "compression", "metered", "metered_hours"))):
             conn.execute(text(f"ALTER TABLE {table} DROP COLUMN {column}"))
         conn.execute(text("DROP TABLE approvaltask"))
         conn.execute(text("DROP TABLE catalogversion"))
@@ -106,6 +107,7 @@ def test_a_database_from_before_key_history_is_migrated_in_place(tmp_path, hub_d
         assert sorted((a, d) for a, d, _ in tasks) == sorted(apps) and len(apps) > 0  # one task per case, as routed before
         assert conn.execute(text("SELECT version FROM catalogversion")).scalars().all() == [1]
         assert conn.execute(text("SELECT id, revoked_at FROM node")).all() == [("shangcun", None)]
+        assert conn.execute(text("SELECT heartbeat_interval_s, compression, metered FROM node")).all() == [(0, "", False)]  # an older node until it says more
         assert conn.execute(text("SELECT count(*) FROM natscredential")).scalar_one() == 0  # such a node needs a replacement code
         receipt = conn.execute(text("SELECT node_id, data_json FROM downlinkevent WHERE kind = 'material.received'")).one()
         assert receipt[0] == "shangcun" and json.loads(receipt[1])["sha256"] == "ab12"  # files that came before receipts existed

@@ -13,18 +13,30 @@ import httpx
 import nats
 import pytest
 
-from edge_node import blobs, cases, link, materials
+from edge_node import blobs, cases, link, materials, photos
 from edge_node.app import open_store
 from edge_node.settings import NodeIdentity, Settings
 from provisioning.federation import LocalFederation
-from sync_protocol import uplink_subject
+from sync_protocol import LinkMeter, uplink_subject
 
+from .. import images
 from ..conftest import Api, checked, resident_id, run_async, running_village, village
 from .test_walking_skeleton import eventually
 
 pytestmark = pytest.mark.e2e
 CHUNK = 64 * 1024
 AGENT = {"username": "agent", "display_name": "代办员 王秀兰"}
+
+
+class UploadLink:
+    """What send_blob needs of the sync worker (blobs.Link): a real meter and byte counter; no hub
+    to ask, as when the hub is down (the transfer then retries from what PubAcks confirmed)."""
+
+    def __init__(self) -> None:
+        self.meter, self.usage, self.uplink_busy = LinkMeter(), link.DailyBytes(), False
+
+    async def file_stored(self, sha256: str, size: int) -> int | None:
+        return None
 
 
 def test_interrupted_attachment_upload_resumes_and_is_verified_at_the_hub(federation: LocalFederation):
@@ -49,7 +61,7 @@ def test_interrupted_attachment_upload_resumes_and_is_verified_at_the_hub(federa
         for batch in link.unpublished(store):  # the records reach the hub ...
             await js.publish(uplink_subject(identity.node_id), batch["wire"], headers={"Nats-Msg-Id": link.message_id(batch)})
             link.mark_published(store, batch["seq"])
-        upload = asyncio.create_task(blobs.send_blob(js, store, identity.node_id, settings.blobs_dir, sha, size, 0, CHUNK))
+        upload = asyncio.create_task(blobs.send_blob(js, store, identity.node_id, settings.blobs_dir, sha, size, 0, UploadLink(), max_chunk=CHUNK))
         while sent() < 3 * CHUNK:  # ... and the link drops a few chunks into the attachment
             await asyncio.sleep(0.002)
         await nc.close()
@@ -68,16 +80,17 @@ def test_interrupted_attachment_upload_resumes_and_is_verified_at_the_hub(federa
     early = operator.get(f"/api/applications/{app['id']}/materials/{sha}")
     assert early.status_code == 409 and "传输中" in early.json()["detail"]
 
-    async def resume() -> int:
+    async def resume() -> tuple[int, int]:
         nc = await nats.connect(federation.nats_url, **federation.nats_options())
         pending = blobs.pending_uploads(store)
         assert [(p["sha256"], p["sent_bytes"]) for p in pending] == [(sha, partial)]
-        chunks = await blobs.send_blob(nc.jetstream(), store, identity.node_id, settings.blobs_dir, sha, size, pending[0]["sent_bytes"], CHUNK)
+        resumed = UploadLink()
+        chunks = await blobs.send_blob(nc.jetstream(), store, identity.node_id, settings.blobs_dir, sha, size, pending[0]["sent_bytes"], resumed, max_chunk=CHUNK)
         await nc.close()
-        return chunks
+        return chunks, resumed.usage.up
 
-    chunks = run_async(resume())
-    assert chunks == math.ceil((size - partial) / CHUNK)  # continued from the last stored chunk, not from zero
+    chunks, resent = run_async(resume())
+    assert chunks == math.ceil((size - partial) / CHUNK) and resent == size - partial  # continued from the last stored chunk, not from zero
     assert blobs.pending_uploads(store) == []
     eventually(lambda: hub_view()["materials_complete"] is True, what="the hub to verify the assembled attachment")
     download = operator.get(f"/api/applications/{app['id']}/materials/{sha}")
@@ -91,9 +104,11 @@ def test_materials_uploaded_at_the_window_reach_the_clerk_and_leave_the_laptop(f
     agent = Api(f"http://127.0.0.1:{spec.port}", "agent", federation.password)
     clerk = Api(federation.hub_url, "clerk-mzj", federation.password)
     app = agent.post("/api/applications", json={"item_code": "MZ-001", "materials_checked": checked("MZ-001"), "applicant_name": "李桂芳", "applicant_id_number": resident_id(6)}).json()
-    photo = b"\xff\xd8\xff\xe0" + os.urandom(600_000)
-    up = agent.post(f"/api/applications/{app['id']}/materials", data={"material": "居民身份证"}, files={"file": ("身份证.jpg", photo, "image/jpeg")})
+    taken = images.photo(6, (2400, 1800))  # the photo as taken; the node sends it optimised
+    photo, _ = photos.optimise(taken, "image/jpeg")
+    up = agent.post(f"/api/applications/{app['id']}/materials", data={"material": "居民身份证"}, files={"file": ("身份证.jpg", taken, "image/jpeg")})
     assert up.status_code == 201, up.text
+    assert up.json()["size"] == len(photo) < len(taken) and up.json()["original_size"] == len(taken)
     def photo_arrived() -> bool:  # listed (its record arrived) and complete (its bytes arrived and verified)
         view = clerk.get(f"/api/applications/{app['id']}")
         return view.status_code == 200 and bool(view.json()["materials"]) and view.json()["materials_complete"]  # 404 until the application arrives
@@ -110,6 +125,7 @@ def test_materials_uploaded_at_the_window_reach_the_clerk_and_leave_the_laptop(f
     mine = eventually(lambda: (m := agent.get(f"/api/applications/{app['id']}/materials").json()[0])["purged_at"] and m, what="the node to delete its confirmed copy")
     assert mine["received_at"] and mine["stored_here"] is False
     assert not (federation.node_dir("shangcun") / "blobs" / sha).exists()
+    assert not (federation.node_dir("shangcun") / "blobs" / up.json()["original_sha256"]).exists()  # the original went with it
     page = httpx.Client(base_url=f"http://127.0.0.1:{spec.port}", timeout=30)
     token = re.search(r'name="_csrf_token" value="([^"]+)"', page.get("/login").text).group(1)
     page.post("/login", data={"username": "agent", "password": federation.password, "_csrf_token": token})

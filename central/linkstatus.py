@@ -1,0 +1,143 @@
+"""Node status at the hub: the latest word from each point, kept in place — not an audit record.
+
+A node's status request (sync_protocol's ``seal_status``, on ``yiwang.status.<node>``) is its
+heartbeat and its question "how far has my uplink, and my file, arrived?". Here it is verified
+with the node's key and written over the node's row (versions, outbox depth, the link as the node
+measures it, bytes per day, clock offset): an idle point costs the database one row updated in
+place, never a row per minute. A backlog entry (``NodeHeartbeat``) is kept only when the depth
+changed, for the rising-backlog alert. The answer (``reply_fields``) says what the hub applied;
+sync.py adds what the stream holds and signs it.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime, timedelta, timezone
+from typing import Any
+
+from sqlalchemy.engine import Engine
+from sqlmodel import Session, col, select
+
+from sync_protocol import COMPRESSION, NODE_STATUS_FIELDS, SyncError, open_status, parse_time, verify_key_from_text
+
+from .clock import utcnow
+from .db import retry_conflicts, transaction
+from .models import Alert, Blob, Node, NodeHeartbeat, NodeKey
+
+log = logging.getLogger("yiwang.hub.linkstatus")
+BACKLOG_ALERT = 20  # outbox depth rising over three heartbeats past this: alert
+HEARTBEATS_KEPT = 100
+CLOCK_SKEW_S = 300  # a node clock this far off makes receipts and deadlines wrong: alert
+MISSED_HEARTBEATS = 3  # a point is silent after this many of its heartbeat intervals without a word
+
+
+def note_heartbeat(session: Session, node: Node, app_version: str, catalog_version: int, outbox_depth: int, at: str, now: str) -> None:
+    """Versions and outbox depth for the dashboard; a growing backlog alerts. (From a status, or
+    from an older node's ``node.heartbeat`` record.)"""
+    changed = node.heartbeat_at is None or outbox_depth != node.outbox_depth
+    node.app_version, node.catalog_version, node.outbox_depth, node.heartbeat_at = app_version, catalog_version, outbox_depth, now
+    session.add(node)
+    if not changed:
+        return  # an idle point: nothing new to keep
+    session.merge(NodeHeartbeat(node_id=node.id, at=at, outbox_depth=outbox_depth, clock_offset_s=node.clock_offset_s or 0))
+    session.flush()
+    recent = session.exec(select(NodeHeartbeat).where(NodeHeartbeat.node_id == node.id).order_by(col(NodeHeartbeat.at).desc()).limit(HEARTBEATS_KEPT + 1)).all()
+    for old in recent[HEARTBEATS_KEPT:]:
+        session.delete(old)
+    depths = [h.outbox_depth for h in recent[:4]]
+    # alert once per rising run: the last three rose, and the run did not already rise before them
+    rising = len(depths) >= 3 and depths[0] > depths[1] > depths[2] and depths[0] >= BACKLOG_ALERT
+    if rising and not (len(depths) == 4 and depths[2] > depths[3] and depths[1] >= BACKLOG_ALERT):
+        session.add(Alert(kind="backlog.growing", node_id=node.id, message=f"待上传积压持续增长（{depths[2]} → {depths[1]} → {depths[0]} 条）：服务点在联网，但批次没有送达，请检查该点网络和日志", created_at=now))
+
+
+def note_clock(session: Session, node: Node, offset: int, now: str) -> None:
+    """Keep the node's clock offset; alert when it first drifts past CLOCK_SKEW_S."""
+    was_skewed = node.clock_offset_s is not None and abs(node.clock_offset_s) > CLOCK_SKEW_S
+    if abs(offset) > CLOCK_SKEW_S and not was_skewed:
+        direction = "快" if offset > 0 else "慢"
+        session.add(Alert(kind="clock.skew", node_id=node.id, message=f"节点时钟比县中枢{direction} {abs(offset)} 秒：收据和期限时间会出错，请校准该电脑时间", created_at=now))
+    node.clock_offset_s = offset
+
+
+def _open(session: Session, node: Node, raw: bytes) -> dict[str, Any]:
+    """Verify with the node's key, or — during a key rotation — one of its other enrolled keys."""
+    keys = [node.public_key] + [k for k in session.exec(select(NodeKey.public_key).where(NodeKey.node_id == node.id).order_by(col(NodeKey.from_seq).desc()).limit(3)).all() if k != node.public_key]
+    error: SyncError | None = None
+    for key in keys:
+        try:
+            return open_status(raw, verify_key_from_text(key), NODE_STATUS_FIELDS, node.id)
+        except SyncError as exc:
+            error = exc
+    assert error is not None
+    raise error
+
+
+def receive_status(engine: Engine, node_id: str, raw: bytes, now: datetime | None = None) -> dict[str, Any] | None:
+    """Verify and keep a node's status; return the reply's fields (None: unknown, revoked or not
+    verifiable — no answer, which the node treats as "no hub to ask")."""
+    return retry_conflicts(_receive, engine, node_id, raw, now or datetime.now(timezone.utc))
+
+
+def _receive(engine: Engine, node_id: str, raw: bytes, now: datetime) -> dict[str, Any] | None:
+    stamp = utcnow()
+    with transaction(engine) as session:
+        node = session.get(Node, node_id)
+        if node is None or node.status != "enrolled":
+            return None
+        try:
+            status = _open(session, node, raw)
+        except SyncError as exc:
+            log.warning("status from %s refused: %s", node_id, exc)
+            return None
+        try:
+            note_clock(session, node, round((parse_time(status["at"]) - now).total_seconds()), stamp)
+        except ValueError:
+            pass
+        note_heartbeat(session, node, status["app_version"], status["catalog_version"], status["outbox_depth"], stamp, stamp)
+        node.last_seen_at = stamp
+        node.heartbeat_interval_s = _int(status.get("interval_s"))
+        node.link_kbit_per_s = _int(status.get("kbit_per_s")) or node.link_kbit_per_s
+        node.link_rtt_ms = _int(status.get("rtt_ms")) or node.link_rtt_ms
+        node.bytes_up_today, node.bytes_down_today = _int(status.get("bytes_up_today")), _int(status.get("bytes_down_today"))
+        node.files_waiting, node.file_bytes_waiting = _int(status.get("files_waiting")), _int(status.get("file_bytes_waiting"))
+        node.compression = COMPRESSION if COMPRESSION in (status.get("compression") or []) else ""
+        session.add(node)
+        reply: dict[str, Any] = {"node": node_id, "up_applied": node.up_seq, "compression": [COMPRESSION], "metered": node.metered, "files_paused": files_paused(node, now)}
+        file = status.get("file")
+        if isinstance(file, dict) and isinstance(file.get("sha256"), str):
+            blob = session.get(Blob, file["sha256"])
+            reply["file"] = {"sha256": file["sha256"], "stored": (blob.size if blob.complete_at else blob.received_bytes) if blob is not None else 0}
+        reply["_up_seq"] = status["up_seq"]  # for sync.py: whether to look in the stream; not sent
+        return reply
+
+
+def _int(value: Any) -> int:
+    return value if isinstance(value, int) and not isinstance(value, bool) and value >= 0 else 0
+
+
+BEIJING = timezone(timedelta(hours=8))
+
+
+def files_paused(node: Node, now: datetime) -> bool:
+    """Metered mode: files go only in the operator's hours (Beijing time, ``HH-HH``) or when a
+    clerk asked for one; records always go."""
+    if not node.metered:
+        return False
+    try:
+        start, end = (int(h) for h in (node.metered_hours or "").split("-"))
+    except ValueError:
+        return True  # metered with no hours: files only on request
+    hour = now.astimezone(BEIJING).hour
+    return not (start <= hour < end if start <= end else hour >= start or hour < end)
+
+
+def silent(node: Node, now: datetime, silent_after: timedelta) -> bool:
+    """A point is silent after MISSED_HEARTBEATS of its own heartbeat intervals without a word
+    (a point that never said its interval: after ``silent_after``)."""
+    if node.status != "enrolled":
+        return False
+    if node.last_seen_at is None:
+        return True
+    limit = timedelta(seconds=MISSED_HEARTBEATS * node.heartbeat_interval_s) if node.heartbeat_interval_s else silent_after
+    return now - parse_time(node.last_seen_at) > limit
