@@ -1,18 +1,26 @@
 """`yiwang demo`: a whole county on one machine — NATS, the hub, a township node and two
 village nodes — enrolled, with a sample catalog and demo accounts. Data stays in --dir, so a
-second run resumes where the first stopped. Ctrl-C stops everything in order."""
+second run resumes where the first stopped. Ctrl-C stops everything in order.
+
+A component that dies is started again, and the demo says so (one that keeps dying is given up
+after RESTARTS_ALLOWED tries). Typing ``nats`` and Enter in the demo's terminal stops the county's
+NATS (the hub and every node carry on offline) and typing it again starts it: the offline day of
+the README, without pulling a cable."""
 
 from __future__ import annotations
 
+import select
 import signal
 import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Callable
 
 from .federation import FederationError, LocalFederation, NodeSpec
 
 AGENT, STAFF, APPROVER = "village_agent", "township_staff", "township_approver"
+RESTARTS_ALLOWED = 5  # per component per run: past that it is broken, not unlucky
 
 
 def demo_nodes(base_port: int) -> list[NodeSpec]:
@@ -51,18 +59,48 @@ def run_demo(root: Path, nats_port: int, base_port: int) -> int:
         print(f"\nfailed: {exc}", file=sys.stderr)
         return 1
     print(_banner(fed, nodes), flush=True)
+    starters: dict[str, Callable[[], None]] = {"nats": fed.start_nats, "hub": fed.start_hub} | {spec.node_id: (lambda spec=spec: fed.start_node(spec)) for spec in nodes}
+    restarts: dict[str, int] = {}
+    nats_off = False
     while not stopping:
-        dead = fed.exited()
-        if dead:
-            for name, code in dead:
-                print(f"{name} stopped unexpectedly (exit code {code}); see {fed.log_path(name)}", file=sys.stderr)
-            fed.stop_all()
-            return 1
+        for name, code in fed.exited():
+            restarts[name] = restarts.get(name, 0) + 1
+            if restarts[name] > RESTARTS_ALLOWED:
+                print(f"{name} keeps stopping (exit code {code}, {RESTARTS_ALLOWED} restarts); giving up. See {fed.log_path(name)}", file=sys.stderr)
+                fed.stop_all()
+                return 1
+            print(f"{name} stopped unexpectedly (exit code {code}); starting it again (see {fed.log_path(name)})", file=sys.stderr, flush=True)
+            try:
+                starters[name]()
+            except (FederationError, OSError) as exc:
+                print(f"  {name} did not start again: {exc}", file=sys.stderr, flush=True)
+            else:
+                print(f"  {name} is running again", flush=True)
+        if _typed("nats"):
+            nats_off = not nats_off
+            if nats_off:
+                fed.stop("nats")
+                print("NATS stopped: the county's network is down. The hub and every node keep working offline; type nats again to bring it back.", flush=True)
+            else:
+                fed.start_nats()
+                print("NATS started again: the nodes reconnect and send what waited.", flush=True)
         time.sleep(0.5)
     print("\nstopping nodes, hub and NATS …", flush=True)
     fed.stop_all()
     print(f"stopped. Data kept in {fed.root}; run the same command to resume.")
     return 0
+
+
+def _typed(word: str) -> bool:
+    """Whether a line reading ``word`` waits on standard input (never blocks; no input: False)."""
+    try:
+        ready, _, _ = select.select([sys.stdin], [], [], 0)
+    except (OSError, ValueError):
+        return False
+    if not ready:
+        return False
+    line = sys.stdin.readline()
+    return line.strip().lower() == word
 
 
 def _banner(fed: LocalFederation, nodes: list[NodeSpec]) -> str:
@@ -77,5 +115,6 @@ def _banner(fed: LocalFederation, nodes: list[NodeSpec]) -> str:
     for spec in nodes:
         users = " · ".join(f"{u} / {fed.password}" for u, _, _ in spec.users)
         lines.append(f"  {spec.name:<12}  http://127.0.0.1:{spec.port}    {users}")
-    lines += ["", f"  NATS              {fed.nats_url}", f"  data and logs     {fed.root}", "", "Ctrl-C stops everything."]
+    lines += ["", f"  NATS              {fed.nats_url}", f"  data and logs     {fed.root}", "",
+              "Type nats and Enter to cut the county's network (and again to restore it); Ctrl-C stops everything."]
     return "\n".join(lines)
