@@ -1,0 +1,1 @@
+"""Test support shared by the test packages: real processes, real links, real images."""
