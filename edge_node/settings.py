@@ -22,7 +22,7 @@ class Settings:
     port: int = 8701
     nats_url: str = ""  # overrides the URL received at enrolment
     public_url: str = ""  # how citizens' phones reach this node (QR codes on slips); default from host/port
-    heartbeat_seconds: float = 60.0  # node.heartbeat to the hub's dashboard while connected (0 = off)
+    heartbeat_seconds: float = 60.0  # the signed status (heartbeat) to the hub while connected (0 = only when there is news)
     tls_cert: Path | None = None  # serve HTTPS (a township LAN): a certificate from `yiwang hub issue-cert`
     tls_key: Path | None = None
     material_retention_days: float = 7.0  # keep a material file this long after the hub confirms it (0 = delete at once)

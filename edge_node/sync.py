@@ -92,6 +92,7 @@ class NodeSync:
         self.usage = link.DailyBytes()
         self.hub: dict = {}  # the hub's last status reply (what arrived, its link settings)
         self.uplink_busy = True  # records wait to go up: files hold back (blobs.py)
+        self.statuses_answered = 0  # heartbeats the hub answered since start
 
     @property
     def online(self) -> bool:
@@ -100,7 +101,8 @@ class NodeSync:
     def link_status(self) -> dict:
         """For the banner and /api/status: the link as measured."""
         return {"kbit_per_s": self.meter.kbit_per_s() if self.meter.rate_measured else None, "rtt_ms": round(self.meter.rtt_s * 1000) if self.meter.rtt_measured else None,
-                "bytes_up_today": self.usage.up, "bytes_down_today": self.usage.down, "metered": bool(self.hub.get("metered"))}
+                "bytes_up_today": self.usage.up, "bytes_down_today": self.usage.down, "metered": bool(self.hub.get("metered")),
+                "statuses_answered": self.statuses_answered, "hub_answered_at": self.hub.get("at")}
 
     def wake_uplink(self) -> None:
         """Thread-safe nudge after an intake commits, so it goes out at once when online."""
@@ -179,7 +181,7 @@ class NodeSync:
             return None
         fields = await asyncio.to_thread(link.status_fields, self.store, self.app_version)
         fields |= {"node": self.identity.node_id, "at": format_time(datetime.now(timezone.utc)), "compression": [COMPRESSION], "interval_s": int(self.heartbeat_seconds)}
-        fields |= {k: v for k, v in self.link_status().items() if k != "metered" and v is not None}
+        fields |= {k: self.link_status()[k] for k in ("kbit_per_s", "rtt_ms", "bytes_up_today", "bytes_down_today") if self.link_status()[k] is not None}
         if file is not None:
             fields["file"] = {"sha256": file[0], "size": file[1]}
         raw = seal_status(fields, rotation.signing_keys(self.data_dir)[0])
@@ -198,6 +200,7 @@ class NodeSync:
             log.warning("status reply refused: %s", exc)
             return None
         self.hub = reply
+        self.statuses_answered += 1
         await asyncio.to_thread(link.note_hub_reply, self.store, reply)
         return reply
 

@@ -141,3 +141,31 @@ def test_a_silenced_link_is_seen_at_the_node_within_30_s_and_at_the_hub_within_t
     finally:
         federation.stop("shangcun")
         proxy.stop()
+
+
+def test_a_metered_point_sends_records_at_once_and_files_only_when_allowed(federation: LocalFederation):
+    spec = village("shangcun")
+    spec.env = {"YIWANG_HEARTBEAT_SECONDS": "1"}
+    federation.enrol_node(spec)
+    federation.start_node(spec)
+    agent = Api(f"http://127.0.0.1:{spec.port}", "agent", federation.password)
+    operator = Api(federation.hub_url, "operator", federation.password)
+    clerk = Api(federation.hub_url, "clerk-mzj", federation.password)
+    try:
+        assert operator.post("/api/nodes/shangcun/link", json={"metered": True, "hours": "25-26"}).status_code == 400  # not an hour
+        assert operator.post("/api/nodes/shangcun/link", json={"metered": True}).json()["metered"] is True  # files only on request
+        eventually(lambda: agent.get("/api/status").json()["link"]["metered"], what="the node to learn its metered mode")
+        app = agent.post("/api/applications", json={"item_code": "MZ-001", "materials_checked": checked("MZ-001"), "applicant_name": "赵六", "applicant_id_number": resident_id(88)}).json()
+        assert agent.post(f"/api/applications/{app['id']}/materials", data={"material": "居民身份证"}, files={"file": ("证.jpg", document_photo(9, lines=8), "image/jpeg")}).status_code == 201
+        view = eventually(lambda: (r := clerk.get(f"/api/applications/{app['id']}")).status_code == 200 and r.json()["materials"] and r.json(), what="the records at the hub")
+        time.sleep(4)  # four heartbeats: the file stays at the node
+        assert clerk.get(f"/api/applications/{app['id']}").json()["materials_complete"] is False and view["materials"][0]["arrived"] is False
+        assert agent.get("/api/status").json()["waiting_files"] == 1
+        banner_page = httpx.Client(base_url=f"http://127.0.0.1:{spec.port}", timeout=30)
+        token = re.search(r'name="_csrf_token" value="([^"]+)"', banner_page.get("/login").text).group(1)
+        banner_page.post("/login", data={"username": "agent", "password": federation.password, "_csrf_token": token})
+        assert "按流量计费" in banner_page.get("/").text
+        operator.post("/api/nodes/shangcun/link", json={"metered": False})
+        eventually(lambda: clerk.get(f"/api/applications/{app['id']}").json()["materials_complete"], what="the file once metering is off")
+    finally:
+        federation.stop("shangcun")
