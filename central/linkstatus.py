@@ -20,6 +20,7 @@ from sqlmodel import Session, col, select
 
 from sync_protocol import COMPRESSION, NODE_STATUS_FIELDS, SyncError, open_status, parse_time, verify_key_from_text
 
+from . import originals
 from .clock import utcnow
 from .db import retry_conflicts, transaction
 from .models import Alert, Blob, Node, NodeHeartbeat, NodeKey
@@ -103,7 +104,11 @@ def _receive(engine: Engine, node_id: str, raw: bytes, now: datetime) -> dict[st
         node.files_waiting, node.file_bytes_waiting = _int(status.get("files_waiting")), _int(status.get("file_bytes_waiting"))
         node.compression = COMPRESSION if COMPRESSION in (status.get("compression") or []) else ""
         session.add(node)
+        originals.note_answers(session, node_id, status.get("originals"))
         reply: dict[str, Any] = {"node": node_id, "up_applied": node.up_seq, "compression": [COMPRESSION], "metered": node.metered, "files_paused": files_paused(node, now)}
+        wanted = originals.pending(session, node_id)
+        if wanted:
+            reply["originals_wanted"] = wanted
         file = status.get("file")
         if isinstance(file, dict) and isinstance(file.get("sha256"), str):
             blob = session.get(Blob, file["sha256"])

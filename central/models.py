@@ -208,6 +208,21 @@ class Material(SQLModel, table=True):
     filename: str = ""
 
 
+class OriginalRequest(SQLModel, table=True):
+    """A clerk asked for the photo as taken behind a material (the node sent an optimised copy).
+    It rides in the answer to the node's status until the node says it queued the original (it
+    arrives as a material of its own, named "…（原图）") or no longer has it."""
+
+    sha256: str = Field(primary_key=True)  # the copy that was sent
+    node_id: str = Field(index=True)
+    application_id: str
+    material: str
+    requested_by: str
+    requested_at: str
+    state: str = "pending"  # "pending" | "queued" | "gone"
+    answered_at: Optional[str] = None
+
+
 class Blob(SQLModel, table=True):
     """Attachment bytes arriving in chunks; complete only once the assembled bytes hash to sha256."""
 

@@ -44,8 +44,10 @@ class Link(Protocol):
     async def file_stored(self, sha256: str, size: int) -> int | None: ...
 
 
-def pending_uploads(store: Store) -> list[sqlite3.Row]:
-    return store.query("SELECT sha256, size, sent_bytes FROM blob_uploads WHERE completed_at IS NULL ORDER BY size - sent_bytes, rowid")
+def pending_uploads(store: Store, requested_only: bool = False) -> list[sqlite3.Row]:
+    """Files still to send, least left first (only those the county asked for, when metered)."""
+    where = " AND requested = 1" if requested_only else ""
+    return store.query(f"SELECT sha256, size, sent_bytes FROM blob_uploads WHERE completed_at IS NULL{where} ORDER BY size - sent_bytes, rowid")
 
 
 def _advance(store: Store, sha256: str, sent: int, size: int) -> None:
@@ -91,10 +93,10 @@ async def send_blob(js: nats.js.JetStreamContext, store: Store, node_id: str, bl
     return chunks
 
 
-async def send_pending(js: nats.js.JetStreamContext, store: Store, node_id: str, blobs_dir: Path, link: Link) -> int:
+async def send_pending(js: nats.js.JetStreamContext, store: Store, node_id: str, blobs_dir: Path, link: Link, requested_only: bool = False) -> int:
     """Send waiting files, the one with least left to send first, while no records wait."""
     total = 0
-    for row in await asyncio.to_thread(pending_uploads, store):
+    for row in await asyncio.to_thread(pending_uploads, store, requested_only):
         if link.uplink_busy:
             break
         total += await send_blob(js, store, node_id, blobs_dir, row["sha256"], row["size"], row["sent_bytes"], link)

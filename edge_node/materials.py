@@ -188,3 +188,31 @@ def purge_received(store: Store, blobs_dir: Path, retention_days: float, now: da
 def keep_until(received_at: str | None, retention_days: float) -> str | None:
     """When a copy the hub confirmed will be deleted here (for the case page)."""
     return format_time(parse_time(received_at) + timedelta(days=retention_days)) if received_at else None
+
+
+ORIGINAL_SUFFIX = "（原图）"
+
+
+def queue_originals(store: Store, blobs_dir: Path, sha256s: list[str]) -> dict[str, list[str]]:
+    """The county asked for the photos as taken behind these sent copies (原图): each becomes a
+    material of its own ("…（原图）") with its outbox event and an upload marked as requested
+    (sent even in metered mode). Returns which were queued (or had been) and which this node no
+    longer has (purged after the retention period, or never optimised)."""
+    out: dict[str, list[str]] = {"queued": [], "gone": []}
+    agent = {"username": "system"}
+    for sha in sha256s:
+        with store.write() as conn:
+            row = conn.execute("SELECT * FROM materials WHERE sha256 = ? AND original_sha256 IS NOT NULL ORDER BY id LIMIT 1", (sha,)).fetchone()
+            if row is None or not blob_path(blobs_dir, row["original_sha256"]).exists():
+                out["gone"].append(sha)
+                continue
+            name = row["material"] + ORIGINAL_SUFFIX
+            if conn.execute("SELECT 1 FROM materials WHERE application_id = ? AND material = ?", (row["application_id"], name)).fetchone() is None:
+                with open(blob_path(blobs_dir, row["original_sha256"]), "rb") as f:
+                    media = sniff_media_type(f.read(16)) or row["media_type"]
+                stored = StoredFile("original-" + (row["filename"] or "photo"), row["original_sha256"], row["original_size"], media, None, None)
+                record_material(conn, row["application_id"], name, stored, agent)
+                log.info("original of %s… queued for the county at its request", sha[:12])
+            conn.execute("UPDATE blob_uploads SET requested = 1 WHERE sha256 = ?", (row["original_sha256"],))
+            out["queued"].append(sha)
+    return out

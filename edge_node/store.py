@@ -142,7 +142,12 @@ def _m12_material_originals(db: Database) -> None:
     db["materials"].create_index(["original_sha256"])
 
 
-MIGRATIONS: list[Callable[[Database], None]] = [_m1_initial, _m2_resends, _m3_materials, _m4_notices, _m5_materials_checked, _m6_fees, _m7_handover, _m8_supplements, _m9_licences, _m10_acceptance, _m11_material_receipts, _m12_material_originals]
+def _m13_requested_files(db: Database) -> None:
+    # a file the county asked for (an original, 原图): sent even while the point is metered
+    db["blob_uploads"].add_column("requested", int, not_null_default=0)
+
+
+MIGRATIONS: list[Callable[[Database], None]] = [_m1_initial, _m2_resends, _m3_materials, _m4_notices, _m5_materials_checked, _m6_fees, _m7_handover, _m8_supplements, _m9_licences, _m10_acceptance, _m11_material_receipts, _m12_material_originals, _m13_requested_files]
 
 
 class Store:

@@ -54,7 +54,7 @@ from sync_protocol import (
     uplink_subject,
 )
 
-from . import blobs, link, rotation
+from . import blobs, link, materials, rotation
 from .settings import NodeIdentity
 from .store import Store
 
@@ -93,6 +93,7 @@ class NodeSync:
         self.hub: dict = {}  # the hub's last status reply (what arrived, its link settings)
         self.uplink_busy = True  # records wait to go up: files hold back (blobs.py)
         self.statuses_answered = 0  # heartbeats the hub answered since start
+        self._original_answers: dict[str, list[str]] = {}  # what to tell the hub of its 原图 requests
 
     @property
     def online(self) -> bool:
@@ -184,6 +185,8 @@ class NodeSync:
         fields |= {k: self.link_status()[k] for k in ("kbit_per_s", "rtt_ms", "bytes_up_today", "bytes_down_today") if self.link_status()[k] is not None}
         if file is not None:
             fields["file"] = {"sha256": file[0], "size": file[1]}
+        if self._original_answers:
+            fields["originals"] = self._original_answers
         raw = seal_status(fields, rotation.signing_keys(self.data_dir)[0])
         started = time.monotonic()
         try:
@@ -202,6 +205,13 @@ class NodeSync:
         self.hub = reply
         self.statuses_answered += 1
         await asyncio.to_thread(link.note_hub_reply, self.store, reply)
+        wanted = [s for s in reply.get("originals_wanted") or [] if isinstance(s, str)][:10]
+        if wanted:  # the county asks for photos as taken: queue them, and say so in the next status
+            self._original_answers = await asyncio.to_thread(materials.queue_originals, self.store, self.blobs_dir, wanted)
+            self._status_wake.set()
+            self._wake.set()
+        elif "originals" in fields:
+            self._original_answers = {}  # the hub has taken note
         return reply
 
     async def _status_loop(self) -> None:
@@ -306,10 +316,10 @@ class NodeSync:
             self._blob_wake.clear()
             if not self.online or self.uplink_busy:
                 continue
-            if self.hub.get("files_paused"):
-                continue  # metered mode outside its hours: the operator's setting, from the status reply
+            # metered mode outside its hours (the operator's setting, from the status reply): only
+            # the files the county asked for
             try:
-                await blobs.send_pending(js, self.store, self.identity.node_id, self.blobs_dir, self)
+                await blobs.send_pending(js, self.store, self.identity.node_id, self.blobs_dir, self, requested_only=bool(self.hub.get("files_paused")))
             except RETRYABLE as exc:
                 log.warning("attachment upload paused (%s); it resumes from what the hub holds", type(exc).__name__)
                 await asyncio.sleep(1)

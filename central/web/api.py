@@ -13,7 +13,7 @@ from sqlmodel import Session, col, select
 
 from sync_protocol import ca_fingerprint, department_consumer, department_inbox_prefix, department_subject, verify_key_to_text
 
-from .. import actions, approval, auth, blobs, catalog, dashboard, departments, enrolment, fees, history, metrics, nodes, public, supervision, workdays
+from .. import actions, approval, auth, blobs, catalog, dashboard, departments, enrolment, fees, history, metrics, nodes, originals, public, supervision, workdays
 from ..errors import Conflict, InvalidInput, NotAuthenticated, NotFound
 from ..models import Alert, Application, Complaint, Department, Evaluation, Licence, Node, Quarantine
 from .context import api_user, hub
@@ -143,6 +143,14 @@ def api_material_file(request: Request, application_id: FromPath[str], sha256: F
     """The verified attachment bytes, for a clerk of the deciding department (or an operator)."""
     user = api_user(request, "clerk", "operator")
     return material_file(request, user, application_id, sha256)
+
+
+@post("/api/applications/{application_id:str}/materials/{sha256:str}/original", sync_to_thread=True, status_code=202)
+def api_request_original(request: Request, application_id: FromPath[str], sha256: FromPath[str]) -> dict[str, Any]:
+    """Ask the point for the photo as taken behind an optimised material; it arrives as a
+    material of its own ("…（原图）") when the point's link allows."""
+    user = api_user(request, "clerk")
+    return originals.request_original(hub(request).engine, user, application_id, sha256).model_dump()
 
 
 def material_file(request: Request, user: Any, application_id: str, sha256: str) -> File:
@@ -416,4 +424,4 @@ def api_enrol(request: Request, data: JSONBody[EnrolmentIn]) -> dict[str, Any]:
     }
 
 
-ROUTES = [api_login, api_health, api_queue, api_calendar, api_load_calendar, api_applications, api_application, api_material_file, api_decide, api_accept, api_not_accept, api_request_supplement, api_public_progress, api_public_decisions, api_licences, api_catalog, api_catalog_versions, api_publish_item, api_dashboard, prometheus_metrics, api_departments, api_set_integration, api_nodes, api_replacement_code, api_node_history, api_revoke, api_link_mode, api_fees, api_complaints, api_answer_complaint, api_evaluations, api_follow_up, api_actions, api_alerts, api_quarantine, api_create_code, api_county_ca, api_enrol]
+ROUTES = [api_login, api_health, api_queue, api_calendar, api_load_calendar, api_applications, api_application, api_material_file, api_request_original, api_decide, api_accept, api_not_accept, api_request_supplement, api_public_progress, api_public_decisions, api_licences, api_catalog, api_catalog_versions, api_publish_item, api_dashboard, prometheus_metrics, api_departments, api_set_integration, api_nodes, api_replacement_code, api_node_history, api_revoke, api_link_mode, api_fees, api_complaints, api_answer_complaint, api_evaluations, api_follow_up, api_actions, api_alerts, api_quarantine, api_create_code, api_county_ca, api_enrol]

@@ -14,7 +14,7 @@ from sqlmodel import Session, select
 
 from markupsafe import Markup
 
-from .. import actions, approval, auth, blobs, catalog, dashboard, enrolment, nodes as node_admin, public, supervision, workdays
+from .. import actions, approval, auth, blobs, catalog, dashboard, enrolment, nodes as node_admin, originals, public, supervision, workdays
 from sync_protocol import SyncError, open_licence
 
 from ..errors import HubError, NotFound
@@ -81,9 +81,11 @@ def _case_page(request: Request, user: Any, application_id: str, status_code: in
     app = approval.get_application(ctx.engine, user, application_id)
     with Session(ctx.engine) as session:
         materials = blobs.materials_of(session, application_id)
+        requested = originals.requests_of(session, application_id)
     tasks = approval.case_tasks(ctx.engine, application_id)
     own = next((t for t in tasks if t["department"] == user.department), None)
-    return page("case.html", status_code=status_code, user=user, app=app, materials=materials, tasks=tasks, own=own, error=error, licences=approval.licences_used(ctx.engine, app))
+    return page("case.html", status_code=status_code, user=user, app=app, materials=materials, tasks=tasks, own=own, error=error, licences=approval.licences_used(ctx.engine, app),
+                originals_requested=requested, original_suffix=originals.SUFFIX)
 
 
 @get("/cases/{application_id:str}", sync_to_thread=True)
@@ -94,6 +96,12 @@ def case(request: Request, application_id: FromPath[str]) -> Template:
 @get("/cases/{application_id:str}/materials/{sha256:str}", sync_to_thread=True, media_type="application/octet-stream")
 def case_material(request: Request, application_id: FromPath[str], sha256: FromPath[str]) -> File:
     return material_file(request, page_user(request, "clerk", "operator"), application_id, sha256)
+
+
+@post("/cases/{application_id:str}/materials/{sha256:str}/original", sync_to_thread=True)
+def case_request_original(request: Request, application_id: FromPath[str], sha256: FromPath[str]) -> Response:
+    """请求原图: the point sends the photo as taken when its link allows."""
+    return _case_action(request, application_id, lambda ctx, user: originals.request_original(ctx.engine, user, application_id, sha256))
 
 
 def _case_action(request: Request, application_id: str, act: Callable[[Any, Any], Any]) -> Response:
@@ -309,4 +317,4 @@ def nodes_link(request: Request, node_id: FromPath[str], data: URLEncodedBody[di
     return _nodes_page(request, user, message=f"节点 {node_id} 的链路设置已保存（{said}），下次心跳时生效。")
 
 
-ROUTES = [verify_page, progress_page, publicity_page, home, dashboard_page, dashboard_answer, dashboard_follow_up, actions_page, login_form, login_submit, logout, queue, case, case_material, case_decide, case_accept, case_supplement, catalog_page, catalog_new, catalog_item, catalog_publish, nodes, nodes_create_code, nodes_replacement_code, nodes_revoke, nodes_link]
+ROUTES = [verify_page, progress_page, publicity_page, home, dashboard_page, dashboard_answer, dashboard_follow_up, actions_page, login_form, login_submit, logout, queue, case, case_material, case_request_original, case_decide, case_accept, case_supplement, catalog_page, catalog_new, catalog_item, catalog_publish, nodes, nodes_create_code, nodes_replacement_code, nodes_revoke, nodes_link]

@@ -156,7 +156,9 @@ def test_a_metered_point_sends_records_at_once_and_files_only_when_allowed(feder
         assert operator.post("/api/nodes/shangcun/link", json={"metered": True}).json()["metered"] is True  # files only on request
         eventually(lambda: agent.get("/api/status").json()["link"]["metered"], what="the node to learn its metered mode")
         app = agent.post("/api/applications", json={"item_code": "MZ-001", "materials_checked": checked("MZ-001"), "applicant_name": "赵六", "applicant_id_number": resident_id(88)}).json()
-        assert agent.post(f"/api/applications/{app['id']}/materials", data={"material": "居民身份证"}, files={"file": ("证.jpg", document_photo(9, lines=8), "image/jpeg")}).status_code == 201
+        photo = document_photo(9, lines=8)
+        sent = agent.post(f"/api/applications/{app['id']}/materials", data={"material": "居民身份证"}, files={"file": ("证.jpg", photo, "image/jpeg")})
+        assert sent.status_code == 201 and sent.json()["size"] < len(photo)
         view = eventually(lambda: (r := clerk.get(f"/api/applications/{app['id']}")).status_code == 200 and r.json()["materials"] and r.json(), what="the records at the hub")
         time.sleep(4)  # four heartbeats: the file stays at the node
         assert clerk.get(f"/api/applications/{app['id']}").json()["materials_complete"] is False and view["materials"][0]["arrived"] is False
@@ -165,6 +167,22 @@ def test_a_metered_point_sends_records_at_once_and_files_only_when_allowed(feder
         token = re.search(r'name="_csrf_token" value="([^"]+)"', banner_page.get("/login").text).group(1)
         banner_page.post("/login", data={"username": "agent", "password": federation.password, "_csrf_token": token})
         assert "按流量计费" in banner_page.get("/").text
+
+        # the clerk cannot read a detail: the photo as taken comes, metered or not
+        sha = sent.json()["sha256"]
+        assert clerk.post(f"/api/applications/{app['id']}/materials/{sha}/original").status_code == 202
+
+        def original() -> dict | None:
+            return next((m for m in clerk.get(f"/api/applications/{app['id']}").json()["materials"] if m["material"] == "居民身份证（原图）" and m["arrived"]), None)
+
+        got = eventually(original, what="the original at the hub while the point is metered")
+        assert got["size"] == len(photo)
+        assert clerk.get(f"/api/applications/{app['id']}/materials/{got['sha256']}").content == photo
+        assert not next(m for m in clerk.get(f"/api/applications/{app['id']}").json()["materials"] if m["sha256"] == sha)["arrived"]  # the copy still waits for its hours
+        case_page = httpx.Client(base_url=federation.hub_url, timeout=30)
+        token = re.search(r'name="_csrf_token" value="([^"]+)"', case_page.get("/login").text).group(1)
+        case_page.post("/login", data={"username": "clerk-mzj", "password": federation.password, "_csrf_token": token})
+        assert "原图正在从服务点上传" in case_page.get(f"/cases/{app['id']}").text
         operator.post("/api/nodes/shangcun/link", json={"metered": False})
         eventually(lambda: clerk.get(f"/api/applications/{app['id']}").json()["materials_complete"], what="the file once metering is off")
     finally:
