@@ -18,7 +18,7 @@ test *args: chromium
 test-fast *args:
     @{{bin}}/pytest -m "not e2e and not browser" {{args}}
 
-# the long chaos soak: NATS, hub, 10 nodes, 15 minutes of workload and faults (see python -m tests.chaos --help)
+# the long chaos soak: NATS, hub, 10 nodes (every third on a slow link), 30 minutes of workload and faults (see python -m tests.chaos --help)
 soak *args: chromium
     @{{bin}}/python -m tests.chaos {{args}}
 

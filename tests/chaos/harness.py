@@ -11,7 +11,9 @@ Faults (each kind at least once per run, then at random; a skewed clock for one 
   another node's stream (must be quarantined), each with a fresh message id so that JetStream's
   de-duplication does not hide it from the hub;
 - ``tamper``: a node's batch with one byte of its body changed after signing (quarantined);
-- ``clock skew``: one node runs 15 minutes fast under libfaketime (the hub must alert).
+- ``clock skew``: one node runs 15 minutes fast under libfaketime (the hub must alert);
+- ``slow links``: every third node sits behind a 2G-class link throughout (64, 128 or 256 kbit/s,
+  100–300 ms one way, seeded), through the same shaping proxy the weak-link tests use.
 Replays and tampering are published with the node's own NATS identity, as a compromised or
 broken point could; nothing else on the wire is faked.
 """
@@ -36,7 +38,7 @@ from sync_protocol import uplink_subject
 
 from ..conftest import run_async, village
 from .invariants import Injected, Invariants, read
-from .proxy import PausableProxy
+from ..support.shaping import ShapingProxy
 from .workload import Ledger, Worker
 
 FAKETIME_LIB = next(Path("/usr/lib").glob("*/faketime/libfaketimeMT.so.1"), Path("/usr/lib/x86_64-linux-gnu/faketime/libfaketimeMT.so.1"))  # Debian's faketime, any architecture
@@ -84,12 +86,15 @@ class ChaosRun:
         self.workers = workers
         self.rng = random.Random(seed)
         self.fed = LocalFederation(root=root, nats_port=free_port(), hub_port=free_port())
-        self.proxies: dict[str, PausableProxy] = {}
+        self.proxies: dict[str, ShapingProxy] = {}
+        self.slow: dict[str, tuple[int, int]] = {}  # node -> (kbit/s, one-way ms)
         self.specs: dict[str, NodeSpec] = {}
         self.skewed = [f"cun{nodes:02d}"]
         for n in range(1, nodes + 1):
             spec = village(f"cun{n:02d}")
             self.specs[spec.node_id] = spec
+            if n % 3 == 1:
+                self.slow[spec.node_id] = (self.rng.choice([64, 128, 256]), self.rng.choice([100, 200, 300]))
         self.ledger = Ledger()
         self.report = Report(seed, nodes, seconds)
         self.injected = self.report.injected
@@ -100,7 +105,8 @@ class ChaosRun:
         self.fed.start_nats()
         self.fed.start_hub()
         for spec in self.specs.values():
-            proxy = self.proxies[spec.node_id] = PausableProxy(self.fed.nats_port).start()
+            kbit, delay = self.slow.get(spec.node_id, (None, 0))
+            proxy = self.proxies[spec.node_id] = ShapingProxy(self.fed.nats_port, kbit_per_s=kbit, one_way_ms=delay).start()
             spec.nats_url = proxy.url
             if spec.node_id in self.skewed:
                 spec.env = {"LD_PRELOAD": str(FAKETIME_LIB), "FAKETIME": SKEW, "FAKETIME_DONT_FAKE_MONOTONIC": "1", "FAKETIME_NO_CACHE": "1"}
@@ -108,6 +114,8 @@ class ChaosRun:
         with ThreadPoolExecutor(4) as pool:
             list(pool.map(self.fed.start_node, self.specs.values()))
         self.report.faults[f"clock skew ({SKEW})"] += len(self.skewed)
+        for kbit, delay in self.slow.values():
+            self.report.faults[f"slow link ({kbit} kbit/s, {delay} ms)"] += 1
 
     def stop(self) -> None:
         self.fed.stop_all()

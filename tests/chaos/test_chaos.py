@@ -1,6 +1,6 @@
 """The short seeded chaos run of the normal suite: 10 village nodes (or $YIWANG_CHAOS_NODES),
 45 s of workload with every kind of fault at least once; zero violations. `just soak` runs
-the same harness for 15 minutes."""
+the same harness for 30 minutes."""
 
 from __future__ import annotations
 

@@ -19,6 +19,7 @@ import time
 from dataclasses import dataclass, field
 
 CHUNK = 1024
+UNLIMITED = float("inf")
 SOCKET_BUFFER = 32 * 1024  # what a 2G modem buffers, about; keeps bufferbloat realistic
 
 
@@ -31,11 +32,13 @@ class Direction:
 
 
 class ShapingProxy:
-    def __init__(self, target_port: int, kbit_per_s: float = 64, one_way_ms: float = 300, host: str = "127.0.0.1", down_kbit_per_s: float | None = None) -> None:
+    def __init__(self, target_port: int, kbit_per_s: float | None = 64, one_way_ms: float = 300, host: str = "127.0.0.1", down_kbit_per_s: float | None = None) -> None:
+        """``kbit_per_s`` None: no bandwidth cap (a good link that can still be cut or silenced)."""
         self.host = host
         self.target_port = target_port
-        self.up = Direction(kbit_per_s * 1000 / 8, one_way_ms / 1000)  # node -> server
-        self.down = Direction((down_kbit_per_s or kbit_per_s) * 1000 / 8, one_way_ms / 1000)  # server -> node
+        up = kbit_per_s * 1000 / 8 if kbit_per_s else UNLIMITED
+        self.up = Direction(up, one_way_ms / 1000)  # node -> server
+        self.down = Direction((down_kbit_per_s or kbit_per_s or 0) * 1000 / 8 or UNLIMITED, one_way_ms / 1000)  # server -> node
         self._sock = socket.socket()
         self._sock.bind((host, 0))
         self.port: int = self._sock.getsockname()[1]
@@ -63,6 +66,13 @@ class ShapingProxy:
     def silence(self) -> None:
         """Forward nothing in either direction and close nothing: a link that went dead."""
         self._loop.call_soon_threadsafe(self._open.clear)
+
+    # the chaos harness's words for the same faults (a partition is a silence that ends)
+    def pause(self) -> None:
+        self.silence()
+
+    def resume(self) -> None:
+        self.restore()
 
     def restore(self) -> None:
         self._loop.call_soon_threadsafe(self._open.set)
@@ -147,13 +157,14 @@ class ShapingProxy:
         try:
             while True:
                 await self._open.wait()
-                data = await reader.read(CHUNK)
+                data = await reader.read(CHUNK if way.bytes_per_s != UNLIMITED else 65536)
                 if not data:
                     break
                 # serialisation at the link's rate, then the propagation delay
                 now = time.monotonic()
                 way._next_free = max(way._next_free, now) + len(data) / way.bytes_per_s
-                await asyncio.sleep(way._next_free - now)
+                if way._next_free > now:
+                    await asyncio.sleep(way._next_free - now)
                 queue.put_nowait((way._next_free + way.delay_s, data))
         except (ConnectionError, OSError):
             pass
