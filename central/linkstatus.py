@@ -16,6 +16,7 @@ from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import Session, col, select
 
 from sync_protocol import COMPRESSION, NODE_STATUS_FIELDS, SyncError, open_status, parse_time, verify_key_from_text
@@ -77,44 +78,65 @@ def _open(session: Session, node: Node, raw: bytes) -> dict[str, Any]:
 def receive_status(engine: Engine, node_id: str, raw: bytes, now: datetime | None = None) -> dict[str, Any] | None:
     """Verify and keep a node's status; return the reply's fields (None: unknown, revoked or not
     verifiable — no answer, which the node treats as "no hub to ask")."""
-    return retry_conflicts(_receive, engine, node_id, raw, now or datetime.now(timezone.utc))
+    return receive_statuses(engine, [(node_id, raw)], now)[0]
 
 
-def _receive(engine: Engine, node_id: str, raw: bytes, now: datetime) -> dict[str, Any] | None:
+def receive_statuses(engine: Engine, statuses: list[tuple[str, bytes]], now: datetime | None = None) -> list[dict[str, Any] | None]:
+    """The same for everything that arrived together, in ONE transaction: a province's 20,000
+    points send 333 heartbeats a second, which one commit each would not keep up with."""
+    return retry_conflicts(_receive_all, engine, statuses, now or datetime.now(timezone.utc))
+
+
+def _receive_all(engine: Engine, statuses: list[tuple[str, bytes]], now: datetime) -> list[dict[str, Any] | None]:
     stamp = utcnow()
     with transaction(engine) as session:
-        node = session.get(Node, node_id)
-        if node is None or node.status != "enrolled":
-            return None
-        try:
-            status = _open(session, node, raw)
-        except SyncError as exc:
-            log.warning("status from %s refused: %s", node_id, exc)
-            return None
-        try:
-            note_clock(session, node, round((parse_time(status["at"]) - now).total_seconds()), stamp)
-        except ValueError:
-            pass
-        note_heartbeat(session, node, status["app_version"], status["catalog_version"], status["outbox_depth"], stamp, stamp)
-        node.last_seen_at = stamp
-        node.heartbeat_interval_s = _int(status.get("interval_s"))
-        node.link_kbit_per_s = _int(status.get("kbit_per_s")) or node.link_kbit_per_s
-        node.link_rtt_ms = _int(status.get("rtt_ms")) or node.link_rtt_ms
-        node.bytes_up_today, node.bytes_down_today = _int(status.get("bytes_up_today")), _int(status.get("bytes_down_today"))
-        node.files_waiting, node.file_bytes_waiting = _int(status.get("files_waiting")), _int(status.get("file_bytes_waiting"))
-        node.compression = COMPRESSION if COMPRESSION in (status.get("compression") or []) else ""
-        session.add(node)
-        originals.note_answers(session, node_id, status.get("originals"))
-        reply: dict[str, Any] = {"node": node_id, "up_applied": node.up_seq, "compression": [COMPRESSION], "metered": node.metered, "files_paused": files_paused(node, now)}
-        wanted = originals.pending(session, node_id)
-        if wanted:
-            reply["originals_wanted"] = wanted
-        file = status.get("file")
-        if isinstance(file, dict) and isinstance(file.get("sha256"), str):
-            blob = session.get(Blob, file["sha256"])
-            reply["file"] = {"sha256": file["sha256"], "stored": (blob.size if blob.complete_at else blob.received_bytes) if blob is not None else 0}
-        reply["_up_seq"] = status["up_seq"]  # for sync.py: whether to look in the stream; not sent
-        return reply
+        # in id order, as ingest locks them: a status never waits on ingest in a cycle
+        ids = sorted({node_id for node_id, _ in statuses})
+        nodes = {n.id: n for n in session.exec(select(Node).where(col(Node.id).in_(ids)).order_by(col(Node.id)).with_for_update()).all()}
+        wanted = originals.pending(session, ids)
+        replies = []
+        for node_id, raw in statuses:
+            try:
+                with session.begin_nested():  # one point's status that fails to apply never holds up the others'
+                    replies.append(_receive(session, nodes.get(node_id), raw, now, stamp, wanted.get(node_id, [])))
+            except (KeyError, TypeError, ValueError, SQLAlchemyError) as exc:
+                log.warning("status from %s not kept: %s: %s", node_id, type(exc).__name__, exc)
+                replies.append(None)
+        return replies
+
+
+def _receive(session: Session, node: Node | None, raw: bytes, now: datetime, stamp: str, wanted: list[str]) -> dict[str, Any] | None:
+    if node is None or node.status != "enrolled":
+        return None
+    node_id = node.id
+    try:
+        status = _open(session, node, raw)
+    except SyncError as exc:
+        log.warning("status from %s refused: %s", node_id, exc)
+        return None
+    try:
+        note_clock(session, node, round((parse_time(status["at"]) - now).total_seconds()), stamp)
+    except ValueError:
+        pass
+    note_heartbeat(session, node, status["app_version"], status["catalog_version"], status["outbox_depth"], stamp, stamp)
+    node.last_seen_at = stamp
+    node.heartbeat_interval_s = _int(status.get("interval_s"))
+    node.link_kbit_per_s = _int(status.get("kbit_per_s")) or node.link_kbit_per_s
+    node.link_rtt_ms = _int(status.get("rtt_ms")) or node.link_rtt_ms
+    node.bytes_up_today, node.bytes_down_today = _int(status.get("bytes_up_today")), _int(status.get("bytes_down_today"))
+    node.files_waiting, node.file_bytes_waiting = _int(status.get("files_waiting")), _int(status.get("file_bytes_waiting"))
+    node.compression = COMPRESSION if COMPRESSION in (status.get("compression") or []) else ""
+    session.add(node)
+    originals.note_answers(session, node_id, status.get("originals"))
+    reply: dict[str, Any] = {"node": node_id, "up_applied": node.up_seq, "compression": [COMPRESSION], "metered": node.metered, "files_paused": files_paused(node, now)}
+    if wanted:
+        reply["originals_wanted"] = wanted
+    file = status.get("file")
+    if isinstance(file, dict) and isinstance(file.get("sha256"), str):
+        blob = session.get(Blob, file["sha256"])
+        reply["file"] = {"sha256": file["sha256"], "stored": (blob.size if blob.complete_at else blob.received_bytes) if blob is not None else 0}
+    reply["_up_seq"] = status["up_seq"]  # for sync.py: whether to look in the stream; not sent
+    return reply
 
 
 def _int(value: Any) -> int:

@@ -41,9 +41,14 @@ def request_original(engine: Engine, user: Any, application_id: str, sha256: str
     return request
 
 
-def pending(session: Session, node_id: str) -> list[str]:
-    """The sent copies whose originals this node has yet to queue (for its status answer)."""
-    return list(session.exec(select(OriginalRequest.sha256).where(OriginalRequest.node_id == node_id, OriginalRequest.state == "pending").order_by(col(OriginalRequest.requested_at)).limit(PER_REPLY)).all())
+def pending(session: Session, node_ids: list[str]) -> dict[str, list[str]]:
+    """Per node, the sent copies whose originals it has yet to queue (for its status answer)."""
+    out: dict[str, list[str]] = {}
+    rows = session.exec(select(OriginalRequest.node_id, OriginalRequest.sha256).where(col(OriginalRequest.node_id).in_(node_ids), OriginalRequest.state == "pending").order_by(col(OriginalRequest.requested_at))).all()
+    for node_id, sha in rows:
+        if len(out.setdefault(node_id, [])) < PER_REPLY:
+            out[node_id].append(sha)
+    return out
 
 
 def note_answers(session: Session, node_id: str, answers: Any) -> None:

@@ -62,6 +62,8 @@ RESTART_DELAY = 5
 ACK_WAIT = 10.0
 ACCESS_CHECK_SECONDS = 10
 RETRYABLE = (OSError, asyncio.TimeoutError, nats.errors.Error)
+STATUS_GROUP = 500  # statuses kept in one transaction at most
+STATUS_QUEUE = 20_000  # statuses waiting at most; past that they go unanswered (the points ask again)
 
 
 def credentials(nats_dir: Path) -> dict[str, Any]:
@@ -253,11 +255,16 @@ class HubSync:
             if self.key is None:
                 await self._ingest_loop(js)
             else:
+                statuses: asyncio.Queue[nats.aio.msg.Msg] = asyncio.Queue(maxsize=STATUS_QUEUE)
+
                 async def on_status(msg: nats.aio.msg.Msg) -> None:
-                    await self._answer_status(js, msg)
+                    try:
+                        statuses.put_nowait(msg)
+                    except asyncio.QueueFull:
+                        pass  # overloaded: unanswered, the point asks again later (its data is not in a status)
 
                 await self.nc.subscribe(status_subject("*"), queue="hub", cb=on_status)
-                await asyncio.gather(self._ingest_loop(js), self._downlink_loop(js), self._blob_loop(js), self._access_loop(js))
+                await asyncio.gather(self._ingest_loop(js), self._downlink_loop(js), self._blob_loop(js), self._access_loop(js), self._status_loop(js, statuses))
         finally:
             await self.nc.close()
 
@@ -283,15 +290,28 @@ class HubSync:
             for msg in msgs:
                 await msg.ack()
 
-    async def _answer_status(self, js: nats.js.JetStreamContext, msg: nats.aio.msg.Msg) -> None:
-        """A node's status (its heartbeat): keep it, and answer how far its uplink and its file
-        have arrived — applied by the hub, or stored in the stream and not yet applied."""
+    async def _status_loop(self, js: nats.js.JetStreamContext, statuses: asyncio.Queue) -> None:
+        """Nodes' statuses (their heartbeats), kept and answered together: whatever arrived while
+        the last group was written goes in one transaction (linkstatus.receive_statuses)."""
+        while True:
+            group = [await statuses.get()]
+            while not statuses.empty() and len(group) < STATUS_GROUP:
+                group.append(statuses.get_nowait())
+            try:
+                replies = await asyncio.to_thread(linkstatus.receive_statuses, self.engine, [(m.subject.rsplit(".", 1)[-1], m.data) for m in group])
+            except Exception:  # noqa: BLE001  (the database away: these go unanswered, the points ask again)
+                log.exception("%d statuses not kept", len(group))
+                continue
+            for msg, reply in zip(group, replies):
+                if reply is not None and msg.reply:
+                    await self._answer_status(js, msg, reply)
+
+    async def _answer_status(self, js: nats.js.JetStreamContext, msg: nats.aio.msg.Msg, reply: dict) -> None:
+        """Answer how far a node's uplink and its file have arrived — applied by the hub, or
+        stored in the stream and not yet applied — signed by the hub key."""
         assert self.key is not None
         node_id = msg.subject.rsplit(".", 1)[-1]
         try:
-            reply = await asyncio.to_thread(linkstatus.receive_status, self.engine, node_id, msg.data)
-            if reply is None or not msg.reply:
-                return
             if reply.pop("_up_seq") > reply["up_applied"]:  # something may be in the stream, not yet applied
                 stored = await _last_stored(js, UPLINK_STREAM, uplink_subject(node_id))
                 if stored is not None and SEQ_HEADER in (stored.headers or {}):
