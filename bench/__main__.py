@@ -1,5 +1,5 @@
 """`just bench [NAME…]`: run the benchmarks (all, or those named: ingest catchup intake latency
-county), print each figure beside its same-run baseline and target, and write the results table
+county weaklink province), print each figure beside its same-run baseline and target, and write the results table
 between the markers in docs/performance.md (the analysis around it is written by hand)."""
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from datetime import date
 from pathlib import Path
 from typing import Callable
 
-from . import catchup, county, ingest, intake, latency
+from . import catchup, county, ingest, intake, latency, province, weaklink
 
 DOC = Path(__file__).resolve().parent.parent / "docs" / "performance.md"
 START, END = "<!-- bench:start -->", "<!-- bench:end -->"
@@ -105,7 +105,48 @@ def county_rows() -> list[Row]:
     )]
 
 
-BENCHMARKS: dict[str, Callable[[], list[Row]]] = {"ingest": ingest_rows, "catchup": catchup_rows, "intake": intake_rows, "latency": latency_rows, "county": county_rows}
+def weaklink_rows() -> list[Row]:
+    r = weaklink.run()
+    day, b, idle = r["day"], r["bytes"], r["idle"]
+    return [
+        (
+            "village day over 64 kbit/s (bench/weaklink.py)",
+            f"{day['cases']} cases, {day['photos']} photos (12 MP): all applied {day['took_s']:.0f} s after the link came up ({day['cuts']} cuts, {day['wire_up']:,} bytes up for "
+            f"{day['batches']:,} of batches + {day['files']:,} of optimised photos)",
+            f"the link's physical limit for those bytes: {day['limit_s']:.0f} s; the originals uncompressed ({day['plain_batches'] + day['originals']:,} bytes, computed): {day['originals_s']:.0f} s",
+            "≤ 1.25 × the limit", f"{met(day['took_s'] <= 1.25 * day['limit_s'])}: {day['took_s'] / day['limit_s']:.2f} ×",
+        ),
+        (
+            "bytes on the wire per application (bench/weaklink.py)",
+            f"{b['wire_per_app']:.0f} B through the proxy upwards per application ({b['count']} queued, 256 kbit/s; TLS, NATS framing, statuses and keep-alives included)",
+            f"the batches' own wire bytes: {b['batch_per_app']:.0f} B per application compressed, {b['plain_per_app']:.0f} B uncompressed",
+            "≤ 150 B", met(b["wire_per_app"] <= 150),
+        ),
+        (
+            "idle point per day (bench/weaklink.py)",
+            f"hub database {idle['db_per_day']:,.0f} B, JetStream {idle['js_per_day']:,.0f} B (from {idle['beats']} heartbeats, scaled to one a minute); link {idle['link_per_day'] / 1024:,.0f} KB both ways (heartbeats and keep-alives)",
+            f"heartbeats as chain records (older nodes): hub database {idle['old_db_per_day']:,.0f} B, {idle['old_wire_per_day']:,.0f} B of batches",
+            "≤ 10 KB at the hub", met(idle["db_per_day"] + idle["js_per_day"] <= 10_000),
+        ),
+    ]
+
+
+def province_rows() -> list[Row]:
+    r = province.run()
+    if isinstance(r, str):
+        print(f"\nprovince rate NOT measured: {r}")
+        return []
+    return [(
+        "province rate, PostgreSQL, two workers (bench/province.py)",
+        f"{r['heartbeats_per_s']:.0f} heartbeats/s (20,000 points at one a minute) + {r['applications'] / r['seconds']:.0f} applications/s (a peak hour) from {r['points']} real points for {r['seconds']:.0f} s: "
+        f"answer p50 {r['answer_p50_ms']:.0f} ms / p99 {r['answer_p99_ms']:.0f} ms ({r['unanswered']} unanswered), application lag p50 {r['lag_p50_ms']:.0f} ms / p99 {r['lag_p99_ms']:.0f} ms; hub CPU {r['cpu_share']:.0%} of a core",
+        f"trivial request/reply through the same NATS server: p50 {r['floor_p50_ms']:.1f} ms / p99 {r['floor_p99_ms']:.1f} ms",
+        "lag p99 ≤ 2 s", met(r["lag_p99_ms"] <= 2000 and r["answer_p99_ms"] <= 2000),
+    )]
+
+
+BENCHMARKS: dict[str, Callable[[], list[Row]]] = {"ingest": ingest_rows, "catchup": catchup_rows, "intake": intake_rows, "latency": latency_rows, "county": county_rows,
+                                                  "weaklink": weaklink_rows, "province": province_rows}
 
 
 def write_doc(rows: list[Row]) -> None:
