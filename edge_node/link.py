@@ -19,6 +19,7 @@ from sync_protocol import (
     CATALOG_VERSION,
     MAX_BATCH_BYTES,
     MAX_RECORDS_PER_BATCH,
+    NODE_HEARTBEAT,
     MATERIAL_RECEIVED,
     NODE_KEY_ACCEPTED,
     NODE_KEY_ROTATED,
@@ -42,7 +43,7 @@ from sync_protocol import (
 from .cases import apply_acceptance, apply_decision, apply_non_acceptance, apply_supplement_request
 from .catalog import install_catalog_in
 from .materials import apply_receipt
-from .store import Store, get_meta, read_meta, set_meta, utcnow
+from .store import Store, add_outbox, get_meta, read_meta, set_meta, utcnow
 
 log = logging.getLogger("yiwang.node.link")
 
@@ -194,11 +195,24 @@ def status_fields(store: Store, app_version: str) -> dict[str, Any]:
 
 def note_hub_reply(store: Store, reply: dict[str, Any]) -> None:
     """Remember what the hub said it inflates, so batches sealed offline after a restart are
-    compressed too (the hub never forgets how to inflate)."""
+    compressed too (the hub never forgets how to inflate), and that it answers statuses."""
     inflates = "1" if COMPRESSION in (reply.get("compression") or []) else ""
-    if read_meta(store, "hub_inflates") != inflates:
+    if read_meta(store, "hub_inflates") != inflates or read_meta(store, "hub_answers_status") != "1":
         with store.write() as conn:
             set_meta(conn, "hub_inflates", inflates)
+            set_meta(conn, "hub_answers_status", "1")
+
+
+def queue_legacy_heartbeat(store: Store, app_version: str) -> bool:
+    """For a hub too old to answer statuses (this node was upgraded first): the heartbeat as the
+    ``node.heartbeat`` chain record such a hub understands. Never once any hub has answered a
+    status (then an unanswered one means the hub is down, not old). Returns whether it queued."""
+    if read_meta(store, "hub_answers_status") == "1":
+        return False
+    with store.write() as conn:
+        depth = conn.execute(BACKLOG_SQL).fetchone()["events"]
+        add_outbox(conn, NODE_HEARTBEAT, {"app_version": app_version, "catalog_version": int(get_meta(conn, "catalog_version", "0")), "outbox_depth": depth, "clock": utcnow()})
+    return True
 
 
 def hub_inflates(store: Store) -> bool:

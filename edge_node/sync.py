@@ -222,7 +222,9 @@ class NodeSync:
             except asyncio.TimeoutError:
                 pass
             self._status_wake.clear()
-            await self.exchange_status()
+            if await self.exchange_status() is None and self.online and self.heartbeat_seconds > 0:
+                if await asyncio.to_thread(link.queue_legacy_heartbeat, self.store, self.app_version):
+                    self._wake.set()
 
     async def _ask_arrived(self, file: tuple[str, int] | None = None) -> dict | None:
         """After a timed-out send: the hub's reply once one comes (up to ASK_ATTEMPTS tries, 5 s

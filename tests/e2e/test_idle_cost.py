@@ -5,6 +5,7 @@ applied and acknowledged the streams are back to empty."""
 from __future__ import annotations
 
 import sqlite3
+import time
 
 import nats
 import pytest
@@ -95,3 +96,30 @@ def test_an_idle_point_costs_nothing_and_the_streams_empty_after_work(federation
     state = eventually(drained, what="every stream empty once applied and acknowledged")
     assert sum(size for _, size in state.values()) <= 1_000_000
     print(f"streams after the workload: {state}")
+
+
+def test_a_node_upgraded_before_its_hub_sends_heartbeats_the_old_way_until_a_hub_answers(federation: LocalFederation):
+    """Upgrades in any order: a hub that never answered a status (here: none running yet, as an
+    older hub never would) still gets this node's heartbeats, as the chain records it knows."""
+    spec = village("shangcun")
+    spec.env = {"YIWANG_HEARTBEAT_SECONDS": "1"}
+    federation.enrol_node(spec)
+    federation.stop("hub")
+    federation.start_node(spec)
+    node_db = federation.node_dir("shangcun") / "node.sqlite3"
+
+    def legacy() -> int:
+        with sqlite3.connect(node_db) as conn:
+            return conn.execute("SELECT COUNT(*) FROM outbox WHERE kind = 'node.heartbeat'").fetchone()[0]
+
+    eventually(lambda: legacy() >= 2, what="heartbeat records while no hub answers")
+    federation.start_hub()
+    agent = Api(f"http://127.0.0.1:{spec.port}", "agent", federation.password)
+    eventually(lambda: agent.get("/api/status").json()["link"]["statuses_answered"] >= 1, what="the hub to answer a status")
+    operator = Api(federation.hub_url, "operator", federation.password)
+    eventually(lambda: next(n for n in operator.get("/api/dashboard").json()["nodes"] if n["id"] == "shangcun")["heartbeat_at"], what="the heartbeats at the hub")
+    settled = legacy()
+    federation.stop("hub")  # a hub that answered once and is now down: no more chain records
+    time.sleep(4)  # four heartbeat intervals unanswered
+    assert legacy() == settled
+    federation.start_hub()
