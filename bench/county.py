@@ -30,7 +30,7 @@ import nats
 from edge_node.settings import NodeIdentity, Settings
 from provisioning.enrol import enroll
 from provisioning.federation import LocalFederation
-from sync_protocol import GENESIS, SENT_AT_HEADER, Record, format_time, parse_time, seal_next, uplink_subject
+from sync_protocol import GENESIS, SENT_AT_HEADER, SEQ_HEADER, Record, format_time, parse_time, seal_next, uplink_subject
 
 from tests.conftest import running_federation as federation
 
@@ -76,17 +76,18 @@ class Sender:
     async def connect(self) -> None:
         self.nc = await nats.connect(self.nats_url, name=self.identity.node_id, connect_timeout=20, **self.identity.nats_options())
 
-    async def run(self, until: float) -> None:
+    async def run(self, until: float, mean_interval: float = MEAN_INTERVAL, compress: bool = False) -> None:
+        """Batches of 1-3 applications at exponentially distributed intervals until ``until``."""
         assert self.nc is not None
         js = self.nc.jetstream()
         while True:
-            await asyncio.sleep(self.rng.expovariate(1 / MEAN_INTERVAL))
+            await asyncio.sleep(self.rng.expovariate(1 / mean_interval))
             if time.monotonic() >= until:
                 return
             now = format_time(datetime.now(timezone.utc))
             records = [application(self.sent + i, now) for i in range(self.rng.randint(1, 3))]
-            wire, pos = seal_next(self.identity.node_id, "up", self.pos, records, now, self.identity.key)
-            await js.publish(uplink_subject(self.identity.node_id), wire, headers={"Nats-Msg-Id": pos.head, SENT_AT_HEADER: now}, timeout=30)
+            wire, pos = seal_next(self.identity.node_id, "up", self.pos, records, now, self.identity.key, compress)
+            await js.publish(uplink_subject(self.identity.node_id), wire, headers={"Nats-Msg-Id": pos.head, SENT_AT_HEADER: now, SEQ_HEADER: str(pos.seq)}, timeout=30)
             self.pos = pos
             self.sent += len(records)
 

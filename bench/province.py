@@ -27,11 +27,11 @@ import nats
 from sqlalchemy import create_engine, text
 
 from provisioning.federation import LocalFederation, free_port
-from sync_protocol import COMPRESSION, GENESIS, SENT_AT_HEADER, SEQ_HEADER, format_time, parse_time, seal_next, seal_status, status_subject, uplink_subject
+from sync_protocol import COMPRESSION, format_time, parse_time, seal_status, status_subject
 from tests import pg
 
 from .common import cpu_seconds, percentile, wait_for
-from .county import Sender, application, enrol_points
+from .county import Sender, enrol_points
 
 POINTS = 200
 PROVINCE_POINTS = 20_000
@@ -59,20 +59,6 @@ class ProvinceSender(Sender):
             except (nats.errors.TimeoutError, nats.errors.NoRespondersError):
                 self.unanswered += 1
             await asyncio.sleep(max(0.0, interval - (time.monotonic() - started)) * self.rng.uniform(0.8, 1.2))
-
-    async def intake(self, until: float, mean_interval: float) -> None:
-        assert self.nc is not None
-        js = self.nc.jetstream()
-        while True:
-            await asyncio.sleep(self.rng.expovariate(1 / mean_interval))
-            if time.monotonic() >= until:
-                return
-            now = format_time(datetime.now(timezone.utc))
-            records = [application(self.sent + i, now) for i in range(self.rng.randint(1, 3))]
-            wire, pos = seal_next(self.identity.node_id, "up", self.pos, records, now, self.identity.key, compress=True)
-            await js.publish(uplink_subject(self.identity.node_id), wire, headers={"Nats-Msg-Id": pos.head, SENT_AT_HEADER: now, SEQ_HEADER: str(pos.seq)}, timeout=30)
-            self.pos = pos
-            self.sent += len(records)
 
 
 async def _floor(url: str, options: dict, rate: float, seconds: float) -> list[float]:
@@ -116,7 +102,7 @@ def run(points: int = POINTS, seconds: float = SECONDS) -> dict[str, float] | st
                 cpu0, t0 = cpu_seconds(hub), time.monotonic()
                 until = time.monotonic() + seconds
                 floor = asyncio.ensure_future(_floor(fed.nats_url, fed.nats_options(), HEARTBEATS_PER_S / 20, seconds))
-                await asyncio.gather(*(s.heartbeats(until, interval) for s in senders), *(s.intake(until, mean_intake) for s in senders))
+                await asyncio.gather(*(s.heartbeats(until, interval) for s in senders), *(s.run(until, mean_intake, compress=True) for s in senders))
                 cpu = (cpu_seconds(hub) - cpu0) / (time.monotonic() - t0)
                 for s in senders:
                     assert s.nc is not None

@@ -58,30 +58,36 @@ def encode_body(batch: Batch) -> bytes:
     return canonical_bytes(batch.to_obj())
 
 
-def _require(obj: dict[str, Any], key: str, kind: type | tuple[type, ...]) -> Any:
+def require(obj: dict[str, Any], key: str, kind: type | tuple[type, ...]) -> Any:
     value = obj.get(key)
     if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
         raise Malformed(f"field {key!r} missing or not {getattr(kind, '__name__', kind)}")
     return value
 
 
-def decode_body(body: bytes) -> Batch:
-    """Decode verified body bytes into a Batch; raise Malformed / UnsupportedVersion."""
+def json_object(body: bytes, what: str = "body") -> dict[str, Any]:
+    """The JSON object in verified bytes; Malformed if they are not one."""
     try:
         obj = json.loads(body.decode("utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise Malformed(f"body is not UTF-8 JSON: {exc}") from None
+        raise Malformed(f"{what} is not UTF-8 JSON: {exc}") from None
     if not isinstance(obj, dict):
-        raise Malformed("body is not an object")
+        raise Malformed(f"{what} is not an object")
+    return obj
+
+
+def decode_body(body: bytes) -> Batch:
+    """Decode verified body bytes into a Batch; raise Malformed / UnsupportedVersion."""
+    obj = json_object(body)
     if obj.get("v") != PROTOCOL_VERSION:
         raise UnsupportedVersion(obj.get("v"))
-    direction = _require(obj, "dir", str)
+    direction = require(obj, "dir", str)
     if direction not in ("up", "down"):
         raise Malformed(f"dir must be 'up' or 'down', got {direction!r}")
-    seq = _require(obj, "seq", int)
+    seq = require(obj, "seq", int)
     if seq < 1:
         raise Malformed("seq starts at 1")
-    raw_records = _require(obj, "records", list)
+    raw_records = require(obj, "records", list)
     if len(raw_records) > MAX_RECORDS_PER_BATCH:
         raise Malformed(f"{len(raw_records)} records, the limit is {MAX_RECORDS_PER_BATCH}")
     records = []
@@ -90,20 +96,20 @@ def decode_body(body: bytes) -> Batch:
             raise Malformed("record is not an object")
         records.append(
             Record(
-                kind=_require(raw, "kind", str),
-                id=_require(raw, "id", str),
-                at=_require(raw, "at", str),
-                data=_require(raw, "data", dict),
+                kind=require(raw, "kind", str),
+                id=require(raw, "id", str),
+                at=require(raw, "at", str),
+                data=require(raw, "data", dict),
             )
         )
-    prev = _require(obj, "prev", str)
+    prev = require(obj, "prev", str)
     if len(prev) != 64:
         raise Malformed("prev must be 64 hex characters")
     return Batch(
-        node=_require(obj, "node", str),
+        node=require(obj, "node", str),
         direction=direction,
         seq=seq,
         prev=prev,
-        created=_require(obj, "created", str),
+        created=require(obj, "created", str),
         records=tuple(records),
     )

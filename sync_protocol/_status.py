@@ -15,13 +15,13 @@ Rules of this file:
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from nacl.exceptions import BadSignatureError
 from nacl.signing import SigningKey, VerifyKey
 
 from ._canonical import canonical_bytes
+from ._envelope import json_object, require
 from ._errors import BadSignature, Malformed, TooLarge
 
 STATUS_VERSION = 1
@@ -51,16 +51,9 @@ def open_status(raw: bytes, key: VerifyKey, required: dict[str, type], node: str
         body = key.verify(raw)
     except (BadSignatureError, ValueError):
         raise BadSignature("status does not verify with the sender's key") from None
-    try:
-        obj = json.loads(body.decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise Malformed(f"status is not UTF-8 JSON: {exc}") from None
-    if not isinstance(obj, dict):
-        raise Malformed("status is not an object")
+    obj = json_object(body, "status")
     for name, kind in required.items():
-        value = obj.get(name)
-        if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
-            raise Malformed(f"status field {name!r} missing or not {kind.__name__}")
+        require(obj, name, kind)
     if obj["node"] != node:
         raise Malformed(f"status is about {obj['node']!r}, not {node!r}")
     return obj
