@@ -20,6 +20,7 @@ import nats.js.errors
 from nacl.signing import SigningKey
 from nats.js.api import AckPolicy, ConsumerConfig, KeyValueConfig, RetentionPolicy, StorageType, StreamConfig
 from sqlalchemy.engine import Engine
+from sqlmodel import Session, select
 from tenacity import AsyncRetrying, retry_if_exception_type, wait_exponential
 
 from sync_protocol import (
@@ -196,8 +197,7 @@ async def _last_stored(js: nats.js.JetStreamContext, stream: str, subject: str) 
 
 
 def _nodes_by_status(engine: Engine) -> tuple[list[str], list[str]]:
-    from sqlmodel import Session, select
-
+    """(enrolled, revoked) node ids."""
     with Session(engine) as session:
         rows = session.exec(select(Node.id, Node.status)).all()
     return [n for n, status in rows if status == "enrolled"], [n for n, status in rows if status != "enrolled"]
