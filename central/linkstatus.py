@@ -128,7 +128,7 @@ def _receive(session: Session, node: Node | None, raw: bytes, now: datetime, sta
     node.compression = COMPRESSION if COMPRESSION in (status.get("compression") or []) else ""
     session.add(node)
     originals.note_answers(session, node_id, status.get("originals"))
-    reply: dict[str, Any] = {"node": node_id, "up_applied": node.up_seq, "compression": [COMPRESSION], "metered": node.metered, "files_paused": files_paused(node, now)}
+    reply: dict[str, Any] = {"node": node_id, "up_applied": node.up_seq, "compression": [COMPRESSION], "metered": node.metered, "metered_hours": node.metered_hours, "files_paused": files_paused(node, now)}
     if wanted:
         reply["originals_wanted"] = wanted
     file = status.get("file")

@@ -7,6 +7,7 @@ import json
 import logging
 import sqlite3
 from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from nacl.signing import SigningKey, VerifyKey
@@ -219,18 +220,35 @@ def hub_inflates(store: Store) -> bool:
     return read_meta(store, "hub_inflates") == "1"
 
 
+BEIJING = timezone(timedelta(hours=8))
+
+
 @dataclass
 class DailyBytes:
-    """Bytes this node put on its link and took from it, per UTC day (for the hub's dashboard
-    and a metered plan); counted at the application level, so NATS and TLS framing add a little."""
+    """Bytes this node put on its link and took from it, per day in Beijing time (the county's
+    day, for the hub's dashboard and a metered plan); counted at the application level, so NATS
+    and TLS framing add a little. Kept in the node's database at every status (``save``), so a
+    restart does not forget the day's traffic."""
 
     day: str = ""
     up: int = 0
     down: int = 0
 
     def count(self, up: int = 0, down: int = 0) -> None:
-        today = utcnow()[:10]
+        today = datetime.now(BEIJING).date().isoformat()
         if today != self.day:
             self.day, self.up, self.down = today, 0, 0
         self.up += up
         self.down += down
+
+    @classmethod
+    def load(cls, store: Store) -> "DailyBytes":
+        day, _, counts = read_meta(store, "bytes_today").partition(" ")
+        up, _, down = counts.partition(" ")
+        usage = cls(day, int(up), int(down)) if up.isdigit() and down.isdigit() else cls()
+        usage.count()  # a new day since: start from zero
+        return usage
+
+    def save(self, store: Store) -> None:
+        with store.write() as conn:
+            set_meta(conn, "bytes_today", f"{self.day} {self.up} {self.down}")

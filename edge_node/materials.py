@@ -199,20 +199,30 @@ def queue_originals(store: Store, blobs_dir: Path, sha256s: list[str]) -> dict[s
     (sent even in metered mode). Returns which were queued (or had been) and which this node no
     longer has (purged after the retention period, or never optimised)."""
     out: dict[str, list[str]] = {"queued": [], "gone": []}
-    agent = {"username": "system"}
     for sha in sha256s:
-        with store.write() as conn:
-            row = conn.execute("SELECT * FROM materials WHERE sha256 = ? AND original_sha256 IS NOT NULL ORDER BY id LIMIT 1", (sha,)).fetchone()
-            if row is None or not blob_path(blobs_dir, row["original_sha256"]).exists():
+        row = store.one("SELECT * FROM materials WHERE sha256 = ? AND original_sha256 IS NOT NULL ORDER BY id LIMIT 1", (sha,))
+        path = blob_path(blobs_dir, row["original_sha256"]) if row is not None else None
+        if row is None or path is None or not path.exists():
+            out["gone"].append(sha)
+            continue
+        name = row["material"] + ORIGINAL_SUFFIX
+        sent = store.one("SELECT sha256 FROM materials WHERE application_id = ? AND material = ?", (row["application_id"], name))
+        if sent is None:
+            # the photo as taken at full size, but — like every photo that leaves this node —
+            # without its EXIF (GPS, phone, time): what the clerk needs is the detail, not the
+            # place. Re-encoded before the write lock: it takes a good part of a second.
+            original = path.read_bytes()
+            try:
+                content, media = photos.clean(original, sniff_media_type(original) or row["media_type"])
+            except InvalidInput:
                 out["gone"].append(sha)
                 continue
-            name = row["material"] + ORIGINAL_SUFFIX
-            if conn.execute("SELECT 1 FROM materials WHERE application_id = ? AND material = ?", (row["application_id"], name)).fetchone() is None:
-                with open(blob_path(blobs_dir, row["original_sha256"]), "rb") as f:
-                    media = sniff_media_type(f.read(16)) or row["media_type"]
-                stored = StoredFile("original-" + (row["filename"] or "photo"), row["original_sha256"], row["original_size"], media, None, None)
-                record_material(conn, row["application_id"], name, stored, agent)
+            stored = StoredFile("original-" + (row["filename"] or "photo"), write_blob(blobs_dir, content), len(content), media, None, None)
+        with store.write() as conn:
+            again = conn.execute("SELECT sha256 FROM materials WHERE application_id = ? AND material = ?", (row["application_id"], name)).fetchone()
+            if again is None:
+                record_material(conn, row["application_id"], name, stored, {"username": "system"})
                 log.info("original of %s… queued for the county at its request", sha[:12])
-            conn.execute("UPDATE blob_uploads SET requested = 1 WHERE sha256 = ?", (row["original_sha256"],))
-            out["queued"].append(sha)
+            conn.execute("UPDATE blob_uploads SET requested = 1 WHERE sha256 = ?", ((again or sent or {"sha256": stored.sha256})["sha256"],))
+        out["queued"].append(sha)
     return out

@@ -27,7 +27,7 @@ from PIL import Image, ImageOps, JpegImagePlugin, UnidentifiedImageError
 
 from .errors import InvalidInput
 
-__all__ = ["LONG_EDGE", "MAX_PIXELS", "QUALITY", "optimise"]
+__all__ = ["LONG_EDGE", "MAX_PIXELS", "QUALITY", "clean", "optimise"]
 
 LONG_EDGE = 2000  # px: an A4 page at ~170 dpi — body text, ID numbers and a red seal stay legible
 # JPEG quality: text edges stay clean at 80, and the bytes climb steeply above it (the tests'
@@ -43,6 +43,25 @@ Image.MAX_IMAGE_PIXELS = MAX_PIXELS
 _FORMATS = {"image/jpeg": "JPEG", "image/png": "PNG"}
 UNREADABLE = "照片无法读取（文件可能已损坏或不完整），请重新拍照后上传"
 TOO_MANY_PIXELS = f"照片像素过多（超过 {MAX_PIXELS // 1_000_000} 百万像素），请用手机的普通拍照模式重新拍照后上传"
+
+
+def clean(content: bytes, media_type: str) -> tuple[bytes, str]:
+    """The photo as taken, for a clerk who asked for the original (原图): full size, upright, at
+    the quality it was taken (its own JPEG quantisation), and — like every photo that leaves the
+    node — without its metadata (EXIF with GPS, XMP, comments). PDFs unchanged."""
+    if media_type not in _FORMATS:
+        return content, media_type
+    try:
+        image = _decode(content, _FORMATS[media_type], full_size=True)
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning):
+        raise InvalidInput(TOO_MANY_PIXELS) from None
+    except (UnidentifiedImageError, OSError, SyntaxError, EOFError):
+        raise InvalidInput(UNREADABLE) from None
+    if media_type == "image/png":
+        return _encode_png(image.picture, image.icc), "image/png"
+    if image.qtables:
+        return _encode_jpeg(image.picture, image.icc, qtables=image.qtables, subsampling=image.subsampling), "image/jpeg"
+    return _encode_jpeg(image.picture, image.icc, quality=95), "image/jpeg"
 
 
 def optimise(content: bytes, media_type: str) -> tuple[bytes, str]:
@@ -84,13 +103,13 @@ class _Decoded(NamedTuple):
     subsampling: int
 
 
-def _decode(content: bytes, pil_format: str) -> _Decoded:
+def _decode(content: bytes, pil_format: str, full_size: bool = False) -> _Decoded:
     with Image.open(io.BytesIO(content), formats=[pil_format]) as source:  # only the sniffed decoder
         width, height = source.size
         if width * height > MAX_PIXELS:
             raise Image.DecompressionBombError(f"{width}x{height}")
         target = _fit(source.size)
-        if isinstance(source, JpegImagePlugin.JpegImageFile):  # MPO, the multi-picture JPEG of some phones, too
+        if isinstance(source, JpegImagePlugin.JpegImageFile) and not full_size:  # MPO, the multi-picture JPEG of some phones, too
             # let libjpeg decode at 1/2, 1/4 or 1/8 scale when that still covers the target:
             # a 12 MP photo decodes as 3 MP, in a quarter of the time and memory
             source.draft(None, target)

@@ -89,7 +89,7 @@ class NodeSync:
         self.offline_since: str | None = format_time(datetime.now(timezone.utc))
         self.credentials_refused = False  # NATS said "Authorization Violation": revoked or replaced
         self.meter = LinkMeter()
-        self.usage = link.DailyBytes()
+        self.usage = link.DailyBytes.load(store)
         self.hub: dict = {}  # the hub's last status reply (what arrived, its link settings)
         self.uplink_busy = True  # records wait to go up: files hold back (blobs.py)
         self.statuses_answered = 0  # heartbeats the hub answered since start
@@ -103,6 +103,7 @@ class NodeSync:
         """For the banner and /api/status: the link as measured."""
         return {"kbit_per_s": self.meter.kbit_per_s() if self.meter.rate_measured else None, "rtt_ms": round(self.meter.rtt_s * 1000) if self.meter.rtt_measured else None,
                 "bytes_up_today": self.usage.up, "bytes_down_today": self.usage.down, "metered": bool(self.hub.get("metered")),
+                "metered_hours": self.hub.get("metered_hours") or "", "files_paused": bool(self.hub.get("files_paused")),
                 "statuses_answered": self.statuses_answered, "hub_answered_at": self.hub.get("at")}
 
     def wake_uplink(self) -> None:
@@ -181,8 +182,10 @@ class NodeSync:
         if self.nc is None or not self.online:
             return None
         fields = await asyncio.to_thread(link.status_fields, self.store, self.app_version)
+        await asyncio.to_thread(self.usage.save, self.store)
         fields |= {"node": self.identity.node_id, "at": format_time(datetime.now(timezone.utc)), "compression": [COMPRESSION], "interval_s": int(self.heartbeat_seconds)}
-        fields |= {k: self.link_status()[k] for k in ("kbit_per_s", "rtt_ms", "bytes_up_today", "bytes_down_today") if self.link_status()[k] is not None}
+        measured = self.link_status()
+        fields |= {k: measured[k] for k in ("kbit_per_s", "rtt_ms", "bytes_up_today", "bytes_down_today") if measured[k] is not None}
         if file is not None:
             fields["file"] = {"sha256": file[0], "size": file[1]}
         if self._original_answers:

@@ -62,33 +62,51 @@ def run_demo(root: Path, nats_port: int, base_port: int) -> int:
     starters: dict[str, Callable[[], None]] = {"nats": fed.start_nats, "hub": fed.start_hub} | {spec.node_id: (lambda spec=spec: fed.start_node(spec)) for spec in nodes}
     restarts: dict[str, int] = {}
     nats_off = False
-    while not stopping:
-        for name, code in fed.exited():
-            restarts[name] = restarts.get(name, 0) + 1
-            if restarts[name] > RESTARTS_ALLOWED:
-                print(f"{name} keeps stopping (exit code {code}, {RESTARTS_ALLOWED} restarts); giving up. See {fed.log_path(name)}", file=sys.stderr)
-                fed.stop_all()
-                return 1
-            print(f"{name} stopped unexpectedly (exit code {code}); starting it again (see {fed.log_path(name)})", file=sys.stderr, flush=True)
-            try:
-                starters[name]()
-            except (FederationError, OSError) as exc:
-                print(f"  {name} did not start again: {exc}", file=sys.stderr, flush=True)
-            else:
-                print(f"  {name} is running again", flush=True)
-        if _typed("nats"):
-            nats_off = not nats_off
-            if nats_off:
-                fed.stop("nats")
-                print("NATS stopped: the county's network is down. The hub and every node keep working offline; type nats again to bring it back.", flush=True)
-            else:
-                fed.start_nats()
-                print("NATS started again: the nodes reconnect and send what waited.", flush=True)
-        time.sleep(0.5)
-    print("\nstopping nodes, hub and NATS …", flush=True)
+    try:
+        while not stopping:
+            for name, code in fed.exited():
+                restarts[name] = restarts.get(name, 0) + 1
+                if restarts[name] > RESTARTS_ALLOWED:
+                    _say(f"{name} keeps stopping (exit code {code}, {RESTARTS_ALLOWED} restarts); giving up. See {fed.log_path(name)}", err=True)
+                    fed.stop_all()
+                    return 1
+                _say(f"{name} stopped unexpectedly (exit code {code}); starting it again (see {fed.log_path(name)})", err=True)
+                try:
+                    starters[name]()
+                except (FederationError, OSError) as exc:
+                    _say(f"  {name} did not start again: {exc}", err=True)
+                else:
+                    _say(f"  {name} is running again")
+            if _typed("nats"):
+                nats_off = not nats_off
+                if nats_off:
+                    fed.stop("nats")
+                    _say("NATS stopped: the county's network is down. The hub and every node keep working offline; type nats again to bring it back.")
+                else:
+                    try:
+                        fed.start_nats()
+                    except (FederationError, OSError) as exc:
+                        _say(f"NATS did not start: {exc}; type nats to try again", err=True)
+                        nats_off = True
+                    else:
+                        _say("NATS started again: the nodes reconnect and send what waited.")
+            time.sleep(0.5)
+    except BaseException:
+        fed.stop_all()  # whatever went wrong while watching, no process is left behind
+        raise
+    _say("\nstopping nodes, hub and NATS …")
     fed.stop_all()
-    print(f"stopped. Data kept in {fed.root}; run the same command to resume.")
+    _say(f"stopped. Data kept in {fed.root}; run the same command to resume.")
     return 0
+
+
+def _say(text: str, err: bool = False) -> None:
+    """Print, even when nobody reads any more (``yiwang demo | tee log`` and Ctrl-C: tee died of
+    the same SIGINT), so that stopping the federation never depends on a print."""
+    try:
+        print(text, file=sys.stderr if err else sys.stdout, flush=True)
+    except OSError:
+        pass
 
 
 def _typed(word: str) -> bool:

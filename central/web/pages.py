@@ -82,10 +82,11 @@ def _case_page(request: Request, user: Any, application_id: str, status_code: in
     with Session(ctx.engine) as session:
         materials = blobs.materials_of(session, application_id)
         requested = originals.requests_of(session, application_id)
+        point = session.get(Node, app.node_id)
     tasks = approval.case_tasks(ctx.engine, application_id)
     own = next((t for t in tasks if t["department"] == user.department), None)
     return page("case.html", status_code=status_code, user=user, app=app, materials=materials, tasks=tasks, own=own, error=error, licences=approval.licences_used(ctx.engine, app),
-                originals_requested=requested, original_suffix=originals.SUFFIX)
+                originals_requested=requested, original_suffix=originals.SUFFIX, point=point)
 
 
 @get("/cases/{application_id:str}", sync_to_thread=True)

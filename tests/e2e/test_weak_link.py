@@ -176,13 +176,18 @@ def test_a_metered_point_sends_records_at_once_and_files_only_when_allowed(feder
             return next((m for m in clerk.get(f"/api/applications/{app['id']}").json()["materials"] if m["material"] == "居民身份证（原图）" and m["arrived"]), None)
 
         got = eventually(original, what="the original at the hub while the point is metered")
-        assert got["size"] == len(photo)
-        assert clerk.get(f"/api/applications/{app['id']}/materials/{got['sha256']}").content == photo
+        full = clerk.get(f"/api/applications/{app['id']}/materials/{got['sha256']}").content
+        from PIL import Image
+        import io
+
+        assert Image.open(io.BytesIO(full)).size == Image.open(io.BytesIO(photo)).size == (4000, 3000)  # full size...
+        assert got["size"] > sent.json()["size"] and b"GPS" not in full and 0x8825 not in Image.open(io.BytesIO(full)).getexif()  # ...but no GPS
+        assert 0x8825 in Image.open(io.BytesIO(photo)).getexif()  # which the photo as taken had
         assert not next(m for m in clerk.get(f"/api/applications/{app['id']}").json()["materials"] if m["sha256"] == sha)["arrived"]  # the copy still waits for its hours
         case_page = httpx.Client(base_url=federation.hub_url, timeout=30)
         token = re.search(r'name="_csrf_token" value="([^"]+)"', case_page.get("/login").text).group(1)
         case_page.post("/login", data={"username": "clerk-mzj", "password": federation.password, "_csrf_token": token})
-        assert "原图正在从服务点上传" in case_page.get(f"/cases/{app['id']}").text
+        assert "原图已到" in case_page.get(f"/cases/{app['id']}").text
         operator.post("/api/nodes/shangcun/link", json={"metered": False})
         eventually(lambda: clerk.get(f"/api/applications/{app['id']}").json()["materials_complete"], what="the file once metering is off")
     finally:
