@@ -295,3 +295,38 @@ def test_a_node_file_from_before_optimisation_opens_and_purges_its_materials(tmp
         assert materials.purge_received(store, blobs_dir, 7) == 1 and files_in(blobs_dir) == set()
     finally:
         store.close()
+
+
+def test_an_original_asked_for_goes_full_size_upright_and_without_its_metadata(node: Node, phone_photo: bytes):
+    """原图: the clerk gets every pixel the phone took, not where or with what it was taken."""
+    app = cases.submit_application(node.store, {"item_code": "MZ-003", "applicant_name": "李桂芳", "applicant_id_number": resident_id(9)}, AGENT, node.blobs_dir, [("居民身份证", "IMG_0002.jpg", phone_photo)])
+    [row] = materials.list_materials(node.store, node.blobs_dir, app["id"])
+    assert materials.queue_originals(node.store, node.blobs_dir, [row["sha256"], "ff" * 32]) == {"queued": [row["sha256"]], "gone": ["ff" * 32]}
+    assert materials.queue_originals(node.store, node.blobs_dir, [row["sha256"]]) == {"queued": [row["sha256"]], "gone": []}  # asked twice: queued once
+    rows = materials.list_materials(node.store, node.blobs_dir, app["id"])
+    [original] = [r for r in rows if r["material"] == "居民身份证（原图）"]
+    sent = materials.blob_path(node.blobs_dir, original["sha256"]).read_bytes()
+    with Image.open(io.BytesIO(sent)) as out:
+        assert out.size == (SENSOR[1], SENSOR[0])  # every pixel, turned upright
+        assert len(out.getexif()) == 0
+    for marker in (b"Exif\x00\x00", MAP_DATUM, b"YiwangPhone", b"GPSLatitude"):
+        assert marker in phone_photo and marker not in sent
+    upload = node.store.one("SELECT requested, completed_at FROM blob_uploads WHERE sha256 = ?", (original["sha256"],))
+    assert upload["requested"] == 1 and upload["completed_at"] is None  # sent even while metered
+    assert node.store.one("SELECT COUNT(*) FROM outbox WHERE kind = 'materials.attached'")[0] == 2
+
+
+def test_todays_traffic_survives_a_restart_and_starts_again_on_a_new_beijing_day(node: Node):
+    from edge_node.link import DailyBytes
+
+    usage = DailyBytes.load(node.store)
+    usage.count(up=1200, down=300)
+    usage.save(node.store)
+    again = DailyBytes.load(node.store)
+    assert (again.up, again.down) == (1200, 300)
+    with node.store.write() as conn:
+        conn.execute("UPDATE meta SET value = '2020-01-01 99 99' WHERE key = 'bytes_today'")
+    assert (DailyBytes.load(node.store).up, DailyBytes.load(node.store).down) == (0, 0)
+    with node.store.write() as conn:
+        conn.execute("UPDATE meta SET value = 'garbage' WHERE key = 'bytes_today'")
+    assert DailyBytes.load(node.store).up == 0
