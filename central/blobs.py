@@ -72,7 +72,9 @@ def receive_chunk(engine: Engine, blobs_dir: Path, subject: str, offset: int, si
         else:
             session.add(BlobChunk(sha256=sha, offset=offset, length=len(data)))
         session.flush()
-        blob.received_bytes = covered(session.exec(select(BlobChunk.offset, BlobChunk.length).where(BlobChunk.sha256 == sha)).all())
+        if offset <= blob.received_bytes:  # the usual case: the next chunk in order, joined with any that came early
+            later = session.exec(select(BlobChunk.offset, BlobChunk.length).where(BlobChunk.sha256 == sha, col(BlobChunk.offset) > blob.received_bytes).order_by(col(BlobChunk.offset))).all()
+            blob.received_bytes = covered([(0, blob.received_bytes), (offset, len(data)), *later])
         session.add(blob)
         if blob.received_bytes < blob.size:
             return "stored"

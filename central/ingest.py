@@ -131,9 +131,10 @@ def _receive(session: Session, node: Node, subject: str, raw: bytes, now: str) -
         try:
             with session.begin_nested():
                 _apply(session, node, verdict.batch.records, now)
-        except (KeyError, TypeError, ValueError, SQLAlchemyError) as exc:
-            # signed and linked, but applying it failed: quarantine the batch and do not advance,
-            # so the node's stream halts visibly instead of skipping its data
+        except (KeyError, TypeError, ValueError, ArithmeticError, RecursionError, SQLAlchemyError) as exc:
+            # signed and linked, but applying it failed (an integer too large for the database
+            # is an OverflowError): quarantine the batch and do not advance, so the node's
+            # stream halts visibly instead of skipping its data, and no other batch is touched
             verdict = Rejected("invalid_record", f"{type(exc).__name__}: {exc}")
         else:
             insert_rows(session, UplinkBatch.__table__, [{"node_id": node.id, "seq": verdict.batch.seq, "hash": verdict.hash, "raw": raw, "received_at": now}])  # type: ignore[arg-type]

@@ -31,6 +31,7 @@ BACKLOG_ALERT = 20  # outbox depth rising over three heartbeats past this: alert
 HEARTBEATS_KEPT = 100
 CLOCK_SKEW_S = 300  # a node clock this far off makes receipts and deadlines wrong: alert
 MISSED_HEARTBEATS = 3  # a point is silent after this many of its heartbeat intervals without a word
+MAX_INTERVAL_S = 24 * 3600  # a heartbeat interval a status may claim
 
 
 def note_heartbeat(session: Session, node: Node, app_version: str, catalog_version: int, outbox_depth: int, at: str, now: str) -> None:
@@ -99,8 +100,8 @@ def _receive_all(engine: Engine, statuses: list[tuple[str, bytes]], now: datetim
             try:
                 with session.begin_nested():  # one point's status that fails to apply never holds up the others'
                     replies.append(_receive(session, nodes.get(node_id), raw, now, stamp, wanted.get(node_id, [])))
-            except (KeyError, TypeError, ValueError, SQLAlchemyError) as exc:
-                log.warning("status from %s not kept: %s: %s", node_id, type(exc).__name__, exc)
+            except (KeyError, TypeError, ValueError, ArithmeticError, RecursionError, SQLAlchemyError) as exc:
+                log.warning("status from %s not kept: %s", node_id, type(exc).__name__)
                 replies.append(None)
         return replies
 
@@ -118,9 +119,9 @@ def _receive(session: Session, node: Node | None, raw: bytes, now: datetime, sta
         note_clock(session, node, round((parse_time(status["at"]) - now).total_seconds()), stamp)
     except ValueError:
         pass
-    note_heartbeat(session, node, status["app_version"], status["catalog_version"], status["outbox_depth"], stamp, stamp)
+    note_heartbeat(session, node, status["app_version"][:40], _int(status["catalog_version"]), _int(status["outbox_depth"]), stamp, stamp)
     node.last_seen_at = stamp
-    node.heartbeat_interval_s = _int(status.get("interval_s"))
+    node.heartbeat_interval_s = _int(status.get("interval_s"), MAX_INTERVAL_S)
     node.link_kbit_per_s = _int(status.get("kbit_per_s")) or node.link_kbit_per_s
     node.link_rtt_ms = _int(status.get("rtt_ms")) or node.link_rtt_ms
     node.bytes_up_today, node.bytes_down_today = _int(status.get("bytes_up_today")), _int(status.get("bytes_down_today"))
@@ -134,13 +135,18 @@ def _receive(session: Session, node: Node | None, raw: bytes, now: datetime, sta
     file = status.get("file")
     if isinstance(file, dict) and isinstance(file.get("sha256"), str):
         blob = session.get(Blob, file["sha256"])
-        reply["file"] = {"sha256": file["sha256"], "stored": (blob.size if blob.complete_at else blob.received_bytes) if blob is not None else 0}
+        mine = blob is not None and blob.node_id == node_id  # what the hub holds of another point's file is not this point's business
+        reply["file"] = {"sha256": file["sha256"], "stored": (blob.size if blob.complete_at else blob.received_bytes) if mine else 0}
     reply["_up_seq"] = status["up_seq"]  # for sync.py: whether to look in the stream; not sent
     return reply
 
 
-def _int(value: Any) -> int:
-    return value if isinstance(value, int) and not isinstance(value, bool) and value >= 0 else 0
+INT_MAX = 2**31 - 1  # what a status may say of any count: PostgreSQL's INTEGER (2 GB of traffic a day reads as 2 GB)
+
+
+def _int(value: Any, most: int = INT_MAX) -> int:
+    """A status's number, clamped: a lie never breaks the row, the dashboard or the database."""
+    return min(value, most) if isinstance(value, int) and not isinstance(value, bool) and value >= 0 else 0
 
 
 BEIJING = timezone(timedelta(hours=8))
@@ -166,5 +172,6 @@ def silent(node: Node, now: datetime, silent_after: timedelta) -> bool:
         return False
     if node.last_seen_at is None:
         return True
-    limit = timedelta(seconds=MISSED_HEARTBEATS * node.heartbeat_interval_s) if node.heartbeat_interval_s else silent_after
+    interval = min(node.heartbeat_interval_s, MAX_INTERVAL_S)
+    limit = timedelta(seconds=MISSED_HEARTBEATS * interval) if interval else silent_after
     return now - parse_time(node.last_seen_at) > limit

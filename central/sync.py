@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections import Counter
 import os
 import ssl
 from pathlib import Path
@@ -65,6 +66,7 @@ ACCESS_CHECK_SECONDS = 10
 RETRYABLE = (OSError, asyncio.TimeoutError, nats.errors.Error)
 STATUS_GROUP = 500  # statuses kept in one transaction at most
 STATUS_QUEUE = 20_000  # statuses waiting at most; past that they go unanswered (the points ask again)
+STATUS_PER_NODE = 2  # one point's statuses waiting at most (its heartbeat and a question after a timeout)
 
 
 def credentials(nats_dir: Path) -> dict[str, Any]:
@@ -218,6 +220,7 @@ class HubSync:
         self._wake = asyncio.Event()
         self._access_wake = asyncio.Event()
         self._consumers: dict[str, str] = {}  # node id -> "made" | "deleted" (its downlink consumer)
+        self._statuses_waiting: Counter[str] = Counter()  # per node, statuses queued and not yet kept
         self._loop: asyncio.AbstractEventLoop | None = None
         self.nc: nats.NATS | None = None
 
@@ -256,12 +259,19 @@ class HubSync:
                 await self._ingest_loop(js)
             else:
                 statuses: asyncio.Queue[nats.aio.msg.Msg] = asyncio.Queue(maxsize=STATUS_QUEUE)
+                waiting = self._statuses_waiting = Counter()
 
                 async def on_status(msg: nats.aio.msg.Msg) -> None:
+                    # fair to every point: at most STATUS_PER_NODE of one point's statuses wait at
+                    # once, so a point that floods its subject delays only itself
+                    node_id = msg.subject.rsplit(".", 1)[-1]
+                    if waiting[node_id] >= STATUS_PER_NODE:
+                        return  # unanswered: an honest point asks again (a status carries no data)
                     try:
                         statuses.put_nowait(msg)
                     except asyncio.QueueFull:
-                        pass  # overloaded: unanswered, the point asks again later (its data is not in a status)
+                        return
+                    waiting[node_id] += 1
 
                 await self.nc.subscribe(status_subject("*"), queue="hub", cb=on_status)
                 await asyncio.gather(self._ingest_loop(js), self._downlink_loop(js), self._blob_loop(js), self._access_loop(js), self._status_loop(js, statuses))
@@ -297,6 +307,11 @@ class HubSync:
             group = [await statuses.get()]
             while not statuses.empty() and len(group) < STATUS_GROUP:
                 group.append(statuses.get_nowait())
+            for msg in group:
+                node_id = msg.subject.rsplit(".", 1)[-1]
+                self._statuses_waiting[node_id] -= 1
+                if self._statuses_waiting[node_id] <= 0:
+                    del self._statuses_waiting[node_id]
             try:
                 replies = await asyncio.to_thread(linkstatus.receive_statuses, self.engine, [(m.subject.rsplit(".", 1)[-1], m.data) for m in group])
             except Exception:  # noqa: BLE001  (the database away: these go unanswered, the points ask again)

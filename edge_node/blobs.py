@@ -1,7 +1,6 @@
 """Send attachment bytes to the hub in chunks over JetStream, resumably.
 
-Each chunk goes to ``yiwang.blob.<node>.<sha256>`` with its offset and the total size in headers
-and ``Nats-Msg-Id: <sha256>:<offset>``. ``sent_bytes`` is advanced only after JetStream's PubAck,
+Each chunk goes to ``yiwang.blob.<node>.<sha256>`` with its offset and the total size in headers. ``sent_bytes`` is advanced only after JetStream's PubAck,
 so after a disconnect, a crash or a reboot the transfer continues from the last stored chunk.
 The hub verifies the assembled bytes against the SHA-256 named in the signed record.
 
@@ -70,7 +69,11 @@ async def send_blob(js: nats.js.JetStreamContext, store: Store, node_id: str, bl
             if link.uplink_busy and chunks:
                 break  # records first: they take one send; the file continues after them
             data = f.read(min(link.meter.send_bytes(), max_chunk or MAX_SEND_BYTES))
-            headers = {"Nats-Msg-Id": f"{sha256}:{offset}", BLOB_OFFSET_HEADER: str(offset), BLOB_SIZE_HEADER: str(size)}
+            # no Nats-Msg-Id: JetStream de-duplicates by it across the whole stream, and any point
+            # may set any id — another point that knows a shared form's SHA-256 could make this
+            # point's chunk vanish as a "duplicate". The hub drops a repeated chunk by its offset;
+            # and a chunk goes again only when the hub said it did not arrive (or could not say)
+            headers = {BLOB_OFFSET_HEADER: str(offset), BLOB_SIZE_HEADER: str(size)}
             started = time.monotonic()
             try:
                 await js.publish(blob_subject(node_id, sha256), data, headers=headers, timeout=link.meter.timeout_for(len(data)))

@@ -71,6 +71,8 @@ def json_object(body: bytes, what: str = "body") -> dict[str, Any]:
         obj = json.loads(body.decode("utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise Malformed(f"{what} is not UTF-8 JSON: {exc}") from None
+    except (RecursionError, ValueError) as exc:  # nested past Python's stack, or an integer of thousands of digits
+        raise Malformed(f"{what} cannot be decoded: {type(exc).__name__}") from None
     if not isinstance(obj, dict):
         raise Malformed(f"{what} is not an object")
     return obj

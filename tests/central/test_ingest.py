@@ -314,3 +314,26 @@ def test_a_verified_attachment_sends_its_receipt_to_each_node_that_sent_it(engin
         s.commit()
     assert receive_chunk(engine, blobs_dir, f"yiwang.blob.xiacun.{sha}", half, len(data), data[half:]) == "duplicate"
     assert sorted(node for node, _ in receipts()) == ["shangcun", "xiacun"]  # the other point may delete its copy too
+
+
+@pytest.mark.parametrize("poison, reason", [
+    (lambda key: bytes(key.sign(b'{"v":1,"node":"xiacun","records":' + b"[" * 100_000 + b"]" * 100_000 + b"}")), "malformed"),  # deeper than Python's stack
+    (lambda key: bytes(key.sign(b'{"v":1,"node":"xiacun","seq":' + b"9" * 5000 + b"}")), "malformed"),  # 5,000 digits
+    (lambda key: seal_next("xiacun", "up", GENESIS, [Record("materials.attached", "m1", T, {"application_id": "x1", "material": "m", "sha256": "ab" * 32, "size": 10**30, "media_type": "image/jpeg"})], T, key)[0], "invalid_record"),
+    (lambda key: seal_next("xiacun", "up", GENESIS, [Record("node.heartbeat", "h1", T, {"app_version": "x", "catalog_version": 1, "outbox_depth": 2**63, "clock": T})], T, key)[0], "invalid_record"),
+])
+def test_a_poisoned_batch_is_quarantined_and_the_rest_of_its_fetch_applied(engine, poison, reason):
+    """A point's signed batch that no database or decoder can take (an integer past SQLite's, an
+    integer of thousands of digits, nesting past the stack) is that point's batch quarantined —
+    never an exception that rolls back the whole fetch and crash-loops the hub's ingest."""
+    other = SigningKey(bytes(range(50, 82)))
+    with Session(engine) as s:
+        s.add(Node(id="xiacun", name="下村", kind="village", public_key=verify_key_to_text(other.verify_key), enrolled_at=T))
+        s.commit()
+    good = chain([received(1)])[0]
+    verdicts = ingest_batches(engine, [("yiwang.up.xiacun", poison(other), None), ("yiwang.up.shangcun", good, None)])
+    assert isinstance(verdicts[0], Rejected) and verdicts[0].reason == reason, verdicts[0]
+    assert isinstance(verdicts[1], Accepted)
+    with Session(engine) as s:
+        assert s.get(Node, "shangcun").up_seq == 1 and s.get(Node, "xiacun").up_seq == 0
+        assert [q.node_id for q in s.exec(select(Quarantine)).all()] == ["xiacun"]

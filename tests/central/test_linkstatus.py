@@ -128,3 +128,46 @@ def test_overlapping_chunks_count_once_and_a_hole_stops_the_count():
     assert covered([(0, 100), (50, 100)]) == 150  # a resumed transfer with a larger chunk
     assert covered([(0, 100), (150, 50)]) == 100  # a hole: the file is not complete
     assert covered([(0, 100), (0, 40), (100, 10)]) == 110
+
+
+@pytest.mark.parametrize("extra", [
+    {"kbit_per_s": 10**30}, {"outbox_depth": 2**63}, {"catalog_version": 10**20}, {"interval_s": 2**64}, {"interval_s": 10**15},
+    {"bytes_up_today": 10**40}, {"app_version": "版" * 1200},
+])
+def test_one_points_absurd_status_is_clamped_and_never_spoils_anothers(engine, extra):
+    good_key = SigningKey(bytes(range(9, 41)))
+    good = seal_status({"node": "xiacun", "at": T, "up_seq": 0, "outbox_depth": 2, "app_version": "0.2.0", "catalog_version": 1, "interval_s": 60}, good_key)
+    replies = linkstatus.receive_statuses(engine, [("shangcun", status(**extra)), ("xiacun", good)], NOW)
+    assert replies[1] is not None and replies[1]["node"] == "xiacun"
+    with Session(engine) as s:
+        assert s.get(Node, "xiacun").outbox_depth == 2  # the honest point's status was kept
+        liar = s.get(Node, "shangcun")
+    assert liar.heartbeat_interval_s <= linkstatus.MAX_INTERVAL_S and liar.link_kbit_per_s <= linkstatus.INT_MAX and liar.bytes_up_today <= linkstatus.INT_MAX
+    assert not linkstatus.silent(liar, NOW, timedelta(minutes=60))  # and the dashboard can still reason about it
+
+
+def test_a_status_nested_past_the_stack_is_refused_not_raised(engine):
+    raw = bytes(NODE_KEY.sign(b'{"v":1,"node":"shangcun","x":' + b"[" * 2000 + b"]" * 2000 + b"}"))
+    assert linkstatus.receive_statuses(engine, [("shangcun", raw)], NOW) == [None]
+
+
+def test_a_point_learns_nothing_of_another_points_file(engine):
+    with Session(engine) as s:
+        s.add(Blob(sha256="cd" * 32, node_id="xiacun", size=1000, received_bytes=1000, complete_at=T))
+        s.commit()
+    reply = linkstatus.receive_status(engine, "shangcun", status(file={"sha256": "cd" * 32, "size": 1000}), NOW)
+    assert reply is not None and reply["file"]["stored"] == 0
+
+
+def test_chunks_out_of_order_and_overlapping_complete_the_file_once_all_bytes_are_there(engine, tmp_path):
+    import hashlib
+
+    from central.blobs import receive_chunk
+
+    content = os.urandom(10_000)
+    sha = hashlib.sha256(content).hexdigest()
+    subject = f"yiwang.blob.shangcun.{sha}"
+    for offset, end in ((6000, 10_000), (0, 3000), (2000, 5000)):  # a resumed transfer with other chunk sizes
+        assert receive_chunk(engine, tmp_path, subject, offset, len(content), content[offset:end]) == "stored"
+    assert receive_chunk(engine, tmp_path, subject, 5000, len(content), content[5000:6000]) == "complete"
+    assert (tmp_path / sha).read_bytes() == content

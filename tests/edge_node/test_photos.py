@@ -330,3 +330,22 @@ def test_todays_traffic_survives_a_restart_and_starts_again_on_a_new_beijing_day
     with node.store.write() as conn:
         conn.execute("UPDATE meta SET value = 'garbage' WHERE key = 'bytes_today'")
     assert DailyBytes.load(node.store).up == 0
+
+
+def _png_with(chunk_type: bytes, payload: bytes) -> bytes:
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
+
+    header = chunk(b"IHDR", struct.pack(">IIBBBBB", 8, 8, 8, 0, 0, 0, 0))
+    pixels = chunk(b"IDAT", zlib.compress(b"".join(b"\x00" + bytes(8) for _ in range(8))))
+    return b"\x89PNG\r\n\x1a\n" + header + chunk(chunk_type, payload) + pixels + chunk(b"IEND", b"")
+
+
+@pytest.mark.parametrize("kind, payload", [
+    (b"zTXt", b"Comment\x00\x00" + zlib.compress(b"A" * 2_000_000, 9)),
+    (b"iCCP", b"icc\x00\x00" + zlib.compress(b"\x00" * 2_000_000, 9)),
+])
+def test_a_png_whose_text_or_colour_chunk_inflates_too_far_is_refused_not_a_500(kind, payload):
+    with pytest.raises(InvalidInput) as err:
+        photos.optimise(_png_with(kind, payload), "image/png")
+    assert "无法读取" in err.value.message
