@@ -30,6 +30,7 @@ from .store import Store, utcnow
 
 log = logging.getLogger("yiwang.node.blobs")
 RETRYABLE = (OSError, asyncio.TimeoutError, nats.errors.Error)
+SMALL_FILES_AT_ONCE = 20
 
 
 class Link(Protocol):
@@ -96,11 +97,59 @@ async def send_blob(js: nats.js.JetStreamContext, store: Store, node_id: str, bl
     return chunks
 
 
+async def send_small(js: nats.js.JetStreamContext, store: Store, node_id: str, blobs_dir: Path, rows: list[sqlite3.Row], link: Link) -> int:
+    """Several small files in one window: published together (their bytes at most one send's
+    worth), acknowledged in order. One at a time, a 15 KB ID-card photo over a 300 ms link would
+    spend a third of its time waiting for its PubAck. Returns how many were sent whole."""
+    files = []
+    for row in rows:
+        with open(blob_path(blobs_dir, row["sha256"]), "rb") as f:
+            f.seek(row["sent_bytes"])
+            files.append((row, f.read()))
+    total = sum(len(data) for _, data in files)
+    budget = link.meter.timeout_for(total)
+    started = time.monotonic()
+
+    async def one(row: sqlite3.Row, data: bytes) -> None:
+        headers = {BLOB_OFFSET_HEADER: str(row["sent_bytes"]), BLOB_SIZE_HEADER: str(row["size"])}  # no Nats-Msg-Id: see send_blob
+        await js.publish(blob_subject(node_id, row["sha256"]), data, headers=headers, timeout=budget)
+
+    outcomes = await asyncio.gather(*(one(row, data) for row, data in files), return_exceptions=True)
+    failed = [(row, data) for (row, data), outcome in zip(files, outcomes) if isinstance(outcome, BaseException)]
+    if not failed:
+        link.meter.sent(total, time.monotonic() - started)
+    else:
+        link.meter.timed_out()
+    done = 0
+    for (row, data), outcome in zip(files, outcomes):
+        if isinstance(outcome, BaseException):
+            if not isinstance(outcome, RETRYABLE):
+                raise outcome
+            held = await link.file_stored(row["sha256"], row["size"])  # arrived all the same?
+            if held is None or held < row["size"]:
+                continue  # the next round sends it again from what was acknowledged
+        link.usage.count(up=len(data))
+        await asyncio.to_thread(_advance, store, row["sha256"], row["size"], row["size"])
+        done += 1
+    log.info("%d small attachments sent together (%d bytes), %d to try again", done, total, len(files) - done)
+    return done
+
+
 async def send_pending(js: nats.js.JetStreamContext, store: Store, node_id: str, blobs_dir: Path, link: Link, requested_only: bool = False) -> int:
-    """Send waiting files, the one with least left to send first, while no records wait."""
+    """Send waiting files, the one with least left to send first, while no records wait: small
+    ones together in windows of one send's worth (send_small), large ones chunk by chunk.
+    Returns how many sends it made."""
     total = 0
-    for row in await asyncio.to_thread(pending_uploads, store, requested_only):
-        if link.uplink_busy:
-            break
+    rows = await asyncio.to_thread(pending_uploads, store, requested_only)
+    while rows and not link.uplink_busy:
+        window, room = [], link.meter.send_bytes()
+        while rows and rows[0]["size"] - rows[0]["sent_bytes"] <= room and len(window) < SMALL_FILES_AT_ONCE:
+            row = rows.pop(0)
+            room -= row["size"] - row["sent_bytes"]
+            window.append(row)
+        if len(window) > 1:
+            total += await send_small(js, store, node_id, blobs_dir, window, link)
+            continue
+        row = window[0] if window else rows.pop(0)
         total += await send_blob(js, store, node_id, blobs_dir, row["sha256"], row["size"], row["sent_bytes"], link)
     return total

@@ -8,6 +8,7 @@ import asyncio
 import math
 import os
 import re
+import sqlite3
 
 import httpx
 import nats
@@ -39,13 +40,19 @@ class UploadLink:
         return None
 
 
-def test_interrupted_attachment_upload_resumes_and_is_verified_at_the_hub(federation: LocalFederation):
-    spec = village("shangcun")
-    federation.enrol_node(spec)
+def offline_case(federation: LocalFederation, n: int):  # type: ignore[no-untyped-def]
+    """An enrolled village whose node process is not running (the test plays its sync worker),
+    with one application taken: (settings, identity, store, application)."""
+    federation.enrol_node(village("shangcun"))
     settings = Settings(data_dir=federation.node_dir("shangcun"))
     identity = NodeIdentity.load(settings)
     store = open_store(settings, identity)
-    app = cases.submit_application(store, {"item_code": "MZ-001", "applicant_name": "李桂芳", "applicant_id_number": resident_id(5)}, AGENT, checked=checked("MZ-001"))
+    app = cases.submit_application(store, {"item_code": "MZ-001", "applicant_name": "李桂芳", "applicant_id_number": resident_id(n)}, AGENT, checked=checked("MZ-001"))
+    return settings, identity, store, app
+
+
+def test_interrupted_attachment_upload_resumes_and_is_verified_at_the_hub(federation: LocalFederation):
+    settings, identity, store, app = offline_case(federation, 5)
     scan = b"%PDF-1.7\n" + os.urandom(4 * 1024 * 1024)
     row = materials.attach_material(store, settings.blobs_dir, app["id"], "家庭经济状况核对授权书", "授权书.pdf", scan, AGENT)
     sha, size = row["sha256"], row["size"]
@@ -133,3 +140,30 @@ def test_materials_uploaded_at_the_window_reach_the_clerk_and_leave_the_laptop(f
     gone = page.get(f"/applications/{app['id']}/materials/{sha}")
     assert gone.status_code == 404 and "本机不再保存" in gone.text
     assert clerk.get(f"/api/applications/{app['id']}/materials/{sha}").content == photo  # the county still has it
+
+
+def test_small_files_travel_together_in_one_window(federation: LocalFederation, caplog):
+    """Ten ID-card photos go in one window of one send's worth, not ten PubAck round trips."""
+    settings, identity, store, app = offline_case(federation, 15)
+    shas = [materials.attach_material(store, settings.blobs_dir, app["id"], f"材料{n}", f"{n}.pdf", b"%PDF-1.7\n" + os.urandom(3000), AGENT)["sha256"] for n in range(10)]
+    link_ = UploadLink()
+
+    async def go() -> int:
+        nc = await nats.connect(federation.nats_url, **federation.nats_options("shangcun"))
+        sends = await blobs.send_pending(nc.jetstream(), store, "shangcun", settings.blobs_dir, link_)
+        await nc.close()
+        return sends
+
+    caplog.set_level("INFO", logger="yiwang.node.blobs")
+    assert run_async(go()) == 10
+    assert blobs.pending_uploads(store) == []
+    assert [r.getMessage() for r in caplog.records if "sent together" in r.getMessage()] == ["10 small attachments sent together (30090 bytes), 0 to try again"]
+    store.close()
+    eventually(lambda: all(blob_complete(federation, sha) for sha in shas), what="all ten at the hub")
+
+
+def blob_complete(federation: LocalFederation, sha: str) -> bool:
+    """Whether the hub holds the verified file."""
+    with sqlite3.connect(federation.root / "hub" / "hub.sqlite3") as conn:
+        row = conn.execute("SELECT complete_at FROM blob WHERE sha256 = ?", (sha,)).fetchone()
+    return bool(row and row[0])

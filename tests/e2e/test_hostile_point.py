@@ -8,7 +8,6 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import os
-import sqlite3
 import statistics
 import time
 from datetime import datetime, timezone
@@ -23,7 +22,7 @@ from provisioning.federation import LocalFederation
 from sync_protocol import BLOB_OFFSET_HEADER, BLOB_SIZE_HEADER, blob_subject, format_time, seal_status, status_subject
 
 from ..conftest import Api, checked, resident_id, run_async, village
-from .test_attachments import AGENT, UploadLink
+from .test_attachments import AGENT, UploadLink, blob_complete
 from .test_walking_skeleton import eventually
 
 pytestmark = pytest.mark.e2e
@@ -102,11 +101,5 @@ def test_another_points_chunk_for_the_same_file_does_not_hide_this_points_own(fe
     run_async(squat())
     eventually(lambda: any(a["kind"] == "blob.mismatch" and a["node_id"] == "evil" for a in operator.get("/api/alerts").json()), what="the garbage dropped, the alert against its sender")
     run_async(upload())
-    eventually(lambda: _complete(federation, sha), what="good's own file complete at the hub")
+    eventually(lambda: blob_complete(federation, sha), what="good's own file complete at the hub")
     store.close()
-
-
-def _complete(federation: LocalFederation, sha: str) -> bool:
-    with sqlite3.connect(federation.root / "hub" / "hub.sqlite3") as conn:
-        row = conn.execute("SELECT complete_at FROM blob WHERE sha256 = ?", (sha,)).fetchone()
-    return bool(row and row[0])
