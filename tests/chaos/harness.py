@@ -126,7 +126,8 @@ class ChaosRun:
     def run(self) -> Report:
         stop = threading.Event()
         urls = {n: f"http://127.0.0.1:{s.port}" for n, s in self.specs.items()}
-        workers = [Worker(i, self.seed, urls, self.fed.hub_url, self.fed.password, self.ledger, stop) for i in range(self.workers)]
+        shares = {node_id: kbit / 1000 for node_id, (kbit, _) in self.slow.items()}  # a 64 kbit/s point takes 6 % of an unshaped one's work
+        workers = [Worker(i, self.seed, urls, self.fed.hub_url, self.fed.password, self.ledger, stop, shares) for i in range(self.workers)]
         threads = [threading.Thread(target=w.run, name=f"worker-{i}") for i, w in enumerate(workers)]
         for t in threads:
             t.start()

@@ -92,9 +92,12 @@ class Ledger:
 class Worker:
     """One thread of agents and clerks acting at random on the federation."""
 
-    def __init__(self, n: int, seed: int, nodes: dict[str, str], hub_url: str, password: str, ledger: Ledger, stop: threading.Event) -> None:
+    def __init__(self, n: int, seed: int, nodes: dict[str, str], hub_url: str, password: str, ledger: Ledger, stop: threading.Event, shares: dict[str, float] | None = None) -> None:
         self.rng = random.Random(seed * 1000 + n)
         self.nodes = nodes  # node id -> base URL
+        # how busy each point is: a point behind a 64 kbit/s link is a village, not a township
+        # with a queue (its share of the intake follows its link, so its backlog can drain)
+        self.shares = shares or {}
         self.agents = {node_id: Client(url, "agent", password) for node_id, url in nodes.items()}
         self.clerks = {dept: Client(hub_url, f"clerk-{dept}", password) for dept in ("rsj", "mzj", "gaj", "cl")}
         self.operator = Client(hub_url, "operator", password)
@@ -114,7 +117,9 @@ class Worker:
                 client.close()
 
     def intake(self, node_id: str | None = None) -> str:
-        node_id = node_id or self.rng.choice(sorted(self.nodes))
+        if node_id is None:
+            names = sorted(self.nodes)
+            node_id = self.rng.choices(names, [self.shares.get(n, 1.0) for n in names])[0]
         items, weights = zip(*ITEMS)
         item = self.rng.choices(items, weights)[0]
         n = self.ledger.next_person()
