@@ -2,7 +2,7 @@
 and what an idle point costs — all through the shaping proxy of the tests (tests/support/
 shaping.py) between a real node process and the real NATS server and hub.
 
-- **Village day**: CASES applications with PHOTOS phone photos (12-megapixel JPEGs of generated
+- **Village day** (``YIWANG_BENCH_VILLAGE_PHOTOS`` sets how many photos): CASES applications with PHOTOS phone photos (12-megapixel JPEGs of generated
   documents) taken offline, then the link comes up at 64 kbit/s, 300 ms one way, cut every
   2 minutes. Figure: the time from the link coming up until everything is applied at the hub.
   Baselines, same run: the link's physical limit for the bytes that had to travel (batches as
@@ -23,12 +23,12 @@ shaping.py) between a real node process and the real NATS server and hub.
 from __future__ import annotations
 
 import asyncio
+import os
 import sqlite3
 import tempfile
 import time
 from pathlib import Path
 
-import httpx
 import nats
 
 from provisioning.federation import LocalFederation
@@ -39,7 +39,8 @@ from tests.support.shaping import ShapingProxy
 
 from .common import hub_count, wait_for
 
-CASES, PHOTOS = 30, 90
+CASES = 30
+PHOTOS = int(os.environ.get("YIWANG_BENCH_VILLAGE_PHOTOS", "90"))  # 90 photos take about half an hour at 64 kbit/s
 LINK_KBIT, ONE_WAY_MS, CUT_EVERY_S = 64, 300, 120.0
 IDLE_S = 120.0
 DAY_S = 86_400
