@@ -134,6 +134,8 @@ class ShapingProxy:
         self._transports.update(ends)
         try:
             await asyncio.gather(self._pipe(reader, up_writer, self.up), self._pipe(up_reader, writer, self.down))
+        except asyncio.CancelledError:
+            pass  # the proxy is stopping: nothing to report
         finally:
             for t in ends:
                 self._transports.discard(t)
