@@ -25,6 +25,7 @@ from . import originals
 from .clock import utcnow
 from .db import retry_conflicts, transaction
 from .models import Alert, Blob, Node, NodeHeartbeat, NodeKey
+from .workdays import BEIJING
 
 log = logging.getLogger("yiwang.hub.linkstatus")
 BACKLOG_ALERT = 20  # outbox depth rising over three heartbeats past this: alert
@@ -148,8 +149,6 @@ def _int(value: Any, most: int = INT_MAX) -> int:
     """A status's number, clamped: a lie never breaks the row, the dashboard or the database."""
     return min(value, most) if isinstance(value, int) and not isinstance(value, bool) and value >= 0 else 0
 
-
-BEIJING = timezone(timedelta(hours=8))
 
 
 def files_paused(node: Node, now: datetime) -> bool:

@@ -7,7 +7,7 @@ import json
 import logging
 import sqlite3
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import datetime
 from typing import Any
 
 from nacl.signing import SigningKey, VerifyKey
@@ -43,6 +43,7 @@ from sync_protocol import (
 
 from .cases import apply_acceptance, apply_decision, apply_non_acceptance, apply_supplement_request
 from .catalog import install_catalog_in
+from .fees import BEIJING
 from .materials import apply_receipt
 from .store import Store, add_outbox, get_meta, read_meta, set_meta, utcnow
 
@@ -218,9 +219,6 @@ def queue_legacy_heartbeat(store: Store, app_version: str) -> bool:
 
 def hub_inflates(store: Store) -> bool:
     return read_meta(store, "hub_inflates") == "1"
-
-
-BEIJING = timezone(timedelta(hours=8))
 
 
 @dataclass
