@@ -1,13 +1,21 @@
 """Send attachment bytes to the hub in chunks over JetStream, resumably.
 
-Each chunk goes to ``yiwang.blob.<node>.<sha256>`` with its offset and the total size in headers. ``sent_bytes`` is advanced only after JetStream's PubAck,
-so after a disconnect, a crash or a reboot the transfer continues from the last stored chunk.
-The hub verifies the assembled bytes against the SHA-256 named in the signed record.
+Each chunk goes to ``yiwang.blob.<node>.<sha256>`` with its offset and the file's size in
+headers. ``sent_bytes`` is advanced only after JetStream's PubAck, so after a disconnect, a crash
+or a reboot the transfer continues from the last stored chunk. The hub verifies the assembled
+bytes against the SHA-256 named in the signed record.
 
-Chunks are sized for the link (about five seconds of it, ``LinkMeter.send_bytes``) and waited
-for as long as their bytes need; after a timeout the node asks the hub how much of the file its
-stream and store hold, and continues from there — bytes that arrived are not sent again. Small
-files go before large ones, so one 20 MB scan does not hold up a day's ID-card photos.
+All waiting files go as one stream of chunks, the file with least left first (one 20 MB scan does
+not hold up a day's ID-card photos): each chunk at most one send's worth of the link
+(``LinkMeter.send_bytes``, about five seconds), and chunks follow each other in a window of two
+sends' worth without waiting for the one before — stop-and-wait would leave a 64 kbit/s link
+idle for a round trip (600 ms at 300 ms one way) after every chunk. Each chunk is waited for as
+long as the bytes ahead of it and its own need.
+
+When a chunk is not acknowledged in time, or the connection drops under it (then at once, not
+after its timeout: the bytes in flight are lost or unknown), the node asks the hub how much of
+each file in flight its stream and store hold, and continues from there: bytes that arrived are
+not sent again.
 """
 
 from __future__ import annotations
@@ -16,8 +24,10 @@ import asyncio
 import logging
 import sqlite3
 import time
+from collections import deque
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Awaitable, Protocol, TypeVar
 
 import nats.errors
 import nats.js
@@ -29,19 +39,43 @@ from .materials import blob_path
 from .store import Store, utcnow
 
 log = logging.getLogger("yiwang.node.blobs")
-RETRYABLE = (OSError, asyncio.TimeoutError, nats.errors.Error)
-SMALL_FILES_AT_ONCE = 20
+IN_FLIGHT_SENDS = 2  # sends' worth of bytes awaiting their PubAck at once
+MAX_PIECES = 20  # publishes awaiting their PubAck at once (a window of small files)
+T = TypeVar("T")
+
+
+class LinkLost(ConnectionError):
+    """The connection dropped while a send waited for its acknowledgement."""
+
+
+RETRYABLE = (OSError, asyncio.TimeoutError, nats.errors.Error)  # LinkLost is an OSError
 
 
 class Link(Protocol):
-    """What a transfer needs of the sync worker: its link meter, its byte counter, and a way to
-    ask the hub how much of a file it holds (None: no hub answered)."""
+    """What a transfer needs of the sync worker: its link meter, its byte counter, an event set
+    while the connection is down, and a way to ask the hub how much of a file it holds (None: no
+    hub answered)."""
 
     meter: LinkMeter
     usage: DailyBytes
     uplink_busy: bool
+    lost: asyncio.Event
 
     async def file_stored(self, sha256: str, size: int) -> int | None: ...
+
+
+async def until_lost(send: Awaitable[T], lost: asyncio.Event) -> T:
+    """Await ``send``, or raise LinkLost as soon as ``lost`` is set (at once if it is)."""
+    task = asyncio.ensure_future(send)
+    watch = asyncio.ensure_future(lost.wait())
+    try:
+        await asyncio.wait({task, watch}, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        watch.cancel()
+    if not task.done():
+        task.cancel()
+        raise LinkLost("NATS connection lost")
+    return task.result()
 
 
 def pending_uploads(store: Store, requested_only: bool = False) -> list[sqlite3.Row]:
@@ -54,102 +88,132 @@ def _advance(store: Store, sha256: str, sent: int, size: int) -> None:
     with store.write() as conn:
         conn.execute(
             "UPDATE blob_uploads SET sent_bytes = MAX(sent_bytes, ?), completed_at = CASE WHEN ? >= size THEN ? ELSE completed_at END WHERE sha256 = ?",
-            (sent, sent, utcnow(), sha256),
+            (min(sent, size), sent, utcnow(), sha256),
         )
 
 
-async def send_blob(js: nats.js.JetStreamContext, store: Store, node_id: str, blobs_dir: Path, sha256: str, size: int, sent: int, link: Link, max_chunk: int | None = None) -> int:
-    """Publish the chunks from ``sent`` on (each at most ``max_chunk`` bytes, if given); return
-    how many chunks this call published. Stops early, leaving the rest for later, while records
-    wait to go up (``link.uplink_busy``)."""
-    chunks = 0
-    with open(blob_path(blobs_dir, sha256), "rb") as f:
-        offset = sent
-        while offset < size:
-            f.seek(offset)
-            if link.uplink_busy and chunks:
-                break  # records first: they take one send; the file continues after them
-            data = f.read(min(link.meter.send_bytes(), max_chunk or MAX_SEND_BYTES))
-            # no Nats-Msg-Id: JetStream de-duplicates by it across the whole stream, and any point
-            # may set any id — another point that knows a shared form's SHA-256 could make this
-            # point's chunk vanish as a "duplicate". The hub drops a repeated chunk by its offset;
-            # and a chunk goes again only when the hub said it did not arrive (or could not say)
-            headers = {BLOB_OFFSET_HEADER: str(offset), BLOB_SIZE_HEADER: str(size)}
-            started = time.monotonic()
-            try:
-                await js.publish(blob_subject(node_id, sha256), data, headers=headers, timeout=link.meter.timeout_for(len(data)))
-            except RETRYABLE as exc:
-                link.meter.timed_out()
-                held = await link.file_stored(sha256, size)
-                log.warning("attachment %s… chunk at %d not acknowledged in time (%s); the hub holds %s bytes", sha256[:12], offset, type(exc).__name__, held)
-                if held is None or held <= offset:
-                    raise  # did not arrive (or no hub can say): the loop tries again from ``offset``
-                link.meter.sent(held - offset, time.monotonic() - started)
-                offset = min(held, size)
-            else:
-                link.meter.sent(len(data), time.monotonic() - started)
-                offset += len(data)
-            link.usage.count(up=len(data))
-            chunks += 1
-            await asyncio.to_thread(_advance, store, sha256, offset, size)
-    if offset >= size:
-        log.info("attachment %s… sent (%d bytes, %d chunks this time)", sha256[:12], size, chunks)
-    return chunks
+class _Resume(Exception):
+    """A send failed and the hub said how much of every file in flight arrived: read the
+    waiting files again and go on from there."""
 
 
-async def send_small(js: nats.js.JetStreamContext, store: Store, node_id: str, blobs_dir: Path, rows: list[sqlite3.Row], link: Link) -> int:
-    """Several small files in one window: published together (their bytes at most one send's
-    worth), acknowledged in order. One at a time, a 15 KB ID-card photo over a 300 ms link would
-    spend a third of its time waiting for its PubAck. Returns how many were sent whole."""
-    files = []
-    for row in rows:
-        with open(blob_path(blobs_dir, row["sha256"]), "rb") as f:
-            f.seek(row["sent_bytes"])
-            files.append((row, f.read()))
-    total = sum(len(data) for _, data in files)
-    budget = link.meter.timeout_for(total)
-    started = time.monotonic()
-
-    async def one(row: sqlite3.Row, data: bytes) -> None:
-        headers = {BLOB_OFFSET_HEADER: str(row["sent_bytes"]), BLOB_SIZE_HEADER: str(row["size"])}  # no Nats-Msg-Id: see send_blob
-        await js.publish(blob_subject(node_id, row["sha256"]), data, headers=headers, timeout=budget)
-
-    outcomes = await asyncio.gather(*(one(row, data) for row, data in files), return_exceptions=True)
-    failed = [(row, data) for (row, data), outcome in zip(files, outcomes) if isinstance(outcome, BaseException)]
-    if not failed:
-        link.meter.sent(total, time.monotonic() - started)
-    else:
-        link.meter.timed_out()
-    done = 0
-    for (row, data), outcome in zip(files, outcomes):
-        if isinstance(outcome, BaseException):
-            if not isinstance(outcome, RETRYABLE):
-                raise outcome
-            held = await link.file_stored(row["sha256"], row["size"])  # arrived all the same?
-            if held is None or held < row["size"]:
-                continue  # the next round sends it again from what was acknowledged
-        link.usage.count(up=len(data))
-        await asyncio.to_thread(_advance, store, row["sha256"], row["size"], row["size"])
-        done += 1
-    log.info("%d small attachments sent together (%d bytes), %d to try again", done, total, len(files) - done)
-    return done
+@dataclass
+class _Chunk:
+    sha256: str
+    size: int
+    end: int  # the file's offset after this chunk
+    length: int
+    started: float
+    ack: asyncio.Future[Any]
 
 
-async def send_pending(js: nats.js.JetStreamContext, store: Store, node_id: str, blobs_dir: Path, link: Link, requested_only: bool = False) -> int:
-    """Send waiting files, the one with least left to send first, while no records wait: small
-    ones together in windows of one send's worth (send_small), large ones chunk by chunk.
-    Returns how many sends it made."""
-    total = 0
-    rows = await asyncio.to_thread(pending_uploads, store, requested_only)
-    while rows and not link.uplink_busy:
-        window, room = [], link.meter.send_bytes()
-        while rows and rows[0]["size"] - rows[0]["sent_bytes"] <= room and len(window) < SMALL_FILES_AT_ONCE:
-            row = rows.pop(0)
-            room -= row["size"] - row["sent_bytes"]
-            window.append(row)
-        if len(window) > 1:
-            total += await send_small(js, store, node_id, blobs_dir, window, link)
+class _Window:
+    def __init__(self, js: nats.js.JetStreamContext, store: Store, node_id: str, link: Link) -> None:
+        self.js, self.store, self.node_id, self.link = js, store, node_id, link
+        self.flight: deque[_Chunk] = deque()
+        self.last_ack: float | None = None
+        self.sends = 0  # chunks acknowledged
+        self.files = 0  # files completed
+
+    def abandon(self) -> list[_Chunk]:
+        chunks = list(self.flight)
+        self.flight.clear()
+        for p in chunks:
+            p.ack.cancel()  # stops the wait, not the bytes: those already handed to NATS still go
+        return chunks
+
+    def in_flight(self) -> int:
+        return sum(p.length for p in self.flight)
+
+    def has_room(self, nbytes: int) -> bool:
+        return not self.flight or (self.in_flight() + nbytes <= IN_FLIGHT_SENDS * self.link.meter.send_bytes() and len(self.flight) < MAX_PIECES)
+
+    def publish(self, sha256: str, size: int, offset: int, data: bytes) -> None:
+        # no Nats-Msg-Id: JetStream de-duplicates by it across the whole stream, and any point
+        # may set any id — another point that knows a shared form's SHA-256 could make this
+        # point's chunk vanish as a "duplicate". The hub drops a repeated chunk by its offset;
+        # and a chunk goes again only when the hub said it did not arrive (or could not say)
+        headers = {BLOB_OFFSET_HEADER: str(offset), BLOB_SIZE_HEADER: str(size)}
+        timeout = self.link.meter.timeout_for(self.in_flight() + len(data))  # behind the chunks ahead of it
+        ack = asyncio.ensure_future(self.js.publish(blob_subject(self.node_id, sha256), data, headers=headers, timeout=timeout))
+        self.flight.append(_Chunk(sha256, size, offset + len(data), len(data), time.monotonic(), ack))
+
+    async def settle(self) -> None:
+        """Wait for the oldest chunk's PubAck and record it. On a timeout or a lost connection:
+        ask the hub what arrived of every file in flight, record that, and raise _Resume (or the
+        error itself when no hub could say)."""
+        chunk = self.flight[0]
+        try:
+            await until_lost(chunk.ack, self.link.lost)
+        except RETRYABLE as exc:
+            await self._recover(exc)
+        self.flight.popleft()
+        now = time.monotonic()
+        if self.last_ack is not None and chunk.started < self.last_ack:
+            self.link.meter.followed(chunk.length, now - self.last_ack)  # it queued behind the one before
+        else:
+            self.link.meter.sent(chunk.length, now - chunk.started)
+        self.last_ack = now
+        self.link.usage.count(up=chunk.length)
+        self.sends += 1
+        self.files += chunk.end >= chunk.size
+        await asyncio.to_thread(_advance, self.store, chunk.sha256, chunk.end, chunk.size)
+
+    async def drain(self) -> None:
+        while self.flight:
+            await self.settle()
+
+    async def _recover(self, exc: BaseException) -> None:
+        chunks = self.abandon()
+        if not isinstance(exc, LinkLost):
+            self.link.meter.timed_out()  # a cut says nothing about the link's speed; a timeout does
+        log.warning("%d attachment chunk(s) (%d bytes) not acknowledged (%s); asking the hub what arrived", len(chunks), sum(p.length for p in chunks), type(exc).__name__)
+        for sha256, size in dict.fromkeys((p.sha256, p.size) for p in chunks):
+            held = await self.link.file_stored(sha256, size)
+            if held is None:
+                raise exc  # no hub can say: the rest goes again from what PubAcks confirmed
+            log.info("attachment %s…: the hub holds %d of %d bytes", sha256[:12], held, size)
+            self.files += held >= size
+            await asyncio.to_thread(_advance, self.store, sha256, held, size)
+        raise _Resume()
+
+
+async def send_pending(js: nats.js.JetStreamContext, store: Store, node_id: str, blobs_dir: Path, link: Link, requested_only: bool = False, max_chunk: int | None = None) -> int:
+    """Send waiting files (only those the county asked for, when ``requested_only``) while no
+    records wait to go up; chunks at most ``max_chunk`` bytes, if given. Returns how many chunks
+    were acknowledged."""
+    window = _Window(js, store, node_id, link)
+    try:
+        return await _send(window, store, blobs_dir, link, requested_only, max_chunk)
+    finally:
+        window.abandon()  # on an error no hub could explain, or cancellation
+
+
+async def _send(window: _Window, store: Store, blobs_dir: Path, link: Link, requested_only: bool, max_chunk: int | None) -> int:
+    published = 0
+    while not link.uplink_busy:
+        rows = await asyncio.to_thread(pending_uploads, store, requested_only)
+        if not rows:
+            break
+        try:
+            for row in rows:
+                with open(blob_path(blobs_dir, row["sha256"]), "rb") as f:
+                    offset = row["sent_bytes"]
+                    while offset < row["size"] and not link.uplink_busy:  # records first: the files continue after them
+                        f.seek(offset)
+                        data = f.read(min(link.meter.send_bytes(), max_chunk or MAX_SEND_BYTES))
+                        while not window.has_room(len(data)):
+                            await window.settle()
+                        window.publish(row["sha256"], row["size"], offset, data)
+                        offset += len(data)
+                        published += len(data)
+                if link.uplink_busy:
+                    break
+            await window.drain()
+        except _Resume:
             continue
-        row = window[0] if window else rows.pop(0)
-        total += await send_blob(js, store, node_id, blobs_dir, row["sha256"], row["size"], row["sent_bytes"], link)
-    return total
+        if link.uplink_busy:
+            break
+    if window.sends:
+        log.info("%d attachment(s) sent whole; %d chunks acknowledged, %d bytes published", window.files, window.sends, published)
+    return window.sends

@@ -7,9 +7,9 @@ window, the hub's cursor) drops the copy.
 
 Fit the link (sync_protocol's LinkMeter decides, this module measures): each batch and each
 attachment chunk is sized to take about five seconds on the throughput measured, and waited for
-as long as its bytes need. After a timeout the node asks the hub (its status request, which
-queues behind the bytes on the same connection) how far its uplink and its file have arrived,
-and sends again only what did not. Records go first, then small files, then large ones.
+as long as its bytes need. After a timeout — or at once when the connection drops under a send —
+the node asks the hub (its status request, which queues behind the bytes on the same connection)
+how far its uplink and its files have arrived, and sends again only what did not. Records go first, then small files, then large ones.
 
 The status request is also the heartbeat: it is not an audit record, and the hub keeps only its
 latest value. NATS' own keep-alive (a PING every ``PING_INTERVAL``) notices a silent link within
@@ -19,6 +19,7 @@ about 30 s; the banner then says 连接中断.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import logging
 import time
@@ -59,14 +60,14 @@ from .settings import NodeIdentity
 from .store import Store
 
 log = logging.getLogger("yiwang.node.sync")
-RETRYABLE = (OSError, asyncio.TimeoutError, nats.errors.Error)
+RETRYABLE = blobs.RETRYABLE
 RESTART_DELAY = 5
 GAP_RETRY_DELAY = 2.0
 PING_INTERVAL = 7  # with 2 unanswered PINGs allowed, a silent link is noticed within ~28 s
 MAX_OUTSTANDING_PINGS = 2
 ASK_ATTEMPTS = 6  # after a timed-out send: ask the hub this often (5 s apart) before resending blind
 FAST_LINK_BYTES = 256 * 1024  # a send budget this large: fetch downlink batches 50 at a time
-DOWNLINK_POLL_S = 15.0  # how long one downlink fetch waits at the server for a batch (and, after a reconnect, at most how late the first downlink batch comes)
+DOWNLINK_POLL_S = 15.0  # how long one downlink fetch waits at the server for a batch
 
 
 class _Reconnect(Exception):
@@ -84,6 +85,9 @@ class NodeSync:
         self._wake = asyncio.Event()
         self._blob_wake = asyncio.Event()
         self._status_wake = asyncio.Event()
+        self.lost = asyncio.Event()  # set while offline: a send waiting for its ack gives up at once (blobs.until_lost)
+        self.lost.set()
+        self._up = asyncio.Event()  # set while online
         self.receipts = asyncio.Event()  # set when the hub confirmed material files (app.py purges)
         self._loop: asyncio.AbstractEventLoop | None = None
         self.nc: nats.NATS | None = None
@@ -116,7 +120,12 @@ class NodeSync:
     def _mark(self, online: bool) -> None:
         if online:
             self.offline_since = None
-        elif self.offline_since is None:
+            self.lost.clear()
+            self._up.set()
+            return
+        self.lost.set()
+        self._up.clear()
+        if self.offline_since is None:
             self.offline_since = format_time(datetime.now(timezone.utc))
 
     async def run(self) -> None:
@@ -155,6 +164,7 @@ class NodeSync:
             log.info("NATS reconnected")
             self._wake.set()
             self._status_wake.set()
+            self._blob_wake.set()
 
         async for attempt in AsyncRetrying(wait=wait_exponential(multiplier=0.2, max=5), retry=retry_if_exception_type(RETRYABLE)):
             with attempt:
@@ -194,8 +204,10 @@ class NodeSync:
         raw = seal_status(fields, rotation.signing_keys(self.data_dir)[0])
         started = time.monotonic()
         try:
-            # queued behind any send still crossing the link: the answer describes what arrived
-            msg = await self.nc.request(status_subject(self.identity.node_id), raw, timeout=self.meter.timeout_for(4 * len(raw)) + self.meter.rtt_s)
+            # queued behind any send still crossing the link (at most a window of file chunks): the
+            # answer describes what arrived
+            ahead = blobs.IN_FLIGHT_SENDS * self.meter.send_bytes()
+            msg = await self.nc.request(status_subject(self.identity.node_id), raw, timeout=self.meter.timeout_for(ahead + 4 * len(raw)) + self.meter.rtt_s)
         except (nats.errors.NoRespondersError, nats.errors.TimeoutError, asyncio.TimeoutError, nats.errors.Error, OSError) as exc:
             log.debug("status not answered: %s", type(exc).__name__)
             return None
@@ -230,20 +242,30 @@ class NodeSync:
                 if await asyncio.to_thread(link.queue_legacy_heartbeat, self.store, self.app_version):
                     self._wake.set()
 
-    async def _ask_arrived(self, file: tuple[str, int] | None = None) -> dict | None:
-        """After a timed-out send: the hub's reply once one comes (up to ASK_ATTEMPTS tries, 5 s
-        apart, while the link recovers), or None when no hub can say — then the caller resends
-        the same bytes and JetStream's duplicate window (or the cursor) drops a copy."""
-        for _ in range(ASK_ATTEMPTS):
+    async def _ask_arrived(self, file: tuple[str, int] | None = None, patient: bool = False) -> dict | None:
+        """After a send that timed out or lost its connection: the hub's reply once one comes,
+        asked again as soon as the link is back, or None when no hub can say (ASK_ATTEMPTS
+        unanswered tries, each at most 5 s apart) — then the caller resends the same bytes and
+        JetStream's duplicate window (or the hub's cursor, or a file's offsets) drops a copy.
+        ``patient``: time offline does not count (the file loop, which has nothing else to do; the
+        uplink loop must get back to its key rotation)."""
+        tries = 0
+        while tries < ASK_ATTEMPTS:
             reply = await self.exchange_status(file)
             if reply is not None:
                 return reply
-            await asyncio.sleep(5)
+            offline = not self.online
+            tries += not (offline and patient)
+            if offline:
+                with contextlib.suppress(asyncio.TimeoutError):
+                    await asyncio.wait_for(self._up.wait(), timeout=None if patient else 5)
+            else:
+                await asyncio.sleep(1)
         return None
 
     async def file_stored(self, sha256: str, size: int) -> int | None:
         """How many bytes of a file the hub's stream or store holds (blobs.py, after a timeout)."""
-        reply = await self._ask_arrived((sha256, size))
+        reply = await self._ask_arrived((sha256, size), patient=True)
         held = (reply or {}).get("file") or {}
         return held.get("stored") if held.get("sha256") == sha256 and isinstance(held.get("stored"), int) else None
 
@@ -284,9 +306,10 @@ class NodeSync:
         headers = {"Nats-Msg-Id": link.message_id(batch), SENT_AT_HEADER: format_time(datetime.now(timezone.utc)), SEQ_HEADER: str(batch["seq"])}
         started = time.monotonic()
         try:
-            await js.publish(subject, batch["wire"], headers=headers, timeout=self.meter.timeout_for(size))
+            await blobs.until_lost(js.publish(subject, batch["wire"], headers=headers, timeout=self.meter.timeout_for(size)), self.lost)
         except RETRYABLE as exc:
-            self.meter.timed_out()
+            if not isinstance(exc, blobs.LinkLost):
+                self.meter.timed_out()  # a cut says nothing about the link's speed
             log.warning("uplink seq %d (%d bytes) not acknowledged in time (%s); asking the hub what arrived", batch["seq"], size, type(exc).__name__)
             reply = await self._ask_arrived()
             if reply is None or max(reply.get("up_applied", 0), reply.get("up_stored") or 0) < batch["seq"]:
@@ -313,7 +336,7 @@ class NodeSync:
 
     async def _blob_loop(self, js: nats.js.JetStreamContext) -> None:
         """Attachments in their own loop, after the records: a 20 MB scan on a slow link never
-        holds up a batch, and small files go before large ones."""
+        holds up a batch, and small files go before large ones (blobs.py)."""
         while True:
             try:
                 await asyncio.wait_for(self._blob_wake.wait(), timeout=2.0)
@@ -351,15 +374,16 @@ class NodeSync:
                 # batch at a time, so none waits unacked behind the others
                 if draining and self.meter.send_bytes() >= FAST_LINK_BYTES:
                     msgs = await psub.fetch(50, timeout=1.0)
-                else:
-                    msgs = await psub.fetch(1, timeout=DOWNLINK_POLL_S)
+                else:  # a cut ends the wait at once: the pull request died with the connection
+                    msgs = await blobs.until_lost(psub.fetch(1, timeout=DOWNLINK_POLL_S), self.lost)
                 draining = True
             except (nats.errors.TimeoutError, asyncio.TimeoutError):
                 draining = False
                 continue
             except (nats.js.errors.NotFoundError, *RETRYABLE) as exc:  # stream not created yet, or offline
-                log.debug("downlink fetch failed: %s", exc)
+                log.debug("downlink fetch failed: %r", exc)
                 await asyncio.sleep(1)
+                await self._up.wait()  # then poll again as soon as the link is back, not up to DOWNLINK_POLL_S later
                 continue
             for msg in msgs:
                 self.usage.count(down=len(msg.data))

@@ -13,6 +13,8 @@ Rules of this file:
 - A timeout halves the throughput estimate (the next budget doubles for the same bytes, the next
   send is smaller); it never means "send again": the caller first asks what already arrived.
 - The estimate follows a slowdown at once and a speed-up gradually, as TCP does.
+- Sends may follow each other without waiting for the one before (a window): then the time
+  between two acknowledgements is the later send's transfer time (``followed``).
 - The estimate starts at a 2G-class 64 kbit/s, so the first send over an unknown link is small;
   on a good link it grows quickly, since every acked send is a measurement.
 """
@@ -60,7 +62,16 @@ class LinkMeter:
             floor = nbytes / max(seconds, 1e-3)
             self.bytes_per_s = _clamp(max(self.bytes_per_s, floor), MIN_BYTES_PER_S, MAX_BYTES_PER_S)
             return
-        sample = nbytes / transfer
+        self._sample(nbytes / transfer)
+
+    def followed(self, nbytes: int, seconds: float) -> None:
+        """``nbytes`` were acknowledged ``seconds`` after the send before them, behind which they
+        had queued: the link carried them all that time, with no round trip in between (a window
+        of sends, blobs.py)."""
+        if nbytes >= MIN_SEND_BYTES / 4 and seconds > 0:
+            self._sample(nbytes / seconds)
+
+    def _sample(self, sample: float) -> None:
         # believe a much slower link at once (sends must fit it now), a faster one gradually
         weight = SMOOTHING if self.rate_measured and sample >= self.bytes_per_s / 2 else 1.0
         self.bytes_per_s = _clamp(self.bytes_per_s * (1 - weight) + sample * weight, MIN_BYTES_PER_S, MAX_BYTES_PER_S)

@@ -93,7 +93,7 @@ def test_another_points_chunk_for_the_same_file_does_not_hide_this_points_own(fe
 
     async def upload() -> None:
         fine = await nats.connect(federation.nats_url, **federation.nats_options("good"))
-        await blobs.send_blob(fine.jetstream(), store, "good", settings.blobs_dir, sha, size, 0, UploadLink())
+        await blobs.send_pending(fine.jetstream(), store, "good", settings.blobs_dir, UploadLink())
         await fine.close()
 
     app = cases.submit_application(store, {"item_code": "MZ-001", "applicant_name": "李桂芳", "applicant_id_number": resident_id(55)}, AGENT, checked=checked("MZ-001"))

@@ -96,6 +96,10 @@ def test_a_village_day_crosses_64_kbit_cut_every_90_s_exactly_once(federation: L
         assert proxy.up.forwarded <= 1.3 * must_travel, (proxy.up.forwarded, batch_bytes, file_bytes, proxy.cuts)
         hub_log = (federation.root / "logs" / "hub.log").read_text()
         assert not re.search(r"duplicate yiwang\.up\.shangcun", hub_log)  # no batch that arrived went again
+        node_log = (federation.root / "logs" / "shangcun.log").read_text()
+        # a cut fails the sends in flight at once (LinkLost), not after their timeouts: a chunk
+        # left waiting out its budget would keep the link idle for seconds after every reconnect
+        assert not re.search(r"not acknowledged.*TimeoutError", node_log), [l for l in node_log.splitlines() if "not acknowledged" in l]
         print(f"\n64 kbit/s, 300 ms, {proxy.cuts} cuts: {proxy.up.forwarded} bytes up for {batch_bytes} + {file_bytes} that had to travel "
               f"({proxy.up.forwarded / must_travel:.2f}x); {proxy.down.forwarded} bytes down; {batch_bytes / 200:.0f} B of batch per application")
     finally:

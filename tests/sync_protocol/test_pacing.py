@@ -122,3 +122,20 @@ def test_round_trip_sized_sends_do_not_shrink_the_estimate():
     for _ in range(20):
         meter.sent(300, 0.65)  # a one-record batch: all latency
     assert meter.bytes_per_s >= before
+
+
+def test_sends_in_a_window_measure_the_link_between_their_acknowledgements():
+    """Pipelined sends (blobs.py's window): the gap between two PubAcks is the later send's
+    transfer time; taken as a whole send's time (round trip included), it would read a link that
+    is busy all the time as slower than it is."""
+    link = SimulatedLink(bytes_per_s=8_000, one_way_s=0.3)
+    meter = LinkMeter()
+    meter.round_trip(2 * link.one_way_s)
+    size = meter.send_bytes()
+    meter.sent(size, size / link.bytes_per_s + 2 * link.one_way_s)  # the first: nothing ahead of it
+    for _ in range(10):  # the rest queued behind it, back to back
+        meter.followed(size, size / link.bytes_per_s)
+    assert abs(meter.bytes_per_s - link.bytes_per_s) <= 0.02 * link.bytes_per_s
+    assert abs(meter.send_bytes() - TARGET_SEND_S * link.bytes_per_s) <= 0.02 * TARGET_SEND_S * link.bytes_per_s
+    meter.followed(size, size / 3_000)  # the link got much slower: believed at once
+    assert meter.bytes_per_s <= 3_100
