@@ -101,6 +101,22 @@ async def connect(url: str, name: str, **options: Any) -> nats.NATS:
     raise AssertionError("unreachable")
 
 
+def first_failure(exc: BaseException) -> BaseException:
+    """The error that stopped a set of loops (a TaskGroup raises it in an ExceptionGroup)."""
+    while isinstance(exc, BaseExceptionGroup) and exc.exceptions:
+        exc = exc.exceptions[0]
+    return exc
+
+
+async def until_closed(nc: nats.NATS) -> None:
+    """Raise once the connection is closed for good (not merely reconnecting): the loops on it
+    would otherwise wait for it forever. (The node's worker has the same two helpers: the
+    package rules keep asyncio out of sync_protocol, the one package both share.)"""
+    while not nc.is_closed:
+        await asyncio.sleep(1)
+    raise ConnectionError("NATS connection closed")
+
+
 def stream_replicas(nats_url: str) -> int:
     """How many copies JetStream keeps of each stream: ``$YIWANG_NATS_REPLICAS``, else 3 when the
     hub is given a cluster of three or more servers (R3: any one may fail), else 1."""
@@ -210,8 +226,9 @@ class HubSync:
     ingest worker (`yiwang hub worker`, ``key`` None), the ingest loop alone: it shares the
     durable consumer with the hub's own, so JetStream spreads the fetches over both."""
 
-    def __init__(self, engine: Engine, key: SigningKey | None, nats_url: str, blobs_dir: Path, nats_dir: Path) -> None:
+    def __init__(self, engine: Engine, key: SigningKey | None, nats_url: str, blobs_dir: Path, nats_dir: Path, restart_delay: float = RESTART_DELAY) -> None:
         self.engine = engine
+        self.restart_delay = restart_delay
         self.nats_dir = nats_dir
         self.blobs_dir = blobs_dir
         self.key = key
@@ -242,9 +259,9 @@ class HubSync:
                 await self._run_once()
             except asyncio.CancelledError:
                 raise
-            except Exception:
-                log.exception("hub sync worker failed; restarting in %d s", RESTART_DELAY)
-                await asyncio.sleep(RESTART_DELAY)
+            except Exception as exc:
+                log.error("hub sync worker failed; restarting in %g s", self.restart_delay, exc_info=first_failure(exc))
+                await asyncio.sleep(self.restart_delay)
 
     async def _run_once(self) -> None:
         self._consumers = {}
@@ -256,7 +273,7 @@ class HubSync:
                 with attempt:
                     await ensure_streams(js, self.replicas)
             if self.key is None:
-                await self._ingest_loop(js)
+                loops = [("ingest", self._ingest_loop(js))]
             else:
                 statuses: asyncio.Queue[nats.aio.msg.Msg] = asyncio.Queue(maxsize=STATUS_QUEUE)
                 waiting = self._statuses_waiting = Counter()
@@ -274,7 +291,13 @@ class HubSync:
                     waiting[node_id] += 1
 
                 await self.nc.subscribe(status_subject("*"), queue="hub", cb=on_status)
-                await asyncio.gather(self._ingest_loop(js), self._downlink_loop(js), self._blob_loop(js), self._access_loop(js), self._status_loop(js, statuses))
+                loops = [("ingest", self._ingest_loop(js)), ("downlink", self._downlink_loop(js)), ("files", self._blob_loop(js)),
+                         ("access", self._access_loop(js)), ("status", self._status_loop(js, statuses))]
+            # one set: the first loop to fail cancels the others, and run() starts a new set on a
+            # new connection — no loop outlives its connection
+            async with asyncio.TaskGroup() as group:
+                for name, loop in [*loops, ("connection", until_closed(self.nc))]:
+                    group.create_task(loop, name=f"hub-sync-{name}")
         finally:
             await self.nc.close()
 

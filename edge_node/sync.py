@@ -74,9 +74,25 @@ class _Reconnect(Exception):
     """The NATS identity changed (key rotation): connect again with the new one."""
 
 
+def first_failure(exc: BaseException) -> BaseException:
+    """The error that stopped a set of loops (a TaskGroup raises it in an ExceptionGroup)."""
+    while isinstance(exc, BaseExceptionGroup) and exc.exceptions:
+        exc = exc.exceptions[0]
+    return exc
+
+
+async def until_closed(nc: nats.NATS) -> None:
+    """Raise once the connection is closed for good (not merely reconnecting): the loops on it
+    would otherwise wait for it forever."""
+    while not nc.is_closed:
+        await asyncio.sleep(1)
+    raise ConnectionError("NATS connection closed")
+
+
 class NodeSync:
-    def __init__(self, store: Store, identity: NodeIdentity, data_dir: Path, blobs_dir: Path, heartbeat_seconds: float = 60.0, app_version: str = "") -> None:
+    def __init__(self, store: Store, identity: NodeIdentity, data_dir: Path, blobs_dir: Path, heartbeat_seconds: float = 60.0, app_version: str = "", restart_delay: float = RESTART_DELAY) -> None:
         self.store = store
+        self.restart_delay = restart_delay
         self.data_dir = data_dir  # the key files: they change during a rotation (rotation.py)
         self.heartbeat_seconds = heartbeat_seconds
         self.app_version = app_version
@@ -138,13 +154,14 @@ class NodeSync:
                 await self._run_once()
             except asyncio.CancelledError:
                 raise
-            except _Reconnect:
-                log.warning("NATS identity rotated; reconnecting with the new one")
-                continue
-            except Exception:
+            except Exception as exc:
+                failure = first_failure(exc)
+                if isinstance(failure, _Reconnect):
+                    log.warning("NATS identity rotated; reconnecting with the new one")
+                    continue
                 self._mark(False)
-                log.exception("node sync worker failed; restarting in %d s", RESTART_DELAY)
-                await asyncio.sleep(RESTART_DELAY)
+                log.error("node sync worker failed; restarting in %g s", self.restart_delay, exc_info=failure)
+                await asyncio.sleep(self.restart_delay)
 
     async def _run_once(self) -> None:
         async def on_error(exc: Exception) -> None:
@@ -180,7 +197,12 @@ class NodeSync:
         try:
             js = self.nc.jetstream()
             await self.exchange_status()  # first words on a link: measure it, learn what the hub holds
-            await asyncio.gather(self._uplink_loop(js), self._downlink_loop(js), self._blob_loop(js), self._status_loop())
+            # one set: the first loop to fail cancels the others, and run() starts a new set on a
+            # new connection — no loop outlives its connection
+            async with asyncio.TaskGroup() as loops:
+                for name, loop in (("uplink", self._uplink_loop(js)), ("downlink", self._downlink_loop(js)), ("files", self._blob_loop(js)),
+                                   ("status", self._status_loop()), ("connection", until_closed(self.nc))):
+                    loops.create_task(loop, name=f"node-sync-{name}")
         finally:
             await self.nc.close()
 
