@@ -55,6 +55,14 @@ def note_heartbeat(session: Session, node: Node, app_version: str, catalog_versi
         session.add(Alert(kind="backlog.growing", node_id=node.id, message=f"待上传积压持续增长（{depths[2]} → {depths[1]} → {depths[0]} 条）：服务点在联网，但批次没有送达，请检查该点网络和日志", created_at=now))
 
 
+def note_set_aside(session: Session, node: Node, count: int, now: str) -> None:
+    """Events the node set aside (no batch can carry them): alert when the number grows."""
+    if count > node.set_aside:
+        session.add(Alert(kind="records.set_aside", node_id=node.id, created_at=now, message=(
+            f"服务点有 {count} 条记录内容超出上限、无法上传，已在该点搁置（其后的记录照常送达）：请查看该点日志中 “cannot be sent” 一行，联系开发人员处理")))
+    node.set_aside = count
+
+
 def note_clock(session: Session, node: Node, offset: int, now: str) -> None:
     """Keep the node's clock offset; alert when it first drifts past CLOCK_SKEW_S."""
     was_skewed = node.clock_offset_s is not None and abs(node.clock_offset_s) > CLOCK_SKEW_S
@@ -121,6 +129,7 @@ def _receive(session: Session, node: Node | None, raw: bytes, now: datetime, sta
     except ValueError:
         pass
     note_heartbeat(session, node, status["app_version"][:40], _int(status["catalog_version"]), _int(status["outbox_depth"]), stamp, stamp)
+    note_set_aside(session, node, _int(status.get("set_aside")), stamp)
     node.last_seen_at = stamp
     node.heartbeat_interval_s = _int(status.get("interval_s"), MAX_INTERVAL_S)
     node.link_kbit_per_s = _int(status.get("kbit_per_s")) or node.link_kbit_per_s

@@ -67,6 +67,7 @@ class Node(SQLModel, table=True):
     bytes_down_today: int = 0
     files_waiting: int = 0
     file_bytes_waiting: int = 0
+    set_aside: int = 0  # events the node could not send and set aside (edge_node link.seal_pending)
     compression: str = ""  # the body encoding the node inflates ("YWZ1"), "" for plain only
     # the operator's settings for the point's link
     metered: bool = False  # files only in metered_hours (or on request); records always

@@ -42,6 +42,21 @@ AUTHORISATION = "委托代办授权书"
 SIGNATURE = "委托代办授权书（手写签名）"
 
 
+# free text a person types at the window, in characters (sync_protocol.record_size bounds the
+# whole record in bytes behind these)
+TEXT_LIMITS = {"text": ("投诉内容", 2000), "contact": ("联系方式", 100), "comment": ("意见", 500)}
+MAX_CHECKED = 50  # materials ticked as seen on one application
+MAX_NAME_CHARS = 100  # one material's name
+
+
+def bounded(value: str, field: str) -> str:
+    """``value`` if it is within its field's limit, else a clear InvalidInput naming the field."""
+    label, most = TEXT_LIMITS[field]
+    if len(value) > most:
+        raise InvalidInput(f"{label}最多 {most} 个字（现在 {len(value)} 个），请精简后再提交", field=field)
+    return value
+
+
 def submit_application(
     store: Store, form: Mapping[str, Any], agent: Mapping[str, str], blobs_dir: Path | None = None,
     uploads: Sequence[Upload] = (), checked: Sequence[str] = (), payment: tuple[str, str] | None = None,
@@ -59,6 +74,8 @@ def submit_application(
             raise InvalidInput(f"本事项收费 {yuan(fee_fen)} 元：请选择收费方式", field="payment_method")
         check_payment(fee_fen, *payment)
     item = items[intake.item_code]
+    if len(checked) > MAX_CHECKED or any(len(name) > MAX_NAME_CHARS for name in checked):
+        raise InvalidInput(f"核验材料清单无效：最多 {MAX_CHECKED} 项，每项最多 {MAX_NAME_CHARS} 个字", field="materials_checked")
     seen = set(checked) | {name for name, _, _ in uploads} | {lic["material"] for lic in licences}
     missing = [m for m in required_materials(item_from_row(item)) if m not in seen]
     if missing:
@@ -252,6 +269,7 @@ def record_evaluation(store: Store, application_id: str, level: int, comment: st
     """好差评: once per case, after the result was handed over; 1 (非常不满意) to 5 (非常满意)."""
     if level not in EVALUATION_LEVELS:
         raise InvalidInput("请选择 1 到 5 星的评价", field="level")
+    comment = bounded(comment, "comment")
     if level <= 2 and not comment.strip():
         raise InvalidInput("差评请写明不满意的原因，便于整改回访", field="comment")
     with store.write() as conn:
@@ -270,7 +288,7 @@ def record_evaluation(store: Store, application_id: str, level: int, comment: st
 
 def file_complaint(store: Store, text: str, agent: Mapping[str, str], application_id: str = "", contact: str = "") -> dict[str, Any]:
     """A complaint recorded at the window and sent up; the county must answer within 24 hours."""
-    text = text.strip()
+    text, contact = bounded(text.strip(), "text"), bounded(contact.strip(), "contact")
     if len(text) < 5:
         raise InvalidInput("请把投诉的事情写清楚（至少 5 个字）", field="text")
     if application_id and store.one("SELECT 1 FROM applications WHERE id = ?", (application_id,)) is None:
@@ -278,7 +296,7 @@ def file_complaint(store: Store, text: str, agent: Mapping[str, str], applicatio
     with store.write() as conn:
         complaint = {
             "complaint_id": f"{get_meta(conn, 'node_id')}-T{next_counter(conn, 'complaint'):06d}",
-            "application_id": application_id or None, "contact": contact.strip(), "text": text, "agent_username": agent["username"], "created_at": utcnow(),
+            "application_id": application_id or None, "contact": contact, "text": text, "agent_username": agent["username"], "created_at": utcnow(),
         }
         conn.execute(f"INSERT INTO complaints ({', '.join(complaint)}) VALUES ({', '.join('?' * len(complaint))})", tuple(complaint.values()))
         data = {"complaint_id": complaint["complaint_id"], "text": text} | {k: v for k, v in (("application_id", application_id), ("contact", complaint["contact"])) if v}

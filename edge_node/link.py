@@ -28,6 +28,8 @@ from sync_protocol import (
     RESULT_ISSUED,
     SUPPLEMENT_REQUESTED,
     Accepted,
+    TooLarge,
+    UnencodableValue,
     ChainPos,
     Fork,
     GENESIS_HEAD,
@@ -37,6 +39,7 @@ from sync_protocol import (
     SyncError,
     Verdict,
     open_licence,
+    seal_next,
     seal_within,
     verify_key_to_text,
 )
@@ -63,7 +66,7 @@ def seal_pending(
     made = 0
     while max_batches is None or made < max_batches:
         with store.write() as conn:
-            events = conn.execute("SELECT * FROM outbox WHERE batch_seq IS NULL ORDER BY seq LIMIT ?", (limit,)).fetchall()
+            events = conn.execute("SELECT * FROM outbox WHERE batch_seq IS NULL AND set_aside IS NULL ORDER BY seq LIMIT ?", (limit,)).fetchall()
             if not events:
                 return made
             if next_key is not None and get_meta(conn, "up_key") == verify_key_to_text(next_key.verify_key):
@@ -73,7 +76,15 @@ def seal_pending(
                 events = events[: rotation + 1]
             pos = ChainPos(int(get_meta(conn, "up_seq", "0")), get_meta(conn, "up_head", GENESIS_HEAD))
             records = [Record(e["kind"], e["id"], e["at"], json.loads(e["data_json"])) for e in events]
-            wire, new, count = seal_within(node_id, "up", pos, records, utcnow(), key, max_bytes, compress)
+            try:
+                wire, new, count = seal_within(node_id, "up", pos, records, utcnow(), key, max_bytes, compress)
+            except (TooLarge, UnencodableValue) as exc:
+                # no batch can carry it (an event an older version let in): set it aside, so it
+                # never blocks the events behind it; the status tells the county (set_aside)
+                bad = events[_unsealable(node_id, pos, records, key, compress)]
+                conn.execute("UPDATE outbox SET set_aside = ? WHERE seq = ?", (f"{type(exc).__name__}: {exc}"[:500], bad["seq"]))
+                log.error("outbox event %s (%s, seq %d) cannot be sent (%s): set aside, the events behind it go on", bad["id"], bad["kind"], bad["seq"], exc)
+                continue
             if rotation is not None and count == len(events):  # this batch ends at the rotation: the new key signs the next
                 set_meta(conn, "up_key", json.loads(events[-1]["data_json"])["public_key"])
             conn.execute("INSERT INTO uplink_batches (seq, hash, wire, created_at) VALUES (?, ?, ?, ?)", (new.seq, new.head, wire, utcnow()))
@@ -82,6 +93,21 @@ def seal_pending(
             set_meta(conn, "up_head", new.head)
             made += 1
     return made
+
+
+def _unsealable(node_id: str, pos: ChainPos, records: list[Record], key: SigningKey, compress: bool) -> int:
+    """The index of the first record that no batch can carry on its own (0 if none alone fails)."""
+    for i, record in enumerate(records):
+        try:
+            seal_next(node_id, "up", pos, [record], utcnow(), key, compress)
+        except (TooLarge, UnencodableValue):
+            return i
+    return 0
+
+
+def set_aside(store: Store) -> list[sqlite3.Row]:
+    """The events no batch can carry, set aside by seal_pending (oldest first)."""
+    return store.query("SELECT seq, id, kind, at, set_aside, LENGTH(data_json) AS bytes FROM outbox WHERE set_aside IS NOT NULL ORDER BY seq")
 
 
 def unpublished(store: Store) -> list[sqlite3.Row]:
@@ -164,8 +190,9 @@ def apply_downlink_in(conn: sqlite3.Connection, node_id: str, hub_key: VerifyKey
 
 
 BACKLOG_SQL = (
-    "SELECT (SELECT COUNT(*) FROM outbox WHERE batch_seq IS NULL OR batch_seq IN (SELECT seq FROM uplink_batches WHERE published_at IS NULL)) AS events, "
-    "(SELECT COUNT(*) FROM uplink_batches WHERE published_at IS NULL) AS batches"
+    "SELECT (SELECT COUNT(*) FROM outbox WHERE (batch_seq IS NULL AND set_aside IS NULL) OR batch_seq IN (SELECT seq FROM uplink_batches WHERE published_at IS NULL)) AS events, "
+    "(SELECT COUNT(*) FROM uplink_batches WHERE published_at IS NULL) AS batches, "
+    "(SELECT COUNT(*) FROM outbox WHERE set_aside IS NOT NULL) AS set_aside"
 )
 
 
@@ -173,7 +200,7 @@ def backlog(store: Store) -> dict[str, int]:
     """What has not reached the hub yet: events not sealed plus events in unpublished batches."""
     row = store.one(BACKLOG_SQL)
     assert row is not None
-    return {"events": row["events"], "batches": row["batches"]}
+    return {"events": row["events"], "batches": row["batches"], "set_aside": row["set_aside"]}
 
 
 def records_waiting(store: Store) -> bool:
@@ -190,9 +217,10 @@ def files_waiting(store: Store) -> tuple[int, int]:
 
 def status_fields(store: Store, app_version: str) -> dict[str, Any]:
     """What this node's status (the heartbeat, sync_protocol's seal_status) says of its data."""
-    files = files_waiting(store)
-    return {"up_seq": int(read_meta(store, "up_seq", "0")), "outbox_depth": backlog(store)["events"], "app_version": app_version,
-            "catalog_version": int(read_meta(store, "catalog_version", "0")), "files_waiting": files[0], "file_bytes_waiting": files[1]}
+    files, waiting = files_waiting(store), backlog(store)
+    fields = {"up_seq": int(read_meta(store, "up_seq", "0")), "outbox_depth": waiting["events"], "app_version": app_version,
+              "catalog_version": int(read_meta(store, "catalog_version", "0")), "files_waiting": files[0], "file_bytes_waiting": files[1]}
+    return fields | ({"set_aside": waiting["set_aside"]} if waiting["set_aside"] else {})
 
 
 def note_hub_reply(store: Store, reply: dict[str, Any]) -> None:

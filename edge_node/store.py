@@ -19,7 +19,9 @@ from typing import Any, Callable, Iterator
 
 from sqlite_utils import Database
 
-from sync_protocol import format_time
+from sync_protocol import UnencodableValue, format_time, record_size
+
+from .errors import InvalidInput
 
 
 def utcnow() -> str:
@@ -147,7 +149,13 @@ def _m13_requested_files(db: Database) -> None:
     db["blob_uploads"].add_column("requested", int, not_null_default=0)
 
 
-MIGRATIONS: list[Callable[[Database], None]] = [_m1_initial, _m2_resends, _m3_materials, _m4_notices, _m5_materials_checked, _m6_fees, _m7_handover, _m8_supplements, _m9_licences, _m10_acceptance, _m11_material_receipts, _m12_material_originals, _m13_requested_files]
+def _m14_set_aside(db: Database) -> None:
+    # an event no batch can carry (made before record_size bounded it at the door): why it was
+    # set aside, so the events behind it go on (link.seal_pending)
+    db["outbox"].add_column("set_aside", str)
+
+
+MIGRATIONS: list[Callable[[Database], None]] = [_m1_initial, _m2_resends, _m3_materials, _m4_notices, _m5_materials_checked, _m6_fees, _m7_handover, _m8_supplements, _m9_licences, _m10_acceptance, _m11_material_receipts, _m12_material_originals, _m13_requested_files, _m14_set_aside]
 
 
 class Store:
@@ -312,7 +320,15 @@ def next_counter(conn: sqlite3.Connection, name: str) -> int:
 
 
 def add_outbox(conn: sqlite3.Connection, kind: str, data: dict[str, Any], at: str | None = None) -> str:
-    """Queue an uplink event inside the caller's transaction; returns the event id."""
+    """Queue an uplink event inside the caller's transaction; returns the event id. Refuses
+    (InvalidInput, so the caller's whole transaction rolls back) a record larger than its kind's
+    bound (sync_protocol.record_size): a committed event must always fit a batch."""
+    try:
+        size, limit = record_size(kind, data)
+    except UnencodableValue as exc:
+        raise ValueError(f"{kind} event cannot be sent: {exc}") from exc  # a bug, not input: money is integer fen
+    if size > limit:
+        raise InvalidInput(f"这次提交的内容太长（约 {size // 1024 + 1} KB，上限 {limit // 1024} KB），没有保存。请删减填写的文字（说明、备注、原因等）后再提交。")
     event_id = str(uuid.uuid4())
     conn.execute("INSERT INTO outbox (id, kind, at, data_json) VALUES (?, ?, ?, ?)", (event_id, kind, at or utcnow(), json.dumps(data, ensure_ascii=False)))
     return event_id

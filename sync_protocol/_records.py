@@ -11,7 +11,8 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from ._envelope import Direction, Record
+from ._canonical import canonical_bytes
+from ._envelope import MAX_BATCH_BYTES, Direction, Record
 
 # uplink (node -> hub)
 APPLICATION_RECEIVED = "application.received"
@@ -62,21 +63,30 @@ SHA256_PATTERN = re.compile(r"^[0-9a-f]{64}$")
 NODE_ID_PATTERN = re.compile(r"^[a-z0-9][a-z0-9-]{1,31}$")
 
 
+# the most a sender writes for one record (its data, canonically encoded): checked when the event
+# is written, so a committed event always fits a batch (MAX_BATCH_BYTES) and the sealer cannot
+# fail on it. Receivers do not refuse a larger record inside a batch that fits: older senders
+# had no bound.
+MAX_RECORD_BYTES = 16 * 1024
+MAX_APPLICATION_BYTES = 64 * 1024  # an application carries its checked materials and e-licences
+
+
 @dataclass(frozen=True)
 class RecordSpec:
     direction: Direction
     required: dict[str, type]
     optional: dict[str, type]
+    max_bytes: int = MAX_RECORD_BYTES
 
 
-def _spec(direction: Direction, required: dict[str, type], optional: dict[str, type] | None = None) -> RecordSpec:
-    return RecordSpec(direction, required, optional or {})
+def _spec(direction: Direction, required: dict[str, type], optional: dict[str, type] | None = None, max_bytes: int = MAX_RECORD_BYTES) -> RecordSpec:
+    return RecordSpec(direction, required, optional or {}, max_bytes)
 
 
 RECORD_SPECS: dict[str, RecordSpec] = {
     APPLICATION_RECEIVED: _spec("up", {
         "application_id": str, "receipt_no": str, "item_code": str, "applicant_name": str, "applicant_id_number": str, "agent": str,
-    }, {"item_name": str, "applicant_phone": str, "proxy_agent": str, "materials_checked": list, "licences": list}),
+    }, {"item_name": str, "applicant_phone": str, "proxy_agent": str, "materials_checked": list, "licences": list}, max_bytes=MAX_APPLICATION_BYTES),
     MATERIALS_ATTACHED: _spec("up", {"application_id": str, "material": str, "sha256": str, "size": int, "media_type": str}, {"filename": str}),
     FEE_COLLECTED: _spec("up", {"fee_receipt_no": str, "amount_fen": int, "method": str, "agent": str}, {"application_id": str, "reference": str}),
     FEE_REFUNDED: _spec("up", {"fee_receipt_no": str, "amount_fen": int, "reason": str, "approved_by": str, "agent": str}),
@@ -96,7 +106,7 @@ RECORD_SPECS: dict[str, RecordSpec] = {
     SUPPLEMENT_REQUESTED: _spec("down", {"application_id": str, "missing": list, "by": str, "at": str}),
     DECISION_MADE: _spec("down", {"application_id": str, "decision": str, "decided_by": str, "decided_at": str}, {"reason": str}),
     RESULT_ISSUED: _spec("down", {"application_id": str, "licence_no": str, "licence": str}),
-    CATALOG_VERSION: _spec("down", {"version": int, "items": list}),
+    CATALOG_VERSION: _spec("down", {"version": int, "items": list}, max_bytes=MAX_BATCH_BYTES // 2),  # the whole catalog
     NODE_REVOKED: _spec("down", {"node_id": str, "at": str, "reason": str}),
     NODE_KEY_ROTATED: _spec("up", {"public_key": str, "nats_public_key": str}),
     NODE_KEY_ACCEPTED: _spec("down", {"public_key": str, "nats_public_key": str, "from_seq": int, "old_key_until": str}),
@@ -122,6 +132,13 @@ def record_problem(record: Record, direction: Direction) -> str | None:
             if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):  # bool is an int in Python, not in JSON
                 return f"{record.kind} record {record.id}: {name!r} must be {kind.__name__}"
     return None
+
+
+def record_size(kind: str, data: dict[str, Any]) -> tuple[int, int]:
+    """(bytes, the most its kind may have) of a record's data, canonically encoded; raises
+    UnencodableValue for what no batch can carry (a float, a non-JSON type)."""
+    spec = RECORD_SPECS.get(kind)
+    return len(canonical_bytes(data)), spec.max_bytes if spec else MAX_RECORD_BYTES
 
 
 def is_valid_node_id(node_id: str) -> bool:

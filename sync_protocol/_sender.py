@@ -8,6 +8,7 @@ from nacl.signing import SigningKey
 
 from ._chain import ChainPos
 from ._envelope import Batch, Direction, Record
+from ._errors import TooLarge
 from ._signing import batch_hash, sign_batch
 
 
@@ -45,19 +46,27 @@ def seal_within(
     split after it was signed. Binary search: a few encodings of at most 500 records."""
     if not records:
         raise ValueError("nothing to seal")
-    best = seal_next(node, direction, after, records[:1], created, key, compress)
+
+    def attempt(count: int) -> tuple[bytes, ChainPos] | None:
+        """The first ``count`` records sealed, or None if they are over MAX_BATCH_BYTES."""
+        try:
+            return seal_next(node, direction, after, records[:count], created, key, compress)
+        except TooLarge:
+            return None
+
+    best = seal_next(node, direction, after, records[:1], created, key, compress)  # TooLarge: no batch can carry this record
     low, high = 1, len(records)
     if len(best[0]) <= max_bytes:
-        whole = seal_next(node, direction, after, records, created, key, compress) if high > 1 else best
-        if len(whole[0]) <= max_bytes:
+        whole = attempt(high) if high > 1 else best
+        if whole is not None and len(whole[0]) <= max_bytes:
             return whole[0], whole[1], high
     else:
         return best[0], best[1], 1
     while high - low > 1:  # records[:low] fits, records[:high] does not
         mid = (low + high) // 2
-        attempt = seal_next(node, direction, after, records[:mid], created, key, compress)
-        if len(attempt[0]) <= max_bytes:
-            low, best = mid, attempt
+        sealed = attempt(mid)
+        if sealed is not None and len(sealed[0]) <= max_bytes:
+            low, best = mid, sealed
         else:
             high = mid
     return best[0], best[1], low

@@ -50,7 +50,7 @@ def _check(user: dict[str, str] | None) -> dict[str, str]:
 
 def sync_status(ctx: NodeContext) -> dict[str, Any]:
     """What the banner on every page and /api/status show."""
-    files = link.files_waiting(ctx.store)
+    files, waiting = link.files_waiting(ctx.store), link.backlog(ctx.store)
     return {"node_id": ctx.identity.node_id, "online": ctx.sync.online, "offline_since": ctx.sync.offline_since, "credentials_refused": ctx.sync.credentials_refused} | {
-        "waiting_events": link.backlog(ctx.store)["events"], "waiting_files": files[0], "waiting_file_bytes": files[1], "link": ctx.sync.link_status(),
+        "waiting_events": waiting["events"], "set_aside_events": waiting["set_aside"], "waiting_files": files[0], "waiting_file_bytes": files[1], "link": ctx.sync.link_status(),
     }

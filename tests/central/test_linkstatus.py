@@ -14,7 +14,7 @@ from sqlmodel import Session, select
 from central import downlink, linkstatus
 from central.blobs import covered
 from central.db import create_schema, make_engine
-from central.models import Blob, DownlinkBatch, Node, NodeHeartbeat
+from central.models import Alert, Blob, DownlinkBatch, Node, NodeHeartbeat
 from sync_protocol import COMPRESSION, MAX_BATCH_BYTES, format_time, open_batch, seal_status, verify_key_to_text
 
 NODE_KEY = SigningKey(bytes(range(32)))
@@ -57,6 +57,22 @@ def test_a_status_is_kept_in_place_and_answered_with_what_was_applied(engine):
         linkstatus.receive_status(engine, "shangcun", status(), NOW)
     with Session(engine) as s:
         assert len(s.exec(select(NodeHeartbeat)).all()) == 1  # one backlog entry: the depth never changed
+
+
+def test_events_a_point_set_aside_alert_the_operator_once_per_rise(engine):
+    def alerts() -> list[str]:
+        with Session(engine) as s:
+            return [a.message for a in s.exec(select(Alert).where(Alert.kind == "records.set_aside"))]
+
+    linkstatus.receive_status(engine, "shangcun", status(), NOW)
+    assert alerts() == [] and node(engine).set_aside == 0
+    for _ in range(3):
+        linkstatus.receive_status(engine, "shangcun", status(set_aside=1), NOW)
+    assert len(alerts()) == 1 and "1 条记录内容超出上限" in alerts()[0] and node(engine).set_aside == 1
+    linkstatus.receive_status(engine, "shangcun", status(set_aside=2), NOW)
+    assert len(alerts()) == 2
+    linkstatus.receive_status(engine, "shangcun", status(set_aside="many"), NOW)  # a lie reads as 0, breaks nothing
+    assert node(engine).set_aside == 0 and len(alerts()) == 2
 
 
 @pytest.mark.parametrize("raw, why", [

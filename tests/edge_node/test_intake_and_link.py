@@ -99,14 +99,14 @@ def test_sealed_batches_chain_and_verify_at_the_receiver(store):
         cases.submit_application(store, FORM, AGENT)
     assert link.seal_pending(store, "shangcun", NODE_KEY, limit=2, max_batches=1) == 1  # the uplink seals one, sends it, seals the next
     assert link.seal_pending(store, "shangcun", NODE_KEY, limit=2) == 2
-    assert link.backlog(store) == {"events": 5, "batches": 3}
+    assert link.backlog(store) == {"events": 5, "batches": 3, "set_aside": 0}
     cursor, hashes = IngestCursor("shangcun", "up", NODE_KEY.verify_key, GENESIS), {}
     for row in link.unpublished(store):
         verdict = cursor.receive(row["wire"], hashes.get)
         assert isinstance(verdict, Accepted)
         hashes[verdict.batch.seq] = verdict.hash
         link.mark_published(store, row["seq"])
-    assert link.backlog(store) == {"events": 0, "batches": 0}
+    assert link.backlog(store) == {"events": 0, "batches": 0, "set_aside": 0}
     assert link.seal_pending(store, "shangcun", NODE_KEY) == 0
 
 

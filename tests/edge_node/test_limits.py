@@ -1,0 +1,87 @@
+"""Limits at the door (issue 17, finding 1): a record larger than its kind's bound is refused
+when it is written, with a clear Chinese message, and nothing is saved; the sealer never fails on
+a committed event; an event no batch can carry (written by an older version) is set aside and
+never blocks the events behind it."""
+
+from __future__ import annotations
+
+import json
+import re
+import sqlite3
+
+import pytest
+
+from edge_node import cases, link
+from edge_node.errors import InvalidInput
+from edge_node.store import add_outbox
+from sync_protocol import COMPLAINT_FILED, MAX_BATCH_BYTES, MAX_RECORD_BYTES, open_batch
+
+from .test_intake_and_link import AGENT, FORM, NODE_KEY, counts, store  # noqa: F401  (store: the fixture)
+from .test_web import client, login  # noqa: F401  (client: the fixture)
+
+MEGABYTE_OF_TEXT = "投" * 350_000  # about 1 MB in UTF-8
+
+
+def outbox_and_complaints(db) -> tuple[int, int]:  # type: ignore[no-untyped-def]
+    with sqlite3.connect(db) as conn:
+        return conn.execute("SELECT (SELECT COUNT(*) FROM outbox), (SELECT COUNT(*) FROM complaints)").fetchone()
+
+
+def test_a_megabyte_complaint_or_checked_material_is_refused_and_saves_nothing(client, tmp_path):  # noqa: F811
+    token = client.post("/api/login", json={"username": "agent", "password": "pw"}).json()["token"]
+    auth = {"Authorization": f"Bearer {token}"}
+    db = tmp_path / "node" / "node.sqlite3"
+    before = outbox_and_complaints(db)
+    big = client.post("/api/complaints", json={"text": MEGABYTE_OF_TEXT}, headers=auth)
+    assert big.status_code == 400 and big.headers["content-type"].startswith("application/problem+json")
+    assert "投诉内容最多 2000 个字" in big.json()["detail"]
+    checked = client.post("/api/applications", json=FORM | {"materials_checked": ["身份证" + "x" * 1_000_000]}, headers=auth)
+    assert checked.status_code == 400 and "核验材料清单无效" in checked.json()["detail"]
+    many = client.post("/api/applications", json=FORM | {"materials_checked": [f"材料{n}" for n in range(51)]}, headers=auth)
+    assert many.status_code == 400 and "最多 50 项" in many.json()["detail"]
+    assert outbox_and_complaints(db) == before
+    assert client.get("/api/status").json()["waiting_events"] == 0
+
+    login(client)  # the same through the page: the form says what to do, in Chinese
+    page = client.get("/")
+    token = re.search(r'name="_csrf_token" value="([^"]+)"', page.text).group(1)
+    form = client.post("/complaints", data={"text": MEGABYTE_OF_TEXT, "_csrf_token": token})
+    assert form.status_code == 400 and "投诉内容最多 2000 个字" in form.text
+    assert outbox_and_complaints(db) == before
+
+
+def test_any_record_over_its_bound_rolls_back_the_whole_write(store):  # noqa: F811
+    before = counts(store)
+    with pytest.raises(InvalidInput) as err:
+        with store.write() as conn:
+            conn.execute("INSERT INTO complaints (complaint_id, text, agent_username, created_at) VALUES ('x-T1', 'text', 'agent', 'now')")
+            add_outbox(conn, COMPLAINT_FILED, {"complaint_id": "x-T1", "text": "备" * (MAX_RECORD_BYTES // 3 + 1)})
+    assert "内容太长" in err.value.message and "没有保存" in err.value.message
+    assert counts(store) == before and store.one("SELECT COUNT(*) FROM complaints")[0] == 0
+
+
+def test_an_event_no_batch_can_carry_is_set_aside_and_the_events_behind_it_go_on(store):  # noqa: F811
+    first = cases.submit_application(store, FORM, AGENT)
+    with store.write() as conn:  # as a version without the bound at the door wrote it
+        conn.execute("INSERT INTO outbox (id, kind, at, data_json) VALUES ('old', ?, '2026-12-01T08:00:00Z', ?)",
+                     (COMPLAINT_FILED, json.dumps({"complaint_id": "shangcun-T000001", "text": "诉" * 400_000}, ensure_ascii=False)))
+    second = cases.submit_application(store, FORM | {"applicant_name": "李四"}, AGENT)
+    assert link.seal_pending(store, "shangcun", NODE_KEY) == 2  # never raises: the sealer cannot fail on a committed event
+    batches = [open_batch(r["wire"], NODE_KEY.verify_key) for r in store.query("SELECT wire FROM uplink_batches ORDER BY seq")]
+    assert [r.data["application_id"] for b in batches for r in b.records] == [first["id"], second["id"]]
+    assert store.one("SELECT set_aside FROM outbox WHERE id = 'old'")["set_aside"].startswith("TooLarge")
+    assert link.backlog(store) == {"events": 2, "batches": 2, "set_aside": 1}  # the two in the unpublished batches
+    link.mark_published(store, 1)
+    link.mark_published(store, 2)
+    assert link.backlog(store)["events"] == 0 and not link.records_waiting(store)  # nothing wedged behind it
+    assert link.status_fields(store, "0.3.0")["set_aside"] == 1  # the county hears of it with the next status
+    assert link.seal_pending(store, "shangcun", NODE_KEY) == 0  # and it is not tried again
+
+
+def test_a_long_offline_day_over_900_kB_seals_into_batches_that_each_fit(store):  # noqa: F811
+    for n in range(500):
+        cases.file_complaint(store, f"第{n}件：" + "办事窗口排队时间太长" * 190, AGENT)
+    made = link.seal_pending(store, "shangcun", NODE_KEY)
+    sizes = [len(r["wire"]) for r in store.query("SELECT wire FROM uplink_batches")]
+    assert sum(sizes) > 2 * MAX_BATCH_BYTES and made == len(sizes) >= 3
+    assert max(sizes) <= MAX_BATCH_BYTES and link.backlog(store)["events"] == 500 and link.backlog(store)["set_aside"] == 0
