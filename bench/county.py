@@ -57,9 +57,9 @@ def enrol_points(fed: LocalFederation, count: int) -> list[Path]:
         return list(pool.map(one, range(1, count + 1)))
 
 
-def application(n: int, at: str) -> Record:
+def application(node_id: str, n: int, at: str) -> Record:
     return Record("application.received", str(uuid.uuid4()), at, {
-        "application_id": str(uuid.uuid4()), "receipt_no": f"sim-{n:06d}", "item_code": "MZ-003", "item_name": "高龄津贴申领",
+        "application_id": str(uuid.uuid4()), "receipt_no": f"{node_id}-{n:06d}", "item_code": "MZ-003", "item_name": "高龄津贴申领",
         "applicant_name": "张三", "applicant_id_number": "11010519491231002X", "applicant_phone": "", "proxy_agent": "", "agent": "agent",
     })
 
@@ -85,7 +85,7 @@ class Sender:
             if time.monotonic() >= until:
                 return
             now = format_time(datetime.now(timezone.utc))
-            records = [application(self.sent + i, now) for i in range(self.rng.randint(1, 3))]
+            records = [application(self.identity.node_id, self.sent + i, now) for i in range(self.rng.randint(1, 3))]
             wire, pos = seal_next(self.identity.node_id, "up", self.pos, records, now, self.identity.key, compress)
             await js.publish(uplink_subject(self.identity.node_id), wire, headers={"Nats-Msg-Id": pos.head, SENT_AT_HEADER: now, SEQ_HEADER: str(pos.seq)}, timeout=30)
             self.pos = pos

@@ -50,6 +50,7 @@ from sync_protocol import (
 from .clock import utcnow
 from .db import insert_rows, retry_conflicts, transaction
 from .downlink import queue_downlink
+from . import ownership
 from .fees import FEE_KINDS, apply_fee_record
 from .approval import departments_of, tasks_of
 from .departments import integrated_departments, notify
@@ -131,6 +132,8 @@ def _receive(session: Session, node: Node, subject: str, raw: bytes, now: str) -
         try:
             with session.begin_nested():
                 _apply(session, node, verdict.batch.records, now)
+        except ownership.Violation as exc:  # another point's data, or a contradiction: the sender's batch stops here
+            verdict = Rejected(exc.reason, str(exc))
         except (KeyError, TypeError, ValueError, ArithmeticError, RecursionError, SQLAlchemyError) as exc:
             # signed and linked, but applying it failed (an integer too large for the database
             # is an OverflowError): quarantine the batch and do not advance, so the node's
@@ -200,7 +203,9 @@ def _apply(session: Session, node: Node, records: tuple[Record, ...], now: str) 
     received = [r for r in records if r.kind == APPLICATION_RECEIVED]
     ids = [r.data["application_id"] for r in received]
     table = Application.__table__.c  # type: ignore[attr-defined]
-    seen = set(session.connection().execute(select(table.id).where(table.id.in_(ids))).scalars()) if ids else set()  # Core: a third the cost of the ORM query
+    # Core: a third the cost of the ORM query; what ownership.check_application compares
+    held = {row.id: row._asdict() for row in session.connection().execute(
+        select(table.id, table.node_id, table.receipt_no, table.applicant_id_number, table.item_code).where(table.id.in_(ids)))} if ids else {}
     codes = {r.data["item_code"] for r in received}
     catalog = session.info["catalog"]
     if codes - catalog.keys():
@@ -212,9 +217,9 @@ def _apply(session: Session, node: Node, records: tuple[Record, ...], now: str) 
     tasks: list[dict] = []
     for record in received:
         data = record.data
-        if data["application_id"] in seen:
-            continue  # same application twice (a node bug): keep the first
-        seen.add(data["application_id"])
+        if not ownership.check_application(node.id, record, held.get(data["application_id"])):
+            continue  # the same application again, unchanged: applied once
+        held[data["application_id"]] = {"node_id": node.id} | {k: data[k] for k in ("receipt_no", "applicant_id_number", "item_code")}
         # routing: the hub's catalog decides the departments, not the node's claim
         item, departments = catalog.get(data["item_code"], (None, ["unrouted"]))
         app = {
@@ -236,8 +241,8 @@ def _apply(session: Session, node: Node, records: tuple[Record, ...], now: str) 
         insert_rows(session, ApprovalTask.__table__, tasks)  # type: ignore[arg-type]
     for record in records:
         data = record.data
-        if record.kind == APPLICATION_RECEIVED:
-            continue
+        if record.kind == APPLICATION_RECEIVED or not ownership.check(session, node.id, record):
+            continue  # (an object already held, unchanged: applied once)
         if record.kind == MATERIALS_ATTACHED:
             if session.get(Material, (data["application_id"], data["sha256"], data["material"])) is None:
                 session.add(Material(application_id=data["application_id"], sha256=data["sha256"], material=data["material"], size=data["size"], media_type=data["media_type"], filename=data.get("filename", "")))

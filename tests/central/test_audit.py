@@ -36,7 +36,7 @@ def build_hub(tmp_path: Path, db_url: str):  # type: ignore[no-untyped-def]
         s.commit()
     pos = GENESIS
     for i in range(4):
-        record = Record("application.received", f"e{i}", T, {"application_id": f"a{i}", "receipt_no": f"R{i}", "item_code": "MZ-003", "applicant_name": "张三", "applicant_id_number": "11010519491231002X", "agent": "agent"})
+        record = Record("application.received", f"e{i}", T, {"application_id": f"a{i}", "receipt_no": f"shangcun-{i:06d}", "item_code": "MZ-003", "applicant_name": "张三", "applicant_id_number": "11010519491231002X", "agent": "agent"})
         wire, pos = seal_next("shangcun", "up", pos, [record], T, key)
         ingest_batch(engine, "yiwang.up.shangcun", wire)
     with Session(engine) as s:

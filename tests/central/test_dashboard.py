@@ -33,9 +33,9 @@ def at(day: str, hour: int = 2) -> str:
     return f"2026-11-{day}T{hour:02d}:00:00.000000Z"
 
 
-def received(n: int, item: str, day: str, proxy: str = "") -> Record:
+def received(n: int, item: str, day: str, proxy: str = "", node: str = "shangcun") -> Record:
     return Record("application.received", f"r{n}", at(day), {
-        "application_id": f"A{n}", "receipt_no": f"R{n}", "item_code": item, "applicant_name": f"申请人{n}",
+        "application_id": f"A{n}", "receipt_no": f"{node}-{n:06d}", "item_code": item, "applicant_name": f"申请人{n}",
         "applicant_id_number": "11010519491231002X", "agent": "agent", "proxy_agent": proxy,
     })
 
@@ -69,9 +69,9 @@ def scenario(hub_db_url: str):
     # A3 approved on time and collected by the applicant (2 trips), A4 proxied, approved late, by courier (0 trips)
     send("shangcun", received(1, "MZ-003", "02"), received(2, "MZ-003", "20"), received(3, "RS-001", "02"), received(4, "RS-001", "02", proxy="代办员 王秀兰"))
     # 青山镇: A5 not accepted (on time) and the notice collected by the applicant (2 trips)
-    send("qingshan", received(5, "MZ-003", "02"))
+    send("qingshan", received(5, "MZ-003", "02", node="qingshan"))
     # 白水镇: A6 proxied, one supplement round, approved on time, collected by the agent (0 trips)
-    send("baishui", received(6, "RS-001", "16", proxy="代办员 李红"))
+    send("baishui", received(6, "RS-001", "16", proxy="代办员 李红", node="baishui"))
     approval.decide(engine, clerk("clerk-rsj"), "A3", "approve", "", HUB_KEY)
     approval.decide(engine, clerk("clerk-rsj"), "A4", "approve", "", HUB_KEY)
     approval.not_accept(engine, clerk("clerk-mzj"), "A5", "不属于本事项受理范围")
@@ -82,18 +82,18 @@ def scenario(hub_db_url: str):
          rec("application.picked_up", 3, application_id="A3", collector_name="申请人3", agent="agent", collector_is_applicant=True),
          rec("application.dispatched", 4, application_id="A4", courier="EMS", tracking_no="E1", agent="agent"),
          # fees: 20.00 cash (5.00 refunded), 40.00 cash voided, 380.00 by WeChat; the day closed with 15.00 counted, all of it remitted
-         rec("fee.collected", 1, fee_receipt_no="S-1", amount_fen=2000, method="cash", agent="agent"),
-         rec("fee.collected", 2, fee_receipt_no="S-2", amount_fen=4000, method="cash", agent="agent"),
-         rec("fee.voided", 2, fee_receipt_no="S-2", reason="录错", approved_by="站长", agent="agent"),
-         rec("fee.collected", 3, fee_receipt_no="S-3", amount_fen=38000, method="wechat", reference="wx1", agent="agent"),
-         rec("fee.refunded", 1, fee_receipt_no="S-1", amount_fen=500, reason="多收", approved_by="站长", agent="agent"),
-         rec("fee.daily_closed", 1, close_id="C1", business_date="2026-11-20", agent="agent", totals_fen={"cash": 1500, "wechat": 38000}, cash_expected_fen=1500, cash_counted_fen=1500, discrepancy_fen=0),
-         rec("fee.remitted", 1, remittance_id="M1", amount_fen=1500, close_ids=["C1"], bank_reference="B1", agent="agent"),
+         rec("fee.collected", 1, fee_receipt_no="shangcun-F000001", amount_fen=2000, method="cash", agent="agent"),
+         rec("fee.collected", 2, fee_receipt_no="shangcun-F000002", amount_fen=4000, method="cash", agent="agent"),
+         rec("fee.voided", 2, fee_receipt_no="shangcun-F000002", reason="录错", approved_by="站长", agent="agent"),
+         rec("fee.collected", 3, fee_receipt_no="shangcun-F000003", amount_fen=38000, method="wechat", reference="wx1", agent="agent"),
+         rec("fee.refunded", 1, fee_receipt_no="shangcun-F000001", amount_fen=500, reason="多收", approved_by="站长", agent="agent"),
+         rec("fee.daily_closed", 1, close_id="shangcun-C20261120-agent-1", business_date="2026-11-20", agent="agent", totals_fen={"cash": 1500, "wechat": 38000}, cash_expected_fen=1500, cash_counted_fen=1500, discrepancy_fen=0),
+         rec("fee.remitted", 1, remittance_id="shangcun-R000001", amount_fen=1500, close_ids=["shangcun-C20261120-agent-1"], bank_reference="B1", agent="agent"),
          rec("node.heartbeat", 1, app_version="0.1.0", catalog_version=1, outbox_depth=0, clock=at("23", 3)))
     send("qingshan", rec("application.picked_up", 5, application_id="A5", collector_name="申请人5", agent="agent", collector_is_applicant=True),
          rec("node.heartbeat", 5, app_version="0.1.0", catalog_version=1, outbox_depth=0, clock=at("23", 1)))
     send("baishui", rec("application.picked_up", 6, application_id="A6", collector_name="代办员 李红", agent="agent", collector_is_applicant=False),
-         rec("fee.collected", 6, fee_receipt_no="B-1", amount_fen=3800, method="cash", agent="agent"),  # collected, never remitted
+         rec("fee.collected", 6, fee_receipt_no="baishui-F000001", amount_fen=3800, method="cash", agent="agent"),  # collected, never remitted
          rec("node.heartbeat", 6, app_version="0.0.9", catalog_version=0, outbox_depth=7, clock=at("23", 3)))  # not updated yet
     with engine.begin() as conn:  # the scenario's times
         conn.execute(text("UPDATE application SET received_at = submitted_at"))
@@ -116,7 +116,7 @@ def test_which_nodes_are_behind(scenario):
 def test_which_cases_are_late(scenario):
     board = dashboard(scenario, silent_after=timedelta(minutes=60), now=NOW)
     late = [(c["receipt_no"], c["card"], c["clock"], c["due"]) for c in board["late_cases"]]
-    assert late == [("R1", "red", "pre_review", "2026-11-04"), ("R2", "yellow", "pre_review", "2026-11-24")]
+    assert late == [("shangcun-000001", "red", "pre_review", "2026-11-04"), ("shangcun-000002", "yellow", "pre_review", "2026-11-24")]
 
 
 def test_cases_timeliness_and_trips_per_township_and_county(scenario):

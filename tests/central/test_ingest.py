@@ -207,9 +207,9 @@ def test_fee_records_reach_the_hub_and_balance_to_the_fen(engine):
         fee("fee.voided", "f3", fee_receipt_no="shangcun-F000002", reason="重复", approved_by="chief", agent="agent"),
         fee("fee.collected", "f4", fee_receipt_no="shangcun-F000003", amount_fen=4000, method="cash", agent="agent"),
         fee("fee.refunded", "f5", fee_receipt_no="shangcun-F000003", amount_fen=1000, reason="多收", approved_by="chief", agent="agent"),
-        fee("fee.daily_closed", "f6", close_id="C1", business_date="2026-11-23", agent="agent", totals_fen={"cash": 41000}, cash_expected_fen=41000, cash_counted_fen=40950, discrepancy_fen=-50, note="少五角"),
+        fee("fee.daily_closed", "f6", close_id="shangcun-C20261123-agent-1", business_date="2026-11-23", agent="agent", totals_fen={"cash": 41000}, cash_expected_fen=41000, cash_counted_fen=40950, discrepancy_fen=-50, note="少五角"),
     ]
-    first, second = chain(records, [fee("fee.remitted", "f7", remittance_id="R1", amount_fen=40950, close_ids=["C1"], bank_reference="B-1", agent="agent")])
+    first, second = chain(records, [fee("fee.remitted", "f7", remittance_id="shangcun-R000001", amount_fen=40950, close_ids=["shangcun-C20261123-agent-1"], bank_reference="B-1", agent="agent")])
     ingest_batch(engine, "yiwang.up.shangcun", first)
     [before] = fee_summary(engine)
     assert before == {"node_id": "shangcun", "receipts": 3, "voided": 1, "collected_fen": 42000, "refunded_fen": 1000, "closes": 1,
