@@ -79,3 +79,84 @@ def test_history_for_another_node_or_ending_with_another_key_is_refused(tmp_path
     (tmp_path / "restore" / "manifest.json").write_text(json.dumps({"node_id": "shangcun", "keys": [{"from_seq": 1, "public_key": verify_key_to_text(OLD.verify_key)}]}))
     with pytest.raises(RestoreFailed, match="this device's key"):
         restore_if_present(store, tmp_path, identity)
+
+
+def test_a_device_replaced_mid_day_after_fees_a_void_a_refund_and_a_close_keeps_the_books_to_the_fen(tmp_path):
+    """Issue 17, finding 5: the replacement continues every number sequence, so its fees and
+    complaints reach the county's books instead of colliding with the old device's ids."""
+    from edge_node import cases, fees, link
+    from edge_node.auth import add_user
+    from central.db import create_schema, make_engine
+    from central.fees import fee_summary
+    from central.ingest import ingest_batch
+    from central.models import Node
+    from sqlmodel import Session
+    from sync_protocol import Accepted
+
+    agent = {"username": "agent", "display_name": "代办员 王秀兰"}
+    old = Store(tmp_path / "old.sqlite3")
+    with old.write() as conn:
+        set_meta(conn, "node_id", "shangcun")
+    add_user(old, "chief", "站长", "village_agent", "pw2")
+    with old.write() as conn:
+        for amount, method, ref in ((38000, "cash", ""), (2000, "cash", ""), (5000, "wechat", "wx-1")):
+            fees.collect_fee(conn, amount, method, ref, "张三", agent)
+    fees.void_receipt(old, "shangcun-F000002", "录错金额", agent, "chief", "pw2")
+    fees.refund(old, "shangcun-F000001", 1000, "多收", agent, "chief", "pw2")
+    close = fees.close_day(old, agent, 37000)
+    fees.record_remittance(old, agent, [close["close_id"]], 37000, "B-1")
+    cases.file_complaint(old, "窗口排队太久了", agent)
+    day = close["business_date"]
+    link.seal_pending(old, "shangcun", OLD)
+
+    # the hub holds what the old device sent; then the disk dies and the new device restores it
+    engine = make_engine(f"sqlite:///{tmp_path / 'hub.sqlite3'}")
+    create_schema(engine)
+    with Session(engine) as s:
+        s.add(Node(id="shangcun", name="上村", kind="village", public_key=verify_key_to_text(OLD.verify_key), enrolled_at=T))
+        s.commit()
+    sent = [r["wire"] for r in old.query("SELECT wire FROM uplink_batches ORDER BY seq")]
+    assert all(isinstance(ingest_batch(engine, "yiwang.up.shangcun", w), Accepted) for w in sent)
+    folder = tmp_path / "new" / "restore"
+    (folder / "up").mkdir(parents=True)
+    (folder / "down").mkdir()
+    for seq, wire in enumerate(sent, 1):
+        (folder / "up" / f"{seq:09d}.bin").write_bytes(wire)
+    (folder / "manifest.json").write_text(json.dumps({"node_id": "shangcun", "keys": [{"from_seq": 1, "public_key": verify_key_to_text(OLD.verify_key)}, {"from_seq": len(sent) + 1, "public_key": verify_key_to_text(NEW.verify_key)}]}))
+    new = Store(tmp_path / "new" / "node.sqlite3")
+    with new.write() as conn:
+        set_meta(conn, "node_id", "shangcun")
+    restore_if_present(new, tmp_path / "new", NodeIdentity("shangcun", "上村", "village", NEW, HUB.verify_key, "nats://127.0.0.1:9"))
+
+    def books(store: Store) -> dict:
+        return {"receipts": [tuple(r) for r in store.query("SELECT receipt_no, amount_fen, method, status, refunded_fen, close_id FROM fee_receipts ORDER BY receipt_no")],
+                "refunds": [tuple(r) for r in store.query("SELECT receipt_no, amount_fen, close_id FROM fee_refunds")],
+                "closes": [tuple(r) for r in store.query("SELECT close_id, cash_expected_fen, cash_counted_fen, discrepancy_fen, remittance_id FROM daily_closes")],
+                "remittances": [tuple(r) for r in store.query("SELECT remittance_id, amount_fen FROM remittances")],
+                "complaints": [tuple(r) for r in store.query("SELECT complaint_id, text FROM complaints")],
+                "day": fees.day_totals(store, "agent", day)}
+
+    assert books(new) == books(old)
+    # the rest of the day on the new device: every number continues after the old device's
+    with new.write() as conn:
+        receipt = fees.collect_fee(conn, 1500, "cash", "", "李四", agent)
+    assert receipt["receipt_no"] == "shangcun-F000004"
+    assert cases.file_complaint(new, "材料退回没有说明原因", agent)["complaint_id"] == "shangcun-T000002"
+    second = fees.close_day(new, agent, 1500)
+    assert second["close_id"].endswith("-2")  # the day's second close
+    assert fees.record_remittance(new, agent, [second["close_id"]], 1500, "B-2")["remittance_id"] == "shangcun-R000002"
+    link.seal_pending(new, "shangcun", NEW)
+    with Session(engine) as s:  # the replacement enrolment gave the hub the new key
+        node = s.get(Node, "shangcun")
+        node.public_key = verify_key_to_text(NEW.verify_key)  # type: ignore[union-attr]
+        s.add(node)
+        s.commit()
+    for row in new.query("SELECT wire FROM uplink_batches WHERE seq > ? ORDER BY seq", (len(sent),)):
+        assert isinstance(ingest_batch(engine, "yiwang.up.shangcun", row["wire"]), Accepted)
+    [county] = fee_summary(engine)
+    point = new.query("SELECT COALESCE(SUM(amount_fen), 0) AS kept FROM fee_receipts WHERE status != 'voided'")[0]["kept"]
+    assert (county["receipts"], county["voided"], county["collected_fen"], county["refunded_fen"]) == (4, 1, point, 1000) == (4, 1, 38000 + 5000 + 1500, 1000)
+    assert (county["remitted_fen"], county["cash_outstanding_fen"], county["all_reached_county"]) == (37000 + 1500, 0, True)
+    engine.dispose()
+    old.close()
+    new.close()
