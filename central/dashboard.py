@@ -120,6 +120,8 @@ def node_health(engine: Engine, silent_after: timedelta, now: datetime, latest_c
             reasons.append("从未同步" if n.last_seen_at is None else f"超过 {limit}没有消息")
         if held.get(n.id):
             reasons.append(f"{held[n.id]} 个批次等待缺口补齐")
+        if n.needs_upgrade:
+            reasons.append("软件版本过旧，下发暂停，请升级")
         if n.set_aside:
             reasons.append(f"{n.set_aside} 条记录超出上限，已在服务点搁置")
         if n.heartbeat_at and n.catalog_version < latest_catalog:

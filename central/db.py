@@ -144,14 +144,17 @@ def _m9_link_status(conn: Connection) -> None:
         conn.execute(text(f"ALTER TABLE node ADD COLUMN {column}"))
 
 
-def _m10_set_aside(conn: Connection) -> None:
-    """How many events a node set aside because no batch can carry them (from its status)."""
+def _m10_integrity(conn: Connection) -> None:
+    """From a node's status: how many events it set aside because no batch can carry them, and
+    the downlink record kind it is too old for; a downlink batch's republications."""
     conn.execute(text("ALTER TABLE node ADD COLUMN set_aside INTEGER NOT NULL DEFAULT 0"))
+    conn.execute(text("ALTER TABLE node ADD COLUMN needs_upgrade VARCHAR NOT NULL DEFAULT ''"))
+    conn.execute(text("ALTER TABLE downlinkbatch ADD COLUMN resends INTEGER NOT NULL DEFAULT 0"))
 
 
 # Numbered migrations for databases made by an older version. A new database gets the current
 # tables from create_all and starts at the latest version; version 1 is the first release's schema.
-MIGRATIONS: list[Callable[[Connection], None]] = [_m2_node_keys, _m3_materials_checked, _m4_supplements, _m5_decided_locally, _m6_hub_supervision, _m7_revoked_at, _m8_material_receipts, _m9_link_status, _m10_set_aside]
+MIGRATIONS: list[Callable[[Connection], None]] = [_m2_node_keys, _m3_materials_checked, _m4_supplements, _m5_decided_locally, _m6_hub_supervision, _m7_revoked_at, _m8_material_receipts, _m9_link_status, _m10_integrity]
 LATEST = 1 + len(MIGRATIONS)
 
 

@@ -24,7 +24,7 @@ from sync_protocol import COMPRESSION, NODE_STATUS_FIELDS, SyncError, open_statu
 from . import originals
 from .clock import utcnow
 from .db import retry_conflicts, transaction
-from .models import Alert, Blob, Node, NodeHeartbeat, NodeKey
+from .models import Alert, Blob, DownlinkBatch, Node, NodeHeartbeat, NodeKey
 from .workdays import BEIJING
 
 log = logging.getLogger("yiwang.hub.linkstatus")
@@ -61,6 +61,14 @@ def note_set_aside(session: Session, node: Node, count: int, now: str) -> None:
         session.add(Alert(kind="records.set_aside", node_id=node.id, created_at=now, message=(
             f"服务点有 {count} 条记录内容超出上限、无法上传，已在该点搁置（其后的记录照常送达）：请查看该点日志中 “cannot be sent” 一行，联系开发人员处理")))
     node.set_aside = count
+
+
+def note_needs_upgrade(session: Session, node: Node, what: str, now: str) -> None:
+    """The node holds a downlink batch it is too old to apply: alert when that first happens."""
+    if what and what != node.needs_upgrade:
+        session.add(Alert(kind="node.needs_upgrade", node_id=node.id, created_at=now, message=(
+            f"服务点软件版本过旧，县中枢下发的记录它还不能处理（{what}）：下发已暂停在这一批，请尽快升级该点软件，升级后自动继续")))
+    node.needs_upgrade = what
 
 
 def note_clock(session: Session, node: Node, offset: int, now: str) -> None:
@@ -130,6 +138,8 @@ def _receive(session: Session, node: Node | None, raw: bytes, now: datetime, sta
         pass
     note_heartbeat(session, node, status["app_version"][:40], _int(status["catalog_version"]), _int(status["outbox_depth"]), stamp, stamp)
     note_set_aside(session, node, _int(status.get("set_aside")), stamp)
+    upgrade = status.get("needs_upgrade")
+    note_needs_upgrade(session, node, upgrade[:200] if isinstance(upgrade, str) else "", stamp)
     node.last_seen_at = stamp
     node.heartbeat_interval_s = _int(status.get("interval_s"), MAX_INTERVAL_S)
     node.link_kbit_per_s = _int(status.get("kbit_per_s")) or node.link_kbit_per_s
@@ -147,8 +157,35 @@ def _receive(session: Session, node: Node | None, raw: bytes, now: datetime, sta
         blob = session.get(Blob, file["sha256"])
         mine = blob is not None and blob.node_id == node_id  # what the hub holds of another point's file is not this point's business
         reply["file"] = {"sha256": file["sha256"], "stored": (blob.size if blob.complete_at else blob.received_bytes) if mine else 0}
+    reply["down_sealed"] = node.down_seq  # the node compares it with its own cursor (down_from below)
+    reply["_republished"] = _republish(session, node_id, status.get("down_from"), now)  # for sync.py: wake the downlink; not sent
     reply["_up_seq"] = status["up_seq"]  # for sync.py: whether to look in the stream; not sent
     return reply
+
+
+DOWNLINK_RESEND_BATCHES = 20  # republished per request
+DOWNLINK_RESEND_INTERVAL = timedelta(seconds=60)  # per point, at most one request this often is answered
+_last_resend: dict[str, datetime] = {}  # (one hub process answers statuses)
+
+
+def _republish(session: Session, node_id: str, down_from: Any, now: datetime) -> int:
+    """The node's downlink lags the hub's and nothing arrives (messages gone from the stream, or
+    dropped by an older node): publish its stored batches again from ``down_from``. Bounded per
+    request and per minute, so a point cannot make the hub flood its own link."""
+    if not isinstance(down_from, int) or isinstance(down_from, bool) or down_from < 1:
+        return 0
+    last = _last_resend.get(node_id)
+    if last is not None and now - last < DOWNLINK_RESEND_INTERVAL:
+        return 0
+    _last_resend[node_id] = now
+    batches = session.exec(select(DownlinkBatch).where(DownlinkBatch.node_id == node_id, col(DownlinkBatch.seq) >= down_from, col(DownlinkBatch.published_at).is_not(None))
+                           .order_by(col(DownlinkBatch.seq)).limit(DOWNLINK_RESEND_BATCHES)).all()
+    for batch in batches:
+        batch.published_at, batch.resends = None, batch.resends + 1
+        session.add(batch)
+    if batches:
+        log.warning("downlink of %s: republishing %d batches from seq %d at its request", node_id, len(batches), down_from)
+    return len(batches)
 
 
 INT_MAX = 2**31 - 1  # what a status may say of any count: PostgreSQL's INTEGER (2 GB of traffic a day reads as 2 GB)

@@ -68,6 +68,7 @@ class Node(SQLModel, table=True):
     files_waiting: int = 0
     file_bytes_waiting: int = 0
     set_aside: int = 0  # events the node could not send and set aside (edge_node link.seal_pending)
+    needs_upgrade: str = ""  # the downlink record the node is too old for, as it said; "" = none
     compression: str = ""  # the body encoding the node inflates ("YWZ1"), "" for plain only
     # the operator's settings for the point's link
     metered: bool = False  # files only in metered_hours (or on request); records always
@@ -178,6 +179,7 @@ class DownlinkBatch(SQLModel, table=True):
     raw: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
     created_at: str
     published_at: Optional[str] = None
+    resends: int = 0  # republished on the node's request (its Nats-Msg-Id then changes)
 
 
 class HeldBatch(SQLModel, table=True):

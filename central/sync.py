@@ -340,6 +340,8 @@ class HubSync:
             except Exception:  # noqa: BLE001  (the database away: these go unanswered, the points ask again)
                 log.exception("%d statuses not kept", len(group))
                 continue
+            if sum([reply.pop("_republished") for reply in replies if reply is not None]):
+                self.wake_downlink()
             for msg, reply in zip(group, replies):
                 if reply is not None and msg.reply:
                     await self._answer_status(js, msg, reply)
@@ -443,7 +445,9 @@ class HubSync:
                 for batch in batches:
                     if self._consumers.get(batch.node_id) != "made":
                         continue  # revoked (or NATS refused the consumer for now)
-                    await js.publish(downlink_subject(batch.node_id), batch.raw, headers={"Nats-Msg-Id": batch.hash}, timeout=5)
+                    # a republication gets its own id, or JetStream's duplicate window would drop it
+                    msg_id = batch.hash if not batch.resends else f"{batch.hash}.{batch.resends}"
+                    await js.publish(downlink_subject(batch.node_id), batch.raw, headers={"Nats-Msg-Id": msg_id}, timeout=5)
                     await asyncio.to_thread(downlink.mark_published, self.engine, batch.node_id, batch.seq)
                     log.info("published downlink %s seq %d", batch.node_id, batch.seq)
                 for event in await asyncio.to_thread(departments.unpublished, self.engine):

@@ -29,6 +29,7 @@ from sync_protocol import (
     SUPPLEMENT_REQUESTED,
     Accepted,
     TooLarge,
+    UNKNOWN_KIND,
     UnencodableValue,
     ChainPos,
     Fork,
@@ -181,7 +182,14 @@ def apply_downlink_in(conn: sqlite3.Connection, node_id: str, hub_key: VerifyKey
             conn.execute("INSERT INTO downlink_batches (seq, hash, wire, applied_at) VALUES (?, ?, ?, ?)", (verdict.batch.seq, verdict.hash, raw, utcnow()))
             set_meta(conn, "down_seq", str(verdict.batch.seq))
             set_meta(conn, "down_head", verdict.hash)
+            set_meta(conn, "needs_upgrade", "")
         conn.execute("RELEASE apply_batch")
+    if isinstance(verdict, Rejected) and verdict.reason == UNKNOWN_KIND:
+        # a newer hub's record: hold the batch (the caller does not ack it) and say so, until this
+        # node is upgraded; the cursor stays, so nothing after it is skipped
+        set_meta(conn, "needs_upgrade", verdict.detail[:200])
+        log.error("downlink batch needs a newer node: %s; it is held until this node is upgraded", verdict.detail)
+        return verdict
     if isinstance(verdict, (Rejected, Fork)):
         reason = verdict.reason if isinstance(verdict, Rejected) else "fork"
         conn.execute("INSERT INTO quarantine (reason, detail, wire, received_at) VALUES (?, ?, ?, ?)", (reason, str(verdict), raw, utcnow()))
@@ -220,7 +228,8 @@ def status_fields(store: Store, app_version: str) -> dict[str, Any]:
     files, waiting = files_waiting(store), backlog(store)
     fields = {"up_seq": int(read_meta(store, "up_seq", "0")), "outbox_depth": waiting["events"], "app_version": app_version,
               "catalog_version": int(read_meta(store, "catalog_version", "0")), "files_waiting": files[0], "file_bytes_waiting": files[1]}
-    return fields | ({"set_aside": waiting["set_aside"]} if waiting["set_aside"] else {})
+    upgrade = read_meta(store, "needs_upgrade")
+    return fields | ({"set_aside": waiting["set_aside"]} if waiting["set_aside"] else {}) | ({"needs_upgrade": upgrade} if upgrade else {})
 
 
 def note_hub_reply(store: Store, reply: dict[str, Any]) -> None:

@@ -44,6 +44,8 @@ from sync_protocol import (
     Accepted,
     Gap,
     LinkMeter,
+    Rejected,
+    UNKNOWN_KIND,
     SyncError,
     downlink_consumer,
     downlink_subject,
@@ -57,12 +59,14 @@ from sync_protocol import (
 
 from . import blobs, link, materials, rotation
 from .settings import NodeIdentity
-from .store import Store
+from .store import Store, read_meta
 
 log = logging.getLogger("yiwang.node.sync")
 RETRYABLE = blobs.RETRYABLE
 RESTART_DELAY = 5
 GAP_RETRY_DELAY = 2.0
+DOWN_RESEND_AFTER_S = 120.0  # a downlink behind the hub's, with no progress this long: ask for it again
+UPGRADE_RETRY_S = 300.0  # a downlink batch newer than this software: look again this often (it applies once upgraded)
 PING_INTERVAL = 7  # with 2 unanswered PINGs allowed, a silent link is noticed within ~28 s
 MAX_OUTSTANDING_PINGS = 2
 ASK_ATTEMPTS = 6  # after a timed-out send: ask the hub this often (5 s apart) before resending blind
@@ -115,6 +119,8 @@ class NodeSync:
         self.uplink_busy = True  # records wait to go up: files hold back (blobs.py)
         self.statuses_answered = 0  # heartbeats the hub answered since start
         self._original_answers: dict[str, list[str]] = {}  # what to tell the hub of its 原图 requests
+        self._down_lag: tuple[int, float] | None = None  # (own downlink seq, since when) while the hub has sealed more
+        self._down_from: int | None = None  # ask the hub to publish the downlink again from here
 
     @property
     def online(self) -> bool:
@@ -223,6 +229,8 @@ class NodeSync:
             fields["file"] = {"sha256": file[0], "size": file[1]}
         if self._original_answers:
             fields["originals"] = self._original_answers
+        if self._down_from:
+            fields["down_from"] = self._down_from
         raw = seal_status(fields, rotation.signing_keys(self.data_dir)[0])
         started = time.monotonic()
         try:
@@ -242,6 +250,7 @@ class NodeSync:
             return None
         self.hub = reply
         self.statuses_answered += 1
+        self._watch_downlink(reply, fields.get("down_from"))
         await asyncio.to_thread(link.note_hub_reply, self.store, reply)
         wanted = [s for s in reply.get("originals_wanted") or [] if isinstance(s, str)][:10]
         if wanted:  # the county asks for photos as taken: queue them, and say so in the next status
@@ -251,6 +260,25 @@ class NodeSync:
         elif "originals" in fields:
             self._original_answers = {}  # the hub has taken note
         return reply
+
+    def _watch_downlink(self, reply: dict, asked: int | None) -> None:
+        """Ask the hub to publish the downlink again (the next status's ``down_from``) when it has
+        sealed more than this node applied and nothing has moved for DOWN_RESEND_AFTER_S: the
+        messages are gone from the stream (its age limit, or an older node acked and dropped
+        one). Redelivery covers the ordinary cases first (ack_wait is 60 s)."""
+        if asked:
+            self._down_from = None  # the hub took note
+        sealed, mine = reply.get("down_sealed"), int(read_meta(self.store, "down_seq", "0"))
+        if not isinstance(sealed, int) or sealed <= mine or read_meta(self.store, "needs_upgrade"):
+            self._down_lag = None
+            return
+        now = time.monotonic()
+        if self._down_lag is None or self._down_lag[0] != mine:
+            self._down_lag = (mine, now)
+        elif now - self._down_lag[1] >= DOWN_RESEND_AFTER_S:
+            log.warning("downlink: the hub sealed up to seq %d, this node applied %d and nothing came for %d s; asking the hub to publish again", sealed, mine, DOWN_RESEND_AFTER_S)
+            self._down_from, self._down_lag = mine + 1, (mine, now)
+            self._status_wake.set()
 
     async def _status_loop(self) -> None:
         """The heartbeat: every ``heartbeat_seconds`` (0: only when there is news to tell)."""
@@ -412,6 +440,14 @@ class NodeSync:
                 verdict = await asyncio.to_thread(link.apply_downlink, self.store, node_id, self.identity.hub_key, msg.data)
                 if isinstance(verdict, Gap):
                     await msg.nak(delay=GAP_RETRY_DELAY)
+                    continue
+                if isinstance(verdict, Rejected) and verdict.reason == UNKNOWN_KIND:
+                    # held, not acked: JetStream keeps it for the upgraded node. Nothing after it
+                    # can apply before it, so fetch nothing for a while instead of re-downloading
+                    # the later batches as gaps over a slow link
+                    await msg.nak(delay=UPGRADE_RETRY_S)
+                    self._status_wake.set()  # tell the county now
+                    await asyncio.sleep(UPGRADE_RETRY_S)
                     continue
                 if isinstance(verdict, Accepted):
                     log.info("downlink seq %d applied (%d records)", verdict.batch.seq, len(verdict.batch.records))

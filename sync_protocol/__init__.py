@@ -5,7 +5,7 @@ See docs/protocol.md."""
 from ._canonical import canonical_bytes
 from ._compress import COMPRESSION, MAX_BODY_BYTES, compress_body, inflate_body
 from ._chain import GENESIS, GENESIS_HEAD, ChainPos
-from ._cursor import Accepted, Duplicate, Fork, Gap, IngestCursor, Rejected, Verdict
+from ._cursor import UNKNOWN_KIND, Accepted, Duplicate, Fork, Gap, IngestCursor, Rejected, Verdict
 from ._envelope import (
     MAX_BATCH_BYTES,
     MAX_RECORDS_PER_BATCH,
@@ -98,7 +98,7 @@ __all__ = [
     "GENESIS", "GENESIS_HEAD", "MAX_BATCH_BYTES", "MAX_RECORDS_PER_BATCH", "PROTOCOL_VERSION",
     "Accepted", "BadSignature", "Batch", "ChainPos", "Direction", "Duplicate", "Fork", "Gap",
     "IngestCursor", "LocalProtocolError", "Malformed", "Record", "Rejected", "RemoteProtocolError",
-    "SyncError", "TooLarge", "UnencodableValue", "UnsupportedVersion", "Verdict",
+    "SyncError", "TooLarge", "UNKNOWN_KIND", "UnencodableValue", "UnsupportedVersion", "Verdict",
     "batch_hash", "canonical_bytes", "format_time", "parse_time", "decode_body", "downlink_subject", "encode_body",
     "is_valid_node_id", "node_from_subject", "open_batch", "seal_next", "sign_batch",
     "signing_key_from_text", "signing_key_to_text", "uplink_subject",

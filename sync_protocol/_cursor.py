@@ -21,7 +21,9 @@ from nacl.signing import VerifyKey
 from ._chain import ChainPos
 from ._envelope import Batch, Direction
 from ._errors import RemoteProtocolError
-from ._records import record_problem
+from ._records import RECORD_SPECS, record_problem
+
+UNKNOWN_KIND = "unknown_kind"  # a Rejected reason: the batch is fine, this software is too old for it
 from ._signing import batch_hash, open_batch
 
 
@@ -101,6 +103,10 @@ class IngestCursor:
         if batch.prev != self.pos.head:
             return Fork(batch.seq, None, digest)
         for record in batch.records:
+            if record.kind not in RECORD_SPECS:
+                # signed and in order, but newer than this code: the receiver holds it until it is
+                # upgraded (docs/protocol.md, Versioning), never drops it
+                return Rejected(UNKNOWN_KIND, f"record kind {record.kind!r} is newer than this software")
             problem = record_problem(record, self.direction)
             if problem is not None:
                 return Rejected("invalid_record", problem)

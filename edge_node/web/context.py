@@ -11,7 +11,7 @@ from litestar import Request
 from .. import auth, link
 from ..errors import NotAuthenticated
 from ..settings import NodeIdentity
-from ..store import Store
+from ..store import Store, read_meta
 from ..sync import NodeSync
 
 SESSION_COOKIE = "yw_node_session"
@@ -52,5 +52,5 @@ def sync_status(ctx: NodeContext) -> dict[str, Any]:
     """What the banner on every page and /api/status show."""
     files, waiting = link.files_waiting(ctx.store), link.backlog(ctx.store)
     return {"node_id": ctx.identity.node_id, "online": ctx.sync.online, "offline_since": ctx.sync.offline_since, "credentials_refused": ctx.sync.credentials_refused} | {
-        "waiting_events": waiting["events"], "set_aside_events": waiting["set_aside"], "waiting_files": files[0], "waiting_file_bytes": files[1], "link": ctx.sync.link_status(),
+        "waiting_events": waiting["events"], "set_aside_events": waiting["set_aside"], "needs_upgrade": bool(read_meta(ctx.store, "needs_upgrade")), "waiting_files": files[0], "waiting_file_bytes": files[1], "link": ctx.sync.link_status(),
     }

@@ -89,8 +89,8 @@ def test_a_database_from_before_key_history_is_migrated_in_place(tmp_path, hub_d
         conn.execute(text("ALTER TABLE application DROP COLUMN decided_locally"))
         for table, column in (("department", "integration"), ("node", "heartbeat_at"), ("node", "app_version"), ("node", "catalog_version"),
                               ("node", "outbox_depth"), ("node", "clock_offset_s"), ("application", "accepted_at"), ("application", "accepted_by"), ("application", "supplement_rounds"), ("application", "outcome"), ("application", "licences_json"), ("application", "handover"), ("application", "handed_to_applicant"),
-                              ("evaluation", "followed_up_at"), ("evaluation", "followed_up_by"), ("evaluation", "follow_up"), ("complaint", "answered_by"), ("node", "revoked_at"),
-                              *(("node", c) for c in ("heartbeat_interval_s", "link_kbit_per_s", "link_rtt_ms", "bytes_up_today", "bytes_down_today", "files_waiting", "file_bytes_waiting", "compression", "metered", "metered_hours", "set_aside"))):
+                              ("evaluation", "followed_up_at"), ("evaluation", "followed_up_by"), ("evaluation", "follow_up"), ("complaint", "answered_by"), ("node", "revoked_at"), ("downlinkbatch", "resends"),
+                              *(("node", c) for c in ("heartbeat_interval_s", "link_kbit_per_s", "link_rtt_ms", "bytes_up_today", "bytes_down_today", "files_waiting", "file_bytes_waiting", "compression", "metered", "metered_hours", "set_aside", "needs_upgrade"))):
             conn.execute(text(f"ALTER TABLE {table} DROP COLUMN {column}"))
         conn.execute(text("DROP TABLE approvaltask"))
         conn.execute(text("DROP TABLE catalogversion"))

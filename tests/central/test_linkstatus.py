@@ -75,6 +75,36 @@ def test_events_a_point_set_aside_alert_the_operator_once_per_rise(engine):
     assert node(engine).set_aside == 0 and len(alerts()) == 2
 
 
+def test_a_point_too_old_for_a_downlink_record_alerts_once_and_shows_on_the_dashboard(engine):
+    for _ in range(3):
+        linkstatus.receive_status(engine, "shangcun", status(needs_upgrade="record kind 'notice.broadcast' is newer than this software"), NOW)
+    with Session(engine) as s:
+        assert [a.kind for a in s.exec(select(Alert))] == ["node.needs_upgrade"]
+    assert "notice.broadcast" in node(engine).needs_upgrade
+    linkstatus.receive_status(engine, "shangcun", status(), NOW)  # upgraded: it no longer says so
+    assert node(engine).needs_upgrade == ""
+
+
+def test_a_lagging_downlink_is_published_again_on_request_within_bounds(engine):
+    with Session(engine) as s:
+        for seq in range(1, 31):
+            s.add(DownlinkBatch(node_id="shangcun", seq=seq, hash=f"h{seq}", raw=b"x", created_at=T, published_at=T))
+        n = s.get(Node, "shangcun")
+        n.down_seq = 30  # type: ignore[union-attr]
+        s.add(n)
+        s.commit()
+    linkstatus._last_resend.clear()
+    reply = linkstatus.receive_status(engine, "shangcun", status(down_from=5), NOW)
+    assert reply is not None and reply["down_sealed"] == 30 and reply["_republished"] == linkstatus.DOWNLINK_RESEND_BATCHES
+    again = linkstatus.receive_status(engine, "shangcun", status(down_from=5), NOW + timedelta(seconds=10))
+    assert again is not None and again["_republished"] == 0  # a point cannot make the hub flood its link
+    with Session(engine) as s:
+        pending = s.exec(select(DownlinkBatch).where(DownlinkBatch.published_at.is_(None))).all()  # type: ignore[union-attr]
+        assert [b.seq for b in pending] == list(range(5, 25)) and {b.resends for b in pending} == {1}
+    later = linkstatus.receive_status(engine, "shangcun", status(down_from="all"), NOW + timedelta(minutes=5))
+    assert later is not None and later["_republished"] == 0  # nonsense asks for nothing
+
+
 @pytest.mark.parametrize("raw, why", [
     (status(key=SigningKey(bytes(range(40, 72)))), "signed by another key"),
     (status(node="xiacun"), "about another point, on this point's subject"),
