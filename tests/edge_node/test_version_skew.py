@@ -36,3 +36,23 @@ def test_a_batch_newer_than_the_node_is_held_until_the_upgrade_then_applied_in_o
     assert isinstance(link.apply_downlink(store, "shangcun", HUB_KEY.verify_key, second), Accepted)
     assert cases.get_application(store, app["id"])["status"] == "approved"
     assert read_meta(store, "needs_upgrade") == "" and "needs_upgrade" not in link.status_fields(store, "0.4.0")
+
+
+def test_a_downlink_that_lags_the_hubs_without_progress_asks_for_it_again(store, tmp_path, monkeypatch):  # noqa: F811
+    from nacl.signing import SigningKey
+
+    from edge_node import sync
+    from edge_node.settings import NodeIdentity
+
+    identity = NodeIdentity("shangcun", "上村", "village", SigningKey(bytes(range(1, 33))), HUB_KEY.verify_key, "nats://127.0.0.1:9")
+    worker = sync.NodeSync(store, identity, tmp_path, tmp_path / "blobs")
+    worker._watch_downlink({"down_sealed": 0}, None)
+    assert worker._down_from is None  # level with the hub
+    worker._watch_downlink({"down_sealed": 3}, None)
+    assert worker._down_from is None  # behind: redelivery gets its chance first
+    monkeypatch.setattr(sync, "DOWN_RESEND_AFTER_S", 0.0)  # (the wait, 120 s, is over)
+    worker._watch_downlink({"down_sealed": 3}, None)
+    assert worker._down_from == 1  # its next status asks the hub to publish again from seq 1
+    monkeypatch.setattr(sync, "DOWN_RESEND_AFTER_S", 120.0)
+    worker._watch_downlink({"down_sealed": 3}, 1)  # the status that asked was answered
+    assert worker._down_from is None  # cleared; it asks again only after another 120 s without progress
