@@ -12,6 +12,7 @@ sync.py adds what the stream holds and signs it.
 from __future__ import annotations
 
 import logging
+import re
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
@@ -57,17 +58,19 @@ def note_heartbeat(session: Session, node: Node, app_version: str, catalog_versi
 
 def note_set_aside(session: Session, node: Node, count: int, now: str) -> None:
     """Events the node set aside (no batch can carry them): alert when the number grows."""
-    if count > node.set_aside:
+    if count > node.set_aside:  # a high-water mark: set-aside events are never deleted at the node
         session.add(Alert(kind="records.set_aside", node_id=node.id, created_at=now, message=(
             f"服务点有 {count} 条记录内容超出上限、无法上传，已在该点搁置（其后的记录照常送达）：请查看该点日志中 “cannot be sent” 一行，联系开发人员处理")))
-    node.set_aside = count
+    node.set_aside = max(node.set_aside, count)
 
 
 def note_needs_upgrade(session: Session, node: Node, what: str, now: str) -> None:
     """The node holds a downlink batch it is too old to apply: alert when that first happens."""
-    if what and what != node.needs_upgrade:
+    kind = re.search(r"'([a-z][a-z0-9_.]{0,40})'", what)  # only the record kind, never the node's own prose
+    what = kind.group(1) if kind else ("未知记录" if what else "")
+    if what and not node.needs_upgrade:  # once per episode, whatever a status alternates between
         session.add(Alert(kind="node.needs_upgrade", node_id=node.id, created_at=now, message=(
-            f"服务点软件版本过旧，县中枢下发的记录它还不能处理（{what}）：下发已暂停在这一批，请尽快升级该点软件，升级后自动继续")))
+            f"服务点软件版本过旧，县中枢下发的 {what} 记录它还不能处理：下发已暂停在这一批，请尽快升级该点软件，升级后自动继续")))
     node.needs_upgrade = what
 
 
@@ -164,7 +167,8 @@ def _receive(session: Session, node: Node | None, raw: bytes, now: datetime, sta
 
 
 DOWNLINK_RESEND_BATCHES = 20  # republished per request
-DOWNLINK_RESEND_INTERVAL = timedelta(seconds=60)  # per point, at most one request this often is answered
+DOWNLINK_RESEND_INTERVAL = timedelta(seconds=60)
+MAX_DOWNLINK_RESENDS = 3  # per batch: a point that asks again and again cannot grow its stream without bound  # per point, at most one request this often is answered
 _last_resend: dict[str, datetime] = {}  # (one hub process answers statuses)
 
 
@@ -178,7 +182,8 @@ def _republish(session: Session, node_id: str, down_from: Any, now: datetime) ->
     if last is not None and now - last < DOWNLINK_RESEND_INTERVAL:
         return 0
     _last_resend[node_id] = now
-    batches = session.exec(select(DownlinkBatch).where(DownlinkBatch.node_id == node_id, col(DownlinkBatch.seq) >= down_from, col(DownlinkBatch.published_at).is_not(None))
+    batches = session.exec(select(DownlinkBatch).where(DownlinkBatch.node_id == node_id, col(DownlinkBatch.seq) >= down_from, col(DownlinkBatch.published_at).is_not(None),
+                                                       col(DownlinkBatch.resends) < MAX_DOWNLINK_RESENDS)
                            .order_by(col(DownlinkBatch.seq)).limit(DOWNLINK_RESEND_BATCHES)).all()
     for batch in batches:
         batch.published_at, batch.resends = None, batch.resends + 1

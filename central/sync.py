@@ -359,7 +359,9 @@ class HubSync:
             file = reply.get("file")
             if file is not None:
                 chunk = await _last_stored(js, BLOB_STREAM, blob_subject(node_id, file["sha256"]))
-                if chunk is not None and BLOB_OFFSET_HEADER in (chunk.headers or {}):
+                if chunk is not None and BLOB_OFFSET_HEADER in (chunk.headers or {}) and int(chunk.headers[BLOB_OFFSET_HEADER]) <= file["stored"]:
+                    # only when it follows what is applied without a hole: with chunks in a window,
+                    # a later one can be in the stream while an earlier one was lost
                     file["stored"] = max(file["stored"], int(chunk.headers[BLOB_OFFSET_HEADER]) + len(chunk.data or b""))
             await msg.respond(seal_status(reply | {"at": utcnow()}, self.key))
         except (ValueError, *RETRYABLE) as exc:

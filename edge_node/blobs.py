@@ -105,6 +105,7 @@ class _Chunk:
     length: int
     started: float
     ack: asyncio.Future[Any]
+    acked_at: float | None = None  # when the PubAck arrived (not when settle got to it)
 
 
 class _Window:
@@ -136,7 +137,9 @@ class _Window:
         headers = {BLOB_OFFSET_HEADER: str(offset), BLOB_SIZE_HEADER: str(size)}
         timeout = self.link.meter.timeout_for(self.in_flight() + len(data))  # behind the chunks ahead of it
         ack = asyncio.ensure_future(self.js.publish(blob_subject(self.node_id, sha256), data, headers=headers, timeout=timeout))
-        self.flight.append(_Chunk(sha256, size, offset + len(data), len(data), time.monotonic(), ack))
+        chunk = _Chunk(sha256, size, offset + len(data), len(data), time.monotonic(), ack)
+        ack.add_done_callback(lambda _: setattr(chunk, "acked_at", time.monotonic()))
+        self.flight.append(chunk)
 
     async def settle(self) -> None:
         """Wait for the oldest chunk's PubAck and record it. On a timeout or a lost connection:
@@ -148,7 +151,7 @@ class _Window:
         except RETRYABLE as exc:
             await self._recover(exc)
         self.flight.popleft()
-        now = time.monotonic()
+        now = chunk.acked_at or time.monotonic()
         if self.last_ack is not None and chunk.started < self.last_ack:
             self.link.meter.followed(chunk.length, now - self.last_ack)  # it queued behind the one before
         else:
@@ -211,6 +214,7 @@ async def _send(window: _Window, store: Store, blobs_dir: Path, link: Link, requ
                     break
             await window.drain()
         except _Resume:
+            await asyncio.sleep(1)  # the hub answered, but a send that fails at once must not spin
             continue
         if link.uplink_busy:
             break

@@ -89,7 +89,7 @@ def seal_pending(
             if rotation is not None and count == len(events):  # this batch ends at the rotation: the new key signs the next
                 set_meta(conn, "up_key", json.loads(events[-1]["data_json"])["public_key"])
             conn.execute("INSERT INTO uplink_batches (seq, hash, wire, created_at) VALUES (?, ?, ?, ?)", (new.seq, new.head, wire, utcnow()))
-            conn.execute("UPDATE outbox SET batch_seq = ? WHERE seq BETWEEN ? AND ? AND batch_seq IS NULL", (new.seq, events[0]["seq"], events[count - 1]["seq"]))
+            conn.execute("UPDATE outbox SET batch_seq = ? WHERE seq BETWEEN ? AND ? AND batch_seq IS NULL AND set_aside IS NULL", (new.seq, events[0]["seq"], events[count - 1]["seq"]))
             set_meta(conn, "up_seq", str(new.seq))
             set_meta(conn, "up_head", new.head)
             made += 1
@@ -252,6 +252,12 @@ def queue_legacy_heartbeat(store: Store, app_version: str) -> bool:
         depth = conn.execute(BACKLOG_SQL).fetchone()["events"]
         add_outbox(conn, NODE_HEARTBEAT, {"app_version": app_version, "catalog_version": int(get_meta(conn, "catalog_version", "0")), "outbox_depth": depth, "clock": utcnow()})
     return True
+
+
+def forget_needs_upgrade(store: Store) -> None:
+    if read_meta(store, "needs_upgrade"):
+        with store.write() as conn:
+            set_meta(conn, "needs_upgrade", "")
 
 
 def hub_inflates(store: Store) -> bool:

@@ -155,6 +155,9 @@ class NodeSync:
         (nothing is lost: the outbox and unpublished batches are in SQLite, unacked downlink is
         redelivered)."""
         self._loop = asyncio.get_running_loop()
+        # a held batch (needs_upgrade) comes again if it is still in the stream; if it aged out,
+        # the downlink resend (down_from) must not stay switched off by the old software's word
+        await asyncio.to_thread(link.forget_needs_upgrade, self.store)
         while True:
             try:
                 await self._run_once()
@@ -307,8 +310,11 @@ class NodeSync:
             offline = not self.online
             tries += not (offline and patient)
             if offline:
-                with contextlib.suppress(asyncio.TimeoutError):
-                    await asyncio.wait_for(self._up.wait(), timeout=None if patient else 5)
+                # poll, never an event: nats-py is reconnecting before it calls disconnected_cb,
+                # so _up can still be set while offline (waiting on it spun the loop forever)
+                deadline = None if patient else time.monotonic() + 5
+                while not self.online and (deadline is None or time.monotonic() < deadline):
+                    await asyncio.sleep(0.25)
             else:
                 await asyncio.sleep(1)
         return None
@@ -338,6 +344,8 @@ class NodeSync:
             if seed:
                 self.identity = dataclasses.replace(self.identity, nats_seed=seed)
                 raise _Reconnect()
+            if not self.online:
+                continue  # sealed and stored; published once the link is back (a try now would only queue a copy)
             for batch in await asyncio.to_thread(link.unpublished, self.store):
                 self.uplink_busy = True
                 if not await self._publish_batch(js, subject, batch):
@@ -356,7 +364,8 @@ class NodeSync:
         headers = {"Nats-Msg-Id": link.message_id(batch), SENT_AT_HEADER: format_time(datetime.now(timezone.utc)), SEQ_HEADER: str(batch["seq"])}
         started = time.monotonic()
         try:
-            await blobs.until_lost(js.publish(subject, batch["wire"], headers=headers, timeout=self.meter.timeout_for(size)), self.lost)
+            behind = blobs.IN_FLIGHT_SENDS * self.meter.send_bytes()  # file chunks still crossing the link, at most
+            await blobs.until_lost(js.publish(subject, batch["wire"], headers=headers, timeout=self.meter.timeout_for(behind + size)), self.lost)
         except RETRYABLE as exc:
             if not isinstance(exc, blobs.LinkLost):
                 self.meter.timed_out()  # a cut says nothing about the link's speed

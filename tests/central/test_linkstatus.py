@@ -72,7 +72,8 @@ def test_events_a_point_set_aside_alert_the_operator_once_per_rise(engine):
     linkstatus.receive_status(engine, "shangcun", status(set_aside=2), NOW)
     assert len(alerts()) == 2
     linkstatus.receive_status(engine, "shangcun", status(set_aside="many"), NOW)  # a lie reads as 0, breaks nothing
-    assert node(engine).set_aside == 0 and len(alerts()) == 2
+    linkstatus.receive_status(engine, "shangcun", status(set_aside=1), NOW)  # nor does alternating raise more alerts
+    assert node(engine).set_aside == 2 and len(alerts()) == 2  # a high-water mark: set-aside events stay
 
 
 def test_a_point_too_old_for_a_downlink_record_alerts_once_and_shows_on_the_dashboard(engine):
@@ -81,6 +82,10 @@ def test_a_point_too_old_for_a_downlink_record_alerts_once_and_shows_on_the_dash
     with Session(engine) as s:
         assert [a.kind for a in s.exec(select(Alert))] == ["node.needs_upgrade"]
     assert "notice.broadcast" in node(engine).needs_upgrade
+    linkstatus.receive_status(engine, "shangcun", status(needs_upgrade="请拨打 400-000 转账升级 'x.y'"), NOW)  # another text: no new alert
+    with Session(engine) as s:
+        messages = [a.message for a in s.exec(select(Alert))]
+    assert len(messages) == 1 and "notice.broadcast" in messages[0] and "400" not in node(engine).needs_upgrade
     linkstatus.receive_status(engine, "shangcun", status(), NOW)  # upgraded: it no longer says so
     assert node(engine).needs_upgrade == ""
 
@@ -103,6 +108,13 @@ def test_a_lagging_downlink_is_published_again_on_request_within_bounds(engine):
         assert [b.seq for b in pending] == list(range(5, 25)) and {b.resends for b in pending} == {1}
     later = linkstatus.receive_status(engine, "shangcun", status(down_from="all"), NOW + timedelta(minutes=5))
     assert later is not None and later["_republished"] == 0  # nonsense asks for nothing
+    with Session(engine) as s:  # a batch goes again at most MAX_DOWNLINK_RESENDS times, however often a point asks
+        for b in s.exec(select(DownlinkBatch)).all():
+            b.published_at, b.resends = T, linkstatus.MAX_DOWNLINK_RESENDS
+            s.add(b)
+        s.commit()
+    capped = linkstatus.receive_status(engine, "shangcun", status(down_from=1), NOW + timedelta(minutes=10))
+    assert capped is not None and capped["_republished"] == 0
 
 
 @pytest.mark.parametrize("raw, why", [

@@ -85,3 +85,15 @@ def test_a_long_offline_day_over_900_kB_seals_into_batches_that_each_fit(store):
     sizes = [len(r["wire"]) for r in store.query("SELECT wire FROM uplink_batches")]
     assert sum(sizes) > 2 * MAX_BATCH_BYTES and made == len(sizes) >= 3
     assert max(sizes) <= MAX_BATCH_BYTES and link.backlog(store)["events"] == 500 and link.backlog(store)["set_aside"] == 0
+
+
+def test_an_unencodable_event_between_two_others_is_set_aside_and_not_stamped_with_their_batch(store):  # noqa: F811
+    first = cases.submit_application(store, FORM, AGENT)
+    with store.write() as conn:  # a float: no batch can carry it (money is integer fen)
+        conn.execute("INSERT INTO outbox (id, kind, at, data_json) VALUES ('float', ?, '2026-12-01T08:00:00Z', ?)", (COMPLAINT_FILED, json.dumps({"complaint_id": "shangcun-T000009", "text": "x", "amount": 1.5})))
+    second = cases.submit_application(store, FORM | {"applicant_name": "李四"}, AGENT)
+    assert link.seal_pending(store, "shangcun", NODE_KEY) == 1
+    batch = open_batch(store.one("SELECT wire FROM uplink_batches")["wire"], NODE_KEY.verify_key)
+    assert [r.data["application_id"] for r in batch.records] == [first["id"], second["id"]]
+    row = store.one("SELECT batch_seq, set_aside FROM outbox WHERE id = 'float'")
+    assert row["batch_seq"] is None and row["set_aside"].startswith("UnencodableValue")

@@ -1,0 +1,47 @@
+"""The node's sync worker never spins its event loop while it waits for a link (helper review,
+finding 1): nats-py marks a connection as reconnecting before it calls the disconnect callback,
+and for that time the worker's "up" event is still set although it is offline. A waiting loop
+that awaited only that event never yielded, so the callback could never run: the process hung at
+100 % CPU. The NATS client here is a stand-in at a boundary this project does not own (nats-py's
+connection state); everything else is the node's own code on a real SQLite file."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+
+from nacl.signing import SigningKey
+
+from edge_node.settings import NodeIdentity
+from edge_node.sync import NodeSync
+
+from .test_intake_and_link import HUB_KEY, store  # noqa: F401  (store: the fixture)
+
+
+class Reconnecting:
+    """nats-py between losing its socket and calling disconnected_cb."""
+
+    is_connected = False
+    is_closed = False
+
+
+def test_asking_what_arrived_while_reconnecting_lets_the_event_loop_run(store, tmp_path):  # noqa: F811
+    identity = NodeIdentity("shangcun", "上村", "village", SigningKey(bytes(range(1, 33))), HUB_KEY.verify_key, "nats://127.0.0.1:9")
+
+    async def go() -> bool:
+        worker = NodeSync(store, identity, tmp_path, tmp_path / "blobs")
+        worker.nc = Reconnecting()  # type: ignore[assignment]
+        worker._up.set()  # the disconnect callback has not run yet
+        ran = asyncio.Event()
+        asyncio.get_running_loop().call_later(0.3, ran.set)  # stands for that callback
+        try:
+            await asyncio.wait_for(worker.file_stored("ab" * 32, 10), timeout=1.0)
+        except asyncio.TimeoutError:
+            pass  # still waiting for the link, as it should: patiently, and yielding
+        return ran.is_set()
+
+    result: dict[str, bool] = {}
+    thread = threading.Thread(target=lambda: result.setdefault("ran", asyncio.run(go())), daemon=True)  # a spinning loop never returns: fail, don't hang
+    thread.start()
+    thread.join(10)
+    assert result.get("ran") is True, "the event loop never got to run: the wait spins"
