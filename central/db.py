@@ -67,21 +67,30 @@ def _postgresql_engine(url: str) -> Engine:
     return engine
 
 
+def _add_column(conn: Connection, table: str, column: str) -> None:
+    """``ALTER TABLE table ADD COLUMN column`` unless the column is there. create_all runs first
+    and makes any table an old database lacks with today's columns, which a later migration
+    then adds again: databases of versions 1–2 were refused with "duplicate column name"
+    (tests/central/test_migrations.py)."""
+    if column.split()[0] not in {c["name"] for c in inspect(conn).get_columns(table)}:
+        conn.execute(text(f"ALTER TABLE {table} ADD COLUMN {column}"))
+
+
 def _m2_node_keys(conn: Connection) -> None:
-    conn.execute(text("ALTER TABLE enrolmentcode ADD COLUMN replacement BOOLEAN NOT NULL DEFAULT FALSE"))
+    _add_column(conn, "enrolmentcode", "replacement BOOLEAN NOT NULL DEFAULT FALSE")
     conn.execute(text("INSERT INTO nodekey (node_id, from_seq, public_key, enrolled_at) SELECT id, 1, public_key, enrolled_at FROM node"))
 
 
 def _m3_materials_checked(conn: Connection) -> None:
-    conn.execute(text("ALTER TABLE application ADD COLUMN materials_checked VARCHAR NOT NULL DEFAULT '[]'"))
+    _add_column(conn, "application", "materials_checked VARCHAR NOT NULL DEFAULT '[]'")
 
 
 def _m4_supplements(conn: Connection) -> None:
-    conn.execute(text("ALTER TABLE application ADD COLUMN supplement_json VARCHAR NOT NULL DEFAULT '[]'"))
+    _add_column(conn, "application", "supplement_json VARCHAR NOT NULL DEFAULT '[]'")
 
 
 def _m5_decided_locally(conn: Connection) -> None:
-    conn.execute(text("ALTER TABLE application ADD COLUMN decided_locally BOOLEAN NOT NULL DEFAULT FALSE"))
+    _add_column(conn, "application", "decided_locally BOOLEAN NOT NULL DEFAULT FALSE")
 
 
 def _m6_hub_supervision(conn: Connection) -> None:
@@ -96,7 +105,7 @@ def _m6_hub_supervision(conn: Connection) -> None:
         ("evaluation", "followed_up_at VARCHAR"), ("evaluation", "followed_up_by VARCHAR"), ("evaluation", "follow_up VARCHAR NOT NULL DEFAULT ''"),
         ("complaint", "answered_by VARCHAR"),
     ):
-        conn.execute(text(f"ALTER TABLE {table} ADD COLUMN {column}"))
+        _add_column(conn, table, column)
     # every existing case becomes one task of its department; a delivered case was approved if it has a licence
     conn.execute(text(
         "INSERT INTO approvaltask (application_id, department, status, decided_at, decided_by, reason) "
@@ -120,7 +129,7 @@ def _m6_hub_supervision(conn: Connection) -> None:
 def _m7_revoked_at(conn: Connection) -> None:
     """Revocation time (batches a revoked node signed later are quarantined); NATS credentials are
     a new table. Nodes enrolled before have none: they need a replacement code to reconnect."""
-    conn.execute(text("ALTER TABLE node ADD COLUMN revoked_at VARCHAR"))
+    _add_column(conn, "node", "revoked_at VARCHAR")
 
 
 def _m8_material_receipts(conn: Connection) -> None:
@@ -141,15 +150,15 @@ def _m9_link_status(conn: Connection) -> None:
         "file_bytes_waiting INTEGER NOT NULL DEFAULT 0", "compression VARCHAR NOT NULL DEFAULT ''", "metered BOOLEAN NOT NULL DEFAULT FALSE",
         "metered_hours VARCHAR NOT NULL DEFAULT ''",
     ):
-        conn.execute(text(f"ALTER TABLE node ADD COLUMN {column}"))
+        _add_column(conn, "node", column)
 
 
 def _m10_integrity(conn: Connection) -> None:
     """From a node's status: how many events it set aside because no batch can carry them, and
     the downlink record kind it is too old for; a downlink batch's republications."""
-    conn.execute(text("ALTER TABLE node ADD COLUMN set_aside INTEGER NOT NULL DEFAULT 0"))
-    conn.execute(text("ALTER TABLE node ADD COLUMN needs_upgrade VARCHAR NOT NULL DEFAULT ''"))
-    conn.execute(text("ALTER TABLE downlinkbatch ADD COLUMN resends INTEGER NOT NULL DEFAULT 0"))
+    _add_column(conn, "node", "set_aside INTEGER NOT NULL DEFAULT 0")
+    _add_column(conn, "node", "needs_upgrade VARCHAR NOT NULL DEFAULT ''")
+    _add_column(conn, "downlinkbatch", "resends INTEGER NOT NULL DEFAULT 0")
 
 
 # Numbered migrations for databases made by an older version. A new database gets the current

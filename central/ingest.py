@@ -39,6 +39,7 @@ from sync_protocol import (
     IngestCursor,
     Record,
     Rejected,
+    UNKNOWN_KIND,
     Verdict,
     is_user_nkey,
     node_from_subject,
@@ -107,11 +108,12 @@ def _ingest_one(session: Session, subject: str, raw: bytes, clock_offset_s: int 
         verdict: Verdict = Rejected("revoked" if node is not None else "unknown_node", f"subject {subject!r}")
         _quarantine(session, node_id, subject, raw, verdict, now)
         return verdict
-    node.last_seen_at = now
-    if clock_offset_s is not None:
-        note_clock(session, node, clock_offset_s, now)
-    session.add(node)
     verdict = first = _receive(session, node, subject, raw, now)
+    if verified(first):  # bytes anyone could have put on this subject say nothing of the point
+        node.last_seen_at = now
+        if clock_offset_s is not None:
+            note_clock(session, node, clock_offset_s, now)
+        session.add(node)
     while isinstance(verdict, Accepted) and node.id in session.info["held"]:
         held = session.get(HeldBatch, (node.id, node.up_seq + 1))
         if held is None:
@@ -185,11 +187,26 @@ def _request_resend(session: Session, node_id: str, from_seq: int, now: str) -> 
     log.warning("gap on %s: asked the node to resend from seq %d", node_id, from_seq)
 
 
+# Rejected reasons given only after the batch's signature verified with the point's key: the
+# point sent it. Any other rejection (a bad signature, bytes too large or malformed to check) may
+# come from anyone who can put bytes on the subject, e.g. a JetStream reply another point aimed
+# at it (docs/security.md): it is quarantined under the subject, but the alert names no point.
+SIGNED_REJECTIONS = {"invalid_record", "not_owner", "conflict", UNKNOWN_KIND, "wrong_stream"}
+
+
+def verified(verdict: Verdict) -> bool:
+    return not isinstance(verdict, Rejected) or verdict.reason in SIGNED_REJECTIONS
+
+
 def _quarantine(session: Session, node_id: str | None, subject: str, raw: bytes, verdict: Verdict, now: str) -> None:
     reason = verdict.reason if isinstance(verdict, Rejected) else "fork"
     detail = verdict.detail if isinstance(verdict, Rejected) else f"seq {verdict.seq}: known {verdict.known}, got {verdict.got}"  # type: ignore[union-attr]
     session.add(Quarantine(node_id=node_id, subject=subject, reason=reason, detail=detail, raw=raw, received_at=now))
-    session.add(Alert(kind=f"quarantine.{reason}", node_id=node_id, message=f"批次已隔离（{reason}）：{detail}", created_at=now))
+    if verified(verdict):
+        session.add(Alert(kind=f"quarantine.{reason}", node_id=node_id, message=f"批次已隔离（{reason}）：{detail}", created_at=now))
+    else:
+        session.add(Alert(kind=f"quarantine.{reason}", node_id=None, created_at=now,
+                          message=f"{subject} 上出现未通过验证的字节（{reason}）：来源不明，已隔离，不算作该服务点的消息；{detail}"))
     log.warning("quarantined batch on %s: %s %s", subject, reason, detail)
 
 

@@ -9,7 +9,8 @@ Fit the link (sync_protocol's LinkMeter decides, this module measures): each bat
 attachment chunk is sized to take about five seconds on the throughput measured, and waited for
 as long as its bytes need. After a timeout — or at once when the connection drops under a send —
 the node asks the hub (its status request, which queues behind the bytes on the same connection)
-how far its uplink and its files have arrived, and sends again only what did not. Records go first, then small files, then large ones.
+how far its uplink and its files have arrived, and sends again only what did not. Records go
+first, then small files, then large ones.
 
 The status request is also the heartbeat: it is not an audit record, and the hub keeps only its
 latest value. NATS' own keep-alive (a PING every ``PING_INTERVAL``) notices a silent link within
@@ -19,7 +20,6 @@ about 30 s; the banner then says 连接中断.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import dataclasses
 import logging
 import time

@@ -83,7 +83,8 @@ def test_tampered_batch_is_quarantined_with_raw_bytes_and_alert(engine):
     with Session(engine) as s:
         q = s.exec(select(Quarantine)).one()
         assert q.raw == bytes(wire) and q.reason == "bad_signature"
-        assert s.exec(select(Alert)).one().node_id == "shangcun"
+        alert = s.exec(select(Alert)).one()  # bytes that do not verify could be anyone's: the alert names no point, only the subject
+        assert alert.node_id is None and "yiwang.up.shangcun" in alert.message and q.node_id == "shangcun"
     assert count(engine, Application) == 0
 
 
@@ -91,6 +92,10 @@ def test_batch_signed_by_another_key_under_this_node_id_is_rejected(engine):
     forged = chain([received(1)], key=SigningKey(bytes(range(9, 41))))[0]
     assert ingest_batch(engine, "yiwang.up.shangcun", forged).reason == "bad_signature"
     assert count(engine, Application) == 0
+    with Session(engine) as s:  # anyone may have put these bytes there: not the point's word, not its alert
+        assert s.get(Node, "shangcun").last_seen_at is None  # type: ignore[union-attr]
+        assert [(a.kind, a.node_id) for a in s.exec(select(Alert))] == [("quarantine.bad_signature", None)]
+        assert [q.node_id for q in s.exec(select(Quarantine))] == ["shangcun"]  # kept under the subject, for review
 
 
 def test_unknown_and_revoked_nodes_are_quarantined(engine):
