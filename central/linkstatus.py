@@ -167,8 +167,8 @@ def _receive(session: Session, node: Node | None, raw: bytes, now: datetime, sta
 
 
 DOWNLINK_RESEND_BATCHES = 20  # republished per request
-DOWNLINK_RESEND_INTERVAL = timedelta(seconds=60)
-MAX_DOWNLINK_RESENDS = 3  # per batch: a point that asks again and again cannot grow its stream without bound  # per point, at most one request this often is answered
+DOWNLINK_RESEND_INTERVAL = timedelta(seconds=60)  # per point, at most one request this often is answered
+MAX_DOWNLINK_RESENDS = 3  # per batch: a point that asks again and again cannot grow its stream without bound
 _last_resend: dict[str, datetime] = {}  # (one hub process answers statuses)
 
 

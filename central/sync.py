@@ -28,6 +28,7 @@ from sync_protocol import (
     ACCESS_BUCKET,
     ACCESS_KEY,
     BLOB_OFFSET_HEADER,
+    batch_message_id,
     BLOB_SIZE_HEADER,
     BLOB_STREAM,
     DEPARTMENT_STREAM,
@@ -447,9 +448,7 @@ class HubSync:
                 for batch in batches:
                     if self._consumers.get(batch.node_id) != "made":
                         continue  # revoked (or NATS refused the consumer for now)
-                    # a republication gets its own id, or JetStream's duplicate window would drop it
-                    msg_id = batch.hash if not batch.resends else f"{batch.hash}.{batch.resends}"
-                    await js.publish(downlink_subject(batch.node_id), batch.raw, headers={"Nats-Msg-Id": msg_id}, timeout=5)
+                    await js.publish(downlink_subject(batch.node_id), batch.raw, headers={"Nats-Msg-Id": batch_message_id(batch.hash, batch.resends)}, timeout=5)
                     await asyncio.to_thread(downlink.mark_published, self.engine, batch.node_id, batch.seq)
                     log.info("published downlink %s seq %d", batch.node_id, batch.seq)
                 for event in await asyncio.to_thread(departments.unpublished, self.engine):

@@ -40,7 +40,7 @@ from .store import Store, utcnow
 
 log = logging.getLogger("yiwang.node.blobs")
 IN_FLIGHT_SENDS = 2  # sends' worth of bytes awaiting their PubAck at once
-MAX_PIECES = 20  # publishes awaiting their PubAck at once (a window of small files)
+MAX_CHUNKS_IN_FLIGHT = 20  # publishes awaiting their PubAck at once (a window of small files)
 T = TypeVar("T")
 
 
@@ -127,7 +127,7 @@ class _Window:
         return sum(p.length for p in self.flight)
 
     def has_room(self, nbytes: int) -> bool:
-        return not self.flight or (self.in_flight() + nbytes <= IN_FLIGHT_SENDS * self.link.meter.send_bytes() and len(self.flight) < MAX_PIECES)
+        return not self.flight or (self.in_flight() + nbytes <= IN_FLIGHT_SENDS * self.link.meter.send_bytes() and len(self.flight) < MAX_CHUNKS_IN_FLIGHT)
 
     def publish(self, sha256: str, size: int, offset: int, data: bytes) -> None:
         # no Nats-Msg-Id: JetStream de-duplicates by it across the whole stream, and any point

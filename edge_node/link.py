@@ -30,6 +30,7 @@ from sync_protocol import (
     Accepted,
     TooLarge,
     UNKNOWN_KIND,
+    batch_message_id,
     UnencodableValue,
     ChainPos,
     Fork,
@@ -106,19 +107,12 @@ def _unsealable(node_id: str, pos: ChainPos, records: list[Record], key: Signing
     return 0
 
 
-def set_aside(store: Store) -> list[sqlite3.Row]:
-    """The events no batch can carry, set aside by seal_pending (oldest first)."""
-    return store.query("SELECT seq, id, kind, at, set_aside, LENGTH(data_json) AS bytes FROM outbox WHERE set_aside IS NOT NULL ORDER BY seq")
-
-
 def unpublished(store: Store) -> list[sqlite3.Row]:
     return store.query("SELECT seq, hash, wire, resends FROM uplink_batches WHERE published_at IS NULL ORDER BY seq")
 
 
 def message_id(batch: sqlite3.Row) -> str:
-    """The batch hash; a resend gets ``<hash>.<n>`` so JetStream does not drop it as a duplicate
-    of a message the stream has lost (the hub's cursor drops any copy that does arrive twice)."""
-    return batch["hash"] if not batch["resends"] else f"{batch['hash']}.{batch['resends']}"
+    return batch_message_id(batch["hash"], batch["resends"])
 
 
 def mark_for_resend(conn: sqlite3.Connection, from_seq: int) -> int:

@@ -107,7 +107,6 @@ class NodeSync:
         self._status_wake = asyncio.Event()
         self.lost = asyncio.Event()  # set while offline: a send waiting for its ack gives up at once (blobs.until_lost)
         self.lost.set()
-        self._up = asyncio.Event()  # set while online
         self.receipts = asyncio.Event()  # set when the hub confirmed material files (app.py purges)
         self._loop: asyncio.AbstractEventLoop | None = None
         self.nc: nats.NATS | None = None
@@ -143,10 +142,8 @@ class NodeSync:
         if online:
             self.offline_since = None
             self.lost.clear()
-            self._up.set()
             return
         self.lost.set()
-        self._up.clear()
         if self.offline_since is None:
             self.offline_since = format_time(datetime.now(timezone.utc))
 
@@ -310,14 +307,19 @@ class NodeSync:
             offline = not self.online
             tries += not (offline and patient)
             if offline:
-                # poll, never an event: nats-py is reconnecting before it calls disconnected_cb,
-                # so _up can still be set while offline (waiting on it spun the loop forever)
-                deadline = None if patient else time.monotonic() + 5
-                while not self.online and (deadline is None or time.monotonic() < deadline):
-                    await asyncio.sleep(0.25)
+                await self._until_online(None if patient else 5)
             else:
                 await asyncio.sleep(1)
         return None
+
+    async def _until_online(self, timeout: float | None = None) -> None:
+        """Return once the link is up, or after ``timeout``. Polls ``online`` rather than awaiting
+        an event the callbacks set: nats-py is reconnecting before it calls disconnected_cb, so
+        such an event can still say "up" while offline, and waiting on it spun the event loop
+        forever (tests/edge_node/test_sync_waits.py)."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while not self.online and (deadline is None or time.monotonic() < deadline):
+            await asyncio.sleep(0.25)
 
     async def file_stored(self, sha256: str, size: int) -> int | None:
         """How many bytes of a file the hub's stream or store holds (blobs.py, after a timeout)."""
@@ -442,7 +444,7 @@ class NodeSync:
             except (nats.js.errors.NotFoundError, *RETRYABLE) as exc:  # stream not created yet, or offline
                 log.debug("downlink fetch failed: %r", exc)
                 await asyncio.sleep(1)
-                await self._up.wait()  # then poll again as soon as the link is back, not up to DOWNLINK_POLL_S later
+                await self._until_online()  # then poll again as soon as the link is back, not up to DOWNLINK_POLL_S later
                 continue
             for msg in msgs:
                 self.usage.count(down=len(msg.data))

@@ -141,6 +141,13 @@ def record_size(kind: str, data: dict[str, Any]) -> tuple[int, int]:
     return len(canonical_bytes(data)), spec.max_bytes if spec else MAX_RECORD_BYTES
 
 
+def batch_message_id(batch_hash: str, resends: int) -> str:
+    """A batch's Nats-Msg-Id: its hash; a resend gets ``<hash>.<n>`` so JetStream's duplicate
+    window does not drop it as a copy of a message the stream has lost (the receiver's cursor
+    drops any copy that does arrive twice). Uplink and downlink alike."""
+    return batch_hash if not resends else f"{batch_hash}.{resends}"
+
+
 def is_valid_node_id(node_id: str) -> bool:
     """Node ids are used as NATS subject tokens: lower-case ASCII, digits and '-' only."""
     return bool(NODE_ID_PATTERN.match(node_id))

@@ -31,7 +31,7 @@ def test_asking_what_arrived_while_reconnecting_lets_the_event_loop_run(store, t
     async def go() -> bool:
         worker = NodeSync(store, identity, tmp_path, tmp_path / "blobs")
         worker.nc = Reconnecting()  # type: ignore[assignment]
-        worker._up.set()  # the disconnect callback has not run yet
+        worker._mark(True)  # the last callback said online: the disconnect callback has not run yet
         ran = asyncio.Event()
         asyncio.get_running_loop().call_later(0.3, ran.set)  # stands for that callback
         try:
