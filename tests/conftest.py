@@ -126,14 +126,37 @@ def resident_id(n: int) -> str:
     return base + ric.calc_check_digit(base + "?")
 
 
-def run_async(coro):  # type: ignore[no-untyped-def]
+def run_async(coro, timeout: float = 420):  # type: ignore[no-untyped-def]
     """Run a coroutine to completion on its own thread: the browser tests' sync Playwright keeps an
-    event loop running in the main thread for the whole session, so asyncio.run() there fails."""
+    event loop running in the main thread for the whole session, so asyncio.run() there fails.
+    A coroutine still running after ``timeout`` seconds fails the test with the stack of every task
+    on its loop, and is left behind on its (daemon) thread: one hung test must not hang the suite
+    (pytest-timeout's alarm alone cannot end it: the thread would be joined for ever)."""
     import asyncio
-    from concurrent.futures import ThreadPoolExecutor
+    import io
+    import threading
 
-    with ThreadPoolExecutor(1) as pool:
-        return pool.submit(asyncio.run, coro).result()
+    outcome: dict[str, object] = {}
+    runner = asyncio.Runner()  # as asyncio.run(): what is left is cancelled, the executor shut down
+
+    def target() -> None:
+        with runner:
+            try:
+                outcome["result"] = runner.run(coro)
+            except BaseException as exc:  # noqa: BLE001 - handed to the caller's thread
+                outcome["error"] = exc
+
+    thread = threading.Thread(target=target, name="run_async", daemon=True)
+    thread.start()
+    thread.join(timeout)
+    if thread.is_alive():
+        stacks = io.StringIO()
+        for task in asyncio.all_tasks(runner.get_loop()):
+            task.print_stack(limit=8, file=stacks)
+        raise AssertionError(f"coroutine still running after {timeout:g} s; its tasks:\n{stacks.getvalue()}")
+    if "error" in outcome:
+        raise outcome["error"]  # type: ignore[misc]
+    return outcome.get("result")
 
 
 def checked(item_code: str) -> list[str]:

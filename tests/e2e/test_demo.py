@@ -24,6 +24,7 @@ pytestmark = pytest.mark.e2e
 
 class Demo:
     def __init__(self, root: Path) -> None:
+        self.root = root
         self.nats_port, self.base = free_port(), free_port()
         while any(self._taken(self.base + i) for i in range(1, 4)):
             self.base = free_port()
@@ -61,6 +62,9 @@ class Demo:
                 self.proc.wait(60)
             except subprocess.TimeoutExpired:
                 os.killpg(self.proc.pid, signal.SIGKILL)
+        # the federation's processes run in sessions of their own: a demo that was killed (or
+        # failed to stop them) must not leave them running into the next tests
+        subprocess.run(["pkill", "-KILL", "-f", "--", str(self.root)], check=False)
 
 
 def pid_of(root: Path, needle: str) -> int:
