@@ -13,12 +13,13 @@ import logging
 import os
 import signal
 import threading
+import time
 from pathlib import Path
 
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
-from sync_protocol import NatsUser, is_user_nkey, render_accounts, user_nkey_from_seed
+from sync_protocol import RELOAD_GAP_S, RELOADS, NatsUser, is_user_nkey, render_accounts, user_nkey_from_seed
 
 from .clock import utcnow
 from .errors import InvalidInput
@@ -86,13 +87,16 @@ def reload_server(nats_dir: Path) -> None:
     (``nats.pid``) or each cluster member's on this machine (``cluster/<name>/nats.pid``)."""
     pid_files = [p for p in [nats_dir / "nats.pid", *sorted(nats_dir.glob("cluster/*/nats.pid"))] if p.exists()]
     signalled = []
-    for pid_file in pid_files:
-        try:
-            pid = int(pid_file.read_text().strip())
-            os.kill(pid, signal.SIGHUP)
-            signalled.append(pid)
-        except (OSError, ValueError) as exc:
-            log.warning("nats-server of %s not signalled (%s)", pid_file, exc)
+    for n in range(RELOADS):  # a new account's imports take the second reload (sync_protocol.RELOADS)
+        time.sleep(RELOAD_GAP_S if n else 0)
+        for pid_file in pid_files:
+            try:
+                pid = int(pid_file.read_text().strip())
+                os.kill(pid, signal.SIGHUP)
+                if pid not in signalled:
+                    signalled.append(pid)
+            except (OSError, ValueError) as exc:
+                log.warning("nats-server of %s not signalled (%s)", pid_file, exc)
     if not signalled:
         log.warning("NATS access list written to %s but no nats-server signalled; run `nats-server --signal reload` on each NATS machine", nats_dir / "accounts.conf")
         return

@@ -43,6 +43,7 @@ from sync_protocol import (
     Gap,
     blob_subject,
     department_subject,
+    sign_feed,
     downlink_consumer,
     downlink_subject,
     nats_servers,
@@ -452,7 +453,8 @@ class HubSync:
                     await asyncio.to_thread(downlink.mark_published, self.engine, batch.node_id, batch.seq)
                     log.info("published downlink %s seq %d", batch.node_id, batch.seq)
                 for event in await asyncio.to_thread(departments.unpublished, self.engine):
-                    await js.publish(department_subject(event.department), event.payload_json.encode(), headers={"Nats-Msg-Id": event.id}, timeout=5)
+                    subject, body = department_subject(event.department), event.payload_json.encode()
+                    await js.publish(subject, body, headers=sign_feed(subject, event.id, body, self.key), timeout=5)
                     await asyncio.to_thread(departments.mark_published, self.engine, event.id)
                     log.info("sent %s of %s to department %s", event.event, event.application_id, event.department)
             except RETRYABLE as exc:

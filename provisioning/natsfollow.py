@@ -24,13 +24,14 @@ import signal
 import ssl
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import nats
 import nats.errors
 import nats.js.errors
 
-from sync_protocol import ACCESS_BUCKET, ACCESS_KEY
+from sync_protocol import ACCESS_BUCKET, ACCESS_KEY, RELOAD_GAP_S, RELOADS
 
 from .natsd import member_config, nats_server_binary
 
@@ -45,7 +46,9 @@ def replace_access_list(nats_dir: Path, text: str, server: subprocess.Popen) -> 
     tmp = path.with_suffix(".tmp")
     tmp.write_text(text)
     os.replace(tmp, path)
-    server.send_signal(signal.SIGHUP)
+    for n in range(RELOADS):  # a new account's imports take the second reload (sync_protocol.RELOADS)
+        time.sleep(RELOAD_GAP_S if n else 0)
+        server.send_signal(signal.SIGHUP)
     log.info("access list updated from the hub (%d identities); nats-server reloaded", text.count('"nkey"'))
     return True
 

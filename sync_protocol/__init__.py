@@ -27,6 +27,7 @@ from ._errors import (
     UnsupportedVersion,
 )
 from ._licence import LICENCE_PREFIX, open_licence, seal_licence
+from ._feed import FEED_KEY_HEADER, FEED_SIGNATURE_HEADER, sign_feed, verify_feed
 from ._keys import FINGERPRINT_PATTERN, ca_fingerprint, signing_key_from_text, signing_key_to_text, verify_key_from_text, verify_key_to_text
 from ._records import (
     APPLICATION_ACCEPTED,
@@ -79,7 +80,7 @@ from ._records import (
     record_problem,
     uplink_subject,
 )
-from ._nats import ACCESS_BUCKET, ACCESS_KEY, ACCOUNT, NatsUser, department_consumer, department_inbox_prefix, downlink_consumer, inbox_prefix, is_user_nkey, nats_servers, node_permissions, render_accounts, user_nkey_from_seed, user_seed_from_raw
+from ._nats import ACCESS_BUCKET, ACCESS_KEY, ACCOUNT, RELOAD_GAP_S, RELOADS, NatsUser, department_consumer, department_inbox_prefix, downlink_consumer, inbox_prefix, is_user_nkey, nats_servers, node_permissions, render_accounts, user_nkey_from_seed, user_seed_from_raw
 from ._pacing import MAX_SEND_BYTES, LinkMeter
 from ._status import HUB_REPLY_FIELDS, MAX_STATUS_BYTES, NODE_STATUS_FIELDS, open_status, seal_status, status_subject
 from ._sender import seal_next, seal_within
@@ -104,5 +105,6 @@ __all__ = [
     "is_valid_node_id", "node_from_subject", "open_batch", "seal_next", "sign_batch",
     "signing_key_from_text", "signing_key_to_text", "uplink_subject",
     "verify_key_from_text", "verify_key_to_text", "verify_wire",
-    "ACCESS_BUCKET", "ACCESS_KEY", "ACCOUNT", "NatsUser", "department_consumer", "department_inbox_prefix", "downlink_consumer", "inbox_prefix", "is_user_nkey", "nats_servers", "node_permissions", "render_accounts", "user_nkey_from_seed", "user_seed_from_raw",
+    "FEED_KEY_HEADER", "FEED_SIGNATURE_HEADER", "sign_feed", "verify_feed",
+    "ACCESS_BUCKET", "ACCESS_KEY", "ACCOUNT", "RELOADS", "RELOAD_GAP_S", "NatsUser", "department_consumer", "department_inbox_prefix", "downlink_consumer", "inbox_prefix", "is_user_nkey", "nats_servers", "node_permissions", "render_accounts", "user_nkey_from_seed", "user_seed_from_raw",
 ]

@@ -3,10 +3,10 @@ file the hub keeps for nats-server. Text in, text out; writing the file and relo
 is the hub's job.
 
 A node's NATS identity is an nkey of its own (a ``U…`` public key, generated on the node beside
-its batch-signing key). It may publish only its own uplink and attachment subjects and drive only
-its own downlink consumer, and send its status (a request the hub answers); it may subscribe only
-to its own reply inbox. It sees no other node's
-traffic and cannot touch the streams.
+its batch-signing key), in a NATS account of its own. It may publish only its own uplink and
+attachment subjects and drive only its own downlink consumer, and send its status (a request the
+hub answers); it may subscribe only to its own reply inbox. It sees no other node's traffic,
+cannot touch the streams, and no answer to its requests can land outside its own account.
 """
 
 from __future__ import annotations
@@ -27,6 +27,11 @@ ACCOUNT = "YIWANG"
 # may read, watched beside each such server by `yiwang hub nats --member` (provisioning/natsfollow.py).
 ACCESS_BUCKET = "yiwang_access"
 ACCESS_KEY = "accounts"
+# How often to signal nats-server to reload a changed access list, RELOAD_GAP_S apart: nats-server
+# (2.15) creates an account that is new in the file on the first reload but wires its imports
+# only on the next one (tests/e2e/test_hostile_point.py enrols points after the server started).
+RELOADS = 2
+RELOAD_GAP_S = 0.5
 _NKEY_USER = re.compile(r"^U[A-Z2-7]{55}$")
 
 
@@ -98,27 +103,56 @@ def department_inbox_prefix(department: str) -> str:
     return f"_INBOX_dept-{department}"
 
 
-def _consumer_rights(stream: str, consumer: str, filter_subject: str) -> list[str]:
+_JS_API = "$JS.API."
+_LOCAL_API = "yiwang.api."  # a point's own name for a JetStream API subject it imports (see render_accounts)
+
+
+@dataclass(frozen=True)
+class Service:
+    """One subject the federation account (ACCOUNT) serves to a point's or department's account:
+    a request to it, and the answers, cross between the two accounts and nowhere else."""
+
+    subject: str
+    stream: bool = False  # answered by a stream of messages (a JetStream fetch), not a single reply
+
+
+def _consumer_services(stream: str, consumer: str, filter_subject: str) -> list[Service]:
     """Drive one pull consumer: create it (only the filtered form: the server checks that the
     filter equals the subject's), read its state, fetch and acknowledge."""
-    api = f"$JS.API.CONSUMER.{{}}.{stream}.{consumer}"
-    return [api.format("CREATE") + "." + filter_subject, api.format("INFO"), api.format("MSG.NEXT"), f"$JS.ACK.{stream}.{consumer}.>"]
+    api = f"{_JS_API}CONSUMER.{{}}.{stream}.{consumer}"
+    return [Service(api.format("CREATE") + "." + filter_subject), Service(api.format("INFO")), Service(api.format("MSG.NEXT"), stream=True),
+            Service(f"$JS.ACK.{stream}.{consumer}.>")]
+
+
+def node_services(node_id: str) -> list[Service]:
+    """Everything a node may ask of the federation: publish its own uplink and attachment
+    subjects, send its status (a request the hub answers), drive its own downlink consumer."""
+    own = [Service(uplink_subject(node_id)), Service(blob_subject(node_id, ">")), Service(status_subject(node_id))]
+    return own + _consumer_services(DOWNLINK_STREAM, downlink_consumer(node_id), downlink_subject(node_id))
+
+
+def department_services(department: str) -> list[Service]:
+    """A department's system reads its own case events and publishes nothing (it acts through the API)."""
+    return _consumer_services(DEPARTMENT_STREAM, department_consumer(department), department_subject(department))
+
+
+def _local(subject: str) -> str:
+    """The subject under which a point's account imports a service: a JetStream API subject is
+    renamed (an account without JetStream answers ``$JS.API.>`` itself, 'not enabled')."""
+    return _LOCAL_API + subject[len(_JS_API):] if subject.startswith(_JS_API) else subject
+
+
+def _permissions(services: list[Service], inbox: str) -> dict[str, dict[str, list[str]]]:
+    allowed = [s.subject for s in services] + [_local(s.subject) for s in services if _local(s.subject) != s.subject]
+    return {"publish": {"allow": allowed}, "subscribe": {"allow": [inbox + ".>"]}}
 
 
 def node_permissions(node_id: str) -> dict[str, dict[str, list[str]]]:
-    own = [uplink_subject(node_id), blob_subject(node_id, ">"), status_subject(node_id)]
-    return {
-        "publish": {"allow": own + _consumer_rights(DOWNLINK_STREAM, downlink_consumer(node_id), downlink_subject(node_id))},
-        "subscribe": {"allow": [inbox_prefix(node_id) + ".>"]},
-    }
+    return _permissions(node_services(node_id), inbox_prefix(node_id))
 
 
 def department_permissions(department: str) -> dict[str, dict[str, list[str]]]:
-    """A department's system reads its own case events and publishes nothing (it acts through the API)."""
-    return {
-        "publish": {"allow": _consumer_rights(DEPARTMENT_STREAM, department_consumer(department), department_subject(department))},
-        "subscribe": {"allow": [department_inbox_prefix(department) + ".>"]},
-    }
+    return _permissions(department_services(department), department_inbox_prefix(department))
 
 
 @dataclass(frozen=True)
@@ -128,21 +162,62 @@ class NatsUser:
     department: str | None = None  # a department's system, scoped to its case events
     # neither: the hub itself, with every subject of the account
 
+    @property
+    def account(self) -> str:
+        """The NATS account this identity logs in to: the federation's for the hub, else one of
+        the point's (or department's) own."""
+        return f"NODE_{self.node_id}" if self.node_id else f"DEPT_{self.department}" if self.department else ACCOUNT
+
+    def services(self) -> list[Service]:
+        return node_services(self.node_id) if self.node_id else department_services(self.department) if self.department else []
+
+    def permissions(self) -> dict[str, dict[str, list[str]]] | None:
+        return node_permissions(self.node_id) if self.node_id else department_permissions(self.department) if self.department else None
+
 
 def render_accounts(users: list[NatsUser]) -> str:
-    """nats-server configuration for the ``accounts`` block: one JetStream account for the
-    federation, the hub with full rights and each node scoped. (No one logs in to the system
-    account; nats-server keeps its own.)"""
-    lines = ["# written by the yiwang hub; every change is made there, not here", "accounts {", f"  {ACCOUNT} {{", "    jetstream: enabled", "    users: ["]
+    """nats-server configuration for the ``accounts`` block.
+
+    The hub's identities log in to the federation account (ACCOUNT, with JetStream). Every node
+    and every department system logs in to an account of its own, which holds nothing but that
+    identity and the services it imports from the federation account (``node_services``), each
+    exported to that one account alone. A reply subject cannot cross accounts: whatever reply
+    subject a point names on a request — another point's uplink, a department's feed — the
+    answer (JetStream's, or the hub's) is delivered inside the point's own account, where no one
+    else listens and no stream stores it (tests/e2e/test_reply_subjects.py). Inside its account
+    the identity keeps its old publish/subscribe permissions, and the ``$JS.API`` subjects an
+    older node uses are mapped onto the imports, so nodes need no change, old or new. (No one
+    logs in to the system account; nats-server keeps its own.)"""
     for user in users:
         if not is_user_nkey(user.nkey):
             raise ValueError(f"not a NATS user nkey: {user.nkey!r}")
-        entry: dict[str, object] = {"nkey": user.nkey}
-        if user.node_id is not None:
-            entry["permissions"] = node_permissions(user.node_id)
-        elif user.department is not None:
-            entry["permissions"] = department_permissions(user.department)
-        who = f"node {user.node_id}" if user.node_id else f"department {user.department}" if user.department else "hub"
-        lines.append(f"      {json.dumps(entry)}  # {who}")
-    lines += ["    ]", "  }", "}", ""]
+    accounts: dict[str, list[NatsUser]] = {ACCOUNT: []}
+    for user in users:
+        accounts.setdefault(user.account, []).append(user)
+    scoped = {name: members[0] for name, members in accounts.items() if name != ACCOUNT}
+
+    lines = ["# written by the yiwang hub; every change is made there, not here", "accounts {"]
+    for name, members in accounts.items():
+        lines += [f"  {json.dumps(name)} {{"]
+        owner = scoped.get(name)
+        if owner is None:
+            lines.append("    jetstream: enabled")
+            exports = [{"service": s.subject, "accounts": [other]} | ({"response_type": "stream"} if s.stream else {})
+                       for other, who in scoped.items() for s in who.services()]
+            lines += ["    exports: ["] + [f"      {json.dumps(e)}" for e in exports] + ["    ]"]
+        else:
+            services = owner.services()
+            imports = [{"service": {"account": ACCOUNT, "subject": s.subject}} | ({"to": _local(s.subject)} if _local(s.subject) != s.subject else {}) for s in services]
+            lines += ["    imports: ["] + [f"      {json.dumps(i)}" for i in imports] + ["    ]"]
+            mappings = {s.subject: _local(s.subject) for s in services if _local(s.subject) != s.subject}
+            lines += ["    mappings: {"] + [f"      {json.dumps(k)}: {json.dumps(v)}" for k, v in mappings.items()] + ["    }"]
+        lines.append("    users: [")
+        for user in members:
+            entry: dict[str, object] = {"nkey": user.nkey}
+            if (permissions := user.permissions()) is not None:
+                entry["permissions"] = permissions
+            who = f"node {user.node_id}" if user.node_id else f"department {user.department}" if user.department else "hub"
+            lines.append(f"      {json.dumps(entry)}  # {who}")
+        lines += ["    ]", "  }"]
+    lines += ["}", ""]
     return "\n".join(lines)

@@ -280,8 +280,10 @@ def api_set_integration(request: Request, code: FromPath[str], data: JSONBody[In
     hub(request).nats_access_changed()
     if dept.integration != "nats":
         return dept.model_dump() | {"subject": None}
-    # what the department's system needs to connect: it may use only this consumer and inbox
-    return dept.model_dump() | {"subject": department_subject(dept.code), "consumer": department_consumer(dept.code), "inbox_prefix": department_inbox_prefix(dept.code), "nats_url": hub(request).settings.nats_url}
+    # what the department's system needs to connect (it may use only this consumer and inbox),
+    # and the key every event it receives is signed with (docs/integration.md)
+    return dept.model_dump() | {"subject": department_subject(dept.code), "consumer": department_consumer(dept.code), "inbox_prefix": department_inbox_prefix(dept.code),
+                                "nats_url": hub(request).settings.nats_url, "hub_public_key": verify_key_to_text(hub(request).key.verify_key)}
 
 
 @get("/api/nodes", sync_to_thread=True)

@@ -14,7 +14,9 @@ from nats.js.api import AckPolicy, ConsumerConfig
 
 from provisioning.federation import LocalFederation
 from provisioning.natsd import new_user_seed
-from sync_protocol import user_nkey_from_seed
+from central.keys import load_hub_key
+from central.settings import Settings as HubSettings
+from sync_protocol import user_nkey_from_seed, verify_feed, verify_key_to_text
 
 from ..conftest import Api, checked, resident_id, run_async, running_village
 from .test_walking_skeleton import eventually
@@ -27,7 +29,9 @@ SEED = new_user_seed()  # the department's system makes its own NATS key; the hu
 
 def department_inbox(federation: LocalFederation, department: str) -> list[dict]:
     """What the department's system has been sent so far (acked: it will not come again), read
-    with the department's own NATS identity: its consumer, its inbox, nothing else."""
+    with the department's own NATS identity: its consumer, its inbox, nothing else. Each event
+    must verify with the hub's key, as docs/integration.md tells the department to check."""
+    hub_key = hub_public_key(federation)
 
     async def fetch() -> list[dict]:
         tls = ssl.create_default_context(cafile=str(federation.nats_dir / "ca.pem"))
@@ -43,12 +47,17 @@ def department_inbox(federation: LocalFederation, department: str) -> list[dict]
             except (nats.errors.TimeoutError, TimeoutError):
                 return []
             for msg in msgs:
+                verify_feed(msg.subject, msg.headers, msg.data, hub_key)  # raises BadSignature
                 await msg.ack()
             return [json.loads(m.data) for m in msgs]
         finally:
             await nc.close()
 
     return run_async(fetch())
+
+
+def hub_public_key(federation: LocalFederation):  # type: ignore[no-untyped-def]
+    return load_hub_key(HubSettings(data_dir=federation.root / "hub").key_path).verify_key
 
 
 def test_an_integrated_department_gets_its_cases_and_decides_through_the_api(federation: LocalFederation):
@@ -60,6 +69,7 @@ def test_an_integrated_department_gets_its_cases_and_decides_through_the_api(fed
     assert keyless.status_code == 400 and keyless.json()["field"] == "nats_public_key"
     answer = operator.put("/api/departments/cl/integration", json={"integration": "nats", "nats_public_key": user_nkey_from_seed(SEED)}).json()
     assert (answer["subject"], answer["consumer"], answer["inbox_prefix"]) == ("yiwang.dept.cl.cases", "dept-cl", "_INBOX_dept-cl")
+    assert answer["hub_public_key"] == verify_key_to_text(hub_public_key(federation))  # what the department pins
     agent = Api(f"http://127.0.0.1:{spec.port}", "agent", federation.password)
     app = agent.post("/api/applications", json={"item_code": "MZ-005", "applicant_name": "周建国", "applicant_id_number": resident_id(31), "materials_checked": checked("MZ-005")}).json()
 
@@ -80,3 +90,27 @@ def test_an_integrated_department_gets_its_cases_and_decides_through_the_api(fed
     assert concluded["event"] == "case.concluded" and concluded["case"]["status"] == "approved"
     actions = operator.get("/api/actions", params={"target": app["id"]}).json()
     assert [(a["actor"], a["action"]) for a in reversed(actions)] == [("clerk-mzj", "case.accepted"), ("clerk-cl", "case.approved"), ("clerk-mzj", "case.approved")]
+
+
+def test_a_department_event_verifies_only_as_sent():
+    """The feed's signature binds the body, the subject and the event id: an event moved to
+    another department, replayed under another id, or altered does not verify."""
+    from nacl.signing import SigningKey
+
+    from sync_protocol import BadSignature, sign_feed
+
+    key = SigningKey.generate()
+    body = b'{"event": "case.routed", "case": {"application_id": "a1"}}'
+    headers = sign_feed("yiwang.dept.cl.cases", "ev-1", body, key)
+    verify_feed("yiwang.dept.cl.cases", headers, body, key.verify_key)
+    for subject, changed, payload, verify_key in [
+        ("yiwang.dept.mzj.cases", {}, body, key.verify_key),
+        ("yiwang.dept.cl.cases", {"Nats-Msg-Id": "ev-2"}, body, key.verify_key),
+        ("yiwang.dept.cl.cases", {}, body.replace(b"a1", b"a2"), key.verify_key),
+        ("yiwang.dept.cl.cases", {}, body, SigningKey.generate().verify_key),
+        ("yiwang.dept.cl.cases", {"Yiwang-Signature": "not base64!"}, body, key.verify_key),
+    ]:
+        with pytest.raises(BadSignature):
+            verify_feed(subject, headers | changed, payload, verify_key)
+    with pytest.raises(BadSignature):
+        verify_feed("yiwang.dept.cl.cases", None, body, key.verify_key)  # unsigned: what an older hub sent

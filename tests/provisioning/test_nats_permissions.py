@@ -5,6 +5,7 @@ subjects and nothing else."""
 from __future__ import annotations
 
 import asyncio
+import json
 import ssl
 
 import nats
@@ -145,3 +146,69 @@ async def _plain(url: str, seed: str) -> str:
         return f"{type(exc).__name__}: {exc}"
     await nc.close()
     return "connected"
+
+
+# Every subject someone other than the sender reads: another point's uplink, downlink, files and
+# status (the hub stores or answers them), a department's feed, and the JetStream API itself.
+NOT_THE_SENDERS = ("yiwang.up.xiacun", "yiwang.down.xiacun", "yiwang.blob.xiacun." + "ab" * 32, "yiwang.status.xiacun", "yiwang.dept.mzj.cases",
+                   "$JS.API.STREAM.PURGE.YIWANG_UP")
+
+
+def test_no_request_a_node_may_send_puts_an_answer_on_a_subject_anyone_else_reads(county: LocalFederation):
+    """Reply-subject injection (issue 17 finding 3): every request shangcun may send, each with
+    the reply subject set to a subject another point, a department or the hub reads. NATS checks
+    the publish permission of the request, not of the answer: JetStream and the hub answer to
+    whatever reply subject they are given. Each point is in a NATS account of its own, so the
+    answer stays there. Watched from the hub's own account, where every one of those subjects
+    lives: nothing arrives, and xiacun (not running) does not come to life at the hub."""
+    from nacl.signing import SigningKey
+
+    from sync_protocol import BLOB_OFFSET_HEADER, BLOB_SIZE_HEADER, seal_status
+
+    from ..e2e.test_hostile_point import identity, status_of
+    from ..conftest import Api
+
+    shangcun = identity(county, "shangcun")
+    config = down_consumer("node-shangcun", "yiwang.down.shangcun")
+    create = "$JS.API.CONSUMER.CREATE.YIWANG_DOWN.node-shangcun.yiwang.down.shangcun"
+    requests: list[tuple[str, bytes, dict[str, str] | None]] = [
+        ("$JS.API.CONSUMER.INFO.YIWANG_DOWN.node-shangcun", b"", None),
+        (create, json.dumps({"stream_name": "YIWANG_DOWN", "config": config.as_dict()}).encode(), None),
+        ("$JS.API.CONSUMER.MSG.NEXT.YIWANG_DOWN.node-shangcun", b'{"batch": 1, "no_wait": true}', None),
+        ("yiwang.up.shangcun", b"not a batch", {"Nats-Msg-Id": "reply-injection"}),
+        ("yiwang.blob.shangcun." + "cd" * 32, b"x", {BLOB_OFFSET_HEADER: "0", BLOB_SIZE_HEADER: "1"}),
+        ("yiwang.status.shangcun", status_of(shangcun), None),
+        ("yiwang.status.shangcun", seal_status({"node": "shangcun"}, SigningKey.generate()), None),  # one the hub refuses
+    ]
+
+    async def scenario() -> tuple[dict[str, list[str]], list[str]]:
+        hub = await nats.connect(county.nats_url, **county.nats_options(), allow_reconnect=False)
+        arrived: dict[str, list[str]] = {target: [] for target in NOT_THE_SENDERS}
+        for target in NOT_THE_SENDERS:
+            await hub.subscribe(target, cb=_noting(arrived[target]))
+        await hub.flush()
+        try:
+            async with Session(county, "shangcun") as s:
+                for target in NOT_THE_SENDERS:
+                    for subject, payload, headers in requests:
+                        await s.nc.publish(subject, payload, reply=target, headers=headers)
+                await s.nc.flush()
+                await asyncio.sleep(2)  # every answer given
+                return arrived, s.errors
+        finally:
+            await hub.close()
+
+    arrived, errors = run_async(scenario())
+    assert not any("permissions violation" in e.lower() for e in errors), errors  # every request was one it may send
+    assert arrived == {target: [] for target in NOT_THE_SENDERS}, arrived
+    operator = Api(county.hub_url, "operator", county.password)
+    [xiacun] = [n for n in operator.get("/api/nodes").json() if n["id"] == "xiacun"]
+    assert xiacun["last_seen_at"] is None, xiacun
+    assert not [a for a in operator.get("/api/alerts").json() if a["node_id"] == "xiacun"]
+
+
+def _noting(into: list[str]):  # type: ignore[no-untyped-def]
+    async def note(msg) -> None:  # type: ignore[no-untyped-def]
+        into.append(f"{msg.subject}: {msg.data[:80]!r}")
+
+    return note
