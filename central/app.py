@@ -15,6 +15,7 @@ from litestar.plugins.jinja import JinjaTemplateEngine
 from litestar.openapi import OpenAPIConfig
 from litestar.template import TemplateConfig
 
+from . import blobs
 from .db import create_schema, make_engine
 from .keys import load_hub_key, write_secret
 from .settings import Settings
@@ -43,6 +44,7 @@ def _register_filters(engine: JinjaTemplateEngine) -> None:
 def create_app(settings: Settings) -> Litestar:
     engine = make_engine(settings.database_url)
     create_schema(engine)
+    blobs.forget_shared_parts(settings.blobs_dir)
     key = load_hub_key(settings.key_path)
     sync = HubSync(engine, key, settings.nats_url, settings.blobs_dir, settings.nats_dir)
     context = HubContext(settings=settings, engine=engine, key=key, sync=sync)

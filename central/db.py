@@ -159,6 +159,13 @@ def _m10_integrity(conn: Connection) -> None:
     _add_column(conn, "node", "set_aside INTEGER NOT NULL DEFAULT 0")
     _add_column(conn, "node", "needs_upgrade VARCHAR NOT NULL DEFAULT ''")
     _add_column(conn, "downlinkbatch", "resends INTEGER NOT NULL DEFAULT 0")
+    # each point assembles its own upload of a file (central/blobs.py): chunks are keyed by the
+    # point too. Uploads under way start over (their points resend from what the hub says it
+    # holds, 0); verified files are kept. The old shared part files are deleted at the hub's start.
+    if "node_id" not in {c["name"] for c in inspect(conn).get_columns("blobchunk")}:
+        conn.execute(text("DROP TABLE blobchunk"))
+        models.BlobChunk.__table__.create(conn)  # type: ignore[attr-defined]
+        conn.execute(text("DELETE FROM blob WHERE complete_at IS NULL"))
 
 
 # Numbered migrations for databases made by an older version. A new database gets the current

@@ -22,10 +22,10 @@ from sqlmodel import Session, col, select
 
 from sync_protocol import COMPRESSION, NODE_STATUS_FIELDS, SyncError, open_status, parse_time, verify_key_from_text
 
-from . import originals
+from . import blobs, originals
 from .clock import utcnow
 from .db import retry_conflicts, transaction
-from .models import Alert, Blob, DownlinkBatch, Node, NodeHeartbeat, NodeKey
+from .models import Alert, DownlinkBatch, Node, NodeHeartbeat, NodeKey
 from .workdays import BEIJING
 
 log = logging.getLogger("yiwang.hub.linkstatus")
@@ -157,9 +157,7 @@ def _receive(session: Session, node: Node | None, raw: bytes, now: datetime, sta
         reply["originals_wanted"] = wanted
     file = status.get("file")
     if isinstance(file, dict) and isinstance(file.get("sha256"), str):
-        blob = session.get(Blob, file["sha256"])
-        mine = blob is not None and blob.node_id == node_id  # what the hub holds of another point's file is not this point's business
-        reply["file"] = {"sha256": file["sha256"], "stored": (blob.size if blob.complete_at else blob.received_bytes) if mine else 0}
+        reply["file"] = {"sha256": file["sha256"], "stored": blobs.uploaded(session, file["sha256"], node_id)}
     reply["down_sealed"] = node.down_seq  # the node compares it with its own cursor (down_from below)
     reply["_republished"] = _republish(session, node_id, status.get("down_from"), now)  # for sync.py: wake the downlink; not sent
     reply["_up_seq"] = status["up_seq"]  # for sync.py: whether to look in the stream; not sent

@@ -227,7 +227,8 @@ class OriginalRequest(SQLModel, table=True):
 
 
 class Blob(SQLModel, table=True):
-    """Attachment bytes arriving in chunks; complete only once the assembled bytes hash to sha256."""
+    """A verified attachment file: a row exists once the assembled bytes hashed to sha256
+    (``node_id``: the point whose upload completed it). Files on their way are BlobUploads."""
 
     sha256: str = Field(primary_key=True)
     node_id: str
@@ -236,8 +237,20 @@ class Blob(SQLModel, table=True):
     complete_at: Optional[str] = None
 
 
+class BlobUpload(SQLModel, table=True):
+    """One point's upload of a file the hub does not hold yet. Each point assembles its own copy
+    (``parts/<node>/<sha256>``): no point's chunks can stand in for another's, so a point that
+    knows a shared form's hash cannot spoil another point's upload of it."""
+
+    sha256: str = Field(primary_key=True)
+    node_id: str = Field(primary_key=True)
+    size: int
+    received_bytes: int = 0
+
+
 class BlobChunk(SQLModel, table=True):
     sha256: str = Field(primary_key=True)
+    node_id: str = Field(primary_key=True)
     offset: int = Field(primary_key=True)
     length: int
 

@@ -321,6 +321,43 @@ def test_a_verified_attachment_sends_its_receipt_to_each_node_that_sent_it(engin
     assert sorted(node for node, _ in receipts()) == ["shangcun", "xiacun"]  # the other point may delete its copy too
 
 
+def test_another_points_chunks_for_the_same_file_cannot_spoil_this_points_upload(engine, tmp_path):
+    """Blob squatting: chunks were keyed by the file's SHA-256 alone, so a point that knew a shared
+    form's hash could send garbage at the offsets of another point's chunks first. The victim's
+    chunks were dropped as repeats, the file failed its hash, and the alert named the victim.
+    Each point now assembles its own upload: the victim's completes, and the garbage's mismatch
+    names its sender."""
+    import hashlib
+
+    from central.blobs import receive_chunk
+
+    form = b"%PDF-1.7\n" + bytes(range(256)) * 40
+    sha, half = hashlib.sha256(form).hexdigest(), len(form) // 2
+    blobs_dir = tmp_path / "blobs"
+    with Session(engine) as s:
+        s.add(Node(id="xiacun", name="下村", kind="village", public_key=verify_key_to_text(HUB_KEY.verify_key), enrolled_at=T))
+        s.commit()
+    garbage = bytes(len(form))
+    assert receive_chunk(engine, blobs_dir, f"yiwang.blob.xiacun.{sha}", 0, len(form), garbage[:half]) == "stored"  # the squatter first
+    assert receive_chunk(engine, blobs_dir, f"yiwang.blob.shangcun.{sha}", 0, len(form), form[:half]) == "stored"  # not a "duplicate"
+    assert receive_chunk(engine, blobs_dir, f"yiwang.blob.shangcun.{sha}", half, len(form), form[half:]) == "complete"
+    assert (blobs_dir / sha).read_bytes() == form
+    with Session(engine) as s:
+        assert not s.exec(select(Alert).where(Alert.kind == "blob.mismatch")).all()
+    from central.blobs import uploaded
+
+    with Session(engine) as s:
+        assert (uploaded(s, sha, "shangcun"), uploaded(s, sha, "xiacun")) == (len(form), 0)  # what each is told the hub holds
+    assert not list((blobs_dir / "parts").rglob("*" + sha))  # the squatter's half is gone with it
+
+    other = b"%PDF-1.7\n" + bytes(range(255, -1, -1)) * 40
+    other_sha = hashlib.sha256(other).hexdigest()
+    assert receive_chunk(engine, blobs_dir, f"yiwang.blob.xiacun.{other_sha}", 0, len(other), bytes(len(other))).startswith("rejected")
+    with Session(engine) as s:
+        [alert] = s.exec(select(Alert).where(Alert.kind == "blob.mismatch")).all()
+    assert alert.node_id == "xiacun"  # a mismatch names the only point whose chunks made it
+
+
 @pytest.mark.parametrize("poison, reason", [
     (lambda key: bytes(key.sign(b'{"v":1,"node":"xiacun","records":' + b"[" * 100_000 + b"]" * 100_000 + b"}")), "malformed"),  # deeper than Python's stack
     (lambda key: bytes(key.sign(b'{"v":1,"node":"xiacun","seq":' + b"9" * 5000 + b"}")), "malformed"),  # 5,000 digits

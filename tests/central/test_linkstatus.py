@@ -14,7 +14,7 @@ from sqlmodel import Session, select
 from central import downlink, linkstatus
 from central.blobs import covered
 from central.db import create_schema, make_engine
-from central.models import Alert, Blob, DownlinkBatch, Node, NodeHeartbeat
+from central.models import Alert, Blob, BlobUpload, DownlinkBatch, Node, NodeHeartbeat
 from sync_protocol import COMPRESSION, MAX_BATCH_BYTES, format_time, open_batch, seal_status, verify_key_to_text
 
 NODE_KEY = SigningKey(bytes(range(32)))
@@ -139,7 +139,7 @@ def test_a_revoked_or_unknown_point_gets_no_answer(engine):
 
 def test_the_answer_says_how_much_of_a_file_the_hub_holds(engine):
     with Session(engine) as s:
-        s.add(Blob(sha256="ab" * 32, node_id="shangcun", size=1000, received_bytes=400))
+        s.add(BlobUpload(sha256="ab" * 32, node_id="shangcun", size=1000, received_bytes=400))  # an upload under way
         s.commit()
     reply = linkstatus.receive_status(engine, "shangcun", status(file={"sha256": "ab" * 32, "size": 1000}), NOW)
     assert reply is not None and reply["file"] == {"sha256": "ab" * 32, "stored": 400}
