@@ -376,10 +376,12 @@ def apply_acceptance(conn: sqlite3.Connection, data: Mapping[str, Any]) -> None:
 
 
 def apply_non_acceptance(conn: sqlite3.Connection, data: Mapping[str, Any]) -> None:
-    """不予受理 with its reason: the window tells the citizen and returns the originals."""
+    """不予受理 with its reason: the window tells the citizen and returns the originals. Applied
+    once, like a decision; a case already handed back (a restore applies the hub's notices after
+    the point's own pickups) keeps that status but still carries the notice."""
     conn.execute(
-        "UPDATE applications SET status = 'not_accepted', decision = 'not_accepted', decision_reason = ?, decided_by = ?, decided_at = ? "
-        "WHERE id = ? AND status = 'submitted' AND decided_at IS NULL",
+        "UPDATE applications SET status = CASE WHEN status = 'submitted' THEN 'not_accepted' ELSE status END, decision = 'not_accepted', decision_reason = ?, decided_by = ?, decided_at = ? "
+        "WHERE id = ? AND decided_at IS NULL",
         (data["reason"], data["by"], data["at"], data["application_id"]),
     )
 

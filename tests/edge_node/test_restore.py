@@ -53,6 +53,27 @@ def test_a_verified_history_is_restored_and_the_chain_continues_with_the_new_key
     assert store.one("SELECT value FROM counters WHERE name = 'receipt'")[0] == 2
 
 
+def test_a_case_not_accepted_and_handed_back_is_restored_with_its_notice(tmp_path, node):
+    """Found by the chaos run's device replacement: a restore applies the point's own records
+    (its pickup) before the hub's downlink (the 不予受理 notice that came first), and the notice
+    was skipped for a case no longer 'submitted': the new device showed no outcome."""
+    store, identity = node
+    folder = history(tmp_path, [(1, OLD), (4, NEW)])
+    pickup = Record("application.picked_up", "e3", T, {"application_id": "a1", "collector_name": "张三", "agent": "agent"})
+    pos = GENESIS
+    for path in sorted((folder / "up").glob("*.bin")):
+        from sync_protocol import IngestCursor
+
+        pos = IngestCursor("shangcun", "up", OLD.verify_key, pos).receive(path.read_bytes(), lambda s: None).new_pos  # type: ignore[union-attr]
+    wire, _ = seal_next("shangcun", "up", pos, [pickup], T, OLD)
+    (folder / "up" / "000000003.bin").write_bytes(wire)
+    notice = Record("application.not_accepted", "d1", T, {"application_id": "a1", "reason": "不属于本部门受理范围", "by": "王敏", "at": T})
+    down, _ = seal_next("shangcun", "down", GENESIS, [notice], T, HUB)
+    (folder / "down" / "000000001.bin").write_bytes(down)
+    restore_if_present(store, tmp_path, identity)
+    assert tuple(store.one("SELECT status, decision, decision_reason FROM applications WHERE id = 'a1'")) == ("picked_up", "not_accepted", "不属于本部门受理范围")
+
+
 def test_a_changed_byte_is_refused_and_nothing_is_applied(tmp_path, node):
     store, identity = node
     folder = history(tmp_path, [(1, OLD), (3, NEW)])
