@@ -248,10 +248,15 @@ def queue_legacy_heartbeat(store: Store, app_version: str) -> bool:
     return True
 
 
-def forget_needs_upgrade(store: Store) -> None:
-    if read_meta(store, "needs_upgrade"):
-        with store.write() as conn:
-            set_meta(conn, "needs_upgrade", "")
+def forget_needs_upgrade(store: Store) -> int | None:
+    """At start: forget the word of the software that ran before. If it held a downlink batch it
+    was too old for, return the seq to ask the hub for again (the held message comes back only
+    after its nak delay, UPGRADE_RETRY_S); else None."""
+    if not read_meta(store, "needs_upgrade"):
+        return None
+    with store.write() as conn:
+        set_meta(conn, "needs_upgrade", "")
+    return int(read_meta(store, "down_seq", "0")) + 1
 
 
 def hub_inflates(store: Store) -> bool:

@@ -152,9 +152,10 @@ class NodeSync:
         (nothing is lost: the outbox and unpublished batches are in SQLite, unacked downlink is
         redelivered)."""
         self._loop = asyncio.get_running_loop()
-        # a held batch (needs_upgrade) comes again if it is still in the stream; if it aged out,
-        # the downlink resend (down_from) must not stay switched off by the old software's word
-        await asyncio.to_thread(link.forget_needs_upgrade, self.store)
+        # a held batch (needs_upgrade) comes again if it is still in the stream, but only after
+        # its nak delay: ask the hub for it at once instead (down_from, in the first status). And
+        # the downlink resend must not stay switched off by the old software's word
+        self._down_from = await asyncio.to_thread(link.forget_needs_upgrade, self.store)
         while True:
             try:
                 await self._run_once()

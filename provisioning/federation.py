@@ -51,6 +51,7 @@ class NodeSpec:
     tls_dir: Path | None = None  # web.pem + web.key from `yiwang hub issue-cert`: serve HTTPS
     nats_url: str | None = None  # instead of the URL from enrolment (the chaos run puts a proxy between)
     env: dict[str, str] = field(default_factory=dict)  # extra environment for the node's process
+    program: str = "edge_node"  # the module the node's process runs (a test may run older software)
 
 
 @dataclass
@@ -221,7 +222,7 @@ class LocalFederation:
             raise FederationError(f"{self.node_dir(spec.node_id)} was enrolled by an older yiwang, without NATS credentials; delete {self.root} and start again")
         tls = ["--tls-cert", str(spec.tls_dir / "web.pem"), "--tls-key", str(spec.tls_dir / "web.key")] if spec.tls_dir else []
         nats = ["--nats-url", spec.nats_url] if spec.nats_url else []
-        argv = [sys.executable, "-m", "edge_node", "serve", "--dir", str(self.node_dir(spec.node_id)), "--host", self.host, "--port", str(spec.port), *tls, *nats]
+        argv = [sys.executable, "-m", spec.program, "serve", "--dir", str(self.node_dir(spec.node_id)), "--host", self.host, "--port", str(spec.port), *tls, *nats]
         self._spawn(spec.node_id, argv, spec.env)
         verify = self.county_ca_context() if spec.tls_dir else True
         self._wait(spec.node_id, lambda: _http_ok(f"{'https' if spec.tls_dir else 'http'}://{self.host}:{spec.port}/api/status", verify))

@@ -11,18 +11,32 @@ Faults (each kind at least once per run, then at random; a skewed clock for one 
   another node's stream (must be quarantined), each with a fresh message id so that JetStream's
   de-duplication does not hide it from the hub;
 - ``tamper``: a node's batch with one byte of its body changed after signing (quarantined);
+- ``hostile point``: an enrolled point with a valid key (``evil``, no process: the harness acts
+  as it) signs batches that reach into other points' data (their cases, receipts, complaint ids),
+  and sends every request it may with the reply subject set to another point's subjects;
+- ``oversized input``: a 1 MB complaint and a 1 MB ``materials_checked`` entry at a node's API;
+- ``device replacement``: a point's laptop is replaced mid-run, after fees (the workload leaves
+  it alone while its backlog drains, then its directory is deleted and a new device enrolled with
+  a replacement code restores it);
+- ``key rotation``: a point rotates its keys while the workload goes on;
+- ``catalog storm offline``: five catalog versions are published while a point is partitioned;
+- ``upgrade old node``: one point runs older software that does not know ``material.received``
+  (tests/chaos/oldnode.py) until it has held such a batch, then is upgraded;
 - ``clock skew``: one node runs 15 minutes fast under libfaketime (the hub must alert);
 - ``slow links``: every third node sits behind a 2G-class link throughout (64, 128 or 256 kbit/s,
   100–300 ms one way, seeded), through the same shaping proxy the weak-link tests use.
-Replays and tampering are published with the node's own NATS identity, as a compromised or
-broken point could; nothing else on the wire is faked.
+Replays, tampering and the hostile point's batches are published with a point's own NATS
+identity, as a compromised or broken point could; nothing else on the wire is faked.
 """
 
 from __future__ import annotations
 
 import os
 import random
+import shutil
 import signal
+import subprocess
+import sys
 import threading
 import time
 from collections import Counter
@@ -33,17 +47,23 @@ from pathlib import Path
 import httpx
 import nats
 
+from provisioning.enrol import enroll
 from provisioning.federation import FederationError, LocalFederation, NodeSpec, free_port
 from sync_protocol import uplink_subject
 
-from ..conftest import run_async, village
+from ..conftest import checked, resident_id, run_async, village
+from ..images import photo
+from . import hostile
 from .invariants import Injected, Invariants, read
 from ..support.shaping import ShapingProxy
-from .workload import Ledger, Worker
+from .workload import Client, Ledger, Worker
 
 FAKETIME_LIB = next(Path("/usr/lib").glob("*/faketime/libfaketimeMT.so.1"), Path("/usr/lib/x86_64-linux-gnu/faketime/libfaketimeMT.so.1"))  # Debian's faketime, any architecture
 SKEW = "+900s"  # the skewed node's clock: 15 minutes fast, three times the hub's alert threshold
-FAULTS = ["kill -9 hub", "kill -9 node", "NATS stop/restart", "partition", "link cut", "replay", "tamper"]
+FAULTS = ["kill -9 hub", "kill -9 node", "NATS stop/restart", "partition", "link cut", "replay", "tamper", "hostile point", "oversized input",
+          "device replacement", "key rotation", "catalog storm offline", "upgrade old node"]
+ONCE = {"upgrade old node"}  # every other kind may come again at random
+STORM = 5  # catalog versions published while one point is offline
 
 
 @dataclass
@@ -95,10 +115,19 @@ class ChaosRun:
             self.specs[spec.node_id] = spec
             if n % 3 == 1:
                 self.slow[spec.node_id] = (self.rng.choice([64, 128, 256]), self.rng.choice([100, 200, 300]))
+        self.old: str | None = next((n for n in sorted(self.specs) if n not in self.slow and n not in self.skewed), None)
+        if self.old is not None:
+            self.specs[self.old].program = "tests.chaos.oldnode"
+        self.evil = village("evil")  # enrolled, never started: the harness signs and sends as it
+        self.hostile = hostile.Hostile(self.fed, "evil")
+        self.oversized: list[tuple[str, str]] = []  # (node, outcome) of each oversized request
+        self.replaced: list[str] = []
+        self.rotated: list[str] = []
         self.ledger = Ledger()
         self.report = Report(seed, nodes, seconds)
         self.injected = self.report.injected
         self.unexpected_exits: list[str] = []
+        self.upgraded: str | None = None
 
     # -- setting up --------------------------------------------------------------------------
     def start(self) -> None:
@@ -111,6 +140,7 @@ class ChaosRun:
             if spec.node_id in self.skewed:
                 spec.env = {"LD_PRELOAD": str(FAKETIME_LIB), "FAKETIME": SKEW, "FAKETIME_DONT_FAKE_MONOTONIC": "1", "FAKETIME_NO_CACHE": "1"}
             self.fed.enrol_node(spec)
+        self.fed.enrol_node(self.evil)
         with ThreadPoolExecutor(4) as pool:
             list(pool.map(self.fed.start_node, self.specs.values()))
         self.report.faults[f"clock skew ({SKEW})"] += len(self.skewed)
@@ -133,12 +163,12 @@ class ChaosRun:
             t.start()
         started = time.monotonic()
         try:
-            plan = FAULTS[:]  # every kind once, in a seeded order, then at random
+            plan = FAULTS[:] if self.old else [f for f in FAULTS if f not in ONCE]  # every kind once, in a seeded order, then at random
             self.rng.shuffle(plan)
             while plan or time.monotonic() - started < self.seconds:  # a short run still gets every kind
                 time.sleep(self.rng.uniform(1.0, 4.0))
                 self._check_processes()
-                kind = plan.pop() if plan else self.rng.choice(FAULTS)
+                kind = plan.pop() if plan else self.rng.choice([f for f in FAULTS if f not in ONCE])
                 if not self.inject(kind):
                     plan.insert(0, kind)  # nothing to replay yet: try again later
         finally:
@@ -185,8 +215,123 @@ class ChaosRun:
             at = self.rng.randrange(len(wire) // 2, len(wire) - 80)  # inside the signed body, not the signature
             tampered = wire[:at] + bytes([wire[at] ^ 0x01]) + wire[at + 1 :]
             self._publish(node_id, node_id, tampered, "tamper")
+        elif kind == "hostile point":
+            victim = self.rng.choice(sorted(set(self.specs) - self.ledger.paused))
+            for raw in self.hostile.batches(self.fed.node_dir(victim) / "node.sqlite3", victim, self.rng):
+                self._publish("evil", "evil", raw, "hostile")
+            self.injected.extend(Injected("hostile", "evil", raw) for raw in self.hostile.inject_replies(victim))
+        elif kind == "oversized input":
+            self._oversized(node_id)
+        elif kind == "device replacement":
+            return self._replace_device()
+        elif kind == "key rotation":
+            if node_id in self.ledger.paused:
+                return False
+            response = Client(f"http://127.0.0.1:{self.specs[node_id].port}", "agent", self.fed.password).request("POST", "/api/node/rotate-key")
+            if response is None or response.status_code != 202:
+                return False  # the node is restarting under another fault: later
+            self.rotated.append(node_id)
+        elif kind == "catalog storm offline":
+            self._catalog_storm(node_id)
+        elif kind == "upgrade old node":
+            return self._upgrade_old_node()
         self.report.faults[kind] += 1
         return True
+
+    def _oversized(self, node_id: str) -> None:
+        """What a pasted novel or a broken script sends: refused at the door with a 4xx, and the
+        point's sync goes on (the convergence shows it)."""
+        agent = Client(f"http://127.0.0.1:{self.specs[node_id].port}", "agent", self.fed.password)
+        big = "长" * 350_000  # over 1 MB of UTF-8
+        n = self.ledger.next_person()
+        for path, body in (("/api/complaints", {"text": big}),
+                           ("/api/applications", {"item_code": "MZ-003", "applicant_name": f"申请人{n}", "applicant_id_number": resident_id(n), "materials_checked": [big]})):
+            response = agent.request("POST", path, json=body)
+            self.oversized.append((node_id, "unavailable" if response is None else str(response.status_code)))
+        agent.close()
+
+    def _catalog_storm(self, node_id: str) -> None:
+        operator = Client(self.fed.hub_url, "operator", self.fed.password)
+        catalog = operator.request("GET", "/api/catalog")
+        if catalog is None or catalog.status_code != 200:
+            return
+        item = next(i for i in catalog.json()["items"] if i["code"] == "MZ-003")
+        self.proxies[node_id].pause()
+        try:
+            for n in range(STORM):
+                operator.request("PUT", "/api/catalog/items/MZ-003", json=item | {"note": f"chaos storm {n + 1}"})
+            time.sleep(self.rng.uniform(2.0, 5.0))
+        finally:
+            self.proxies[node_id].resume()
+            operator.close()
+
+    def _replace_device(self) -> bool:
+        """Replace the laptop of a point on a fast link: the workload leaves it alone until what it
+        took is at the hub (a laptop that dies with unsent work loses that work: no software can
+        help), then its disk is gone and a new device restores from the hub and goes on."""
+        eligible = sorted(n for n in self.specs if n not in self.slow and n not in self.skewed and n != self.old and n not in self.ledger.paused)
+        if not eligible:
+            return False
+        node_id = self.rng.choice(eligible)
+        spec, directory = self.specs[node_id], self.fed.node_dir(node_id)
+        self.ledger.paused.add(node_id)
+        try:
+            time.sleep(2)  # requests already under way finish
+            deadline = time.monotonic() + 60
+            while not self._drained(node_id):
+                if time.monotonic() > deadline:
+                    return False  # still sending (a fault on its link): another time
+                time.sleep(1)
+            self.fed.stop(node_id, sig=signal.SIGKILL)
+            shutil.rmtree(directory)
+            operator = Client(self.fed.hub_url, "operator", self.fed.password)
+            slip = operator.request("POST", f"/api/nodes/{node_id}/replacement-code")
+            operator.close()
+            if slip is None or slip.status_code not in (200, 201):
+                raise FederationError(f"no replacement code for {node_id}: {slip and slip.text}")
+            enroll(slip.json()["code"], self.fed.hub_url, directory, slip.json()["ca_fingerprint"])
+            for username, display, role in spec.users:
+                subprocess.run([sys.executable, "-m", "edge_node", "add-user", "--dir", str(directory), username, display, role, "--password", self.fed.password], check=True)
+            self.fed.start_node(spec)
+            self.replaced.append(node_id)
+        finally:
+            self.ledger.paused.discard(node_id)
+        self.report.faults["device replacement"] += 1
+        return True
+
+    def _drained(self, node_id: str) -> bool:
+        db = self.fed.node_dir(node_id) / "node.sqlite3"
+        try:
+            waiting = httpx.get(f"http://127.0.0.1:{self.specs[node_id].port}/api/status", timeout=5).json()["waiting_events"]
+            uploads = read(db, "SELECT COUNT(*) FROM blob_uploads WHERE completed_at IS NULL")[0][0]
+        except (httpx.HTTPError, KeyError):
+            return False
+        return waiting == 0 and uploads == 0
+
+    def _upgrade_old_node(self) -> bool:
+        """Once the old node has held a batch it is too old for (the county sees it), restart it
+        as today's software. Until then, give it a file whose receipt it will not know."""
+        if self.old is None or self.old in self.ledger.paused:
+            return False
+        hub = self.fed.root / "hub" / "hub.sqlite3"
+        if not read(hub, "SELECT needs_upgrade FROM node WHERE id = ? AND needs_upgrade != ''", (self.old,)):
+            self._attach_a_file(self.old)
+            return False
+        self.fed.stop(self.old)
+        self.specs[self.old].program = "edge_node"
+        self.fed.start_node(self.specs[self.old])
+        self.upgraded = self.old
+        self.report.faults["upgrade old node"] += 1
+        return True
+
+    def _attach_a_file(self, node_id: str) -> None:
+        apps = read(self.fed.node_dir(node_id) / "node.sqlite3", "SELECT id, item_code FROM applications ORDER BY created_at DESC LIMIT 1")
+        if not apps:
+            return
+        agent = Client(f"http://127.0.0.1:{self.specs[node_id].port}", "agent", self.fed.password)
+        scan = photo(self.rng.randbytes(3000))
+        agent.request("POST", f"/api/applications/{apps[0]['id']}/materials", data={"material": checked(apps[0]["item_code"])[0]}, files={"file": ("scan.jpg", scan, "image/jpeg")})
+        agent.close()
 
     def _kill_node_mid_intake(self, node_id: str) -> None:
         stop = threading.Event()
@@ -325,6 +470,11 @@ class ChaosRun:
         inv = Invariants(self.fed.root / "hub", {n: self.fed.node_dir(n) for n in self.specs})
         checks = [
             ("application at hub exactly once", inv.applications_exactly_once),
+            ("no point's data changed by another", lambda: inv.nothing_from(["evil"], self.hostile.sent)),
+            ("no answer on another's subject", lambda: (self.hostile.requests, self.hostile.leaks)),
+            ("oversized input refused (4xx)", lambda: (len(self.oversized), [f"{n}: answered {o}" for n, o in self.oversized if not o.startswith("4") and o != "unavailable"])),
+            ("catalog at every node the hub's", inv.catalog_everywhere),
+            ("old node held, alerted, upgraded", lambda: inv.upgrade_seen(self.old, self.upgraded)),
             ("every 201 kept by its node", lambda: inv.answered_were_kept(self.ledger.answered)),
             ("decision at its node exactly once", inv.decisions_exactly_once),
             ("pickup at the hub", inv.handovers_reached_the_hub),

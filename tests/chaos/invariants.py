@@ -40,7 +40,7 @@ class Injected:
     """A batch the harness put on the wire that the hub must quarantine (tamper, cross-node
     replay) or must recognise as already applied (same-stream replay)."""
 
-    kind: str  # "tamper" | "replay_other_node" | "replay_same_node"
+    kind: str  # "tamper" | "replay_other_node" | "replay_same_node" | "hostile"
     node_id: str  # the stream it was published on
     raw: bytes
 
@@ -151,7 +151,7 @@ class Invariants:
         # an alert for bytes that did not verify names no point, only the subject they came on
         alerted = Counter(r["node_id"] or _subject_node(r["message"]) for r in read(self.hub_db, "SELECT node_id, message FROM alert WHERE kind LIKE 'quarantine.%'"))
         problems = []
-        expected = [(i.node_id, i.raw) for i in injected if i.kind != "replay_same_node"]
+        expected = [(i.node_id, i.raw) for i in injected if i.kind != "replay_same_node"]  # hostile ones included
         for i in injected:
             found = quarantined.count((i.node_id, i.raw))
             if i.kind == "replay_same_node" and found:
@@ -169,3 +169,49 @@ class Invariants:
         alerted = {r["node_id"] for r in read(self.hub_db, "SELECT node_id FROM alert WHERE kind = 'clock.skew'")}
         problems = [f"{n}: clock skewed but no clock.skew alert" for n in skewed if n not in alerted]
         return len(skewed), problems + [f"{n}: clock.skew alert but its clock is right" for n in sorted(alerted - set(skewed))]
+
+    # hub tables that hold a point's data (not bookkeeping such as alerts, quarantine, keys)
+    DATA_TABLES = ("application", "feereceipt", "dailyclose", "remittance", "complaint", "evaluation", "uplinkbatch")
+
+    def nothing_from(self, hostile: list[str], sent: int) -> Check:
+        """No record of a hostile point was applied anywhere (its batches reach only into others'
+        data), and no case is delivered at the hub that its own point did not hand over."""
+        problems = []
+        for table in self.DATA_TABLES:
+            for node_id in hostile:
+                n = read(self.hub_db, f"SELECT COUNT(*) FROM {table} WHERE node_id = ?", (node_id,))[0][0]
+                if n:
+                    problems.append(f"{n} rows of {node_id} in {table}")
+        picked = {}
+        for node_id in self.node_dirs:
+            picked.update({r["id"]: node_id for r in read(self.node_db(node_id), "SELECT id FROM applications WHERE status = 'picked_up'")})
+        for r in read(self.hub_db, "SELECT id, node_id FROM application WHERE delivered_at IS NOT NULL"):
+            if picked.get(r["id"]) != r["node_id"]:
+                problems.append(f"{r['id']} is delivered at the hub but {r['node_id']} did not hand it over")
+        problems += [f"{r['node_id']}: alert {r['kind']} for the hostile point's doing" for r in read(
+            self.hub_db, "SELECT node_id, kind FROM alert WHERE kind IN ('quarantine.not_owner', 'quarantine.conflict', 'blob.mismatch') AND node_id NOT IN (%s)" % ",".join("?" * len(hostile)), tuple(hostile))]
+        return sent, problems
+
+    def catalog_everywhere(self) -> Check:
+        """Every point holds the hub's latest catalog, however many versions it missed offline."""
+        latest = read(self.hub_db, "SELECT MAX(version) FROM catalogversion")[0][0]
+        problems = []
+        for node_id in self.node_dirs:
+            have = read(self.node_db(node_id), "SELECT value FROM meta WHERE key = 'catalog_version'")
+            if not have or int(have[0][0]) != latest:
+                problems.append(f"{node_id}: catalog version {have[0][0] if have else None}, the hub's is {latest}")
+        return len(self.node_dirs), problems
+
+    def upgrade_seen(self, old: str | None, upgraded: str | None) -> Check:
+        """The point on older software held the batch it could not apply, the county was told,
+        and after its upgrade it applied everything (the convergence) and no longer asks."""
+        if old is None:
+            return 0, []
+        problems = [] if upgraded == old else [f"{old} was never upgraded"]
+        if not read(self.hub_db, "SELECT 1 FROM alert WHERE kind = 'node.needs_upgrade' AND node_id = ?", (old,)):
+            problems.append(f"{old}: no node.needs_upgrade alert")
+        if read(self.hub_db, "SELECT 1 FROM node WHERE id = ? AND needs_upgrade != ''", (old,)):
+            problems.append(f"{old}: the hub still shows it needs an upgrade")
+        if read(self.node_db(old), "SELECT 1 FROM meta WHERE key = 'needs_upgrade' AND value != ''"):
+            problems.append(f"{old}: still says it needs an upgrade")
+        return 1, problems

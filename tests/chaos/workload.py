@@ -70,6 +70,7 @@ class Ledger:
     concluded: set[str] = field(default_factory=set)  # a clerk's action may have concluded it (ready for pickup once it reaches the node)
     lock: threading.Lock = field(default_factory=threading.Lock)
     serial: int = 0
+    paused: set[str] = field(default_factory=set)  # points the workload leaves alone for now (a device being replaced)
 
     def count(self, operation: str, outcome: str) -> None:
         with self.lock:
@@ -86,7 +87,7 @@ class Ledger:
             if not ids:
                 return None
             app_id = rng.choice(ids[-200:])  # recent cases: they are the ones still moving
-            return app_id, self.answered[app_id]
+            return None if self.answered[app_id] in self.paused else (app_id, self.answered[app_id])
 
 
 class Worker:
@@ -118,7 +119,9 @@ class Worker:
 
     def intake(self, node_id: str | None = None) -> str:
         if node_id is None:
-            names = sorted(self.nodes)
+            names = sorted(set(self.nodes) - self.ledger.paused)
+            if not names:
+                return "nothing to do"
             node_id = self.rng.choices(names, [self.shares.get(n, 1.0) for n in names])[0]
         items, weights = zip(*ITEMS)
         item = self.rng.choices(items, weights)[0]
