@@ -148,6 +148,9 @@ def main(argv: list[str] | None = None) -> int:
         host=getattr(args, "host", None), port=getattr(args, "port", None),
         nats_url=getattr(args, "nats_url", None), public_url=getattr(args, "public_url", None), https=getattr(args, "https", None),
     )
+    if args.command in ("serve", "audit", "add-user") and not args.db_url and not settings.key_path.exists():
+        print(f"{settings.data_dir} 中没有县中枢（no hub in {settings.data_dir}）: give the hub's directory with --dir, or run `yiwang hub init --dir {settings.data_dir}` first", file=sys.stderr)
+        return 2
     if args.command == "init":
         init(settings, args.operator_password, args.demo_password)
     elif args.command == "serve":
@@ -157,7 +160,26 @@ def main(argv: list[str] | None = None) -> int:
     elif args.command == "audit":
         return audit_verify(settings)
     else:
-        engine = make_engine(settings.database_url)
-        create_schema(engine)
+        return _add_user(settings, args)
+    return 0
+
+
+def _add_user(settings: Settings, args: argparse.Namespace) -> int:
+    """A clear line, not a traceback, for an account that exists or a department that does not."""
+    from .models import Department
+
+    engine = make_engine(settings.database_url)
+    create_schema(engine)
+    try:
+        with Session(engine) as session:
+            if session.get(User, args.username) is not None:
+                print(f"not added: the account {args.username} exists already", file=sys.stderr)
+                return 2
+            if args.department and session.get(Department, args.department) is None:
+                print(f"not added: no department {args.department!r} (the catalog's are {', '.join(d.code for d in session.exec(select(Department)).all())})", file=sys.stderr)
+                return 2
         add_user(engine, args.username, args.display_name, args.role, args.password, department=args.department)
+    finally:
+        engine.dispose()
+    print(f"added {args.role} {args.username} ({args.display_name}){f', department {args.department}' if args.department else ''}")
     return 0

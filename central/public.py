@@ -13,7 +13,7 @@ from .approval import CONCLUDED_TEXT, clocks_of, time_limits
 from .clock import utcnow
 from .errors import NotFound
 from .models import Application, Department, Node
-from .workdays import load_calendar
+from .workdays import beijing_date, load_calendar
 
 NOT_FOUND = "没有查到：请核对受理编号和身份证号码后四位"
 PUBLICITY_DAYS = 90
@@ -42,8 +42,9 @@ def progress(engine: Engine, receipt_no: str, id_last4: str) -> dict[str, Any]:
 
 
 def publicity(engine: Engine, days: int = PUBLICITY_DAYS) -> list[dict[str, Any]]:
-    """Concluded cases of the last ``days``: item, department, service point, result, date —
-    no name, no ID number, no receipt number, no reason text (it may name people)."""
+    """Concluded cases of the last ``days``: item, department, service point, result, date (the
+    county's, Beijing time) — no name, no ID number, no receipt number, no reason text (it may
+    name people)."""
     since = utcnow(-timedelta(days=days))
     with Session(engine) as session:
         depts = {d.code: d.name for d in session.exec(select(Department)).all()}
@@ -51,7 +52,7 @@ def publicity(engine: Engine, days: int = PUBLICITY_DAYS) -> list[dict[str, Any]
         apps = session.exec(select(Application).where(col(Application.decided_at).is_not(None), col(Application.decided_at) >= since).order_by(col(Application.decided_at).desc())).all()
     return [
         {"item_code": a.item_code, "item_name": a.item_name, "department": depts.get(a.department, a.department), "service_point": nodes.get(a.node_id, a.node_id),
-         "result": CONCLUDED_TEXT.get(a.outcome, a.outcome), "decided_on": a.decided_at[:10] if a.decided_at else "", "decided_locally": a.decided_locally}
+         "result": CONCLUDED_TEXT.get(a.outcome, a.outcome), "decided_on": beijing_date(a.decided_at).isoformat() if a.decided_at else "", "decided_locally": a.decided_locally}
         for a in apps
     ]
 

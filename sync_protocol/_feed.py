@@ -20,7 +20,7 @@ from ._errors import BadSignature
 from ._keys import verify_key_to_text
 
 FEED_SIGNATURE_HEADER = "Yiwang-Signature"  # base64 of the 64-byte Ed25519 signature
-FEED_KEY_HEADER = "Yiwang-Key"  # the signing hub key, hex (as `yiwang hub show-key` prints it)
+FEED_KEY_HEADER = "Yiwang-Key"  # the signing hub key, hex (as `yiwang hub init` prints it)
 MSG_ID_HEADER = "Nats-Msg-Id"
 
 

@@ -29,7 +29,7 @@ ACCESS_BUCKET = "yiwang_access"
 ACCESS_KEY = "accounts"
 # How often to signal nats-server to reload a changed access list, RELOAD_GAP_S apart: nats-server
 # (2.15) creates an account that is new in the file on the first reload but wires its imports
-# only on the next one (tests/e2e/test_hostile_point.py enrols points after the server started).
+# only on the next one (every test that enrols a point after the server started fails without it).
 RELOADS = 2
 RELOAD_GAP_S = 0.5
 _NKEY_USER = re.compile(r"^U[A-Z2-7]{55}$")
@@ -184,7 +184,7 @@ def render_accounts(users: list[NatsUser]) -> str:
     exported to that one account alone. A reply subject cannot cross accounts: whatever reply
     subject a point names on a request — another point's uplink, a department's feed — the
     answer (JetStream's, or the hub's) is delivered inside the point's own account, where no one
-    else listens and no stream stores it (tests/e2e/test_reply_subjects.py). Inside its account
+    else listens and no stream stores it (tests/provisioning/test_nats_permissions.py). Inside its account
     the identity keeps its old publish/subscribe permissions, and the ``$JS.API`` subjects an
     older node uses are mapped onto the imports, so nodes need no change, old or new. (No one
     logs in to the system account; nats-server keeps its own.)"""

@@ -130,3 +130,21 @@ def test_public_progress_needs_the_receipt_and_the_id_and_publicity_has_no_perso
     [row] = public.publicity(hub)
     assert row["result"] == "不予许可" and row["item_code"] == "MZ-003"
     assert not any(secret in json.dumps(row, ensure_ascii=False) for secret in ("张三", "11010519491231002X", "shangcun-000001", "收入"))
+
+
+def test_publicity_dates_a_decision_by_the_countys_day_not_utc(hub):
+    """A newcomer's find: a case decided at 02:49 Beijing time on 5 December was published as
+    decided on 4 December (the UTC date)."""
+    from sqlmodel import Session
+
+    from central import public
+    from central.models import Application
+
+    approval.decide(hub, clerk(hub, "clerk-mzj"), "app1", "approve", "", HUB_KEY)
+    with Session(hub) as s:
+        app = s.get(Application, "app1")
+        app.decided_at = "2026-12-04T18:49:00.000000Z"  # 02:49 on the 5th in Beijing
+        s.add(app)
+        s.commit()
+    [row] = public.publicity(hub, days=100_000)
+    assert row["decided_on"] == "2026-12-05"
