@@ -15,6 +15,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
+from datetime import timedelta
 from pathlib import Path
 
 from sqlalchemy.engine import Engine
@@ -28,6 +29,12 @@ from .downlink import queue_downlink
 from .models import Alert, Blob, BlobChunk, BlobUpload, Material, Node
 
 log = logging.getLogger("yiwang.hub.blobs")
+# What one point may keep unfinished at the hub, however it sends: a node sends its files one at a
+# time (and resumes the one it was sending), so 8 is room to spare, and 8 x MAX_BLOB_BYTES of disk
+# is the most a hostile point can hold. One left without a chunk for STALE_UPLOAD is dropped when
+# that point begins another; its point resends from what the hub then says it holds.
+MAX_UNFINISHED_UPLOADS = 8
+STALE_UPLOAD = timedelta(days=7)
 
 
 def _sha256_file(path: Path) -> str:
@@ -55,7 +62,12 @@ def receive_chunk(engine: Engine, blobs_dir: Path, subject: str, offset: int, si
             if node_id != blob.node_id and offset + len(data) == size:
                 _receipt(session, node_id, blob)  # another point had the same file: it may purge too
             return "duplicate"
-        upload = session.get(BlobUpload, (sha, node_id)) or BlobUpload(sha256=sha, node_id=node_id, size=size)
+        upload = session.get(BlobUpload, (sha, node_id))
+        if upload is None:
+            if not _room_for_another(session, blobs_dir, node_id):
+                return f"rejected: {node_id} has {MAX_UNFINISHED_UPLOADS} unfinished uploads"
+            upload = BlobUpload(sha256=sha, node_id=node_id, size=size)
+        upload.updated_at = utcnow()
         if upload.size != size:
             return f"rejected: a chunk of a {size}-byte file, begun as {upload.size} bytes"
         known = session.get(BlobChunk, (sha, node_id, offset))
@@ -96,6 +108,20 @@ def receive_chunk(engine: Engine, blobs_dir: Path, subject: str, offset: int, si
             _receipt(session, other.node_id, blob)
     log.info("attachment %s… complete (%d bytes) from %s", sha[:12], size, node_id)
     return "complete"
+
+
+def _room_for_another(session: Session, blobs_dir: Path, node_id: str) -> bool:
+    """Drop the point's stale uploads; then whether it may begin one more (an alert, once, when not)."""
+    for stale in session.exec(select(BlobUpload).where(BlobUpload.node_id == node_id, col(BlobUpload.updated_at) < utcnow(-STALE_UPLOAD))).all():
+        _drop_upload(session, blobs_dir, stale)
+    unfinished = len(session.exec(select(BlobUpload.sha256).where(BlobUpload.node_id == node_id)).all())
+    if unfinished < MAX_UNFINISHED_UPLOADS:
+        return True
+    if session.exec(select(Alert).where(Alert.kind == "blob.too_many", Alert.node_id == node_id, col(Alert.created_at) >= utcnow(-STALE_UPLOAD))).first() is None:
+        session.add(Alert(kind="blob.too_many", node_id=node_id, created_at=utcnow(),
+                          message=f"该服务点在县中枢有 {unfinished} 个未传完的附件，新的附件暂不接收；正常的服务点一次只传一个，请检查该设备"))
+        log.warning("%s has %d unfinished uploads; refusing another", node_id, unfinished)
+    return False
 
 
 def _drop_upload(session: Session, blobs_dir: Path, upload: BlobUpload) -> None:

@@ -246,6 +246,7 @@ class BlobUpload(SQLModel, table=True):
     node_id: str = Field(primary_key=True)
     size: int
     received_bytes: int = 0
+    updated_at: str = ""  # its last chunk: an upload left unfinished this long is dropped (blobs.STALE_UPLOAD)
 
 
 class BlobChunk(SQLModel, table=True):

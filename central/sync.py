@@ -7,10 +7,12 @@ on SQLite; each message is acked only after its transaction committed.
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 from collections import Counter
 import os
 import ssl
+import time
 from pathlib import Path
 from typing import Any, AsyncIterator
 
@@ -42,6 +44,8 @@ from sync_protocol import (
     Duplicate,
     Gap,
     blob_subject,
+    consumer_request_subject,
+    department_consumer,
     department_subject,
     sign_feed,
     downlink_consumer,
@@ -153,6 +157,15 @@ async def ensure_streams(js: nats.js.JetStreamContext, replicas: int = 1) -> Non
             config.num_replicas, config.retention, config.max_age = replicas, retention, MAX_AGE_S
             await js.update_stream(config)
             log.info("stream %s now kept in %d copies, %s retention", name, replicas, retention.value)
+
+
+def department_consumer_config(department: str) -> ConsumerConfig:
+    """A department system's consumer, as the hub makes it whatever the system asked for."""
+    durable = department_consumer(department)
+    return ConsumerConfig(name=durable, durable_name=durable, ack_policy=AckPolicy.EXPLICIT, filter_subject=department_subject(department))
+
+
+CONSUMER_ANSWER_S = 5.0  # one owner's create requests reach JetStream at most this often (a flood gets the last answer)
 
 
 def downlink_consumer_config(node_id: str) -> ConsumerConfig:
@@ -267,6 +280,7 @@ class HubSync:
 
     async def _run_once(self) -> None:
         self._consumers = {}
+        self._consumer_answers: dict[str, tuple[float, bytes]] = {}
         self.nc = await connect(self.nats_url, "yiwang-hub" if self.key else "yiwang-hub-worker", **credentials(self.nats_dir))
         log.info("connected to NATS at %s", self.nc.connected_url.netloc if self.nc.connected_url else self.nats_url)
         try:
@@ -293,6 +307,7 @@ class HubSync:
                     waiting[node_id] += 1
 
                 await self.nc.subscribe(status_subject("*"), queue="hub", cb=on_status)
+                await self.nc.subscribe(consumer_request_subject("*.*"), queue="hub", cb=self._answer_consumer_request)
                 loops = [("ingest", self._ingest_loop(js)), ("downlink", self._downlink_loop(js)), ("files", self._blob_loop(js)),
                          ("access", self._access_loop(js)), ("status", self._status_loop(js, statuses))]
             # one set: the first loop to fail cancels the others, and run() starts a new set on a
@@ -302,6 +317,25 @@ class HubSync:
                     group.create_task(loop, name=f"hub-sync-{name}")
         finally:
             await self.nc.close()
+
+    async def _answer_consumer_request(self, msg: nats.aio.msg.Msg) -> None:
+        """A node or department system asks to create its consumer (sync_protocol.consumer_request_subject):
+        create it with the hub's settings, never the request's, and pass JetStream's answer back.
+        Only the owner's own account imports its subject, so the subject names the asker."""
+        kind, owner = msg.subject.split(".")[-2:]
+        config, stream = (downlink_consumer_config(owner), DOWNLINK_STREAM) if kind == "node" else (department_consumer_config(owner), DEPARTMENT_STREAM)
+        now = time.monotonic()
+        last = self._consumer_answers.get(msg.subject)
+        if last is None or now - last[0] >= CONSUMER_ANSWER_S:
+            request = json.dumps({"stream_name": stream, "config": config.as_dict()}).encode()
+            try:
+                answer = await self.nc.request(f"$JS.API.CONSUMER.CREATE.{stream}.{config.name}.{config.filter_subject}", request, timeout=5)
+            except RETRYABLE as exc:
+                log.warning("consumer %s not created for %s (%s)", config.name, owner, exc)
+                return  # unanswered: the asker tries again
+            last = self._consumer_answers[msg.subject] = (now, answer.data)
+        if msg.reply:
+            await msg.respond(last[1])
 
     async def _ingest_loop(self, js: nats.js.JetStreamContext) -> None:
         async for msgs in pull(js, UPLINK_STREAM, INGEST_DURABLE, batch=50, max_ack_pending=1000):

@@ -421,14 +421,17 @@ class NodeSync:
         node_id = self.identity.node_id
         durable = downlink_consumer(node_id)
         # `name` with a filter makes nats-py use the create subject that names the filter, the
-        # only one this node's NATS permissions allow
+        # only one this node's NATS permissions allow; the hub answers it (consumer_request_subject)
         config = ConsumerConfig(name=durable, durable_name=durable, ack_policy=AckPolicy.EXPLICIT, ack_wait=DOWNLINK_ACK_WAIT_S, filter_subject=downlink_subject(node_id))
         psub = None
         draining = False  # the last fetch brought batches: there may be more at once
         while True:
             try:
                 if psub is None:
-                    await js.add_consumer(DOWNLINK_STREAM, config=config)  # create, or update an older one
+                    try:  # the hub makes it with its own settings (it made it at enrolment too)
+                        await js.add_consumer(DOWNLINK_STREAM, config=config)
+                    except (nats.js.errors.ServiceUnavailableError, *RETRYABLE) as exc:  # the hub is down: the consumer is there already
+                        log.debug("downlink consumer not confirmed (%r); reading it anyway", exc)
                     psub = await js.pull_subscribe_bind(durable, stream=DOWNLINK_STREAM)
                 # idle: one long poll (fetch of one: nats-py returns at its first message), so an
                 # idle point asks four times a minute instead of every second (14 MB a day of polling,

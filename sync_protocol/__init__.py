@@ -80,7 +80,7 @@ from ._records import (
     record_problem,
     uplink_subject,
 )
-from ._nats import ACCESS_BUCKET, ACCESS_KEY, ACCOUNT, RELOAD_GAP_S, RELOADS, NatsUser, department_consumer, department_inbox_prefix, downlink_consumer, inbox_prefix, is_user_nkey, nats_servers, node_permissions, render_accounts, user_nkey_from_seed, user_seed_from_raw
+from ._nats import ACCESS_BUCKET, ACCESS_KEY, ACCOUNT, RELOAD_GAP_S, RELOADS, NatsUser, consumer_request_subject, department_consumer, department_inbox_prefix, downlink_consumer, inbox_prefix, is_user_nkey, nats_servers, node_permissions, render_accounts, user_nkey_from_seed, user_seed_from_raw
 from ._pacing import MAX_SEND_BYTES, LinkMeter
 from ._status import HUB_REPLY_FIELDS, MAX_STATUS_BYTES, NODE_STATUS_FIELDS, open_status, seal_status, status_subject
 from ._sender import seal_next, seal_within
@@ -106,5 +106,5 @@ __all__ = [
     "signing_key_from_text", "signing_key_to_text", "uplink_subject",
     "verify_key_from_text", "verify_key_to_text", "verify_wire",
     "FEED_KEY_HEADER", "FEED_SIGNATURE_HEADER", "sign_feed", "verify_feed",
-    "ACCESS_BUCKET", "ACCESS_KEY", "ACCOUNT", "RELOADS", "RELOAD_GAP_S", "NatsUser", "department_consumer", "department_inbox_prefix", "downlink_consumer", "inbox_prefix", "is_user_nkey", "nats_servers", "node_permissions", "render_accounts", "user_nkey_from_seed", "user_seed_from_raw",
+    "ACCESS_BUCKET", "ACCESS_KEY", "ACCOUNT", "RELOADS", "RELOAD_GAP_S", "NatsUser", "consumer_request_subject", "department_consumer", "department_inbox_prefix", "downlink_consumer", "inbox_prefix", "is_user_nkey", "nats_servers", "node_permissions", "render_accounts", "user_nkey_from_seed", "user_seed_from_raw",
 ]

@@ -112,28 +112,38 @@ class Service:
     """One subject the federation account (ACCOUNT) serves to a point's or department's account:
     a request to it, and the answers, cross between the two accounts and nowhere else."""
 
-    subject: str
+    subject: str  # what the client publishes (and its permission names)
     stream: bool = False  # answered by a stream of messages (a JetStream fetch), not a single reply
+    source: str = ""  # the subject in the federation account, when not the same (the hub answers it)
 
 
-def _consumer_services(stream: str, consumer: str, filter_subject: str) -> list[Service]:
-    """Drive one pull consumer: create it (only the filtered form: the server checks that the
-    filter equals the subject's), read its state, fetch and acknowledge."""
+def consumer_request_subject(owner: str) -> str:
+    """Where the hub takes a request to create a consumer, for ``node.<id>`` or ``dept.<code>``.
+    A point's create request is never JetStream's to answer: its body would choose the consumer's
+    settings, and a push consumer with a deliver subject (or its idle heartbeats) would put
+    messages on a subject the hub reads. The hub creates the consumer with its own settings and
+    passes JetStream's answer back (central/sync.py)."""
+    return f"yiwang.consumer.{owner}"
+
+
+def _consumer_services(stream: str, consumer: str, filter_subject: str, owner: str) -> list[Service]:
+    """Drive one pull consumer: create it (only the filtered form, made by the hub), read its
+    state, fetch and acknowledge."""
     api = f"{_JS_API}CONSUMER.{{}}.{stream}.{consumer}"
-    return [Service(api.format("CREATE") + "." + filter_subject), Service(api.format("INFO")), Service(api.format("MSG.NEXT"), stream=True),
-            Service(f"$JS.ACK.{stream}.{consumer}.>")]
+    return [Service(api.format("CREATE") + "." + filter_subject, source=consumer_request_subject(owner)), Service(api.format("INFO")),
+            Service(api.format("MSG.NEXT"), stream=True), Service(f"$JS.ACK.{stream}.{consumer}.>")]
 
 
 def node_services(node_id: str) -> list[Service]:
     """Everything a node may ask of the federation: publish its own uplink and attachment
     subjects, send its status (a request the hub answers), drive its own downlink consumer."""
     own = [Service(uplink_subject(node_id)), Service(blob_subject(node_id, ">")), Service(status_subject(node_id))]
-    return own + _consumer_services(DOWNLINK_STREAM, downlink_consumer(node_id), downlink_subject(node_id))
+    return own + _consumer_services(DOWNLINK_STREAM, downlink_consumer(node_id), downlink_subject(node_id), f"node.{node_id}")
 
 
 def department_services(department: str) -> list[Service]:
     """A department's system reads its own case events and publishes nothing (it acts through the API)."""
-    return _consumer_services(DEPARTMENT_STREAM, department_consumer(department), department_subject(department))
+    return _consumer_services(DEPARTMENT_STREAM, department_consumer(department), department_subject(department), f"dept.{department}")
 
 
 def _local(subject: str) -> str:
@@ -202,12 +212,12 @@ def render_accounts(users: list[NatsUser]) -> str:
         owner = scoped.get(name)
         if owner is None:
             lines.append("    jetstream: enabled")
-            exports = [{"service": s.subject, "accounts": [other]} | ({"response_type": "stream"} if s.stream else {})
+            exports = [{"service": s.source or s.subject, "accounts": [other]} | ({"response_type": "stream"} if s.stream else {})
                        for other, who in scoped.items() for s in who.services()]
             lines += ["    exports: ["] + [f"      {json.dumps(e)}" for e in exports] + ["    ]"]
         else:
             services = owner.services()
-            imports = [{"service": {"account": ACCOUNT, "subject": s.subject}} | ({"to": _local(s.subject)} if _local(s.subject) != s.subject else {}) for s in services]
+            imports = [{"service": {"account": ACCOUNT, "subject": s.source or s.subject}} | ({"to": _local(s.subject)} if _local(s.subject) != (s.source or s.subject) else {}) for s in services]
             lines += ["    imports: ["] + [f"      {json.dumps(i)}" for i in imports] + ["    ]"]
             mappings = {s.subject: _local(s.subject) for s in services if _local(s.subject) != s.subject}
             lines += ["    mappings: {"] + [f"      {json.dumps(k)}: {json.dumps(v)}" for k, v in mappings.items()] + ["    }"]

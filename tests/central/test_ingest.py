@@ -358,6 +358,33 @@ def test_another_points_chunks_for_the_same_file_cannot_spoil_this_points_upload
     assert alert.node_id == "xiacun"  # a mismatch names the only point whose chunks made it
 
 
+def test_a_point_cannot_fill_the_hubs_disk_with_uploads_it_never_finishes(engine, tmp_path):
+    """Found by the adversarial pass: chunks of files that never complete (offset 0 left empty)
+    stayed on the hub's disk for good, without limit. A point may keep MAX_UNFINISHED_UPLOADS;
+    the next is refused with one alert against it, and an upload left a week is dropped."""
+    from datetime import timedelta
+
+    from central.blobs import MAX_UNFINISHED_UPLOADS, STALE_UPLOAD, receive_chunk
+    from central.clock import utcnow
+    from central.models import BlobUpload
+
+    blobs_dir = tmp_path / "blobs"
+    hashes = [f"{n:064x}" for n in range(MAX_UNFINISHED_UPLOADS + 2)]
+    for sha in hashes[:MAX_UNFINISHED_UPLOADS]:
+        assert receive_chunk(engine, blobs_dir, f"yiwang.blob.shangcun.{sha}", 1000, 20_000, b"x" * 1000) == "stored"
+    for sha in hashes[MAX_UNFINISHED_UPLOADS:]:
+        assert receive_chunk(engine, blobs_dir, f"yiwang.blob.shangcun.{sha}", 1000, 20_000, b"x" * 1000).startswith("rejected")
+    with Session(engine) as s:
+        assert len(s.exec(select(Alert).where(Alert.kind == "blob.too_many", Alert.node_id == "shangcun")).all()) == 1  # once, not per chunk
+        first = s.get(BlobUpload, (hashes[0], "shangcun"))
+        first.updated_at = utcnow(-STALE_UPLOAD - timedelta(minutes=1))  # a week without a chunk
+        s.add(first)
+        s.commit()
+    assert receive_chunk(engine, blobs_dir, f"yiwang.blob.shangcun.{hashes[-1]}", 1000, 20_000, b"x" * 1000) == "stored"
+    assert not (blobs_dir / "parts" / "shangcun" / hashes[0]).exists()
+    assert len(list((blobs_dir / "parts" / "shangcun").iterdir())) == MAX_UNFINISHED_UPLOADS
+
+
 @pytest.mark.parametrize("poison, reason", [
     (lambda key: bytes(key.sign(b'{"v":1,"node":"xiacun","records":' + b"[" * 100_000 + b"]" * 100_000 + b"}")), "malformed"),  # deeper than Python's stack
     (lambda key: bytes(key.sign(b'{"v":1,"node":"xiacun","seq":' + b"9" * 5000 + b"}")), "malformed"),  # 5,000 digits

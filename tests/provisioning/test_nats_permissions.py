@@ -212,3 +212,37 @@ def _noting(into: list[str]):  # type: ignore[no-untyped-def]
         into.append(f"{msg.subject}: {msg.data[:80]!r}")
 
     return note
+
+
+def test_a_node_cannot_choose_its_consumers_settings(county: LocalFederation):
+    """Found by the adversarial pass: the create request's body chose every setting but the
+    filter, so a node could delete its consumer (inactive_threshold) and make it a push consumer
+    whose idle heartbeats landed on another point's status subject, ten a second, in the hub's
+    account. The hub now makes the consumer with its own settings and passes JetStream's answer
+    back: the node's create still succeeds (older nodes need that), with the hub's settings."""
+
+    async def scenario() -> tuple[dict, list[str], dict]:
+        hub = await nats.connect(county.nats_url, **county.nats_options(), allow_reconnect=False)
+        arrived: list[str] = []
+        await hub.subscribe("yiwang.status.xiacun", cb=_noting(arrived))
+        await hub.flush()
+        try:
+            async with Session(county, "shangcun") as s:
+                create = "$JS.API.CONSUMER.CREATE.YIWANG_DOWN.node-shangcun.yiwang.down.shangcun"
+                mine = {"name": "node-shangcun", "durable_name": "node-shangcun", "filter_subject": "yiwang.down.shangcun", "ack_policy": "explicit", "deliver_policy": "all"}
+                # first: gone after half a second idle; then again, as a push consumer
+                await s.nc.request(create, json.dumps({"stream_name": "YIWANG_DOWN", "config": mine | {"ack_wait": 60_000_000_000, "inactive_threshold": 500_000_000}}).encode(), timeout=10)
+                await asyncio.sleep(2)
+                push = mine | {"deliver_subject": "yiwang.status.xiacun", "idle_heartbeat": 100_000_000}
+                answer = await s.nc.request(create, json.dumps({"stream_name": "YIWANG_DOWN", "config": push}).encode(), timeout=10)
+                await asyncio.sleep(2)
+            info = await hub.jetstream().consumer_info("YIWANG_DOWN", "node-shangcun")
+            return json.loads(answer.data), arrived, info.config.as_dict()
+        finally:
+            await hub.close()
+
+    answer, arrived, config = run_async(scenario())
+    assert answer["type"] == "io.nats.jetstream.api.v1.consumer_create_response" and "error" not in answer, answer
+    assert "deliver_subject" not in answer["config"] and "deliver_subject" not in config, config  # a pull consumer, as the hub makes it
+    assert not config.get("inactive_threshold"), config  # still there after the 0.5 s it asked for
+    assert arrived == []
