@@ -76,15 +76,38 @@ def settle(store: Store, data_dir: Path) -> bool:
 
 
 def switch_nats(store: Store, data_dir: Path, refused: bool) -> str | None:
-    """Make ``nats.nk.next`` the NATS identity when the hub said so (node.key_accepted) or when
-    NATS refuses the old one; returns the new seed, or None when no switch is due."""
+    """During a rotation the node holds two NATS identities: ``nats.nk``, in use, and
+    ``nats.nk.next``, the other one. Returns the seed to connect with now, or None to go on.
+
+    - When the hub names the new one (``node.key_accepted``), it becomes ``nats.nk`` for good
+      and the other is deleted. A key_accepted that names neither (an earlier rotation's, as a
+      replacement device restores them with its point's history) is forgotten: switching on it
+      left a point with an identity the hub had not admitted and its only admitted one
+      overwritten, wedged for good (the chaos soak: a replaced device's first rotation).
+    - When NATS refuses the one in use, they swap: either the old one outlived its overlap
+      window or the new one is not admitted yet, and one of the two is always valid.
+    """
     nxt = data_dir / NEXT_NATS
     if not nxt.exists() or (data_dir / NEXT_KEY).exists():
         return None  # no rotation, or its batch not sealed yet: the hub cannot know the new identity
-    if not (refused or read_meta(store, "key_accepted")):
-        return None
-    os.replace(nxt, data_dir / NATS)
-    with store.write() as conn:
-        set_meta(conn, "rotation_pending", "")
-        set_meta(conn, "key_accepted", "")
-    return (data_dir / NATS).read_text().strip()
+    current, other = (data_dir / NATS).read_text().strip(), nxt.read_text().strip()
+    accepted = read_meta(store, "key_accepted")
+    if accepted:
+        with store.write() as conn:
+            set_meta(conn, "key_accepted", "")
+            if accepted in (user_nkey_from_seed(current), user_nkey_from_seed(other)):
+                set_meta(conn, "rotation_pending", "")
+        if accepted == user_nkey_from_seed(other):
+            os.replace(nxt, data_dir / NATS)
+            return other
+        if accepted == user_nkey_from_seed(current):
+            nxt.unlink()  # already on the new one (swapped in after a refusal)
+            return None
+        log.warning("ignored a key confirmation for another NATS identity (%s…)", accepted[:12])
+    if refused:
+        write_private(data_dir / (NEXT_NATS + ".tmp"), current)
+        os.replace(nxt, data_dir / NATS)
+        os.replace(data_dir / (NEXT_NATS + ".tmp"), nxt)
+        log.warning("NATS refused this node's identity during a key rotation: trying the other one")
+        return other
+    return None

@@ -192,6 +192,10 @@ class NodeSync:
 
         async for attempt in AsyncRetrying(wait=wait_exponential(multiplier=0.2, max=5), retry=retry_if_exception_type(RETRYABLE)):
             with attempt:
+                if self.credentials_refused:  # mid-rotation, the other identity may be the admitted one
+                    seed = await asyncio.to_thread(rotation.switch_nats, self.store, self.data_dir, True)
+                    if seed:
+                        self.identity = dataclasses.replace(self.identity, nats_seed=seed)
                 self.nc = await nats.connect(
                     nats_servers(self.identity.nats_url), name=f"yiwang-node-{self.identity.node_id}", max_reconnect_attempts=-1,
                     reconnect_time_wait=1, connect_timeout=10, ping_interval=PING_INTERVAL, max_outstanding_pings=MAX_OUTSTANDING_PINGS,
