@@ -14,6 +14,7 @@ import json
 import logging
 import os
 from datetime import timedelta
+from typing import Callable
 
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import SQLAlchemyError
@@ -34,6 +35,7 @@ from sync_protocol import (
     SUPPLEMENT_PROVIDED,
     Accepted,
     ChainPos,
+    Duplicate,
     Fork,
     Gap,
     IngestCursor,
@@ -130,6 +132,8 @@ def _receive(session: Session, node: Node, subject: str, raw: bytes, now: str) -
         return session.exec(select(UplinkBatch.hash).where(UplinkBatch.node_id == node.id, UplinkBatch.seq == seq)).first()
 
     verdict = cursor.receive(raw, hash_at)
+    if isinstance(verdict, Rejected) and verdict.reason == "bad_signature":
+        verdict = _copy_signed_by_a_retired_key(session, node, raw, hash_at) or verdict
     if isinstance(verdict, Accepted):
         try:
             with session.begin_nested():
@@ -154,6 +158,20 @@ def _receive(session: Session, node: Node, subject: str, raw: bytes, now: str) -
     if isinstance(verdict, (Rejected, Fork)):
         _quarantine(session, node.id, subject, raw, verdict, now)
     return verdict
+
+
+def _copy_signed_by_a_retired_key(session: Session, node: Node, raw: bytes, hash_at: Callable[[int], str | None]) -> Duplicate | None:
+    """A batch the hub applied before the point rotated its key, arriving again (a resend, a
+    redelivery): it verifies with the key in force at its position, not today's, and is a
+    duplicate, not a bad signature. Only an exact copy counts: a retired key (perhaps the stolen
+    one) can never have anything new applied, or quarantined in its point's name."""
+    for key in session.exec(select(NodeKey.public_key).where(NodeKey.node_id == node.id)).all():
+        if key == node.public_key:
+            continue
+        verdict = IngestCursor(node.id, "up", verify_key_from_text(key), ChainPos(node.up_seq, node.up_head)).receive(raw, hash_at)
+        if isinstance(verdict, Duplicate):
+            return verdict
+    return None
 
 
 def _rotate_key(session: Session, node: Node, data: dict, now: str) -> None:

@@ -131,8 +131,15 @@ def apply_downlink(store: Store, node_id: str, hub_key: VerifyKey, raw: bytes) -
         return apply_downlink_in(conn, node_id, hub_key, raw)
 
 
-def apply_downlink_in(conn: sqlite3.Connection, node_id: str, hub_key: VerifyKey, raw: bytes) -> Verdict:
-    """The same, inside the caller's transaction (the restore applies a whole history in one)."""
+# Records that tell the live device to do something now, not state to keep: a restore replays the
+# history of a point whose old device already did them. Replayed, a resend request made the new
+# device publish thousands of old batches again, signed by retired keys (the chaos soak).
+COMMANDS = {RESEND_REQUEST, NODE_KEY_ACCEPTED}
+
+
+def apply_downlink_in(conn: sqlite3.Connection, node_id: str, hub_key: VerifyKey, raw: bytes, history: bool = False) -> Verdict:
+    """The same, inside the caller's transaction (the restore applies a whole history in one,
+    ``history``: its COMMANDS were for the old device and are skipped)."""
     pos = ChainPos(int(get_meta(conn, "down_seq", "0")), get_meta(conn, "down_head", GENESIS_HEAD))
 
     def hash_at(seq: int) -> str | None:
@@ -144,6 +151,8 @@ def apply_downlink_in(conn: sqlite3.Connection, node_id: str, hub_key: VerifyKey
         conn.execute("SAVEPOINT apply_batch")
         try:
             for record in verdict.batch.records:
+                if history and record.kind in COMMANDS:
+                    continue
                 if record.kind == DECISION_MADE:
                     apply_decision(conn, record.data)
                 elif record.kind == RESULT_ISSUED:

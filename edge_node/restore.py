@@ -78,7 +78,7 @@ def restore_if_present(store: Store, data_dir: Path, identity: NodeIdentity) -> 
         set_meta(conn, "up_head", pos.head)
         _continue_counters(conn)
         for path in down_files:
-            verdict = apply_downlink_in(conn, identity.node_id, identity.hub_key, path.read_bytes())
+            verdict = apply_downlink_in(conn, identity.node_id, identity.hub_key, path.read_bytes(), history=True)
             if not isinstance(verdict, Accepted):
                 raise RestoreFailed(f"downlink batch {path.stem} does not verify: {verdict}")
     folder.rename(data_dir / f"restore.applied-{utcnow()[:19].replace(':', '')}")

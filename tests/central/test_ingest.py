@@ -16,7 +16,7 @@ from central.db import create_schema, make_engine
 from central.errors import Conflict, Forbidden, InvalidInput
 from central.ingest import ingest_batch, ingest_batches
 from central.models import Alert, Application, DownlinkBatch, DownlinkEvent, HeldBatch, Node, Quarantine, UplinkBatch, User
-from sync_protocol import GENESIS, Accepted, batch_hash, Duplicate, Fork, Gap, Record, Rejected, open_batch, seal_next, verify_key_to_text
+from sync_protocol import GENESIS, Accepted, ChainPos, batch_hash, Duplicate, Fork, Gap, Record, Rejected, open_batch, seal_next, verify_key_to_text
 
 NODE_KEY = SigningKey(bytes(range(32)))
 HUB_KEY = SigningKey(bytes(range(5, 37)))
@@ -406,3 +406,31 @@ def test_a_poisoned_batch_is_quarantined_and_the_rest_of_its_fetch_applied(engin
     with Session(engine) as s:
         assert s.get(Node, "shangcun").up_seq == 1 and s.get(Node, "xiacun").up_seq == 0
         assert [q.node_id for q in s.exec(select(Quarantine)).all()] == ["xiacun"]
+
+
+def test_a_batch_applied_before_a_key_rotation_arriving_again_is_a_duplicate(engine):
+    """Found by the chaos soak: resends and replays of batches a point sent before it rotated its
+    key were verified with today's key and quarantined as bad signatures (thousands of them, and
+    the same-stream replays the run expects to be recognised). An exact copy of an applied batch
+    verifies with the key in force at its position and is a duplicate; anything new signed by a
+    retired key is still refused."""
+    from central.models import NodeKey
+    from sync_protocol import NODE_KEY_ROTATED, user_nkey_from_seed, user_seed_from_raw
+
+    new_key = SigningKey(bytes(range(5, 37)))
+    with Session(engine) as s:
+        s.add(NodeKey(node_id="shangcun", from_seq=1, public_key=verify_key_to_text(NODE_KEY.verify_key), enrolled_at=T))
+        s.commit()
+    rotation = Record(NODE_KEY_ROTATED, "rot", T, {"public_key": verify_key_to_text(new_key.verify_key), "nats_public_key": user_nkey_from_seed(user_seed_from_raw(bytes(32)))})
+    first, second = chain([received(1)], [rotation])
+    assert isinstance(ingest_batch(engine, "yiwang.up.shangcun", first), Accepted)
+    assert isinstance(ingest_batch(engine, "yiwang.up.shangcun", second), Accepted)
+    assert isinstance(ingest_batch(engine, "yiwang.up.shangcun", first), Duplicate)  # a copy, signed by the retired key
+    assert isinstance(ingest_batch(engine, "yiwang.up.shangcun", second), Duplicate)
+    with Session(engine) as s:
+        head = s.get(Node, "shangcun")
+        pos = ChainPos(head.up_seq, head.up_head)
+    late, _ = seal_next("shangcun", "up", pos, [received(3)], T, NODE_KEY)  # new, but signed by the retired key
+    verdict = ingest_batch(engine, "yiwang.up.shangcun", late)
+    assert isinstance(verdict, Rejected) and verdict.reason == "bad_signature"
+    assert count(engine, Quarantine) == 1

@@ -181,3 +181,24 @@ def test_a_device_replaced_mid_day_after_fees_a_void_a_refund_and_a_close_keeps_
     engine.dispose()
     old.close()
     new.close()
+
+
+def test_the_hubs_commands_to_the_old_device_are_not_obeyed_again(tmp_path, node):
+    """Found by the chaos soak: a restore replays the point's downlink history, and a resend
+    request in it made the new device publish every batch from that seq again (thousands, signed
+    by retired keys, each quarantined at the hub); an old rotation's key confirmation in it later
+    switched the new device's NATS identity. Both were for the old device, which obeyed them."""
+    from sync_protocol import NODE_KEY_ACCEPTED, RESEND_REQUEST
+
+    store, identity = node
+    folder = history(tmp_path, [(1, OLD), (3, NEW)])
+    commands = [Record(RESEND_REQUEST, "r1", T, {"from_seq": 1}),
+                Record(NODE_KEY_ACCEPTED, "k1", T, {"public_key": "ab" * 32, "nats_public_key": "U" + "A" * 55, "from_seq": 2, "old_key_until": T})]
+    down, _ = seal_next("shangcun", "down", GENESIS, commands, T, HUB)
+    (folder / "down" / "000000001.bin").write_bytes(down)
+    assert restore_if_present(store, tmp_path, identity)["downlink_batches"] == 1
+    assert store.one("SELECT COUNT(*) FROM uplink_batches WHERE published_at IS NULL")[0] == 0  # nothing queued again
+    assert store.one("SELECT COUNT(*) FROM downlink_batches")[0] == 1  # the history is kept, and the cursor moved past it
+    from edge_node.store import read_meta
+
+    assert read_meta(store, "key_accepted") == ""
