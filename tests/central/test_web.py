@@ -168,3 +168,13 @@ def test_a_retry_must_bring_the_nats_key_it_enrolled_with_and_a_department_key_c
     with engine.connect() as db:
         assert db.execute(text("SELECT valid_until FROM natscredential WHERE nkey = :k"), {"k": dept_key}).one() == (None,)  # in force again
     engine.dispose()
+
+
+def test_a_page_whose_path_contains_api_still_needs_its_csrf_token(client):
+    """Issue 18 finding 2: the CSRF exclusion "/api" was a pattern matched anywhere in the path,
+    so the revoke form of a point whose id begins with "api" passed with the session cookie alone."""
+    token = csrf(client, "/login")
+    client.post("/login", data={"username": "operator", "password": "op-pass", "_csrf_token": token})
+    forged = client.post("/nodes/apinglu/revoke", data={"reason": "跨站伪造"})
+    assert forged.status_code == 403 and "CSRF" in forged.text
+    assert client.post("/api/nodes/apinglu/revoke", json={"reason": "x"}).status_code == 401  # the API takes no cookie at all

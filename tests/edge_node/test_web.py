@@ -188,3 +188,11 @@ def test_an_unlisted_region_code_asks_the_agent_to_confirm_on_the_page_and_in_th
     problem = client.post("/api/applications", json=body, headers=api)
     assert problem.status_code == 400 and problem.json()["type"].endswith("/region-unconfirmed") and problem.json()["field"] == "id_region_confirmed"
     assert client.post("/api/applications", json=body | {"id_region_confirmed": True}, headers=api).status_code == 201
+
+
+def test_a_page_whose_path_contains_api_still_needs_its_csrf_token(client):
+    """Issue 18 finding 2, at a node: a receipt number carries the point's id, and a point named
+    "api…" (阿坪村 and the like) had its void form pass without a CSRF token."""
+    login(client)
+    forged = client.post("/fees/apinglu-F000001/void", data={"reason": "跨站伪造"})
+    assert forged.status_code == 403 and "CSRF" in forged.text
