@@ -44,9 +44,13 @@ def item_from_row(row: Any) -> dict[str, Any]:
     return item
 
 
+MAX_QUERY_WORDS = 8  # a search is a few words; a thousand made an SQLite expression too deep (a 500)
+
+
 def list_items(store: Store, query: str = "") -> list[dict[str, Any]]:
-    """Items whose code, name, department or conditions contain every word of ``query``."""
-    words = query.split()
+    """Items whose code, name, department or conditions contain every word of ``query`` (its
+    first MAX_QUERY_WORDS words, each of at most 50 characters)."""
+    words = [w[:50] for w in query.split()[:MAX_QUERY_WORDS]]
     where = " AND ".join("(code LIKE ? OR name LIKE ? OR department_name LIKE ? OR detail_json LIKE ?)" for _ in words) or "1"
     params = [p for w in words for p in (f"%{w}%",) * 4]
     return [item_from_row(r) for r in store.query(f"SELECT * FROM catalog_items WHERE {where} ORDER BY code", tuple(params))]

@@ -20,7 +20,7 @@ import sqlite3
 from datetime import timedelta, timezone
 from typing import Any, Mapping
 
-from sync_protocol import DAILY_CLOSED, FEE_COLLECTED, FEE_REFUNDED, FEE_REMITTED, FEE_VOIDED, parse_time
+from sync_protocol import DAILY_CLOSED, FEE_COLLECTED, FEE_REFUNDED, FEE_REMITTED, FEE_VOIDED, MAX_FEN, parse_time
 
 from .auth import check_password
 from .errors import Conflict, Forbidden, InvalidInput, NotFound
@@ -48,9 +48,17 @@ def parse_fen(text: str, field: str) -> int:
     return int(whole) * 100 + int((frac or "0").ljust(2, "0"))
 
 
+def within_bound(amount_fen: int, field: str) -> int:
+    """Refuse an amount no window handles (and no batch may carry: sync_protocol.MAX_FEN)."""
+    if abs(amount_fen) > MAX_FEN:
+        raise InvalidInput(f"金额超出上限（单笔最多 {yuan(MAX_FEN)} 元），请核对后重新输入", field=field)
+    return amount_fen
+
+
 def check_payment(amount_fen: int, method: str, reference: str) -> None:
     if amount_fen <= 0:
         raise InvalidInput("收费金额必须大于 0", field="amount")
+    within_bound(amount_fen, "amount")
     if method not in METHODS:
         raise InvalidInput(f"应收 {yuan(amount_fen)} 元：请选择收费方式（现金、微信支付、支付宝或银联）", field="payment_method")
     if method != "cash" and not reference.strip():
@@ -120,6 +128,7 @@ def refund(store: Store, receipt_no: str, amount_fen: int, reason: str, agent: M
     reason = _reason(reason)
     if amount_fen <= 0:
         raise InvalidInput("退费金额必须大于 0", field="amount")
+    within_bound(amount_fen, "amount")
     approved_by = _second_person(store, agent, approver, approver_password)
     with store.write() as conn:
         row = conn.execute("SELECT * FROM fee_receipts WHERE receipt_no = ?", (receipt_no,)).fetchone()
@@ -161,6 +170,7 @@ def close_day(store: Store, agent: Mapping[str, str], cash_counted_fen: int, not
     silently corrected). A later collection the same day is covered by the next close."""
     if cash_counted_fen < 0:
         raise InvalidInput("清点的现金不能为负数", field="cash_counted")
+    within_bound(cash_counted_fen, "cash_counted")
     day = day or business_date(utcnow())
     with store.write() as conn:
         totals = day_totals(conn, agent["username"], day, unclosed_only=True)
@@ -193,6 +203,7 @@ def record_remittance(store: Store, agent: Mapping[str, str], close_ids: list[st
         raise InvalidInput("请选择要解缴的日结", field="close_ids")
     if not bank_reference.strip():
         raise InvalidInput("请填写银行缴款凭证号", field="bank_reference")
+    within_bound(amount_fen, "amount")
     with store.write() as conn:
         rows = [conn.execute("SELECT * FROM daily_closes WHERE close_id = ?", (c,)).fetchone() for c in close_ids]
         if any(r is None for r in rows):

@@ -51,6 +51,9 @@ DEPARTMENT_STREAM = "YIWANG_DEPT"  # hub -> a department's own approval system (
 # attachments travel outside the batches, in chunks, named by the SHA-256 the signed
 # materials.attached record carries; the receiver verifies the assembled bytes against it
 MAX_BLOB_BYTES = 20 * 1024 * 1024
+# the most any amount of money in a record may be, in fen (10 million yuan): far above any window's
+# day, and within PostgreSQL's INTEGER, the hub's columns. Every ``*_fen`` field is checked.
+MAX_FEN = 1_000_000_000
 BLOB_OFFSET_HEADER = "Yiwang-Offset"
 SENT_AT_HEADER = "Yiwang-Sent-At"  # uplink: the node's clock when it published (telemetry, not signed)
 # a node's downlink consumer's ack_wait: long enough for a batch to cross a 64 kbit/s link (the hub
@@ -131,6 +134,8 @@ def record_problem(record: Record, direction: Direction) -> str | None:
                 continue
             if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):  # bool is an int in Python, not in JSON
                 return f"{record.kind} record {record.id}: {name!r} must be {kind.__name__}"
+            if name.endswith("_fen") and not all(isinstance(v, int) and not isinstance(v, bool) and abs(v) <= MAX_FEN for v in (value.values() if isinstance(value, dict) else [value])):
+                return f"{record.kind} record {record.id}: {name!r} must be whole fen of at most {MAX_FEN}"
     return None
 
 

@@ -171,3 +171,15 @@ def test_statement_csv_with_chinese_headers_bom_and_currency_signs(store):
         parse_statement("交易单号,金额\nX,abc\n")
     with pytest.raises(InvalidInput, match="金额"):
         parse_statement("交易单号,备注\nX,y\n")
+
+
+@pytest.mark.parametrize("counted", [2**63, 2**63 - 1, 1_000_000_001])
+def test_an_amount_no_window_handles_is_refused_and_saves_nothing(store, counted):
+    """Issue 18 finding 4: cash_counted_fen >= 2^63 was a 500 (SQLite overflow) and 2^63 - 1 was
+    accepted and sent to the county, past what the hub's PostgreSQL columns hold."""
+    pay(store, 1)
+    before = outbox_kinds(store)
+    with pytest.raises(InvalidInput, match="金额超出上限") as refused:
+        fees.close_day(store, AGENT, counted, note="点错了")
+    assert refused.value.field == "cash_counted" and outbox_kinds(store) == before
+    assert store.one("SELECT COUNT(*) FROM daily_closes")[0] == 0
