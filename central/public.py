@@ -36,7 +36,9 @@ def progress(engine: Engine, receipt_no: str, id_last4: str) -> dict[str, Any]:
     return {
         "receipt_no": app.receipt_no, "item_name": app.item_name, "status": app.status, "department": dept.name if dept else app.department,
         "service_point": node.name if node else app.node_id, "due": clocks.decision.due.isoformat(), "due_estimated": clocks.decision.estimated,
-        "reason": app.decision_reason if app.status in ("denied", "not_accepted") else "",
+        # the result stays after the case is handed over or posted (status "delivered", "dispatched"),
+        # and so does the reason the law requires for a refusal (行政许可法 第三十八条、第三十二条)
+        "outcome": CONCLUDED_TEXT.get(app.outcome, ""), "reason": app.decision_reason if app.outcome in ("denied", "not_accepted") else "",
         "steps": [{"step": name, "at": at} for name, at in steps if at is not None],
     }
 

@@ -232,7 +232,7 @@ def progress_page(request: Request, receipt_no: FromQuery[str] = "", id_last4: F
     """Public, no login: a citizen follows a case from anywhere with its receipt number and the last
     4 characters of the ID number."""
     result, error = None, None
-    if receipt_no or id_last4:
+    if id_last4:  # the slip's QR code carries the receipt number alone: the form, filled in, no error yet
         try:
             result = public.progress(hub(request).engine, receipt_no, id_last4)
         except HubError as exc:

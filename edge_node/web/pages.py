@@ -193,7 +193,7 @@ def progress(request: Request, receipt_no: FromQuery[str] = "", id_last4: FromQu
     """Public, no login: a citizen checks a case with the receipt number and the last 4
     characters of the ID number (both needed, so a receipt number alone reveals nothing)."""
     result, error = None, None
-    if receipt_no or id_last4:
+    if id_last4:  # the slip's QR code carries the receipt number alone: the form, filled in, no error yet
         row = node(request).store.one("SELECT * FROM applications WHERE receipt_no = ?", (receipt_no.strip(),))
         if row is None or len(id_last4.strip()) != 4 or not row["applicant_id_number"].upper().endswith(id_last4.strip().upper()):
             error = "没有查到：请核对受理编号和身份证号码后四位"

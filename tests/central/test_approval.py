@@ -148,3 +148,21 @@ def test_publicity_dates_a_decision_by_the_countys_day_not_utc(hub):
         s.commit()
     [row] = public.publicity(hub, days=100_000)
     assert row["decided_on"] == "2026-12-05"
+
+
+def test_progress_keeps_the_result_and_its_reason_after_the_case_is_posted(hub):
+    """Issue 18 finding 6: at the hub a denied case, once posted to the citizen, showed only
+    "已寄出": no result and no reason, which the law requires (行政许可法 第三十八条)."""
+    from sqlmodel import Session
+
+    from central import public
+    from central.models import Application
+
+    approval.decide(hub, clerk(hub, "clerk-mzj"), "app1", "deny", "家庭收入超过标准", HUB_KEY)
+    with Session(hub) as s:
+        app = s.get(Application, "app1")
+        app.status, app.handover = "dispatched", "courier"  # as the point's application.dispatched leaves it
+        s.add(app)
+        s.commit()
+    shown = public.progress(hub, "shangcun-000001", "002X")
+    assert (shown["status"], shown["outcome"], shown["reason"]) == ("dispatched", "不予许可", "家庭收入超过标准")

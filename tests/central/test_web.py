@@ -178,3 +178,10 @@ def test_a_page_whose_path_contains_api_still_needs_its_csrf_token(client):
     forged = client.post("/nodes/apinglu/revoke", data={"reason": "跨站伪造"})
     assert forged.status_code == 403 and "CSRF" in forged.text
     assert client.post("/api/nodes/apinglu/revoke", json={"reason": "x"}).status_code == 401  # the API takes no cookie at all
+
+
+def test_the_slips_qr_link_opens_the_form_filled_in_without_an_error(client):
+    """Issue 18 finding 6: the QR code carries the receipt number alone, and the page answered
+    "没有查到" before the citizen had typed anything."""
+    page = client.get("/progress", params={"receipt_no": "shangcun-000001"})
+    assert page.status_code == 200 and "没有查到" not in page.text and 'value="shangcun-000001"' in page.text

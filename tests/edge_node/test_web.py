@@ -196,3 +196,10 @@ def test_a_page_whose_path_contains_api_still_needs_its_csrf_token(client):
     login(client)
     forged = client.post("/fees/apinglu-F000001/void", data={"reason": "跨站伪造"})
     assert forged.status_code == 403 and "CSRF" in forged.text
+
+
+def test_the_slips_qr_link_opens_the_form_filled_in_without_an_error(client):
+    """Issue 18 finding 6, at the node: the receipt's QR link opened on "没有查到"."""
+    page = client.get("/progress", params={"receipt_no": "shangcun-000001"})
+    assert page.status_code == 200 and "没有查到" not in page.text and 'value="shangcun-000001"' in page.text
+    assert "没有查到" in client.get("/progress", params={"receipt_no": "shangcun-000001", "id_last4": "1234"}).text
