@@ -87,8 +87,10 @@ class ComplaintIn(msgspec.Struct):
 
 
 def application_out(row: Any) -> dict[str, Any]:
+    """A case for the API: every resident ID in it masked (the applicant's, the collector's)."""
     out = dict(row)
-    out["applicant_id_number"] = mask_id(out["applicant_id_number"])
+    for field in [k for k in out if k.endswith("id_number")]:
+        out[field] = mask_id(out[field]) if out[field] else out[field]
     out["status_text"] = cases.STATUS_TEXT.get(out["status"], out["status"])
     return out
 

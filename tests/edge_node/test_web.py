@@ -203,3 +203,24 @@ def test_the_slips_qr_link_opens_the_form_filled_in_without_an_error(client):
     page = client.get("/progress", params={"receipt_no": "shangcun-000001"})
     assert page.status_code == 200 and "没有查到" not in page.text and 'value="shangcun-000001"' in page.text
     assert "没有查到" in client.get("/progress", params={"receipt_no": "shangcun-000001", "id_last4": "1234"}).text
+
+
+def test_no_api_answer_carries_a_full_resident_id(client, tmp_path):
+    """Issue 18 finding 5: the applications list, the pickup and the dispatch answers carried the
+    collector's full ID number (only the applicant's was masked)."""
+    from edge_node import cases
+
+    from ..conftest import full_resident_ids
+
+    token = client.post("/api/login", json={"username": "agent", "password": "pw"}).json()["token"]
+    auth = {"Authorization": f"Bearer {token}"}
+    app = client.post("/api/applications", json={"item_code": "MZ-003", "applicant_name": "张三", "applicant_id_number": resident_id(1), "materials_checked": ["居民身份证"]}, headers=auth).json()
+    store = Store(tmp_path / "node" / "node.sqlite3")
+    with store.write() as conn:
+        cases.apply_decision(conn, {"application_id": app["id"], "decision": "approved", "decided_by": "王敏", "decided_at": "2026-12-04T08:00:00.000000Z"})
+    store.close()
+    handed = client.post(f"/api/applications/{app['id']}/pickup", json={"collector_name": "张小三", "collector_id_number": resident_id(2)}, headers=auth)
+    assert handed.status_code == 200, handed.text
+    answers = [handed.text, client.get("/api/applications", headers=auth).text, client.get(f"/api/applications/{app['id']}", headers=auth).text]
+    assert not any(full_resident_ids(a) for a in answers), answers
+    assert handed.json()["collector_id_number"].endswith(resident_id(2)[-4:])  # masked, not dropped
