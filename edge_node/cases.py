@@ -6,6 +6,7 @@ from __future__ import annotations
 import base64
 import json
 import sqlite3
+import unicodedata
 import uuid
 from pathlib import Path
 from typing import Any, Mapping, Sequence
@@ -28,7 +29,7 @@ from sync_protocol import (
 from .errors import Conflict, Forbidden, InvalidInput, NotFound
 from .fees import check_payment, collect_fee, yuan
 from .catalog import item_from_row, required_materials
-from .intake import validate_intake, validate_resident_id
+from .intake import person_name, validate_intake, validate_resident_id
 from .materials import prepare_upload, record_material, store_upload
 from .store import Store, add_outbox, get_meta, next_counter, utcnow
 
@@ -54,6 +55,8 @@ def bounded(value: str, field: str) -> str:
     label, most = TEXT_LIMITS[field]
     if len(value) > most:
         raise InvalidInput(f"{label}最多 {most} 个字（现在 {len(value)} 个），请精简后再提交", field=field)
+    if any(unicodedata.category(c) == "Cc" and c not in "\t\n\r" for c in value):  # NUL and the like: a broken script, not a citizen
+        raise InvalidInput(f"{label}中有无法打印的控制字符，请删除后重新输入", field=field)
     return value
 
 
@@ -234,9 +237,7 @@ def _ready_for_handover(conn: sqlite3.Connection, application_id: str, action: s
 def record_pickup(store: Store, application_id: str, collector_name: str, agent: Mapping[str, str], collector_id_number: str = "") -> sqlite3.Row:
     """统一窗口出件: the result is handed over to a collector whose ID the agent checked; someone
     other than the applicant must show their own ID (代领)."""
-    collector_name = collector_name.strip()
-    if not collector_name:
-        raise InvalidInput("请填写领取人姓名", field="collector_name")
+    collector_name = person_name(collector_name, "collector_name", "领取人姓名")
     # the collector's card is in the clerk's hand at the counter: an unlisted region code is no reason to withhold a result
     collector_id = validate_resident_id(collector_id_number, field="collector_id_number", who="领取人", region_confirmed=True)
     with store.write() as conn:

@@ -126,16 +126,35 @@ def validate_credit_code(value: str, field: str = "applicant_id_number") -> str:
         raise InvalidInput("统一社会信用代码格式不正确（由数字和大写字母组成，不含 I、O、S、V、Z）", field=field) from None
 
 
+# what a name may not hold: control characters (NUL and the like, from a broken script or a paste)
+# and surrogates; and it must show something: a name of zero-width or other format characters
+# only (Cf) looks empty on paper. Private-use characters (Co) stay: some systems type rare
+# characters (生僻字) that way.
+_INVISIBLE = {"Cf", "Zs", "Zl", "Zp"}
+
+
+def person_name(value: Any, field: str, label: str, most: int = 100) -> str:
+    """A name as typed (a person's, or a unit's), stripped; InvalidInput naming ``field`` if it is
+    empty, too long, holds control characters, or shows nothing."""
+    name = str(value or "").strip()
+    if not name:
+        raise InvalidInput(f"请填写{label}", field=field)
+    if len(name) > most:
+        raise InvalidInput(f"{label}不能超过 {most} 个字", field=field)
+    categories = [unicodedata.category(c) for c in name]
+    if any(c in ("Cc", "Cs") for c in categories):
+        raise InvalidInput(f"{label}中有无法打印的控制字符，请删除后重新输入", field=field)
+    if all(c in _INVISIBLE for c in categories):
+        raise InvalidInput(f"{label}只有看不见的字符，请重新输入", field=field)
+    return name
+
+
 def validate_intake(form: Mapping[str, Any], known_items: set[str], legal_person: bool = False) -> Intake:
     """Check a submitted intake form; raise InvalidInput naming the first bad field."""
     item_code = str(form.get("item_code") or "").strip()
     if item_code not in known_items:
         raise InvalidInput("请从事项目录中选择要办理的事项", field="item_code")
-    name = str(form.get("applicant_name") or "").strip()
-    if not name:
-        raise InvalidInput("请填写单位名称" if legal_person else "请填写申请人姓名", field="applicant_name")
-    if len(name) > 100:
-        raise InvalidInput("名称不能超过 100 个字", field="applicant_name")
+    name = person_name(form.get("applicant_name"), "applicant_name", "单位名称" if legal_person else "申请人姓名")
     raw_id = str(form.get("applicant_id_number") or "")
     confirmed = str(form.get("id_region_confirmed", "")).lower() in ("1", "true", "on", "yes")
     id_number = validate_credit_code(raw_id) if legal_person else validate_resident_id(raw_id, region_confirmed=confirmed)

@@ -71,7 +71,8 @@ def test_intake_writes_application_and_outbox_event_together(store):
     assert json.loads(event["data_json"])["application_id"] == app["id"]
 
 
-@pytest.mark.parametrize("field, value", [("applicant_id_number", "110105194912310021"), ("item_code", "NOPE"), ("applicant_name", " "), ("applicant_phone", "12345")])
+@pytest.mark.parametrize("field, value", [("applicant_id_number", "110105194912310021"), ("item_code", "NOPE"), ("applicant_name", " "), ("applicant_phone", "12345"),
+                                          ("applicant_name", "\u200b\u200d\u2060"), ("applicant_name", "张\x00三")])  # zero-width only; a NUL (issue 18 finding 4)
 def test_bad_input_saves_nothing(store, field, value):
     with pytest.raises(InvalidInput) as err:
         cases.submit_application(store, FORM | {field: value}, AGENT)
@@ -268,3 +269,19 @@ def test_a_result_whose_licence_the_hub_did_not_sign_is_refused(store):
         wire, _ = seal_next("shangcun", "down", GENESIS, [record], "2026-11-23T09:00:00.000000Z", HUB_KEY)
         assert isinstance(link.apply_downlink(store, "shangcun", HUB_KEY.verify_key, wire), expected)
     assert [r["licence_no"] for r in store.query("SELECT licence_no FROM licences")] == ["YW1"]
+
+
+@pytest.mark.parametrize("name", ["买买提·艾力", "\U00020000\U0002A6D6", "\ue000明", "王 小 二"])
+def test_names_of_every_kind_are_kept(store, name):
+    """Rare characters (CJK Extension B, private-use code points some systems type 生僻字 as),
+    the middle dot of minority names and spaces stay; only invisible or control characters go."""
+    app = cases.submit_application(store, FORM | {"applicant_name": name}, AGENT)
+    assert cases.get_application(store, app["id"])["applicant_name"] == name
+
+
+def test_a_complaint_with_a_nul_is_refused():
+    from edge_node.cases import bounded
+
+    with pytest.raises(InvalidInput, match="控制字符"):
+        bounded("窗口\x00排队", "text")
+    assert bounded("第一行\n第二行\t完", "text") == "第一行\n第二行\t完"
