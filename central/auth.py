@@ -6,10 +6,10 @@ import hashlib
 import secrets
 from datetime import timedelta
 
-import nacl.exceptions
-import nacl.pwhash
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
+
+from weblayer.passwords import check_password, hash_password
 
 from .clock import utcnow
 from .db import transaction
@@ -17,17 +17,6 @@ from .errors import NotAuthenticated
 from .models import LoginSession, User
 
 SESSION_LIFETIME = timedelta(hours=12)
-
-
-def hash_password(password: str) -> str:
-    return nacl.pwhash.argon2id.str(password.encode()).decode()
-
-
-def check_password(stored: str, password: str) -> bool:
-    try:
-        return nacl.pwhash.verify(stored.encode(), password.encode())
-    except nacl.exceptions.InvalidkeyError:
-        return False
 
 
 def _token_hash(token: str) -> str:
@@ -38,7 +27,7 @@ def log_in(engine: Engine, username: str, password: str) -> tuple[User, str]:
     """Return the user and a new session token, or raise NotAuthenticated (same message either way)."""
     with Session(engine) as session:
         user = session.get(User, username.strip())
-    if user is None or not check_password(user.password_hash, password):
+    if not check_password(user.password_hash if user else None, password) or user is None:
         raise NotAuthenticated("用户名或密码不正确")
     token = secrets.token_urlsafe(32)
     with transaction(engine) as session:

@@ -6,27 +6,14 @@ import hashlib
 import secrets
 from datetime import datetime, timedelta, timezone
 
-import nacl.exceptions
-import nacl.pwhash
-
 from sync_protocol import format_time
+from weblayer.passwords import check_password, hash_password
 
 from .errors import InvalidInput, NotAuthenticated
 from .store import Store, utcnow
 
 SESSION_LIFETIME = timedelta(hours=12)
 ROLES = {"village_agent": "村代办员", "township_staff": "乡镇窗口人员", "township_approver": "乡镇即办审批人"}
-
-
-def hash_password(password: str) -> str:
-    return nacl.pwhash.argon2id.str(password.encode()).decode()
-
-
-def check_password(stored: str, password: str) -> bool:
-    try:
-        return nacl.pwhash.verify(stored.encode(), password.encode())
-    except nacl.exceptions.InvalidkeyError:
-        return False
 
 
 def _token_hash(token: str) -> str:
@@ -45,7 +32,7 @@ def add_user(store: Store, username: str, display_name: str, role: str, password
 
 def log_in(store: Store, username: str, password: str) -> tuple[dict[str, str], str]:
     row = store.one("SELECT * FROM users WHERE username = ?", (username.strip(),))
-    if row is None or not check_password(row["password_hash"], password):
+    if not check_password(row["password_hash"] if row else None, password) or row is None:
         raise NotAuthenticated("用户名或密码不正确")
     token = secrets.token_urlsafe(32)
     expires = format_time(datetime.now(timezone.utc) + SESSION_LIFETIME)

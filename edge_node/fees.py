@@ -21,8 +21,8 @@ from datetime import timedelta, timezone
 from typing import Any, Mapping
 
 from sync_protocol import DAILY_CLOSED, FEE_COLLECTED, FEE_REFUNDED, FEE_REMITTED, FEE_VOIDED, MAX_FEN, parse_time
+from weblayer.passwords import check_password
 
-from .auth import check_password
 from .errors import Conflict, Forbidden, InvalidInput, NotFound
 from .store import Store, add_outbox, get_meta, next_counter, utcnow
 

@@ -13,6 +13,8 @@ from sqlmodel import Session, col, select
 
 from sync_protocol import ca_fingerprint, department_consumer, department_inbox_prefix, department_subject, verify_key_to_text
 
+from weblayer.throttle import client_address
+
 from .. import actions, approval, auth, blobs, catalog, dashboard, departments, enrolment, fees, history, metrics, nodes, originals, public, supervision, workdays
 from ..errors import Conflict, InvalidInput, NotAuthenticated, NotFound
 from ..models import Alert, Application, Complaint, Department, Evaluation, Licence, Node, Quarantine
@@ -68,7 +70,8 @@ def mask_id(id_number: str) -> str:
 
 @post("/api/login", sync_to_thread=True, status_code=200)
 def api_login(request: Request, data: JSONBody[LoginIn]) -> dict[str, Any]:
-    user, token = auth.log_in(hub(request).engine, data.username, data.password)
+    ctx = hub(request)
+    user, token = ctx.throttle.attempt(data.username, client_address(request), lambda: auth.log_in(ctx.engine, data.username, data.password), NotAuthenticated)
     return {"token": token, "username": user.username, "role": user.role, "department": user.department}
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from litestar import Request
@@ -11,6 +11,7 @@ from sqlalchemy.engine import Engine
 
 from .. import auth, natsauth
 from sync_protocol import ca_fingerprint
+from weblayer.throttle import LoginThrottle
 
 from ..errors import Conflict, Forbidden, NotAuthenticated
 from ..models import User
@@ -26,6 +27,7 @@ class HubContext:
     engine: Engine
     key: SigningKey
     sync: HubSync
+    throttle: LoginThrottle = field(default_factory=LoginThrottle)
 
     def enrolment_slip(self, code: str, node_id: str, expires_at: str, **extra: Any) -> dict[str, Any]:
         """What the operator hands to the point: the code, the hub's address and the county CA's

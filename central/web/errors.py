@@ -11,12 +11,14 @@ from litestar import MediaType, Request, Response
 from litestar.exceptions import HTTPException, ValidationException
 from litestar.response import Redirect, Template
 
+from weblayer.throttle import TooManyAttempts
+
 from ..errors import HubError, NotAuthenticated
 
 log = logging.getLogger("yiwang.hub.web")
 
 PROBLEM_BASE = "https://yiwang.example/problems/"
-_STATUS_TEXT = {400: "请求有误", 401: "请先登录", 403: "没有权限", 404: "没有找到", 405: "不支持的操作", 409: "状态冲突", 413: "内容过大", 500: "系统内部错误"}
+_STATUS_TEXT = {400: "请求有误", 401: "请先登录", 403: "没有权限", 404: "没有找到", 405: "不支持的操作", 409: "状态冲突", 413: "内容过大", 429: "尝试次数过多", 500: "系统内部错误"}
 
 
 def problem(request: Request, status: int, slug: str, detail: str, **extra: Any) -> Response:
@@ -63,4 +65,11 @@ def handle_unexpected(request: Request, exc: Exception) -> Response:
     return _page(request, 500, message)
 
 
-EXCEPTION_HANDLERS = {HubError: handle_hub_error, HTTPException: handle_http_exception, Exception: handle_unexpected}
+def handle_too_many(request: Request, exc: TooManyAttempts) -> Response:
+    """429 with Retry-After: a throttled login (weblayer.throttle)."""
+    response = problem(request, 429, "too-many-attempts", exc.message, retry_after_s=exc.retry_after_s) if _is_api(request) else _page(request, 429, exc.message)
+    response.headers["Retry-After"] = str(exc.retry_after_s)
+    return response
+
+
+EXCEPTION_HANDLERS = {TooManyAttempts: handle_too_many, HubError: handle_hub_error, HTTPException: handle_http_exception, Exception: handle_unexpected}

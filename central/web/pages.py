@@ -14,10 +14,12 @@ from sqlmodel import Session, select
 
 from markupsafe import Markup
 
+from weblayer.throttle import TooManyAttempts, client_address
+
 from .. import actions, approval, auth, blobs, catalog, dashboard, enrolment, nodes as node_admin, originals, public, supervision, workdays
 from sync_protocol import SyncError, open_licence
 
-from ..errors import HubError, NotFound
+from ..errors import HubError, NotAuthenticated, NotFound
 from ..models import Alert, Application, Node
 from .api import mask_id, material_file
 from .context import SESSION_COOKIE, hub, page_user
@@ -51,10 +53,11 @@ def login_form() -> Template:
 
 @post("/login", sync_to_thread=True)
 def login_submit(request: Request, data: URLEncodedBody[dict[str, str]]) -> Response:
+    ctx, username = hub(request), data.get("username", "")
     try:
-        _, token = auth.log_in(hub(request).engine, data.get("username", ""), data.get("password", ""))
-    except HubError as exc:
-        return page("login.html", status_code=401, error=exc.message, username=data.get("username", ""))
+        _, token = ctx.throttle.attempt(username, client_address(request), lambda: auth.log_in(ctx.engine, username, data.get("password", "")), NotAuthenticated)
+    except (HubError, TooManyAttempts) as exc:
+        return page("login.html", status_code=429 if isinstance(exc, TooManyAttempts) else 401, error=exc.message, username=username)
     response = Redirect("/")
     response.set_cookie(SESSION_COOKIE, token, httponly=True, samesite="lax", secure=request.url.scheme == "https", max_age=int(auth.SESSION_LIFETIME.total_seconds()))
     return response

@@ -10,8 +10,10 @@ from litestar import Request, get, post
 from litestar.datastructures import UploadFile
 from litestar.params import FromPath, FromQuery, JSONBody, MultipartBody
 
+from weblayer.throttle import client_address
+
 from .. import auth, cases, catalog, fees, materials, reconcile, rotation
-from ..errors import InvalidInput
+from ..errors import InvalidInput, NotAuthenticated
 from ..intake import mask_id
 from .context import api_user, node, sync_status
 
@@ -97,7 +99,8 @@ def application_out(row: Any) -> dict[str, Any]:
 
 @post("/api/login", sync_to_thread=True, status_code=200)
 def api_login(request: Request, data: JSONBody[LoginIn]) -> dict[str, Any]:
-    user, token = auth.log_in(node(request).store, data.username, data.password)
+    ctx = node(request)
+    user, token = ctx.throttle.attempt(data.username, client_address(request), lambda: auth.log_in(ctx.store, data.username, data.password), NotAuthenticated)
     return {"token": token} | user
 
 

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from litestar import Request
+
+from weblayer.throttle import LoginThrottle
 
 from .. import auth, link
 from ..errors import NotAuthenticated
@@ -25,6 +27,7 @@ class NodeContext:
     blobs_dir: Path
     base_url: str
     material_retention_days: float
+    throttle: LoginThrottle = field(default_factory=LoginThrottle)
 
 
 def node(request: Request) -> NodeContext:

@@ -14,8 +14,10 @@ import qrcode.image.svg
 from litestar.datastructures import UploadFile
 from markupsafe import Markup
 
+from weblayer.throttle import TooManyAttempts, client_address
+
 from .. import auth, cases, catalog, fees, materials, reconcile, rotation
-from ..errors import InvalidInput, NodeError, NotFound
+from ..errors import InvalidInput, NodeError, NotAuthenticated, NotFound
 from ..intake import mask_id, validate_credit_code, validate_resident_id
 from .api import supplement_from_form
 from .context import SESSION_COOKIE, node, page_user, sync_status
@@ -60,10 +62,11 @@ def login_form(request: Request) -> Template:
 
 @post("/login", sync_to_thread=True)
 def login_submit(request: Request, data: URLEncodedBody[dict[str, str]]) -> Response:
+    ctx, username = node(request), data.get("username", "")
     try:
-        _, token = auth.log_in(node(request).store, data.get("username", ""), data.get("password", ""))
-    except NodeError as exc:
-        return page(request, "login.html", status_code=401, user=None, error=exc.message, username=data.get("username", ""))
+        _, token = ctx.throttle.attempt(username, client_address(request), lambda: auth.log_in(ctx.store, username, data.get("password", "")), NotAuthenticated)
+    except (NodeError, TooManyAttempts) as exc:
+        return page(request, "login.html", status_code=429 if isinstance(exc, TooManyAttempts) else 401, user=None, error=exc.message, username=username)
     response = Redirect("/")
     response.set_cookie(SESSION_COOKIE, token, httponly=True, samesite="lax", secure=request.url.scheme == "https", max_age=int(auth.SESSION_LIFETIME.total_seconds()))
     return response
