@@ -1,10 +1,13 @@
-"""Login throttling (issue 18 finding 3): 200 wrong passwords at 8 at a time were all answered.
+"""Throttling of guesses (issue 18 finding 3): 200 wrong passwords at 8 at a time were all
+answered, and the public progress query took 400 guesses a second.
 
-Failed logins are counted per account and per address over WINDOW. Past ACCOUNT_FAILURES for an
-account (or ADDRESS_FAILURES from one address) every login there is refused, right password or
-not, until the oldest failure in the window is WINDOW old; the message says how many minutes. A
-good login clears its account's count. Kept in memory, per process: a restart forgets, which
-costs an attacker a restart of the service, not a shortcut. At most MAX_KEYS keys are kept.
+Failures are counted per subject (an account; a receipt number) and per address over WINDOW.
+Past SUBJECT_FAILURES for a subject (or ADDRESS_FAILURES from one address) every try there is
+refused, right or not, until the oldest failure in the window is WINDOW old; the message says how
+many minutes. A success clears its subject's count. Per subject, so many addresses do not help:
+the last four characters of an ID have about 11,000 values, and five tries a quarter of an hour
+make one case's a matter of weeks. Kept in memory, per process: a restart forgets, which costs an
+attacker a restart of the service, not a shortcut. At most MAX_KEYS keys are kept.
 """
 
 from __future__ import annotations
@@ -20,7 +23,7 @@ from litestar import Request
 T = TypeVar("T")
 
 WINDOW_S = 15 * 60.0
-ACCOUNT_FAILURES = 5  # an agent who mistypes five times waits a quarter of an hour
+SUBJECT_FAILURES = 5  # an agent who mistypes five times waits a quarter of an hour
 ADDRESS_FAILURES = 20  # one machine trying many accounts
 MAX_KEYS = 10_000
 
@@ -32,42 +35,42 @@ def client_address(request: Request) -> str:
 
 
 class TooManyAttempts(Exception):
-    """Refused without checking the password; ``retry_after_s`` until the next try counts."""
+    """Refused without checking; ``retry_after_s`` until the next try counts."""
 
-    def __init__(self, retry_after_s: float) -> None:
+    def __init__(self, retry_after_s: float, what: str = "登录", hint: str = "") -> None:
         self.retry_after_s = max(1, math.ceil(retry_after_s))
         minutes = max(1, math.ceil(retry_after_s / 60))
-        super().__init__(f"登录失败次数过多，请 {minutes} 分钟后再试；忘记密码请联系站长或县级运维人员重置")
+        super().__init__(f"{what}失败次数过多，请 {minutes} 分钟后再试" + (f"；{hint}" if hint else ""))
         self.message = str(self)
 
 
-class LoginThrottle:
-    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
-        self.clock = clock
+class Throttle:
+    def __init__(self, what: str, hint: str = "", clock: Callable[[], float] = time.monotonic) -> None:
+        self.what, self.hint, self.clock = what, hint, clock
         self._failures: OrderedDict[str, deque[float]] = OrderedDict()
         self._lock = threading.Lock()
 
     def check(self, username: str, address: str) -> None:
-        """Raise TooManyAttempts if this account or address may not try now."""
+        """Raise TooManyAttempts if this subject or address may not try now."""
         now = self.clock()
         with self._lock:
-            for key, most in ((f"user:{username.strip().lower()}", ACCOUNT_FAILURES), (f"addr:{address}", ADDRESS_FAILURES)):
+            for key, most in ((f"subject:{username.strip().lower()}", SUBJECT_FAILURES), (f"addr:{address}", ADDRESS_FAILURES)):
                 failures = self._recent(key, now)
                 if len(failures) >= most:
-                    raise TooManyAttempts(failures[0] + WINDOW_S - now)
+                    raise TooManyAttempts(failures[0] + WINDOW_S - now, self.what, self.hint)
 
     def failed(self, username: str, address: str) -> None:
         now = self.clock()
         with self._lock:
-            for key in (f"user:{username.strip().lower()}", f"addr:{address}"):
+            for key in (f"subject:{username.strip().lower()}", f"addr:{address}"):
                 self._recent(key, now).append(now)
                 self._failures.move_to_end(key)
             while len(self._failures) > MAX_KEYS:
                 self._failures.popitem(last=False)
 
     def attempt(self, username: str, address: str, login: Callable[[], T], refused: type[Exception]) -> T:
-        """Run ``login`` unless throttled; a ``refused`` (wrong password, unknown user) counts
-        against the account and the address."""
+        """Run ``login`` unless throttled; a ``refused`` (a wrong password, an unknown user, no
+        such case) counts against the subject and the address."""
         self.check(username, address)
         try:
             result = login()
@@ -79,7 +82,7 @@ class LoginThrottle:
 
     def succeeded(self, username: str) -> None:
         with self._lock:
-            self._failures.pop(f"user:{username.strip().lower()}", None)
+            self._failures.pop(f"subject:{username.strip().lower()}", None)
 
     def _recent(self, key: str, now: float) -> deque[float]:
         failures = self._failures.setdefault(key, deque())

@@ -205,8 +205,10 @@ def api_request_supplement(request: Request, application_id: FromPath[str], data
 
 @get("/api/public/progress", sync_to_thread=True)
 def api_public_progress(request: Request, receipt_no: FromQuery[str], id_last4: FromQuery[str]) -> dict[str, Any]:
-    """Public: a case's progress by receipt number plus the last 4 characters of the ID number."""
-    return public.progress(hub(request).engine, receipt_no, id_last4)
+    """Public: a case's progress by receipt number plus the last 4 characters of the ID number
+    (5 wrong tries per receipt number, or 20 per address, in 15 minutes: then 429)."""
+    ctx = hub(request)
+    return ctx.lookups.attempt(receipt_no, client_address(request), lambda: public.progress(ctx.engine, receipt_no, id_last4), NotFound)
 
 
 @get("/api/public/decisions", sync_to_thread=True)

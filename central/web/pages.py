@@ -236,9 +236,10 @@ def progress_page(request: Request, receipt_no: FromQuery[str] = "", id_last4: F
     4 characters of the ID number."""
     result, error = None, None
     if id_last4:  # the slip's QR code carries the receipt number alone: the form, filled in, no error yet
+        ctx = hub(request)
         try:
-            result = public.progress(hub(request).engine, receipt_no, id_last4)
-        except HubError as exc:
+            result = ctx.lookups.attempt(receipt_no, client_address(request), lambda: public.progress(ctx.engine, receipt_no, id_last4), NotFound)
+        except (HubError, TooManyAttempts) as exc:
             error = exc.message
     return page("progress.html", user=None, receipt_no=receipt_no, result=result, error=error)
 

@@ -8,7 +8,7 @@ from typing import Any
 
 from litestar import Request
 
-from weblayer.throttle import LoginThrottle
+from weblayer.throttle import Throttle
 
 from .. import auth, link
 from ..errors import NotAuthenticated
@@ -27,7 +27,8 @@ class NodeContext:
     blobs_dir: Path
     base_url: str
     material_retention_days: float
-    throttle: LoginThrottle = field(default_factory=LoginThrottle)
+    throttle: Throttle = field(default_factory=lambda: Throttle("登录", "忘记密码请联系站长或县级运维人员重置"))
+    lookups: Throttle = field(default_factory=lambda: Throttle("查询", "请核对受理编号和身份证号码后四位"))  # public progress, per receipt number
 
 
 def node(request: Request) -> NodeContext:

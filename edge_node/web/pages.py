@@ -197,11 +197,18 @@ def progress(request: Request, receipt_no: FromQuery[str] = "", id_last4: FromQu
     characters of the ID number (both needed, so a receipt number alone reveals nothing)."""
     result, error = None, None
     if id_last4:  # the slip's QR code carries the receipt number alone: the form, filled in, no error yet
-        row = node(request).store.one("SELECT * FROM applications WHERE receipt_no = ?", (receipt_no.strip(),))
-        if row is None or len(id_last4.strip()) != 4 or not row["applicant_id_number"].upper().endswith(id_last4.strip().upper()):
-            error = "没有查到：请核对受理编号和身份证号码后四位"
-        else:
-            result = row
+        ctx = node(request)
+
+        def look_up() -> Any:
+            row = ctx.store.one("SELECT * FROM applications WHERE receipt_no = ?", (receipt_no.strip(),))
+            if row is None or len(id_last4.strip()) != 4 or not row["applicant_id_number"].upper().endswith(id_last4.strip().upper()):
+                raise NotFound("没有查到：请核对受理编号和身份证号码后四位")
+            return row
+
+        try:
+            result = ctx.lookups.attempt(receipt_no, client_address(request), look_up, NotFound)
+        except (NotFound, TooManyAttempts) as exc:
+            error = exc.message
     return page(request, "progress.html", user=None, receipt_no=receipt_no, result=result, error=error)
 
 

@@ -185,3 +185,13 @@ def test_the_slips_qr_link_opens_the_form_filled_in_without_an_error(client):
     "没有查到" before the citizen had typed anything."""
     page = client.get("/progress", params={"receipt_no": "shangcun-000001"})
     assert page.status_code == 200 and "没有查到" not in page.text and 'value="shangcun-000001"' in page.text
+
+
+def test_the_public_progress_api_lets_a_case_be_guessed_only_a_few_times(client):
+    """Issue 18 finding 3, at the hub: 429 with Retry-After after five wrong tries of one receipt."""
+    from weblayer.throttle import SUBJECT_FAILURES
+
+    for n in range(SUBJECT_FAILURES):
+        assert client.get("/api/public/progress", params={"receipt_no": "shangcun-000001", "id_last4": f"{n:04d}"}).status_code == 404
+    held = client.get("/api/public/progress", params={"receipt_no": "shangcun-000001", "id_last4": "0005"})
+    assert held.status_code == 429 and held.headers["retry-after"] and "分钟后再试" in held.json()["detail"]
