@@ -15,6 +15,7 @@ class Settings:
     nats_url: str = "tls://127.0.0.1:4700"
     db_url: str = ""  # default: sqlite file in data_dir
     public_url: str = ""  # how nodes reach this hub over HTTP (enrolment); default from host/port
+    citizen_url: str = ""  # how citizens' phones reach this hub's public pages (the slip's QR code); default public_url
     silent_minutes: int = 60  # a node not heard from for this long is flagged on the dashboard
     https: bool = False  # serve HTTPS with the county-CA certificate `yiwang hub init` made (nats/web.pem)
 
@@ -44,6 +45,11 @@ class Settings:
     def base_url(self) -> str:
         return self.public_url or f"{'https' if self.https else 'http'}://{self.host}:{self.port}"
 
+    @property
+    def progress_url(self) -> str:
+        """The public progress page a point prints on its slips (it learns it at enrolment)."""
+        return (self.citizen_url or self.base_url).rstrip("/") + "/progress"
+
     @classmethod
     def from_env(cls, **overrides: object) -> "Settings":
         env = os.environ
@@ -54,6 +60,7 @@ class Settings:
             "nats_url": env.get("YIWANG_NATS_URL", "tls://127.0.0.1:4700"),
             "db_url": env.get("YIWANG_HUB_DB_URL", ""),
             "public_url": env.get("YIWANG_HUB_PUBLIC_URL", ""),
+            "citizen_url": env.get("YIWANG_HUB_CITIZEN_URL", ""),
             "silent_minutes": int(env.get("YIWANG_SILENT_MINUTES", "60")),
             "https": env.get("YIWANG_HUB_HTTPS", "").lower() in ("1", "true", "yes"),
         }

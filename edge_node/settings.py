@@ -88,6 +88,7 @@ class NodeIdentity:
     nats_url: str
     nats_seed: str = ""  # the node's NATS identity (nkey seed, nats.nk); "" = connect without
     nats_ca: Path | None = None  # the county CA that signs nats-server's certificate
+    progress_url: str = ""  # the county's public progress page for citizens (from enrolment); "" = this node's own
 
     def nats_options(self) -> dict[str, Any]:
         """nats.connect options: this node's nkey, its private reply inbox, TLS trusting only
@@ -114,4 +115,6 @@ class NodeIdentity:
             nats_url=settings.nats_url or config["nats_url"],
             nats_seed=(settings.data_dir / "nats.nk").read_text().strip() if (settings.data_dir / "nats.nk").exists() else "",
             nats_ca=settings.data_dir / "nats-ca.pem" if (settings.data_dir / "nats-ca.pem").exists() else None,
+            # nodes enrolled before the hub named it: the hub's address they enrolled with
+            progress_url=config.get("progress_url") or (config["hub_url"].rstrip("/") + "/progress" if config.get("hub_url") else ""),
         )

@@ -426,6 +426,7 @@ def api_enrol(request: Request, data: JSONBody[EnrolmentIn]) -> dict[str, Any]:
         "parent": node.parent,
         "hub_public_key": verify_key_to_text(ctx.key.verify_key),
         "nats_url": ctx.settings.nats_url,
+        "progress_url": ctx.settings.progress_url,  # what the point's slips point citizens at
         "nats_ca": ca,
         "catalog": catalog.published_catalog(ctx.engine),
     }

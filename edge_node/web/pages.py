@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from urllib.parse import quote
 from typing import Any
 
 from litestar import MediaType, Request, get, post
@@ -217,10 +218,13 @@ def receipt(request: Request, application_id: FromPath[str]) -> Template:
     user = page_user(request)
     ctx = node(request)
     app = cases.get_application(ctx.store, application_id)
-    url = f"{ctx.base_url}/progress?receipt_no={app['receipt_no']}"
+    # the county's public page, which a citizen's phone reaches from home; this point's own page
+    # answers too, offline, at the window
+    query = f"?receipt_no={quote(app['receipt_no'])}"
+    url = (ctx.identity.progress_url or f"{ctx.base_url}/progress") + query
     svg = qrcode.make(url, image_factory=qrcode.image.svg.SvgPathImage, box_size=8).to_string(encoding="unicode")
     return page(
-        request, "receipt.html", user=user, app=app, progress_url=url, qr_svg=Markup(svg),
+        request, "receipt.html", user=user, app=app, progress_url=url, local_progress_url=f"{ctx.base_url}/progress{query}", qr_svg=Markup(svg),
         materials=materials.list_materials(ctx.store, ctx.blobs_dir, application_id), checked=json.loads(app["materials_checked"]),
         fee=ctx.store.one("SELECT * FROM fee_receipts WHERE application_id = ?", (application_id,)),
     )

@@ -224,3 +224,28 @@ def test_no_api_answer_carries_a_full_resident_id(client, tmp_path):
     answers = [handed.text, client.get("/api/applications", headers=auth).text, client.get(f"/api/applications/{app['id']}", headers=auth).text]
     assert not any(full_resident_ids(a) for a in answers), answers
     assert handed.json()["collector_id_number"].endswith(resident_id(2)[-4:])  # masked, not dropped
+
+
+@pytest.mark.parametrize("enrolled, printed", [
+    ({"progress_url": "https://zwfw.example.gov.cn/progress"}, "https://zwfw.example.gov.cn/progress?receipt_no=shangcun-000001"),
+    ({"hub_url": "https://hub.example.gov.cn:8700/"}, "https://hub.example.gov.cn:8700/progress?receipt_no=shangcun-000001"),  # enrolled before the hub named it
+])
+def test_the_slip_points_citizens_at_the_countys_public_page(tmp_path: Path, enrolled, printed):
+    """Issue 18 finding 6: the slip's QR code and link pointed at the node's own address
+    (http://127.0.0.1:8702/progress…), which a citizen's phone at home cannot reach. It now
+    points at the county's public page the hub named at enrolment; the point's own lookup is
+    printed beside it for the window."""
+    data = tmp_path / "node"
+    ensure_node_key(data)
+    (data / "node.json").write_text(json.dumps({"node_id": "shangcun", "name": "上村代办点", "kind": "village", "nats_url": "nats://127.0.0.1:9",
+                                                "hub_public_key": verify_key_to_text(SigningKey.generate().verify_key)} | enrolled))
+    (data / "catalog.json").write_text(json.dumps({"version": 1, "items": [{"code": "MZ-003", "name": "高龄津贴申领", "department": "mzj", "department_name": "县民政局", "time_limit_days": 10, "fee_fen": 0}]}, ensure_ascii=False))
+    store = Store(data / "node.sqlite3")
+    add_user(store, "agent", "代办员 王秀兰", "village_agent", "pw")
+    store.close()
+    with TestClient(create_app(Settings(data_dir=data))) as client:
+        token = client.post("/api/login", json={"username": "agent", "password": "pw"}).json()["token"]
+        app = client.post("/api/applications", json={"item_code": "MZ-003", "applicant_name": "张三", "applicant_id_number": resident_id(1)}, headers={"Authorization": f"Bearer {token}"}).json()
+        login(client)
+        slip = client.get(f"/applications/{app['id']}/receipt").text
+    assert printed in slip and "也可在本服务点查询" in slip

@@ -153,7 +153,9 @@ def test_over_https_the_hub_and_a_township_node_are_verified_against_the_county_
         node_dir = tmp_path / "donglou"
         done = subprocess.run([yiwang, *slip["command"].split()[1:], "--dir", str(node_dir)], capture_output=True, text=True)
         assert done.returncode == 0, done.stderr
-        assert json.loads((node_dir / "node.json").read_text())["ca_fingerprint"] == fed.ca_fingerprint()
+        enrolled = json.loads((node_dir / "node.json").read_text())
+        assert enrolled["ca_fingerprint"] == fed.ca_fingerprint()
+        assert enrolled["progress_url"] == fed.hub_url + "/progress"  # what the point's slips print for citizens
 
         # the township's web server, on the LAN, with a certificate from the county CA
         issued = subprocess.run([yiwang, "hub", "issue-cert", "127.0.0.1", "donglou.lan", "--out", str(tmp_path / "cert"), "--dir", str(fed.root / "hub")], capture_output=True, text=True)
