@@ -141,6 +141,13 @@ def api_application(request: Request, application_id: FromPath[str]) -> dict[str
     return application_out(app) | {"materials": materials, "materials_complete": all(m["arrived"] for m in materials), "tasks": tasks, "licences_used": licences}
 
 
+@get("/api/applications/{application_id:str}/id-number", sync_to_thread=True)
+def api_reveal_id(request: Request, application_id: FromPath[str]) -> dict[str, str]:
+    """The applicant's full ID number, for a clerk of a department deciding the case; logged."""
+    user = api_user(request, "clerk")
+    return {"applicant_id_number": approval.reveal_id_number(hub(request).engine, user, application_id)}
+
+
 @get("/api/applications/{application_id:str}/materials/{sha256:str}", sync_to_thread=True, media_type="application/octet-stream")
 def api_material_file(request: Request, application_id: FromPath[str], sha256: FromPath[str]) -> File:
     """The verified attachment bytes, for a clerk of the deciding department (or an operator)."""
@@ -432,4 +439,4 @@ def api_enrol(request: Request, data: JSONBody[EnrolmentIn]) -> dict[str, Any]:
     }
 
 
-ROUTES = [api_login, api_health, api_queue, api_calendar, api_load_calendar, api_applications, api_application, api_material_file, api_request_original, api_decide, api_accept, api_not_accept, api_request_supplement, api_public_progress, api_public_decisions, api_licences, api_catalog, api_catalog_versions, api_publish_item, api_dashboard, prometheus_metrics, api_departments, api_set_integration, api_nodes, api_replacement_code, api_node_history, api_revoke, api_link_mode, api_fees, api_complaints, api_answer_complaint, api_evaluations, api_follow_up, api_actions, api_alerts, api_quarantine, api_create_code, api_county_ca, api_enrol]
+ROUTES = [api_login, api_health, api_queue, api_calendar, api_load_calendar, api_applications, api_application, api_reveal_id, api_material_file, api_request_original, api_decide, api_accept, api_not_accept, api_request_supplement, api_public_progress, api_public_decisions, api_licences, api_catalog, api_catalog_versions, api_publish_item, api_dashboard, prometheus_metrics, api_departments, api_set_integration, api_nodes, api_replacement_code, api_node_history, api_revoke, api_link_mode, api_fees, api_complaints, api_answer_complaint, api_evaluations, api_follow_up, api_actions, api_alerts, api_quarantine, api_create_code, api_county_ca, api_enrol]

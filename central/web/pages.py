@@ -79,7 +79,7 @@ def queue(request: Request) -> Template:
     return page("queue.html", user=user, rows=rows, department=catalog.departments(ctx.engine).get(user.department or "", ""))
 
 
-def _case_page(request: Request, user: Any, application_id: str, status_code: int = 200, error: str | None = None) -> Template:
+def _case_page(request: Request, user: Any, application_id: str, status_code: int = 200, error: str | None = None, full_id: str | None = None) -> Template:
     ctx = hub(request)
     app = approval.get_application(ctx.engine, user, application_id)
     with Session(ctx.engine) as session:
@@ -89,12 +89,19 @@ def _case_page(request: Request, user: Any, application_id: str, status_code: in
     tasks = approval.case_tasks(ctx.engine, application_id)
     own = next((t for t in tasks if t["department"] == user.department), None)
     return page("case.html", status_code=status_code, user=user, app=app, materials=materials, tasks=tasks, own=own, error=error, licences=approval.licences_used(ctx.engine, app),
-                originals_requested=requested, original_suffix=originals.SUFFIX, point=point)
+                originals_requested=requested, original_suffix=originals.SUFFIX, point=point, full_id=full_id)
 
 
 @get("/cases/{application_id:str}", sync_to_thread=True)
 def case(request: Request, application_id: FromPath[str]) -> Template:
     return _case_page(request, page_user(request, "clerk", "operator"), application_id)
+
+
+@post("/cases/{application_id:str}/id-number", sync_to_thread=True)
+def case_reveal_id(request: Request, application_id: FromPath[str]) -> Template:
+    """查看完整身份证号: for a clerk of a department deciding the case; the view is logged."""
+    user = page_user(request, "clerk")
+    return _case_page(request, user, application_id, full_id=approval.reveal_id_number(hub(request).engine, user, application_id))
 
 
 @get("/cases/{application_id:str}/materials/{sha256:str}", sync_to_thread=True, media_type="application/octet-stream")
@@ -322,4 +329,4 @@ def nodes_link(request: Request, node_id: FromPath[str], data: URLEncodedBody[di
     return _nodes_page(request, user, message=f"节点 {node_id} 的链路设置已保存（{said}），下次心跳时生效。")
 
 
-ROUTES = [verify_page, progress_page, publicity_page, home, dashboard_page, dashboard_answer, dashboard_follow_up, actions_page, login_form, login_submit, logout, queue, case, case_material, case_request_original, case_decide, case_accept, case_supplement, catalog_page, catalog_new, catalog_item, catalog_publish, nodes, nodes_create_code, nodes_replacement_code, nodes_revoke, nodes_link]
+ROUTES = [verify_page, progress_page, publicity_page, home, dashboard_page, dashboard_answer, dashboard_follow_up, actions_page, login_form, login_submit, logout, queue, case, case_reveal_id, case_material, case_request_original, case_decide, case_accept, case_supplement, catalog_page, catalog_new, catalog_item, catalog_publish, nodes, nodes_create_code, nodes_replacement_code, nodes_revoke, nodes_link]

@@ -166,3 +166,20 @@ def test_progress_keeps_the_result_and_its_reason_after_the_case_is_posted(hub):
         s.commit()
     shown = public.progress(hub, "shangcun-000001", "002X")
     assert (shown["status"], shown["outcome"], shown["reason"]) == ("dispatched", "不予许可", "家庭收入超过标准")
+
+
+def test_the_deciding_clerk_sees_the_full_id_and_every_view_is_logged(hub):
+    """Issue 18 finding 5: the deciding clerk saw only a masked ID and could not check 高龄津贴's
+    age of 80 or run the household check (while the department feed carried the full number).
+    A clerk of a deciding department may see it, once per request, in the action log; no one else."""
+    from central import actions
+    from central.errors import Forbidden
+
+    assert approval.reveal_id_number(hub, clerk(hub, "clerk-mzj"), "app1") == "11010519491231002X"
+    [entry] = [a for a in actions.recent_actions(hub, target="app1") if a.action == "case.id_viewed"]
+    assert entry.actor == "clerk-mzj"
+    add_user(hub, "operator", "张伟", "operator", "pw")
+    for outsider in ("clerk-rsj", "operator"):
+        with pytest.raises(Forbidden):
+            approval.reveal_id_number(hub, clerk(hub, outsider), "app1")
+    assert len([a for a in actions.recent_actions(hub, target="app1") if a.action == "case.id_viewed"]) == 1

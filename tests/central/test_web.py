@@ -195,3 +195,28 @@ def test_the_public_progress_api_lets_a_case_be_guessed_only_a_few_times(client)
         assert client.get("/api/public/progress", params={"receipt_no": "shangcun-000001", "id_last4": f"{n:04d}"}).status_code == 404
     held = client.get("/api/public/progress", params={"receipt_no": "shangcun-000001", "id_last4": "0005"})
     assert held.status_code == 429 and held.headers["retry-after"] and "分钟后再试" in held.json()["detail"]
+
+
+def test_the_case_page_shows_the_full_id_to_the_deciding_clerk_on_request(client):
+    """Issue 18 finding 5, on the page: masked until the clerk asks, then shown and logged."""
+    from central.db import make_engine
+    from central.ingest import ingest_batch
+
+    from .test_ingest import NODE_KEY, T, received, chain
+    from central.models import Node
+    from sqlmodel import Session
+    from sync_protocol import verify_key_to_text
+
+    engine = make_engine(client.app.state.hub.settings.database_url)
+    with Session(engine) as s:
+        s.add(Node(id="shangcun", name="上村", kind="village", public_key=verify_key_to_text(NODE_KEY.verify_key), enrolled_at=T))
+        s.commit()
+    ingest_batch(engine, "yiwang.up.shangcun", chain([received(1)])[0])
+    engine.dispose()
+    token = csrf(client, "/login")
+    client.post("/login", data={"username": "clerk-mzj", "password": "pw", "_csrf_token": token})
+    shown = client.get("/cases/app1")
+    assert "11010519491231002X" not in shown.text and 'id="reveal-id"' in shown.text
+    token = re.search(r'name="_csrf_token" value="([^"]+)"', shown.text).group(1)
+    revealed = client.post("/cases/app1/id-number", data={"_csrf_token": token})
+    assert revealed.status_code == 200 and "11010519491231002X" in revealed.text and "记入操作日志" in revealed.text
