@@ -20,7 +20,7 @@ _gauge = threading.Lock()
 
 
 class Work:
-    """How many Argon2 verifications ran, and the most at once (for tests and /metrics)."""
+    """How many Argon2 verifications ran, and the most at once (what the tests count)."""
 
     checks = 0
     in_flight = 0

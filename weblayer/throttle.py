@@ -89,3 +89,12 @@ class Throttle:
         while failures and failures[0] <= now - WINDOW_S:
             failures.popleft()
         return failures
+
+
+def login_throttle() -> Throttle:
+    return Throttle("登录", "忘记密码请联系站长或县级运维人员重置")
+
+
+def lookup_throttle() -> Throttle:
+    """Public progress, keyed by receipt number."""
+    return Throttle("查询", "请核对受理编号和身份证号码后四位")

@@ -11,7 +11,7 @@ from sqlalchemy.engine import Engine
 
 from .. import auth, natsauth
 from sync_protocol import ca_fingerprint
-from weblayer.throttle import Throttle
+from weblayer.throttle import Throttle, login_throttle, lookup_throttle
 
 from ..errors import Conflict, Forbidden, NotAuthenticated
 from ..models import User
@@ -27,8 +27,8 @@ class HubContext:
     engine: Engine
     key: SigningKey
     sync: HubSync
-    throttle: Throttle = field(default_factory=lambda: Throttle("登录", "忘记密码请联系站长或县级运维人员重置"))
-    lookups: Throttle = field(default_factory=lambda: Throttle("查询", "请核对受理编号和身份证号码后四位"))  # public progress, per receipt number
+    throttle: Throttle = field(default_factory=login_throttle)
+    lookups: Throttle = field(default_factory=lookup_throttle)
 
     def enrolment_slip(self, code: str, node_id: str, expires_at: str, **extra: Any) -> dict[str, Any]:
         """What the operator hands to the point: the code, the hub's address and the county CA's

@@ -8,7 +8,7 @@ from typing import Any
 
 from litestar import Request
 
-from weblayer.throttle import Throttle
+from weblayer.throttle import Throttle, login_throttle, lookup_throttle
 
 from .. import auth, link
 from ..errors import NotAuthenticated
@@ -27,8 +27,8 @@ class NodeContext:
     blobs_dir: Path
     base_url: str
     material_retention_days: float
-    throttle: Throttle = field(default_factory=lambda: Throttle("登录", "忘记密码请联系站长或县级运维人员重置"))
-    lookups: Throttle = field(default_factory=lambda: Throttle("查询", "请核对受理编号和身份证号码后四位"))  # public progress, per receipt number
+    throttle: Throttle = field(default_factory=login_throttle)
+    lookups: Throttle = field(default_factory=lookup_throttle)
 
 
 def node(request: Request) -> NodeContext:
