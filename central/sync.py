@@ -123,6 +123,27 @@ async def until_closed(nc: nats.NATS) -> None:
     raise ConnectionError("NATS connection closed")
 
 
+def still_wanted() -> None:
+    """Raise CancelledError if this task was asked to stop. On Python 3.11 asyncio.wait_for can
+    swallow a cancellation that arrives as what it waits for completes (nats-py's requests use
+    it): the loop would run on after its set was cancelled, and the set would wait for it for
+    ever (a suspect for a hung CI run). Every loop of the worker calls this once a turn."""
+    task = asyncio.current_task()
+    if task is not None and task.cancelling():
+        raise asyncio.CancelledError
+
+
+async def wait_event(event: asyncio.Event, timeout: float | None) -> bool:
+    """Wait for ``event`` at most ``timeout`` seconds; whether it was set. (asyncio.timeout,
+    not wait_for: see still_wanted.)"""
+    try:
+        async with asyncio.timeout(timeout):
+            await event.wait()
+    except TimeoutError:
+        return False
+    return True
+
+
 def stream_replicas(nats_url: str) -> int:
     """How many copies JetStream keeps of each stream: ``$YIWANG_NATS_REPLICAS``, else 3 when the
     hub is given a cluster of three or more servers (R3: any one may fail), else 1."""
@@ -193,6 +214,7 @@ async def pull(js: nats.js.JetStreamContext, stream: str, durable: str, batch: i
     config = ConsumerConfig(durable_name=durable, ack_policy=AckPolicy.EXPLICIT, ack_wait=ACK_WAIT, max_ack_pending=max_ack_pending)
     psub = None
     while True:
+        still_wanted()
         try:
             if psub is None:
                 # create or update: an existing durable keeps its old settings otherwise
@@ -363,6 +385,7 @@ class HubSync:
         """Nodes' statuses (their heartbeats), kept and answered together: whatever arrived while
         the last group was written goes in one transaction (linkstatus.receive_statuses)."""
         while True:
+            still_wanted()
             group = [await statuses.get()]
             while not statuses.empty() and len(group) < STATUS_GROUP:
                 group.append(statuses.get_nowait())
@@ -414,6 +437,7 @@ class HubSync:
         list also goes to the access bucket, for cluster members on other machines."""
         published = None
         while True:
+            still_wanted()
             await asyncio.to_thread(natsauth.apply, self.engine, self.nats_dir)
             await self._ensure_node_consumers(js)
             path = self.nats_dir / "accounts.conf"
@@ -424,10 +448,7 @@ class HubSync:
                     published = text
                 except RETRYABLE as exc:
                     log.warning("access list not published to the cluster (%s); will retry", exc)
-            try:
-                await asyncio.wait_for(self._access_wake.wait(), timeout=ACCESS_CHECK_SECONDS)
-            except asyncio.TimeoutError:
-                pass
+            await wait_event(self._access_wake, ACCESS_CHECK_SECONDS)
             self._access_wake.clear()
 
     async def _ensure_node_consumers(self, js: nats.js.JetStreamContext) -> None:
@@ -470,10 +491,8 @@ class HubSync:
     async def _downlink_loop(self, js: nats.js.JetStreamContext) -> None:
         assert self.key is not None
         while True:
-            try:
-                await asyncio.wait_for(self._wake.wait(), timeout=2.0)
-            except asyncio.TimeoutError:
-                pass
+            still_wanted()
+            await wait_event(self._wake, 2.0)
             self._wake.clear()
             try:
                 await asyncio.to_thread(downlink.seal_pending, self.engine, self.key)

@@ -93,6 +93,27 @@ async def until_closed(nc: nats.NATS) -> None:
     raise ConnectionError("NATS connection closed")
 
 
+def still_wanted() -> None:
+    """Raise CancelledError if this task was asked to stop. On Python 3.11 asyncio.wait_for can
+    swallow a cancellation that arrives as what it waits for completes (nats-py's requests use
+    it): the loop would run on after its set was cancelled, and the set would wait for it for
+    ever (a suspect for a hung CI run). Every loop of the worker calls this once a turn."""
+    task = asyncio.current_task()
+    if task is not None and task.cancelling():
+        raise asyncio.CancelledError
+
+
+async def wait_event(event: asyncio.Event, timeout: float | None) -> bool:
+    """Wait for ``event`` at most ``timeout`` seconds; whether it was set. (asyncio.timeout,
+    not wait_for: see still_wanted.)"""
+    try:
+        async with asyncio.timeout(timeout):
+            await event.wait()
+    except TimeoutError:
+        return False
+    return True
+
+
 class NodeSync:
     def __init__(self, store: Store, identity: NodeIdentity, data_dir: Path, blobs_dir: Path, heartbeat_seconds: float = 60.0, app_version: str = "", restart_delay: float = RESTART_DELAY) -> None:
         self.store = store
@@ -288,10 +309,8 @@ class NodeSync:
     async def _status_loop(self) -> None:
         """The heartbeat: every ``heartbeat_seconds`` (0: only when there is news to tell)."""
         while True:
-            try:
-                await asyncio.wait_for(self._status_wake.wait(), timeout=self.heartbeat_seconds if self.heartbeat_seconds > 0 else None)
-            except asyncio.TimeoutError:
-                pass
+            still_wanted()
+            await wait_event(self._status_wake, self.heartbeat_seconds if self.heartbeat_seconds > 0 else None)
             self._status_wake.clear()
             if await self.exchange_status() is None and self.online and self.heartbeat_seconds > 0:
                 if await asyncio.to_thread(link.queue_legacy_heartbeat, self.store, self.app_version):
@@ -338,10 +357,8 @@ class NodeSync:
         subject = uplink_subject(self.identity.node_id)
         self._wake.set()  # just connected: send what waited offline now, not after the first poll interval
         while True:
-            try:
-                await asyncio.wait_for(self._wake.wait(), timeout=1.0)
-            except asyncio.TimeoutError:
-                pass
+            still_wanted()
+            await wait_event(self._wake, 1.0)
             self._wake.clear()
             # one batch at a time, each published before the next is sealed: after a day offline
             # the hub applies the first batches while the later ones are still being sealed
@@ -404,10 +421,8 @@ class NodeSync:
         """Attachments in their own loop, after the records: a 20 MB scan on a slow link never
         holds up a batch, and small files go before large ones (blobs.py)."""
         while True:
-            try:
-                await asyncio.wait_for(self._blob_wake.wait(), timeout=2.0)
-            except asyncio.TimeoutError:
-                pass
+            still_wanted()
+            await wait_event(self._blob_wake, 2.0)
             self._blob_wake.clear()
             if not self.online or self.uplink_busy:
                 continue
@@ -430,6 +445,7 @@ class NodeSync:
         psub = None
         draining = False  # the last fetch brought batches: there may be more at once
         while True:
+            still_wanted()
             try:
                 if psub is None:
                     try:  # the hub makes it with its own settings (it made it at enrolment too)

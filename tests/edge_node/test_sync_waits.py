@@ -45,3 +45,53 @@ def test_asking_what_arrived_while_reconnecting_lets_the_event_loop_run(store, t
     thread.start()
     thread.join(10)
     assert result.get("ran") is True, "the event loop never got to run: the wait spins"
+
+
+def test_a_loop_whose_cancellation_was_swallowed_still_stops():
+    """A suspect for the CI run that hung: on Python 3.11 asyncio.wait_for (nats-py's requests use
+    it) can swallow a cancellation that arrives as what it waits for completes, and a worker loop
+    would run on after its TaskGroup was cancelled, the group waiting for it for ever. Each loop
+    of both workers checks at every turn whether it was asked to stop (edge_node/sync.py,
+    central/sync.py still_wanted)."""
+    from central.sync import still_wanted as hub_still_wanted
+    from edge_node.sync import still_wanted
+
+    async def go(check) -> bool:  # type: ignore[no-untyped-def]
+        ended = False
+
+        async def loop() -> None:
+            while not ended:  # (only so that the test can end the unchecked loop afterwards)
+                check()
+                try:
+                    await asyncio.sleep(0.01)
+                except asyncio.CancelledError:
+                    pass  # what a swallowed cancellation looks like to the loop
+
+        task = asyncio.create_task(loop())
+        await asyncio.sleep(0.05)
+        task.cancel()
+        done, _ = await asyncio.wait({task}, timeout=1)
+        stopped = task in done and task.cancelled()
+        ended = True
+        await asyncio.gather(task, return_exceptions=True)
+        return stopped
+
+    assert asyncio.run(go(still_wanted)) and asyncio.run(go(hub_still_wanted))
+    assert not asyncio.run(go(lambda: None))  # the same loop without the check runs on
+
+
+def test_waiting_for_an_event_is_cancelled_cleanly_and_times_out():
+    from edge_node.sync import wait_event
+
+    async def go() -> tuple[bool, bool, bool]:
+        event = asyncio.Event()
+        timed_out = not await wait_event(event, 0.05)
+        event.set()
+        was_set = await wait_event(event, 1.0)
+        waiter = asyncio.create_task(wait_event(asyncio.Event(), None))
+        await asyncio.sleep(0.02)
+        waiter.cancel()
+        await asyncio.gather(waiter, return_exceptions=True)
+        return timed_out, was_set, waiter.cancelled()
+
+    assert asyncio.run(go()) == (True, True, True)
