@@ -450,7 +450,7 @@ class NodeSync:
                 if psub is None:
                     try:  # the hub makes it with its own settings (it made it at enrolment too)
                         await js.add_consumer(DOWNLINK_STREAM, config=config)
-                    except (nats.js.errors.ServiceUnavailableError, *RETRYABLE) as exc:  # the hub is down: the consumer is there already
+                    except RETRYABLE as exc:  # the hub is down (no responders, a timeout): the consumer is there already
                         log.debug("downlink consumer not confirmed (%r); reading it anyway", exc)
                     psub = await js.pull_subscribe_bind(durable, stream=DOWNLINK_STREAM)
                 # idle: one long poll (fetch of one: nats-py returns at its first message), so an
