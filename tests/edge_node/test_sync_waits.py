@@ -15,6 +15,7 @@ from nacl.signing import SigningKey
 from edge_node.settings import NodeIdentity
 from edge_node.sync import NodeSync
 
+from ..conftest import run_async
 from .test_intake_and_link import HUB_KEY, store  # noqa: F401  (store: the fixture)
 
 
@@ -76,8 +77,9 @@ def test_a_loop_whose_cancellation_was_swallowed_still_stops():
         await asyncio.gather(task, return_exceptions=True)
         return stopped
 
-    assert asyncio.run(go(still_wanted)) and asyncio.run(go(hub_still_wanted))
-    assert not asyncio.run(go(lambda: None))  # the same loop without the check runs on
+    # run_async, not asyncio.run: the browser tests keep an event loop running in the main thread
+    assert run_async(go(still_wanted)) and run_async(go(hub_still_wanted))
+    assert not run_async(go(lambda: None))  # the same loop without the check runs on
 
 
 def test_waiting_for_an_event_is_cancelled_cleanly_and_times_out():
@@ -94,4 +96,4 @@ def test_waiting_for_an_event_is_cancelled_cleanly_and_times_out():
         await asyncio.gather(waiter, return_exceptions=True)
         return timed_out, was_set, waiter.cancelled()
 
-    assert asyncio.run(go()) == (True, True, True)
+    assert run_async(go()) == (True, True, True)
