@@ -26,7 +26,7 @@ from .clock import utcnow
 from .db import transaction
 from .departments import notify
 from .downlink import queue_downlink
-from .errors import Conflict, Forbidden, InvalidInput, NotFound
+from weblayer.errors import Conflict, Forbidden, InvalidInput, NotFound
 from .models import Application, ApprovalTask, CatalogItem, Department, Licence, User
 from .workdays import Deadline, WorkCalendar, deadline_of, load_calendar
 

@@ -13,7 +13,7 @@ from weblayer.passwords import check_password, hash_password
 
 from .clock import utcnow
 from .db import transaction
-from .errors import NotAuthenticated
+from weblayer.errors import NotAuthenticated
 from .models import LoginSession, User
 
 SESSION_LIFETIME = timedelta(hours=12)

@@ -21,7 +21,7 @@ from .actions import record_action
 from .clock import utcnow
 from .db import transaction
 from .downlink import queue_downlink
-from .errors import InvalidInput
+from weblayer.errors import InvalidInput
 from .models import CatalogItem, CatalogVersion, Department, Node, User
 
 LEVELS = {"village": "村级可办", "township": "乡镇可办"}

@@ -19,7 +19,7 @@ from sqlmodel import Session, col, select
 from .actions import record_action
 from .clock import utcnow
 from .db import transaction
-from .errors import Conflict, InvalidInput, NotFound
+from weblayer.errors import Conflict, InvalidInput, NotFound
 from .models import Application, ApprovalTask, Department, DepartmentEvent, NatsCredential, User
 from .natsauth import check_nkey, retire
 

@@ -13,7 +13,7 @@ from sync_protocol import is_valid_node_id, verify_key_from_text
 from .clock import utcnow
 from .actions import record_action
 from .db import transaction
-from .errors import Conflict, Forbidden, InvalidInput, NotFound
+from weblayer.errors import Conflict, Forbidden, InvalidInput, NotFound
 from .models import Alert, EnrolmentCode, NatsCredential, Node, NodeKey, RestoreToken
 from .natsauth import check_nkey, retire
 

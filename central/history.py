@@ -8,7 +8,7 @@ from typing import Any
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
-from .errors import InvalidInput, NotFound
+from weblayer.errors import InvalidInput, NotFound
 from .models import DownlinkBatch, Node, NodeKey, UplinkBatch
 
 PAGE = 200

@@ -22,7 +22,7 @@ from sqlmodel import Session, col, select
 from sync_protocol import RELOAD_GAP_S, RELOADS, NatsUser, is_user_nkey, render_accounts, user_nkey_from_seed
 
 from .clock import utcnow
-from .errors import InvalidInput
+from weblayer.errors import InvalidInput
 from .models import NatsCredential, Node
 
 log = logging.getLogger("yiwang.hub.natsauth")

@@ -10,7 +10,7 @@ from sqlalchemy.engine import Engine
 from .clock import utcnow
 from .actions import record_action
 from .db import transaction
-from .errors import Conflict, InvalidInput, NotFound
+from weblayer.errors import Conflict, InvalidInput, NotFound
 from .models import Alert, Node, User
 
 log = logging.getLogger("yiwang.hub.nodes")

@@ -15,7 +15,7 @@ from . import approval
 from .actions import record_action
 from .clock import utcnow
 from .db import transaction
-from .errors import Conflict, NotFound
+from weblayer.errors import Conflict, NotFound
 from .models import Material, OriginalRequest
 
 SUFFIX = "（原图）"

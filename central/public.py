@@ -11,7 +11,7 @@ from sqlmodel import Session, col, select
 
 from .approval import CONCLUDED_TEXT, clocks_of, time_limits
 from .clock import utcnow
-from .errors import NotFound
+from weblayer.errors import NotFound
 from .models import Application, Department, Node
 from .workdays import beijing_date, load_calendar
 

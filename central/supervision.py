@@ -10,7 +10,7 @@ from sqlalchemy.engine import Engine
 from .actions import record_action
 from .clock import utcnow
 from .db import transaction
-from .errors import Conflict, InvalidInput, NotFound
+from weblayer.errors import Conflict, InvalidInput, NotFound
 from .models import Complaint, Evaluation, User
 
 POOR = 2  # evaluation levels up to this one need a follow-up

@@ -23,7 +23,7 @@ from sync_protocol import parse_time
 
 from .actions import record_action
 from .db import transaction
-from .errors import InvalidInput
+from weblayer.errors import InvalidInput
 from .models import CalendarDay
 
 BEIJING = timezone(timedelta(hours=8))

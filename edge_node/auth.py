@@ -9,7 +9,7 @@ from datetime import datetime, timedelta, timezone
 from sync_protocol import format_time
 from weblayer.passwords import check_password, hash_password
 
-from .errors import InvalidInput, NotAuthenticated
+from weblayer.errors import InvalidInput, NotAuthenticated
 from .store import Store, utcnow
 
 SESSION_LIFETIME = timedelta(hours=12)

@@ -26,7 +26,7 @@ from sync_protocol import (
     open_licence,
 )
 
-from .errors import Conflict, Forbidden, InvalidInput, NotFound
+from weblayer.errors import Conflict, Forbidden, InvalidInput, NotFound
 from .fees import check_payment, collect_fee, yuan
 from .catalog import item_from_row, required_materials
 from .intake import person_name, validate_intake, validate_resident_id

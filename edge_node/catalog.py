@@ -8,7 +8,7 @@ import sqlite3
 from pathlib import Path
 from typing import Any
 
-from .errors import NotFound
+from weblayer.errors import NotFound
 from .store import Store, get_meta, set_meta
 
 

@@ -23,7 +23,7 @@ from typing import Any, Mapping
 from sync_protocol import DAILY_CLOSED, FEE_COLLECTED, FEE_REFUNDED, FEE_REMITTED, FEE_VOIDED, MAX_FEN, parse_time
 from weblayer.passwords import check_password
 
-from .errors import Conflict, Forbidden, InvalidInput, NotFound
+from weblayer.errors import Conflict, Forbidden, InvalidInput, NotFound
 from .store import Store, add_outbox, get_meta, next_counter, utcnow
 
 METHODS = {"cash": "现金", "wechat": "微信支付", "alipay": "支付宝", "unionpay": "银联"}

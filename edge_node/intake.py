@@ -12,7 +12,7 @@ from typing import Any, Mapping
 from stdnum import exceptions as stdnum_errors
 from stdnum.cn import ric, uscc
 
-from .errors import InvalidInput
+from weblayer.errors import InvalidInput
 
 PHONE = re.compile(r"^1\d{10}$")
 
@@ -164,7 +164,3 @@ def validate_intake(form: Mapping[str, Any], known_items: set[str], legal_person
     by_proxy = str(form.get("by_proxy", "")).lower() in ("1", "true", "on", "yes")
     return Intake(item_code, name, id_number, phone, by_proxy)
 
-
-def mask_id(id_number: str) -> str:
-    """Resident IDs are masked in every list and log: first 4 and last 4 characters."""
-    return id_number[:4] + "*" * max(len(id_number) - 8, 0) + id_number[-4:] if len(id_number) > 8 else "****"

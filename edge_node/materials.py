@@ -23,7 +23,7 @@ from typing import Any, Mapping, NamedTuple
 from sync_protocol import MATERIALS_ATTACHED, MAX_BLOB_BYTES, format_time, parse_time
 
 from . import photos
-from .errors import InvalidInput, NotFound
+from weblayer.errors import InvalidInput, NotFound
 from .store import Store, add_outbox, utcnow
 
 log = logging.getLogger("yiwang.node.materials")

@@ -25,7 +25,7 @@ from typing import NamedTuple
 
 from PIL import Image, ImageOps, JpegImagePlugin, UnidentifiedImageError
 
-from .errors import InvalidInput
+from weblayer.errors import InvalidInput
 
 __all__ = ["LONG_EDGE", "MAX_PIXELS", "QUALITY", "clean", "optimise"]
 

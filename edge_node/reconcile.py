@@ -14,7 +14,7 @@ import io
 from dataclasses import dataclass
 from typing import Any
 
-from .errors import InvalidInput
+from weblayer.errors import InvalidInput
 from .fees import METHODS, parse_fen
 from .store import Store
 

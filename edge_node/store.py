@@ -21,7 +21,7 @@ from sqlite_utils import Database
 
 from sync_protocol import UnencodableValue, format_time, record_size
 
-from .errors import InvalidInput
+from weblayer.errors import InvalidInput
 
 
 def utcnow() -> str:

@@ -13,10 +13,11 @@ from sqlmodel import Session, col, select
 
 from sync_protocol import ca_fingerprint, department_consumer, department_inbox_prefix, department_subject, verify_key_to_text
 
+from weblayer.display import mask_id
 from weblayer.throttle import client_address
 
 from .. import actions, approval, auth, blobs, catalog, dashboard, departments, enrolment, fees, history, metrics, nodes, originals, public, supervision, workdays
-from ..errors import Conflict, InvalidInput, NotAuthenticated, NotFound
+from weblayer.errors import Conflict, InvalidInput, NotAuthenticated, NotFound
 from ..models import Alert, Application, Complaint, Department, Evaluation, Licence, Node, Quarantine
 from .context import api_user, hub
 
@@ -62,10 +63,6 @@ def application_out(app: Application) -> dict[str, Any]:
     out["applicant_id_number"] = mask_id(app.applicant_id_number)
     return out
 
-
-def mask_id(id_number: str) -> str:
-    """Resident IDs are masked wherever they are listed: 4 first, 4 last."""
-    return id_number[:4] + "*" * max(len(id_number) - 8, 0) + id_number[-4:] if len(id_number) > 8 else "****"
 
 
 @post("/api/login", sync_to_thread=True, status_code=200)

@@ -13,7 +13,7 @@ from .. import auth, natsauth
 from sync_protocol import ca_fingerprint
 from weblayer.throttle import Throttle, login_throttle, lookup_throttle
 
-from ..errors import Conflict, Forbidden, NotAuthenticated
+from weblayer.errors import Conflict, Forbidden, NotAuthenticated
 from ..models import User
 from ..settings import Settings
 from ..sync import HubSync

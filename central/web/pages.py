@@ -5,23 +5,22 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any, Callable
 
-import qrcode
-import qrcode.image.svg
 from litestar import MediaType, Request, get, post
 from litestar.params import FromPath, FromQuery, URLEncodedBody
 from litestar.response import File, Redirect, Response, Template
 from sqlmodel import Session, select
 
-from markupsafe import Markup
 
 from weblayer.throttle import TooManyAttempts, client_address
 
 from .. import actions, approval, auth, blobs, catalog, dashboard, enrolment, nodes as node_admin, originals, public, supervision, workdays
 from sync_protocol import SyncError, open_licence
 
-from ..errors import HubError, NotAuthenticated, NotFound
+from weblayer.errors import ServiceError, NotAuthenticated, NotFound
 from ..models import Alert, Application, Node
-from .api import mask_id, material_file
+from weblayer.display import mask_id, qr_svg
+
+from .api import material_file
 from .context import SESSION_COOKIE, hub, page_user
 
 STATUS_TEXT = {
@@ -56,7 +55,7 @@ def login_submit(request: Request, data: URLEncodedBody[dict[str, str]]) -> Resp
     ctx, username = hub(request), data.get("username", "")
     try:
         _, token = ctx.throttle.attempt(username, client_address(request), lambda: auth.log_in(ctx.engine, username, data.get("password", "")), NotAuthenticated)
-    except (HubError, TooManyAttempts) as exc:
+    except (ServiceError, TooManyAttempts) as exc:
         return page("login.html", status_code=429 if isinstance(exc, TooManyAttempts) else 401, error=exc.message, username=username)
     response = Redirect("/")
     response.set_cookie(SESSION_COOKIE, token, httponly=True, samesite="lax", secure=request.url.scheme == "https", max_age=int(auth.SESSION_LIFETIME.total_seconds()))
@@ -121,7 +120,7 @@ def _case_action(request: Request, application_id: str, act: Callable[[Any, Any]
     ctx = hub(request)
     try:
         act(ctx, user)
-    except HubError as exc:
+    except ServiceError as exc:
         return _case_page(request, user, application_id, status_code=exc.status, error=exc.message)
     ctx.sync.wake_downlink()
     return Redirect(f"/cases/{application_id}")
@@ -175,7 +174,7 @@ def _dashboard_action(request: Request, act: Callable[[Any, Any], Any]) -> Respo
     user = page_user(request, "operator")
     try:
         act(hub(request).engine, user)
-    except HubError as exc:
+    except ServiceError as exc:
         return _dashboard(request, user, status_code=exc.status, error=exc.message)
     return Redirect("/dashboard#supervision")
 
@@ -231,7 +230,7 @@ def catalog_publish(request: Request, data: URLEncodedBody[dict[str, str]]) -> R
     try:
         item = catalog.item_from_form(data, chosen)
         published = catalog.publish_item(ctx.engine, user, item, data.get("note", ""))
-    except HubError as exc:
+    except ServiceError as exc:
         return _item_page(request, user, dict(data) | {"departments": chosen, "materials": catalog.materials_from_form(data)}, new=data.get("new") == "1", status_code=exc.status, error=exc.message)
     ctx.sync.wake_downlink()
     return Redirect(f"/catalog?published={published['version']}")
@@ -246,7 +245,7 @@ def progress_page(request: Request, receipt_no: FromQuery[str] = "", id_last4: F
         ctx = hub(request)
         try:
             result = ctx.lookups.attempt(receipt_no, client_address(request), lambda: public.progress(ctx.engine, receipt_no, id_last4), NotFound)
-        except (HubError, TooManyAttempts) as exc:
+        except (ServiceError, TooManyAttempts) as exc:
             error = exc.message
     return page("progress.html", user=None, receipt_no=receipt_no, result=result, error=error)
 
@@ -277,8 +276,7 @@ def _nodes_page(request: Request, user: Any, status_code: int = 200, **extra: An
 def _slip(request: Request, code: str, node_id: str, expires: str, replacement: bool = False) -> dict[str, Any]:
     """The printable enrolment slip (登记单), with the whole command as a QR code for a phone."""
     slip = hub(request).enrolment_slip(code, node_id, expires, replacement=replacement)
-    svg = qrcode.make(slip["command"], image_factory=qrcode.image.svg.SvgPathImage, box_size=6).to_string(encoding="unicode")
-    return slip | {"qr_svg": Markup(svg)}
+    return slip | {"qr_svg": qr_svg(slip["command"], box_size=6)}
 
 
 @post("/nodes/enrolment-codes", sync_to_thread=True)
@@ -287,7 +285,7 @@ def nodes_create_code(request: Request, data: URLEncodedBody[dict[str, str]]) ->
     try:
         code, expires = enrolment.create_code(hub(request).engine, data.get("node_id", "").strip(), data.get("name", ""), data.get("kind", ""), data.get("parent") or None, user.username)
         slip = _slip(request, code, data.get("node_id", "").strip(), expires)
-    except HubError as exc:
+    except ServiceError as exc:
         return _nodes_page(request, user, status_code=exc.status, error=exc.message)
     return _nodes_page(request, user, new_code=slip)
 
@@ -298,7 +296,7 @@ def nodes_replacement_code(request: Request, node_id: FromPath[str]) -> Template
     try:
         code, expires = enrolment.create_replacement_code(hub(request).engine, node_id, user.username)
         slip = _slip(request, code, node_id, expires, replacement=True)
-    except HubError as exc:
+    except ServiceError as exc:
         return _nodes_page(request, user, status_code=exc.status, error=exc.message)
     return _nodes_page(request, user, new_code=slip)
 
@@ -309,7 +307,7 @@ def nodes_revoke(request: Request, node_id: FromPath[str], data: URLEncodedBody[
     user = page_user(request, "operator")
     try:
         node_admin.revoke_node(hub(request).engine, user, node_id, data.get("reason", ""))
-    except HubError as exc:
+    except ServiceError as exc:
         return _nodes_page(request, user, status_code=exc.status, error=exc.message)
     hub(request).nats_access_changed()
     return _nodes_page(request, user, message=f"节点 {node_id} 已吊销：它的联网连接已被切断，之后它签发的批次一律隔离。新设备请生成设备更换码。")
@@ -322,7 +320,7 @@ def nodes_link(request: Request, node_id: FromPath[str], data: URLEncodedBody[di
     metered = data.get("metered", "") in ("1", "on", "true")
     try:
         node_admin.set_link_mode(hub(request).engine, user, node_id, metered, data.get("hours", ""))
-    except HubError as exc:
+    except ServiceError as exc:
         return _nodes_page(request, user, status_code=exc.status, error=exc.message)
     hours = data.get("hours", "").strip()
     said = (f"按流量计费：材料文件只在每天 {hours} 时（北京时间）上传" if hours else "按流量计费：材料文件暂停上传，记录照常") if metered else "不按流量计费：材料文件随时上传"

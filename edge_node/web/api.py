@@ -13,8 +13,8 @@ from litestar.params import FromPath, FromQuery, JSONBody, MultipartBody
 from weblayer.throttle import client_address
 
 from .. import auth, cases, catalog, fees, materials, reconcile, rotation
-from ..errors import InvalidInput, NotAuthenticated
-from ..intake import mask_id
+from weblayer.errors import InvalidInput, NotAuthenticated
+from weblayer.display import mask_id
 from .context import api_user, node, sync_status
 
 

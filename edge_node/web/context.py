@@ -11,7 +11,7 @@ from litestar import Request
 from weblayer.throttle import Throttle, login_throttle, lookup_throttle
 
 from .. import auth, link
-from ..errors import NotAuthenticated
+from weblayer.errors import NotAuthenticated
 from ..settings import NodeIdentity
 from ..store import Store, read_meta
 from ..sync import NodeSync

@@ -10,20 +10,20 @@ from litestar import MediaType, Request, get, post
 from litestar.params import FromPath, FromQuery, MultipartBody, URLEncodedBody
 from litestar.response import File, Redirect, Response, Template
 
-import qrcode
-import qrcode.image.svg
 from litestar.datastructures import UploadFile
-from markupsafe import Markup
 
 from weblayer.throttle import TooManyAttempts, client_address
 
 from .. import auth, cases, catalog, fees, materials, reconcile, rotation
-from ..errors import InvalidInput, NodeError, NotAuthenticated, NotFound
-from ..intake import mask_id, validate_credit_code, validate_resident_id
+from weblayer.errors import InvalidInput, ServiceError, NotAuthenticated, NotFound
+from weblayer.display import mask_id, qr_svg
+
+from ..intake import validate_credit_code, validate_resident_id
 from .api import supplement_from_form
 from .context import SESSION_COOKIE, node, page_user, sync_status
 
 
+LOGIN_HEADING = "代办员登录"  # the shared login page says 工作人员登录 at the hub
 MAX_INTAKE_BODY = 8 * 21 * 1024 * 1024  # several 20 MB photos; each is checked on its own
 
 
@@ -50,7 +50,7 @@ def rotate_key(request: Request) -> Response:
     ctx = node(request)
     try:
         rotation.start(ctx.store, ctx.sync.data_dir, user["username"])
-    except NodeError:
+    except ServiceError:
         return Redirect("/?key=busy")  # one is already waiting for the hub
     ctx.sync.wake_uplink()
     return Redirect("/?key=started")
@@ -58,7 +58,7 @@ def rotate_key(request: Request) -> Response:
 
 @get("/login", sync_to_thread=True)
 def login_form(request: Request) -> Template:
-    return page(request, "login.html", user=None, error=None, username="")
+    return page(request, "login.html", user=None, error=None, username="", login_heading=LOGIN_HEADING)
 
 
 @post("/login", sync_to_thread=True)
@@ -66,8 +66,8 @@ def login_submit(request: Request, data: URLEncodedBody[dict[str, str]]) -> Resp
     ctx, username = node(request), data.get("username", "")
     try:
         _, token = ctx.throttle.attempt(username, client_address(request), lambda: auth.log_in(ctx.store, username, data.get("password", "")), NotAuthenticated)
-    except (NodeError, TooManyAttempts) as exc:
-        return page(request, "login.html", status_code=429 if isinstance(exc, TooManyAttempts) else 401, user=None, error=exc.message, username=username)
+    except (ServiceError, TooManyAttempts) as exc:
+        return page(request, "login.html", status_code=429 if isinstance(exc, TooManyAttempts) else 401, user=None, error=exc.message, username=username, login_heading=LOGIN_HEADING)
     response = Redirect("/")
     response.set_cookie(SESSION_COOKIE, token, httponly=True, samesite="lax", secure=request.url.scheme == "https", max_age=int(auth.SESSION_LIFETIME.total_seconds()))
     return response
@@ -94,7 +94,7 @@ def guide(request: Request, code: FromPath[str]) -> Template:
     return page(request, "guide.html", user=user, item=catalog.get_item(node(request).store, code))
 
 
-def _intake_page(request: Request, user: dict[str, str], item: dict[str, Any], form: dict[str, Any], error: NodeError | None = None, known: dict[str, Any] | None = None) -> Template:
+def _intake_page(request: Request, user: dict[str, str], item: dict[str, Any], form: dict[str, Any], error: ServiceError | None = None, known: dict[str, Any] | None = None) -> Template:
     by_licence = {m["name"]: m["licence_item"] for m in item.get("materials", []) if isinstance(m, dict) and m.get("licence_item")}
     return page(
         request, "intake.html", status_code=error.status if error else 200, user=user, item=item,
@@ -113,7 +113,7 @@ def intake_form(request: Request, item: FromQuery[str] = "", lookup: FromQuery[s
         return _intake_page(request, user, chosen, {})
     try:  # 一号申请: an ID (or credit code) already known brings back the applicant and their earlier results
         id_number = validate_credit_code(lookup) if chosen.get("service_object") == "legal" else validate_resident_id(lookup, region_confirmed=True)
-    except NodeError as exc:
+    except ServiceError as exc:
         return _intake_page(request, user, chosen, {"applicant_id_number": lookup}, exc)
     known = cases.known_applicant(store, id_number)
     form = {"applicant_id_number": id_number} | ({"applicant_name": known["applicant_name"], "applicant_phone": known["applicant_phone"]} if known else {})
@@ -127,7 +127,7 @@ def intake_submit(request: Request, data: MultipartBody[dict[str, Any]]) -> Resp
     form = {k: v for k, v in data.items() if not isinstance(v, UploadFile)}
     try:
         item = catalog.get_item(ctx.store, str(form.get("item_code", "")))
-    except NodeError:
+    except ServiceError:
         return Redirect("/catalog")
     required = catalog.required_materials(item)
     uploads = [
@@ -150,7 +150,7 @@ def intake_submit(request: Request, data: MultipartBody[dict[str, Any]]) -> Resp
             return page(request, "notice.html", user=user, notice=notice, item=item)
         payment = (str(form.get("payment_method") or ""), str(form.get("payment_reference") or "")) if item["fee_fen"] else None
         app = cases.submit_application(ctx.store, form, user, ctx.blobs_dir, uploads, cases.checked_materials(item, form), payment, licences)
-    except NodeError as exc:
+    except ServiceError as exc:
         return _intake_page(request, user, item, form, exc)
     ctx.sync.wake_uplink()
     return Redirect(f"/applications/{app['id']}/receipt")
@@ -187,7 +187,7 @@ def verify_page(request: Request, licence: FromQuery[str] = "") -> Template:
     if licence.strip():
         try:
             result = cases.verify_licence(licence, node(request).identity.hub_key)
-        except NodeError as exc:
+        except ServiceError as exc:
             error = exc.message
     return page(request, "verify.html", user=None, licence=licence, result=result, error=error)
 
@@ -222,9 +222,8 @@ def receipt(request: Request, application_id: FromPath[str]) -> Template:
     # answers too, offline, at the window
     query = f"?receipt_no={quote(app['receipt_no'])}"
     url = (ctx.identity.progress_url or f"{ctx.base_url}/progress") + query
-    svg = qrcode.make(url, image_factory=qrcode.image.svg.SvgPathImage, box_size=8).to_string(encoding="unicode")
     return page(
-        request, "receipt.html", user=user, app=app, progress_url=url, local_progress_url=f"{ctx.base_url}/progress{query}", qr_svg=Markup(svg),
+        request, "receipt.html", user=user, app=app, progress_url=url, local_progress_url=f"{ctx.base_url}/progress{query}", qr_svg=qr_svg(url),
         materials=materials.list_materials(ctx.store, ctx.blobs_dir, application_id), checked=json.loads(app["materials_checked"]),
         fee=ctx.store.one("SELECT * FROM fee_receipts WHERE application_id = ?", (application_id,)),
     )
@@ -258,7 +257,7 @@ def _fee_action(request: Request, action: Any) -> Template:
     user = page_user(request)
     try:
         message = action(user)
-    except NodeError as exc:
+    except ServiceError as exc:
         return _fees_page(request, user, status_code=exc.status, error=exc.message)
     node(request).sync.wake_uplink()
     return _fees_page(request, user, message=message)
@@ -312,7 +311,7 @@ def fee_reconcile(request: Request, data: MultipartBody[dict[str, Any]]) -> Temp
         report = reconcile.reconcile(node(request).store, str(data.get("method", "")), text, str(data.get("date_from") or day), str(data.get("date_to") or day))
     except UnicodeDecodeError:
         return _fees_page(request, user, status_code=400, error="对账单应为 UTF-8 编码的 CSV（导出时选择 UTF-8）")
-    except NodeError as exc:
+    except ServiceError as exc:
         return _fees_page(request, user, status_code=exc.status, error=exc.message)
     return _fees_page(request, user, report=report)
 
@@ -328,7 +327,7 @@ def _handover(request: Request, application_id: str, action: Any) -> Response:
     ctx = node(request)
     try:
         action(user)
-    except NodeError as exc:
+    except ServiceError as exc:
         return page(request, "case.html", status_code=exc.status, user=user, error=exc.message, **_case_context(ctx, application_id))
     ctx.sync.wake_uplink()
     return Redirect(f"/applications/{application_id}")
@@ -374,7 +373,7 @@ def complaint(request: Request, data: URLEncodedBody[dict[str, str]]) -> Respons
     application_id = data.get("application_id", "")
     try:
         done = cases.file_complaint(ctx.store, data.get("text", ""), user, application_id, data.get("contact", ""))
-    except NodeError as exc:
+    except ServiceError as exc:
         if application_id:
             return page(request, "case.html", status_code=exc.status, user=user, error=exc.message, **_case_context(ctx, application_id))
         raise

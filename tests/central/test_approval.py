@@ -10,7 +10,7 @@ from sqlmodel import Session, select
 
 from central import approval
 from central.auth import add_user
-from central.errors import Conflict, Forbidden, InvalidInput
+from weblayer.errors import Conflict, Forbidden, InvalidInput
 from central.ingest import ingest_batch
 from central.models import Application, ApprovalTask, AuditEntry, DownlinkEvent, Licence, User
 from tests.central.test_ingest import HUB_KEY, chain, engine, received  # noqa: F401  (engine is a fixture)
@@ -117,7 +117,7 @@ def test_a_clerk_cannot_act_outside_their_department(hub):
 
 def test_public_progress_needs_the_receipt_and_the_id_and_publicity_has_no_personal_data(hub):
     from central import public
-    from central.errors import NotFound
+    from weblayer.errors import NotFound
 
     for receipt, last4 in (("shangcun-000001", "0000"), ("shangcun-999999", "002X"), ("shangcun-000001", "02X")):
         with pytest.raises(NotFound) as caught:
@@ -173,7 +173,7 @@ def test_the_deciding_clerk_sees_the_full_id_and_every_view_is_logged(hub):
     age of 80 or run the household check (while the department feed carried the full number).
     A clerk of a deciding department may see it, once per request, in the action log; no one else."""
     from central import actions
-    from central.errors import Forbidden
+    from weblayer.errors import Forbidden
 
     assert approval.reveal_id_number(hub, clerk(hub, "clerk-mzj"), "app1") == "11010519491231002X"
     [entry] = [a for a in actions.recent_actions(hub, target="app1") if a.action == "case.id_viewed"]

@@ -10,7 +10,7 @@ from sqlmodel import Session, select
 
 from central import catalog
 from central.auth import add_user
-from central.errors import InvalidInput
+from weblayer.errors import InvalidInput
 from central.models import AuditEntry, CatalogItem, DownlinkEvent, Node, User
 from tests.central.test_ingest import T, engine  # noqa: F401  (engine is a fixture)
 

@@ -13,7 +13,7 @@ from central import approval, downlink
 from central.auth import add_user
 from central.catalog import load_catalog, sample_catalog
 from central.db import create_schema, make_engine
-from central.errors import Conflict, Forbidden, InvalidInput
+from weblayer.errors import Conflict, Forbidden, InvalidInput
 from central.ingest import ingest_batch, ingest_batches
 from central.models import Alert, Application, DownlinkBatch, DownlinkEvent, HeldBatch, Node, Quarantine, UplinkBatch, User
 from sync_protocol import GENESIS, Accepted, ChainPos, batch_hash, Duplicate, Fork, Gap, Record, Rejected, open_batch, seal_next, verify_key_to_text

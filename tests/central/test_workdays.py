@@ -9,7 +9,7 @@ from datetime import date
 import pytest
 
 from central.db import create_schema, make_engine
-from central.errors import InvalidInput
+from weblayer.errors import InvalidInput
 from central.workdays import WorkCalendar, calendar_status, deadline_of, load_calendar, load_year
 
 

@@ -12,7 +12,7 @@ import pytest
 from edge_node import cases, fees
 from edge_node.auth import add_user
 from edge_node.catalog import install_catalog
-from edge_node.errors import Conflict, Forbidden, InvalidInput
+from weblayer.errors import Conflict, Forbidden, InvalidInput
 from edge_node.reconcile import StatementLine, parse_statement, reconcile, reconcile_lines
 from edge_node.store import Store, set_meta
 

@@ -13,8 +13,9 @@ from stdnum.cn import ric
 
 from edge_node import cases, link, materials
 from edge_node.catalog import install_catalog, list_items
-from edge_node.errors import Conflict, InvalidInput
-from edge_node.intake import mask_id, validate_resident_id
+from weblayer.errors import Conflict, InvalidInput
+from edge_node.intake import validate_resident_id
+from weblayer.display import mask_id
 from edge_node.store import Store, set_meta
 from sync_protocol import GENESIS, Accepted, Duplicate, IngestCursor, Record, Rejected, open_batch, seal_next
 

@@ -12,7 +12,7 @@ import sqlite3
 import pytest
 
 from edge_node import cases, link
-from edge_node.errors import InvalidInput
+from weblayer.errors import InvalidInput
 from edge_node.store import add_outbox
 from sync_protocol import COMPLAINT_FILED, MAX_BATCH_BYTES, MAX_RECORD_BYTES, open_batch
 

@@ -16,7 +16,7 @@ import pytest
 from PIL import Image, ImageChops, ImageDraw, ImageFont, ImageStat
 
 from edge_node import cases, materials, photos
-from edge_node.errors import InvalidInput
+from weblayer.errors import InvalidInput
 
 from ..conftest import resident_id
 from ..images import photo, signature

@@ -11,7 +11,7 @@ from stdnum.cn import ric
 
 from edge_node import cases
 from edge_node.catalog import install_catalog
-from edge_node.errors import InvalidInput
+from weblayer.errors import InvalidInput
 from edge_node.intake import RegionUnconfirmed, region_name, validate_resident_id
 from edge_node.store import Store, set_meta
 

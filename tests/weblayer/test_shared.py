@@ -1,0 +1,83 @@
+"""What both apps share lives once, in weblayer (issue 18 finding 7): about 270 lines of web code
+stood twice, once in each app (error mapping, error classes, layout and CSS, the login, verify,
+progress and error pages, display helpers, app wiring) and had begun to drift (two wordings of
+the same 500). Read from the source, and rendered by both real apps."""
+
+from __future__ import annotations
+
+import ast
+import json
+from pathlib import Path
+
+import pytest
+from litestar.testing import TestClient
+from nacl.signing import SigningKey
+
+import weblayer
+from weblayer import config, display, errors, problems
+
+ROOT = Path(weblayer.__file__).parent.parent
+APPS = ("edge_node", "central")
+SHARED_NAMES = {name for module in (config, display, errors, problems) for name in module.__all__} | {"EXCEPTION_HANDLERS", "_web_secret"}
+
+
+def test_no_app_defines_again_what_weblayer_holds():
+    again = []
+    for app in APPS:
+        for path in sorted((ROOT / app).rglob("*.py")):
+            for node in ast.parse(path.read_text(encoding="utf-8")).body:
+                if isinstance(node, (ast.FunctionDef, ast.ClassDef)) and node.name in SHARED_NAMES:
+                    again.append(f"{path.relative_to(ROOT)}: {node.name}")
+    assert again == []
+
+
+def test_no_app_keeps_its_own_copy_of_a_shared_page():
+    shared = {p.name for p in (ROOT / "weblayer" / "templates").iterdir()}
+    copies = [f"{app}: {p.name}" for app in APPS for p in (ROOT / app / "web" / "templates").iterdir() if p.name in shared]
+    assert copies == []  # an app's copy would shadow the shared page (the app's directory comes first)
+
+
+@pytest.fixture
+def node_client(tmp_path: Path):
+    from edge_node.app import create_app
+    from edge_node.settings import Settings
+    from provisioning.keys import ensure_node_key
+    from sync_protocol import verify_key_to_text
+
+    data = tmp_path / "node"
+    ensure_node_key(data)
+    (data / "node.json").write_text(json.dumps({"node_id": "shangcun", "name": "上村代办点", "kind": "village", "nats_url": "nats://127.0.0.1:9", "hub_public_key": verify_key_to_text(SigningKey.generate().verify_key)}))
+    with TestClient(create_app(Settings(data_dir=data))) as client:
+        yield client
+
+
+@pytest.fixture
+def hub_client(tmp_path: Path):
+    from central.app import create_app
+    from central.cli import init
+    from central.settings import Settings
+
+    settings = Settings(data_dir=tmp_path / "hub", nats_url="nats://127.0.0.1:9")
+    init(settings, operator_password="op-pass", demo_password="pw")
+    with TestClient(create_app(settings)) as client:
+        yield client
+
+
+def test_both_apps_render_the_shared_pages_in_their_own_frame(node_client, hub_client):
+    css = (ROOT / "weblayer" / "templates" / "layout.css").read_text(encoding="utf-8").splitlines()[0]
+    for client, heading, frame in ((node_client, "代办员登录", "上村代办点"), (hub_client, "工作人员登录", "县级政务服务中枢")):
+        page = client.get("/login").text
+        assert css in page and f"<h1>{heading}</h1>" in page and f"一网 · {frame}" in page
+        for path, marker in (("/verify", "电子证照核验"), ("/progress?receipt_no=X1", 'value="X1"')):
+            answer = client.get(path)
+            assert answer.status_code == 200 and marker in answer.text and css in answer.text
+
+
+def test_both_apps_answer_errors_alike(node_client, hub_client):
+    for client in (node_client, hub_client):
+        page = client.get("/no-such-page")
+        assert page.status_code == 404 and page.headers["content-type"].startswith("text/html") and "<h1>没有找到</h1>" in page.text
+        api = client.get("/api/no-such-thing")
+        assert api.status_code == 404 and api.headers["content-type"] == "application/problem+json"
+        assert api.json()["type"] == problems.PROBLEM_BASE + "http-404" and api.json()["title"] == "没有找到"
+        assert client.get("/api/applications").json()["type"] == problems.PROBLEM_BASE + "not-authenticated"

@@ -1,0 +1,66 @@
+"""How both apps are wired into Litestar alike: templates (the app's own first, then the shared
+layout and pages), display filters, CSRF, the OpenAPI document, the error mapping. Each app's
+``create_app`` passes its own routes, lifespan and state."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import secrets
+from pathlib import Path
+from typing import Any
+
+from litestar.config.csrf import CSRFConfig
+from litestar.openapi import OpenAPIConfig
+from litestar.plugins.jinja import JinjaTemplateEngine
+from litestar.template import TemplateConfig
+
+from .display import local_time, mask_id
+from .problems import exception_handlers
+
+__all__ = ["API_ONLY", "SHARED_TEMPLATES", "app_config", "app_version", "web_secret"]
+
+SHARED_TEMPLATES = Path(__file__).parent / "templates"
+
+# The API takes bearer tokens only, never the session cookie, so CSRF has nothing to guard there.
+# Litestar matches exclude patterns anywhere in the path (re.findall): anchored, or a page whose
+# path merely contains "/api" (a point named "api…") would skip the check (issue 18 finding 2).
+API_ONLY = r"^/api/"
+
+
+def app_version() -> str:
+    """The installed yiwang's version (the node reports it in its status; the OpenAPI document shows it)."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("yiwang")
+    except PackageNotFoundError:
+        return "unknown"
+
+
+def web_secret(data_dir: Path) -> str:
+    """The CSRF secret, kept across restarts in ``web.secret`` (0600), so open forms stay valid."""
+    path = data_dir / "web.secret"
+    if not path.exists():
+        with os.fdopen(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "w") as f:
+            f.write(secrets.token_urlsafe(32) + "\n")
+    return path.read_text().strip()
+
+
+def _register_filters(engine: JinjaTemplateEngine) -> None:
+    engine.engine.filters["local_time"] = local_time
+    engine.engine.filters["from_json"] = json.loads
+    engine.engine.globals["mask_id"] = mask_id
+
+
+def app_config(*, templates: Path, data_dir: Path, title: str, version: str, log: logging.Logger) -> dict[str, Any]:
+    """The keyword arguments of ``Litestar(...)`` that both apps set the same way."""
+    return {
+        "exception_handlers": exception_handlers(log),
+        "template_config": TemplateConfig(directory=[templates, SHARED_TEMPLATES], engine=JinjaTemplateEngine, engine_callback=_register_filters),
+        "csrf_config": CSRFConfig(secret=web_secret(data_dir), exclude=[API_ONLY], cookie_httponly=True),
+        "openapi_config": OpenAPIConfig(title=title, version=version, path="/api/schema"),
+        "logging_config": None,  # the CLI configures logging once, in one format, for every logger
+        "debug": False,
+    }

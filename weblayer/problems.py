@@ -1,0 +1,78 @@
+"""The one place where errors become HTTP responses, for both apps: RFC 9457 problems
+(``application/problem+json``) under ``/api``, Chinese error pages elsewhere. Unexpected
+exceptions are logged with a reference the person can quote and never leak internals."""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from typing import Any, Callable
+
+from litestar import MediaType, Request, Response
+from litestar.exceptions import HTTPException, ValidationException
+from litestar.response import Redirect, Template
+
+from .errors import NotAuthenticated, ServiceError
+from .throttle import TooManyAttempts
+
+__all__ = ["PROBLEM_BASE", "STATUS_TEXT", "exception_handlers", "is_api", "problem"]
+
+PROBLEM_BASE = "https://yiwang.example/problems/"
+STATUS_TEXT = {400: "请求有误", 401: "请先登录", 403: "没有权限", 404: "没有找到", 405: "不支持的操作", 409: "状态冲突", 413: "内容过大", 429: "尝试次数过多", 500: "系统内部错误"}
+CSRF_FAILED = "页面已过期或来源不明（CSRF 校验失败），请刷新页面后重试"
+INVALID_INPUT = "请求内容不符合要求，请检查必填项和格式"
+INTERNAL = "系统内部错误，请记下编号并联系县级运维人员：{ref}"
+
+Handler = Callable[[Request, Any], Response]
+
+
+def problem(request: Request, status: int, slug: str, detail: str, **extra: Any) -> Response:
+    """An RFC 9457 problem; ``extra`` members that are None are left out."""
+    body = {"type": PROBLEM_BASE + slug, "title": STATUS_TEXT.get(status, "错误"), "status": status, "detail": detail, "instance": request.url.path}
+    body.update({k: v for k, v in extra.items() if v is not None})
+    return Response(body, status_code=status, media_type="application/problem+json")
+
+
+def is_api(request: Request) -> bool:
+    return request.url.path.startswith("/api/") or request.url.path == "/api"
+
+
+def _page(status: int, message: str) -> Response:
+    return Template("error.html", context={"status": status, "title": STATUS_TEXT.get(status, "错误"), "message": message}, status_code=status, media_type=MediaType.HTML)
+
+
+def _either(request: Request, status: int, slug: str, message: str, **extra: Any) -> Response:
+    """A problem under /api (with ``extra`` members), else the Chinese error page."""
+    return problem(request, status, slug, message, **extra) if is_api(request) else _page(status, message)
+
+
+def handle_service_error(request: Request, exc: ServiceError) -> Response:
+    if isinstance(exc, NotAuthenticated) and not is_api(request):
+        return Redirect("/login")
+    return _either(request, exc.status, exc.type_slug, exc.message, field=exc.field)
+
+
+def handle_http_exception(request: Request, exc: HTTPException) -> Response:
+    if isinstance(exc, ValidationException):
+        return _either(request, 400, "invalid-input", INVALID_INPUT, errors=exc.extra)
+    status = exc.status_code
+    message = CSRF_FAILED if status == 403 else STATUS_TEXT.get(status, str(exc.detail))
+    return _either(request, status, f"http-{status}", message)
+
+
+def handle_too_many(request: Request, exc: TooManyAttempts) -> Response:
+    """429 with Retry-After: a throttled login or lookup (weblayer.throttle)."""
+    response = _either(request, 429, "too-many-attempts", exc.message, retry_after_s=exc.retry_after_s)
+    response.headers["Retry-After"] = str(exc.retry_after_s)
+    return response
+
+
+def exception_handlers(log: logging.Logger) -> dict[type[Exception], Handler]:
+    """The app's exception-handler map; ``log`` names the app in the lines it writes."""
+
+    def handle_unexpected(request: Request, exc: Exception) -> Response:
+        ref = uuid.uuid4().hex[:12]
+        log.exception("unexpected error %s on %s %s", ref, request.method, request.url.path)
+        return _either(request, 500, "internal", INTERNAL.format(ref=ref), reference=ref)
+
+    return {TooManyAttempts: handle_too_many, ServiceError: handle_service_error, HTTPException: handle_http_exception, Exception: handle_unexpected}
