@@ -10,9 +10,16 @@ default:
 demo *args:
     @{{bin}}/yiwang demo {{args}}
 
-# run the whole test suite (installs Debian's chromium for the browser tests if missing)
+# run the whole test suite after the lint gates (installs Debian's chromium for the browser tests if missing)
 test *args: chromium
     @{{bin}}/pytest {{args}}
+
+# the gates every commit passes: ruff (lint and format), mypy, the package import rules
+lint:
+    @{{bin}}/ruff check --quiet .
+    @{{bin}}/ruff format --check --quiet .
+    @{{bin}}/mypy
+    @{{bin}}/lint-imports --no-cache
 
 # only the fast tests: no processes, no browser
 test-fast *args:

@@ -20,11 +20,12 @@ import httpx
 import nats
 from nats.js.api import StreamConfig
 
-from edge_node.cases import submit_application
 from edge_node.app import open_store
+from edge_node.cases import submit_application
 from edge_node.settings import NodeIdentity, Settings
 from provisioning.federation import LocalFederation
-from tests.conftest import checked, resident_id, running_federation as federation, village
+from tests.conftest import checked, resident_id, village
+from tests.conftest import running_federation as federation
 
 from .common import hub_count, read_wires, wait_for
 
@@ -76,7 +77,11 @@ def run() -> dict[str, float]:
         fed.start_node(spec)
         status = f"http://127.0.0.1:{spec.port}/api/status"
         online = wait_for(lambda: httpx.get(status, timeout=2).json()["online"], 60, what="the node online")
-        done = wait_for(lambda: hub_count(fed, "SELECT COUNT(*) FROM application WHERE node_id = ?", (spec.node_id,)) == EVENTS, 300, what=f"{EVENTS} applications at the hub")
+        done = wait_for(
+            lambda: hub_count(fed, "SELECT COUNT(*) FROM application WHERE node_id = ?", (spec.node_id,)) == EVENTS,
+            300,
+            what=f"{EVENTS} applications at the hub",
+        )
         wires = read_wires(fed.node_dir(spec.node_id))
         floor = _transport_floor(fed, wires)
     return {"events": EVENTS, "batches": len(wires), "catchup_s": done - online, "start_to_online_s": online - started, "floor_s": floor}

@@ -21,7 +21,7 @@ import tempfile
 import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
@@ -31,7 +31,6 @@ from edge_node.settings import NodeIdentity, Settings
 from provisioning.enrol import enroll
 from provisioning.federation import LocalFederation
 from sync_protocol import GENESIS, SENT_AT_HEADER, SEQ_HEADER, Record, format_time, parse_time, seal_next, uplink_subject
-
 from tests.conftest import running_federation as federation
 
 from .common import cpu_seconds, hub_count, percentile, rss_mb, wait_for
@@ -47,8 +46,12 @@ def enrol_points(fed: LocalFederation, count: int) -> list[Path]:
 
     def one(n: int) -> Path:
         node_id = f"sim{n:03d}"
-        response = httpx.post(f"{fed.hub_url}/api/enrolment-codes", json={"node_id": node_id, "name": f"模拟代办点{n}", "kind": "village", "parent": None},
-                              headers={"Authorization": f"Bearer {token}"}, timeout=60)
+        response = httpx.post(
+            f"{fed.hub_url}/api/enrolment-codes",
+            json={"node_id": node_id, "name": f"模拟代办点{n}", "kind": "village", "parent": None},
+            headers={"Authorization": f"Bearer {token}"},
+            timeout=60,
+        )
         response.raise_for_status()
         enroll(response.json()["code"], fed.hub_url, fed.node_dir(node_id), fingerprint, timeout=60)
         return fed.node_dir(node_id)
@@ -58,10 +61,22 @@ def enrol_points(fed: LocalFederation, count: int) -> list[Path]:
 
 
 def application(node_id: str, n: int, at: str) -> Record:
-    return Record("application.received", str(uuid.uuid4()), at, {
-        "application_id": str(uuid.uuid4()), "receipt_no": f"{node_id}-{n:06d}", "item_code": "MZ-003", "item_name": "高龄津贴申领",
-        "applicant_name": "张三", "applicant_id_number": "11010519491231002X", "applicant_phone": "", "proxy_agent": "", "agent": "agent",
-    })
+    return Record(
+        "application.received",
+        str(uuid.uuid4()),
+        at,
+        {
+            "application_id": str(uuid.uuid4()),
+            "receipt_no": f"{node_id}-{n:06d}",
+            "item_code": "MZ-003",
+            "item_name": "高龄津贴申领",
+            "applicant_name": "张三",
+            "applicant_id_number": "11010519491231002X",
+            "applicant_phone": "",
+            "proxy_agent": "",
+            "agent": "agent",
+        },
+    )
 
 
 class Sender:
@@ -84,10 +99,15 @@ class Sender:
             await asyncio.sleep(self.rng.expovariate(1 / mean_interval))
             if time.monotonic() >= until:
                 return
-            now = format_time(datetime.now(timezone.utc))
+            now = format_time(datetime.now(UTC))
             records = [application(self.identity.node_id, self.sent + i, now) for i in range(self.rng.randint(1, 3))]
             wire, pos = seal_next(self.identity.node_id, "up", self.pos, records, now, self.identity.key, compress)
-            await js.publish(uplink_subject(self.identity.node_id), wire, headers={"Nats-Msg-Id": pos.head, SENT_AT_HEADER: now, SEQ_HEADER: str(pos.seq)}, timeout=30)
+            await js.publish(
+                uplink_subject(self.identity.node_id),
+                wire,
+                headers={"Nats-Msg-Id": pos.head, SENT_AT_HEADER: now, SEQ_HEADER: str(pos.seq)},
+                timeout=30,
+            )
             self.pos = pos
             self.sent += len(records)
 
@@ -120,16 +140,31 @@ def run(points: int = POINTS, seconds: float = SECONDS) -> dict[str, float]:
             loaded = await watching
             sent = sum(s.sent for s in senders)
             stopped = time.monotonic()
-            drained = await loop.run_in_executor(None, lambda: wait_for(lambda: hub_count(fed, "SELECT COUNT(*) FROM application") == sent, 300, 0.05, what="the hub to drain"))
+            drained = await loop.run_in_executor(
+                None, lambda: wait_for(lambda: hub_count(fed, "SELECT COUNT(*) FROM application") == sent, 300, 0.05, what="the hub to drain")
+            )
             for s in senders:
                 assert s.nc is not None
                 await s.nc.close()
-            return {"idle_cpu_share": idle["cpu_share"], "idle_rss_mb": idle["rss_end_mb"], "cpu_share": loaded["cpu_share"], "rss_peak_mb": loaded["rss_peak_mb"],
-                    "records": sent, "drain_s": drained - stopped, "senders_cpu_share": (time.process_time() - me0) / seconds}
+            return {
+                "idle_cpu_share": idle["cpu_share"],
+                "idle_rss_mb": idle["rss_end_mb"],
+                "cpu_share": loaded["cpu_share"],
+                "rss_peak_mb": loaded["rss_peak_mb"],
+                "records": sent,
+                "drain_s": drained - stopped,
+                "senders_cpu_share": (time.process_time() - me0) / seconds,
+            }
 
         result = asyncio.run(go())
         lags = [(parse_time(r) - parse_time(s)).total_seconds() for r, s in _times(fed)]
-    return result | {"points": points, "seconds": seconds, "enrol_s": enrol_s, "lag_p50_ms": percentile(lags, 50) * 1000, "lag_p99_ms": percentile(lags, 99) * 1000}
+    return result | {
+        "points": points,
+        "seconds": seconds,
+        "enrol_s": enrol_s,
+        "lag_p50_ms": percentile(lags, 50) * 1000,
+        "lag_p99_ms": percentile(lags, 99) * 1000,
+    }
 
 
 def _times(fed: LocalFederation) -> list[tuple[str, str]]:

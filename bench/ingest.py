@@ -25,9 +25,9 @@ import statistics
 import tempfile
 import time
 import uuid
+from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
-from typing import Callable, Iterator
 
 from nacl.signing import SigningKey
 from sqlalchemy import create_engine
@@ -48,10 +48,22 @@ Fetch = list[tuple[str, bytes, int]]
 
 
 def _record(node: str, n: int) -> Record:
-    return Record("application.received", str(uuid.uuid4()), T, {
-        "application_id": str(uuid.uuid4()), "receipt_no": f"{node}-{n:06d}", "item_code": "MZ-003", "item_name": "高龄津贴申领",
-        "applicant_name": "张三", "applicant_id_number": "11010519491231002X", "applicant_phone": "13800138000", "proxy_agent": "", "agent": "agent",
-    })
+    return Record(
+        "application.received",
+        str(uuid.uuid4()),
+        T,
+        {
+            "application_id": str(uuid.uuid4()),
+            "receipt_no": f"{node}-{n:06d}",
+            "item_code": "MZ-003",
+            "item_name": "高龄津贴申领",
+            "applicant_name": "张三",
+            "applicant_id_number": "11010519491231002X",
+            "applicant_phone": "13800138000",
+            "proxy_agent": "",
+            "agent": "agent",
+        },
+    )
 
 
 class Workload:
@@ -79,13 +91,27 @@ class Workload:
         """The rows ingest writes, for the baselines."""
         return {
             Application.__table__: [
-                {"id": r.data["application_id"], "node_id": node, "receipt_no": r.data["receipt_no"], "item_code": r.data["item_code"], "item_name": r.data["item_name"],
-                 "department": "mzj", "applicant_name": r.data["applicant_name"], "applicant_id_number": r.data["applicant_id_number"],
-                 "applicant_phone": r.data["applicant_phone"], "submitted_at": r.at, "received_at": T}
+                {
+                    "id": r.data["application_id"],
+                    "node_id": node,
+                    "receipt_no": r.data["receipt_no"],
+                    "item_code": r.data["item_code"],
+                    "item_name": r.data["item_name"],
+                    "department": "mzj",
+                    "applicant_name": r.data["applicant_name"],
+                    "applicant_id_number": r.data["applicant_id_number"],
+                    "applicant_phone": r.data["applicant_phone"],
+                    "submitted_at": r.at,
+                    "received_at": T,
+                }
                 for node, r in self.records
             ],
             ApprovalTask.__table__: [{"application_id": r.data["application_id"], "department": "mzj"} for _, r in self.records],
-            UplinkBatch.__table__: [{"node_id": node, "seq": i + 1, "hash": f"{i:064x}", "raw": wire, "received_at": T} for node, wires in self.chains.items() for i, wire in enumerate(wires)],
+            UplinkBatch.__table__: [
+                {"node_id": node, "seq": i + 1, "hash": f"{i:064x}", "raw": wire, "received_at": T}
+                for node, wires in self.chains.items()
+                for i, wire in enumerate(wires)
+            ],
         }
 
     def prepare(self, url: str) -> Engine:
@@ -232,8 +258,13 @@ def run(batches: int = 200, per_batch: int = 50, rounds: int = 5, small: int = 2
         databases["postgresql"] = pg.scratch_schema
     for name, database in databases.items():
         t = _measure(database, work, rounds)
-        result[name] = {"one_rps": n / t["one"], "two_rps": n / t["two"], "raw_rps": n / t["raw"], "ratio": t["raw"] / t["one"],
-                        "small_bps": small / _small_batches(database, singles, rounds)}
+        result[name] = {
+            "one_rps": n / t["one"],
+            "two_rps": n / t["two"],
+            "raw_rps": n / t["raw"],
+            "ratio": t["raw"] / t["one"],
+            "small_bps": small / _small_batches(database, singles, rounds),
+        }
     with tempfile.TemporaryDirectory() as tmp:
         bare = statistics.median(_bare(Path(tmp) / f"bare{i}.sqlite3", work.rows()[Application.__table__]) for i in range(rounds))
     result["sqlite"]["bare_rps"] = n / bare

@@ -24,7 +24,8 @@ from pathlib import Path
 
 import httpx
 
-from tests.conftest import checked, resident_id, running_federation as federation, village
+from tests.conftest import checked, resident_id, village
+from tests.conftest import running_federation as federation
 
 from .common import hub_count, rss_mb, summary_ms, wait_for
 
@@ -90,7 +91,14 @@ async def _load(port: int, password: str, requests: int, body_of) -> tuple[list[
 def _intake_bodies(count: int) -> list[tuple[str, str, dict]]:
     """Built before the clock starts: the client's own work must not be what is measured."""
     materials = checked("MZ-003")
-    return [("POST", "/api/applications", {"item_code": "MZ-003", "applicant_name": f"申请人{n}", "applicant_id_number": resident_id(n), "materials_checked": materials}) for n in range(count)]
+    return [
+        (
+            "POST",
+            "/api/applications",
+            {"item_code": "MZ-003", "applicant_name": f"申请人{n}", "applicant_id_number": resident_id(n), "materials_checked": materials},
+        )
+        for n in range(count)
+    ]
 
 
 def _bare_interpreter_rss() -> float:
@@ -115,10 +123,18 @@ def run() -> dict[str, float]:
         trivial, trivial_s = asyncio.run(_load(spec.port, fed.password, TRIVIAL, lambda n: ("GET", "/api/health", None)))
         bodies = _intake_bodies(REQUESTS)
         intake, intake_s = asyncio.run(_load(spec.port, fed.password, REQUESTS, bodies.__getitem__))
-        wait_for(lambda: hub_count(fed, "SELECT COUNT(*) FROM application WHERE node_id = ?", (spec.node_id,)) == REQUESTS, 300, 0.2, what="every application at the hub")
+        wait_for(
+            lambda: hub_count(fed, "SELECT COUNT(*) FROM application WHERE node_id = ?", (spec.node_id,)) == REQUESTS,
+            300,
+            0.2,
+            what="every application at the hub",
+        )
         time.sleep(2)
         loaded = rss_mb(pid)
     return {
-        "intake": summary_ms(intake) | {"rps": REQUESTS / intake_s}, "trivial": summary_ms(trivial) | {"rps": TRIVIAL / trivial_s},
-        "rss_idle_mb": idle, "rss_loaded_mb": loaded, "rss_bare_mb": _bare_interpreter_rss(),
+        "intake": summary_ms(intake) | {"rps": REQUESTS / intake_s},
+        "trivial": summary_ms(trivial) | {"rps": TRIVIAL / trivial_s},
+        "rss_idle_mb": idle,
+        "rss_loaded_mb": loaded,
+        "rss_bare_mb": _bare_interpreter_rss(),
     }

@@ -22,7 +22,8 @@ import nats
 from nats.js.api import StreamConfig
 
 from provisioning.federation import LocalFederation
-from tests.conftest import checked, resident_id, running_federation as federation, village
+from tests.conftest import checked, resident_id, village
+from tests.conftest import running_federation as federation
 
 from .common import read_wires, summary_ms, wait_for
 
@@ -64,11 +65,21 @@ def run() -> dict[str, dict[str, float]]:
             token = http.post("/api/login", json={"username": "agent", "password": fed.password}).json()["token"]
             headers = {"Authorization": f"Bearer {token}"}
             for n in range(SAMPLES):
-                body = {"item_code": "MZ-003", "applicant_name": f"申请人{n}", "applicant_id_number": resident_id(n), "materials_checked": checked("MZ-003")}
+                body = {
+                    "item_code": "MZ-003",
+                    "applicant_name": f"申请人{n}",
+                    "applicant_id_number": resident_id(n),
+                    "materials_checked": checked("MZ-003"),
+                }
                 response = http.post("/api/applications", json=body, headers=headers)
                 committed = time.monotonic()
                 app_id = response.json()["id"]
-                applied = wait_for(lambda: hub.execute("SELECT 1 FROM application WHERE id = ?", (app_id,)).fetchone() is not None, 30, 0.002, what="the application at the hub")
+                applied = wait_for(
+                    lambda: hub.execute("SELECT 1 FROM application WHERE id = ?", (app_id,)).fetchone() is not None,
+                    30,
+                    0.002,
+                    what="the application at the hub",
+                )
                 latencies.append(applied - committed)
                 time.sleep(0.1)
         hub.close()

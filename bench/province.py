@@ -20,7 +20,7 @@ from __future__ import annotations
 import asyncio
 import tempfile
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import nats
@@ -50,8 +50,17 @@ class ProvinceSender(Sender):
         assert self.nc is not None
         await asyncio.sleep(self.rng.uniform(0, interval))
         while time.monotonic() < until:
-            fields = {"node": self.identity.node_id, "at": format_time(datetime.now(timezone.utc)), "up_seq": self.pos.seq, "outbox_depth": 0,
-                      "app_version": "bench", "catalog_version": 1, "interval_s": 60, "compression": [COMPRESSION], "kbit_per_s": 64}
+            fields = {
+                "node": self.identity.node_id,
+                "at": format_time(datetime.now(UTC)),
+                "up_seq": self.pos.seq,
+                "outbox_depth": 0,
+                "app_version": "bench",
+                "catalog_version": 1,
+                "interval_s": 60,
+                "compression": [COMPRESSION],
+                "kbit_per_s": 64,
+            }
             started = time.monotonic()
             try:
                 await self.nc.request(status_subject(self.identity.node_id), seal_status(fields, self.identity.key), timeout=10)
@@ -121,10 +130,21 @@ def run(points: int = POINTS, seconds: float = SECONDS) -> dict[str, float] | st
     answers = [a for s in senders for a in s.answers]
     lags = [(parse_time(r) - parse_time(s)).total_seconds() for r, s in times]
     floor = result["floor"]
-    return {"points": points, "seconds": seconds, "heartbeats": len(answers), "heartbeats_per_s": len(answers) / seconds, "unanswered": sum(s.unanswered for s in senders),
-            "applications": sent, "answer_p50_ms": percentile(answers, 50) * 1000, "answer_p99_ms": percentile(answers, 99) * 1000,
-            "lag_p50_ms": percentile(lags, 50) * 1000, "lag_p99_ms": percentile(lags, 99) * 1000, "cpu_share": result["cpu_share"],
-            "floor_p50_ms": percentile(floor, 50) * 1000, "floor_p99_ms": percentile(floor, 99) * 1000}  # type: ignore[arg-type]
+    return {
+        "points": points,
+        "seconds": seconds,
+        "heartbeats": len(answers),
+        "heartbeats_per_s": len(answers) / seconds,
+        "unanswered": sum(s.unanswered for s in senders),
+        "applications": sent,
+        "answer_p50_ms": percentile(answers, 50) * 1000,
+        "answer_p99_ms": percentile(answers, 99) * 1000,
+        "lag_p50_ms": percentile(lags, 50) * 1000,
+        "lag_p99_ms": percentile(lags, 99) * 1000,
+        "cpu_share": result["cpu_share"],
+        "floor_p50_ms": percentile(floor, 50) * 1000,
+        "floor_p99_ms": percentile(floor, 99) * 1000,
+    }  # type: ignore[arg-type]
 
 
 def _count(engine) -> int:  # type: ignore[no-untyped-def]

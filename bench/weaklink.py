@@ -27,13 +27,15 @@ import os
 import sqlite3
 import tempfile
 import time
+from datetime import UTC
 from pathlib import Path
 
 import nats
 
 from provisioning.federation import LocalFederation
 from sync_protocol import BLOB_STREAM, DOWNLINK_STREAM, UPLINK_STREAM, inflate_body
-from tests.conftest import Api, checked, resident_id, running_federation as federation, village
+from tests.conftest import Api, checked, resident_id, village
+from tests.conftest import running_federation as federation
 from tests.images import document_photo
 from tests.support.shaping import ShapingProxy
 
@@ -54,10 +56,18 @@ def _node_bytes(fed: LocalFederation, node_id: str) -> dict[str, int]:
         originals = conn.execute("SELECT COALESCE(SUM(COALESCE(original_size, size)), 0) FROM materials").fetchone()[0]
     finally:
         conn.close()
-    return {"batches": sum(map(len, wires)), "plain_batches": sum(64 + len(inflate_body(w[64:])) for w in wires), "files": files, "originals": originals, "n_batches": len(wires)}
+    return {
+        "batches": sum(map(len, wires)),
+        "plain_batches": sum(64 + len(inflate_body(w[64:])) for w in wires),
+        "files": files,
+        "originals": originals,
+        "n_batches": len(wires),
+    }
 
 
-def _node_behind(fed: LocalFederation, node_id: str, kbit: float | None, one_way_ms: float, env: dict[str, str] | None = None) -> tuple[ShapingProxy, Api, str]:
+def _node_behind(
+    fed: LocalFederation, node_id: str, kbit: float | None, one_way_ms: float, env: dict[str, str] | None = None
+) -> tuple[ShapingProxy, Api, str]:
     proxy = ShapingProxy(fed.nats_port, kbit_per_s=kbit, one_way_ms=one_way_ms).start()
     proxy.silence()
     spec = village(node_id)
@@ -73,36 +83,79 @@ def village_day(cases: int = CASES, photos: int = PHOTOS) -> dict[str, float]:
         proxy, agent, _ = _node_behind(fed, "day", LINK_KBIT, ONE_WAY_MS)
         ids = []
         for n in range(cases):
-            r = agent.post("/api/applications", json={"item_code": "MZ-001", "materials_checked": checked("MZ-001"), "applicant_name": f"村民{n}", "applicant_id_number": resident_id(7000 + n)})
+            r = agent.post(
+                "/api/applications",
+                json={
+                    "item_code": "MZ-001",
+                    "materials_checked": checked("MZ-001"),
+                    "applicant_name": f"村民{n}",
+                    "applicant_id_number": resident_id(7000 + n),
+                },
+            )
             r.raise_for_status()
             ids.append(r.json()["id"])
         for p in range(photos):
             photo = document_photo(p, lines=24)
-            agent.post(f"/api/applications/{ids[p % cases]}/materials", data={"material": f"材料{p}"}, files={"file": (f"{p}.jpg", photo, "image/jpeg")}).raise_for_status()
+            agent.post(
+                f"/api/applications/{ids[p % cases]}/materials", data={"material": f"材料{p}"}, files={"file": (f"{p}.jpg", photo, "image/jpeg")}
+            ).raise_for_status()
         proxy.restore()
         up = time.monotonic()
         proxy.cut_every(CUT_EVERY_S, down_s=5)
-        wait_for(lambda: hub_count(fed, "SELECT COUNT(*) FROM application WHERE node_id = 'day'") == cases
-                 and hub_count(fed, "SELECT COUNT(*) FROM blob WHERE complete_at IS NOT NULL") == photos, 6 * 3600, 1.0, what="the village day at the hub")
+        wait_for(
+            lambda: (
+                hub_count(fed, "SELECT COUNT(*) FROM application WHERE node_id = 'day'") == cases
+                and hub_count(fed, "SELECT COUNT(*) FROM blob WHERE complete_at IS NOT NULL") == photos
+            ),
+            6 * 3600,
+            1.0,
+            what="the village day at the hub",
+        )
         took = time.monotonic() - up
         sizes = _node_bytes(fed, "day")
         rate = LINK_KBIT * 1000 / 8
         proxy.stop()
-        return {"cases": cases, "photos": photos, "took_s": took, "cuts": proxy.cuts, "wire_up": proxy.up.forwarded,
-                "limit_s": (sizes["batches"] + sizes["files"]) / rate, "originals_s": (sizes["plain_batches"] + sizes["originals"]) / rate, **sizes}
+        return {
+            "cases": cases,
+            "photos": photos,
+            "took_s": took,
+            "cuts": proxy.cuts,
+            "wire_up": proxy.up.forwarded,
+            "limit_s": (sizes["batches"] + sizes["files"]) / rate,
+            "originals_s": (sizes["plain_batches"] + sizes["originals"]) / rate,
+            **sizes,
+        }
 
 
 def bytes_per_application(count: int = 200) -> dict[str, float]:
     with tempfile.TemporaryDirectory() as tmp, federation(Path(tmp)) as fed:
         proxy, agent, _ = _node_behind(fed, "bytes", 256, 100)
         for n in range(count):
-            agent.post("/api/applications", json={"item_code": "MZ-001", "materials_checked": checked("MZ-001"), "applicant_name": f"申请人{n:03d}", "applicant_id_number": resident_id(4000 + n)}).raise_for_status()
+            agent.post(
+                "/api/applications",
+                json={
+                    "item_code": "MZ-001",
+                    "materials_checked": checked("MZ-001"),
+                    "applicant_name": f"申请人{n:03d}",
+                    "applicant_id_number": resident_id(4000 + n),
+                },
+            ).raise_for_status()
         time.sleep(1)
         proxy.restore()
-        wait_for(lambda: hub_count(fed, "SELECT COUNT(*) FROM application") == count and agent.get("/api/status").json()["waiting_events"] == 0, 600, 0.2, what="the applications at the hub")
+        wait_for(
+            lambda: hub_count(fed, "SELECT COUNT(*) FROM application") == count and agent.get("/api/status").json()["waiting_events"] == 0,
+            600,
+            0.2,
+            what="the applications at the hub",
+        )
         sizes = _node_bytes(fed, "bytes")
         proxy.stop()
-        return {"count": count, "wire_per_app": proxy.up.forwarded / count, "batch_per_app": sizes["batches"] / count, "plain_per_app": sizes["plain_batches"] / count}
+        return {
+            "count": count,
+            "wire_per_app": proxy.up.forwarded / count,
+            "batch_per_app": sizes["batches"] / count,
+            "plain_per_app": sizes["plain_batches"] / count,
+        }
 
 
 def _stream_bytes(fed: LocalFederation) -> int:
@@ -143,14 +196,21 @@ def idle_cost(idle_s: float = IDLE_S) -> dict[str, float]:
         proxy.stop()
     scale = DAY_S / 60 / beats
     old = _old_heartbeats(120)
-    return {"link_per_day": link_per_day, "db_per_day": (db1 - db0) * scale, "js_per_day": (js1 - js0) * scale, "beats": beats,
-            "old_db_per_day": old["db"] * DAY_S / 60 / 120, "old_wire_per_day": old["wire"] * DAY_S / 60 / 120}
+    return {
+        "link_per_day": link_per_day,
+        "db_per_day": (db1 - db0) * scale,
+        "js_per_day": (js1 - js0) * scale,
+        "beats": beats,
+        "old_db_per_day": old["db"] * DAY_S / 60 / 120,
+        "old_wire_per_day": old["wire"] * DAY_S / 60 / 120,
+    }
 
 
 def _old_heartbeats(count: int) -> dict[str, int]:
     """What ``count`` node.heartbeat chain records cost: their batches' wire bytes, and the
     growth of a hub database that ingests them (the hub's own ingest; older nodes still send them)."""
     import uuid
+    from datetime import datetime
 
     from nacl.signing import SigningKey
     from sqlmodel import Session
@@ -159,7 +219,6 @@ def _old_heartbeats(count: int) -> dict[str, int]:
     from central.ingest import ingest_batch
     from central.models import Node
     from sync_protocol import GENESIS, NODE_HEARTBEAT, Record, format_time, seal_next, uplink_subject, verify_key_to_text
-    from datetime import datetime, timezone
 
     key = SigningKey.generate()
     with tempfile.TemporaryDirectory() as tmp:
@@ -167,17 +226,23 @@ def _old_heartbeats(count: int) -> dict[str, int]:
         engine = make_engine(f"sqlite:///{db}")
         create_schema(engine)
         with Session(engine) as session:
-            session.add(Node(id="idle", name="idle", kind="village", public_key=verify_key_to_text(key.verify_key), enrolled_at=format_time(datetime.now(timezone.utc))))
+            session.add(
+                Node(
+                    id="idle", name="idle", kind="village", public_key=verify_key_to_text(key.verify_key), enrolled_at=format_time(datetime.now(UTC))
+                )
+            )
             session.commit()
 
         def used() -> int:
             with sqlite3.connect(db) as conn:
                 conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-                return (conn.execute("PRAGMA page_count").fetchone()[0] - conn.execute("PRAGMA freelist_count").fetchone()[0]) * conn.execute("PRAGMA page_size").fetchone()[0]
+                return (conn.execute("PRAGMA page_count").fetchone()[0] - conn.execute("PRAGMA freelist_count").fetchone()[0]) * conn.execute(
+                    "PRAGMA page_size"
+                ).fetchone()[0]
 
         before, pos, wire_bytes = used(), GENESIS, 0
         for n in range(count):
-            now = format_time(datetime.now(timezone.utc))
+            now = format_time(datetime.now(UTC))
             record = Record(NODE_HEARTBEAT, str(uuid.uuid4()), now, {"app_version": "0.1.0", "catalog_version": 1, "outbox_depth": 0, "clock": now})
             wire, pos = seal_next("idle", "up", pos, [record], now, key)
             wire_bytes += len(wire)

@@ -14,7 +14,11 @@ from .models import AuditEntry, User
 
 def record_action(session: Session, actor: User | str, action: str, target: str = "", **detail: Any) -> None:
     name = actor.username if isinstance(actor, User) else actor
-    session.add(AuditEntry(at=utcnow(), actor=name, action=action, target=target, detail=json.dumps(detail, ensure_ascii=False, sort_keys=True) if detail else ""))
+    session.add(
+        AuditEntry(
+            at=utcnow(), actor=name, action=action, target=target, detail=json.dumps(detail, ensure_ascii=False, sort_keys=True) if detail else ""
+        )
+    )
 
 
 def recent_actions(engine: Engine, limit: int = 200, target: str | None = None) -> list[AuditEntry]:

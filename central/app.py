@@ -5,8 +5,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import AsyncIterator
 
 from litestar import Litestar, Router
 
@@ -48,7 +48,9 @@ def create_app(settings: Settings) -> Litestar:
         # returns an un-awaited coroutine (fixed upstream for v3 only, litestar PR #4738)
         route_handlers=[Router(path="/", route_handlers=[*api.ROUTES, *pages.ROUTES])],
         lifespan=[run_sync],
-        **app_config(templates=TEMPLATES, data_dir=settings.data_dir, title="yiwang county hub", version=app_version(), log=logging.getLogger("yiwang.hub.web")),
+        **app_config(
+            templates=TEMPLATES, data_dir=settings.data_dir, title="yiwang county hub", version=app_version(), log=logging.getLogger("yiwang.hub.web")
+        ),
     )
     app.state.hub = context
     return app

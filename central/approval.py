@@ -20,13 +20,13 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
 from sync_protocol import APPLICATION_ACCEPTED, APPLICATION_NOT_ACCEPTED, DECISION_MADE, RESULT_ISSUED, SUPPLEMENT_REQUESTED, seal_licence
+from weblayer.errors import Conflict, Forbidden, InvalidInput, NotFound
 
 from .actions import record_action
 from .clock import utcnow
 from .db import transaction
 from .departments import notify
 from .downlink import queue_downlink
-from weblayer.errors import Conflict, Forbidden, InvalidInput, NotFound
 from .models import Application, ApprovalTask, CatalogItem, Department, Licence, User
 from .workdays import Deadline, WorkCalendar, deadline_of, load_calendar
 
@@ -70,7 +70,8 @@ def department_queue(engine: Engine, user: User) -> list[tuple[Application, Appr
         raise Forbidden("只有部门审批人员可以查看审批队列")
     with Session(engine) as session:
         rows = session.exec(
-            select(Application, ApprovalTask).join(ApprovalTask, col(ApprovalTask.application_id) == col(Application.id))
+            select(Application, ApprovalTask)
+            .join(ApprovalTask, col(ApprovalTask.application_id) == col(Application.id))
             .where(ApprovalTask.department == user.department)
         ).all()
         return [(a, t) for a, t in rows]
@@ -173,7 +174,9 @@ def not_accept(engine: Engine, user: User, application_id: str, reason: str) -> 
             task.status = "closed"
             session.add(task)
         notify(session, app, tasks, "case.concluded")
-        queue_downlink(session, app.node_id, APPLICATION_NOT_ACCEPTED, {"application_id": app.id, "reason": reason, "by": user.display_name, "at": now})
+        queue_downlink(
+            session, app.node_id, APPLICATION_NOT_ACCEPTED, {"application_id": app.id, "reason": reason, "by": user.display_name, "at": now}
+        )
         record_action(session, user, "case.not_accepted", app.id, reason=reason)
     return app
 
@@ -197,15 +200,26 @@ def request_supplement(engine: Engine, user: User, application_id: str, missing:
 def issue_licence(session: Session, app: Application, key: SigningKey, issued_at: str) -> Licence:
     """Sign the result as an e-licence, keep it in the library, and send it to the node — in the
     caller's (the approval's) transaction."""
-    licence = Licence(holder_id=app.applicant_id_number, holder_name=app.applicant_name, item_code=app.item_code, application_id=app.id, issued_at=issued_at)
+    licence = Licence(
+        holder_id=app.applicant_id_number, holder_name=app.applicant_name, item_code=app.item_code, application_id=app.id, issued_at=issued_at
+    )
     session.add(licence)
     session.flush()  # the id numbers the licence
     licence.licence_no = f"YW{issued_at[:4]}{licence.id:08d}"
-    licence.text = seal_licence({
-        "licence_no": licence.licence_no, "kind": "办理结果", "item_code": app.item_code, "item_name": app.item_name,
-        "holder_name": app.applicant_name, "holder_id": app.applicant_id_number, "application_id": app.id,
-        "issued_at": issued_at, "issuer": ISSUER,
-    }, key)
+    licence.text = seal_licence(
+        {
+            "licence_no": licence.licence_no,
+            "kind": "办理结果",
+            "item_code": app.item_code,
+            "item_name": app.item_name,
+            "holder_name": app.applicant_name,
+            "holder_id": app.applicant_id_number,
+            "application_id": app.id,
+            "issued_at": issued_at,
+            "issuer": ISSUER,
+        },
+        key,
+    )
     session.add(licence)
     queue_downlink(session, app.node_id, RESULT_ISSUED, {"application_id": app.id, "licence_no": licence.licence_no, "licence": licence.text})
     return licence
@@ -254,7 +268,12 @@ def _conclude(session: Session, app: Application, tasks: list[ApprovalTask], now
     session.add(app)
     notify(session, app, tasks, "case.concluded")
     by = "、".join(users[t.decided_by].display_name if t.decided_by in users else (t.decided_by or "") for t in deciders)
-    queue_downlink(session, app.node_id, DECISION_MADE, {"application_id": app.id, "decision": app.status, "reason": app.decision_reason, "decided_by": by, "decided_at": now})
+    queue_downlink(
+        session,
+        app.node_id,
+        DECISION_MADE,
+        {"application_id": app.id, "decision": app.status, "reason": app.decision_reason, "decided_by": by, "decided_at": now},
+    )
     if app.status == "approved" and key is not None:
         issue_licence(session, app, key, now)
 
@@ -267,8 +286,12 @@ def licences_used(engine: Engine, app: Application) -> list[dict[str, object]]:
         return []
     with Session(engine) as session:
         item = session.get(CatalogItem, app.item_code)
-        wanted = {m["name"]: m.get("licence_item") for m in (json.loads(item.detail_json).get("materials", []) if item else []) if isinstance(m, dict)}
-        library = {lic.licence_no: lic for lic in session.exec(select(Licence).where(col(Licence.licence_no).in_([u["licence_no"] for u in used]))).all()}
+        wanted = {
+            m["name"]: m.get("licence_item") for m in (json.loads(item.detail_json).get("materials", []) if item else []) if isinstance(m, dict)
+        }
+        library = {
+            lic.licence_no: lic for lic in session.exec(select(Licence).where(col(Licence.licence_no).in_([u["licence_no"] for u in used]))).all()
+        }
     out = []
     for u in used:
         lic = library.get(u["licence_no"])

@@ -8,8 +8,8 @@ same IngestCursor the ingest used, and checks the stored hash and the node's liv
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Iterable
 
 from nacl.signing import VerifyKey
 from sqlalchemy.engine import Engine
@@ -34,7 +34,9 @@ class ChainReport:
         return self.first_bad is None
 
 
-def _walk(node_id: str, direction: Direction, keys: list[tuple[int, VerifyKey]], rows: Iterable[tuple[int, str, bytes]], expected_head: ChainPos) -> ChainReport:
+def _walk(
+    node_id: str, direction: Direction, keys: list[tuple[int, VerifyKey]], rows: Iterable[tuple[int, str, bytes]], expected_head: ChainPos
+) -> ChainReport:
     """``keys``: (from_seq, key) in order; each batch is verified with the key in force at its seq."""
     cursor = IngestCursor(node_id, direction, keys[0][1], GENESIS)
     hashes: dict[int, str] = {}
@@ -43,7 +45,9 @@ def _walk(node_id: str, direction: Direction, keys: list[tuple[int, VerifyKey]],
         count += 1
         cursor.verify_key = next(key for from_seq, key in reversed(keys) if from_seq <= seq) if seq >= keys[0][0] else None
         if seq != cursor.pos.seq + 1:
-            return ChainReport(node_id, direction, count, cursor.pos, cursor.pos.seq + 1, f"batch {cursor.pos.seq + 1} is missing (next stored is {seq})")
+            return ChainReport(
+                node_id, direction, count, cursor.pos, cursor.pos.seq + 1, f"batch {cursor.pos.seq + 1} is missing (next stored is {seq})"
+            )
         verdict = cursor.receive(raw, hashes.get)
         if not isinstance(verdict, Accepted):
             return ChainReport(node_id, direction, count, cursor.pos, seq, f"does not verify: {verdict}")
@@ -51,7 +55,14 @@ def _walk(node_id: str, direction: Direction, keys: list[tuple[int, VerifyKey]],
             return ChainReport(node_id, direction, count, cursor.pos, seq, "stored hash does not match the stored bytes")
         hashes[seq] = verdict.hash
     if cursor.pos != expected_head:
-        return ChainReport(node_id, direction, count, cursor.pos, cursor.pos.seq + 1, f"the live cursor says {expected_head.seq}/{expected_head.head[:12]}…, the stored chain ends at {cursor.pos.seq}")
+        return ChainReport(
+            node_id,
+            direction,
+            count,
+            cursor.pos,
+            cursor.pos.seq + 1,
+            f"the live cursor says {expected_head.seq}/{expected_head.head[:12]}…, the stored chain ends at {cursor.pos.seq}",
+        )
     return ChainReport(node_id, direction, count, cursor.pos)
 
 
@@ -67,7 +78,9 @@ def verify_all(engine: Engine, hub_key: VerifyKey) -> list[ChainReport]:
             key_history = [(k.from_seq, verify_key_from_text(k.public_key)) for k in keys] or [(1, verify_key_from_text(node.public_key))]
             reports.append(_walk(node.id, "up", key_history, up, ChainPos(node.up_seq, node.up_head)))
             down = session.execute(
-                select(DownlinkBatch.seq, DownlinkBatch.hash, DownlinkBatch.raw).where(DownlinkBatch.node_id == node.id).order_by(col(DownlinkBatch.seq))
+                select(DownlinkBatch.seq, DownlinkBatch.hash, DownlinkBatch.raw)
+                .where(DownlinkBatch.node_id == node.id)
+                .order_by(col(DownlinkBatch.seq))
             ).yield_per(200)
             reports.append(_walk(node.id, "down", [(1, hub_key)], down, ChainPos(node.down_seq, node.down_head)))
     return reports

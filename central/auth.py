@@ -9,11 +9,11 @@ from datetime import timedelta
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
+from weblayer.errors import NotAuthenticated
 from weblayer.passwords import check_password, hash_password
 
 from .clock import utcnow
 from .db import transaction
-from weblayer.errors import NotAuthenticated
 from .models import LoginSession, User
 
 SESSION_LIFETIME = timedelta(hours=12)

@@ -87,8 +87,11 @@ def receive_chunk(engine: Engine, blobs_dir: Path, subject: str, offset: int, si
             session.add(BlobChunk(sha256=sha, node_id=node_id, offset=offset, length=len(data)))
         session.flush()
         if offset <= upload.received_bytes:  # the usual case: the next chunk in order, joined with any that came early
-            later = session.exec(select(BlobChunk.offset, BlobChunk.length).where(BlobChunk.sha256 == sha, BlobChunk.node_id == node_id, col(BlobChunk.offset) > upload.received_bytes)
-                                 .order_by(col(BlobChunk.offset))).all()
+            later = session.exec(
+                select(BlobChunk.offset, BlobChunk.length)
+                .where(BlobChunk.sha256 == sha, BlobChunk.node_id == node_id, col(BlobChunk.offset) > upload.received_bytes)
+                .order_by(col(BlobChunk.offset))
+            ).all()
             upload.received_bytes = covered([(0, upload.received_bytes), (offset, len(data)), *later])
         session.add(upload)
         if upload.received_bytes < upload.size:
@@ -97,7 +100,11 @@ def receive_chunk(engine: Engine, blobs_dir: Path, subject: str, offset: int, si
             # the bytes do not match the name the signed record gave them, and every one of them
             # came from this point: drop its upload and start over
             _drop_upload(session, blobs_dir, upload)
-            session.add(Alert(kind="blob.mismatch", node_id=node_id, message=f"附件 {sha[:12]}… 的内容与其 SHA-256 不符，已丢弃，等待重传", created_at=utcnow()))
+            session.add(
+                Alert(
+                    kind="blob.mismatch", node_id=node_id, message=f"附件 {sha[:12]}… 的内容与其 SHA-256 不符，已丢弃，等待重传", created_at=utcnow()
+                )
+            )
             log.warning("attachment %s from %s does not match its hash; dropped", sha, node_id)
             return "rejected: content does not match its SHA-256"
         os.replace(part, blobs_dir / sha)
@@ -117,9 +124,20 @@ def _room_for_another(session: Session, blobs_dir: Path, node_id: str) -> bool:
     unfinished = len(session.exec(select(BlobUpload.sha256).where(BlobUpload.node_id == node_id)).all())
     if unfinished < MAX_UNFINISHED_UPLOADS:
         return True
-    if session.exec(select(Alert).where(Alert.kind == "blob.too_many", Alert.node_id == node_id, col(Alert.created_at) >= utcnow(-STALE_UPLOAD))).first() is None:
-        session.add(Alert(kind="blob.too_many", node_id=node_id, created_at=utcnow(),
-                          message=f"该服务点在县中枢有 {unfinished} 个未传完的附件，新的附件暂不接收；正常的服务点一次只传一个，请检查该设备"))
+    if (
+        session.exec(
+            select(Alert).where(Alert.kind == "blob.too_many", Alert.node_id == node_id, col(Alert.created_at) >= utcnow(-STALE_UPLOAD))
+        ).first()
+        is None
+    ):
+        session.add(
+            Alert(
+                kind="blob.too_many",
+                node_id=node_id,
+                created_at=utcnow(),
+                message=f"该服务点在县中枢有 {unfinished} 个未传完的附件，新的附件暂不接收；正常的服务点一次只传一个，请检查该设备",
+            )
+        )
         log.warning("%s has %d unfinished uploads; refusing another", node_id, unfinished)
     return False
 
@@ -166,12 +184,27 @@ def _receipt(session: Session, node_id: str, blob: Blob) -> None:
 
 
 def materials_of(session: Session, application_id: str) -> list[dict]:
-    rows = session.exec(select(Material, Blob).join(Blob, col(Blob.sha256) == col(Material.sha256), isouter=True).where(Material.application_id == application_id)).all()
-    progress = {sha: received for sha, received in session.exec(
-        select(BlobUpload.sha256, func.max(BlobUpload.received_bytes)).where(col(BlobUpload.sha256).in_([m.sha256 for m, _ in rows])).group_by(col(BlobUpload.sha256))).all()}
+    rows = session.exec(
+        select(Material, Blob).join(Blob, col(Blob.sha256) == col(Material.sha256), isouter=True).where(Material.application_id == application_id)
+    ).all()
+    progress = {
+        sha: received
+        for sha, received in session.exec(
+            select(BlobUpload.sha256, func.max(BlobUpload.received_bytes))
+            .where(col(BlobUpload.sha256).in_([m.sha256 for m, _ in rows]))
+            .group_by(col(BlobUpload.sha256))
+        ).all()
+    }
     return [
-        {"material": m.material, "sha256": m.sha256, "size": m.size, "media_type": m.media_type, "filename": m.filename,
-         "arrived": bool(b is not None and b.complete_at), "received_bytes": b.size if b is not None and b.complete_at else progress.get(m.sha256, 0)}
+        {
+            "material": m.material,
+            "sha256": m.sha256,
+            "size": m.size,
+            "media_type": m.media_type,
+            "filename": m.filename,
+            "arrived": bool(b is not None and b.complete_at),
+            "received_bytes": b.size if b is not None and b.complete_at else progress.get(m.sha256, 0),
+        }
         for m, b in rows
     ]
 

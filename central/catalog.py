@@ -16,12 +16,12 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, func, select
 
 from sync_protocol import CATALOG_VERSION
+from weblayer.errors import InvalidInput
 
 from .actions import record_action
 from .clock import utcnow
 from .db import transaction
 from .downlink import queue_downlink
-from weblayer.errors import InvalidInput
 from .models import CatalogItem, CatalogVersion, Department, Node, User
 
 LEVELS = {"village": "村级可办", "township": "乡镇可办"}
@@ -49,7 +49,14 @@ def load_catalog(engine: Engine, catalog: dict[str, Any]) -> None:
 
 
 def _row(item: dict[str, Any]) -> CatalogItem:
-    return CatalogItem(code=item["code"], name=item["name"], department=item["department"], time_limit_days=item["time_limit_days"], fee_fen=item["fee_fen"], detail_json=json.dumps(item, ensure_ascii=False))
+    return CatalogItem(
+        code=item["code"],
+        name=item["name"],
+        department=item["department"],
+        time_limit_days=item["time_limit_days"],
+        fee_fen=item["fee_fen"],
+        detail_json=json.dumps(item, ensure_ascii=False),
+    )
 
 
 def _latest(session: Session) -> CatalogVersion | None:
@@ -69,7 +76,13 @@ def _items(session: Session) -> list[dict[str, Any]]:
 def _publish(session: Session, actor: str, note: str) -> CatalogVersion:
     """Snapshot the items in force as the next version and queue it to every enrolled node."""
     latest = _latest(session)
-    version = CatalogVersion(version=(latest.version if latest else 0) + 1, items_json=json.dumps(_items(session), ensure_ascii=False), published_at=utcnow(), published_by=actor, note=note)
+    version = CatalogVersion(
+        version=(latest.version if latest else 0) + 1,
+        items_json=json.dumps(_items(session), ensure_ascii=False),
+        published_at=utcnow(),
+        published_by=actor,
+        note=note,
+    )
     session.add(version)
     payload = {"version": version.version, "items": json.loads(version.items_json)}
     for node_id in session.exec(select(Node.id).where(Node.status == "enrolled")).all():
@@ -91,7 +104,14 @@ def versions(engine: Engine) -> list[dict[str, Any]]:
     with Session(engine) as session:
         running = dict(session.exec(select(Node.catalog_version, func.count()).where(Node.status == "enrolled").group_by(Node.catalog_version)).all())
         return [
-            {"version": v.version, "published_at": v.published_at, "published_by": v.published_by, "note": v.note, "items": len(json.loads(v.items_json)), "nodes_running": running.get(v.version, 0)}
+            {
+                "version": v.version,
+                "published_at": v.published_at,
+                "published_by": v.published_by,
+                "note": v.note,
+                "items": len(json.loads(v.items_json)),
+                "nodes_running": running.get(v.version, 0),
+            }
             for v in session.exec(select(CatalogVersion).order_by(col(CatalogVersion.version).desc())).all()
         ]
 
@@ -103,6 +123,7 @@ def departments(engine: Engine) -> dict[str, str]:
 
 def validate_item(item: dict[str, Any], known_departments: set[str]) -> dict[str, Any]:
     """An item as the hub will publish it, or InvalidInput naming the first field that is wrong."""
+
     def text(name: str, label: str, required: bool = True, limit: int = 200) -> str:
         value = item.get(name, "")
         if not isinstance(value, str) or (required and not value.strip()) or len(value) > limit:
@@ -129,13 +150,29 @@ def validate_item(item: dict[str, Any], known_departments: set[str]) -> dict[str
     if item.get("service_object", "natural") not in SERVICE_OBJECTS:
         raise InvalidInput("服务对象只能是自然人、法人或两者", field="service_object")
     clean = {k: v for k, v in item.items() if k not in ("note", "department_name")}
-    clean.update({
-        "code": code, "name": text("name", "事项名称"), "department": departments_[0], "departments": list(dict.fromkeys(departments_)),
-        "time_limit_days": whole("time_limit_days", "承诺办结时限（工作日）", 1, 365), "fee_fen": whole("fee_fen", "收费金额（分）", 0, 10_000_000),
-        "level": item.get("level", "village"), "instant": bool(item.get("instant", False)), "service_object": item.get("service_object", "natural"),
-        "legal_basis": text("legal_basis", "设定依据", required=False, limit=1000), "conditions": text("conditions", "受理条件", required=False, limit=1000),
-        "materials": [{k: v for k, v in (("name", m["name"].strip()), ("shared", bool(m.get("shared", False))), ("licence_item", m.get("licence_item"))) if v is not None} for m in materials],
-    })
+    clean.update(
+        {
+            "code": code,
+            "name": text("name", "事项名称"),
+            "department": departments_[0],
+            "departments": list(dict.fromkeys(departments_)),
+            "time_limit_days": whole("time_limit_days", "承诺办结时限（工作日）", 1, 365),
+            "fee_fen": whole("fee_fen", "收费金额（分）", 0, 10_000_000),
+            "level": item.get("level", "village"),
+            "instant": bool(item.get("instant", False)),
+            "service_object": item.get("service_object", "natural"),
+            "legal_basis": text("legal_basis", "设定依据", required=False, limit=1000),
+            "conditions": text("conditions", "受理条件", required=False, limit=1000),
+            "materials": [
+                {
+                    k: v
+                    for k, v in (("name", m["name"].strip()), ("shared", bool(m.get("shared", False))), ("licence_item", m.get("licence_item")))
+                    if v is not None
+                }
+                for m in materials
+            ],
+        }
+    )
     if len(clean["departments"]) == 1:
         clean.pop("departments")
     return clean
@@ -187,10 +224,17 @@ def item_from_form(form: dict[str, Any], departments_: list[str]) -> dict[str, A
     materials = materials_from_form(form)
     lead = str(form.get("department", ""))
     return {
-        "code": str(form.get("code", "")), "name": form.get("name", ""), "departments": [lead] + [d for d in departments_ if d != lead] if lead else departments_,
-        "time_limit_days": number("time_limit_days", "承诺办结时限"), "fee_fen": number("fee_yuan", "收费金额", 100),
-        "level": form.get("level", "village"), "instant": form.get("instant") == "1", "service_object": form.get("service_object", "natural"),
-        "legal_basis": form.get("legal_basis", ""), "conditions": form.get("conditions", ""), "materials": materials,
+        "code": str(form.get("code", "")),
+        "name": form.get("name", ""),
+        "departments": [lead] + [d for d in departments_ if d != lead] if lead else departments_,
+        "time_limit_days": number("time_limit_days", "承诺办结时限"),
+        "fee_fen": number("fee_yuan", "收费金额", 100),
+        "level": form.get("level", "village"),
+        "instant": form.get("instant") == "1",
+        "service_object": form.get("service_object", "natural"),
+        "legal_basis": form.get("legal_basis", ""),
+        "conditions": form.get("conditions", ""),
+        "materials": materials,
         "keywords": [k for k in str(form.get("keywords", "")).replace("，", " ").replace(",", " ").split() if k],
     }
 

@@ -96,7 +96,10 @@ def worker(settings: Settings) -> int:
     version = schema_version(engine)
     if version != LATEST:
         found = "has no yiwang schema yet" if version is None else f"is at schema version {version}"
-        print(f"the database at {where} {found}; this worker needs version {LATEST}: start `yiwang hub serve` (it creates and upgrades the schema) first", file=sys.stderr)
+        print(
+            f"the database at {where} {found}; this worker needs version {LATEST}: start `yiwang hub serve` (it creates and upgrades the schema) first",
+            file=sys.stderr,
+        )
         return 2
 
     async def run() -> None:
@@ -131,7 +134,12 @@ def main(argv: list[str] | None = None) -> int:
             p.add_argument("--host")
             p.add_argument("--port", type=int)
             p.add_argument("--public-url", help="URL nodes use to reach this hub for enrolment")
-            p.add_argument("--https", action="store_true", default=None, help="serve HTTPS with the county-CA certificate from `yiwang hub init` (or YIWANG_HUB_HTTPS=1)")
+            p.add_argument(
+                "--https",
+                action="store_true",
+                default=None,
+                help="serve HTTPS with the county-CA certificate from `yiwang hub init` (or YIWANG_HUB_HTTPS=1)",
+            )
         if name == "init":
             p.add_argument("--operator-password", help="create the account 'operator' with this password")
             p.add_argument("--demo-password", help="create demo clerk accounts with this password")
@@ -144,12 +152,19 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr)
     settings = Settings.from_env(
-        data_dir=args.dir, db_url=args.db_url,
-        host=getattr(args, "host", None), port=getattr(args, "port", None),
-        nats_url=getattr(args, "nats_url", None), public_url=getattr(args, "public_url", None), https=getattr(args, "https", None),
+        data_dir=args.dir,
+        db_url=args.db_url,
+        host=getattr(args, "host", None),
+        port=getattr(args, "port", None),
+        nats_url=getattr(args, "nats_url", None),
+        public_url=getattr(args, "public_url", None),
+        https=getattr(args, "https", None),
     )
     if args.command in ("serve", "audit", "add-user") and not args.db_url and not settings.key_path.exists():
-        print(f"{settings.data_dir} 中没有县中枢（no hub in {settings.data_dir}）: give the hub's directory with --dir, or run `yiwang hub init --dir {settings.data_dir}` first", file=sys.stderr)
+        print(
+            f"{settings.data_dir} 中没有县中枢（no hub in {settings.data_dir}）: give the hub's directory with --dir, or run `yiwang hub init --dir {settings.data_dir}` first",
+            file=sys.stderr,
+        )
         return 2
     if args.command == "init":
         init(settings, args.operator_password, args.demo_password)
@@ -176,7 +191,10 @@ def _add_user(settings: Settings, args: argparse.Namespace) -> int:
                 print(f"not added: the account {args.username} exists already", file=sys.stderr)
                 return 2
             if args.department and session.get(Department, args.department) is None:
-                print(f"not added: no department {args.department!r} (the catalog's are {', '.join(d.code for d in session.exec(select(Department)).all())})", file=sys.stderr)
+                print(
+                    f"not added: no department {args.department!r} (the catalog's are {', '.join(d.code for d in session.exec(select(Department)).all())})",
+                    file=sys.stderr,
+                )
                 return 2
         add_user(engine, args.username, args.display_name, args.role, args.password, department=args.department)
     finally:

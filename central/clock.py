@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 from sync_protocol import format_time
 
 
 def utcnow(offset: timedelta = timedelta(0)) -> str:
-    return format_time(datetime.now(timezone.utc) + offset)
+    return format_time(datetime.now(UTC) + offset)

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from sqlalchemy.engine import Engine
@@ -32,7 +32,8 @@ from sync_protocol import format_time, parse_time
 from .approval import OPEN, Clocks, clocks_of, time_limits
 from .catalog import published_catalog
 from .fees import fee_summary
-from .linkstatus import CLOCK_SKEW_S, MISSED_HEARTBEATS, silent as is_silent
+from .linkstatus import CLOCK_SKEW_S, MISSED_HEARTBEATS
+from .linkstatus import silent as is_silent
 from .models import Alert, Application, Complaint, Evaluation, HeldBatch, Node, Quarantine
 from .supervision import ANSWER_WITHIN, POOR
 from .workdays import BEIJING, beijing_date, load_calendar
@@ -81,14 +82,25 @@ class Area:
 
     def as_dict(self) -> dict[str, Any]:
         return {
-            "name": self.name, "cases": {s: self.cases.get(s, 0) for s in CASE_STATES}, "total": self.total,
-            "concluded": self.concluded, "on_time": self.on_time, "on_time_rate": self.on_time_rate,
-            "overdue_open": self.overdue_open, "yellow_open": self.yellow_open,
-            "handed_over": self.handed_over, "at_most_one_trip": self.at_most_one_trip, "at_most_one_trip_rate": self.at_most_one_rate,
-            "zero_trips": self.zero_trips, "zero_trips_rate": self.zero_rate,
+            "name": self.name,
+            "cases": {s: self.cases.get(s, 0) for s in CASE_STATES},
+            "total": self.total,
+            "concluded": self.concluded,
+            "on_time": self.on_time,
+            "on_time_rate": self.on_time_rate,
+            "overdue_open": self.overdue_open,
+            "yellow_open": self.yellow_open,
+            "handed_over": self.handed_over,
+            "at_most_one_trip": self.at_most_one_trip,
+            "at_most_one_trip_rate": self.at_most_one_rate,
+            "zero_trips": self.zero_trips,
+            "zero_trips_rate": self.zero_rate,
             "fees": {
-                "cash_collected_fen": self.cash_collected_fen, "cash_refunded_fen": self.cash_refunded_fen, "cash_remitted_fen": self.cash_remitted_fen,
-                "cash_outstanding_fen": self.cash_outstanding_fen, "epay_collected_fen": self.epay_collected_fen,
+                "cash_collected_fen": self.cash_collected_fen,
+                "cash_refunded_fen": self.cash_refunded_fen,
+                "cash_remitted_fen": self.cash_remitted_fen,
+                "cash_outstanding_fen": self.cash_outstanding_fen,
+                "epay_collected_fen": self.epay_collected_fen,
             },
         }
 
@@ -116,7 +128,11 @@ def node_health(engine: Engine, silent_after: timedelta, now: datetime, latest_c
         reasons = []
         silent = is_silent(n, now, silent_after)
         if silent:
-            limit = f"{MISSED_HEARTBEATS} 次心跳（{MISSED_HEARTBEATS * n.heartbeat_interval_s} 秒）" if n.heartbeat_interval_s else f"{int(silent_after.total_seconds() // 60)} 分钟"
+            limit = (
+                f"{MISSED_HEARTBEATS} 次心跳（{MISSED_HEARTBEATS * n.heartbeat_interval_s} 秒）"
+                if n.heartbeat_interval_s
+                else f"{int(silent_after.total_seconds() // 60)} 分钟"
+            )
             reasons.append("从未同步" if n.last_seen_at is None else f"超过 {limit}没有消息")
         if held.get(n.id):
             reasons.append(f"{held[n.id]} 个批次等待缺口补齐")
@@ -126,11 +142,19 @@ def node_health(engine: Engine, silent_after: timedelta, now: datetime, latest_c
             reasons.append(f"{n.set_aside} 条记录超出上限，已在服务点搁置")
         if n.heartbeat_at and n.catalog_version < latest_catalog:
             reasons.append(f"目录第 {n.catalog_version} 版（最新第 {latest_catalog} 版）")
-        rows.append(n.model_dump() | {
-            "township": township_of(n), "silent": silent, "behind": n.status == "enrolled" and bool(reasons), "reasons": reasons,
-            "quarantined": quarantined.get(n.id, 0), "held": held.get(n.id, 0), "alerts": alerts.get(n.id, 0),
-            "clock_skewed": n.clock_offset_s is not None and abs(n.clock_offset_s) > CLOCK_SKEW_S,
-        })
+        rows.append(
+            n.model_dump()
+            | {
+                "township": township_of(n),
+                "silent": silent,
+                "behind": n.status == "enrolled" and bool(reasons),
+                "reasons": reasons,
+                "quarantined": quarantined.get(n.id, 0),
+                "held": held.get(n.id, 0),
+                "alerts": alerts.get(n.id, 0),
+                "clock_skewed": n.clock_offset_s is not None and abs(n.clock_offset_s) > CLOCK_SKEW_S,
+            }
+        )
     return rows
 
 
@@ -181,9 +205,14 @@ def supervision(engine: Engine, now: datetime) -> dict[str, Any]:
     """Complaints past their 24 hours and poor evaluations (≤ 2) not followed up."""
     with Session(engine) as session:
         complaints = session.exec(select(Complaint).where(col(Complaint.answered_at).is_(None)).order_by(Complaint.filed_at)).all()
-        poor = session.exec(select(Evaluation).where(Evaluation.level <= POOR, col(Evaluation.followed_up_at).is_(None)).order_by(Evaluation.given_at)).all()
+        poor = session.exec(
+            select(Evaluation).where(Evaluation.level <= POOR, col(Evaluation.followed_up_at).is_(None)).order_by(Evaluation.given_at)
+        ).all()
     return {
-        "complaints_open": [c.model_dump() | {"overdue": now - parse_time(c.filed_at) > ANSWER_WITHIN, "due_at": format_time(parse_time(c.filed_at) + ANSWER_WITHIN)} for c in complaints],
+        "complaints_open": [
+            c.model_dump() | {"overdue": now - parse_time(c.filed_at) > ANSWER_WITHIN, "due_at": format_time(parse_time(c.filed_at) + ANSWER_WITHIN)}
+            for c in complaints
+        ],
         "poor_evaluations_open": [e.model_dump() for e in poor],
     }
 
@@ -194,32 +223,60 @@ def late_cases(cases: list[tuple[Application, Clocks]]) -> list[dict[str, Any]]:
     for app, clocks in cases:
         urgent = clocks.most_urgent
         if app.status in OPEN and urgent.card:
-            rows.append({"id": app.id, "receipt_no": app.receipt_no, "item_name": app.item_name, "department": app.department, "node_id": app.node_id,
-                         "status": app.status, "card": urgent.card, "due": urgent.due.isoformat(), "remaining_working_days": urgent.remaining,
-                         "clock": "pre_review" if urgent is clocks.pre_review else "decision"})
+            rows.append(
+                {
+                    "id": app.id,
+                    "receipt_no": app.receipt_no,
+                    "item_name": app.item_name,
+                    "department": app.department,
+                    "node_id": app.node_id,
+                    "status": app.status,
+                    "card": urgent.card,
+                    "due": urgent.due.isoformat(),
+                    "remaining_working_days": urgent.remaining,
+                    "clock": "pre_review" if urgent is clocks.pre_review else "decision",
+                }
+            )
     return sorted(rows, key=lambda r: (r["card"] != "red", r["remaining_working_days"]))
 
 
-FEE_COLUMNS = ("node_id", "cash_collected_fen", "cash_refunded_fen", "epay_collected_fen", "cash_remitted_fen", "cash_outstanding_fen", "closes_with_discrepancy", "all_reached_county")
+FEE_COLUMNS = (
+    "node_id",
+    "cash_collected_fen",
+    "cash_refunded_fen",
+    "epay_collected_fen",
+    "cash_remitted_fen",
+    "cash_outstanding_fen",
+    "closes_with_discrepancy",
+    "all_reached_county",
+)
 
 
 def fee_nodes(engine: Engine) -> list[dict[str, Any]]:
     """Per node with fees or remittances: cash collected vs remitted (to the fen), e-payments,
     closes with a discrepancy — the dashboard's columns of ``fees.fee_summary``."""
-    return [{k: row["remitted_fen"] if k == "cash_remitted_fen" else row[k] for k in FEE_COLUMNS} for row in fee_summary(engine) if row["receipts"] or row["remitted_fen"]]
+    return [
+        {k: row["remitted_fen"] if k == "cash_remitted_fen" else row[k] for k in FEE_COLUMNS}
+        for row in fee_summary(engine)
+        if row["receipts"] or row["remitted_fen"]
+    ]
 
 
 def dashboard(engine: Engine, silent_after: timedelta, now: datetime | None = None) -> dict[str, Any]:
     """Everything the operator's home page shows (and /api/dashboard returns)."""
-    now = now or datetime.now(timezone.utc)
+    now = now or datetime.now(UTC)
     day = now.astimezone(BEIJING).date()
     catalog_version = published_catalog(engine)["version"]
     cases, fees = cases_with_clocks(engine, day), fee_nodes(engine)
     county, townships = area_figures(engine, cases, fees)
     nodes = node_health(engine, silent_after, now, catalog_version)
     return {
-        "nodes": nodes, "nodes_behind": [n["id"] for n in nodes if n["behind"]],
-        "county": county.as_dict(), "townships": [a.as_dict() for a in townships],
-        "late_cases": late_cases(cases), "fees": fees, **supervision(engine, now),
+        "nodes": nodes,
+        "nodes_behind": [n["id"] for n in nodes if n["behind"]],
+        "county": county.as_dict(),
+        "townships": [a.as_dict() for a in townships],
+        "late_cases": late_cases(cases),
+        "fees": fees,
+        **supervision(engine, now),
         "catalog_version": catalog_version,
     }

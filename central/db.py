@@ -10,10 +10,11 @@ from __future__ import annotations
 
 import json
 import uuid
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from functools import cache
 from operator import itemgetter
-from typing import Callable, Iterator, TypeVar
+from typing import TypeVar
 
 from sqlalchemy import Table, event, insert, inspect, text
 from sqlalchemy.engine import Connection, Engine
@@ -21,7 +22,7 @@ from sqlalchemy.exc import OperationalError
 from sqlmodel import Session, SQLModel, create_engine
 from tenacity import Retrying, retry_if_exception, stop_after_attempt, wait_random_exponential
 
-from . import models  # noqa: F401  (registers the tables)
+from . import models
 from .clock import utcnow
 
 T = TypeVar("T")
@@ -97,31 +98,51 @@ def _m6_hub_supervision(conn: Connection) -> None:
     """受理, parallel approval, heartbeats, department integration, follow-ups."""
     for table, column in (
         ("department", "integration VARCHAR NOT NULL DEFAULT ''"),
-        ("node", "heartbeat_at VARCHAR"), ("node", "app_version VARCHAR NOT NULL DEFAULT ''"),
-        ("node", "catalog_version INTEGER NOT NULL DEFAULT 0"), ("node", "outbox_depth INTEGER NOT NULL DEFAULT 0"),
+        ("node", "heartbeat_at VARCHAR"),
+        ("node", "app_version VARCHAR NOT NULL DEFAULT ''"),
+        ("node", "catalog_version INTEGER NOT NULL DEFAULT 0"),
+        ("node", "outbox_depth INTEGER NOT NULL DEFAULT 0"),
         ("node", "clock_offset_s INTEGER"),
-        ("application", "accepted_at VARCHAR"), ("application", "accepted_by VARCHAR"), ("application", "supplement_rounds INTEGER NOT NULL DEFAULT 0"), ("application", "outcome VARCHAR NOT NULL DEFAULT ''"), ("application", "licences_json VARCHAR NOT NULL DEFAULT '[]'"),
-        ("application", "handover VARCHAR NOT NULL DEFAULT ''"), ("application", "handed_to_applicant BOOLEAN NOT NULL DEFAULT FALSE"),
-        ("evaluation", "followed_up_at VARCHAR"), ("evaluation", "followed_up_by VARCHAR"), ("evaluation", "follow_up VARCHAR NOT NULL DEFAULT ''"),
+        ("application", "accepted_at VARCHAR"),
+        ("application", "accepted_by VARCHAR"),
+        ("application", "supplement_rounds INTEGER NOT NULL DEFAULT 0"),
+        ("application", "outcome VARCHAR NOT NULL DEFAULT ''"),
+        ("application", "licences_json VARCHAR NOT NULL DEFAULT '[]'"),
+        ("application", "handover VARCHAR NOT NULL DEFAULT ''"),
+        ("application", "handed_to_applicant BOOLEAN NOT NULL DEFAULT FALSE"),
+        ("evaluation", "followed_up_at VARCHAR"),
+        ("evaluation", "followed_up_by VARCHAR"),
+        ("evaluation", "follow_up VARCHAR NOT NULL DEFAULT ''"),
         ("complaint", "answered_by VARCHAR"),
     ):
         _add_column(conn, table, column)
     # every existing case becomes one task of its department; a delivered case was approved if it has a licence
-    conn.execute(text(
-        "INSERT INTO approvaltask (application_id, department, status, decided_at, decided_by, reason) "
-        "SELECT id, department, CASE WHEN status IN ('received', 'supplement_requested') THEN 'pending' "
-        "WHEN status IN ('approved', 'denied') THEN status "
-        "WHEN EXISTS (SELECT 1 FROM licence WHERE licence.application_id = application.id) THEN 'approved' ELSE 'denied' END, "
-        "decided_at, decided_by, decision_reason FROM application"
-    ))
+    conn.execute(
+        text(
+            "INSERT INTO approvaltask (application_id, department, status, decided_at, decided_by, reason) "
+            "SELECT id, department, CASE WHEN status IN ('received', 'supplement_requested') THEN 'pending' "
+            "WHEN status IN ('approved', 'denied') THEN status "
+            "WHEN EXISTS (SELECT 1 FROM licence WHERE licence.application_id = application.id) THEN 'approved' ELSE 'denied' END, "
+            "decided_at, decided_by, decision_reason FROM application"
+        )
+    )
     conn.execute(text("UPDATE application SET accepted_at = decided_at, accepted_by = decided_by WHERE decided_at IS NOT NULL"))
-    conn.execute(text("UPDATE application SET outcome = (SELECT status FROM approvaltask WHERE application_id = application.id LIMIT 1) WHERE decided_at IS NOT NULL"))
+    conn.execute(
+        text(
+            "UPDATE application SET outcome = (SELECT status FROM approvaltask WHERE application_id = application.id LIMIT 1) WHERE decided_at IS NOT NULL"
+        )
+    )
     # the catalog nodes were given at enrolment becomes version 1, so the next publication is newer
     names = dict(conn.execute(text("SELECT code, name FROM department")).all())
-    items = [json.loads(detail) | {"department_name": names.get(dept, dept)} for detail, dept in conn.execute(text("SELECT detail_json, department FROM catalogitem ORDER BY code")).all()]
+    items = [
+        json.loads(detail) | {"department_name": names.get(dept, dept)}
+        for detail, dept in conn.execute(text("SELECT detail_json, department FROM catalogitem ORDER BY code")).all()
+    ]
     if items:
         conn.execute(
-            text("INSERT INTO catalogversion (version, items_json, published_at, published_by, note) VALUES (1, :items, :at, 'system', '升级前的目录')"),
+            text(
+                "INSERT INTO catalogversion (version, items_json, published_at, published_by, note) VALUES (1, :items, :at, 'system', '升级前的目录')"
+            ),
             {"items": json.dumps(items, ensure_ascii=False), "at": utcnow()},
         )
 
@@ -138,16 +159,27 @@ def _m8_material_receipts(conn: Connection) -> None:
     for sha, node_id, size, complete_at in rows:
         conn.execute(
             text("INSERT INTO downlinkevent (id, node_id, kind, data_json, created_at) VALUES (:id, :node, 'material.received', :data, :at)"),
-            {"id": str(uuid.uuid4()), "node": node_id, "data": json.dumps({"sha256": sha, "size": size, "received_at": complete_at}), "at": complete_at},
+            {
+                "id": str(uuid.uuid4()),
+                "node": node_id,
+                "data": json.dumps({"sha256": sha, "size": size, "received_at": complete_at}),
+                "at": complete_at,
+            },
         )
 
 
 def _m9_link_status(conn: Connection) -> None:
     """The latest link status of each node, kept in place (heartbeats left the audit chain)."""
     for column in (
-        "heartbeat_interval_s INTEGER NOT NULL DEFAULT 0", "link_kbit_per_s INTEGER NOT NULL DEFAULT 0", "link_rtt_ms INTEGER NOT NULL DEFAULT 0",
-        "bytes_up_today INTEGER NOT NULL DEFAULT 0", "bytes_down_today INTEGER NOT NULL DEFAULT 0", "files_waiting INTEGER NOT NULL DEFAULT 0",
-        "file_bytes_waiting INTEGER NOT NULL DEFAULT 0", "compression VARCHAR NOT NULL DEFAULT ''", "metered BOOLEAN NOT NULL DEFAULT FALSE",
+        "heartbeat_interval_s INTEGER NOT NULL DEFAULT 0",
+        "link_kbit_per_s INTEGER NOT NULL DEFAULT 0",
+        "link_rtt_ms INTEGER NOT NULL DEFAULT 0",
+        "bytes_up_today INTEGER NOT NULL DEFAULT 0",
+        "bytes_down_today INTEGER NOT NULL DEFAULT 0",
+        "files_waiting INTEGER NOT NULL DEFAULT 0",
+        "file_bytes_waiting INTEGER NOT NULL DEFAULT 0",
+        "compression VARCHAR NOT NULL DEFAULT ''",
+        "metered BOOLEAN NOT NULL DEFAULT FALSE",
         "metered_hours VARCHAR NOT NULL DEFAULT ''",
     ):
         _add_column(conn, "node", column)
@@ -170,7 +202,17 @@ def _m10_integrity(conn: Connection) -> None:
 
 # Numbered migrations for databases made by an older version. A new database gets the current
 # tables from create_all and starts at the latest version; version 1 is the first release's schema.
-MIGRATIONS: list[Callable[[Connection], None]] = [_m2_node_keys, _m3_materials_checked, _m4_supplements, _m5_decided_locally, _m6_hub_supervision, _m7_revoked_at, _m8_material_receipts, _m9_link_status, _m10_integrity]
+MIGRATIONS: list[Callable[[Connection], None]] = [
+    _m2_node_keys,
+    _m3_materials_checked,
+    _m4_supplements,
+    _m5_decided_locally,
+    _m6_hub_supervision,
+    _m7_revoked_at,
+    _m8_material_receipts,
+    _m9_link_status,
+    _m10_integrity,
+]
 LATEST = 1 + len(MIGRATIONS)
 
 
@@ -242,7 +284,9 @@ def _is_conflict(exc: BaseException) -> bool:
 def retry_conflicts(fn: Callable[..., T], *args: object) -> T:
     """``fn(*args)`` — one whole transaction — run again (up to 5 times, with a short jittered
     wait) when the database rolled it back because it crossed another one."""
-    retrying = Retrying(retry=retry_if_exception(_is_conflict), wait=wait_random_exponential(multiplier=0.05, max=1), stop=stop_after_attempt(5), reraise=True)
+    retrying = Retrying(
+        retry=retry_if_exception(_is_conflict), wait=wait_random_exponential(multiplier=0.05, max=1), stop=stop_after_attempt(5), reraise=True
+    )
     return retrying(fn, *args)
 
 

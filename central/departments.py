@@ -16,10 +16,11 @@ from typing import Any
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
+from weblayer.errors import Conflict, InvalidInput, NotFound
+
 from .actions import record_action
 from .clock import utcnow
 from .db import transaction
-from weblayer.errors import Conflict, InvalidInput, NotFound
 from .models import Application, ApprovalTask, Department, DepartmentEvent, NatsCredential, User
 from .natsauth import check_nkey, retire
 
@@ -29,10 +30,20 @@ INTEGRATIONS = {"": "在一网中枢审批", "nats": "本部门审批系统（NA
 def case_payload(app: Application, tasks: list[ApprovalTask]) -> dict[str, Any]:
     """What a department's system needs to decide (it is on the county's internal network)."""
     return {
-        "application_id": app.id, "receipt_no": app.receipt_no, "item_code": app.item_code, "item_name": app.item_name,
-        "lead_department": app.department, "departments": [t.department for t in tasks], "status": app.status,
-        "applicant_name": app.applicant_name, "applicant_id_number": app.applicant_id_number, "applicant_phone": app.applicant_phone,
-        "proxy_agent": app.proxy_agent, "materials_checked": json.loads(app.materials_checked), "submitted_at": app.submitted_at, "node_id": app.node_id,
+        "application_id": app.id,
+        "receipt_no": app.receipt_no,
+        "item_code": app.item_code,
+        "item_name": app.item_name,
+        "lead_department": app.department,
+        "departments": [t.department for t in tasks],
+        "status": app.status,
+        "applicant_name": app.applicant_name,
+        "applicant_id_number": app.applicant_id_number,
+        "applicant_phone": app.applicant_phone,
+        "proxy_agent": app.proxy_agent,
+        "materials_checked": json.loads(app.materials_checked),
+        "submitted_at": app.submitted_at,
+        "node_id": app.node_id,
         "materials_url": f"/api/applications/{app.id}",
     }
 
@@ -47,8 +58,16 @@ def notify(session: Session, app: Application, tasks: list[ApprovalTask], event:
     integrated = integrated_departments(session) if integrated is None else integrated
     for task in tasks:
         if task.department in integrated:
-            session.add(DepartmentEvent(id=str(uuid.uuid4()), department=task.department, event=event, application_id=app.id,
-                                        payload_json=json.dumps({"event": event, "case": case_payload(app, tasks)}, ensure_ascii=False), created_at=utcnow()))
+            session.add(
+                DepartmentEvent(
+                    id=str(uuid.uuid4()),
+                    department=task.department,
+                    event=event,
+                    application_id=app.id,
+                    payload_json=json.dumps({"event": event, "case": case_payload(app, tasks)}, ensure_ascii=False),
+                    created_at=utcnow(),
+                )
+            )
 
 
 def set_integration(engine: Engine, operator: User, code: str, integration: str, nats_public_key: str | None = None) -> Department:
@@ -80,7 +99,11 @@ def set_integration(engine: Engine, operator: User, code: str, integration: str,
 
 def unpublished(engine: Engine, limit: int = 200) -> list[DepartmentEvent]:
     with Session(engine) as session:
-        return list(session.exec(select(DepartmentEvent).where(col(DepartmentEvent.published_at).is_(None)).order_by(DepartmentEvent.created_at).limit(limit)).all())
+        return list(
+            session.exec(
+                select(DepartmentEvent).where(col(DepartmentEvent.published_at).is_(None)).order_by(DepartmentEvent.created_at).limit(limit)
+            ).all()
+        )
 
 
 def mark_published(engine: Engine, event_id: str) -> None:

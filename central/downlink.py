@@ -56,7 +56,9 @@ def _seal_pending(engine: Engine, key: SigningKey) -> int:
                 records = [Record(e.kind, e.id, e.created_at, json.loads(e.data_json)) for e in events]
                 now = utcnow()
                 # the batch names the node whose chain it extends; the hub key signs it
-                wire, pos, count = seal_within(node_id, "down", ChainPos(node.down_seq, node.down_head), records, now, key, batch_bytes(node), node.compression == COMPRESSION)
+                wire, pos, count = seal_within(
+                    node_id, "down", ChainPos(node.down_seq, node.down_head), records, now, key, batch_bytes(node), node.compression == COMPRESSION
+                )
                 session.add(DownlinkBatch(node_id=node_id, seq=pos.seq, hash=pos.head, raw=wire, created_at=now))
                 for e in events[:count]:
                     e.batch_seq = pos.seq
@@ -70,7 +72,9 @@ def _seal_pending(engine: Engine, key: SigningKey) -> int:
 
 def unpublished(engine: Engine) -> list[DownlinkBatch]:
     with Session(engine) as session:
-        return list(session.exec(select(DownlinkBatch).where(DownlinkBatch.published_at.is_(None)).order_by(DownlinkBatch.node_id, DownlinkBatch.seq)).all())
+        return list(
+            session.exec(select(DownlinkBatch).where(DownlinkBatch.published_at.is_(None)).order_by(DownlinkBatch.node_id, DownlinkBatch.seq)).all()
+        )
 
 
 def mark_published(engine: Engine, node_id: str, seq: int) -> None:

@@ -9,11 +9,11 @@ from datetime import timedelta
 from sqlalchemy.engine import Engine
 
 from sync_protocol import is_valid_node_id, verify_key_from_text
-
-from .clock import utcnow
-from .actions import record_action
-from .db import transaction
 from weblayer.errors import Conflict, Forbidden, InvalidInput, NotFound
+
+from .actions import record_action
+from .clock import utcnow
+from .db import transaction
 from .models import Alert, EnrolmentCode, NatsCredential, Node, NodeKey, RestoreToken
 from .natsauth import check_nkey, retire
 
@@ -40,7 +40,18 @@ def _new_code(session, node_id: str, name: str, kind: str, parent: str | None, r
     raw = "".join(secrets.choice(_ALPHABET) for _ in range(12))
     code = "-".join(raw[i : i + 4] for i in range(0, 12, 4))
     expires = utcnow(CODE_LIFETIME)
-    session.add(EnrolmentCode(code_hash=_hash(code), node_id=node_id, name=name, kind=kind, parent=parent, created_at=utcnow(), expires_at=expires, replacement=replacement))
+    session.add(
+        EnrolmentCode(
+            code_hash=_hash(code),
+            node_id=node_id,
+            name=name,
+            kind=kind,
+            parent=parent,
+            created_at=utcnow(),
+            expires_at=expires,
+            replacement=replacement,
+        )
+    )
     return code, expires
 
 
@@ -79,7 +90,13 @@ def redeem_code(engine: Engine, code: str, public_key: str, nats_public_key: str
             raise NotFound("登记码无效，请向县级运维人员核对")
         existing = session.get(Node, row.node_id)
         credential = session.get(NatsCredential, nats_public_key)
-        retry = row.used_at is not None and existing is not None and existing.public_key == public_key and credential is not None and credential.node_id == existing.id
+        retry = (
+            row.used_at is not None
+            and existing is not None
+            and existing.public_key == public_key
+            and credential is not None
+            and credential.node_id == existing.id
+        )
         if row.used_at is not None and not retry:
             raise Conflict("登记码已经使用过，请向县级运维人员申请新的登记码")
         if not retry and row.expires_at < utcnow():
@@ -95,7 +112,9 @@ def redeem_code(engine: Engine, code: str, public_key: str, nats_public_key: str
             session.merge(NodeKey(node_id=node.id, from_seq=node.up_seq + 1, public_key=public_key, enrolled_at=now))
             node.public_key, node.status, node.revoked_at = public_key, "enrolled", None
             retire(session, now, node_id=node.id)  # the old device (stolen, broken) may no longer connect
-            session.add(Alert(kind="node.replaced", node_id=node.id, message=f"服务点更换设备：新密钥自上行批次 {node.up_seq + 1} 起生效", created_at=now))
+            session.add(
+                Alert(kind="node.replaced", node_id=node.id, message=f"服务点更换设备：新密钥自上行批次 {node.up_seq + 1} 起生效", created_at=now)
+            )
         else:
             if existing is not None:
                 raise Conflict(f"节点 {row.node_id} 已经登记")

@@ -21,7 +21,18 @@ def apply_fee_record(session: Session, node_id: str, record: Record) -> None:
     d = record.data
     if record.kind == FEE_COLLECTED:
         if session.get(FeeReceipt, d["fee_receipt_no"]) is None:
-            session.add(FeeReceipt(receipt_no=d["fee_receipt_no"], node_id=node_id, application_id=d.get("application_id"), amount_fen=d["amount_fen"], method=d["method"], reference=d.get("reference", ""), agent=d["agent"], collected_at=record.at))
+            session.add(
+                FeeReceipt(
+                    receipt_no=d["fee_receipt_no"],
+                    node_id=node_id,
+                    application_id=d.get("application_id"),
+                    amount_fen=d["amount_fen"],
+                    method=d["method"],
+                    reference=d.get("reference", ""),
+                    agent=d["agent"],
+                    collected_at=record.at,
+                )
+            )
     elif record.kind in (FEE_VOIDED, FEE_REFUNDED):
         session.flush()
         receipt = session.get(FeeReceipt, d["fee_receipt_no"])
@@ -35,10 +46,32 @@ def apply_fee_record(session: Session, node_id: str, record: Record) -> None:
         session.add(receipt)
     elif record.kind == DAILY_CLOSED:
         if session.get(DailyClose, d["close_id"]) is None:
-            session.add(DailyClose(close_id=d["close_id"], node_id=node_id, agent=d["agent"], business_date=d["business_date"], totals_json=json.dumps(d["totals_fen"]), cash_expected_fen=d["cash_expected_fen"], cash_counted_fen=d["cash_counted_fen"], discrepancy_fen=d["discrepancy_fen"], note=d.get("note", "")))
+            session.add(
+                DailyClose(
+                    close_id=d["close_id"],
+                    node_id=node_id,
+                    agent=d["agent"],
+                    business_date=d["business_date"],
+                    totals_json=json.dumps(d["totals_fen"]),
+                    cash_expected_fen=d["cash_expected_fen"],
+                    cash_counted_fen=d["cash_counted_fen"],
+                    discrepancy_fen=d["discrepancy_fen"],
+                    note=d.get("note", ""),
+                )
+            )
     elif record.kind == FEE_REMITTED:
         if session.get(Remittance, d["remittance_id"]) is None:
-            session.add(Remittance(remittance_id=d["remittance_id"], node_id=node_id, amount_fen=d["amount_fen"], close_ids_json=json.dumps(d["close_ids"]), bank_reference=d["bank_reference"], agent=d["agent"], remitted_at=record.at))
+            session.add(
+                Remittance(
+                    remittance_id=d["remittance_id"],
+                    node_id=node_id,
+                    amount_fen=d["amount_fen"],
+                    close_ids_json=json.dumps(d["close_ids"]),
+                    bank_reference=d["bank_reference"],
+                    agent=d["agent"],
+                    remitted_at=record.at,
+                )
+            )
             session.flush()
             for close_id in d["close_ids"]:
                 close = session.get(DailyClose, close_id)
@@ -66,22 +99,24 @@ def fee_summary(engine: Engine) -> list[dict[str, Any]]:
         cash_collected = sum(r.amount_fen for r in kept if r.method == "cash")
         cash_refunded = sum(r.refunded_fen for r in cash)
         outstanding = cash_collected - cash_refunded - paid_in
-        out.append({
-            "node_id": node_id,
-            "receipts": len(mine),
-            "voided": len(mine) - len(kept),
-            "collected_fen": sum(r.amount_fen for r in kept),
-            "refunded_fen": sum(r.refunded_fen for r in mine),
-            "closes": len(days),
-            "cash_counted_fen": sum(c.cash_counted_fen for c in days),
-            "discrepancy_fen": sum(c.discrepancy_fen for c in days),
-            "remitted_fen": paid_in,
-            "unremitted_fen": sum(c.cash_counted_fen for c in days if not c.remittance_id),
-            "cash_collected_fen": cash_collected,
-            "cash_refunded_fen": cash_refunded,
-            "epay_collected_fen": sum(r.amount_fen for r in kept if r.method != "cash") - sum(r.refunded_fen for r in mine if r.method != "cash"),
-            "cash_outstanding_fen": outstanding,
-            "closes_with_discrepancy": sum(1 for c in days if c.discrepancy_fen != 0),
-            "all_reached_county": outstanding == 0,
-        })
+        out.append(
+            {
+                "node_id": node_id,
+                "receipts": len(mine),
+                "voided": len(mine) - len(kept),
+                "collected_fen": sum(r.amount_fen for r in kept),
+                "refunded_fen": sum(r.refunded_fen for r in mine),
+                "closes": len(days),
+                "cash_counted_fen": sum(c.cash_counted_fen for c in days),
+                "discrepancy_fen": sum(c.discrepancy_fen for c in days),
+                "remitted_fen": paid_in,
+                "unremitted_fen": sum(c.cash_counted_fen for c in days if not c.remittance_id),
+                "cash_collected_fen": cash_collected,
+                "cash_refunded_fen": cash_refunded,
+                "epay_collected_fen": sum(r.amount_fen for r in kept if r.method != "cash") - sum(r.refunded_fen for r in mine if r.method != "cash"),
+                "cash_outstanding_fen": outstanding,
+                "closes_with_discrepancy": sum(1 for c in days if c.discrepancy_fen != 0),
+                "all_reached_county": outstanding == 0,
+            }
+        )
     return out

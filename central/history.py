@@ -9,6 +9,7 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
 from weblayer.errors import InvalidInput, NotFound
+
 from .models import DownlinkBatch, Node, NodeKey, UplinkBatch
 
 PAGE = 200

@@ -13,8 +13,8 @@ from __future__ import annotations
 import json
 import logging
 import os
+from collections.abc import Callable
 from datetime import timedelta
-from typing import Callable
 
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import SQLAlchemyError
@@ -23,16 +23,17 @@ from sqlmodel import Session, col, select
 from sync_protocol import (
     APPLICATION_DISPATCHED,
     APPLICATION_PICKED_UP,
+    APPLICATION_RECEIVED,
     COMPLAINT_FILED,
     DECISION_DELEGATED,
     EVALUATION_GIVEN,
-    APPLICATION_RECEIVED,
     MATERIALS_ATTACHED,
     NODE_HEARTBEAT,
     NODE_KEY_ACCEPTED,
     NODE_KEY_ROTATED,
     RESEND_REQUEST,
     SUPPLEMENT_PROVIDED,
+    UNKNOWN_KIND,
     Accepted,
     ChainPos,
     Duplicate,
@@ -41,7 +42,6 @@ from sync_protocol import (
     IngestCursor,
     Record,
     Rejected,
-    UNKNOWN_KIND,
     Verdict,
     is_user_nkey,
     node_from_subject,
@@ -50,17 +50,32 @@ from sync_protocol import (
     verify_key_to_text,
 )
 
+from . import ownership
+from .actions import record_action
+from .approval import departments_of, tasks_of
 from .clock import utcnow
 from .db import insert_rows, retry_conflicts, transaction
-from .downlink import queue_downlink
-from . import ownership
-from .fees import FEE_KINDS, apply_fee_record
-from .approval import departments_of, tasks_of
 from .departments import integrated_departments, notify
-from .actions import record_action
-from .natsauth import retire
+from .downlink import queue_downlink
+from .fees import FEE_KINDS, apply_fee_record
 from .linkstatus import note_clock, note_heartbeat
-from .models import Alert, Application, ApprovalTask, CatalogItem, Complaint, Evaluation, HeldBatch, Material, NatsCredential, Node, NodeHeartbeat, NodeKey, Quarantine, ResendRequest, UplinkBatch
+from .models import (
+    Alert,
+    Application,
+    ApprovalTask,
+    CatalogItem,
+    Complaint,
+    Evaluation,
+    HeldBatch,
+    Material,
+    NatsCredential,
+    Node,
+    NodeKey,
+    Quarantine,
+    ResendRequest,
+    UplinkBatch,
+)
+from .natsauth import retire
 
 log = logging.getLogger("yiwang.hub.ingest")
 # how long a node's old NATS identity still works after it rotated (it switches when the hub's
@@ -94,7 +109,9 @@ def _ingest_all(engine: Engine, messages: list[tuple[str, bytes, int | None]]) -
         # reads the moved cursor and classifies its copy as Duplicate (or applies the next batch).
         # The strong references keep each node in the identity map: no reload per batch.
         ids = sorted({n for n in (node_from_subject(subject) for subject, _, _ in messages) if n})
-        session.info["nodes"] = {n.id: n for n in session.exec(select(Node).where(col(Node.id).in_(ids)).order_by(col(Node.id)).with_for_update()).all()}
+        session.info["nodes"] = {
+            n.id: n for n in session.exec(select(Node).where(col(Node.id).in_(ids)).order_by(col(Node.id)).with_for_update()).all()
+        }
         # asked once per transaction, not per batch (each query was a few % of ingest time), and
         # after the locks, so no other worker can hold a batch for these nodes meanwhile:
         session.info["held"] = set(session.exec(select(HeldBatch.node_id).distinct()).all())  # nodes with batches waiting behind a gap
@@ -146,7 +163,9 @@ def _receive(session: Session, node: Node, subject: str, raw: bytes, now: str) -
             # stream halts visibly instead of skipping its data, and no other batch is touched
             verdict = Rejected("invalid_record", f"{type(exc).__name__}: {exc}")
         else:
-            insert_rows(session, UplinkBatch.__table__, [{"node_id": node.id, "seq": verdict.batch.seq, "hash": verdict.hash, "raw": raw, "received_at": now}])  # type: ignore[arg-type]
+            insert_rows(
+                session, UplinkBatch.__table__, [{"node_id": node.id, "seq": verdict.batch.seq, "hash": verdict.hash, "raw": raw, "received_at": now}]
+            )  # type: ignore[arg-type]
             node.up_seq, node.up_head = verdict.new_pos.seq, verdict.new_pos.head
             session.add(node)
             session.flush()
@@ -189,7 +208,9 @@ def _rotate_key(session: Session, node: Node, data: dict, now: str) -> None:
     session.merge(NodeKey(node_id=node.id, from_seq=from_seq, public_key=public_key, enrolled_at=now))
     node.public_key = public_key
     session.add(node)
-    queue_downlink(session, node.id, NODE_KEY_ACCEPTED, {"public_key": public_key, "nats_public_key": nkey, "from_seq": from_seq, "old_key_until": until})
+    queue_downlink(
+        session, node.id, NODE_KEY_ACCEPTED, {"public_key": public_key, "nats_public_key": nkey, "from_seq": from_seq, "old_key_until": until}
+    )
     record_action(session, "system", "node.key_rotated", node.id, from_seq=from_seq, old_key_until=until)
     log.info("node %s rotated its key: new key from uplink seq %d, old NATS identity until %s", node.id, from_seq, until)
 
@@ -223,8 +244,14 @@ def _quarantine(session: Session, node_id: str | None, subject: str, raw: bytes,
     if verified(verdict):
         session.add(Alert(kind=f"quarantine.{reason}", node_id=node_id, message=f"批次已隔离（{reason}）：{detail}", created_at=now))
     else:
-        session.add(Alert(kind=f"quarantine.{reason}", node_id=None, created_at=now,
-                          message=f"{subject} 上出现未通过验证的字节（{reason}）：来源不明，已隔离，不算作该服务点的消息；{detail}"))
+        session.add(
+            Alert(
+                kind=f"quarantine.{reason}",
+                node_id=None,
+                created_at=now,
+                message=f"{subject} 上出现未通过验证的字节（{reason}）：来源不明，已隔离，不算作该服务点的消息；{detail}",
+            )
+        )
     log.warning("quarantined batch on %s: %s %s", subject, reason, detail)
 
 
@@ -239,12 +266,22 @@ def _apply(session: Session, node: Node, records: tuple[Record, ...], now: str) 
     ids = [r.data["application_id"] for r in received]
     table = Application.__table__.c  # type: ignore[attr-defined]
     # Core: a third the cost of the ORM query; what ownership.check_application compares
-    held = {row.id: row._asdict() for row in session.connection().execute(
-        select(table.id, table.node_id, table.receipt_no, table.applicant_id_number, table.item_code).where(table.id.in_(ids)))} if ids else {}
+    held = (
+        {
+            row.id: row._asdict()
+            for row in session.connection().execute(
+                select(table.id, table.node_id, table.receipt_no, table.applicant_id_number, table.item_code).where(table.id.in_(ids))
+            )
+        }
+        if ids
+        else {}
+    )
     codes = {r.data["item_code"] for r in received}
     catalog = session.info["catalog"]
     if codes - catalog.keys():
-        catalog.update({i.code: (i, departments_of(i)) for i in session.exec(select(CatalogItem).where(col(CatalogItem.code).in_(codes - catalog.keys()))).all()})
+        catalog.update(
+            {i.code: (i, departments_of(i)) for i in session.exec(select(CatalogItem).where(col(CatalogItem.code).in_(codes - catalog.keys()))).all()}
+        )
     if received and "integrated" not in session.info:
         session.info["integrated"] = integrated_departments(session)
     integrated = session.info.get("integrated", set())
@@ -258,17 +295,27 @@ def _apply(session: Session, node: Node, records: tuple[Record, ...], now: str) 
         # routing: the hub's catalog decides the departments, not the node's claim
         item, departments = catalog.get(data["item_code"], (None, ["unrouted"]))
         app = {
-            "id": data["application_id"], "node_id": node.id, "receipt_no": data["receipt_no"], "item_code": data["item_code"],
-            "item_name": item.name if item else data.get("item_name", data["item_code"]), "department": departments[0],
-            "applicant_name": data["applicant_name"], "applicant_id_number": data["applicant_id_number"],
-            "applicant_phone": data.get("applicant_phone", ""), "proxy_agent": data.get("proxy_agent", ""),
-            "materials_checked": _json_list(data.get("materials_checked")), "licences_json": _json_list(data.get("licences")),
-            "submitted_at": record.at, "received_at": now,
+            "id": data["application_id"],
+            "node_id": node.id,
+            "receipt_no": data["receipt_no"],
+            "item_code": data["item_code"],
+            "item_name": item.name if item else data.get("item_name", data["item_code"]),
+            "department": departments[0],
+            "applicant_name": data["applicant_name"],
+            "applicant_id_number": data["applicant_id_number"],
+            "applicant_phone": data.get("applicant_phone", ""),
+            "proxy_agent": data.get("proxy_agent", ""),
+            "materials_checked": _json_list(data.get("materials_checked")),
+            "licences_json": _json_list(data.get("licences")),
+            "submitted_at": record.at,
+            "received_at": now,
         }
         apps.append(app)
         tasks.extend({"application_id": app["id"], "department": department} for department in departments)
         if integrated.intersection(departments):  # a department system hears of it (rare: build the objects)
-            notify(session, Application(**app), [ApprovalTask(application_id=app["id"], department=d) for d in departments], "case.routed", integrated)
+            notify(
+                session, Application(**app), [ApprovalTask(application_id=app["id"], department=d) for d in departments], "case.routed", integrated
+            )
     if apps:
         # Core executemany, not one ORM object per row: building SQLModel objects was most of the
         # ingest time (bench/ingest.py). Inserted before the batch's other records, which may name them.
@@ -280,7 +327,16 @@ def _apply(session: Session, node: Node, records: tuple[Record, ...], now: str) 
             continue  # (an object already held, unchanged: applied once)
         if record.kind == MATERIALS_ATTACHED:
             if session.get(Material, (data["application_id"], data["sha256"], data["material"])) is None:
-                session.add(Material(application_id=data["application_id"], sha256=data["sha256"], material=data["material"], size=data["size"], media_type=data["media_type"], filename=data.get("filename", "")))
+                session.add(
+                    Material(
+                        application_id=data["application_id"],
+                        sha256=data["sha256"],
+                        material=data["material"],
+                        size=data["size"],
+                        media_type=data["media_type"],
+                        filename=data.get("filename", ""),
+                    )
+                )
         elif record.kind == DECISION_DELEGATED:
             app = session.get(Application, data["application_id"])
             item = session.get(CatalogItem, app.item_code) if app is not None else None
@@ -294,7 +350,12 @@ def _apply(session: Session, node: Node, records: tuple[Record, ...], now: str) 
                 app.decision_reason, app.decided_locally = data.get("reason", ""), True
                 session.add(app)
                 for task in tasks_of(session, app.id):
-                    task.status, task.decided_at, task.decided_by, task.reason = data["decision"], data["decided_at"], data["decided_by"], data.get("reason", "")
+                    task.status, task.decided_at, task.decided_by, task.reason = (
+                        data["decision"],
+                        data["decided_at"],
+                        data["decided_by"],
+                        data.get("reason", ""),
+                    )
                     session.add(task)
         elif record.kind == SUPPLEMENT_PROVIDED:
             app = session.get(Application, data["application_id"])
@@ -311,10 +372,27 @@ def _apply(session: Session, node: Node, records: tuple[Record, ...], now: str) 
                 session.add(app)
         elif record.kind == EVALUATION_GIVEN:
             if session.get(Evaluation, data["application_id"]) is None:
-                session.add(Evaluation(application_id=data["application_id"], node_id=node.id, level=data["level"], comment=data.get("comment", ""), given_at=record.at))
+                session.add(
+                    Evaluation(
+                        application_id=data["application_id"],
+                        node_id=node.id,
+                        level=data["level"],
+                        comment=data.get("comment", ""),
+                        given_at=record.at,
+                    )
+                )
         elif record.kind == COMPLAINT_FILED:
             if session.get(Complaint, data["complaint_id"]) is None:
-                session.add(Complaint(complaint_id=data["complaint_id"], node_id=node.id, application_id=data.get("application_id"), contact=data.get("contact", ""), text=data["text"], filed_at=record.at))
+                session.add(
+                    Complaint(
+                        complaint_id=data["complaint_id"],
+                        node_id=node.id,
+                        application_id=data.get("application_id"),
+                        contact=data.get("contact", ""),
+                        text=data["text"],
+                        filed_at=record.at,
+                    )
+                )
         elif record.kind == NODE_HEARTBEAT:
             # an older node's heartbeat record (newer ones send a status instead, linkstatus.py)
             note_heartbeat(session, node, record.data["app_version"], record.data["catalog_version"], record.data["outbox_depth"], record.at, now)

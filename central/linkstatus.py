@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import logging
 import re
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy.engine import Engine
@@ -46,21 +46,38 @@ def note_heartbeat(session: Session, node: Node, app_version: str, catalog_versi
         return  # an idle point: nothing new to keep
     session.merge(NodeHeartbeat(node_id=node.id, at=at, outbox_depth=outbox_depth, clock_offset_s=node.clock_offset_s or 0))
     session.flush()
-    recent = session.exec(select(NodeHeartbeat).where(NodeHeartbeat.node_id == node.id).order_by(col(NodeHeartbeat.at).desc()).limit(HEARTBEATS_KEPT + 1)).all()
+    recent = session.exec(
+        select(NodeHeartbeat).where(NodeHeartbeat.node_id == node.id).order_by(col(NodeHeartbeat.at).desc()).limit(HEARTBEATS_KEPT + 1)
+    ).all()
     for old in recent[HEARTBEATS_KEPT:]:
         session.delete(old)
     depths = [h.outbox_depth for h in recent[:4]]
     # alert once per rising run: the last three rose, and the run did not already rise before them
     rising = len(depths) >= 3 and depths[0] > depths[1] > depths[2] and depths[0] >= BACKLOG_ALERT
     if rising and not (len(depths) == 4 and depths[2] > depths[3] and depths[1] >= BACKLOG_ALERT):
-        session.add(Alert(kind="backlog.growing", node_id=node.id, message=f"待上传积压持续增长（{depths[2]} → {depths[1]} → {depths[0]} 条）：服务点在联网，但批次没有送达，请检查该点网络和日志", created_at=now))
+        session.add(
+            Alert(
+                kind="backlog.growing",
+                node_id=node.id,
+                message=f"待上传积压持续增长（{depths[2]} → {depths[1]} → {depths[0]} 条）：服务点在联网，但批次没有送达，请检查该点网络和日志",
+                created_at=now,
+            )
+        )
 
 
 def note_set_aside(session: Session, node: Node, count: int, now: str) -> None:
     """Events the node set aside (no batch can carry them): alert when the number grows."""
     if count > node.set_aside:  # a high-water mark: set-aside events are never deleted at the node
-        session.add(Alert(kind="records.set_aside", node_id=node.id, created_at=now, message=(
-            f"服务点有 {count} 条记录内容超出上限、无法上传，已在该点搁置（其后的记录照常送达）：请查看该点日志中 “cannot be sent” 一行，联系开发人员处理")))
+        session.add(
+            Alert(
+                kind="records.set_aside",
+                node_id=node.id,
+                created_at=now,
+                message=(
+                    f"服务点有 {count} 条记录内容超出上限、无法上传，已在该点搁置（其后的记录照常送达）：请查看该点日志中 “cannot be sent” 一行，联系开发人员处理"
+                ),
+            )
+        )
     node.set_aside = max(node.set_aside, count)
 
 
@@ -69,8 +86,14 @@ def note_needs_upgrade(session: Session, node: Node, what: str, now: str) -> Non
     kind = re.search(r"'([a-z][a-z0-9_.]{0,40})'", what)  # only the record kind, never the node's own prose
     what = kind.group(1) if kind else ("未知记录" if what else "")
     if what and not node.needs_upgrade:  # once per episode, whatever a status alternates between
-        session.add(Alert(kind="node.needs_upgrade", node_id=node.id, created_at=now, message=(
-            f"服务点软件版本过旧，县中枢下发的 {what} 记录它还不能处理：下发已暂停在这一批，请尽快升级该点软件，升级后自动继续")))
+        session.add(
+            Alert(
+                kind="node.needs_upgrade",
+                node_id=node.id,
+                created_at=now,
+                message=(f"服务点软件版本过旧，县中枢下发的 {what} 记录它还不能处理：下发已暂停在这一批，请尽快升级该点软件，升级后自动继续"),
+            )
+        )
     node.needs_upgrade = what
 
 
@@ -79,13 +102,24 @@ def note_clock(session: Session, node: Node, offset: int, now: str) -> None:
     was_skewed = node.clock_offset_s is not None and abs(node.clock_offset_s) > CLOCK_SKEW_S
     if abs(offset) > CLOCK_SKEW_S and not was_skewed:
         direction = "快" if offset > 0 else "慢"
-        session.add(Alert(kind="clock.skew", node_id=node.id, message=f"节点时钟比县中枢{direction} {abs(offset)} 秒：收据和期限时间会出错，请校准该电脑时间", created_at=now))
+        session.add(
+            Alert(
+                kind="clock.skew",
+                node_id=node.id,
+                message=f"节点时钟比县中枢{direction} {abs(offset)} 秒：收据和期限时间会出错，请校准该电脑时间",
+                created_at=now,
+            )
+        )
     node.clock_offset_s = offset
 
 
 def _open(session: Session, node: Node, raw: bytes) -> dict[str, Any]:
     """Verify with the node's key, or — during a key rotation — one of its other enrolled keys."""
-    keys = [node.public_key] + [k for k in session.exec(select(NodeKey.public_key).where(NodeKey.node_id == node.id).order_by(col(NodeKey.from_seq).desc()).limit(3)).all() if k != node.public_key]
+    keys = [node.public_key] + [
+        k
+        for k in session.exec(select(NodeKey.public_key).where(NodeKey.node_id == node.id).order_by(col(NodeKey.from_seq).desc()).limit(3)).all()
+        if k != node.public_key
+    ]
     error: SyncError | None = None
     for key in keys:
         try:
@@ -105,7 +139,7 @@ def receive_status(engine: Engine, node_id: str, raw: bytes, now: datetime | Non
 def receive_statuses(engine: Engine, statuses: list[tuple[str, bytes]], now: datetime | None = None) -> list[dict[str, Any] | None]:
     """The same for everything that arrived together, in ONE transaction: a province's 20,000
     points send 333 heartbeats a second, which one commit each would not keep up with."""
-    return retry_conflicts(_receive_all, engine, statuses, now or datetime.now(timezone.utc))
+    return retry_conflicts(_receive_all, engine, statuses, now or datetime.now(UTC))
 
 
 def _receive_all(engine: Engine, statuses: list[tuple[str, bytes]], now: datetime) -> list[dict[str, Any] | None]:
@@ -152,7 +186,14 @@ def _receive(session: Session, node: Node | None, raw: bytes, now: datetime, sta
     node.compression = COMPRESSION if COMPRESSION in (status.get("compression") or []) else ""
     session.add(node)
     originals.note_answers(session, node_id, status.get("originals"))
-    reply: dict[str, Any] = {"node": node_id, "up_applied": node.up_seq, "compression": [COMPRESSION], "metered": node.metered, "metered_hours": node.metered_hours, "files_paused": files_paused(node, now)}
+    reply: dict[str, Any] = {
+        "node": node_id,
+        "up_applied": node.up_seq,
+        "compression": [COMPRESSION],
+        "metered": node.metered,
+        "metered_hours": node.metered_hours,
+        "files_paused": files_paused(node, now),
+    }
     if wanted:
         reply["originals_wanted"] = wanted
     file = status.get("file")
@@ -180,9 +221,17 @@ def _republish(session: Session, node_id: str, down_from: Any, now: datetime) ->
     if last is not None and now - last < DOWNLINK_RESEND_INTERVAL:
         return 0
     _last_resend[node_id] = now
-    batches = session.exec(select(DownlinkBatch).where(DownlinkBatch.node_id == node_id, col(DownlinkBatch.seq) >= down_from, col(DownlinkBatch.published_at).is_not(None),
-                                                       col(DownlinkBatch.resends) < MAX_DOWNLINK_RESENDS)
-                           .order_by(col(DownlinkBatch.seq)).limit(DOWNLINK_RESEND_BATCHES)).all()
+    batches = session.exec(
+        select(DownlinkBatch)
+        .where(
+            DownlinkBatch.node_id == node_id,
+            col(DownlinkBatch.seq) >= down_from,
+            col(DownlinkBatch.published_at).is_not(None),
+            col(DownlinkBatch.resends) < MAX_DOWNLINK_RESENDS,
+        )
+        .order_by(col(DownlinkBatch.seq))
+        .limit(DOWNLINK_RESEND_BATCHES)
+    ).all()
     for batch in batches:
         batch.published_at, batch.resends = None, batch.resends + 1
         session.add(batch)
@@ -197,7 +246,6 @@ INT_MAX = 2**31 - 1  # what a status may say of any count: PostgreSQL's INTEGER 
 def _int(value: Any, most: int = INT_MAX) -> int:
     """A status's number, clamped: a lie never breaks the row, the dashboard or the database."""
     return min(value, most) if isinstance(value, int) and not isinstance(value, bool) and value >= 0 else 0
-
 
 
 def files_paused(node: Node, now: datetime) -> bool:

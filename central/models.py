@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Optional
-
 from sqlalchemy import Column, LargeBinary
 from sqlmodel import Field, SQLModel
 
@@ -29,7 +27,7 @@ class User(SQLModel, table=True):
     username: str = Field(primary_key=True)
     display_name: str
     role: str  # "operator" | "clerk"
-    department: Optional[str] = Field(default=None, foreign_key="department.code")
+    department: str | None = Field(default=None, foreign_key="department.code")
     password_hash: str
 
 
@@ -43,22 +41,22 @@ class Node(SQLModel, table=True):
     id: str = Field(primary_key=True)
     name: str
     kind: str  # "village" | "township"
-    parent: Optional[str] = None
+    parent: str | None = None
     public_key: str
     status: str = "enrolled"  # "enrolled" | "revoked"
     enrolled_at: str
-    revoked_at: Optional[str] = None
+    revoked_at: str | None = None
     up_seq: int = 0
     up_head: str = "0" * 64
-    last_seen_at: Optional[str] = None
+    last_seen_at: str | None = None
     down_seq: int = 0
     down_head: str = "0" * 64
     # from the node's last node.heartbeat
-    heartbeat_at: Optional[str] = None
+    heartbeat_at: str | None = None
     app_version: str = ""
     catalog_version: int = 0
     outbox_depth: int = 0
-    clock_offset_s: Optional[int] = None  # node clock minus hub clock when the heartbeat arrived
+    clock_offset_s: int | None = None  # node clock minus hub clock when the heartbeat arrived
     # from the node's last status (linkstatus.py): kept in place, not as history
     heartbeat_interval_s: int = 0  # 0: an older node that never said (silent after YIWANG_SILENT_MINUTES)
     link_kbit_per_s: int = 0  # throughput as the node measured it; 0 = not yet
@@ -80,12 +78,11 @@ class EnrolmentCode(SQLModel, table=True):
     node_id: str
     name: str
     kind: str
-    parent: Optional[str] = None
+    parent: str | None = None
     created_at: str
     expires_at: str
-    used_at: Optional[str] = None
+    used_at: str | None = None
     replacement: bool = False  # new hardware for an enrolled point: continue its chain
-
 
 
 class UplinkBatch(SQLModel, table=True):
@@ -99,8 +96,8 @@ class UplinkBatch(SQLModel, table=True):
 
 
 class Quarantine(SQLModel, table=True):
-    id: Optional[int] = Field(default=None, primary_key=True)
-    node_id: Optional[str] = None
+    id: int | None = Field(default=None, primary_key=True)
+    node_id: str | None = None
     subject: str
     reason: str
     detail: str = ""
@@ -109,9 +106,9 @@ class Quarantine(SQLModel, table=True):
 
 
 class Alert(SQLModel, table=True):
-    id: Optional[int] = Field(default=None, primary_key=True)
+    id: int | None = Field(default=None, primary_key=True)
     kind: str
-    node_id: Optional[str] = None
+    node_id: str | None = None
     message: str
     created_at: str
 
@@ -135,14 +132,14 @@ class Application(SQLModel, table=True):
     status: str = "received"
     submitted_at: str
     received_at: str
-    accepted_at: Optional[str] = None
-    accepted_by: Optional[str] = None
-    decided_at: Optional[str] = None
-    decided_by: Optional[str] = None
+    accepted_at: str | None = None
+    accepted_by: str | None = None
+    decided_at: str | None = None
+    decided_by: str | None = None
     decision_reason: str = ""  # also the reason a case was not accepted (不予受理说明原因)
     outcome: str = ""  # "" | approved | denied | not_accepted — kept after the case is handed over
     decided_locally: bool = False  # 即办件 decided at a township node under delegation
-    delivered_at: Optional[str] = None
+    delivered_at: str | None = None
     # for 最多跑一次 / 零跑动: how the case went at the window
     supplement_rounds: int = 0
     handover: str = ""  # "" | "pickup" | "courier"
@@ -156,8 +153,8 @@ class ApprovalTask(SQLModel, table=True):
     application_id: str = Field(primary_key=True, foreign_key="application.id")
     department: str = Field(primary_key=True, index=True)
     status: str = "pending"  # pending | approved | denied | closed (another department denied)
-    decided_at: Optional[str] = None
-    decided_by: Optional[str] = None
+    decided_at: str | None = None
+    decided_by: str | None = None
     reason: str = ""
 
 
@@ -169,7 +166,7 @@ class DownlinkEvent(SQLModel, table=True):
     kind: str
     data_json: str
     created_at: str
-    batch_seq: Optional[int] = Field(default=None, index=True)
+    batch_seq: int | None = Field(default=None, index=True)
 
 
 class DownlinkBatch(SQLModel, table=True):
@@ -178,7 +175,7 @@ class DownlinkBatch(SQLModel, table=True):
     hash: str
     raw: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
     created_at: str
-    published_at: Optional[str] = None
+    published_at: str | None = None
     resends: int = 0  # republished on the node's request (its Nats-Msg-Id then changes)
 
 
@@ -223,7 +220,7 @@ class OriginalRequest(SQLModel, table=True):
     requested_by: str
     requested_at: str
     state: str = "pending"  # "pending" | "queued" | "gone"
-    answered_at: Optional[str] = None
+    answered_at: str | None = None
 
 
 class Blob(SQLModel, table=True):
@@ -234,7 +231,7 @@ class Blob(SQLModel, table=True):
     node_id: str
     size: int
     received_bytes: int = 0
-    complete_at: Optional[str] = None
+    complete_at: str | None = None
 
 
 class BlobUpload(SQLModel, table=True):
@@ -262,10 +259,10 @@ class NatsCredential(SQLModel, table=True):
     Written to the server's accounts file; ``valid_until`` ends a rotated key's overlap."""
 
     nkey: str = Field(primary_key=True)
-    node_id: Optional[str] = Field(default=None, index=True)
-    department: Optional[str] = None
+    node_id: str | None = Field(default=None, index=True)
+    department: str | None = None
     created_at: str
-    valid_until: Optional[str] = None
+    valid_until: str | None = None
 
 
 class NodeKey(SQLModel, table=True):
@@ -296,7 +293,7 @@ class FeeReceipt(SQLModel, table=True):
 
     receipt_no: str = Field(primary_key=True)
     node_id: str = Field(index=True)
-    application_id: Optional[str] = None
+    application_id: str | None = None
     amount_fen: int
     method: str
     reference: str = ""
@@ -316,7 +313,7 @@ class DailyClose(SQLModel, table=True):
     cash_counted_fen: int
     discrepancy_fen: int
     note: str = ""
-    remittance_id: Optional[str] = None
+    remittance_id: str | None = None
 
 
 class Remittance(SQLModel, table=True):
@@ -338,8 +335,8 @@ class Evaluation(SQLModel, table=True):
     level: int
     comment: str = ""
     given_at: str
-    followed_up_at: Optional[str] = None
-    followed_up_by: Optional[str] = None
+    followed_up_at: str | None = None
+    followed_up_by: str | None = None
     follow_up: str = ""
 
 
@@ -348,19 +345,19 @@ class Complaint(SQLModel, table=True):
 
     complaint_id: str = Field(primary_key=True)
     node_id: str = Field(index=True)
-    application_id: Optional[str] = None
+    application_id: str | None = None
     contact: str = ""
     text: str
     filed_at: str
-    answered_at: Optional[str] = None
-    answered_by: Optional[str] = None
+    answered_at: str | None = None
+    answered_by: str | None = None
     answer: str = ""
 
 
 class Licence(SQLModel, table=True):
     """电子证照 library: every result the hub signed, keyed by the holder's ID number / credit code."""
 
-    id: Optional[int] = Field(default=None, primary_key=True)
+    id: int | None = Field(default=None, primary_key=True)
     licence_no: str = Field(default="", index=True)
     holder_id: str = Field(index=True)
     holder_name: str
@@ -400,7 +397,7 @@ class CatalogVersion(SQLModel, table=True):
 class AuditEntry(SQLModel, table=True):
     """Who did what at the hub, and when: every operator action and every clerk decision."""
 
-    id: Optional[int] = Field(default=None, primary_key=True)
+    id: int | None = Field(default=None, primary_key=True)
     at: str = Field(index=True)
     actor: str
     action: str
@@ -418,4 +415,4 @@ class DepartmentEvent(SQLModel, table=True):
     application_id: str
     payload_json: str
     created_at: str
-    published_at: Optional[str] = Field(default=None, index=True)
+    published_at: str | None = Field(default=None, index=True)

@@ -20,9 +20,9 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
 from sync_protocol import RELOAD_GAP_S, RELOADS, NatsUser, is_user_nkey, render_accounts, user_nkey_from_seed
+from weblayer.errors import InvalidInput
 
 from .clock import utcnow
-from weblayer.errors import InvalidInput
 from .models import NatsCredential, Node
 
 log = logging.getLogger("yiwang.hub.natsauth")
@@ -47,7 +47,11 @@ def retire(session: Session, until: str, node_id: str | None = None, department:
     """End the NATS identities of a node or a department at ``until`` (now: a replaced device, a
     withdrawn department key; later: a rotated key's overlap), except ``keep``. An identity
     that already ends sooner keeps its end. In the caller's transaction."""
-    query = select(NatsCredential).where(NatsCredential.node_id == node_id) if node_id else select(NatsCredential).where(NatsCredential.department == department)
+    query = (
+        select(NatsCredential).where(NatsCredential.node_id == node_id)
+        if node_id
+        else select(NatsCredential).where(NatsCredential.department == department)
+    )
     for cred in session.exec(query).all():
         if cred.nkey != keep and (cred.valid_until is None or cred.valid_until > until):
             cred.valid_until = until
@@ -58,7 +62,9 @@ def users(session: Session, hub: str) -> list[NatsUser]:
     """The hub, then every credential still valid whose node is enrolled (not revoked)."""
     now = utcnow()
     revoked = set(session.exec(select(Node.id).where(Node.status == "revoked")).all())
-    rows = session.exec(select(NatsCredential).order_by(col(NatsCredential.node_id), col(NatsCredential.department), col(NatsCredential.created_at))).all()
+    rows = session.exec(
+        select(NatsCredential).order_by(col(NatsCredential.node_id), col(NatsCredential.department), col(NatsCredential.created_at))
+    ).all()
     live = [r for r in rows if (r.valid_until is None or r.valid_until > now) and r.node_id not in revoked]
     return [NatsUser(hub)] + [NatsUser(r.nkey, node_id=r.node_id, department=r.department) for r in live]
 
@@ -98,6 +104,9 @@ def reload_server(nats_dir: Path) -> None:
             except (OSError, ValueError) as exc:
                 log.warning("nats-server of %s not signalled (%s)", pid_file, exc)
     if not signalled:
-        log.warning("NATS access list written to %s but no nats-server signalled; run `nats-server --signal reload` on each NATS machine", nats_dir / "accounts.conf")
+        log.warning(
+            "NATS access list written to %s but no nats-server signalled; run `nats-server --signal reload` on each NATS machine",
+            nats_dir / "accounts.conf",
+        )
         return
     log.info("NATS access list reloaded (nats-server pid %s)", ", ".join(map(str, signalled)))

@@ -7,10 +7,11 @@ import re
 
 from sqlalchemy.engine import Engine
 
-from .clock import utcnow
-from .actions import record_action
-from .db import transaction
 from weblayer.errors import Conflict, InvalidInput, NotFound
+
+from .actions import record_action
+from .clock import utcnow
+from .db import transaction
 from .models import Alert, Node, User
 
 log = logging.getLogger("yiwang.hub.nodes")

@@ -11,11 +11,12 @@ from typing import Any
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
+from weblayer.errors import Conflict, NotFound
+
 from . import approval
 from .actions import record_action
 from .clock import utcnow
 from .db import transaction
-from weblayer.errors import Conflict, NotFound
 from .models import Material, OriginalRequest
 
 SUFFIX = "（原图）"
@@ -34,8 +35,14 @@ def request_original(engine: Engine, user: Any, application_id: str, sha256: str
         known = session.get(OriginalRequest, sha256)
         if known is not None and known.state != "gone":
             return known
-        request = OriginalRequest(sha256=sha256, node_id=app.node_id, application_id=application_id, material=material.material,
-                                  requested_by=getattr(user, "username", str(user)), requested_at=utcnow())
+        request = OriginalRequest(
+            sha256=sha256,
+            node_id=app.node_id,
+            application_id=application_id,
+            material=material.material,
+            requested_by=getattr(user, "username", str(user)),
+            requested_at=utcnow(),
+        )
         session.merge(request)
         record_action(session, user, "material.original_requested", application_id, sha256=sha256, material=material.material)
     return request
@@ -44,7 +51,11 @@ def request_original(engine: Engine, user: Any, application_id: str, sha256: str
 def pending(session: Session, node_ids: list[str]) -> dict[str, list[str]]:
     """Per node, the sent copies whose originals it has yet to queue (for its status answer)."""
     out: dict[str, list[str]] = {}
-    rows = session.exec(select(OriginalRequest.node_id, OriginalRequest.sha256).where(col(OriginalRequest.node_id).in_(node_ids), OriginalRequest.state == "pending").order_by(col(OriginalRequest.requested_at))).all()
+    rows = session.exec(
+        select(OriginalRequest.node_id, OriginalRequest.sha256)
+        .where(col(OriginalRequest.node_id).in_(node_ids), OriginalRequest.state == "pending")
+        .order_by(col(OriginalRequest.requested_at))
+    ).all()
     for node_id, sha in rows:
         if len(out.setdefault(node_id, [])) < PER_REPLY:
             out[node_id].append(sha)
@@ -57,7 +68,11 @@ def note_answers(session: Session, node_id: str, answers: Any) -> None:
         return
     for state in ("queued", "gone"):
         shas = [s for s in answers.get(state) or [] if isinstance(s, str)][:PER_REPLY]
-        for request in session.exec(select(OriginalRequest).where(col(OriginalRequest.sha256).in_(shas), OriginalRequest.node_id == node_id, OriginalRequest.state == "pending")).all():
+        for request in session.exec(
+            select(OriginalRequest).where(
+                col(OriginalRequest.sha256).in_(shas), OriginalRequest.node_id == node_id, OriginalRequest.state == "pending"
+            )
+        ).all():
             request.state, request.answered_at = state, utcnow()
             session.add(request)
 

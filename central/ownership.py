@@ -80,7 +80,7 @@ REFERENCES: dict[str, tuple[tuple[str, type[SQLModel]], ...]] = {
 
 def in_namespace(node_id: str, value: str, suffix: re.Pattern[str]) -> bool:
     prefix = f"{node_id}-"
-    return value.startswith(prefix) and suffix.fullmatch(value[len(prefix):]) is not None
+    return value.startswith(prefix) and suffix.fullmatch(value[len(prefix) :]) is not None
 
 
 def check(session: Session, node_id: str, record: Record) -> bool:
@@ -93,7 +93,7 @@ def check(session: Session, node_id: str, record: Record) -> bool:
             if value is None:
                 continue
             found = session.get(model, value)
-            if found is not None and getattr(found, "node_id") != node_id:
+            if found is not None and found.node_id != node_id:
                 raise Violation("not_owner", f"{record.kind} {record.id}: {field} {value!r} belongs to another point")
     spec = NAMESPACED.get(record.kind)
     if spec is None or record.kind == APPLICATION_RECEIVED:
@@ -126,8 +126,11 @@ def check_application(node_id: str, record: Record, existing: dict[str, Any] | N
 
 
 def _same_or_conflict(record: Record, existing: SQLModel, same: dict[str, str], node_id: str) -> None:
-    if getattr(existing, "node_id") != node_id:  # cannot happen inside a namespace; never let it through
+    if existing.node_id != node_id:  # cannot happen inside a namespace; never let it through
         raise Violation("not_owner", f"{record.kind} {record.id}: held for another point")
     for field, column in same.items():
         if record.data.get(field) != getattr(existing, column):
-            raise Violation("conflict", f"{record.kind} {record.id}: {NAMESPACED[record.kind][0]} {record.data[NAMESPACED[record.kind][0]]!r} is held with another {field}")
+            raise Violation(
+                "conflict",
+                f"{record.kind} {record.id}: {NAMESPACED[record.kind][0]} {record.data[NAMESPACED[record.kind][0]]!r} is held with another {field}",
+            )

@@ -9,9 +9,10 @@ from typing import Any
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
+from weblayer.errors import NotFound
+
 from .approval import CONCLUDED_TEXT, clocks_of, time_limits
 from .clock import utcnow
-from weblayer.errors import NotFound
 from .models import Application, Department, Node
 from .workdays import beijing_date, load_calendar
 
@@ -34,11 +35,17 @@ def progress(engine: Engine, receipt_no: str, id_last4: str) -> dict[str, Any]:
     steps += [("不予受理", app.decided_at)] if app.status == "not_accepted" else [("受理", app.accepted_at), ("办结", app.decided_at)]
     steps += [("寄出", "")] if app.handover == "courier" else [("送达", app.delivered_at)]  # a dispatch has no delivery time
     return {
-        "receipt_no": app.receipt_no, "item_name": app.item_name, "status": app.status, "department": dept.name if dept else app.department,
-        "service_point": node.name if node else app.node_id, "due": clocks.decision.due.isoformat(), "due_estimated": clocks.decision.estimated,
+        "receipt_no": app.receipt_no,
+        "item_name": app.item_name,
+        "status": app.status,
+        "department": dept.name if dept else app.department,
+        "service_point": node.name if node else app.node_id,
+        "due": clocks.decision.due.isoformat(),
+        "due_estimated": clocks.decision.estimated,
         # the result stays after the case is handed over or posted (status "delivered", "dispatched"),
         # and so does the reason the law requires for a refusal (行政许可法 第三十八条、第三十二条)
-        "outcome": CONCLUDED_TEXT.get(app.outcome, ""), "reason": app.decision_reason if app.outcome in ("denied", "not_accepted") else "",
+        "outcome": CONCLUDED_TEXT.get(app.outcome, ""),
+        "reason": app.decision_reason if app.outcome in ("denied", "not_accepted") else "",
         "steps": [{"step": name, "at": at} for name, at in steps if at is not None],
     }
 
@@ -51,10 +58,20 @@ def publicity(engine: Engine, days: int = PUBLICITY_DAYS) -> list[dict[str, Any]
     with Session(engine) as session:
         depts = {d.code: d.name for d in session.exec(select(Department)).all()}
         nodes = {n.id: n.name for n in session.exec(select(Node)).all()}
-        apps = session.exec(select(Application).where(col(Application.decided_at).is_not(None), col(Application.decided_at) >= since).order_by(col(Application.decided_at).desc())).all()
+        apps = session.exec(
+            select(Application)
+            .where(col(Application.decided_at).is_not(None), col(Application.decided_at) >= since)
+            .order_by(col(Application.decided_at).desc())
+        ).all()
     return [
-        {"item_code": a.item_code, "item_name": a.item_name, "department": depts.get(a.department, a.department), "service_point": nodes.get(a.node_id, a.node_id),
-         "result": CONCLUDED_TEXT.get(a.outcome, a.outcome), "decided_on": beijing_date(a.decided_at).isoformat() if a.decided_at else "", "decided_locally": a.decided_locally}
+        {
+            "item_code": a.item_code,
+            "item_name": a.item_name,
+            "department": depts.get(a.department, a.department),
+            "service_point": nodes.get(a.node_id, a.node_id),
+            "result": CONCLUDED_TEXT.get(a.outcome, a.outcome),
+            "decided_on": beijing_date(a.decided_at).isoformat() if a.decided_at else "",
+            "decided_locally": a.decided_locally,
+        }
         for a in apps
     ]
-

@@ -51,7 +51,7 @@ class Settings:
         return (self.citizen_url or self.base_url).rstrip("/") + "/progress"
 
     @classmethod
-    def from_env(cls, **overrides: object) -> "Settings":
+    def from_env(cls, **overrides: object) -> Settings:
         env = os.environ
         values: dict[str, object] = {
             "data_dir": Path(env.get("YIWANG_HUB_DIR", "var/hub")),

@@ -7,10 +7,11 @@ from datetime import timedelta
 
 from sqlalchemy.engine import Engine
 
+from weblayer.errors import Conflict, InvalidInput, NotFound
+
 from .actions import record_action
 from .clock import utcnow
 from .db import transaction
-from weblayer.errors import Conflict, InvalidInput, NotFound
 from .models import Complaint, Evaluation, User
 
 POOR = 2  # evaluation levels up to this one need a follow-up

@@ -9,12 +9,13 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-from collections import Counter
 import os
 import ssl
 import time
+from collections import Counter
+from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import Any, AsyncIterator
+from typing import Any
 
 import nats
 import nats.aio.msg
@@ -30,7 +31,6 @@ from sync_protocol import (
     ACCESS_BUCKET,
     ACCESS_KEY,
     BLOB_OFFSET_HEADER,
-    batch_message_id,
     BLOB_SIZE_HEADER,
     BLOB_STREAM,
     DEPARTMENT_STREAM,
@@ -43,16 +43,17 @@ from sync_protocol import (
     Accepted,
     Duplicate,
     Gap,
+    batch_message_id,
     blob_subject,
     consumer_request_subject,
     department_consumer,
     department_subject,
-    sign_feed,
     downlink_consumer,
     downlink_subject,
     nats_servers,
     parse_time,
     seal_status,
+    sign_feed,
     status_subject,
     uplink_subject,
 )
@@ -101,8 +102,15 @@ async def connect(url: str, name: str, **options: Any) -> nats.NATS:
     async for attempt in AsyncRetrying(wait=wait_exponential(multiplier=0.2, max=5), retry=retry_if_exception_type(RETRYABLE)):
         with attempt:
             return await nats.connect(
-                nats_servers(url), name=name, max_reconnect_attempts=-1, reconnect_time_wait=1, connect_timeout=2,
-                error_cb=on_error, disconnected_cb=on_disconnect, reconnected_cb=on_reconnect, **options,
+                nats_servers(url),
+                name=name,
+                max_reconnect_attempts=-1,
+                reconnect_time_wait=1,
+                connect_timeout=2,
+                error_cb=on_error,
+                disconnected_cb=on_disconnect,
+                reconnected_cb=on_reconnect,
+                **options,
             )
     raise AssertionError("unreachable")
 
@@ -157,8 +165,10 @@ def stream_replicas(nats_url: str) -> int:
 # keeps limits retention: a department's consumer may not exist yet when its first case is sent.
 MAX_AGE_S = 30 * 24 * 3600.0
 STREAMS = (  # name, subjects, retention
-    (UPLINK_STREAM, ["yiwang.up.>"], RetentionPolicy.INTEREST), (DOWNLINK_STREAM, ["yiwang.down.>"], RetentionPolicy.INTEREST),
-    (BLOB_STREAM, ["yiwang.blob.>"], RetentionPolicy.INTEREST), (DEPARTMENT_STREAM, ["yiwang.dept.>"], RetentionPolicy.LIMITS),
+    (UPLINK_STREAM, ["yiwang.up.>"], RetentionPolicy.INTEREST),
+    (DOWNLINK_STREAM, ["yiwang.down.>"], RetentionPolicy.INTEREST),
+    (BLOB_STREAM, ["yiwang.blob.>"], RetentionPolicy.INTEREST),
+    (DEPARTMENT_STREAM, ["yiwang.dept.>"], RetentionPolicy.LIMITS),
 )
 
 
@@ -170,7 +180,17 @@ async def ensure_streams(js: nats.js.JetStreamContext, replicas: int = 1) -> Non
         try:
             info = await js.stream_info(name)
         except nats.js.errors.NotFoundError:
-            await js.add_stream(StreamConfig(name=name, subjects=subjects, storage=StorageType.FILE, duplicate_window=120.0, num_replicas=replicas, retention=retention, max_age=MAX_AGE_S))
+            await js.add_stream(
+                StreamConfig(
+                    name=name,
+                    subjects=subjects,
+                    storage=StorageType.FILE,
+                    duplicate_window=120.0,
+                    num_replicas=replicas,
+                    retention=retention,
+                    max_age=MAX_AGE_S,
+                )
+            )
             log.info("created stream %s (%d %s)", name, replicas, "replica" if replicas == 1 else "replicas")
             continue
         config = info.config
@@ -194,7 +214,9 @@ def downlink_consumer_config(node_id: str) -> ConsumerConfig:
     it at enrolment too: with interest retention a batch published before the node's first
     connection would otherwise be dropped for want of a consumer."""
     durable = downlink_consumer(node_id)
-    return ConsumerConfig(name=durable, durable_name=durable, ack_policy=AckPolicy.EXPLICIT, ack_wait=DOWNLINK_ACK_WAIT_S, filter_subject=downlink_subject(node_id))
+    return ConsumerConfig(
+        name=durable, durable_name=durable, ack_policy=AckPolicy.EXPLICIT, ack_wait=DOWNLINK_ACK_WAIT_S, filter_subject=downlink_subject(node_id)
+    )
 
 
 async def publish_access(js: nats.js.JetStreamContext, text: str, replicas: int) -> None:
@@ -202,7 +224,11 @@ async def publish_access(js: nats.js.JetStreamContext, text: str, replicas: int)
     try:
         kv = await js.key_value(ACCESS_BUCKET)
     except nats.js.errors.BucketNotFoundError:
-        kv = await js.create_key_value(KeyValueConfig(bucket=ACCESS_BUCKET, history=1, replicas=replicas, description="the NATS access list, for cluster members (yiwang hub nats --member)"))
+        kv = await js.create_key_value(
+            KeyValueConfig(
+                bucket=ACCESS_BUCKET, history=1, replicas=replicas, description="the NATS access list, for cluster members (yiwang hub nats --member)"
+            )
+        )
     await kv.put(ACCESS_KEY, text.encode())
     log.info("access list published for the cluster's servers")
 
@@ -221,7 +247,7 @@ async def pull(js: nats.js.JetStreamContext, stream: str, durable: str, batch: i
                 await js.add_consumer(stream, config=config)
                 psub = await js.pull_subscribe_bind(durable, stream=stream)
             msgs = await psub.fetch(batch, timeout=1.0)
-        except (nats.errors.TimeoutError, asyncio.TimeoutError):
+        except (TimeoutError, nats.errors.TimeoutError):
             continue
         except RETRYABLE as exc:  # NATS down or restarting: wait for nats-py to reconnect
             log.warning("fetch from %s failed (%s); retrying", stream, exc)
@@ -263,7 +289,9 @@ class HubSync:
     ingest worker (`yiwang hub worker`, ``key`` None), the ingest loop alone: it shares the
     durable consumer with the hub's own, so JetStream spreads the fetches over both."""
 
-    def __init__(self, engine: Engine, key: SigningKey | None, nats_url: str, blobs_dir: Path, nats_dir: Path, restart_delay: float = RESTART_DELAY) -> None:
+    def __init__(
+        self, engine: Engine, key: SigningKey | None, nats_url: str, blobs_dir: Path, nats_dir: Path, restart_delay: float = RESTART_DELAY
+    ) -> None:
         self.engine = engine
         self.restart_delay = restart_delay
         self.nats_dir = nats_dir
@@ -330,8 +358,13 @@ class HubSync:
 
                 await self.nc.subscribe(status_subject("*"), queue="hub", cb=on_status)
                 await self.nc.subscribe(consumer_request_subject("*.*"), queue="hub", cb=self._answer_consumer_request)
-                loops = [("ingest", self._ingest_loop(js)), ("downlink", self._downlink_loop(js)), ("files", self._blob_loop(js)),
-                         ("access", self._access_loop(js)), ("status", self._status_loop(js, statuses))]
+                loops = [
+                    ("ingest", self._ingest_loop(js)),
+                    ("downlink", self._downlink_loop(js)),
+                    ("files", self._blob_loop(js)),
+                    ("access", self._access_loop(js)),
+                    ("status", self._status_loop(js, statuses)),
+                ]
             # one set: the first loop to fail cancels the others, and run() starts a new set on a
             # new connection — no loop outlives its connection
             async with asyncio.TaskGroup() as group:
@@ -345,7 +378,9 @@ class HubSync:
         create it with the hub's settings, never the request's, and pass JetStream's answer back.
         Only the owner's own account imports its subject, so the subject names the asker."""
         kind, owner = msg.subject.split(".")[-2:]
-        config, stream = (downlink_consumer_config(owner), DOWNLINK_STREAM) if kind == "node" else (department_consumer_config(owner), DEPARTMENT_STREAM)
+        config, stream = (
+            (downlink_consumer_config(owner), DOWNLINK_STREAM) if kind == "node" else (department_consumer_config(owner), DEPARTMENT_STREAM)
+        )
         now = time.monotonic()
         last = self._consumer_answers.get(msg.subject)
         if last is None or now - last[0] >= CONSUMER_ANSWER_S:
@@ -396,7 +431,7 @@ class HubSync:
                     del self._statuses_waiting[node_id]
             try:
                 replies = await asyncio.to_thread(linkstatus.receive_statuses, self.engine, [(m.subject.rsplit(".", 1)[-1], m.data) for m in group])
-            except Exception:  # noqa: BLE001  (the database away: these go unanswered, the points ask again)
+            except Exception:
                 log.exception("%d statuses not kept", len(group))
                 continue
             if sum([reply.pop("_republished") for reply in replies if reply is not None]):
@@ -502,7 +537,9 @@ class HubSync:
                 for batch in batches:
                     if self._consumers.get(batch.node_id) != "made":
                         continue  # revoked (or NATS refused the consumer for now)
-                    await js.publish(downlink_subject(batch.node_id), batch.raw, headers={"Nats-Msg-Id": batch_message_id(batch.hash, batch.resends)}, timeout=5)
+                    await js.publish(
+                        downlink_subject(batch.node_id), batch.raw, headers={"Nats-Msg-Id": batch_message_id(batch.hash, batch.resends)}, timeout=5
+                    )
                     await asyncio.to_thread(downlink.mark_published, self.engine, batch.node_id, batch.seq)
                     log.info("published downlink %s seq %d", batch.node_id, batch.seq)
                 for event in await asyncio.to_thread(departments.unpublished, self.engine):

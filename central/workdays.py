@@ -11,19 +11,20 @@ the limit (at least 1 working day) is left.
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
-from typing import Any, Iterable
+from typing import Any
 
 import chinese_calendar
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 
 from sync_protocol import parse_time
+from weblayer.errors import InvalidInput
 
 from .actions import record_action
 from .db import transaction
-from weblayer.errors import InvalidInput
 from .models import CalendarDay
 
 BEIJING = timezone(timedelta(hours=8))

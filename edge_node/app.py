@@ -5,8 +5,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import AsyncIterator
 
 from litestar import Litestar, Router
 
@@ -57,7 +57,8 @@ def create_app(settings: Settings) -> Litestar:
     @contextlib.asynccontextmanager
     async def run_sync(app: Litestar) -> AsyncIterator[None]:
         tasks = [
-            asyncio.create_task(sync.run(), name="node-sync"), asyncio.create_task(purge_materials(store, settings, sync.receipts), name="material-purge"),
+            asyncio.create_task(sync.run(), name="node-sync"),
+            asyncio.create_task(purge_materials(store, settings, sync.receipts), name="material-purge"),
             asyncio.create_task(asyncio.to_thread(intake.warm_up), name="warm-up"),
         ]
         try:
@@ -76,7 +77,20 @@ def create_app(settings: Settings) -> Litestar:
         # returns an un-awaited coroutine (fixed upstream for v3 only, litestar PR #4738)
         route_handlers=[Router(path="/", route_handlers=[*api.ROUTES, *pages.ROUTES])],
         lifespan=[run_sync],
-        **app_config(templates=TEMPLATES, data_dir=settings.data_dir, title=f"yiwang edge node {identity.node_id}", version=app_version(), log=logging.getLogger("yiwang.node.web")),
+        **app_config(
+            templates=TEMPLATES,
+            data_dir=settings.data_dir,
+            title=f"yiwang edge node {identity.node_id}",
+            version=app_version(),
+            log=logging.getLogger("yiwang.node.web"),
+        ),
     )
-    app.state.node = NodeContext(store=store, identity=identity, sync=sync, blobs_dir=settings.blobs_dir, base_url=settings.base_url, material_retention_days=settings.material_retention_days)
+    app.state.node = NodeContext(
+        store=store,
+        identity=identity,
+        sync=sync,
+        blobs_dir=settings.blobs_dir,
+        base_url=settings.base_url,
+        material_retention_days=settings.material_retention_days,
+    )
     return app

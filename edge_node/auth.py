@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import hashlib
 import secrets
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 from sync_protocol import format_time
+from weblayer.errors import InvalidInput, NotAuthenticated
 from weblayer.passwords import check_password, hash_password
 
-from weblayer.errors import InvalidInput, NotAuthenticated
 from .store import Store, utcnow
 
 SESSION_LIFETIME = timedelta(hours=12)
@@ -35,7 +35,7 @@ def log_in(store: Store, username: str, password: str) -> tuple[dict[str, str], 
     if not check_password(row["password_hash"] if row else None, password) or row is None:
         raise NotAuthenticated("用户名或密码不正确")
     token = secrets.token_urlsafe(32)
-    expires = format_time(datetime.now(timezone.utc) + SESSION_LIFETIME)
+    expires = format_time(datetime.now(UTC) + SESSION_LIFETIME)
     with store.write() as conn:
         conn.execute("INSERT INTO login_sessions (token_hash, username, expires_at) VALUES (?, ?, ?)", (_token_hash(token), row["username"], expires))
     return _user(row), token

@@ -25,9 +25,10 @@ import logging
 import sqlite3
 import time
 from collections import deque
+from collections.abc import Awaitable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Awaitable, Protocol, TypeVar
+from typing import Any, Protocol, TypeVar
 
 import nats.errors
 import nats.js
@@ -127,7 +128,9 @@ class _Window:
         return sum(p.length for p in self.flight)
 
     def has_room(self, nbytes: int) -> bool:
-        return not self.flight or (self.in_flight() + nbytes <= IN_FLIGHT_SENDS * self.link.meter.send_bytes() and len(self.flight) < MAX_CHUNKS_IN_FLIGHT)
+        return not self.flight or (
+            self.in_flight() + nbytes <= IN_FLIGHT_SENDS * self.link.meter.send_bytes() and len(self.flight) < MAX_CHUNKS_IN_FLIGHT
+        )
 
     def publish(self, sha256: str, size: int, offset: int, data: bytes) -> None:
         # no Nats-Msg-Id: JetStream de-duplicates by it across the whole stream, and any point
@@ -170,7 +173,12 @@ class _Window:
         chunks = self.abandon()
         if not isinstance(exc, LinkLost):
             self.link.meter.timed_out()  # a cut says nothing about the link's speed; a timeout does
-        log.warning("%d attachment chunk(s) (%d bytes) not acknowledged (%s); asking the hub what arrived", len(chunks), sum(p.length for p in chunks), type(exc).__name__)
+        log.warning(
+            "%d attachment chunk(s) (%d bytes) not acknowledged (%s); asking the hub what arrived",
+            len(chunks),
+            sum(p.length for p in chunks),
+            type(exc).__name__,
+        )
         for sha256, size in dict.fromkeys((p.sha256, p.size) for p in chunks):
             held = await self.link.file_stored(sha256, size)
             if held is None:
@@ -181,7 +189,9 @@ class _Window:
         raise _Resume()
 
 
-async def send_pending(js: nats.js.JetStreamContext, store: Store, node_id: str, blobs_dir: Path, link: Link, requested_only: bool = False, max_chunk: int | None = None) -> int:
+async def send_pending(
+    js: nats.js.JetStreamContext, store: Store, node_id: str, blobs_dir: Path, link: Link, requested_only: bool = False, max_chunk: int | None = None
+) -> int:
     """Send waiting files (only those the county asked for, when ``requested_only``) while no
     records wait to go up; chunks at most ``max_chunk`` bytes, if given. Returns how many chunks
     were acknowledged."""

@@ -8,8 +8,9 @@ import json
 import sqlite3
 import unicodedata
 import uuid
+from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import Any
 
 from nacl.signing import VerifyKey
 
@@ -25,16 +26,24 @@ from sync_protocol import (
     SyncError,
     open_licence,
 )
-
 from weblayer.errors import Conflict, Forbidden, InvalidInput, NotFound
-from .fees import check_payment, collect_fee, yuan
+
 from .catalog import item_from_row, required_materials
+from .fees import check_payment, collect_fee, yuan
 from .intake import person_name, validate_intake, validate_resident_id
 from .materials import prepare_upload, record_material, store_upload
 from .store import Store, add_outbox, get_meta, next_counter, utcnow
 
-STATUS_TEXT = {"supplement_requested": "需补正：请通知申请人补交材料", "submitted": "已提交，等待县里预审", "accepted": "县里已受理，等待审批",
-               "not_accepted": "不予受理：请告知申请人原因并退还材料", "approved": "已批准，请通知申请人领取", "denied": "不予批准", "picked_up": "已领取", "dispatched": "已寄递"}
+STATUS_TEXT = {
+    "supplement_requested": "需补正：请通知申请人补交材料",
+    "submitted": "已提交，等待县里预审",
+    "accepted": "县里已受理，等待审批",
+    "not_accepted": "不予受理：请告知申请人原因并退还材料",
+    "approved": "已批准，请通知申请人领取",
+    "denied": "不予批准",
+    "picked_up": "已领取",
+    "dispatched": "已寄递",
+}
 EVALUATION_LEVELS = {5: "非常满意", 4: "满意", 3: "基本满意", 2: "不满意", 1: "非常不满意"}
 
 
@@ -61,8 +70,13 @@ def bounded(value: str, field: str) -> str:
 
 
 def submit_application(
-    store: Store, form: Mapping[str, Any], agent: Mapping[str, str], blobs_dir: Path | None = None,
-    uploads: Sequence[Upload] = (), checked: Sequence[str] = (), payment: tuple[str, str] | None = None,
+    store: Store,
+    form: Mapping[str, Any],
+    agent: Mapping[str, str],
+    blobs_dir: Path | None = None,
+    uploads: Sequence[Upload] = (),
+    checked: Sequence[str] = (),
+    payment: tuple[str, str] | None = None,
     licences: Sequence[Mapping[str, str]] = (),
 ) -> dict[str, Any]:
     """Validate everything first, then write the application, its materials and their outbox
@@ -140,7 +154,7 @@ def authorisation_uploads(signature_data_url: str, photo: Upload | None) -> list
         if not signature_data_url.startswith(prefix) or len(signature_data_url) > 3_000_000:
             raise InvalidInput("签名图片无效，请清除后重新签名", field="signature")
         try:
-            png = base64.b64decode(signature_data_url[len(prefix):], validate=True)
+            png = base64.b64decode(signature_data_url[len(prefix) :], validate=True)
         except ValueError:
             raise InvalidInput("签名图片无效，请清除后重新签名", field="signature") from None
         out.append((SIGNATURE, "signature.png", png))
@@ -149,7 +163,9 @@ def authorisation_uploads(signature_data_url: str, photo: Upload | None) -> list
     return out
 
 
-def missing_materials(item: Mapping[str, Any], form: Mapping[str, Any], uploads: Sequence[Upload], licences: Sequence[Mapping[str, str]] = ()) -> list[str]:
+def missing_materials(
+    item: Mapping[str, Any], form: Mapping[str, Any], uploads: Sequence[Upload], licences: Sequence[Mapping[str, str]] = ()
+) -> list[str]:
     """Required materials neither checked as seen, photographed at the window, nor replaced by an e-licence."""
     seen = set(checked_materials(item, form)) | {name for name, _, _ in uploads} | {lic["material"] for lic in licences}
     return [name for name in required_materials(dict(item)) if name not in seen]
@@ -187,7 +203,9 @@ def holder_licences(store: Store, id_number: str) -> list[dict[str, Any]]:
     """E-licences this point holds for ``id_number`` (results it handed out), newest first."""
     rows = store.query(
         "SELECT l.licence_no, l.text, a.item_code, a.item_name FROM licences l JOIN applications a ON a.id = l.application_id "
-        "WHERE a.applicant_id_number = ? ORDER BY l.received_at DESC", (id_number,))
+        "WHERE a.applicant_id_number = ? ORDER BY l.received_at DESC",
+        (id_number,),
+    )
     return [dict(r) for r in rows]
 
 
@@ -206,7 +224,9 @@ def licences_in_place(store: Store, hub_key: VerifyKey, item: Mapping[str, Any],
         if material not in wanted:
             raise InvalidInput(f"“{material}”不能用电子证照代替", field="licences")
         if given not in held and not given.startswith(LICENCE_PREFIX):
-            raise InvalidInput(f"本服务点没有电子证照 {given}：请申请人出示证照全文（结果通知上的证照文本），离线核验后即可代替“{material}”", field="licences")
+            raise InvalidInput(
+                f"本服务点没有电子证照 {given}：请申请人出示证照全文（结果通知上的证照文本），离线核验后即可代替“{material}”", field="licences"
+            )
         doc = verify_licence(held.get(given, given), hub_key)
         if doc.get("holder_id", "").upper() != id_number.upper() or doc.get("item_code") != wanted[material]:
             raise InvalidInput(f"电子证照 {doc.get('licence_no', '')} 不是申请人本人的“{material}”，不能代替", field="licences")
@@ -243,11 +263,22 @@ def record_pickup(store: Store, application_id: str, collector_name: str, agent:
     with store.write() as conn:
         row = _ready_for_handover(conn, application_id, "领取")
         now = utcnow()
-        conn.execute("UPDATE applications SET status = 'picked_up', picked_up_at = ?, picked_up_by = ?, collector_id_number = ? WHERE id = ?", (now, collector_name, collector_id, application_id))
-        add_outbox(conn, APPLICATION_PICKED_UP, {
-            "application_id": application_id, "collector_name": collector_name, "agent": agent["username"],
-            "collector_id_number": collector_id, "collector_is_applicant": collector_id == row["applicant_id_number"],
-        }, at=now)
+        conn.execute(
+            "UPDATE applications SET status = 'picked_up', picked_up_at = ?, picked_up_by = ?, collector_id_number = ? WHERE id = ?",
+            (now, collector_name, collector_id, application_id),
+        )
+        add_outbox(
+            conn,
+            APPLICATION_PICKED_UP,
+            {
+                "application_id": application_id,
+                "collector_name": collector_name,
+                "agent": agent["username"],
+                "collector_id_number": collector_id,
+                "collector_is_applicant": collector_id == row["applicant_id_number"],
+            },
+            at=now,
+        )
     return get_application(store, application_id)
 
 
@@ -261,8 +292,16 @@ def record_dispatch(store: Store, application_id: str, courier: str, tracking_no
     with store.write() as conn:
         _ready_for_handover(conn, application_id, "寄递")
         now = utcnow()
-        conn.execute("UPDATE applications SET status = 'dispatched', courier = ?, tracking_no = ?, dispatched_at = ? WHERE id = ?", (courier, tracking_no, now, application_id))
-        add_outbox(conn, APPLICATION_DISPATCHED, {"application_id": application_id, "courier": courier, "tracking_no": tracking_no, "agent": agent["username"]}, at=now)
+        conn.execute(
+            "UPDATE applications SET status = 'dispatched', courier = ?, tracking_no = ?, dispatched_at = ? WHERE id = ?",
+            (courier, tracking_no, now, application_id),
+        )
+        add_outbox(
+            conn,
+            APPLICATION_DISPATCHED,
+            {"application_id": application_id, "courier": courier, "tracking_no": tracking_no, "agent": agent["username"]},
+            at=now,
+        )
     return get_application(store, application_id)
 
 
@@ -282,7 +321,9 @@ def record_evaluation(store: Store, application_id: str, level: int, comment: st
         if conn.execute("SELECT 1 FROM evaluations WHERE application_id = ?", (application_id,)).fetchone():
             raise Conflict("这件事已经评价过了")
         now = utcnow()
-        conn.execute("INSERT INTO evaluations (application_id, level, comment, created_at) VALUES (?, ?, ?, ?)", (application_id, level, comment.strip(), now))
+        conn.execute(
+            "INSERT INTO evaluations (application_id, level, comment, created_at) VALUES (?, ?, ?, ?)", (application_id, level, comment.strip(), now)
+        )
         add_outbox(conn, EVALUATION_GIVEN, {"application_id": application_id, "level": level, "comment": comment.strip()}, at=now)
     return {"application_id": application_id, "level": level, "level_text": EVALUATION_LEVELS[level], "comment": comment.strip()}
 
@@ -297,10 +338,16 @@ def file_complaint(store: Store, text: str, agent: Mapping[str, str], applicatio
     with store.write() as conn:
         complaint = {
             "complaint_id": f"{get_meta(conn, 'node_id')}-T{next_counter(conn, 'complaint'):06d}",
-            "application_id": application_id or None, "contact": contact, "text": text, "agent_username": agent["username"], "created_at": utcnow(),
+            "application_id": application_id or None,
+            "contact": contact,
+            "text": text,
+            "agent_username": agent["username"],
+            "created_at": utcnow(),
         }
         conn.execute(f"INSERT INTO complaints ({', '.join(complaint)}) VALUES ({', '.join('?' * len(complaint))})", tuple(complaint.values()))
-        data = {"complaint_id": complaint["complaint_id"], "text": text} | {k: v for k, v in (("application_id", application_id), ("contact", complaint["contact"])) if v}
+        data = {"complaint_id": complaint["complaint_id"], "text": text} | {
+            k: v for k, v in (("application_id", application_id), ("contact", complaint["contact"])) if v
+        }
         add_outbox(conn, COMPLAINT_FILED, data, at=complaint["created_at"])
     return complaint
 
@@ -317,7 +364,9 @@ def decide_on_the_spot(store: Store, application_id: str, decision: str, reason:
     if decision == "denied" and not reason.strip():
         raise InvalidInput("不予批准必须填写理由", field="reason")
     with store.write() as conn:
-        row = conn.execute("SELECT a.status, c.detail_json FROM applications a LEFT JOIN catalog_items c ON c.code = a.item_code WHERE a.id = ?", (application_id,)).fetchone()
+        row = conn.execute(
+            "SELECT a.status, c.detail_json FROM applications a LEFT JOIN catalog_items c ON c.code = a.item_code WHERE a.id = ?", (application_id,)
+        ).fetchone()
         if row is None:
             raise NotFound("没有找到这个办件")
         if not (row["detail_json"] and json.loads(row["detail_json"]).get("instant")):
@@ -329,7 +378,13 @@ def decide_on_the_spot(store: Store, application_id: str, decision: str, reason:
             "UPDATE applications SET status = ?, decision = ?, decision_reason = ?, decided_by = ?, decided_at = ? WHERE id = ?",
             (decision, decision, reason.strip(), user["display_name"], now, application_id),
         )
-        add_outbox(conn, DECISION_DELEGATED, {"application_id": application_id, "decision": decision, "decided_by": user["display_name"], "decided_at": now} | ({"reason": reason.strip()} if reason.strip() else {}), at=now)
+        add_outbox(
+            conn,
+            DECISION_DELEGATED,
+            {"application_id": application_id, "decision": decision, "decided_by": user["display_name"], "decided_at": now}
+            | ({"reason": reason.strip()} if reason.strip() else {}),
+            at=now,
+        )
     return get_application(store, application_id)
 
 
@@ -349,7 +404,9 @@ def apply_supplement_request(conn: sqlite3.Connection, data: Mapping[str, Any]) 
     )
 
 
-def provide_supplement(store: Store, blobs_dir: Path, application_id: str, uploads: Sequence[Upload], checked: Sequence[str], agent: Mapping[str, str], note: str = "") -> sqlite3.Row:
+def provide_supplement(
+    store: Store, blobs_dir: Path, application_id: str, uploads: Sequence[Upload], checked: Sequence[str], agent: Mapping[str, str], note: str = ""
+) -> sqlite3.Row:
     """补正: every item on the hub's list must be checked as seen or photographed; the materials and
     the supplement.provided event go up in one transaction, and the case returns to the clerk."""
     row = get_application(store, application_id)
@@ -367,13 +424,20 @@ def provide_supplement(store: Store, blobs_dir: Path, application_id: str, uploa
         for name, file in stored:
             record_material(conn, application_id, name, file, agent)
         conn.execute("UPDATE applications SET status = 'submitted', supplement_json = '[]' WHERE id = ?", (application_id,))
-        add_outbox(conn, SUPPLEMENT_PROVIDED, {"application_id": application_id, "materials": wanted, "agent": agent["username"]} | ({"note": note.strip()} if note.strip() else {}), at=now)
+        add_outbox(
+            conn,
+            SUPPLEMENT_PROVIDED,
+            {"application_id": application_id, "materials": wanted, "agent": agent["username"]} | ({"note": note.strip()} if note.strip() else {}),
+            at=now,
+        )
     return get_application(store, application_id)
 
 
 def apply_acceptance(conn: sqlite3.Connection, data: Mapping[str, Any]) -> None:
     """受理 at the county (inside the downlink transaction)."""
-    conn.execute("UPDATE applications SET status = 'accepted', accepted_at = ? WHERE id = ? AND status = 'submitted'", (data["at"], data["application_id"]))
+    conn.execute(
+        "UPDATE applications SET status = 'accepted', accepted_at = ? WHERE id = ? AND status = 'submitted'", (data["at"], data["application_id"])
+    )
 
 
 def apply_non_acceptance(conn: sqlite3.Connection, data: Mapping[str, Any]) -> None:

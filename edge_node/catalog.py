@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from weblayer.errors import NotFound
+
 from .store import Store, get_meta, set_meta
 
 
@@ -25,7 +26,10 @@ def install_catalog_in(conn: sqlite3.Connection, catalog: dict[str, Any]) -> boo
     conn.execute("DELETE FROM catalog_items")
     conn.executemany(
         "INSERT INTO catalog_items (code, name, department_name, time_limit_days, fee_fen, detail_json) VALUES (?, ?, ?, ?, ?, ?)",
-        [(i["code"], i["name"], i.get("department_name", i["department"]), i["time_limit_days"], i["fee_fen"], json.dumps(i, ensure_ascii=False)) for i in catalog["items"]],
+        [
+            (i["code"], i["name"], i.get("department_name", i["department"]), i["time_limit_days"], i["fee_fen"], json.dumps(i, ensure_ascii=False))
+            for i in catalog["items"]
+        ],
     )
     set_meta(conn, "catalog_version", str(catalog["version"]))
     return True

@@ -30,8 +30,12 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr)
     try:
         settings = Settings.from_env(
-            data_dir=args.dir, host=getattr(args, "host", None), port=getattr(args, "port", None), nats_url=getattr(args, "nats_url", None),
-            tls_cert=getattr(args, "tls_cert", None), tls_key=getattr(args, "tls_key", None),
+            data_dir=args.dir,
+            host=getattr(args, "host", None),
+            port=getattr(args, "port", None),
+            nats_url=getattr(args, "nats_url", None),
+            tls_cert=getattr(args, "tls_cert", None),
+            tls_key=getattr(args, "tls_key", None),
         )
     except ValueError as exc:
         parser.error(str(exc))

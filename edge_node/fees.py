@@ -17,13 +17,14 @@ from __future__ import annotations
 
 import json
 import sqlite3
+from collections.abc import Mapping
 from datetime import timedelta, timezone
-from typing import Any, Mapping
+from typing import Any
 
 from sync_protocol import DAILY_CLOSED, FEE_COLLECTED, FEE_REFUNDED, FEE_REMITTED, FEE_VOIDED, MAX_FEN, parse_time
+from weblayer.errors import Conflict, Forbidden, InvalidInput, NotFound
 from weblayer.passwords import check_password
 
-from weblayer.errors import Conflict, Forbidden, InvalidInput, NotFound
 from .store import Store, add_outbox, get_meta, next_counter, utcnow
 
 METHODS = {"cash": "现金", "wechat": "微信支付", "alipay": "支付宝", "unionpay": "银联"}
@@ -65,15 +66,31 @@ def check_payment(amount_fen: int, method: str, reference: str) -> None:
         raise InvalidInput(f"{METHODS[method]}收款请填写交易单号（在付款截图或商户账单上）", field="payment_reference")
 
 
-def collect_fee(conn: sqlite3.Connection, amount_fen: int, method: str, reference: str, payer_name: str, agent: Mapping[str, str], application_id: str | None = None, item_code: str = "") -> dict[str, Any]:
+def collect_fee(
+    conn: sqlite3.Connection,
+    amount_fen: int,
+    method: str,
+    reference: str,
+    payer_name: str,
+    agent: Mapping[str, str],
+    application_id: str | None = None,
+    item_code: str = "",
+) -> dict[str, Any]:
     """Inside the caller's transaction: the receipt row and its fee.collected event."""
     check_payment(amount_fen, method, reference)
     now = utcnow()
     receipt = {
         "receipt_no": f"{get_meta(conn, 'node_id')}-F{next_counter(conn, 'fee'):06d}",
-        "application_id": application_id, "item_code": item_code, "payer_name": payer_name, "amount_fen": amount_fen,
-        "method": method, "reference": reference.strip(), "agent_username": agent["username"], "collected_at": now,
-        "business_date": business_date(now), "status": "paid",
+        "application_id": application_id,
+        "item_code": item_code,
+        "payer_name": payer_name,
+        "amount_fen": amount_fen,
+        "method": method,
+        "reference": reference.strip(),
+        "agent_username": agent["username"],
+        "collected_at": now,
+        "business_date": business_date(now),
+        "status": "paid",
     }
     conn.execute(f"INSERT INTO fee_receipts ({', '.join(receipt)}) VALUES ({', '.join('?' * len(receipt))})", tuple(receipt.values()))
     data = {"fee_receipt_no": receipt["receipt_no"], "amount_fen": amount_fen, "method": method, "agent": agent["username"]}
@@ -119,12 +136,17 @@ def void_receipt(store: Store, receipt_no: str, reason: str, agent: Mapping[str,
         if row["close_id"] or row["business_date"] != business_date(utcnow()):
             raise Conflict("只能作废当日、未日结的收据；已日结的请办理退费")
         now = utcnow()
-        conn.execute("UPDATE fee_receipts SET status = 'voided', void_reason = ?, void_approved_by = ?, voided_at = ? WHERE receipt_no = ?", (reason, approved_by, now, receipt_no))
+        conn.execute(
+            "UPDATE fee_receipts SET status = 'voided', void_reason = ?, void_approved_by = ?, voided_at = ? WHERE receipt_no = ?",
+            (reason, approved_by, now, receipt_no),
+        )
         add_outbox(conn, FEE_VOIDED, {"fee_receipt_no": receipt_no, "reason": reason, "approved_by": approved_by, "agent": agent["username"]}, at=now)
     return get_receipt(store, receipt_no)
 
 
-def refund(store: Store, receipt_no: str, amount_fen: int, reason: str, agent: Mapping[str, str], approver: str, approver_password: str) -> sqlite3.Row:
+def refund(
+    store: Store, receipt_no: str, amount_fen: int, reason: str, agent: Mapping[str, str], approver: str, approver_password: str
+) -> sqlite3.Row:
     reason = _reason(reason)
     if amount_fen <= 0:
         raise InvalidInput("退费金额必须大于 0", field="amount")
@@ -139,12 +161,20 @@ def refund(store: Store, receipt_no: str, amount_fen: int, reason: str, agent: M
         if amount_fen > row["amount_fen"] - row["refunded_fen"]:
             raise InvalidInput(f"退费金额不能超过可退金额 {yuan(row['amount_fen'] - row['refunded_fen'])} 元", field="amount")
         now = utcnow()
-        conn.execute("UPDATE fee_receipts SET refunded_fen = refunded_fen + ?, status = CASE WHEN refunded_fen + ? = amount_fen THEN 'refunded' ELSE status END WHERE receipt_no = ?", (amount_fen, amount_fen, receipt_no))
+        conn.execute(
+            "UPDATE fee_receipts SET refunded_fen = refunded_fen + ?, status = CASE WHEN refunded_fen + ? = amount_fen THEN 'refunded' ELSE status END WHERE receipt_no = ?",
+            (amount_fen, amount_fen, receipt_no),
+        )
         conn.execute(
             "INSERT INTO fee_refunds (receipt_no, amount_fen, method, reason, approved_by, agent_username, refunded_at, business_date) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
             (receipt_no, amount_fen, row["method"], reason, approved_by, agent["username"], now, business_date(now)),
         )
-        add_outbox(conn, FEE_REFUNDED, {"fee_receipt_no": receipt_no, "amount_fen": amount_fen, "reason": reason, "approved_by": approved_by, "agent": agent["username"]}, at=now)
+        add_outbox(
+            conn,
+            FEE_REFUNDED,
+            {"fee_receipt_no": receipt_no, "amount_fen": amount_fen, "reason": reason, "approved_by": approved_by, "agent": agent["username"]},
+            at=now,
+        )
     return get_receipt(store, receipt_no)
 
 
@@ -154,11 +184,19 @@ def day_totals(conn: sqlite3.Connection | Store, agent_username: str, day: str, 
     query = conn.query if isinstance(conn, Store) else (lambda sql, p: conn.execute(sql, p).fetchall())
     scope = " AND close_id IS NULL" if unclosed_only else ""
     collected, refunded = {m: 0 for m in METHODS}, {m: 0 for m in METHODS}
-    for r in query(f"SELECT method, SUM(amount_fen) AS s FROM fee_receipts WHERE agent_username = ? AND business_date = ? AND status != 'voided'{scope} GROUP BY method", (agent_username, day)):
+    for r in query(
+        f"SELECT method, SUM(amount_fen) AS s FROM fee_receipts WHERE agent_username = ? AND business_date = ? AND status != 'voided'{scope} GROUP BY method",
+        (agent_username, day),
+    ):
         collected[r["method"]] = r["s"]
-    for r in query(f"SELECT method, SUM(amount_fen) AS s FROM fee_refunds WHERE agent_username = ? AND business_date = ?{scope} GROUP BY method", (agent_username, day)):
+    for r in query(
+        f"SELECT method, SUM(amount_fen) AS s FROM fee_refunds WHERE agent_username = ? AND business_date = ?{scope} GROUP BY method",
+        (agent_username, day),
+    ):
         refunded[r["method"]] = r["s"]
-    receipts = query(f"SELECT COUNT(*) AS n FROM fee_receipts WHERE agent_username = ? AND business_date = ? AND status != 'voided'{scope}", (agent_username, day))[0]["n"]
+    receipts = query(
+        f"SELECT COUNT(*) AS n FROM fee_receipts WHERE agent_username = ? AND business_date = ? AND status != 'voided'{scope}", (agent_username, day)
+    )[0]["n"]
     refunds = query(f"SELECT COUNT(*) AS n FROM fee_refunds WHERE agent_username = ? AND business_date = ?{scope}", (agent_username, day))[0]["n"]
     net = {m: collected[m] - refunded[m] for m in METHODS}
     return {"collected": collected, "refunded": refunded, "net": net, "receipts": receipts, "refunds": refunds, "cash_expected_fen": net["cash"]}
@@ -175,25 +213,53 @@ def close_day(store: Store, agent: Mapping[str, str], cash_counted_fen: int, not
     with store.write() as conn:
         totals = day_totals(conn, agent["username"], day, unclosed_only=True)
         # voided receipts count here: their numbers are accounted for by the close, at zero
-        unclosed = conn.execute("SELECT COUNT(*) FROM fee_receipts WHERE agent_username = ? AND business_date = ? AND close_id IS NULL", (agent["username"], day)).fetchone()[0]
+        unclosed = conn.execute(
+            "SELECT COUNT(*) FROM fee_receipts WHERE agent_username = ? AND business_date = ? AND close_id IS NULL", (agent["username"], day)
+        ).fetchone()[0]
         if not unclosed and not totals["refunds"]:
             raise Conflict(f"{day} 没有尚未日结的收费或退费")
         discrepancy = cash_counted_fen - totals["cash_expected_fen"]
         if discrepancy and not note.strip():
             raise InvalidInput(f"现金{'多出' if discrepancy > 0 else '短少'} {yuan(abs(discrepancy))} 元：请在备注中说明情况后再日结", field="note")
-        earlier = conn.execute("SELECT COUNT(*) FROM daily_closes WHERE agent_username = ? AND business_date = ?", (agent["username"], day)).fetchone()[0]
+        earlier = conn.execute(
+            "SELECT COUNT(*) FROM daily_closes WHERE agent_username = ? AND business_date = ?", (agent["username"], day)
+        ).fetchone()[0]
         close_id = f"{get_meta(conn, 'node_id')}-C{day.replace('-', '')}-{agent['username']}-{earlier + 1}"
         now = utcnow()
         conn.execute(
             "INSERT INTO daily_closes (close_id, agent_username, business_date, totals_json, cash_expected_fen, cash_counted_fen, discrepancy_fen, note, closed_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            (close_id, agent["username"], day, json.dumps(totals["net"]), totals["cash_expected_fen"], cash_counted_fen, discrepancy, note.strip(), now),
+            (
+                close_id,
+                agent["username"],
+                day,
+                json.dumps(totals["net"]),
+                totals["cash_expected_fen"],
+                cash_counted_fen,
+                discrepancy,
+                note.strip(),
+                now,
+            ),
         )
         for table in ("fee_receipts", "fee_refunds"):
-            conn.execute(f"UPDATE {table} SET close_id = ? WHERE agent_username = ? AND business_date = ? AND close_id IS NULL", (close_id, agent["username"], day))
-        add_outbox(conn, DAILY_CLOSED, {
-            "close_id": close_id, "business_date": day, "agent": agent["username"], "totals_fen": totals["net"],
-            "cash_expected_fen": totals["cash_expected_fen"], "cash_counted_fen": cash_counted_fen, "discrepancy_fen": discrepancy, "note": note.strip(),
-        }, at=now)
+            conn.execute(
+                f"UPDATE {table} SET close_id = ? WHERE agent_username = ? AND business_date = ? AND close_id IS NULL",
+                (close_id, agent["username"], day),
+            )
+        add_outbox(
+            conn,
+            DAILY_CLOSED,
+            {
+                "close_id": close_id,
+                "business_date": day,
+                "agent": agent["username"],
+                "totals_fen": totals["net"],
+                "cash_expected_fen": totals["cash_expected_fen"],
+                "cash_counted_fen": cash_counted_fen,
+                "discrepancy_fen": discrepancy,
+                "note": note.strip(),
+            },
+            at=now,
+        )
     return {"close_id": close_id, "business_date": day, "totals": totals, "cash_counted_fen": cash_counted_fen, "discrepancy_fen": discrepancy}
 
 
@@ -214,8 +280,21 @@ def record_remittance(store: Store, agent: Mapping[str, str], close_ids: list[st
             raise InvalidInput(f"解缴金额应等于所选日结清点的现金合计 {yuan(sum(r['cash_counted_fen'] for r in rows))} 元", field="amount")
         remittance_id = f"{get_meta(conn, 'node_id')}-R{next_counter(conn, 'remittance'):06d}"
         now = utcnow()
-        conn.execute("INSERT INTO remittances (remittance_id, amount_fen, close_ids_json, bank_reference, agent_username, remitted_at) VALUES (?, ?, ?, ?, ?, ?)",
-                     (remittance_id, amount_fen, json.dumps(close_ids), bank_reference.strip(), agent["username"], now))
+        conn.execute(
+            "INSERT INTO remittances (remittance_id, amount_fen, close_ids_json, bank_reference, agent_username, remitted_at) VALUES (?, ?, ?, ?, ?, ?)",
+            (remittance_id, amount_fen, json.dumps(close_ids), bank_reference.strip(), agent["username"], now),
+        )
         conn.executemany("UPDATE daily_closes SET remittance_id = ? WHERE close_id = ?", [(remittance_id, c) for c in close_ids])
-        add_outbox(conn, FEE_REMITTED, {"remittance_id": remittance_id, "amount_fen": amount_fen, "close_ids": close_ids, "bank_reference": bank_reference.strip(), "agent": agent["username"]}, at=now)
+        add_outbox(
+            conn,
+            FEE_REMITTED,
+            {
+                "remittance_id": remittance_id,
+                "amount_fen": amount_fen,
+                "close_ids": close_ids,
+                "bank_reference": bank_reference.strip(),
+                "agent": agent["username"],
+            },
+            at=now,
+        )
     return {"remittance_id": remittance_id, "amount_fen": amount_fen, "close_ids": close_ids}

@@ -6,8 +6,9 @@ import datetime
 import functools
 import re
 import unicodedata
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Mapping
+from typing import Any
 
 from stdnum import exceptions as stdnum_errors
 from stdnum.cn import ric, uscc
@@ -82,7 +83,9 @@ def validate_resident_id(value: str, field: str = "applicant_id_number", who: st
     try:
         born = ric.get_birth_date(number)
     except stdnum_errors.ValidationError:
-        raise InvalidInput(f"公民身份号码中的出生日期 {number[6:10]}-{number[10:12]}-{number[12:14]} 不存在，请核对第 7 至 14 位", field=field) from None
+        raise InvalidInput(
+            f"公民身份号码中的出生日期 {number[6:10]}-{number[10:12]}-{number[12:14]} 不存在，请核对第 7 至 14 位", field=field
+        ) from None
     if not EARLIEST_BIRTH <= born <= datetime.date.today():
         raise InvalidInput(f"公民身份号码中的出生日期 {born.isoformat()} 不可能，请核对第 7 至 14 位", field=field)
     if number[:2] not in _provinces():
@@ -163,4 +166,3 @@ def validate_intake(form: Mapping[str, Any], known_items: set[str], legal_person
         raise InvalidInput("手机号码应为 11 位数字，以 1 开头", field="applicant_phone")
     by_proxy = str(form.get("by_proxy", "")).lower() in ("1", "true", "on", "yes")
     return Intake(item_code, name, id_number, phone, by_proxy)
-

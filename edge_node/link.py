@@ -15,31 +15,31 @@ from nacl.signing import SigningKey, VerifyKey
 from sync_protocol import (
     APPLICATION_ACCEPTED,
     APPLICATION_NOT_ACCEPTED,
+    CATALOG_VERSION,
     COMPRESSION,
     DECISION_MADE,
-    CATALOG_VERSION,
+    GENESIS_HEAD,
+    MATERIAL_RECEIVED,
     MAX_BATCH_BYTES,
     MAX_RECORDS_PER_BATCH,
     NODE_HEARTBEAT,
-    MATERIAL_RECEIVED,
     NODE_KEY_ACCEPTED,
     NODE_KEY_ROTATED,
     RESEND_REQUEST,
     RESULT_ISSUED,
     SUPPLEMENT_REQUESTED,
-    Accepted,
-    TooLarge,
     UNKNOWN_KIND,
-    batch_message_id,
-    UnencodableValue,
+    Accepted,
     ChainPos,
     Fork,
-    GENESIS_HEAD,
     IngestCursor,
     Record,
     Rejected,
     SyncError,
+    TooLarge,
+    UnencodableValue,
     Verdict,
+    batch_message_id,
     open_licence,
     seal_next,
     seal_within,
@@ -56,8 +56,14 @@ log = logging.getLogger("yiwang.node.link")
 
 
 def seal_pending(
-    store: Store, node_id: str, key: SigningKey, limit: int = MAX_RECORDS_PER_BATCH, next_key: SigningKey | None = None, max_batches: int | None = None,
-    max_bytes: int = MAX_BATCH_BYTES, compress: bool = False,
+    store: Store,
+    node_id: str,
+    key: SigningKey,
+    limit: int = MAX_RECORDS_PER_BATCH,
+    next_key: SigningKey | None = None,
+    max_batches: int | None = None,
+    max_bytes: int = MAX_BATCH_BYTES,
+    compress: bool = False,
 ) -> int:
     """Seal unbatched outbox events into as many batches as needed (at most ``max_batches``);
     return how many were made. Each batch's wire bytes fit ``max_bytes`` (the send the link can
@@ -85,12 +91,17 @@ def seal_pending(
                 # never blocks the events behind it; the status tells the county (set_aside)
                 bad = events[_unsealable(node_id, pos, records, key, compress)]
                 conn.execute("UPDATE outbox SET set_aside = ? WHERE seq = ?", (f"{type(exc).__name__}: {exc}"[:500], bad["seq"]))
-                log.error("outbox event %s (%s, seq %d) cannot be sent (%s): set aside, the events behind it go on", bad["id"], bad["kind"], bad["seq"], exc)
+                log.error(
+                    "outbox event %s (%s, seq %d) cannot be sent (%s): set aside, the events behind it go on", bad["id"], bad["kind"], bad["seq"], exc
+                )
                 continue
             if rotation is not None and count == len(events):  # this batch ends at the rotation: the new key signs the next
                 set_meta(conn, "up_key", json.loads(events[-1]["data_json"])["public_key"])
             conn.execute("INSERT INTO uplink_batches (seq, hash, wire, created_at) VALUES (?, ?, ?, ?)", (new.seq, new.head, wire, utcnow()))
-            conn.execute("UPDATE outbox SET batch_seq = ? WHERE seq BETWEEN ? AND ? AND batch_seq IS NULL AND set_aside IS NULL", (new.seq, events[0]["seq"], events[count - 1]["seq"]))
+            conn.execute(
+                "UPDATE outbox SET batch_seq = ? WHERE seq BETWEEN ? AND ? AND batch_seq IS NULL AND set_aside IS NULL",
+                (new.seq, events[0]["seq"], events[count - 1]["seq"]),
+            )
             set_meta(conn, "up_seq", str(new.seq))
             set_meta(conn, "up_head", new.head)
             made += 1
@@ -157,7 +168,10 @@ def apply_downlink_in(conn: sqlite3.Connection, node_id: str, hub_key: VerifyKey
                     apply_decision(conn, record.data)
                 elif record.kind == RESULT_ISSUED:
                     open_licence(record.data["licence"], hub_key)  # signed by the pinned hub key, or the batch is refused
-                    conn.execute("INSERT OR IGNORE INTO licences (licence_no, application_id, text, received_at) VALUES (?, ?, ?, ?)", (record.data["licence_no"], record.data["application_id"], record.data["licence"], utcnow()))
+                    conn.execute(
+                        "INSERT OR IGNORE INTO licences (licence_no, application_id, text, received_at) VALUES (?, ?, ?, ?)",
+                        (record.data["licence_no"], record.data["application_id"], record.data["licence"], utcnow()),
+                    )
                 elif record.kind == APPLICATION_ACCEPTED:
                     apply_acceptance(conn, record.data)
                 elif record.kind == APPLICATION_NOT_ACCEPTED:
@@ -169,7 +183,11 @@ def apply_downlink_in(conn: sqlite3.Connection, node_id: str, hub_key: VerifyKey
                         log.warning("catalog version %d installed from the hub", record.data["version"])
                 elif record.kind == NODE_KEY_ACCEPTED:
                     set_meta(conn, "key_accepted", record.data["nats_public_key"])  # sync.py switches NATS identity
-                    log.warning("hub accepted the new node key from uplink seq %d; old NATS identity valid until %s", record.data["from_seq"], record.data["old_key_until"])
+                    log.warning(
+                        "hub accepted the new node key from uplink seq %d; old NATS identity valid until %s",
+                        record.data["from_seq"],
+                        record.data["old_key_until"],
+                    )
                 elif record.kind == MATERIAL_RECEIVED:
                     apply_receipt(conn, record.data)
                 elif record.kind == RESEND_REQUEST:
@@ -182,7 +200,9 @@ def apply_downlink_in(conn: sqlite3.Connection, node_id: str, hub_key: VerifyKey
             conn.execute("ROLLBACK TO apply_batch")
             verdict = Rejected("invalid_record", f"{type(exc).__name__}: {exc}")
         else:
-            conn.execute("INSERT INTO downlink_batches (seq, hash, wire, applied_at) VALUES (?, ?, ?, ?)", (verdict.batch.seq, verdict.hash, raw, utcnow()))
+            conn.execute(
+                "INSERT INTO downlink_batches (seq, hash, wire, applied_at) VALUES (?, ?, ?, ?)", (verdict.batch.seq, verdict.hash, raw, utcnow())
+            )
             set_meta(conn, "down_seq", str(verdict.batch.seq))
             set_meta(conn, "down_head", verdict.hash)
             set_meta(conn, "needs_upgrade", "")
@@ -229,8 +249,14 @@ def files_waiting(store: Store) -> tuple[int, int]:
 def status_fields(store: Store, app_version: str) -> dict[str, Any]:
     """What this node's status (the heartbeat, sync_protocol's seal_status) says of its data."""
     files, waiting = files_waiting(store), backlog(store)
-    fields = {"up_seq": int(read_meta(store, "up_seq", "0")), "outbox_depth": waiting["events"], "app_version": app_version,
-              "catalog_version": int(read_meta(store, "catalog_version", "0")), "files_waiting": files[0], "file_bytes_waiting": files[1]}
+    fields = {
+        "up_seq": int(read_meta(store, "up_seq", "0")),
+        "outbox_depth": waiting["events"],
+        "app_version": app_version,
+        "catalog_version": int(read_meta(store, "catalog_version", "0")),
+        "files_waiting": files[0],
+        "file_bytes_waiting": files[1],
+    }
     upgrade = read_meta(store, "needs_upgrade")
     return fields | ({"set_aside": waiting["set_aside"]} if waiting["set_aside"] else {}) | ({"needs_upgrade": upgrade} if upgrade else {})
 
@@ -253,7 +279,11 @@ def queue_legacy_heartbeat(store: Store, app_version: str) -> bool:
         return False
     with store.write() as conn:
         depth = conn.execute(BACKLOG_SQL).fetchone()["events"]
-        add_outbox(conn, NODE_HEARTBEAT, {"app_version": app_version, "catalog_version": int(get_meta(conn, "catalog_version", "0")), "outbox_depth": depth, "clock": utcnow()})
+        add_outbox(
+            conn,
+            NODE_HEARTBEAT,
+            {"app_version": app_version, "catalog_version": int(get_meta(conn, "catalog_version", "0")), "outbox_depth": depth, "clock": utcnow()},
+        )
     return True
 
 
@@ -291,7 +321,7 @@ class DailyBytes:
         self.down += down
 
     @classmethod
-    def load(cls, store: Store) -> "DailyBytes":
+    def load(cls, store: Store) -> DailyBytes:
         day, _, counts = read_meta(store, "bytes_today").partition(" ")
         up, _, down = counts.partition(" ")
         usage = cls(day, int(up), int(down)) if up.isdigit() and down.isdigit() else cls()

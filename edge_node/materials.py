@@ -13,17 +13,18 @@ copy once the retention period (``YIWANG_MATERIAL_RETENTION_DAYS``) has passed."
 from __future__ import annotations
 
 import hashlib
-import os
 import logging
+import os
 import sqlite3
-from datetime import datetime, timedelta, timezone
+from collections.abc import Mapping
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any, Mapping, NamedTuple
+from typing import Any, NamedTuple
 
 from sync_protocol import MATERIALS_ATTACHED, MAX_BLOB_BYTES, format_time, parse_time
+from weblayer.errors import InvalidInput, NotFound
 
 from . import photos
-from weblayer.errors import InvalidInput, NotFound
 from .store import Store, add_outbox, utcnow
 
 log = logging.getLogger("yiwang.node.materials")
@@ -114,8 +115,18 @@ def store_upload(blobs_dir: Path, upload: MaterialFile) -> StoredFile:
 
 def record_material(conn: sqlite3.Connection, application_id: str, material: str, stored: StoredFile, agent: Mapping[str, str]) -> dict[str, Any]:
     """The material row, its upload job and its outbox event, inside the caller's transaction."""
-    row = {"application_id": application_id, "material": material.strip(), "sha256": stored.sha256, "size": stored.size, "media_type": stored.media_type, "filename": stored.filename[:200],
-           "original_sha256": stored.original_sha256, "original_size": stored.original_size, "agent_username": agent["username"], "created_at": utcnow()}
+    row = {
+        "application_id": application_id,
+        "material": material.strip(),
+        "sha256": stored.sha256,
+        "size": stored.size,
+        "media_type": stored.media_type,
+        "filename": stored.filename[:200],
+        "original_sha256": stored.original_sha256,
+        "original_size": stored.original_size,
+        "agent_username": agent["username"],
+        "created_at": utcnow(),
+    }
     conn.execute(f"INSERT INTO materials ({', '.join(row)}) VALUES ({', '.join('?' * len(row))})", tuple(row.values()))
     # the same file again after its copy was purged: the hub has it, the new copy's retention starts now
     conn.execute(
@@ -123,11 +134,18 @@ def record_material(conn: sqlite3.Connection, application_id: str, material: str
         "ON CONFLICT(sha256) DO UPDATE SET received_at = CASE WHEN purged_at IS NULL THEN received_at ELSE ? END, purged_at = NULL",
         (stored.sha256, stored.size, row["created_at"]),
     )
-    add_outbox(conn, MATERIALS_ATTACHED, {k: row[k] for k in ("application_id", "material", "sha256", "size", "media_type", "filename")}, at=row["created_at"])
+    add_outbox(
+        conn,
+        MATERIALS_ATTACHED,
+        {k: row[k] for k in ("application_id", "material", "sha256", "size", "media_type", "filename")},
+        at=row["created_at"],
+    )
     return row
 
 
-def attach_material(store: Store, blobs_dir: Path, application_id: str, material: str, filename: str, content: bytes, agent: Mapping[str, str]) -> dict[str, Any]:
+def attach_material(
+    store: Store, blobs_dir: Path, application_id: str, material: str, filename: str, content: bytes, agent: Mapping[str, str]
+) -> dict[str, Any]:
     """Add a material to an existing application (e.g. a supplement)."""
     upload = prepare_upload(material, filename, content)
     if store.one("SELECT 1 FROM applications WHERE id = ?", (application_id,)) is None:
@@ -172,8 +190,10 @@ def purge_received(store: Store, blobs_dir: Path, retention_days: float, now: da
 
     The files go first, then the mark: a crash in between leaves an unmarked missing file, which
     the next run marks. Never the other way round, which could leave a citizen's scan on disk."""
-    cutoff = format_time((now or datetime.now(timezone.utc)) - timedelta(days=retention_days))
-    due = store.query("SELECT sha256, received_at FROM blob_uploads WHERE received_at IS NOT NULL AND purged_at IS NULL AND received_at <= ?", (cutoff,))
+    cutoff = format_time((now or datetime.now(UTC)) - timedelta(days=retention_days))
+    due = store.query(
+        "SELECT sha256, received_at FROM blob_uploads WHERE received_at IS NOT NULL AND purged_at IS NULL AND received_at <= ?", (cutoff,)
+    )
     for row in due:
         with store.write() as conn:  # under the write lock, so an intake of the same file waits
             for (original,) in conn.execute(_ORIGINALS_DUE, {"sha": row["sha256"]}).fetchall():

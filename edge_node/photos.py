@@ -55,7 +55,13 @@ def clean(content: bytes, media_type: str) -> tuple[bytes, str]:
         image = _decode(content, _FORMATS[media_type], full_size=True)
     except (Image.DecompressionBombError, Image.DecompressionBombWarning):
         raise InvalidInput(TOO_MANY_PIXELS) from None
-    except (UnidentifiedImageError, OSError, SyntaxError, EOFError, ValueError):  # ValueError: a PNG text or colour chunk that inflates past Pillow's limit
+    except (
+        UnidentifiedImageError,
+        OSError,
+        SyntaxError,
+        EOFError,
+        ValueError,
+    ):  # ValueError: a PNG text or colour chunk that inflates past Pillow's limit
         raise InvalidInput(UNREADABLE) from None
     if media_type == "image/png":
         return _encode_png(image.picture, image.icc), "image/png"
@@ -77,7 +83,13 @@ def optimise(content: bytes, media_type: str) -> tuple[bytes, str]:
         # the warning too: where warnings are errors (the tests) Pillow raises it for an image
         # between MAX_PIXELS and twice that, instead of warning before _decode refuses it
         raise InvalidInput(TOO_MANY_PIXELS) from None
-    except (UnidentifiedImageError, OSError, SyntaxError, EOFError, ValueError):  # ValueError: a PNG text or colour chunk that inflates past Pillow's limit  # a truncated file fails in load(), not in open()
+    except (
+        UnidentifiedImageError,
+        OSError,
+        SyntaxError,
+        EOFError,
+        ValueError,
+    ):  # ValueError: a PNG text or colour chunk that inflates past Pillow's limit  # a truncated file fails in load(), not in open()
         raise InvalidInput(UNREADABLE) from None
     photo = _capped(image.picture)
     candidates = [(_encode_jpeg(photo, image.icc, quality=QUALITY), "image/jpeg")]

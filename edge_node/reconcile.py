@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from weblayer.errors import InvalidInput
+
 from .fees import METHODS, parse_fen
 from .store import Store
 
@@ -76,9 +77,16 @@ def reconcile_lines(receipts: list[dict[str, Any]], lines: list[StatementLine]) 
             matched.append({"receipt_no": r["receipt_no"], "reference": ref, "amount_fen": expected})
         else:
             differs.append({"receipt_no": r["receipt_no"], "reference": ref, "ours_fen": expected, "statement_fen": line.amount_fen})
-    extra = [{"reference": line.reference, "amount_fen": line.amount_fen, "line": line.line, "time": line.time} for ref, line in theirs.items() if ref not in ours]
+    extra = [
+        {"reference": line.reference, "amount_fen": line.amount_fen, "line": line.line, "time": line.time}
+        for ref, line in theirs.items()
+        if ref not in ours
+    ]
     return {
-        "matched": matched, "amount_differs": differs, "missing_from_statement": missing, "extra_in_statement": extra,
+        "matched": matched,
+        "amount_differs": differs,
+        "missing_from_statement": missing,
+        "extra_in_statement": extra,
         "totals_fen": {
             "ours": sum(r["amount_fen"] - r["refunded_fen"] for r in ours.values()),
             "statement": sum(line.amount_fen for line in theirs.values()),
@@ -91,8 +99,11 @@ def reconcile_lines(receipts: list[dict[str, Any]], lines: list[StatementLine]) 
 def reconcile(store: Store, method: str, text: str, date_from: str, date_to: str) -> dict[str, Any]:
     if method not in METHODS or method == "cash":
         raise InvalidInput("请选择对账的支付渠道：微信支付、支付宝或银联", field="method")
-    receipts = [dict(r) for r in store.query(
-        "SELECT * FROM fee_receipts WHERE method = ? AND status != 'voided' AND business_date BETWEEN ? AND ? ORDER BY receipt_no",
-        (method, date_from, date_to),
-    )]
+    receipts = [
+        dict(r)
+        for r in store.query(
+            "SELECT * FROM fee_receipts WHERE method = ? AND status != 'voided' AND business_date BETWEEN ? AND ? ORDER BY receipt_no",
+            (method, date_from, date_to),
+        )
+    ]
     return reconcile_lines(receipts, parse_statement(text)) | {"method": method, "date_from": date_from, "date_to": date_to}

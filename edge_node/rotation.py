@@ -22,8 +22,8 @@ from pathlib import Path
 from nacl.signing import SigningKey
 
 from sync_protocol import NODE_KEY_ROTATED, signing_key_from_text, signing_key_to_text, user_nkey_from_seed, user_seed_from_raw, verify_key_to_text
-
 from weblayer.errors import Conflict
+
 from .settings import write_private
 from .store import Store, add_outbox, get_meta, read_meta, set_meta
 

@@ -46,7 +46,7 @@ class Settings:
         return self.data_dir / "blobs"
 
     @classmethod
-    def from_env(cls, **overrides: object) -> "Settings":
+    def from_env(cls, **overrides: object) -> Settings:
         env = os.environ
         values: dict[str, object] = {
             "data_dir": Path(env.get("YIWANG_NODE_DIR", "var/node")),
@@ -101,7 +101,7 @@ class NodeIdentity:
         return options
 
     @classmethod
-    def load(cls, settings: Settings) -> "NodeIdentity":
+    def load(cls, settings: Settings) -> NodeIdentity:
         config_path, key_path = settings.data_dir / "node.json", settings.data_dir / "node.key"
         if not config_path.exists() or not key_path.exists():
             raise NotEnrolled(settings.data_dir)

@@ -12,34 +12,49 @@ import sqlite3
 import threading
 import time
 import uuid
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any
 
 from sqlite_utils import Database
 
 from sync_protocol import UnencodableValue, format_time, record_size
-
 from weblayer.errors import InvalidInput
 
 
 def utcnow() -> str:
-    return format_time(datetime.now(timezone.utc))
+    return format_time(datetime.now(UTC))
 
 
 def _m1_initial(db: Database) -> None:
     db["meta"].create({"key": str, "value": str}, pk="key")
     db["users"].create({"username": str, "display_name": str, "role": str, "password_hash": str}, pk="username")
     db["login_sessions"].create({"token_hash": str, "username": str, "expires_at": str}, pk="token_hash", foreign_keys=[("username", "users")])
-    db["catalog_items"].create({"code": str, "name": str, "department_name": str, "time_limit_days": int, "fee_fen": int, "detail_json": str}, pk="code")
+    db["catalog_items"].create(
+        {"code": str, "name": str, "department_name": str, "time_limit_days": int, "fee_fen": int, "detail_json": str}, pk="code"
+    )
     db["counters"].create({"name": str, "value": int}, pk="name")
     db["applications"].create(
         {
-            "id": str, "receipt_no": str, "item_code": str, "item_name": str, "department_name": str,
-            "applicant_name": str, "applicant_id_number": str, "applicant_phone": str, "proxy_agent": str,
-            "agent_username": str, "status": str, "created_at": str, "decision_reason": str,
-            "decided_by": str, "decided_at": str, "picked_up_at": str, "picked_up_by": str,
+            "id": str,
+            "receipt_no": str,
+            "item_code": str,
+            "item_name": str,
+            "department_name": str,
+            "applicant_name": str,
+            "applicant_id_number": str,
+            "applicant_phone": str,
+            "proxy_agent": str,
+            "agent_username": str,
+            "status": str,
+            "created_at": str,
+            "decision_reason": str,
+            "decided_by": str,
+            "decided_at": str,
+            "picked_up_at": str,
+            "picked_up_by": str,
         },
         pk="id",
         not_null={"receipt_no", "item_code", "applicant_name", "applicant_id_number", "status", "created_at"},
@@ -64,8 +79,20 @@ def _m2_resends(db: Database) -> None:
 
 def _m3_materials(db: Database) -> None:
     db["materials"].create(
-        {"id": int, "application_id": str, "material": str, "sha256": str, "size": int, "media_type": str, "filename": str, "agent_username": str, "created_at": str},
-        pk="id", not_null={"application_id", "material", "sha256", "size", "media_type"}, foreign_keys=[("application_id", "applications")],
+        {
+            "id": int,
+            "application_id": str,
+            "material": str,
+            "sha256": str,
+            "size": int,
+            "media_type": str,
+            "filename": str,
+            "agent_username": str,
+            "created_at": str,
+        },
+        pk="id",
+        not_null={"application_id", "material", "sha256", "size", "media_type"},
+        foreign_keys=[("application_id", "applications")],
     )
     db["materials"].create_index(["application_id"])
     # upload progress: sent_bytes advances after each chunk's PubAck, so a transfer resumes there
@@ -75,7 +102,16 @@ def _m3_materials(db: Database) -> None:
 def _m4_notices(db: Database) -> None:
     # one-time notices (一次性告知): what was missing, told once and completely, with a number
     db["notices"].create(
-        {"notice_no": str, "item_code": str, "item_name": str, "applicant_name": str, "applicant_id_number": str, "missing_json": str, "agent_username": str, "created_at": str},
+        {
+            "notice_no": str,
+            "item_code": str,
+            "item_name": str,
+            "applicant_name": str,
+            "applicant_id_number": str,
+            "missing_json": str,
+            "agent_username": str,
+            "created_at": str,
+        },
         pk="notice_no",
     )
     db["applications"].create_index(["applicant_id_number"])
@@ -89,28 +125,76 @@ def _m5_materials_checked(db: Database) -> None:
 def _m6_fees(db: Database) -> None:
     db["fee_receipts"].create(
         {
-            "receipt_no": str, "application_id": str, "item_code": str, "payer_name": str, "amount_fen": int, "method": str,
-            "reference": str, "agent_username": str, "collected_at": str, "business_date": str, "status": str,
-            "refunded_fen": int, "void_reason": str, "void_approved_by": str, "voided_at": str, "close_id": str,
+            "receipt_no": str,
+            "application_id": str,
+            "item_code": str,
+            "payer_name": str,
+            "amount_fen": int,
+            "method": str,
+            "reference": str,
+            "agent_username": str,
+            "collected_at": str,
+            "business_date": str,
+            "status": str,
+            "refunded_fen": int,
+            "void_reason": str,
+            "void_approved_by": str,
+            "voided_at": str,
+            "close_id": str,
         },
-        pk="receipt_no", not_null={"amount_fen", "method", "agent_username", "collected_at", "business_date", "status"},
+        pk="receipt_no",
+        not_null={"amount_fen", "method", "agent_username", "collected_at", "business_date", "status"},
         defaults={"refunded_fen": 0, "status": "paid"},
     )
     db["fee_receipts"].create_index(["agent_username", "business_date"])
     db["fee_receipts"].create_index(["reference"])
-    db["fee_refunds"].create({"id": int, "receipt_no": str, "amount_fen": int, "method": str, "reason": str, "approved_by": str, "agent_username": str, "refunded_at": str, "business_date": str, "close_id": str}, pk="id")
+    db["fee_refunds"].create(
+        {
+            "id": int,
+            "receipt_no": str,
+            "amount_fen": int,
+            "method": str,
+            "reason": str,
+            "approved_by": str,
+            "agent_username": str,
+            "refunded_at": str,
+            "business_date": str,
+            "close_id": str,
+        },
+        pk="id",
+    )
     db["daily_closes"].create(
-        {"close_id": str, "agent_username": str, "business_date": str, "totals_json": str, "cash_expected_fen": int, "cash_counted_fen": int, "discrepancy_fen": int, "note": str, "closed_at": str, "remittance_id": str},
+        {
+            "close_id": str,
+            "agent_username": str,
+            "business_date": str,
+            "totals_json": str,
+            "cash_expected_fen": int,
+            "cash_counted_fen": int,
+            "discrepancy_fen": int,
+            "note": str,
+            "closed_at": str,
+            "remittance_id": str,
+        },
         pk="close_id",
     )
-    db["remittances"].create({"remittance_id": str, "amount_fen": int, "close_ids_json": str, "bank_reference": str, "agent_username": str, "remitted_at": str}, pk="remittance_id")
+    db["remittances"].create(
+        {"remittance_id": str, "amount_fen": int, "close_ids_json": str, "bank_reference": str, "agent_username": str, "remitted_at": str},
+        pk="remittance_id",
+    )
 
 
 def _m7_handover(db: Database) -> None:
     for column in ("decision", "collector_id_number", "courier", "tracking_no", "dispatched_at"):
         db["applications"].add_column(column, str)
-    db["evaluations"].create({"application_id": str, "level": int, "comment": str, "created_at": str}, pk="application_id", foreign_keys=[("application_id", "applications")])
-    db["complaints"].create({"complaint_id": str, "application_id": str, "contact": str, "text": str, "agent_username": str, "created_at": str}, pk="complaint_id")
+    db["evaluations"].create(
+        {"application_id": str, "level": int, "comment": str, "created_at": str},
+        pk="application_id",
+        foreign_keys=[("application_id", "applications")],
+    )
+    db["complaints"].create(
+        {"complaint_id": str, "application_id": str, "contact": str, "text": str, "agent_username": str, "created_at": str}, pk="complaint_id"
+    )
 
 
 def _m8_supplements(db: Database) -> None:
@@ -155,7 +239,22 @@ def _m14_set_aside(db: Database) -> None:
     db["outbox"].add_column("set_aside", str)
 
 
-MIGRATIONS: list[Callable[[Database], None]] = [_m1_initial, _m2_resends, _m3_materials, _m4_notices, _m5_materials_checked, _m6_fees, _m7_handover, _m8_supplements, _m9_licences, _m10_acceptance, _m11_material_receipts, _m12_material_originals, _m13_requested_files, _m14_set_aside]
+MIGRATIONS: list[Callable[[Database], None]] = [
+    _m1_initial,
+    _m2_resends,
+    _m3_materials,
+    _m4_notices,
+    _m5_materials_checked,
+    _m6_fees,
+    _m7_handover,
+    _m8_supplements,
+    _m9_licences,
+    _m10_acceptance,
+    _m11_material_receipts,
+    _m12_material_originals,
+    _m13_requested_files,
+    _m14_set_aside,
+]
 
 
 class Store:
@@ -234,7 +333,9 @@ class Store:
                 self._members += 1
             finally:
                 self._local.writing = False
-                if self._open is not None and (self._waiting == 0 or self._members >= self.GROUP_MAX or time.monotonic() - self._opened_at >= self.GROUP_WAIT_S):
+                if self._open is not None and (
+                    self._waiting == 0 or self._members >= self.GROUP_MAX or time.monotonic() - self._opened_at >= self.GROUP_WAIT_S
+                ):
                     self._commit()
         with self._group:  # another block may commit our group: wait for it, outside the writer
             self._group.wait_for(lambda: self._committed >= group)
@@ -328,7 +429,11 @@ def add_outbox(conn: sqlite3.Connection, kind: str, data: dict[str, Any], at: st
     except UnencodableValue as exc:
         raise ValueError(f"{kind} event cannot be sent: {exc}") from exc  # a bug, not input: money is integer fen
     if size > limit:
-        raise InvalidInput(f"这次提交的内容太长（约 {size // 1024 + 1} KB，上限 {limit // 1024} KB），没有保存。请删减填写的文字（说明、备注、原因等）后再提交。")
+        raise InvalidInput(
+            f"这次提交的内容太长（约 {size // 1024 + 1} KB，上限 {limit // 1024} KB），没有保存。请删减填写的文字（说明、备注、原因等）后再提交。"
+        )
     event_id = str(uuid.uuid4())
-    conn.execute("INSERT INTO outbox (id, kind, at, data_json) VALUES (?, ?, ?, ?)", (event_id, kind, at or utcnow(), json.dumps(data, ensure_ascii=False)))
+    conn.execute(
+        "INSERT INTO outbox (id, kind, at, data_json) VALUES (?, ?, ?, ?)", (event_id, kind, at or utcnow(), json.dumps(data, ensure_ascii=False))
+    )
     return event_id

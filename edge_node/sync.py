@@ -23,7 +23,7 @@ import asyncio
 import dataclasses
 import logging
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import nats
@@ -41,11 +41,11 @@ from sync_protocol import (
     MATERIAL_RECEIVED,
     SENT_AT_HEADER,
     SEQ_HEADER,
+    UNKNOWN_KIND,
     Accepted,
     Gap,
     LinkMeter,
     Rejected,
-    UNKNOWN_KIND,
     SyncError,
     downlink_consumer,
     downlink_subject,
@@ -115,7 +115,16 @@ async def wait_event(event: asyncio.Event, timeout: float | None) -> bool:
 
 
 class NodeSync:
-    def __init__(self, store: Store, identity: NodeIdentity, data_dir: Path, blobs_dir: Path, heartbeat_seconds: float = 60.0, app_version: str = "", restart_delay: float = RESTART_DELAY) -> None:
+    def __init__(
+        self,
+        store: Store,
+        identity: NodeIdentity,
+        data_dir: Path,
+        blobs_dir: Path,
+        heartbeat_seconds: float = 60.0,
+        app_version: str = "",
+        restart_delay: float = RESTART_DELAY,
+    ) -> None:
         self.store = store
         self.restart_delay = restart_delay
         self.data_dir = data_dir  # the key files: they change during a rotation (rotation.py)
@@ -131,7 +140,7 @@ class NodeSync:
         self.receipts = asyncio.Event()  # set when the hub confirmed material files (app.py purges)
         self._loop: asyncio.AbstractEventLoop | None = None
         self.nc: nats.NATS | None = None
-        self.offline_since: str | None = format_time(datetime.now(timezone.utc))
+        self.offline_since: str | None = format_time(datetime.now(UTC))
         self.credentials_refused = False  # NATS said "Authorization Violation": revoked or replaced
         self.meter = LinkMeter()
         self.usage = link.DailyBytes.load(store)
@@ -148,10 +157,17 @@ class NodeSync:
 
     def link_status(self) -> dict:
         """For the banner and /api/status: the link as measured."""
-        return {"kbit_per_s": self.meter.kbit_per_s() if self.meter.rate_measured else None, "rtt_ms": round(self.meter.rtt_s * 1000) if self.meter.rtt_measured else None,
-                "bytes_up_today": self.usage.up, "bytes_down_today": self.usage.down, "metered": bool(self.hub.get("metered")),
-                "metered_hours": self.hub.get("metered_hours") or "", "files_paused": bool(self.hub.get("files_paused")),
-                "statuses_answered": self.statuses_answered, "hub_answered_at": self.hub.get("at")}
+        return {
+            "kbit_per_s": self.meter.kbit_per_s() if self.meter.rate_measured else None,
+            "rtt_ms": round(self.meter.rtt_s * 1000) if self.meter.rtt_measured else None,
+            "bytes_up_today": self.usage.up,
+            "bytes_down_today": self.usage.down,
+            "metered": bool(self.hub.get("metered")),
+            "metered_hours": self.hub.get("metered_hours") or "",
+            "files_paused": bool(self.hub.get("files_paused")),
+            "statuses_answered": self.statuses_answered,
+            "hub_answered_at": self.hub.get("at"),
+        }
 
     def wake_uplink(self) -> None:
         """Thread-safe nudge after an intake commits, so it goes out at once when online."""
@@ -166,7 +182,7 @@ class NodeSync:
             return
         self.lost.set()
         if self.offline_since is None:
-            self.offline_since = format_time(datetime.now(timezone.utc))
+            self.offline_since = format_time(datetime.now(UTC))
 
     async def run(self) -> None:
         """Run until cancelled; an unexpected failure is logged and the worker starts over
@@ -218,9 +234,16 @@ class NodeSync:
                     if seed:
                         self.identity = dataclasses.replace(self.identity, nats_seed=seed)
                 self.nc = await nats.connect(
-                    nats_servers(self.identity.nats_url), name=f"yiwang-node-{self.identity.node_id}", max_reconnect_attempts=-1,
-                    reconnect_time_wait=1, connect_timeout=10, ping_interval=PING_INTERVAL, max_outstanding_pings=MAX_OUTSTANDING_PINGS,
-                    error_cb=on_error, disconnected_cb=on_disconnect, reconnected_cb=on_reconnect,
+                    nats_servers(self.identity.nats_url),
+                    name=f"yiwang-node-{self.identity.node_id}",
+                    max_reconnect_attempts=-1,
+                    reconnect_time_wait=1,
+                    connect_timeout=10,
+                    ping_interval=PING_INTERVAL,
+                    max_outstanding_pings=MAX_OUTSTANDING_PINGS,
+                    error_cb=on_error,
+                    disconnected_cb=on_disconnect,
+                    reconnected_cb=on_reconnect,
                     **self.identity.nats_options(),
                 )
         self._mark(True)
@@ -232,8 +255,13 @@ class NodeSync:
             # one set: the first loop to fail cancels the others, and run() starts a new set on a
             # new connection — no loop outlives its connection
             async with asyncio.TaskGroup() as loops:
-                for name, loop in (("uplink", self._uplink_loop(js)), ("downlink", self._downlink_loop(js)), ("files", self._blob_loop(js)),
-                                   ("status", self._status_loop()), ("connection", until_closed(self.nc))):
+                for name, loop in (
+                    ("uplink", self._uplink_loop(js)),
+                    ("downlink", self._downlink_loop(js)),
+                    ("files", self._blob_loop(js)),
+                    ("status", self._status_loop()),
+                    ("connection", until_closed(self.nc)),
+                ):
                     loops.create_task(loop, name=f"node-sync-{name}")
         finally:
             await self.nc.close()
@@ -248,7 +276,12 @@ class NodeSync:
             return None
         fields = await asyncio.to_thread(link.status_fields, self.store, self.app_version)
         await asyncio.to_thread(self.usage.save, self.store)
-        fields |= {"node": self.identity.node_id, "at": format_time(datetime.now(timezone.utc)), "compression": [COMPRESSION], "interval_s": int(self.heartbeat_seconds)}
+        fields |= {
+            "node": self.identity.node_id,
+            "at": format_time(datetime.now(UTC)),
+            "compression": [COMPRESSION],
+            "interval_s": int(self.heartbeat_seconds),
+        }
         measured = self.link_status()
         fields |= {k: measured[k] for k in ("kbit_per_s", "rtt_ms", "bytes_up_today", "bytes_down_today") if measured[k] is not None}
         if file is not None:
@@ -263,8 +296,10 @@ class NodeSync:
             # queued behind any send still crossing the link (at most a window of file chunks): the
             # answer describes what arrived
             ahead = blobs.IN_FLIGHT_SENDS * self.meter.send_bytes()
-            msg = await self.nc.request(status_subject(self.identity.node_id), raw, timeout=self.meter.timeout_for(ahead + 4 * len(raw)) + self.meter.rtt_s)
-        except (nats.errors.NoRespondersError, nats.errors.TimeoutError, asyncio.TimeoutError, nats.errors.Error, OSError) as exc:
+            msg = await self.nc.request(
+                status_subject(self.identity.node_id), raw, timeout=self.meter.timeout_for(ahead + 4 * len(raw)) + self.meter.rtt_s
+            )
+        except (TimeoutError, nats.errors.NoRespondersError, nats.errors.TimeoutError, nats.errors.Error, OSError) as exc:
             log.debug("status not answered: %s", type(exc).__name__)
             return None
         self.meter.round_trip(time.monotonic() - started)
@@ -302,7 +337,12 @@ class NodeSync:
         if self._down_lag is None or self._down_lag[0] != mine:
             self._down_lag = (mine, now)
         elif now - self._down_lag[1] >= DOWN_RESEND_AFTER_S:
-            log.warning("downlink: the hub sealed up to seq %d, this node applied %d and nothing came for %d s; asking the hub to publish again", sealed, mine, DOWN_RESEND_AFTER_S)
+            log.warning(
+                "downlink: the hub sealed up to seq %d, this node applied %d and nothing came for %d s; asking the hub to publish again",
+                sealed,
+                mine,
+                DOWN_RESEND_AFTER_S,
+            )
             self._down_from, self._down_lag = mine + 1, (mine, now)
             self._status_wake.set()
 
@@ -385,7 +425,7 @@ class NodeSync:
         size = len(batch["wire"])
         # the send time rides outside the signed batch: the hub compares it with the stream's
         # receive time to measure this node's clock offset; the seq lets it say what it holds
-        headers = {"Nats-Msg-Id": link.message_id(batch), SENT_AT_HEADER: format_time(datetime.now(timezone.utc)), SEQ_HEADER: str(batch["seq"])}
+        headers = {"Nats-Msg-Id": link.message_id(batch), SENT_AT_HEADER: format_time(datetime.now(UTC)), SEQ_HEADER: str(batch["seq"])}
         started = time.monotonic()
         try:
             behind = blobs.IN_FLIGHT_SENDS * self.meter.send_bytes()  # file chunks still crossing the link, at most
@@ -409,8 +449,15 @@ class NodeSync:
 
     def _seal(self, max_batches: int | None = None) -> int:
         keys = rotation.signing_keys(self.data_dir)
-        made = link.seal_pending(self.store, self.identity.node_id, keys[0], next_key=keys[1] if len(keys) > 1 else None, max_batches=max_batches,
-                                 max_bytes=self.meter.send_bytes(), compress=link.hub_inflates(self.store))
+        made = link.seal_pending(
+            self.store,
+            self.identity.node_id,
+            keys[0],
+            next_key=keys[1] if len(keys) > 1 else None,
+            max_batches=max_batches,
+            max_bytes=self.meter.send_bytes(),
+            compress=link.hub_inflates(self.store),
+        )
         if rotation.settle(self.store, self.data_dir):
             log.warning("node key rotated: later batches are signed by the new key")
         return made
@@ -429,7 +476,9 @@ class NodeSync:
             # metered mode outside its hours (the operator's setting, from the status reply): only
             # the files the county asked for
             try:
-                await blobs.send_pending(js, self.store, self.identity.node_id, self.blobs_dir, self, requested_only=bool(self.hub.get("files_paused")))
+                await blobs.send_pending(
+                    js, self.store, self.identity.node_id, self.blobs_dir, self, requested_only=bool(self.hub.get("files_paused"))
+                )
             except RETRYABLE as exc:
                 log.warning("attachment upload paused (%s); it resumes from what the hub holds", type(exc).__name__)
                 await asyncio.sleep(1)
@@ -441,7 +490,9 @@ class NodeSync:
         durable = downlink_consumer(node_id)
         # `name` with a filter makes nats-py use the create subject that names the filter, the
         # only one this node's NATS permissions allow; the hub answers it (consumer_request_subject)
-        config = ConsumerConfig(name=durable, durable_name=durable, ack_policy=AckPolicy.EXPLICIT, ack_wait=DOWNLINK_ACK_WAIT_S, filter_subject=downlink_subject(node_id))
+        config = ConsumerConfig(
+            name=durable, durable_name=durable, ack_policy=AckPolicy.EXPLICIT, ack_wait=DOWNLINK_ACK_WAIT_S, filter_subject=downlink_subject(node_id)
+        )
         psub = None
         draining = False  # the last fetch brought batches: there may be more at once
         while True:
@@ -462,7 +513,7 @@ class NodeSync:
                 else:  # a cut ends the wait at once: the pull request died with the connection
                     msgs = await blobs.until_lost(psub.fetch(1, timeout=DOWNLINK_POLL_S), self.lost)
                 draining = True
-            except (nats.errors.TimeoutError, asyncio.TimeoutError):
+            except (TimeoutError, nats.errors.TimeoutError):
                 draining = False
                 continue
             except (nats.js.errors.NotFoundError, *RETRYABLE) as exc:  # stream not created yet, or offline

@@ -33,8 +33,16 @@ def hub_nats(argv: list[str]) -> list[str]:
     parser.add_argument("--dir", type=Path, default=Path(os.environ.get("YIWANG_HUB_DIR", "var/hub")))
     parser.add_argument("--nats-host", default="0.0.0.0", help="address nats-server listens on (default all)")
     parser.add_argument("--nats-port", type=int, default=4700)
-    parser.add_argument("--nats-name", action="append", default=[], help="a DNS name or IP nodes use to reach NATS (repeat); goes into the TLS certificate")
-    parser.add_argument("--nats-cluster", action="append", default=[], metavar="NAME=HOST:PORT:ROUTE_PORT", help="a JetStream cluster member (repeat, three for replicated streams): writes nats/cluster/NAME/nats.conf for each")
+    parser.add_argument(
+        "--nats-name", action="append", default=[], help="a DNS name or IP nodes use to reach NATS (repeat); goes into the TLS certificate"
+    )
+    parser.add_argument(
+        "--nats-cluster",
+        action="append",
+        default=[],
+        metavar="NAME=HOST:PORT:ROUTE_PORT",
+        help="a JetStream cluster member (repeat, three for replicated streams): writes nats/cluster/NAME/nats.conf for each",
+    )
     parser.add_argument("--member", help="`hub nats`: run this cluster member")
     known, rest = parser.parse_known_args(argv[2:])
     nats_dir = known.dir / "nats"
@@ -45,7 +53,9 @@ def hub_nats(argv: list[str]) -> list[str]:
             from .natsfollow import run_member
 
             if not (nats_dir / "cluster.json").exists():
-                raise SystemExit(f"{nats_dir / 'cluster.json'} not found: run `yiwang hub init --dir {known.dir} --nats-cluster …` (or copy the hub's nats/ directory here) first")
+                raise SystemExit(
+                    f"{nats_dir / 'cluster.json'} not found: run `yiwang hub init --dir {known.dir} --nats-cluster …` (or copy the hub's nats/ directory here) first"
+                )
             raise SystemExit(run_member(known.dir, known.member))
         conf = nats_dir / "nats.conf"
         if not conf.exists():
@@ -61,7 +71,9 @@ def hub_nats(argv: list[str]) -> list[str]:
         raise SystemExit(str(exc)) from None
     conf = init_nats(nats_dir, known.nats_host, known.nats_port, known.nats_name, cluster=cluster or None)
     if cluster:
-        print(f"NATS cluster configuration: {', '.join(str(nats_dir / 'cluster' / m.name / 'nats.conf') for m in cluster)} (TLS required, routes verified both ways)")
+        print(
+            f"NATS cluster configuration: {', '.join(str(nats_dir / 'cluster' / m.name / 'nats.conf') for m in cluster)} (TLS required, routes verified both ways)"
+        )
         print(f"on each NATS machine, with a copy of {nats_dir} in <dir>/nats: yiwang hub nats --dir <dir> --member NAME")
         print(f"NATS address for the hub and its workers: --nats-url {cluster_url(cluster)}")
         if len(cluster) < 3:
@@ -79,8 +91,12 @@ def hub_nats(argv: list[str]) -> list[str]:
 
 def nats_bundle(argv: list[str]) -> int:
     """`hub nats-bundle --out DIR`: what a cluster member's machine needs, without the CA's key."""
-    parser = argparse.ArgumentParser(prog="yiwang hub nats-bundle", description="copy what a NATS cluster member on another machine needs (not the CA's private key) into DIR/nats")
-    parser.add_argument("--out", type=Path, required=True, help="directory to copy to the member's machine; run `yiwang hub nats --dir DIR --member NAME` there")
+    parser = argparse.ArgumentParser(
+        prog="yiwang hub nats-bundle", description="copy what a NATS cluster member on another machine needs (not the CA's private key) into DIR/nats"
+    )
+    parser.add_argument(
+        "--out", type=Path, required=True, help="directory to copy to the member's machine; run `yiwang hub nats --dir DIR --member NAME` there"
+    )
     parser.add_argument("--dir", type=Path, default=Path(os.environ.get("YIWANG_HUB_DIR", "var/hub")))
     args = parser.parse_args(argv)
     from .natsd import member_bundle
@@ -96,9 +112,13 @@ def nats_bundle(argv: list[str]) -> int:
 
 def issue_cert(argv: list[str]) -> int:
     """`hub issue-cert NAME… --out DIR`: a county-CA certificate for a township node's web server."""
-    parser = argparse.ArgumentParser(prog="yiwang hub issue-cert", description="issue an HTTPS certificate from the county CA, e.g. for a township node's LAN name")
+    parser = argparse.ArgumentParser(
+        prog="yiwang hub issue-cert", description="issue an HTTPS certificate from the county CA, e.g. for a township node's LAN name"
+    )
     parser.add_argument("names", nargs="+", help="DNS names or IP addresses browsers use to reach that machine")
-    parser.add_argument("--out", type=Path, required=True, help="directory for web.pem and web.key (copy them to the node, then run it with --tls-cert/--tls-key)")
+    parser.add_argument(
+        "--out", type=Path, required=True, help="directory for web.pem and web.key (copy them to the node, then run it with --tls-cert/--tls-key)"
+    )
     parser.add_argument("--dir", type=Path, default=Path(os.environ.get("YIWANG_HUB_DIR", "var/hub")))
     args = parser.parse_args(argv)
     if not (args.dir / "nats" / "ca.key").exists():
@@ -107,7 +127,9 @@ def issue_cert(argv: list[str]) -> int:
     from .tls import issue_server_cert
 
     issue_server_cert(args.dir / "nats", args.names, args.out, stem="web")
-    print(f"{args.out / 'web.pem'} and {args.out / 'web.key'} (0600) for {', '.join(args.names)}; browsers that trust the county CA ({args.dir / 'nats' / 'ca.pem'}) accept it")
+    print(
+        f"{args.out / 'web.pem'} and {args.out / 'web.key'} (0600) for {', '.join(args.names)}; browsers that trust the county CA ({args.dir / 'nats' / 'ca.pem'}) accept it"
+    )
     return 0
 
 
@@ -136,7 +158,9 @@ def main(argv: list[str] | None = None) -> int:
     enroll_p.add_argument("code")
     enroll_p.add_argument("--hub", required=True, help="the county hub's URL, e.g. https://hub.example:8700")
     enroll_p.add_argument("--ca", required=True, help="the county CA fingerprint printed on the enrolment slip (sha256:…)")
-    enroll_p.add_argument("--allow-http", action="store_true", help="enrol over plain HTTP to a hub that is not on this machine (a trusted network only)")
+    enroll_p.add_argument(
+        "--allow-http", action="store_true", help="enrol over plain HTTP to a hub that is not on this machine (a trusted network only)"
+    )
     enroll_p.add_argument("--dir", type=Path, default=Path(os.environ.get("YIWANG_NODE_DIR", "var/node")))
     sub.add_parser("hub", help="county hub commands: init, serve, add-user")
     args = parser.parse_args(argv)
@@ -152,5 +176,7 @@ def main(argv: list[str] | None = None) -> int:
     except EnrolmentFailed as exc:
         print(exc, file=sys.stderr)
         return 2
-    print(f"已登记：节点 {answer['node_id']}（{answer['name']}），配置写入 {args.dir}。下一步：yiwang node add-user … 然后 yiwang node serve --dir {args.dir}")
+    print(
+        f"已登记：节点 {answer['node_id']}（{answer['name']}），配置写入 {args.dir}。下一步：yiwang node add-user … 然后 yiwang node serve --dir {args.dir}"
+    )
     return 0

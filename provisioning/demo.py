@@ -14,8 +14,8 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 from .federation import FederationError, LocalFederation, NodeSpec
 
@@ -26,9 +26,29 @@ RESTARTS_ALLOWED = 5  # per component per run: past that it is broken, not unluc
 def demo_nodes(base_port: int) -> list[NodeSpec]:
     # a second account at every point: voids and refunds need a second person's approval
     return [
-        NodeSpec("qingshan", "青山镇便民服务中心", "township", base_port + 1, users=[("staff", "乡镇窗口 刘洋", STAFF), ("approver", "即办审批 周敏", APPROVER)]),
-        NodeSpec("shangcun", "青山镇上村代办点", "village", base_port + 2, parent="qingshan", users=[("agent", "上村代办员 王秀兰", AGENT), ("cadre", "上村村委 张志强", AGENT)]),
-        NodeSpec("xiacun", "青山镇下村代办点", "village", base_port + 3, parent="qingshan", users=[("agent", "下村代办员 李建国", AGENT), ("cadre", "下村村委 孙丽", AGENT)]),
+        NodeSpec(
+            "qingshan",
+            "青山镇便民服务中心",
+            "township",
+            base_port + 1,
+            users=[("staff", "乡镇窗口 刘洋", STAFF), ("approver", "即办审批 周敏", APPROVER)],
+        ),
+        NodeSpec(
+            "shangcun",
+            "青山镇上村代办点",
+            "village",
+            base_port + 2,
+            parent="qingshan",
+            users=[("agent", "上村代办员 王秀兰", AGENT), ("cadre", "上村村委 张志强", AGENT)],
+        ),
+        NodeSpec(
+            "xiacun",
+            "青山镇下村代办点",
+            "village",
+            base_port + 3,
+            parent="qingshan",
+            users=[("agent", "下村代办员 李建国", AGENT), ("cadre", "下村村委 孙丽", AGENT)],
+        ),
     ]
 
 
@@ -59,7 +79,9 @@ def run_demo(root: Path, nats_port: int, base_port: int) -> int:
         print(f"\nfailed: {exc}", file=sys.stderr)
         return 1
     print(_banner(fed, nodes), flush=True)
-    starters: dict[str, Callable[[], None]] = {"nats": fed.start_nats, "hub": fed.start_hub} | {spec.node_id: (lambda spec=spec: fed.start_node(spec)) for spec in nodes}
+    starters: dict[str, Callable[[], None]] = {"nats": fed.start_nats, "hub": fed.start_hub} | {
+        spec.node_id: (lambda spec=spec: fed.start_node(spec)) for spec in nodes
+    }
     restarts: dict[str, int] = {}
     nats_off = False
     try:
@@ -133,6 +155,11 @@ def _banner(fed: LocalFederation, nodes: list[NodeSpec]) -> str:
     for spec in nodes:
         users = " · ".join(f"{u} / {fed.password}" for u, _, _ in spec.users)
         lines.append(f"  {spec.name:<12}  http://127.0.0.1:{spec.port}    {users}")
-    lines += ["", f"  NATS              {fed.nats_url}", f"  data and logs     {fed.root}", "",
-              "Type nats and Enter to cut the county's network (and again to restore it); Ctrl-C stops everything."]
+    lines += [
+        "",
+        f"  NATS              {fed.nats_url}",
+        f"  data and logs     {fed.root}",
+        "",
+        "Type nats and Enter to cut the county's network (and again to restore it); Ctrl-C stops everything.",
+    ]
     return "\n".join(lines)

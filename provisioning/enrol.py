@@ -38,7 +38,7 @@ def pin_county_ca(hub_url: str, expected: str, timeout: float = 30.0) -> tuple[s
         raise EnrolmentFailed("--ca 应为登记单上的县中枢证书指纹，格式 sha256: 加 64 位十六进制数字；请照登记单重新输入")
     try:
         # not verified yet: the fingerprint check below is what makes this CA trustworthy
-        response = httpx.get(hub_url.rstrip("/") + "/api/enrolment/ca", timeout=timeout, verify=False)  # noqa: S501
+        response = httpx.get(hub_url.rstrip("/") + "/api/enrolment/ca", timeout=timeout, verify=False)
         response.raise_for_status()
         pem = response.json()["ca"]
         found = ca_fingerprint(pem)
@@ -71,7 +71,8 @@ def enroll(code: str, hub_url: str, data_dir: Path, ca: str, timeout: float = 30
         response = httpx.post(
             hub_url.rstrip("/") + "/api/enrolment",
             json={"code": code, "public_key": verify_key_to_text(key.verify_key), "nats_public_key": user_nkey_from_seed(nats_seed)},
-            timeout=timeout, verify=verify,
+            timeout=timeout,
+            verify=verify,
         )
     except httpx.HTTPError as exc:
         raise EnrolmentFailed(f"无法连接县中枢 {hub_url}：{exc}。请检查网络和地址后重试。") from None
@@ -91,11 +92,15 @@ def enroll(code: str, hub_url: str, data_dir: Path, ca: str, timeout: float = 30
         download_history(hub_url, answer["node_id"], restore_token, data_dir / "restore", timeout, verify)
     (data_dir / "catalog.json").write_text(json.dumps(catalog, ensure_ascii=False, indent=1), encoding="utf-8")
     # written last: its presence means enrolment (and any history download) is complete
-    (data_dir / "node.json").write_text(json.dumps(answer | {"hub_url": hub_url, "ca_fingerprint": ca_fingerprint(pem)}, ensure_ascii=False, indent=1), encoding="utf-8")
+    (data_dir / "node.json").write_text(
+        json.dumps(answer | {"hub_url": hub_url, "ca_fingerprint": ca_fingerprint(pem)}, ensure_ascii=False, indent=1), encoding="utf-8"
+    )
     return answer
 
 
-def download_history(hub_url: str, node_id: str, token: str, into: Path, timeout: float = 30.0, verify: ssl.SSLContext | bool = True) -> dict[str, int]:
+def download_history(
+    hub_url: str, node_id: str, token: str, into: Path, timeout: float = 30.0, verify: ssl.SSLContext | bool = True
+) -> dict[str, int]:
     """A replacement device fetches its point's raw uplink and downlink batches from the hub. They
     are only stored here; the node verifies every one (signatures, chain) before using them."""
     if into.exists():
@@ -107,7 +112,13 @@ def download_history(hub_url: str, node_id: str, token: str, into: Path, timeout
         after = 0
         while True:
             try:
-                page = httpx.get(f"{hub_url.rstrip('/')}/api/nodes/{node_id}/history", params={"direction": direction, "after": after}, headers=headers, timeout=timeout, verify=verify)
+                page = httpx.get(
+                    f"{hub_url.rstrip('/')}/api/nodes/{node_id}/history",
+                    params={"direction": direction, "after": after},
+                    headers=headers,
+                    timeout=timeout,
+                    verify=verify,
+                )
             except httpx.HTTPError as exc:
                 raise EnrolmentFailed(f"下载本服务点历史记录时网络中断：{exc}。请重新运行同一条登记命令。") from None
             if not page.is_success:
@@ -120,5 +131,7 @@ def download_history(hub_url: str, node_id: str, token: str, into: Path, timeout
             if not body["batches"] or after >= body["last_seq"]:
                 break
         counts[direction] = after
-    (into / "manifest.json").write_text(json.dumps({"node_id": node_id, "keys": keys, "up_seq": counts["up"], "down_seq": counts["down"]}, indent=1), encoding="utf-8")
+    (into / "manifest.json").write_text(
+        json.dumps({"node_id": node_id, "keys": keys, "up_seq": counts["up"], "down_seq": counts["down"]}, indent=1), encoding="utf-8"
+    )
     return counts

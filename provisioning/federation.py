@@ -112,7 +112,14 @@ class LocalFederation:
         log = open(self.log_path(name), "ab")
         # a new session: Ctrl-C in the terminal reaches only the launcher, which stops the
         # children in order (nodes, hub, then NATS) instead of all at once
-        proc = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True, env=os.environ | {"PYTHONUNBUFFERED": "1"} | (env or {}))
+        proc = subprocess.Popen(
+            argv,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
+            env=os.environ | {"PYTHONUNBUFFERED": "1"} | (env or {}),
+        )
         log.close()
         self.procs[name] = proc
         return proc
@@ -177,14 +184,45 @@ class LocalFederation:
         if (hub_dir / "hub.key").exists():
             return
         subprocess.run(
-            [sys.executable, "-m", "central", "init", "--dir", str(hub_dir), *self._db_args(), "--operator-password", self.password, "--demo-password", self.password],
-            check=True, stdout=subprocess.DEVNULL,
+            [
+                sys.executable,
+                "-m",
+                "central",
+                "init",
+                "--dir",
+                str(hub_dir),
+                *self._db_args(),
+                "--operator-password",
+                self.password,
+                "--demo-password",
+                self.password,
+            ],
+            check=True,
+            stdout=subprocess.DEVNULL,
         )
 
     def start_hub(self) -> None:
         self.init_hub()
         https = ["--https"] if self.https else []
-        self._spawn("hub", [sys.executable, "-m", "central", "serve", "--dir", str(self.root / "hub"), *self._db_args(), "--host", self.host, "--port", str(self.hub_port), "--nats-url", self.nats_url, *https])
+        self._spawn(
+            "hub",
+            [
+                sys.executable,
+                "-m",
+                "central",
+                "serve",
+                "--dir",
+                str(self.root / "hub"),
+                *self._db_args(),
+                "--host",
+                self.host,
+                "--port",
+                str(self.hub_port),
+                "--nats-url",
+                self.nats_url,
+                *https,
+            ],
+        )
         self._wait("hub", lambda: _http_ok(f"{self.hub_url}/api/health", self.hub_verify))
 
     def start_worker(self, name: str = "worker") -> None:
@@ -209,20 +247,40 @@ class LocalFederation:
         response = httpx.post(
             f"{self.hub_url}/api/enrolment-codes",
             json={"node_id": spec.node_id, "name": spec.name, "kind": spec.kind, "parent": spec.parent},
-            headers=headers, timeout=30, verify=self.hub_verify,
+            headers=headers,
+            timeout=30,
+            verify=self.hub_verify,
         )
         response.raise_for_status()
         slip = response.json()  # what the operator hands over: the code and the CA fingerprint
         enroll(slip["code"], self.hub_url, directory, slip["ca_fingerprint"])
         for username, display, role in spec.users:
-            subprocess.run([sys.executable, "-m", "edge_node", "add-user", "--dir", str(directory), username, display, role, "--password", self.password], check=True)
+            subprocess.run(
+                [sys.executable, "-m", "edge_node", "add-user", "--dir", str(directory), username, display, role, "--password", self.password],
+                check=True,
+            )
 
     def start_node(self, spec: NodeSpec) -> None:
         if not (self.node_dir(spec.node_id) / "nats.nk").exists():
-            raise FederationError(f"{self.node_dir(spec.node_id)} was enrolled by an older yiwang, without NATS credentials; delete {self.root} and start again")
+            raise FederationError(
+                f"{self.node_dir(spec.node_id)} was enrolled by an older yiwang, without NATS credentials; delete {self.root} and start again"
+            )
         tls = ["--tls-cert", str(spec.tls_dir / "web.pem"), "--tls-key", str(spec.tls_dir / "web.key")] if spec.tls_dir else []
         nats = ["--nats-url", spec.nats_url] if spec.nats_url else []
-        argv = [sys.executable, "-m", spec.program, "serve", "--dir", str(self.node_dir(spec.node_id)), "--host", self.host, "--port", str(spec.port), *tls, *nats]
+        argv = [
+            sys.executable,
+            "-m",
+            spec.program,
+            "serve",
+            "--dir",
+            str(self.node_dir(spec.node_id)),
+            "--host",
+            self.host,
+            "--port",
+            str(spec.port),
+            *tls,
+            *nats,
+        ]
         self._spawn(spec.node_id, argv, spec.env)
         verify = self.county_ca_context() if spec.tls_dir else True
         self._wait(spec.node_id, lambda: _http_ok(f"{'https' if spec.tls_dir else 'http'}://{self.host}:{spec.port}/api/status", verify))

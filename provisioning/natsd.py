@@ -57,7 +57,7 @@ class ClusterMember:
     route_port: int
 
     @classmethod
-    def parse(cls, text: str) -> "ClusterMember":
+    def parse(cls, text: str) -> ClusterMember:
         """``NAME=HOST:PORT:ROUTE_PORT``, as `yiwang hub init --nats-cluster` takes it."""
         try:
             name, address = text.split("=", 1)
@@ -111,7 +111,9 @@ def server_config(nats_dir: Path, host: str, port: int, server_name: str = "yiwa
     return "\n".join(lines)
 
 
-def init_nats(nats_dir: Path, host: str, port: int, names: list[str] | None = None, county: str = "county", cluster: list[ClusterMember] | None = None) -> Path:
+def init_nats(
+    nats_dir: Path, host: str, port: int, names: list[str] | None = None, county: str = "county", cluster: list[ClusterMember] | None = None
+) -> Path:
     """Create (or complete) ``nats_dir``; return the path of ``nats.conf``. Keys and the CA are
     kept if they exist; the configuration and the server certificates (NATS, hub web) are written
     again. With ``cluster`` (three members for replicated streams), each member's configuration

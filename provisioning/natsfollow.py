@@ -65,7 +65,16 @@ async def follow(nats_dir: Path, port: int, server: subprocess.Popen) -> None:
     while True:
         nc = None
         try:
-            nc = await nats.connect(f"tls://127.0.0.1:{port}", nkeys_seed_str=seed, tls=tls, name="yiwang-access-follower", connect_timeout=2, max_reconnect_attempts=-1, reconnect_time_wait=1, error_cb=on_error)
+            nc = await nats.connect(
+                f"tls://127.0.0.1:{port}",
+                nkeys_seed_str=seed,
+                tls=tls,
+                name="yiwang-access-follower",
+                connect_timeout=2,
+                max_reconnect_attempts=-1,
+                reconnect_time_wait=1,
+                error_cb=on_error,
+            )
             kv = await nc.jetstream().key_value(ACCESS_BUCKET)
             watcher = await kv.watch(ACCESS_KEY)
             log.info("watching the hub's access list")
@@ -76,7 +85,7 @@ async def follow(nats_dir: Path, port: int, server: subprocess.Popen) -> None:
             raise
         except nats.js.errors.BucketNotFoundError:
             log.info("the hub has not published an access list yet; waiting")
-        except (OSError, asyncio.TimeoutError, nats.errors.Error) as exc:
+        except (TimeoutError, OSError, nats.errors.Error) as exc:
             log.warning("access list watch interrupted (%s); retrying", exc or type(exc).__name__)
         finally:
             if nc is not None and not nc.is_closed:

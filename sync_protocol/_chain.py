@@ -14,7 +14,7 @@ class ChainPos:
     seq: int
     head: str
 
-    def next_after(self, head: str) -> "ChainPos":
+    def next_after(self, head: str) -> ChainPos:
         return ChainPos(self.seq + 1, head)
 
 

@@ -60,7 +60,7 @@ def inflate_body(body: bytes) -> bytes:
         return body
     unpacker = zlib.decompressobj(zlib.MAX_WBITS, ZDICT)
     try:
-        plain = unpacker.decompress(body[len(MAGIC):], MAX_BODY_BYTES + 1)
+        plain = unpacker.decompress(body[len(MAGIC) :], MAX_BODY_BYTES + 1)
     except zlib.error as exc:
         raise Malformed(f"compressed body does not inflate: {exc}") from None
     if len(plain) > MAX_BODY_BYTES or unpacker.unconsumed_tail:

@@ -1,13 +1,13 @@
 """Errors of the wire contract.
 
-    SyncError
-    ├── LocalProtocolError      we were asked to send something the contract forbids
-    │   └── UnencodableValue    a float, NaN or non-JSON type in a record
-    └── RemoteProtocolError     the peer sent something the contract forbids
-        ├── BadSignature        the bytes were not signed by the key we expected
-        ├── Malformed           signed, but not a well-formed batch
-        ├── UnsupportedVersion  a version this code does not speak
-        └── TooLarge            over MAX_BATCH_BYTES before anything was decoded
+SyncError
+├── LocalProtocolError      we were asked to send something the contract forbids
+│   └── UnencodableValue    a float, NaN or non-JSON type in a record
+└── RemoteProtocolError     the peer sent something the contract forbids
+    ├── BadSignature        the bytes were not signed by the key we expected
+    ├── Malformed           signed, but not a well-formed batch
+    ├── UnsupportedVersion  a version this code does not speak
+    └── TooLarge            over MAX_BATCH_BYTES before anything was decoded
 """
 
 from __future__ import annotations

@@ -36,7 +36,7 @@ def open_licence(text: str, key: VerifyKey) -> dict[str, Any]:
     text = "".join(text.split())
     if not text.startswith(LICENCE_PREFIX):
         raise Malformed("not a yiwang e-licence (it should start with YWL1.)")
-    body64 = text[len(LICENCE_PREFIX):]
+    body64 = text[len(LICENCE_PREFIX) :]
     try:
         raw = base64.urlsafe_b64decode(body64 + "=" * (-len(body64) % 4))
     except ValueError:
@@ -51,4 +51,4 @@ def open_licence(text: str, key: VerifyKey) -> dict[str, Any]:
     return doc
 
 
-__all__ = ["LICENCE_FIELDS", "LICENCE_PREFIX", "open_licence", "seal_licence", "BadSignature"]
+__all__ = ["LICENCE_FIELDS", "LICENCE_PREFIX", "BadSignature", "open_licence", "seal_licence"]

@@ -18,8 +18,8 @@ from dataclasses import dataclass
 
 from nacl.signing import SigningKey
 
-from ._status import status_subject
 from ._records import DEPARTMENT_STREAM, DOWNLINK_STREAM, blob_subject, department_subject, downlink_subject, uplink_subject
+from ._status import status_subject
 
 ACCOUNT = "YIWANG"
 # The access list (the accounts file below) as the hub last wrote it, for the NATS servers of a
@@ -130,8 +130,12 @@ def _consumer_services(stream: str, consumer: str, filter_subject: str, owner: s
     """Drive one pull consumer: create it (only the filtered form, made by the hub), read its
     state, fetch and acknowledge."""
     api = f"{_JS_API}CONSUMER.{{}}.{stream}.{consumer}"
-    return [Service(api.format("CREATE") + "." + filter_subject, source=consumer_request_subject(owner)), Service(api.format("INFO")),
-            Service(api.format("MSG.NEXT"), stream=True), Service(f"$JS.ACK.{stream}.{consumer}.>")]
+    return [
+        Service(api.format("CREATE") + "." + filter_subject, source=consumer_request_subject(owner)),
+        Service(api.format("INFO")),
+        Service(api.format("MSG.NEXT"), stream=True),
+        Service(f"$JS.ACK.{stream}.{consumer}.>"),
+    ]
 
 
 def node_services(node_id: str) -> list[Service]:
@@ -149,7 +153,7 @@ def department_services(department: str) -> list[Service]:
 def _local(subject: str) -> str:
     """The subject under which a point's account imports a service: a JetStream API subject is
     renamed (an account without JetStream answers ``$JS.API.>`` itself, 'not enabled')."""
-    return _LOCAL_API + subject[len(_JS_API):] if subject.startswith(_JS_API) else subject
+    return _LOCAL_API + subject[len(_JS_API) :] if subject.startswith(_JS_API) else subject
 
 
 def _permissions(services: list[Service], inbox: str) -> dict[str, dict[str, list[str]]]:
@@ -212,12 +216,19 @@ def render_accounts(users: list[NatsUser]) -> str:
         owner = scoped.get(name)
         if owner is None:
             lines.append("    jetstream: enabled")
-            exports = [{"service": s.source or s.subject, "accounts": [other]} | ({"response_type": "stream"} if s.stream else {})
-                       for other, who in scoped.items() for s in who.services()]
+            exports = [
+                {"service": s.source or s.subject, "accounts": [other]} | ({"response_type": "stream"} if s.stream else {})
+                for other, who in scoped.items()
+                for s in who.services()
+            ]
             lines += ["    exports: ["] + [f"      {json.dumps(e)}" for e in exports] + ["    ]"]
         else:
             services = owner.services()
-            imports = [{"service": {"account": ACCOUNT, "subject": s.source or s.subject}} | ({"to": _local(s.subject)} if _local(s.subject) != (s.source or s.subject) else {}) for s in services]
+            imports = [
+                {"service": {"account": ACCOUNT, "subject": s.source or s.subject}}
+                | ({"to": _local(s.subject)} if _local(s.subject) != (s.source or s.subject) else {})
+                for s in services
+            ]
             lines += ["    imports: ["] + [f"      {json.dumps(i)}" for i in imports] + ["    ]"]
             mappings = {s.subject: _local(s.subject) for s in services if _local(s.subject) != s.subject}
             lines += ["    mappings: {"] + [f"      {json.dumps(k)}: {json.dumps(v)}" for k, v in mappings.items()] + ["    }"]

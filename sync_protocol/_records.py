@@ -87,18 +87,42 @@ def _spec(direction: Direction, required: dict[str, type], optional: dict[str, t
 
 
 RECORD_SPECS: dict[str, RecordSpec] = {
-    APPLICATION_RECEIVED: _spec("up", {
-        "application_id": str, "receipt_no": str, "item_code": str, "applicant_name": str, "applicant_id_number": str, "agent": str,
-    }, {"item_name": str, "applicant_phone": str, "proxy_agent": str, "materials_checked": list, "licences": list}, max_bytes=MAX_APPLICATION_BYTES),
+    APPLICATION_RECEIVED: _spec(
+        "up",
+        {
+            "application_id": str,
+            "receipt_no": str,
+            "item_code": str,
+            "applicant_name": str,
+            "applicant_id_number": str,
+            "agent": str,
+        },
+        {"item_name": str, "applicant_phone": str, "proxy_agent": str, "materials_checked": list, "licences": list},
+        max_bytes=MAX_APPLICATION_BYTES,
+    ),
     MATERIALS_ATTACHED: _spec("up", {"application_id": str, "material": str, "sha256": str, "size": int, "media_type": str}, {"filename": str}),
     FEE_COLLECTED: _spec("up", {"fee_receipt_no": str, "amount_fen": int, "method": str, "agent": str}, {"application_id": str, "reference": str}),
     FEE_REFUNDED: _spec("up", {"fee_receipt_no": str, "amount_fen": int, "reason": str, "approved_by": str, "agent": str}),
     FEE_VOIDED: _spec("up", {"fee_receipt_no": str, "reason": str, "approved_by": str, "agent": str}),
-    DAILY_CLOSED: _spec("up", {"close_id": str, "business_date": str, "agent": str, "totals_fen": dict, "cash_expected_fen": int, "cash_counted_fen": int, "discrepancy_fen": int}, {"note": str}),
+    DAILY_CLOSED: _spec(
+        "up",
+        {
+            "close_id": str,
+            "business_date": str,
+            "agent": str,
+            "totals_fen": dict,
+            "cash_expected_fen": int,
+            "cash_counted_fen": int,
+            "discrepancy_fen": int,
+        },
+        {"note": str},
+    ),
     FEE_REMITTED: _spec("up", {"remittance_id": str, "amount_fen": int, "close_ids": list, "bank_reference": str, "agent": str}),
     SUPPLEMENT_PROVIDED: _spec("up", {"application_id": str, "materials": list, "agent": str}, {"note": str}),
     APPLICATION_WITHDRAWN: _spec("up", {"application_id": str, "reason": str, "agent": str}),
-    APPLICATION_PICKED_UP: _spec("up", {"application_id": str, "collector_name": str, "agent": str}, {"collector_id_number": str, "collector_is_applicant": bool}),
+    APPLICATION_PICKED_UP: _spec(
+        "up", {"application_id": str, "collector_name": str, "agent": str}, {"collector_id_number": str, "collector_is_applicant": bool}
+    ),
     DECISION_DELEGATED: _spec("up", {"application_id": str, "decision": str, "decided_by": str, "decided_at": str}, {"reason": str}),
     APPLICATION_DISPATCHED: _spec("up", {"application_id": str, "courier": str, "tracking_no": str, "agent": str}),
     EVALUATION_GIVEN: _spec("up", {"application_id": str, "level": int}, {"comment": str}),
@@ -134,7 +158,9 @@ def record_problem(record: Record, direction: Direction) -> str | None:
                 continue
             if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):  # bool is an int in Python, not in JSON
                 return f"{record.kind} record {record.id}: {name!r} must be {kind.__name__}"
-            if name.endswith("_fen") and not all(isinstance(v, int) and not isinstance(v, bool) and abs(v) <= MAX_FEN for v in (value.values() if isinstance(value, dict) else [value])):
+            if name.endswith("_fen") and not all(
+                isinstance(v, int) and not isinstance(v, bool) and abs(v) <= MAX_FEN for v in (value.values() if isinstance(value, dict) else [value])
+            ):
                 return f"{record.kind} record {record.id}: {name!r} must be whole fen of at most {MAX_FEN}"
     return None
 

@@ -27,7 +27,15 @@ from ._errors import BadSignature, Malformed, TooLarge
 STATUS_VERSION = 1
 MAX_STATUS_BYTES = 4096
 # field -> type, for what each side must send (more may come)
-NODE_STATUS_FIELDS: dict[str, type] = {"v": int, "node": str, "at": str, "up_seq": int, "outbox_depth": int, "app_version": str, "catalog_version": int}
+NODE_STATUS_FIELDS: dict[str, type] = {
+    "v": int,
+    "node": str,
+    "at": str,
+    "up_seq": int,
+    "outbox_depth": int,
+    "app_version": str,
+    "catalog_version": int,
+}
 HUB_REPLY_FIELDS: dict[str, type] = {"v": int, "node": str, "at": str, "up_applied": int}
 
 

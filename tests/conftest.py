@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import logging
 import re
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator
 
 import httpx
 import pytest
@@ -56,14 +56,23 @@ def pytest_terminal_summary(terminalreporter) -> None:  # type: ignore[no-untype
     """Say in one line whether the hub tests ran on PostgreSQL too, or why not."""
     from tests import pg
 
-    on_pg = {outcome: [r for r in terminalreporter.stats.get(outcome, []) if "[postgresql" in getattr(r, "nodeid", "")] for outcome in ("passed", "failed", "skipped")}
+    on_pg = {
+        outcome: [r for r in terminalreporter.stats.get(outcome, []) if "[postgresql" in getattr(r, "nodeid", "")]
+        for outcome in ("passed", "failed", "skipped")
+    }
     if not any(on_pg.values()):
         return
     where = pg.PG_URL.split("@")[-1]
     if on_pg["skipped"]:
-        terminalreporter.write_line(f"PostgreSQL: {len(on_pg['skipped'])} hub tests SKIPPED on PostgreSQL — {pg.unreachable() or 'see the skip reasons above'}", yellow=True, bold=True)
+        terminalreporter.write_line(
+            f"PostgreSQL: {len(on_pg['skipped'])} hub tests SKIPPED on PostgreSQL — {pg.unreachable() or 'see the skip reasons above'}",
+            yellow=True,
+            bold=True,
+        )
     if on_pg["passed"] or on_pg["failed"]:
-        terminalreporter.write_line(f"PostgreSQL: hub tests ran on PostgreSQL at {where} too: {len(on_pg['passed'])} passed, {len(on_pg['failed'])} failed", bold=True)
+        terminalreporter.write_line(
+            f"PostgreSQL: hub tests ran on PostgreSQL at {where} too: {len(on_pg['passed'])} passed, {len(on_pg['failed'])} failed", bold=True
+        )
 
 
 @contextmanager
@@ -143,7 +152,7 @@ def run_async(coro, timeout: float = 420):  # type: ignore[no-untyped-def]
         with runner:
             try:
                 outcome["result"] = runner.run(coro)
-            except BaseException as exc:  # noqa: BLE001 - handed to the caller's thread
+            except BaseException as exc:
                 outcome["error"] = exc
 
     thread = threading.Thread(target=target, name="run_async", daemon=True)

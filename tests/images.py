@@ -24,7 +24,11 @@ def signature(size: tuple[int, int] = (480, 200)) -> bytes:
     """A signature as the intake page's canvas sends it: black strokes on transparent pixels (PNG)."""
     width, height = size
     canvas = Image.new("RGBA", size, (0, 0, 0, 0))
-    ImageDraw.Draw(canvas).line([(width // 20, height * 3 // 4), (width // 3, height // 5), (width // 2, height * 2 // 3), (width * 19 // 20, height // 4)], fill=(0, 0, 0, 255), width=4)
+    ImageDraw.Draw(canvas).line(
+        [(width // 20, height * 3 // 4), (width // 3, height // 5), (width // 2, height * 2 // 3), (width * 19 // 20, height // 4)],
+        fill=(0, 0, 0, 255),
+        width=4,
+    )
     out = io.BytesIO()
     canvas.save(out, "PNG")
     return out.getvalue()

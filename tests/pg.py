@@ -12,9 +12,9 @@ from __future__ import annotations
 import importlib.util
 import os
 import uuid
+from collections.abc import Iterator
 from contextlib import contextmanager
 from functools import cache
-from typing import Iterator
 
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import Engine, make_url

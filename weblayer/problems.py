@@ -6,7 +6,8 @@ from __future__ import annotations
 
 import logging
 import uuid
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from litestar import MediaType, Request, Response
 from litestar.exceptions import HTTPException, ValidationException
@@ -18,7 +19,17 @@ from .throttle import TooManyAttempts
 __all__ = ["PROBLEM_BASE", "STATUS_TEXT", "exception_handlers", "is_api", "problem"]
 
 PROBLEM_BASE = "https://yiwang.example/problems/"
-STATUS_TEXT = {400: "请求有误", 401: "请先登录", 403: "没有权限", 404: "没有找到", 405: "不支持的操作", 409: "状态冲突", 413: "内容过大", 429: "尝试次数过多", 500: "系统内部错误"}
+STATUS_TEXT = {
+    400: "请求有误",
+    401: "请先登录",
+    403: "没有权限",
+    404: "没有找到",
+    405: "不支持的操作",
+    409: "状态冲突",
+    413: "内容过大",
+    429: "尝试次数过多",
+    500: "系统内部错误",
+}
 CSRF_FAILED = "页面已过期或来源不明（CSRF 校验失败），请刷新页面后重试"
 INVALID_INPUT = "请求内容不符合要求，请检查必填项和格式"
 INTERNAL = "系统内部错误，请记下编号并联系县级运维人员：{ref}"
@@ -38,7 +49,12 @@ def is_api(request: Request) -> bool:
 
 
 def _page(status: int, message: str) -> Response:
-    return Template("error.html", context={"status": status, "title": STATUS_TEXT.get(status, "错误"), "message": message}, status_code=status, media_type=MediaType.HTML)
+    return Template(
+        "error.html",
+        context={"status": status, "title": STATUS_TEXT.get(status, "错误"), "message": message},
+        status_code=status,
+        media_type=MediaType.HTML,
+    )
 
 
 def _either(request: Request, status: int, slug: str, message: str, **extra: Any) -> Response:

@@ -16,7 +16,8 @@ import math
 import threading
 import time
 from collections import OrderedDict, deque
-from typing import Callable, TypeVar
+from collections.abc import Callable
+from typing import TypeVar
 
 from litestar import Request
 

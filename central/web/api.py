@@ -2,22 +2,39 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import timedelta
-from typing import Any, Callable
+from typing import Any
 
 import msgspec
 from litestar import Request, get, post, put
-from litestar.response import File
 from litestar.params import FromPath, FromQuery, JSONBody
+from litestar.response import File
 from sqlmodel import Session, col, select
 
 from sync_protocol import ca_fingerprint, department_consumer, department_inbox_prefix, department_subject, verify_key_to_text
-
 from weblayer.display import mask_id
+from weblayer.errors import Conflict, InvalidInput, NotAuthenticated, NotFound
 from weblayer.throttle import client_address
 
-from .. import actions, approval, auth, blobs, catalog, dashboard, departments, enrolment, fees, history, metrics, nodes, originals, public, supervision, workdays
-from weblayer.errors import Conflict, InvalidInput, NotAuthenticated, NotFound
+from .. import (
+    actions,
+    approval,
+    auth,
+    blobs,
+    catalog,
+    dashboard,
+    departments,
+    enrolment,
+    fees,
+    history,
+    metrics,
+    nodes,
+    originals,
+    public,
+    supervision,
+    workdays,
+)
 from ..models import Alert, Application, Complaint, Department, Evaluation, Licence, Node, Quarantine
 from .context import api_user, hub
 
@@ -64,11 +81,12 @@ def application_out(app: Application) -> dict[str, Any]:
     return out
 
 
-
 @post("/api/login", sync_to_thread=True, status_code=200)
 def api_login(request: Request, data: JSONBody[LoginIn]) -> dict[str, Any]:
     ctx = hub(request)
-    user, token = ctx.throttle.attempt(data.username, client_address(request), lambda: auth.log_in(ctx.engine, data.username, data.password), NotAuthenticated)
+    user, token = ctx.throttle.attempt(
+        data.username, client_address(request), lambda: auth.log_in(ctx.engine, data.username, data.password), NotAuthenticated
+    )
     return {"token": token, "username": user.username, "role": user.role, "department": user.department}
 
 
@@ -135,7 +153,12 @@ def api_application(request: Request, application_id: FromPath[str]) -> dict[str
         materials = blobs.materials_of(session, application_id)
     tasks = approval.case_tasks(ctx.engine, application_id)
     licences = approval.licences_used(ctx.engine, app)
-    return application_out(app) | {"materials": materials, "materials_complete": all(m["arrived"] for m in materials), "tasks": tasks, "licences_used": licences}
+    return application_out(app) | {
+        "materials": materials,
+        "materials_complete": all(m["arrived"] for m in materials),
+        "tasks": tasks,
+        "licences_used": licences,
+    }
 
 
 @get("/api/applications/{application_id:str}/id-number", sync_to_thread=True)
@@ -278,12 +301,15 @@ class IntegrationIn(msgspec.Struct):
 def api_departments(request: Request) -> list[dict[str, Any]]:
     api_user(request, "operator", "clerk")
     with Session(hub(request).engine) as session:
-        return [d.model_dump() | {"subject": department_subject(d.code) if d.integration == "nats" else None} for d in session.exec(select(Department).order_by(Department.code)).all()]
+        return [
+            d.model_dump() | {"subject": department_subject(d.code) if d.integration == "nats" else None}
+            for d in session.exec(select(Department).order_by(Department.code)).all()
+        ]
 
 
 @put("/api/departments/{code:str}/integration", sync_to_thread=True, status_code=200)
 def api_set_integration(request: Request, code: FromPath[str], data: JSONBody[IntegrationIn]) -> dict[str, Any]:
-    """"nats": the department's own system receives its cases on yiwang.dept.<code>.cases (docs/integration.md)."""
+    """ "nats": the department's own system receives its cases on yiwang.dept.<code>.cases (docs/integration.md)."""
     operator = api_user(request, "operator")
     dept = departments.set_integration(hub(request).engine, operator, code, data.integration, data.nats_public_key)
     hub(request).nats_access_changed()
@@ -291,8 +317,13 @@ def api_set_integration(request: Request, code: FromPath[str], data: JSONBody[In
         return dept.model_dump() | {"subject": None}
     # what the department's system needs to connect (it may use only this consumer and inbox),
     # and the key every event it receives is signed with (docs/integration.md)
-    return dept.model_dump() | {"subject": department_subject(dept.code), "consumer": department_consumer(dept.code), "inbox_prefix": department_inbox_prefix(dept.code),
-                                "nats_url": hub(request).settings.nats_url, "hub_public_key": verify_key_to_text(hub(request).key.verify_key)}
+    return dept.model_dump() | {
+        "subject": department_subject(dept.code),
+        "consumer": department_consumer(dept.code),
+        "inbox_prefix": department_inbox_prefix(dept.code),
+        "nats_url": hub(request).settings.nats_url,
+        "hub_public_key": verify_key_to_text(hub(request).key.verify_key),
+    }
 
 
 @get("/api/nodes", sync_to_thread=True)
@@ -436,4 +467,45 @@ def api_enrol(request: Request, data: JSONBody[EnrolmentIn]) -> dict[str, Any]:
     }
 
 
-ROUTES = [api_login, api_health, api_queue, api_calendar, api_load_calendar, api_applications, api_application, api_reveal_id, api_material_file, api_request_original, api_decide, api_accept, api_not_accept, api_request_supplement, api_public_progress, api_public_decisions, api_licences, api_catalog, api_catalog_versions, api_publish_item, api_dashboard, prometheus_metrics, api_departments, api_set_integration, api_nodes, api_replacement_code, api_node_history, api_revoke, api_link_mode, api_fees, api_complaints, api_answer_complaint, api_evaluations, api_follow_up, api_actions, api_alerts, api_quarantine, api_create_code, api_county_ca, api_enrol]
+ROUTES = [
+    api_login,
+    api_health,
+    api_queue,
+    api_calendar,
+    api_load_calendar,
+    api_applications,
+    api_application,
+    api_reveal_id,
+    api_material_file,
+    api_request_original,
+    api_decide,
+    api_accept,
+    api_not_accept,
+    api_request_supplement,
+    api_public_progress,
+    api_public_decisions,
+    api_licences,
+    api_catalog,
+    api_catalog_versions,
+    api_publish_item,
+    api_dashboard,
+    prometheus_metrics,
+    api_departments,
+    api_set_integration,
+    api_nodes,
+    api_replacement_code,
+    api_node_history,
+    api_revoke,
+    api_link_mode,
+    api_fees,
+    api_complaints,
+    api_answer_complaint,
+    api_evaluations,
+    api_follow_up,
+    api_actions,
+    api_alerts,
+    api_quarantine,
+    api_create_code,
+    api_county_ca,
+    api_enrol,
+]

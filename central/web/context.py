@@ -9,11 +9,11 @@ from litestar import Request
 from nacl.signing import SigningKey
 from sqlalchemy.engine import Engine
 
-from .. import auth, natsauth
 from sync_protocol import ca_fingerprint
+from weblayer.errors import Conflict, Forbidden, NotAuthenticated
 from weblayer.throttle import Throttle, login_throttle, lookup_throttle
 
-from weblayer.errors import Conflict, Forbidden, NotAuthenticated
+from .. import auth, natsauth
 from ..models import User
 from ..settings import Settings
 from ..sync import HubSync
@@ -35,7 +35,15 @@ class HubContext:
         fingerprint, which the node checks before it trusts anything the hub sends."""
         fingerprint = ca_fingerprint(self.county_ca())
         command = f"yiwang node enroll {code} --hub {self.settings.base_url} --ca {fingerprint}"
-        return {"code": code, "node_id": node_id, "expires_at": expires_at, "hub_url": self.settings.base_url, "ca_fingerprint": fingerprint, "command": command, **extra}
+        return {
+            "code": code,
+            "node_id": node_id,
+            "expires_at": expires_at,
+            "hub_url": self.settings.base_url,
+            "ca_fingerprint": fingerprint,
+            "command": command,
+            **extra,
+        }
 
     def county_ca(self) -> str:
         """The county CA (PEM) that `yiwang hub init` made; no enrolment without it."""

@@ -2,30 +2,35 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import timedelta
-from typing import Any, Callable
+from typing import Any
 
 from litestar import MediaType, Request, get, post
 from litestar.params import FromPath, FromQuery, URLEncodedBody
 from litestar.response import File, Redirect, Response, Template
 from sqlmodel import Session, select
 
-
+from sync_protocol import SyncError, open_licence
+from weblayer.display import mask_id, qr_svg
+from weblayer.errors import NotAuthenticated, NotFound, ServiceError
 from weblayer.throttle import TooManyAttempts, client_address
 
-from .. import actions, approval, auth, blobs, catalog, dashboard, enrolment, nodes as node_admin, originals, public, supervision, workdays
-from sync_protocol import SyncError, open_licence
-
-from weblayer.errors import ServiceError, NotAuthenticated, NotFound
+from .. import actions, approval, auth, blobs, catalog, dashboard, enrolment, originals, public, supervision, workdays
+from .. import nodes as node_admin
 from ..models import Alert, Application, Node
-from weblayer.display import mask_id, qr_svg
-
 from .api import material_file
 from .context import SESSION_COOKIE, hub, page_user
 
 STATUS_TEXT = {
-    "received": "待受理", "accepted": "已受理", "not_accepted": "不予受理", "approved": "已批准", "denied": "不予批准",
-    "delivered": "已送达", "dispatched": "已寄出", "supplement_requested": "待补正",
+    "received": "待受理",
+    "accepted": "已受理",
+    "not_accepted": "不予受理",
+    "approved": "已批准",
+    "denied": "不予批准",
+    "delivered": "已送达",
+    "dispatched": "已寄出",
+    "supplement_requested": "待补正",
 }
 TASK_TEXT = {"pending": "待审批", "approved": "同意", "denied": "不同意", "closed": "已终止"}
 
@@ -54,11 +59,15 @@ def login_form() -> Template:
 def login_submit(request: Request, data: URLEncodedBody[dict[str, str]]) -> Response:
     ctx, username = hub(request), data.get("username", "")
     try:
-        _, token = ctx.throttle.attempt(username, client_address(request), lambda: auth.log_in(ctx.engine, username, data.get("password", "")), NotAuthenticated)
+        _, token = ctx.throttle.attempt(
+            username, client_address(request), lambda: auth.log_in(ctx.engine, username, data.get("password", "")), NotAuthenticated
+        )
     except (ServiceError, TooManyAttempts) as exc:
         return page("login.html", status_code=429 if isinstance(exc, TooManyAttempts) else 401, error=exc.message, username=username)
     response = Redirect("/")
-    response.set_cookie(SESSION_COOKIE, token, httponly=True, samesite="lax", secure=request.url.scheme == "https", max_age=int(auth.SESSION_LIFETIME.total_seconds()))
+    response.set_cookie(
+        SESSION_COOKIE, token, httponly=True, samesite="lax", secure=request.url.scheme == "https", max_age=int(auth.SESSION_LIFETIME.total_seconds())
+    )
     return response
 
 
@@ -78,7 +87,9 @@ def queue(request: Request) -> Template:
     return page("queue.html", user=user, rows=rows, department=catalog.departments(ctx.engine).get(user.department or "", ""))
 
 
-def _case_page(request: Request, user: Any, application_id: str, status_code: int = 200, error: str | None = None, full_id: str | None = None) -> Template:
+def _case_page(
+    request: Request, user: Any, application_id: str, status_code: int = 200, error: str | None = None, full_id: str | None = None
+) -> Template:
     ctx = hub(request)
     app = approval.get_application(ctx.engine, user, application_id)
     with Session(ctx.engine) as session:
@@ -87,8 +98,21 @@ def _case_page(request: Request, user: Any, application_id: str, status_code: in
         point = session.get(Node, app.node_id)
     tasks = approval.case_tasks(ctx.engine, application_id)
     own = next((t for t in tasks if t["department"] == user.department), None)
-    return page("case.html", status_code=status_code, user=user, app=app, materials=materials, tasks=tasks, own=own, error=error, licences=approval.licences_used(ctx.engine, app),
-                originals_requested=requested, original_suffix=originals.SUFFIX, point=point, full_id=full_id)
+    return page(
+        "case.html",
+        status_code=status_code,
+        user=user,
+        app=app,
+        materials=materials,
+        tasks=tasks,
+        own=own,
+        error=error,
+        licences=approval.licences_used(ctx.engine, app),
+        originals_requested=requested,
+        original_suffix=originals.SUFFIX,
+        point=point,
+        full_id=full_id,
+    )
 
 
 @get("/cases/{application_id:str}", sync_to_thread=True)
@@ -128,7 +152,11 @@ def _case_action(request: Request, application_id: str, act: Callable[[Any, Any]
 
 @post("/cases/{application_id:str}/decision", sync_to_thread=True)
 def case_decide(request: Request, application_id: FromPath[str], data: URLEncodedBody[dict[str, str]]) -> Response:
-    return _case_action(request, application_id, lambda ctx, user: approval.decide(ctx.engine, user, application_id, data.get("decision", ""), data.get("reason", ""), ctx.key))
+    return _case_action(
+        request,
+        application_id,
+        lambda ctx, user: approval.decide(ctx.engine, user, application_id, data.get("decision", ""), data.get("reason", ""), ctx.key),
+    )
 
 
 @post("/cases/{application_id:str}/acceptance", sync_to_thread=True)
@@ -140,7 +168,9 @@ def case_accept(request: Request, application_id: FromPath[str], data: URLEncode
 
 @post("/cases/{application_id:str}/supplement-request", sync_to_thread=True)
 def case_supplement(request: Request, application_id: FromPath[str], data: URLEncodedBody[dict[str, str]]) -> Response:
-    return _case_action(request, application_id, lambda ctx, user: approval.request_supplement(ctx.engine, user, application_id, data.get("missing", "").splitlines()))
+    return _case_action(
+        request, application_id, lambda ctx, user: approval.request_supplement(ctx.engine, user, application_id, data.get("missing", "").splitlines())
+    )
 
 
 @get("/verify", sync_to_thread=True)
@@ -166,8 +196,17 @@ def _dashboard(request: Request, user: Any, status_code: int = 200, error: str |
     board = dashboard.dashboard(ctx.engine, timedelta(minutes=ctx.settings.silent_minutes))
     with Session(ctx.engine) as session:
         alerts = session.exec(select(Alert).order_by(Alert.id.desc()).limit(20)).all()  # type: ignore[union-attr]
-    return page("dashboard.html", status_code=status_code, user=user, board=board, alerts=alerts, error=error, hub_nats_connected=ctx.sync.connected,
-                silent_minutes=ctx.settings.silent_minutes, calendar=workdays.calendar_status(workdays.load_calendar(ctx.engine)))
+    return page(
+        "dashboard.html",
+        status_code=status_code,
+        user=user,
+        board=board,
+        alerts=alerts,
+        error=error,
+        hub_nats_connected=ctx.sync.connected,
+        silent_minutes=ctx.settings.silent_minutes,
+        calendar=workdays.calendar_status(workdays.load_calendar(ctx.engine)),
+    )
 
 
 def _dashboard_action(request: Request, act: Callable[[Any, Any], Any]) -> Response:
@@ -199,12 +238,27 @@ def actions_page(request: Request) -> Template:
 def catalog_page(request: Request) -> Template:
     user = page_user(request, "operator")
     engine = hub(request).engine
-    return page("catalog.html", user=user, catalog=catalog.published_catalog(engine), versions=catalog.versions(engine), published=request.query_params.get("published"))
+    return page(
+        "catalog.html",
+        user=user,
+        catalog=catalog.published_catalog(engine),
+        versions=catalog.versions(engine),
+        published=request.query_params.get("published"),
+    )
 
 
 def _item_page(request: Request, user: Any, item: dict[str, Any] | None, new: bool, status_code: int = 200, error: str | None = None) -> Template:
-    return page("catalog_item.html", status_code=status_code, user=user, item=item or {"materials": []}, new=new, error=error,
-                departments=catalog.departments(hub(request).engine), levels=catalog.LEVELS, objects=catalog.SERVICE_OBJECTS)
+    return page(
+        "catalog_item.html",
+        status_code=status_code,
+        user=user,
+        item=item or {"materials": []},
+        new=new,
+        error=error,
+        departments=catalog.departments(hub(request).engine),
+        levels=catalog.LEVELS,
+        objects=catalog.SERVICE_OBJECTS,
+    )
 
 
 @get("/catalog/new", sync_to_thread=True)
@@ -231,7 +285,14 @@ def catalog_publish(request: Request, data: URLEncodedBody[dict[str, str]]) -> R
         item = catalog.item_from_form(data, chosen)
         published = catalog.publish_item(ctx.engine, user, item, data.get("note", ""))
     except ServiceError as exc:
-        return _item_page(request, user, dict(data) | {"departments": chosen, "materials": catalog.materials_from_form(data)}, new=data.get("new") == "1", status_code=exc.status, error=exc.message)
+        return _item_page(
+            request,
+            user,
+            dict(data) | {"departments": chosen, "materials": catalog.materials_from_form(data)},
+            new=data.get("new") == "1",
+            status_code=exc.status,
+            error=exc.message,
+        )
     ctx.sync.wake_downlink()
     return Redirect(f"/catalog?published={published['version']}")
 
@@ -283,7 +344,14 @@ def _slip(request: Request, code: str, node_id: str, expires: str, replacement: 
 def nodes_create_code(request: Request, data: URLEncodedBody[dict[str, str]]) -> Template:
     user = page_user(request, "operator")
     try:
-        code, expires = enrolment.create_code(hub(request).engine, data.get("node_id", "").strip(), data.get("name", ""), data.get("kind", ""), data.get("parent") or None, user.username)
+        code, expires = enrolment.create_code(
+            hub(request).engine,
+            data.get("node_id", "").strip(),
+            data.get("name", ""),
+            data.get("kind", ""),
+            data.get("parent") or None,
+            user.username,
+        )
         slip = _slip(request, code, data.get("node_id", "").strip(), expires)
     except ServiceError as exc:
         return _nodes_page(request, user, status_code=exc.status, error=exc.message)
@@ -323,8 +391,41 @@ def nodes_link(request: Request, node_id: FromPath[str], data: URLEncodedBody[di
     except ServiceError as exc:
         return _nodes_page(request, user, status_code=exc.status, error=exc.message)
     hours = data.get("hours", "").strip()
-    said = (f"按流量计费：材料文件只在每天 {hours} 时（北京时间）上传" if hours else "按流量计费：材料文件暂停上传，记录照常") if metered else "不按流量计费：材料文件随时上传"
+    said = (
+        (f"按流量计费：材料文件只在每天 {hours} 时（北京时间）上传" if hours else "按流量计费：材料文件暂停上传，记录照常")
+        if metered
+        else "不按流量计费：材料文件随时上传"
+    )
     return _nodes_page(request, user, message=f"节点 {node_id} 的链路设置已保存（{said}），下次心跳时生效。")
 
 
-ROUTES = [verify_page, progress_page, publicity_page, home, dashboard_page, dashboard_answer, dashboard_follow_up, actions_page, login_form, login_submit, logout, queue, case, case_reveal_id, case_material, case_request_original, case_decide, case_accept, case_supplement, catalog_page, catalog_new, catalog_item, catalog_publish, nodes, nodes_create_code, nodes_replacement_code, nodes_revoke, nodes_link]
+ROUTES = [
+    verify_page,
+    progress_page,
+    publicity_page,
+    home,
+    dashboard_page,
+    dashboard_answer,
+    dashboard_follow_up,
+    actions_page,
+    login_form,
+    login_submit,
+    logout,
+    queue,
+    case,
+    case_reveal_id,
+    case_material,
+    case_request_original,
+    case_decide,
+    case_accept,
+    case_supplement,
+    catalog_page,
+    catalog_new,
+    catalog_item,
+    catalog_publish,
+    nodes,
+    nodes_create_code,
+    nodes_replacement_code,
+    nodes_revoke,
+    nodes_link,
+]

@@ -10,13 +10,12 @@ from litestar import Request, get, post
 from litestar.datastructures import UploadFile
 from litestar.params import FromPath, FromQuery, JSONBody, MultipartBody
 
+from weblayer.display import mask_id
+from weblayer.errors import InvalidInput, NotAuthenticated
 from weblayer.throttle import client_address
 
 from .. import auth, cases, catalog, fees, materials, reconcile, rotation
-from weblayer.errors import InvalidInput, NotAuthenticated
-from weblayer.display import mask_id
 from .context import api_user, node, sync_status
-
 
 MAX_UPLOAD = 21 * 1024 * 1024  # 20 MB of file plus the form around it; the domain enforces 20 MB
 
@@ -100,7 +99,9 @@ def application_out(row: Any) -> dict[str, Any]:
 @post("/api/login", sync_to_thread=True, status_code=200)
 def api_login(request: Request, data: JSONBody[LoginIn]) -> dict[str, Any]:
     ctx = node(request)
-    user, token = ctx.throttle.attempt(data.username, client_address(request), lambda: auth.log_in(ctx.store, data.username, data.password), NotAuthenticated)
+    user, token = ctx.throttle.attempt(
+        data.username, client_address(request), lambda: auth.log_in(ctx.store, data.username, data.password), NotAuthenticated
+    )
     return {"token": token} | user
 
 
@@ -203,7 +204,9 @@ def api_attach(request: Request, application_id: FromPath[str], data: MultipartB
     upload = data.get("file")
     if not isinstance(upload, UploadFile):
         raise InvalidInput("请选择要上传的文件", field="file")
-    row = materials.attach_material(ctx.store, ctx.blobs_dir, application_id, str(data.get("material", "")), upload.filename or "", upload.file.read(), user)
+    row = materials.attach_material(
+        ctx.store, ctx.blobs_dir, application_id, str(data.get("material", "")), upload.filename or "", upload.file.read(), user
+    )
     ctx.sync.wake_uplink()
     return row
 
@@ -219,7 +222,9 @@ def api_supplement(request: Request, application_id: FromPath[str], data: Multip
 
 def supplement_from_form(ctx: Any, application_id: str, data: dict[str, Any], user: dict[str, str]) -> Any:
     wanted = json.loads(cases.get_application(ctx.store, application_id)["supplement_json"])
-    uploads = [(name, u.filename or "", u.file.read()) for i, name in enumerate(wanted) if isinstance(u := data.get(f"file_{i}"), UploadFile) and u.filename]
+    uploads = [
+        (name, u.filename or "", u.file.read()) for i, name in enumerate(wanted) if isinstance(u := data.get(f"file_{i}"), UploadFile) and u.filename
+    ]
     checked = [name for i, name in enumerate(wanted) if str(data.get(f"have_{i}", "")).lower() in ("1", "on", "true", "yes")]
     row = cases.provide_supplement(ctx.store, ctx.blobs_dir, application_id, uploads, checked, user, str(data.get("note", "")))
     ctx.sync.wake_uplink()
@@ -239,9 +244,21 @@ def api_fees(request: Request, date: FromQuery[str] = "") -> dict[str, Any]:
     user = api_user(request)
     store = node(request).store
     day = date or fees.business_date(fees.utcnow())
-    receipts = [dict(r) for r in store.query("SELECT * FROM fee_receipts WHERE agent_username = ? AND business_date = ? ORDER BY receipt_no", (user["username"], day))]
-    closes = [dict(r) for r in store.query("SELECT * FROM daily_closes WHERE agent_username = ? AND business_date = ? ORDER BY closed_at", (user["username"], day))]
-    return {"business_date": day, "receipts": receipts, "totals": fees.day_totals(store, user["username"], day), "unclosed": fees.day_totals(store, user["username"], day, unclosed_only=True), "closes": closes}
+    receipts = [
+        dict(r)
+        for r in store.query("SELECT * FROM fee_receipts WHERE agent_username = ? AND business_date = ? ORDER BY receipt_no", (user["username"], day))
+    ]
+    closes = [
+        dict(r)
+        for r in store.query("SELECT * FROM daily_closes WHERE agent_username = ? AND business_date = ? ORDER BY closed_at", (user["username"], day))
+    ]
+    return {
+        "business_date": day,
+        "receipts": receipts,
+        "totals": fees.day_totals(store, user["username"], day),
+        "unclosed": fees.day_totals(store, user["username"], day, unclosed_only=True),
+        "closes": closes,
+    }
 
 
 @post("/api/fees/{receipt_no:str}/void", sync_to_thread=True, status_code=200)
@@ -295,7 +312,9 @@ def api_reconcile(request: Request, data: MultipartBody[dict[str, Any]]) -> dict
     except UnicodeDecodeError:
         raise InvalidInput("对账单应为 UTF-8 编码的 CSV（导出时选择 UTF-8）", field="file") from None
     today = fees.business_date(fees.utcnow())
-    return reconcile.reconcile(node(request).store, str(data.get("method", "")), text, str(data.get("date_from") or today), str(data.get("date_to") or today))
+    return reconcile.reconcile(
+        node(request).store, str(data.get("method", "")), text, str(data.get("date_from") or today), str(data.get("date_to") or today)
+    )
 
 
 @post("/api/licences/verify", sync_to_thread=True, status_code=200)
@@ -316,4 +335,28 @@ def api_rotate_key(request: Request) -> dict[str, Any]:
     return answer | {"status": "pending"}
 
 
-ROUTES = [api_health, api_rotate_key, api_verify_licence, api_on_the_spot, api_supplement, api_dispatch, api_evaluate, api_complaint, api_fees, api_void, api_refund, api_close, api_remit, api_reconcile, api_attach, api_materials, api_login, api_status, api_catalog, api_submit, api_list, api_get, api_pickup]
+ROUTES = [
+    api_health,
+    api_rotate_key,
+    api_verify_licence,
+    api_on_the_spot,
+    api_supplement,
+    api_dispatch,
+    api_evaluate,
+    api_complaint,
+    api_fees,
+    api_void,
+    api_refund,
+    api_close,
+    api_remit,
+    api_reconcile,
+    api_attach,
+    api_materials,
+    api_login,
+    api_status,
+    api_catalog,
+    api_submit,
+    api_list,
+    api_get,
+    api_pickup,
+]

@@ -8,10 +8,10 @@ from typing import Any
 
 from litestar import Request
 
+from weblayer.errors import NotAuthenticated
 from weblayer.throttle import Throttle, login_throttle, lookup_throttle
 
 from .. import auth, link
-from weblayer.errors import NotAuthenticated
 from ..settings import NodeIdentity
 from ..store import Store, read_meta
 from ..sync import NodeSync
@@ -55,6 +55,16 @@ def _check(user: dict[str, str] | None) -> dict[str, str]:
 def sync_status(ctx: NodeContext) -> dict[str, Any]:
     """What the banner on every page and /api/status show."""
     files, waiting = link.files_waiting(ctx.store), link.backlog(ctx.store)
-    return {"node_id": ctx.identity.node_id, "online": ctx.sync.online, "offline_since": ctx.sync.offline_since, "credentials_refused": ctx.sync.credentials_refused} | {
-        "waiting_events": waiting["events"], "set_aside_events": waiting["set_aside"], "needs_upgrade": bool(read_meta(ctx.store, "needs_upgrade")), "waiting_files": files[0], "waiting_file_bytes": files[1], "link": ctx.sync.link_status(),
+    return {
+        "node_id": ctx.identity.node_id,
+        "online": ctx.sync.online,
+        "offline_since": ctx.sync.offline_since,
+        "credentials_refused": ctx.sync.credentials_refused,
+    } | {
+        "waiting_events": waiting["events"],
+        "set_aside_events": waiting["set_aside"],
+        "needs_upgrade": bool(read_meta(ctx.store, "needs_upgrade")),
+        "waiting_files": files[0],
+        "waiting_file_bytes": files[1],
+        "link": ctx.sync.link_status(),
     }

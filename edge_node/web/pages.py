@@ -3,25 +3,22 @@
 from __future__ import annotations
 
 import json
-from urllib.parse import quote
 from typing import Any
+from urllib.parse import quote
 
 from litestar import MediaType, Request, get, post
+from litestar.datastructures import UploadFile
 from litestar.params import FromPath, FromQuery, MultipartBody, URLEncodedBody
 from litestar.response import File, Redirect, Response, Template
 
-from litestar.datastructures import UploadFile
-
+from weblayer.display import mask_id, qr_svg
+from weblayer.errors import InvalidInput, NotAuthenticated, NotFound, ServiceError
 from weblayer.throttle import TooManyAttempts, client_address
 
 from .. import auth, cases, catalog, fees, materials, reconcile, rotation
-from weblayer.errors import InvalidInput, ServiceError, NotAuthenticated, NotFound
-from weblayer.display import mask_id, qr_svg
-
 from ..intake import validate_credit_code, validate_resident_id
 from .api import supplement_from_form
 from .context import SESSION_COOKIE, node, page_user, sync_status
-
 
 LOGIN_HEADING = "代办员登录"  # the shared login page says 工作人员登录 at the hub
 MAX_INTAKE_BODY = 8 * 21 * 1024 * 1024  # several 20 MB photos; each is checked on its own
@@ -40,7 +37,9 @@ def home(request: Request) -> Response:
     if user is None:
         return Redirect("/login")
     rows = ctx.store.query("SELECT * FROM applications ORDER BY created_at DESC LIMIT 200")
-    return page(request, "home.html", user=user, apps=rows, key=rotation.status(ctx.store, ctx.sync.data_dir), key_notice=request.query_params.get("key", ""))
+    return page(
+        request, "home.html", user=user, apps=rows, key=rotation.status(ctx.store, ctx.sync.data_dir), key_notice=request.query_params.get("key", "")
+    )
 
 
 @post("/node/rotate-key", sync_to_thread=True)
@@ -65,11 +64,23 @@ def login_form(request: Request) -> Template:
 def login_submit(request: Request, data: URLEncodedBody[dict[str, str]]) -> Response:
     ctx, username = node(request), data.get("username", "")
     try:
-        _, token = ctx.throttle.attempt(username, client_address(request), lambda: auth.log_in(ctx.store, username, data.get("password", "")), NotAuthenticated)
+        _, token = ctx.throttle.attempt(
+            username, client_address(request), lambda: auth.log_in(ctx.store, username, data.get("password", "")), NotAuthenticated
+        )
     except (ServiceError, TooManyAttempts) as exc:
-        return page(request, "login.html", status_code=429 if isinstance(exc, TooManyAttempts) else 401, user=None, error=exc.message, username=username, login_heading=LOGIN_HEADING)
+        return page(
+            request,
+            "login.html",
+            status_code=429 if isinstance(exc, TooManyAttempts) else 401,
+            user=None,
+            error=exc.message,
+            username=username,
+            login_heading=LOGIN_HEADING,
+        )
     response = Redirect("/")
-    response.set_cookie(SESSION_COOKIE, token, httponly=True, samesite="lax", secure=request.url.scheme == "https", max_age=int(auth.SESSION_LIFETIME.total_seconds()))
+    response.set_cookie(
+        SESSION_COOKIE, token, httponly=True, samesite="lax", secure=request.url.scheme == "https", max_age=int(auth.SESSION_LIFETIME.total_seconds())
+    )
     return response
 
 
@@ -94,11 +105,26 @@ def guide(request: Request, code: FromPath[str]) -> Template:
     return page(request, "guide.html", user=user, item=catalog.get_item(node(request).store, code))
 
 
-def _intake_page(request: Request, user: dict[str, str], item: dict[str, Any], form: dict[str, Any], error: ServiceError | None = None, known: dict[str, Any] | None = None) -> Template:
+def _intake_page(
+    request: Request,
+    user: dict[str, str],
+    item: dict[str, Any],
+    form: dict[str, Any],
+    error: ServiceError | None = None,
+    known: dict[str, Any] | None = None,
+) -> Template:
     by_licence = {m["name"]: m["licence_item"] for m in item.get("materials", []) if isinstance(m, dict) and m.get("licence_item")}
     return page(
-        request, "intake.html", status_code=error.status if error else 200, user=user, item=item,
-        required=catalog.required_materials(item), form=form, error=error, known=known, by_licence=by_licence,
+        request,
+        "intake.html",
+        status_code=error.status if error else 200,
+        user=user,
+        item=item,
+        required=catalog.required_materials(item),
+        form=form,
+        error=error,
+        known=known,
+        by_licence=by_licence,
     )
 
 
@@ -116,7 +142,9 @@ def intake_form(request: Request, item: FromQuery[str] = "", lookup: FromQuery[s
     except ServiceError as exc:
         return _intake_page(request, user, chosen, {"applicant_id_number": lookup}, exc)
     known = cases.known_applicant(store, id_number)
-    form = {"applicant_id_number": id_number} | ({"applicant_name": known["applicant_name"], "applicant_phone": known["applicant_phone"]} if known else {})
+    form = {"applicant_id_number": id_number} | (
+        {"applicant_name": known["applicant_name"], "applicant_phone": known["applicant_phone"]} if known else {}
+    )
     return _intake_page(request, user, chosen, form, known=(known or {"history": []}) | {"licences": cases.holder_licences(store, id_number)})
 
 
@@ -143,7 +171,11 @@ def intake_submit(request: Request, data: MultipartBody[dict[str, Any]]) -> Resp
                 (cases.AUTHORISATION, photo.filename or "", photo.file.read()) if isinstance(photo, UploadFile) and photo.filename else None,
             )
         chosen = {name: str(form.get(f"licence_{i}") or "") for i, name in enumerate(required) if form.get(f"licence_{i}")}
-        licences = cases.licences_in_place(ctx.store, ctx.identity.hub_key, item, str(form.get("applicant_id_number", "")).strip().upper(), chosen) if chosen else []
+        licences = (
+            cases.licences_in_place(ctx.store, ctx.identity.hub_key, item, str(form.get("applicant_id_number", "")).strip().upper(), chosen)
+            if chosen
+            else []
+        )
         missing = cases.missing_materials(item, form, uploads, licences)
         if missing:
             notice = cases.issue_notice(ctx.store, form, item, missing, user)
@@ -162,7 +194,9 @@ def authorisation(request: Request, application_id: FromPath[str]) -> Template:
     user = page_user(request)
     ctx = node(request)
     app = cases.get_application(ctx.store, application_id)
-    signed = [m for m in materials.list_materials(ctx.store, ctx.blobs_dir, application_id) if m["material"] in (cases.SIGNATURE, cases.AUTHORISATION)]
+    signed = [
+        m for m in materials.list_materials(ctx.store, ctx.blobs_dir, application_id) if m["material"] in (cases.SIGNATURE, cases.AUTHORISATION)
+    ]
     return page(request, "authorisation.html", user=user, app=app, signed=signed, signature=cases.SIGNATURE)
 
 
@@ -177,7 +211,12 @@ def material_file(request: Request, application_id: FromPath[str], sha256: FromP
         if found["received_at"]:
             raise NotFound(f"这份材料已送达县中枢，本机不再保存（本机只保存 {ctx.material_retention_days:g} 天）。需要查看请联系县中枢")
         raise NotFound("本服务点没有这份材料的文件（设备更换前上传的材料只保存在县中枢）")
-    return File(path=materials.blob_path(ctx.blobs_dir, sha256), media_type=found["media_type"], content_disposition_type="inline", filename=found["filename"] or sha256[:12])
+    return File(
+        path=materials.blob_path(ctx.blobs_dir, sha256),
+        media_type=found["media_type"],
+        content_disposition_type="inline",
+        filename=found["filename"] or sha256[:12],
+    )
 
 
 @get("/verify", sync_to_thread=True)
@@ -223,21 +262,45 @@ def receipt(request: Request, application_id: FromPath[str]) -> Template:
     query = f"?receipt_no={quote(app['receipt_no'])}"
     url = (ctx.identity.progress_url or f"{ctx.base_url}/progress") + query
     return page(
-        request, "receipt.html", user=user, app=app, progress_url=url, local_progress_url=f"{ctx.base_url}/progress{query}", qr_svg=qr_svg(url),
-        materials=materials.list_materials(ctx.store, ctx.blobs_dir, application_id), checked=json.loads(app["materials_checked"]),
+        request,
+        "receipt.html",
+        user=user,
+        app=app,
+        progress_url=url,
+        local_progress_url=f"{ctx.base_url}/progress{query}",
+        qr_svg=qr_svg(url),
+        materials=materials.list_materials(ctx.store, ctx.blobs_dir, application_id),
+        checked=json.loads(app["materials_checked"]),
         fee=ctx.store.one("SELECT * FROM fee_receipts WHERE application_id = ?", (application_id,)),
     )
 
 
-def _fees_page(request: Request, user: dict[str, str], status_code: int = 200, error: str | None = None, message: str | None = None, report: dict[str, Any] | None = None) -> Template:
+def _fees_page(
+    request: Request,
+    user: dict[str, str],
+    status_code: int = 200,
+    error: str | None = None,
+    message: str | None = None,
+    report: dict[str, Any] | None = None,
+) -> Template:
     store = node(request).store
     day = fees.business_date(fees.utcnow())
     return page(
-        request, "fees.html", status_code=status_code, user=user, day=day, error=error, message=message, report=report,
-        receipts=store.query("SELECT * FROM fee_receipts WHERE agent_username = ? AND business_date = ? ORDER BY receipt_no DESC", (user["username"], day)),
+        request,
+        "fees.html",
+        status_code=status_code,
+        user=user,
+        day=day,
+        error=error,
+        message=message,
+        report=report,
+        receipts=store.query(
+            "SELECT * FROM fee_receipts WHERE agent_username = ? AND business_date = ? ORDER BY receipt_no DESC", (user["username"], day)
+        ),
         unclosed=fees.day_totals(store, user["username"], day, unclosed_only=True),
         closes=store.query("SELECT * FROM daily_closes WHERE agent_username = ? ORDER BY closed_at DESC LIMIT 30", (user["username"],)),
-        methods=fees.METHODS, yuan=fees.yuan,
+        methods=fees.METHODS,
+        yuan=fees.yuan,
     )
 
 
@@ -268,6 +331,7 @@ def fee_void(request: Request, receipt_no: FromPath[str], data: URLEncodedBody[d
     def act(user: dict[str, str]) -> str:
         fees.void_receipt(node(request).store, receipt_no, data.get("reason", ""), user, data.get("approver", ""), data.get("approver_password", ""))
         return f"收据 {receipt_no} 已作废"
+
     return _fee_action(request, act)
 
 
@@ -275,8 +339,11 @@ def fee_void(request: Request, receipt_no: FromPath[str], data: URLEncodedBody[d
 def fee_refund(request: Request, receipt_no: FromPath[str], data: URLEncodedBody[dict[str, str]]) -> Template:
     def act(user: dict[str, str]) -> str:
         amount = fees.parse_fen(data.get("amount", ""), "amount")
-        fees.refund(node(request).store, receipt_no, amount, data.get("reason", ""), user, data.get("approver", ""), data.get("approver_password", ""))
+        fees.refund(
+            node(request).store, receipt_no, amount, data.get("reason", ""), user, data.get("approver", ""), data.get("approver_password", "")
+        )
         return f"收据 {receipt_no} 已退费 {fees.yuan(amount)} 元"
+
     return _fee_action(request, act)
 
 
@@ -285,7 +352,10 @@ def fee_close(request: Request, data: URLEncodedBody[dict[str, str]]) -> Templat
     def act(user: dict[str, str]) -> str:
         closed = fees.close_day(node(request).store, user, fees.parse_fen(data.get("cash_counted", ""), "cash_counted"), data.get("note", ""))
         diff = closed["discrepancy_fen"]
-        return f"日结完成（{closed['close_id']}）" + (f"：现金{'多出' if diff > 0 else '短少'} {fees.yuan(abs(diff))} 元，已记录" if diff else "：现金相符")
+        return f"日结完成（{closed['close_id']}）" + (
+            f"：现金{'多出' if diff > 0 else '短少'} {fees.yuan(abs(diff))} 元，已记录" if diff else "：现金相符"
+        )
+
     return _fee_action(request, act)
 
 
@@ -294,8 +364,11 @@ def fee_remit(request: Request, data: URLEncodedBody[dict[str, Any]]) -> Templat
     def act(user: dict[str, str]) -> str:
         ids = data.get("close_ids", [])
         ids = [ids] if isinstance(ids, str) else list(ids)
-        done = fees.record_remittance(node(request).store, user, ids, fees.parse_fen(data.get("amount", ""), "amount"), str(data.get("bank_reference", "")))
+        done = fees.record_remittance(
+            node(request).store, user, ids, fees.parse_fen(data.get("amount", ""), "amount"), str(data.get("bank_reference", ""))
+        )
         return f"解缴已登记（{done['remittance_id']}）"
+
     return _fee_action(request, act)
 
 
@@ -308,7 +381,9 @@ def fee_reconcile(request: Request, data: MultipartBody[dict[str, Any]]) -> Temp
             raise InvalidInput("请选择要导入的对账单（CSV 文件）", field="file")
         text = upload.file.read().decode("utf-8-sig")
         day = fees.business_date(fees.utcnow())
-        report = reconcile.reconcile(node(request).store, str(data.get("method", "")), text, str(data.get("date_from") or day), str(data.get("date_to") or day))
+        report = reconcile.reconcile(
+            node(request).store, str(data.get("method", "")), text, str(data.get("date_from") or day), str(data.get("date_to") or day)
+        )
     except UnicodeDecodeError:
         return _fees_page(request, user, status_code=400, error="对账单应为 UTF-8 编码的 CSV（导出时选择 UTF-8）")
     except ServiceError as exc:
@@ -336,7 +411,11 @@ def _handover(request: Request, application_id: str, action: Any) -> Response:
 @post("/applications/{application_id:str}/pickup", sync_to_thread=True)
 def pickup(request: Request, application_id: FromPath[str], data: URLEncodedBody[dict[str, str]]) -> Response:
     store = node(request).store
-    return _handover(request, application_id, lambda user: cases.record_pickup(store, application_id, data.get("collector_name", ""), user, data.get("collector_id_number", "")))
+    return _handover(
+        request,
+        application_id,
+        lambda user: cases.record_pickup(store, application_id, data.get("collector_name", ""), user, data.get("collector_id_number", "")),
+    )
 
 
 @post("/applications/{application_id:str}/supplement", sync_to_thread=True, request_max_body_size=MAX_INTAKE_BODY)
@@ -347,13 +426,19 @@ def supplement(request: Request, application_id: FromPath[str], data: MultipartB
 @post("/applications/{application_id:str}/decide-on-the-spot", sync_to_thread=True)
 def on_the_spot(request: Request, application_id: FromPath[str], data: URLEncodedBody[dict[str, str]]) -> Response:
     ctx = node(request)
-    return _handover(request, application_id, lambda user: cases.decide_on_the_spot(ctx.store, application_id, data.get("decision", ""), data.get("reason", ""), user, ctx.identity.kind))
+    return _handover(
+        request,
+        application_id,
+        lambda user: cases.decide_on_the_spot(ctx.store, application_id, data.get("decision", ""), data.get("reason", ""), user, ctx.identity.kind),
+    )
 
 
 @post("/applications/{application_id:str}/dispatch", sync_to_thread=True)
 def dispatch(request: Request, application_id: FromPath[str], data: URLEncodedBody[dict[str, str]]) -> Response:
     store = node(request).store
-    return _handover(request, application_id, lambda user: cases.record_dispatch(store, application_id, data.get("courier", ""), data.get("tracking_no", ""), user))
+    return _handover(
+        request, application_id, lambda user: cases.record_dispatch(store, application_id, data.get("courier", ""), data.get("tracking_no", ""), user)
+    )
 
 
 @post("/applications/{application_id:str}/evaluation", sync_to_thread=True)
@@ -363,6 +448,7 @@ def evaluate(request: Request, application_id: FromPath[str], data: URLEncodedBo
     def act(user: dict[str, str]) -> None:
         level = data.get("level", "")
         cases.record_evaluation(store, application_id, int(level) if level.isdigit() else 0, data.get("comment", ""))
+
     return _handover(request, application_id, act)
 
 
@@ -394,6 +480,32 @@ def _case_context(ctx: Any, application_id: str) -> dict[str, Any]:
 
 
 ROUTES = [
-    home, rotate_key, login_form, login_submit, logout, catalog_page, guide, intake_form, intake_submit, verify_page, progress, authorisation, material_file, receipt, detail, supplement, on_the_spot, pickup, dispatch, evaluate, complaint,
-    fees_page, fee_receipt, fee_void, fee_refund, fee_close, fee_remit, fee_reconcile,
+    home,
+    rotate_key,
+    login_form,
+    login_submit,
+    logout,
+    catalog_page,
+    guide,
+    intake_form,
+    intake_submit,
+    verify_page,
+    progress,
+    authorisation,
+    material_file,
+    receipt,
+    detail,
+    supplement,
+    on_the_spot,
+    pickup,
+    dispatch,
+    evaluate,
+    complaint,
+    fees_page,
+    fee_receipt,
+    fee_void,
+    fee_refund,
+    fee_close,
+    fee_remit,
+    fee_reconcile,
 ]

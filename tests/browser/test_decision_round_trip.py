@@ -26,7 +26,16 @@ def test_clerk_decides_and_agent_hands_over_the_result(federation: LocalFederati
     spec = running_village(federation, "shangcun")
     node_url = f"http://127.0.0.1:{spec.port}"
     agent_api = Api(node_url, "agent", federation.password)
-    app = agent_api.post("/api/applications", json={"item_code": "MZ-003", "materials_checked": checked("MZ-003"), "applicant_name": "赵淑兰", "applicant_id_number": resident_id(3), "applicant_phone": "13800138000"}).json()
+    app = agent_api.post(
+        "/api/applications",
+        json={
+            "item_code": "MZ-003",
+            "materials_checked": checked("MZ-003"),
+            "applicant_name": "赵淑兰",
+            "applicant_id_number": resident_id(3),
+            "applicant_phone": "13800138000",
+        },
+    ).json()
 
     clerk = browser.new_page(locale="zh-CN")
     log_in(clerk, federation.hub_url, "clerk-mzj", federation.password)

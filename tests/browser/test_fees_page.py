@@ -25,7 +25,13 @@ def intake(page: Page, base: str, item: str, n: int, method: str, reference: str
 
 
 def test_fee_payment_void_daily_close_and_reconciliation(federation: LocalFederation, browser: Browser, tmp_path):
-    spec = NodeSpec("shangcun", "上村代办点", "village", free_port(), users=[("agent", "代办员 王秀兰", "village_agent"), ("chief", "站长 李建国", "township_staff")])
+    spec = NodeSpec(
+        "shangcun",
+        "上村代办点",
+        "village",
+        free_port(),
+        users=[("agent", "代办员 王秀兰", "village_agent"), ("chief", "站长 李建国", "township_staff")],
+    )
     federation.enrol_node(spec)
     federation.start_node(spec)
     base = f"http://127.0.0.1:{spec.port}"

@@ -97,7 +97,10 @@ def test_agent_runs_the_intake_wizard(federation: LocalFederation, browser: Brow
     saved = agent.get("/api/applications").json()
     assert [a["receipt_no"] for a in saved] == ["shangcun-000001"]
     assert "*" in saved[0]["applicant_id_number"]
-    assert [m["material"] for m in agent.get(f"/api/applications/{saved[0]['id']}/materials").json()] == ["家庭经济状况核对授权书", "委托代办授权书（手写签名）"]
+    assert [m["material"] for m in agent.get(f"/api/applications/{saved[0]['id']}/materials").json()] == [
+        "家庭经济状况核对授权书",
+        "委托代办授权书（手写签名）",
+    ]
 
     # 一号申请: the same ID next time brings back name, phone and earlier results
     page.goto(base + "/applications/new?item=MZ-004")

@@ -28,7 +28,10 @@ def test_offline_banner_shows_since_when_and_how_many_wait(federation: LocalFede
     federation.stop("nats")
     agent = Api(base, "agent", federation.password)
     for n in range(3):
-        agent.post("/api/applications", json={"item_code": "MZ-003", "materials_checked": checked("MZ-003"), "applicant_name": f"村民{n}", "applicant_id_number": resident_id(n)})
+        agent.post(
+            "/api/applications",
+            json={"item_code": "MZ-003", "materials_checked": checked("MZ-003"), "applicant_name": f"村民{n}", "applicant_id_number": resident_id(n)},
+        )
     page.goto(base + "/catalog")  # any page
     expect(page.locator("#sync-status")).to_contain_text(re.compile(r"离线 · 连接中断（自 \d{4}-\d\d-\d\d \d\d:\d\d 起） · 3 条记录等待上传"))
     expect(page.locator("#sync-status")).to_have_class(re.compile("offline"))

@@ -23,10 +23,22 @@ def test_operator_reads_the_dashboard_answers_a_complaint_and_publishes_the_cata
     spec = running_village(federation, "shangcun")
     agent = Api(f"http://127.0.0.1:{spec.port}", "agent", federation.password)
     operator = Api(federation.hub_url, "operator", federation.password)
-    paid = agent.post("/api/applications", json={"item_code": "YB-001", "materials_checked": checked("YB-001"), "applicant_name": "钱玉梅", "applicant_id_number": resident_id(51), "payment_method": "cash"})
+    paid = agent.post(
+        "/api/applications",
+        json={
+            "item_code": "YB-001",
+            "materials_checked": checked("YB-001"),
+            "applicant_name": "钱玉梅",
+            "applicant_id_number": resident_id(51),
+            "payment_method": "cash",
+        },
+    )
     assert paid.status_code == 201, paid.text
     assert agent.post("/api/complaints", json={"text": "窗口中午无人值守"}).status_code == 201
-    eventually(lambda: operator.get("/api/dashboard").json()["complaints_open"] and operator.get("/api/dashboard").json()["fees"], what="the fee and the complaint at the hub")
+    eventually(
+        lambda: operator.get("/api/dashboard").json()["complaints_open"] and operator.get("/api/dashboard").json()["fees"],
+        what="the fee and the complaint at the hub",
+    )
 
     page = browser.new_page(locale="zh-CN")
     log_in(page, federation.hub_url, "operator", federation.password)
@@ -52,7 +64,10 @@ def test_operator_reads_the_dashboard_answers_a_complaint_and_publishes_the_cata
     page.fill("#note", "压缩时限")
     page.click("#publish")
     expect(page.locator("#published")).to_contain_text("已发布第 2 版")
-    eventually(lambda: next(n for n in operator.get("/api/dashboard").json()["nodes"] if n["id"] == "shangcun")["catalog_version"] == 2, what="the node on version 2")
+    eventually(
+        lambda: next(n for n in operator.get("/api/dashboard").json()["nodes"] if n["id"] == "shangcun")["catalog_version"] == 2,
+        what="the node on version 2",
+    )
     page.reload()
     expect(page.locator("#catalog-versions tbody tr").first).to_contain_text("压缩时限")
     expect(page.locator("#catalog-versions tbody tr").first.locator("td").last).to_have_text("1")

@@ -10,10 +10,10 @@ from sqlmodel import Session, select
 
 from central import approval
 from central.auth import add_user
-from weblayer.errors import Conflict, Forbidden, InvalidInput
 from central.ingest import ingest_batch
 from central.models import Application, ApprovalTask, AuditEntry, DownlinkEvent, Licence, User
 from tests.central.test_ingest import HUB_KEY, chain, engine, received  # noqa: F401  (engine is a fixture)
+from weblayer.errors import Conflict, Forbidden, InvalidInput
 
 
 @pytest.fixture
@@ -107,9 +107,13 @@ def test_a_single_department_case_may_be_accepted_and_decided_at_once(hub):
 
 def test_a_clerk_cannot_act_outside_their_department(hub):
     rsj = clerk(hub, "clerk-rsj")
-    for act in (lambda: approval.accept(hub, rsj, "app1"), lambda: approval.not_accept(hub, rsj, "app1", "x"),
-                lambda: approval.request_supplement(hub, rsj, "app1", ["户口簿"]), lambda: approval.decide(hub, rsj, "app1", "approve", "", HUB_KEY),
-                lambda: approval.get_application(hub, rsj, "app1")):
+    for act in (
+        lambda: approval.accept(hub, rsj, "app1"),
+        lambda: approval.not_accept(hub, rsj, "app1", "x"),
+        lambda: approval.request_supplement(hub, rsj, "app1", ["户口簿"]),
+        lambda: approval.decide(hub, rsj, "app1", "approve", "", HUB_KEY),
+        lambda: approval.get_application(hub, rsj, "app1"),
+    ):
         with pytest.raises(Forbidden):
             act()
     assert state(hub, "app1") == ("received", {"mzj": "pending"}) and downlink(hub) == [] and audit(hub) == []
@@ -126,7 +130,11 @@ def test_public_progress_needs_the_receipt_and_the_id_and_publicity_has_no_perso
     assert public.progress(hub, "shangcun-000001", "002x")["status"] == "received"
     approval.decide(hub, clerk(hub, "clerk-mzj"), "app1", "deny", "张三家庭收入超过标准", HUB_KEY)
     shown = public.progress(hub, " shangcun-000001 ", "002X")
-    assert shown["status"] == "denied" and shown["reason"] == "张三家庭收入超过标准" and [s["step"] for s in shown["steps"]] == ["提交", "县里收到", "受理", "办结"]
+    assert (
+        shown["status"] == "denied"
+        and shown["reason"] == "张三家庭收入超过标准"
+        and [s["step"] for s in shown["steps"]] == ["提交", "县里收到", "受理", "办结"]
+    )
     [row] = public.publicity(hub)
     assert row["result"] == "不予许可" and row["item_code"] == "MZ-003"
     assert not any(secret in json.dumps(row, ensure_ascii=False) for secret in ("张三", "11010519491231002X", "shangcun-000001", "收入"))

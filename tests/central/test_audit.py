@@ -4,7 +4,6 @@ bad position of a chain that was tampered with in the database."""
 from __future__ import annotations
 
 import json
-
 import subprocess
 import sys
 from pathlib import Path
@@ -36,7 +35,19 @@ def build_hub(tmp_path: Path, db_url: str):  # type: ignore[no-untyped-def]
         s.commit()
     pos = GENESIS
     for i in range(4):
-        record = Record("application.received", f"e{i}", T, {"application_id": f"a{i}", "receipt_no": f"shangcun-{i:06d}", "item_code": "MZ-003", "applicant_name": "张三", "applicant_id_number": "11010519491231002X", "agent": "agent"})
+        record = Record(
+            "application.received",
+            f"e{i}",
+            T,
+            {
+                "application_id": f"a{i}",
+                "receipt_no": f"shangcun-{i:06d}",
+                "item_code": "MZ-003",
+                "applicant_name": "张三",
+                "applicant_id_number": "11010519491231002X",
+                "agent": "agent",
+            },
+        )
         wire, pos = seal_next("shangcun", "up", pos, [record], T, key)
         ingest_batch(engine, "yiwang.up.shangcun", wire)
     with Session(engine) as s:
@@ -47,13 +58,20 @@ def build_hub(tmp_path: Path, db_url: str):  # type: ignore[no-untyped-def]
 
 
 def run_cli(settings: Settings) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "central", "audit", "verify", "--dir", str(settings.data_dir), "--db-url", settings.database_url], capture_output=True, text=True)
+    return subprocess.run(
+        [sys.executable, "-m", "central", "audit", "verify", "--dir", str(settings.data_dir), "--db-url", settings.database_url],
+        capture_output=True,
+        text=True,
+    )
 
 
 def test_an_untouched_trail_verifies(tmp_path, hub_db_url):
     settings, engine = build_hub(tmp_path, hub_db_url)
     reports = verify_all(engine, load_hub_key(settings.key_path).verify_key)
-    assert [(r.node_id, r.direction, r.batches, r.head.seq, r.ok) for r in reports] == [("shangcun", "up", 4, 4, True), ("shangcun", "down", 1, 1, True)]
+    assert [(r.node_id, r.direction, r.batches, r.head.seq, r.ok) for r in reports] == [
+        ("shangcun", "up", 4, 4, True),
+        ("shangcun", "down", 1, 1, True),
+    ]
     done = run_cli(settings)
     assert done.returncode == 0 and "2 of 2 chains verify" in done.stdout
 
@@ -62,7 +80,9 @@ def test_a_byte_changed_in_the_database_is_found_at_its_position(tmp_path, hub_d
     settings, engine = build_hub(tmp_path, hub_db_url)
     with engine.begin() as conn:  # an insider edits batch 3's bytes directly in the database
         raw = conn.execute(text("SELECT raw FROM uplinkbatch WHERE node_id = 'shangcun' AND seq = 3")).scalar_one()
-        conn.execute(text("UPDATE uplinkbatch SET raw = :raw WHERE node_id = 'shangcun' AND seq = 3"), {"raw": raw.replace("张三".encode(), "李四".encode())})
+        conn.execute(
+            text("UPDATE uplinkbatch SET raw = :raw WHERE node_id = 'shangcun' AND seq = 3"), {"raw": raw.replace("张三".encode(), "李四".encode())}
+        )
     report = verify_all(engine, load_hub_key(settings.key_path).verify_key)[0]
     assert report.first_bad == 3 and "bad_signature" in report.problem and report.head.seq == 2
     done = run_cli(settings)
@@ -87,16 +107,54 @@ def test_a_database_from_before_key_history_is_migrated_in_place(tmp_path, hub_d
         conn.execute(text("ALTER TABLE application DROP COLUMN materials_checked"))
         conn.execute(text("ALTER TABLE application DROP COLUMN supplement_json"))
         conn.execute(text("ALTER TABLE application DROP COLUMN decided_locally"))
-        for table, column in (("department", "integration"), ("node", "heartbeat_at"), ("node", "app_version"), ("node", "catalog_version"),
-                              ("node", "outbox_depth"), ("node", "clock_offset_s"), ("application", "accepted_at"), ("application", "accepted_by"), ("application", "supplement_rounds"), ("application", "outcome"), ("application", "licences_json"), ("application", "handover"), ("application", "handed_to_applicant"),
-                              ("evaluation", "followed_up_at"), ("evaluation", "followed_up_by"), ("evaluation", "follow_up"), ("complaint", "answered_by"), ("node", "revoked_at"), ("downlinkbatch", "resends"),
-                              *(("node", c) for c in ("heartbeat_interval_s", "link_kbit_per_s", "link_rtt_ms", "bytes_up_today", "bytes_down_today", "files_waiting", "file_bytes_waiting", "compression", "metered", "metered_hours", "set_aside", "needs_upgrade"))):
+        for table, column in (
+            ("department", "integration"),
+            ("node", "heartbeat_at"),
+            ("node", "app_version"),
+            ("node", "catalog_version"),
+            ("node", "outbox_depth"),
+            ("node", "clock_offset_s"),
+            ("application", "accepted_at"),
+            ("application", "accepted_by"),
+            ("application", "supplement_rounds"),
+            ("application", "outcome"),
+            ("application", "licences_json"),
+            ("application", "handover"),
+            ("application", "handed_to_applicant"),
+            ("evaluation", "followed_up_at"),
+            ("evaluation", "followed_up_by"),
+            ("evaluation", "follow_up"),
+            ("complaint", "answered_by"),
+            ("node", "revoked_at"),
+            ("downlinkbatch", "resends"),
+            *(
+                ("node", c)
+                for c in (
+                    "heartbeat_interval_s",
+                    "link_kbit_per_s",
+                    "link_rtt_ms",
+                    "bytes_up_today",
+                    "bytes_down_today",
+                    "files_waiting",
+                    "file_bytes_waiting",
+                    "compression",
+                    "metered",
+                    "metered_hours",
+                    "set_aside",
+                    "needs_upgrade",
+                )
+            ),
+        ):
             conn.execute(text(f"ALTER TABLE {table} DROP COLUMN {column}"))
         conn.execute(text("DROP TABLE approvaltask"))
         conn.execute(text("DROP TABLE catalogversion"))
         conn.execute(text("DROP TABLE natscredential"))
         conn.execute(text("DROP TABLE schemaversion"))
-        conn.execute(text("INSERT INTO blob (sha256, node_id, size, received_bytes, complete_at) VALUES ('ab12', 'shangcun', 9, 9, '2026-11-20T08:00:00.000000Z')"))
+        conn.execute(
+            text(
+                "INSERT INTO blob (sha256, node_id, size, received_bytes, complete_at) VALUES ('ab12', 'shangcun', 9, 9, '2026-11-20T08:00:00.000000Z')"
+            )
+        )
     create_schema(engine)
     with engine.begin() as conn:
         assert conn.execute(text("SELECT version FROM schemaversion")).scalar_one() == LATEST
@@ -107,7 +165,9 @@ def test_a_database_from_before_key_history_is_migrated_in_place(tmp_path, hub_d
         assert sorted((a, d) for a, d, _ in tasks) == sorted(apps) and len(apps) > 0  # one task per case, as routed before
         assert conn.execute(text("SELECT version FROM catalogversion")).scalars().all() == [1]
         assert conn.execute(text("SELECT id, revoked_at FROM node")).all() == [("shangcun", None)]
-        assert conn.execute(text("SELECT heartbeat_interval_s, compression, metered FROM node")).all() == [(0, "", False)]  # an older node until it says more
+        assert conn.execute(text("SELECT heartbeat_interval_s, compression, metered FROM node")).all() == [
+            (0, "", False)
+        ]  # an older node until it says more
         assert conn.execute(text("SELECT count(*) FROM natscredential")).scalar_one() == 0  # such a node needs a replacement code
         receipt = conn.execute(text("SELECT node_id, data_json FROM downlinkevent WHERE kind = 'material.received'")).one()
         assert receipt[0] == "shangcun" and json.loads(receipt[1])["sha256"] == "ab12"  # files that came before receipts existed

@@ -10,9 +10,9 @@ from sqlmodel import Session, select
 
 from central import catalog
 from central.auth import add_user
-from weblayer.errors import InvalidInput
 from central.models import AuditEntry, CatalogItem, DownlinkEvent, Node, User
 from tests.central.test_ingest import T, engine  # noqa: F401  (engine is a fixture)
+from weblayer.errors import InvalidInput
 
 
 @pytest.fixture
@@ -45,20 +45,30 @@ def test_an_edit_publishes_the_next_version_to_every_enrolled_node(engine, opera
 
 
 def test_a_new_parallel_item_names_its_lead_department_first(engine, operator):  # noqa: F811
-    new = {"code": "NY-002", "name": "农机购置补贴申请", "departments": ["nyj", "scj"], "time_limit_days": 15, "fee_fen": 0, "materials": [{"name": "居民身份证"}]}
+    new = {
+        "code": "NY-002",
+        "name": "农机购置补贴申请",
+        "departments": ["nyj", "scj"],
+        "time_limit_days": 15,
+        "fee_fen": 0,
+        "materials": [{"name": "居民身份证"}],
+    }
     published = catalog.publish_item(engine, operator, new)
     assert published["item"]["department"] == "nyj" and published["item"]["departments"] == ["nyj", "scj"]
 
 
-@pytest.mark.parametrize("change, field", [
-    ({"time_limit_days": 0}, "time_limit_days"),
-    ({"time_limit_days": "10"}, "time_limit_days"),
-    ({"fee_fen": -1}, "fee_fen"),
-    ({"departments": ["nobody"]}, "departments"),
-    ({"name": " "}, "name"),
-    ({"materials": ["居民身份证"]}, "materials"),
-    ({"level": "province"}, "level"),
-])
+@pytest.mark.parametrize(
+    "change, field",
+    [
+        ({"time_limit_days": 0}, "time_limit_days"),
+        ({"time_limit_days": "10"}, "time_limit_days"),
+        ({"fee_fen": -1}, "fee_fen"),
+        ({"departments": ["nobody"]}, "departments"),
+        ({"name": " "}, "name"),
+        ({"materials": ["居民身份证"]}, "materials"),
+        ({"level": "province"}, "level"),
+    ],
+)
 def test_a_bad_edit_names_the_field_and_changes_nothing(engine, operator, change, field):  # noqa: F811
     with pytest.raises(InvalidInput) as caught:
         catalog.publish_item(engine, operator, item(engine, "MZ-003") | change)
@@ -69,7 +79,17 @@ def test_a_bad_edit_names_the_field_and_changes_nothing(engine, operator, change
 
 
 def test_the_edit_form_reads_the_fee_in_yuan_to_the_fen():
-    form = {"code": "X-1", "name": "x", "department": "mzj", "time_limit_days": "5", "fee_yuan": "12.50", "material_rows": "2", "material_name_0": "居民身份证", "material_shared_1": "1", "material_name_1": "户口簿"}
+    form = {
+        "code": "X-1",
+        "name": "x",
+        "department": "mzj",
+        "time_limit_days": "5",
+        "fee_yuan": "12.50",
+        "material_rows": "2",
+        "material_name_0": "居民身份证",
+        "material_shared_1": "1",
+        "material_name_1": "户口簿",
+    }
     parsed = catalog.item_from_form(form, ["mzj", "cl"])
     assert parsed["fee_fen"] == 1250 and parsed["departments"] == ["mzj", "cl"]
     assert parsed["materials"] == [{"name": "居民身份证", "shared": False}, {"name": "户口簿", "shared": True}]

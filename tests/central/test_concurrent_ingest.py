@@ -30,10 +30,20 @@ def _wires(node_id: str, key: SigningKey) -> list[bytes]:
     pos, wires = GENESIS, []
     for b in range(BATCHES):
         records = [
-            Record("application.received", f"{node_id}-{b}-{r}", T, {
-                "application_id": f"{node_id}-{b}-{r}", "receipt_no": f"{node_id}-{b:03d}{r}", "item_code": "MZ-003", "item_name": "x",
-                "applicant_name": "张三", "applicant_id_number": "11010519491231002X", "agent": "agent",
-            })
+            Record(
+                "application.received",
+                f"{node_id}-{b}-{r}",
+                T,
+                {
+                    "application_id": f"{node_id}-{b}-{r}",
+                    "receipt_no": f"{node_id}-{b:03d}{r}",
+                    "item_code": "MZ-003",
+                    "item_name": "x",
+                    "applicant_name": "张三",
+                    "applicant_id_number": "11010519491231002X",
+                    "agent": "agent",
+                },
+            )
             for r in range(PER_BATCH)
         ]
         wire, pos = seal_next(node_id, "up", pos, records, T, key)
@@ -101,5 +111,10 @@ def test_an_extra_worker_refuses_a_database_the_hub_has_not_set_up(hub_db_url: s
     import subprocess
     import sys
 
-    done = subprocess.run([sys.executable, "-m", "central", "worker", "--dir", str(tmp_path / "hub"), "--db-url", hub_db_url, "--nats-url", "nats://127.0.0.1:9"], capture_output=True, text=True, timeout=60)
+    done = subprocess.run(
+        [sys.executable, "-m", "central", "worker", "--dir", str(tmp_path / "hub"), "--db-url", hub_db_url, "--nats-url", "nats://127.0.0.1:9"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert done.returncode == 2 and "has no yiwang schema yet" in done.stderr and "yiwang hub serve" in done.stderr

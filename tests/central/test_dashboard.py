@@ -7,7 +7,7 @@ depend on the day the test runs."""
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from nacl.signing import SigningKey
@@ -24,8 +24,12 @@ from central.models import Node, User
 from sync_protocol import GENESIS, Record, seal_next, verify_key_to_text
 
 HUB_KEY = SigningKey(bytes(range(5, 37)))
-NOW = datetime(2026, 11, 23, 4, 0, tzinfo=timezone.utc)  # Monday, 12:00 in Beijing
-NODES = {"qingshan": ("青山镇便民服务中心", "township", None), "shangcun": ("上村代办点", "village", "qingshan"), "baishui": ("白水镇便民服务中心", "township", None)}
+NOW = datetime(2026, 11, 23, 4, 0, tzinfo=UTC)  # Monday, 12:00 in Beijing
+NODES = {
+    "qingshan": ("青山镇便民服务中心", "township", None),
+    "shangcun": ("上村代办点", "village", "qingshan"),
+    "baishui": ("白水镇便民服务中心", "township", None),
+}
 KEYS = {node_id: SigningKey(bytes([i + 1]) * 32) for i, node_id in enumerate(NODES)}
 
 
@@ -34,10 +38,20 @@ def at(day: str, hour: int = 2) -> str:
 
 
 def received(n: int, item: str, day: str, proxy: str = "", node: str = "shangcun") -> Record:
-    return Record("application.received", f"r{n}", at(day), {
-        "application_id": f"A{n}", "receipt_no": f"{node}-{n:06d}", "item_code": item, "applicant_name": f"申请人{n}",
-        "applicant_id_number": "11010519491231002X", "agent": "agent", "proxy_agent": proxy,
-    })
+    return Record(
+        "application.received",
+        f"r{n}",
+        at(day),
+        {
+            "application_id": f"A{n}",
+            "receipt_no": f"{node}-{n:06d}",
+            "item_code": item,
+            "applicant_name": f"申请人{n}",
+            "applicant_id_number": "11010519491231002X",
+            "agent": "agent",
+            "proxy_agent": proxy,
+        },
+    )
 
 
 def rec(kind: str, n: int, **data) -> Record:  # type: ignore[no-untyped-def]
@@ -51,7 +65,9 @@ def scenario(hub_db_url: str):
     load_catalog(engine, sample_catalog())
     with Session(engine) as s:
         for node_id, (name, kind, parent) in NODES.items():
-            s.add(Node(id=node_id, name=name, kind=kind, parent=parent, public_key=verify_key_to_text(KEYS[node_id].verify_key), enrolled_at=at("01")))
+            s.add(
+                Node(id=node_id, name=name, kind=kind, parent=parent, public_key=verify_key_to_text(KEYS[node_id].verify_key), enrolled_at=at("01"))
+            )
         s.commit()
     add_user(engine, "clerk-mzj", "王敏", "clerk", "pw", department="mzj")
     add_user(engine, "clerk-rsj", "李强", "clerk", "pw", department="rsj")
@@ -67,7 +83,13 @@ def scenario(hub_db_url: str):
 
     # 上村 (青山镇): A1 waiting since 11-02 (red), A2 since 11-20 (yellow: pre-review ends 11-24),
     # A3 approved on time and collected by the applicant (2 trips), A4 proxied, approved late, by courier (0 trips)
-    send("shangcun", received(1, "MZ-003", "02"), received(2, "MZ-003", "20"), received(3, "RS-001", "02"), received(4, "RS-001", "02", proxy="代办员 王秀兰"))
+    send(
+        "shangcun",
+        received(1, "MZ-003", "02"),
+        received(2, "MZ-003", "20"),
+        received(3, "RS-001", "02"),
+        received(4, "RS-001", "02", proxy="代办员 王秀兰"),
+    )
     # 青山镇: A5 not accepted (on time) and the notice collected by the applicant (2 trips)
     send("qingshan", received(5, "MZ-003", "02", node="qingshan"))
     # 白水镇: A6 proxied, one supplement round, approved on time, collected by the agent (0 trips)
@@ -78,28 +100,58 @@ def scenario(hub_db_url: str):
     approval.request_supplement(engine, clerk("clerk-rsj"), "A6", ["户口簿"])
     send("baishui", rec("supplement.provided", 6, application_id="A6", materials=["户口簿"], agent="agent"))
     approval.decide(engine, clerk("clerk-rsj"), "A6", "approve", "", HUB_KEY)
-    send("shangcun",
-         rec("application.picked_up", 3, application_id="A3", collector_name="申请人3", agent="agent", collector_is_applicant=True),
-         rec("application.dispatched", 4, application_id="A4", courier="EMS", tracking_no="E1", agent="agent"),
-         # fees: 20.00 cash (5.00 refunded), 40.00 cash voided, 380.00 by WeChat; the day closed with 15.00 counted, all of it remitted
-         rec("fee.collected", 1, fee_receipt_no="shangcun-F000001", amount_fen=2000, method="cash", agent="agent"),
-         rec("fee.collected", 2, fee_receipt_no="shangcun-F000002", amount_fen=4000, method="cash", agent="agent"),
-         rec("fee.voided", 2, fee_receipt_no="shangcun-F000002", reason="录错", approved_by="站长", agent="agent"),
-         rec("fee.collected", 3, fee_receipt_no="shangcun-F000003", amount_fen=38000, method="wechat", reference="wx1", agent="agent"),
-         rec("fee.refunded", 1, fee_receipt_no="shangcun-F000001", amount_fen=500, reason="多收", approved_by="站长", agent="agent"),
-         rec("fee.daily_closed", 1, close_id="shangcun-C20261120-agent-1", business_date="2026-11-20", agent="agent", totals_fen={"cash": 1500, "wechat": 38000}, cash_expected_fen=1500, cash_counted_fen=1500, discrepancy_fen=0),
-         rec("fee.remitted", 1, remittance_id="shangcun-R000001", amount_fen=1500, close_ids=["shangcun-C20261120-agent-1"], bank_reference="B1", agent="agent"),
-         rec("node.heartbeat", 1, app_version="0.1.0", catalog_version=1, outbox_depth=0, clock=at("23", 3)))
-    send("qingshan", rec("application.picked_up", 5, application_id="A5", collector_name="申请人5", agent="agent", collector_is_applicant=True),
-         rec("node.heartbeat", 5, app_version="0.1.0", catalog_version=1, outbox_depth=0, clock=at("23", 1)))
-    send("baishui", rec("application.picked_up", 6, application_id="A6", collector_name="代办员 李红", agent="agent", collector_is_applicant=False),
-         rec("fee.collected", 6, fee_receipt_no="baishui-F000001", amount_fen=3800, method="cash", agent="agent"),  # collected, never remitted
-         rec("node.heartbeat", 6, app_version="0.0.9", catalog_version=0, outbox_depth=7, clock=at("23", 3)))  # not updated yet
+    send(
+        "shangcun",
+        rec("application.picked_up", 3, application_id="A3", collector_name="申请人3", agent="agent", collector_is_applicant=True),
+        rec("application.dispatched", 4, application_id="A4", courier="EMS", tracking_no="E1", agent="agent"),
+        # fees: 20.00 cash (5.00 refunded), 40.00 cash voided, 380.00 by WeChat; the day closed with 15.00 counted, all of it remitted
+        rec("fee.collected", 1, fee_receipt_no="shangcun-F000001", amount_fen=2000, method="cash", agent="agent"),
+        rec("fee.collected", 2, fee_receipt_no="shangcun-F000002", amount_fen=4000, method="cash", agent="agent"),
+        rec("fee.voided", 2, fee_receipt_no="shangcun-F000002", reason="录错", approved_by="站长", agent="agent"),
+        rec("fee.collected", 3, fee_receipt_no="shangcun-F000003", amount_fen=38000, method="wechat", reference="wx1", agent="agent"),
+        rec("fee.refunded", 1, fee_receipt_no="shangcun-F000001", amount_fen=500, reason="多收", approved_by="站长", agent="agent"),
+        rec(
+            "fee.daily_closed",
+            1,
+            close_id="shangcun-C20261120-agent-1",
+            business_date="2026-11-20",
+            agent="agent",
+            totals_fen={"cash": 1500, "wechat": 38000},
+            cash_expected_fen=1500,
+            cash_counted_fen=1500,
+            discrepancy_fen=0,
+        ),
+        rec(
+            "fee.remitted",
+            1,
+            remittance_id="shangcun-R000001",
+            amount_fen=1500,
+            close_ids=["shangcun-C20261120-agent-1"],
+            bank_reference="B1",
+            agent="agent",
+        ),
+        rec("node.heartbeat", 1, app_version="0.1.0", catalog_version=1, outbox_depth=0, clock=at("23", 3)),
+    )
+    send(
+        "qingshan",
+        rec("application.picked_up", 5, application_id="A5", collector_name="申请人5", agent="agent", collector_is_applicant=True),
+        rec("node.heartbeat", 5, app_version="0.1.0", catalog_version=1, outbox_depth=0, clock=at("23", 1)),
+    )
+    send(
+        "baishui",
+        rec("application.picked_up", 6, application_id="A6", collector_name="代办员 李红", agent="agent", collector_is_applicant=False),
+        rec("fee.collected", 6, fee_receipt_no="baishui-F000001", amount_fen=3800, method="cash", agent="agent"),  # collected, never remitted
+        rec("node.heartbeat", 6, app_version="0.0.9", catalog_version=0, outbox_depth=7, clock=at("23", 3)),
+    )  # not updated yet
     with engine.begin() as conn:  # the scenario's times
         conn.execute(text("UPDATE application SET received_at = submitted_at"))
         for app_id, decided in (("A3", at("06")), ("A4", at("12")), ("A5", at("03")), ("A6", at("19"))):
             conn.execute(text("UPDATE application SET decided_at = :d WHERE id = :id"), {"d": decided, "id": app_id})
-        for node_id, seen in (("shangcun", "2026-11-23T03:55:00.000000Z"), ("qingshan", "2026-11-23T01:00:00.000000Z"), ("baishui", "2026-11-23T03:58:00.000000Z")):
+        for node_id, seen in (
+            ("shangcun", "2026-11-23T03:55:00.000000Z"),
+            ("qingshan", "2026-11-23T01:00:00.000000Z"),
+            ("baishui", "2026-11-23T03:58:00.000000Z"),
+        ):
             conn.execute(text("UPDATE node SET last_seen_at = :s WHERE id = :id"), {"s": seen, "id": node_id})
     yield engine
     engine.dispose()
@@ -135,19 +187,37 @@ def test_did_every_fee_reach_the_county(scenario):
     board = dashboard(scenario, silent_after=timedelta(minutes=60), now=NOW)
     fees = {f["node_id"]: f for f in board["fees"]}
     assert fees["shangcun"] == {
-        "node_id": "shangcun", "cash_collected_fen": 2000, "cash_refunded_fen": 500, "epay_collected_fen": 38000,
-        "cash_remitted_fen": 1500, "cash_outstanding_fen": 0, "closes_with_discrepancy": 0, "all_reached_county": True,
+        "node_id": "shangcun",
+        "cash_collected_fen": 2000,
+        "cash_refunded_fen": 500,
+        "epay_collected_fen": 38000,
+        "cash_remitted_fen": 1500,
+        "cash_outstanding_fen": 0,
+        "closes_with_discrepancy": 0,
+        "all_reached_county": True,
     }
     assert (fees["baishui"]["cash_outstanding_fen"], fees["baishui"]["all_reached_county"]) == (3800, False)
     county = board["county"]["fees"]
-    assert county == {"cash_collected_fen": 5800, "cash_refunded_fen": 500, "cash_remitted_fen": 1500, "cash_outstanding_fen": 3800, "epay_collected_fen": 38000}
+    assert county == {
+        "cash_collected_fen": 5800,
+        "cash_refunded_fen": 500,
+        "cash_remitted_fen": 1500,
+        "cash_outstanding_fen": 3800,
+        "epay_collected_fen": 38000,
+    }
 
 
 def test_metrics_carry_the_same_figures(scenario):
     from central.metrics import render
 
     text_ = render(dashboard(scenario, silent_after=timedelta(minutes=60), now=NOW), now=NOW)
-    for line in ('yiwang_node_up{node="baishui"} 0', 'yiwang_node_up{node="shangcun"} 1', 'yiwang_node_outbox_depth{node="baishui"} 7',
-                 "yiwang_cases_overdue 1", "yiwang_cases_on_time 3", 'yiwang_fees_cash_outstanding_fen{node="baishui"} 3800',
-                 'yiwang_node_last_seen_age_seconds{node="qingshan"} 10800'):
+    for line in (
+        'yiwang_node_up{node="baishui"} 0',
+        'yiwang_node_up{node="shangcun"} 1',
+        'yiwang_node_outbox_depth{node="baishui"} 7',
+        "yiwang_cases_overdue 1",
+        "yiwang_cases_on_time 3",
+        'yiwang_fees_cash_outstanding_fen{node="baishui"} 3800',
+        'yiwang_node_last_seen_age_seconds{node="qingshan"} 10800',
+    ):
         assert line in text_.splitlines(), line

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 
-
 import pytest
 from nacl.signing import SigningKey
 from sqlmodel import Session, select
@@ -13,10 +12,10 @@ from central import approval, downlink
 from central.auth import add_user
 from central.catalog import load_catalog, sample_catalog
 from central.db import create_schema, make_engine
-from weblayer.errors import Conflict, Forbidden, InvalidInput
 from central.ingest import ingest_batch, ingest_batches
 from central.models import Alert, Application, DownlinkBatch, DownlinkEvent, HeldBatch, Node, Quarantine, UplinkBatch, User
-from sync_protocol import GENESIS, Accepted, ChainPos, batch_hash, Duplicate, Fork, Gap, Record, Rejected, open_batch, seal_next, verify_key_to_text
+from sync_protocol import GENESIS, Accepted, ChainPos, Duplicate, Fork, Gap, Record, Rejected, batch_hash, open_batch, seal_next, verify_key_to_text
+from weblayer.errors import Conflict, Forbidden, InvalidInput
 
 NODE_KEY = SigningKey(bytes(range(32)))
 HUB_KEY = SigningKey(bytes(range(5, 37)))
@@ -38,10 +37,20 @@ def engine(hub_db_url: str):
 
 
 def received(n: int, item: str = "MZ-003") -> Record:
-    return Record("application.received", f"ev{n}", T, {
-        "application_id": f"app{n}", "receipt_no": f"shangcun-{n:06d}", "item_code": item, "item_name": "x",
-        "applicant_name": "张三", "applicant_id_number": "11010519491231002X", "agent": "agent",
-    })
+    return Record(
+        "application.received",
+        f"ev{n}",
+        T,
+        {
+            "application_id": f"app{n}",
+            "receipt_no": f"shangcun-{n:06d}",
+            "item_code": item,
+            "item_name": "x",
+            "applicant_name": "张三",
+            "applicant_id_number": "11010519491231002X",
+            "agent": "agent",
+        },
+    )
 
 
 def chain(*batches: list[Record], key: SigningKey = NODE_KEY) -> list[bytes]:
@@ -212,15 +221,53 @@ def test_fee_records_reach_the_hub_and_balance_to_the_fen(engine):
         fee("fee.voided", "f3", fee_receipt_no="shangcun-F000002", reason="重复", approved_by="chief", agent="agent"),
         fee("fee.collected", "f4", fee_receipt_no="shangcun-F000003", amount_fen=4000, method="cash", agent="agent"),
         fee("fee.refunded", "f5", fee_receipt_no="shangcun-F000003", amount_fen=1000, reason="多收", approved_by="chief", agent="agent"),
-        fee("fee.daily_closed", "f6", close_id="shangcun-C20261123-agent-1", business_date="2026-11-23", agent="agent", totals_fen={"cash": 41000}, cash_expected_fen=41000, cash_counted_fen=40950, discrepancy_fen=-50, note="少五角"),
+        fee(
+            "fee.daily_closed",
+            "f6",
+            close_id="shangcun-C20261123-agent-1",
+            business_date="2026-11-23",
+            agent="agent",
+            totals_fen={"cash": 41000},
+            cash_expected_fen=41000,
+            cash_counted_fen=40950,
+            discrepancy_fen=-50,
+            note="少五角",
+        ),
     ]
-    first, second = chain(records, [fee("fee.remitted", "f7", remittance_id="shangcun-R000001", amount_fen=40950, close_ids=["shangcun-C20261123-agent-1"], bank_reference="B-1", agent="agent")])
+    first, second = chain(
+        records,
+        [
+            fee(
+                "fee.remitted",
+                "f7",
+                remittance_id="shangcun-R000001",
+                amount_fen=40950,
+                close_ids=["shangcun-C20261123-agent-1"],
+                bank_reference="B-1",
+                agent="agent",
+            )
+        ],
+    )
     ingest_batch(engine, "yiwang.up.shangcun", first)
     [before] = fee_summary(engine)
-    assert before == {"node_id": "shangcun", "receipts": 3, "voided": 1, "collected_fen": 42000, "refunded_fen": 1000, "closes": 1,
-                      "cash_counted_fen": 40950, "discrepancy_fen": -50, "remitted_fen": 0, "unremitted_fen": 40950,
-                      "cash_collected_fen": 42000, "cash_refunded_fen": 1000, "epay_collected_fen": 0, "cash_outstanding_fen": 41000,
-                      "closes_with_discrepancy": 1, "all_reached_county": False}
+    assert before == {
+        "node_id": "shangcun",
+        "receipts": 3,
+        "voided": 1,
+        "collected_fen": 42000,
+        "refunded_fen": 1000,
+        "closes": 1,
+        "cash_counted_fen": 40950,
+        "discrepancy_fen": -50,
+        "remitted_fen": 0,
+        "unremitted_fen": 40950,
+        "cash_collected_fen": 42000,
+        "cash_refunded_fen": 1000,
+        "epay_collected_fen": 0,
+        "cash_outstanding_fen": 41000,
+        "closes_with_discrepancy": 1,
+        "all_reached_county": False,
+    }
     ingest_batch(engine, "yiwang.up.shangcun", second)
     [after] = fee_summary(engine)
     assert (after["remitted_fen"], after["unremitted_fen"]) == (40950, 0)
@@ -261,11 +308,17 @@ def test_queue_is_sorted_by_deadline_in_official_working_days(engine):
     assert [(a.id, c.decision.due.isoformat()) for a, _, c in rows] == [("app1", "2026-11-16"), ("app2", "2026-12-07")]
     # both still await 受理: 2 working days from their arrival at the hub
     from central.workdays import WorkCalendar, beijing_date
+
     assert all(c.pre_review is not None and c.pre_review.due == WorkCalendar().deadline(beijing_date(a.received_at), 2)[0] for a, _, c in rows)
 
 
 def heartbeat(n: int, depth: int) -> Record:
-    return Record("node.heartbeat", f"hb{n}", f"2026-11-23T08:{n:02d}:00.000000Z", {"app_version": "0.1.0", "catalog_version": 2, "outbox_depth": depth, "clock": T})
+    return Record(
+        "node.heartbeat",
+        f"hb{n}",
+        f"2026-11-23T08:{n:02d}:00.000000Z",
+        {"app_version": "0.1.0", "catalog_version": 2, "outbox_depth": depth, "clock": T},
+    )
 
 
 def test_heartbeats_keep_the_node_health_and_a_rising_backlog_alerts_once(engine):
@@ -300,7 +353,9 @@ def test_a_verified_attachment_sends_its_receipt_to_each_node_that_sent_it(engin
 
     def receipts() -> list[tuple[str, dict]]:
         with Session(engine) as s:
-            return [(e.node_id, json.loads(e.data_json)) for e in s.exec(select(DownlinkEvent).where(DownlinkEvent.kind == "material.received")).all()]
+            return [
+                (e.node_id, json.loads(e.data_json)) for e in s.exec(select(DownlinkEvent).where(DownlinkEvent.kind == "material.received")).all()
+            ]
 
     wrong = b"%PDF-1.7\n" + b"\0" * (len(data) - 9)
     assert receive_chunk(engine, blobs_dir, f"yiwang.blob.shangcun.{sha}", 0, len(data), wrong).startswith("rejected")
@@ -385,12 +440,45 @@ def test_a_point_cannot_fill_the_hubs_disk_with_uploads_it_never_finishes(engine
     assert len(list((blobs_dir / "parts" / "shangcun").iterdir())) == MAX_UNFINISHED_UPLOADS
 
 
-@pytest.mark.parametrize("poison, reason", [
-    (lambda key: bytes(key.sign(b'{"v":1,"node":"xiacun","records":' + b"[" * 100_000 + b"]" * 100_000 + b"}")), "malformed"),  # deeper than Python's stack
-    (lambda key: bytes(key.sign(b'{"v":1,"node":"xiacun","seq":' + b"9" * 5000 + b"}")), "malformed"),  # 5,000 digits
-    (lambda key: seal_next("xiacun", "up", GENESIS, [Record("materials.attached", "m1", T, {"application_id": "x1", "material": "m", "sha256": "ab" * 32, "size": 10**30, "media_type": "image/jpeg"})], T, key)[0], "invalid_record"),
-    (lambda key: seal_next("xiacun", "up", GENESIS, [Record("node.heartbeat", "h1", T, {"app_version": "x", "catalog_version": 1, "outbox_depth": 2**63, "clock": T})], T, key)[0], "invalid_record"),
-])
+@pytest.mark.parametrize(
+    "poison, reason",
+    [
+        (
+            lambda key: bytes(key.sign(b'{"v":1,"node":"xiacun","records":' + b"[" * 100_000 + b"]" * 100_000 + b"}")),
+            "malformed",
+        ),  # deeper than Python's stack
+        (lambda key: bytes(key.sign(b'{"v":1,"node":"xiacun","seq":' + b"9" * 5000 + b"}")), "malformed"),  # 5,000 digits
+        (
+            lambda key: seal_next(
+                "xiacun",
+                "up",
+                GENESIS,
+                [
+                    Record(
+                        "materials.attached",
+                        "m1",
+                        T,
+                        {"application_id": "x1", "material": "m", "sha256": "ab" * 32, "size": 10**30, "media_type": "image/jpeg"},
+                    )
+                ],
+                T,
+                key,
+            )[0],
+            "invalid_record",
+        ),
+        (
+            lambda key: seal_next(
+                "xiacun",
+                "up",
+                GENESIS,
+                [Record("node.heartbeat", "h1", T, {"app_version": "x", "catalog_version": 1, "outbox_depth": 2**63, "clock": T})],
+                T,
+                key,
+            )[0],
+            "invalid_record",
+        ),
+    ],
+)
 def test_a_poisoned_batch_is_quarantined_and_the_rest_of_its_fetch_applied(engine, poison, reason):
     """A point's signed batch that no database or decoder can take (an integer past SQLite's, an
     integer of thousands of digits, nesting past the stack) is that point's batch quarantined —
@@ -421,7 +509,12 @@ def test_a_batch_applied_before_a_key_rotation_arriving_again_is_a_duplicate(eng
     with Session(engine) as s:
         s.add(NodeKey(node_id="shangcun", from_seq=1, public_key=verify_key_to_text(NODE_KEY.verify_key), enrolled_at=T))
         s.commit()
-    rotation = Record(NODE_KEY_ROTATED, "rot", T, {"public_key": verify_key_to_text(new_key.verify_key), "nats_public_key": user_nkey_from_seed(user_seed_from_raw(bytes(32)))})
+    rotation = Record(
+        NODE_KEY_ROTATED,
+        "rot",
+        T,
+        {"public_key": verify_key_to_text(new_key.verify_key), "nats_public_key": user_nkey_from_seed(user_seed_from_raw(bytes(32)))},
+    )
     first, second = chain([received(1)], [rotation])
     assert isinstance(ingest_batch(engine, "yiwang.up.shangcun", first), Accepted)
     assert isinstance(ingest_batch(engine, "yiwang.up.shangcun", second), Accepted)

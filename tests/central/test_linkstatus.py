@@ -5,7 +5,7 @@ and file assembly with overlapping chunks."""
 from __future__ import annotations
 
 import os
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from nacl.signing import SigningKey
@@ -19,7 +19,7 @@ from sync_protocol import COMPRESSION, MAX_BATCH_BYTES, format_time, open_batch,
 
 NODE_KEY = SigningKey(bytes(range(32)))
 HUB_KEY = SigningKey(bytes(range(5, 37)))
-NOW = datetime(2026, 12, 3, 4, 0, tzinfo=timezone.utc)  # 12:00 in Beijing
+NOW = datetime(2026, 12, 3, 4, 0, tzinfo=UTC)  # 12:00 in Beijing
 T = format_time(NOW)
 
 
@@ -29,15 +29,28 @@ def engine(hub_db_url: str):
     create_schema(engine)
     with Session(engine) as s:
         s.add(Node(id="shangcun", name="上村", kind="village", public_key=verify_key_to_text(NODE_KEY.verify_key), enrolled_at=T, up_seq=7))
-        s.add(Node(id="xiacun", name="下村", kind="village", public_key=verify_key_to_text(SigningKey(bytes(range(9, 41))).verify_key), enrolled_at=T))
+        s.add(
+            Node(id="xiacun", name="下村", kind="village", public_key=verify_key_to_text(SigningKey(bytes(range(9, 41))).verify_key), enrolled_at=T)
+        )
         s.commit()
     yield engine
     engine.dispose()
 
 
 def status(node: str = "shangcun", key: SigningKey = NODE_KEY, **extra) -> bytes:  # type: ignore[no-untyped-def]
-    fields = {"node": node, "at": T, "up_seq": 9, "outbox_depth": 0, "app_version": "0.2.0", "catalog_version": 3, "interval_s": 60,
-              "kbit_per_s": 64, "rtt_ms": 620, "bytes_up_today": 12_000, "compression": [COMPRESSION]}
+    fields = {
+        "node": node,
+        "at": T,
+        "up_seq": 9,
+        "outbox_depth": 0,
+        "app_version": "0.2.0",
+        "catalog_version": 3,
+        "interval_s": 60,
+        "kbit_per_s": 64,
+        "rtt_ms": 620,
+        "bytes_up_today": 12_000,
+        "compression": [COMPRESSION],
+    }
     return seal_status(fields | extra, key)
 
 
@@ -52,7 +65,14 @@ def test_a_status_is_kept_in_place_and_answered_with_what_was_applied(engine):
     reply = linkstatus.receive_status(engine, "shangcun", status(), NOW)
     assert reply is not None and reply["up_applied"] == 7 and reply["_up_seq"] == 9 and COMPRESSION in reply["compression"]
     n = node(engine)
-    assert (n.link_kbit_per_s, n.link_rtt_ms, n.bytes_up_today, n.heartbeat_interval_s, n.compression, n.catalog_version) == (64, 620, 12_000, 60, COMPRESSION, 3)
+    assert (n.link_kbit_per_s, n.link_rtt_ms, n.bytes_up_today, n.heartbeat_interval_s, n.compression, n.catalog_version) == (
+        64,
+        620,
+        12_000,
+        60,
+        COMPRESSION,
+        3,
+    )
     for _ in range(20):  # an idle point: the same values again and again
         linkstatus.receive_status(engine, "shangcun", status(), NOW)
     with Session(engine) as s:
@@ -117,11 +137,14 @@ def test_a_lagging_downlink_is_published_again_on_request_within_bounds(engine):
     assert capped is not None and capped["_republished"] == 0
 
 
-@pytest.mark.parametrize("raw, why", [
-    (status(key=SigningKey(bytes(range(40, 72)))), "signed by another key"),
-    (status(node="xiacun"), "about another point, on this point's subject"),
-    (b"x" * 5000, "too large"),
-])
+@pytest.mark.parametrize(
+    "raw, why",
+    [
+        (status(key=SigningKey(bytes(range(40, 72)))), "signed by another key"),
+        (status(node="xiacun"), "about another point, on this point's subject"),
+        (b"x" * 5000, "too large"),
+    ],
+)
 def test_a_status_that_does_not_verify_is_not_answered_and_changes_nothing(engine, raw, why):
     assert linkstatus.receive_status(engine, "shangcun", raw, NOW) is None, why
     assert node(engine).heartbeat_at is None
@@ -150,14 +173,16 @@ def test_the_answer_says_how_much_of_a_file_the_hub_holds(engine):
 def test_silent_after_three_of_its_own_heartbeat_intervals(engine):
     linkstatus.receive_status(engine, "shangcun", status(interval_s=20), NOW)
     n = node(engine)
-    seen = datetime.strptime(n.last_seen_at, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=timezone.utc)  # type: ignore[arg-type]
+    seen = datetime.strptime(n.last_seen_at, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=UTC)  # type: ignore[arg-type]
     assert not linkstatus.silent(n, seen + timedelta(seconds=59), timedelta(minutes=60))
     assert linkstatus.silent(n, seen + timedelta(seconds=61), timedelta(minutes=60))
     n.heartbeat_interval_s = 0  # an older node that never said: the hub's setting
     assert not linkstatus.silent(n, seen + timedelta(minutes=59), timedelta(minutes=60))
 
 
-@pytest.mark.parametrize("metered, hours, paused", [(False, "", False), (True, "", True), (True, "12-14", False), (True, "13-14", True), (True, "22-13", False)])
+@pytest.mark.parametrize(
+    "metered, hours, paused", [(False, "", False), (True, "", True), (True, "12-14", False), (True, "13-14", True), (True, "22-13", False)]
+)
 def test_metered_points_send_files_only_in_their_hours(metered, hours, paused):
     n = Node(id="x", name="x", kind="village", public_key="", enrolled_at=T, metered=metered, metered_hours=hours)
     assert linkstatus.files_paused(n, NOW) is paused  # NOW is 12:00 in Beijing
@@ -168,7 +193,18 @@ def test_downlink_batches_are_sized_and_compressed_for_the_node_link(engine):
 
     with Session(engine) as s:
         for i in range(200):
-            queue_downlink(s, "shangcun", "decision.made", {"application_id": f"a{i}", "decision": "denied", "reason": "不符合条件：" + os.urandom(200).hex(), "decided_by": "王敏", "decided_at": T})
+            queue_downlink(
+                s,
+                "shangcun",
+                "decision.made",
+                {
+                    "application_id": f"a{i}",
+                    "decision": "denied",
+                    "reason": "不符合条件：" + os.urandom(200).hex(),
+                    "decided_by": "王敏",
+                    "decided_at": T,
+                },
+            )
         s.commit()
     assert downlink.batch_bytes(node(engine)) == MAX_BATCH_BYTES  # a node that never reported its link
     linkstatus.receive_status(engine, "shangcun", status(kbit_per_s=64), NOW)
@@ -188,19 +224,33 @@ def test_overlapping_chunks_count_once_and_a_hole_stops_the_count():
     assert covered([(0, 100), (0, 40), (100, 10)]) == 110
 
 
-@pytest.mark.parametrize("extra", [
-    {"kbit_per_s": 10**30}, {"outbox_depth": 2**63}, {"catalog_version": 10**20}, {"interval_s": 2**64}, {"interval_s": 10**15},
-    {"bytes_up_today": 10**40}, {"app_version": "版" * 1200},
-])
+@pytest.mark.parametrize(
+    "extra",
+    [
+        {"kbit_per_s": 10**30},
+        {"outbox_depth": 2**63},
+        {"catalog_version": 10**20},
+        {"interval_s": 2**64},
+        {"interval_s": 10**15},
+        {"bytes_up_today": 10**40},
+        {"app_version": "版" * 1200},
+    ],
+)
 def test_one_points_absurd_status_is_clamped_and_never_spoils_anothers(engine, extra):
     good_key = SigningKey(bytes(range(9, 41)))
-    good = seal_status({"node": "xiacun", "at": T, "up_seq": 0, "outbox_depth": 2, "app_version": "0.2.0", "catalog_version": 1, "interval_s": 60}, good_key)
+    good = seal_status(
+        {"node": "xiacun", "at": T, "up_seq": 0, "outbox_depth": 2, "app_version": "0.2.0", "catalog_version": 1, "interval_s": 60}, good_key
+    )
     replies = linkstatus.receive_statuses(engine, [("shangcun", status(**extra)), ("xiacun", good)], NOW)
     assert replies[1] is not None and replies[1]["node"] == "xiacun"
     with Session(engine) as s:
         assert s.get(Node, "xiacun").outbox_depth == 2  # the honest point's status was kept
         liar = s.get(Node, "shangcun")
-    assert liar.heartbeat_interval_s <= linkstatus.MAX_INTERVAL_S and liar.link_kbit_per_s <= linkstatus.INT_MAX and liar.bytes_up_today <= linkstatus.INT_MAX
+    assert (
+        liar.heartbeat_interval_s <= linkstatus.MAX_INTERVAL_S
+        and liar.link_kbit_per_s <= linkstatus.INT_MAX
+        and liar.bytes_up_today <= linkstatus.INT_MAX
+    )
     assert not linkstatus.silent(liar, NOW, timedelta(minutes=60))  # and the dashboard can still reason about it
 
 

@@ -21,8 +21,10 @@ SCHEMAS = sorted((Path(__file__).parent / "schemas").glob("hub_v*.sql"), key=lam
 def shape(engine) -> dict:  # type: ignore[no-untyped-def]
     """Tables -> ({(column, nullable)}, {indexed column tuples}) as the database has them."""
     found = inspect(engine)
-    return {t: ({(c["name"], bool(c["nullable"])) for c in found.get_columns(t)}, {tuple(i["column_names"]) for i in found.get_indexes(t)})
-            for t in found.get_table_names()}
+    return {
+        t: ({(c["name"], bool(c["nullable"])) for c in found.get_columns(t)}, {tuple(i["column_names"]) for i in found.get_indexes(t)})
+        for t in found.get_table_names()
+    }
 
 
 def test_every_released_version_has_its_fixture():

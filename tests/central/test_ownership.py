@@ -53,8 +53,15 @@ class Point:
 
 
 def application(node_id: str, n: int) -> dict:
-    return {"application_id": f"{node_id}-app{n}", "receipt_no": f"{node_id}-{n:06d}", "item_code": "MZ-003", "item_name": "x",
-            "applicant_name": "张三", "applicant_id_number": "11010519491231002X", "agent": "agent"}
+    return {
+        "application_id": f"{node_id}-app{n}",
+        "receipt_no": f"{node_id}-{n:06d}",
+        "item_code": "MZ-003",
+        "item_name": "x",
+        "applicant_name": "张三",
+        "applicant_id_number": "11010519491231002X",
+        "agent": "agent",
+    }
 
 
 def snapshot(engine) -> dict:  # type: ignore[no-untyped-def]
@@ -74,7 +81,16 @@ def test_a_hostile_point_with_a_valid_key_changes_nothing_of_another_point(engin
     victim, hostile = Point(engine, "qingshan"), Point(engine, "shangcun")
     victim.apply("application.received", **application("qingshan", 1) | {"application_id": "qingshan-app1"})
     victim.apply("fee.collected", fee_receipt_no="qingshan-F000001", amount_fen=38000, method="cash", agent="agent", application_id="qingshan-app1")
-    victim.apply("fee.daily_closed", close_id="qingshan-C20261123-agent-1", business_date="2026-11-23", agent="agent", totals_fen={"cash": 38000}, cash_expected_fen=38000, cash_counted_fen=38000, discrepancy_fen=0)
+    victim.apply(
+        "fee.daily_closed",
+        close_id="qingshan-C20261123-agent-1",
+        business_date="2026-11-23",
+        agent="agent",
+        totals_fen={"cash": 38000},
+        cash_expected_fen=38000,
+        cash_counted_fen=38000,
+        discrepancy_fen=0,
+    )
     before = snapshot(engine)
     attacks = [  # every cross-point reference and every id in the victim's namespace
         ("application.received", application("shangcun", 9) | {"application_id": "qingshan-app1"}),  # the victim's case, taken over
@@ -88,11 +104,34 @@ def test_a_hostile_point_with_a_valid_key_changes_nothing_of_another_point(engin
         ("complaint.filed", {"complaint_id": "qingshan-T000001", "text": "抢先占用投诉编号"}),
         ("complaint.filed", {"complaint_id": "shangcun-T000001", "text": "挂在别人的办件上", "application_id": "qingshan-app1"}),
         ("fee.collected", {"fee_receipt_no": "qingshan-F000002", "amount_fen": 1, "method": "cash", "agent": "agent"}),
-        ("fee.collected", {"fee_receipt_no": "shangcun-F000001", "amount_fen": 1, "method": "cash", "agent": "agent", "application_id": "qingshan-app1"}),
+        (
+            "fee.collected",
+            {"fee_receipt_no": "shangcun-F000001", "amount_fen": 1, "method": "cash", "agent": "agent", "application_id": "qingshan-app1"},
+        ),
         ("fee.voided", {"fee_receipt_no": "qingshan-F000001", "reason": "x", "approved_by": "x", "agent": "agent"}),
         ("fee.refunded", {"fee_receipt_no": "qingshan-F000001", "amount_fen": 38000, "reason": "x", "approved_by": "x", "agent": "agent"}),
-        ("fee.daily_closed", {"close_id": "qingshan-C20261124-agent-1", "business_date": "2026-11-24", "agent": "agent", "totals_fen": {}, "cash_expected_fen": 0, "cash_counted_fen": 0, "discrepancy_fen": 0}),
-        ("fee.remitted", {"remittance_id": "shangcun-R000001", "amount_fen": 38000, "close_ids": ["qingshan-C20261123-agent-1"], "bank_reference": "B", "agent": "agent"}),
+        (
+            "fee.daily_closed",
+            {
+                "close_id": "qingshan-C20261124-agent-1",
+                "business_date": "2026-11-24",
+                "agent": "agent",
+                "totals_fen": {},
+                "cash_expected_fen": 0,
+                "cash_counted_fen": 0,
+                "discrepancy_fen": 0,
+            },
+        ),
+        (
+            "fee.remitted",
+            {
+                "remittance_id": "shangcun-R000001",
+                "amount_fen": 38000,
+                "close_ids": ["qingshan-C20261123-agent-1"],
+                "bank_reference": "B",
+                "agent": "agent",
+            },
+        ),
         ("fee.remitted", {"remittance_id": "qingshan-R000001", "amount_fen": 1, "close_ids": [], "bank_reference": "B", "agent": "agent"}),
     ]
     for kind, data in attacks:
@@ -105,7 +144,9 @@ def test_a_hostile_point_with_a_valid_key_changes_nothing_of_another_point(engin
         assert {q.node_id for q in s.exec(select(Quarantine))} == {"shangcun"}
     # the victim's own later records still apply: its void of its own receipt, its remittance
     victim.apply("fee.voided", fee_receipt_no="qingshan-F000001", reason="录错", approved_by="站长", agent="agent")
-    victim.apply("fee.remitted", remittance_id="qingshan-R000001", amount_fen=0, close_ids=["qingshan-C20261123-agent-1"], bank_reference="B1", agent="agent")
+    victim.apply(
+        "fee.remitted", remittance_id="qingshan-R000001", amount_fen=0, close_ids=["qingshan-C20261123-agent-1"], bank_reference="B1", agent="agent"
+    )
     [summary] = [r for r in fee_summary(engine) if r["node_id"] == "qingshan"]
     assert (summary["receipts"], summary["voided"], summary["remitted_fen"]) == (1, 1, 0)
 

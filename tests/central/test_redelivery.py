@@ -3,7 +3,6 @@ applied twice. Real nats-server, the hub's real ingest function, a consumer with
 
 from __future__ import annotations
 
-
 from pathlib import Path
 
 import nats
@@ -16,9 +15,9 @@ from central.db import create_schema, make_engine
 from central.ingest import ingest_batch
 from central.models import Application, Node
 from provisioning.federation import LocalFederation, free_port
+from sync_protocol import GENESIS, Accepted, Duplicate, Record, seal_next, uplink_subject, verify_key_to_text
 
 from ..conftest import run_async
-from sync_protocol import GENESIS, Accepted, Duplicate, Record, seal_next, uplink_subject, verify_key_to_text
 
 T = "2026-11-23T08:00:00.000000Z"
 
@@ -33,7 +32,19 @@ def test_redelivery_after_a_lost_ack_is_a_duplicate(tmp_path: Path, hub_db_url: 
     with Session(engine) as s:
         s.add(Node(id="shangcun", name="上村", kind="village", public_key=verify_key_to_text(key.verify_key), enrolled_at=T))
         s.commit()
-    record = Record("application.received", "e1", T, {"application_id": "a1", "receipt_no": "shangcun-000001", "item_code": "MZ-003", "applicant_name": "张三", "applicant_id_number": "11010519491231002X", "agent": "agent"})
+    record = Record(
+        "application.received",
+        "e1",
+        T,
+        {
+            "application_id": "a1",
+            "receipt_no": "shangcun-000001",
+            "item_code": "MZ-003",
+            "applicant_name": "张三",
+            "applicant_id_number": "11010519491231002X",
+            "agent": "agent",
+        },
+    )
     wire, _ = seal_next("shangcun", "up", GENESIS, [record], T, key)
 
     async def scenario() -> list:
@@ -41,7 +52,9 @@ def test_redelivery_after_a_lost_ack_is_a_duplicate(tmp_path: Path, hub_db_url: 
         js = nc.jetstream()
         await js.add_stream(StreamConfig(name="YIWANG_UP", subjects=["yiwang.up.>"]))
         await js.publish(uplink_subject("shangcun"), wire, headers={"Nats-Msg-Id": "m1"})
-        psub = await js.pull_subscribe("yiwang.up.>", durable="t", stream="YIWANG_UP", config=ConsumerConfig(ack_policy=AckPolicy.EXPLICIT, ack_wait=1.0))
+        psub = await js.pull_subscribe(
+            "yiwang.up.>", durable="t", stream="YIWANG_UP", config=ConsumerConfig(ack_policy=AckPolicy.EXPLICIT, ack_wait=1.0)
+        )
         verdicts = []
         first = (await psub.fetch(1, timeout=5))[0]
         verdicts.append(ingest_batch(engine, first.subject, first.data))  # committed ...

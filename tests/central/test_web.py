@@ -10,8 +10,8 @@ from litestar.testing import TestClient
 from sqlalchemy import text
 
 from central.app import create_app
-from central.db import make_engine
 from central.cli import init
+from central.db import make_engine
 from central.settings import Settings
 from provisioning.natsd import init_nats, new_user_seed
 from sync_protocol import user_nkey_from_seed
@@ -115,7 +115,10 @@ def test_operator_actions_are_in_the_action_log(client):
     client.post("/api/calendar", json={"year": 2099, "holidays": ["2099-01-01"]}, headers=api)
     client.post("/api/enrolment-codes", json={"node_id": "Bad Id", "name": "x", "kind": "village"}, headers=api)  # refused: not logged
     log = client.get("/api/actions", headers=api).json()
-    assert [(e["actor"], e["action"], e["target"]) for e in log] == [("operator", "calendar.loaded", "2099"), ("operator", "node.enrolment_code", "shangcun")]
+    assert [(e["actor"], e["action"], e["target"]) for e in log] == [
+        ("operator", "calendar.loaded", "2099"),
+        ("operator", "node.enrolment_code", "shangcun"),
+    ]
 
 
 def test_catalog_is_published_through_the_api_and_bad_input_changes_nothing(client):
@@ -148,7 +151,13 @@ def test_public_pages_need_no_login_and_reveal_nothing_for_a_wrong_pair(client):
     assert api.status_code == 404 and api.json()["detail"] == "没有查到：请核对受理编号和身份证号码后四位"
     assert client.get("/publicity").status_code == 200 and client.get("/api/public/decisions").json() == []
     paths = client.get("/api/schema/openapi.json").json()["paths"]
-    for path in ("/api/dashboard", "/api/applications/{application_id}/acceptance", "/api/catalog/items/{code}", "/api/departments/{code}/integration", "/api/public/progress"):
+    for path in (
+        "/api/dashboard",
+        "/api/applications/{application_id}/acceptance",
+        "/api/catalog/items/{code}",
+        "/api/departments/{code}/integration",
+        "/api/public/progress",
+    ):
         assert path in paths, path
 
 
@@ -199,13 +208,14 @@ def test_the_public_progress_api_lets_a_case_be_guessed_only_a_few_times(client)
 
 def test_the_case_page_shows_the_full_id_to_the_deciding_clerk_on_request(client):
     """Issue 18 finding 5, on the page: masked until the clerk asks, then shown and logged."""
+    from sqlmodel import Session
+
     from central.db import make_engine
     from central.ingest import ingest_batch
-
-    from .test_ingest import NODE_KEY, T, received, chain
     from central.models import Node
-    from sqlmodel import Session
     from sync_protocol import verify_key_to_text
+
+    from .test_ingest import NODE_KEY, T, chain, received
 
     engine = make_engine(client.app.state.hub.settings.database_url)
     with Session(engine) as s:

@@ -9,8 +9,8 @@ from datetime import date
 import pytest
 
 from central.db import create_schema, make_engine
-from weblayer.errors import InvalidInput
 from central.workdays import WorkCalendar, calendar_status, deadline_of, load_calendar, load_year
+from weblayer.errors import InvalidInput
 
 
 def test_national_day_holiday_is_skipped_and_the_adjusted_saturday_counts():
@@ -45,11 +45,11 @@ def test_year_end_deadline_in_an_unknown_year_is_estimated_until_the_year_is_loa
 @pytest.mark.parametrize(
     "now, decided, card",
     [
-        (date(2026, 10, 8), False, ""),         # 4 working days left of 5
+        (date(2026, 10, 8), False, ""),  # 4 working days left of 5
         (date(2026, 10, 12), False, "yellow"),  # 1 left
         (date(2026, 10, 13), False, "yellow"),  # due today
-        (date(2026, 10, 14), False, "red"),     # overdue
-        (date(2026, 10, 14), True, ""),         # decided: no card
+        (date(2026, 10, 14), False, "red"),  # overdue
+        (date(2026, 10, 14), True, ""),  # decided: no card
     ],
 )
 def test_cards(now, decided, card):

@@ -53,15 +53,30 @@ from sync_protocol import uplink_subject
 
 from ..conftest import checked, resident_id, run_async, village
 from ..images import photo
+from ..support.shaping import ShapingProxy
 from . import hostile
 from .invariants import Injected, Invariants, read
-from ..support.shaping import ShapingProxy
 from .workload import Client, Ledger, Worker
 
-FAKETIME_LIB = next(Path("/usr/lib").glob("*/faketime/libfaketimeMT.so.1"), Path("/usr/lib/x86_64-linux-gnu/faketime/libfaketimeMT.so.1"))  # Debian's faketime, any architecture
+FAKETIME_LIB = next(
+    Path("/usr/lib").glob("*/faketime/libfaketimeMT.so.1"), Path("/usr/lib/x86_64-linux-gnu/faketime/libfaketimeMT.so.1")
+)  # Debian's faketime, any architecture
 SKEW = "+900s"  # the skewed node's clock: 15 minutes fast, three times the hub's alert threshold
-FAULTS = ["kill -9 hub", "kill -9 node", "NATS stop/restart", "partition", "link cut", "replay", "tamper", "hostile point", "oversized input",
-          "device replacement", "key rotation", "catalog storm offline", "upgrade old node"]
+FAULTS = [
+    "kill -9 hub",
+    "kill -9 node",
+    "NATS stop/restart",
+    "partition",
+    "link cut",
+    "replay",
+    "tamper",
+    "hostile point",
+    "oversized input",
+    "device replacement",
+    "key rotation",
+    "catalog storm offline",
+    "upgrade old node",
+]
 ONCE = {"upgrade old node"}  # every other kind may come again at random
 STORM = 5  # catalog versions published while one point is offline
 
@@ -82,7 +97,10 @@ class Report:
         return [f"{name}: {v}" for name, _, found in self.checks for v in found]
 
     def table(self) -> str:
-        lines = [f"chaos run: seed {self.seed}, {self.nodes} nodes, {self.seconds:.0f} s of workload and faults, converged {self.converged_in:.1f} s after healing", ""]
+        lines = [
+            f"chaos run: seed {self.seed}, {self.nodes} nodes, {self.seconds:.0f} s of workload and faults, converged {self.converged_in:.1f} s after healing",
+            "",
+        ]
         lines.append(f"{'operation':<14}{'outcome':<22}{'count':>8}")
         for (op, outcome), n in sorted(self.ops.items()):
             lines.append(f"{op:<14}{outcome:<22}{n:>8}")
@@ -244,8 +262,13 @@ class ChaosRun:
         agent = Client(f"http://127.0.0.1:{self.specs[node_id].port}", "agent", self.fed.password)
         big = "长" * 350_000  # over 1 MB of UTF-8
         n = self.ledger.next_person()
-        for path, body in (("/api/complaints", {"text": big}),
-                           ("/api/applications", {"item_code": "MZ-003", "applicant_name": f"申请人{n}", "applicant_id_number": resident_id(n), "materials_checked": [big]})):
+        for path, body in (
+            ("/api/complaints", {"text": big}),
+            (
+                "/api/applications",
+                {"item_code": "MZ-003", "applicant_name": f"申请人{n}", "applicant_id_number": resident_id(n), "materials_checked": [big]},
+            ),
+        ):
             response = agent.request("POST", path, json=body)
             self.oversized.append((node_id, "unavailable" if response is None else str(response.status_code)))
         agent.close()
@@ -291,7 +314,22 @@ class ChaosRun:
                 raise FederationError(f"no replacement code for {node_id}: {slip and slip.text}")
             enroll(slip.json()["code"], self.fed.hub_url, directory, slip.json()["ca_fingerprint"])
             for username, display, role in spec.users:
-                subprocess.run([sys.executable, "-m", "edge_node", "add-user", "--dir", str(directory), username, display, role, "--password", self.fed.password], check=True)
+                subprocess.run(
+                    [
+                        sys.executable,
+                        "-m",
+                        "edge_node",
+                        "add-user",
+                        "--dir",
+                        str(directory),
+                        username,
+                        display,
+                        role,
+                        "--password",
+                        self.fed.password,
+                    ],
+                    check=True,
+                )
             self.fed.start_node(spec)
             self.replaced.append(node_id)
         finally:
@@ -330,13 +368,26 @@ class ChaosRun:
             return
         agent = Client(f"http://127.0.0.1:{self.specs[node_id].port}", "agent", self.fed.password)
         scan = photo(self.rng.randbytes(3000))
-        agent.request("POST", f"/api/applications/{apps[0]['id']}/materials", data={"material": checked(apps[0]["item_code"])[0]}, files={"file": ("scan.jpg", scan, "image/jpeg")})
+        agent.request(
+            "POST",
+            f"/api/applications/{apps[0]['id']}/materials",
+            data={"material": checked(apps[0]["item_code"])[0]},
+            files={"file": ("scan.jpg", scan, "image/jpeg")},
+        )
         agent.close()
 
     def _kill_node_mid_intake(self, node_id: str) -> None:
         stop = threading.Event()
         answered = Counter()
-        worker = Worker(99, self.seed + self.report.faults["kill -9 node"], {node_id: f"http://127.0.0.1:{self.specs[node_id].port}"}, self.fed.hub_url, self.fed.password, self.ledger, stop)
+        worker = Worker(
+            99,
+            self.seed + self.report.faults["kill -9 node"],
+            {node_id: f"http://127.0.0.1:{self.specs[node_id].port}"},
+            self.fed.hub_url,
+            self.fed.password,
+            self.ledger,
+            stop,
+        )
 
         def hammer() -> None:
             while not stop.is_set():
@@ -370,7 +421,9 @@ class ChaosRun:
         async def go() -> None:
             nc = await nats.connect(self.fed.nats_url, connect_timeout=5, max_reconnect_attempts=3, **self.fed.nats_options(as_node))
             try:
-                await nc.jetstream().publish(uplink_subject(stream), raw, headers={"Nats-Msg-Id": f"chaos-{len(self.injected)}-{self.seed}"}, timeout=10)
+                await nc.jetstream().publish(
+                    uplink_subject(stream), raw, headers={"Nats-Msg-Id": f"chaos-{len(self.injected)}-{self.seed}"}, timeout=10
+                )
             finally:
                 await nc.close()
 
@@ -424,9 +477,12 @@ class ChaosRun:
         for node_id in self.specs:
             db = self.fed.node_dir(node_id) / "node.sqlite3"
             try:
-                left += read(db, "SELECT COUNT(*) FROM outbox WHERE batch_seq IS NULL OR batch_seq IN (SELECT seq FROM uplink_batches WHERE published_at IS NULL)")[0][0]
+                left += read(
+                    db,
+                    "SELECT COUNT(*) FROM outbox WHERE batch_seq IS NULL OR batch_seq IN (SELECT seq FROM uplink_batches WHERE published_at IS NULL)",
+                )[0][0]
                 left += read(db, "SELECT COALESCE(SUM(size - sent_bytes), 0) FROM blob_uploads WHERE completed_at IS NULL")[0][0]
-            except Exception:  # noqa: BLE001  (busy mid-check: count it as not moved)
+            except Exception:
                 return 1 << 62
         return left
 
@@ -455,7 +511,9 @@ class ChaosRun:
             if apps != at_hub.get(node_id, 0):
                 parts.append(f"{apps} applications, {at_hub.get(node_id, 0)} at the hub")
             if int(meta.get("down_seq", 0)) != (down.get(node_id) or 0) or unsealed.get(node_id) or unpublished.get(node_id):
-                parts.append(f"downlink applied to {meta.get('down_seq', 0)} of {down.get(node_id) or 0} (+{unsealed.get(node_id, 0)} unsealed, {unpublished.get(node_id, 0)} unpublished)")
+                parts.append(
+                    f"downlink applied to {meta.get('down_seq', 0)} of {down.get(node_id) or 0} (+{unsealed.get(node_id, 0)} unsealed, {unpublished.get(node_id, 0)} unpublished)"
+                )
             if parts:
                 lag.append(f"{node_id}: {', '.join(parts)}")
         return "; ".join(lag)
@@ -463,7 +521,7 @@ class ChaosRun:
     def _quiet(self) -> bool:
         try:
             return self._lag() == ""
-        except Exception:  # noqa: BLE001  (a database busy mid-check: look again)
+        except Exception:
             return False
 
     def check(self) -> None:
@@ -472,7 +530,10 @@ class ChaosRun:
             ("application at hub exactly once", inv.applications_exactly_once),
             ("no point's data changed by another", lambda: inv.nothing_from(["evil"], self.hostile.sent)),
             ("no answer on another's subject", lambda: (self.hostile.requests, self.hostile.leaks)),
-            ("oversized input refused (4xx)", lambda: (len(self.oversized), [f"{n}: answered {o}" for n, o in self.oversized if not o.startswith("4") and o != "unavailable"])),
+            (
+                "oversized input refused (4xx)",
+                lambda: (len(self.oversized), [f"{n}: answered {o}" for n, o in self.oversized if not o.startswith("4") and o != "unavailable"]),
+            ),
             ("catalog at every node the hub's", inv.catalog_everywhere),
             ("old node held, alerted, upgraded", lambda: inv.upgrade_seen(self.old, self.upgraded)),
             ("every 201 kept by its node", lambda: inv.answered_were_kept(self.ledger.answered)),
@@ -483,7 +544,10 @@ class ChaosRun:
             ("hub audit verify passes", inv.audit_verifies),
             ("tamper/replay quarantined+alerted", lambda: inv.injected_handled(self.injected)),
             ("clock skew alerted", lambda: inv.clock_skew_alerted(self.skewed)),
-            ("no 5xx answered", lambda: (sum(self.ledger.ops.values()), [f"{op}: {o} x{n}" for (op, o), n in self.ledger.ops.items() if o.startswith("refused 5")])),
+            (
+                "no 5xx answered",
+                lambda: (sum(self.ledger.ops.values()), [f"{op}: {o} x{n}" for (op, o), n in self.ledger.ops.items() if o.startswith("refused 5")]),
+            ),
             ("processes up, federation converged", lambda: (len(self.specs) + 2, self.unexpected_exits)),
         ]
         for name, run in checks:

@@ -7,14 +7,25 @@ from __future__ import annotations
 
 import asyncio
 import random
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import nats
 
 from edge_node.settings import NodeIdentity, Settings
 from provisioning.federation import LocalFederation
-from sync_protocol import GENESIS, Record, blob_subject, department_subject, downlink_subject, format_time, seal_next, seal_status, status_subject, uplink_subject
+from sync_protocol import (
+    GENESIS,
+    Record,
+    blob_subject,
+    department_subject,
+    downlink_subject,
+    format_time,
+    seal_next,
+    seal_status,
+    status_subject,
+    uplink_subject,
+)
 
 from ..conftest import run_async
 from .invariants import read
@@ -50,7 +61,7 @@ class Hostile:
             return []
         receipts = read(victim_db, "SELECT receipt_no FROM fee_receipts LIMIT 20")
         key = NodeIdentity.load(Settings(data_dir=self.fed.node_dir(self.node_id))).key
-        now = format_time(datetime.now(timezone.utc))
+        now = format_time(datetime.now(UTC))
         out = []
         for kind, data in rng.sample(_attacks(victim, rng.choice(apps)["id"], rng.choice(receipts)["receipt_no"] if receipts else None), 2):
             self.sent += 1
@@ -64,9 +75,17 @@ class Hostile:
         answer (JSON from JetStream, or empty, a status) is a leak; genuine traffic is signed bytes.
         Returns what went onto this point's own uplink (the hub must quarantine each)."""
         me = self.node_id
-        targets = [uplink_subject(victim), downlink_subject(victim), status_subject(victim), blob_subject(victim, "ef" * 32), department_subject("mzj")]
+        targets = [
+            uplink_subject(victim),
+            downlink_subject(victim),
+            status_subject(victim),
+            blob_subject(victim, "ef" * 32),
+            department_subject("mzj"),
+        ]
         key = NodeIdentity.load(Settings(data_dir=self.fed.node_dir(me))).key
-        status = seal_status({"node": me, "at": format_time(datetime.now(timezone.utc)), "up_seq": 0, "outbox_depth": 0, "app_version": "x", "catalog_version": 1}, key)
+        status = seal_status(
+            {"node": me, "at": format_time(datetime.now(UTC)), "up_seq": 0, "outbox_depth": 0, "app_version": "x", "catalog_version": 1}, key
+        )
         requests = [
             (f"$JS.API.CONSUMER.INFO.YIWANG_DOWN.node-{me}", b""),
             (f"$JS.API.CONSUMER.MSG.NEXT.YIWANG_DOWN.node-{me}", b'{"batch": 1, "no_wait": true}'),
@@ -79,6 +98,7 @@ class Hostile:
             hub = await nats.connect(self.fed.nats_url, connect_timeout=5, max_reconnect_attempts=3, **self.fed.nats_options())
             evil = await nats.connect(self.fed.nats_url, connect_timeout=5, max_reconnect_attempts=3, **self.fed.nats_options(me))
             try:
+
                 async def watch(msg) -> None:  # type: ignore[no-untyped-def]
                     if not msg.data or msg.data[:1] == b"{":
                         self.leaks.append(f"{msg.subject}: {msg.data[:60]!r}")

@@ -71,13 +71,17 @@ class Invariants:
         problems = []
         for node_id in self.node_dirs:
             kept = {r["id"] for r in read(self.node_db(node_id), "SELECT id FROM applications")}
-            problems += [f"{node_id} answered 201 for {app_id} but does not have it" for app_id, n in answered.items() if n == node_id and app_id not in kept]
+            problems += [
+                f"{node_id} answered 201 for {app_id} but does not have it" for app_id, n in answered.items() if n == node_id and app_id not in kept
+            ]
         return len(answered), problems
 
     def decisions_exactly_once(self) -> Check:
         """Every decision (and not-accepted notice) made at the hub reached its node exactly once,
         and the node shows the hub's outcome: counted from the node's applied downlink batches."""
-        decided = {r["id"]: (r["node_id"], r["outcome"]) for r in read(self.hub_db, "SELECT id, node_id, outcome FROM application WHERE outcome != ''")}
+        decided = {
+            r["id"]: (r["node_id"], r["outcome"]) for r in read(self.hub_db, "SELECT id, node_id, outcome FROM application WHERE outcome != ''")
+        }
         problems = []
         for node_id, directory in self.node_dirs.items():
             hub_key = verify_key_from_text(json.loads((directory / "node.json").read_text())["hub_public_key"])
@@ -118,7 +122,9 @@ class Invariants:
             theirs = {no: fen for no, (n, fen) in hub.items() if n == node_id}
             looked += len(mine)
             if mine != theirs:
-                problems.append(f"{node_id}: receipts differ (node {len(mine)}, hub {len(theirs)}; only at node {sorted(set(mine) - set(theirs))[:3]}, only at hub {sorted(set(theirs) - set(mine))[:3]})")
+                problems.append(
+                    f"{node_id}: receipts differ (node {len(mine)}, hub {len(theirs)}; only at node {sorted(set(mine) - set(theirs))[:3]}, only at hub {sorted(set(theirs) - set(mine))[:3]})"
+                )
             if sum(mine.values()) != sum(theirs.values()):
                 problems.append(f"{node_id}: collected {sum(mine.values())} fen at the node, {sum(theirs.values())} fen at the hub")
         return looked, problems
@@ -149,7 +155,10 @@ class Invariants:
         Nothing else is quarantined."""
         quarantined = [(r["node_id"], bytes(r["raw"])) for r in read(self.hub_db, "SELECT node_id, raw FROM quarantine")]
         # an alert for bytes that did not verify names no point, only the subject they came on
-        alerted = Counter(r["node_id"] or _subject_node(r["message"]) for r in read(self.hub_db, "SELECT node_id, message FROM alert WHERE kind LIKE 'quarantine.%'"))
+        alerted = Counter(
+            r["node_id"] or _subject_node(r["message"])
+            for r in read(self.hub_db, "SELECT node_id, message FROM alert WHERE kind LIKE 'quarantine.%'")
+        )
         problems = []
         expected = [(i.node_id, i.raw) for i in injected if i.kind != "replay_same_node"]  # hostile ones included
         for i in injected:
@@ -188,8 +197,15 @@ class Invariants:
         for r in read(self.hub_db, "SELECT id, node_id FROM application WHERE delivered_at IS NOT NULL"):
             if picked.get(r["id"]) != r["node_id"]:
                 problems.append(f"{r['id']} is delivered at the hub but {r['node_id']} did not hand it over")
-        problems += [f"{r['node_id']}: alert {r['kind']} for the hostile point's doing" for r in read(
-            self.hub_db, "SELECT node_id, kind FROM alert WHERE kind IN ('quarantine.not_owner', 'quarantine.conflict', 'blob.mismatch') AND node_id NOT IN (%s)" % ",".join("?" * len(hostile)), tuple(hostile))]
+        problems += [
+            f"{r['node_id']}: alert {r['kind']} for the hostile point's doing"
+            for r in read(
+                self.hub_db,
+                "SELECT node_id, kind FROM alert WHERE kind IN ('quarantine.not_owner', 'quarantine.conflict', 'blob.mismatch') AND node_id NOT IN (%s)"
+                % ",".join("?" * len(hostile)),
+                tuple(hostile),
+            )
+        ]
         return sent, problems
 
     def catalog_everywhere(self) -> Check:

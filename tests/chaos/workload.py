@@ -93,7 +93,17 @@ class Ledger:
 class Worker:
     """One thread of agents and clerks acting at random on the federation."""
 
-    def __init__(self, n: int, seed: int, nodes: dict[str, str], hub_url: str, password: str, ledger: Ledger, stop: threading.Event, shares: dict[str, float] | None = None) -> None:
+    def __init__(
+        self,
+        n: int,
+        seed: int,
+        nodes: dict[str, str],
+        hub_url: str,
+        password: str,
+        ledger: Ledger,
+        stop: threading.Event,
+        shares: dict[str, float] | None = None,
+    ) -> None:
         self.rng = random.Random(seed * 1000 + n)
         self.nodes = nodes  # node id -> base URL
         # how busy each point is: a point behind a 64 kbit/s link is a village, not a township
@@ -126,7 +136,12 @@ class Worker:
         items, weights = zip(*ITEMS)
         item = self.rng.choices(items, weights)[0]
         n = self.ledger.next_person()
-        body: dict[str, Any] = {"item_code": item, "applicant_name": f"申请人{n}", "applicant_id_number": resident_id(n), "materials_checked": checked(item)}
+        body: dict[str, Any] = {
+            "item_code": item,
+            "applicant_name": f"申请人{n}",
+            "applicant_id_number": resident_id(n),
+            "materials_checked": checked(item),
+        }
         if item in FEE:
             body["payment_method"] = "cash"
         response = self.agents[node_id].request("POST", "/api/applications", json=body)
@@ -146,7 +161,9 @@ class Worker:
         app_id, node_id = picked
         item = self.ledger.items[app_id]
         scan = photo(self.rng.randbytes(self.rng.randint(2_000, 40_000)))  # a real photo (the node decodes it), drawing from rng as before
-        response = self.agents[node_id].request("POST", f"/api/applications/{app_id}/materials", data={"material": checked(item)[0]}, files={"file": ("scan.jpg", scan, "image/jpeg")})
+        response = self.agents[node_id].request(
+            "POST", f"/api/applications/{app_id}/materials", data={"material": checked(item)[0]}, files={"file": ("scan.jpg", scan, "image/jpeg")}
+        )
         return _outcome(response, 201)
 
     def hub_work(self) -> str:
@@ -164,9 +181,17 @@ class Worker:
         if case["status"] == "received":
             roll = self.rng.random()
             if roll < 0.15:
-                return self._note(app_id, self.ledger.asked, lead.request("POST", f"/api/applications/{app_id}/supplement-request", json={"missing": SUPPLEMENT_ASKED}))
+                return self._note(
+                    app_id,
+                    self.ledger.asked,
+                    lead.request("POST", f"/api/applications/{app_id}/supplement-request", json={"missing": SUPPLEMENT_ASKED}),
+                )
             if roll < 0.22:
-                return self._note(app_id, self.ledger.concluded, lead.request("POST", f"/api/applications/{app_id}/non-acceptance", json={"reason": "不属于本部门受理范围"}))
+                return self._note(
+                    app_id,
+                    self.ledger.concluded,
+                    lead.request("POST", f"/api/applications/{app_id}/non-acceptance", json={"reason": "不属于本部门受理范围"}),
+                )
             return _outcome(lead.request("POST", f"/api/applications/{app_id}/acceptance"), 200)
         if case["status"] == "accepted":
             pending = [t["department"] for t in case["tasks"] if t["status"] == "pending"]
@@ -174,7 +199,11 @@ class Worker:
                 return "nothing to do"
             decision = "approve" if self.rng.random() < 0.85 else "deny"
             body = {"decision": decision, "reason": "" if decision == "approve" else "条件不符"}
-            return self._note(app_id, self.ledger.concluded, self.clerks[self.rng.choice(pending)].request("POST", f"/api/applications/{app_id}/decision", json=body))
+            return self._note(
+                app_id,
+                self.ledger.concluded,
+                self.clerks[self.rng.choice(pending)].request("POST", f"/api/applications/{app_id}/decision", json=body),
+            )
         return "nothing to do"
 
     def _note(self, app_id: str, into: set[str], response: httpx.Response | None) -> str:
@@ -190,7 +219,12 @@ class Worker:
             return found
         app_id, agent, _ = found
         scan = b"%PDF-1.4\n" + self.rng.randbytes(self.rng.randint(1_000, 10_000))
-        outcome = _outcome(agent.request("POST", f"/api/applications/{app_id}/supplement", data={"have_0": "1"}, files={"file_0": ("证明.pdf", scan, "application/pdf")}), 200)
+        outcome = _outcome(
+            agent.request(
+                "POST", f"/api/applications/{app_id}/supplement", data={"have_0": "1"}, files={"file_0": ("证明.pdf", scan, "application/pdf")}
+            ),
+            200,
+        )
         return self._done(app_id, self.ledger.asked, outcome)
 
     def pickup(self) -> str:

@@ -48,7 +48,9 @@ def offline_case(federation: LocalFederation, n: int):  # type: ignore[no-untype
     settings = Settings(data_dir=federation.node_dir("shangcun"))
     identity = NodeIdentity.load(settings)
     store = open_store(settings, identity)
-    app = cases.submit_application(store, {"item_code": "MZ-001", "applicant_name": "李桂芳", "applicant_id_number": resident_id(n)}, AGENT, checked=checked("MZ-001"))
+    app = cases.submit_application(
+        store, {"item_code": "MZ-001", "applicant_name": "李桂芳", "applicant_id_number": resident_id(n)}, AGENT, checked=checked("MZ-001")
+    )
     return settings, identity, store, app
 
 
@@ -111,12 +113,16 @@ def test_materials_uploaded_at_the_window_reach_the_clerk_and_leave_the_laptop(f
     spec = running_village(federation, "shangcun")
     agent = Api(f"http://127.0.0.1:{spec.port}", "agent", federation.password)
     clerk = Api(federation.hub_url, "clerk-mzj", federation.password)
-    app = agent.post("/api/applications", json={"item_code": "MZ-001", "materials_checked": checked("MZ-001"), "applicant_name": "李桂芳", "applicant_id_number": resident_id(6)}).json()
+    app = agent.post(
+        "/api/applications",
+        json={"item_code": "MZ-001", "materials_checked": checked("MZ-001"), "applicant_name": "李桂芳", "applicant_id_number": resident_id(6)},
+    ).json()
     taken = images.photo(6, (2400, 1800))  # the photo as taken; the node sends it optimised
     photo, _ = photos.optimise(taken, "image/jpeg")
     up = agent.post(f"/api/applications/{app['id']}/materials", data={"material": "居民身份证"}, files={"file": ("身份证.jpg", taken, "image/jpeg")})
     assert up.status_code == 201, up.text
     assert up.json()["size"] == len(photo) < len(taken) and up.json()["original_size"] == len(taken)
+
     def photo_arrived() -> bool:  # listed (its record arrived) and complete (its bytes arrived and verified)
         view = clerk.get(f"/api/applications/{app['id']}")
         return view.status_code == 200 and bool(view.json()["materials"]) and view.json()["materials_complete"]  # 404 until the application arrives
@@ -130,7 +136,10 @@ def test_materials_uploaded_at_the_window_reach_the_clerk_and_leave_the_laptop(f
 
     # the hub's receipt comes back down; with retention 0 the node deletes its copy at once
     sha = up.json()["sha256"]
-    mine = eventually(lambda: (m := agent.get(f"/api/applications/{app['id']}/materials").json()[0])["purged_at"] and m, what="the node to delete its confirmed copy")
+    mine = eventually(
+        lambda: (m := agent.get(f"/api/applications/{app['id']}/materials").json()[0])["purged_at"] and m,
+        what="the node to delete its confirmed copy",
+    )
     assert mine["received_at"] and mine["stored_here"] is False
     assert not (federation.node_dir("shangcun") / "blobs" / sha).exists()
     assert not (federation.node_dir("shangcun") / "blobs" / up.json()["original_sha256"]).exists()  # the original went with it
@@ -146,7 +155,10 @@ def test_materials_uploaded_at_the_window_reach_the_clerk_and_leave_the_laptop(f
 def test_small_files_travel_together_in_one_window(federation: LocalFederation, caplog):
     """Ten ID-card photos go in one window, not ten PubAck round trips one after the other."""
     settings, identity, store, app = offline_case(federation, 15)
-    shas = [materials.attach_material(store, settings.blobs_dir, app["id"], f"材料{n}", f"{n}.pdf", b"%PDF-1.7\n" + os.urandom(3000), AGENT)["sha256"] for n in range(10)]
+    shas = [
+        materials.attach_material(store, settings.blobs_dir, app["id"], f"材料{n}", f"{n}.pdf", b"%PDF-1.7\n" + os.urandom(3000), AGENT)["sha256"]
+        for n in range(10)
+    ]
     link_ = UploadLink()
 
     async def go() -> int:
@@ -158,7 +170,9 @@ def test_small_files_travel_together_in_one_window(federation: LocalFederation, 
     caplog.set_level("INFO", logger="yiwang.node.blobs")
     assert run_async(go()) == 10
     assert blobs.pending_uploads(store) == []
-    assert [r.getMessage() for r in caplog.records if "sent whole" in r.getMessage()] == ["10 attachment(s) sent whole; 10 chunks acknowledged, 30090 bytes published"]
+    assert [r.getMessage() for r in caplog.records if "sent whole" in r.getMessage()] == [
+        "10 attachment(s) sent whole; 10 chunks acknowledged, 30090 bytes published"
+    ]
     store.close()
     eventually(lambda: all(blob_complete(federation, sha) for sha in shas), what="all ten at the hub")
 

@@ -18,8 +18,14 @@ def test_acceptance_parallel_approval_and_non_acceptance_reach_the_point(federat
     spec = running_village(federation, "shangcun")
     agent = Api(f"http://127.0.0.1:{spec.port}", "agent", federation.password)
     mzj, cl = (Api(federation.hub_url, u, federation.password) for u in ("clerk-mzj", "clerk-cl"))
-    both = agent.post("/api/applications", json={"item_code": "MZ-005", "applicant_name": "周建国", "applicant_id_number": resident_id(21), "materials_checked": checked("MZ-005")}).json()
-    one = agent.post("/api/applications", json={"item_code": "MZ-003", "applicant_name": "吴秀英", "applicant_id_number": resident_id(22), "materials_checked": checked("MZ-003")}).json()
+    both = agent.post(
+        "/api/applications",
+        json={"item_code": "MZ-005", "applicant_name": "周建国", "applicant_id_number": resident_id(21), "materials_checked": checked("MZ-005")},
+    ).json()
+    one = agent.post(
+        "/api/applications",
+        json={"item_code": "MZ-003", "applicant_name": "吴秀英", "applicant_id_number": resident_id(22), "materials_checked": checked("MZ-003")},
+    ).json()
     eventually(lambda: len(mzj.get("/api/queue").json()) == 2, what="both cases in 民政局's queue")
     [shared] = cl.get("/api/queue").json()
     assert shared["id"] == both["id"] and shared["pre_review_deadline"] is not None and shared["task"]["status"] == "pending"
@@ -34,7 +40,9 @@ def test_acceptance_parallel_approval_and_non_acceptance_reach_the_point(federat
     assert licence["application_id"] == both["id"]
 
     refused = mzj.post(f"/api/applications/{one['id']}/non-acceptance", json={"reason": ""})
-    assert refused.status_code == 400 and refused.headers["content-type"].startswith("application/problem+json") and "原因" in refused.json()["detail"]
+    assert (
+        refused.status_code == 400 and refused.headers["content-type"].startswith("application/problem+json") and "原因" in refused.json()["detail"]
+    )
     assert mzj.get(f"/api/applications/{one['id']}").json()["status"] == "received"
     reason = "申请人未满80周岁"
     assert mzj.post(f"/api/applications/{one['id']}/non-acceptance", json={"reason": reason}).status_code == 200

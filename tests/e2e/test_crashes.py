@@ -27,7 +27,15 @@ def test_kill_9_of_hub_and_node_loses_nothing_and_applies_nothing_twice(federati
     def burst(start: int, count: int) -> None:
         client = Api(node_url, "agent", federation.password)
         for n in range(start, start + count):
-            response = client.post("/api/applications", json={"item_code": "RS-001", "materials_checked": checked("RS-001"), "applicant_name": f"申请人{n}", "applicant_id_number": resident_id(n)})
+            response = client.post(
+                "/api/applications",
+                json={
+                    "item_code": "RS-001",
+                    "materials_checked": checked("RS-001"),
+                    "applicant_name": f"申请人{n}",
+                    "applicant_id_number": resident_id(n),
+                },
+            )
             if response.status_code == 201:
                 committed.append(response.json()["id"])
 

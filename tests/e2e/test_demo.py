@@ -30,7 +30,11 @@ class Demo:
             self.base = free_port()
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "provisioning", "demo", "--dir", str(root), "--nats-port", str(self.nats_port), "--base-port", str(self.base)],
-            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            start_new_session=True,
         )
         self.lines: list[str] = []
         threading.Thread(target=self._read, daemon=True).start()
@@ -88,7 +92,15 @@ def test_the_demo_survives_its_nats_and_restarts_what_died(tmp_path: Path):
         eventually(lambda: not agent.get("/api/status").json()["online"], timeout=40, what="the village to notice")
         taken = []
         for n in range(5):
-            response = agent.post("/api/applications", json={"item_code": "MZ-001", "materials_checked": checked("MZ-001"), "applicant_name": f"离线{n}", "applicant_id_number": resident_id(900 + n)})
+            response = agent.post(
+                "/api/applications",
+                json={
+                    "item_code": "MZ-001",
+                    "materials_checked": checked("MZ-001"),
+                    "applicant_name": f"离线{n}",
+                    "applicant_id_number": resident_id(900 + n),
+                },
+            )
             assert response.status_code == 201, response.text
             taken.append(response.json()["receipt_no"])
         time.sleep(3)
@@ -96,11 +108,17 @@ def test_the_demo_survives_its_nats_and_restarts_what_died(tmp_path: Path):
         assert operator.get("/api/health").status_code == 200
 
         os.kill(pid_of(root, f"--dir {root}/nodes/xiacun"), signal.SIGKILL)  # a node dies
-        eventually(lambda: demo.said("xiacun stopped unexpectedly") and demo.said("xiacun is running again"), timeout=60, what="the demo to restart the node")
+        eventually(
+            lambda: demo.said("xiacun stopped unexpectedly") and demo.said("xiacun is running again"), timeout=60, what="the demo to restart the node"
+        )
 
         demo.type("nats")  # the network is back
         eventually(lambda: demo.said("NATS started again"), what="the demo to start NATS")
-        eventually(lambda: {a["receipt_no"] for a in operator.get("/api/applications").json()} >= set(taken), timeout=60, what="the offline applications at the hub")
+        eventually(
+            lambda: {a["receipt_no"] for a in operator.get("/api/applications").json()} >= set(taken),
+            timeout=60,
+            what="the offline applications at the hub",
+        )
         assert demo.proc.poll() is None
     finally:
         demo.stop()

@@ -12,10 +12,10 @@ import nats
 import pytest
 from nats.js.api import AckPolicy, ConsumerConfig
 
-from provisioning.federation import LocalFederation
-from provisioning.natsd import new_user_seed
 from central.keys import load_hub_key
 from central.settings import Settings as HubSettings
+from provisioning.federation import LocalFederation
+from provisioning.natsd import new_user_seed
 from sync_protocol import user_nkey_from_seed, verify_feed, verify_key_to_text
 
 from ..conftest import Api, checked, resident_id, run_async, running_village
@@ -39,7 +39,9 @@ def department_inbox(federation: LocalFederation, department: str) -> list[dict]
         try:
             js = nc.jetstream()
             consumer = f"dept-{department}"
-            config = ConsumerConfig(name=consumer, durable_name=consumer, filter_subject=f"yiwang.dept.{department}.cases", ack_policy=AckPolicy.EXPLICIT)
+            config = ConsumerConfig(
+                name=consumer, durable_name=consumer, filter_subject=f"yiwang.dept.{department}.cases", ack_policy=AckPolicy.EXPLICIT
+            )
             await js.add_consumer("YIWANG_DEPT", config=config)
             sub = await js.pull_subscribe_bind(consumer, stream="YIWANG_DEPT")
             try:
@@ -71,7 +73,10 @@ def test_an_integrated_department_gets_its_cases_and_decides_through_the_api(fed
     assert (answer["subject"], answer["consumer"], answer["inbox_prefix"]) == ("yiwang.dept.cl.cases", "dept-cl", "_INBOX_dept-cl")
     assert answer["hub_public_key"] == verify_key_to_text(hub_public_key(federation))  # what the department pins
     agent = Api(f"http://127.0.0.1:{spec.port}", "agent", federation.password)
-    app = agent.post("/api/applications", json={"item_code": "MZ-005", "applicant_name": "周建国", "applicant_id_number": resident_id(31), "materials_checked": checked("MZ-005")}).json()
+    app = agent.post(
+        "/api/applications",
+        json={"item_code": "MZ-005", "applicant_name": "周建国", "applicant_id_number": resident_id(31), "materials_checked": checked("MZ-005")},
+    ).json()
 
     received: list[dict] = []
     eventually(lambda: received.extend(department_inbox(federation, "cl")) or received, what="the case on yiwang.dept.cl.cases")
@@ -82,14 +87,20 @@ def test_an_integrated_department_gets_its_cases_and_decides_through_the_api(fed
     mzj, cl_system = Api(federation.hub_url, "clerk-mzj", federation.password), Api(federation.hub_url, "clerk-cl", federation.password)
     assert cl_system.post(f"/api/applications/{app['id']}/decision", json={"decision": "approve"}).status_code == 409  # not accepted yet
     assert mzj.post(f"/api/applications/{app['id']}/acceptance").status_code == 200
-    eventually(lambda: [e["event"] for e in department_inbox(federation, "cl")] == ["case.accepted"], what="case.accepted for the department's system")
+    eventually(
+        lambda: [e["event"] for e in department_inbox(federation, "cl")] == ["case.accepted"], what="case.accepted for the department's system"
+    )
     assert cl_system.post(f"/api/applications/{app['id']}/decision", json={"decision": "approve", "reason": "残疾等级核实"}).status_code == 200
     assert mzj.post(f"/api/applications/{app['id']}/decision", json={"decision": "approve"}).status_code == 200
     eventually(lambda: agent.get(f"/api/applications/{app['id']}").json()["status"] == "approved", what="the joint approval at the node")
     [concluded] = eventually(lambda: department_inbox(federation, "cl"), what="case.concluded for the department's system")
     assert concluded["event"] == "case.concluded" and concluded["case"]["status"] == "approved"
     actions = operator.get("/api/actions", params={"target": app["id"]}).json()
-    assert [(a["actor"], a["action"]) for a in reversed(actions)] == [("clerk-mzj", "case.accepted"), ("clerk-cl", "case.approved"), ("clerk-mzj", "case.approved")]
+    assert [(a["actor"], a["action"]) for a in reversed(actions)] == [
+        ("clerk-mzj", "case.accepted"),
+        ("clerk-cl", "case.approved"),
+        ("clerk-mzj", "case.approved"),
+    ]
 
 
 def test_a_department_event_verifies_only_as_sent():

@@ -10,7 +10,7 @@ import hashlib
 import os
 import statistics
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import nats
 import pytest
@@ -33,7 +33,10 @@ def identity(federation: LocalFederation, node_id: str) -> NodeIdentity:
 
 
 def status_of(ident: NodeIdentity) -> bytes:
-    return seal_status({"node": ident.node_id, "at": format_time(datetime.now(timezone.utc)), "up_seq": 0, "outbox_depth": 0, "app_version": "x", "catalog_version": 1}, ident.key)
+    return seal_status(
+        {"node": ident.node_id, "at": format_time(datetime.now(UTC)), "up_seq": 0, "outbox_depth": 0, "app_version": "x", "catalog_version": 1},
+        ident.key,
+    )
 
 
 def test_a_point_flooding_its_status_subject_delays_only_itself(federation: LocalFederation):
@@ -88,7 +91,9 @@ def test_another_points_chunk_for_the_same_file_does_not_hide_this_points_own(fe
         bad = await nats.connect(federation.nats_url, **federation.nats_options("evil"))
         garbage = os.urandom(size)
         for msg_id in (f"{sha}:0", f"good:{sha}:0"):  # the ids good's chunks had, or could have
-            await bad.jetstream().publish(blob_subject("evil", sha), garbage, headers={"Nats-Msg-Id": msg_id, BLOB_OFFSET_HEADER: "0", BLOB_SIZE_HEADER: str(size)}, timeout=10)
+            await bad.jetstream().publish(
+                blob_subject("evil", sha), garbage, headers={"Nats-Msg-Id": msg_id, BLOB_OFFSET_HEADER: "0", BLOB_SIZE_HEADER: str(size)}, timeout=10
+            )
         await bad.close()
 
     async def upload() -> None:
@@ -96,10 +101,15 @@ def test_another_points_chunk_for_the_same_file_does_not_hide_this_points_own(fe
         await blobs.send_pending(fine.jetstream(), store, "good", settings.blobs_dir, UploadLink())
         await fine.close()
 
-    app = cases.submit_application(store, {"item_code": "MZ-001", "applicant_name": "李桂芳", "applicant_id_number": resident_id(55)}, AGENT, checked=checked("MZ-001"))
+    app = cases.submit_application(
+        store, {"item_code": "MZ-001", "applicant_name": "李桂芳", "applicant_id_number": resident_id(55)}, AGENT, checked=checked("MZ-001")
+    )
     materials.attach_material(store, settings.blobs_dir, app["id"], "家庭经济状况核对授权书", "form.pdf", form, AGENT)
     run_async(squat())
-    eventually(lambda: any(a["kind"] == "blob.mismatch" and a["node_id"] == "evil" for a in operator.get("/api/alerts").json()), what="the garbage dropped, the alert against its sender")
+    eventually(
+        lambda: any(a["kind"] == "blob.mismatch" and a["node_id"] == "evil" for a in operator.get("/api/alerts").json()),
+        what="the garbage dropped, the alert against its sender",
+    )
     run_async(upload())
     eventually(lambda: blob_complete(federation, sha), what="good's own file complete at the hub")
     store.close()

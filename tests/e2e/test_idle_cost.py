@@ -29,7 +29,9 @@ def hub_db_size(federation: LocalFederation) -> tuple[int, int]:
         conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
         tables = [t for (t,) in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")]
         rows = sum(conn.execute(f'SELECT COUNT(*) FROM "{t}"').fetchone()[0] for t in tables)
-        in_use = (conn.execute("PRAGMA page_count").fetchone()[0] - conn.execute("PRAGMA freelist_count").fetchone()[0]) * conn.execute("PRAGMA page_size").fetchone()[0]
+        in_use = (conn.execute("PRAGMA page_count").fetchone()[0] - conn.execute("PRAGMA freelist_count").fetchone()[0]) * conn.execute(
+            "PRAGMA page_size"
+        ).fetchone()[0]
     return rows, in_use
 
 
@@ -70,7 +72,9 @@ def test_an_idle_point_costs_nothing_and_the_streams_empty_after_work(federation
     after_rows, after_bytes = hub_db_size(federation)
     heartbeats = answered() - first
     per_day = (after_bytes - before_bytes) / heartbeats * (DAY_S / DEFAULT_HEARTBEAT_S)
-    print(f"\n{heartbeats} heartbeats: {after_rows - before_rows} rows, {after_bytes - before_bytes} bytes at the hub ({per_day:.0f} bytes/day at one a minute)")
+    print(
+        f"\n{heartbeats} heartbeats: {after_rows - before_rows} rows, {after_bytes - before_bytes} bytes at the hub ({per_day:.0f} bytes/day at one a minute)"
+    )
     assert after_rows == before_rows, "an idle point's heartbeats added rows"
     assert per_day <= 10_000, f"an idle point would add {per_day:.0f} bytes a day"
     assert all(messages == 0 for messages, _ in stream_state(federation).values())  # heartbeats are not stored on the NATS server
@@ -79,10 +83,25 @@ def test_an_idle_point_costs_nothing_and_the_streams_empty_after_work(federation
     clerk = Api(federation.hub_url, "clerk-mzj", federation.password)
     ids = []
     for n in range(30):
-        response = agent.post("/api/applications", json={"item_code": "MZ-001", "materials_checked": checked("MZ-001"), "applicant_name": f"申请人{n}", "applicant_id_number": resident_id(500 + n)})
+        response = agent.post(
+            "/api/applications",
+            json={
+                "item_code": "MZ-001",
+                "materials_checked": checked("MZ-001"),
+                "applicant_name": f"申请人{n}",
+                "applicant_id_number": resident_id(500 + n),
+            },
+        )
         assert response.status_code == 201, response.text
         ids.append(response.json()["id"])
-    assert agent.post(f"/api/applications/{ids[0]}/materials", data={"material": "居民身份证"}, files={"file": ("证.jpg", document_photo(3, lines=12), "image/jpeg")}).status_code == 201
+    assert (
+        agent.post(
+            f"/api/applications/{ids[0]}/materials",
+            data={"material": "居民身份证"},
+            files={"file": ("证.jpg", document_photo(3, lines=12), "image/jpeg")},
+        ).status_code
+        == 201
+    )
     eventually(lambda: clerk.get(f"/api/applications/{ids[-1]}").status_code == 200, what="the applications at the hub")
     for app_id in ids[:10]:
         assert clerk.post(f"/api/applications/{app_id}/acceptance").status_code == 200
@@ -117,7 +136,10 @@ def test_a_node_upgraded_before_its_hub_sends_heartbeats_the_old_way_until_a_hub
     agent = Api(f"http://127.0.0.1:{spec.port}", "agent", federation.password)
     eventually(lambda: agent.get("/api/status").json()["link"]["statuses_answered"] >= 1, what="the hub to answer a status")
     operator = Api(federation.hub_url, "operator", federation.password)
-    eventually(lambda: next(n for n in operator.get("/api/dashboard").json()["nodes"] if n["id"] == "shangcun")["heartbeat_at"], what="the heartbeats at the hub")
+    eventually(
+        lambda: next(n for n in operator.get("/api/dashboard").json()["nodes"] if n["id"] == "shangcun")["heartbeat_at"],
+        what="the heartbeats at the hub",
+    )
     settled = legacy()
     federation.stop("hub")  # a hub that answered once and is now down: no more chain records
     time.sleep(4)  # four heartbeat intervals unanswered

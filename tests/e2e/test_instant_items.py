@@ -14,15 +14,27 @@ pytestmark = pytest.mark.e2e
 
 
 def test_instant_item_decided_at_the_township_is_recorded_as_such(federation: LocalFederation):
-    spec = NodeSpec("qingshan", "青山镇便民服务中心", "township", free_port(), users=[("staff", "窗口 刘洋", "township_staff"), ("boss", "即办审批 周敏", "township_approver")])
+    spec = NodeSpec(
+        "qingshan",
+        "青山镇便民服务中心",
+        "township",
+        free_port(),
+        users=[("staff", "窗口 刘洋", "township_staff"), ("boss", "即办审批 周敏", "township_approver")],
+    )
     federation.enrol_node(spec)
     federation.start_node(spec)
     base = f"http://127.0.0.1:{spec.port}"
     staff, approver = Api(base, "staff", federation.password), Api(base, "boss", federation.password)
     operator = Api(federation.hub_url, "operator", federation.password)
 
-    instant = staff.post("/api/applications", json={"item_code": "WJ-001", "applicant_name": "赵敏", "applicant_id_number": resident_id(21), "materials_checked": ["夫妻双方居民身份证"]}).json()
-    ordinary = staff.post("/api/applications", json={"item_code": "MZ-003", "materials_checked": checked("MZ-003"), "applicant_name": "钱七", "applicant_id_number": resident_id(22)}).json()
+    instant = staff.post(
+        "/api/applications",
+        json={"item_code": "WJ-001", "applicant_name": "赵敏", "applicant_id_number": resident_id(21), "materials_checked": ["夫妻双方居民身份证"]},
+    ).json()
+    ordinary = staff.post(
+        "/api/applications",
+        json={"item_code": "MZ-003", "materials_checked": checked("MZ-003"), "applicant_name": "钱七", "applicant_id_number": resident_id(22)},
+    ).json()
 
     refused = staff.post(f"/api/applications/{instant['id']}/decide-on-the-spot", json={"decision": "approved"})
     assert refused.status_code == 403 and "即办审批人" in refused.json()["detail"]

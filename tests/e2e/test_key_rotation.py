@@ -61,7 +61,9 @@ def test_rotation_under_load_loses_nothing_and_retires_the_old_identity(federati
     assert operator.get("/api/quarantine").json() == []
     assert any(a["action"] == "node.key_rotated" for a in operator.get("/api/actions").json())
     # the whole chain re-verifies, each batch against the key that signed it
-    audit = subprocess.run([sys.executable, "-m", "central", "audit", "verify", "--dir", str(federation.root / "hub")], capture_output=True, text=True)
+    audit = subprocess.run(
+        [sys.executable, "-m", "central", "audit", "verify", "--dir", str(federation.root / "hub")], capture_output=True, text=True
+    )
     assert audit.returncode == 0, audit.stdout + audit.stderr
     # a fresh connection with the new identity works; the old one is refused once the overlap ends
     assert run_async(connect_as(federation, "shangcun")) == "connected"
@@ -77,4 +79,6 @@ def test_rotation_under_load_loses_nothing_and_retires_the_old_identity(federati
         await nc.close()
         return "connected"
 
-    eventually(lambda: "authorization violation" in run_async(connect_old()).lower(), timeout=60, what="the old NATS identity refused after the overlap")
+    eventually(
+        lambda: "authorization violation" in run_async(connect_old()).lower(), timeout=60, what="the old NATS identity refused after the overlap"
+    )

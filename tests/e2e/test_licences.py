@@ -21,7 +21,10 @@ def test_licence_is_issued_sent_down_and_verified_offline(federation: LocalFeder
     agent = Api(node_url, "agent", federation.password)
     clerk = Api(federation.hub_url, "clerk-mzj", federation.password)
     holder = resident_id(31)
-    app = agent.post("/api/applications", json={"item_code": "MZ-004", "materials_checked": checked("MZ-004"), "applicant_name": "孙桂兰", "applicant_id_number": holder}).json()
+    app = agent.post(
+        "/api/applications",
+        json={"item_code": "MZ-004", "materials_checked": checked("MZ-004"), "applicant_name": "孙桂兰", "applicant_id_number": holder},
+    ).json()
     eventually(lambda: clerk.get(f"/api/applications/{app['id']}").status_code == 200, what="the case at the hub")
     assert clerk.post(f"/api/applications/{app['id']}/decision", json={"decision": "approve"}).status_code == 200
 
@@ -49,7 +52,10 @@ def test_a_later_application_reuses_a_licence_instead_of_paper(federation: Local
     agent = Api(f"http://127.0.0.1:{spec.port}", "agent", federation.password)
     cl, mzj = (Api(federation.hub_url, u, federation.password) for u in ("clerk-cl", "clerk-mzj"))
     holder, other = resident_id(41), resident_id(42)
-    cert = agent.post("/api/applications", json={"item_code": "CL-001", "materials_checked": checked("CL-001"), "applicant_name": "周建国", "applicant_id_number": holder}).json()
+    cert = agent.post(
+        "/api/applications",
+        json={"item_code": "CL-001", "materials_checked": checked("CL-001"), "applicant_name": "周建国", "applicant_id_number": holder},
+    ).json()
     eventually(lambda: cl.get(f"/api/applications/{cert['id']}").status_code == 200, what="the 残疾人证 case at the hub")
     assert cl.post(f"/api/applications/{cert['id']}/decision", json={"decision": "approve"}).status_code == 200
     [licence] = cl.get("/api/licences", params={"holder_id": holder}).json()
@@ -59,7 +65,9 @@ def test_a_later_application_reuses_a_licence_instead_of_paper(federation: Local
     form = {"item_code": "MZ-005", "materials_checked": paperless, "applicant_name": "周建国", "applicant_id_number": holder}
     without = agent.post("/api/applications", json=form)
     assert without.status_code == 400 and "残疾人证" in without.json()["detail"]
-    someone_else = agent.post("/api/applications", json=form | {"applicant_name": "吴秀英", "applicant_id_number": other, "licences": {"残疾人证": licence["text"]}})
+    someone_else = agent.post(
+        "/api/applications", json=form | {"applicant_name": "吴秀英", "applicant_id_number": other, "licences": {"残疾人证": licence["text"]}}
+    )
     assert someone_else.status_code == 400 and "不是申请人本人" in someone_else.json()["detail"]
     unknown = agent.post("/api/applications", json=form | {"licences": {"残疾人证": "YW202600009999"}})
     assert unknown.status_code == 400 and "出示证照全文" in unknown.json()["detail"]

@@ -34,11 +34,21 @@ def test_killing_the_node_during_intake_leaves_whole_applications_or_none(federa
         n = offset
         while not stop.is_set():
             n += 2
-            body = {"item_code": "GA-001", "applicant_name": f"申请人{n}", "applicant_id_number": resident_id(n), "payment_method": "cash", "materials_checked": ["原居民身份证"]}
+            body = {
+                "item_code": "GA-001",
+                "applicant_name": f"申请人{n}",
+                "applicant_id_number": resident_id(n),
+                "payment_method": "cash",
+                "materials_checked": ["原居民身份证"],
+            }
             try:
                 r = agent.post("/api/applications", json=body)
                 if r.status_code == 201:
-                    agent.post(f"/api/applications/{r.json()['id']}/materials", data={"material": "原居民身份证"}, files={"file": ("id.jpg", PHOTO, "image/jpeg")})
+                    agent.post(
+                        f"/api/applications/{r.json()['id']}/materials",
+                        data={"material": "原居民身份证"},
+                        files={"file": ("id.jpg", PHOTO, "image/jpeg")},
+                    )
                     answered.append(r.json()["id"])
             except httpx.HTTPError:
                 return  # the node is gone

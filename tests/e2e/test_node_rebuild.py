@@ -12,8 +12,8 @@ import sys
 import pytest
 
 from provisioning.enrol import EnrolmentFailed, enroll
-from sync_protocol import user_nkey_from_seed
 from provisioning.federation import LocalFederation
+from sync_protocol import user_nkey_from_seed
 
 from ..conftest import Api, checked, resident_id, running_village
 from .test_walking_skeleton import eventually
@@ -28,7 +28,18 @@ def test_replacement_device_restores_history_and_continues_the_chain(federation:
     clerk = Api(federation.hub_url, "clerk-mzj", federation.password)
     operator = Api(federation.hub_url, "operator", federation.password)
 
-    apps = [agent.post("/api/applications", json={"item_code": "MZ-003", "materials_checked": checked("MZ-003"), "applicant_name": f"申请人{n}", "applicant_id_number": resident_id(n)}).json() for n in range(3)]
+    apps = [
+        agent.post(
+            "/api/applications",
+            json={
+                "item_code": "MZ-003",
+                "materials_checked": checked("MZ-003"),
+                "applicant_name": f"申请人{n}",
+                "applicant_id_number": resident_id(n),
+            },
+        ).json()
+        for n in range(3)
+    ]
     eventually(lambda: len(clerk.get("/api/queue").json()) == 3, what="3 applications in the queue")
     clerk.post(f"/api/applications/{apps[0]['id']}/decision", json={"decision": "approve"})
     eventually(lambda: agent.get(f"/api/applications/{apps[0]['id']}").json()["status"] == "approved", what="decision at the node")
@@ -55,7 +66,22 @@ def test_replacement_device_restores_history_and_continues_the_chain(federation:
     access = (federation.nats_dir / "accounts.conf").read_text()
     assert user_nkey_from_seed(old_nats) not in access
     assert user_nkey_from_seed((federation.node_dir("shangcun") / "nats.nk").read_text()) in access
-    subprocess.run([sys.executable, "-m", "edge_node", "add-user", "--dir", str(federation.node_dir("shangcun")), "agent", "代办员 王秀兰", "village_agent", "--password", federation.password], check=True)
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "edge_node",
+            "add-user",
+            "--dir",
+            str(federation.node_dir("shangcun")),
+            "agent",
+            "代办员 王秀兰",
+            "village_agent",
+            "--password",
+            federation.password,
+        ],
+        check=True,
+    )
     federation.start_node(spec)
     agent = Api(node_url, "agent", federation.password)
 
@@ -65,7 +91,10 @@ def test_replacement_device_restores_history_and_continues_the_chain(federation:
     assert restored["decided_by"] and restored["picked_up_by"] == "申请人0"
 
     # the chain continues with the new device's key: numbering goes on, nothing forks
-    new = agent.post("/api/applications", json={"item_code": "MZ-003", "materials_checked": checked("MZ-003"), "applicant_name": "新申请人", "applicant_id_number": resident_id(9)}).json()
+    new = agent.post(
+        "/api/applications",
+        json={"item_code": "MZ-003", "materials_checked": checked("MZ-003"), "applicant_name": "新申请人", "applicant_id_number": resident_id(9)},
+    ).json()
     assert new["receipt_no"] == "shangcun-000004"
     eventually(lambda: len(operator.get("/api/applications").json()) == 4, what="the new application at the hub")
     clerk.post(f"/api/applications/{apps[1]['id']}/decision", json={"decision": "deny", "reason": "不符合条件"})
@@ -74,6 +103,8 @@ def test_replacement_device_restores_history_and_continues_the_chain(federation:
     kinds = [a["kind"] for a in operator.get("/api/alerts").json()]
     assert "node.replaced" in kinds
 
-    audit = subprocess.run([sys.executable, "-m", "central", "audit", "verify", "--dir", str(federation.root / "hub")], capture_output=True, text=True)
+    audit = subprocess.run(
+        [sys.executable, "-m", "central", "audit", "verify", "--dir", str(federation.root / "hub")], capture_output=True, text=True
+    )
     assert audit.returncode == 0, audit.stdout + audit.stderr
     assert "2 of 2 chains verify" in audit.stdout

@@ -42,7 +42,10 @@ def node_batches(directory: Path) -> list[sqlite3.Row]:
 
 
 def submit(agent: Api, n: int) -> dict:
-    response = agent.post("/api/applications", json={"item_code": "RS-001", "materials_checked": checked("RS-001"), "applicant_name": f"申请人{n}", "applicant_id_number": resident_id(n)})
+    response = agent.post(
+        "/api/applications",
+        json={"item_code": "RS-001", "materials_checked": checked("RS-001"), "applicant_name": f"申请人{n}", "applicant_id_number": resident_id(n)},
+    )
     assert response.status_code == 201, response.text
     return response.json()
 
@@ -95,15 +98,28 @@ def test_duplicate_publish_past_the_dedup_window_is_applied_once(running):
 
 def test_forged_unknown_and_oversized_batches_are_quarantined_with_alerts(running):
     federation, spec, agent, operator = running
-    record = Record("application.received", "forged-1", "2026-11-23T08:00:00.000000Z", {
-        "application_id": "forged", "receipt_no": "shangcun-999999", "item_code": "MZ-003", "applicant_name": "冒名", "applicant_id_number": resident_id(9), "agent": "x",
-    })
+    record = Record(
+        "application.received",
+        "forged-1",
+        "2026-11-23T08:00:00.000000Z",
+        {
+            "application_id": "forged",
+            "receipt_no": "shangcun-999999",
+            "item_code": "MZ-003",
+            "applicant_name": "冒名",
+            "applicant_id_number": resident_id(9),
+            "agent": "x",
+        },
+    )
     forged, _ = seal_next("shangcun", "up", GENESIS, [record], "2026-11-23T08:00:00.000000Z", SigningKey.generate())
     publish(federation, uplink_subject("shangcun"), forged, "forged")
     stranger, _ = seal_next("nobody", "up", GENESIS, [record], "2026-11-23T08:00:00.000000Z", SigningKey.generate())
     publish(federation, uplink_subject("nobody"), stranger, "stranger")
     publish(federation, uplink_subject("shangcun"), b"\0" * 950_000, "huge")
-    eventually(lambda: sorted(q["reason"] for q in operator.get("/api/quarantine").json()) == ["bad_signature", "too_large", "unknown_node"], what="three quarantined batches")
+    eventually(
+        lambda: sorted(q["reason"] for q in operator.get("/api/quarantine").json()) == ["bad_signature", "too_large", "unknown_node"],
+        what="three quarantined batches",
+    )
     kinds = sorted(a["kind"] for a in operator.get("/api/alerts").json())
     assert kinds == ["quarantine.bad_signature", "quarantine.too_large", "quarantine.unknown_node"]
     assert operator.get("/api/applications").json() == []

@@ -21,7 +21,9 @@ pytestmark = pytest.mark.e2e
 
 async def connect_as(federation: LocalFederation, node_id: str) -> str:
     try:
-        nc = await nats.connect(federation.nats_url, **federation.nats_options(node_id), allow_reconnect=False, max_reconnect_attempts=0, connect_timeout=2)
+        nc = await nats.connect(
+            federation.nats_url, **federation.nats_options(node_id), allow_reconnect=False, max_reconnect_attempts=0, connect_timeout=2
+        )
     except Exception as exc:  # the message is what matters
         return str(exc)
     await nc.close()

@@ -69,7 +69,9 @@ async def _uplink_stream(fed: LocalFederation):  # type: ignore[no-untyped-def]
 async def _can_log_in(fed: LocalFederation, node_id: str, port: int) -> bool:
     """Whether the node's NATS identity may log in at the server on ``port`` alone."""
     try:
-        nc = await nats.connect(f"tls://127.0.0.1:{port}", **fed.nats_options(node_id), allow_reconnect=False, max_reconnect_attempts=0, connect_timeout=2)
+        nc = await nats.connect(
+            f"tls://127.0.0.1:{port}", **fed.nats_options(node_id), allow_reconnect=False, max_reconnect_attempts=0, connect_timeout=2
+        )
     except Exception:  # refused (authorization violation) or not reachable: not admitted
         return False
     await nc.close()
@@ -114,7 +116,9 @@ def test_a_three_server_cluster_loses_a_server_mid_run_and_nothing_is_lost(tmp_p
         operator, clerk = Api(fed.hub_url, "operator", fed.password), Api(fed.hub_url, "clerk-mzj", fed.password)
         # the nodes were given every server's URL at enrolment
         for v in villages:
-            assert nats_servers(json.loads((fed.node_dir(v.node_id) / "node.json").read_text())["nats_url"]) == [f"tls://127.0.0.1:{m.port}" for m in cluster]
+            assert nats_servers(json.loads((fed.node_dir(v.node_id) / "node.json").read_text())["nats_url"]) == [
+                f"tls://127.0.0.1:{m.port}" for m in cluster
+            ]
 
         stream = eventually(lambda: run_async(_uplink_stream(fed)), what="the uplink stream")
         assert stream.config.num_replicas == 3 and len(stream.cluster.replicas) == 2  # R3: a leader and two copies
@@ -136,11 +140,18 @@ def test_a_three_server_cluster_loses_a_server_mid_run_and_nothing_is_lost(tmp_p
         last = operator.get("/api/applications").json()[-1]  # taken after the kill
         assert clerk.post(f"/api/applications/{last['id']}/decision", json={"decision": "approve"}).status_code == 200
         village_of = {v.node_id: a for v, a in zip(villages, agents)}
-        eventually(lambda: village_of[last["node_id"]].get(f"/api/applications/{last['id']}").json()["status"] == "approved", what="the decision at the village")
+        eventually(
+            lambda: village_of[last["node_id"]].get(f"/api/applications/{last['id']}").json()["status"] == "approved",
+            what="the decision at the village",
+        )
 
         # the killed server comes back and catches up
         fed.start_nats_member(leader)
-        eventually(lambda: (info := run_async(_uplink_stream(fed))) and all(p.current for p in info.cluster.replicas), timeout=60, what="the restarted server to catch up")
+        eventually(
+            lambda: (info := run_async(_uplink_stream(fed))) and all(p.current for p in info.cluster.replicas),
+            timeout=60,
+            what="the restarted server to catch up",
+        )
         # an existing stream is brought to the replica count asked for (a county hub moving onto a cluster)
         assert run_async(_kept_in(fed, 1)) == 1 and run_async(_kept_in(fed, 3)) == 3
         with fed.log_path("hub").open() as log:
@@ -187,7 +198,10 @@ def test_two_hub_ingest_workers_on_postgresql_apply_every_batch_once(tmp_path: P
                 await nc.close()
 
             run_async(replay())
-            eventually(lambda: sum(fed.log_path(n).read_text().count("duplicate yiwang.up.") for n in ("hub", "worker")) >= 2 * len(batches), what="every replayed copy classified")
+            eventually(
+                lambda: sum(fed.log_path(n).read_text().count("duplicate yiwang.up.") for n in ("hub", "worker")) >= 2 * len(batches),
+                what="every replayed copy classified",
+            )
             with engine.connect() as conn:
                 assert conn.execute(text("SELECT id, up_seq FROM node ORDER BY id")).all() == cursors
                 assert conn.execute(text("SELECT count(*) FROM uplinkbatch")).scalar_one() == len(batches)

@@ -34,6 +34,12 @@ def test_heartbeat_catalog_publication_and_dashboard(federation: LocalFederation
     guide = agent.get("/api/catalog", params={"q": "高龄"})
     assert guide.status_code == 200 and next(i for i in guide.json() if i["code"] == "MZ-003")["time_limit_days"] == 7
     assert operator.get("/api/catalog/versions").json()[0] | {"published_at": None} == {
-        "version": 2, "published_at": None, "published_by": "operator", "note": "压缩时限", "items": len(operator.get("/api/catalog").json()["items"]), "nodes_running": 1}
+        "version": 2,
+        "published_at": None,
+        "published_by": "operator",
+        "note": "压缩时限",
+        "items": len(operator.get("/api/catalog").json()["items"]),
+        "nodes_running": 1,
+    }
     metrics = httpx.get(f"{federation.hub_url}/metrics", timeout=10).text
     assert 'yiwang_node_catalog_version{node="shangcun"} 2' in metrics and "yiwang_catalog_version 2" in metrics

@@ -19,7 +19,15 @@ def test_supplement_round_trip(federation: LocalFederation):
     spec = running_village(federation, "shangcun")
     agent = Api(f"http://127.0.0.1:{spec.port}", "agent", federation.password)
     clerk = Api(federation.hub_url, "clerk-mzj", federation.password)
-    app = agent.post("/api/applications", json={"item_code": "MZ-001", "applicant_name": "李桂芳", "applicant_id_number": resident_id(11), "materials_checked": ["居民身份证", "家庭经济状况核对授权书", "家庭收入情况声明"]}).json()
+    app = agent.post(
+        "/api/applications",
+        json={
+            "item_code": "MZ-001",
+            "applicant_name": "李桂芳",
+            "applicant_id_number": resident_id(11),
+            "materials_checked": ["居民身份证", "家庭经济状况核对授权书", "家庭收入情况声明"],
+        },
+    ).json()
     eventually(lambda: clerk.get(f"/api/applications/{app['id']}").status_code == 200, what="the case at the hub")
 
     assert clerk.post(f"/api/applications/{app['id']}/supplement-request", json={"missing": [" "]}).status_code == 400
@@ -29,7 +37,9 @@ def test_supplement_round_trip(federation: LocalFederation):
     eventually(lambda: agent.get(f"/api/applications/{app['id']}").json()["status"] == "supplement_requested", what="the request at the node")
     assert agent.get(f"/api/applications/{app['id']}").json()["supplement_json"] == '["村委会出具的家庭收入证明", "近六个月银行流水"]'
 
-    half = agent.post(f"/api/applications/{app['id']}/supplement", data={"have_0": "1"}, files={"file_1": ("", b"", "application/octet-stream")})  # as a browser sends an empty file input
+    half = agent.post(
+        f"/api/applications/{app['id']}/supplement", data={"have_0": "1"}, files={"file_1": ("", b"", "application/octet-stream")}
+    )  # as a browser sends an empty file input
     assert half.status_code == 400 and "近六个月银行流水" in half.json()["detail"]  # the list is supplied in full, once
     done = agent.post(f"/api/applications/{app['id']}/supplement", data={"have_0": "1"}, files={"file_1": ("流水.pdf", SCAN, "application/pdf")})
     assert done.status_code == 200 and done.json()["status"] == "submitted"

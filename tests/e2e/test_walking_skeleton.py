@@ -7,7 +7,8 @@ from __future__ import annotations
 import base64
 import time
 from collections import Counter
-from typing import Callable, TypeVar
+from collections.abc import Callable
+from typing import TypeVar
 
 import pytest
 
@@ -33,10 +34,17 @@ def eventually(check: Callable[[], X], timeout: float = 45.0, what: str = "condi
 
 
 def submit(agent: Api, n: int) -> dict:
-    response = agent.post("/api/applications", json={
-        "item_code": "MZ-003", "materials_checked": checked("MZ-003"), "applicant_name": f"申请人{n}", "applicant_id_number": resident_id(n),
-        "by_proxy": True, "authorisation_png_base64": SIGNATURE_PNG,
-    })
+    response = agent.post(
+        "/api/applications",
+        json={
+            "item_code": "MZ-003",
+            "materials_checked": checked("MZ-003"),
+            "applicant_name": f"申请人{n}",
+            "applicant_id_number": resident_id(n),
+            "by_proxy": True,
+            "authorisation_png_base64": SIGNATURE_PNG,
+        },
+    )
     assert response.status_code == 201, response.text
     return response.json()
 
@@ -52,7 +60,10 @@ def test_application_round_trip_survives_nats_outage(federation: LocalFederation
         return operator.get("/api/applications").json()
 
     # a bad resident ID is refused with a Chinese problem and nothing is saved
-    bad = agent.post("/api/applications", json={"item_code": "MZ-003", "materials_checked": checked("MZ-003"), "applicant_name": "张三", "applicant_id_number": "110105194912310021"})
+    bad = agent.post(
+        "/api/applications",
+        json={"item_code": "MZ-003", "materials_checked": checked("MZ-003"), "applicant_name": "张三", "applicant_id_number": "110105194912310021"},
+    )
     assert bad.status_code == 400 and bad.headers["content-type"].startswith("application/problem+json")
     assert "校验位" in bad.json()["detail"] and agent.get("/api/applications").json() == []
 
@@ -75,7 +86,10 @@ def test_application_round_trip_survives_nats_outage(federation: LocalFederation
     federation.start_nats()
     eventually(lambda: len(hub_apps()) == 6, what="all 6 applications at the hub")
     eventually(lambda: agent.get("/api/status").json()["waiting_events"] == 0, what="node backlog drained")
-    eventually(lambda: agent.get(f"/api/applications/{online[0]['id']}").json()["status"] == "approved", what="decision made during the outage to reach the node")
+    eventually(
+        lambda: agent.get(f"/api/applications/{online[0]['id']}").json()["status"] == "approved",
+        what="decision made during the outage to reach the node",
+    )
 
     # exactly once at the hub, by id and by receipt number
     apps = hub_apps()
@@ -106,10 +120,15 @@ def test_application_round_trip_survives_nats_outage(federation: LocalFederation
     assert agent.post(f"/api/applications/{online[0]['id']}/evaluation", json={"level": 4}).status_code == 409  # once
     dispatched = agent.post(f"/api/applications/{offline[0]['id']}/dispatch", json={"courier": "中国邮政 EMS", "tracking_no": "EA123456789CN"})
     assert dispatched.status_code == 200 and dispatched.json()["status"] == "dispatched"
-    complaint = agent.post("/api/complaints", json={"text": "等候时间太长，窗口只开了一个", "application_id": offline[1]["id"], "contact": "13800138000"})
+    complaint = agent.post(
+        "/api/complaints", json={"text": "等候时间太长，窗口只开了一个", "application_id": offline[1]["id"], "contact": "13800138000"}
+    )
     assert complaint.status_code == 201
     eventually(lambda: [e["level"] for e in operator.get("/api/evaluations").json()] == [5], what="the evaluation at the hub")
-    eventually(lambda: [c["complaint_id"] for c in operator.get("/api/complaints").json()] == [complaint.json()["complaint_id"]], what="the complaint at the hub")
+    eventually(
+        lambda: [c["complaint_id"] for c in operator.get("/api/complaints").json()] == [complaint.json()["complaint_id"]],
+        what="the complaint at the hub",
+    )
     eventually(lambda: operator.get(f"/api/applications/{offline[0]['id']}").json()["status"] == "dispatched", what="dispatch at the hub")
 
     # nothing was quarantined, and the hub's cursor is where the node's chain is

@@ -66,12 +66,22 @@ def test_a_village_day_crosses_64_kbit_cut_every_90_s_exactly_once(federation: L
     try:
         ids = []
         for n in range(200):
-            response = agent.post("/api/applications", json={"item_code": "MZ-001", "materials_checked": checked("MZ-001"), "applicant_name": f"村民{n:03d}", "applicant_id_number": resident_id(3000 + n)})
+            response = agent.post(
+                "/api/applications",
+                json={
+                    "item_code": "MZ-001",
+                    "materials_checked": checked("MZ-001"),
+                    "applicant_name": f"村民{n:03d}",
+                    "applicant_id_number": resident_id(3000 + n),
+                },
+            )
             assert response.status_code == 201, response.text
             ids.append(response.json()["id"])
         originals = [document_photo(seed, lines=12) for seed in range(5)]
         for app_id, photo in zip(ids, originals):
-            up = agent.post(f"/api/applications/{app_id}/materials", data={"material": "居民身份证"}, files={"file": ("身份证.jpg", photo, "image/jpeg")})
+            up = agent.post(
+                f"/api/applications/{app_id}/materials", data={"material": "居民身份证"}, files={"file": ("身份证.jpg", photo, "image/jpeg")}
+            )
             assert up.status_code == 201, up.text
         assert agent.get("/api/status").json()["online"] is False
         proxy.restore()
@@ -100,8 +110,10 @@ def test_a_village_day_crosses_64_kbit_cut_every_90_s_exactly_once(federation: L
         # a cut fails the sends in flight at once (LinkLost), not after their timeouts: a chunk
         # left waiting out its budget would keep the link idle for seconds after every reconnect
         assert not re.search(r"not acknowledged.*TimeoutError", node_log), [l for l in node_log.splitlines() if "not acknowledged" in l]
-        print(f"\n64 kbit/s, 300 ms, {proxy.cuts} cuts: {proxy.up.forwarded} bytes up for {batch_bytes} + {file_bytes} that had to travel "
-              f"({proxy.up.forwarded / must_travel:.2f}x); {proxy.down.forwarded} bytes down; {batch_bytes / 200:.0f} B of batch per application")
+        print(
+            f"\n64 kbit/s, 300 ms, {proxy.cuts} cuts: {proxy.up.forwarded} bytes up for {batch_bytes} + {file_bytes} that had to travel "
+            f"({proxy.up.forwarded / must_travel:.2f}x); {proxy.down.forwarded} bytes down; {batch_bytes / 200:.0f} B of batch per application"
+        )
     finally:
         federation.stop("shangcun")
         proxy.stop()
@@ -130,7 +142,10 @@ def test_a_silenced_link_is_seen_at_the_node_within_30_s_and_at_the_hub_within_t
         assert operator.get("/api/dashboard").json()["hub_nats_connected"] is True
         proxy.silence()
         silenced = time.monotonic()
-        taken = agent.post("/api/applications", json={"item_code": "MZ-001", "materials_checked": checked("MZ-001"), "applicant_name": "王五", "applicant_id_number": resident_id(77)})
+        taken = agent.post(
+            "/api/applications",
+            json={"item_code": "MZ-001", "materials_checked": checked("MZ-001"), "applicant_name": "王五", "applicant_id_number": resident_id(77)},
+        )
         assert taken.status_code == 201  # the window works on a dead link
         eventually(lambda: node_row()["silent"], timeout=20, what="the hub to mark the point silent")
         assert time.monotonic() - silenced <= 3 * 3 + 3  # three missed 3 s heartbeats (the last one up to 3 s before the silence)
@@ -143,7 +158,11 @@ def test_a_silenced_link_is_seen_at_the_node_within_30_s_and_at_the_hub_within_t
         banner = page.get("/").text
         assert "连接中断" in banner and "1 条记录" in banner, re.search(r"id=\"sync-status\".{0,400}", banner, re.S).group(0)
         proxy.restore()
-        eventually(lambda: agent.get("/api/status").json()["online"] and agent.get("/api/status").json()["waiting_events"] == 0, timeout=60, what="the node back and its application through")
+        eventually(
+            lambda: agent.get("/api/status").json()["online"] and agent.get("/api/status").json()["waiting_events"] == 0,
+            timeout=60,
+            what="the node back and its application through",
+        )
         eventually(lambda: not node_row()["silent"], what="the hub to see the point again")
     finally:
         federation.stop("shangcun")
@@ -162,11 +181,19 @@ def test_a_metered_point_sends_records_at_once_and_files_only_when_allowed(feder
         assert operator.post("/api/nodes/shangcun/link", json={"metered": True, "hours": "25-26"}).status_code == 400  # not an hour
         assert operator.post("/api/nodes/shangcun/link", json={"metered": True}).json()["metered"] is True  # files only on request
         eventually(lambda: agent.get("/api/status").json()["link"]["metered"], what="the node to learn its metered mode")
-        app = agent.post("/api/applications", json={"item_code": "MZ-001", "materials_checked": checked("MZ-001"), "applicant_name": "赵六", "applicant_id_number": resident_id(88)}).json()
+        app = agent.post(
+            "/api/applications",
+            json={"item_code": "MZ-001", "materials_checked": checked("MZ-001"), "applicant_name": "赵六", "applicant_id_number": resident_id(88)},
+        ).json()
         photo = document_photo(9, lines=8)
-        sent = agent.post(f"/api/applications/{app['id']}/materials", data={"material": "居民身份证"}, files={"file": ("证.jpg", photo, "image/jpeg")})
+        sent = agent.post(
+            f"/api/applications/{app['id']}/materials", data={"material": "居民身份证"}, files={"file": ("证.jpg", photo, "image/jpeg")}
+        )
         assert sent.status_code == 201 and sent.json()["size"] < len(photo)
-        view = eventually(lambda: (r := clerk.get(f"/api/applications/{app['id']}")).status_code == 200 and r.json()["materials"] and r.json(), what="the records at the hub")
+        view = eventually(
+            lambda: (r := clerk.get(f"/api/applications/{app['id']}")).status_code == 200 and r.json()["materials"] and r.json(),
+            what="the records at the hub",
+        )
         time.sleep(4)  # four heartbeats: the file stays at the node
         assert clerk.get(f"/api/applications/{app['id']}").json()["materials_complete"] is False and view["materials"][0]["arrived"] is False
         assert agent.get("/api/status").json()["waiting_files"] == 1
@@ -180,17 +207,27 @@ def test_a_metered_point_sends_records_at_once_and_files_only_when_allowed(feder
         assert clerk.post(f"/api/applications/{app['id']}/materials/{sha}/original").status_code == 202
 
         def original() -> dict | None:
-            return next((m for m in clerk.get(f"/api/applications/{app['id']}").json()["materials"] if m["material"] == "居民身份证（原图）" and m["arrived"]), None)
+            return next(
+                (
+                    m
+                    for m in clerk.get(f"/api/applications/{app['id']}").json()["materials"]
+                    if m["material"] == "居民身份证（原图）" and m["arrived"]
+                ),
+                None,
+            )
 
         got = eventually(original, what="the original at the hub while the point is metered")
         full = clerk.get(f"/api/applications/{app['id']}/materials/{got['sha256']}").content
-        from PIL import Image
         import io
+
+        from PIL import Image
 
         assert Image.open(io.BytesIO(full)).size == Image.open(io.BytesIO(photo)).size == (4000, 3000)  # full size...
         assert got["size"] > sent.json()["size"] and b"GPS" not in full and 0x8825 not in Image.open(io.BytesIO(full)).getexif()  # ...but no GPS
         assert 0x8825 in Image.open(io.BytesIO(photo)).getexif()  # which the photo as taken had
-        assert not next(m for m in clerk.get(f"/api/applications/{app['id']}").json()["materials"] if m["sha256"] == sha)["arrived"]  # the copy still waits for its hours
+        assert not next(m for m in clerk.get(f"/api/applications/{app['id']}").json()["materials"] if m["sha256"] == sha)[
+            "arrived"
+        ]  # the copy still waits for its hours
         case_page = httpx.Client(base_url=federation.hub_url, timeout=30)
         token = re.search(r'name="_csrf_token" value="([^"]+)"', case_page.get("/login").text).group(1)
         case_page.post("/login", data={"username": "clerk-mzj", "password": federation.password, "_csrf_token": token})

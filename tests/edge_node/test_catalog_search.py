@@ -8,7 +8,10 @@ from pathlib import Path
 from edge_node.catalog import install_catalog, list_items
 from edge_node.store import Store
 
-CATALOG = {"version": 1, "items": [{"code": "MZ-003", "name": "高龄津贴申领", "department": "mzj", "department_name": "县民政局", "time_limit_days": 10, "fee_fen": 0}]}
+CATALOG = {
+    "version": 1,
+    "items": [{"code": "MZ-003", "name": "高龄津贴申领", "department": "mzj", "department_name": "县民政局", "time_limit_days": 10, "fee_fen": 0}],
+}
 
 
 def test_a_search_of_a_thousand_words_answers(tmp_path: Path):

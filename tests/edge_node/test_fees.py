@@ -4,7 +4,6 @@ daily close with discrepancies kept, remittance, and reconciliation with a provi
 from __future__ import annotations
 
 import json
-from datetime import datetime, timezone
 from pathlib import Path
 
 import pytest
@@ -12,18 +11,28 @@ import pytest
 from edge_node import cases, fees
 from edge_node.auth import add_user
 from edge_node.catalog import install_catalog
-from weblayer.errors import Conflict, Forbidden, InvalidInput
 from edge_node.reconcile import StatementLine, parse_statement, reconcile, reconcile_lines
 from edge_node.store import Store, set_meta
+from weblayer.errors import Conflict, Forbidden, InvalidInput
 
 from ..conftest import resident_id
 
 AGENT = {"username": "agent", "display_name": "代办员 王秀兰"}
-CATALOG = {"version": 1, "items": [
-    {"code": "YB-001", "name": "城乡居民医保参保缴费", "department": "ybj", "department_name": "县医疗保障局", "time_limit_days": 1, "fee_fen": 38000},
-    {"code": "GA-001", "name": "居民身份证换领", "department": "gaj", "department_name": "县公安局", "time_limit_days": 20, "fee_fen": 2000},
-    {"code": "MZ-003", "name": "高龄津贴申领", "department": "mzj", "department_name": "县民政局", "time_limit_days": 10, "fee_fen": 0},
-]}
+CATALOG = {
+    "version": 1,
+    "items": [
+        {
+            "code": "YB-001",
+            "name": "城乡居民医保参保缴费",
+            "department": "ybj",
+            "department_name": "县医疗保障局",
+            "time_limit_days": 1,
+            "fee_fen": 38000,
+        },
+        {"code": "GA-001", "name": "居民身份证换领", "department": "gaj", "department_name": "县公安局", "time_limit_days": 20, "fee_fen": 2000},
+        {"code": "MZ-003", "name": "高龄津贴申领", "department": "mzj", "department_name": "县民政局", "time_limit_days": 10, "fee_fen": 0},
+    ],
+}
 
 
 @pytest.fixture
@@ -97,12 +106,12 @@ def test_refunds_are_partial_or_full_never_more_than_paid(store):
 
 
 def test_daily_close_totals_every_method_and_keeps_a_discrepancy(store):
-    pay(store, 1)                                            # cash 380.00
-    pay(store, 2, item="GA-001")                             # cash  20.00
-    voided = pay(store, 3, item="GA-001")["receipt_no"]      # cash  20.00, voided
+    pay(store, 1)  # cash 380.00
+    pay(store, 2, item="GA-001")  # cash  20.00
+    voided = pay(store, 3, item="GA-001")["receipt_no"]  # cash  20.00, voided
     fees.void_receipt(store, voided, "收错了", AGENT, "chief", "pw2")
     refunded = pay(store, 4, method="wechat", reference="4200001")["receipt_no"]  # wechat 380.00
-    fees.refund(store, refunded, 8000, "部分退费", AGENT, "chief", "pw2")         # −80.00 wechat
+    fees.refund(store, refunded, 8000, "部分退费", AGENT, "chief", "pw2")  # −80.00 wechat
     totals = fees.day_totals(store, "agent", fees.business_date(fees.utcnow()))
     assert totals["net"] == {"cash": 40000, "wechat": 30000, "alipay": 0, "unionpay": 0}
     assert totals["receipts"] == 3 and totals["refunds"] == 1 and totals["cash_expected_fen"] == 40000

@@ -13,11 +13,11 @@ from stdnum.cn import ric
 
 from edge_node import cases, link, materials
 from edge_node.catalog import install_catalog, list_items
-from weblayer.errors import Conflict, InvalidInput
 from edge_node.intake import validate_resident_id
-from weblayer.display import mask_id
 from edge_node.store import Store, set_meta
-from sync_protocol import GENESIS, Accepted, Duplicate, IngestCursor, Record, Rejected, open_batch, seal_next
+from sync_protocol import GENESIS, Accepted, Duplicate, IngestCursor, Record, Rejected, seal_next
+from weblayer.display import mask_id
+from weblayer.errors import Conflict, InvalidInput
 
 from ..images import signature
 
@@ -26,7 +26,10 @@ HUB_KEY = SigningKey(bytes(range(5, 37)))
 AGENT = {"username": "agent", "display_name": "代办员 王秀兰"}
 GOOD_ID = "11010519491231002X"
 FORM = {"item_code": "MZ-003", "applicant_name": "张三", "applicant_id_number": GOOD_ID}
-CATALOG = {"version": 1, "items": [{"code": "MZ-003", "name": "高龄津贴申领", "department": "mzj", "department_name": "县民政局", "time_limit_days": 10, "fee_fen": 0}]}
+CATALOG = {
+    "version": 1,
+    "items": [{"code": "MZ-003", "name": "高龄津贴申领", "department": "mzj", "department_name": "县民政局", "time_limit_days": 10, "fee_fen": 0}],
+}
 
 
 @pytest.fixture
@@ -72,8 +75,17 @@ def test_intake_writes_application_and_outbox_event_together(store):
     assert json.loads(event["data_json"])["application_id"] == app["id"]
 
 
-@pytest.mark.parametrize("field, value", [("applicant_id_number", "110105194912310021"), ("item_code", "NOPE"), ("applicant_name", " "), ("applicant_phone", "12345"),
-                                          ("applicant_name", "\u200b\u200d\u2060"), ("applicant_name", "张\x00三")])  # zero-width only; a NUL (issue 18 finding 4)
+@pytest.mark.parametrize(
+    "field, value",
+    [
+        ("applicant_id_number", "110105194912310021"),
+        ("item_code", "NOPE"),
+        ("applicant_name", " "),
+        ("applicant_phone", "12345"),
+        ("applicant_name", "\u200b\u200d\u2060"),
+        ("applicant_name", "张\x00三"),
+    ],
+)  # zero-width only; a NUL (issue 18 finding 4)
 def test_bad_input_saves_nothing(store, field, value):
     with pytest.raises(InvalidInput) as err:
         cases.submit_application(store, FORM | {field: value}, AGENT)
@@ -114,7 +126,12 @@ def test_sealed_batches_chain_and_verify_at_the_receiver(store):
 
 def test_downlink_decision_is_applied_once_and_forgeries_are_quarantined(store):
     app = cases.submit_application(store, FORM, AGENT)
-    decision = Record("decision.made", "d1", "2026-11-23T09:00:00.000000Z", {"application_id": app["id"], "decision": "approved", "decided_by": "王敏", "decided_at": "2026-11-23T09:00:00.000000Z"})
+    decision = Record(
+        "decision.made",
+        "d1",
+        "2026-11-23T09:00:00.000000Z",
+        {"application_id": app["id"], "decision": "approved", "decided_by": "王敏", "decided_at": "2026-11-23T09:00:00.000000Z"},
+    )
     wire, _ = seal_next("shangcun", "down", GENESIS, [decision], "2026-11-23T09:00:00.000000Z", HUB_KEY)
     assert isinstance(link.apply_downlink(store, "shangcun", HUB_KEY.verify_key, wire), Accepted)
     assert isinstance(link.apply_downlink(store, "shangcun", HUB_KEY.verify_key, wire), Duplicate)
@@ -129,7 +146,9 @@ def test_pickup_needs_a_result_and_goes_into_the_outbox(store):
     with pytest.raises(Conflict):
         cases.record_pickup(store, app["id"], "张三", AGENT, GOOD_ID)
     with store.write() as conn:
-        cases.apply_decision(conn, {"application_id": app["id"], "decision": "approved", "decided_by": "王敏", "decided_at": "2026-11-23T09:00:00.000000Z"})
+        cases.apply_decision(
+            conn, {"application_id": app["id"], "decision": "approved", "decided_by": "王敏", "decided_at": "2026-11-23T09:00:00.000000Z"}
+        )
     with pytest.raises(InvalidInput) as err:
         cases.record_pickup(store, app["id"], "张三", AGENT, "")  # the collector's ID is checked
     assert err.value.field == "collector_id_number" and "领取人" in err.value.message
@@ -188,9 +207,16 @@ def test_a_node_file_from_migration_1_is_upgraded_in_place(tmp_path):
     store.close()
 
 
-ITEM = {"code": "MZ-001", "name": "最低生活保障申请", "materials": [
-    {"name": "居民身份证", "shared": False}, {"name": "户口簿", "shared": True},
-    {"name": "家庭经济状况核对授权书", "shared": False}, {"name": "家庭收入情况声明", "shared": False}]}
+ITEM = {
+    "code": "MZ-001",
+    "name": "最低生活保障申请",
+    "materials": [
+        {"name": "居民身份证", "shared": False},
+        {"name": "户口簿", "shared": True},
+        {"name": "家庭经济状况核对授权书", "shared": False},
+        {"name": "家庭收入情况声明", "shared": False},
+    ],
+}
 
 
 def test_missing_materials_are_all_listed_and_shared_ones_are_never_demanded():
@@ -225,7 +251,23 @@ def test_a_bad_upload_refuses_the_whole_intake(store, tmp_path):
 
 
 def test_legal_person_items_take_a_checked_unified_social_credit_code(store):
-    install_catalog(store, {"version": 2, "items": [{"code": "SC-001", "name": "个体工商户登记", "department": "scj", "department_name": "县市场监督管理局", "time_limit_days": 3, "fee_fen": 0, "service_object": "legal"}]})
+    install_catalog(
+        store,
+        {
+            "version": 2,
+            "items": [
+                {
+                    "code": "SC-001",
+                    "name": "个体工商户登记",
+                    "department": "scj",
+                    "department_name": "县市场监督管理局",
+                    "time_limit_days": 3,
+                    "fee_fen": 0,
+                    "service_object": "legal",
+                }
+            ],
+        },
+    )
     form = {"item_code": "SC-001", "applicant_name": "青山镇小卖部"}
     with pytest.raises(InvalidInput, match="统一社会信用代码校验位"):
         cases.submit_application(store, form | {"applicant_id_number": "91110000600037341X"}, AGENT)
@@ -236,11 +278,21 @@ def test_legal_person_items_take_a_checked_unified_social_credit_code(store):
 
 
 def test_a_catalog_version_on_the_downlink_replaces_the_catalog_and_an_older_one_is_ignored(store):
-    newer = {"version": 5, "items": [{"code": "RS-009", "name": "新事项", "department": "rsj", "department_name": "县人社局", "time_limit_days": 5, "fee_fen": 0}]}
+    newer = {
+        "version": 5,
+        "items": [{"code": "RS-009", "name": "新事项", "department": "rsj", "department_name": "县人社局", "time_limit_days": 5, "fee_fen": 0}],
+    }
     older = {"version": 3, "items": []}
     pos, wires = GENESIS, []
     for i, catalog in enumerate((newer, older)):
-        wire, pos = seal_next("shangcun", "down", pos, [Record("catalog.version", f"c{i}", "2026-11-23T09:00:00.000000Z", catalog)], "2026-11-23T09:00:00.000000Z", HUB_KEY)
+        wire, pos = seal_next(
+            "shangcun",
+            "down",
+            pos,
+            [Record("catalog.version", f"c{i}", "2026-11-23T09:00:00.000000Z", catalog)],
+            "2026-11-23T09:00:00.000000Z",
+            HUB_KEY,
+        )
         wires.append(wire)
     for wire in wires:
         assert isinstance(link.apply_downlink(store, "shangcun", HUB_KEY.verify_key, wire), Accepted)
@@ -264,15 +316,30 @@ def test_a_result_whose_licence_the_hub_did_not_sign_is_refused(store):
     from sync_protocol import seal_licence
 
     app = cases.submit_application(store, FORM, AGENT)
-    doc = {"licence_no": "YW1", "kind": "x", "item_code": "MZ-003", "item_name": "x", "holder_name": "张三", "holder_id": GOOD_ID, "application_id": app["id"], "issued_at": "t", "issuer": "x"}
+    doc = {
+        "licence_no": "YW1",
+        "kind": "x",
+        "item_code": "MZ-003",
+        "item_name": "x",
+        "holder_name": "张三",
+        "holder_id": GOOD_ID,
+        "application_id": app["id"],
+        "issued_at": "t",
+        "issuer": "x",
+    }
     for key, expected in ((NODE_KEY, Rejected), (HUB_KEY, Accepted)):  # a refused batch does not advance: both are seq 1
-        record = Record("result.issued", f"r-{expected.__name__}", "2026-11-23T09:00:00.000000Z", {"application_id": app["id"], "licence_no": "YW1", "licence": seal_licence(doc, key)})
+        record = Record(
+            "result.issued",
+            f"r-{expected.__name__}",
+            "2026-11-23T09:00:00.000000Z",
+            {"application_id": app["id"], "licence_no": "YW1", "licence": seal_licence(doc, key)},
+        )
         wire, _ = seal_next("shangcun", "down", GENESIS, [record], "2026-11-23T09:00:00.000000Z", HUB_KEY)
         assert isinstance(link.apply_downlink(store, "shangcun", HUB_KEY.verify_key, wire), expected)
     assert [r["licence_no"] for r in store.query("SELECT licence_no FROM licences")] == ["YW1"]
 
 
-@pytest.mark.parametrize("name", ["买买提·艾力", "\U00020000\U0002A6D6", "\ue000明", "王 小 二"])
+@pytest.mark.parametrize("name", ["买买提·艾力", "\U00020000\U0002a6d6", "\ue000明", "王 小 二"])
 def test_names_of_every_kind_are_kept(store, name):
     """Rare characters (CJK Extension B, private-use code points some systems type 生僻字 as),
     the middle dot of minority names and spaces stay; only invisible or control characters go."""

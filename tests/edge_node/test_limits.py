@@ -12,9 +12,9 @@ import sqlite3
 import pytest
 
 from edge_node import cases, link
-from weblayer.errors import InvalidInput
 from edge_node.store import add_outbox
 from sync_protocol import COMPLAINT_FILED, MAX_BATCH_BYTES, MAX_RECORD_BYTES, open_batch
+from weblayer.errors import InvalidInput
 
 from .test_intake_and_link import AGENT, FORM, NODE_KEY, counts, store  # noqa: F401  (store: the fixture)
 from .test_web import client, login  # noqa: F401  (client: the fixture)
@@ -63,8 +63,10 @@ def test_any_record_over_its_bound_rolls_back_the_whole_write(store):  # noqa: F
 def test_an_event_no_batch_can_carry_is_set_aside_and_the_events_behind_it_go_on(store):  # noqa: F811
     first = cases.submit_application(store, FORM, AGENT)
     with store.write() as conn:  # as a version without the bound at the door wrote it
-        conn.execute("INSERT INTO outbox (id, kind, at, data_json) VALUES ('old', ?, '2026-12-01T08:00:00Z', ?)",
-                     (COMPLAINT_FILED, json.dumps({"complaint_id": "shangcun-T000001", "text": "诉" * 400_000}, ensure_ascii=False)))
+        conn.execute(
+            "INSERT INTO outbox (id, kind, at, data_json) VALUES ('old', ?, '2026-12-01T08:00:00Z', ?)",
+            (COMPLAINT_FILED, json.dumps({"complaint_id": "shangcun-T000001", "text": "诉" * 400_000}, ensure_ascii=False)),
+        )
     second = cases.submit_application(store, FORM | {"applicant_name": "李四"}, AGENT)
     assert link.seal_pending(store, "shangcun", NODE_KEY) == 2  # never raises: the sealer cannot fail on a committed event
     batches = [open_batch(r["wire"], NODE_KEY.verify_key) for r in store.query("SELECT wire FROM uplink_batches ORDER BY seq")]
@@ -90,7 +92,10 @@ def test_a_long_offline_day_over_900_kB_seals_into_batches_that_each_fit(store):
 def test_an_unencodable_event_between_two_others_is_set_aside_and_not_stamped_with_their_batch(store):  # noqa: F811
     first = cases.submit_application(store, FORM, AGENT)
     with store.write() as conn:  # a float: no batch can carry it (money is integer fen)
-        conn.execute("INSERT INTO outbox (id, kind, at, data_json) VALUES ('float', ?, '2026-12-01T08:00:00Z', ?)", (COMPLAINT_FILED, json.dumps({"complaint_id": "shangcun-T000009", "text": "x", "amount": 1.5})))
+        conn.execute(
+            "INSERT INTO outbox (id, kind, at, data_json) VALUES ('float', ?, '2026-12-01T08:00:00Z', ?)",
+            (COMPLAINT_FILED, json.dumps({"complaint_id": "shangcun-T000009", "text": "x", "amount": 1.5})),
+        )
     second = cases.submit_application(store, FORM | {"applicant_name": "李四"}, AGENT)
     assert link.seal_pending(store, "shangcun", NODE_KEY) == 1
     batch = open_batch(store.one("SELECT wire FROM uplink_batches")["wire"], NODE_KEY.verify_key)

@@ -3,7 +3,7 @@ the receipt arrives in a signed downlink batch (real SQLite, real files, the nod
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -19,7 +19,10 @@ from ..images import photo
 
 HUB_KEY = SigningKey(bytes(range(7, 39)))
 AGENT = {"username": "agent", "display_name": "代办员 王秀兰"}
-CATALOG = {"version": 1, "items": [{"code": "MZ-003", "name": "高龄津贴申领", "department": "mzj", "department_name": "县民政局", "time_limit_days": 10, "fee_fen": 0}]}
+CATALOG = {
+    "version": 1,
+    "items": [{"code": "MZ-003", "name": "高龄津贴申领", "department": "mzj", "department_name": "县民政局", "time_limit_days": 10, "fee_fen": 0}],
+}
 NOW = "2026-11-23T09:00:00.000000Z"
 
 
@@ -30,7 +33,9 @@ class Node:
         with self.store.write() as conn:
             set_meta(conn, "node_id", "shangcun")
         install_catalog(self.store, CATALOG)
-        self.app = cases.submit_application(self.store, {"item_code": "MZ-003", "applicant_name": "张三", "applicant_id_number": resident_id(3)}, AGENT)
+        self.app = cases.submit_application(
+            self.store, {"item_code": "MZ-003", "applicant_name": "张三", "applicant_id_number": resident_id(3)}, AGENT
+        )
         self.down = GENESIS
 
     def attach(self, content: bytes, name: str = "居民身份证") -> str:
@@ -57,7 +62,7 @@ PHOTO = photo()  # a real one: the node decodes and re-encodes every photo (edge
 
 def test_a_confirmed_copy_is_kept_for_the_retention_period_then_deleted(node: Node):
     sha = node.attach(PHOTO)
-    later = datetime.now(timezone.utc) + timedelta(days=7, minutes=1)
+    later = datetime.now(UTC) + timedelta(days=7, minutes=1)
     assert materials.purge_received(node.store, node.blobs_dir, 7, now=later) == 0  # not confirmed: kept whatever its age
     assert node.state(sha)["stored_here"] is True
 
@@ -90,13 +95,13 @@ def test_the_same_file_attached_again_after_its_purge_is_kept_and_purged_again(n
     again = node.attach(PHOTO, "户口簿")  # the same bytes, scanned for another material
     assert again == sha and node.state(sha)["stored_here"] is True and node.state(sha)["purged_at"] is None
     assert materials.purge_received(node.store, node.blobs_dir, 7) == 0  # a new retention period starts now
-    assert materials.purge_received(node.store, node.blobs_dir, 7, now=datetime.now(timezone.utc) + timedelta(days=8)) == 1
+    assert materials.purge_received(node.store, node.blobs_dir, 7, now=datetime.now(UTC) + timedelta(days=8)) == 1
     assert not materials.blob_path(node.blobs_dir, sha).exists()
 
 
 def test_an_unconfirmed_copy_is_never_deleted(node: Node):
     confirmed, waiting = node.attach(PHOTO), node.attach(b"%PDF-1.7\n" + b"y" * 3000, "户口簿")
     node.receipt(confirmed, len(PHOTO))
-    assert materials.purge_received(node.store, node.blobs_dir, 0, now=datetime.now(timezone.utc) + timedelta(days=365)) == 1
+    assert materials.purge_received(node.store, node.blobs_dir, 0, now=datetime.now(UTC) + timedelta(days=365)) == 1
     assert node.state(waiting)["stored_here"] is True and node.state(waiting)["received_at"] is None
     assert [p["sha256"] for p in blobs.pending_uploads(node.store)] == [waiting]

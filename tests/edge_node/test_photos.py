@@ -9,7 +9,7 @@ import json
 import random
 import struct
 import zlib
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -138,9 +138,16 @@ def test_a_photo_that_cannot_be_read_is_refused_with_a_chinese_message(phone_pho
 def png_header_only(width: int, height: int) -> bytes:
     """A PNG claiming ``width`` x ``height`` black-and-white pixels, in 80 bytes: what a
     decompression bomb looks like before it is decoded."""
+
     def chunk(kind: bytes, data: bytes) -> bytes:
         return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
-    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 1, 0, 0, 0, 0)) + chunk(b"IDAT", zlib.compress(b"\0" * 64)) + chunk(b"IEND", b"")
+
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 1, 0, 0, 0, 0))
+        + chunk(b"IDAT", zlib.compress(b"\0" * 64))
+        + chunk(b"IEND", b"")
+    )
 
 
 @pytest.mark.parametrize("side", [11_000, 20_000])  # 121 MP: over the limit; 400 MP: over twice the limit
@@ -194,6 +201,7 @@ def test_a_signature_drawn_on_screen_is_flattened_on_white_and_stays_a_png():
 
 # --- at intake: what is stored, sent and recorded -------------------------------------------------
 
+
 @pytest.fixture
 def node(tmp_path: Path):
     node = Node(tmp_path)
@@ -206,7 +214,13 @@ def files_in(blobs_dir: Path) -> set[str]:
 
 
 def test_intake_sends_the_optimised_photo_and_keeps_the_original_until_the_copy_is_purged(node: Node, phone_photo: bytes):
-    app = cases.submit_application(node.store, {"item_code": "MZ-003", "applicant_name": "李桂芳", "applicant_id_number": resident_id(8)}, AGENT, node.blobs_dir, [("居民身份证", "IMG_0001.jpg", phone_photo)])
+    app = cases.submit_application(
+        node.store,
+        {"item_code": "MZ-003", "applicant_name": "李桂芳", "applicant_id_number": resident_id(8)},
+        AGENT,
+        node.blobs_dir,
+        [("居民身份证", "IMG_0001.jpg", phone_photo)],
+    )
     [row] = materials.list_materials(node.store, node.blobs_dir, app["id"])
     sent = materials.blob_path(node.blobs_dir, row["sha256"]).read_bytes()
     assert hashlib.sha256(sent).hexdigest() == row["sha256"] and len(sent) == row["size"] <= len(phone_photo) // 10
@@ -223,7 +237,7 @@ def test_intake_sends_the_optimised_photo_and_keeps_the_original_until_the_copy_
 
     node.receipt(row["sha256"], row["size"])
     assert materials.purge_received(node.store, node.blobs_dir, 7) == 0 and len(files_in(node.blobs_dir)) == 2  # inside the retention period
-    assert materials.purge_received(node.store, node.blobs_dir, 7, now=datetime.now(timezone.utc) + timedelta(days=7, minutes=1)) == 1
+    assert materials.purge_received(node.store, node.blobs_dir, 7, now=datetime.now(UTC) + timedelta(days=7, minutes=1)) == 1
     assert files_in(node.blobs_dir) == set()  # the copy and the original, both
 
 
@@ -256,7 +270,9 @@ def test_an_original_another_kept_copy_still_needs_is_not_purged(node: Node, pho
     old one's file before its own receipt."""
     legacy_sha = materials.write_blob(node.blobs_dir, phone_photo)  # as intake stored it before optimisation
     with node.store.write() as conn:
-        materials.record_material(conn, node.app["id"], "居民身份证", materials.StoredFile("old.jpg", legacy_sha, len(phone_photo), "image/jpeg", None, None), AGENT)
+        materials.record_material(
+            conn, node.app["id"], "居民身份证", materials.StoredFile("old.jpg", legacy_sha, len(phone_photo), "image/jpeg", None, None), AGENT
+        )
     again = materials.attach_material(node.store, node.blobs_dir, node.app["id"], "居民身份证", "new.jpg", phone_photo, AGENT)
     assert again["original_sha256"] == legacy_sha
     node.receipt(again["sha256"], again["size"])
@@ -282,8 +298,12 @@ def test_a_node_file_from_before_optimisation_opens_and_purges_its_materials(tmp
         migration(Database(conn))
         conn.execute(f"PRAGMA user_version = {number}")
     sha = materials.write_blob(blobs_dir, b"\xff\xd8\xff\xe0 sent as it was")
-    conn.execute("INSERT INTO applications (id, receipt_no, item_code, applicant_name, applicant_id_number, status, created_at) VALUES ('a1', 'r1', 'MZ-003', '张三', 'x', 'submitted', 't')")
-    conn.execute("INSERT INTO materials (application_id, material, sha256, size, media_type) VALUES ('a1', '居民身份证', ?, 20, 'image/jpeg')", (sha,))
+    conn.execute(
+        "INSERT INTO applications (id, receipt_no, item_code, applicant_name, applicant_id_number, status, created_at) VALUES ('a1', 'r1', 'MZ-003', '张三', 'x', 'submitted', 't')"
+    )
+    conn.execute(
+        "INSERT INTO materials (application_id, material, sha256, size, media_type) VALUES ('a1', '居民身份证', ?, 20, 'image/jpeg')", (sha,)
+    )
     conn.execute("INSERT INTO blob_uploads (sha256, size, sent_bytes, received_at) VALUES (?, 20, 20, '2026-01-01T00:00:00.000000Z')", (sha,))
     conn.commit()
     conn.close()
@@ -299,10 +319,19 @@ def test_a_node_file_from_before_optimisation_opens_and_purges_its_materials(tmp
 
 def test_an_original_asked_for_goes_full_size_upright_and_without_its_metadata(node: Node, phone_photo: bytes):
     """原图: the clerk gets every pixel the phone took, not where or with what it was taken."""
-    app = cases.submit_application(node.store, {"item_code": "MZ-003", "applicant_name": "李桂芳", "applicant_id_number": resident_id(9)}, AGENT, node.blobs_dir, [("居民身份证", "IMG_0002.jpg", phone_photo)])
+    app = cases.submit_application(
+        node.store,
+        {"item_code": "MZ-003", "applicant_name": "李桂芳", "applicant_id_number": resident_id(9)},
+        AGENT,
+        node.blobs_dir,
+        [("居民身份证", "IMG_0002.jpg", phone_photo)],
+    )
     [row] = materials.list_materials(node.store, node.blobs_dir, app["id"])
     assert materials.queue_originals(node.store, node.blobs_dir, [row["sha256"], "ff" * 32]) == {"queued": [row["sha256"]], "gone": ["ff" * 32]}
-    assert materials.queue_originals(node.store, node.blobs_dir, [row["sha256"]]) == {"queued": [row["sha256"]], "gone": []}  # asked twice: queued once
+    assert materials.queue_originals(node.store, node.blobs_dir, [row["sha256"]]) == {
+        "queued": [row["sha256"]],
+        "gone": [],
+    }  # asked twice: queued once
     rows = materials.list_materials(node.store, node.blobs_dir, app["id"])
     [original] = [r for r in rows if r["material"] == "居民身份证（原图）"]
     sent = materials.blob_path(node.blobs_dir, original["sha256"]).read_bytes()
@@ -341,10 +370,13 @@ def _png_with(chunk_type: bytes, payload: bytes) -> bytes:
     return b"\x89PNG\r\n\x1a\n" + header + chunk(chunk_type, payload) + pixels + chunk(b"IEND", b"")
 
 
-@pytest.mark.parametrize("kind, payload", [
-    (b"zTXt", b"Comment\x00\x00" + zlib.compress(b"A" * 2_000_000, 9)),
-    (b"iCCP", b"icc\x00\x00" + zlib.compress(b"\x00" * 2_000_000, 9)),
-])
+@pytest.mark.parametrize(
+    "kind, payload",
+    [
+        (b"zTXt", b"Comment\x00\x00" + zlib.compress(b"A" * 2_000_000, 9)),
+        (b"iCCP", b"icc\x00\x00" + zlib.compress(b"\x00" * 2_000_000, 9)),
+    ],
+)
 def test_a_png_whose_text_or_colour_chunk_inflates_too_far_is_refused_not_a_500(kind, payload):
     with pytest.raises(InvalidInput) as err:
         photos.optimise(_png_with(kind, payload), "image/png")

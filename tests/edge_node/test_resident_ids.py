@@ -11,9 +11,9 @@ from stdnum.cn import ric
 
 from edge_node import cases
 from edge_node.catalog import install_catalog
-from weblayer.errors import InvalidInput
 from edge_node.intake import RegionUnconfirmed, region_name, validate_resident_id
 from edge_node.store import Store, set_meta
+from weblayer.errors import InvalidInput
 
 
 def with_check(first17: str) -> str:
@@ -89,7 +89,15 @@ def store(tmp_path: Path):
     store = Store(tmp_path / "node.sqlite3")
     with store.write() as conn:
         set_meta(conn, "node_id", "shangcun")
-    install_catalog(store, {"version": 1, "items": [{"code": "MZ-004", "name": "高龄津贴申领", "department": "mzj", "department_name": "县民政局", "time_limit_days": 10, "fee_fen": 0}]})
+    install_catalog(
+        store,
+        {
+            "version": 1,
+            "items": [
+                {"code": "MZ-004", "name": "高龄津贴申领", "department": "mzj", "department_name": "县民政局", "time_limit_days": 10, "fee_fen": 0}
+            ],
+        },
+    )
     yield store
     store.close()
 

@@ -24,10 +24,24 @@ def history(tmp_path: Path, keys: list[tuple[int, SigningKey]], node: str = "sha
     (folder / "down").mkdir()
     pos = GENESIS
     for seq in (1, 2):
-        record = Record("application.received", f"e{seq}", T, {"application_id": f"a{seq}", "receipt_no": f"shangcun-{seq:06d}", "item_code": "MZ-003", "applicant_name": "张三", "applicant_id_number": "11010519491231002X", "agent": "agent"})
+        record = Record(
+            "application.received",
+            f"e{seq}",
+            T,
+            {
+                "application_id": f"a{seq}",
+                "receipt_no": f"shangcun-{seq:06d}",
+                "item_code": "MZ-003",
+                "applicant_name": "张三",
+                "applicant_id_number": "11010519491231002X",
+                "agent": "agent",
+            },
+        )
         wire, pos = seal_next(node, "up", pos, [record], T, OLD)
         (folder / "up" / f"{seq:09d}.bin").write_bytes(wire)
-    (folder / "manifest.json").write_text(json.dumps({"node_id": node, "keys": [{"from_seq": f, "public_key": verify_key_to_text(k.verify_key)} for f, k in keys]}))
+    (folder / "manifest.json").write_text(
+        json.dumps({"node_id": node, "keys": [{"from_seq": f, "public_key": verify_key_to_text(k.verify_key)} for f, k in keys]})
+    )
     return folder
 
 
@@ -71,7 +85,11 @@ def test_a_case_not_accepted_and_handed_back_is_restored_with_its_notice(tmp_pat
     down, _ = seal_next("shangcun", "down", GENESIS, [notice], T, HUB)
     (folder / "down" / "000000001.bin").write_bytes(down)
     restore_if_present(store, tmp_path, identity)
-    assert tuple(store.one("SELECT status, decision, decision_reason FROM applications WHERE id = 'a1'")) == ("picked_up", "not_accepted", "不属于本部门受理范围")
+    assert tuple(store.one("SELECT status, decision, decision_reason FROM applications WHERE id = 'a1'")) == (
+        "picked_up",
+        "not_accepted",
+        "不属于本部门受理范围",
+    )
 
 
 def test_a_changed_byte_is_refused_and_nothing_is_applied(tmp_path, node):
@@ -97,7 +115,9 @@ def test_history_for_another_node_or_ending_with_another_key_is_refused(tmp_path
     history(tmp_path, [(1, OLD), (3, NEW)], node="xiacun")
     with pytest.raises(RestoreFailed, match="xiacun"):
         restore_if_present(store, tmp_path, identity)
-    (tmp_path / "restore" / "manifest.json").write_text(json.dumps({"node_id": "shangcun", "keys": [{"from_seq": 1, "public_key": verify_key_to_text(OLD.verify_key)}]}))
+    (tmp_path / "restore" / "manifest.json").write_text(
+        json.dumps({"node_id": "shangcun", "keys": [{"from_seq": 1, "public_key": verify_key_to_text(OLD.verify_key)}]})
+    )
     with pytest.raises(RestoreFailed, match="this device's key"):
         restore_if_present(store, tmp_path, identity)
 
@@ -105,13 +125,14 @@ def test_history_for_another_node_or_ending_with_another_key_is_refused(tmp_path
 def test_a_device_replaced_mid_day_after_fees_a_void_a_refund_and_a_close_keeps_the_books_to_the_fen(tmp_path):
     """Issue 17, finding 5: the replacement continues every number sequence, so its fees and
     complaints reach the county's books instead of colliding with the old device's ids."""
-    from edge_node import cases, fees, link
-    from edge_node.auth import add_user
+    from sqlmodel import Session
+
     from central.db import create_schema, make_engine
     from central.fees import fee_summary
     from central.ingest import ingest_batch
     from central.models import Node
-    from sqlmodel import Session
+    from edge_node import cases, fees, link
+    from edge_node.auth import add_user
     from sync_protocol import Accepted
 
     agent = {"username": "agent", "display_name": "代办员 王秀兰"}
@@ -143,19 +164,37 @@ def test_a_device_replaced_mid_day_after_fees_a_void_a_refund_and_a_close_keeps_
     (folder / "down").mkdir()
     for seq, wire in enumerate(sent, 1):
         (folder / "up" / f"{seq:09d}.bin").write_bytes(wire)
-    (folder / "manifest.json").write_text(json.dumps({"node_id": "shangcun", "keys": [{"from_seq": 1, "public_key": verify_key_to_text(OLD.verify_key)}, {"from_seq": len(sent) + 1, "public_key": verify_key_to_text(NEW.verify_key)}]}))
+    (folder / "manifest.json").write_text(
+        json.dumps(
+            {
+                "node_id": "shangcun",
+                "keys": [
+                    {"from_seq": 1, "public_key": verify_key_to_text(OLD.verify_key)},
+                    {"from_seq": len(sent) + 1, "public_key": verify_key_to_text(NEW.verify_key)},
+                ],
+            }
+        )
+    )
     new = Store(tmp_path / "new" / "node.sqlite3")
     with new.write() as conn:
         set_meta(conn, "node_id", "shangcun")
     restore_if_present(new, tmp_path / "new", NodeIdentity("shangcun", "上村", "village", NEW, HUB.verify_key, "nats://127.0.0.1:9"))
 
     def books(store: Store) -> dict:
-        return {"receipts": [tuple(r) for r in store.query("SELECT receipt_no, amount_fen, method, status, refunded_fen, close_id FROM fee_receipts ORDER BY receipt_no")],
-                "refunds": [tuple(r) for r in store.query("SELECT receipt_no, amount_fen, close_id FROM fee_refunds")],
-                "closes": [tuple(r) for r in store.query("SELECT close_id, cash_expected_fen, cash_counted_fen, discrepancy_fen, remittance_id FROM daily_closes")],
-                "remittances": [tuple(r) for r in store.query("SELECT remittance_id, amount_fen FROM remittances")],
-                "complaints": [tuple(r) for r in store.query("SELECT complaint_id, text FROM complaints")],
-                "day": fees.day_totals(store, "agent", day)}
+        return {
+            "receipts": [
+                tuple(r)
+                for r in store.query("SELECT receipt_no, amount_fen, method, status, refunded_fen, close_id FROM fee_receipts ORDER BY receipt_no")
+            ],
+            "refunds": [tuple(r) for r in store.query("SELECT receipt_no, amount_fen, close_id FROM fee_refunds")],
+            "closes": [
+                tuple(r)
+                for r in store.query("SELECT close_id, cash_expected_fen, cash_counted_fen, discrepancy_fen, remittance_id FROM daily_closes")
+            ],
+            "remittances": [tuple(r) for r in store.query("SELECT remittance_id, amount_fen FROM remittances")],
+            "complaints": [tuple(r) for r in store.query("SELECT complaint_id, text FROM complaints")],
+            "day": fees.day_totals(store, "agent", day),
+        }
 
     assert books(new) == books(old)
     # the rest of the day on the new device: every number continues after the old device's
@@ -176,7 +215,11 @@ def test_a_device_replaced_mid_day_after_fees_a_void_a_refund_and_a_close_keeps_
         assert isinstance(ingest_batch(engine, "yiwang.up.shangcun", row["wire"]), Accepted)
     [county] = fee_summary(engine)
     point = new.query("SELECT COALESCE(SUM(amount_fen), 0) AS kept FROM fee_receipts WHERE status != 'voided'")[0]["kept"]
-    assert (county["receipts"], county["voided"], county["collected_fen"], county["refunded_fen"]) == (4, 1, point, 1000) == (4, 1, 38000 + 5000 + 1500, 1000)
+    assert (
+        (county["receipts"], county["voided"], county["collected_fen"], county["refunded_fen"])
+        == (4, 1, point, 1000)
+        == (4, 1, 38000 + 5000 + 1500, 1000)
+    )
     assert (county["remitted_fen"], county["cash_outstanding_fen"], county["all_reached_county"]) == (37000 + 1500, 0, True)
     engine.dispose()
     old.close()
@@ -192,8 +235,10 @@ def test_the_hubs_commands_to_the_old_device_are_not_obeyed_again(tmp_path, node
 
     store, identity = node
     folder = history(tmp_path, [(1, OLD), (3, NEW)])
-    commands = [Record(RESEND_REQUEST, "r1", T, {"from_seq": 1}),
-                Record(NODE_KEY_ACCEPTED, "k1", T, {"public_key": "ab" * 32, "nats_public_key": "U" + "A" * 55, "from_seq": 2, "old_key_until": T})]
+    commands = [
+        Record(RESEND_REQUEST, "r1", T, {"from_seq": 1}),
+        Record(NODE_KEY_ACCEPTED, "k1", T, {"public_key": "ab" * 32, "nats_public_key": "U" + "A" * 55, "from_seq": 2, "old_key_until": T}),
+    ]
     down, _ = seal_next("shangcun", "down", GENESIS, commands, T, HUB)
     (folder / "down" / "000000001.bin").write_bytes(down)
     assert restore_if_present(store, tmp_path, identity)["downlink_batches"] == 1

@@ -37,12 +37,14 @@ def test_asking_what_arrived_while_reconnecting_lets_the_event_loop_run(store, t
         asyncio.get_running_loop().call_later(0.3, ran.set)  # stands for that callback
         try:
             await asyncio.wait_for(worker.file_stored("ab" * 32, 10), timeout=1.0)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             pass  # still waiting for the link, as it should: patiently, and yielding
         return ran.is_set()
 
     result: dict[str, bool] = {}
-    thread = threading.Thread(target=lambda: result.setdefault("ran", asyncio.run(go())), daemon=True)  # a spinning loop never returns: fail, don't hang
+    thread = threading.Thread(
+        target=lambda: result.setdefault("ran", asyncio.run(go())), daemon=True
+    )  # a spinning loop never returns: fail, don't hang
     thread.start()
     thread.join(10)
     assert result.get("ran") is True, "the event loop never got to run: the wait spins"

@@ -5,10 +5,9 @@ everything after it."""
 
 from __future__ import annotations
 
-from sync_protocol import GENESIS, RECORD_SPECS, UNKNOWN_KIND, Accepted, Gap, Record, RecordSpec, Rejected, seal_next
-
 from edge_node import cases, link
 from edge_node.store import read_meta
+from sync_protocol import GENESIS, RECORD_SPECS, UNKNOWN_KIND, Accepted, Gap, Record, RecordSpec, Rejected, seal_next
 
 from .test_intake_and_link import AGENT, FORM, HUB_KEY, store  # noqa: F401  (store: the fixture)
 

@@ -25,8 +25,35 @@ from ..images import signature
 def client(tmp_path: Path):
     data = tmp_path / "node"
     ensure_node_key(data)
-    (data / "node.json").write_text(json.dumps({"node_id": "shangcun", "name": "上村代办点", "kind": "village", "nats_url": "nats://127.0.0.1:9", "hub_public_key": verify_key_to_text(SigningKey.generate().verify_key)}))
-    (data / "catalog.json").write_text(json.dumps({"version": 1, "items": [{"code": "MZ-003", "name": "高龄津贴申领", "department": "mzj", "department_name": "县民政局", "time_limit_days": 10, "fee_fen": 0}]}, ensure_ascii=False))
+    (data / "node.json").write_text(
+        json.dumps(
+            {
+                "node_id": "shangcun",
+                "name": "上村代办点",
+                "kind": "village",
+                "nats_url": "nats://127.0.0.1:9",
+                "hub_public_key": verify_key_to_text(SigningKey.generate().verify_key),
+            }
+        )
+    )
+    (data / "catalog.json").write_text(
+        json.dumps(
+            {
+                "version": 1,
+                "items": [
+                    {
+                        "code": "MZ-003",
+                        "name": "高龄津贴申领",
+                        "department": "mzj",
+                        "department_name": "县民政局",
+                        "time_limit_days": 10,
+                        "fee_fen": 0,
+                    }
+                ],
+            },
+            ensure_ascii=False,
+        )
+    )
     store = Store(data / "node.sqlite3")
     add_user(store, "agent", "代办员 王秀兰", "village_agent", "pw")
     store.close()
@@ -47,7 +74,11 @@ def test_offline_banner_and_intake_through_the_form(client):
     token = re.search(r'name="_csrf_token" value="([^"]+)"', form.text).group(1)
     bad = client.post("/applications", data={"item_code": "MZ-003", "applicant_name": "张三", "applicant_id_number": "123", "_csrf_token": token})
     assert bad.status_code == 400 and "18 位" in bad.text and 'value="张三"' in bad.text
-    ok = client.post("/applications", data={"item_code": "MZ-003", "applicant_name": "张三", "applicant_id_number": resident_id(1), "_csrf_token": token}, follow_redirects=True)
+    ok = client.post(
+        "/applications",
+        data={"item_code": "MZ-003", "applicant_name": "张三", "applicant_id_number": resident_id(1), "_csrf_token": token},
+        follow_redirects=True,
+    )
     assert ok.status_code == 200 and "shangcun-000001" in ok.text and "受理回执" in ok.text
     status = client.get("/api/status").json()
     assert status == status | {"online": False, "waiting_events": 1}
@@ -69,11 +100,15 @@ def test_api_problems(client):
 def test_material_uploads_are_checked_and_a_refused_one_saves_nothing(client):
     token = client.post("/api/login", json={"username": "agent", "password": "pw"}).json()["token"]
     auth = {"Authorization": f"Bearer {token}"}
-    app = client.post("/api/applications", json={"item_code": "MZ-003", "applicant_name": "张三", "applicant_id_number": resident_id(1)}, headers=auth).json()
+    app = client.post(
+        "/api/applications", json={"item_code": "MZ-003", "applicant_name": "张三", "applicant_id_number": resident_id(1)}, headers=auth
+    ).json()
     url = f"/api/applications/{app['id']}/materials"
     exe = client.post(url, data={"material": "居民身份证"}, files={"file": ("x.jpg", b"MZ\x90\x00 not an image", "image/jpeg")}, headers=auth)
     assert exe.status_code == 400 and "JPG" in exe.json()["detail"]
-    big = client.post(url, data={"material": "居民身份证"}, files={"file": ("x.jpg", b"\xff\xd8\xff" + b"\0" * (20 * 1024 * 1024), "image/jpeg")}, headers=auth)
+    big = client.post(
+        url, data={"material": "居民身份证"}, files={"file": ("x.jpg", b"\xff\xd8\xff" + b"\0" * (20 * 1024 * 1024), "image/jpeg")}, headers=auth
+    )
     assert big.status_code in (400, 413) and big.headers["content-type"].startswith("application/problem+json")
     unnamed = client.post(url, data={"material": " "}, files={"file": ("x.png", b"\x89PNG\r\n\x1a\nabc", "image/png")}, headers=auth)
     assert unnamed.status_code == 400 and unnamed.json()["field"] == "material"
@@ -105,7 +140,15 @@ def test_fee_api_round(client, tmp_path):
     add(app.store, "chief", "站长", "township_staff", "pw2")
     from edge_node.catalog import install_catalog
 
-    install_catalog(app.store, {"version": 2, "items": [{"code": "YB-001", "name": "医保缴费", "department": "ybj", "department_name": "县医疗保障局", "time_limit_days": 1, "fee_fen": 38000}]})
+    install_catalog(
+        app.store,
+        {
+            "version": 2,
+            "items": [
+                {"code": "YB-001", "name": "医保缴费", "department": "ybj", "department_name": "县医疗保障局", "time_limit_days": 1, "fee_fen": 38000}
+            ],
+        },
+    )
     body = {"item_code": "YB-001", "applicant_name": "张三", "applicant_id_number": resident_id(3)}
     unpaid = client.post("/api/applications", json=body, headers=auth)
     assert unpaid.status_code == 400 and "380.00" in unpaid.json()["detail"] and unpaid.json()["field"] == "payment_method"
@@ -114,7 +157,10 @@ def test_fee_api_round(client, tmp_path):
     no = paid.json()["fee_receipt"]["receipt_no"]
     alone = client.post(f"/api/fees/{no}/void", json={"reason": "错收", "approver": "agent", "approver_password": "pw"}, headers=auth)
     assert alone.status_code == 403 and "另一名" in alone.json()["detail"]
-    assert client.post(f"/api/fees/{no}/void", json={"reason": "错收", "approver": "chief", "approver_password": "pw2"}, headers=auth).json()["status"] == "voided"
+    assert (
+        client.post(f"/api/fees/{no}/void", json={"reason": "错收", "approver": "chief", "approver_password": "pw2"}, headers=auth).json()["status"]
+        == "voided"
+    )
     assert client.get("/api/fees", headers=auth).json()["totals"]["cash_expected_fen"] == 0
     nothing = client.post("/api/fees/close", json={"cash_counted_fen": 0}, headers=auth)
     assert nothing.status_code == 201  # the voided receipt is still covered by the close
@@ -124,10 +170,27 @@ def test_the_api_cannot_forward_an_incomplete_case(client):
     """The one-time-notice rule holds for API callers too: a problem naming every missing item."""
     from edge_node.catalog import install_catalog
 
-    install_catalog(client.app.state.node.store, {"version": 3, "items": [{
-        "code": "MZ-001", "name": "最低生活保障申请", "department": "mzj", "department_name": "县民政局", "time_limit_days": 30, "fee_fen": 0,
-        "materials": [{"name": "居民身份证", "shared": False}, {"name": "户口簿", "shared": True}, {"name": "家庭收入情况声明", "shared": False}],
-    }]})
+    install_catalog(
+        client.app.state.node.store,
+        {
+            "version": 3,
+            "items": [
+                {
+                    "code": "MZ-001",
+                    "name": "最低生活保障申请",
+                    "department": "mzj",
+                    "department_name": "县民政局",
+                    "time_limit_days": 30,
+                    "fee_fen": 0,
+                    "materials": [
+                        {"name": "居民身份证", "shared": False},
+                        {"name": "户口簿", "shared": True},
+                        {"name": "家庭收入情况声明", "shared": False},
+                    ],
+                }
+            ],
+        },
+    )
     token = client.post("/api/login", json={"username": "agent", "password": "pw"}).json()["token"]
     auth = {"Authorization": f"Bearer {token}"}
     body = {"item_code": "MZ-001", "applicant_name": "张三", "applicant_id_number": resident_id(8)}
@@ -142,11 +205,27 @@ def test_the_api_cannot_forward_an_incomplete_case(client):
 def test_the_service_guide_prints_basis_conditions_and_never_demands_shared_materials(client):
     from edge_node.catalog import install_catalog
 
-    install_catalog(client.app.state.node.store, {"version": 4, "items": [{
-        "code": "MZ-001", "name": "最低生活保障申请", "department": "mzj", "department_name": "县民政局", "time_limit_days": 30, "fee_fen": 0,
-        "legal_basis": "《社会救助暂行办法》第九条", "conditions": "人均收入低于当地低保标准", "service_object": "natural", "level": "village",
-        "materials": [{"name": "居民身份证", "shared": False}, {"name": "户口簿", "shared": True}],
-    }]})
+    install_catalog(
+        client.app.state.node.store,
+        {
+            "version": 4,
+            "items": [
+                {
+                    "code": "MZ-001",
+                    "name": "最低生活保障申请",
+                    "department": "mzj",
+                    "department_name": "县民政局",
+                    "time_limit_days": 30,
+                    "fee_fen": 0,
+                    "legal_basis": "《社会救助暂行办法》第九条",
+                    "conditions": "人均收入低于当地低保标准",
+                    "service_object": "natural",
+                    "level": "village",
+                    "materials": [{"name": "居民身份证", "shared": False}, {"name": "户口簿", "shared": True}],
+                }
+            ],
+        },
+    )
     login(client)
     guide = client.get("/catalog/MZ-001")
     assert guide.status_code == 200
@@ -214,22 +293,36 @@ def test_no_api_answer_carries_a_full_resident_id(client, tmp_path):
 
     token = client.post("/api/login", json={"username": "agent", "password": "pw"}).json()["token"]
     auth = {"Authorization": f"Bearer {token}"}
-    app = client.post("/api/applications", json={"item_code": "MZ-003", "applicant_name": "张三", "applicant_id_number": resident_id(1), "materials_checked": ["居民身份证"]}, headers=auth).json()
+    app = client.post(
+        "/api/applications",
+        json={"item_code": "MZ-003", "applicant_name": "张三", "applicant_id_number": resident_id(1), "materials_checked": ["居民身份证"]},
+        headers=auth,
+    ).json()
     store = Store(tmp_path / "node" / "node.sqlite3")
     with store.write() as conn:
-        cases.apply_decision(conn, {"application_id": app["id"], "decision": "approved", "decided_by": "王敏", "decided_at": "2026-12-04T08:00:00.000000Z"})
+        cases.apply_decision(
+            conn, {"application_id": app["id"], "decision": "approved", "decided_by": "王敏", "decided_at": "2026-12-04T08:00:00.000000Z"}
+        )
     store.close()
-    handed = client.post(f"/api/applications/{app['id']}/pickup", json={"collector_name": "张小三", "collector_id_number": resident_id(2)}, headers=auth)
+    handed = client.post(
+        f"/api/applications/{app['id']}/pickup", json={"collector_name": "张小三", "collector_id_number": resident_id(2)}, headers=auth
+    )
     assert handed.status_code == 200, handed.text
     answers = [handed.text, client.get("/api/applications", headers=auth).text, client.get(f"/api/applications/{app['id']}", headers=auth).text]
     assert not any(full_resident_ids(a) for a in answers), answers
     assert handed.json()["collector_id_number"].endswith(resident_id(2)[-4:])  # masked, not dropped
 
 
-@pytest.mark.parametrize("enrolled, printed", [
-    ({"progress_url": "https://zwfw.example.gov.cn/progress"}, "https://zwfw.example.gov.cn/progress?receipt_no=shangcun-000001"),
-    ({"hub_url": "https://hub.example.gov.cn:8700/"}, "https://hub.example.gov.cn:8700/progress?receipt_no=shangcun-000001"),  # enrolled before the hub named it
-])
+@pytest.mark.parametrize(
+    "enrolled, printed",
+    [
+        ({"progress_url": "https://zwfw.example.gov.cn/progress"}, "https://zwfw.example.gov.cn/progress?receipt_no=shangcun-000001"),
+        (
+            {"hub_url": "https://hub.example.gov.cn:8700/"},
+            "https://hub.example.gov.cn:8700/progress?receipt_no=shangcun-000001",
+        ),  # enrolled before the hub named it
+    ],
+)
 def test_the_slip_points_citizens_at_the_countys_public_page(tmp_path: Path, enrolled, printed):
     """Issue 18 finding 6: the slip's QR code and link pointed at the node's own address
     (http://127.0.0.1:8702/progress…), which a citizen's phone at home cannot reach. It now
@@ -237,15 +330,46 @@ def test_the_slip_points_citizens_at_the_countys_public_page(tmp_path: Path, enr
     printed beside it for the window."""
     data = tmp_path / "node"
     ensure_node_key(data)
-    (data / "node.json").write_text(json.dumps({"node_id": "shangcun", "name": "上村代办点", "kind": "village", "nats_url": "nats://127.0.0.1:9",
-                                                "hub_public_key": verify_key_to_text(SigningKey.generate().verify_key)} | enrolled))
-    (data / "catalog.json").write_text(json.dumps({"version": 1, "items": [{"code": "MZ-003", "name": "高龄津贴申领", "department": "mzj", "department_name": "县民政局", "time_limit_days": 10, "fee_fen": 0}]}, ensure_ascii=False))
+    (data / "node.json").write_text(
+        json.dumps(
+            {
+                "node_id": "shangcun",
+                "name": "上村代办点",
+                "kind": "village",
+                "nats_url": "nats://127.0.0.1:9",
+                "hub_public_key": verify_key_to_text(SigningKey.generate().verify_key),
+            }
+            | enrolled
+        )
+    )
+    (data / "catalog.json").write_text(
+        json.dumps(
+            {
+                "version": 1,
+                "items": [
+                    {
+                        "code": "MZ-003",
+                        "name": "高龄津贴申领",
+                        "department": "mzj",
+                        "department_name": "县民政局",
+                        "time_limit_days": 10,
+                        "fee_fen": 0,
+                    }
+                ],
+            },
+            ensure_ascii=False,
+        )
+    )
     store = Store(data / "node.sqlite3")
     add_user(store, "agent", "代办员 王秀兰", "village_agent", "pw")
     store.close()
     with TestClient(create_app(Settings(data_dir=data))) as client:
         token = client.post("/api/login", json={"username": "agent", "password": "pw"}).json()["token"]
-        app = client.post("/api/applications", json={"item_code": "MZ-003", "applicant_name": "张三", "applicant_id_number": resident_id(1)}, headers={"Authorization": f"Bearer {token}"}).json()
+        app = client.post(
+            "/api/applications",
+            json={"item_code": "MZ-003", "applicant_name": "张三", "applicant_id_number": resident_id(1)},
+            headers={"Authorization": f"Bearer {token}"},
+        ).json()
         login(client)
         slip = client.get(f"/applications/{app['id']}/receipt").text
     assert printed in slip and "也可在本服务点查询" in slip

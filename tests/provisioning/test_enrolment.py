@@ -21,8 +21,13 @@ pytestmark = pytest.mark.e2e
 
 
 def new_slip(hub: LocalFederation, node_id: str) -> dict:
-    response = httpx.post(f"{hub.hub_url}/api/enrolment-codes", json={"node_id": node_id, "name": f"{node_id} 代办点", "kind": "village", "parent": "qingshan"},
-                          headers={"Authorization": f"Bearer {hub.hub_token()}"}, timeout=30, verify=hub.hub_verify)
+    response = httpx.post(
+        f"{hub.hub_url}/api/enrolment-codes",
+        json={"node_id": node_id, "name": f"{node_id} 代办点", "kind": "village", "parent": "qingshan"},
+        headers={"Authorization": f"Bearer {hub.hub_token()}"},
+        timeout=30,
+        verify=hub.hub_verify,
+    )
     assert response.status_code == 201, response.text
     return response.json()
 
@@ -33,7 +38,10 @@ def new_code(hub: LocalFederation, node_id: str) -> str:
 
 def test_enrolment_keeps_private_keys_on_the_node_and_pins_the_hub(hub: LocalFederation, tmp_path: Path):
     slip = new_slip(hub, "dongcun")
-    assert slip["ca_fingerprint"] == hub.ca_fingerprint() and slip["command"] == f"yiwang node enroll {slip['code']} --hub {hub.hub_url} --ca {hub.ca_fingerprint()}"
+    assert (
+        slip["ca_fingerprint"] == hub.ca_fingerprint()
+        and slip["command"] == f"yiwang node enroll {slip['code']} --hub {hub.hub_url} --ca {hub.ca_fingerprint()}"
+    )
     answer = enroll(slip["code"], hub.hub_url, tmp_path / "node", slip["ca_fingerprint"])
     assert answer["node_id"] == "dongcun" and answer["parent"] == "qingshan"
     for name in ("node.key", "nats.nk"):
@@ -44,7 +52,9 @@ def test_enrolment_keeps_private_keys_on_the_node_and_pins_the_hub(hub: LocalFed
     # the hub holds the public halves and nothing else of the node's keys
     node_key, nats_seed = (tmp_path / "node" / "node.key").read_text().strip(), (tmp_path / "node" / "nats.nk").read_text().strip()
     db = sqlite3.connect(hub.root / "hub" / "hub.sqlite3")
-    assert db.execute("SELECT public_key FROM node WHERE id = 'dongcun'").fetchone()[0] == verify_key_to_text(signing_key_from_text(node_key).verify_key)
+    assert db.execute("SELECT public_key FROM node WHERE id = 'dongcun'").fetchone()[0] == verify_key_to_text(
+        signing_key_from_text(node_key).verify_key
+    )
     assert db.execute("SELECT nkey FROM natscredential WHERE node_id = 'dongcun'").fetchone()[0] == user_nkey_from_seed(nats_seed)
     db.close()
     stored = (hub.root / "hub" / "hub.sqlite3").read_bytes() + (hub.nats_dir / "accounts.conf").read_bytes()
@@ -86,14 +96,43 @@ def test_a_hub_whose_ca_is_not_the_one_on_the_slip_is_refused_before_anything_is
 
 
 def test_the_command_says_why_and_exits_non_zero(hub: LocalFederation, tmp_path: Path):
-    done = subprocess.run([str(Path(sys.executable).parent / "yiwang"), "node", "enroll", "ZZZZ-ZZZZ-ZZZZ", "--hub", hub.hub_url, "--ca", hub.ca_fingerprint(), "--dir", str(tmp_path / "n")], capture_output=True, text=True)
+    done = subprocess.run(
+        [
+            str(Path(sys.executable).parent / "yiwang"),
+            "node",
+            "enroll",
+            "ZZZZ-ZZZZ-ZZZZ",
+            "--hub",
+            hub.hub_url,
+            "--ca",
+            hub.ca_fingerprint(),
+            "--dir",
+            str(tmp_path / "n"),
+        ],
+        capture_output=True,
+        text=True,
+    )
     assert done.returncode == 2 and "登记码无效" in done.stderr and not (tmp_path / "n" / "node.json").exists()
 
 
 def test_hub_init_writes_a_tls_nkey_nats_configuration_and_the_first_operator(tmp_path: Path):
     from provisioning.natsd import nats_server_binary
 
-    done = subprocess.run([str(Path(sys.executable).parent / "yiwang"), "hub", "init", "--dir", str(tmp_path / "hub"), "--nats-port", "4799", "--nats-name", "hub.county.example"], capture_output=True, text=True)
+    done = subprocess.run(
+        [
+            str(Path(sys.executable).parent / "yiwang"),
+            "hub",
+            "init",
+            "--dir",
+            str(tmp_path / "hub"),
+            "--nats-port",
+            "4799",
+            "--nats-name",
+            "hub.county.example",
+        ],
+        capture_output=True,
+        text=True,
+    )
     assert done.returncode == 0, done.stderr
     assert "first operator account: operator / " in done.stdout  # a generated password, shown once
     nats = tmp_path / "hub" / "nats"
@@ -124,7 +163,10 @@ def test_hub_init_writes_a_three_server_cluster_that_nats_server_accepts(tmp_pat
     from cryptography.x509.oid import ExtendedKeyUsageOID
 
     route = x509.load_pem_x509_certificate((nats / "route.pem").read_bytes())  # routes verify each other both ways
-    assert set(route.extensions.get_extension_for_class(x509.ExtendedKeyUsage).value) == {ExtendedKeyUsageOID.SERVER_AUTH, ExtendedKeyUsageOID.CLIENT_AUTH}
+    assert set(route.extensions.get_extension_for_class(x509.ExtendedKeyUsage).value) == {
+        ExtendedKeyUsageOID.SERVER_AUTH,
+        ExtendedKeyUsageOID.CLIENT_AUTH,
+    }
     server = x509.load_pem_x509_certificate((nats / "server.pem").read_bytes()).extensions.get_extension_for_class(x509.SubjectAlternativeName).value
     assert {"nats1.city.example", "nats2.city.example"} <= set(server.get_values_for_type(x509.DNSName))
     for name in ("n1", "n2", "n3"):
@@ -158,7 +200,11 @@ def test_over_https_the_hub_and_a_township_node_are_verified_against_the_county_
         assert enrolled["progress_url"] == fed.hub_url + "/progress"  # what the point's slips print for citizens
 
         # the township's web server, on the LAN, with a certificate from the county CA
-        issued = subprocess.run([yiwang, "hub", "issue-cert", "127.0.0.1", "donglou.lan", "--out", str(tmp_path / "cert"), "--dir", str(fed.root / "hub")], capture_output=True, text=True)
+        issued = subprocess.run(
+            [yiwang, "hub", "issue-cert", "127.0.0.1", "donglou.lan", "--out", str(tmp_path / "cert"), "--dir", str(fed.root / "hub")],
+            capture_output=True,
+            text=True,
+        )
         assert issued.returncode == 0, issued.stderr
         assert stat.S_IMODE((tmp_path / "cert" / "web.key").stat().st_mode) == 0o600
         fed.root.joinpath("nodes").mkdir(exist_ok=True)

@@ -45,7 +45,7 @@ class Session:
     def __init__(self, fed: LocalFederation, node_id: str) -> None:
         self.fed, self.node_id, self.errors = fed, node_id, []
 
-    async def __aenter__(self) -> "Session":
+    async def __aenter__(self) -> Session:
         async def on_error(exc: Exception) -> None:
             self.errors.append(str(exc))
 
@@ -62,7 +62,7 @@ class Session:
         before = len(self.errors)
         try:
             await coro
-        except (nats.errors.TimeoutError, nats.errors.NoRespondersError, asyncio.TimeoutError):
+        except (TimeoutError, nats.errors.TimeoutError, nats.errors.NoRespondersError):
             pass
         else:
             return False
@@ -150,8 +150,14 @@ async def _plain(url: str, seed: str) -> str:
 
 # Every subject someone other than the sender reads: another point's uplink, downlink, files and
 # status (the hub stores or answers them), a department's feed, and the JetStream API itself.
-NOT_THE_SENDERS = ("yiwang.up.xiacun", "yiwang.down.xiacun", "yiwang.blob.xiacun." + "ab" * 32, "yiwang.status.xiacun", "yiwang.dept.mzj.cases",
-                   "$JS.API.STREAM.PURGE.YIWANG_UP")
+NOT_THE_SENDERS = (
+    "yiwang.up.xiacun",
+    "yiwang.down.xiacun",
+    "yiwang.blob.xiacun." + "ab" * 32,
+    "yiwang.status.xiacun",
+    "yiwang.dept.mzj.cases",
+    "$JS.API.STREAM.PURGE.YIWANG_UP",
+)
 
 
 def test_no_request_a_node_may_send_puts_an_answer_on_a_subject_anyone_else_reads(county: LocalFederation):
@@ -165,8 +171,8 @@ def test_no_request_a_node_may_send_puts_an_answer_on_a_subject_anyone_else_read
 
     from sync_protocol import BLOB_OFFSET_HEADER, BLOB_SIZE_HEADER, seal_status
 
-    from ..e2e.test_hostile_point import identity, status_of
     from ..conftest import Api
+    from ..e2e.test_hostile_point import identity, status_of
 
     shangcun = identity(county, "shangcun")
     config = down_consumer("node-shangcun", "yiwang.down.shangcun")
@@ -229,9 +235,21 @@ def test_a_node_cannot_choose_its_consumers_settings(county: LocalFederation):
         try:
             async with Session(county, "shangcun") as s:
                 create = "$JS.API.CONSUMER.CREATE.YIWANG_DOWN.node-shangcun.yiwang.down.shangcun"
-                mine = {"name": "node-shangcun", "durable_name": "node-shangcun", "filter_subject": "yiwang.down.shangcun", "ack_policy": "explicit", "deliver_policy": "all"}
+                mine = {
+                    "name": "node-shangcun",
+                    "durable_name": "node-shangcun",
+                    "filter_subject": "yiwang.down.shangcun",
+                    "ack_policy": "explicit",
+                    "deliver_policy": "all",
+                }
                 # first: gone after half a second idle; then again, as a push consumer
-                await s.nc.request(create, json.dumps({"stream_name": "YIWANG_DOWN", "config": mine | {"ack_wait": 60_000_000_000, "inactive_threshold": 500_000_000}}).encode(), timeout=10)
+                await s.nc.request(
+                    create,
+                    json.dumps(
+                        {"stream_name": "YIWANG_DOWN", "config": mine | {"ack_wait": 60_000_000_000, "inactive_threshold": 500_000_000}}
+                    ).encode(),
+                    timeout=10,
+                )
                 await asyncio.sleep(2)
                 push = mine | {"deliver_subject": "yiwang.status.xiacun", "idle_heartbeat": 100_000_000}
                 answer = await s.nc.request(create, json.dumps({"stream_name": "YIWANG_DOWN", "config": push}).encode(), timeout=10)

@@ -32,7 +32,9 @@ class Direction:
 
 
 class ShapingProxy:
-    def __init__(self, target_port: int, kbit_per_s: float | None = 64, one_way_ms: float = 300, host: str = "127.0.0.1", down_kbit_per_s: float | None = None) -> None:
+    def __init__(
+        self, target_port: int, kbit_per_s: float | None = 64, one_way_ms: float = 300, host: str = "127.0.0.1", down_kbit_per_s: float | None = None
+    ) -> None:
         """``kbit_per_s`` None: no bandwidth cap (a good link that can still be cut or silenced)."""
         self.host = host
         self.target_port = target_port
@@ -54,7 +56,7 @@ class ShapingProxy:
     def url(self) -> str:
         return f"tls://{self.host}:{self.port}"
 
-    def start(self) -> "ShapingProxy":
+    def start(self) -> ShapingProxy:
         self._thread.start()
         self._started.wait(10)
         return self

@@ -38,28 +38,58 @@ T = "2026-11-23T08:00:00.000000Z"
 
 
 def application(i: int) -> Record:
-    return Record("application.received", f"00000000-0000-4000-8000-{i:012d}", T, {
-        "application_id": f"a{i}", "receipt_no": f"shangcun-{i:06d}", "item_code": "MZ-003", "item_name": "高龄津贴申领",
-        "applicant_name": "张秀英", "applicant_id_number": "11010519491231002X", "agent": "agent", "proxy_agent": "王秀兰",
-    })
+    return Record(
+        "application.received",
+        f"00000000-0000-4000-8000-{i:012d}",
+        T,
+        {
+            "application_id": f"a{i}",
+            "receipt_no": f"shangcun-{i:06d}",
+            "item_code": "MZ-003",
+            "item_name": "高龄津贴申领",
+            "applicant_name": "张秀英",
+            "applicant_id_number": "11010519491231002X",
+            "agent": "agent",
+            "proxy_agent": "王秀兰",
+        },
+    )
 
 
 def decision(i: int) -> Record:
-    return Record("decision.made", f"00000000-0000-4000-9000-{i:012d}", T, {
-        "application_id": f"a{i}", "decision": "approved", "reason": "", "decided_by": "王敏", "decided_at": T,
-    })
+    return Record(
+        "decision.made",
+        f"00000000-0000-4000-9000-{i:012d}",
+        T,
+        {
+            "application_id": f"a{i}",
+            "decision": "approved",
+            "reason": "",
+            "decided_by": "王敏",
+            "decided_at": T,
+        },
+    )
 
 
 def receiver(node: str, direction: str, key: SigningKey | None, pos: ChainPos, applied: dict[int, str]) -> dict[str, Any]:
     return {
-        "node": node, "direction": direction,
+        "node": node,
+        "direction": direction,
         "verify_key": verify_key_to_text(key.verify_key) if key else None,
         "pos": {"seq": pos.seq, "head": pos.head},
         "applied": {str(k): v for k, v in applied.items()},
     }
 
 
-def vector(name: str, description: str, wire: bytes, recv: dict[str, Any], verdict: dict[str, Any], batch: Batch | None = None, signer: str | None = None, compressed: bool = False) -> dict[str, Any]:
+def vector(
+    name: str,
+    description: str,
+    wire: bytes,
+    recv: dict[str, Any],
+    verdict: dict[str, Any],
+    batch: Batch | None = None,
+    signer: str | None = None,
+    compressed: bool = False,
+) -> dict[str, Any]:
     out: dict[str, Any] = {"name": name, "description": description}
     if batch is not None:
         body = encode_body(batch)
@@ -100,27 +130,132 @@ def build() -> list[dict[str, Any]]:
     bomb = bytes(node.sign(compress_body(b" " * (MAX_BODY_BYTES + 1))))
     truncated = bytes(node.sign(compress_body(encode_body(b1))[:-6]))
     return [
-        vector("up-genesis-accepted", "the first uplink batch: seq 1, prev is the genesis head", w1, fresh, {"type": "Accepted", "seq": 1}, b1, NODE_SEED.hex()),
+        vector(
+            "up-genesis-accepted",
+            "the first uplink batch: seq 1, prev is the genesis head",
+            w1,
+            fresh,
+            {"type": "Accepted", "seq": 1},
+            b1,
+            NODE_SEED.hex(),
+        ),
         vector("up-linked-accepted", "seq 2 links to the hash of seq 1", w2, after1, {"type": "Accepted", "seq": 2}, b2, NODE_SEED.hex()),
         vector("up-duplicate", "seq 1 again, byte for byte, after it was applied", w1, after2, {"type": "Duplicate", "seq": 1}),
         vector("up-gap", "seq 3 arrives while the receiver is at seq 1", w3, after1, {"type": "Gap", "expected": 2, "got": 3}),
-        vector("up-fork-at-applied-position", "a different, validly signed batch at seq 1, which was already applied", fork1, after1, {"type": "Fork", "seq": 1}),
-        vector("up-fork-unlinked", "seq 2 whose prev is not the receiver's head", seal_next("shangcun", "up", ChainPos(1, "f" * 64), [application(2)], T, node)[0], after1, {"type": "Fork", "seq": 2}),
-        vector("up-bad-signature-tampered", "one bit of the body flipped after signing", bytes(tampered), fresh, {"type": "Rejected", "reason": "bad_signature"}),
-        vector("up-bad-signature-wrong-key", "well-formed, but signed by a key that is not the node's", forged, fresh, {"type": "Rejected", "reason": "bad_signature"}),
-        vector("up-wrong-stream", "validly signed by the node, but for another node's chain", seal_next("xiacun", "up", GENESIS, [application(1)], T, node)[0], fresh, {"type": "Rejected", "reason": "wrong_stream"}),
-        vector("up-unknown-sender", "no key is enrolled for the sender", w1, receiver("shangcun", "up", None, GENESIS, {}), {"type": "Rejected", "reason": "unknown_sender"}),
+        vector(
+            "up-fork-at-applied-position",
+            "a different, validly signed batch at seq 1, which was already applied",
+            fork1,
+            after1,
+            {"type": "Fork", "seq": 1},
+        ),
+        vector(
+            "up-fork-unlinked",
+            "seq 2 whose prev is not the receiver's head",
+            seal_next("shangcun", "up", ChainPos(1, "f" * 64), [application(2)], T, node)[0],
+            after1,
+            {"type": "Fork", "seq": 2},
+        ),
+        vector(
+            "up-bad-signature-tampered",
+            "one bit of the body flipped after signing",
+            bytes(tampered),
+            fresh,
+            {"type": "Rejected", "reason": "bad_signature"},
+        ),
+        vector(
+            "up-bad-signature-wrong-key",
+            "well-formed, but signed by a key that is not the node's",
+            forged,
+            fresh,
+            {"type": "Rejected", "reason": "bad_signature"},
+        ),
+        vector(
+            "up-wrong-stream",
+            "validly signed by the node, but for another node's chain",
+            seal_next("xiacun", "up", GENESIS, [application(1)], T, node)[0],
+            fresh,
+            {"type": "Rejected", "reason": "wrong_stream"},
+        ),
+        vector(
+            "up-unknown-sender",
+            "no key is enrolled for the sender",
+            w1,
+            receiver("shangcun", "up", None, GENESIS, {}),
+            {"type": "Rejected", "reason": "unknown_sender"},
+        ),
         vector("up-unsupported-version", "signed body with v = 2", v2, fresh, {"type": "Rejected", "reason": "unsupported_version"}),
         vector("up-malformed", "signed bytes that are not JSON", not_json, fresh, {"type": "Rejected", "reason": "malformed"}),
-        vector("up-too-large", "over MAX_BATCH_BYTES: refused before the signature is checked", oversize, fresh, {"type": "Rejected", "reason": "too_large"}),
-        vector("up-invalid-record", "signed and linked, but a record lacks required fields", bad_record, fresh, {"type": "Rejected", "reason": "invalid_record"}),
-        vector("down-genesis-accepted", "the first downlink batch, signed by the hub key, naming the recipient node", d1, receiver("shangcun", "down", hub, GENESIS, {}), {"type": "Accepted", "seq": 1}, db1, HUB_SEED.hex()),
-        vector("up-compressed-genesis-accepted", "the first uplink batch with its body compressed (YWZ1): the signature covers the compressed bytes", z1, fresh, {"type": "Accepted", "seq": 1}, b1, NODE_SEED.hex(), compressed=True),
-        vector("up-compressed-linked-accepted", "a compressed seq 2 links to the hash of the plain seq 1's wire bytes", z2, after1, {"type": "Accepted", "seq": 2}, b2, NODE_SEED.hex(), compressed=True),
-        vector("up-compressed-bomb", "a signed YWZ1 body that inflates past MAX_BODY_BYTES", bomb, fresh, {"type": "Rejected", "reason": "malformed"}),
-        vector("up-compressed-truncated", "a signed YWZ1 body whose zlib stream does not end", truncated, fresh, {"type": "Rejected", "reason": "malformed"}),
-        vector("down-compressed-accepted", "a compressed downlink batch, signed by the hub key", zd1, receiver("shangcun", "down", hub, GENESIS, {}), {"type": "Accepted", "seq": 1}, db1, HUB_SEED.hex(), compressed=True),
-        vector("down-replayed-to-another-node", "the same hub-signed batch offered to another node", d1, receiver("xiacun", "down", hub, GENESIS, {}), {"type": "Rejected", "reason": "wrong_stream"}),
+        vector(
+            "up-too-large",
+            "over MAX_BATCH_BYTES: refused before the signature is checked",
+            oversize,
+            fresh,
+            {"type": "Rejected", "reason": "too_large"},
+        ),
+        vector(
+            "up-invalid-record",
+            "signed and linked, but a record lacks required fields",
+            bad_record,
+            fresh,
+            {"type": "Rejected", "reason": "invalid_record"},
+        ),
+        vector(
+            "down-genesis-accepted",
+            "the first downlink batch, signed by the hub key, naming the recipient node",
+            d1,
+            receiver("shangcun", "down", hub, GENESIS, {}),
+            {"type": "Accepted", "seq": 1},
+            db1,
+            HUB_SEED.hex(),
+        ),
+        vector(
+            "up-compressed-genesis-accepted",
+            "the first uplink batch with its body compressed (YWZ1): the signature covers the compressed bytes",
+            z1,
+            fresh,
+            {"type": "Accepted", "seq": 1},
+            b1,
+            NODE_SEED.hex(),
+            compressed=True,
+        ),
+        vector(
+            "up-compressed-linked-accepted",
+            "a compressed seq 2 links to the hash of the plain seq 1's wire bytes",
+            z2,
+            after1,
+            {"type": "Accepted", "seq": 2},
+            b2,
+            NODE_SEED.hex(),
+            compressed=True,
+        ),
+        vector(
+            "up-compressed-bomb", "a signed YWZ1 body that inflates past MAX_BODY_BYTES", bomb, fresh, {"type": "Rejected", "reason": "malformed"}
+        ),
+        vector(
+            "up-compressed-truncated",
+            "a signed YWZ1 body whose zlib stream does not end",
+            truncated,
+            fresh,
+            {"type": "Rejected", "reason": "malformed"},
+        ),
+        vector(
+            "down-compressed-accepted",
+            "a compressed downlink batch, signed by the hub key",
+            zd1,
+            receiver("shangcun", "down", hub, GENESIS, {}),
+            {"type": "Accepted", "seq": 1},
+            db1,
+            HUB_SEED.hex(),
+            compressed=True,
+        ),
+        vector(
+            "down-replayed-to-another-node",
+            "the same hub-signed batch offered to another node",
+            d1,
+            receiver("xiacun", "down", hub, GENESIS, {}),
+            {"type": "Rejected", "reason": "wrong_stream"},
+        ),
     ]
 
 

@@ -8,8 +8,8 @@ from hypothesis import strategies as st
 from nacl.signing import SigningKey
 
 from sync_protocol import (
-    UNKNOWN_KIND,
     GENESIS,
+    UNKNOWN_KIND,
     Accepted,
     BadSignature,
     ChainPos,
@@ -31,7 +31,14 @@ T = "2026-11-23T08:00:00.000000Z"
 
 
 def application_data(i: int) -> dict:
-    return {"application_id": f"a{i}", "receipt_no": f"R{i}", "item_code": "MZ-003", "applicant_name": "张三", "applicant_id_number": "11010519491231002X", "agent": "agent"}
+    return {
+        "application_id": f"a{i}",
+        "receipt_no": f"R{i}",
+        "item_code": "MZ-003",
+        "applicant_name": "张三",
+        "applicant_id_number": "11010519491231002X",
+        "agent": "agent",
+    }
 
 
 def make_chain(n: int, key: SigningKey = NODE_KEY, node: str = "shangcun") -> list[bytes]:
@@ -152,7 +159,14 @@ def test_any_flipped_bit_is_rejected(data):
 
 def test_hub_signed_downlink_for_one_node_cannot_be_replayed_to_another():
     hub = SigningKey(bytes(range(2, 34)))
-    wire, _ = seal_next("shangcun", "down", GENESIS, [Record("decision.made", "d1", T, {"application_id": "a1", "decision": "approved", "decided_by": "王敏", "decided_at": T})], T, hub)
+    wire, _ = seal_next(
+        "shangcun",
+        "down",
+        GENESIS,
+        [Record("decision.made", "d1", T, {"application_id": "a1", "decision": "approved", "decided_by": "王敏", "decided_at": T})],
+        T,
+        hub,
+    )
     other_node = IngestCursor("xiacun", "down", hub.verify_key, GENESIS)
     verdict = other_node.receive(wire, {}.get)
     assert isinstance(verdict, Rejected) and verdict.reason == "wrong_stream"
@@ -176,7 +190,9 @@ def test_a_batch_with_a_record_outside_its_kinds_contract_is_rejected_and_not_ap
 
 
 def test_a_record_kind_newer_than_this_software_is_its_own_verdict_so_the_receiver_can_hold_it():
-    wire, _ = seal_next("shangcun", "up", GENESIS, [Record("application.received", "ok", T, application_data(0)), Record("gossip", "r", T, {})], T, NODE_KEY)
+    wire, _ = seal_next(
+        "shangcun", "up", GENESIS, [Record("application.received", "ok", T, application_data(0)), Record("gossip", "r", T, {})], T, NODE_KEY
+    )
     cursor = fresh_cursor()
     verdict = cursor.receive(wire, {}.get)
     assert isinstance(verdict, Rejected) and verdict.reason == UNKNOWN_KIND and "'gossip' is newer" in verdict.detail

@@ -19,7 +19,19 @@ N = 12
 def sender_history() -> list[bytes]:
     pos, wires = GENESIS, []
     for i in range(N):
-        record = Record("application.received", f"r{i}", T, {"application_id": f"a{i}", "receipt_no": f"R{i}", "item_code": "MZ-003", "applicant_name": "张三", "applicant_id_number": "11010519491231002X", "agent": "agent"})
+        record = Record(
+            "application.received",
+            f"r{i}",
+            T,
+            {
+                "application_id": f"a{i}",
+                "receipt_no": f"R{i}",
+                "item_code": "MZ-003",
+                "applicant_name": "张三",
+                "applicant_id_number": "11010519491231002X",
+                "agent": "agent",
+            },
+        )
         wire, pos = seal_next("shangcun", "up", pos, [record], T, KEY)
         wires.append(wire)
     return wires

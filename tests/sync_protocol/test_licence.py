@@ -8,8 +8,17 @@ from nacl.signing import SigningKey
 from sync_protocol import BadSignature, Malformed, open_licence, seal_licence
 
 HUB = SigningKey(bytes(range(40, 72)))
-DOC = {"licence_no": "YW-2026-000001", "kind": "老年人优待证", "item_code": "MZ-004", "item_name": "老年人优待证办理", "holder_name": "张秀英",
-       "holder_id": "11010519491231002X", "application_id": "a1", "issued_at": "2026-11-23T08:00:00.000000Z", "issuer": "县级政务服务中枢"}
+DOC = {
+    "licence_no": "YW-2026-000001",
+    "kind": "老年人优待证",
+    "item_code": "MZ-004",
+    "item_name": "老年人优待证办理",
+    "holder_name": "张秀英",
+    "holder_id": "11010519491231002X",
+    "application_id": "a1",
+    "issued_at": "2026-11-23T08:00:00.000000Z",
+    "issuer": "县级政务服务中枢",
+}
 
 
 def test_a_sealed_licence_opens_with_the_hub_key():

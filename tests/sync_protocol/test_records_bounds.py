@@ -7,11 +7,27 @@ import pytest
 
 from sync_protocol import MAX_FEN, Record, record_problem
 
-CLOSE = {"close_id": "shangcun-C20261204-agent-1", "business_date": "2026-12-04", "agent": "agent", "totals_fen": {"cash": 100}, "cash_expected_fen": 100,
-         "cash_counted_fen": 100, "discrepancy_fen": 0}
+CLOSE = {
+    "close_id": "shangcun-C20261204-agent-1",
+    "business_date": "2026-12-04",
+    "agent": "agent",
+    "totals_fen": {"cash": 100},
+    "cash_expected_fen": 100,
+    "cash_counted_fen": 100,
+    "discrepancy_fen": 0,
+}
 
 
-@pytest.mark.parametrize("change", [{"cash_counted_fen": MAX_FEN + 1}, {"discrepancy_fen": -MAX_FEN - 1}, {"totals_fen": {"cash": 2**63}}, {"totals_fen": {"cash": "100"}}, {"totals_fen": {"cash": True}}])
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"cash_counted_fen": MAX_FEN + 1},
+        {"discrepancy_fen": -MAX_FEN - 1},
+        {"totals_fen": {"cash": 2**63}},
+        {"totals_fen": {"cash": "100"}},
+        {"totals_fen": {"cash": True}},
+    ],
+)
 def test_an_amount_past_the_bound_is_malformed(change):
     assert "at most" in (record_problem(Record("fee.daily_closed", "r1", "2026-12-04T08:00:00.000000Z", CLOSE | change), "up") or "")
 

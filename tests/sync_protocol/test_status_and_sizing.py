@@ -35,16 +35,19 @@ def test_a_status_round_trips_and_ignores_fields_it_does_not_know():
     assert status_subject("shangcun") == "yiwang.status.shangcun"
 
 
-@pytest.mark.parametrize("raw, error", [
-    (seal_status(FIELDS, SigningKey(bytes(range(1, 33)))), BadSignature),
-    (seal_status(FIELDS | {"node": "xiacun"}, NODE), Malformed),
-    (seal_status({k: v for k, v in FIELDS.items() if k != "up_seq"}, NODE), Malformed),
-    (seal_status(FIELDS | {"up_seq": "3"}, NODE), Malformed),
-    (seal_status(FIELDS | {"up_seq": True}, NODE), Malformed),
-    (bytes(NODE.sign(b"[1]")), Malformed),
-    (b"x" * (MAX_STATUS_BYTES + 1), TooLarge),
-    (b"short", BadSignature),
-])
+@pytest.mark.parametrize(
+    "raw, error",
+    [
+        (seal_status(FIELDS, SigningKey(bytes(range(1, 33)))), BadSignature),
+        (seal_status(FIELDS | {"node": "xiacun"}, NODE), Malformed),
+        (seal_status({k: v for k, v in FIELDS.items() if k != "up_seq"}, NODE), Malformed),
+        (seal_status(FIELDS | {"up_seq": "3"}, NODE), Malformed),
+        (seal_status(FIELDS | {"up_seq": True}, NODE), Malformed),
+        (bytes(NODE.sign(b"[1]")), Malformed),
+        (b"x" * (MAX_STATUS_BYTES + 1), TooLarge),
+        (b"short", BadSignature),
+    ],
+)
 def test_a_bad_status_is_refused(raw, error):
     with pytest.raises(error):
         open_status(raw, NODE.verify_key, NODE_STATUS_FIELDS, "shangcun")

@@ -27,7 +27,17 @@ from weblayer.throttle import ADDRESS_FAILURES, SUBJECT_FAILURES, WINDOW_S, Thro
 def client(tmp_path: Path):
     data = tmp_path / "node"
     ensure_node_key(data)
-    (data / "node.json").write_text(json.dumps({"node_id": "shangcun", "name": "上村代办点", "kind": "village", "nats_url": "nats://127.0.0.1:9", "hub_public_key": verify_key_to_text(SigningKey.generate().verify_key)}))
+    (data / "node.json").write_text(
+        json.dumps(
+            {
+                "node_id": "shangcun",
+                "name": "上村代办点",
+                "kind": "village",
+                "nats_url": "nats://127.0.0.1:9",
+                "hub_public_key": verify_key_to_text(SigningKey.generate().verify_key),
+            }
+        )
+    )
     store = Store(data / "node.sqlite3")
     for name in ("agent", "chief"):
         add_user(store, name, name, "village_agent", "right-pw")
@@ -113,4 +123,6 @@ def test_public_progress_lets_a_case_be_guessed_only_a_few_times(client):
         assert page.status_code == 200 and "没有查到" in page.text
     held = client.get("/progress", params={"receipt_no": "shangcun-000001", "id_last4": "0005"})
     assert "查询失败次数过多" in held.text and "分钟后再试" in held.text
-    assert "查询失败次数过多" not in client.get("/progress", params={"receipt_no": "shangcun-000002", "id_last4": "0000"}).text  # another case is not held up
+    assert (
+        "查询失败次数过多" not in client.get("/progress", params={"receipt_no": "shangcun-000002", "id_last4": "0000"}).text
+    )  # another case is not held up

@@ -46,7 +46,17 @@ def node_client(tmp_path: Path):
 
     data = tmp_path / "node"
     ensure_node_key(data)
-    (data / "node.json").write_text(json.dumps({"node_id": "shangcun", "name": "上村代办点", "kind": "village", "nats_url": "nats://127.0.0.1:9", "hub_public_key": verify_key_to_text(SigningKey.generate().verify_key)}))
+    (data / "node.json").write_text(
+        json.dumps(
+            {
+                "node_id": "shangcun",
+                "name": "上村代办点",
+                "kind": "village",
+                "nats_url": "nats://127.0.0.1:9",
+                "hub_public_key": verify_key_to_text(SigningKey.generate().verify_key),
+            }
+        )
+    )
     with TestClient(create_app(Settings(data_dir=data))) as client:
         yield client
 
