@@ -11,7 +11,7 @@ demo *args:
     @{{bin}}/yiwang demo {{args}}
 
 # run the whole test suite after the lint gates (installs Debian's chromium for the browser tests if missing)
-test *args: chromium
+test *args: lint chromium
     @{{bin}}/pytest {{args}}
 
 # the gates every commit passes: ruff (lint and format), mypy, the package import rules

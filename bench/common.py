@@ -48,7 +48,7 @@ def hub_count(fed: LocalFederation, sql: str, params: tuple = ()) -> int:
         conn.close()
 
 
-def wait_for(check, timeout: float, interval: float = 0.01, what: str = "condition") -> float:  # type: ignore[no-untyped-def]
+def wait_for(check, timeout: float, interval: float = 0.01, what: str = "condition") -> float:
     """Poll ``check`` until true; return the monotonic time it first was."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:

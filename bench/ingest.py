@@ -131,7 +131,7 @@ def _ingest(engine: Engine, fetches: list[Fetch]) -> None:
         assert all(isinstance(v, Accepted) for v in verdicts), verdicts
 
 
-def _worker(url: str, fetches: list[Fetch], ready, go) -> None:  # type: ignore[no-untyped-def]
+def _worker(url: str, fetches: list[Fetch], ready, go) -> None:
     engine = make_engine(url)
     with engine.connect():
         pass  # connected before the clock starts
@@ -187,7 +187,7 @@ def _raw(url: str, rows: dict) -> float:
 
 def _bare(path: Path, rows: list[dict]) -> float:
     """SQLite's old baseline: application rows alone into a table without indexes."""
-    columns, values = full_rows(Application.__table__, rows)  # type: ignore[arg-type]
+    columns, values = full_rows(Application.__table__, rows)
     conn = sqlite3.connect(path, isolation_level=None)
     conn.execute("PRAGMA journal_mode=WAL")
     conn.execute("PRAGMA synchronous=FULL")

@@ -63,7 +63,7 @@ class _Connection:
         self.writer.close()
 
 
-async def _load(port: int, password: str, requests: int, body_of) -> tuple[list[float], float]:  # type: ignore[no-untyped-def]
+async def _load(port: int, password: str, requests: int, body_of) -> tuple[list[float], float]:
     """``requests`` calls spread over CLIENTS concurrent clients, each on its own keep-alive
     connection, logged in as the agent; (latencies, wall seconds)."""
     latencies: list[float] = []

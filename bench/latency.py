@@ -75,7 +75,7 @@ def run() -> dict[str, dict[str, float]]:
                 committed = time.monotonic()
                 app_id = response.json()["id"]
                 applied = wait_for(
-                    lambda: hub.execute("SELECT 1 FROM application WHERE id = ?", (app_id,)).fetchone() is not None,
+                    lambda app_id=app_id: hub.execute("SELECT 1 FROM application WHERE id = ?", (app_id,)).fetchone() is not None,
                     30,
                     0.002,
                     what="the application at the hub",

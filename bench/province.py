@@ -74,7 +74,7 @@ async def _floor(url: str, options: dict, rate: float, seconds: float) -> list[f
     """Round trips of a trivial request/reply at ``rate`` per second through the same server."""
     nc = await nats.connect(url, **options)
 
-    async def echo(msg) -> None:  # type: ignore[no-untyped-def]
+    async def echo(msg) -> None:
         await msg.respond(b"ok")
 
     await nc.subscribe("bench.floor", cb=echo)
@@ -116,7 +116,7 @@ def run(points: int = POINTS, seconds: float = SECONDS) -> dict[str, float] | st
                 for s in senders:
                     assert s.nc is not None
                     await s.nc.close()
-                return {"floor": await floor, "cpu_share": cpu}  # type: ignore[dict-item]
+                return {"floor": await floor, "cpu_share": cpu}
 
             result = asyncio.run(go())
             sent = sum(s.sent for s in senders)
@@ -144,10 +144,10 @@ def run(points: int = POINTS, seconds: float = SECONDS) -> dict[str, float] | st
         "cpu_share": result["cpu_share"],
         "floor_p50_ms": percentile(floor, 50) * 1000,
         "floor_p99_ms": percentile(floor, 99) * 1000,
-    }  # type: ignore[arg-type]
+    }
 
 
-def _count(engine) -> int:  # type: ignore[no-untyped-def]
+def _count(engine) -> int:
     with engine.connect() as conn:
         return conn.execute(text("SELECT COUNT(*) FROM application")).scalar_one()
 

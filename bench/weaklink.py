@@ -241,7 +241,7 @@ def _old_heartbeats(count: int) -> dict[str, int]:
                 ).fetchone()[0]
 
         before, pos, wire_bytes = used(), GENESIS, 0
-        for n in range(count):
+        for _ in range(count):
             now = format_time(datetime.now(UTC))
             record = Record(NODE_HEARTBEAT, str(uuid.uuid4()), now, {"app_version": "0.1.0", "catalog_version": 1, "outbox_depth": 0, "clock": now})
             wire, pos = seal_next("idle", "up", pos, [record], now, key)

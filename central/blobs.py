@@ -143,7 +143,7 @@ def _room_for_another(session: Session, blobs_dir: Path, node_id: str) -> bool:
 
 
 def _drop_upload(session: Session, blobs_dir: Path, upload: BlobUpload) -> None:
-    session.exec(delete(BlobChunk).where(col(BlobChunk.sha256) == upload.sha256, col(BlobChunk.node_id) == upload.node_id))  # type: ignore[call-overload]
+    session.exec(delete(BlobChunk).where(col(BlobChunk.sha256) == upload.sha256, col(BlobChunk.node_id) == upload.node_id))
     if session.get(BlobUpload, (upload.sha256, upload.node_id)) is not None:
         session.delete(upload)
     (blobs_dir / "parts" / upload.node_id / upload.sha256).unlink(missing_ok=True)

@@ -102,7 +102,9 @@ def published_catalog(engine: Engine) -> dict[str, Any]:
 def versions(engine: Engine) -> list[dict[str, Any]]:
     """Every published version, newest first, with how many nodes run it."""
     with Session(engine) as session:
-        running = dict(session.exec(select(Node.catalog_version, func.count()).where(Node.status == "enrolled").group_by(Node.catalog_version)).all())
+        running = dict(
+            session.exec(select(Node.catalog_version, func.count()).where(Node.status == "enrolled").group_by(col(Node.catalog_version))).all()
+        )
         return [
             {
                 "version": v.version,

@@ -73,13 +73,15 @@ def serve(settings: Settings) -> None:
 
     from .app import create_app
 
-    tls: dict[str, str] = {}
+    certfile = keyfile = None
     if settings.https:
         cert, key = settings.tls_files
         if not cert.exists() or not key.exists():
             raise SystemExit(f"{cert} not found: run `yiwang hub init --dir {settings.data_dir} --nats-name <this machine's name>` first")
-        tls = {"ssl_certfile": str(cert), "ssl_keyfile": str(key)}
-    uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_level="info", access_log=False, **tls)
+        certfile, keyfile = str(cert), str(key)
+    uvicorn.run(
+        create_app(settings), host=settings.host, port=settings.port, log_level="info", access_log=False, ssl_certfile=certfile, ssl_keyfile=keyfile
+    )
 
 
 def worker(settings: Settings) -> int:

@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from functools import cache
 from operator import itemgetter
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from sqlalchemy import Table, event, insert, inspect, text
 from sqlalchemy.engine import Connection, Engine
@@ -36,7 +36,7 @@ def make_engine(url: str) -> Engine:
     engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
 
     @event.listens_for(engine, "connect")
-    def _on_connect(dbapi_conn, _record):  # type: ignore[no-untyped-def]
+    def _on_connect(dbapi_conn, _record):
         dbapi_conn.isolation_level = None
         cur = dbapi_conn.cursor()
         cur.execute("PRAGMA journal_mode=WAL")
@@ -46,7 +46,7 @@ def make_engine(url: str) -> Engine:
         cur.close()
 
     @event.listens_for(engine, "begin")
-    def _on_begin(conn):  # type: ignore[no-untyped-def]
+    def _on_begin(conn):
         conn.exec_driver_sql("BEGIN IMMEDIATE")
 
     return engine
@@ -60,7 +60,7 @@ def _postgresql_engine(url: str) -> Engine:
     engine = create_engine(url, pool_pre_ping=True)
 
     @event.listens_for(engine, "connect")
-    def _on_connect(dbapi_conn, _record):  # type: ignore[no-untyped-def]
+    def _on_connect(dbapi_conn, _record):
         with dbapi_conn.cursor() as cur:
             cur.execute("SET plan_cache_mode = force_custom_plan")
         dbapi_conn.commit()
@@ -133,7 +133,7 @@ def _m6_hub_supervision(conn: Connection) -> None:
         )
     )
     # the catalog nodes were given at enrolment becomes version 1, so the next publication is newer
-    names = dict(conn.execute(text("SELECT code, name FROM department")).all())
+    names: dict[str, str] = dict(conn.execute(text("SELECT code, name FROM department")).all())
     items = [
         json.loads(detail) | {"department_name": names.get(dept, dept)}
         for detail, dept in conn.execute(text("SELECT detail_json, department FROM catalogitem ORDER BY code")).all()
@@ -256,20 +256,21 @@ def full_rows(table: Table, rows: list[dict]) -> tuple[list[str], list[tuple]]:
 _MARKERS = {"sqlite": "?", "postgresql": "%s"}  # the drivers' placeholders (sqlite3, psycopg)
 
 
-def insert_rows(session: Session, table: Table, rows: list[dict]) -> None:
+def insert_rows(session: Session, model: type[SQLModel], rows: list[dict[str, Any]]) -> None:
     """Insert many rows in the session's transaction, straight through the driver's executemany
     (psycopg pipelines it): SQLAlchemy's per-row parameter processing was a fifth of hub ingest
     time on SQLite and most of it on PostgreSQL (bench/ingest.py). Other databases get a Core
     ``insert``."""
     if not rows:
         return
+    table: Table = model.__table__  # type: ignore[attr-defined]  # SQLModel declares no __table__ to type checkers
     connection = session.connection()
     marker = _MARKERS.get(connection.dialect.name)
     if marker is None:
         connection.execute(insert(table), rows)
         return
     columns, values = full_rows(table, rows)
-    connection.exec_driver_sql(f"INSERT INTO {table.name} ({', '.join(columns)}) VALUES ({', '.join([marker] * len(columns))})", values)  # type: ignore[arg-type]
+    connection.exec_driver_sql(f"INSERT INTO {table.name} ({', '.join(columns)}) VALUES ({', '.join([marker] * len(columns))})", values)
 
 
 # PostgreSQL's answers to two transactions that crossed (deadlock_detected, serialization_failure):

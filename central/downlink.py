@@ -8,7 +8,7 @@ from typing import Any
 
 from nacl.signing import SigningKey
 from sqlalchemy.engine import Engine
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from sync_protocol import COMPRESSION, MAX_BATCH_BYTES, MAX_RECORDS_PER_BATCH, ChainPos, LinkMeter, Record, seal_within
 
@@ -37,7 +37,7 @@ def seal_pending(engine: Engine, key: SigningKey) -> int:
 def _seal_pending(engine: Engine, key: SigningKey) -> int:
     made = 0
     with transaction(engine) as session:
-        node_ids = session.exec(select(DownlinkEvent.node_id).where(DownlinkEvent.batch_seq.is_(None)).distinct()).all()
+        node_ids = session.exec(select(DownlinkEvent.node_id).where(col(DownlinkEvent.batch_seq).is_(None)).distinct()).all()
         # in id order, each node's row locked (PostgreSQL) before its chain position is read: two
         # hub processes never seal the same events twice, and never wait on ingest in a cycle
         for node_id in sorted(node_ids):
@@ -47,8 +47,8 @@ def _seal_pending(engine: Engine, key: SigningKey) -> int:
             while True:
                 events = session.exec(
                     select(DownlinkEvent)
-                    .where(DownlinkEvent.node_id == node_id, DownlinkEvent.batch_seq.is_(None))
-                    .order_by(DownlinkEvent.created_at)
+                    .where(DownlinkEvent.node_id == node_id, col(DownlinkEvent.batch_seq).is_(None))
+                    .order_by(col(DownlinkEvent.created_at))
                     .limit(MAX_RECORDS_PER_BATCH)
                 ).all()
                 if not events:
@@ -73,7 +73,9 @@ def _seal_pending(engine: Engine, key: SigningKey) -> int:
 def unpublished(engine: Engine) -> list[DownlinkBatch]:
     with Session(engine) as session:
         return list(
-            session.exec(select(DownlinkBatch).where(DownlinkBatch.published_at.is_(None)).order_by(DownlinkBatch.node_id, DownlinkBatch.seq)).all()
+            session.exec(
+                select(DownlinkBatch).where(col(DownlinkBatch.published_at).is_(None)).order_by(col(DownlinkBatch.node_id), col(DownlinkBatch.seq))
+            ).all()
         )
 
 

@@ -36,7 +36,7 @@ def create_replacement_code(engine: Engine, node_id: str, actor: str = "system")
         return _new_code(session, node.id, node.name, node.kind, node.parent, replacement=True)
 
 
-def _new_code(session, node_id: str, name: str, kind: str, parent: str | None, replacement: bool) -> tuple[str, str]:  # type: ignore[no-untyped-def]
+def _new_code(session, node_id: str, name: str, kind: str, parent: str | None, replacement: bool) -> tuple[str, str]:
     raw = "".join(secrets.choice(_ALPHABET) for _ in range(12))
     code = "-".join(raw[i : i + 4] for i in range(0, 12, 4))
     expires = utcnow(CODE_LIFETIME)
@@ -103,6 +103,7 @@ def redeem_code(engine: Engine, code: str, public_key: str, nats_public_key: str
             raise Conflict("登记码已过期，请向县级运维人员申请新的登记码")
         now = utcnow()
         if retry:
+            assert existing is not None  # a retry is defined by the existing node
             node = existing
         elif row.replacement:
             if existing is None:

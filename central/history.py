@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import base64
-from typing import Any
+from collections.abc import Sequence
+from typing import Any, cast
 
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
@@ -19,12 +20,13 @@ def node_history(engine: Engine, node_id: str, direction: str, after: int, limit
     if direction not in ("up", "down"):
         raise InvalidInput("direction 只能是 up 或 down", field="direction")
     limit = max(1, min(limit, PAGE))
-    model = UplinkBatch if direction == "up" else DownlinkBatch
+    model: type[UplinkBatch] | type[DownlinkBatch] = UplinkBatch if direction == "up" else DownlinkBatch
     with Session(engine) as session:
         node = session.get(Node, node_id)
         if node is None:
             raise NotFound(f"没有节点 {node_id}")
-        rows = session.exec(select(model).where(model.node_id == node_id, col(model.seq) > after).order_by(col(model.seq)).limit(limit)).all()
+        query = select(model).where(model.node_id == node_id, col(model.seq) > after).order_by(col(model.seq)).limit(limit)
+        rows = cast("Sequence[UplinkBatch | DownlinkBatch]", session.exec(query).all())  # mypy joins the two models to SQLModel
         keys = session.exec(select(NodeKey).where(NodeKey.node_id == node_id).order_by(col(NodeKey.from_seq))).all()
         last = node.up_seq if direction == "up" else node.down_seq
     return {

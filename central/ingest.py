@@ -16,6 +16,7 @@ import os
 from collections.abc import Callable
 from datetime import timedelta
 
+from sqlalchemy import select as core_select
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import Session, col, select
@@ -163,9 +164,7 @@ def _receive(session: Session, node: Node, subject: str, raw: bytes, now: str) -
             # stream halts visibly instead of skipping its data, and no other batch is touched
             verdict = Rejected("invalid_record", f"{type(exc).__name__}: {exc}")
         else:
-            insert_rows(
-                session, UplinkBatch.__table__, [{"node_id": node.id, "seq": verdict.batch.seq, "hash": verdict.hash, "raw": raw, "received_at": now}]
-            )  # type: ignore[arg-type]
+            insert_rows(session, UplinkBatch, [{"node_id": node.id, "seq": verdict.batch.seq, "hash": verdict.hash, "raw": raw, "received_at": now}])
             node.up_seq, node.up_head = verdict.new_pos.seq, verdict.new_pos.head
             session.add(node)
             session.flush()
@@ -270,7 +269,7 @@ def _apply(session: Session, node: Node, records: tuple[Record, ...], now: str) 
         {
             row.id: row._asdict()
             for row in session.connection().execute(
-                select(table.id, table.node_id, table.receipt_no, table.applicant_id_number, table.item_code).where(table.id.in_(ids))
+                core_select(table.id, table.node_id, table.receipt_no, table.applicant_id_number, table.item_code).where(table.id.in_(ids))
             )
         }
         if ids
@@ -294,7 +293,7 @@ def _apply(session: Session, node: Node, records: tuple[Record, ...], now: str) 
         held[data["application_id"]] = {"node_id": node.id} | {k: data[k] for k in ("receipt_no", "applicant_id_number", "item_code")}
         # routing: the hub's catalog decides the departments, not the node's claim
         item, departments = catalog.get(data["item_code"], (None, ["unrouted"]))
-        app = {
+        row = {
             "id": data["application_id"],
             "node_id": node.id,
             "receipt_no": data["receipt_no"],
@@ -310,17 +309,17 @@ def _apply(session: Session, node: Node, records: tuple[Record, ...], now: str) 
             "submitted_at": record.at,
             "received_at": now,
         }
-        apps.append(app)
-        tasks.extend({"application_id": app["id"], "department": department} for department in departments)
+        apps.append(row)
+        tasks.extend({"application_id": row["id"], "department": department} for department in departments)
         if integrated.intersection(departments):  # a department system hears of it (rare: build the objects)
             notify(
-                session, Application(**app), [ApprovalTask(application_id=app["id"], department=d) for d in departments], "case.routed", integrated
+                session, Application(**row), [ApprovalTask(application_id=row["id"], department=d) for d in departments], "case.routed", integrated
             )
     if apps:
         # Core executemany, not one ORM object per row: building SQLModel objects was most of the
         # ingest time (bench/ingest.py). Inserted before the batch's other records, which may name them.
-        insert_rows(session, Application.__table__, apps)  # type: ignore[arg-type]
-        insert_rows(session, ApprovalTask.__table__, tasks)  # type: ignore[arg-type]
+        insert_rows(session, Application, apps)
+        insert_rows(session, ApprovalTask, tasks)
     for record in records:
         data = record.data
         if record.kind == APPLICATION_RECEIVED or not ownership.check(session, node.id, record):

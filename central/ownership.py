@@ -18,9 +18,9 @@ sender, and nothing of anyone else's changes (docs/security.md).
 from __future__ import annotations
 
 import re
-from typing import Any
+from typing import Any, cast
 
-from sqlmodel import Session, SQLModel
+from sqlmodel import Session
 
 from sync_protocol import (
     APPLICATION_DISPATCHED,
@@ -42,6 +42,8 @@ from sync_protocol import (
 
 from .models import Application, Complaint, DailyClose, FeeReceipt, Remittance
 
+Owned = Application | Complaint | DailyClose | FeeReceipt | Remittance  # the objects a point owns
+
 
 class Violation(ValueError):
     """A record that would touch another point's data, or contradict what the hub holds."""
@@ -53,7 +55,7 @@ class Violation(ValueError):
 
 # kind -> (the field holding the id it creates, what follows "<node>-", the model keyed by it,
 # the fields that must agree when the same id arrives again)
-NAMESPACED: dict[str, tuple[str, re.Pattern[str], type[SQLModel], dict[str, str]]] = {
+NAMESPACED: dict[str, tuple[str, re.Pattern[str], type[Owned], dict[str, str]]] = {
     APPLICATION_RECEIVED: ("receipt_no", re.compile(r"\d+"), Application, {}),  # keyed by application_id: see check_application
     FEE_COLLECTED: ("fee_receipt_no", re.compile(r"F\d+"), FeeReceipt, {"amount_fen": "amount_fen", "method": "method"}),
     DAILY_CLOSED: ("close_id", re.compile(r"C\d{8}-.+-\d+"), DailyClose, {"business_date": "business_date", "cash_counted_fen": "cash_counted_fen"}),
@@ -62,7 +64,7 @@ NAMESPACED: dict[str, tuple[str, re.Pattern[str], type[SQLModel], dict[str, str]
 }
 
 # kind -> the fields naming objects another record created: (field, model); a list field names several
-REFERENCES: dict[str, tuple[tuple[str, type[SQLModel]], ...]] = {
+REFERENCES: dict[str, tuple[tuple[str, type[Owned]], ...]] = {
     MATERIALS_ATTACHED: (("application_id", Application),),
     SUPPLEMENT_PROVIDED: (("application_id", Application),),
     APPLICATION_WITHDRAWN: (("application_id", Application),),
@@ -92,7 +94,7 @@ def check(session: Session, node_id: str, record: Record) -> bool:
         for value in values if isinstance(values, list) else [values]:
             if value is None:
                 continue
-            found = session.get(model, value)
+            found = cast("Owned | None", session.get(model, value))  # mypy joins a union of models to SQLModel
             if found is not None and found.node_id != node_id:
                 raise Violation("not_owner", f"{record.kind} {record.id}: {field} {value!r} belongs to another point")
     spec = NAMESPACED.get(record.kind)
@@ -102,7 +104,7 @@ def check(session: Session, node_id: str, record: Record) -> bool:
     value = data[field]
     if not in_namespace(node_id, value, suffix):
         raise Violation("not_owner", f"{record.kind} {record.id}: {field} {value!r} is not in this point's namespace ({node_id}-…)")
-    existing = session.get(model, value)
+    existing = cast("Owned | None", session.get(model, value))
     if existing is None:
         return True
     _same_or_conflict(record, existing, same, node_id)
@@ -125,7 +127,7 @@ def check_application(node_id: str, record: Record, existing: dict[str, Any] | N
     return False
 
 
-def _same_or_conflict(record: Record, existing: SQLModel, same: dict[str, str], node_id: str) -> None:
+def _same_or_conflict(record: Record, existing: Owned, same: dict[str, str], node_id: str) -> None:
     if existing.node_id != node_id:  # cannot happen inside a namespace; never let it through
         raise Violation("not_owner", f"{record.kind} {record.id}: held for another point")
     for field, column in same.items():

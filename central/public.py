@@ -31,7 +31,7 @@ def progress(engine: Engine, receipt_no: str, id_last4: str) -> dict[str, Any]:
         dept = session.get(Department, app.department)
         limits = time_limits(session)
     clocks = clocks_of(load_calendar(engine), app, limits.get(app.item_code, 20))
-    steps = [("提交", app.submitted_at), ("县里收到", app.received_at)]
+    steps: list[tuple[str, str | None]] = [("提交", app.submitted_at), ("县里收到", app.received_at)]
     steps += [("不予受理", app.decided_at)] if app.status == "not_accepted" else [("受理", app.accepted_at), ("办结", app.decided_at)]
     steps += [("寄出", "")] if app.handover == "courier" else [("送达", app.delivered_at)]  # a dispatch has no delivery time
     return {

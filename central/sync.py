@@ -22,7 +22,7 @@ import nats.aio.msg
 import nats.errors
 import nats.js.errors
 from nacl.signing import SigningKey
-from nats.js.api import AckPolicy, ConsumerConfig, KeyValueConfig, RetentionPolicy, StorageType, StreamConfig
+from nats.js.api import AckPolicy, ConsumerConfig, KeyValueConfig, RawStreamMsg, RetentionPolicy, StorageType, StreamConfig
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 from tenacity import AsyncRetrying, retry_if_exception_type, wait_exponential
@@ -269,7 +269,7 @@ def clock_offset(msg: nats.aio.msg.Msg) -> int | None:
         return None
 
 
-async def _last_stored(js: nats.js.JetStreamContext, stream: str, subject: str) -> nats.aio.msg.Msg | None:
+async def _last_stored(js: nats.js.JetStreamContext, stream: str, subject: str) -> RawStreamMsg | None:
     """The last message the stream still holds on ``subject``, or None."""
     try:
         return await js.get_last_msg(stream, subject)
@@ -385,6 +385,7 @@ class HubSync:
         last = self._consumer_answers.get(msg.subject)
         if last is None or now - last[0] >= CONSUMER_ANSWER_S:
             request = json.dumps({"stream_name": stream, "config": config.as_dict()}).encode()
+            assert self.nc is not None  # a subscription's callback: the connection is there
             try:
                 answer = await self.nc.request(f"$JS.API.CONSUMER.CREATE.{stream}.{config.name}.{config.filter_subject}", request, timeout=5)
             except RETRYABLE as exc:
@@ -399,7 +400,7 @@ class HubSync:
             # the whole fetch in one transaction (one fsync), acked only after it committed
             verdicts = await asyncio.to_thread(ingest_batches, self.engine, [(m.subject, m.data, clock_offset(m)) for m in msgs])
             rotated = False
-            for msg, verdict in zip(msgs, verdicts):
+            for msg, verdict in zip(msgs, verdicts, strict=False):
                 if isinstance(verdict, Gap):
                     # held in the database and a resend requested (same transaction): safe to ack
                     log.info("held %s seq %d (expected %d)", msg.subject, verdict.got, verdict.expected)
@@ -436,7 +437,7 @@ class HubSync:
                 continue
             if sum([reply.pop("_republished") for reply in replies if reply is not None]):
                 self.wake_downlink()
-            for msg, reply in zip(group, replies):
+            for msg, reply in zip(group, replies, strict=False):
                 if reply is not None and msg.reply:
                     await self._answer_status(js, msg, reply)
 
@@ -448,12 +449,17 @@ class HubSync:
         try:
             if reply.pop("_up_seq") > reply["up_applied"]:  # something may be in the stream, not yet applied
                 stored = await _last_stored(js, UPLINK_STREAM, uplink_subject(node_id))
-                if stored is not None and SEQ_HEADER in (stored.headers or {}):
+                if stored is not None and stored.headers and SEQ_HEADER in stored.headers:
                     reply["up_stored"] = int(stored.headers[SEQ_HEADER])
             file = reply.get("file")
             if file is not None:
                 chunk = await _last_stored(js, BLOB_STREAM, blob_subject(node_id, file["sha256"]))
-                if chunk is not None and BLOB_OFFSET_HEADER in (chunk.headers or {}) and int(chunk.headers[BLOB_OFFSET_HEADER]) <= file["stored"]:
+                if (
+                    chunk is not None
+                    and chunk.headers
+                    and BLOB_OFFSET_HEADER in chunk.headers
+                    and int(chunk.headers[BLOB_OFFSET_HEADER]) <= file["stored"]
+                ):
                     # only when it follows what is applied without a hole: with chunks in a window,
                     # a later one can be in the stream while an earlier one was lost
                     file["stored"] = max(file["stored"], int(chunk.headers[BLOB_OFFSET_HEADER]) + len(chunk.data or b""))

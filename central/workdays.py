@@ -101,7 +101,7 @@ def load_year(engine: Engine, year: int, holidays: Iterable[str], workdays: Iter
     if not days:
         raise InvalidInput("请至少填写一个节假日", field="holidays")
     with transaction(engine) as session:
-        for row in session.exec(select(CalendarDay).where(CalendarDay.day.startswith(f"{year}-"))).all():  # type: ignore[union-attr]
+        for row in session.exec(select(CalendarDay).where(CalendarDay.day.startswith(f"{year}-"))).all():
             session.delete(row)
         session.flush()
         for day, workday in sorted(days.items()):

@@ -57,5 +57,5 @@ def log_out(store: Store, token: str | None) -> None:
             conn.execute("DELETE FROM login_sessions WHERE token_hash = ?", (_token_hash(token),))
 
 
-def _user(row) -> dict[str, str]:  # type: ignore[no-untyped-def]
+def _user(row) -> dict[str, str]:
     return {"username": row["username"], "display_name": row["display_name"], "role": row["role"], "role_name": ROLES.get(row["role"], row["role"])}

@@ -44,8 +44,10 @@ def main(argv: list[str] | None = None) -> int:
 
         from .app import create_app
 
-        tls = {"ssl_certfile": str(settings.tls_cert), "ssl_keyfile": str(settings.tls_key)} if settings.tls_cert else {}
-        uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_level="info", access_log=False, **tls)
+        cert, key = (str(settings.tls_cert), str(settings.tls_key)) if settings.tls_cert else (None, None)
+        uvicorn.run(
+            create_app(settings), host=settings.host, port=settings.port, log_level="info", access_log=False, ssl_certfile=cert, ssl_keyfile=key
+        )
     else:
         from .auth import add_user
         from .store import Store

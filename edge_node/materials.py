@@ -138,7 +138,7 @@ def record_material(conn: sqlite3.Connection, application_id: str, material: str
         conn,
         MATERIALS_ATTACHED,
         {k: row[k] for k in ("application_id", "material", "sha256", "size", "media_type", "filename")},
-        at=row["created_at"],
+        at=str(row["created_at"]),
     )
     return row
 

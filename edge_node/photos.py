@@ -127,7 +127,8 @@ def _decode(content: bytes, pil_format: str, full_size: bool = False) -> _Decode
             source.draft(None, target)
         source.load()
         icc = source.info.get("icc_profile") if source.mode == "RGB" else None
-        qtables = [list(table) for table in source.quantization.values()] if getattr(source, "quantization", None) else None
+        quantization = getattr(source, "quantization", None)  # JPEG sources only
+        qtables = [list(table) for table in quantization.values()] if quantization else None
         subsampling = JpegImagePlugin.get_sampling(source) if qtables else -1
         picture = ImageOps.exif_transpose(source)
     picture = _opaque(picture)

@@ -29,14 +29,14 @@ def utcnow() -> str:
 
 
 def _m1_initial(db: Database) -> None:
-    db["meta"].create({"key": str, "value": str}, pk="key")
-    db["users"].create({"username": str, "display_name": str, "role": str, "password_hash": str}, pk="username")
-    db["login_sessions"].create({"token_hash": str, "username": str, "expires_at": str}, pk="token_hash", foreign_keys=[("username", "users")])
-    db["catalog_items"].create(
+    db.table("meta").create({"key": str, "value": str}, pk="key")
+    db.table("users").create({"username": str, "display_name": str, "role": str, "password_hash": str}, pk="username")
+    db.table("login_sessions").create({"token_hash": str, "username": str, "expires_at": str}, pk="token_hash", foreign_keys=[("username", "users")])
+    db.table("catalog_items").create(
         {"code": str, "name": str, "department_name": str, "time_limit_days": int, "fee_fen": int, "detail_json": str}, pk="code"
     )
-    db["counters"].create({"name": str, "value": int}, pk="name")
-    db["applications"].create(
+    db.table("counters").create({"name": str, "value": int}, pk="name")
+    db.table("applications").create(
         {
             "id": str,
             "receipt_no": str,
@@ -59,26 +59,28 @@ def _m1_initial(db: Database) -> None:
         pk="id",
         not_null={"receipt_no", "item_code", "applicant_name", "applicant_id_number", "status", "created_at"},
     )
-    db["applications"].create_index(["receipt_no"], unique=True)
+    db.table("applications").create_index(["receipt_no"], unique=True)
     # outbox: seq orders events; batch_seq is set when the event is sealed into an uplink batch
     db.execute(
         "CREATE TABLE outbox (seq INTEGER PRIMARY KEY AUTOINCREMENT, id TEXT NOT NULL UNIQUE, kind TEXT NOT NULL, "
         "at TEXT NOT NULL, data_json TEXT NOT NULL, batch_seq INTEGER)"
     )
-    db["outbox"].create_index(["batch_seq"])
-    db["uplink_batches"].create({"seq": int, "hash": str, "wire": bytes, "created_at": str, "published_at": str}, pk="seq", not_null={"hash", "wire"})
-    db["downlink_batches"].create({"seq": int, "hash": str, "wire": bytes, "applied_at": str}, pk="seq", not_null={"hash", "wire"})
-    db["quarantine"].create({"id": int, "reason": str, "detail": str, "wire": bytes, "received_at": str}, pk="id")
+    db.table("outbox").create_index(["batch_seq"])
+    db.table("uplink_batches").create(
+        {"seq": int, "hash": str, "wire": bytes, "created_at": str, "published_at": str}, pk="seq", not_null={"hash", "wire"}
+    )
+    db.table("downlink_batches").create({"seq": int, "hash": str, "wire": bytes, "applied_at": str}, pk="seq", not_null={"hash", "wire"})
+    db.table("quarantine").create({"id": int, "reason": str, "detail": str, "wire": bytes, "received_at": str}, pk="id")
 
 
 def _m2_resends(db: Database) -> None:
     # how often a batch was re-published on the hub's request; >0 changes its Nats-Msg-Id so
     # JetStream's duplicate window cannot swallow a resend of a batch the stream lost
-    db["uplink_batches"].add_column("resends", int, not_null_default=0)
+    db.table("uplink_batches").add_column("resends", int, not_null_default=0)
 
 
 def _m3_materials(db: Database) -> None:
-    db["materials"].create(
+    db.table("materials").create(
         {
             "id": int,
             "application_id": str,
@@ -94,14 +96,16 @@ def _m3_materials(db: Database) -> None:
         not_null={"application_id", "material", "sha256", "size", "media_type"},
         foreign_keys=[("application_id", "applications")],
     )
-    db["materials"].create_index(["application_id"])
+    db.table("materials").create_index(["application_id"])
     # upload progress: sent_bytes advances after each chunk's PubAck, so a transfer resumes there
-    db["blob_uploads"].create({"sha256": str, "size": int, "sent_bytes": int, "completed_at": str}, pk="sha256", not_null={"size", "sent_bytes"})
+    db.table("blob_uploads").create(
+        {"sha256": str, "size": int, "sent_bytes": int, "completed_at": str}, pk="sha256", not_null={"size", "sent_bytes"}
+    )
 
 
 def _m4_notices(db: Database) -> None:
     # one-time notices (一次性告知): what was missing, told once and completely, with a number
-    db["notices"].create(
+    db.table("notices").create(
         {
             "notice_no": str,
             "item_code": str,
@@ -114,16 +118,16 @@ def _m4_notices(db: Database) -> None:
         },
         pk="notice_no",
     )
-    db["applications"].create_index(["applicant_id_number"])
+    db.table("applications").create_index(["applicant_id_number"])
 
 
 def _m5_materials_checked(db: Database) -> None:
     # the materials whose originals the agent saw and checked at the window (JSON list of names)
-    db["applications"].add_column("materials_checked", str, not_null_default="[]")
+    db.table("applications").add_column("materials_checked", str, not_null_default="[]")
 
 
 def _m6_fees(db: Database) -> None:
-    db["fee_receipts"].create(
+    db.table("fee_receipts").create(
         {
             "receipt_no": str,
             "application_id": str,
@@ -146,9 +150,9 @@ def _m6_fees(db: Database) -> None:
         not_null={"amount_fen", "method", "agent_username", "collected_at", "business_date", "status"},
         defaults={"refunded_fen": 0, "status": "paid"},
     )
-    db["fee_receipts"].create_index(["agent_username", "business_date"])
-    db["fee_receipts"].create_index(["reference"])
-    db["fee_refunds"].create(
+    db.table("fee_receipts").create_index(["agent_username", "business_date"])
+    db.table("fee_receipts").create_index(["reference"])
+    db.table("fee_refunds").create(
         {
             "id": int,
             "receipt_no": str,
@@ -163,7 +167,7 @@ def _m6_fees(db: Database) -> None:
         },
         pk="id",
     )
-    db["daily_closes"].create(
+    db.table("daily_closes").create(
         {
             "close_id": str,
             "agent_username": str,
@@ -178,7 +182,7 @@ def _m6_fees(db: Database) -> None:
         },
         pk="close_id",
     )
-    db["remittances"].create(
+    db.table("remittances").create(
         {"remittance_id": str, "amount_fen": int, "close_ids_json": str, "bank_reference": str, "agent_username": str, "remitted_at": str},
         pk="remittance_id",
     )
@@ -186,57 +190,57 @@ def _m6_fees(db: Database) -> None:
 
 def _m7_handover(db: Database) -> None:
     for column in ("decision", "collector_id_number", "courier", "tracking_no", "dispatched_at"):
-        db["applications"].add_column(column, str)
-    db["evaluations"].create(
+        db.table("applications").add_column(column, str)
+    db.table("evaluations").create(
         {"application_id": str, "level": int, "comment": str, "created_at": str},
         pk="application_id",
         foreign_keys=[("application_id", "applications")],
     )
-    db["complaints"].create(
+    db.table("complaints").create(
         {"complaint_id": str, "application_id": str, "contact": str, "text": str, "agent_username": str, "created_at": str}, pk="complaint_id"
     )
 
 
 def _m8_supplements(db: Database) -> None:
     # the hub's complete list of what must be supplied (JSON), while a supplement is requested
-    db["applications"].add_column("supplement_json", str, not_null_default="[]")
+    db.table("applications").add_column("supplement_json", str, not_null_default="[]")
 
 
 def _m9_licences(db: Database) -> None:
-    db["licences"].create({"licence_no": str, "application_id": str, "text": str, "received_at": str}, pk="licence_no")
-    db["licences"].create_index(["application_id"])
+    db.table("licences").create({"licence_no": str, "application_id": str, "text": str, "received_at": str}, pk="licence_no")
+    db.table("licences").create_index(["application_id"])
 
 
 def _m10_acceptance(db: Database) -> None:
     # 受理 at the county (status 'accepted'); a case not accepted keeps its reason in decision_reason
-    db["applications"].add_column("accepted_at", str)
+    db.table("applications").add_column("accepted_at", str)
 
 
 def _m11_material_receipts(db: Database) -> None:
     # received_at: the hub confirmed it holds the verified file; purged_at: this copy was deleted
-    db["blob_uploads"].add_column("received_at", str)
-    db["blob_uploads"].add_column("purged_at", str)
-    db["blob_uploads"].create_index(["received_at"])
+    db.table("blob_uploads").add_column("received_at", str)
+    db.table("blob_uploads").add_column("purged_at", str)
+    db.table("blob_uploads").create_index(["received_at"])
 
 
 def _m12_material_originals(db: Database) -> None:
     # the photo as taken, kept on this node beside the optimised file that is sent (NULL: the
     # file sent is the original, e.g. a PDF, or the material predates optimisation)
-    db["materials"].add_column("original_sha256", str)
-    db["materials"].add_column("original_size", int)
-    db["materials"].create_index(["sha256"])  # purge_received finds a purged copy's originals by these two
-    db["materials"].create_index(["original_sha256"])
+    db.table("materials").add_column("original_sha256", str)
+    db.table("materials").add_column("original_size", int)
+    db.table("materials").create_index(["sha256"])  # purge_received finds a purged copy's originals by these two
+    db.table("materials").create_index(["original_sha256"])
 
 
 def _m13_requested_files(db: Database) -> None:
     # a file the county asked for (an original, 原图): sent even while the point is metered
-    db["blob_uploads"].add_column("requested", int, not_null_default=0)
+    db.table("blob_uploads").add_column("requested", int, not_null_default=0)
 
 
 def _m14_set_aside(db: Database) -> None:
     # an event no batch can carry (made before record_size bounded it at the door): why it was
     # set aside, so the events behind it go on (link.seal_pending)
-    db["outbox"].add_column("set_aside", str)
+    db.table("outbox").add_column("set_aside", str)
 
 
 MIGRATIONS: list[Callable[[Database], None]] = [

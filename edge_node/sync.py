@@ -233,7 +233,7 @@ class NodeSync:
                     seed = await asyncio.to_thread(rotation.switch_nats, self.store, self.data_dir, True)
                     if seed:
                         self.identity = dataclasses.replace(self.identity, nats_seed=seed)
-                self.nc = await nats.connect(
+                nc = self.nc = await nats.connect(
                     nats_servers(self.identity.nats_url),
                     name=f"yiwang-node-{self.identity.node_id}",
                     max_reconnect_attempts=-1,
@@ -250,7 +250,7 @@ class NodeSync:
         self.credentials_refused = False
         log.info("connected to NATS at %s", self.identity.nats_url)
         try:
-            js = self.nc.jetstream()
+            js = nc.jetstream()
             await self.exchange_status()  # first words on a link: measure it, learn what the hub holds
             # one set: the first loop to fail cancels the others, and run() starts a new set on a
             # new connection — no loop outlives its connection
@@ -260,11 +260,11 @@ class NodeSync:
                     ("downlink", self._downlink_loop(js)),
                     ("files", self._blob_loop(js)),
                     ("status", self._status_loop()),
-                    ("connection", until_closed(self.nc)),
+                    ("connection", until_closed(nc)),
                 ):
                     loops.create_task(loop, name=f"node-sync-{name}")
         finally:
-            await self.nc.close()
+            await nc.close()
 
     # -- status: the heartbeat, and the hub's word on what arrived -------------------------
 
@@ -420,7 +420,7 @@ class NodeSync:
                 self._blob_wake.set()  # records are through: files may go
             self.uplink_busy = busy
 
-    async def _publish_batch(self, js: nats.js.JetStreamContext, subject: str, batch) -> bool:  # type: ignore[no-untyped-def]
+    async def _publish_batch(self, js: nats.js.JetStreamContext, subject: str, batch) -> bool:
         """Publish one stored batch within the time its size needs; True once the hub has it."""
         size = len(batch["wire"])
         # the send time rides outside the signed batch: the hub compares it with the stream's

@@ -57,7 +57,7 @@ def run_demo(root: Path, nats_port: int, base_port: int) -> int:
     nodes = demo_nodes(base_port)
     stopping = False
 
-    def request_stop(signum, frame):  # type: ignore[no-untyped-def]
+    def request_stop(signum, frame):
         nonlocal stopping
         stopping = True
 

@@ -124,7 +124,7 @@ class LocalFederation:
         self.procs[name] = proc
         return proc
 
-    def _wait(self, name: str, ready, timeout: float = 30.0) -> None:  # type: ignore[no-untyped-def]
+    def _wait(self, name: str, ready, timeout: float = 30.0) -> None:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             proc = self.procs.get(name)

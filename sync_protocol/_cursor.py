@@ -15,7 +15,6 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Union
 
 from nacl.signing import VerifyKey
 
@@ -23,9 +22,9 @@ from ._chain import ChainPos
 from ._envelope import Batch, Direction
 from ._errors import RemoteProtocolError
 from ._records import RECORD_SPECS, record_problem
+from ._signing import batch_hash, open_batch
 
 UNKNOWN_KIND = "unknown_kind"  # a Rejected reason: the batch is fine, this software is too old for it
-from ._signing import batch_hash, open_batch
 
 
 @dataclass(frozen=True)
@@ -69,7 +68,7 @@ class Rejected:
     detail: str = ""
 
 
-Verdict = Union[Accepted, Duplicate, Gap, Fork, Rejected]
+Verdict = Accepted | Duplicate | Gap | Fork | Rejected
 
 
 class IngestCursor:

@@ -35,7 +35,7 @@ class _Kept(logging.Handler):
 
 
 @pytest.fixture(scope="session", autouse=True)
-def no_full_resident_id_in_any_log(tmp_path_factory) -> Iterator[None]:  # type: ignore[no-untyped-def]
+def no_full_resident_id_in_any_log(tmp_path_factory) -> Iterator[None]:
     """Citizens' data: no log line written during the test suite — by this process or by any hub,
     node or nats-server the tests started (their logs are under the session's temporary
     directory) — may contain a full resident ID. Lists show them masked; logs must too."""
@@ -52,7 +52,7 @@ def no_full_resident_id_in_any_log(tmp_path_factory) -> Iterator[None]:  # type:
     assert not found, "full resident IDs in log lines:\n" + "\n".join(found[:20])
 
 
-def pytest_terminal_summary(terminalreporter) -> None:  # type: ignore[no-untyped-def]
+def pytest_terminal_summary(terminalreporter) -> None:
     """Say in one line whether the hub tests ran on PostgreSQL too, or why not."""
     from tests import pg
 
@@ -115,13 +115,13 @@ class Api:
         response.raise_for_status()
         self.client.headers["Authorization"] = f"Bearer {response.json()['token']}"
 
-    def get(self, path: str, **kw):  # type: ignore[no-untyped-def]
+    def get(self, path: str, **kw):
         return self.client.get(path, **kw)
 
-    def post(self, path: str, **kw):  # type: ignore[no-untyped-def]
+    def post(self, path: str, **kw):
         return self.client.post(path, **kw)
 
-    def put(self, path: str, **kw):  # type: ignore[no-untyped-def]
+    def put(self, path: str, **kw):
         return self.client.put(path, **kw)
 
 
@@ -135,7 +135,7 @@ def resident_id(n: int) -> str:
     return base + ric.calc_check_digit(base + "?")
 
 
-def run_async(coro, timeout: float = 420):  # type: ignore[no-untyped-def]
+def run_async(coro, timeout: float = 420):
     """Run a coroutine to completion on its own thread: the browser tests' sync Playwright keeps an
     event loop running in the main thread for the whole session, so asyncio.run() there fails.
     A coroutine still running after ``timeout`` seconds fails the test with the stack of every task
@@ -164,7 +164,7 @@ def run_async(coro, timeout: float = 420):  # type: ignore[no-untyped-def]
             task.print_stack(limit=8, file=stacks)
         raise AssertionError(f"coroutine still running after {timeout:g} s; its tasks:\n{stacks.getvalue()}")
     if "error" in outcome:
-        raise outcome["error"]  # type: ignore[misc]
+        raise outcome["error"]
     return outcome.get("result")
 
 

@@ -34,21 +34,22 @@ CSRF_FAILED = "页面已过期或来源不明（CSRF 校验失败），请刷新
 INVALID_INPUT = "请求内容不符合要求，请检查必填项和格式"
 INTERNAL = "系统内部错误，请记下编号并联系县级运维人员：{ref}"
 
-Handler = Callable[[Request, Any], Response]
+AnyRequest = Request[Any, Any, Any]
+Handler = Callable[[AnyRequest, Any], Response[Any]]
 
 
-def problem(request: Request, status: int, slug: str, detail: str, **extra: Any) -> Response:
+def problem(request: AnyRequest, status: int, slug: str, detail: str, **extra: Any) -> Response[Any]:
     """An RFC 9457 problem; ``extra`` members that are None are left out."""
     body = {"type": PROBLEM_BASE + slug, "title": STATUS_TEXT.get(status, "错误"), "status": status, "detail": detail, "instance": request.url.path}
     body.update({k: v for k, v in extra.items() if v is not None})
     return Response(body, status_code=status, media_type="application/problem+json")
 
 
-def is_api(request: Request) -> bool:
+def is_api(request: AnyRequest) -> bool:
     return request.url.path.startswith("/api/") or request.url.path == "/api"
 
 
-def _page(status: int, message: str) -> Response:
+def _page(status: int, message: str) -> Response[Any]:
     return Template(
         "error.html",
         context={"status": status, "title": STATUS_TEXT.get(status, "错误"), "message": message},
@@ -57,18 +58,18 @@ def _page(status: int, message: str) -> Response:
     )
 
 
-def _either(request: Request, status: int, slug: str, message: str, **extra: Any) -> Response:
+def _either(request: AnyRequest, status: int, slug: str, message: str, **extra: Any) -> Response[Any]:
     """A problem under /api (with ``extra`` members), else the Chinese error page."""
     return problem(request, status, slug, message, **extra) if is_api(request) else _page(status, message)
 
 
-def handle_service_error(request: Request, exc: ServiceError) -> Response:
+def handle_service_error(request: AnyRequest, exc: ServiceError) -> Response[Any]:
     if isinstance(exc, NotAuthenticated) and not is_api(request):
         return Redirect("/login")
     return _either(request, exc.status, exc.type_slug, exc.message, field=exc.field)
 
 
-def handle_http_exception(request: Request, exc: HTTPException) -> Response:
+def handle_http_exception(request: AnyRequest, exc: HTTPException) -> Response[Any]:
     if isinstance(exc, ValidationException):
         return _either(request, 400, "invalid-input", INVALID_INPUT, errors=exc.extra)
     status = exc.status_code
@@ -76,7 +77,7 @@ def handle_http_exception(request: Request, exc: HTTPException) -> Response:
     return _either(request, status, f"http-{status}", message)
 
 
-def handle_too_many(request: Request, exc: TooManyAttempts) -> Response:
+def handle_too_many(request: AnyRequest, exc: TooManyAttempts) -> Response[Any]:
     """429 with Retry-After: a throttled login or lookup (weblayer.throttle)."""
     response = _either(request, 429, "too-many-attempts", exc.message, retry_after_s=exc.retry_after_s)
     response.headers["Retry-After"] = str(exc.retry_after_s)
@@ -86,7 +87,7 @@ def handle_too_many(request: Request, exc: TooManyAttempts) -> Response:
 def exception_handlers(log: logging.Logger) -> dict[type[Exception], Handler]:
     """The app's exception-handler map; ``log`` names the app in the lines it writes."""
 
-    def handle_unexpected(request: Request, exc: Exception) -> Response:
+    def handle_unexpected(request: AnyRequest, exc: Exception) -> Response[Any]:
         ref = uuid.uuid4().hex[:12]
         log.exception("unexpected error %s on %s %s", ref, request.method, request.url.path)
         return _either(request, 500, "internal", INTERNAL.format(ref=ref), reference=ref)

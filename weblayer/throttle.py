@@ -17,7 +17,7 @@ import threading
 import time
 from collections import OrderedDict, deque
 from collections.abc import Callable
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from litestar import Request
 
@@ -29,7 +29,7 @@ ADDRESS_FAILURES = 20  # one machine trying many accounts
 MAX_KEYS = 10_000
 
 
-def client_address(request: Request) -> str:
+def client_address(request: Request[Any, Any, Any]) -> str:
     """The address a login came from (the proxy's, behind one: the county's front end is expected
     to sit on the hub's own machine, see docs/operations.md)."""
     return request.client.host if request.client else ""

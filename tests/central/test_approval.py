@@ -12,36 +12,36 @@ from central import approval
 from central.auth import add_user
 from central.ingest import ingest_batch
 from central.models import Application, ApprovalTask, AuditEntry, DownlinkEvent, Licence, User
-from tests.central.test_ingest import HUB_KEY, chain, engine, received  # noqa: F401  (engine is a fixture)
+from tests.central.test_ingest import HUB_KEY, chain, received
 from weblayer.errors import Conflict, Forbidden, InvalidInput
 
 
 @pytest.fixture
-def hub(engine):  # noqa: F811
+def hub(engine):
     add_user(engine, "clerk-cl", "赵兰", "clerk", "pw", department="cl")
     # app1: 高龄津贴 (mzj alone); app2: 残疾人两项补贴 (mzj leads, cl in parallel)
     ingest_batch(engine, "yiwang.up.shangcun", chain([received(1), received(2, item="MZ-005")])[0])
     return engine
 
 
-def clerk(engine, username):  # type: ignore[no-untyped-def]
+def clerk(engine, username):
     with Session(engine) as s:
         return s.get(User, username)
 
 
-def downlink(engine) -> list[tuple[str, dict]]:  # type: ignore[no-untyped-def]
+def downlink(engine) -> list[tuple[str, dict]]:
     with Session(engine) as s:
         return [(e.kind, json.loads(e.data_json)) for e in s.exec(select(DownlinkEvent).order_by(DownlinkEvent.created_at)).all()]
 
 
-def state(engine, app_id):  # type: ignore[no-untyped-def]
+def state(engine, app_id):
     with Session(engine) as s:
         app = s.get(Application, app_id)
         tasks = {t.department: t.status for t in s.exec(select(ApprovalTask).where(ApprovalTask.application_id == app_id)).all()}
     return app.status, tasks
 
 
-def audit(engine) -> list[tuple[str, str, str]]:  # type: ignore[no-untyped-def]
+def audit(engine) -> list[tuple[str, str, str]]:
     with Session(engine) as s:
         return [(a.actor, a.action, a.target) for a in s.exec(select(AuditEntry).order_by(AuditEntry.id)).all()]
 

@@ -25,7 +25,7 @@ from sync_protocol import GENESIS, Record, seal_next, verify_key_to_text
 T = "2026-11-23T08:00:00.000000Z"
 
 
-def build_hub(tmp_path: Path, db_url: str):  # type: ignore[no-untyped-def]
+def build_hub(tmp_path: Path, db_url: str):
     settings = Settings(data_dir=tmp_path / "hub", db_url=db_url)
     init(settings, operator_password="op", demo_password="pw")
     engine = make_engine(settings.database_url)

@@ -11,12 +11,12 @@ from sqlmodel import Session, select
 from central import catalog
 from central.auth import add_user
 from central.models import AuditEntry, CatalogItem, DownlinkEvent, Node, User
-from tests.central.test_ingest import T, engine  # noqa: F401  (engine is a fixture)
+from tests.central.test_ingest import T
 from weblayer.errors import InvalidInput
 
 
 @pytest.fixture
-def operator(engine):  # noqa: F811
+def operator(engine):
     add_user(engine, "operator", "张伟", "operator", "pw")
     with Session(engine) as s:
         s.add(Node(id="revoked-pt", name="旧点", kind="village", public_key="00" * 32, enrolled_at=T, status="revoked"))
@@ -24,11 +24,11 @@ def operator(engine):  # noqa: F811
         return s.get(User, "operator")
 
 
-def item(engine, code):  # type: ignore[no-untyped-def]  # noqa: F811
+def item(engine, code):
     return catalog.item_for_edit(engine, code)
 
 
-def test_an_edit_publishes_the_next_version_to_every_enrolled_node(engine, operator):  # noqa: F811
+def test_an_edit_publishes_the_next_version_to_every_enrolled_node(engine, operator):
     assert catalog.published_catalog(engine)["version"] == 1
     changed = item(engine, "MZ-003") | {"time_limit_days": 7, "note": "依据新文件压缩时限"}
     published = catalog.publish_item(engine, operator, changed, changed["note"])
@@ -44,7 +44,7 @@ def test_an_edit_publishes_the_next_version_to_every_enrolled_node(engine, opera
     assert [v["version"] for v in catalog.versions(engine)] == [2, 1]
 
 
-def test_a_new_parallel_item_names_its_lead_department_first(engine, operator):  # noqa: F811
+def test_a_new_parallel_item_names_its_lead_department_first(engine, operator):
     new = {
         "code": "NY-002",
         "name": "农机购置补贴申请",
@@ -69,7 +69,7 @@ def test_a_new_parallel_item_names_its_lead_department_first(engine, operator): 
         ({"level": "province"}, "level"),
     ],
 )
-def test_a_bad_edit_names_the_field_and_changes_nothing(engine, operator, change, field):  # noqa: F811
+def test_a_bad_edit_names_the_field_and_changes_nothing(engine, operator, change, field):
     with pytest.raises(InvalidInput) as caught:
         catalog.publish_item(engine, operator, item(engine, "MZ-003") | change)
     assert caught.value.field == field

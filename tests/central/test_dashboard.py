@@ -54,7 +54,7 @@ def received(n: int, item: str, day: str, proxy: str = "", node: str = "shangcun
     )
 
 
-def rec(kind: str, n: int, **data) -> Record:  # type: ignore[no-untyped-def]
+def rec(kind: str, n: int, **data) -> Record:
     return Record(kind, f"{kind}{n}{sorted(data)}", at("20"), data)
 
 

@@ -37,7 +37,7 @@ def engine(hub_db_url: str):
     engine.dispose()
 
 
-def status(node: str = "shangcun", key: SigningKey = NODE_KEY, **extra) -> bytes:  # type: ignore[no-untyped-def]
+def status(node: str = "shangcun", key: SigningKey = NODE_KEY, **extra) -> bytes:
     fields = {
         "node": node,
         "at": T,
@@ -54,7 +54,7 @@ def status(node: str = "shangcun", key: SigningKey = NODE_KEY, **extra) -> bytes
     return seal_status(fields | extra, key)
 
 
-def node(engine) -> Node:  # type: ignore[no-untyped-def]
+def node(engine) -> Node:
     with Session(engine) as s:
         found = s.get(Node, "shangcun")
         assert found is not None
@@ -115,7 +115,7 @@ def test_a_lagging_downlink_is_published_again_on_request_within_bounds(engine):
         for seq in range(1, 31):
             s.add(DownlinkBatch(node_id="shangcun", seq=seq, hash=f"h{seq}", raw=b"x", created_at=T, published_at=T))
         n = s.get(Node, "shangcun")
-        n.down_seq = 30  # type: ignore[union-attr]
+        n.down_seq = 30
         s.add(n)
         s.commit()
     linkstatus._last_resend.clear()
@@ -124,7 +124,7 @@ def test_a_lagging_downlink_is_published_again_on_request_within_bounds(engine):
     again = linkstatus.receive_status(engine, "shangcun", status(down_from=5), NOW + timedelta(seconds=10))
     assert again is not None and again["_republished"] == 0  # a point cannot make the hub flood its link
     with Session(engine) as s:
-        pending = s.exec(select(DownlinkBatch).where(DownlinkBatch.published_at.is_(None))).all()  # type: ignore[union-attr]
+        pending = s.exec(select(DownlinkBatch).where(DownlinkBatch.published_at.is_(None))).all()
         assert [b.seq for b in pending] == list(range(5, 25)) and {b.resends for b in pending} == {1}
     later = linkstatus.receive_status(engine, "shangcun", status(down_from="all"), NOW + timedelta(minutes=5))
     assert later is not None and later["_republished"] == 0  # nonsense asks for nothing
@@ -154,7 +154,7 @@ def test_a_revoked_or_unknown_point_gets_no_answer(engine):
     assert linkstatus.receive_status(engine, "nosuch", status(node="nosuch"), NOW) is None
     with Session(engine) as s:
         n = s.get(Node, "shangcun")
-        n.status = "revoked"  # type: ignore[union-attr]
+        n.status = "revoked"
         s.add(n)
         s.commit()
     assert linkstatus.receive_status(engine, "shangcun", status(), NOW) is None
@@ -173,7 +173,7 @@ def test_the_answer_says_how_much_of_a_file_the_hub_holds(engine):
 def test_silent_after_three_of_its_own_heartbeat_intervals(engine):
     linkstatus.receive_status(engine, "shangcun", status(interval_s=20), NOW)
     n = node(engine)
-    seen = datetime.strptime(n.last_seen_at, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=UTC)  # type: ignore[arg-type]
+    seen = datetime.strptime(n.last_seen_at, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=UTC)
     assert not linkstatus.silent(n, seen + timedelta(seconds=59), timedelta(minutes=60))
     assert linkstatus.silent(n, seen + timedelta(seconds=61), timedelta(minutes=60))
     n.heartbeat_interval_s = 0  # an older node that never said: the hub's setting

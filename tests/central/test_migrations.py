@@ -18,7 +18,7 @@ from central.db import LATEST, create_schema, make_engine, schema_version
 SCHEMAS = sorted((Path(__file__).parent / "schemas").glob("hub_v*.sql"), key=lambda p: int(p.stem[5:]))
 
 
-def shape(engine) -> dict:  # type: ignore[no-untyped-def]
+def shape(engine) -> dict:
     """Tables -> ({(column, nullable)}, {indexed column tuples}) as the database has them."""
     found = inspect(engine)
     return {

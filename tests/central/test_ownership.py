@@ -36,18 +36,18 @@ def engine(hub_db_url: str):
 
 
 class Point:
-    def __init__(self, engine, node_id: str) -> None:  # type: ignore[no-untyped-def]
+    def __init__(self, engine, node_id: str) -> None:
         self.engine, self.node_id, self.pos, self.n = engine, node_id, GENESIS, 0
 
-    def send(self, kind: str, **data) -> Accepted | Rejected:  # type: ignore[no-untyped-def]
+    def send(self, kind: str, **data) -> Accepted | Rejected:
         self.n += 1
         wire, pos = seal_next(self.node_id, "up", self.pos, [Record(kind, f"{self.node_id}-{self.n}", T, data)], T, KEYS[self.node_id])
         verdict = ingest_batch(self.engine, f"yiwang.up.{self.node_id}", wire)
         if isinstance(verdict, Accepted):
             self.pos = pos
-        return verdict  # type: ignore[return-value]
+        return verdict
 
-    def apply(self, kind: str, **data) -> None:  # type: ignore[no-untyped-def]
+    def apply(self, kind: str, **data) -> None:
         verdict = self.send(kind, **data)
         assert isinstance(verdict, Accepted), verdict
 
@@ -64,7 +64,7 @@ def application(node_id: str, n: int) -> dict:
     }
 
 
-def snapshot(engine) -> dict:  # type: ignore[no-untyped-def]
+def snapshot(engine) -> dict:
     """Everything of qingshan's the hub holds."""
     with Session(engine) as s:
         return {

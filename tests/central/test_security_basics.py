@@ -17,7 +17,7 @@ def test_passwords_are_argon2id_and_sessions_expire(hub_db_url):
     with Session(engine) as session:
         stored = session.get(User, "operator").password_hash
     assert stored.startswith("$argon2id$") and "s3cret-pass" not in stored
-    user, token = auth.log_in(engine, "operator", "s3cret-pass")
+    _user, token = auth.log_in(engine, "operator", "s3cret-pass")
     assert auth.user_for_token(engine, token).username == "operator"
     with engine.begin() as conn:  # 12 hours later
         conn.execute(text("UPDATE loginsession SET expires_at = '2020-01-01T00:00:00.000000Z'"))

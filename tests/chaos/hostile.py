@@ -99,7 +99,7 @@ class Hostile:
             evil = await nats.connect(self.fed.nats_url, connect_timeout=5, max_reconnect_attempts=3, **self.fed.nats_options(me))
             try:
 
-                async def watch(msg) -> None:  # type: ignore[no-untyped-def]
+                async def watch(msg) -> None:
                     if not msg.data or msg.data[:1] == b"{":
                         self.leaks.append(f"{msg.subject}: {msg.data[:60]!r}")
 

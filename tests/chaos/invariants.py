@@ -201,8 +201,9 @@ class Invariants:
             f"{r['node_id']}: alert {r['kind']} for the hostile point's doing"
             for r in read(
                 self.hub_db,
-                "SELECT node_id, kind FROM alert WHERE kind IN ('quarantine.not_owner', 'quarantine.conflict', 'blob.mismatch') AND node_id NOT IN (%s)"
-                % ",".join("?" * len(hostile)),
+                "SELECT node_id, kind FROM alert WHERE kind IN ('quarantine.not_owner', 'quarantine.conflict', 'blob.mismatch') AND node_id NOT IN ({})".format(
+                    ",".join("?" * len(hostile))
+                ),
                 tuple(hostile),
             )
         ]

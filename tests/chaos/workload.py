@@ -116,7 +116,7 @@ class Worker:
         self.stop = stop
 
     def run(self) -> None:
-        names, weights = zip(*OPERATIONS)
+        names, weights = zip(*OPERATIONS, strict=False)
         try:
             while not self.stop.is_set():
                 operation = self.rng.choices(names, weights)[0]
@@ -133,7 +133,7 @@ class Worker:
             if not names:
                 return "nothing to do"
             node_id = self.rng.choices(names, [self.shares.get(n, 1.0) for n in names])[0]
-        items, weights = zip(*ITEMS)
+        items, weights = zip(*ITEMS, strict=False)
         item = self.rng.choices(items, weights)[0]
         n = self.ledger.next_person()
         body: dict[str, Any] = {

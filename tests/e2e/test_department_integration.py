@@ -58,7 +58,7 @@ def department_inbox(federation: LocalFederation, department: str) -> list[dict]
     return run_async(fetch())
 
 
-def hub_public_key(federation: LocalFederation):  # type: ignore[no-untyped-def]
+def hub_public_key(federation: LocalFederation):
     return load_hub_key(HubSettings(data_dir=federation.root / "hub").key_path).verify_key
 
 

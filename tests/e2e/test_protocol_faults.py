@@ -59,7 +59,7 @@ def running(federation: LocalFederation):
 
 
 def test_batch_lost_from_the_stream_is_recovered_by_a_resend_request(running):
-    federation, spec, agent, operator = running
+    federation, _spec, agent, operator = running
     federation.stop("hub")
     for n in range(3):  # three batches, each stored in JetStream (PubAck) before the next
         submit(agent, n)
@@ -84,7 +84,7 @@ def test_batch_lost_from_the_stream_is_recovered_by_a_resend_request(running):
 
 
 def test_duplicate_publish_past_the_dedup_window_is_applied_once(running):
-    federation, spec, agent, operator = running
+    federation, _spec, agent, operator = running
     for n in range(2):
         submit(agent, n)
     eventually(lambda: len(operator.get("/api/applications").json()) == 2, what="2 applications")
@@ -97,7 +97,7 @@ def test_duplicate_publish_past_the_dedup_window_is_applied_once(running):
 
 
 def test_forged_unknown_and_oversized_batches_are_quarantined_with_alerts(running):
-    federation, spec, agent, operator = running
+    federation, _spec, agent, operator = running
     record = Record(
         "application.received",
         "forged-1",

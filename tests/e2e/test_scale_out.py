@@ -55,7 +55,7 @@ def hub_receipts(operator: Api) -> list[str]:
     return [a["receipt_no"] for a in operator.get("/api/applications").json()]
 
 
-async def _uplink_stream(fed: LocalFederation):  # type: ignore[no-untyped-def]
+async def _uplink_stream(fed: LocalFederation):
     """The uplink stream's info, or None while the cluster cannot answer (a leader election)."""
     nc = await nats.connect(nats_servers(fed.nats_url), **fed.nats_options())
     try:
@@ -111,7 +111,7 @@ def test_a_three_server_cluster_loses_a_server_mid_run_and_nothing_is_lost(tmp_p
         # enrolled after n3 started: n3 admits them only because it follows the hub's access list
         n3 = cluster[2]
         for v in villages:
-            eventually(lambda: run_async(_can_log_in(fed, v.node_id, n3.port)), what=f"n3 to admit {v.node_id}")
+            eventually(lambda v=v: run_async(_can_log_in(fed, v.node_id, n3.port)), what=f"n3 to admit {v.node_id}")
         agents = [Api(f"http://127.0.0.1:{v.port}", "agent", fed.password) for v in villages]
         operator, clerk = Api(fed.hub_url, "operator", fed.password), Api(fed.hub_url, "clerk-mzj", fed.password)
         # the nodes were given every server's URL at enrolment
@@ -135,11 +135,11 @@ def test_a_three_server_cluster_loses_a_server_mid_run_and_nothing_is_lost(tmp_p
 
         eventually(lambda: sorted(hub_receipts(operator)) == sorted(taken), timeout=90, what="every application at the hub exactly once")
         for agent in agents:
-            eventually(lambda: agent.get("/api/status").json()["waiting_events"] == 0, what="node backlogs drained")
+            eventually(lambda agent=agent: agent.get("/api/status").json()["waiting_events"] == 0, what="node backlogs drained")
         # decisions still flow back on two servers
         last = operator.get("/api/applications").json()[-1]  # taken after the kill
         assert clerk.post(f"/api/applications/{last['id']}/decision", json={"decision": "approve"}).status_code == 200
-        village_of = {v.node_id: a for v, a in zip(villages, agents)}
+        village_of = {v.node_id: a for v, a in zip(villages, agents, strict=False)}
         eventually(
             lambda: village_of[last["node_id"]].get(f"/api/applications/{last['id']}").json()["status"] == "approved",
             what="the decision at the village",

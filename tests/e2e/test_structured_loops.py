@@ -37,7 +37,7 @@ def loops(prefix: str) -> list[str]:
     return sorted(t.get_name() for t in asyncio.all_tasks() if t.get_name().startswith(prefix) and not t.done())
 
 
-async def force_reconnects(worker, prefix: str, expected: int) -> tuple[list[str], list[str], int, int]:  # type: ignore[no-untyped-def]
+async def force_reconnects(worker, prefix: str, expected: int) -> tuple[list[str], list[str], int, int]:
     """Close the worker's connection FORCED times, each time waiting for its new set of loops;
     return (loops before, loops after, all tasks before, all tasks after)."""
     await until(lambda: worker.nc is not None and worker.nc.is_connected and len(loops(prefix)) == expected, "the worker's loops")
@@ -46,7 +46,7 @@ async def force_reconnects(worker, prefix: str, expected: int) -> tuple[list[str
     for n in range(FORCED):
         old = worker.nc
         await old.close()  # closed for good, as when NATS gives up on a connection
-        await until(lambda: worker.nc is not old and worker.nc.is_connected and len(loops(prefix)) == expected, f"reconnect {n + 1}")
+        await until(lambda old=old: worker.nc is not old and worker.nc.is_connected and len(loops(prefix)) == expected, f"reconnect {n + 1}")
     await asyncio.sleep(0.5)
     return before, loops(prefix), tasks_before, len(asyncio.all_tasks())
 
@@ -75,7 +75,7 @@ def test_twenty_forced_reconnects_leave_the_hub_workers_tasks_where_they_started
     settings = HubSettings(data_dir=federation.root / "hub", nats_url=federation.nats_url)
     engine = make_engine(settings.database_url)
 
-    async def go(key) -> tuple[list[str], list[str], int, int]:  # type: ignore[no-untyped-def]
+    async def go(key) -> tuple[list[str], list[str], int, int]:
         sync = HubSync(engine, key, settings.nats_url, settings.blobs_dir, settings.nats_dir, restart_delay=0.05)
         worker = asyncio.create_task(sync.run())
         try:

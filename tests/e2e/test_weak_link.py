@@ -46,7 +46,7 @@ def test_the_shaping_proxy_holds_its_rate(federation: LocalFederation):
             proxy.stop()
 
 
-def uplink_bytes(node_db) -> tuple[int, int]:  # type: ignore[no-untyped-def]
+def uplink_bytes(node_db) -> tuple[int, int]:
     """(batch wire bytes, file bytes) the node had to get to the hub."""
     with sqlite3.connect(node_db) as conn:
         batches = conn.execute("SELECT COALESCE(SUM(LENGTH(wire)), 0) FROM uplink_batches").fetchone()[0]
@@ -78,7 +78,7 @@ def test_a_village_day_crosses_64_kbit_cut_every_90_s_exactly_once(federation: L
             assert response.status_code == 201, response.text
             ids.append(response.json()["id"])
         originals = [document_photo(seed, lines=12) for seed in range(5)]
-        for app_id, photo in zip(ids, originals):
+        for app_id, photo in zip(ids, originals, strict=False):
             up = agent.post(
                 f"/api/applications/{app_id}/materials", data={"material": "居民身份证"}, files={"file": ("身份证.jpg", photo, "image/jpeg")}
             )
@@ -109,7 +109,7 @@ def test_a_village_day_crosses_64_kbit_cut_every_90_s_exactly_once(federation: L
         node_log = (federation.root / "logs" / "shangcun.log").read_text()
         # a cut fails the sends in flight at once (LinkLost), not after their timeouts: a chunk
         # left waiting out its budget would keep the link idle for seconds after every reconnect
-        assert not re.search(r"not acknowledged.*TimeoutError", node_log), [l for l in node_log.splitlines() if "not acknowledged" in l]
+        assert not re.search(r"not acknowledged.*TimeoutError", node_log), [line for line in node_log.splitlines() if "not acknowledged" in line]
         print(
             f"\n64 kbit/s, 300 ms, {proxy.cuts} cuts: {proxy.up.forwarded} bytes up for {batch_bytes} + {file_bytes} that had to travel "
             f"({proxy.up.forwarded / must_travel:.2f}x); {proxy.down.forwarded} bytes down; {batch_bytes / 200:.0f} B of batch per application"

@@ -98,7 +98,7 @@ def test_void_needs_a_reason_and_a_second_person(store):
 def test_refunds_are_partial_or_full_never_more_than_paid(store):
     no = pay(store, 1, item="GA-001", method="alipay", reference="2026112322001")["receipt_no"]
     fees.refund(store, no, 500, "多收", AGENT, "chief", "pw2")
-    with pytest.raises(InvalidInput, match="15.00"):
+    with pytest.raises(InvalidInput, match=r"15\.00"):
         fees.refund(store, no, 1501, "多收", AGENT, "chief", "pw2")
     done = fees.refund(store, no, 1500, "办理不成功", AGENT, "chief", "pw2")
     assert (done["refunded_fen"], done["status"]) == (2000, "refunded")
@@ -115,7 +115,7 @@ def test_daily_close_totals_every_method_and_keeps_a_discrepancy(store):
     totals = fees.day_totals(store, "agent", fees.business_date(fees.utcnow()))
     assert totals["net"] == {"cash": 40000, "wechat": 30000, "alipay": 0, "unionpay": 0}
     assert totals["receipts"] == 3 and totals["refunds"] == 1 and totals["cash_expected_fen"] == 40000
-    with pytest.raises(InvalidInput, match="短少 0.50"):
+    with pytest.raises(InvalidInput, match=r"短少 0\.50"):
         fees.close_day(store, AGENT, 39950)  # 50 fen short and no explanation: refused
     closed = fees.close_day(store, AGENT, 39950, note="找零时少收 5 角")
     assert closed["discrepancy_fen"] == -50
@@ -135,7 +135,7 @@ def test_daily_close_totals_every_method_and_keeps_a_discrepancy(store):
 def test_remittance_must_equal_the_cash_counted(store):
     pay(store, 1)
     close = fees.close_day(store, AGENT, 38000)
-    with pytest.raises(InvalidInput, match="380.00"):
+    with pytest.raises(InvalidInput, match=r"380\.00"):
         fees.record_remittance(store, AGENT, [close["close_id"]], 37000, "BANK-1")
     done = fees.record_remittance(store, AGENT, [close["close_id"]], 38000, "BANK-1")
     assert done["remittance_id"] == "shangcun-R000001"

@@ -43,7 +43,7 @@ def store(tmp_path: Path):
 
 
 def counts(store: Store) -> tuple[int, int]:
-    return store.one("SELECT (SELECT COUNT(*) FROM applications), (SELECT COUNT(*) FROM outbox)")[:]  # type: ignore[index]
+    return store.one("SELECT (SELECT COUNT(*) FROM applications), (SELECT COUNT(*) FROM outbox)")[:]
 
 
 @pytest.mark.parametrize(

@@ -22,7 +22,7 @@ from .test_web import client, login  # noqa: F401  (client: the fixture)
 MEGABYTE_OF_TEXT = "投" * 350_000  # about 1 MB in UTF-8
 
 
-def outbox_and_complaints(db) -> tuple[int, int]:  # type: ignore[no-untyped-def]
+def outbox_and_complaints(db) -> tuple[int, int]:
     with sqlite3.connect(db) as conn:
         return conn.execute("SELECT (SELECT COUNT(*) FROM outbox), (SELECT COUNT(*) FROM complaints)").fetchone()
 

@@ -78,7 +78,7 @@ def test_a_case_not_accepted_and_handed_back_is_restored_with_its_notice(tmp_pat
     for path in sorted((folder / "up").glob("*.bin")):
         from sync_protocol import IngestCursor
 
-        pos = IngestCursor("shangcun", "up", OLD.verify_key, pos).receive(path.read_bytes(), lambda s: None).new_pos  # type: ignore[union-attr]
+        pos = IngestCursor("shangcun", "up", OLD.verify_key, pos).receive(path.read_bytes(), lambda s: None).new_pos
     wire, _ = seal_next("shangcun", "up", pos, [pickup], T, OLD)
     (folder / "up" / "000000003.bin").write_bytes(wire)
     notice = Record("application.not_accepted", "d1", T, {"application_id": "a1", "reason": "不属于本部门受理范围", "by": "王敏", "at": T})
@@ -208,7 +208,7 @@ def test_a_device_replaced_mid_day_after_fees_a_void_a_refund_and_a_close_keeps_
     link.seal_pending(new, "shangcun", NEW)
     with Session(engine) as s:  # the replacement enrolment gave the hub the new key
         node = s.get(Node, "shangcun")
-        node.public_key = verify_key_to_text(NEW.verify_key)  # type: ignore[union-attr]
+        node.public_key = verify_key_to_text(NEW.verify_key)
         s.add(node)
         s.commit()
     for row in new.query("SELECT wire FROM uplink_batches WHERE seq > ? ORDER BY seq", (len(sent),)):

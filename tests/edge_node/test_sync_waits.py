@@ -31,7 +31,7 @@ def test_asking_what_arrived_while_reconnecting_lets_the_event_loop_run(store, t
 
     async def go() -> bool:
         worker = NodeSync(store, identity, tmp_path, tmp_path / "blobs")
-        worker.nc = Reconnecting()  # type: ignore[assignment]
+        worker.nc = Reconnecting()
         worker._mark(True)  # the last callback said online: the disconnect callback has not run yet
         ran = asyncio.Event()
         asyncio.get_running_loop().call_later(0.3, ran.set)  # stands for that callback
@@ -59,7 +59,7 @@ def test_a_loop_whose_cancellation_was_swallowed_still_stops():
     from central.sync import still_wanted as hub_still_wanted
     from edge_node.sync import still_wanted
 
-    async def go(check) -> bool:  # type: ignore[no-untyped-def]
+    async def go(check) -> bool:
         ended = False
 
         async def loop() -> None:

@@ -12,6 +12,6 @@ from ..conftest import running_federation
 
 
 @pytest.fixture(scope="module")
-def hub(tmp_path_factory) -> Iterator[LocalFederation]:  # type: ignore[no-untyped-def]
+def hub(tmp_path_factory) -> Iterator[LocalFederation]:
     with running_federation(tmp_path_factory.mktemp("county")) as fed:
         yield fed

@@ -85,7 +85,7 @@ def test_a_used_an_unknown_and_an_expired_code_are_refused_in_chinese(hub: Local
 def test_a_hub_whose_ca_is_not_the_one_on_the_slip_is_refused_before_anything_is_sent(hub: LocalFederation, tmp_path: Path):
     code = new_code(hub, "houcun")
     other = "sha256:" + "0" * 64  # a slip from another county, or an impostor's hub
-    with pytest.raises(EnrolmentFailed, match="证书指纹不符.*冒充"):
+    with pytest.raises(EnrolmentFailed, match=r"证书指纹不符.*冒充"):
         enroll(code, hub.hub_url, tmp_path / "n", other)
     assert not (tmp_path / "n").exists()  # no key made, nothing sent: the code is still good
     with pytest.raises(EnrolmentFailed, match="sha256:"):
@@ -174,7 +174,7 @@ def test_hub_init_writes_a_three_server_cluster_that_nats_server_accepts(tmp_pat
         assert f"server_name: {name}" in conf and "include ../../accounts.conf" in conf and conf.count("nats-route://") == 2
         check = subprocess.run([str(nats_server_binary()), "-t", "-c", str(nats / "cluster" / name / "nats.conf")], capture_output=True, text=True)
         assert check.returncode == 0, check.stdout + check.stderr
-    bad = subprocess.run(argv + ["--nats-cluster", "n1=nats1:4700"], capture_output=True, text=True)
+    bad = subprocess.run([*argv, "--nats-cluster", "n1=nats1:4700"], capture_output=True, text=True)
     assert bad.returncode != 0 and "NAME=HOST:PORT:ROUTE_PORT" in bad.stderr
 
 

@@ -56,7 +56,7 @@ class Session:
     async def __aexit__(self, *exc: object) -> None:
         await self.nc.close()
 
-    async def refused(self, coro) -> bool:  # type: ignore[no-untyped-def]
+    async def refused(self, coro) -> bool:
         """Run a request the server should refuse: it answers nothing (the request times out) and
         reports a permissions violation."""
         before = len(self.errors)
@@ -120,7 +120,7 @@ def test_a_node_cannot_see_other_nodes_traffic_or_reply_inboxes(county: LocalFed
 def test_strangers_and_plain_connections_are_refused(county: LocalFederation):
     ca = ssl.create_default_context(cafile=str(county.nats_dir / "ca.pem"))
 
-    async def connect(**options) -> str:  # type: ignore[no-untyped-def]
+    async def connect(**options) -> str:
         try:
             nc = await nats.connect(county.nats_url, allow_reconnect=False, max_reconnect_attempts=0, connect_timeout=2, **options)
         except Exception as exc:  # nats-py raises several types here; the message is what matters
@@ -213,8 +213,8 @@ def test_no_request_a_node_may_send_puts_an_answer_on_a_subject_anyone_else_read
     assert not [a for a in operator.get("/api/alerts").json() if a["node_id"] == "xiacun"]
 
 
-def _noting(into: list[str]):  # type: ignore[no-untyped-def]
-    async def note(msg) -> None:  # type: ignore[no-untyped-def]
+def _noting(into: list[str]):
+    async def note(msg) -> None:
         into.append(f"{msg.subject}: {msg.data[:80]!r}")
 
     return note

@@ -122,7 +122,7 @@ def build() -> list[dict[str, Any]]:
     v2 = bytes(node.sign(encode_body(b1).replace(b'"v":1', b'"v":2')))
     not_json = bytes(node.sign("不是 JSON".encode()))
     oversize = bytes(node.sign(b"x" * MAX_BATCH_BYTES))
-    d1, dp1 = seal_next("shangcun", "down", GENESIS, [decision(1)], T, hub)
+    d1, _dp1 = seal_next("shangcun", "down", GENESIS, [decision(1)], T, hub)
     db1 = Batch("shangcun", "down", 1, GENESIS.head, T, (decision(1),))
     z1, _ = seal_next("shangcun", "up", GENESIS, [application(1)], T, node, compress=True)
     z2, _ = seal_next("shangcun", "up", p1, [application(2), application(3)], T, node, compress=True)

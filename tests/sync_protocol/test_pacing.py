@@ -83,7 +83,7 @@ def test_a_queued_day_crosses_a_slow_link_without_resending(kbit):
 def test_cut_every_90_s_at_64_kbit_costs_at_most_a_few_partial_sends():
     link = SimulatedLink(8000, 0.3, cut_every_s=90, down_s=5)
     payload = 400_000
-    took, sent, sends = deliver(link, LinkMeter(), payload)
+    took, sent, _sends = deliver(link, LinkMeter(), payload)
     assert sent <= 1.3 * payload
     cuts = int(took // 90)
     assert sent - payload <= (cuts + 1) * TARGET_SEND_S * 8000 * 1.3  # each cut wasted at most one send
@@ -92,7 +92,7 @@ def test_cut_every_90_s_at_64_kbit_costs_at_most_a_few_partial_sends():
 def test_an_optimistic_estimate_on_a_slower_link_backs_off_instead_of_timing_out_forever():
     link = SimulatedLink(6400 / 8 * 10, 0.5)  # 64 kbit/s with 1 s round trips...
     meter = LinkMeter(bytes_per_s=1_000_000, rtt_s=0.01, rate_measured=True, rtt_measured=True)  # ...believed a LAN
-    took, sent, sends = deliver(link, meter, 2_000_000)
+    _took, sent, sends = deliver(link, meter, 2_000_000)
     assert sent == 2_000_000 and sends < 80
     assert meter.bytes_per_s < 3 * link.bytes_per_s
 

@@ -46,7 +46,7 @@ def client(tmp_path: Path):
         yield client
 
 
-def login(client: TestClient, username: str, password: str):  # type: ignore[no-untyped-def]
+def login(client: TestClient, username: str, password: str):
     return client.post("/api/login", json={"username": username, "password": password})
 
 
