@@ -24,8 +24,9 @@ from edge_node.app import open_store
 from edge_node.cases import submit_application
 from edge_node.settings import NodeIdentity, Settings
 from provisioning.federation import LocalFederation
-from tests.conftest import checked, resident_id, village
-from tests.conftest import running_federation as federation
+from tests.support.builders import checked, resident_id
+from tests.support.federation import running_federation as federation
+from tests.support.federation import village
 
 from .common import hub_count, read_wires, wait_for
 

@@ -31,7 +31,7 @@ from edge_node.settings import NodeIdentity, Settings
 from provisioning.enrol import enroll
 from provisioning.federation import LocalFederation
 from sync_protocol import GENESIS, SENT_AT_HEADER, SEQ_HEADER, Record, format_time, parse_time, seal_next, uplink_subject
-from tests.conftest import running_federation as federation
+from tests.support.federation import running_federation as federation
 
 from .common import cpu_seconds, hub_count, percentile, rss_mb, wait_for
 

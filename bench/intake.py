@@ -24,8 +24,9 @@ from pathlib import Path
 
 import httpx
 
-from tests.conftest import checked, resident_id, village
-from tests.conftest import running_federation as federation
+from tests.support.builders import checked, resident_id
+from tests.support.federation import running_federation as federation
+from tests.support.federation import village
 
 from .common import hub_count, rss_mb, summary_ms, wait_for
 

@@ -22,8 +22,9 @@ import nats
 from nats.js.api import StreamConfig
 
 from provisioning.federation import LocalFederation
-from tests.conftest import checked, resident_id, village
-from tests.conftest import running_federation as federation
+from tests.support.builders import checked, resident_id
+from tests.support.federation import running_federation as federation
+from tests.support.federation import village
 
 from .common import read_wires, summary_ms, wait_for
 

@@ -34,9 +34,11 @@ import nats
 
 from provisioning.federation import LocalFederation
 from sync_protocol import BLOB_STREAM, DOWNLINK_STREAM, UPLINK_STREAM, inflate_body
-from tests.conftest import Api, checked, resident_id, village
-from tests.conftest import running_federation as federation
 from tests.images import document_photo
+from tests.support.api import Api
+from tests.support.builders import checked, resident_id
+from tests.support.federation import running_federation as federation
+from tests.support.federation import village
 from tests.support.shaping import ShapingProxy
 
 from .common import hub_count, wait_for

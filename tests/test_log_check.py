@@ -1,7 +1,8 @@
 """The session-wide log check (conftest.no_full_resident_id_in_any_log) must recognise a full
 resident ID and nothing else; otherwise its silence would prove nothing."""
 
-from .conftest import full_resident_ids, resident_id
+from tests.support.builders import resident_id
+from tests.support.logs import full_resident_ids
 
 
 def test_the_log_check_finds_full_ids_and_ignores_masked_ids_hashes_and_times():

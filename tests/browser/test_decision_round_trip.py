@@ -6,20 +6,15 @@ from __future__ import annotations
 import re
 
 import pytest
-from playwright.sync_api import Browser, Page, expect
+from playwright.sync_api import Browser, expect
 
 from provisioning.federation import LocalFederation
-
-from ..conftest import Api, checked, resident_id, running_village
+from tests.support.api import Api
+from tests.support.browser import log_in
+from tests.support.builders import checked, resident_id
+from tests.support.federation import running_village
 
 pytestmark = pytest.mark.browser
-
-
-def log_in(page: Page, base: str, username: str, password: str) -> None:
-    page.goto(base + "/login")
-    page.fill("#username", username)
-    page.fill("#password", password)
-    page.click("#submit-login")
 
 
 def test_clerk_decides_and_agent_hands_over_the_result(federation: LocalFederation, browser: Browser):

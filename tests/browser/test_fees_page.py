@@ -7,8 +7,7 @@ import pytest
 from playwright.sync_api import Browser, Page, expect
 
 from provisioning.federation import LocalFederation, NodeSpec, free_port
-
-from ..conftest import resident_id
+from tests.support.builders import resident_id
 
 pytestmark = pytest.mark.browser
 

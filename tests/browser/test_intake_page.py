@@ -11,8 +11,10 @@ import pytest
 from playwright.sync_api import Browser, expect
 
 from provisioning.federation import LocalFederation
+from tests.support.api import Api
+from tests.support.builders import resident_id
+from tests.support.federation import running_village
 
-from ..conftest import Api, resident_id, running_village
 from ..images import photo
 
 pytestmark = pytest.mark.browser

@@ -13,10 +13,10 @@ from playwright.sync_api import Browser, expect
 
 from provisioning.enrol import enroll
 from provisioning.federation import LocalFederation
-
-from ..conftest import AGENT_ROLE, Api, village
-from ..e2e.test_walking_skeleton import eventually
-from .test_decision_round_trip import log_in
+from tests.support.api import Api
+from tests.support.browser import log_in
+from tests.support.federation import AGENT_ROLE, village
+from tests.support.polling import eventually
 
 pytestmark = pytest.mark.browser
 

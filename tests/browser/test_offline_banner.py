@@ -9,8 +9,9 @@ import pytest
 from playwright.sync_api import Browser, expect
 
 from provisioning.federation import LocalFederation
-
-from ..conftest import Api, checked, resident_id, running_village
+from tests.support.api import Api
+from tests.support.builders import checked, resident_id
+from tests.support.federation import running_village
 
 pytestmark = pytest.mark.browser
 

@@ -11,10 +11,11 @@ import pytest
 from playwright.sync_api import Browser, expect
 
 from provisioning.federation import LocalFederation
-
-from ..conftest import Api, checked, resident_id, running_village
-from ..e2e.test_walking_skeleton import eventually
-from .test_decision_round_trip import log_in
+from tests.support.api import Api
+from tests.support.browser import log_in
+from tests.support.builders import checked, resident_id
+from tests.support.federation import running_village
+from tests.support.polling import eventually
 
 pytestmark = pytest.mark.browser
 

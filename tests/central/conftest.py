@@ -15,7 +15,7 @@ from central.db import create_schema, make_engine
 from central.models import Node
 from sync_protocol import verify_key_to_text
 from tests import pg
-from tests.central.test_ingest import NODE_KEY, T
+from tests.support.builders import NODE_KEY, T
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])

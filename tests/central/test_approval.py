@@ -12,7 +12,7 @@ from central import approval
 from central.auth import add_user
 from central.ingest import ingest_batch
 from central.models import Application, ApprovalTask, AuditEntry, DownlinkEvent, Licence, User
-from tests.central.test_ingest import HUB_KEY, chain, received
+from tests.support.builders import HUB_KEY, chain, received
 from weblayer.errors import Conflict, Forbidden, InvalidInput
 
 

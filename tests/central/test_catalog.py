@@ -11,7 +11,7 @@ from sqlmodel import Session, select
 from central import catalog
 from central.auth import add_user
 from central.models import AuditEntry, CatalogItem, DownlinkEvent, Node, User
-from tests.central.test_ingest import T
+from tests.support.builders import T
 from weblayer.errors import InvalidInput
 
 

@@ -12,36 +12,8 @@ from central import approval, downlink
 from central.ingest import ingest_batch, ingest_batches
 from central.models import Alert, Application, DownlinkBatch, DownlinkEvent, HeldBatch, Node, Quarantine, UplinkBatch, User
 from sync_protocol import GENESIS, Accepted, ChainPos, Duplicate, Fork, Gap, Record, Rejected, batch_hash, open_batch, seal_next, verify_key_to_text
+from tests.support.builders import HUB_KEY, NODE_KEY, T, chain, received
 from weblayer.errors import Conflict, Forbidden, InvalidInput
-
-NODE_KEY = SigningKey(bytes(range(32)))
-HUB_KEY = SigningKey(bytes(range(5, 37)))
-T = "2026-11-23T08:00:00.000000Z"
-
-
-def received(n: int, item: str = "MZ-003") -> Record:
-    return Record(
-        "application.received",
-        f"ev{n}",
-        T,
-        {
-            "application_id": f"app{n}",
-            "receipt_no": f"shangcun-{n:06d}",
-            "item_code": item,
-            "item_name": "x",
-            "applicant_name": "张三",
-            "applicant_id_number": "11010519491231002X",
-            "agent": "agent",
-        },
-    )
-
-
-def chain(*batches: list[Record], key: SigningKey = NODE_KEY) -> list[bytes]:
-    pos, wires = GENESIS, []
-    for records in batches:
-        wire, pos = seal_next("shangcun", "up", pos, records, T, key)
-        wires.append(wire)
-    return wires
 
 
 def count(engine, model) -> int:

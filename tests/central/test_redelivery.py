@@ -16,8 +16,7 @@ from central.ingest import ingest_batch
 from central.models import Application, Node
 from provisioning.federation import LocalFederation, free_port
 from sync_protocol import GENESIS, Accepted, Duplicate, Record, seal_next, uplink_subject, verify_key_to_text
-
-from ..conftest import run_async
+from tests.support.polling import run_async
 
 T = "2026-11-23T08:00:00.000000Z"
 

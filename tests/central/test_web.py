@@ -214,8 +214,7 @@ def test_the_case_page_shows_the_full_id_to_the_deciding_clerk_on_request(client
     from central.ingest import ingest_batch
     from central.models import Node
     from sync_protocol import verify_key_to_text
-
-    from .test_ingest import NODE_KEY, T, chain, received
+    from tests.support.builders import NODE_KEY, T, chain, received
 
     engine = make_engine(client.app.state.hub.settings.database_url)
     with Session(engine) as s:

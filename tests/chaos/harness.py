@@ -50,8 +50,10 @@ import nats
 from provisioning.enrol import enroll
 from provisioning.federation import FederationError, LocalFederation, NodeSpec, free_port
 from sync_protocol import uplink_subject
+from tests.support.builders import checked, resident_id
+from tests.support.federation import village
+from tests.support.polling import run_async
 
-from ..conftest import checked, resident_id, run_async, village
 from ..images import photo
 from ..support.shaping import ShapingProxy
 from . import hostile

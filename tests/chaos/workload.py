@@ -16,7 +16,8 @@ from typing import Any
 
 import httpx
 
-from ..conftest import checked, resident_id
+from tests.support.builders import checked, resident_id
+
 from ..images import photo
 
 # (item, weight): ordinary items, a fee item, a dearer fee item, a parallel-approval item

@@ -8,50 +8,24 @@ import asyncio
 import math
 import os
 import re
-import sqlite3
 
 import httpx
 import nats
 import pytest
 
-from edge_node import blobs, cases, link, materials, photos
-from edge_node.app import open_store
-from edge_node.settings import NodeIdentity, Settings
+from edge_node import blobs, link, materials, photos
 from provisioning.federation import LocalFederation
-from sync_protocol import LinkMeter, uplink_subject
+from sync_protocol import uplink_subject
+from tests.support.api import Api
+from tests.support.builders import AGENT, checked, resident_id
+from tests.support.federation import running_village
+from tests.support.nodes import UploadLink, blob_complete, offline_case
+from tests.support.polling import eventually, run_async
 
 from .. import images
-from ..conftest import Api, checked, resident_id, run_async, running_village, village
-from .test_walking_skeleton import eventually
 
 pytestmark = pytest.mark.e2e
 CHUNK = 64 * 1024
-AGENT = {"username": "agent", "display_name": "代办员 王秀兰"}
-
-
-class UploadLink:
-    """What send_pending needs of the sync worker (blobs.Link): a real meter and byte counter, a
-    connection that is never reported lost; no hub to ask, as when the hub is down (the transfer
-    then retries from what PubAcks confirmed)."""
-
-    def __init__(self) -> None:
-        self.meter, self.usage, self.uplink_busy, self.lost = LinkMeter(), link.DailyBytes(), False, asyncio.Event()
-
-    async def file_stored(self, sha256: str, size: int) -> int | None:
-        return None
-
-
-def offline_case(federation: LocalFederation, n: int):
-    """An enrolled village whose node process is not running (the test plays its sync worker),
-    with one application taken: (settings, identity, store, application)."""
-    federation.enrol_node(village("shangcun"))
-    settings = Settings(data_dir=federation.node_dir("shangcun"))
-    identity = NodeIdentity.load(settings)
-    store = open_store(settings, identity)
-    app = cases.submit_application(
-        store, {"item_code": "MZ-001", "applicant_name": "李桂芳", "applicant_id_number": resident_id(n)}, AGENT, checked=checked("MZ-001")
-    )
-    return settings, identity, store, app
 
 
 def test_interrupted_attachment_upload_resumes_and_is_verified_at_the_hub(federation: LocalFederation):
@@ -213,10 +187,3 @@ def test_a_large_files_chunks_follow_each_other_without_waiting_for_each_ack(fed
     assert blobs.pending_uploads(store) == []
     store.close()
     eventually(lambda: blob_complete(federation, sha), what="the file at the hub")
-
-
-def blob_complete(federation: LocalFederation, sha: str) -> bool:
-    """Whether the hub holds the verified file."""
-    with sqlite3.connect(federation.root / "hub" / "hub.sqlite3") as conn:
-        row = conn.execute("SELECT complete_at FROM blob WHERE sha256 = ?", (sha,)).fetchone()
-    return bool(row and row[0])

@@ -15,9 +15,9 @@ from pathlib import Path
 import pytest
 
 from provisioning.federation import free_port
-
-from ..conftest import Api, checked, resident_id
-from .test_walking_skeleton import eventually
+from tests.support.api import Api
+from tests.support.builders import checked, resident_id
+from tests.support.polling import eventually
 
 pytestmark = pytest.mark.e2e
 

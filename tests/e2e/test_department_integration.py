@@ -17,9 +17,10 @@ from central.settings import Settings as HubSettings
 from provisioning.federation import LocalFederation
 from provisioning.natsd import new_user_seed
 from sync_protocol import user_nkey_from_seed, verify_feed, verify_key_to_text
-
-from ..conftest import Api, checked, resident_id, run_async, running_village
-from .test_walking_skeleton import eventually
+from tests.support.api import Api
+from tests.support.builders import checked, resident_id
+from tests.support.federation import running_village
+from tests.support.polling import eventually, run_async
 
 pytestmark = pytest.mark.e2e
 

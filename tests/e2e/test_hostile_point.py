@@ -10,33 +10,22 @@ import hashlib
 import os
 import statistics
 import time
-from datetime import UTC, datetime
 
 import nats
 import pytest
 
 from edge_node import blobs, cases, materials
 from edge_node.app import open_store
-from edge_node.settings import NodeIdentity, Settings
+from edge_node.settings import Settings
 from provisioning.federation import LocalFederation
-from sync_protocol import BLOB_OFFSET_HEADER, BLOB_SIZE_HEADER, blob_subject, format_time, seal_status, status_subject
-
-from ..conftest import Api, checked, resident_id, run_async, village
-from .test_attachments import AGENT, UploadLink, blob_complete
-from .test_walking_skeleton import eventually
+from sync_protocol import BLOB_OFFSET_HEADER, BLOB_SIZE_HEADER, blob_subject, status_subject
+from tests.support.api import Api
+from tests.support.builders import AGENT, checked, resident_id
+from tests.support.federation import village
+from tests.support.nodes import UploadLink, blob_complete, identity, status_of
+from tests.support.polling import eventually, run_async
 
 pytestmark = pytest.mark.e2e
-
-
-def identity(federation: LocalFederation, node_id: str) -> NodeIdentity:
-    return NodeIdentity.load(Settings(data_dir=federation.node_dir(node_id)))
-
-
-def status_of(ident: NodeIdentity) -> bytes:
-    return seal_status(
-        {"node": ident.node_id, "at": format_time(datetime.now(UTC)), "up_seq": 0, "outbox_depth": 0, "app_version": "x", "catalog_version": 1},
-        ident.key,
-    )
 
 
 def test_a_point_flooding_its_status_subject_delays_only_itself(federation: LocalFederation):

@@ -12,10 +12,12 @@ import pytest
 
 from provisioning.federation import LocalFederation
 from sync_protocol import BLOB_STREAM, DOWNLINK_STREAM, UPLINK_STREAM
+from tests.support.api import Api
+from tests.support.builders import checked, resident_id
+from tests.support.federation import village
+from tests.support.polling import eventually, run_async
 
-from ..conftest import Api, checked, resident_id, run_async, village
 from ..images import document_photo
-from .test_walking_skeleton import eventually
 
 pytestmark = pytest.mark.e2e
 HEARTBEAT_S = 0.25

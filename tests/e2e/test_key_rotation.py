@@ -11,11 +11,11 @@ import threading
 import pytest
 
 from provisioning.federation import LocalFederation
-
-from ..conftest import Api, run_async, running_village
-from .test_protocol_faults import submit
-from .test_revocation import connect_as
-from .test_walking_skeleton import eventually
+from tests.support.api import Api
+from tests.support.builders import submit
+from tests.support.federation import running_village
+from tests.support.nodes import connect_as
+from tests.support.polling import eventually, run_async
 
 pytestmark = pytest.mark.e2e
 

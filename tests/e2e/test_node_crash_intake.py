@@ -14,10 +14,12 @@ import httpx
 import pytest
 
 from provisioning.federation import LocalFederation
+from tests.support.api import Api
+from tests.support.builders import resident_id
+from tests.support.federation import running_village
+from tests.support.polling import eventually
 
-from ..conftest import Api, resident_id, running_village
 from ..images import photo
-from .test_walking_skeleton import eventually
 
 pytestmark = pytest.mark.e2e
 PHOTO = photo()

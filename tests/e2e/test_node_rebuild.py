@@ -14,9 +14,10 @@ import pytest
 from provisioning.enrol import EnrolmentFailed, enroll
 from provisioning.federation import LocalFederation
 from sync_protocol import user_nkey_from_seed
-
-from ..conftest import Api, checked, resident_id, running_village
-from .test_walking_skeleton import eventually
+from tests.support.api import Api
+from tests.support.builders import checked, resident_id
+from tests.support.federation import running_village
+from tests.support.polling import eventually
 
 pytestmark = pytest.mark.e2e
 

@@ -7,10 +7,11 @@ from __future__ import annotations
 import pytest
 
 from provisioning.federation import LocalFederation, NodeSpec, free_port
+from tests.support.api import Api
+from tests.support.builders import checked, resident_id
+from tests.support.polling import eventually
 
-from ..conftest import Api, checked, resident_id
 from ..images import photo
-from .test_walking_skeleton import eventually
 
 pytestmark = pytest.mark.e2e
 PHOTO = photo(format="PNG")

@@ -14,23 +14,13 @@ from nacl.signing import SigningKey
 
 from provisioning.federation import LocalFederation
 from sync_protocol import GENESIS, UPLINK_STREAM, Record, open_batch, seal_next, uplink_subject
-
-from ..conftest import Api, checked, resident_id, run_async, running_village
-from .test_walking_skeleton import eventually
+from tests.support.api import Api
+from tests.support.builders import resident_id, submit
+from tests.support.federation import running_village
+from tests.support.nodes import publish
+from tests.support.polling import eventually, run_async
 
 pytestmark = pytest.mark.e2e
-
-
-def publish(federation: LocalFederation, subject: str, payload: bytes, msg_id: str) -> None:
-    """Inject with the hub's own NATS identity: these tests prove the hub's checks hold even for
-    bytes that got past NATS permissions (test_nats_permissions shows a node cannot send them)."""
-
-    async def go() -> None:
-        nc = await nats.connect(federation.nats_url, **federation.nats_options())
-        await nc.jetstream().publish(subject, payload, headers={"Nats-Msg-Id": msg_id}, timeout=10)
-        await nc.close()
-
-    run_async(go())
 
 
 def node_batches(directory: Path) -> list[sqlite3.Row]:
@@ -39,15 +29,6 @@ def node_batches(directory: Path) -> list[sqlite3.Row]:
     rows = conn.execute("SELECT seq, hash, wire FROM uplink_batches ORDER BY seq").fetchall()
     conn.close()
     return rows
-
-
-def submit(agent: Api, n: int) -> dict:
-    response = agent.post(
-        "/api/applications",
-        json={"item_code": "RS-001", "materials_checked": checked("RS-001"), "applicant_name": f"申请人{n}", "applicant_id_number": resident_id(n)},
-    )
-    assert response.status_code == 201, response.text
-    return response.json()
 
 
 @pytest.fixture

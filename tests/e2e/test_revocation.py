@@ -6,28 +6,17 @@ from __future__ import annotations
 import sqlite3
 import time
 
-import nats
 import pytest
 
 from provisioning.federation import LocalFederation
 from sync_protocol import uplink_subject
-
-from ..conftest import Api, run_async, running_village
-from .test_protocol_faults import publish, submit
-from .test_walking_skeleton import eventually
+from tests.support.api import Api
+from tests.support.builders import submit
+from tests.support.federation import running_village
+from tests.support.nodes import connect_as, publish
+from tests.support.polling import eventually, run_async
 
 pytestmark = pytest.mark.e2e
-
-
-async def connect_as(federation: LocalFederation, node_id: str) -> str:
-    try:
-        nc = await nats.connect(
-            federation.nats_url, **federation.nats_options(node_id), allow_reconnect=False, max_reconnect_attempts=0, connect_timeout=2
-        )
-    except Exception as exc:  # the message is what matters
-        return str(exc)
-    await nc.close()
-    return "connected"
 
 
 def test_a_revoked_node_is_cut_off_at_once_and_its_later_batches_are_quarantined(federation: LocalFederation):

@@ -17,10 +17,12 @@ from sqlalchemy import create_engine, text
 from central.sync import ensure_streams, stream_replicas
 from provisioning.federation import ClusterMember, LocalFederation, free_port
 from sync_protocol import UPLINK_STREAM, nats_servers
+from tests.support.api import Api
+from tests.support.builders import submit
+from tests.support.federation import running_village
+from tests.support.polling import eventually, run_async
 
 from .. import pg
-from ..conftest import Api, run_async, running_village
-from .test_walking_skeleton import eventually, submit
 
 pytestmark = pytest.mark.e2e
 
@@ -38,7 +40,7 @@ class Workload(threading.Thread):
         while not self.halt.is_set():
             for agent in self.agents:
                 try:
-                    self.taken.append(submit(agent, n)["receipt_no"])
+                    self.taken.append(submit(agent, n, "MZ-003", by_proxy=True)["receipt_no"])
                 except Exception as exc:  # recorded and asserted empty: a node must never refuse intake
                     self.errors.append(repr(exc))
                 n += 1

@@ -17,9 +17,8 @@ from central.settings import Settings as HubSettings
 from central.sync import HubSync
 from edge_node.sync import NodeSync
 from provisioning.federation import LocalFederation
-
-from ..conftest import run_async
-from .test_attachments import offline_case
+from tests.support.nodes import offline_case
+from tests.support.polling import run_async
 
 pytestmark = pytest.mark.e2e
 FORCED = 20

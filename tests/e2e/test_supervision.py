@@ -7,9 +7,9 @@ import httpx
 import pytest
 
 from provisioning.federation import LocalFederation
-
-from ..conftest import Api, running_village
-from .test_walking_skeleton import eventually
+from tests.support.api import Api
+from tests.support.federation import running_village
+from tests.support.polling import eventually
 
 pytestmark = pytest.mark.e2e
 

@@ -4,49 +4,18 @@ SQLite file. NATS is stopped in the middle; the node keeps working and catches u
 
 from __future__ import annotations
 
-import base64
 import time
 from collections import Counter
-from collections.abc import Callable
-from typing import TypeVar
 
 import pytest
 
 from provisioning.federation import LocalFederation
-
-from ..conftest import Api, checked, resident_id, running_village
-from ..images import signature
+from tests.support.api import Api
+from tests.support.builders import checked, resident_id, submit
+from tests.support.federation import running_village
+from tests.support.polling import eventually
 
 pytestmark = pytest.mark.e2e
-SIGNATURE_PNG = base64.b64encode(signature()).decode()  # the applicant's signature, as the canvas sends it
-X = TypeVar("X")
-
-
-def eventually(check: Callable[[], X], timeout: float = 45.0, what: str = "condition") -> X:
-    deadline = time.monotonic() + timeout
-    while True:
-        result = check()
-        if result:
-            return result
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what}")
-        time.sleep(0.2)
-
-
-def submit(agent: Api, n: int) -> dict:
-    response = agent.post(
-        "/api/applications",
-        json={
-            "item_code": "MZ-003",
-            "materials_checked": checked("MZ-003"),
-            "applicant_name": f"申请人{n}",
-            "applicant_id_number": resident_id(n),
-            "by_proxy": True,
-            "authorisation_png_base64": SIGNATURE_PNG,
-        },
-    )
-    assert response.status_code == 201, response.text
-    return response.json()
 
 
 def test_application_round_trip_survives_nats_outage(federation: LocalFederation):
@@ -67,14 +36,14 @@ def test_application_round_trip_survives_nats_outage(federation: LocalFederation
     assert bad.status_code == 400 and bad.headers["content-type"].startswith("application/problem+json")
     assert "校验位" in bad.json()["detail"] and agent.get("/api/applications").json() == []
 
-    online = [submit(agent, n) for n in range(3)]
+    online = [submit(agent, n, "MZ-003", by_proxy=True) for n in range(3)]
     eventually(lambda: len(hub_apps()) == 3, what="3 applications at the hub")
     assert {a["department"] for a in hub_apps()} == {"mzj"}  # routed by the hub's catalog
 
     # -- NATS goes away: the window keeps working ------------------------------------------------
     federation.stop("nats")
     eventually(lambda: agent.get("/api/status").json()["online"] is False, what="node to notice it is offline")
-    offline = [submit(agent, n) for n in range(3, 6)]
+    offline = [submit(agent, n, "MZ-003", by_proxy=True) for n in range(3, 6)]
     status = agent.get("/api/status").json()
     assert status["waiting_events"] >= 3 and status["offline_since"]
     time.sleep(3)  # stay down long enough for several failed reconnects and publish retries

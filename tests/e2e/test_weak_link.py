@@ -13,11 +13,13 @@ import httpx
 import pytest
 
 from provisioning.federation import LocalFederation
+from tests.support.api import Api
+from tests.support.builders import checked, resident_id
+from tests.support.federation import village
+from tests.support.polling import eventually
 
-from ..conftest import Api, checked, resident_id, village
 from ..images import document_photo
 from ..support.shaping import ShapingProxy
-from .test_walking_skeleton import eventually
 
 pytestmark = pytest.mark.e2e
 

@@ -13,9 +13,8 @@ from edge_node.auth import add_user
 from edge_node.catalog import install_catalog
 from edge_node.reconcile import StatementLine, parse_statement, reconcile, reconcile_lines
 from edge_node.store import Store, set_meta
+from tests.support.builders import resident_id
 from weblayer.errors import Conflict, Forbidden, InvalidInput
-
-from ..conftest import resident_id
 
 AGENT = {"username": "agent", "display_name": "代办员 王秀兰"}
 CATALOG = {

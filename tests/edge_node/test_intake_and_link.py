@@ -5,45 +5,20 @@ from __future__ import annotations
 import base64
 import json
 import sqlite3
-from pathlib import Path
 
 import pytest
-from nacl.signing import SigningKey
 from stdnum.cn import ric
 
 from edge_node import cases, link, materials
 from edge_node.catalog import install_catalog, list_items
 from edge_node.intake import validate_resident_id
-from edge_node.store import Store, set_meta
+from edge_node.store import Store
 from sync_protocol import GENESIS, Accepted, Duplicate, IngestCursor, Record, Rejected, seal_next
+from tests.support.builders import AGENT, FORM, GOOD_ID, HUB_KEY, NODE_KEY, counts
 from weblayer.display import mask_id
 from weblayer.errors import Conflict, InvalidInput
 
 from ..images import signature
-
-NODE_KEY = SigningKey(bytes(range(32)))
-HUB_KEY = SigningKey(bytes(range(5, 37)))
-AGENT = {"username": "agent", "display_name": "代办员 王秀兰"}
-GOOD_ID = "11010519491231002X"
-FORM = {"item_code": "MZ-003", "applicant_name": "张三", "applicant_id_number": GOOD_ID}
-CATALOG = {
-    "version": 1,
-    "items": [{"code": "MZ-003", "name": "高龄津贴申领", "department": "mzj", "department_name": "县民政局", "time_limit_days": 10, "fee_fen": 0}],
-}
-
-
-@pytest.fixture
-def store(tmp_path: Path):
-    store = Store(tmp_path / "node.sqlite3")
-    with store.write() as conn:
-        set_meta(conn, "node_id", "shangcun")
-    install_catalog(store, CATALOG)
-    yield store
-    store.close()
-
-
-def counts(store: Store) -> tuple[int, int]:
-    return store.one("SELECT (SELECT COUNT(*) FROM applications), (SELECT COUNT(*) FROM outbox)")[:]
 
 
 @pytest.mark.parametrize(

@@ -14,10 +14,9 @@ import pytest
 from edge_node import cases, link
 from edge_node.store import add_outbox
 from sync_protocol import COMPLAINT_FILED, MAX_BATCH_BYTES, MAX_RECORD_BYTES, open_batch
+from tests.support.api import login
+from tests.support.builders import AGENT, FORM, NODE_KEY, counts
 from weblayer.errors import InvalidInput
-
-from .test_intake_and_link import AGENT, FORM, NODE_KEY, counts, store  # noqa: F401  (store: the fixture)
-from .test_web import client, login  # noqa: F401  (client: the fixture)
 
 MEGABYTE_OF_TEXT = "投" * 350_000  # about 1 MB in UTF-8
 
@@ -27,7 +26,7 @@ def outbox_and_complaints(db) -> tuple[int, int]:
         return conn.execute("SELECT (SELECT COUNT(*) FROM outbox), (SELECT COUNT(*) FROM complaints)").fetchone()
 
 
-def test_a_megabyte_complaint_or_checked_material_is_refused_and_saves_nothing(client, tmp_path):  # noqa: F811
+def test_a_megabyte_complaint_or_checked_material_is_refused_and_saves_nothing(client, tmp_path):
     token = client.post("/api/login", json={"username": "agent", "password": "pw"}).json()["token"]
     auth = {"Authorization": f"Bearer {token}"}
     db = tmp_path / "node" / "node.sqlite3"
@@ -50,7 +49,7 @@ def test_a_megabyte_complaint_or_checked_material_is_refused_and_saves_nothing(c
     assert outbox_and_complaints(db) == before
 
 
-def test_any_record_over_its_bound_rolls_back_the_whole_write(store):  # noqa: F811
+def test_any_record_over_its_bound_rolls_back_the_whole_write(store):
     before = counts(store)
     with pytest.raises(InvalidInput) as err:
         with store.write() as conn:
@@ -60,7 +59,7 @@ def test_any_record_over_its_bound_rolls_back_the_whole_write(store):  # noqa: F
     assert counts(store) == before and store.one("SELECT COUNT(*) FROM complaints")[0] == 0
 
 
-def test_an_event_no_batch_can_carry_is_set_aside_and_the_events_behind_it_go_on(store):  # noqa: F811
+def test_an_event_no_batch_can_carry_is_set_aside_and_the_events_behind_it_go_on(store):
     first = cases.submit_application(store, FORM, AGENT)
     with store.write() as conn:  # as a version without the bound at the door wrote it
         conn.execute(
@@ -80,7 +79,7 @@ def test_an_event_no_batch_can_carry_is_set_aside_and_the_events_behind_it_go_on
     assert link.seal_pending(store, "shangcun", NODE_KEY) == 0  # and it is not tried again
 
 
-def test_a_long_offline_day_over_900_kB_seals_into_batches_that_each_fit(store):  # noqa: F811
+def test_a_long_offline_day_over_900_kB_seals_into_batches_that_each_fit(store):
     for n in range(500):
         cases.file_complaint(store, f"第{n}件：" + "办事窗口排队时间太长" * 190, AGENT)
     made = link.seal_pending(store, "shangcun", NODE_KEY)
@@ -89,7 +88,7 @@ def test_a_long_offline_day_over_900_kB_seals_into_batches_that_each_fit(store):
     assert max(sizes) <= MAX_BATCH_BYTES and link.backlog(store)["events"] == 500 and link.backlog(store)["set_aside"] == 0
 
 
-def test_an_unencodable_event_between_two_others_is_set_aside_and_not_stamped_with_their_batch(store):  # noqa: F811
+def test_an_unencodable_event_between_two_others_is_set_aside_and_not_stamped_with_their_batch(store):
     first = cases.submit_application(store, FORM, AGENT)
     with store.write() as conn:  # a float: no batch can carry it (money is integer fen)
         conn.execute(

@@ -9,45 +9,12 @@ from pathlib import Path
 import pytest
 from nacl.signing import SigningKey
 
-from edge_node import blobs, cases, link, materials
-from edge_node.catalog import install_catalog
-from edge_node.store import Store, set_meta
-from sync_protocol import GENESIS, MATERIAL_RECEIVED, Accepted, ChainPos, Record, seal_next
+from edge_node import blobs, materials
+from tests.support.nodes import Node
 
-from ..conftest import resident_id
 from ..images import photo
 
 HUB_KEY = SigningKey(bytes(range(7, 39)))
-AGENT = {"username": "agent", "display_name": "代办员 王秀兰"}
-CATALOG = {
-    "version": 1,
-    "items": [{"code": "MZ-003", "name": "高龄津贴申领", "department": "mzj", "department_name": "县民政局", "time_limit_days": 10, "fee_fen": 0}],
-}
-NOW = "2026-11-23T09:00:00.000000Z"
-
-
-class Node:
-    def __init__(self, tmp_path: Path) -> None:
-        self.store = Store(tmp_path / "node.sqlite3")
-        self.blobs_dir = tmp_path / "blobs"
-        with self.store.write() as conn:
-            set_meta(conn, "node_id", "shangcun")
-        install_catalog(self.store, CATALOG)
-        self.app = cases.submit_application(
-            self.store, {"item_code": "MZ-003", "applicant_name": "张三", "applicant_id_number": resident_id(3)}, AGENT
-        )
-        self.down = GENESIS
-
-    def attach(self, content: bytes, name: str = "居民身份证") -> str:
-        return materials.attach_material(self.store, self.blobs_dir, self.app["id"], name, "scan.jpg", content, AGENT)["sha256"]
-
-    def receipt(self, sha: str, size: int) -> None:
-        record = Record(MATERIAL_RECEIVED, f"r-{sha[:8]}-{self.down.seq}", NOW, {"sha256": sha, "size": size, "received_at": NOW})
-        wire, self.down = seal_next("shangcun", "down", ChainPos(self.down.seq, self.down.head), [record], NOW, HUB_KEY)
-        assert isinstance(link.apply_downlink(self.store, "shangcun", HUB_KEY.verify_key, wire), Accepted)
-
-    def state(self, sha: str) -> dict:
-        return next(m for m in materials.list_materials(self.store, self.blobs_dir, self.app["id"]) if m["sha256"] == sha)
 
 
 @pytest.fixture

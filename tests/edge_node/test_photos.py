@@ -16,11 +16,11 @@ import pytest
 from PIL import Image, ImageChops, ImageDraw, ImageFont, ImageStat
 
 from edge_node import cases, materials, photos
+from tests.support.builders import AGENT, resident_id
+from tests.support.nodes import Node
 from weblayer.errors import InvalidInput
 
-from ..conftest import resident_id
 from ..images import photo, signature
-from .test_material_retention import AGENT, Node
 
 SENSOR = (4000, 3000)  # a 12 MP phone camera, held sideways over an A4 certificate
 SEAL = (3000, 2200)  # the centre of the red seal, in the pixels as the sensor stored them

@@ -14,9 +14,8 @@ from nacl.signing import SigningKey
 
 from edge_node.settings import NodeIdentity
 from edge_node.sync import NodeSync
-
-from ..conftest import run_async
-from .test_intake_and_link import HUB_KEY, store  # noqa: F401  (store: the fixture)
+from tests.support.builders import HUB_KEY
+from tests.support.polling import run_async
 
 
 class Reconnecting:
@@ -26,7 +25,7 @@ class Reconnecting:
     is_closed = False
 
 
-def test_asking_what_arrived_while_reconnecting_lets_the_event_loop_run(store, tmp_path):  # noqa: F811
+def test_asking_what_arrived_while_reconnecting_lets_the_event_loop_run(store, tmp_path):
     identity = NodeIdentity("shangcun", "上村", "village", SigningKey(bytes(range(1, 33))), HUB_KEY.verify_key, "nats://127.0.0.1:9")
 
     async def go() -> bool:

@@ -8,14 +8,13 @@ from __future__ import annotations
 from edge_node import cases, link
 from edge_node.store import read_meta
 from sync_protocol import GENESIS, RECORD_SPECS, UNKNOWN_KIND, Accepted, Gap, Record, RecordSpec, Rejected, seal_next
-
-from .test_intake_and_link import AGENT, FORM, HUB_KEY, store  # noqa: F401  (store: the fixture)
+from tests.support.builders import AGENT, FORM, HUB_KEY
 
 T = "2026-11-23T09:00:00.000000Z"
 NEW_KIND = "notice.broadcast"  # what a newer hub might send
 
 
-def test_a_batch_newer_than_the_node_is_held_until_the_upgrade_then_applied_in_order(store, monkeypatch):  # noqa: F811
+def test_a_batch_newer_than_the_node_is_held_until_the_upgrade_then_applied_in_order(store, monkeypatch):
     app = cases.submit_application(store, FORM, AGENT)
     first, pos = seal_next("shangcun", "down", GENESIS, [Record(NEW_KIND, "n1", T, {"text": "春节期间暂停办理"})], T, HUB_KEY)
     decision = Record("decision.made", "d1", T, {"application_id": app["id"], "decision": "approved", "decided_by": "王敏", "decided_at": T})
@@ -37,7 +36,7 @@ def test_a_batch_newer_than_the_node_is_held_until_the_upgrade_then_applied_in_o
     assert read_meta(store, "needs_upgrade") == "" and "needs_upgrade" not in link.status_fields(store, "0.4.0")
 
 
-def test_a_downlink_that_lags_the_hubs_without_progress_asks_for_it_again(store, tmp_path, monkeypatch):  # noqa: F811
+def test_a_downlink_that_lags_the_hubs_without_progress_asks_for_it_again(store, tmp_path, monkeypatch):
     from nacl.signing import SigningKey
 
     from edge_node import sync

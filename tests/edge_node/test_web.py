@@ -16,54 +16,10 @@ from edge_node.settings import Settings
 from edge_node.store import Store
 from provisioning.keys import ensure_node_key
 from sync_protocol import verify_key_to_text
+from tests.support.api import login
+from tests.support.builders import resident_id
 
-from ..conftest import resident_id
 from ..images import signature
-
-
-@pytest.fixture
-def client(tmp_path: Path):
-    data = tmp_path / "node"
-    ensure_node_key(data)
-    (data / "node.json").write_text(
-        json.dumps(
-            {
-                "node_id": "shangcun",
-                "name": "上村代办点",
-                "kind": "village",
-                "nats_url": "nats://127.0.0.1:9",
-                "hub_public_key": verify_key_to_text(SigningKey.generate().verify_key),
-            }
-        )
-    )
-    (data / "catalog.json").write_text(
-        json.dumps(
-            {
-                "version": 1,
-                "items": [
-                    {
-                        "code": "MZ-003",
-                        "name": "高龄津贴申领",
-                        "department": "mzj",
-                        "department_name": "县民政局",
-                        "time_limit_days": 10,
-                        "fee_fen": 0,
-                    }
-                ],
-            },
-            ensure_ascii=False,
-        )
-    )
-    store = Store(data / "node.sqlite3")
-    add_user(store, "agent", "代办员 王秀兰", "village_agent", "pw")
-    store.close()
-    with TestClient(create_app(Settings(data_dir=data))) as client:
-        yield client
-
-
-def login(client: TestClient) -> None:
-    token = re.search(r'name="_csrf_token" value="([^"]+)"', client.get("/login").text).group(1)
-    client.post("/login", data={"username": "agent", "password": "pw", "_csrf_token": token})
 
 
 def test_offline_banner_and_intake_through_the_form(client):
@@ -288,8 +244,7 @@ def test_no_api_answer_carries_a_full_resident_id(client, tmp_path):
     """Issue 18 finding 5: the applications list, the pickup and the dispatch answers carried the
     collector's full ID number (only the applicant's was masked)."""
     from edge_node import cases
-
-    from ..conftest import full_resident_ids
+    from tests.support.logs import full_resident_ids
 
     token = client.post("/api/login", json={"username": "agent", "password": "pw"}).json()["token"]
     auth = {"Authorization": f"Bearer {token}"}

@@ -7,8 +7,7 @@ from collections.abc import Iterator
 import pytest
 
 from provisioning.federation import LocalFederation
-
-from ..conftest import running_federation
+from tests.support.federation import running_federation
 
 
 @pytest.fixture(scope="module")

@@ -179,7 +179,7 @@ def test_hub_init_writes_a_three_server_cluster_that_nats_server_accepts(tmp_pat
 
 
 def test_over_https_the_hub_and_a_township_node_are_verified_against_the_county_ca(tmp_path: Path):
-    from ..conftest import running_federation
+    from tests.support.federation import running_federation
 
     yiwang = str(Path(sys.executable).parent / "yiwang")
     with running_federation(tmp_path / "fed", https=True) as fed:

@@ -15,9 +15,8 @@ from nats.js.api import AckPolicy, ConsumerConfig
 
 from provisioning.federation import LocalFederation
 from provisioning.natsd import new_user_seed
-
-from ..conftest import run_async, village
-from ..e2e.test_walking_skeleton import eventually
+from tests.support.federation import village
+from tests.support.polling import eventually, run_async
 
 pytestmark = pytest.mark.e2e
 
@@ -170,9 +169,8 @@ def test_no_request_a_node_may_send_puts_an_answer_on_a_subject_anyone_else_read
     from nacl.signing import SigningKey
 
     from sync_protocol import BLOB_OFFSET_HEADER, BLOB_SIZE_HEADER, seal_status
-
-    from ..conftest import Api
-    from ..e2e.test_hostile_point import identity, status_of
+    from tests.support.api import Api
+    from tests.support.nodes import identity, status_of
 
     shangcun = identity(county, "shangcun")
     config = down_consumer("node-shangcun", "yiwang.down.shangcun")

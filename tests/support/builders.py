@@ -1,0 +1,86 @@
+"""Test data: valid resident IDs, the materials an item needs, keys, records and chains, applications."""
+
+from __future__ import annotations
+
+import base64
+import json
+from datetime import date, timedelta
+from importlib.resources import files
+
+from nacl.signing import SigningKey
+from stdnum.cn import ric
+
+from edge_node.store import Store
+from sync_protocol import GENESIS, Record, seal_next
+from tests.images import signature
+from tests.support.api import Api
+
+
+def resident_id(n: int) -> str:
+    """A valid GB 11643 number (Beijing Xicheng, born 1950-01-01 + n days), with its check digit."""
+    base = f"110102{(date(1950, 1, 1) + timedelta(days=n)):%Y%m%d}{n % 1000:03d}"
+    return base + ric.calc_check_digit(base + "?")
+
+
+def checked(item_code: str) -> list[str]:
+    """What an agent ticks after seeing every original the sample catalog requires for an item."""
+    catalog = json.loads(files("central").joinpath("catalog_sample.json").read_text(encoding="utf-8"))
+    item = next(i for i in catalog["items"] if i["code"] == item_code)
+    return [m["name"] for m in item["materials"] if not m["shared"]]
+
+
+NODE_KEY = SigningKey(bytes(range(32)))
+HUB_KEY = SigningKey(bytes(range(5, 37)))
+T = "2026-11-23T08:00:00.000000Z"
+
+
+def received(n: int, item: str = "MZ-003") -> Record:
+    return Record(
+        "application.received",
+        f"ev{n}",
+        T,
+        {
+            "application_id": f"app{n}",
+            "receipt_no": f"shangcun-{n:06d}",
+            "item_code": item,
+            "item_name": "x",
+            "applicant_name": "张三",
+            "applicant_id_number": "11010519491231002X",
+            "agent": "agent",
+        },
+    )
+
+
+def chain(*batches: list[Record], key: SigningKey = NODE_KEY) -> list[bytes]:
+    pos, wires = GENESIS, []
+    for records in batches:
+        wire, pos = seal_next("shangcun", "up", pos, records, T, key)
+        wires.append(wire)
+    return wires
+
+
+AGENT = {"username": "agent", "display_name": "代办员 王秀兰"}
+GOOD_ID = "11010519491231002X"
+FORM = {"item_code": "MZ-003", "applicant_name": "张三", "applicant_id_number": GOOD_ID}
+CATALOG = {
+    "version": 1,
+    "items": [{"code": "MZ-003", "name": "高龄津贴申领", "department": "mzj", "department_name": "县民政局", "time_limit_days": 10, "fee_fen": 0}],
+}
+
+
+def counts(store: Store) -> tuple[int, int]:
+    return store.one("SELECT (SELECT COUNT(*) FROM applications), (SELECT COUNT(*) FROM outbox)")[:]
+
+
+SIGNATURE_PNG = base64.b64encode(signature()).decode()  # the applicant's signature, as the canvas sends it
+
+
+def submit(agent: Api, n: int, item: str = "RS-001", by_proxy: bool = False) -> dict:
+    """Take application ``n`` at a node through its API, with every material the item requires
+    ticked; by proxy with the applicant's signature (as the wizard's canvas sends it). 201 or fail."""
+    body = {"item_code": item, "materials_checked": checked(item), "applicant_name": f"申请人{n}", "applicant_id_number": resident_id(n)}
+    if by_proxy:
+        body |= {"by_proxy": True, "authorisation_png_base64": SIGNATURE_PNG}
+    response = agent.post("/api/applications", json=body)
+    assert response.status_code == 201, response.text
+    return response.json()
