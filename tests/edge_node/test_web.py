@@ -2,22 +2,17 @@
 
 from __future__ import annotations
 
-import json
 import re
 from pathlib import Path
 
 import pytest
 from litestar.testing import TestClient
-from nacl.signing import SigningKey
 
 from edge_node.app import create_app
-from edge_node.auth import add_user
 from edge_node.settings import Settings
 from edge_node.store import Store
-from provisioning.keys import ensure_node_key
-from sync_protocol import verify_key_to_text
 from tests.support.api import login
-from tests.support.builders import resident_id
+from tests.support.builders import CATALOG, node_dir, resident_id
 
 from ..images import signature
 
@@ -283,41 +278,7 @@ def test_the_slip_points_citizens_at_the_countys_public_page(tmp_path: Path, enr
     (http://127.0.0.1:8702/progress…), which a citizen's phone at home cannot reach. It now
     points at the county's public page the hub named at enrolment; the point's own lookup is
     printed beside it for the window."""
-    data = tmp_path / "node"
-    ensure_node_key(data)
-    (data / "node.json").write_text(
-        json.dumps(
-            {
-                "node_id": "shangcun",
-                "name": "上村代办点",
-                "kind": "village",
-                "nats_url": "nats://127.0.0.1:9",
-                "hub_public_key": verify_key_to_text(SigningKey.generate().verify_key),
-            }
-            | enrolled
-        )
-    )
-    (data / "catalog.json").write_text(
-        json.dumps(
-            {
-                "version": 1,
-                "items": [
-                    {
-                        "code": "MZ-003",
-                        "name": "高龄津贴申领",
-                        "department": "mzj",
-                        "department_name": "县民政局",
-                        "time_limit_days": 10,
-                        "fee_fen": 0,
-                    }
-                ],
-            },
-            ensure_ascii=False,
-        )
-    )
-    store = Store(data / "node.sqlite3")
-    add_user(store, "agent", "代办员 王秀兰", "village_agent", "pw")
-    store.close()
+    data = node_dir(tmp_path / "node", identity=enrolled, catalog=CATALOG, users=(("agent", "代办员 王秀兰", "pw"),))
     with TestClient(create_app(Settings(data_dir=data))) as client:
         token = client.post("/api/login", json={"username": "agent", "password": "pw"}).json()["token"]
         app = client.post(

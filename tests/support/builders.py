@@ -6,12 +6,16 @@ import base64
 import json
 from datetime import date, timedelta
 from importlib.resources import files
+from pathlib import Path
+from typing import Any
 
 from nacl.signing import SigningKey
 from stdnum.cn import ric
 
+from edge_node.auth import add_user
 from edge_node.store import Store
-from sync_protocol import GENESIS, Record, seal_next
+from provisioning.keys import ensure_node_key
+from sync_protocol import GENESIS, Record, seal_next, verify_key_to_text
 from tests.images import signature
 from tests.support.api import Api
 
@@ -66,6 +70,26 @@ CATALOG = {
     "version": 1,
     "items": [{"code": "MZ-003", "name": "高龄津贴申领", "department": "mzj", "department_name": "县民政局", "time_limit_days": 10, "fee_fen": 0}],
 }
+
+
+def node_dir(
+    data: Path, *, identity: dict[str, Any] | None = None, catalog: dict[str, Any] | None = None, users: tuple[tuple[str, str, str], ...] = ()
+) -> Path:
+    """An enrolled village node's directory, as `yiwang node enroll` leaves it, with no NATS to
+    reach: its key, node.json (``identity`` overrides), optionally a catalog and
+    ``(username, display name, password)`` village agents. For the node app behind a test client."""
+    ensure_node_key(data)
+    hub_key = verify_key_to_text(SigningKey.generate().verify_key)
+    node = {"node_id": "shangcun", "name": "上村代办点", "kind": "village", "nats_url": "nats://127.0.0.1:9", "hub_public_key": hub_key}
+    (data / "node.json").write_text(json.dumps(node | (identity or {})))
+    if catalog is not None:
+        (data / "catalog.json").write_text(json.dumps(catalog, ensure_ascii=False))
+    if users:
+        store = Store(data / "node.sqlite3")
+        for username, display_name, password in users:
+            add_user(store, username, display_name, "village_agent", password)
+        store.close()
+    return data
 
 
 def counts(store: Store) -> tuple[int, int]:

@@ -5,43 +5,22 @@ Argon2."""
 
 from __future__ import annotations
 
-import json
 import threading
 from pathlib import Path
 
 import pytest
 from litestar.testing import TestClient
-from nacl.signing import SigningKey
 
 from edge_node.app import create_app
-from edge_node.auth import add_user
 from edge_node.settings import Settings
-from edge_node.store import Store
-from provisioning.keys import ensure_node_key
-from sync_protocol import verify_key_to_text
+from tests.support.builders import node_dir
 from weblayer import passwords
 from weblayer.throttle import ADDRESS_FAILURES, SUBJECT_FAILURES, WINDOW_S, Throttle, TooManyAttempts
 
 
 @pytest.fixture
 def client(tmp_path: Path):
-    data = tmp_path / "node"
-    ensure_node_key(data)
-    (data / "node.json").write_text(
-        json.dumps(
-            {
-                "node_id": "shangcun",
-                "name": "上村代办点",
-                "kind": "village",
-                "nats_url": "nats://127.0.0.1:9",
-                "hub_public_key": verify_key_to_text(SigningKey.generate().verify_key),
-            }
-        )
-    )
-    store = Store(data / "node.sqlite3")
-    for name in ("agent", "chief"):
-        add_user(store, name, name, "village_agent", "right-pw")
-    store.close()
+    data = node_dir(tmp_path / "node", users=(("agent", "agent", "right-pw"), ("chief", "chief", "right-pw")))
     with TestClient(create_app(Settings(data_dir=data))) as client:
         yield client
 

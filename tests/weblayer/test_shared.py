@@ -6,14 +6,13 @@ the same 500). Read from the source, and rendered by both real apps."""
 from __future__ import annotations
 
 import ast
-import json
 from pathlib import Path
 
 import pytest
 from litestar.testing import TestClient
-from nacl.signing import SigningKey
 
 import weblayer
+from tests.support.builders import node_dir
 from weblayer import config, display, errors, problems
 
 ROOT = Path(weblayer.__file__).parent.parent
@@ -41,22 +40,8 @@ def test_no_app_keeps_its_own_copy_of_a_shared_page():
 def node_client(tmp_path: Path):
     from edge_node.app import create_app
     from edge_node.settings import Settings
-    from provisioning.keys import ensure_node_key
-    from sync_protocol import verify_key_to_text
 
-    data = tmp_path / "node"
-    ensure_node_key(data)
-    (data / "node.json").write_text(
-        json.dumps(
-            {
-                "node_id": "shangcun",
-                "name": "上村代办点",
-                "kind": "village",
-                "nats_url": "nats://127.0.0.1:9",
-                "hub_public_key": verify_key_to_text(SigningKey.generate().verify_key),
-            }
-        )
-    )
+    data = node_dir(tmp_path / "node")
     with TestClient(create_app(Settings(data_dir=data))) as client:
         yield client
 
