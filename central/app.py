@@ -8,7 +8,7 @@ import logging
 from collections.abc import AsyncIterator
 from pathlib import Path
 
-from litestar import Litestar, Router
+from litestar import Litestar
 
 from weblayer.config import app_config, app_version
 
@@ -18,7 +18,7 @@ from .keys import load_hub_key
 from .settings import Settings
 from .sync import HubSync
 from .web import api, pages
-from .web.context import HubContext
+from .web.context import HubContext, HubSite
 
 TEMPLATES = Path(__file__).parent / "web" / "templates"
 
@@ -42,15 +42,17 @@ def create_app(settings: Settings) -> Litestar:
                 await task
             engine.dispose()
 
-    app = Litestar(
-        # one Router: Litestar 2.x registers a handler twice when a bare handler shares its path
-        # with another (GET and POST /login), wrapping a sync handler in sync_to_thread twice so it
-        # returns an un-awaited coroutine (fixed upstream for v3 only, litestar PR #4738)
-        route_handlers=[Router(path="/", route_handlers=[*api.ROUTES, *pages.ROUTES])],
+    return Litestar(
         lifespan=[run_sync],
         **app_config(
-            templates=TEMPLATES, data_dir=settings.data_dir, title="yiwang county hub", version=app_version(), log=logging.getLogger("yiwang.hub.web")
+            api=api.CONTROLLERS,
+            pages=pages.CONTROLLERS,
+            site=HubSite(context),
+            provide={"ctx": context},
+            templates=TEMPLATES,
+            data_dir=settings.data_dir,
+            title="yiwang county hub",
+            version=app_version(),
+            log=logging.getLogger("yiwang.hub.web"),
         ),
     )
-    app.state.hub = context
-    return app

@@ -8,7 +8,7 @@ import logging
 from collections.abc import AsyncIterator
 from pathlib import Path
 
-from litestar import Litestar, Router
+from litestar import Litestar
 
 from weblayer.config import app_config, app_version
 
@@ -19,7 +19,7 @@ from .settings import NodeIdentity, Settings
 from .store import Store, set_meta
 from .sync import NodeSync
 from .web import api, pages
-from .web.context import NodeContext
+from .web.context import NodeContext, NodeSite
 
 TEMPLATES = Path(__file__).parent / "web" / "templates"
 PURGE_INTERVAL = 3600.0
@@ -71,21 +71,7 @@ def create_app(settings: Settings) -> Litestar:
                     await task
             store.close()
 
-    app = Litestar(
-        # one Router: Litestar 2.x registers a handler twice when a bare handler shares its path
-        # with another (GET and POST /login), wrapping a sync handler in sync_to_thread twice so it
-        # returns an un-awaited coroutine (fixed upstream for v3 only, litestar PR #4738)
-        route_handlers=[Router(path="/", route_handlers=[*api.ROUTES, *pages.ROUTES])],
-        lifespan=[run_sync],
-        **app_config(
-            templates=TEMPLATES,
-            data_dir=settings.data_dir,
-            title=f"yiwang edge node {identity.node_id}",
-            version=app_version(),
-            log=logging.getLogger("yiwang.node.web"),
-        ),
-    )
-    app.state.node = NodeContext(
+    context = NodeContext(
         store=store,
         identity=identity,
         sync=sync,
@@ -93,4 +79,17 @@ def create_app(settings: Settings) -> Litestar:
         base_url=settings.base_url,
         material_retention_days=settings.material_retention_days,
     )
-    return app
+    return Litestar(
+        lifespan=[run_sync],
+        **app_config(
+            api=api.CONTROLLERS,
+            pages=pages.CONTROLLERS,
+            site=NodeSite(context),
+            provide={"ctx": context},
+            templates=TEMPLATES,
+            data_dir=settings.data_dir,
+            title=f"yiwang edge node {identity.node_id}",
+            version=app_version(),
+            log=logging.getLogger("yiwang.node.web"),
+        ),
+    )

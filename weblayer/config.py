@@ -1,6 +1,7 @@
 """How both apps are wired into Litestar alike: templates (the app's own first, then the shared
-layout and pages), display filters, CSRF, the OpenAPI document, the error mapping. Each app's
-``create_app`` passes its own routes, lifespan and state."""
+layout and pages), display filters, CSRF, the OpenAPI document, the two routers (/api and the
+pages) with their authentication and error mapping, dependency injection. Each app's
+``create_app`` passes its own controllers, lifespan and context."""
 
 from __future__ import annotations
 
@@ -8,16 +9,23 @@ import json
 import logging
 import os
 import secrets
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from litestar import Controller, Router
 from litestar.config.csrf import CSRFConfig
+from litestar.datastructures import State
+from litestar.di import Provide
 from litestar.openapi import OpenAPIConfig
 from litestar.plugins.jinja import JinjaTemplateEngine
 from litestar.template import TemplateConfig
 
+from .auth import authenticated
 from .display import local_time, mask_id
+from .pages import CitizenPages, LoginPages
 from .problems import exception_handlers
+from .site import Site
 
 __all__ = ["API_ONLY", "SHARED_TEMPLATES", "app_config", "app_version", "web_secret"]
 
@@ -48,16 +56,47 @@ def web_secret(data_dir: Path) -> str:
     return path.read_text().strip()
 
 
+def _constant(value: Any) -> Callable[[], Any]:
+    return lambda: value
+
+
 def _register_filters(engine: JinjaTemplateEngine) -> None:
     engine.engine.filters["local_time"] = local_time
     engine.engine.filters["from_json"] = json.loads
     engine.engine.globals["mask_id"] = mask_id
 
 
-def app_config(*, templates: Path, data_dir: Path, title: str, version: str, log: logging.Logger) -> dict[str, Any]:
-    """The keyword arguments of ``Litestar(...)`` that both apps set the same way."""
+def app_config(
+    *,
+    api: list[type[Controller]],
+    pages: list[type[Controller]],
+    site: Site,
+    provide: dict[str, Any],
+    templates: Path,
+    data_dir: Path,
+    title: str,
+    version: str,
+    log: logging.Logger,
+) -> dict[str, Any]:
+    """The keyword arguments of ``Litestar(...)``, the same for both apps: the ``api`` controllers
+    on the /api router (bearer tokens, problems), the ``pages`` on the / router (session cookie,
+    error pages, the shared login and citizen pages), each value of ``provide`` given to handlers
+    under its name, as is ``site``."""
+    routers = [
+        Router("/api", route_handlers=api, middleware=[authenticated(api=True)], exception_handlers=exception_handlers(log, "api")),
+        Router(
+            "/",
+            route_handlers=[LoginPages, CitizenPages, *pages],
+            middleware=[authenticated(api=False)],
+            exception_handlers=exception_handlers(log, "pages"),
+        ),
+    ]
+    values = provide | {"site": site}
     return {
-        "exception_handlers": exception_handlers(log),
+        "route_handlers": routers,
+        "dependencies": {name: Provide(_constant(value), sync_to_thread=False, use_cache=True) for name, value in values.items()},
+        "state": State(values),  # the same values, for the middleware, guards and tests
+        "exception_handlers": exception_handlers(log),  # what fails before a router is chosen (no such path)
         "template_config": TemplateConfig(directory=[templates, SHARED_TEMPLATES], engine=JinjaTemplateEngine, engine_callback=_register_filters),
         "csrf_config": CSRFConfig(secret=web_secret(data_dir), exclude=[API_ONLY], cookie_httponly=True),
         "openapi_config": OpenAPIConfig(title=title, version=version, path="/api/schema"),

@@ -49,7 +49,7 @@ def is_api(request: AnyRequest) -> bool:
     return request.url.path.startswith("/api/") or request.url.path == "/api"
 
 
-def _page(status: int, message: str) -> Response[Any]:
+def _page(request: AnyRequest, status: int, slug: str, message: str, **extra: Any) -> Response[Any]:
     return Template(
         "error.html",
         context={"status": status, "title": STATUS_TEXT.get(status, "错误"), "message": message},
@@ -59,37 +59,41 @@ def _page(status: int, message: str) -> Response[Any]:
 
 
 def _either(request: AnyRequest, status: int, slug: str, message: str, **extra: Any) -> Response[Any]:
-    """A problem under /api (with ``extra`` members), else the Chinese error page."""
-    return problem(request, status, slug, message, **extra) if is_api(request) else _page(status, message)
+    """A problem under /api (with ``extra`` members), else the Chinese error page: for what fails
+    before a router is chosen (no such path, method not allowed)."""
+    return (problem if is_api(request) else _page)(request, status, slug, message, **extra)
 
 
-def handle_service_error(request: AnyRequest, exc: ServiceError) -> Response[Any]:
-    if isinstance(exc, NotAuthenticated) and not is_api(request):
-        return Redirect("/login")
-    return _either(request, exc.status, exc.type_slug, exc.message, field=exc.field)
+RENDER: dict[str, Callable[..., Response[Any]]] = {"api": problem, "pages": _page, "app": _either}
 
 
-def handle_http_exception(request: AnyRequest, exc: HTTPException) -> Response[Any]:
-    if isinstance(exc, ValidationException):
-        return _either(request, 400, "invalid-input", INVALID_INPUT, errors=exc.extra)
-    status = exc.status_code
-    message = CSRF_FAILED if status == 403 else STATUS_TEXT.get(status, str(exc.detail))
-    return _either(request, status, f"http-{status}", message)
+def exception_handlers(log: logging.Logger, where: str = "app") -> dict[int | type[Exception], Handler]:
+    """The exception-handler map of the API router (``where="api"``: problems), of the pages
+    router (``"pages"``: error pages, and the login page for an expired session) or of the app
+    (``"app"``: by path). ``log`` names the app in the lines it writes."""
+    render = RENDER[where]
 
+    def handle_service_error(request: AnyRequest, exc: ServiceError) -> Response[Any]:
+        if isinstance(exc, NotAuthenticated) and where != "api" and not is_api(request):
+            return Redirect("/login")
+        return render(request, exc.status, exc.type_slug, exc.message, field=exc.field)
 
-def handle_too_many(request: AnyRequest, exc: TooManyAttempts) -> Response[Any]:
-    """429 with Retry-After: a throttled login or lookup (weblayer.throttle)."""
-    response = _either(request, 429, "too-many-attempts", exc.message, retry_after_s=exc.retry_after_s)
-    response.headers["Retry-After"] = str(exc.retry_after_s)
-    return response
+    def handle_http_exception(request: AnyRequest, exc: HTTPException) -> Response[Any]:
+        if isinstance(exc, ValidationException):
+            return render(request, 400, "invalid-input", INVALID_INPUT, errors=exc.extra)
+        status = exc.status_code
+        message = CSRF_FAILED if status == 403 else STATUS_TEXT.get(status, str(exc.detail))
+        return render(request, status, f"http-{status}", message)
 
-
-def exception_handlers(log: logging.Logger) -> dict[type[Exception], Handler]:
-    """The app's exception-handler map; ``log`` names the app in the lines it writes."""
+    def handle_too_many(request: AnyRequest, exc: TooManyAttempts) -> Response[Any]:
+        """429 with Retry-After: a throttled login or lookup (weblayer.throttle)."""
+        response = render(request, 429, "too-many-attempts", exc.message, retry_after_s=exc.retry_after_s)
+        response.headers["Retry-After"] = str(exc.retry_after_s)
+        return response
 
     def handle_unexpected(request: AnyRequest, exc: Exception) -> Response[Any]:
         ref = uuid.uuid4().hex[:12]
         log.exception("unexpected error %s on %s %s", ref, request.method, request.url.path)
-        return _either(request, 500, "internal", INTERNAL.format(ref=ref), reference=ref)
+        return render(request, 500, "internal", INTERNAL.format(ref=ref), reference=ref)
 
     return {TooManyAttempts: handle_too_many, ServiceError: handle_service_error, HTTPException: handle_http_exception, Exception: handle_unexpected}

@@ -1,19 +1,24 @@
-"""What handlers reach through ``request.app.state``: the engine, the hub key, the sync worker."""
+"""What handlers are given: the hub's context (engine, key, sync worker) as ``ctx``, the signed-in
+member of staff as ``request.user``, and the hub itself, as the shared pages see it, as ``site``."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import Any
 
-from litestar import Request
+from litestar import MediaType, Request
+from litestar.params import SkipValidation
+from litestar.response import Template
 from nacl.signing import SigningKey
 from sqlalchemy.engine import Engine
 
-from sync_protocol import ca_fingerprint
-from weblayer.errors import Conflict, Forbidden, NotAuthenticated
+from sync_protocol import SyncError, ca_fingerprint, open_licence
+from weblayer.display import mask_id
+from weblayer.errors import Conflict, InvalidInput
 from weblayer.throttle import Throttle, login_throttle, lookup_throttle
 
-from .. import auth, natsauth
+from .. import auth, natsauth, public
 from ..models import User
 from ..settings import Settings
 from ..sync import HubSync
@@ -27,8 +32,6 @@ class HubContext:
     engine: Engine
     key: SigningKey
     sync: HubSync
-    throttle: Throttle = field(default_factory=login_throttle)
-    lookups: Throttle = field(default_factory=lookup_throttle)
 
     def enrolment_slip(self, code: str, node_id: str, expires_at: str, **extra: Any) -> dict[str, Any]:
         """What the operator hands to the point: the code, the hub's address and the county CA's
@@ -59,24 +62,62 @@ class HubContext:
         self.sync.wake_access()  # and to the cluster's other servers
 
 
-def hub(request: Request) -> HubContext:
-    return request.app.state.hub
+Ctx = SkipValidation[HubContext]  # what handlers take as ``ctx``
+HubRequest = Request[User, str, Any]  # request.user: the signed-in member of staff
 
 
-def api_user(request: Request, *roles: str) -> User:
-    """API callers authenticate with ``Authorization: Bearer <token>`` (no cookies, so no CSRF)."""
-    header = request.headers.get("authorization", "")
-    token = header[7:] if header.lower().startswith("bearer ") else None
-    return _check(auth.user_for_token(hub(request).engine, token), roles)
+@dataclass
+class HubSite:
+    """The hub as the shared web layer sees it (weblayer.site): its staff accounts, its pages,
+    e-licences checked against its own key, progress from the county's record."""
+
+    ctx: HubContext
+    cookie: str = SESSION_COOKIE
+    lifetime: timedelta = auth.SESSION_LIFETIME
+    login_heading: str = "工作人员登录"
+    logins: Throttle = field(default_factory=login_throttle)
+    lookups: Throttle = field(default_factory=lookup_throttle)
+
+    def log_in(self, username: str, password: str) -> tuple[User, str]:
+        return auth.log_in(self.ctx.engine, username, password)
+
+    def log_out(self, token: str | None) -> None:
+        auth.log_out(self.ctx.engine, token)
+
+    def user_for_token(self, token: str | None) -> User | None:
+        return auth.user_for_token(self.ctx.engine, token)
+
+    def role_of(self, user: User) -> str:
+        return user.role
+
+    def render(self, name: str, status_code: int = 200, **context: Any) -> Template:
+        return page(name, status_code, **context)
+
+    def verify_licence(self, text: str) -> dict[str, Any]:
+        try:
+            return open_licence(text, self.ctx.key.verify_key)
+        except SyncError:
+            raise InvalidInput("无效：这份电子证照不是县级中枢签发的，或内容已被改动", field="licence") from None
+
+    def progress(self, receipt_no: str, id_last4: str) -> dict[str, Any]:
+        return public.progress(self.ctx.engine, receipt_no, id_last4)
 
 
-def page_user(request: Request, *roles: str) -> User:
-    return _check(auth.user_for_token(hub(request).engine, request.cookies.get(SESSION_COOKIE)), roles)
+STATUS_TEXT = {
+    "received": "待受理",
+    "accepted": "已受理",
+    "not_accepted": "不予受理",
+    "approved": "已批准",
+    "denied": "不予批准",
+    "delivered": "已送达",
+    "dispatched": "已寄出",
+    "supplement_requested": "待补正",
+}
+TASK_TEXT = {"pending": "待审批", "approved": "同意", "denied": "不同意", "closed": "已终止"}
 
 
-def _check(user: User | None, roles: tuple[str, ...]) -> User:
-    if user is None:
-        raise NotAuthenticated("登录已失效，请重新登录")
-    if roles and user.role not in roles:
-        raise Forbidden("您的账号没有这项操作的权限")
-    return user
+def page(name: str, status_code: int = 200, **context: Any) -> Template:
+    context.setdefault("status_text", STATUS_TEXT)
+    context.setdefault("task_text", TASK_TEXT)
+    context.setdefault("mask_id", mask_id)
+    return Template(name, context=context, status_code=status_code, media_type=MediaType.HTML)

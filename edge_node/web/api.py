@@ -1,4 +1,5 @@
-"""JSON API of the node (what the UI does, for scripts and tests)."""
+"""JSON API of the node (what the UI does, for scripts and tests): one controller per area on
+the /api router, which takes bearer tokens only (weblayer.auth) and answers errors as problems."""
 
 from __future__ import annotations
 
@@ -6,23 +7,19 @@ import json
 from typing import Any
 
 import msgspec
-from litestar import Request, get, post
+from litestar import Controller, get, post
 from litestar.datastructures import UploadFile
 from litestar.params import FromPath, FromQuery, JSONBody, MultipartBody
 
+from weblayer.auth import PUBLIC, LoginIn, api_log_in
 from weblayer.display import mask_id
-from weblayer.errors import InvalidInput, NotAuthenticated
-from weblayer.throttle import client_address
+from weblayer.errors import InvalidInput
+from weblayer.site import SiteDep
 
-from .. import auth, cases, catalog, fees, materials, reconcile, rotation
-from .context import api_user, node, sync_status
+from .. import cases, catalog, fees, materials, reconcile, rotation
+from .context import Ctx, NodeContext, NodeRequest, sync_status
 
 MAX_UPLOAD = 21 * 1024 * 1024  # 20 MB of file plus the form around it; the domain enforces 20 MB
-
-
-class LoginIn(msgspec.Struct):
-    username: str
-    password: str
 
 
 class ApplicationIn(msgspec.Struct):
@@ -96,131 +93,116 @@ def application_out(row: Any) -> dict[str, Any]:
     return out
 
 
-@post("/api/login", sync_to_thread=True, status_code=200)
-def api_login(request: Request, data: JSONBody[LoginIn]) -> dict[str, Any]:
-    ctx = node(request)
-    user, token = ctx.throttle.attempt(
-        data.username, client_address(request), lambda: auth.log_in(ctx.store, data.username, data.password), NotAuthenticated
-    )
-    return {"token": token} | user
+class SessionApi(Controller):
+    """Open to anybody: logging in, liveness, the link's state."""
+
+    opt = {PUBLIC: True}
+
+    @post("/login", sync_to_thread=True, status_code=200)
+    def log_in(self, request: NodeRequest, site: SiteDep, data: JSONBody[LoginIn]) -> dict[str, Any]:
+        user, token = api_log_in(request, site, data)
+        return {"token": token} | user
+
+    @get("/health", sync_to_thread=False)
+    def health(self, ctx: Ctx) -> dict[str, Any]:
+        """Liveness for a monitor: answers without touching the database (and is the trivial route
+        bench/intake.py measures the intake API against)."""
+        return {"status": "ok", "nats_connected": ctx.sync.online}
+
+    @get("/status", sync_to_thread=True)
+    def status(self, ctx: Ctx) -> dict[str, Any]:
+        return sync_status(ctx)
+
+    @post("/licences/verify", sync_to_thread=True, status_code=200)
+    def verify_licence(self, ctx: Ctx, data: JSONBody[LicenceIn]) -> dict[str, Any]:
+        """Offline: check an e-licence against the hub key this node pinned at enrolment."""
+        doc = cases.verify_licence(data.text, ctx.identity.hub_key)
+        return {"valid": True, "licence": doc | {"holder_id": mask_id(doc["holder_id"])}}
 
 
-@get("/api/health", sync_to_thread=False)
-def api_health(request: Request) -> dict[str, Any]:
-    """Liveness for a monitor: answers without touching the database (and is the trivial route
-    bench/intake.py measures the intake API against)."""
-    return {"status": "ok", "nats_connected": node(request).sync.online}
+class CatalogApi(Controller):
+    path = "/catalog"
+
+    @get("/", sync_to_thread=True)
+    def items(self, ctx: Ctx) -> list[dict[str, Any]]:
+        return catalog.list_items(ctx.store)
 
 
-@get("/api/status", sync_to_thread=True)
-def api_status(request: Request) -> dict[str, Any]:
-    return sync_status(node(request))
+class ApplicationsApi(Controller):
+    """Intake, the case, materials and supplements, handing the result over, the citizen's rating."""
+
+    path = "/applications"
+
+    @post("/", sync_to_thread=True, status_code=201)
+    def submit(self, request: NodeRequest, ctx: Ctx, data: JSONBody[ApplicationIn]) -> dict[str, Any]:
+        form = msgspec.structs.asdict(data)
+        payment = (data.payment_method, data.payment_reference) if data.payment_method else None
+        uploads = cases.authorisation_uploads("data:image/png;base64," + data.authorisation_png_base64, None) if data.authorisation_png_base64 else []
+        licences = []
+        if data.licences:
+            item = catalog.get_item(ctx.store, data.item_code.strip())
+            licences = cases.licences_in_place(ctx.store, ctx.identity.hub_key, item, data.applicant_id_number.strip().upper(), data.licences)
+        app = cases.submit_application(
+            ctx.store, form, request.user, ctx.blobs_dir, uploads, checked=data.materials_checked, payment=payment, licences=licences
+        )
+        ctx.sync.wake_uplink()
+        return application_out(app)
+
+    @get("/", sync_to_thread=True)
+    def index(self, ctx: Ctx) -> list[dict[str, Any]]:
+        return [application_out(r) for r in ctx.store.query("SELECT * FROM applications ORDER BY created_at DESC")]
+
+    @get("/{application_id:str}", sync_to_thread=True)
+    def one(self, ctx: Ctx, application_id: FromPath[str]) -> dict[str, Any]:
+        return application_out(cases.get_application(ctx.store, application_id))
+
+    @post("/{application_id:str}/pickup", sync_to_thread=True, status_code=200)
+    def pickup(self, request: NodeRequest, ctx: Ctx, application_id: FromPath[str], data: JSONBody[PickupIn]) -> dict[str, Any]:
+        row = cases.record_pickup(ctx.store, application_id, data.collector_name, request.user, data.collector_id_number)
+        ctx.sync.wake_uplink()
+        return application_out(row)
+
+    @post("/{application_id:str}/decide-on-the-spot", sync_to_thread=True, status_code=200)
+    def decide_on_the_spot(self, request: NodeRequest, ctx: Ctx, application_id: FromPath[str], data: JSONBody[OnTheSpotIn]) -> dict[str, Any]:
+        row = cases.decide_on_the_spot(ctx.store, application_id, data.decision, data.reason, request.user, ctx.identity.kind)
+        ctx.sync.wake_uplink()
+        return application_out(row)
+
+    @post("/{application_id:str}/dispatch", sync_to_thread=True, status_code=200)
+    def dispatch(self, request: NodeRequest, ctx: Ctx, application_id: FromPath[str], data: JSONBody[DispatchIn]) -> dict[str, Any]:
+        row = cases.record_dispatch(ctx.store, application_id, data.courier, data.tracking_no, request.user)
+        ctx.sync.wake_uplink()
+        return application_out(row)
+
+    @post("/{application_id:str}/evaluation", sync_to_thread=True, status_code=201)
+    def evaluate(self, ctx: Ctx, application_id: FromPath[str], data: JSONBody[EvaluationIn]) -> dict[str, Any]:
+        out = cases.record_evaluation(ctx.store, application_id, data.level, data.comment)
+        ctx.sync.wake_uplink()
+        return out
+
+    @post("/{application_id:str}/materials", sync_to_thread=True, status_code=201, request_max_body_size=MAX_UPLOAD)
+    def attach(self, request: NodeRequest, ctx: Ctx, application_id: FromPath[str], data: MultipartBody[dict[str, Any]]) -> dict[str, Any]:
+        """multipart/form-data: ``material`` (its name, e.g. 居民身份证) and ``file`` (JPG, PNG or PDF)."""
+        upload = data.get("file")
+        if not isinstance(upload, UploadFile):
+            raise InvalidInput("请选择要上传的文件", field="file")
+        row = materials.attach_material(
+            ctx.store, ctx.blobs_dir, application_id, str(data.get("material", "")), upload.filename or "", upload.file.read(), request.user
+        )
+        ctx.sync.wake_uplink()
+        return row
+
+    @get("/{application_id:str}/materials", sync_to_thread=True)
+    def materials_of(self, ctx: Ctx, application_id: FromPath[str]) -> list[dict[str, Any]]:
+        return materials.list_materials(ctx.store, ctx.blobs_dir, application_id)
+
+    @post("/{application_id:str}/supplement", sync_to_thread=True, status_code=200, request_max_body_size=8 * MAX_UPLOAD)
+    def supplement(self, request: NodeRequest, ctx: Ctx, application_id: FromPath[str], data: MultipartBody[dict[str, Any]]) -> dict[str, Any]:
+        """multipart: for item i of the hub's list, ``have_<i>`` (original seen) and/or ``file_<i>``."""
+        return application_out(supplement_from_form(ctx, application_id, data, request.user))
 
 
-@get("/api/catalog", sync_to_thread=True)
-def api_catalog(request: Request) -> list[dict[str, Any]]:
-    api_user(request)
-    return catalog.list_items(node(request).store)
-
-
-@post("/api/applications", sync_to_thread=True, status_code=201)
-def api_submit(request: Request, data: JSONBody[ApplicationIn]) -> dict[str, Any]:
-    user = api_user(request)
-    ctx = node(request)
-    form = msgspec.structs.asdict(data)
-    payment = (data.payment_method, data.payment_reference) if data.payment_method else None
-    uploads = cases.authorisation_uploads("data:image/png;base64," + data.authorisation_png_base64, None) if data.authorisation_png_base64 else []
-    licences = []
-    if data.licences:
-        item = catalog.get_item(ctx.store, data.item_code.strip())
-        licences = cases.licences_in_place(ctx.store, ctx.identity.hub_key, item, data.applicant_id_number.strip().upper(), data.licences)
-    app = cases.submit_application(ctx.store, form, user, ctx.blobs_dir, uploads, checked=data.materials_checked, payment=payment, licences=licences)
-    ctx.sync.wake_uplink()
-    return application_out(app)
-
-
-@get("/api/applications", sync_to_thread=True)
-def api_list(request: Request) -> list[dict[str, Any]]:
-    api_user(request)
-    return [application_out(r) for r in node(request).store.query("SELECT * FROM applications ORDER BY created_at DESC")]
-
-
-@get("/api/applications/{application_id:str}", sync_to_thread=True)
-def api_get(request: Request, application_id: FromPath[str]) -> dict[str, Any]:
-    api_user(request)
-    return application_out(cases.get_application(node(request).store, application_id))
-
-
-@post("/api/applications/{application_id:str}/pickup", sync_to_thread=True, status_code=200)
-def api_pickup(request: Request, application_id: FromPath[str], data: JSONBody[PickupIn]) -> dict[str, Any]:
-    user = api_user(request)
-    ctx = node(request)
-    row = cases.record_pickup(ctx.store, application_id, data.collector_name, user, data.collector_id_number)
-    ctx.sync.wake_uplink()
-    return application_out(row)
-
-
-@post("/api/applications/{application_id:str}/decide-on-the-spot", sync_to_thread=True, status_code=200)
-def api_on_the_spot(request: Request, application_id: FromPath[str], data: JSONBody[OnTheSpotIn]) -> dict[str, Any]:
-    user = api_user(request)
-    ctx = node(request)
-    row = cases.decide_on_the_spot(ctx.store, application_id, data.decision, data.reason, user, ctx.identity.kind)
-    ctx.sync.wake_uplink()
-    return application_out(row)
-
-
-@post("/api/applications/{application_id:str}/dispatch", sync_to_thread=True, status_code=200)
-def api_dispatch(request: Request, application_id: FromPath[str], data: JSONBody[DispatchIn]) -> dict[str, Any]:
-    user = api_user(request)
-    ctx = node(request)
-    row = cases.record_dispatch(ctx.store, application_id, data.courier, data.tracking_no, user)
-    ctx.sync.wake_uplink()
-    return application_out(row)
-
-
-@post("/api/applications/{application_id:str}/evaluation", sync_to_thread=True, status_code=201)
-def api_evaluate(request: Request, application_id: FromPath[str], data: JSONBody[EvaluationIn]) -> dict[str, Any]:
-    api_user(request)
-    ctx = node(request)
-    out = cases.record_evaluation(ctx.store, application_id, data.level, data.comment)
-    ctx.sync.wake_uplink()
-    return out
-
-
-@post("/api/complaints", sync_to_thread=True, status_code=201)
-def api_complaint(request: Request, data: JSONBody[ComplaintIn]) -> dict[str, Any]:
-    user = api_user(request)
-    ctx = node(request)
-    out = cases.file_complaint(ctx.store, data.text, user, data.application_id, data.contact)
-    ctx.sync.wake_uplink()
-    return out
-
-
-@post("/api/applications/{application_id:str}/materials", sync_to_thread=True, status_code=201, request_max_body_size=MAX_UPLOAD)
-def api_attach(request: Request, application_id: FromPath[str], data: MultipartBody[dict[str, Any]]) -> dict[str, Any]:
-    """multipart/form-data: ``material`` (its name, e.g. 居民身份证) and ``file`` (JPG, PNG or PDF)."""
-    user = api_user(request)
-    ctx = node(request)
-    upload = data.get("file")
-    if not isinstance(upload, UploadFile):
-        raise InvalidInput("请选择要上传的文件", field="file")
-    row = materials.attach_material(
-        ctx.store, ctx.blobs_dir, application_id, str(data.get("material", "")), upload.filename or "", upload.file.read(), user
-    )
-    ctx.sync.wake_uplink()
-    return row
-
-
-@post("/api/applications/{application_id:str}/supplement", sync_to_thread=True, status_code=200, request_max_body_size=8 * MAX_UPLOAD)
-def api_supplement(request: Request, application_id: FromPath[str], data: MultipartBody[dict[str, Any]]) -> dict[str, Any]:
-    """multipart: for item i of the hub's list, ``have_<i>`` (original seen) and/or ``file_<i>``."""
-    user = api_user(request)
-    ctx = node(request)
-    row = supplement_from_form(ctx, application_id, data, user)
-    return application_out(row)
-
-
-def supplement_from_form(ctx: Any, application_id: str, data: dict[str, Any], user: dict[str, str]) -> Any:
+def supplement_from_form(ctx: NodeContext, application_id: str, data: dict[str, Any], user: dict[str, str]) -> Any:
     wanted = json.loads(cases.get_application(ctx.store, application_id)["supplement_json"])
     uploads = [
         (name, u.filename or "", u.file.read()) for i, name in enumerate(wanted) if isinstance(u := data.get(f"file_{i}"), UploadFile) and u.filename
@@ -231,132 +213,95 @@ def supplement_from_form(ctx: Any, application_id: str, data: dict[str, Any], us
     return row
 
 
-@get("/api/applications/{application_id:str}/materials", sync_to_thread=True)
-def api_materials(request: Request, application_id: FromPath[str]) -> list[dict[str, Any]]:
-    api_user(request)
-    ctx = node(request)
-    return materials.list_materials(ctx.store, ctx.blobs_dir, application_id)
+class ComplaintsApi(Controller):
+    path = "/complaints"
+
+    @post("/", sync_to_thread=True, status_code=201)
+    def file(self, request: NodeRequest, ctx: Ctx, data: JSONBody[ComplaintIn]) -> dict[str, Any]:
+        out = cases.file_complaint(ctx.store, data.text, request.user, data.application_id, data.contact)
+        ctx.sync.wake_uplink()
+        return out
 
 
-@get("/api/fees", sync_to_thread=True)
-def api_fees(request: Request, date: FromQuery[str] = "") -> dict[str, Any]:
-    """The agent's receipts, totals and closes of a business day (default today, Beijing time)."""
-    user = api_user(request)
-    store = node(request).store
-    day = date or fees.business_date(fees.utcnow())
-    receipts = [
-        dict(r)
-        for r in store.query("SELECT * FROM fee_receipts WHERE agent_username = ? AND business_date = ? ORDER BY receipt_no", (user["username"], day))
-    ]
-    closes = [
-        dict(r)
-        for r in store.query("SELECT * FROM daily_closes WHERE agent_username = ? AND business_date = ? ORDER BY closed_at", (user["username"], day))
-    ]
-    return {
-        "business_date": day,
-        "receipts": receipts,
-        "totals": fees.day_totals(store, user["username"], day),
-        "unclosed": fees.day_totals(store, user["username"], day, unclosed_only=True),
-        "closes": closes,
-    }
+class FeesApi(Controller):
+    """代收费: the agent's day, voids and refunds (with a second person), closing, remitting, reconciling."""
+
+    path = "/fees"
+
+    @get("/", sync_to_thread=True)
+    def day(self, request: NodeRequest, ctx: Ctx, date: FromQuery[str] = "") -> dict[str, Any]:
+        """The agent's receipts, totals and closes of a business day (default today, Beijing time)."""
+        username, store = request.user["username"], ctx.store
+        day = date or fees.business_date(fees.utcnow())
+        receipts = [
+            dict(r)
+            for r in store.query("SELECT * FROM fee_receipts WHERE agent_username = ? AND business_date = ? ORDER BY receipt_no", (username, day))
+        ]
+        closes = [
+            dict(r)
+            for r in store.query("SELECT * FROM daily_closes WHERE agent_username = ? AND business_date = ? ORDER BY closed_at", (username, day))
+        ]
+        return {
+            "business_date": day,
+            "receipts": receipts,
+            "totals": fees.day_totals(store, username, day),
+            "unclosed": fees.day_totals(store, username, day, unclosed_only=True),
+            "closes": closes,
+        }
+
+    @post("/{receipt_no:str}/void", sync_to_thread=True, status_code=200)
+    def void(self, request: NodeRequest, ctx: Ctx, receipt_no: FromPath[str], data: JSONBody[SecondPersonIn]) -> dict[str, Any]:
+        row = fees.void_receipt(ctx.store, receipt_no, data.reason, request.user, data.approver, data.approver_password)
+        ctx.sync.wake_uplink()
+        return dict(row)
+
+    @post("/{receipt_no:str}/refund", sync_to_thread=True, status_code=200)
+    def refund(self, request: NodeRequest, ctx: Ctx, receipt_no: FromPath[str], data: JSONBody[SecondPersonIn]) -> dict[str, Any]:
+        if data.amount_fen is None:
+            raise InvalidInput("请填写退费金额（分）", field="amount_fen")
+        row = fees.refund(ctx.store, receipt_no, data.amount_fen, data.reason, request.user, data.approver, data.approver_password)
+        ctx.sync.wake_uplink()
+        return dict(row)
+
+    @post("/close", sync_to_thread=True, status_code=201)
+    def close(self, request: NodeRequest, ctx: Ctx, data: JSONBody[CloseIn]) -> dict[str, Any]:
+        closed = fees.close_day(ctx.store, request.user, data.cash_counted_fen, data.note)
+        ctx.sync.wake_uplink()
+        return closed
+
+    @post("/remittances", sync_to_thread=True, status_code=201)
+    def remit(self, request: NodeRequest, ctx: Ctx, data: JSONBody[RemittanceIn]) -> dict[str, Any]:
+        done = fees.record_remittance(ctx.store, request.user, data.close_ids, data.amount_fen, data.bank_reference)
+        ctx.sync.wake_uplink()
+        return done
+
+    @post("/reconcile", sync_to_thread=True, status_code=200)
+    def reconcile_statement(self, ctx: Ctx, data: MultipartBody[dict[str, Any]]) -> dict[str, Any]:
+        """multipart: ``method`` (wechat / alipay / unionpay), ``date_from``, ``date_to`` and the
+        provider's statement CSV as ``file``."""
+        upload = data.get("file")
+        if not isinstance(upload, UploadFile):
+            raise InvalidInput("请上传对账单（CSV）", field="file")
+        try:
+            text = upload.file.read().decode("utf-8-sig")
+        except UnicodeDecodeError:
+            raise InvalidInput("对账单应为 UTF-8 编码的 CSV（导出时选择 UTF-8）", field="file") from None
+        today = fees.business_date(fees.utcnow())
+        return reconcile.reconcile(
+            ctx.store, str(data.get("method", "")), text, str(data.get("date_from") or today), str(data.get("date_to") or today)
+        )
 
 
-@post("/api/fees/{receipt_no:str}/void", sync_to_thread=True, status_code=200)
-def api_void(request: Request, receipt_no: FromPath[str], data: JSONBody[SecondPersonIn]) -> dict[str, Any]:
-    user = api_user(request)
-    ctx = node(request)
-    row = fees.void_receipt(ctx.store, receipt_no, data.reason, user, data.approver, data.approver_password)
-    ctx.sync.wake_uplink()
-    return dict(row)
+class NodeApi(Controller):
+    path = "/node"
+
+    @post("/rotate-key", sync_to_thread=True, status_code=202)
+    def rotate_key(self, request: NodeRequest, ctx: Ctx) -> dict[str, Any]:
+        """Rotate this point's keys (docs/security.md): new batch-signing key and NATS identity, made
+        here; the change reaches the hub in the outbox, so it works offline too and loses nothing."""
+        answer = rotation.start(ctx.store, ctx.sync.data_dir, request.user["username"])
+        ctx.sync.wake_uplink()
+        return answer | {"status": "pending"}
 
 
-@post("/api/fees/{receipt_no:str}/refund", sync_to_thread=True, status_code=200)
-def api_refund(request: Request, receipt_no: FromPath[str], data: JSONBody[SecondPersonIn]) -> dict[str, Any]:
-    user = api_user(request)
-    ctx = node(request)
-    if data.amount_fen is None:
-        raise InvalidInput("请填写退费金额（分）", field="amount_fen")
-    row = fees.refund(ctx.store, receipt_no, data.amount_fen, data.reason, user, data.approver, data.approver_password)
-    ctx.sync.wake_uplink()
-    return dict(row)
-
-
-@post("/api/fees/close", sync_to_thread=True, status_code=201)
-def api_close(request: Request, data: JSONBody[CloseIn]) -> dict[str, Any]:
-    user = api_user(request)
-    ctx = node(request)
-    closed = fees.close_day(ctx.store, user, data.cash_counted_fen, data.note)
-    ctx.sync.wake_uplink()
-    return closed
-
-
-@post("/api/fees/remittances", sync_to_thread=True, status_code=201)
-def api_remit(request: Request, data: JSONBody[RemittanceIn]) -> dict[str, Any]:
-    user = api_user(request)
-    ctx = node(request)
-    done = fees.record_remittance(ctx.store, user, data.close_ids, data.amount_fen, data.bank_reference)
-    ctx.sync.wake_uplink()
-    return done
-
-
-@post("/api/fees/reconcile", sync_to_thread=True, status_code=200)
-def api_reconcile(request: Request, data: MultipartBody[dict[str, Any]]) -> dict[str, Any]:
-    """multipart: ``method`` (wechat / alipay / unionpay), ``date_from``, ``date_to`` and the
-    provider's statement CSV as ``file``."""
-    api_user(request)
-    upload = data.get("file")
-    if not isinstance(upload, UploadFile):
-        raise InvalidInput("请上传对账单（CSV）", field="file")
-    try:
-        text = upload.file.read().decode("utf-8-sig")
-    except UnicodeDecodeError:
-        raise InvalidInput("对账单应为 UTF-8 编码的 CSV（导出时选择 UTF-8）", field="file") from None
-    today = fees.business_date(fees.utcnow())
-    return reconcile.reconcile(
-        node(request).store, str(data.get("method", "")), text, str(data.get("date_from") or today), str(data.get("date_to") or today)
-    )
-
-
-@post("/api/licences/verify", sync_to_thread=True, status_code=200)
-def api_verify_licence(request: Request, data: JSONBody[LicenceIn]) -> dict[str, Any]:
-    """Offline: check an e-licence against the hub key this node pinned at enrolment."""
-    doc = cases.verify_licence(data.text, node(request).identity.hub_key)
-    return {"valid": True, "licence": doc | {"holder_id": mask_id(doc["holder_id"])}}
-
-
-@post("/api/node/rotate-key", sync_to_thread=True, status_code=202)
-def api_rotate_key(request: Request) -> dict[str, Any]:
-    """Rotate this point's keys (docs/security.md): new batch-signing key and NATS identity, made
-    here; the change reaches the hub in the outbox, so it works offline too and loses nothing."""
-    user = api_user(request)
-    ctx = node(request)
-    answer = rotation.start(ctx.store, ctx.sync.data_dir, user["username"])
-    ctx.sync.wake_uplink()
-    return answer | {"status": "pending"}
-
-
-ROUTES = [
-    api_health,
-    api_rotate_key,
-    api_verify_licence,
-    api_on_the_spot,
-    api_supplement,
-    api_dispatch,
-    api_evaluate,
-    api_complaint,
-    api_fees,
-    api_void,
-    api_refund,
-    api_close,
-    api_remit,
-    api_reconcile,
-    api_attach,
-    api_materials,
-    api_login,
-    api_status,
-    api_catalog,
-    api_submit,
-    api_list,
-    api_get,
-    api_pickup,
-]
+CONTROLLERS = [SessionApi, CatalogApi, ApplicationsApi, ComplaintsApi, FeesApi, NodeApi]

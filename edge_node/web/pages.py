@@ -6,107 +6,24 @@ import json
 from typing import Any
 from urllib.parse import quote
 
-from litestar import MediaType, Request, get, post
+from litestar import Controller, get, post
 from litestar.datastructures import UploadFile
 from litestar.params import FromPath, FromQuery, MultipartBody, URLEncodedBody
 from litestar.response import File, Redirect, Response, Template
 
-from weblayer.display import mask_id, qr_svg
-from weblayer.errors import InvalidInput, NotAuthenticated, NotFound, ServiceError
-from weblayer.throttle import TooManyAttempts, client_address
+from weblayer.display import qr_svg
+from weblayer.errors import InvalidInput, NotFound, ServiceError
 
-from .. import auth, cases, catalog, fees, materials, reconcile, rotation
+from .. import cases, catalog, fees, materials, reconcile, rotation
 from ..intake import validate_credit_code, validate_resident_id
 from .api import supplement_from_form
-from .context import SESSION_COOKIE, node, page_user, sync_status
+from .context import Ctx, NodeContext, NodeRequest, page
 
-LOGIN_HEADING = "代办员登录"  # the shared login page says 工作人员登录 at the hub
 MAX_INTAKE_BODY = 8 * 21 * 1024 * 1024  # several 20 MB photos; each is checked on its own
 
 
-def page(request: Request, name: str, status_code: int = 200, **context: Any) -> Template:
-    ctx = node(request)
-    context.update(sync=sync_status(ctx), point_name=ctx.identity.name, status_text=cases.STATUS_TEXT, mask_id=mask_id)
-    return Template(name, context=context, status_code=status_code, media_type=MediaType.HTML)
-
-
-@get("/", sync_to_thread=True)
-def home(request: Request) -> Response:
-    ctx = node(request)
-    user = auth.user_for_token(ctx.store, request.cookies.get(SESSION_COOKIE))
-    if user is None:
-        return Redirect("/login")
-    rows = ctx.store.query("SELECT * FROM applications ORDER BY created_at DESC LIMIT 200")
-    return page(
-        request, "home.html", user=user, apps=rows, key=rotation.status(ctx.store, ctx.sync.data_dir), key_notice=request.query_params.get("key", "")
-    )
-
-
-@post("/node/rotate-key", sync_to_thread=True)
-def rotate_key(request: Request) -> Response:
-    """The same rotation as POST /api/node/rotate-key, from the home page's button."""
-    user = page_user(request)
-    ctx = node(request)
-    try:
-        rotation.start(ctx.store, ctx.sync.data_dir, user["username"])
-    except ServiceError:
-        return Redirect("/?key=busy")  # one is already waiting for the hub
-    ctx.sync.wake_uplink()
-    return Redirect("/?key=started")
-
-
-@get("/login", sync_to_thread=True)
-def login_form(request: Request) -> Template:
-    return page(request, "login.html", user=None, error=None, username="", login_heading=LOGIN_HEADING)
-
-
-@post("/login", sync_to_thread=True)
-def login_submit(request: Request, data: URLEncodedBody[dict[str, str]]) -> Response:
-    ctx, username = node(request), data.get("username", "")
-    try:
-        _, token = ctx.throttle.attempt(
-            username, client_address(request), lambda: auth.log_in(ctx.store, username, data.get("password", "")), NotAuthenticated
-        )
-    except (ServiceError, TooManyAttempts) as exc:
-        return page(
-            request,
-            "login.html",
-            status_code=429 if isinstance(exc, TooManyAttempts) else 401,
-            user=None,
-            error=exc.message,
-            username=username,
-            login_heading=LOGIN_HEADING,
-        )
-    response = Redirect("/")
-    response.set_cookie(
-        SESSION_COOKIE, token, httponly=True, samesite="lax", secure=request.url.scheme == "https", max_age=int(auth.SESSION_LIFETIME.total_seconds())
-    )
-    return response
-
-
-@post("/logout", sync_to_thread=True)
-def logout(request: Request) -> Response:
-    auth.log_out(node(request).store, request.cookies.get(SESSION_COOKIE))
-    response = Redirect("/login")
-    response.delete_cookie(SESSION_COOKIE)
-    return response
-
-
-@get("/catalog", sync_to_thread=True)
-def catalog_page(request: Request, q: FromQuery[str] = "") -> Template:
-    user = page_user(request)
-    return page(request, "catalog.html", user=user, items=catalog.list_items(node(request).store, q), q=q)
-
-
-@get("/catalog/{code:str}", sync_to_thread=True)
-def guide(request: Request, code: FromPath[str]) -> Template:
-    """办事指南: the printable service guide of one catalog item."""
-    user = page_user(request)
-    return page(request, "guide.html", user=user, item=catalog.get_item(node(request).store, code))
-
-
 def _intake_page(
-    request: Request,
+    ctx: NodeContext,
     user: dict[str, str],
     item: dict[str, Any],
     form: dict[str, Any],
@@ -115,7 +32,7 @@ def _intake_page(
 ) -> Template:
     by_licence = {m["name"]: m["licence_item"] for m in item.get("materials", []) if isinstance(m, dict) and m.get("licence_item")}
     return page(
-        request,
+        ctx,
         "intake.html",
         status_code=error.status if error else 200,
         user=user,
@@ -128,165 +45,18 @@ def _intake_page(
     )
 
 
-@get("/applications/new", sync_to_thread=True)
-def intake_form(request: Request, item: FromQuery[str] = "", lookup: FromQuery[str] = "") -> Response:
-    user = page_user(request)
-    if not item:
-        return Redirect("/catalog")
-    store = node(request).store
-    chosen = catalog.get_item(store, item)
-    if not lookup:
-        return _intake_page(request, user, chosen, {})
-    try:  # 一号申请: an ID (or credit code) already known brings back the applicant and their earlier results
-        id_number = validate_credit_code(lookup) if chosen.get("service_object") == "legal" else validate_resident_id(lookup, region_confirmed=True)
-    except ServiceError as exc:
-        return _intake_page(request, user, chosen, {"applicant_id_number": lookup}, exc)
-    known = cases.known_applicant(store, id_number)
-    form = {"applicant_id_number": id_number} | (
-        {"applicant_name": known["applicant_name"], "applicant_phone": known["applicant_phone"]} if known else {}
-    )
-    return _intake_page(request, user, chosen, form, known=(known or {"history": []}) | {"licences": cases.holder_licences(store, id_number)})
-
-
-@post("/applications", sync_to_thread=True, request_max_body_size=MAX_INTAKE_BODY)
-def intake_submit(request: Request, data: MultipartBody[dict[str, Any]]) -> Response:
-    user = page_user(request)
-    ctx = node(request)
-    form = {k: v for k, v in data.items() if not isinstance(v, UploadFile)}
-    try:
-        item = catalog.get_item(ctx.store, str(form.get("item_code", "")))
-    except ServiceError:
-        return Redirect("/catalog")
-    required = catalog.required_materials(item)
-    uploads = [
-        (name, upload.filename or "", upload.file.read())
-        for i, name in enumerate(required)
-        if isinstance(upload := data.get(f"file_{i}"), UploadFile) and upload.filename
-    ]
-    photo = data.get("authorisation_photo")
-    try:
-        if str(form.get("by_proxy", "")).lower() in ("1", "on", "true", "yes"):
-            uploads += cases.authorisation_uploads(
-                str(form.get("signature") or ""),
-                (cases.AUTHORISATION, photo.filename or "", photo.file.read()) if isinstance(photo, UploadFile) and photo.filename else None,
-            )
-        chosen = {name: str(form.get(f"licence_{i}") or "") for i, name in enumerate(required) if form.get(f"licence_{i}")}
-        licences = (
-            cases.licences_in_place(ctx.store, ctx.identity.hub_key, item, str(form.get("applicant_id_number", "")).strip().upper(), chosen)
-            if chosen
-            else []
-        )
-        missing = cases.missing_materials(item, form, uploads, licences)
-        if missing:
-            notice = cases.issue_notice(ctx.store, form, item, missing, user)
-            return page(request, "notice.html", user=user, notice=notice, item=item)
-        payment = (str(form.get("payment_method") or ""), str(form.get("payment_reference") or "")) if item["fee_fen"] else None
-        app = cases.submit_application(ctx.store, form, user, ctx.blobs_dir, uploads, cases.checked_materials(item, form), payment, licences)
-    except ServiceError as exc:
-        return _intake_page(request, user, item, form, exc)
-    ctx.sync.wake_uplink()
-    return Redirect(f"/applications/{app['id']}/receipt")
-
-
-@get("/applications/{application_id:str}/authorisation", sync_to_thread=True)
-def authorisation(request: Request, application_id: FromPath[str]) -> Template:
-    """委托代办授权书, printable: who authorised whom, for what, when, with the signature."""
-    user = page_user(request)
-    ctx = node(request)
-    app = cases.get_application(ctx.store, application_id)
-    signed = [
-        m for m in materials.list_materials(ctx.store, ctx.blobs_dir, application_id) if m["material"] in (cases.SIGNATURE, cases.AUTHORISATION)
-    ]
-    return page(request, "authorisation.html", user=user, app=app, signed=signed, signature=cases.SIGNATURE)
-
-
-@get("/applications/{application_id:str}/materials/{sha256:str}", sync_to_thread=True, media_type="application/octet-stream")
-def material_file(request: Request, application_id: FromPath[str], sha256: FromPath[str]) -> File:
-    page_user(request)
-    ctx = node(request)
-    found = next((m for m in materials.list_materials(ctx.store, ctx.blobs_dir, application_id) if m["sha256"] == sha256), None)
-    if found is None:
-        raise NotFound("这个办件没有这份材料")
-    if not found["stored_here"]:
-        if found["received_at"]:
-            raise NotFound(f"这份材料已送达县中枢，本机不再保存（本机只保存 {ctx.material_retention_days:g} 天）。需要查看请联系县中枢")
-        raise NotFound("本服务点没有这份材料的文件（设备更换前上传的材料只保存在县中枢）")
-    return File(
-        path=materials.blob_path(ctx.blobs_dir, sha256),
-        media_type=found["media_type"],
-        content_disposition_type="inline",
-        filename=found["filename"] or sha256[:12],
-    )
-
-
-@get("/verify", sync_to_thread=True)
-def verify_page(request: Request, licence: FromQuery[str] = "") -> Template:
-    """Public and offline: check an e-licence against the hub key pinned at enrolment."""
-    result, error = None, None
-    if licence.strip():
-        try:
-            result = cases.verify_licence(licence, node(request).identity.hub_key)
-        except ServiceError as exc:
-            error = exc.message
-    return page(request, "verify.html", user=None, licence=licence, result=result, error=error)
-
-
-@get("/progress", sync_to_thread=True)
-def progress(request: Request, receipt_no: FromQuery[str] = "", id_last4: FromQuery[str] = "") -> Template:
-    """Public, no login: a citizen checks a case with the receipt number and the last 4
-    characters of the ID number (both needed, so a receipt number alone reveals nothing)."""
-    result, error = None, None
-    if id_last4:  # the slip's QR code carries the receipt number alone: the form, filled in, no error yet
-        ctx = node(request)
-
-        def look_up() -> Any:
-            row = ctx.store.one("SELECT * FROM applications WHERE receipt_no = ?", (receipt_no.strip(),))
-            if row is None or len(id_last4.strip()) != 4 or not row["applicant_id_number"].upper().endswith(id_last4.strip().upper()):
-                raise NotFound("没有查到：请核对受理编号和身份证号码后四位")
-            return row
-
-        try:
-            result = ctx.lookups.attempt(receipt_no, client_address(request), look_up, NotFound)
-        except (NotFound, TooManyAttempts) as exc:
-            error = exc.message
-    return page(request, "progress.html", user=None, receipt_no=receipt_no, result=result, error=error)
-
-
-@get("/applications/{application_id:str}/receipt", sync_to_thread=True)
-def receipt(request: Request, application_id: FromPath[str]) -> Template:
-    user = page_user(request)
-    ctx = node(request)
-    app = cases.get_application(ctx.store, application_id)
-    # the county's public page, which a citizen's phone reaches from home; this point's own page
-    # answers too, offline, at the window
-    query = f"?receipt_no={quote(app['receipt_no'])}"
-    url = (ctx.identity.progress_url or f"{ctx.base_url}/progress") + query
-    return page(
-        request,
-        "receipt.html",
-        user=user,
-        app=app,
-        progress_url=url,
-        local_progress_url=f"{ctx.base_url}/progress{query}",
-        qr_svg=qr_svg(url),
-        materials=materials.list_materials(ctx.store, ctx.blobs_dir, application_id),
-        checked=json.loads(app["materials_checked"]),
-        fee=ctx.store.one("SELECT * FROM fee_receipts WHERE application_id = ?", (application_id,)),
-    )
-
-
 def _fees_page(
-    request: Request,
+    ctx: NodeContext,
     user: dict[str, str],
     status_code: int = 200,
     error: str | None = None,
     message: str | None = None,
     report: dict[str, Any] | None = None,
 ) -> Template:
-    store = node(request).store
+    store = ctx.store
     day = fees.business_date(fees.utcnow())
     return page(
-        request,
+        ctx,
         "fees.html",
         status_code=status_code,
         user=user,
@@ -304,167 +74,22 @@ def _fees_page(
     )
 
 
-@get("/fees", sync_to_thread=True)
-def fees_page(request: Request) -> Template:
-    return _fees_page(request, page_user(request))
-
-
-@get("/fees/{receipt_no:str}", sync_to_thread=True)
-def fee_receipt(request: Request, receipt_no: FromPath[str]) -> Template:
-    """收费收据, printable."""
-    user = page_user(request)
-    return page(request, "fee_receipt.html", user=user, r=fees.get_receipt(node(request).store, receipt_no), methods=fees.METHODS, yuan=fees.yuan)
-
-
-def _fee_action(request: Request, action: Any) -> Template:
-    user = page_user(request)
+def _fee_action(ctx: NodeContext, user: dict[str, str], action: Any) -> Template:
     try:
         message = action(user)
     except ServiceError as exc:
-        return _fees_page(request, user, status_code=exc.status, error=exc.message)
-    node(request).sync.wake_uplink()
-    return _fees_page(request, user, message=message)
+        return _fees_page(ctx, user, status_code=exc.status, error=exc.message)
+    ctx.sync.wake_uplink()
+    return _fees_page(ctx, user, message=message)
 
 
-@post("/fees/{receipt_no:str}/void", sync_to_thread=True)
-def fee_void(request: Request, receipt_no: FromPath[str], data: URLEncodedBody[dict[str, str]]) -> Template:
-    def act(user: dict[str, str]) -> str:
-        fees.void_receipt(node(request).store, receipt_no, data.get("reason", ""), user, data.get("approver", ""), data.get("approver_password", ""))
-        return f"收据 {receipt_no} 已作废"
-
-    return _fee_action(request, act)
-
-
-@post("/fees/{receipt_no:str}/refund", sync_to_thread=True)
-def fee_refund(request: Request, receipt_no: FromPath[str], data: URLEncodedBody[dict[str, str]]) -> Template:
-    def act(user: dict[str, str]) -> str:
-        amount = fees.parse_fen(data.get("amount", ""), "amount")
-        fees.refund(
-            node(request).store, receipt_no, amount, data.get("reason", ""), user, data.get("approver", ""), data.get("approver_password", "")
-        )
-        return f"收据 {receipt_no} 已退费 {fees.yuan(amount)} 元"
-
-    return _fee_action(request, act)
-
-
-@post("/fees/close", sync_to_thread=True)
-def fee_close(request: Request, data: URLEncodedBody[dict[str, str]]) -> Template:
-    def act(user: dict[str, str]) -> str:
-        closed = fees.close_day(node(request).store, user, fees.parse_fen(data.get("cash_counted", ""), "cash_counted"), data.get("note", ""))
-        diff = closed["discrepancy_fen"]
-        return f"日结完成（{closed['close_id']}）" + (
-            f"：现金{'多出' if diff > 0 else '短少'} {fees.yuan(abs(diff))} 元，已记录" if diff else "：现金相符"
-        )
-
-    return _fee_action(request, act)
-
-
-@post("/fees/remit", sync_to_thread=True)
-def fee_remit(request: Request, data: URLEncodedBody[dict[str, Any]]) -> Template:
-    def act(user: dict[str, str]) -> str:
-        ids = data.get("close_ids", [])
-        ids = [ids] if isinstance(ids, str) else list(ids)
-        done = fees.record_remittance(
-            node(request).store, user, ids, fees.parse_fen(data.get("amount", ""), "amount"), str(data.get("bank_reference", ""))
-        )
-        return f"解缴已登记（{done['remittance_id']}）"
-
-    return _fee_action(request, act)
-
-
-@post("/fees/reconcile", sync_to_thread=True)
-def fee_reconcile(request: Request, data: MultipartBody[dict[str, Any]]) -> Template:
-    user = page_user(request)
-    upload = data.get("file")
-    try:
-        if not isinstance(upload, UploadFile) or not upload.filename:
-            raise InvalidInput("请选择要导入的对账单（CSV 文件）", field="file")
-        text = upload.file.read().decode("utf-8-sig")
-        day = fees.business_date(fees.utcnow())
-        report = reconcile.reconcile(
-            node(request).store, str(data.get("method", "")), text, str(data.get("date_from") or day), str(data.get("date_to") or day)
-        )
-    except UnicodeDecodeError:
-        return _fees_page(request, user, status_code=400, error="对账单应为 UTF-8 编码的 CSV（导出时选择 UTF-8）")
-    except ServiceError as exc:
-        return _fees_page(request, user, status_code=exc.status, error=exc.message)
-    return _fees_page(request, user, report=report)
-
-
-@get("/applications/{application_id:str}", sync_to_thread=True)
-def detail(request: Request, application_id: FromPath[str]) -> Template:
-    user = page_user(request)
-    return page(request, "case.html", user=user, error=None, **_case_context(node(request), application_id))
-
-
-def _handover(request: Request, application_id: str, action: Any) -> Response:
-    user = page_user(request)
-    ctx = node(request)
+def _handover(ctx: NodeContext, user: dict[str, str], application_id: str, action: Any) -> Response:
     try:
         action(user)
     except ServiceError as exc:
-        return page(request, "case.html", status_code=exc.status, user=user, error=exc.message, **_case_context(ctx, application_id))
+        return page(ctx, "case.html", status_code=exc.status, user=user, error=exc.message, **_case_context(ctx, application_id))
     ctx.sync.wake_uplink()
     return Redirect(f"/applications/{application_id}")
-
-
-@post("/applications/{application_id:str}/pickup", sync_to_thread=True)
-def pickup(request: Request, application_id: FromPath[str], data: URLEncodedBody[dict[str, str]]) -> Response:
-    store = node(request).store
-    return _handover(
-        request,
-        application_id,
-        lambda user: cases.record_pickup(store, application_id, data.get("collector_name", ""), user, data.get("collector_id_number", "")),
-    )
-
-
-@post("/applications/{application_id:str}/supplement", sync_to_thread=True, request_max_body_size=MAX_INTAKE_BODY)
-def supplement(request: Request, application_id: FromPath[str], data: MultipartBody[dict[str, Any]]) -> Response:
-    return _handover(request, application_id, lambda user: supplement_from_form(node(request), application_id, data, user))
-
-
-@post("/applications/{application_id:str}/decide-on-the-spot", sync_to_thread=True)
-def on_the_spot(request: Request, application_id: FromPath[str], data: URLEncodedBody[dict[str, str]]) -> Response:
-    ctx = node(request)
-    return _handover(
-        request,
-        application_id,
-        lambda user: cases.decide_on_the_spot(ctx.store, application_id, data.get("decision", ""), data.get("reason", ""), user, ctx.identity.kind),
-    )
-
-
-@post("/applications/{application_id:str}/dispatch", sync_to_thread=True)
-def dispatch(request: Request, application_id: FromPath[str], data: URLEncodedBody[dict[str, str]]) -> Response:
-    store = node(request).store
-    return _handover(
-        request, application_id, lambda user: cases.record_dispatch(store, application_id, data.get("courier", ""), data.get("tracking_no", ""), user)
-    )
-
-
-@post("/applications/{application_id:str}/evaluation", sync_to_thread=True)
-def evaluate(request: Request, application_id: FromPath[str], data: URLEncodedBody[dict[str, str]]) -> Response:
-    store = node(request).store
-
-    def act(user: dict[str, str]) -> None:
-        level = data.get("level", "")
-        cases.record_evaluation(store, application_id, int(level) if level.isdigit() else 0, data.get("comment", ""))
-
-    return _handover(request, application_id, act)
-
-
-@post("/complaints", sync_to_thread=True)
-def complaint(request: Request, data: URLEncodedBody[dict[str, str]]) -> Response:
-    user = page_user(request)
-    ctx = node(request)
-    application_id = data.get("application_id", "")
-    try:
-        done = cases.file_complaint(ctx.store, data.get("text", ""), user, application_id, data.get("contact", ""))
-    except ServiceError as exc:
-        if application_id:
-            return page(request, "case.html", status_code=exc.status, user=user, error=exc.message, **_case_context(ctx, application_id))
-        raise
-    ctx.sync.wake_uplink()
-    return Redirect(f"/applications/{application_id}?complaint={done['complaint_id']}" if application_id else "/")
 
 
 def _case_context(ctx: Any, application_id: str) -> dict[str, Any]:
@@ -479,33 +104,283 @@ def _case_context(ctx: Any, application_id: str) -> dict[str, Any]:
     }
 
 
-ROUTES = [
-    home,
-    rotate_key,
-    login_form,
-    login_submit,
-    logout,
-    catalog_page,
-    guide,
-    intake_form,
-    intake_submit,
-    verify_page,
-    progress,
-    authorisation,
-    material_file,
-    receipt,
-    detail,
-    supplement,
-    on_the_spot,
-    pickup,
-    dispatch,
-    evaluate,
-    complaint,
-    fees_page,
-    fee_receipt,
-    fee_void,
-    fee_refund,
-    fee_close,
-    fee_remit,
-    fee_reconcile,
-]
+class HomePages(Controller):
+    @get("/", sync_to_thread=True)
+    def home(self, request: NodeRequest, ctx: Ctx) -> Response:
+        rows = ctx.store.query("SELECT * FROM applications ORDER BY created_at DESC LIMIT 200")
+        return page(
+            ctx,
+            "home.html",
+            user=request.user,
+            apps=rows,
+            key=rotation.status(ctx.store, ctx.sync.data_dir),
+            key_notice=request.query_params.get("key", ""),
+        )
+
+    @post("/node/rotate-key", sync_to_thread=True)
+    def rotate_key(self, request: NodeRequest, ctx: Ctx) -> Response:
+        """The same rotation as POST /api/node/rotate-key, from the home page's button."""
+        user = request.user
+        try:
+            rotation.start(ctx.store, ctx.sync.data_dir, user["username"])
+        except ServiceError:
+            return Redirect("/?key=busy")  # one is already waiting for the hub
+        ctx.sync.wake_uplink()
+        return Redirect("/?key=started")
+
+
+class CatalogPages(Controller):
+    @get("/catalog", sync_to_thread=True)
+    def catalog_page(self, request: NodeRequest, ctx: Ctx, q: FromQuery[str] = "") -> Template:
+        user = request.user
+        return page(ctx, "catalog.html", user=user, items=catalog.list_items(ctx.store, q), q=q)
+
+    @get("/catalog/{code:str}", sync_to_thread=True)
+    def guide(self, request: NodeRequest, ctx: Ctx, code: FromPath[str]) -> Template:
+        """办事指南: the printable service guide of one catalog item."""
+        user = request.user
+        return page(ctx, "guide.html", user=user, item=catalog.get_item(ctx.store, code))
+
+
+class ApplicationPages(Controller):
+    @get("/applications/new", sync_to_thread=True)
+    def intake_form(self, request: NodeRequest, ctx: Ctx, item: FromQuery[str] = "", lookup: FromQuery[str] = "") -> Response:
+        user = request.user
+        if not item:
+            return Redirect("/catalog")
+        store = ctx.store
+        chosen = catalog.get_item(store, item)
+        if not lookup:
+            return _intake_page(ctx, user, chosen, {})
+        try:  # 一号申请: an ID (or credit code) already known brings back the applicant and their earlier results
+            id_number = (
+                validate_credit_code(lookup) if chosen.get("service_object") == "legal" else validate_resident_id(lookup, region_confirmed=True)
+            )
+        except ServiceError as exc:
+            return _intake_page(ctx, user, chosen, {"applicant_id_number": lookup}, exc)
+        known = cases.known_applicant(store, id_number)
+        form = {"applicant_id_number": id_number} | (
+            {"applicant_name": known["applicant_name"], "applicant_phone": known["applicant_phone"]} if known else {}
+        )
+        return _intake_page(ctx, user, chosen, form, known=(known or {"history": []}) | {"licences": cases.holder_licences(store, id_number)})
+
+    @post("/applications", sync_to_thread=True, request_max_body_size=MAX_INTAKE_BODY)
+    def intake_submit(self, request: NodeRequest, ctx: Ctx, data: MultipartBody[dict[str, Any]]) -> Response:
+        user = request.user
+        form = {k: v for k, v in data.items() if not isinstance(v, UploadFile)}
+        try:
+            item = catalog.get_item(ctx.store, str(form.get("item_code", "")))
+        except ServiceError:
+            return Redirect("/catalog")
+        required = catalog.required_materials(item)
+        uploads = [
+            (name, upload.filename or "", upload.file.read())
+            for i, name in enumerate(required)
+            if isinstance(upload := data.get(f"file_{i}"), UploadFile) and upload.filename
+        ]
+        photo = data.get("authorisation_photo")
+        try:
+            if str(form.get("by_proxy", "")).lower() in ("1", "on", "true", "yes"):
+                uploads += cases.authorisation_uploads(
+                    str(form.get("signature") or ""),
+                    (cases.AUTHORISATION, photo.filename or "", photo.file.read()) if isinstance(photo, UploadFile) and photo.filename else None,
+                )
+            chosen = {name: str(form.get(f"licence_{i}") or "") for i, name in enumerate(required) if form.get(f"licence_{i}")}
+            licences = (
+                cases.licences_in_place(ctx.store, ctx.identity.hub_key, item, str(form.get("applicant_id_number", "")).strip().upper(), chosen)
+                if chosen
+                else []
+            )
+            missing = cases.missing_materials(item, form, uploads, licences)
+            if missing:
+                notice = cases.issue_notice(ctx.store, form, item, missing, user)
+                return page(ctx, "notice.html", user=user, notice=notice, item=item)
+            payment = (str(form.get("payment_method") or ""), str(form.get("payment_reference") or "")) if item["fee_fen"] else None
+            app = cases.submit_application(ctx.store, form, user, ctx.blobs_dir, uploads, cases.checked_materials(item, form), payment, licences)
+        except ServiceError as exc:
+            return _intake_page(ctx, user, item, form, exc)
+        ctx.sync.wake_uplink()
+        return Redirect(f"/applications/{app['id']}/receipt")
+
+    @get("/applications/{application_id:str}/authorisation", sync_to_thread=True)
+    def authorisation(self, request: NodeRequest, ctx: Ctx, application_id: FromPath[str]) -> Template:
+        """委托代办授权书, printable: who authorised whom, for what, when, with the signature."""
+        user = request.user
+        app = cases.get_application(ctx.store, application_id)
+        signed = [
+            m for m in materials.list_materials(ctx.store, ctx.blobs_dir, application_id) if m["material"] in (cases.SIGNATURE, cases.AUTHORISATION)
+        ]
+        return page(ctx, "authorisation.html", user=user, app=app, signed=signed, signature=cases.SIGNATURE)
+
+    @get("/applications/{application_id:str}/materials/{sha256:str}", sync_to_thread=True, media_type="application/octet-stream")
+    def material_file(self, request: NodeRequest, ctx: Ctx, application_id: FromPath[str], sha256: FromPath[str]) -> File:
+        found = next((m for m in materials.list_materials(ctx.store, ctx.blobs_dir, application_id) if m["sha256"] == sha256), None)
+        if found is None:
+            raise NotFound("这个办件没有这份材料")
+        if not found["stored_here"]:
+            if found["received_at"]:
+                raise NotFound(f"这份材料已送达县中枢，本机不再保存（本机只保存 {ctx.material_retention_days:g} 天）。需要查看请联系县中枢")
+            raise NotFound("本服务点没有这份材料的文件（设备更换前上传的材料只保存在县中枢）")
+        return File(
+            path=materials.blob_path(ctx.blobs_dir, sha256),
+            media_type=found["media_type"],
+            content_disposition_type="inline",
+            filename=found["filename"] or sha256[:12],
+        )
+
+    @get("/applications/{application_id:str}/receipt", sync_to_thread=True)
+    def receipt(self, request: NodeRequest, ctx: Ctx, application_id: FromPath[str]) -> Template:
+        user = request.user
+        app = cases.get_application(ctx.store, application_id)
+        # the county's public page, which a citizen's phone reaches from home; this point's own page
+        # answers too, offline, at the window
+        query = f"?receipt_no={quote(app['receipt_no'])}"
+        url = (ctx.identity.progress_url or f"{ctx.base_url}/progress") + query
+        return page(
+            ctx,
+            "receipt.html",
+            user=user,
+            app=app,
+            progress_url=url,
+            local_progress_url=f"{ctx.base_url}/progress{query}",
+            qr_svg=qr_svg(url),
+            materials=materials.list_materials(ctx.store, ctx.blobs_dir, application_id),
+            checked=json.loads(app["materials_checked"]),
+            fee=ctx.store.one("SELECT * FROM fee_receipts WHERE application_id = ?", (application_id,)),
+        )
+
+    @get("/applications/{application_id:str}", sync_to_thread=True)
+    def detail(self, request: NodeRequest, ctx: Ctx, application_id: FromPath[str]) -> Template:
+        user = request.user
+        return page(ctx, "case.html", user=user, error=None, **_case_context(ctx, application_id))
+
+    @post("/applications/{application_id:str}/pickup", sync_to_thread=True)
+    def pickup(self, request: NodeRequest, ctx: Ctx, application_id: FromPath[str], data: URLEncodedBody[dict[str, str]]) -> Response:
+        store = ctx.store
+        return _handover(
+            ctx,
+            request.user,
+            application_id,
+            lambda user: cases.record_pickup(store, application_id, data.get("collector_name", ""), user, data.get("collector_id_number", "")),
+        )
+
+    @post("/applications/{application_id:str}/supplement", sync_to_thread=True, request_max_body_size=MAX_INTAKE_BODY)
+    def supplement(self, request: NodeRequest, ctx: Ctx, application_id: FromPath[str], data: MultipartBody[dict[str, Any]]) -> Response:
+        return _handover(ctx, request.user, application_id, lambda user: supplement_from_form(ctx, application_id, data, user))
+
+    @post("/applications/{application_id:str}/decide-on-the-spot", sync_to_thread=True)
+    def on_the_spot(self, request: NodeRequest, ctx: Ctx, application_id: FromPath[str], data: URLEncodedBody[dict[str, str]]) -> Response:
+        return _handover(
+            ctx,
+            request.user,
+            application_id,
+            lambda user: cases.decide_on_the_spot(
+                ctx.store, application_id, data.get("decision", ""), data.get("reason", ""), user, ctx.identity.kind
+            ),
+        )
+
+    @post("/applications/{application_id:str}/dispatch", sync_to_thread=True)
+    def dispatch(self, request: NodeRequest, ctx: Ctx, application_id: FromPath[str], data: URLEncodedBody[dict[str, str]]) -> Response:
+        store = ctx.store
+        return _handover(
+            ctx,
+            request.user,
+            application_id,
+            lambda user: cases.record_dispatch(store, application_id, data.get("courier", ""), data.get("tracking_no", ""), user),
+        )
+
+    @post("/applications/{application_id:str}/evaluation", sync_to_thread=True)
+    def evaluate(self, request: NodeRequest, ctx: Ctx, application_id: FromPath[str], data: URLEncodedBody[dict[str, str]]) -> Response:
+        store = ctx.store
+
+        def act(user: dict[str, str]) -> None:
+            level = data.get("level", "")
+            cases.record_evaluation(store, application_id, int(level) if level.isdigit() else 0, data.get("comment", ""))
+
+        return _handover(ctx, request.user, application_id, act)
+
+
+class ComplaintPages(Controller):
+    @post("/complaints", sync_to_thread=True)
+    def complaint(self, request: NodeRequest, ctx: Ctx, data: URLEncodedBody[dict[str, str]]) -> Response:
+        user = request.user
+        application_id = data.get("application_id", "")
+        try:
+            done = cases.file_complaint(ctx.store, data.get("text", ""), user, application_id, data.get("contact", ""))
+        except ServiceError as exc:
+            if application_id:
+                return page(ctx, "case.html", status_code=exc.status, user=user, error=exc.message, **_case_context(ctx, application_id))
+            raise
+        ctx.sync.wake_uplink()
+        return Redirect(f"/applications/{application_id}?complaint={done['complaint_id']}" if application_id else "/")
+
+
+class FeePages(Controller):
+    @get("/fees", sync_to_thread=True)
+    def fees_page(self, request: NodeRequest, ctx: Ctx) -> Template:
+        return _fees_page(ctx, request.user)
+
+    @get("/fees/{receipt_no:str}", sync_to_thread=True)
+    def fee_receipt(self, request: NodeRequest, ctx: Ctx, receipt_no: FromPath[str]) -> Template:
+        """收费收据, printable."""
+        user = request.user
+        return page(ctx, "fee_receipt.html", user=user, r=fees.get_receipt(ctx.store, receipt_no), methods=fees.METHODS, yuan=fees.yuan)
+
+    @post("/fees/{receipt_no:str}/void", sync_to_thread=True)
+    def fee_void(self, request: NodeRequest, ctx: Ctx, receipt_no: FromPath[str], data: URLEncodedBody[dict[str, str]]) -> Template:
+        def act(user: dict[str, str]) -> str:
+            fees.void_receipt(ctx.store, receipt_no, data.get("reason", ""), user, data.get("approver", ""), data.get("approver_password", ""))
+            return f"收据 {receipt_no} 已作废"
+
+        return _fee_action(ctx, request.user, act)
+
+    @post("/fees/{receipt_no:str}/refund", sync_to_thread=True)
+    def fee_refund(self, request: NodeRequest, ctx: Ctx, receipt_no: FromPath[str], data: URLEncodedBody[dict[str, str]]) -> Template:
+        def act(user: dict[str, str]) -> str:
+            amount = fees.parse_fen(data.get("amount", ""), "amount")
+            fees.refund(ctx.store, receipt_no, amount, data.get("reason", ""), user, data.get("approver", ""), data.get("approver_password", ""))
+            return f"收据 {receipt_no} 已退费 {fees.yuan(amount)} 元"
+
+        return _fee_action(ctx, request.user, act)
+
+    @post("/fees/close", sync_to_thread=True)
+    def fee_close(self, request: NodeRequest, ctx: Ctx, data: URLEncodedBody[dict[str, str]]) -> Template:
+        def act(user: dict[str, str]) -> str:
+            closed = fees.close_day(ctx.store, user, fees.parse_fen(data.get("cash_counted", ""), "cash_counted"), data.get("note", ""))
+            diff = closed["discrepancy_fen"]
+            return f"日结完成（{closed['close_id']}）" + (
+                f"：现金{'多出' if diff > 0 else '短少'} {fees.yuan(abs(diff))} 元，已记录" if diff else "：现金相符"
+            )
+
+        return _fee_action(ctx, request.user, act)
+
+    @post("/fees/remit", sync_to_thread=True)
+    def fee_remit(self, request: NodeRequest, ctx: Ctx, data: URLEncodedBody[dict[str, Any]]) -> Template:
+        def act(user: dict[str, str]) -> str:
+            ids = data.get("close_ids", [])
+            ids = [ids] if isinstance(ids, str) else list(ids)
+            done = fees.record_remittance(ctx.store, user, ids, fees.parse_fen(data.get("amount", ""), "amount"), str(data.get("bank_reference", "")))
+            return f"解缴已登记（{done['remittance_id']}）"
+
+        return _fee_action(ctx, request.user, act)
+
+    @post("/fees/reconcile", sync_to_thread=True)
+    def fee_reconcile(self, request: NodeRequest, ctx: Ctx, data: MultipartBody[dict[str, Any]]) -> Template:
+        user = request.user
+        upload = data.get("file")
+        try:
+            if not isinstance(upload, UploadFile) or not upload.filename:
+                raise InvalidInput("请选择要导入的对账单（CSV 文件）", field="file")
+            text = upload.file.read().decode("utf-8-sig")
+            day = fees.business_date(fees.utcnow())
+            report = reconcile.reconcile(
+                ctx.store, str(data.get("method", "")), text, str(data.get("date_from") or day), str(data.get("date_to") or day)
+            )
+        except UnicodeDecodeError:
+            return _fees_page(ctx, user, status_code=400, error="对账单应为 UTF-8 编码的 CSV（导出时选择 UTF-8）")
+        except ServiceError as exc:
+            return _fees_page(ctx, user, status_code=exc.status, error=exc.message)
+        return _fees_page(ctx, user, report=report)
+
+
+CONTROLLERS = [HomePages, CatalogPages, ApplicationPages, ComplaintPages, FeePages]

@@ -216,7 +216,7 @@ def test_the_case_page_shows_the_full_id_to_the_deciding_clerk_on_request(client
     from sync_protocol import verify_key_to_text
     from tests.support.builders import NODE_KEY, T, chain, received
 
-    engine = make_engine(client.app.state.hub.settings.database_url)
+    engine = make_engine(client.app.state.ctx.settings.database_url)
     with Session(engine) as s:
         s.add(Node(id="shangcun", name="上村", kind="village", public_key=verify_key_to_text(NODE_KEY.verify_key), enrolled_at=T))
         s.commit()

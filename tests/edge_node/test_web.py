@@ -87,7 +87,7 @@ def test_fee_api_round(client, tmp_path):
 
     token = client.post("/api/login", json={"username": "agent", "password": "pw"}).json()["token"]
     auth = {"Authorization": f"Bearer {token}"}
-    app = client.app.state.node
+    app = client.app.state.ctx
     add(app.store, "chief", "站长", "township_staff", "pw2")
     from edge_node.catalog import install_catalog
 
@@ -122,7 +122,7 @@ def test_the_api_cannot_forward_an_incomplete_case(client):
     from edge_node.catalog import install_catalog
 
     install_catalog(
-        client.app.state.node.store,
+        client.app.state.ctx.store,
         {
             "version": 3,
             "items": [
@@ -157,7 +157,7 @@ def test_the_service_guide_prints_basis_conditions_and_never_demands_shared_mate
     from edge_node.catalog import install_catalog
 
     install_catalog(
-        client.app.state.node.store,
+        client.app.state.ctx.store,
         {
             "version": 4,
             "items": [

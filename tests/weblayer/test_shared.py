@@ -8,16 +8,12 @@ from __future__ import annotations
 import ast
 from pathlib import Path
 
-import pytest
-from litestar.testing import TestClient
-
 import weblayer
-from tests.support.builders import node_dir
-from weblayer import config, display, errors, problems
+from weblayer import auth, config, display, errors, problems
 
 ROOT = Path(weblayer.__file__).parent.parent
 APPS = ("edge_node", "central")
-SHARED_NAMES = {name for module in (config, display, errors, problems) for name in module.__all__} | {"EXCEPTION_HANDLERS", "_web_secret"}
+SHARED_NAMES = {name for module in (auth, config, display, errors, problems) for name in module.__all__} | {"EXCEPTION_HANDLERS", "_web_secret"}
 
 
 def test_no_app_defines_again_what_weblayer_holds():
@@ -34,28 +30,6 @@ def test_no_app_keeps_its_own_copy_of_a_shared_page():
     shared = {p.name for p in (ROOT / "weblayer" / "templates").iterdir()}
     copies = [f"{app}: {p.name}" for app in APPS for p in (ROOT / app / "web" / "templates").iterdir() if p.name in shared]
     assert copies == []  # an app's copy would shadow the shared page (the app's directory comes first)
-
-
-@pytest.fixture
-def node_client(tmp_path: Path):
-    from edge_node.app import create_app
-    from edge_node.settings import Settings
-
-    data = node_dir(tmp_path / "node")
-    with TestClient(create_app(Settings(data_dir=data))) as client:
-        yield client
-
-
-@pytest.fixture
-def hub_client(tmp_path: Path):
-    from central.app import create_app
-    from central.cli import init
-    from central.settings import Settings
-
-    settings = Settings(data_dir=tmp_path / "hub", nats_url="nats://127.0.0.1:9")
-    init(settings, operator_password="op-pass", demo_password="pw")
-    with TestClient(create_app(settings)) as client:
-        yield client
 
 
 def test_both_apps_render_the_shared_pages_in_their_own_frame(node_client, hub_client):
