@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import logging
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 from litestar import Litestar
 
 from weblayer.config import app_config, app_version
+from weblayer.lifespan import background
 
 from . import blobs
 from .db import create_schema, make_engine
@@ -31,19 +29,8 @@ def create_app(settings: Settings) -> Litestar:
     sync = HubSync(engine, key, settings.nats_url, settings.blobs_dir, settings.nats_dir)
     context = HubContext(settings=settings, engine=engine, key=key, sync=sync)
 
-    @contextlib.asynccontextmanager
-    async def run_sync(app: Litestar) -> AsyncIterator[None]:
-        task = asyncio.create_task(sync.run(), name="hub-sync")
-        try:
-            yield
-        finally:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await task
-            engine.dispose()
-
     return Litestar(
-        lifespan=[run_sync],
+        lifespan=[background(lambda: {"hub-sync": sync.run()}, stop=engine.dispose)],
         **app_config(
             api=api.CONTROLLERS,
             pages=pages.CONTROLLERS,

@@ -5,12 +5,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import Coroutine
 from pathlib import Path
+from typing import Any
 
 from litestar import Litestar
 
 from weblayer.config import app_config, app_version
+from weblayer.lifespan import background
 
 from . import intake, materials, rotation
 from .catalog import install_catalog_file
@@ -54,22 +56,12 @@ def create_app(settings: Settings) -> Litestar:
     store = open_store(settings, identity)
     sync = NodeSync(store, identity, settings.data_dir, settings.blobs_dir, settings.heartbeat_seconds, app_version())
 
-    @contextlib.asynccontextmanager
-    async def run_sync(app: Litestar) -> AsyncIterator[None]:
-        tasks = [
-            asyncio.create_task(sync.run(), name="node-sync"),
-            asyncio.create_task(purge_materials(store, settings, sync.receipts), name="material-purge"),
-            asyncio.create_task(asyncio.to_thread(intake.warm_up), name="warm-up"),
-        ]
-        try:
-            yield
-        finally:
-            for task in tasks:
-                task.cancel()
-            for task in tasks:
-                with contextlib.suppress(asyncio.CancelledError, Exception):
-                    await task
-            store.close()
+    def work() -> dict[str, Coroutine[Any, Any, Any]]:
+        return {
+            "node-sync": sync.run(),
+            "material-purge": purge_materials(store, settings, sync.receipts),
+            "warm-up": asyncio.to_thread(intake.warm_up),
+        }
 
     context = NodeContext(
         store=store,
@@ -80,7 +72,7 @@ def create_app(settings: Settings) -> Litestar:
         material_retention_days=settings.material_retention_days,
     )
     return Litestar(
-        lifespan=[run_sync],
+        lifespan=[background(work, stop=store.close)],
         **app_config(
             api=api.CONTROLLERS,
             pages=pages.CONTROLLERS,

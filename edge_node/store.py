@@ -284,7 +284,8 @@ class Store:
         self.conn = self._connect()
         self.lock = threading.RLock()
         self._local = threading.local()
-        self._readers: list[sqlite3.Connection] = []
+        self._readers: list[tuple[sqlite3.Connection, threading.Lock]] = []
+        self._closed = False
         self._group = threading.Condition()  # guards the fields below
         self._waiting = 0  # threads queued for the writer
         self._open: int | None = None  # the open group's number
@@ -377,11 +378,13 @@ class Store:
             self._committed, self._open = self._open, None
             self._group.notify_all()
 
-    def _reader(self) -> sqlite3.Connection:
+    def _reader(self) -> tuple[sqlite3.Connection, threading.Lock]:
+        """This thread's read connection, with the lock close() takes before closing it."""
         reader = getattr(self._local, "reader", None)
         if reader is None:
-            reader = self._local.reader = self._connect()
-            reader.execute("PRAGMA query_only=ON")
+            connection = self._connect()
+            connection.execute("PRAGMA query_only=ON")
+            reader = self._local.reader = (connection, threading.Lock())
             with self._group:  # not the writer's lock: a first read need not wait for a commit
                 self._readers.append(reader)
         return reader
@@ -389,17 +392,27 @@ class Store:
     def query(self, sql: str, params: tuple | dict = ()) -> list[sqlite3.Row]:
         if getattr(self._local, "writing", False):
             return self.conn.execute(sql, params).fetchall()
-        return self._reader().execute(sql, params).fetchall()
+        reader, in_use = self._reader()
+        with in_use:
+            if self._closed:  # checked under the lock: close() may have closed this reader already
+                raise sqlite3.ProgrammingError("the node's database is closed (the service is stopping)")
+            return reader.execute(sql, params).fetchall()
 
     def one(self, sql: str, params: tuple | dict = ()) -> sqlite3.Row | None:
         rows = self.query(sql, params)
         return rows[0] if rows else None
 
     def close(self) -> None:
+        """Close every connection, each once no thread is using it: a worker thread still reading
+        as the app stops (a purge, a sync step) then gets a clean ProgrammingError, where closing
+        under it crashed the process (a segfault in SQLite)."""
+        self._closed = True  # first, so no reader takes its connection again while close() waits for it
         with self.lock:
-            for reader in self._readers:
-                reader.close()
-            self._readers.clear()
+            with self._group:
+                readers, self._readers = self._readers, []
+            for reader, in_use in readers:
+                with in_use:
+                    reader.close()
             self.conn.close()
 
 
