@@ -13,16 +13,18 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from litestar import Controller, Router
+from litestar import Controller, Litestar, Router
 from litestar.config.csrf import CSRFConfig
 from litestar.datastructures import State
 from litestar.di import Provide
-from litestar.openapi import OpenAPIConfig
 from litestar.plugins.jinja import JinjaTemplateEngine
+from litestar.routes import HTTPRoute
 from litestar.template import TemplateConfig
 
 from .auth import authenticated
+from .decoding import strict_json
 from .display import local_time, mask_id
+from .openapi import document, openapi_config
 from .pages import CitizenPages, LoginPages
 from .problems import exception_handlers
 from .site import Site
@@ -56,6 +58,18 @@ def web_secret(data_dir: Path) -> str:
     return path.read_text().strip()
 
 
+def _fresh_allow(app: Litestar) -> None:
+    """Litestar 2 answers OPTIONS with the methods of the first handler registered on a path only
+    (litestar#4169, fixed in v3): its OPTIONS handler reads the methods of the route it was made
+    for, which a later handler on the same path replaces. Point each at the route in force."""
+    for route in app.routes:
+        if isinstance(route, HTTPRoute) and "OPTIONS" in route.route_handler_map:
+            handler = route.route_handler_map["OPTIONS"][0]
+            cells = dict(zip(handler.fn.__code__.co_freevars, handler.fn.__closure__ or (), strict=True))
+            if handler.fn.__name__ == "options_handler" and "self" in cells:
+                cells["self"].cell_contents = route
+
+
 def _constant(value: Any) -> Callable[[], Any]:
     return lambda: value
 
@@ -79,14 +93,21 @@ def app_config(
     log: logging.Logger,
 ) -> dict[str, Any]:
     """The keyword arguments of ``Litestar(...)``, the same for both apps: the ``api`` controllers
-    on the /api router (bearer tokens, problems), the ``pages`` on the / router (session cookie,
+    on the /api router (bearer tokens, strict JSON, problems), the ``pages`` on the / router (session cookie,
     error pages, the shared login and citizen pages), each value of ``provide`` given to handlers
     under its name, as is ``site``."""
     routers = [
-        Router("/api", route_handlers=api, middleware=[authenticated(api=True)], exception_handlers=exception_handlers(log, "api")),
+        Router(
+            "/api",
+            route_handlers=document(api),
+            middleware=[authenticated(api=True)],
+            before_request=strict_json,
+            exception_handlers=exception_handlers(log, "api"),
+        ),
         Router(
             "/",
             route_handlers=[LoginPages, CitizenPages, *pages],
+            include_in_schema=False,  # the OpenAPI document describes the API only
             middleware=[authenticated(api=False)],
             exception_handlers=exception_handlers(log, "pages"),
         ),
@@ -95,11 +116,12 @@ def app_config(
     return {
         "route_handlers": routers,
         "dependencies": {name: Provide(_constant(value), sync_to_thread=False, use_cache=True) for name, value in values.items()},
-        "state": State(values),  # the same values, for the middleware, guards and tests
+        "state": State(values),
+        "on_startup": [_fresh_allow],  # the same values, for the middleware, guards and tests
         "exception_handlers": exception_handlers(log),  # what fails before a router is chosen (no such path)
         "template_config": TemplateConfig(directory=[templates, SHARED_TEMPLATES], engine=JinjaTemplateEngine, engine_callback=_register_filters),
         "csrf_config": CSRFConfig(secret=web_secret(data_dir), exclude=[API_ONLY], cookie_httponly=True),
-        "openapi_config": OpenAPIConfig(title=title, version=version, path="/api/schema"),
+        "openapi_config": openapi_config(title, version),
         "logging_config": None,  # the CLI configures logging once, in one format, for every logger
         "debug": False,
     }

@@ -27,6 +27,7 @@ STATUS_TEXT = {
     405: "不支持的操作",
     409: "状态冲突",
     413: "内容过大",
+    415: "格式不支持",
     429: "尝试次数过多",
     500: "系统内部错误",
 }
@@ -83,7 +84,9 @@ def exception_handlers(log: logging.Logger, where: str = "app") -> dict[int | ty
             return render(request, 400, "invalid-input", INVALID_INPUT, errors=exc.extra)
         status = exc.status_code
         message = CSRF_FAILED if status == 403 else STATUS_TEXT.get(status, str(exc.detail))
-        return render(request, status, f"http-{status}", message)
+        response = render(request, status, f"http-{status}", message)
+        response.headers.update(exc.headers or {})  # a 405's Allow (RFC 9110 section 15.5.6)
+        return response
 
     def handle_too_many(request: AnyRequest, exc: TooManyAttempts) -> Response[Any]:
         """429 with Retry-After: a throttled login or lookup (weblayer.throttle)."""

@@ -15,7 +15,6 @@ from sqlmodel import Session, col, select
 
 from sync_protocol import ca_fingerprint, department_consumer, department_inbox_prefix, department_subject, verify_key_to_text
 from weblayer.auth import PUBLIC, LoginIn, api_log_in, requires_role
-from weblayer.display import mask_id
 from weblayer.errors import Conflict, InvalidInput, NotAuthenticated, NotFound
 from weblayer.site import SiteDep
 from weblayer.throttle import client_address
@@ -38,55 +37,52 @@ from .. import (
 )
 from ..models import Alert, Application, Complaint, Department, Evaluation, Licence, Node, Quarantine
 from .context import Ctx, HubContext, HubRequest
-
-
-class DecisionIn(msgspec.Struct):
-    decision: str
-    reason: str = ""
-
-
-class SupplementIn(msgspec.Struct):
-    missing: list[str]
-
-
-class EnrolmentCodeIn(msgspec.Struct):
-    node_id: str
-    name: str
-    kind: str
-    parent: str | None = None
-
-
-class RevokeIn(msgspec.Struct):
-    reason: str
-
-
-class LinkModeIn(msgspec.Struct):
-    metered: bool
-    hours: str = ""  # "HH-HH", Beijing time: when files may go while metered ("" = only on request)
-
-
-class EnrolmentIn(msgspec.Struct):
-    code: str
-    public_key: str
-    nats_public_key: str
-
-
-def application_out(app: Application) -> dict[str, Any]:
-    out = app.model_dump()
-    out["applicant_id_number"] = mask_id(app.applicant_id_number)
-    return out
-
-
-def deadline_out(d: Any) -> dict[str, Any] | None:
-    if d is None:
-        return None
-    return {"due": d.due.isoformat(), "estimated": d.estimated, "remaining_working_days": d.remaining, "card": d.card}
-
-
-class CalendarIn(msgspec.Struct):
-    year: int
-    holidays: list[str]
-    workdays: list[str] = []
+from .schemas import (
+    ActionOut,
+    AlertOut,
+    AnswerIn,
+    ApplicationOut,
+    CalendarIn,
+    CalendarOut,
+    CaOut,
+    CaseOut,
+    CatalogOut,
+    CatalogVersionOut,
+    ComplaintOut,
+    DashboardOut,
+    DecisionIn,
+    DepartmentOut,
+    EnrolledOut,
+    EnrolmentCodeIn,
+    EnrolmentIn,
+    EvaluationOut,
+    FeeSummaryOut,
+    FollowUpIn,
+    HealthOut,
+    HistoryOut,
+    IdNumberOut,
+    IntegrationIn,
+    LicenceOut,
+    LicenceUsedOut,
+    LinkModeIn,
+    LoginOut,
+    MaterialOut,
+    NodeOut,
+    NotAcceptIn,
+    OriginalRequestOut,
+    ProgressOut,
+    PublicityOut,
+    PublishedOut,
+    QuarantineOut,
+    QueueEntryOut,
+    RevokeIn,
+    SlipOut,
+    SupplementIn,
+    TaskOut,
+    application_out,
+    deadline_out,
+    shaped,
+)
 
 
 def material_file(ctx: HubContext, user: Any, application_id: str, sha256: str) -> File:
@@ -101,144 +97,135 @@ def material_file(ctx: HubContext, user: Any, application_id: str, sha256: str) 
     return File(path=path, media_type=material["media_type"], content_disposition_type="inline", filename=material["filename"] or f"{sha256[:12]}")
 
 
-def clerk_action(ctx: HubContext, user: Any, act: Callable[[Any, Any], Application]) -> dict[str, Any]:
+def clerk_action(ctx: HubContext, user: Any, act: Callable[[Any, Any], Application]) -> ApplicationOut:
     """One clerk action on a case: the domain call, then the downlink worker is woken."""
     app = act(ctx, user)
     ctx.sync.wake_downlink()
     return application_out(app)
 
 
-class NotAcceptIn(msgspec.Struct):
-    reason: str
-
-
-class IntegrationIn(msgspec.Struct):
-    integration: str
-    nats_public_key: str | None = None
-
-
-class AnswerIn(msgspec.Struct):
-    answer: str
-
-
-class FollowUpIn(msgspec.Struct):
-    follow_up: str
-
-
 class SessionApi(Controller):
     opt = {PUBLIC: True}
 
     @post("/login", sync_to_thread=True, status_code=200)
-    def api_login(self, request: HubRequest, site: SiteDep, data: JSONBody[LoginIn]) -> dict[str, Any]:
+    def api_login(self, request: HubRequest, site: SiteDep, data: JSONBody[LoginIn]) -> LoginOut:
         user, token = api_log_in(request, site, data)
-        return {"token": token, "username": user.username, "role": user.role, "department": user.department}
+        return LoginOut(token=token, username=user.username, display_name=user.display_name, role=user.role, department=user.department)
 
     @get("/health", sync_to_thread=False)
-    def api_health(self, request: HubRequest, ctx: Ctx) -> dict[str, Any]:
-        return {"status": "ok", "nats_connected": ctx.sync.connected}
+    def api_health(self, ctx: Ctx) -> HealthOut:
+        return HealthOut(status="ok", nats_connected=ctx.sync.connected)
 
 
 class PublicApi(Controller):
     opt = {PUBLIC: True}
 
     @get("/public/progress", sync_to_thread=True)
-    def api_public_progress(self, request: HubRequest, site: SiteDep, receipt_no: FromQuery[str], id_last4: FromQuery[str]) -> dict[str, Any]:
+    def api_public_progress(self, request: HubRequest, site: SiteDep, receipt_no: FromQuery[str], id_last4: FromQuery[str]) -> ProgressOut:
         """Public: a case's progress by receipt number plus the last 4 characters of the ID number
         (5 wrong tries per receipt number, or 20 per address, in 15 minutes: then 429)."""
-        return site.lookups.attempt(receipt_no, client_address(request), lambda: site.progress(receipt_no, id_last4), NotFound)
+        return shaped(ProgressOut, site.lookups.attempt(receipt_no, client_address(request), lambda: site.progress(receipt_no, id_last4), NotFound))
 
     @get("/public/decisions", sync_to_thread=True)
-    def api_public_decisions(self, request: HubRequest, ctx: Ctx) -> list[dict[str, Any]]:
+    def api_public_decisions(self, ctx: Ctx) -> list[PublicityOut]:
         """Public: results publicity (结果公示) of the last 90 days, without personal data."""
-        return public.publicity(ctx.engine)
+        return [shaped(PublicityOut, row) for row in public.publicity(ctx.engine)]
 
     @get("/catalog", sync_to_thread=True)
-    def api_catalog(self, request: HubRequest, ctx: Ctx) -> dict[str, Any]:
+    def api_catalog(self, ctx: Ctx) -> CatalogOut:
         """The catalog in force (public: it is the county's published service guide)."""
-        return catalog.published_catalog(ctx.engine)
+        return shaped(CatalogOut, catalog.published_catalog(ctx.engine))
 
     @get("/nodes/{node_id:str}/history", sync_to_thread=True)
     def api_node_history(
         self, request: HubRequest, ctx: Ctx, node_id: FromPath[str], direction: FromQuery[str] = "up", after: FromQuery[int] = 0
-    ) -> dict[str, Any]:
+    ) -> HistoryOut:
         """Raw batches of one node's chain, for its replacement device (``Authorization: Restore <token>``)."""
         header = request.headers.get("authorization", "")
         if not header.lower().startswith("restore "):
             raise NotAuthenticated("需要设备恢复令牌")
         enrolment.node_for_restore_token(ctx.engine, node_id, header[8:].strip())
-        return history.node_history(ctx.engine, node_id, direction, after)
+        return shaped(HistoryOut, history.node_history(ctx.engine, node_id, direction, after))
 
     @get("/enrolment/ca", sync_to_thread=True)
-    def api_county_ca(self, request: HubRequest, ctx: Ctx) -> dict[str, str]:
+    def api_county_ca(self, ctx: Ctx) -> CaOut:
         """Public: the county CA. A node accepts it only if its fingerprint is the one on its slip."""
         pem = ctx.county_ca()
-        return {"ca": pem, "fingerprint": ca_fingerprint(pem)}
+        return CaOut(ca=pem, fingerprint=ca_fingerprint(pem))
 
     @post("/enrolment", sync_to_thread=True, status_code=200)
-    def api_enrol(self, request: HubRequest, ctx: Ctx, data: JSONBody[EnrolmentIn]) -> dict[str, Any]:
+    def api_enrol(self, ctx: Ctx, data: JSONBody[EnrolmentIn]) -> EnrolledOut:
         """Called by `yiwang node enroll`: the code proves the operator's consent, the key is the node's."""
         ca = ctx.county_ca()  # before the code is spent
         node, restore_token = enrolment.redeem_code(ctx.engine, data.code, data.public_key, data.nats_public_key)
         ctx.nats_access_changed()
-        return {
-            "restore_token": restore_token,
-            "node_id": node.id,
-            "name": node.name,
-            "kind": node.kind,
-            "parent": node.parent,
-            "hub_public_key": verify_key_to_text(ctx.key.verify_key),
-            "nats_url": ctx.settings.nats_url,
-            "progress_url": ctx.settings.progress_url,  # what the point's slips point citizens at
-            "nats_ca": ca,
-            "catalog": catalog.published_catalog(ctx.engine),
-        }
+        return shaped(
+            EnrolledOut,
+            {
+                "restore_token": restore_token,
+                "node_id": node.id,
+                "name": node.name,
+                "kind": node.kind,
+                "parent": node.parent,
+                "hub_public_key": verify_key_to_text(ctx.key.verify_key),
+                "nats_url": ctx.settings.nats_url,
+                "progress_url": ctx.settings.progress_url,  # what the point's slips point citizens at
+                "nats_ca": ca,
+                "catalog": catalog.published_catalog(ctx.engine),
+            },
+        )
 
 
 class ClerkApi(Controller):
     guards = [requires_role("clerk")]
 
     @get("/queue", sync_to_thread=True)
-    def api_queue(self, request: HubRequest, ctx: Ctx) -> list[dict[str, Any]]:
+    def api_queue(self, request: HubRequest, ctx: Ctx) -> list[QueueEntryOut]:
         """The clerk's department queue: its work still to do first, most urgent deadline first
         (official working days). ``deadline`` is the item's limit; ``pre_review_deadline`` the
         2-working-day limit for 受理 while the case awaits it; ``task`` the department's own part."""
         user = request.user
         return [
-            application_out(a) | {"deadline": deadline_out(c.decision), "pre_review_deadline": deadline_out(c.pre_review), "task": t.model_dump()}
+            QueueEntryOut(
+                **msgspec.structs.asdict(application_out(a)),
+                deadline=deadline_out(c.decision),
+                pre_review_deadline=deadline_out(c.pre_review),
+                task=shaped(TaskOut, t),
+            )
             for a, t, c in approval.queue_with_deadlines(ctx.engine, user)
         ]
 
     @get("/applications/{application_id:str}/id-number", sync_to_thread=True)
-    def api_reveal_id(self, request: HubRequest, ctx: Ctx, application_id: FromPath[str]) -> dict[str, str]:
+    def api_reveal_id(self, request: HubRequest, ctx: Ctx, application_id: FromPath[str]) -> IdNumberOut:
         """The applicant's full ID number, for a clerk of a department deciding the case; logged."""
         user = request.user
-        return {"applicant_id_number": approval.reveal_id_number(ctx.engine, user, application_id)}
+        return IdNumberOut(applicant_id_number=approval.reveal_id_number(ctx.engine, user, application_id))
 
     @post("/applications/{application_id:str}/materials/{sha256:str}/original", sync_to_thread=True, status_code=202)
-    def api_request_original(self, request: HubRequest, ctx: Ctx, application_id: FromPath[str], sha256: FromPath[str]) -> dict[str, Any]:
+    def api_request_original(self, request: HubRequest, ctx: Ctx, application_id: FromPath[str], sha256: FromPath[str]) -> OriginalRequestOut:
         """Ask the point for the photo as taken behind an optimised material; it arrives as a
         material of its own ("…（原图）") when the point's link allows."""
         user = request.user
-        return originals.request_original(ctx.engine, user, application_id, sha256).model_dump()
+        return shaped(OriginalRequestOut, originals.request_original(ctx.engine, user, application_id, sha256))
 
     @post("/applications/{application_id:str}/decision", sync_to_thread=True, status_code=200)
-    def api_decide(self, request: HubRequest, ctx: Ctx, application_id: FromPath[str], data: JSONBody[DecisionIn]) -> dict[str, Any]:
+    def api_decide(self, request: HubRequest, ctx: Ctx, application_id: FromPath[str], data: JSONBody[DecisionIn]) -> ApplicationOut:
         return clerk_action(
             ctx, request.user, lambda ctx, user: approval.decide(ctx.engine, user, application_id, data.decision, data.reason, ctx.key)
         )
 
     @post("/applications/{application_id:str}/acceptance", sync_to_thread=True, status_code=200)
-    def api_accept(self, request: HubRequest, ctx: Ctx, application_id: FromPath[str]) -> dict[str, Any]:
+    def api_accept(self, request: HubRequest, ctx: Ctx, application_id: FromPath[str]) -> ApplicationOut:
         """受理 by the case's lead department."""
         return clerk_action(ctx, request.user, lambda ctx, user: approval.accept(ctx.engine, user, application_id))
 
     @post("/applications/{application_id:str}/non-acceptance", sync_to_thread=True, status_code=200)
-    def api_not_accept(self, request: HubRequest, ctx: Ctx, application_id: FromPath[str], data: JSONBody[NotAcceptIn]) -> dict[str, Any]:
+    def api_not_accept(self, request: HubRequest, ctx: Ctx, application_id: FromPath[str], data: JSONBody[NotAcceptIn]) -> ApplicationOut:
         """不予受理, with the reason the citizen is given."""
         return clerk_action(ctx, request.user, lambda ctx, user: approval.not_accept(ctx.engine, user, application_id, data.reason))
 
     @post("/applications/{application_id:str}/supplement-request", sync_to_thread=True, status_code=200)
-    def api_request_supplement(self, request: HubRequest, ctx: Ctx, application_id: FromPath[str], data: JSONBody[SupplementIn]) -> dict[str, Any]:
+    def api_request_supplement(self, request: HubRequest, ctx: Ctx, application_id: FromPath[str], data: JSONBody[SupplementIn]) -> ApplicationOut:
         return clerk_action(ctx, request.user, lambda ctx, user: approval.request_supplement(ctx.engine, user, application_id, data.missing))
 
 
@@ -246,19 +233,20 @@ class CaseApi(Controller):
     guards = [requires_role("clerk", "operator")]
 
     @get("/applications/{application_id:str}", sync_to_thread=True)
-    def api_application(self, request: HubRequest, ctx: Ctx, application_id: FromPath[str]) -> dict[str, Any]:
+    def api_application(self, request: HubRequest, ctx: Ctx, application_id: FromPath[str]) -> CaseOut:
         user = request.user
         app = approval.get_application(ctx.engine, user, application_id)
         with Session(ctx.engine) as session:
             materials = blobs.materials_of(session, application_id)
         tasks = approval.case_tasks(ctx.engine, application_id)
         licences = approval.licences_used(ctx.engine, app)
-        return application_out(app) | {
-            "materials": materials,
-            "materials_complete": all(m["arrived"] for m in materials),
-            "tasks": tasks,
-            "licences_used": licences,
-        }
+        return CaseOut(
+            **msgspec.structs.asdict(application_out(app)),
+            materials=[shaped(MaterialOut, m) for m in materials],
+            materials_complete=all(m["arrived"] for m in materials),
+            tasks=[shaped(TaskOut, t) for t in tasks],
+            licences_used=[shaped(LicenceUsedOut, lic) for lic in licences],
+        )
 
     @get("/applications/{application_id:str}/materials/{sha256:str}", sync_to_thread=True, media_type="application/octet-stream")
     def api_material_file(self, request: HubRequest, ctx: Ctx, application_id: FromPath[str], sha256: FromPath[str]) -> File:
@@ -267,16 +255,16 @@ class CaseApi(Controller):
         return material_file(ctx, user, application_id, sha256)
 
     @get("/licences", sync_to_thread=True)
-    def api_licences(self, request: HubRequest, ctx: Ctx, holder_id: FromQuery[str]) -> list[dict[str, Any]]:
+    def api_licences(self, ctx: Ctx, holder_id: FromQuery[str]) -> list[LicenceOut]:
         """The licence library for one holder (so a later application can reuse a result)."""
         with Session(ctx.engine) as session:
-            return [lic.model_dump() for lic in session.exec(select(Licence).where(Licence.holder_id == holder_id.strip().upper())).all()]
+            return [shaped(LicenceOut, lic) for lic in session.exec(select(Licence).where(Licence.holder_id == holder_id.strip().upper())).all()]
 
     @get("/departments", sync_to_thread=True)
-    def api_departments(self, request: HubRequest, ctx: Ctx) -> list[dict[str, Any]]:
+    def api_departments(self, ctx: Ctx) -> list[DepartmentOut]:
         with Session(ctx.engine) as session:
             return [
-                d.model_dump() | {"subject": department_subject(d.code) if d.integration == "nats" else None}
+                shaped(DepartmentOut, d.model_dump() | {"subject": department_subject(d.code) if d.integration == "nats" else None})
                 for d in session.exec(select(Department).order_by(Department.code)).all()
             ]
 
@@ -285,94 +273,98 @@ class CalendarApi(Controller):
     guards = [requires_role("operator")]
 
     @get("/calendar", sync_to_thread=True)
-    def api_calendar(self, request: HubRequest, ctx: Ctx) -> dict[str, Any]:
-        return workdays.calendar_status(workdays.load_calendar(ctx.engine))
+    def api_calendar(self, ctx: Ctx) -> CalendarOut:
+        return shaped(CalendarOut, workdays.calendar_status(workdays.load_calendar(ctx.engine)))
 
     @post("/calendar", sync_to_thread=True, status_code=201)
-    def api_load_calendar(self, request: HubRequest, ctx: Ctx, data: JSONBody[CalendarIn]) -> dict[str, Any]:
+    def api_load_calendar(self, request: HubRequest, ctx: Ctx, data: JSONBody[CalendarIn]) -> CalendarOut:
         """Load the official holiday arrangement of a year the holiday library does not know yet."""
         operator = request.user
         engine = ctx.engine
         stored = workdays.load_year(engine, data.year, data.holidays, data.workdays, operator.username)
-        return {"year": data.year, "days": stored} | workdays.calendar_status(workdays.load_calendar(engine))
+        return shaped(CalendarOut, {"year": data.year, "days": stored} | workdays.calendar_status(workdays.load_calendar(engine)))
 
 
 class CatalogAdminApi(Controller):
     guards = [requires_role("operator")]
 
     @get("/catalog/versions", sync_to_thread=True)
-    def api_catalog_versions(self, request: HubRequest, ctx: Ctx) -> list[dict[str, Any]]:
-        return catalog.versions(ctx.engine)
+    def api_catalog_versions(self, ctx: Ctx) -> list[CatalogVersionOut]:
+        return [shaped(CatalogVersionOut, v) for v in catalog.versions(ctx.engine)]
 
     @put("/catalog/items/{code:str}", sync_to_thread=True, status_code=200)
-    def api_publish_item(self, request: HubRequest, ctx: Ctx, code: FromPath[str], data: JSONBody[dict[str, Any]]) -> dict[str, Any]:
+    def api_publish_item(self, request: HubRequest, ctx: Ctx, code: FromPath[str], data: JSONBody[dict[str, Any]]) -> PublishedOut:
         """Add or change one item; the catalog is published as a new version and sent to every node."""
         operator = request.user
         if data.get("code", code) != code:
             raise InvalidInput("请求路径与内容中的事项编码不一致", field="code")
         published = catalog.publish_item(ctx.engine, operator, data | {"code": code}, str(data.get("note", "")))
         ctx.sync.wake_downlink()
-        return published
+        return shaped(PublishedOut, published)
 
 
 class AccessApi(Controller):
     guards = [requires_role("operator")]
 
     @put("/departments/{code:str}/integration", sync_to_thread=True, status_code=200)
-    def api_set_integration(self, request: HubRequest, ctx: Ctx, code: FromPath[str], data: JSONBody[IntegrationIn]) -> dict[str, Any]:
+    def api_set_integration(self, request: HubRequest, ctx: Ctx, code: FromPath[str], data: JSONBody[IntegrationIn]) -> DepartmentOut:
         """ "nats": the department's own system receives its cases on yiwang.dept.<code>.cases (docs/integration.md)."""
         operator = request.user
         dept = departments.set_integration(ctx.engine, operator, code, data.integration, data.nats_public_key)
         ctx.nats_access_changed()
         if dept.integration != "nats":
-            return dept.model_dump() | {"subject": None}
+            return shaped(DepartmentOut, dept)
         # what the department's system needs to connect (it may use only this consumer and inbox),
         # and the key every event it receives is signed with (docs/integration.md)
-        return dept.model_dump() | {
-            "subject": department_subject(dept.code),
-            "consumer": department_consumer(dept.code),
-            "inbox_prefix": department_inbox_prefix(dept.code),
-            "nats_url": ctx.settings.nats_url,
-            "hub_public_key": verify_key_to_text(ctx.key.verify_key),
-        }
+        return shaped(
+            DepartmentOut,
+            dept.model_dump()
+            | {
+                "subject": department_subject(dept.code),
+                "consumer": department_consumer(dept.code),
+                "inbox_prefix": department_inbox_prefix(dept.code),
+                "nats_url": ctx.settings.nats_url,
+                "hub_public_key": verify_key_to_text(ctx.key.verify_key),
+            },
+        )
 
     @get("/nodes", sync_to_thread=True)
-    def api_nodes(self, request: HubRequest, ctx: Ctx) -> list[dict[str, Any]]:
+    def api_nodes(self, ctx: Ctx) -> list[NodeOut]:
         with Session(ctx.engine) as session:
-            return [n.model_dump() for n in session.exec(select(Node).order_by(Node.id)).all()]
+            return [shaped(NodeOut, n) for n in session.exec(select(Node).order_by(Node.id)).all()]
 
     @post("/nodes/{node_id:str}/revoke", sync_to_thread=True, status_code=200)
-    def api_revoke(self, request: HubRequest, ctx: Ctx, node_id: FromPath[str], data: JSONBody[RevokeIn]) -> dict[str, Any]:
+    def api_revoke(self, request: HubRequest, ctx: Ctx, node_id: FromPath[str], data: JSONBody[RevokeIn]) -> NodeOut:
         operator = request.user
         node = nodes.revoke_node(ctx.engine, operator, node_id, data.reason)
         ctx.nats_access_changed()
-        return node.model_dump()
+        return shaped(NodeOut, node)
 
     @post("/nodes/{node_id:str}/link", sync_to_thread=True, status_code=200)
-    def api_link_mode(self, request: HubRequest, ctx: Ctx, node_id: FromPath[str], data: JSONBody[LinkModeIn]) -> dict[str, Any]:
+    def api_link_mode(self, request: HubRequest, ctx: Ctx, node_id: FromPath[str], data: JSONBody[LinkModeIn]) -> NodeOut:
         """Metered mode for a point: records go at once, material files only in ``hours``."""
         operator = request.user
-        return nodes.set_link_mode(ctx.engine, operator, node_id, data.metered, data.hours).model_dump()
+        return shaped(NodeOut, nodes.set_link_mode(ctx.engine, operator, node_id, data.metered, data.hours))
 
     @post("/nodes/{node_id:str}/replacement-code", sync_to_thread=True, status_code=201)
-    def api_replacement_code(self, request: HubRequest, ctx: Ctx, node_id: FromPath[str]) -> dict[str, Any]:
+    def api_replacement_code(self, request: HubRequest, ctx: Ctx, node_id: FromPath[str]) -> SlipOut:
         """A one-time code for new hardware at an enrolled point; the device restores its history."""
         operator = request.user
         code, expires = enrolment.create_replacement_code(ctx.engine, node_id, operator.username)
-        return ctx.enrolment_slip(code, node_id, expires, replacement=True)
+        return shaped(SlipOut, ctx.enrolment_slip(code, node_id, expires, replacement=True))
 
     @post("/enrolment-codes", sync_to_thread=True, status_code=201)
-    def api_create_code(self, request: HubRequest, ctx: Ctx, data: JSONBody[EnrolmentCodeIn]) -> dict[str, Any]:
+    def api_create_code(self, request: HubRequest, ctx: Ctx, data: JSONBody[EnrolmentCodeIn]) -> SlipOut:
         operator = request.user
         code, expires = enrolment.create_code(ctx.engine, data.node_id, data.name, data.kind, data.parent, operator.username)
-        return ctx.enrolment_slip(code, data.node_id, expires)
+        return shaped(SlipOut, ctx.enrolment_slip(code, data.node_id, expires))
 
 
 class SupervisionApi(Controller):
     guards = [requires_role("operator")]
 
     @get("/applications", sync_to_thread=True)
-    def api_applications(self, request: HubRequest, ctx: Ctx, receipt_no: FromQuery[str | None] = None) -> list[dict[str, Any]]:
+    def api_applications(self, ctx: Ctx, receipt_no: FromQuery[str | None] = None) -> list[ApplicationOut]:
         with Session(ctx.engine) as session:
             query = select(Application).order_by(Application.received_at)
             if receipt_no:
@@ -380,53 +372,54 @@ class SupervisionApi(Controller):
             return [application_out(a) for a in session.exec(query).all()]
 
     @get("/dashboard", sync_to_thread=True)
-    def api_dashboard(self, request: HubRequest, ctx: Ctx) -> dict[str, Any]:
+    def api_dashboard(self, ctx: Ctx) -> DashboardOut:
         """The operator's home in figures: node health, cases by township and county, late cases,
         fees collected vs remitted, open complaints and poor evaluations (definitions: docs/operations.md)."""
-        return dashboard.dashboard(ctx.engine, timedelta(minutes=ctx.settings.silent_minutes)) | {"hub_nats_connected": ctx.sync.connected}
+        board = dashboard.dashboard(ctx.engine, timedelta(minutes=ctx.settings.silent_minutes))
+        return shaped(DashboardOut, board | {"hub_nats_connected": ctx.sync.connected})
 
     @get("/fees", sync_to_thread=True)
-    def api_fees(self, request: HubRequest, ctx: Ctx) -> list[dict[str, Any]]:
+    def api_fees(self, ctx: Ctx) -> list[FeeSummaryOut]:
         """Per node, in fen: collected, refunded, counted at closes, discrepancies, remitted, unremitted, and
         the cash / e-payment split with the cash still outstanding (docs/operations.md)."""
-        return fees.fee_summary(ctx.engine)
+        return [shaped(FeeSummaryOut, row) for row in fees.fee_summary(ctx.engine)]
 
     @get("/complaints", sync_to_thread=True)
-    def api_complaints(self, request: HubRequest, ctx: Ctx) -> list[dict[str, Any]]:
+    def api_complaints(self, ctx: Ctx) -> list[ComplaintOut]:
         with Session(ctx.engine) as session:
-            return [c.model_dump() for c in session.exec(select(Complaint).order_by(col(Complaint.filed_at))).all()]
+            return [shaped(ComplaintOut, c) for c in session.exec(select(Complaint).order_by(col(Complaint.filed_at))).all()]
 
     @post("/complaints/{complaint_id:str}/answer", sync_to_thread=True, status_code=200)
-    def api_answer_complaint(self, request: HubRequest, ctx: Ctx, complaint_id: FromPath[str], data: JSONBody[AnswerIn]) -> dict[str, Any]:
+    def api_answer_complaint(self, request: HubRequest, ctx: Ctx, complaint_id: FromPath[str], data: JSONBody[AnswerIn]) -> ComplaintOut:
         """Answer a complaint (the county answers within 24 hours of its filing at the window)."""
         operator = request.user
-        return supervision.answer_complaint(ctx.engine, operator, complaint_id, data.answer).model_dump()
+        return shaped(ComplaintOut, supervision.answer_complaint(ctx.engine, operator, complaint_id, data.answer))
 
     @post("/evaluations/{application_id:str}/follow-up", sync_to_thread=True, status_code=200)
-    def api_follow_up(self, request: HubRequest, ctx: Ctx, application_id: FromPath[str], data: JSONBody[FollowUpIn]) -> dict[str, Any]:
+    def api_follow_up(self, request: HubRequest, ctx: Ctx, application_id: FromPath[str], data: JSONBody[FollowUpIn]) -> EvaluationOut:
         """Record the follow-up (回访整改) of a poor evaluation."""
         operator = request.user
-        return supervision.follow_up_evaluation(ctx.engine, operator, application_id, data.follow_up).model_dump()
+        return shaped(EvaluationOut, supervision.follow_up_evaluation(ctx.engine, operator, application_id, data.follow_up))
 
     @get("/actions", sync_to_thread=True)
-    def api_actions(self, request: HubRequest, ctx: Ctx, target: FromQuery[str | None] = None) -> list[dict[str, Any]]:
+    def api_actions(self, ctx: Ctx, target: FromQuery[str | None] = None) -> list[ActionOut]:
         """The action log: every operator action and clerk decision, newest first."""
-        return [a.model_dump() for a in actions.recent_actions(ctx.engine, 500, target)]
+        return [shaped(ActionOut, a) for a in actions.recent_actions(ctx.engine, 500, target)]
 
     @get("/evaluations", sync_to_thread=True)
-    def api_evaluations(self, request: HubRequest, ctx: Ctx) -> list[dict[str, Any]]:
+    def api_evaluations(self, ctx: Ctx) -> list[EvaluationOut]:
         with Session(ctx.engine) as session:
-            return [e.model_dump() for e in session.exec(select(Evaluation).order_by(col(Evaluation.given_at))).all()]
+            return [shaped(EvaluationOut, e) for e in session.exec(select(Evaluation).order_by(col(Evaluation.given_at))).all()]
 
     @get("/alerts", sync_to_thread=True)
-    def api_alerts(self, request: HubRequest, ctx: Ctx) -> list[dict[str, Any]]:
+    def api_alerts(self, ctx: Ctx) -> list[AlertOut]:
         with Session(ctx.engine) as session:
-            return [a.model_dump() for a in session.exec(select(Alert).order_by(col(Alert.id).desc()).limit(500)).all()]
+            return [shaped(AlertOut, a) for a in session.exec(select(Alert).order_by(col(Alert.id).desc()).limit(500)).all()]
 
     @get("/quarantine", sync_to_thread=True)
-    def api_quarantine(self, request: HubRequest, ctx: Ctx) -> list[dict[str, Any]]:
+    def api_quarantine(self, ctx: Ctx) -> list[QuarantineOut]:
         with Session(ctx.engine) as session:
-            return [q.model_dump(exclude={"raw"}) | {"size": len(q.raw)} for q in session.exec(select(Quarantine)).all()]
+            return [shaped(QuarantineOut, q.model_dump(exclude={"raw"}) | {"size": len(q.raw)}) for q in session.exec(select(Quarantine)).all()]
 
 
 CONTROLLERS = [SessionApi, PublicApi, ClerkApi, CaseApi, CalendarApi, CatalogAdminApi, AccessApi, SupervisionApi]

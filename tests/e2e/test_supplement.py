@@ -36,7 +36,7 @@ def test_supplement_round_trip(federation: LocalFederation):
     asked = clerk.post(f"/api/applications/{app['id']}/supplement-request", json={"missing": wanted})
     assert asked.status_code == 200 and asked.json()["status"] == "supplement_requested"
     eventually(lambda: agent.get(f"/api/applications/{app['id']}").json()["status"] == "supplement_requested", what="the request at the node")
-    assert agent.get(f"/api/applications/{app['id']}").json()["supplement_json"] == '["村委会出具的家庭收入证明", "近六个月银行流水"]'
+    assert agent.get(f"/api/applications/{app['id']}").json()["supplement"] == ["村委会出具的家庭收入证明", "近六个月银行流水"]
 
     half = agent.post(
         f"/api/applications/{app['id']}/supplement", data={"have_0": "1"}, files={"file_1": ("", b"", "application/octet-stream")}

@@ -50,3 +50,15 @@ def test_both_apps_answer_errors_alike(node_client, hub_client):
         assert api.status_code == 404 and api.headers["content-type"] == "application/problem+json"
         assert api.json()["type"] == problems.PROBLEM_BASE + "http-404" and api.json()["title"] == "没有找到"
         assert client.get("/api/applications").json()["type"] == problems.PROBLEM_BASE + "not-authenticated"
+
+
+def test_a_method_not_allowed_and_options_say_which_methods_are(node_client, hub_client):
+    """A 405 lost Litestar's Allow header in the problem mapping, and OPTIONS listed only the first
+    method registered on a path (litestar#4169): GET /api/applications but not POST (schemathesis
+    ST204, ST205)."""
+    for client in (node_client, hub_client):
+        refused = client.delete("/api/login")
+        assert refused.status_code == 405 and set(refused.headers["allow"].split(", ")) == {"OPTIONS", "POST"}
+    token = node_client.post("/api/login", json={"username": "agent", "password": "pw"}).json()["token"]
+    options = node_client.options("/api/applications", headers={"Authorization": f"Bearer {token}"})
+    assert options.status_code == 204 and options.headers["allow"] == "GET, OPTIONS, POST"

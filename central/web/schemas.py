@@ -1,0 +1,445 @@
+"""What the hub's API takes and gives: request structs (decoded strictly, every string and list
+bounded: weblayer.decoding) and response structs, whose fields are the allow-list of what leaves
+the hub through its API. A case's resident ID is masked; the deciding clerk asks for the full
+number on its own route, and that view is logged (approval.reveal_id_number)."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import msgspec
+
+from weblayer.decoding import Items, Line, Text
+from weblayer.display import mask_id
+
+from ..models import Application
+
+
+class DecisionIn(msgspec.Struct):
+    decision: Line
+    reason: Text = ""
+
+
+class SupplementIn(msgspec.Struct):
+    missing: Items
+
+
+class EnrolmentCodeIn(msgspec.Struct):
+    node_id: Line
+    name: Line
+    kind: Line
+    parent: Line | None = None
+
+
+class RevokeIn(msgspec.Struct):
+    reason: Text
+
+
+class LinkModeIn(msgspec.Struct):
+    metered: bool
+    hours: Line = ""  # "HH-HH", Beijing time: when files may go while metered ("" = only on request)
+
+
+class EnrolmentIn(msgspec.Struct):
+    code: Line
+    public_key: Line
+    nats_public_key: Line
+
+
+class CalendarIn(msgspec.Struct):
+    year: int
+    holidays: Items
+    workdays: Items = []
+
+
+class NotAcceptIn(msgspec.Struct):
+    reason: Text
+
+
+class IntegrationIn(msgspec.Struct):
+    integration: Line
+    nats_public_key: Line | None = None
+
+
+class AnswerIn(msgspec.Struct):
+    answer: Text
+
+
+class FollowUpIn(msgspec.Struct):
+    follow_up: Text
+
+
+# ---- responses ---------------------------------------------------------------------------------
+
+
+class LoginOut(msgspec.Struct):
+    token: str  # send as Authorization: Bearer <token>
+    username: str
+    display_name: str
+    role: str  # operator, clerk
+    department: str | None
+
+
+class HealthOut(msgspec.Struct):
+    status: str
+    nats_connected: bool
+
+
+class ApplicationOut(msgspec.Struct):
+    """A case as the API shows it: these fields and no others, the resident ID masked."""
+
+    id: str
+    node_id: str
+    receipt_no: str
+    item_code: str
+    item_name: str
+    department: str
+    applicant_name: str
+    applicant_id_number: str  # masked: GET .../id-number for the deciding clerk, logged
+    applicant_phone: str
+    proxy_agent: str
+    materials_checked: list[str]
+    supplement: list[str]  # what the clerk asked for, while status is supplement_requested
+    status: str
+    submitted_at: str
+    received_at: str
+    accepted_at: str | None
+    accepted_by: str | None
+    decided_at: str | None
+    decided_by: str | None
+    decision_reason: str
+    outcome: str
+    decided_locally: bool
+    delivered_at: str | None
+    supplement_rounds: int
+    handover: str
+    handed_to_applicant: bool
+
+
+def application_out(app: Application) -> ApplicationOut:
+    row = app.model_dump()
+    return msgspec.convert(
+        row
+        | {
+            "applicant_id_number": mask_id(app.applicant_id_number),
+            "materials_checked": json.loads(app.materials_checked or "[]"),
+            "supplement": json.loads(app.supplement_json or "[]"),
+        },
+        ApplicationOut,
+    )
+
+
+class DeadlineOut(msgspec.Struct):
+    due: str  # a date
+    estimated: bool  # counted Monday to Friday: the year's official calendar is not loaded
+    remaining_working_days: int
+    card: str  # "", yellow, red
+
+
+def deadline_out(d: Any) -> DeadlineOut | None:
+    return None if d is None else DeadlineOut(due=d.due.isoformat(), estimated=d.estimated, remaining_working_days=d.remaining, card=d.card)
+
+
+class TaskOut(msgspec.Struct):
+    application_id: str
+    department: str
+    status: str
+    decided_at: str | None
+    decided_by: str | None
+    reason: str
+    department_name: str | None = None
+
+
+class QueueEntryOut(ApplicationOut):
+    deadline: DeadlineOut | None
+    pre_review_deadline: DeadlineOut | None
+    task: TaskOut
+
+
+class MaterialOut(msgspec.Struct):
+    material: str
+    sha256: str
+    size: int
+    media_type: str
+    filename: str
+    arrived: bool
+    received_bytes: int
+
+
+class LicenceUsedOut(msgspec.Struct):
+    material: str
+    licence_no: str
+    verified: bool
+    application_id: str | None
+
+
+class CaseOut(ApplicationOut):
+    materials: list[MaterialOut]
+    materials_complete: bool
+    tasks: list[TaskOut]
+    licences_used: list[LicenceUsedOut]
+
+
+class IdNumberOut(msgspec.Struct):
+    applicant_id_number: str
+
+
+class OriginalRequestOut(msgspec.Struct):
+    sha256: str
+    node_id: str
+    application_id: str
+    material: str
+    requested_by: str
+    requested_at: str
+    state: str  # pending, queued, gone
+    answered_at: str | None
+
+
+class StepOut(msgspec.Struct):
+    step: str
+    at: str
+
+
+class ProgressOut(msgspec.Struct):
+    """What a citizen sees of a case: no name, no ID, no phone."""
+
+    receipt_no: str
+    item_name: str
+    status: str
+    department: str
+    service_point: str
+    due: str
+    due_estimated: bool
+    outcome: str
+    reason: str  # the reason the law requires for a refusal (行政许可法 第三十八条、第三十二条)
+    steps: list[StepOut]
+
+
+class PublicityOut(msgspec.Struct):
+    item_code: str
+    item_name: str
+    department: str
+    service_point: str
+    result: str
+    decided_on: str
+    decided_locally: bool
+
+
+class CatalogOut(msgspec.Struct):
+    version: int
+    items: list[dict[str, Any]]  # each item as the operator published it (catalog.validate_item)
+
+
+class KeyOut(msgspec.Struct):
+    from_seq: int
+    public_key: str
+
+
+class BatchOut(msgspec.Struct):
+    seq: int
+    raw: str  # base64
+
+
+class HistoryOut(msgspec.Struct):
+    node_id: str
+    direction: str
+    last_seq: int
+    keys: list[KeyOut]
+    batches: list[BatchOut]
+
+
+class CaOut(msgspec.Struct):
+    ca: str  # PEM
+    fingerprint: str
+
+
+class EnrolledOut(msgspec.Struct):
+    restore_token: str | None  # a replacement device only: it downloads its history with it
+    node_id: str
+    name: str
+    kind: str
+    parent: str | None
+    hub_public_key: str
+    nats_url: str
+    progress_url: str
+    nats_ca: str
+    catalog: CatalogOut
+
+
+class LicenceOut(msgspec.Struct):
+    licence_no: str
+    holder_id: str  # the caller asked by it
+    holder_name: str
+    item_code: str
+    application_id: str
+    issued_at: str
+    text: str
+
+
+class DepartmentOut(msgspec.Struct):
+    code: str
+    name: str
+    integration: str
+    subject: str | None = None  # with NATS integration: where its cases go (docs/integration.md)
+    consumer: str | None = None  # just configured: what its system needs to connect
+    inbox_prefix: str | None = None
+    nats_url: str | None = None
+    hub_public_key: str | None = None
+
+
+class CalendarOut(msgspec.Struct):
+    this_year: int
+    missing_years: list[int]
+    loaded_years: list[int]
+    warning: bool
+    year: int | None = None  # just loaded
+    days: int | None = None
+
+
+class CatalogVersionOut(msgspec.Struct):
+    version: int
+    published_at: str
+    published_by: str
+    note: str
+    items: int
+    nodes_running: int
+
+
+class PublishedOut(msgspec.Struct):
+    version: int
+    item: dict[str, Any]
+
+
+class NodeOut(msgspec.Struct):
+    id: str
+    name: str
+    kind: str
+    parent: str | None
+    public_key: str
+    status: str
+    enrolled_at: str
+    revoked_at: str | None
+    up_seq: int
+    last_seen_at: str | None
+    down_seq: int
+    heartbeat_at: str | None
+    app_version: str
+    catalog_version: int
+    outbox_depth: int
+    clock_offset_s: int | None
+    heartbeat_interval_s: int
+    link_kbit_per_s: int
+    link_rtt_ms: int
+    bytes_up_today: int
+    bytes_down_today: int
+    files_waiting: int
+    file_bytes_waiting: int
+    set_aside: int
+    needs_upgrade: str
+    compression: str
+    metered: bool = False
+    metered_hours: str = ""
+
+
+class SlipOut(msgspec.Struct):
+    """The enrolment slip the operator hands to the point."""
+
+    code: str
+    node_id: str
+    expires_at: str
+    hub_url: str
+    ca_fingerprint: str
+    command: str
+    replacement: bool = False
+
+
+class FeeSummaryOut(msgspec.Struct):
+    node_id: str
+    receipts: int
+    voided: int
+    collected_fen: int
+    refunded_fen: int
+    closes: int
+    cash_counted_fen: int
+    discrepancy_fen: int
+    remitted_fen: int
+    unremitted_fen: int
+    cash_collected_fen: int
+    cash_refunded_fen: int
+    epay_collected_fen: int
+    cash_outstanding_fen: int
+    closes_with_discrepancy: int
+    all_reached_county: bool
+
+
+class ComplaintOut(msgspec.Struct):
+    complaint_id: str
+    node_id: str
+    application_id: str | None
+    contact: str  # how to reach the complainant: the operator answers within 24 hours
+    text: str
+    filed_at: str
+    answered_at: str | None
+    answered_by: str | None
+    answer: str
+
+
+class EvaluationOut(msgspec.Struct):
+    application_id: str
+    node_id: str
+    level: int
+    comment: str
+    given_at: str
+    followed_up_at: str | None
+    followed_up_by: str | None
+    follow_up: str
+
+
+class ActionOut(msgspec.Struct):
+    id: int
+    at: str
+    actor: str
+    action: str
+    target: str
+    detail: str
+
+
+class AlertOut(msgspec.Struct):
+    id: int
+    kind: str
+    node_id: str | None
+    message: str
+    created_at: str
+
+
+class QuarantineOut(msgspec.Struct):
+    """A batch or message refused and kept aside (its raw bytes stay in the database)."""
+
+    id: int
+    node_id: str | None
+    subject: str
+    reason: str
+    detail: str
+    received_at: str
+    size: int  # of the raw bytes
+
+
+class DashboardOut(msgspec.Struct):
+    """The operator's home in figures (definitions: docs/operations.md)."""
+
+    nodes: list[dict[str, Any]]
+    nodes_behind: list[str]
+    county: dict[str, Any]
+    townships: list[dict[str, Any]]
+    late_cases: list[dict[str, Any]]
+    fees: list[dict[str, Any]]
+    complaints_open: list[dict[str, Any]]
+    poor_evaluations_open: list[dict[str, Any]]
+    catalog_version: int
+    hub_nats_connected: bool
+
+
+def shaped(kind: type[Any], value: Any) -> Any:
+    """``value`` (a model, a dict) as the response struct ``kind``: its fields only."""
+    return msgspec.convert(value.model_dump() if hasattr(value, "model_dump") else dict(value), kind)

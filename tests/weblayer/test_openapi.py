@@ -1,0 +1,50 @@
+"""The OpenAPI documents say what the APIs do (issue 18 finding 7): JSON handlers returned dicts,
+so there were no response schemas, no 4xx or application/problem+json responses and no security
+scheme, and the pages were listed as if they were API."""
+
+from __future__ import annotations
+
+import pytest
+
+METHODS = {"get", "post", "put", "delete", "patch"}
+OPEN = {("post", "/api/login"), ("get", "/api/health")}
+PUBLIC = {  # what anybody may call: nothing else is reached without a token
+    "node_client": OPEN | {("get", "/api/status"), ("post", "/api/licences/verify")},
+    "hub_client": OPEN
+    | {
+        ("get", "/api/public/progress"),
+        ("get", "/api/public/decisions"),
+        ("get", "/api/catalog"),
+        ("get", "/api/enrolment/ca"),
+        ("post", "/api/enrolment"),  # the enrolment code is the credential
+        ("get", "/api/nodes/{node_id}/history"),  # the restore token is the credential
+    },
+}
+
+
+@pytest.mark.parametrize("app", ["node_client", "hub_client"])
+def test_every_operation_documents_its_problems_and_its_token(app, request):
+    doc = request.getfixturevalue(app).get("/api/schema/openapi.json").json()
+    assert doc["components"]["securitySchemes"]["bearer"] == {"type": "http", "scheme": "bearer", "description": "POST /api/login 返回的 token"}
+    assert all(path.startswith("/api/") for path in doc["paths"])  # the pages are not API
+    operations = [(method, path, op) for path, item in doc["paths"].items() for method, op in item.items() if method in METHODS]
+    assert len(operations) > 15
+    for _, path, op in operations:
+        for status in ("400", "401", "404", "409", "429", "500"):
+            assert op["responses"][status]["content"]["application/problem+json"]["schema"] == {"$ref": "#/components/schemas/Problem"}, (
+                path,
+                status,
+            )
+    assert {(method, path) for method, path, op in operations if op.get("security") != [{"bearer": []}]} == PUBLIC[app]
+    assert doc["paths"]["/api/health"]["get"]["responses"]["200"]["content"]["application/json"]["schema"] == {
+        "$ref": "#/components/schemas/HealthOut"
+    }
+
+
+def test_a_case_is_a_typed_allow_list_with_masked_ids(node_client):
+    doc = node_client.get("/api/schema/openapi.json").json()
+    listed = doc["paths"]["/api/applications"]["get"]["responses"]["200"]["content"]["application/json"]["schema"]
+    assert listed == {"type": "array", "items": {"$ref": "#/components/schemas/ApplicationOut"}}
+    fields = set(doc["components"]["schemas"]["ApplicationOut"]["properties"])
+    assert {"receipt_no", "status_text", "applicant_id_number", "supplement"} <= fields
+    assert not fields & {"supplement_json", "agent_password", "token_hash"}
