@@ -425,17 +425,84 @@ class QuarantineOut(msgspec.Struct):
     size: int  # of the raw bytes
 
 
+class NodeHealthOut(NodeOut, kw_only=True):
+    township: str
+    silent: bool
+    behind: bool
+    reasons: list[str]  # why it counts as behind, in Chinese
+    quarantined: int
+    held: int
+    alerts: int
+    clock_skewed: bool
+
+
+class AreaFeesOut(msgspec.Struct):
+    cash_collected_fen: int
+    cash_refunded_fen: int
+    cash_remitted_fen: int
+    cash_outstanding_fen: int
+    epay_collected_fen: int
+
+
+class AreaOut(msgspec.Struct):
+    """A township's figures, or the county's (definitions: docs/operations.md)."""
+
+    name: str
+    cases: dict[str, int]  # by status
+    total: int
+    concluded: int
+    on_time: int
+    on_time_rate: float | None
+    overdue_open: int
+    yellow_open: int
+    handed_over: int
+    at_most_one_trip: int
+    at_most_one_trip_rate: float | None
+    zero_trips: int
+    zero_trips_rate: float | None
+    fees: AreaFeesOut
+
+
+class LateCaseOut(msgspec.Struct):
+    id: str
+    receipt_no: str
+    item_name: str
+    department: str
+    node_id: str
+    status: str
+    card: str  # yellow, red
+    due: str
+    remaining_working_days: int
+    clock: str  # pre_review, decision
+
+
+class NodeFeesOut(msgspec.Struct):
+    node_id: str
+    cash_collected_fen: int
+    cash_refunded_fen: int
+    epay_collected_fen: int
+    cash_remitted_fen: int
+    cash_outstanding_fen: int
+    closes_with_discrepancy: int
+    all_reached_county: bool
+
+
+class OpenComplaintOut(ComplaintOut):
+    overdue: bool  # 24 hours from its filing at the window
+    due_at: str
+
+
 class DashboardOut(msgspec.Struct):
     """The operator's home in figures (definitions: docs/operations.md)."""
 
-    nodes: list[dict[str, Any]]
+    nodes: list[NodeHealthOut]
     nodes_behind: list[str]
-    county: dict[str, Any]
-    townships: list[dict[str, Any]]
-    late_cases: list[dict[str, Any]]
-    fees: list[dict[str, Any]]
-    complaints_open: list[dict[str, Any]]
-    poor_evaluations_open: list[dict[str, Any]]
+    county: AreaOut
+    townships: list[AreaOut]
+    late_cases: list[LateCaseOut]
+    fees: list[NodeFeesOut]
+    complaints_open: list[OpenComplaintOut]
+    poor_evaluations_open: list[EvaluationOut]
     catalog_version: int
     hub_nats_connected: bool
 
