@@ -116,8 +116,8 @@ def app_config(
     return {
         "route_handlers": routers,
         "dependencies": {name: Provide(_constant(value), sync_to_thread=False, use_cache=True) for name, value in values.items()},
-        "state": State(values),
-        "on_startup": [_fresh_allow],  # the same values, for the middleware, guards and tests
+        "state": State(values),  # the same values, for the middleware, guards and tests
+        "on_startup": [_fresh_allow],
         "exception_handlers": exception_handlers(log),  # what fails before a router is chosen (no such path)
         "template_config": TemplateConfig(directory=[templates, SHARED_TEMPLATES], engine=JinjaTemplateEngine, engine_callback=_register_filters),
         "csrf_config": CSRFConfig(secret=web_secret(data_dir), exclude=[API_ONLY], cookie_httponly=True),
