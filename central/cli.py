@@ -69,7 +69,7 @@ def audit_verify(settings: Settings) -> int:
 
 
 def serve(settings: Settings) -> None:
-    import uvicorn
+    from weblayer.serving import serve as serve_app
 
     from .app import create_app
 
@@ -79,9 +79,7 @@ def serve(settings: Settings) -> None:
         if not cert.exists() or not key.exists():
             raise SystemExit(f"{cert} not found: run `yiwang hub init --dir {settings.data_dir} --nats-name <this machine's name>` first")
         certfile, keyfile = str(cert), str(key)
-    uvicorn.run(
-        create_app(settings), host=settings.host, port=settings.port, log_level="info", access_log=False, ssl_certfile=certfile, ssl_keyfile=keyfile
-    )
+    serve_app(create_app(settings), settings.host, settings.port, certfile, keyfile)
 
 
 def worker(settings: Settings) -> int:

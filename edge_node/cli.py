@@ -40,14 +40,12 @@ def main(argv: list[str] | None = None) -> int:
     except ValueError as exc:
         parser.error(str(exc))
     if args.command == "serve":
-        import uvicorn
+        from weblayer.serving import serve as serve_app
 
         from .app import create_app
 
         cert, key = (str(settings.tls_cert), str(settings.tls_key)) if settings.tls_cert else (None, None)
-        uvicorn.run(
-            create_app(settings), host=settings.host, port=settings.port, log_level="info", access_log=False, ssl_certfile=cert, ssl_keyfile=key
-        )
+        serve_app(create_app(settings), settings.host, settings.port, cert, key)
     else:
         from .auth import add_user
         from .store import Store

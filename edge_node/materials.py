@@ -25,6 +25,7 @@ from sync_protocol import MATERIALS_ATTACHED, MAX_BLOB_BYTES, format_time, parse
 from weblayer.errors import InvalidInput, NotFound
 
 from . import photos
+from .intake import person_name
 from .store import Store, add_outbox, utcnow
 
 log = logging.getLogger("yiwang.node.materials")
@@ -147,6 +148,7 @@ def attach_material(
     store: Store, blobs_dir: Path, application_id: str, material: str, filename: str, content: bytes, agent: Mapping[str, str]
 ) -> dict[str, Any]:
     """Add a material to an existing application (e.g. a supplement)."""
+    material = person_name(material, "material", "材料名称")  # printed on the clerk's page and the slip
     upload = prepare_upload(material, filename, content)
     if store.one("SELECT 1 FROM applications WHERE id = ?", (application_id,)) is None:
         raise NotFound("没有找到这个办件")

@@ -33,7 +33,10 @@ class StatementLine:
 
 
 def parse_statement(text: str) -> list[StatementLine]:
-    rows = list(csv.reader(io.StringIO(text.lstrip("\ufeff"))))
+    try:
+        rows = list(csv.reader(io.StringIO(text.lstrip("\ufeff"))))
+    except csv.Error as exc:  # a field over 128 KiB, a NUL byte: not a provider's statement
+        raise InvalidInput(f"对账单不是有效的 CSV 文件（{exc}），请从支付平台重新导出", field="file") from None
     if not rows:
         raise InvalidInput("对账单是空的", field="file")
     header = [h.strip() for h in rows[0]]

@@ -36,6 +36,7 @@ Items = Annotated[list[Line], msgspec.Meta(max_length=MAX_ITEMS)]
 _TYPES = {"int": "整数", "str": "文本", "bool": "true 或 false", "array": "列表", "object": "对象", "float": "数字", "null": "null"}
 _EXPECTED = re.compile(r"Expected `([^`]+)`, got `([^`]+)`")
 _LONGEST = re.compile(r"Expected `(\w+)` of length <= (\d+)")
+_MISSING = re.compile(r"Object missing required field `(\w+)`")
 _AT = re.compile(r" - at `\$\.?([^`]*)`$")
 
 
@@ -62,8 +63,12 @@ def _message(error: msgspec.ValidationError) -> tuple[str, str | None]:
     text = str(error)
     at = _AT.search(text)
     field = at.group(1) if at else None
-    expected, longest = _EXPECTED.search(text), _LONGEST.search(text)
-    if longest:
+    expected, longest, missing = _EXPECTED.search(text), _LONGEST.search(text), _MISSING.search(text)
+    if missing:
+        return f"请求内容不符合要求：缺少必填字段 {missing.group(1)}", missing.group(1)
+    if "out of range" in text:
+        what = "数值超出范围"
+    elif longest:
         what = f"最多 {longest.group(2)} {'个字' if longest.group(1) == 'str' else '项'}，请精简后再提交"
     elif expected:
         want, got = (_TYPES.get(t.split(" ")[0], t) for t in expected.groups())
@@ -87,5 +92,5 @@ async def strict_json(request: Request[Any, Any, Any]) -> None:
     except msgspec.ValidationError as exc:
         message, field = _message(exc)
         raise InvalidInput(message, field=field) from None
-    except msgspec.DecodeError:
+    except (msgspec.DecodeError, RecursionError):  # RecursionError: JSON nested a thousand deep
         raise InvalidInput("请求体不是有效的 JSON") from None

@@ -33,6 +33,7 @@ STATUS_TEXT = {
 }
 CSRF_FAILED = "页面已过期或来源不明（CSRF 校验失败），请刷新页面后重试"
 INVALID_INPUT = "请求内容不符合要求，请检查必填项和格式"
+BAD_ENCODING = "请求中有无法识别的文字（应为 UTF-8 编码），请检查后重新提交"
 INTERNAL = "系统内部错误，请记下编号并联系县级运维人员：{ref}"
 
 AnyRequest = Request[Any, Any, Any]
@@ -94,9 +95,20 @@ def exception_handlers(log: logging.Logger, where: str = "app") -> dict[int | ty
         response.headers["Retry-After"] = str(exc.retry_after_s)
         return response
 
+    def handle_bad_encoding(request: AnyRequest, exc: UnicodeDecodeError) -> Response[Any]:
+        """Form or multipart text that is not UTF-8: Litestar's form parser (CSRF reads every form
+        first) lets the UnicodeDecodeError out, which was a 500 anybody could cause."""
+        return render(request, 400, "invalid-input", BAD_ENCODING)
+
     def handle_unexpected(request: AnyRequest, exc: Exception) -> Response[Any]:
         ref = uuid.uuid4().hex[:12]
         log.exception("unexpected error %s on %s %s", ref, request.method, request.url.path)
         return render(request, 500, "internal", INTERNAL.format(ref=ref), reference=ref)
 
-    return {TooManyAttempts: handle_too_many, ServiceError: handle_service_error, HTTPException: handle_http_exception, Exception: handle_unexpected}
+    return {
+        TooManyAttempts: handle_too_many,
+        ServiceError: handle_service_error,
+        HTTPException: handle_http_exception,
+        UnicodeDecodeError: handle_bad_encoding,
+        Exception: handle_unexpected,
+    }

@@ -30,8 +30,8 @@ MAX_KEYS = 10_000
 
 
 def client_address(request: Request[Any, Any, Any]) -> str:
-    """The address a login came from (the proxy's, behind one: the county's front end is expected
-    to sit on the hub's own machine, see docs/operations.md)."""
+    """The address a login came from: the connection's, or the client's as a trusted reverse proxy
+    forwards it (``YIWANG_TRUSTED_PROXY``, weblayer.serving.trusted_proxy; docs/operations.md)."""
     return request.client.host if request.client else ""
 
 

@@ -15,6 +15,7 @@ from sqlmodel import Session, col, select
 
 from sync_protocol import ca_fingerprint, department_consumer, department_inbox_prefix, department_subject, verify_key_to_text
 from weblayer.auth import PUBLIC, LoginIn, api_log_in, requires_role
+from weblayer.display import mask_id
 from weblayer.errors import Conflict, InvalidInput, NotAuthenticated, NotFound
 from weblayer.site import SiteDep
 from weblayer.throttle import client_address
@@ -35,6 +36,7 @@ from .. import (
     supervision,
     workdays,
 )
+from ..db import transaction
 from ..models import Alert, Application, Complaint, Department, Evaluation, Licence, Node, Quarantine
 from .context import Ctx, HubContext, HubRequest
 from .schemas import (
@@ -255,10 +257,15 @@ class CaseApi(Controller):
         return material_file(ctx, user, application_id, sha256)
 
     @get("/licences", sync_to_thread=True)
-    def api_licences(self, ctx: Ctx, holder_id: FromQuery[str]) -> list[LicenceOut]:
-        """The licence library for one holder (so a later application can reuse a result)."""
-        with Session(ctx.engine) as session:
-            return [shaped(LicenceOut, lic) for lic in session.exec(select(Licence).where(Licence.holder_id == holder_id.strip().upper())).all()]
+    def api_licences(self, request: HubRequest, ctx: Ctx, holder_id: FromQuery[str]) -> list[LicenceOut]:
+        """The licence library for one holder (so a later application can reuse a result). The
+        answer carries the holder's full ID, so each lookup is in the action log, as a view of
+        the full ID on a case is (the log keeps the ID masked)."""
+        holder = holder_id.strip().upper()
+        with transaction(ctx.engine) as session:
+            found = [shaped(LicenceOut, lic) for lic in session.exec(select(Licence).where(Licence.holder_id == holder)).all()]
+            actions.record_action(session, request.user, "licence.looked_up", mask_id(holder), found=len(found))
+        return found
 
     @get("/departments", sync_to_thread=True)
     def api_departments(self, ctx: Ctx) -> list[DepartmentOut]:

@@ -141,12 +141,12 @@ class ApplicationsApi(Controller):
     @post("/{application_id:str}/materials", sync_to_thread=True, status_code=201, request_max_body_size=MAX_UPLOAD)
     def attach(self, request: NodeRequest, ctx: Ctx, application_id: FromPath[str], data: MultipartBody[dict[str, Any]]) -> MaterialOut:
         """multipart/form-data: ``material`` (its name, e.g. 居民身份证) and ``file`` (JPG, PNG or PDF)."""
-        upload = data.get("file")
+        upload, material = data.get("file"), data.get("material", "")
         if not isinstance(upload, UploadFile):
             raise InvalidInput("请选择要上传的文件", field="file")
-        row = materials.attach_material(
-            ctx.store, ctx.blobs_dir, application_id, str(data.get("material", "")), upload.filename or "", upload.file.read(), request.user
-        )
+        if not isinstance(material, str):
+            raise InvalidInput("材料名称应为文字，不是文件", field="material")
+        row = materials.attach_material(ctx.store, ctx.blobs_dir, application_id, material, upload.filename or "", upload.file.read(), request.user)
         ctx.sync.wake_uplink()
         return shaped(MaterialOut, row)
 

@@ -229,3 +229,13 @@ def test_the_case_page_shows_the_full_id_to_the_deciding_clerk_on_request(client
     token = re.search(r'name="_csrf_token" value="([^"]+)"', shown.text).group(1)
     revealed = client.post("/cases/app1/id-number", data={"_csrf_token": token})
     assert revealed.status_code == 200 and "11010519491231002X" in revealed.text and "记入操作日志" in revealed.text
+
+
+def test_a_licence_lookup_by_resident_id_is_in_the_action_log(client):
+    """The licence library answers with the holder's full ID: like a view of the full ID on a
+    case, each lookup is logged, with the ID masked in the log (adversarial pass, issue 18)."""
+    clerk = {"Authorization": "Bearer " + client.post("/api/login", json={"username": "clerk-mzj", "password": "pw"}).json()["token"]}
+    assert client.get("/api/licences", params={"holder_id": "11010519491231002x"}, headers=clerk).json() == []
+    operator = {"Authorization": "Bearer " + client.post("/api/login", json={"username": "operator", "password": "op-pass"}).json()["token"]}
+    entry = next(a for a in client.get("/api/actions", headers=operator).json() if a["action"] == "licence.looked_up")
+    assert entry["actor"] == "clerk-mzj" and "11010519491231002X" not in entry["target"] and entry["target"].endswith("002X")

@@ -101,3 +101,16 @@ def test_an_unencodable_event_between_two_others_is_set_aside_and_not_stamped_wi
     assert [r.data["application_id"] for r in batch.records] == [first["id"], second["id"]]
     row = store.one("SELECT batch_seq, set_aside FROM outbox WHERE id = 'float'")
     assert row["batch_seq"] is None and row["set_aside"].startswith("UnencodableValue")
+
+
+def test_a_statement_with_a_giant_field_or_a_name_that_reorders_text_is_refused(client):
+    """Adversarial pass, issue 18: a CSV field over 128 KiB was a 500 at reconcile (csv.Error), and
+    a right-to-left override in a name was accepted, printing a different name on the slip."""
+    auth = {"Authorization": "Bearer " + client.post("/api/login", json={"username": "agent", "password": "pw"}).json()["token"]}
+    statement = ('"' + "x" * 200_000 + "\n").encode()
+    answer = client.post("/api/fees/reconcile", data={"method": "unionpay"}, files={"file": ("s.csv", statement, "text/csv")}, headers=auth)
+    assert answer.status_code == 400 and answer.json()["field"] == "file" and "CSV" in answer.json()["detail"]
+    for name in ("a\u202eb", "\u2067张三"):
+        refused = client.post("/api/applications", json=FORM | {"applicant_name": name}, headers=auth)
+        assert refused.status_code == 400 and refused.json()["field"] == "applicant_name" and "方向" in refused.json()["detail"]
+    assert client.get("/api/applications", headers=auth).json() == []
