@@ -35,6 +35,17 @@ DECISIONS = {"approve": "approved", "deny": "denied"}
 OPEN = ("received", "accepted", "supplement_requested")
 PRE_REVIEW_DAYS = 2  # 预审：收到申请后 2 个工作日内决定是否受理
 MAX_REASON = 500
+# a case's states as clerks, operators and the point read them (pages, refusals)
+STATUS_TEXT = {
+    "received": "待受理",
+    "accepted": "已受理",
+    "not_accepted": "不予受理",
+    "approved": "已批准",
+    "denied": "不予批准",
+    "delivered": "已送达",
+    "dispatched": "已寄出",
+    "supplement_requested": "待补正",
+}
 CONCLUDED_TEXT = {"approved": "准予许可（批准）", "denied": "不予许可", "not_accepted": "不予受理"}
 
 
@@ -134,7 +145,7 @@ def _case(session: Session, user: User, application_id: str, statuses: tuple[str
     if lead and app.department != user.department:
         raise Forbidden("受理、不予受理和补正由牵头部门办理")
     if app.status not in statuses:
-        raise Conflict(f"这个办件当前状态（{app.status}）{refusal}")
+        raise Conflict(f"这个办件当前状态（{STATUS_TEXT.get(app.status, app.status)}）{refusal}")
     return app
 
 

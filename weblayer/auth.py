@@ -11,14 +11,13 @@ import asyncio
 from collections.abc import Callable
 from typing import Any
 
-import msgspec
 from litestar import Request
 from litestar.connection import ASGIConnection
 from litestar.handlers.base import BaseRouteHandler
 from litestar.middleware import AbstractAuthenticationMiddleware, AuthenticationResult, DefineMiddleware
 from litestar.types import ASGIApp
 
-from .decoding import Line
+from .decoding import Body, Line
 from .errors import Forbidden, NotAuthenticated
 from .site import Site
 from .throttle import client_address
@@ -29,7 +28,7 @@ PUBLIC = "public"  # a handler's (or controller's) opt key: no session needed
 EXPIRED = "登录已失效，请重新登录"
 
 
-class LoginIn(msgspec.Struct):
+class LoginIn(Body):
     username: Line
     password: Line
 

@@ -23,7 +23,7 @@ from litestar.params import BodyKwarg
 
 from .errors import InvalidInput, ServiceError
 
-__all__ = ["MAX_ITEMS", "Items", "Line", "Text", "UnsupportedMediaType", "strict_json"]
+__all__ = ["MAX_ITEMS", "Body", "Items", "Line", "Text", "UnsupportedMediaType", "strict_json"]
 
 MAX_LINE = 200  # a name, a code, a number, a reference
 MAX_TEXT = 4000  # free text: a reason, a note, a complaint (the domain allows 500 to 2,000)
@@ -36,11 +36,17 @@ Items = Annotated[list[Line], msgspec.Meta(max_length=MAX_ITEMS)]
 _TYPES = {"int": "整数", "str": "文本", "bool": "true 或 false", "array": "列表", "object": "对象", "float": "数字", "null": "null"}
 _EXPECTED = re.compile(r"Expected `([^`]+)`, got `([^`]+)`")
 _LONGEST = re.compile(r"Expected `(\w+)` of length <= (\d+)")
+_UNKNOWN = re.compile(r"Object contains unknown field `(\w+)`")
 _MISSING = re.compile(r"Object missing required field `(\w+)`")
 _AT = re.compile(r" - at `\$\.?([^`]*)`$")
 
 
 _decoders: weakref.WeakKeyDictionary[Callable[..., Any], msgspec.json.Decoder[Any] | None] = weakref.WeakKeyDictionary()  # by handler function
+
+
+class Body(msgspec.Struct, forbid_unknown_fields=True):
+    """A request body: a field the API does not know is refused, naming it, instead of ignored
+    (a typo such as ``materials_check`` was read as no materials at all)."""
 
 
 class UnsupportedMediaType(ServiceError):
@@ -66,6 +72,8 @@ def _message(error: msgspec.ValidationError) -> tuple[str, str | None]:
     expected, longest, missing = _EXPECTED.search(text), _LONGEST.search(text), _MISSING.search(text)
     if missing:
         return f"请求内容不符合要求：缺少必填字段 {missing.group(1)}", missing.group(1)
+    if unknown := _UNKNOWN.search(text):
+        return f"请求内容不符合要求：没有 {unknown.group(1)} 这个字段，请核对字段名", unknown.group(1)
     if "out of range" in text:
         what = "数值超出范围"
     elif longest:

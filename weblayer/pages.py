@@ -54,6 +54,16 @@ def _login_page(site: Site, status_code: int, error: str | None, username: str) 
     return site.render("login.html", status_code, user=None, error=error, username=username, login_heading=site.login_heading)
 
 
+def _checked(site: Site, licence: str) -> Template:
+    result, error = None, None
+    if licence.strip():
+        try:
+            result = site.verify_licence(licence)
+        except ServiceError as exc:
+            error = exc.message
+    return site.render("verify.html", user=None, licence=licence, result=result, error=error)
+
+
 class CitizenPages(Controller):
     """No login: checking an e-licence, a case's progress (each app answers from its own data;
     the node's offline)."""
@@ -61,14 +71,15 @@ class CitizenPages(Controller):
     opt = {PUBLIC: True}
 
     @get("/verify", sync_to_thread=True)
-    def verify(self, site: SiteDep, licence: FromQuery[str] = "") -> Template:
-        result, error = None, None
-        if licence.strip():
-            try:
-                result = site.verify_licence(licence)
-            except ServiceError as exc:
-                error = exc.message
-        return site.render("verify.html", user=None, licence=licence, result=result, error=error)
+    def verify_form(self, site: SiteDep, licence: FromQuery[str] = "") -> Template:
+        """The form; a licence in the query (a link printed before the form was posted) is still checked."""
+        return _checked(site, licence)
+
+    @post("/verify", sync_to_thread=True, status_code=200)
+    def verify(self, site: SiteDep, data: URLEncodedBody[dict[str, str]]) -> Template:
+        """Posted, so the licence text, which holds the holder's full ID, stays out of URLs (browser
+        history, proxy logs)."""
+        return _checked(site, data.get("licence", ""))
 
     @get("/progress", sync_to_thread=True)
     def progress(self, request: Request[Any, Any, Any], site: SiteDep, receipt_no: FromQuery[str] = "", id_last4: FromQuery[str] = "") -> Template:

@@ -19,6 +19,7 @@ from weblayer.errors import Conflict, InvalidInput
 from weblayer.throttle import Throttle, login_throttle, lookup_throttle
 
 from .. import auth, natsauth, public
+from ..approval import STATUS_TEXT
 from ..models import User
 from ..settings import Settings
 from ..sync import HubSync
@@ -103,16 +104,6 @@ class HubSite:
         return public.progress(self.ctx.engine, receipt_no, id_last4)
 
 
-STATUS_TEXT = {
-    "received": "待受理",
-    "accepted": "已受理",
-    "not_accepted": "不予受理",
-    "approved": "已批准",
-    "denied": "不予批准",
-    "delivered": "已送达",
-    "dispatched": "已寄出",
-    "supplement_requested": "待补正",
-}
 TASK_TEXT = {"pending": "待审批", "approved": "同意", "denied": "不同意", "closed": "已终止"}
 
 

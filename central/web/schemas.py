@@ -10,63 +10,63 @@ from typing import Any
 
 import msgspec
 
-from weblayer.decoding import Items, Line, Text
+from weblayer.decoding import Body, Items, Line, Text
 from weblayer.display import mask_id
 
 from ..models import Application
 
 
-class DecisionIn(msgspec.Struct):
+class DecisionIn(Body):
     decision: Line
     reason: Text = ""
 
 
-class SupplementIn(msgspec.Struct):
+class SupplementIn(Body):
     missing: Items
 
 
-class EnrolmentCodeIn(msgspec.Struct):
+class EnrolmentCodeIn(Body):
     node_id: Line
     name: Line
     kind: Line
     parent: Line | None = None
 
 
-class RevokeIn(msgspec.Struct):
+class RevokeIn(Body):
     reason: Text
 
 
-class LinkModeIn(msgspec.Struct):
+class LinkModeIn(Body):
     metered: bool
     hours: Line = ""  # "HH-HH", Beijing time: when files may go while metered ("" = only on request)
 
 
-class EnrolmentIn(msgspec.Struct):
+class EnrolmentIn(Body):
     code: Line
     public_key: Line
     nats_public_key: Line
 
 
-class CalendarIn(msgspec.Struct):
+class CalendarIn(Body):
     year: int
     holidays: Items
     workdays: Items = []
 
 
-class NotAcceptIn(msgspec.Struct):
+class NotAcceptIn(Body):
     reason: Text
 
 
-class IntegrationIn(msgspec.Struct):
+class IntegrationIn(Body):
     integration: Line
     nats_public_key: Line | None = None
 
 
-class AnswerIn(msgspec.Struct):
+class AnswerIn(Body):
     answer: Text
 
 
-class FollowUpIn(msgspec.Struct):
+class FollowUpIn(Body):
     follow_up: Text
 
 

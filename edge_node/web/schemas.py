@@ -9,7 +9,7 @@ from typing import Annotated, Any
 
 import msgspec
 
-from weblayer.decoding import MAX_ITEMS, Items, Line, Text
+from weblayer.decoding import MAX_ITEMS, Body, Items, Line, Text
 from weblayer.display import mask_id
 
 from .. import cases
@@ -19,7 +19,7 @@ Licence = Annotated[str, msgspec.Meta(max_length=LICENCE_TEXT)]
 SIGNATURE_B64 = 4 * 1024 * 1024  # a signature drawn on the screen, as base64 PNG
 
 
-class ApplicationIn(msgspec.Struct):
+class ApplicationIn(Body):
     item_code: Line
     applicant_name: Line
     applicant_id_number: Line
@@ -34,49 +34,49 @@ class ApplicationIn(msgspec.Struct):
     licences: Annotated[dict[Line, Licence], msgspec.Meta(max_length=MAX_ITEMS)] = {}
 
 
-class SecondPersonIn(msgspec.Struct):
+class SecondPersonIn(Body):
     reason: Text
     approver: Line
     approver_password: Line
     amount_fen: int | None = None  # refunds only
 
 
-class CloseIn(msgspec.Struct):
+class CloseIn(Body):
     cash_counted_fen: int
     note: Text = ""
 
 
-class RemittanceIn(msgspec.Struct):
+class RemittanceIn(Body):
     close_ids: Items
     amount_fen: int
     bank_reference: Line
 
 
-class PickupIn(msgspec.Struct):
+class PickupIn(Body):
     collector_name: Line
     collector_id_number: Line = ""
 
 
-class OnTheSpotIn(msgspec.Struct):
+class OnTheSpotIn(Body):
     decision: Line
     reason: Text = ""
 
 
-class LicenceIn(msgspec.Struct):
+class LicenceIn(Body):
     text: Licence
 
 
-class DispatchIn(msgspec.Struct):
+class DispatchIn(Body):
     courier: Line
     tracking_no: Line
 
 
-class EvaluationIn(msgspec.Struct):
+class EvaluationIn(Body):
     level: int
     comment: Text = ""
 
 
-class ComplaintIn(msgspec.Struct):
+class ComplaintIn(Body):
     text: Text
     application_id: Line = ""
     contact: Line = ""

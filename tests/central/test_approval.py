@@ -96,7 +96,7 @@ def test_not_accepting_needs_a_reason_and_closes_the_case(hub):
     assert state(hub, "app1") == ("not_accepted", {"mzj": "closed"})
     [(kind, data)] = downlink(hub)
     assert kind == "application.not_accepted" and data["reason"] == "申请人未满80周岁，不属于本事项受理范围" and data["by"] == "王敏"
-    with pytest.raises(Conflict):
+    with pytest.raises(Conflict, match="当前状态（不予受理）"):  # the state in Chinese, not "not_accepted"
         approval.accept(hub, mzj, "app1")
 
 

@@ -62,3 +62,13 @@ def test_strings_and_lists_are_bounded_at_the_edge(node_client, hub_client):
     year = {"year": 2027, "holidays": ["2027-01-01"] * (MAX_ITEMS + 1)}
     refused(hub_client.post("/api/calendar", json=year, headers=operator), field="holidays")
     refused(hub_client.post("/api/login", json={"username": "operator", "password": "x" * 1_000_000}), field="password")
+
+
+def test_a_field_the_api_does_not_know_is_refused_by_name(node_client):
+    """A typo was ignored: ``materials_check`` read as no materials ticked, and the answer blamed
+    missing materials instead of the field (new-user pass, issue 18)."""
+    agent = bearer(node_client, "agent", "pw")
+    form = {"item_code": "RS-001", "applicant_name": "张三", "applicant_id_number": "11010519491231002X", "materials_check": ["居民身份证"]}
+    body = refused(node_client.post("/api/applications", json=form, headers=agent), field="materials_check")
+    assert body["detail"] == "请求内容不符合要求：没有 materials_check 这个字段，请核对字段名"
+    assert node_client.get("/api/applications", headers=agent).json() == []

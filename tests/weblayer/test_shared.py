@@ -6,6 +6,7 @@ the same 500). Read from the source, and rendered by both real apps."""
 from __future__ import annotations
 
 import ast
+import re
 from pathlib import Path
 
 import weblayer
@@ -62,3 +63,16 @@ def test_a_method_not_allowed_and_options_say_which_methods_are(node_client, hub
     token = node_client.post("/api/login", json={"username": "agent", "password": "pw"}).json()["token"]
     options = node_client.options("/api/applications", headers={"Authorization": f"Bearer {token}"})
     assert options.status_code == 204 and options.headers["allow"] == "GET, OPTIONS, POST"
+
+
+def test_an_e_licence_is_checked_by_a_posted_form_so_no_url_holds_its_id(node_client, hub_client):
+    """The node's 离线核验 was a link with the whole licence in its query, and the licence holds the
+    holder's full ID: it stayed in browser history (new-user pass, issue 18)."""
+    node = (ROOT / "edge_node" / "web" / "templates" / "case.html").read_text(encoding="utf-8")
+    assert "/verify?licence" not in node and 'action="/verify"' in node
+    for client in (node_client, hub_client):
+        form = client.get("/verify").text
+        assert 'method="post" action="/verify"' in form
+        token = re.search(r'name="_csrf_token" value="([^"]+)"', form).group(1)
+        answer = client.post("/verify", data={"licence": "YWL1.not-a-licence", "_csrf_token": token})
+        assert answer.status_code == 200 and "无效" in answer.text
