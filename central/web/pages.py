@@ -116,8 +116,8 @@ def _slip(ctx: HubContext, code: str, node_id: str, expires: str, replacement: b
 
 
 class HomePages(Controller):
-    @get("/", sync_to_thread=True)
-    def home(self, request: HubRequest, ctx: Ctx) -> Response:
+    @get("/", sync_to_thread=False)
+    def home(self, request: HubRequest) -> Response:
         return Redirect("/dashboard" if request.user.role == "operator" else "/queue")
 
 
@@ -322,7 +322,7 @@ class PublicPages(Controller):
     opt = {PUBLIC: True}
 
     @get("/publicity", sync_to_thread=True)
-    def publicity_page(self, request: HubRequest, ctx: Ctx) -> Template:
+    def publicity_page(self, ctx: Ctx) -> Template:
         """Public: 结果公示 of the last 90 days, without personal data."""
         return page("publicity.html", user=None, rows=public.publicity(ctx.engine), days=public.PUBLICITY_DAYS)
 

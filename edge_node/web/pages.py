@@ -213,7 +213,7 @@ class ApplicationPages(Controller):
         return page(ctx, "authorisation.html", user=user, app=app, signed=signed, signature=cases.SIGNATURE)
 
     @get("/applications/{application_id:str}/materials/{sha256:str}", sync_to_thread=True, media_type="application/octet-stream")
-    def material_file(self, request: NodeRequest, ctx: Ctx, application_id: FromPath[str], sha256: FromPath[str]) -> File:
+    def material_file(self, ctx: Ctx, application_id: FromPath[str], sha256: FromPath[str]) -> File:
         found = next((m for m in materials.list_materials(ctx.store, ctx.blobs_dir, application_id) if m["sha256"] == sha256), None)
         if found is None:
             raise NotFound("这个办件没有这份材料")
@@ -256,12 +256,11 @@ class ApplicationPages(Controller):
 
     @post("/applications/{application_id:str}/pickup", sync_to_thread=True)
     def pickup(self, request: NodeRequest, ctx: Ctx, application_id: FromPath[str], data: URLEncodedBody[dict[str, str]]) -> Response:
-        store = ctx.store
         return _handover(
             ctx,
             request.user,
             application_id,
-            lambda user: cases.record_pickup(store, application_id, data.get("collector_name", ""), user, data.get("collector_id_number", "")),
+            lambda user: cases.record_pickup(ctx.store, application_id, data.get("collector_name", ""), user, data.get("collector_id_number", "")),
         )
 
     @post("/applications/{application_id:str}/supplement", sync_to_thread=True, request_max_body_size=MAX_INTAKE_BODY)
@@ -281,21 +280,18 @@ class ApplicationPages(Controller):
 
     @post("/applications/{application_id:str}/dispatch", sync_to_thread=True)
     def dispatch(self, request: NodeRequest, ctx: Ctx, application_id: FromPath[str], data: URLEncodedBody[dict[str, str]]) -> Response:
-        store = ctx.store
         return _handover(
             ctx,
             request.user,
             application_id,
-            lambda user: cases.record_dispatch(store, application_id, data.get("courier", ""), data.get("tracking_no", ""), user),
+            lambda user: cases.record_dispatch(ctx.store, application_id, data.get("courier", ""), data.get("tracking_no", ""), user),
         )
 
     @post("/applications/{application_id:str}/evaluation", sync_to_thread=True)
     def evaluate(self, request: NodeRequest, ctx: Ctx, application_id: FromPath[str], data: URLEncodedBody[dict[str, str]]) -> Response:
-        store = ctx.store
-
         def act(user: dict[str, str]) -> None:
             level = data.get("level", "")
-            cases.record_evaluation(store, application_id, int(level) if level.isdigit() else 0, data.get("comment", ""))
+            cases.record_evaluation(ctx.store, application_id, int(level) if level.isdigit() else 0, data.get("comment", ""))
 
         return _handover(ctx, request.user, application_id, act)
 
