@@ -9,13 +9,14 @@ their heartbeat.
 from __future__ import annotations
 
 import json
+import re
 from importlib.resources import files
 from typing import Any
 
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, func, select
 
-from sync_protocol import CATALOG_VERSION
+from sync_protocol import CATALOG_VERSION, form_problem
 from weblayer.errors import InvalidInput
 
 from .actions import record_action
@@ -26,6 +27,20 @@ from .models import CatalogItem, CatalogVersion, Department, Node, User
 
 LEVELS = {"village": "村级可办", "township": "乡镇可办"}
 SERVICE_OBJECTS = {"natural": "自然人", "legal": "法人", "both": "自然人和法人"}
+ACCEPTS = {"county": "县级部门受理", "township": "乡镇受理（委托）"}
+# (key, allowed values with the default first, label): the service guide's closed lists
+ENUMS = (
+    ("level", tuple(LEVELS), "办理层级"),
+    ("service_object", tuple(SERVICE_OBJECTS), "服务对象"),
+    ("accepts", tuple(ACCEPTS), "受理层级"),
+)
+MATERIAL_ENUMS = (
+    ("original_or_copy", ("原件", "复印件", "原件和复印件", "原件核验")),
+    ("format", ("纸质", "电子", "纸质或电子")),
+)
+# the shape of the national basic catalog's basic code (GB/T 39554.1): item type letters
+# (XK 行政许可, JF 行政给付, QR 行政确认, GG 公共服务, QT 其他, JL 行政奖励 …), main item, sub item
+BASIC_CODE = re.compile(r"^(XK|JF|QR|GG|QT|JL|CF|QZ|ZS|CJ)\d{8}$")
 
 
 def sample_catalog() -> dict[str, Any]:
@@ -147,11 +162,19 @@ def validate_item(item: dict[str, Any], known_departments: set[str]) -> dict[str
     materials = item.get("materials", [])
     if not isinstance(materials, list) or not all(isinstance(m, dict) and isinstance(m.get("name"), str) and m["name"].strip() for m in materials):
         raise InvalidInput("申请材料应为材料名称的列表", field="materials")
-    if item.get("level", "village") not in LEVELS:
-        raise InvalidInput("办理层级只能是村级或乡镇", field="level")
-    if item.get("service_object", "natural") not in SERVICE_OBJECTS:
-        raise InvalidInput("服务对象只能是自然人、法人或两者", field="service_object")
-    clean = {k: v for k, v in item.items() if k not in ("note", "department_name")}
+    for key, allowed, label in ENUMS:
+        if item.get(key, allowed[0]) not in allowed:
+            raise InvalidInput(f"{label}只能是{'、'.join(str(a) for a in allowed)}", field=key)
+    basic_code = item.get("basic_code", "")
+    if basic_code and not (isinstance(basic_code, str) and BASIC_CODE.match(basic_code)):
+        raise InvalidInput("基本编码应为 2 位事项类型字母加 8 位数字，如 JF00012000（国家政务服务事项基本目录编码的形式）", field="basic_code")
+    form = item.get("form")
+    if form is not None and (problem := form_problem(form)):
+        raise InvalidInput(f"申请表定义有误：{problem}", field="form")
+    stages = item.get("stages")
+    if stages is not None and (problem := _stages_problem(stages, known_departments)):
+        raise InvalidInput(problem, field="stages")
+    clean = {k: v for k, v in item.items() if k not in ("note", "department_name") and not (k in ("form", "withdrawn") and not v)}
     clean.update(
         {
             "code": code,
@@ -160,24 +183,51 @@ def validate_item(item: dict[str, Any], known_departments: set[str]) -> dict[str
             "departments": list(dict.fromkeys(departments_)),
             "time_limit_days": whole("time_limit_days", "承诺办结时限（工作日）", 1, 365),
             "fee_fen": whole("fee_fen", "收费金额（分）", 0, 10_000_000),
-            "level": item.get("level", "village"),
             "instant": bool(item.get("instant", False)),
-            "service_object": item.get("service_object", "natural"),
+            "proxy": bool(item.get("proxy", True)),
             "legal_basis": text("legal_basis", "设定依据", required=False, limit=1000),
             "conditions": text("conditions", "受理条件", required=False, limit=1000),
-            "materials": [
-                {
-                    k: v
-                    for k, v in (("name", m["name"].strip()), ("shared", bool(m.get("shared", False))), ("licence_item", m.get("licence_item")))
-                    if v is not None
-                }
-                for m in materials
-            ],
+            "materials": [_material(m, i) for i, m in enumerate(materials)],
         }
+        | {key: item.get(key, allowed[0]) for key, allowed, _ in ENUMS}
     )
+    if "statutory_days" in item and whole("statutory_days", "法定办结时限（工作日）", 1, 365) < clean["time_limit_days"]:
+        raise InvalidInput("承诺办结时限不能长于法定办结时限", field="time_limit_days")
     if len(clean["departments"]) == 1:
         clean.pop("departments")
     return clean
+
+
+def _material(m: dict[str, Any], i: int) -> dict[str, Any]:
+    """One material as published: its name and the guide's attributes, each checked."""
+    where = f"materials.{i}"
+    for key, allowed in MATERIAL_ENUMS:
+        if key in m and m[key] not in allowed:
+            raise InvalidInput(f"材料“{m['name']}”的{key}只能是{'、'.join(allowed)}", field=where)
+    copies = m.get("copies", 0)
+    if isinstance(copies, bool) or not isinstance(copies, int) or not 0 <= copies <= 20:
+        raise InvalidInput(f"材料“{m['name']}”的份数应为 0 到 20", field=where)
+    if any(not isinstance(m.get(k, ""), str) or len(m.get(k, "")) > 500 for k in ("basis", "sample")):
+        raise InvalidInput(f"材料“{m['name']}”的依据和样表说明应为文字（不超过 500 字）", field=where)
+    kept = {k: m[k] for k in ("basis", "original_or_copy", "copies", "format", "sample") if k in m}
+    return (
+        {"name": m["name"].strip(), "shared": bool(m.get("shared", False))}
+        | kept
+        | ({"licence_item": m["licence_item"]} if m.get("licence_item") else {})
+    )
+
+
+def _stages_problem(stages: object, known_departments: set[str]) -> str | None:
+    """Why ``stages`` is no procedure: a list of {name, by}, by "township" or county departments."""
+    if not isinstance(stages, list) or not stages:
+        return "办理环节应为列表，每个环节含名称和办理主体"
+    for i, stage in enumerate(stages):
+        by = stage.get("by") if isinstance(stage, dict) else None
+        if not isinstance(stage, dict) or not isinstance(stage.get("name"), str) or not stage["name"].strip():
+            return f"第 {i + 1} 个办理环节须有名称"
+        if by != "township" and not (isinstance(by, list) and by and all(d in known_departments for d in by)):
+            return f"办理环节“{stage['name']}”的办理主体应为 township（乡镇）或已登记的县级部门列表"
+    return None
 
 
 def publish_item(engine: Engine, operator: User, item: dict[str, Any], note: str = "") -> dict[str, Any]:
@@ -210,7 +260,7 @@ def materials_from_form(form: dict[str, Any]) -> list[dict[str, Any]]:
     return materials
 
 
-def item_from_form(form: dict[str, Any], departments_: list[str]) -> dict[str, Any]:
+def item_from_form(form: dict[str, Any], departments_: list[str], existing: dict[str, Any] | None = None) -> dict[str, Any]:
     """The edit page's fields as an item for ``validate_item`` (the fee is typed in yuan)."""
     from decimal import Decimal, InvalidOperation
 
@@ -225,7 +275,13 @@ def item_from_form(form: dict[str, Any], departments_: list[str]) -> dict[str, A
 
     materials = materials_from_form(form)
     lead = str(form.get("department", ""))
-    return {
+    was = {m["name"]: m for m in (existing or {}).get("materials", []) if isinstance(m, dict)}
+    try:
+        schema = json.loads(form["form_json"]) if str(form.get("form_json", "")).strip() else None
+    except ValueError:
+        raise InvalidInput("申请表定义不是有效的 JSON", field="form") from None
+    # what the page does not show (the guide's other elements, a material's attributes) is kept
+    return (existing or {}) | {
         "code": str(form.get("code", "")),
         "name": form.get("name", ""),
         "departments": [lead] + [d for d in departments_ if d != lead] if lead else departments_,
@@ -236,7 +292,10 @@ def item_from_form(form: dict[str, Any], departments_: list[str]) -> dict[str, A
         "service_object": form.get("service_object", "natural"),
         "legal_basis": form.get("legal_basis", ""),
         "conditions": form.get("conditions", ""),
-        "materials": materials,
+        "materials": [{k: v for k, v in was.get(m["name"], {}).items() if k != "licence_item"} | m for m in materials],
+        "proxy": form.get("in_person") != "1",
+        "withdrawn": form.get("withdrawn") == "1",
+        "form": schema,
         "keywords": [k for k in str(form.get("keywords", "")).replace("，", " ").replace(",", " ").split() if k],
     }
 

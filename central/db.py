@@ -200,6 +200,14 @@ def _m10_integrity(conn: Connection) -> None:
         conn.execute(text("DELETE FROM blob WHERE complete_at IS NULL"))
 
 
+def _m11_forms(conn: Connection) -> None:
+    """The item's application form as the point filled it in, and why it fails the form of the
+    catalog version the point ran, if it does (the clerk sees both)."""
+    _add_column(conn, "application", "form_json VARCHAR NOT NULL DEFAULT '{}'")
+    _add_column(conn, "application", "intake_problem VARCHAR NOT NULL DEFAULT ''")
+    _add_column(conn, "application", "form_version INTEGER NOT NULL DEFAULT 0")
+
+
 # Numbered migrations for databases made by an older version. A new database gets the current
 # tables from create_all and starts at the latest version; version 1 is the first release's schema.
 MIGRATIONS: list[Callable[[Connection], None]] = [
@@ -212,6 +220,7 @@ MIGRATIONS: list[Callable[[Connection], None]] = [
     _m8_material_receipts,
     _m9_link_status,
     _m10_integrity,
+    _m11_forms,
 ]
 LATEST = 1 + len(MIGRATIONS)
 

@@ -51,7 +51,7 @@ from sync_protocol import (
     verify_key_to_text,
 )
 
-from . import ownership
+from . import forms, ownership
 from .actions import record_action
 from .approval import departments_of, tasks_of
 from .clock import utcnow
@@ -309,6 +309,15 @@ def _apply(session: Session, node: Node, records: tuple[Record, ...], now: str) 
             "submitted_at": record.at,
             "received_at": now,
         }
+        form = forms.form_for(session, item, data.get("catalog_version"))
+        if form["fields"] or data.get("form"):  # checked again, as the point did, against the form it filled in
+            row["form_json"] = json.dumps(data.get("form") or {}, ensure_ascii=False)
+            row["intake_problem"] = forms.problem_of(form, data.get("form"))
+            row["form_version"] = data.get("catalog_version") or 0
+        if wrong := forms.taken_in_wrongly(item, node.kind, bool(row["proxy_agent"])):
+            row["intake_problem"] = "；".join(p for p in (wrong, row.get("intake_problem", "")) if p)
+            # its own software refuses this: the point's software or its agent is not what it should be
+            session.add(Alert(kind="intake.out_of_scope", node_id=node.id, created_at=now, message=f"{node.name} 收件 {data['receipt_no']}：{wrong}"))
         apps.append(row)
         tasks.extend({"application_id": row["id"], "department": department} for department in departments)
         if integrated.intersection(departments):  # a department system hears of it (rare: build the objects)

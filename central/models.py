@@ -144,6 +144,9 @@ class Application(SQLModel, table=True):
     supplement_rounds: int = 0
     handover: str = ""  # "" | "pickup" | "courier"
     handed_to_applicant: bool = False
+    form_json: str = "{}"  # the item's application form as filled in at the point (sync_protocol check_form)
+    form_version: int = 0  # the catalog version whose form it is (0: the point did not say)
+    intake_problem: str = ""  # why the form fails the catalog version the point ran, if it does: the clerk decides
 
 
 class ApprovalTask(SQLModel, table=True):

@@ -28,6 +28,7 @@ from sync_protocol import (
 )
 from weblayer.errors import Conflict, Forbidden, InvalidInput, NotFound
 
+from . import forms
 from .catalog import item_from_row, required_materials
 from .fees import check_payment, collect_fee, yuan
 from .intake import person_name, validate_intake, validate_resident_id
@@ -78,6 +79,7 @@ def submit_application(
     checked: Sequence[str] = (),
     payment: tuple[str, str] | None = None,
     licences: Sequence[Mapping[str, str]] = (),
+    point_kind: str = "village",
 ) -> dict[str, Any]:
     """Validate everything first, then write the application, its materials and their outbox
     events in one transaction. (Files are stored content-addressed before it; an orphan file
@@ -85,12 +87,15 @@ def submit_application(
     items = {row["code"]: row for row in store.query("SELECT * FROM catalog_items")}
     claimed = items.get(str(form.get("item_code") or "").strip())
     intake = validate_intake(form, set(items), legal_person=claimed is not None and item_from_row(claimed).get("service_object") == "legal")
+    if refusal := intake_refusal(item_from_row(items[intake.item_code]), point_kind, intake.by_proxy):
+        raise refusal  # before the fee: a point that may not take the item in may not charge for it
     fee_fen = items[intake.item_code]["fee_fen"]
     if fee_fen:  # the fee comes from the catalog, never from the form
         if payment is None:
             raise InvalidInput(f"本事项收费 {yuan(fee_fen)} 元：请选择收费方式", field="payment_method")
         check_payment(fee_fen, *payment)
     item = items[intake.item_code]
+    filled = forms.check(item_from_row(item), form.get("form"))
     if len(checked) > MAX_CHECKED or any(len(name) > MAX_NAME_CHARS for name in checked):
         raise InvalidInput(f"核验材料清单无效：最多 {MAX_CHECKED} 项，每项最多 {MAX_NAME_CHARS} 个字", field="materials_checked")
     seen = set(checked) | {name for name, _, _ in uploads} | {lic["material"] for lic in licences}
@@ -124,6 +129,8 @@ def submit_application(
             "status": "submitted",
             "created_at": now,
             "materials_checked": json.dumps(list(checked), ensure_ascii=False),
+            "form_json": json.dumps(filled, ensure_ascii=False),
+            "catalog_version": int(get_meta(conn, "catalog_version", "0")),
         }
         conn.execute(f"INSERT INTO applications ({', '.join(app)}) VALUES ({', '.join('?' * len(app))})", tuple(app.values()))
         add_outbox(
@@ -131,7 +138,8 @@ def submit_application(
             APPLICATION_RECEIVED,
             {k: app[k] for k in ("receipt_no", "item_code", "item_name", "applicant_name", "applicant_id_number", "applicant_phone", "proxy_agent")}
             | {"application_id": app["id"], "agent": agent["username"], "materials_checked": list(checked)}
-            | ({"licences": [dict(lic) for lic in licences]} if licences else {}),
+            | ({"licences": [dict(lic) for lic in licences]} if licences else {})
+            | ({"form": filled, "catalog_version": app["catalog_version"]} if filled else {}),
             at=now,
         )
         for name, file in stored:
@@ -139,6 +147,20 @@ def submit_application(
         if fee_fen:
             app["fee_receipt"] = collect_fee(conn, fee_fen, payment[0], payment[1], intake.applicant_name, agent, app["id"], intake.item_code)  # type: ignore[index]
     return app
+
+
+def intake_refusal(item: Mapping[str, Any], point_kind: str, by_proxy: bool) -> InvalidInput | None:
+    """Why, naming the field, when this point may not take the item in this way: a township item at a village
+    point (the catalog's handling level), a proxy for an item the person must attend in person."""
+    if item.get("withdrawn"):
+        return InvalidInput(f"“{item['name']}”已停用，暂不受理：请告知申请人，或咨询县政务服务中心", field="item_code")
+    if item.get("level") == "township" and point_kind != "township":
+        return InvalidInput(
+            f"“{item['name']}”须到乡镇便民服务中心办理，村代办点不能收件（也不能代收费用）：请告知申请人到乡镇办理", field="item_code"
+        )
+    if by_proxy and item.get("proxy") is False:
+        return InvalidInput(f"“{item['name']}”须申请人本人到场（现场采集照片、指纹或签名），不能代办", field="by_proxy")
+    return None
 
 
 def checked_materials(item: Mapping[str, Any], form: Mapping[str, Any]) -> list[str]:

@@ -243,6 +243,13 @@ def _m14_set_aside(db: Database) -> None:
     db.table("outbox").add_column("set_aside", str)
 
 
+def _m15_forms(db: Database) -> None:
+    # the item's application form as filled in (sync_protocol check_form), and the catalog
+    # version it was checked against
+    db.table("applications").add_column("form_json", str, not_null_default="{}")
+    db.table("applications").add_column("catalog_version", int, not_null_default=0)
+
+
 MIGRATIONS: list[Callable[[Database], None]] = [
     _m1_initial,
     _m2_resends,
@@ -258,6 +265,7 @@ MIGRATIONS: list[Callable[[Database], None]] = [
     _m12_material_originals,
     _m13_requested_files,
     _m14_set_aside,
+    _m15_forms,
 ]
 
 

@@ -27,6 +27,7 @@ from ._errors import (
     UnsupportedVersion,
 )
 from ._feed import FEED_KEY_HEADER, FEED_SIGNATURE_HEADER, sign_feed, verify_feed
+from ._forms import FIELD_TYPES, RELATIONS, FormInvalid, birth_date, check_form, form_problem
 from ._keys import FINGERPRINT_PATTERN, ca_fingerprint, signing_key_from_text, signing_key_to_text, verify_key_from_text, verify_key_to_text
 from ._licence import LICENCE_PREFIX, open_licence, seal_licence
 from ._nats import (
@@ -135,6 +136,7 @@ __all__ = [
     "FEE_REFUNDED",
     "FEE_REMITTED",
     "FEE_VOIDED",
+    "FIELD_TYPES",
     "FINGERPRINT_PATTERN",
     "GENESIS",
     "GENESIS_HEAD",
@@ -157,6 +159,7 @@ __all__ = [
     "NODE_STATUS_FIELDS",
     "PROTOCOL_VERSION",
     "RECORD_SPECS",
+    "RELATIONS",
     "RELOADS",
     "RELOAD_GAP_S",
     "RESEND_REQUEST",
@@ -174,6 +177,7 @@ __all__ = [
     "Direction",
     "Duplicate",
     "Fork",
+    "FormInvalid",
     "Gap",
     "IngestCursor",
     "LinkMeter",
@@ -191,10 +195,12 @@ __all__ = [
     "Verdict",
     "batch_hash",
     "batch_message_id",
+    "birth_date",
     "blob_from_subject",
     "blob_subject",
     "ca_fingerprint",
     "canonical_bytes",
+    "check_form",
     "compress_body",
     "consumer_request_subject",
     "decode_body",
@@ -204,6 +210,7 @@ __all__ = [
     "downlink_consumer",
     "downlink_subject",
     "encode_body",
+    "form_problem",
     "format_time",
     "inbox_prefix",
     "inflate_body",

@@ -97,7 +97,15 @@ RECORD_SPECS: dict[str, RecordSpec] = {
             "applicant_id_number": str,
             "agent": str,
         },
-        {"item_name": str, "applicant_phone": str, "proxy_agent": str, "materials_checked": list, "licences": list},
+        {
+            "item_name": str,
+            "applicant_phone": str,
+            "proxy_agent": str,
+            "materials_checked": list,
+            "licences": list,
+            "form": dict,  # the item's application form as filled in (_forms.check_form)
+            "catalog_version": int,  # the catalog the node ran: the hub checks the form against that version's
+        },
         max_bytes=MAX_APPLICATION_BYTES,
     ),
     MATERIALS_ATTACHED: _spec("up", {"application_id": str, "material": str, "sha256": str, "size": int, "media_type": str}, {"filename": str}),

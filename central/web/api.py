@@ -29,6 +29,7 @@ from .. import (
     departments,
     enrolment,
     fees,
+    forms,
     history,
     nodes,
     originals,
@@ -60,6 +61,7 @@ from .schemas import (
     EvaluationOut,
     FeeSummaryOut,
     FollowUpIn,
+    FormOut,
     HealthOut,
     HistoryOut,
     IdNumberOut,
@@ -240,10 +242,12 @@ class CaseApi(Controller):
         app = approval.get_application(ctx.engine, user, application_id)
         with Session(ctx.engine) as session:
             materials = blobs.materials_of(session, application_id)
+            form = forms.case_form(session, app, workdays.today())
         tasks = approval.case_tasks(ctx.engine, application_id)
         licences = approval.licences_used(ctx.engine, app)
         return CaseOut(
             **msgspec.structs.asdict(application_out(app)),
+            form=msgspec.convert(form, FormOut),
             materials=[shaped(MaterialOut, m) for m in materials],
             materials_complete=all(m["arrived"] for m in materials),
             tasks=[shaped(TaskOut, t) for t in tasks],

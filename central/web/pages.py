@@ -15,7 +15,7 @@ from weblayer.auth import PUBLIC, requires_role
 from weblayer.display import qr_svg
 from weblayer.errors import NotFound, ServiceError
 
-from .. import actions, approval, blobs, catalog, dashboard, enrolment, metrics, originals, public, supervision, workdays
+from .. import actions, approval, blobs, catalog, dashboard, enrolment, forms, metrics, originals, public, supervision, workdays
 from .. import nodes as node_admin
 from ..models import Alert, Application, Node
 from .api import material_file
@@ -30,6 +30,7 @@ def _case_page(
         materials = blobs.materials_of(session, application_id)
         requested = originals.requests_of(session, application_id)
         point = session.get(Node, app.node_id)
+        form = forms.case_form(session, app, workdays.today(), reveal=full_id is not None)
     tasks = approval.case_tasks(ctx.engine, application_id)
     own = next((t for t in tasks if t["department"] == user.department), None)
     return page(
@@ -46,6 +47,7 @@ def _case_page(
         original_suffix=originals.SUFFIX,
         point=point,
         full_id=full_id,
+        form=form,
     )
 
 
@@ -239,7 +241,7 @@ class CatalogPages(Controller):
         user = request.user
         chosen = [code for code in catalog.departments(ctx.engine) if data.get(f"dept_{code}") == "1" or data.get("department") == code]
         try:
-            item = catalog.item_from_form(data, chosen)
+            item = catalog.item_from_form(data, chosen, catalog.item_for_edit(ctx.engine, str(data.get("code", ""))))
             published = catalog.publish_item(ctx.engine, user, item, data.get("note", ""))
         except ServiceError as exc:
             return _item_page(

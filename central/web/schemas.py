@@ -174,7 +174,29 @@ class LicenceUsedOut(msgspec.Struct):
     application_id: str | None
 
 
+class FormFieldOut(msgspec.Struct):
+    name: str
+    label: str
+    type: str  # sync_protocol FIELD_TYPES; money is fen, people's rows carry an age and a masked id_number
+    value: Any  # "" when left empty
+
+
+class FormHintOut(msgspec.Struct):
+    label: str
+    met: bool | None  # None: cannot be computed from what the form holds
+    detail: str
+
+
+class FormOut(msgspec.Struct):
+    """The item's application form as the point filled it in; hints for the clerk, not decisions."""
+
+    fields: list[FormFieldOut]
+    hints: list[FormHintOut]
+    problem: str  # why the form fails the catalog version the point ran, or ""
+
+
 class CaseOut(ApplicationOut):
+    form: FormOut
     materials: list[MaterialOut]
     materials_complete: bool
     tasks: list[TaskOut]

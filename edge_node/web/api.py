@@ -101,7 +101,15 @@ class ApplicationsApi(Controller):
             item = catalog.get_item(ctx.store, data.item_code.strip())
             licences = cases.licences_in_place(ctx.store, ctx.identity.hub_key, item, data.applicant_id_number.strip().upper(), data.licences)
         app = cases.submit_application(
-            ctx.store, form, request.user, ctx.blobs_dir, uploads, checked=data.materials_checked, payment=payment, licences=licences
+            ctx.store,
+            form,
+            request.user,
+            ctx.blobs_dir,
+            uploads,
+            checked=data.materials_checked,
+            payment=payment,
+            licences=licences,
+            point_kind=ctx.identity.kind,
         )
         ctx.sync.wake_uplink()
         return application_out(app)

@@ -11,10 +11,11 @@ from litestar.datastructures import UploadFile
 from litestar.params import FromPath, FromQuery, MultipartBody, URLEncodedBody
 from litestar.response import File, Redirect, Response, Template
 
+from sync_protocol import RELATIONS
 from weblayer.display import qr_svg
 from weblayer.errors import InvalidInput, NotFound, ServiceError
 
-from .. import cases, catalog, fees, materials, reconcile, rotation
+from .. import cases, catalog, fees, forms, materials, reconcile, rotation
 from ..intake import validate_credit_code, validate_resident_id
 from .api import supplement_from_form
 from .context import Ctx, NodeContext, NodeRequest, page
@@ -42,6 +43,9 @@ def _intake_page(
         error=error,
         known=known,
         by_licence=by_licence,
+        relations=RELATIONS,
+        refusal=cases.intake_refusal(item, ctx.identity.kind, False),
+        people_rows=forms.people_rows(form),
     )
 
 
@@ -180,6 +184,9 @@ class ApplicationPages(Controller):
         ]
         photo = data.get("authorisation_photo")
         try:
+            by_proxy = str(form.get("by_proxy", "")).lower() in ("1", "on", "true", "yes")
+            if refusal := cases.intake_refusal(item, ctx.identity.kind, by_proxy):  # before anything is checked or noticed
+                raise refusal
             if str(form.get("by_proxy", "")).lower() in ("1", "on", "true", "yes"):
                 uploads += cases.authorisation_uploads(
                     str(form.get("signature") or ""),
@@ -195,8 +202,12 @@ class ApplicationPages(Controller):
             if missing:
                 notice = cases.issue_notice(ctx.store, form, item, missing, user)
                 return page(ctx, "notice.html", user=user, notice=notice, item=item)
+            # after the notice: a citizen told what to bring need not have the whole form filled in first
+            form["form"] = forms.check(item, forms.values_from_post(item, form))
             payment = (str(form.get("payment_method") or ""), str(form.get("payment_reference") or "")) if item["fee_fen"] else None
-            app = cases.submit_application(ctx.store, form, user, ctx.blobs_dir, uploads, cases.checked_materials(item, form), payment, licences)
+            app = cases.submit_application(
+                ctx.store, form, user, ctx.blobs_dir, uploads, cases.checked_materials(item, form), payment, licences, ctx.identity.kind
+            )
         except ServiceError as exc:
             return _intake_page(ctx, user, item, form, exc)
         ctx.sync.wake_uplink()

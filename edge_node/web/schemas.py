@@ -32,6 +32,9 @@ class ApplicationIn(Body):
     payment_reference: Line = ""
     # material -> e-licence number this point holds, or a licence's full text
     licences: Annotated[dict[Line, Licence], msgspec.Meta(max_length=MAX_ITEMS)] = {}
+    # the item's application form (申请表), field name -> value as the catalog's form defines it
+    # (sync_protocol check_form: money in fen, a list of people as objects); checked at once
+    form: Annotated[dict[Line, Any], msgspec.Meta(max_length=MAX_ITEMS)] = {}
 
 
 class SecondPersonIn(Body):

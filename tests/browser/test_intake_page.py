@@ -70,6 +70,12 @@ def test_agent_runs_the_intake_wizard(federation: LocalFederation, browser: Brow
     page.check("#have_0")
     page.set_input_files("#file_1", files=[{"name": "授权书.jpg", "mimeType": "image/jpeg", "buffer": PHOTO}])
     page.check("#have_2")
+    page.fill("[name='f.address']", "青山镇上村三组")  # the item's own application form (申请表)
+    page.fill("[name='f.reason']", "因病致贫")
+    page.fill("[name='f.members.0.name']", "张秀英")
+    page.select_option("[name='f.members.0.relation']", "本人")
+    page.fill("[name='f.members.0.id_number']", resident_id(7))
+    page.fill("[name='f.members.0.income_fen']", "300")
     page.check("#by_proxy")
     expect(page.locator("#review-applicant")).to_contain_text("张秀英")  # ④ read back before submitting
     expect(page.locator("#review-materials")).to_contain_text("家庭经济状况核对授权书（已拍照）")

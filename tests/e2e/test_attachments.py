@@ -17,7 +17,7 @@ from edge_node import blobs, link, materials, photos
 from provisioning.federation import LocalFederation
 from sync_protocol import uplink_subject
 from tests.support.api import Api
-from tests.support.builders import AGENT, checked, resident_id
+from tests.support.builders import AGENT, checked, household, resident_id
 from tests.support.federation import running_village
 from tests.support.nodes import UploadLink, blob_complete, offline_case
 from tests.support.polling import eventually, run_async
@@ -89,7 +89,13 @@ def test_materials_uploaded_at_the_window_reach_the_clerk_and_leave_the_laptop(f
     clerk = Api(federation.hub_url, "clerk-mzj", federation.password)
     app = agent.post(
         "/api/applications",
-        json={"item_code": "MZ-001", "materials_checked": checked("MZ-001"), "applicant_name": "李桂芳", "applicant_id_number": resident_id(6)},
+        json={
+            "item_code": "MZ-001",
+            "materials_checked": checked("MZ-001"),
+            "applicant_name": "李桂芳",
+            "applicant_id_number": resident_id(6),
+            "form": household(6),
+        },
     ).json()
     taken = images.photo(6, (2400, 1800))  # the photo as taken; the node sends it optimised
     photo, _ = photos.optimise(taken, "image/jpeg")

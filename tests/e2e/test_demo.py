@@ -16,7 +16,7 @@ import pytest
 
 from provisioning.federation import free_port
 from tests.support.api import Api
-from tests.support.builders import checked, resident_id
+from tests.support.builders import checked, household, resident_id
 from tests.support.polling import eventually
 
 pytestmark = pytest.mark.e2e
@@ -99,6 +99,7 @@ def test_the_demo_survives_its_nats_and_restarts_what_died(tmp_path: Path):
                     "materials_checked": checked("MZ-001"),
                     "applicant_name": f"离线{n}",
                     "applicant_id_number": resident_id(900 + n),
+                    "form": household(900 + n, f"离线{n}"),
                 },
             )
             assert response.status_code == 201, response.text

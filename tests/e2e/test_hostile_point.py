@@ -20,7 +20,7 @@ from edge_node.settings import Settings
 from provisioning.federation import LocalFederation
 from sync_protocol import BLOB_OFFSET_HEADER, BLOB_SIZE_HEADER, blob_subject, status_subject
 from tests.support.api import Api
-from tests.support.builders import AGENT, checked, resident_id
+from tests.support.builders import AGENT, checked, household, resident_id
 from tests.support.federation import village
 from tests.support.nodes import UploadLink, blob_complete, identity, status_of
 from tests.support.polling import eventually, run_async
@@ -91,7 +91,10 @@ def test_another_points_chunk_for_the_same_file_does_not_hide_this_points_own(fe
         await fine.close()
 
     app = cases.submit_application(
-        store, {"item_code": "MZ-001", "applicant_name": "李桂芳", "applicant_id_number": resident_id(55)}, AGENT, checked=checked("MZ-001")
+        store,
+        {"item_code": "MZ-001", "applicant_name": "李桂芳", "applicant_id_number": resident_id(55), "form": household(55)},
+        AGENT,
+        checked=checked("MZ-001"),
     )
     materials.attach_material(store, settings.blobs_dir, app["id"], "家庭经济状况核对授权书", "form.pdf", form, AGENT)
     run_async(squat())

@@ -13,7 +13,7 @@ import pytest
 from provisioning.federation import LocalFederation
 from sync_protocol import BLOB_STREAM, DOWNLINK_STREAM, UPLINK_STREAM
 from tests.support.api import Api
-from tests.support.builders import checked, resident_id
+from tests.support.builders import checked, household, resident_id
 from tests.support.federation import village
 from tests.support.polling import eventually, run_async
 
@@ -92,6 +92,7 @@ def test_an_idle_point_costs_nothing_and_the_streams_empty_after_work(federation
                 "materials_checked": checked("MZ-001"),
                 "applicant_name": f"申请人{n}",
                 "applicant_id_number": resident_id(500 + n),
+                "form": household(500 + n, f"申请人{n}"),
             },
         )
         assert response.status_code == 201, response.text

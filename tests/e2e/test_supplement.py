@@ -8,7 +8,7 @@ import pytest
 
 from provisioning.federation import LocalFederation
 from tests.support.api import Api
-from tests.support.builders import resident_id
+from tests.support.builders import household, resident_id
 from tests.support.federation import running_village
 from tests.support.polling import eventually
 
@@ -26,6 +26,7 @@ def test_supplement_round_trip(federation: LocalFederation):
             "item_code": "MZ-001",
             "applicant_name": "李桂芳",
             "applicant_id_number": resident_id(11),
+            "form": household(11),
             "materials_checked": ["居民身份证", "家庭经济状况核对授权书", "家庭收入情况声明"],
         },
     ).json()

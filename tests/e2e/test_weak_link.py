@@ -14,7 +14,7 @@ import pytest
 
 from provisioning.federation import LocalFederation
 from tests.support.api import Api
-from tests.support.builders import checked, resident_id
+from tests.support.builders import checked, household, resident_id
 from tests.support.federation import village
 from tests.support.polling import eventually
 
@@ -75,6 +75,7 @@ def test_a_village_day_crosses_64_kbit_cut_every_90_s_exactly_once(federation: L
                     "materials_checked": checked("MZ-001"),
                     "applicant_name": f"村民{n:03d}",
                     "applicant_id_number": resident_id(3000 + n),
+                    "form": household(3000 + n, f"村民{n:03d}"),
                 },
             )
             assert response.status_code == 201, response.text
@@ -146,7 +147,13 @@ def test_a_silenced_link_is_seen_at_the_node_within_30_s_and_at_the_hub_within_t
         silenced = time.monotonic()
         taken = agent.post(
             "/api/applications",
-            json={"item_code": "MZ-001", "materials_checked": checked("MZ-001"), "applicant_name": "王五", "applicant_id_number": resident_id(77)},
+            json={
+                "item_code": "MZ-001",
+                "materials_checked": checked("MZ-001"),
+                "applicant_name": "王五",
+                "applicant_id_number": resident_id(77),
+                "form": household(77, "王五"),
+            },
         )
         assert taken.status_code == 201  # the window works on a dead link
         eventually(lambda: node_row()["silent"], timeout=20, what="the hub to mark the point silent")
@@ -185,7 +192,13 @@ def test_a_metered_point_sends_records_at_once_and_files_only_when_allowed(feder
         eventually(lambda: agent.get("/api/status").json()["link"]["metered"], what="the node to learn its metered mode")
         app = agent.post(
             "/api/applications",
-            json={"item_code": "MZ-001", "materials_checked": checked("MZ-001"), "applicant_name": "赵六", "applicant_id_number": resident_id(88)},
+            json={
+                "item_code": "MZ-001",
+                "materials_checked": checked("MZ-001"),
+                "applicant_name": "赵六",
+                "applicant_id_number": resident_id(88),
+                "form": household(88, "赵六"),
+            },
         ).json()
         photo = document_photo(9, lines=8)
         sent = agent.post(

@@ -33,6 +33,15 @@ def checked(item_code: str) -> list[str]:
     return [m["name"] for m in item["materials"] if not m["shared"]]
 
 
+def household(n: int, name: str = "李桂芳") -> dict[str, Any]:
+    """A filled-in 低保 (MZ-001) application form: the applicant alone, 300 yuan a month."""
+    return {
+        "address": "青山镇上村三组",
+        "reason": "因病致贫，无劳动能力",
+        "members": [{"name": name, "relation": "本人", "id_number": resident_id(n), "income_fen": 30000}],
+    }
+
+
 NODE_KEY = SigningKey(bytes(range(32)))
 HUB_KEY = SigningKey(bytes(range(5, 37)))
 T = "2026-11-23T08:00:00.000000Z"

@@ -16,7 +16,7 @@ from edge_node.settings import NodeIdentity, Settings
 from edge_node.store import Store, set_meta
 from provisioning.federation import LocalFederation
 from sync_protocol import GENESIS, MATERIAL_RECEIVED, Accepted, ChainPos, LinkMeter, Record, format_time, seal_next, seal_status
-from tests.support.builders import AGENT, CATALOG, HUB_KEY, checked, resident_id
+from tests.support.builders import AGENT, CATALOG, HUB_KEY, checked, household, resident_id
 from tests.support.federation import village
 from tests.support.polling import run_async
 
@@ -41,7 +41,10 @@ def offline_case(federation: LocalFederation, n: int):
     identity = NodeIdentity.load(settings)
     store = open_store(settings, identity)
     app = cases.submit_application(
-        store, {"item_code": "MZ-001", "applicant_name": "李桂芳", "applicant_id_number": resident_id(n)}, AGENT, checked=checked("MZ-001")
+        store,
+        {"item_code": "MZ-001", "applicant_name": "李桂芳", "applicant_id_number": resident_id(n), "form": household(n)},
+        AGENT,
+        checked=checked("MZ-001"),
     )
     return settings, identity, store, app
 
