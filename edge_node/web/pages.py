@@ -187,7 +187,7 @@ class ApplicationPages(Controller):
             by_proxy = str(form.get("by_proxy", "")).lower() in ("1", "on", "true", "yes")
             if refusal := cases.intake_refusal(item, ctx.identity.kind, by_proxy):  # before anything is checked or noticed
                 raise refusal
-            if str(form.get("by_proxy", "")).lower() in ("1", "on", "true", "yes"):
+            if by_proxy:
                 uploads += cases.authorisation_uploads(
                     str(form.get("signature") or ""),
                     (cases.AUTHORISATION, photo.filename or "", photo.file.read()) if isinstance(photo, UploadFile) and photo.filename else None,

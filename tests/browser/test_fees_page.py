@@ -26,8 +26,8 @@ def intake(page: Page, base: str, item: str, n: int, method: str, reference: str
 def test_fee_payment_void_daily_close_and_reconciliation(federation: LocalFederation, browser: Browser, tmp_path):
     spec = NodeSpec(
         "shangcun",
-        "上村代办点",
-        "village",
+        "青山镇便民服务中心",
+        "township",  # 身份证换领 (and its fee) is a township item
         free_port(),
         users=[("agent", "代办员 王秀兰", "village_agent"), ("chief", "站长 李建国", "township_staff")],
     )

@@ -131,7 +131,7 @@ class ChaosRun:
         self.specs: dict[str, NodeSpec] = {}
         self.skewed = [f"cun{nodes:02d}"]
         for n in range(1, nodes + 1):
-            spec = village(f"cun{n:02d}")
+            spec = village(f"cun{n:02d}", kind="township")  # the workload takes township items (身份证, with fees)
             self.specs[spec.node_id] = spec
             if n % 3 == 1:
                 self.slow[spec.node_id] = (self.rng.choice([64, 128, 256]), self.rng.choice([100, 200, 300]))

@@ -26,7 +26,7 @@ PHOTO = photo()
 
 
 def test_killing_the_node_during_intake_leaves_whole_applications_or_none(federation: LocalFederation):
-    spec = running_village(federation, "shangcun")
+    spec = running_village(federation, "shangcun", kind="township")  # 身份证换领 is a township item
     base = f"http://127.0.0.1:{spec.port}"
     stop = threading.Event()
     answered: list[str] = []

@@ -20,8 +20,8 @@ PHOTO = photo(format="PNG")
 def test_a_full_day_offline_then_everything_reaches_the_hub(federation: LocalFederation):
     spec = NodeSpec(
         "shangcun",
-        "上村代办点",
-        "village",
+        "青山镇便民服务中心",
+        "township",  # 身份证换领 (and its fee) is a township item
         free_port(),
         users=[("agent", "代办员 王秀兰", "village_agent"), ("chief", "站长 李建国", "township_staff")],
     )

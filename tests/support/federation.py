@@ -23,13 +23,14 @@ def running_federation(root: Path, https: bool = False) -> Iterator[LocalFederat
         fed.stop_all()
 
 
-def village(node_id: str = "shangcun") -> NodeSpec:
-    return NodeSpec(node_id, f"{node_id} 代办点", "village", free_port(), parent=None, users=[("agent", "代办员 王秀兰", AGENT_ROLE)])
+def village(node_id: str = "shangcun", kind: str = "village") -> NodeSpec:
+    """A point's spec; ``kind="township"`` for one that takes township items (身份证, with their fees)."""
+    return NodeSpec(node_id, f"{node_id} 代办点", kind, free_port(), parent=None, users=[("agent", "代办员 王秀兰", AGENT_ROLE)])
 
 
-def running_village(federation: LocalFederation, node_id: str = "shangcun") -> NodeSpec:
+def running_village(federation: LocalFederation, node_id: str = "shangcun", kind: str = "village") -> NodeSpec:
     """A village point enrolled at ``federation``'s hub and serving (its agent: ``agent``)."""
-    spec = village(node_id)
+    spec = village(node_id, kind)
     federation.enrol_node(spec)
     federation.start_node(spec)
     return spec
