@@ -36,7 +36,7 @@ from provisioning.federation import LocalFederation
 from sync_protocol import BLOB_STREAM, DOWNLINK_STREAM, UPLINK_STREAM, inflate_body
 from tests.images import document_photo
 from tests.support.api import Api
-from tests.support.builders import checked, resident_id
+from tests.support.builders import checked, household, resident_id
 from tests.support.federation import running_federation as federation
 from tests.support.federation import village
 from tests.support.shaping import ShapingProxy
@@ -92,6 +92,7 @@ def village_day(cases: int = CASES, photos: int = PHOTOS) -> dict[str, float]:
                     "materials_checked": checked("MZ-001"),
                     "applicant_name": f"村民{n}",
                     "applicant_id_number": resident_id(7000 + n),
+                    "form": household(7000 + n, f"村民{n}"),
                 },
             )
             r.raise_for_status()
