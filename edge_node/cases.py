@@ -87,7 +87,8 @@ def submit_application(
     items = {row["code"]: row for row in store.query("SELECT * FROM catalog_items")}
     claimed = items.get(str(form.get("item_code") or "").strip())
     intake = validate_intake(form, set(items), legal_person=claimed is not None and item_from_row(claimed).get("service_object") == "legal")
-    if refusal := intake_refusal(item_from_row(items[intake.item_code]), point_kind, intake.by_proxy):
+    detail = item_from_row(items[intake.item_code])  # the item as the catalog row holds it, parsed once
+    if refusal := intake_refusal(detail, point_kind, intake.by_proxy):
         raise refusal  # before the fee: a point that may not take the item in may not charge for it
     fee_fen = items[intake.item_code]["fee_fen"]
     if fee_fen:  # the fee comes from the catalog, never from the form
@@ -95,11 +96,11 @@ def submit_application(
             raise InvalidInput(f"本事项收费 {yuan(fee_fen)} 元：请选择收费方式", field="payment_method")
         check_payment(fee_fen, *payment)
     item = items[intake.item_code]
-    filled = forms.check(item_from_row(item), form.get("form"))
+    filled = forms.check(detail, form.get("form"))
     if len(checked) > MAX_CHECKED or any(len(name) > MAX_NAME_CHARS for name in checked):
         raise InvalidInput(f"核验材料清单无效：最多 {MAX_CHECKED} 项，每项最多 {MAX_NAME_CHARS} 个字", field="materials_checked")
     seen = set(checked) | {name for name, _, _ in uploads} | {lic["material"] for lic in licences}
-    missing = [m for m in required_materials(item_from_row(item)) if m not in seen]
+    missing = [m for m in required_materials(detail) if m not in seen]
     if missing:
         # the window never forwards an incomplete case: tell the applicant everything at once (一次性告知)
         raise InvalidInput(f"缺少以下材料，不能受理，请打印一次性告知书交给申请人：{'、'.join(missing)}", field="materials")
