@@ -28,31 +28,17 @@ from .db import transaction
 from .departments import notify
 from .downlink import queue_downlink
 from .models import Application, ApprovalTask, CatalogItem, Department, Licence, User
+from .ownership import Violation
+from .procedure import DECISION_ACTIONS, OPEN, STATES, move
+from .stages import TOWNSHIP, assign, at_township, case_stages, township_of
 from .workdays import Deadline, WorkCalendar, deadline_of, load_calendar
 
 ISSUER = "县级政务服务中枢"
 DECISIONS = {"approve": "approved", "deny": "denied"}
-OPEN = ("received", "accepted", "supplement_requested")
 PRE_REVIEW_DAYS = 2  # 预审：收到申请后 2 个工作日内决定是否受理
 MAX_REASON = 500
-# a case's states as clerks, operators and the point read them (pages, refusals)
-STATUS_TEXT = {
-    "received": "待受理",
-    "accepted": "已受理",
-    "not_accepted": "不予受理",
-    "approved": "已批准",
-    "denied": "不予批准",
-    "delivered": "已送达",
-    "dispatched": "已寄出",
-    "supplement_requested": "待补正",
-}
+STATUS_TEXT = STATES  # a case's states as clerks, operators and the point read them
 CONCLUDED_TEXT = {"approved": "准予许可（批准）", "denied": "不予许可", "not_accepted": "不予受理"}
-
-
-def departments_of(item: CatalogItem) -> list[str]:
-    """The departments that decide an item, lead first."""
-    named = json.loads(item.detail_json).get("departments") or []
-    return [item.department] + [d for d in named if d != item.department]
 
 
 @dataclass(frozen=True)
@@ -76,14 +62,14 @@ def time_limits(session: Session) -> dict[str, int]:
 
 
 def department_queue(engine: Engine, user: User) -> list[tuple[Application, ApprovalTask]]:
-    """The cases in which the clerk's department has a task."""
+    """The cases in which the clerk's department has a task of a stage the case has reached."""
     if user.role != "clerk" or not user.department:
         raise Forbidden("只有部门审批人员可以查看审批队列")
     with Session(engine) as session:
         rows = session.exec(
             select(Application, ApprovalTask)
             .join(ApprovalTask, col(ApprovalTask.application_id) == col(Application.id))
-            .where(ApprovalTask.department == user.department)
+            .where(ApprovalTask.department == user.department, col(ApprovalTask.stage) <= col(Application.stage))
         ).all()
         return [(a, t) for a, t in rows]
 
@@ -98,7 +84,7 @@ def queue_with_deadlines(engine: Engine, user: User) -> list[tuple[Application, 
 
 
 def _to_do(app: Application, task: ApprovalTask) -> bool:
-    return app.status in OPEN and task.status == "pending"
+    return app.status in OPEN and task.status == "pending" and task.stage == app.stage
 
 
 def tasks_of(session: Session, application_id: str) -> list[ApprovalTask]:
@@ -127,26 +113,36 @@ def reveal_id_number(engine: Engine, user: User, application_id: str) -> str:
     return app.applicant_id_number
 
 
-def case_tasks(engine: Engine, application_id: str) -> list[dict[str, str | None]]:
-    """Each department's part, with its name, for the case page."""
+def case_tasks(engine: Engine, application_id: str) -> list[dict[str, str | int | None]]:
+    """Each stage's deciders and their part, with names, in the order of the stages, for the case page."""
     with Session(engine) as session:
+        app = session.get(Application, application_id)
         names = {d.code: d.name for d in session.exec(select(Department)).all()}
-        return [t.model_dump() | {"department_name": names.get(t.department, t.department)} for t in tasks_of(session, application_id)]
+        township = township_of(session, app.node_id) if app is not None else None
+        names[TOWNSHIP] = f"乡镇（{township.name}）" if township is not None else "乡镇"
+        stages = case_stages(app) if app is not None else []
+        tasks = sorted(tasks_of(session, application_id), key=lambda t: t.stage)
+        return [
+            t.model_dump()
+            | {"department_name": names.get(t.department, t.department), "stage_name": stages[t.stage]["name"] if t.stage < len(stages) else ""}
+            for t in tasks
+        ]
 
 
-def _case(session: Session, user: User, application_id: str, statuses: tuple[str, ...], refusal: str, lead: bool) -> Application:
-    """The case, if this clerk's department may act on it now; else the reason why not."""
+def _case(session: Session, user: User, application_id: str, action: str, refusal: str, lead: bool) -> tuple[Application, str]:
+    """The case and the state ``action`` leads to, if this clerk's department may take it now;
+    else the reason why not."""
     app = session.get(Application, application_id)
     if app is None:
         raise NotFound("没有找到这个办件")
     departments = {t.department for t in tasks_of(session, application_id)}
     if user.role != "clerk" or user.department not in departments:
         raise Forbidden("只能处理本部门的办件")
-    if lead and app.department != user.department:
+    if at_township(app) and app.status in OPEN:
+        raise Conflict(f"这个办件在乡镇{case_stages(app)[app.stage]['name']}环节，由乡镇办理；县级部门待乡镇办完后处理")
+    if lead and (app.department != user.department or app.stage != 0):
         raise Forbidden("受理、不予受理和补正由牵头部门办理")
-    if app.status not in statuses:
-        raise Conflict(f"这个办件当前状态（{STATUS_TEXT.get(app.status, app.status)}）{refusal}")
-    return app
+    return app, move(app.status, action, refusal)
 
 
 def _reason(reason: str, required: str | None) -> str:
@@ -158,14 +154,18 @@ def _reason(reason: str, required: str | None) -> str:
     return reason
 
 
+def _accepted(session: Session, app: Application, by: str, by_name: str, at: str) -> None:
+    """受理: the case is taken on (by a county clerk, or a township's first stage); its point is told."""
+    app.status, app.accepted_at, app.accepted_by = move(app.status, "accept", "不能受理"), at, by
+    session.add(app)
+    queue_downlink(session, app.node_id, APPLICATION_ACCEPTED, {"application_id": app.id, "by": by_name, "at": at})
+
+
 def accept(engine: Engine, user: User, application_id: str) -> Application:
     """受理: the lead department takes the case on; the point is told."""
     with transaction(engine) as session:
-        app = _case(session, user, application_id, ("received",), "不能受理", lead=True)
-        now = utcnow()
-        app.status, app.accepted_at, app.accepted_by = "accepted", now, user.username
-        session.add(app)
-        queue_downlink(session, app.node_id, APPLICATION_ACCEPTED, {"application_id": app.id, "by": user.display_name, "at": now})
+        app, _ = _case(session, user, application_id, "accept", "不能受理", lead=True)
+        _accepted(session, app, user.username, user.display_name, utcnow())
         record_action(session, user, "case.accepted", app.id)
         notify(session, app, tasks_of(session, app.id), "case.accepted")
     return app
@@ -175,9 +175,9 @@ def not_accept(engine: Engine, user: User, application_id: str, reason: str) -> 
     """不予受理: always with the reason (不予受理说明原因); the case ends here."""
     reason = _reason(reason, "不予受理必须说明原因")
     with transaction(engine) as session:
-        app = _case(session, user, application_id, ("received",), "不能作不予受理", lead=True)
+        app, status = _case(session, user, application_id, "not_accept", "不能作不予受理", lead=True)
         now = utcnow()
-        app.status, app.decided_at, app.decided_by, app.decision_reason = "not_accepted", now, user.username, reason
+        app.status, app.decided_at, app.decided_by, app.decision_reason = status, now, user.username, reason
         app.outcome = "not_accepted"
         session.add(app)
         tasks = tasks_of(session, app.id)
@@ -198,9 +198,9 @@ def request_supplement(engine: Engine, user: User, application_id: str, missing:
     if not missing:
         raise InvalidInput("请列出需要补正的全部材料，每行一项", field="missing")
     with transaction(engine) as session:
-        app = _case(session, user, application_id, ("received",), "不能要求补正", lead=True)
+        app, status = _case(session, user, application_id, "request_supplement", "不能要求补正", lead=True)
         now = utcnow()
-        app.status = "supplement_requested"
+        app.status = status
         app.supplement_json = json.dumps(missing, ensure_ascii=False)
         session.add(app)
         queue_downlink(session, app.node_id, SUPPLEMENT_REQUESTED, {"application_id": app.id, "missing": missing, "by": user.display_name, "at": now})
@@ -237,43 +237,106 @@ def issue_licence(session: Session, app: Application, key: SigningKey, issued_at
 
 
 def decide(engine: Engine, user: User, application_id: str, decision: str, reason: str, key: SigningKey | None = None) -> Application:
-    """The clerk's department approves or denies its part; a denial must say why (不予许可说明原因)."""
+    """The clerk's department approves or denies its part of the case's current stage; a denial
+    must say why (不予许可说明原因)."""
     if decision not in DECISIONS:
         raise InvalidInput("审批结果只能是“批准”或“不予批准”", field="decision")
     reason = _reason(reason, "不予批准必须填写理由" if decision == "deny" else None)
     with transaction(engine) as session:
-        app = _case(session, user, application_id, ("received", "accepted"), "不能审批", lead=False)
+        app, _ = _case(session, user, application_id, decision, "不能审批", lead=False)
         tasks = tasks_of(session, app.id)
         task = next(t for t in tasks if t.department == user.department)
+        if task.stage > app.stage:
+            raise Conflict(f"这个办件还在{case_stages(app)[app.stage]['name']}环节，尚未到本部门的{case_stages(app)[task.stage]['name']}环节")
         if task.status != "pending":
             raise Conflict("本部门已经审批过这个办件，不能重复审批")
         now = utcnow()
         if app.status == "received":
-            if len(tasks) > 1:
+            if len([t for t in tasks if t.stage == app.stage]) > 1:
                 raise Conflict("并联审批的办件须先由牵头部门受理")
-            app.accepted_at, app.accepted_by = now, user.username
-        task.status, task.decided_at, task.decided_by, task.reason = DECISIONS[decision], now, user.username, reason
-        session.add(task)
-        record_action(session, user, f"case.{task.status}", app.id, department=task.department, reason=reason)
-        if task.status == "denied":
-            for other in tasks:
-                if other.status == "pending":
-                    other.status = "closed"
-                    session.add(other)
-        elif any(t.status == "pending" for t in tasks):
-            app.status = "accepted"  # waiting for the other departments
-            session.add(app)
-            return app
-        _conclude(session, app, tasks, now, key)
+            app.accepted_at, app.accepted_by = now, user.username  # 当场受理并办结 (a single-department first stage)
+        record_action(session, user, f"case.{DECISIONS[decision]}", app.id, department=task.department, reason=reason)
+        _decide_task(session, app, tasks, task, DECISIONS[decision], user.username, reason, now, key)
     return app
 
 
+def _decide_task(
+    session: Session,
+    app: Application,
+    tasks: list[ApprovalTask],
+    task: ApprovalTask,
+    decision: str,
+    by: str,
+    reason: str,
+    now: str,
+    key: SigningKey | None,
+) -> None:
+    """One decider's part of the current stage: a denial ends the case; the stage's last approval
+    moves it to the next stage, or concludes it after the last."""
+    task.status, task.decided_at, task.decided_by, task.reason = decision, now, by, reason
+    session.add(task)
+    if decision == "denied":
+        for other in tasks:
+            if other.status == "pending":
+                other.status = "closed"
+                session.add(other)
+        _conclude(session, app, tasks, now, key)
+        return
+    if any(t.status == "pending" and t.stage == app.stage for t in tasks):
+        app.status = move(app.status, "pass_part", "不能审批")  # waiting for the stage's other departments
+        session.add(app)
+        return
+    app.stage += 1
+    if app.stage >= len(case_stages(app)) or not any(t.stage == app.stage for t in tasks):
+        _conclude(session, app, tasks, now, key)
+        return
+    app.status = move(app.status, "pass_part", "不能审批")
+    session.add(app)
+    if at_township(app):
+        assign(session, app, now)
+    notify(session, app, tasks, "case.stage")
+
+
+def decide_township_stage(session: Session, township_id: str, data: dict, now: str) -> None:
+    """A township stage decided at ``township_id`` (a ``stage.decided`` record, or an older node's
+    ``decision.delegated``), in the ingest transaction. Refused (ownership.Violation: the sender's
+    batch stops, nothing changes) unless the sender is the case's township and the stage its own;
+    a repeat of the same decision changes nothing."""
+    app = session.get(Application, data["application_id"])
+    if app is None:
+        raise ValueError(f"stage decision for {data['application_id']}: no such case")
+    township = township_of(session, app.node_id)
+    if township is None or township.id != township_id:
+        raise Violation("not_owner", f"stage decision for {app.id}: the case is not one of this township's points'")
+    tasks = tasks_of(session, app.id)
+    task = next((t for t in tasks if t.department == TOWNSHIP and t.stage == data["stage"]), None)
+    if task is None or data["decision"] not in DECISION_ACTIONS:
+        raise ValueError(f"stage decision for {app.id}: stage {data['stage']} is not a township stage, or {data['decision']!r} is no decision")
+    if task.status != "pending":
+        if task.status == data["decision"]:
+            return  # sent again: applied once
+        raise Violation("conflict", f"stage decision for {app.id}: stage {data['stage']} was already {task.status}")
+    if app.stage != task.stage or app.status not in ("received", "accepted"):
+        raise Violation("conflict", f"stage decision for {app.id}: the case is not in that stage (stage {app.stage}, {app.status})")
+    by, at, reason = data["decided_by"], data["decided_at"], data.get("reason", "")
+    if app.status == "received" and data["decision"] == "approved" and app.stage == 0:
+        _accepted(session, app, by, by, at)  # 受理 at the township window, under the county's delegation
+    elif app.status == "received":
+        app.accepted_at, app.accepted_by = at, by
+    _decide_task(session, app, tasks, task, data["decision"], by, reason, now, None)
+    app.decided_locally = app.decided_locally or (app.status in ("approved", "denied") and task.stage == len(case_stages(app)) - 1)
+    session.add(app)
+    record_action(session, "system", f"case.township_{data['decision']}", app.id, township=township_id, stage=task.stage, by=by)
+
+
 def _conclude(session: Session, app: Application, tasks: list[ApprovalTask], now: str, key: SigningKey | None) -> None:
-    """Every department has decided (or one denied): the case's result goes down to the point."""
+    """Every stage has approved (or one part denied): the case's result goes down to the point."""
     denied = [t for t in tasks if t.status == "denied"]
     users = {u.username: u for u in session.exec(select(User).where(col(User.username).in_([t.decided_by for t in tasks if t.decided_by]))).all()}
     deciders = [t for t in (denied or tasks) if t.decided_by]
-    app.status = app.outcome = "denied" if denied else "approved"
+    app.status = move(app.status, "deny" if denied else "approve", "不能办结")
+    app.outcome = app.status
+    app.stage = len(case_stages(app)) if not denied else app.stage
     app.decided_at, app.decided_by = now, ",".join(t.decided_by or "" for t in deciders)
     app.decision_reason = "；".join(t.reason for t in deciders if t.reason)
     session.add(app)

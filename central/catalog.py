@@ -172,7 +172,7 @@ def validate_item(item: dict[str, Any], known_departments: set[str]) -> dict[str
     if form is not None and (problem := form_problem(form)):
         raise InvalidInput(f"申请表定义有误：{problem}", field="form")
     stages = item.get("stages")
-    if stages is not None and (problem := _stages_problem(stages, known_departments)):
+    if stages is not None and (problem := _stages_problem(stages, known_departments, item)):
         raise InvalidInput(problem, field="stages")
     clean = {k: v for k, v in item.items() if k not in ("note", "department_name") and not (k in ("form", "withdrawn") and not v)}
     clean.update(
@@ -217,16 +217,28 @@ def _material(m: dict[str, Any], i: int) -> dict[str, Any]:
     )
 
 
-def _stages_problem(stages: object, known_departments: set[str]) -> str | None:
-    """Why ``stages`` is no procedure: a list of {name, by}, by "township" or county departments."""
+def _stages_problem(stages: object, known_departments: set[str], item: dict[str, Any]) -> str | None:
+    """Why ``stages`` is no procedure (central/stages.py): a list of {name, by}, by "township" or
+    county departments; each decider in one stage only (a department decides a case once); the
+    township accepts (``accepts``) exactly when it has the first stage; a 即办件 is decided in one
+    township stage and nowhere else."""
     if not isinstance(stages, list) or not stages:
         return "办理环节应为列表，每个环节含名称和办理主体"
+    seen: set[str] = set()
     for i, stage in enumerate(stages):
         by = stage.get("by") if isinstance(stage, dict) else None
         if not isinstance(stage, dict) or not isinstance(stage.get("name"), str) or not stage["name"].strip():
             return f"第 {i + 1} 个办理环节须有名称"
-        if by != "township" and not (isinstance(by, list) and by and all(d in known_departments for d in by)):
+        if by != "township" and not (isinstance(by, list) and by and all(isinstance(d, str) and d in known_departments for d in by)):
             return f"办理环节“{stage['name']}”的办理主体应为 township（乡镇）或已登记的县级部门列表"
+        deciders = ["township"] if by == "township" else list(by)
+        if seen.intersection(deciders) or len(set(deciders)) < len(deciders):
+            return f"办理环节“{stage['name']}”的办理主体已在前面的环节出现：同一主体只办理一个环节（可合并为一个环节）"
+        seen.update(deciders)
+    if (item.get("accepts", "county") == "township") != (stages[0]["by"] == "township"):
+        return "乡镇受理的事项，第一个环节须由乡镇办理；县级部门受理的事项，第一个环节须由县级部门办理"
+    if item.get("instant") and (len(stages) != 1 or stages[0]["by"] != "township"):
+        return "即办件只有一个环节，由乡镇当场办结（县级部门不再审批）"
     return None
 
 

@@ -208,6 +208,14 @@ def _m11_forms(conn: Connection) -> None:
     _add_column(conn, "application", "form_version INTEGER NOT NULL DEFAULT 0")
 
 
+def _m12_stages(conn: Connection) -> None:
+    """Staged procedures: the stages a case runs (frozen when it arrives), the one it is in, and
+    each department's task's stage. Cases already held keep one stage (stage 0, [] stages)."""
+    _add_column(conn, "application", "stages_json VARCHAR NOT NULL DEFAULT '[]'")
+    _add_column(conn, "application", "stage INTEGER NOT NULL DEFAULT 0")
+    _add_column(conn, "approvaltask", "stage INTEGER NOT NULL DEFAULT 0")
+
+
 # Numbered migrations for databases made by an older version. A new database gets the current
 # tables from create_all and starts at the latest version; version 1 is the first release's schema.
 MIGRATIONS: list[Callable[[Connection], None]] = [
@@ -221,6 +229,7 @@ MIGRATIONS: list[Callable[[Connection], None]] = [
     _m9_link_status,
     _m10_integrity,
     _m11_forms,
+    _m12_stages,
 ]
 LATEST = 1 + len(MIGRATIONS)
 

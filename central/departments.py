@@ -23,6 +23,7 @@ from .clock import utcnow
 from .db import transaction
 from .models import Application, ApprovalTask, Department, DepartmentEvent, NatsCredential, User
 from .natsauth import check_nkey, retire
+from .stages import case_stages
 
 INTEGRATIONS = {"": "在一网中枢审批", "nats": "本部门审批系统（NATS 对接）"}
 
@@ -36,6 +37,8 @@ def case_payload(app: Application, tasks: list[ApprovalTask]) -> dict[str, Any]:
         "item_name": app.item_name,
         "lead_department": app.department,
         "departments": [t.department for t in tasks],
+        "stages": case_stages(app),  # central/stages.py: a department decides when the case is in its stage
+        "stage": app.stage,
         "status": app.status,
         "applicant_name": app.applicant_name,
         "applicant_id_number": app.applicant_id_number,

@@ -25,6 +25,7 @@ from sync_protocol import (
     APPLICATION_DISPATCHED,
     APPLICATION_PICKED_UP,
     APPLICATION_RECEIVED,
+    APPLICATION_WITHDRAWN,
     COMPLAINT_FILED,
     DECISION_DELEGATED,
     EVALUATION_GIVEN,
@@ -33,6 +34,7 @@ from sync_protocol import (
     NODE_KEY_ACCEPTED,
     NODE_KEY_ROTATED,
     RESEND_REQUEST,
+    STAGE_DECIDED,
     SUPPLEMENT_PROVIDED,
     UNKNOWN_KIND,
     Accepted,
@@ -53,7 +55,7 @@ from sync_protocol import (
 
 from . import forms, ownership
 from .actions import record_action
-from .approval import departments_of, tasks_of
+from .approval import decide_township_stage
 from .clock import utcnow
 from .db import insert_rows, retry_conflicts, transaction
 from .departments import integrated_departments, notify
@@ -77,6 +79,8 @@ from .models import (
     UplinkBatch,
 )
 from .natsauth import retire
+from .procedure import moved
+from .stages import assign, deciders, is_township, lead_department, stages_of
 
 log = logging.getLogger("yiwang.hub.ingest")
 # how long a node's old NATS identity still works after it rotated (it switches when the hub's
@@ -279,27 +283,29 @@ def _apply(session: Session, node: Node, records: tuple[Record, ...], now: str) 
     catalog = session.info["catalog"]
     if codes - catalog.keys():
         catalog.update(
-            {i.code: (i, departments_of(i)) for i in session.exec(select(CatalogItem).where(col(CatalogItem.code).in_(codes - catalog.keys()))).all()}
+            {i.code: (i, stages_of(i)) for i in session.exec(select(CatalogItem).where(col(CatalogItem.code).in_(codes - catalog.keys()))).all()}
         )
     if received and "integrated" not in session.info:
         session.info["integrated"] = integrated_departments(session)
     integrated = session.info.get("integrated", set())
     apps: list[dict] = []
     tasks: list[dict] = []
+    to_assign: list[dict] = []  # cases whose first stage is the township's
     for record in received:
         data = record.data
         if not ownership.check_application(node.id, record, held.get(data["application_id"])):
             continue  # the same application again, unchanged: applied once
         held[data["application_id"]] = {"node_id": node.id} | {k: data[k] for k in ("receipt_no", "applicant_id_number", "item_code")}
-        # routing: the hub's catalog decides the departments, not the node's claim
-        item, departments = catalog.get(data["item_code"], (None, ["unrouted"]))
+        # routing: the hub's catalog decides the stages and their departments, not the node's claim
+        item, stages = catalog.get(data["item_code"], (None, [{"name": "审批", "by": ["unrouted"]}]))
         row = {
             "id": data["application_id"],
             "node_id": node.id,
             "receipt_no": data["receipt_no"],
             "item_code": data["item_code"],
             "item_name": item.name if item else data.get("item_name", data["item_code"]),
-            "department": departments[0],
+            "department": lead_department(item, stages) if item else "unrouted",
+            "stages_json": json.dumps(stages, ensure_ascii=False),
             "applicant_name": data["applicant_name"],
             "applicant_id_number": data["applicant_id_number"],
             "applicant_phone": data.get("applicant_phone", ""),
@@ -319,102 +325,149 @@ def _apply(session: Session, node: Node, records: tuple[Record, ...], now: str) 
             # its own software refuses this: the point's software or its agent is not what it should be
             session.add(Alert(kind="intake.out_of_scope", node_id=node.id, created_at=now, message=f"{node.name} 收件 {data['receipt_no']}：{wrong}"))
         apps.append(row)
-        tasks.extend({"application_id": row["id"], "department": department} for department in departments)
-        if integrated.intersection(departments):  # a department system hears of it (rare: build the objects)
-            notify(
-                session, Application(**row), [ApprovalTask(application_id=row["id"], department=d) for d in departments], "case.routed", integrated
-            )
+        routed = [{"application_id": row["id"], "department": d, "stage": i} for i, stage in enumerate(stages) for d in deciders(stage)]
+        tasks.extend(routed)
+        if is_township(stages[0]):
+            to_assign.append(row)
+        if integrated.intersection(t["department"] for t in routed):  # a department system hears of it (rare: build the objects)
+            notify(session, Application(**row), [ApprovalTask(**t) for t in routed], "case.routed", integrated)
     if apps:
         # Core executemany, not one ORM object per row: building SQLModel objects was most of the
         # ingest time (bench/ingest.py). Inserted before the batch's other records, which may name them.
         insert_rows(session, Application, apps)
         insert_rows(session, ApprovalTask, tasks)
+        for row in to_assign:
+            assign(session, Application(**row), now, from_intake=True)
     for record in records:
-        data = record.data
         if record.kind == APPLICATION_RECEIVED or not ownership.check(session, node.id, record):
             continue  # (an object already held, unchanged: applied once)
-        if record.kind == MATERIALS_ATTACHED:
-            if session.get(Material, (data["application_id"], data["sha256"], data["material"])) is None:
-                session.add(
-                    Material(
-                        application_id=data["application_id"],
-                        sha256=data["sha256"],
-                        material=data["material"],
-                        size=data["size"],
-                        media_type=data["media_type"],
-                        filename=data.get("filename", ""),
-                    )
-                )
-        elif record.kind == DECISION_DELEGATED:
-            app = session.get(Application, data["application_id"])
-            item = session.get(CatalogItem, app.item_code) if app is not None else None
-            delegated = item is not None and json.loads(item.detail_json).get("instant") and node.kind == "township"
-            if app is None or app.node_id != node.id or not delegated:
-                raise ValueError(f"decision.delegated for {data['application_id']}: not an instant item delegated to this township")
-            if app.status == "received":
-                app.status = app.outcome = data["decision"]
-                app.decided_at, app.decided_by = data["decided_at"], data["decided_by"]
-                app.accepted_at, app.accepted_by = data["decided_at"], data["decided_by"]
-                app.decision_reason, app.decided_locally = data.get("reason", ""), True
-                session.add(app)
-                for task in tasks_of(session, app.id):
-                    task.status, task.decided_at, task.decided_by, task.reason = (
-                        data["decision"],
-                        data["decided_at"],
-                        data["decided_by"],
-                        data.get("reason", ""),
-                    )
-                    session.add(task)
-        elif record.kind == SUPPLEMENT_PROVIDED:
-            app = session.get(Application, data["application_id"])
-            if app is not None and app.node_id == node.id and app.status == "supplement_requested":
-                app.status = "received"  # back in the clerk's queue; the new materials follow
-                app.supplement_rounds += 1
-                session.add(app)
-        elif record.kind == APPLICATION_DISPATCHED:
-            app = session.get(Application, data["application_id"])
-            if app is not None and app.node_id == node.id:
-                if app.status != "not_accepted":
-                    app.status = "dispatched"
-                app.handover = "courier"
-                session.add(app)
-        elif record.kind == EVALUATION_GIVEN:
-            if session.get(Evaluation, data["application_id"]) is None:
-                session.add(
-                    Evaluation(
-                        application_id=data["application_id"],
-                        node_id=node.id,
-                        level=data["level"],
-                        comment=data.get("comment", ""),
-                        given_at=record.at,
-                    )
-                )
-        elif record.kind == COMPLAINT_FILED:
-            if session.get(Complaint, data["complaint_id"]) is None:
-                session.add(
-                    Complaint(
-                        complaint_id=data["complaint_id"],
-                        node_id=node.id,
-                        application_id=data.get("application_id"),
-                        contact=data.get("contact", ""),
-                        text=data["text"],
-                        filed_at=record.at,
-                    )
-                )
-        elif record.kind == NODE_HEARTBEAT:
-            # an older node's heartbeat record (newer ones send a status instead, linkstatus.py)
-            note_heartbeat(session, node, record.data["app_version"], record.data["catalog_version"], record.data["outbox_depth"], record.at, now)
-        elif record.kind == NODE_KEY_ROTATED:
-            _rotate_key(session, node, data, now)
-        elif record.kind in FEE_KINDS:
-            apply_fee_record(session, node.id, record)
-        elif record.kind == APPLICATION_PICKED_UP:
-            app = session.get(Application, data["application_id"])
-            if app is not None and app.node_id == node.id and app.delivered_at is None:
-                if app.status != "not_accepted":  # the notice why not was handed over; the outcome stays
-                    app.status = "delivered"
-                app.handover, app.handed_to_applicant = "pickup", bool(data.get("collector_is_applicant"))
-                app.delivered_at = record.at
-                session.add(app)
-        else:
+        handler = HANDLERS.get(record.kind)
+        if handler is None:
             log.info("record kind %s from %s not handled yet; kept in the raw batch", record.kind, node.id)
+            continue
+        handler(session, node, record, now)
+
+
+def _own_case(session: Session, node: Node, data: dict) -> Application | None:
+    """The case a record names, if the sending point took it in (ownership.check has refused one
+    of another point's already); None for a case the hub does not hold."""
+    app = session.get(Application, data["application_id"])
+    return app if app is not None and app.node_id == node.id else None
+
+
+def _materials_attached(session: Session, node: Node, record: Record, now: str) -> None:
+    data = record.data
+    if session.get(Material, (data["application_id"], data["sha256"], data["material"])) is None:
+        session.add(
+            Material(
+                application_id=data["application_id"],
+                sha256=data["sha256"],
+                material=data["material"],
+                size=data["size"],
+                media_type=data["media_type"],
+                filename=data.get("filename", ""),
+            )
+        )
+
+
+def _decision_delegated(session: Session, node: Node, record: Record, now: str) -> None:
+    """An older township node's 即办件 decision on a case it took in: its township stage."""
+    data = record.data
+    app = _own_case(session, node, data)
+    item = session.get(CatalogItem, app.item_code) if app is not None else None
+    if app is None or item is None or not json.loads(item.detail_json).get("instant") or node.kind != "township":
+        raise ValueError(f"decision.delegated for {data['application_id']}: not an instant item delegated to this township")
+    if app.status == "received":
+        decide_township_stage(session, node.id, data | {"stage": app.stage}, now)
+
+
+def _stage_decided(session: Session, node: Node, record: Record, now: str) -> None:
+    decide_township_stage(session, node.id, record.data, now)
+
+
+def _supplement_provided(session: Session, node: Node, record: Record, now: str) -> None:
+    app = _own_case(session, node, record.data)
+    if app is not None and app.status == "supplement_requested":
+        app.status = moved(app.status, "provide_supplement")  # back in the clerk's queue; the new materials follow
+        app.supplement_rounds += 1
+        session.add(app)
+
+
+def _dispatched(session: Session, node: Node, record: Record, now: str) -> None:
+    app = _own_case(session, node, record.data)
+    if app is not None:
+        app.status = moved(app.status, "dispatch")
+        app.handover = "courier"
+        session.add(app)
+
+
+def _picked_up(session: Session, node: Node, record: Record, now: str) -> None:
+    data = record.data
+    app = _own_case(session, node, data)
+    if app is not None and app.delivered_at is None:
+        app.status = moved(moved(app.status, "pick_up"), "hand_over_notice")  # a notice why not: the outcome stays
+        app.handover, app.handed_to_applicant = "pickup", bool(data.get("collector_is_applicant"))
+        app.delivered_at = record.at
+        session.add(app)
+
+
+def _evaluation(session: Session, node: Node, record: Record, now: str) -> None:
+    data = record.data
+    if session.get(Evaluation, data["application_id"]) is None:
+        session.add(
+            Evaluation(
+                application_id=data["application_id"], node_id=node.id, level=data["level"], comment=data.get("comment", ""), given_at=record.at
+            )
+        )
+
+
+def _complaint(session: Session, node: Node, record: Record, now: str) -> None:
+    data = record.data
+    if session.get(Complaint, data["complaint_id"]) is None:
+        session.add(
+            Complaint(
+                complaint_id=data["complaint_id"],
+                node_id=node.id,
+                application_id=data.get("application_id"),
+                contact=data.get("contact", ""),
+                text=data["text"],
+                filed_at=record.at,
+            )
+        )
+
+
+def _heartbeat(session: Session, node: Node, record: Record, now: str) -> None:
+    # an older node's heartbeat record (newer ones send a status instead, linkstatus.py)
+    data = record.data
+    note_heartbeat(session, node, data["app_version"], data["catalog_version"], data["outbox_depth"], record.at, now)
+
+
+def _withdrawn(session: Session, node: Node, record: Record, now: str) -> None:
+    log.info("application.withdrawn from %s for %s: kept in the raw batch (withdrawal is not offered yet)", node.id, record.data["application_id"])
+
+
+def _fee(session: Session, node: Node, record: Record, now: str) -> None:
+    apply_fee_record(session, node.id, record)
+
+
+def _key_rotated(session: Session, node: Node, record: Record, now: str) -> None:
+    _rotate_key(session, node, record.data, now)
+
+
+# every uplink record kind and what applies it (application.received: in bulk, in _apply);
+# tests/weblayer/test_state_machine.py checks that no kind is missing
+Handler = Callable[[Session, Node, Record, str], None]
+HANDLERS: dict[str, Handler] = {
+    MATERIALS_ATTACHED: _materials_attached,
+    DECISION_DELEGATED: _decision_delegated,
+    STAGE_DECIDED: _stage_decided,
+    SUPPLEMENT_PROVIDED: _supplement_provided,
+    APPLICATION_DISPATCHED: _dispatched,
+    APPLICATION_PICKED_UP: _picked_up,
+    APPLICATION_WITHDRAWN: _withdrawn,
+    EVALUATION_GIVEN: _evaluation,
+    COMPLAINT_FILED: _complaint,
+    NODE_HEARTBEAT: _heartbeat,
+    NODE_KEY_ROTATED: _key_rotated,
+}
+HANDLERS.update(dict.fromkeys(FEE_KINDS, _fee))

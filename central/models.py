@@ -147,6 +147,8 @@ class Application(SQLModel, table=True):
     form_json: str = "{}"  # the item's application form as filled in at the point (sync_protocol check_form)
     form_version: int = 0  # the catalog version whose form it is (0: the point did not say)
     intake_problem: str = ""  # why the form fails the catalog version the point ran, if it does: the clerk decides
+    stages_json: str = "[]"  # the item's procedure as it was when the case arrived ([] before staged procedures: one stage)
+    stage: int = 0  # the stage the case is in (central/stages.py); len(stages) once decided
 
 
 class ApprovalTask(SQLModel, table=True):
@@ -154,7 +156,9 @@ class ApprovalTask(SQLModel, table=True):
     department named by its catalog item and is decided only when every task is."""
 
     application_id: str = Field(primary_key=True, foreign_key="application.id")
-    department: str = Field(primary_key=True, index=True)
+    department: str = Field(primary_key=True, index=True)  # or "township": a stage decided at the case's township node
+    # which of the case's stages the task belongs to (a server default: an older migration, _m4, fills this table)
+    stage: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
     status: str = "pending"  # pending | approved | denied | closed (another department denied)
     decided_at: str | None = None
     decided_by: str | None = None

@@ -13,7 +13,7 @@ from weblayer.passwords import check_password, hash_password
 from .store import Store, utcnow
 
 SESSION_LIFETIME = timedelta(hours=12)
-ROLES = {"village_agent": "村代办员", "township_staff": "乡镇窗口人员", "township_approver": "乡镇即办审批人"}
+ROLES = {"village_agent": "村代办员", "township_staff": "乡镇窗口人员", "township_approver": "乡镇审批人"}
 
 
 def _token_hash(token: str) -> str:

@@ -19,7 +19,6 @@ from sync_protocol import (
     APPLICATION_PICKED_UP,
     APPLICATION_RECEIVED,
     COMPLAINT_FILED,
-    DECISION_DELEGATED,
     EVALUATION_GIVEN,
     LICENCE_PREFIX,
     SUPPLEMENT_PROVIDED,
@@ -28,11 +27,12 @@ from sync_protocol import (
 )
 from weblayer.errors import Conflict, Forbidden, InvalidInput, NotFound
 
-from . import forms
+from . import forms, reviews
 from .catalog import item_from_row, required_materials
 from .fees import check_payment, collect_fee, yuan
 from .intake import person_name, validate_intake, validate_resident_id
 from .materials import prepare_upload, record_material, store_upload
+from .reviews import first_stage_here
 from .store import Store, add_outbox, get_meta, next_counter, utcnow
 
 STATUS_TEXT = {
@@ -145,6 +145,8 @@ def submit_application(
         )
         for name, file in stored:
             record_material(conn, app["id"], name, file, agent)
+        if point_kind == "township":
+            first_stage_here(conn, app, detail)
         if fee_fen:
             app["fee_receipt"] = collect_fee(conn, fee_fen, payment[0], payment[1], intake.applicant_name, agent, app["id"], intake.item_code)  # type: ignore[index]
     return app
@@ -376,38 +378,24 @@ def file_complaint(store: Store, text: str, agent: Mapping[str, str], applicatio
 
 
 def decide_on_the_spot(store: Store, application_id: str, decision: str, reason: str, user: Mapping[str, str], node_kind: str) -> sqlite3.Row:
-    """即办件: a township approver decides an instant item at the window, when the catalog delegates
-    it. The decision goes up as decision.delegated, so the county records it as decided here."""
-    if user.get("role") != "township_approver":
-        raise Forbidden("只有乡镇即办审批人可以当场办结即办件")
+    """即办件 (and any item the township decides alone): the township approver decides its own case
+    at the window; the decision is the case's township stage (reviews.decide), sent up as
+    stage.decided, and no county department has a part in it."""
+    if user.get("role") != reviews.APPROVER:
+        raise Forbidden("只有乡镇审批人可以当场办结即办件")
     if node_kind != "township":
         raise Forbidden("即办件只能在乡镇便民服务中心当场办结")
-    if decision not in ("approved", "denied"):
-        raise InvalidInput("办理结果只能是“批准”或“不予批准”", field="decision")
-    if decision == "denied" and not reason.strip():
-        raise InvalidInput("不予批准必须填写理由", field="reason")
-    with store.write() as conn:
-        row = conn.execute(
-            "SELECT a.status, c.detail_json FROM applications a LEFT JOIN catalog_items c ON c.code = a.item_code WHERE a.id = ?", (application_id,)
-        ).fetchone()
-        if row is None:
-            raise NotFound("没有找到这个办件")
-        if not (row["detail_json"] and json.loads(row["detail_json"]).get("instant")):
-            raise Forbidden("这个事项不是授权乡镇当场办结的即办件，须由县级部门审批")
-        if row["status"] != "submitted":
-            raise Conflict("这个办件已经有结果了")
-        now = utcnow()
-        conn.execute(
-            "UPDATE applications SET status = ?, decision = ?, decision_reason = ?, decided_by = ?, decided_at = ? WHERE id = ?",
-            (decision, decision, reason.strip(), user["display_name"], now, application_id),
-        )
-        add_outbox(
-            conn,
-            DECISION_DELEGATED,
-            {"application_id": application_id, "decision": decision, "decided_by": user["display_name"], "decided_at": now}
-            | ({"reason": reason.strip()} if reason.strip() else {}),
-            at=now,
-        )
+    row = store.one(
+        "SELECT a.status, r.final FROM applications a LEFT JOIN reviews r ON r.application_id = a.id AND r.stage = 0 WHERE a.id = ?",
+        (application_id,),
+    )
+    if row is None:
+        raise NotFound("没有找到这个办件")
+    if not row["final"]:
+        raise Forbidden("这个事项不是授权乡镇当场办结的即办件，须由县级部门审批")
+    if row["status"] != "submitted":
+        raise Conflict("这个办件已经有结果了")
+    reviews.decide(store, application_id, 0, decision, reason, user)
     return get_application(store, application_id)
 
 

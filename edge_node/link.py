@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import logging
 import sqlite3
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -25,8 +26,10 @@ from sync_protocol import (
     NODE_HEARTBEAT,
     NODE_KEY_ACCEPTED,
     NODE_KEY_ROTATED,
+    NODE_REVOKED,
     RESEND_REQUEST,
     RESULT_ISSUED,
+    STAGE_ASSIGNED,
     SUPPLEMENT_REQUESTED,
     UNKNOWN_KIND,
     Accepted,
@@ -50,6 +53,7 @@ from .cases import apply_acceptance, apply_decision, apply_non_acceptance, apply
 from .catalog import install_catalog_in
 from .fees import BEIJING
 from .materials import apply_receipt
+from .reviews import apply_assignment
 from .store import Store, add_outbox, get_meta, read_meta, set_meta, utcnow
 
 log = logging.getLogger("yiwang.node.link")
@@ -164,37 +168,11 @@ def apply_downlink_in(conn: sqlite3.Connection, node_id: str, hub_key: VerifyKey
             for record in verdict.batch.records:
                 if history and record.kind in COMMANDS:
                     continue
-                if record.kind == DECISION_MADE:
-                    apply_decision(conn, record.data)
-                elif record.kind == RESULT_ISSUED:
-                    open_licence(record.data["licence"], hub_key)  # signed by the pinned hub key, or the batch is refused
-                    conn.execute(
-                        "INSERT OR IGNORE INTO licences (licence_no, application_id, text, received_at) VALUES (?, ?, ?, ?)",
-                        (record.data["licence_no"], record.data["application_id"], record.data["licence"], utcnow()),
-                    )
-                elif record.kind == APPLICATION_ACCEPTED:
-                    apply_acceptance(conn, record.data)
-                elif record.kind == APPLICATION_NOT_ACCEPTED:
-                    apply_non_acceptance(conn, record.data)
-                elif record.kind == SUPPLEMENT_REQUESTED:
-                    apply_supplement_request(conn, record.data)
-                elif record.kind == CATALOG_VERSION:
-                    if install_catalog_in(conn, record.data):
-                        log.warning("catalog version %d installed from the hub", record.data["version"])
-                elif record.kind == NODE_KEY_ACCEPTED:
-                    set_meta(conn, "key_accepted", record.data["nats_public_key"])  # sync.py switches NATS identity
-                    log.warning(
-                        "hub accepted the new node key from uplink seq %d; old NATS identity valid until %s",
-                        record.data["from_seq"],
-                        record.data["old_key_until"],
-                    )
-                elif record.kind == MATERIAL_RECEIVED:
-                    apply_receipt(conn, record.data)
-                elif record.kind == RESEND_REQUEST:
-                    count = mark_for_resend(conn, record.data["from_seq"])
-                    log.warning("hub asked for a resend from uplink seq %d: %d batches queued again", record.data["from_seq"], count)
-                else:
+                handler = DOWNLINK.get(record.kind)
+                if handler is None:
                     log.info("downlink record %s not handled yet; kept in the raw batch", record.kind)
+                else:
+                    handler(conn, record.data, hub_key)
         except (KeyError, TypeError, ValueError, sqlite3.Error, SyncError) as exc:
             # signed by the hub but breaks the contract: keep it, apply nothing, do not advance
             conn.execute("ROLLBACK TO apply_batch")
@@ -218,6 +196,58 @@ def apply_downlink_in(conn: sqlite3.Connection, node_id: str, hub_key: VerifyKey
         conn.execute("INSERT INTO quarantine (reason, detail, wire, received_at) VALUES (?, ?, ?, ?)", (reason, str(verdict), raw, utcnow()))
         log.warning("quarantined downlink batch: %s", reason)
     return verdict
+
+
+DownlinkHandler = Callable[[sqlite3.Connection, dict[str, Any], VerifyKey], None]
+
+
+def _result_issued(conn: sqlite3.Connection, data: dict[str, Any], hub_key: VerifyKey) -> None:
+    open_licence(data["licence"], hub_key)  # signed by the pinned hub key, or the batch is refused
+    conn.execute(
+        "INSERT OR IGNORE INTO licences (licence_no, application_id, text, received_at) VALUES (?, ?, ?, ?)",
+        (data["licence_no"], data["application_id"], data["licence"], utcnow()),
+    )
+
+
+def _catalog(conn: sqlite3.Connection, data: dict[str, Any], hub_key: VerifyKey) -> None:
+    if install_catalog_in(conn, data):
+        log.warning("catalog version %d installed from the hub", data["version"])
+
+
+def _key_accepted(conn: sqlite3.Connection, data: dict[str, Any], hub_key: VerifyKey) -> None:
+    set_meta(conn, "key_accepted", data["nats_public_key"])  # sync.py switches NATS identity
+    log.warning("hub accepted the new node key from uplink seq %d; old NATS identity valid until %s", data["from_seq"], data["old_key_until"])
+
+
+def _resend(conn: sqlite3.Connection, data: dict[str, Any], hub_key: VerifyKey) -> None:
+    count = mark_for_resend(conn, data["from_seq"])
+    log.warning("hub asked for a resend from uplink seq %d: %d batches queued again", data["from_seq"], count)
+
+
+def _revoked(conn: sqlite3.Connection, data: dict[str, Any], hub_key: VerifyKey) -> None:
+    set_meta(conn, "revoked_at", data["at"])
+    log.error("the county revoked this point at %s (%s): ask the county operator", data["at"], data["reason"])
+
+
+def _data_only(apply: Callable[[sqlite3.Connection, Mapping[str, Any]], None]) -> DownlinkHandler:
+    return lambda conn, data, hub_key: apply(conn, data)
+
+
+# every downlink record kind and what applies it, inside the batch's transaction;
+# tests/weblayer/test_state_machine.py checks that no kind is missing
+DOWNLINK: dict[str, DownlinkHandler] = {
+    DECISION_MADE: _data_only(apply_decision),
+    RESULT_ISSUED: _result_issued,
+    APPLICATION_ACCEPTED: _data_only(apply_acceptance),
+    APPLICATION_NOT_ACCEPTED: _data_only(apply_non_acceptance),
+    SUPPLEMENT_REQUESTED: _data_only(apply_supplement_request),
+    STAGE_ASSIGNED: _data_only(apply_assignment),
+    CATALOG_VERSION: _catalog,
+    NODE_KEY_ACCEPTED: _key_accepted,
+    MATERIAL_RECEIVED: _data_only(apply_receipt),
+    RESEND_REQUEST: _resend,
+    NODE_REVOKED: _revoked,
+}
 
 
 BACKLOG_SQL = (

@@ -250,6 +250,38 @@ def _m15_forms(db: Database) -> None:
     db.table("applications").add_column("catalog_version", int, not_null_default=0)
 
 
+def _m16_reviews(db: Database) -> None:
+    # township stages this township decides (edge_node/reviews.py): its own cases and those the hub assigns
+    db.table("reviews").create(
+        {
+            "application_id": str,
+            "stage": int,
+            "stage_name": str,
+            "final": int,
+            "receipt_no": str,
+            "item_code": str,
+            "item_name": str,
+            "from_node": str,
+            "applicant_name": str,
+            "applicant_id_number": str,
+            "applicant_phone": str,
+            "proxy_agent": str,
+            "form_json": str,
+            "materials_json": str,
+            "submitted_at": str,
+            "assigned_at": str,
+            "status": str,
+            "decided_by": str,
+            "decided_at": str,
+            "reason": str,
+        },
+        pk=("application_id", "stage"),
+        not_null={"status"},
+        defaults={"status": "pending", "reason": "", "applicant_phone": "", "proxy_agent": "", "form_json": "{}", "materials_json": "[]"},
+    )
+    db.table("reviews").create_index(["status", "assigned_at"])
+
+
 MIGRATIONS: list[Callable[[Database], None]] = [
     _m1_initial,
     _m2_resends,
@@ -266,6 +298,7 @@ MIGRATIONS: list[Callable[[Database], None]] = [
     _m13_requested_files,
     _m14_set_aside,
     _m15_forms,
+    _m16_reviews,
 ]
 
 

@@ -26,7 +26,8 @@ SUPPLEMENT_PROVIDED = "supplement.provided"
 APPLICATION_WITHDRAWN = "application.withdrawn"
 APPLICATION_PICKED_UP = "application.picked_up"
 APPLICATION_DISPATCHED = "application.dispatched"
-DECISION_DELEGATED = "decision.delegated"
+DECISION_DELEGATED = "decision.delegated"  # an older township's 即办件 decision; newer ones send stage.decided
+STAGE_DECIDED = "stage.decided"  # a township stage of a case, decided at the township node (central/stages.py)
 EVALUATION_GIVEN = "evaluation.given"
 COMPLAINT_FILED = "complaint.filed"
 NODE_HEARTBEAT = "node.heartbeat"
@@ -42,6 +43,7 @@ NODE_REVOKED = "node.revoked"
 NODE_KEY_ACCEPTED = "node.key_accepted"  # the hub lets the new NATS identity in: switch to it
 MATERIAL_RECEIVED = "material.received"  # the hub holds the verified file: the node may purge its copy
 RESEND_REQUEST = "resend.request"
+STAGE_ASSIGNED = "stage.assigned"  # a case from a village below it reached a township stage: the township decides it
 
 UPLINK_STREAM = "YIWANG_UP"
 DOWNLINK_STREAM = "YIWANG_DOWN"
@@ -132,6 +134,7 @@ RECORD_SPECS: dict[str, RecordSpec] = {
         "up", {"application_id": str, "collector_name": str, "agent": str}, {"collector_id_number": str, "collector_is_applicant": bool}
     ),
     DECISION_DELEGATED: _spec("up", {"application_id": str, "decision": str, "decided_by": str, "decided_at": str}, {"reason": str}),
+    STAGE_DECIDED: _spec("up", {"application_id": str, "stage": int, "decision": str, "decided_by": str, "decided_at": str}, {"reason": str}),
     APPLICATION_DISPATCHED: _spec("up", {"application_id": str, "courier": str, "tracking_no": str, "agent": str}),
     EVALUATION_GIVEN: _spec("up", {"application_id": str, "level": int}, {"comment": str}),
     COMPLAINT_FILED: _spec("up", {"complaint_id": str, "text": str}, {"application_id": str, "contact": str}),
@@ -147,6 +150,23 @@ RECORD_SPECS: dict[str, RecordSpec] = {
     NODE_KEY_ACCEPTED: _spec("down", {"public_key": str, "nats_public_key": str, "from_seq": int, "old_key_until": str}),
     MATERIAL_RECEIVED: _spec("down", {"sha256": str, "size": int, "received_at": str}),
     RESEND_REQUEST: _spec("down", {"from_seq": int}),
+    STAGE_ASSIGNED: _spec(
+        "down",
+        {
+            "application_id": str,
+            "receipt_no": str,
+            "item_code": str,
+            "item_name": str,
+            "stage": int,
+            "stage_name": str,
+            "final": bool,
+            "applicant_name": str,
+            "applicant_id_number": str,
+            "submitted_at": str,
+        },
+        {"applicant_phone": str, "proxy_agent": str, "materials_checked": list, "materials": list, "form": dict, "from_node": str},
+        max_bytes=MAX_APPLICATION_BYTES,
+    ),
 }
 
 

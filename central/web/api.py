@@ -205,30 +205,30 @@ class ClerkApi(Controller):
         user = request.user
         return IdNumberOut(applicant_id_number=approval.reveal_id_number(ctx.engine, user, application_id))
 
-    @post("/applications/{application_id:str}/materials/{sha256:str}/original", sync_to_thread=True, status_code=202)
+    @post("/applications/{application_id:str}/materials/{sha256:str}/original", sync_to_thread=True, status_code=202, opt={"actions": ()})
     def api_request_original(self, request: HubRequest, ctx: Ctx, application_id: FromPath[str], sha256: FromPath[str]) -> OriginalRequestOut:
         """Ask the point for the photo as taken behind an optimised material; it arrives as a
         material of its own ("…（原图）") when the point's link allows."""
         user = request.user
         return shaped(OriginalRequestOut, originals.request_original(ctx.engine, user, application_id, sha256))
 
-    @post("/applications/{application_id:str}/decision", sync_to_thread=True, status_code=200)
+    @post("/applications/{application_id:str}/decision", sync_to_thread=True, status_code=200, opt={"actions": ("approve", "deny", "pass_part")})
     def api_decide(self, request: HubRequest, ctx: Ctx, application_id: FromPath[str], data: JSONBody[DecisionIn]) -> ApplicationOut:
         return clerk_action(
             ctx, request.user, lambda ctx, user: approval.decide(ctx.engine, user, application_id, data.decision, data.reason, ctx.key)
         )
 
-    @post("/applications/{application_id:str}/acceptance", sync_to_thread=True, status_code=200)
+    @post("/applications/{application_id:str}/acceptance", sync_to_thread=True, status_code=200, opt={"actions": ("accept",)})
     def api_accept(self, request: HubRequest, ctx: Ctx, application_id: FromPath[str]) -> ApplicationOut:
         """受理 by the case's lead department."""
         return clerk_action(ctx, request.user, lambda ctx, user: approval.accept(ctx.engine, user, application_id))
 
-    @post("/applications/{application_id:str}/non-acceptance", sync_to_thread=True, status_code=200)
+    @post("/applications/{application_id:str}/non-acceptance", sync_to_thread=True, status_code=200, opt={"actions": ("not_accept",)})
     def api_not_accept(self, request: HubRequest, ctx: Ctx, application_id: FromPath[str], data: JSONBody[NotAcceptIn]) -> ApplicationOut:
         """不予受理, with the reason the citizen is given."""
         return clerk_action(ctx, request.user, lambda ctx, user: approval.not_accept(ctx.engine, user, application_id, data.reason))
 
-    @post("/applications/{application_id:str}/supplement-request", sync_to_thread=True, status_code=200)
+    @post("/applications/{application_id:str}/supplement-request", sync_to_thread=True, status_code=200, opt={"actions": ("request_supplement",)})
     def api_request_supplement(self, request: HubRequest, ctx: Ctx, application_id: FromPath[str], data: JSONBody[SupplementIn]) -> ApplicationOut:
         return clerk_action(ctx, request.user, lambda ctx, user: approval.request_supplement(ctx.engine, user, application_id, data.missing))
 
@@ -247,6 +247,7 @@ class CaseApi(Controller):
         licences = approval.licences_used(ctx.engine, app)
         return CaseOut(
             **msgspec.structs.asdict(application_out(app)),
+            stage=app.stage,
             form=msgspec.convert(form, FormOut),
             materials=[shaped(MaterialOut, m) for m in materials],
             materials_complete=all(m["arrived"] for m in materials),
@@ -406,7 +407,7 @@ class SupervisionApi(Controller):
         operator = request.user
         return shaped(ComplaintOut, supervision.answer_complaint(ctx.engine, operator, complaint_id, data.answer))
 
-    @post("/evaluations/{application_id:str}/follow-up", sync_to_thread=True, status_code=200)
+    @post("/evaluations/{application_id:str}/follow-up", sync_to_thread=True, status_code=200, opt={"actions": ()})
     def api_follow_up(self, request: HubRequest, ctx: Ctx, application_id: FromPath[str], data: JSONBody[FollowUpIn]) -> EvaluationOut:
         """Record the follow-up (回访整改) of a poor evaluation."""
         operator = request.user

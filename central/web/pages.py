@@ -132,18 +132,18 @@ class ClerkPages(Controller):
         rows = approval.queue_with_deadlines(ctx.engine, user)
         return page("queue.html", user=user, rows=rows, department=catalog.departments(ctx.engine).get(user.department or "", ""))
 
-    @post("/cases/{application_id:str}/id-number", sync_to_thread=True)
+    @post("/cases/{application_id:str}/id-number", sync_to_thread=True, opt={"actions": ()})
     def case_reveal_id(self, request: HubRequest, ctx: Ctx, application_id: FromPath[str]) -> Template:
         """查看完整身份证号: for a clerk of a department deciding the case; the view is logged."""
         user = request.user
         return _case_page(ctx, user, application_id, full_id=approval.reveal_id_number(ctx.engine, user, application_id))
 
-    @post("/cases/{application_id:str}/materials/{sha256:str}/original", sync_to_thread=True)
+    @post("/cases/{application_id:str}/materials/{sha256:str}/original", sync_to_thread=True, opt={"actions": ()})
     def case_request_original(self, request: HubRequest, ctx: Ctx, application_id: FromPath[str], sha256: FromPath[str]) -> Response:
         """请求原图: the point sends the photo as taken when its link allows."""
         return _case_action(ctx, request.user, application_id, lambda ctx, user: originals.request_original(ctx.engine, user, application_id, sha256))
 
-    @post("/cases/{application_id:str}/decision", sync_to_thread=True)
+    @post("/cases/{application_id:str}/decision", sync_to_thread=True, opt={"actions": ("approve", "deny", "pass_part")})
     def case_decide(self, request: HubRequest, ctx: Ctx, application_id: FromPath[str], data: URLEncodedBody[dict[str, str]]) -> Response:
         return _case_action(
             ctx,
@@ -152,7 +152,7 @@ class ClerkPages(Controller):
             lambda ctx, user: approval.decide(ctx.engine, user, application_id, data.get("decision", ""), data.get("reason", ""), ctx.key),
         )
 
-    @post("/cases/{application_id:str}/acceptance", sync_to_thread=True)
+    @post("/cases/{application_id:str}/acceptance", sync_to_thread=True, opt={"actions": ("accept", "not_accept")})
     def case_accept(self, request: HubRequest, ctx: Ctx, application_id: FromPath[str], data: URLEncodedBody[dict[str, str]]) -> Response:
         if data.get("accept") == "no":
             return _case_action(
@@ -160,7 +160,7 @@ class ClerkPages(Controller):
             )
         return _case_action(ctx, request.user, application_id, lambda ctx, user: approval.accept(ctx.engine, user, application_id))
 
-    @post("/cases/{application_id:str}/supplement-request", sync_to_thread=True)
+    @post("/cases/{application_id:str}/supplement-request", sync_to_thread=True, opt={"actions": ("request_supplement",)})
     def case_supplement(self, request: HubRequest, ctx: Ctx, application_id: FromPath[str], data: URLEncodedBody[dict[str, str]]) -> Response:
         return _case_action(
             ctx,
@@ -196,7 +196,7 @@ class DashboardPages(Controller):
             ctx, request.user, lambda engine, user: supervision.answer_complaint(engine, user, complaint_id, data.get("answer", ""))
         )
 
-    @post("/dashboard/evaluations/{application_id:str}/follow-up", sync_to_thread=True)
+    @post("/dashboard/evaluations/{application_id:str}/follow-up", sync_to_thread=True, opt={"actions": ()})
     def dashboard_follow_up(self, request: HubRequest, ctx: Ctx, application_id: FromPath[str], data: URLEncodedBody[dict[str, str]]) -> Response:
         return _dashboard_action(
             ctx, request.user, lambda engine, user: supervision.follow_up_evaluation(engine, user, application_id, data.get("follow_up", ""))

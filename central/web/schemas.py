@@ -149,6 +149,8 @@ class TaskOut(msgspec.Struct):
     decided_by: str | None
     reason: str
     department_name: str | None = None
+    stage: int = 0  # which of the case's stages (central/stages.py) the task belongs to
+    stage_name: str | None = None
 
 
 class QueueEntryOut(ApplicationOut):
@@ -196,6 +198,7 @@ class FormOut(msgspec.Struct):
 
 
 class CaseOut(ApplicationOut):
+    stage: int  # the stage the case is in (its tasks' ``stage``); the number of stages once decided
     form: FormOut
     materials: list[MaterialOut]
     materials_complete: bool

@@ -16,7 +16,7 @@ from weblayer.display import mask_id
 from weblayer.errors import InvalidInput
 from weblayer.site import SiteDep
 
-from .. import cases, catalog, fees, materials, reconcile, rotation
+from .. import cases, catalog, fees, materials, reconcile, reviews, rotation
 from .context import Ctx, NodeContext, NodeRequest, sync_status
 from .schemas import (
     ApplicationIn,
@@ -41,10 +41,13 @@ from .schemas import (
     ReconcileOut,
     RemittanceIn,
     RemittanceOut,
+    ReviewDecisionIn,
+    ReviewOut,
     RotationOut,
     SecondPersonIn,
     StatusOut,
     application_out,
+    review_out,
     shaped,
 )
 
@@ -122,31 +125,31 @@ class ApplicationsApi(Controller):
     def one(self, ctx: Ctx, application_id: FromPath[str]) -> ApplicationOut:
         return application_out(cases.get_application(ctx.store, application_id))
 
-    @post("/{application_id:str}/pickup", sync_to_thread=True, status_code=200)
+    @post("/{application_id:str}/pickup", sync_to_thread=True, status_code=200, opt={"actions": ("pick_up", "hand_over_notice")})
     def pickup(self, request: NodeRequest, ctx: Ctx, application_id: FromPath[str], data: JSONBody[PickupIn]) -> ApplicationOut:
         row = cases.record_pickup(ctx.store, application_id, data.collector_name, request.user, data.collector_id_number)
         ctx.sync.wake_uplink()
         return application_out(row)
 
-    @post("/{application_id:str}/decide-on-the-spot", sync_to_thread=True, status_code=200)
+    @post("/{application_id:str}/decide-on-the-spot", sync_to_thread=True, status_code=200, opt={"actions": ("approve", "deny")})
     def decide_on_the_spot(self, request: NodeRequest, ctx: Ctx, application_id: FromPath[str], data: JSONBody[OnTheSpotIn]) -> ApplicationOut:
         row = cases.decide_on_the_spot(ctx.store, application_id, data.decision, data.reason, request.user, ctx.identity.kind)
         ctx.sync.wake_uplink()
         return application_out(row)
 
-    @post("/{application_id:str}/dispatch", sync_to_thread=True, status_code=200)
+    @post("/{application_id:str}/dispatch", sync_to_thread=True, status_code=200, opt={"actions": ("dispatch",)})
     def dispatch(self, request: NodeRequest, ctx: Ctx, application_id: FromPath[str], data: JSONBody[DispatchIn]) -> ApplicationOut:
         row = cases.record_dispatch(ctx.store, application_id, data.courier, data.tracking_no, request.user)
         ctx.sync.wake_uplink()
         return application_out(row)
 
-    @post("/{application_id:str}/evaluation", sync_to_thread=True, status_code=201)
+    @post("/{application_id:str}/evaluation", sync_to_thread=True, status_code=201, opt={"actions": ()})
     def evaluate(self, ctx: Ctx, application_id: FromPath[str], data: JSONBody[EvaluationIn]) -> EvaluationOut:
         out = cases.record_evaluation(ctx.store, application_id, data.level, data.comment)
         ctx.sync.wake_uplink()
         return shaped(EvaluationOut, out)
 
-    @post("/{application_id:str}/materials", sync_to_thread=True, status_code=201, request_max_body_size=MAX_UPLOAD)
+    @post("/{application_id:str}/materials", sync_to_thread=True, status_code=201, request_max_body_size=MAX_UPLOAD, opt={"actions": ()})
     def attach(self, request: NodeRequest, ctx: Ctx, application_id: FromPath[str], data: MultipartBody[dict[str, Any]]) -> MaterialOut:
         """multipart/form-data: ``material`` (its name, e.g. 居民身份证) and ``file`` (JPG, PNG or PDF)."""
         upload, material = data.get("file"), data.get("material", "")
@@ -162,7 +165,13 @@ class ApplicationsApi(Controller):
     def materials_of(self, ctx: Ctx, application_id: FromPath[str]) -> list[MaterialOut]:
         return [shaped(MaterialOut, m) for m in materials.list_materials(ctx.store, ctx.blobs_dir, application_id)]
 
-    @post("/{application_id:str}/supplement", sync_to_thread=True, status_code=200, request_max_body_size=8 * MAX_UPLOAD)
+    @post(
+        "/{application_id:str}/supplement",
+        sync_to_thread=True,
+        status_code=200,
+        request_max_body_size=8 * MAX_UPLOAD,
+        opt={"actions": ("provide_supplement",)},
+    )
     def supplement(self, request: NodeRequest, ctx: Ctx, application_id: FromPath[str], data: MultipartBody[dict[str, Any]]) -> ApplicationOut:
         """multipart: for item i of the hub's list, ``have_<i>`` (original seen) and/or ``file_<i>``."""
         return application_out(supplement_from_form(ctx, application_id, data, request.user))
@@ -177,6 +186,33 @@ def supplement_from_form(ctx: NodeContext, application_id: str, data: dict[str, 
     row = cases.provide_supplement(ctx.store, ctx.blobs_dir, application_id, uploads, checked, user, str(data.get("note", "")))
     ctx.sync.wake_uplink()
     return row
+
+
+class ReviewsApi(Controller):
+    """Township stages this township decides (a township approver), offline."""
+
+    path = "/reviews"
+
+    @get("/", sync_to_thread=True)
+    def pending(self, ctx: Ctx) -> list[ReviewOut]:
+        return [review_out(r) for r in reviews.pending(ctx.store)]
+
+    @get("/{application_id:str}/{stage:int}", sync_to_thread=True)
+    def one(self, ctx: Ctx, application_id: FromPath[str], stage: FromPath[int]) -> ReviewOut:
+        return review_out(reviews.get_review(ctx.store, application_id, stage))
+
+    @post(
+        "/{application_id:str}/{stage:int}/decision",
+        sync_to_thread=True,
+        status_code=200,
+        opt={"actions": ("accept", "pass_part", "approve", "deny")},
+    )
+    def decide(
+        self, request: NodeRequest, ctx: Ctx, application_id: FromPath[str], stage: FromPath[int], data: JSONBody[ReviewDecisionIn]
+    ) -> ReviewOut:
+        row = reviews.decide(ctx.store, application_id, stage, data.decision, data.reason, request.user)
+        ctx.sync.wake_uplink()
+        return review_out(row)
 
 
 class ComplaintsApi(Controller):
@@ -272,4 +308,4 @@ class NodeApi(Controller):
         return shaped(RotationOut, answer | {"status": "pending"})
 
 
-CONTROLLERS = [SessionApi, CatalogApi, ApplicationsApi, ComplaintsApi, FeesApi, NodeApi]
+CONTROLLERS = [SessionApi, CatalogApi, ApplicationsApi, ReviewsApi, ComplaintsApi, FeesApi, NodeApi]

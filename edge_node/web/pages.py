@@ -15,7 +15,7 @@ from sync_protocol import RELATIONS
 from weblayer.display import qr_svg
 from weblayer.errors import InvalidInput, NotFound, ServiceError
 
-from .. import cases, catalog, fees, forms, materials, reconcile, rotation
+from .. import cases, catalog, fees, forms, materials, reconcile, reviews, rotation
 from ..intake import validate_credit_code, validate_resident_id
 from .api import supplement_from_form
 from .context import Ctx, NodeContext, NodeRequest, page
@@ -265,7 +265,7 @@ class ApplicationPages(Controller):
         user = request.user
         return page(ctx, "case.html", user=user, error=None, **_case_context(ctx, application_id))
 
-    @post("/applications/{application_id:str}/pickup", sync_to_thread=True)
+    @post("/applications/{application_id:str}/pickup", sync_to_thread=True, opt={"actions": ("pick_up", "hand_over_notice")})
     def pickup(self, request: NodeRequest, ctx: Ctx, application_id: FromPath[str], data: URLEncodedBody[dict[str, str]]) -> Response:
         return _handover(
             ctx,
@@ -274,11 +274,16 @@ class ApplicationPages(Controller):
             lambda user: cases.record_pickup(ctx.store, application_id, data.get("collector_name", ""), user, data.get("collector_id_number", "")),
         )
 
-    @post("/applications/{application_id:str}/supplement", sync_to_thread=True, request_max_body_size=MAX_INTAKE_BODY)
+    @post(
+        "/applications/{application_id:str}/supplement",
+        sync_to_thread=True,
+        request_max_body_size=MAX_INTAKE_BODY,
+        opt={"actions": ("provide_supplement",)},
+    )
     def supplement(self, request: NodeRequest, ctx: Ctx, application_id: FromPath[str], data: MultipartBody[dict[str, Any]]) -> Response:
         return _handover(ctx, request.user, application_id, lambda user: supplement_from_form(ctx, application_id, data, user))
 
-    @post("/applications/{application_id:str}/decide-on-the-spot", sync_to_thread=True)
+    @post("/applications/{application_id:str}/decide-on-the-spot", sync_to_thread=True, opt={"actions": ("approve", "deny")})
     def on_the_spot(self, request: NodeRequest, ctx: Ctx, application_id: FromPath[str], data: URLEncodedBody[dict[str, str]]) -> Response:
         return _handover(
             ctx,
@@ -289,7 +294,7 @@ class ApplicationPages(Controller):
             ),
         )
 
-    @post("/applications/{application_id:str}/dispatch", sync_to_thread=True)
+    @post("/applications/{application_id:str}/dispatch", sync_to_thread=True, opt={"actions": ("dispatch",)})
     def dispatch(self, request: NodeRequest, ctx: Ctx, application_id: FromPath[str], data: URLEncodedBody[dict[str, str]]) -> Response:
         return _handover(
             ctx,
@@ -298,13 +303,63 @@ class ApplicationPages(Controller):
             lambda user: cases.record_dispatch(ctx.store, application_id, data.get("courier", ""), data.get("tracking_no", ""), user),
         )
 
-    @post("/applications/{application_id:str}/evaluation", sync_to_thread=True)
+    @post("/applications/{application_id:str}/evaluation", sync_to_thread=True, opt={"actions": ()})
     def evaluate(self, request: NodeRequest, ctx: Ctx, application_id: FromPath[str], data: URLEncodedBody[dict[str, str]]) -> Response:
         def act(user: dict[str, str]) -> None:
             level = data.get("level", "")
             cases.record_evaluation(ctx.store, application_id, int(level) if level.isdigit() else 0, data.get("comment", ""))
 
         return _handover(ctx, request.user, application_id, act)
+
+
+def _review_page(
+    ctx: NodeContext, user: dict[str, str], application_id: str, stage: int, status_code: int = 200, error: str | None = None
+) -> Template:
+    row = reviews.get_review(ctx.store, application_id, stage)
+    item = ctx.store.one("SELECT * FROM catalog_items WHERE code = ?", (row["item_code"],))
+    definition = forms.definition(catalog.item_from_row(item)) if item is not None else {"fields": []}
+    values = json.loads(row["form_json"])
+    return page(
+        ctx,
+        "review.html",
+        status_code=status_code,
+        user=user,
+        review=row,
+        fields=[f | {"value": values.get(f["name"], "")} for f in definition.get("fields", [])],
+        materials_checked=json.loads(row["materials_json"]),
+        decisions=reviews.DECISIONS,
+        error=error,
+    )
+
+
+class ReviewPages(Controller):
+    """乡镇审核: the township stages this township decides, offline."""
+
+    @get("/reviews", sync_to_thread=True)
+    def list_page(self, request: NodeRequest, ctx: Ctx) -> Template:
+        return page(
+            ctx,
+            "reviews.html",
+            user=request.user,
+            pending=reviews.pending(ctx.store),
+            decided=reviews.decided(ctx.store),
+            decisions=reviews.DECISIONS,
+        )
+
+    @get("/reviews/{application_id:str}/{stage:int}", sync_to_thread=True)
+    def review_page(self, request: NodeRequest, ctx: Ctx, application_id: FromPath[str], stage: FromPath[int]) -> Template:
+        return _review_page(ctx, request.user, application_id, stage)
+
+    @post("/reviews/{application_id:str}/{stage:int}/decision", sync_to_thread=True, opt={"actions": ("accept", "pass_part", "approve", "deny")})
+    def decide(
+        self, request: NodeRequest, ctx: Ctx, application_id: FromPath[str], stage: FromPath[int], data: URLEncodedBody[dict[str, str]]
+    ) -> Response:
+        try:
+            reviews.decide(ctx.store, application_id, stage, data.get("decision", ""), data.get("reason", ""), request.user)
+        except ServiceError as exc:
+            return _review_page(ctx, request.user, application_id, stage, status_code=exc.status, error=exc.message)
+        ctx.sync.wake_uplink()
+        return Redirect(f"/reviews/{application_id}/{stage}")
 
 
 class ComplaintPages(Controller):
@@ -390,4 +445,4 @@ class FeePages(Controller):
         return _fees_page(ctx, user, report=report)
 
 
-CONTROLLERS = [HomePages, CatalogPages, ApplicationPages, ComplaintPages, FeePages]
+CONTROLLERS = [HomePages, CatalogPages, ApplicationPages, ReviewPages, ComplaintPages, FeePages]

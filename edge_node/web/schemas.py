@@ -65,6 +65,44 @@ class OnTheSpotIn(Body):
     reason: Text = ""
 
 
+class ReviewDecisionIn(Body):
+    decision: Line  # approved | denied
+    reason: Text = ""
+
+
+class ReviewOut(msgspec.Struct):
+    """A township stage on this township's review list (edge_node/reviews.py). The resident ID is
+    shown in full: the township approver decides the case."""
+
+    application_id: str
+    stage: int
+    stage_name: str
+    final: bool
+    receipt_no: str
+    item_code: str
+    item_name: str
+    from_node: str
+    applicant_name: str
+    applicant_id_number: str
+    status: str
+    form: dict[str, Any]
+    materials_checked: list[str]
+    submitted_at: str
+    assigned_at: str
+    applicant_phone: str | None = None
+    proxy_agent: str | None = None
+    decided_by: str | None = None
+    decided_at: str | None = None
+    reason: str | None = None
+
+
+def review_out(row: Any) -> ReviewOut:
+    return shaped(
+        ReviewOut,
+        dict(row) | {"final": bool(row["final"]), "form": json.loads(row["form_json"]), "materials_checked": json.loads(row["materials_json"])},
+    )
+
+
 class LicenceIn(Body):
     text: Licence
 

@@ -1,7 +1,8 @@
 """A form-heavy item in real Chromium (issue 19 item 2): a village agent takes a 低保 application with
 its household on a phone (390 px wide, no sideways scrolling), a mistyped member ID is refused
-naming that member, and the county clerk reads the whole household, the members' ages and the
-income-per-head hint on the case page."""
+naming that member; the township approver reviews the household on its own phone (乡镇审核, the
+first stage of 低保) and passes it; then the county clerk reads the whole household, the members'
+ages and the income-per-head hint on the case page."""
 
 from __future__ import annotations
 
@@ -13,14 +14,15 @@ from playwright.sync_api import Browser, expect
 from provisioning.federation import LocalFederation
 from tests.support.browser import log_in
 from tests.support.builders import resident_id
-from tests.support.federation import running_village
+from tests.support.federation import running_township, running_village
 
 pytestmark = pytest.mark.browser
 PHONE = {"width": 390, "height": 844}
 
 
 def test_a_household_taken_on_a_phone_reaches_the_clerk_in_full(federation: LocalFederation, browser: Browser):
-    spec = running_village(federation, "shangcun")
+    township = running_township(federation, "qingshan")
+    spec = running_village(federation, "shangcun", parent="qingshan")
     node_url = f"http://127.0.0.1:{spec.port}"
     phone = browser.new_page(locale="zh-CN", viewport=PHONE, is_mobile=True, has_touch=True)
     log_in(phone, node_url, "agent", federation.password)
@@ -56,6 +58,21 @@ def test_a_household_taken_on_a_phone_reaches_the_clerk_in_full(federation: Loca
     phone.click("#submit-intake")
     expect(phone.locator("#receipt-no")).to_have_text(re.compile(r"^shangcun-\d{6}$"))
     receipt_no = phone.locator("#receipt-no").inner_text()
+
+    approver = browser.new_page(locale="zh-CN", viewport=PHONE, is_mobile=True, has_touch=True)
+    township_url = f"http://127.0.0.1:{township.port}"
+    log_in(approver, township_url, "boss", federation.password)
+    for _ in range(150):
+        approver.goto(township_url + "/reviews")
+        if approver.get_by_text(receipt_no).count():
+            break
+        approver.wait_for_timeout(200)
+    approver.get_by_text(receipt_no).click()
+    expect(approver.locator("#review-form")).to_contain_text(resident_id(15000))  # the township decides: the whole household, in full
+    assert approver.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
+    approver.fill("#review-reason", "入户核实，情况属实")
+    approver.click("#review-approve")
+    expect(approver.locator("#review-result")).to_contain_text("同意")
 
     clerk = browser.new_page(locale="zh-CN")
     log_in(clerk, federation.hub_url, "clerk-mzj", federation.password)

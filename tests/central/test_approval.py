@@ -18,9 +18,10 @@ from weblayer.errors import Conflict, Forbidden, InvalidInput
 
 @pytest.fixture
 def hub(engine):
-    add_user(engine, "clerk-cl", "赵兰", "clerk", "pw", department="cl")
-    # app1: 高龄津贴 (mzj alone); app2: 残疾人两项补贴 (mzj leads, cl in parallel)
-    ingest_batch(engine, "yiwang.up.shangcun", chain([received(1), received(2, item="MZ-005")])[0])
+    add_user(engine, "clerk-gaj", "王敏", "clerk", "pw", department="gaj")
+    add_user(engine, "clerk-ybj", "赵兰", "clerk", "pw", department="ybj")
+    # app1: 高龄津贴 (mzj alone); app2: 新生儿出生“一件事” (gaj leads, ybj in parallel)
+    ingest_batch(engine, "yiwang.up.shangcun", chain([received(1), received(2, item="GA-007")])[0])
     return engine
 
 
@@ -47,44 +48,45 @@ def audit(engine) -> list[tuple[str, str, str]]:
 
 
 def test_a_parallel_item_is_routed_to_every_department_it_names(hub):
-    assert state(hub, "app2") == ("received", {"mzj": "pending", "cl": "pending"})
-    assert [a.id for a, _, _ in approval.queue_with_deadlines(hub, clerk(hub, "clerk-cl"))] == ["app2"]
-    assert {a.id for a, _, _ in approval.queue_with_deadlines(hub, clerk(hub, "clerk-mzj"))} == {"app1", "app2"}
+    assert state(hub, "app2") == ("received", {"gaj": "pending", "ybj": "pending"})
+    assert [a.id for a, _, _ in approval.queue_with_deadlines(hub, clerk(hub, "clerk-ybj"))] == ["app2"]
+    assert [a.id for a, _, _ in approval.queue_with_deadlines(hub, clerk(hub, "clerk-gaj"))] == ["app2"]
+    assert [a.id for a, _, _ in approval.queue_with_deadlines(hub, clerk(hub, "clerk-mzj"))] == ["app1"]
     assert [a.id for a, _, _ in approval.queue_with_deadlines(hub, clerk(hub, "clerk-rsj"))] == []
 
 
 def test_parallel_approval_completes_only_when_every_department_has_approved(hub):
-    mzj, cl = clerk(hub, "clerk-mzj"), clerk(hub, "clerk-cl")
+    gaj, ybj = clerk(hub, "clerk-gaj"), clerk(hub, "clerk-ybj")
     with pytest.raises(Conflict, match="牵头部门受理"):
-        approval.decide(hub, cl, "app2", "approve", "", HUB_KEY)
+        approval.decide(hub, ybj, "app2", "approve", "", HUB_KEY)
     with pytest.raises(Forbidden, match="牵头部门"):
-        approval.accept(hub, cl, "app2")
-    approval.accept(hub, mzj, "app2")
-    approval.decide(hub, cl, "app2", "approve", "残疾等级核实无误", HUB_KEY)
-    assert state(hub, "app2") == ("accepted", {"mzj": "pending", "cl": "approved"})
+        approval.accept(hub, ybj, "app2")
+    approval.accept(hub, gaj, "app2")
+    approval.decide(hub, ybj, "app2", "approve", "参保信息核实无误", HUB_KEY)
+    assert state(hub, "app2") == ("accepted", {"gaj": "pending", "ybj": "approved"})
     assert [k for k, _ in downlink(hub)] == ["application.accepted"]  # nothing decided yet for the citizen
     with pytest.raises(Conflict, match="重复审批"):
-        approval.decide(hub, cl, "app2", "deny", "改主意", HUB_KEY)
-    approval.decide(hub, mzj, "app2", "approve", "", HUB_KEY)
-    assert state(hub, "app2") == ("approved", {"mzj": "approved", "cl": "approved"})
+        approval.decide(hub, ybj, "app2", "deny", "改主意", HUB_KEY)
+    approval.decide(hub, gaj, "app2", "approve", "", HUB_KEY)
+    assert state(hub, "app2") == ("approved", {"gaj": "approved", "ybj": "approved"})
     kinds = [k for k, _ in downlink(hub)]
     assert kinds == ["application.accepted", "decision.made", "result.issued"]
     made = dict(downlink(hub))["decision.made"]
     assert made["decision"] == "approved" and set(made["decided_by"].split("、")) == {"王敏", "赵兰"}
     with Session(hub) as s:
         assert [lic.application_id for lic in s.exec(select(Licence)).all()] == ["app2"]
-    assert audit(hub) == [("clerk-mzj", "case.accepted", "app2"), ("clerk-cl", "case.approved", "app2"), ("clerk-mzj", "case.approved", "app2")]
+    assert audit(hub) == [("clerk-gaj", "case.accepted", "app2"), ("clerk-ybj", "case.approved", "app2"), ("clerk-gaj", "case.approved", "app2")]
 
 
 def test_one_department_denying_ends_a_parallel_case_with_its_reason(hub):
-    mzj, cl = clerk(hub, "clerk-mzj"), clerk(hub, "clerk-cl")
-    approval.accept(hub, mzj, "app2")
-    approval.decide(hub, cl, "app2", "deny", "残疾等级为四级，不属于重度残疾", HUB_KEY)
-    assert state(hub, "app2") == ("denied", {"mzj": "closed", "cl": "denied"})
+    gaj, ybj = clerk(hub, "clerk-gaj"), clerk(hub, "clerk-ybj")
+    approval.accept(hub, gaj, "app2")
+    approval.decide(hub, ybj, "app2", "deny", "新生儿已在外地参保", HUB_KEY)
+    assert state(hub, "app2") == ("denied", {"gaj": "closed", "ybj": "denied"})
     made = dict(downlink(hub))["decision.made"]
-    assert (made["decision"], made["reason"], made["decided_by"]) == ("denied", "残疾等级为四级，不属于重度残疾", "赵兰")
+    assert (made["decision"], made["reason"], made["decided_by"]) == ("denied", "新生儿已在外地参保", "赵兰")
     with pytest.raises(Conflict):
-        approval.decide(hub, mzj, "app2", "approve", "", HUB_KEY)
+        approval.decide(hub, gaj, "app2", "approve", "", HUB_KEY)
 
 
 def test_not_accepting_needs_a_reason_and_closes_the_case(hub):

@@ -16,13 +16,13 @@ from typing import Any
 
 import httpx
 
-from tests.support.builders import checked, resident_id
+from tests.support.builders import birth_form, checked, resident_id
 
 from ..images import photo
 
 # (item, weight): ordinary items, a fee item, a dearer fee item, a parallel-approval item
-ITEMS = [("RS-001", 3), ("MZ-003", 3), ("GA-001", 2), ("GA-002", 1), ("MZ-005", 1)]
-LEAD = {"RS-001": "rsj", "MZ-003": "mzj", "GA-001": "gaj", "GA-002": "gaj", "MZ-005": "mzj"}
+ITEMS = [("RS-001", 3), ("MZ-003", 3), ("GA-001", 2), ("GA-002", 1), ("GA-007", 1)]  # GA-007: 公安 and 医保 in parallel
+LEAD = {"RS-001": "rsj", "MZ-003": "mzj", "GA-001": "gaj", "GA-002": "gaj", "GA-007": "gaj"}
 FEE = {"GA-001": 2000, "GA-002": 4000}
 # (operation, weight) for a worker's next step
 OPERATIONS = [("intake", 6), ("material", 2), ("hub_work", 4), ("supplement", 1), ("pickup", 2)]
@@ -111,7 +111,7 @@ class Worker:
         # with a queue (its share of the intake follows its link, so its backlog can drain)
         self.shares = shares or {}
         self.agents = {node_id: Client(url, "agent", password) for node_id, url in nodes.items()}
-        self.clerks = {dept: Client(hub_url, f"clerk-{dept}", password) for dept in ("rsj", "mzj", "gaj", "cl")}
+        self.clerks = {dept: Client(hub_url, f"clerk-{dept}", password) for dept in ("rsj", "mzj", "gaj", "ybj")}
         self.operator = Client(hub_url, "operator", password)
         self.ledger = ledger
         self.stop = stop
@@ -145,6 +145,8 @@ class Worker:
         }
         if item in FEE:
             body["payment_method"] = "cash"
+        if item == "GA-007":
+            body["form"] = birth_form(n)
         response = self.agents[node_id].request("POST", "/api/applications", json=body)
         if response is None:
             return "unavailable"
@@ -195,7 +197,7 @@ class Worker:
                 )
             return _outcome(lead.request("POST", f"/api/applications/{app_id}/acceptance"), 200)
         if case["status"] == "accepted":
-            pending = [t["department"] for t in case["tasks"] if t["status"] == "pending"]
+            pending = [t["department"] for t in case["tasks"] if t["status"] == "pending" and t["stage"] == case["stage"]]
             if not pending:
                 return "nothing to do"
             decision = "approve" if self.rng.random() < 0.85 else "deny"

@@ -8,7 +8,7 @@ import pytest
 
 from provisioning.federation import LocalFederation
 from tests.support.api import Api
-from tests.support.builders import checked, resident_id
+from tests.support.builders import birth_form, checked, resident_id
 from tests.support.federation import running_village
 from tests.support.polling import eventually
 
@@ -16,28 +16,34 @@ pytestmark = pytest.mark.e2e
 
 
 def test_acceptance_parallel_approval_and_non_acceptance_reach_the_point(federation: LocalFederation):
-    spec = running_village(federation, "shangcun")
+    spec = running_village(federation, "shangcun", kind="township")  # 新生儿出生“一件事” is a township item
     agent = Api(f"http://127.0.0.1:{spec.port}", "agent", federation.password)
-    mzj, cl = (Api(federation.hub_url, u, federation.password) for u in ("clerk-mzj", "clerk-cl"))
-    both = agent.post(
+    mzj, gaj, ybj = (Api(federation.hub_url, u, federation.password) for u in ("clerk-mzj", "clerk-gaj", "clerk-ybj"))
+    both = agent.post(  # 公安 leads, 医保 decides in parallel
         "/api/applications",
-        json={"item_code": "MZ-005", "applicant_name": "周建国", "applicant_id_number": resident_id(21), "materials_checked": checked("MZ-005")},
+        json={
+            "item_code": "GA-007",
+            "applicant_name": "周建国",
+            "applicant_id_number": resident_id(21),
+            "materials_checked": checked("GA-007"),
+            "form": birth_form(21),
+        },
     ).json()
     one = agent.post(
         "/api/applications",
         json={"item_code": "MZ-003", "applicant_name": "吴秀英", "applicant_id_number": resident_id(22), "materials_checked": checked("MZ-003")},
     ).json()
-    eventually(lambda: len(mzj.get("/api/queue").json()) == 2, what="both cases in 民政局's queue")
-    [shared] = cl.get("/api/queue").json()
+    eventually(lambda: len(mzj.get("/api/queue").json()) == 1 and len(gaj.get("/api/queue").json()) == 1, what="the cases in their queues")
+    [shared] = ybj.get("/api/queue").json()
     assert shared["id"] == both["id"] and shared["pre_review_deadline"] is not None and shared["task"]["status"] == "pending"
 
-    assert mzj.post(f"/api/applications/{both['id']}/acceptance").status_code == 200
+    assert gaj.post(f"/api/applications/{both['id']}/acceptance").status_code == 200
     eventually(lambda: agent.get(f"/api/applications/{both['id']}").json()["status"] == "accepted", what="受理 at the node")
-    assert cl.post(f"/api/applications/{both['id']}/decision", json={"decision": "approve"}).status_code == 200
-    assert mzj.get(f"/api/applications/{both['id']}").json()["status"] == "accepted"  # 民政局 has not decided yet
-    assert mzj.post(f"/api/applications/{both['id']}/decision", json={"decision": "approve"}).status_code == 200
+    assert ybj.post(f"/api/applications/{both['id']}/decision", json={"decision": "approve"}).status_code == 200
+    assert gaj.get(f"/api/applications/{both['id']}").json()["status"] == "accepted"  # 公安局 has not decided yet
+    assert gaj.post(f"/api/applications/{both['id']}/decision", json={"decision": "approve"}).status_code == 200
     eventually(lambda: agent.get(f"/api/applications/{both['id']}").json()["status"] == "approved", what="the joint approval at the node")
-    [licence] = mzj.get("/api/licences", params={"holder_id": resident_id(21)}).json()  # one result for the joint decision
+    [licence] = gaj.get("/api/licences", params={"holder_id": resident_id(21)}).json()  # one result for the joint decision
     assert licence["application_id"] == both["id"]
 
     refused = mzj.post(f"/api/applications/{one['id']}/non-acceptance", json={"reason": ""})

@@ -18,7 +18,7 @@ from provisioning.federation import LocalFederation
 from provisioning.natsd import new_user_seed
 from sync_protocol import user_nkey_from_seed, verify_feed, verify_key_to_text
 from tests.support.api import Api
-from tests.support.builders import checked, resident_id
+from tests.support.builders import birth_form, checked, resident_id
 from tests.support.federation import running_village
 from tests.support.polling import eventually, run_async
 
@@ -64,43 +64,49 @@ def hub_public_key(federation: LocalFederation):
 
 
 def test_an_integrated_department_gets_its_cases_and_decides_through_the_api(federation: LocalFederation):
-    spec = running_village(federation, "shangcun")
+    spec = running_village(federation, "shangcun", kind="township")  # 新生儿出生“一件事” is a township item
     operator = Api(federation.hub_url, "operator", federation.password)
-    bad = operator.put("/api/departments/cl/integration", json={"integration": "webhook?"})
+    bad = operator.put("/api/departments/ybj/integration", json={"integration": "webhook?"})
     assert bad.status_code == 400 and bad.json()["field"] == "integration"
-    keyless = operator.put("/api/departments/cl/integration", json={"integration": "nats"})
+    keyless = operator.put("/api/departments/ybj/integration", json={"integration": "nats"})
     assert keyless.status_code == 400 and keyless.json()["field"] == "nats_public_key"
-    answer = operator.put("/api/departments/cl/integration", json={"integration": "nats", "nats_public_key": user_nkey_from_seed(SEED)}).json()
-    assert (answer["subject"], answer["consumer"], answer["inbox_prefix"]) == ("yiwang.dept.cl.cases", "dept-cl", "_INBOX_dept-cl")
+    answer = operator.put("/api/departments/ybj/integration", json={"integration": "nats", "nats_public_key": user_nkey_from_seed(SEED)}).json()
+    assert (answer["subject"], answer["consumer"], answer["inbox_prefix"]) == ("yiwang.dept.ybj.cases", "dept-ybj", "_INBOX_dept-ybj")
     assert answer["hub_public_key"] == verify_key_to_text(hub_public_key(federation))  # what the department pins
     agent = Api(f"http://127.0.0.1:{spec.port}", "agent", federation.password)
     app = agent.post(
         "/api/applications",
-        json={"item_code": "MZ-005", "applicant_name": "周建国", "applicant_id_number": resident_id(31), "materials_checked": checked("MZ-005")},
+        json={
+            "item_code": "GA-007",
+            "applicant_name": "周建国",
+            "applicant_id_number": resident_id(31),
+            "materials_checked": checked("GA-007"),
+            "form": birth_form(31),
+        },
     ).json()
 
     received: list[dict] = []
-    eventually(lambda: received.extend(department_inbox(federation, "cl")) or received, what="the case on yiwang.dept.cl.cases")
+    eventually(lambda: received.extend(department_inbox(federation, "ybj")) or received, what="the case on yiwang.dept.ybj.cases")
     [routed] = received
-    assert routed["event"] == "case.routed" and routed["case"]["application_id"] == app["id"] and routed["case"]["departments"] == ["mzj", "cl"]
+    assert routed["event"] == "case.routed" and routed["case"]["application_id"] == app["id"] and routed["case"]["departments"] == ["gaj", "ybj"]
     assert routed["case"]["applicant_id_number"] == resident_id(31)
 
-    mzj, cl_system = Api(federation.hub_url, "clerk-mzj", federation.password), Api(federation.hub_url, "clerk-cl", federation.password)
-    assert cl_system.post(f"/api/applications/{app['id']}/decision", json={"decision": "approve"}).status_code == 409  # not accepted yet
-    assert mzj.post(f"/api/applications/{app['id']}/acceptance").status_code == 200
+    gaj, ybj_system = Api(federation.hub_url, "clerk-gaj", federation.password), Api(federation.hub_url, "clerk-ybj", federation.password)
+    assert ybj_system.post(f"/api/applications/{app['id']}/decision", json={"decision": "approve"}).status_code == 409  # not accepted yet
+    assert gaj.post(f"/api/applications/{app['id']}/acceptance").status_code == 200
     eventually(
-        lambda: [e["event"] for e in department_inbox(federation, "cl")] == ["case.accepted"], what="case.accepted for the department's system"
+        lambda: [e["event"] for e in department_inbox(federation, "ybj")] == ["case.accepted"], what="case.accepted for the department's system"
     )
-    assert cl_system.post(f"/api/applications/{app['id']}/decision", json={"decision": "approve", "reason": "残疾等级核实"}).status_code == 200
-    assert mzj.post(f"/api/applications/{app['id']}/decision", json={"decision": "approve"}).status_code == 200
+    assert ybj_system.post(f"/api/applications/{app['id']}/decision", json={"decision": "approve", "reason": "参保信息核实"}).status_code == 200
+    assert gaj.post(f"/api/applications/{app['id']}/decision", json={"decision": "approve"}).status_code == 200
     eventually(lambda: agent.get(f"/api/applications/{app['id']}").json()["status"] == "approved", what="the joint approval at the node")
-    [concluded] = eventually(lambda: department_inbox(federation, "cl"), what="case.concluded for the department's system")
+    [concluded] = eventually(lambda: department_inbox(federation, "ybj"), what="case.concluded for the department's system")
     assert concluded["event"] == "case.concluded" and concluded["case"]["status"] == "approved"
     actions = operator.get("/api/actions", params={"target": app["id"]}).json()
     assert [(a["actor"], a["action"]) for a in reversed(actions)] == [
-        ("clerk-mzj", "case.accepted"),
-        ("clerk-cl", "case.approved"),
-        ("clerk-mzj", "case.approved"),
+        ("clerk-gaj", "case.accepted"),
+        ("clerk-ybj", "case.approved"),
+        ("clerk-gaj", "case.approved"),
     ]
 
 

@@ -37,7 +37,7 @@ def test_instant_item_decided_at_the_township_is_recorded_as_such(federation: Lo
     ).json()
 
     refused = staff.post(f"/api/applications/{instant['id']}/decide-on-the-spot", json={"decision": "approved"})
-    assert refused.status_code == 403 and "即办审批人" in refused.json()["detail"]
+    assert refused.status_code == 403 and "乡镇审批人" in refused.json()["detail"]
     not_instant = approver.post(f"/api/applications/{ordinary['id']}/decide-on-the-spot", json={"decision": "approved"})
     assert not_instant.status_code == 403 and "县级部门审批" in not_instant.json()["detail"]
     done = approver.post(f"/api/applications/{instant['id']}/decide-on-the-spot", json={"decision": "approved"})

@@ -8,7 +8,7 @@ import pytest
 
 from provisioning.federation import LocalFederation
 from tests.support.api import Api
-from tests.support.builders import household, resident_id
+from tests.support.builders import checked, resident_id
 from tests.support.federation import running_village
 from tests.support.polling import eventually
 
@@ -23,11 +23,10 @@ def test_supplement_round_trip(federation: LocalFederation):
     app = agent.post(
         "/api/applications",
         json={
-            "item_code": "MZ-001",
+            "item_code": "MZ-003",  # accepted by the county (低保's 补正 would be the township's)
             "applicant_name": "李桂芳",
             "applicant_id_number": resident_id(11),
-            "form": household(11),
-            "materials_checked": ["居民身份证", "家庭经济状况核对授权书", "家庭收入情况声明"],
+            "materials_checked": checked("MZ-003"),
         },
     ).json()
     eventually(lambda: clerk.get(f"/api/applications/{app['id']}").status_code == 200, what="the case at the hub")

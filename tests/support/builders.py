@@ -42,6 +42,19 @@ def household(n: int, name: str = "李桂芳") -> dict[str, Any]:
     }
 
 
+def birth_form(n: int) -> dict[str, Any]:
+    """A filled-in 新生儿出生“一件事” (GA-007) application form; the mother's ID ``resident_id(n)``."""
+    return {
+        "baby_name": "周小宝",
+        "sex": "男",
+        "birth_date": "2026-11-01",
+        "birth_place": "青山镇卫生院",
+        "mother_id": resident_id(n),
+        "household": "随母落户",
+        "contact": "13800138000",
+    }
+
+
 NODE_KEY = SigningKey(bytes(range(32)))
 HUB_KEY = SigningKey(bytes(range(5, 37)))
 T = "2026-11-23T08:00:00.000000Z"
@@ -64,10 +77,10 @@ def received(n: int, item: str = "MZ-003") -> Record:
     )
 
 
-def chain(*batches: list[Record], key: SigningKey = NODE_KEY) -> list[bytes]:
+def chain(*batches: list[Record], key: SigningKey = NODE_KEY, node: str = "shangcun") -> list[bytes]:
     pos, wires = GENESIS, []
     for records in batches:
-        wire, pos = seal_next("shangcun", "up", pos, records, T, key)
+        wire, pos = seal_next(node, "up", pos, records, T, key)
         wires.append(wire)
     return wires
 

@@ -23,14 +23,23 @@ def running_federation(root: Path, https: bool = False) -> Iterator[LocalFederat
         fed.stop_all()
 
 
-def village(node_id: str = "shangcun", kind: str = "village") -> NodeSpec:
-    """A point's spec; ``kind="township"`` for one that takes township items (身份证, with their fees)."""
-    return NodeSpec(node_id, f"{node_id} 代办点", kind, free_port(), parent=None, users=[("agent", "代办员 王秀兰", AGENT_ROLE)])
+def village(node_id: str = "shangcun", kind: str = "village", parent: str | None = None) -> NodeSpec:
+    """A point's spec; ``kind="township"`` for one that takes township items (身份证, with their
+    fees); ``parent``: the township that decides its township stages (central/stages.py)."""
+    return NodeSpec(node_id, f"{node_id} 代办点", kind, free_port(), parent=parent, users=[("agent", "代办员 王秀兰", AGENT_ROLE)])
 
 
-def running_village(federation: LocalFederation, node_id: str = "shangcun", kind: str = "village") -> NodeSpec:
+def running_township(federation: LocalFederation, node_id: str = "qingshan") -> NodeSpec:
+    """A township centre enrolled and serving, with its approver ``boss`` (乡镇审批人)."""
+    spec = NodeSpec(node_id, f"{node_id} 便民服务中心", "township", free_port(), users=[("boss", "乡镇审批 周敏", "township_approver")])
+    federation.enrol_node(spec)
+    federation.start_node(spec)
+    return spec
+
+
+def running_village(federation: LocalFederation, node_id: str = "shangcun", kind: str = "village", parent: str | None = None) -> NodeSpec:
     """A village point enrolled at ``federation``'s hub and serving (its agent: ``agent``)."""
-    spec = village(node_id, kind)
+    spec = village(node_id, kind, parent)
     federation.enrol_node(spec)
     federation.start_node(spec)
     return spec

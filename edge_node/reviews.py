@@ -1,0 +1,154 @@
+"""Township stages decided at the township node (central/stages.py), offline.
+
+A case reaches a township's review list in one of two ways: the township took it in itself and
+the item's first stage is the township's (from intake on, no hub needed), or the hub assigned a
+case from a village point below it (``stage.assigned``). The township approver decides it here;
+the decision goes up as ``stage.decided`` in the same transaction, signed with this node's key,
+and the hub applies it only if this node is the case's township and the stage still open. A
+decision that is the case's last (``final``: a 即办件, 宅基地) is its result; on the township's
+own case it shows at once, ready to hand over.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Mapping
+from typing import Any
+
+from sync_protocol import STAGE_DECIDED
+from weblayer.errors import Conflict, Forbidden, InvalidInput, NotFound
+
+from .store import Store, add_outbox, get_meta, utcnow
+
+APPROVER = "township_approver"
+DECISIONS = {"approved": "同意（通过）", "denied": "不同意"}
+MAX_REASON = 500
+COLUMNS = (
+    "application_id",
+    "stage",
+    "stage_name",
+    "final",
+    "receipt_no",
+    "item_code",
+    "item_name",
+    "from_node",
+    "applicant_name",
+    "applicant_id_number",
+    "applicant_phone",
+    "proxy_agent",
+    "form_json",
+    "materials_json",
+    "submitted_at",
+    "assigned_at",
+)
+
+
+def _insert(conn: sqlite3.Connection, row: Mapping[str, Any]) -> None:
+    conn.execute(f"INSERT OR IGNORE INTO reviews ({', '.join(COLUMNS)}) VALUES ({', '.join('?' * len(COLUMNS))})", tuple(row[c] for c in COLUMNS))
+
+
+def apply_assignment(conn: sqlite3.Connection, data: Mapping[str, Any]) -> None:
+    """``stage.assigned`` from the hub (inside the downlink transaction); applied once."""
+    _insert(
+        conn,
+        {
+            "application_id": data["application_id"],
+            "stage": data["stage"],
+            "stage_name": data["stage_name"],
+            "final": int(data["final"]),
+            "receipt_no": data["receipt_no"],
+            "item_code": data["item_code"],
+            "item_name": data["item_name"],
+            "from_node": data.get("from_node", ""),
+            "applicant_name": data["applicant_name"],
+            "applicant_id_number": data["applicant_id_number"],
+            "applicant_phone": data.get("applicant_phone", ""),
+            "proxy_agent": data.get("proxy_agent", ""),
+            "form_json": json.dumps(data.get("form") or {}, ensure_ascii=False),
+            "materials_json": json.dumps(data.get("materials_checked") or [], ensure_ascii=False),
+            "submitted_at": data["submitted_at"],
+            "assigned_at": utcnow(),
+        },
+    )
+
+
+def first_stage_here(conn: sqlite3.Connection, app: Mapping[str, Any], item: Mapping[str, Any]) -> None:
+    """At intake on a township node (inside its transaction): a case whose first stage is the
+    township's goes on this node's review list at once."""
+    stages = item.get("stages") or []
+    if not stages or stages[0].get("by") != "township":
+        return
+    _insert(
+        conn,
+        {
+            "application_id": app["id"],
+            "stage": 0,
+            "stage_name": stages[0]["name"],
+            "final": int(len(stages) == 1),
+            "from_node": get_meta(conn, "node_id"),
+            "materials_json": app["materials_checked"],
+            "submitted_at": app["created_at"],
+            "assigned_at": app["created_at"],
+        }
+        | {
+            k: app[k]
+            for k in ("receipt_no", "item_code", "item_name", "applicant_name", "applicant_id_number", "applicant_phone", "proxy_agent", "form_json")
+        },
+    )
+
+
+def pending(store: Store) -> list[sqlite3.Row]:
+    return store.query("SELECT * FROM reviews WHERE status = 'pending' ORDER BY assigned_at")
+
+
+def decided(store: Store, limit: int = 50) -> list[sqlite3.Row]:
+    return store.query("SELECT * FROM reviews WHERE status != 'pending' ORDER BY decided_at DESC LIMIT ?", (limit,))
+
+
+def get_review(store: Store, application_id: str, stage: int) -> sqlite3.Row:
+    row = store.one("SELECT * FROM reviews WHERE application_id = ? AND stage = ?", (application_id, stage))
+    if row is None:
+        raise NotFound("没有找到这个待审核的办件")
+    return row
+
+
+def decide(store: Store, application_id: str, stage: int, decision: str, reason: str, user: Mapping[str, str]) -> sqlite3.Row:
+    """The township approver's decision on a stage; a 不同意 says why (it reaches the citizen)."""
+    if user.get("role") != APPROVER:
+        raise Forbidden("只有乡镇审批人可以办理乡镇审核环节")
+    if decision not in DECISIONS:
+        raise InvalidInput("审核意见只能是“同意”或“不同意”", field="decision")
+    reason = reason.strip()
+    if decision == "denied" and not reason:
+        raise InvalidInput("不同意必须写明理由，将告知申请人", field="reason")
+    if len(reason) > MAX_REASON:
+        raise InvalidInput(f"理由不能超过 {MAX_REASON} 字", field="reason")
+    with store.write() as conn:
+        row = conn.execute("SELECT * FROM reviews WHERE application_id = ? AND stage = ?", (application_id, stage)).fetchone()
+        if row is None:
+            raise NotFound("没有找到这个待审核的办件")
+        if row["status"] != "pending":
+            raise Conflict(f"这个环节已经办理过了（{DECISIONS.get(row['status'], row['status'])}），不能重复办理")
+        now = utcnow()
+        conn.execute(
+            "UPDATE reviews SET status = ?, decided_by = ?, decided_at = ?, reason = ? WHERE application_id = ? AND stage = ?",
+            (decision, user["display_name"], now, reason, application_id, stage),
+        )
+        own = conn.execute("SELECT status FROM applications WHERE id = ?", (application_id,)).fetchone()
+        if own is not None and own["status"] == "submitted":  # this township's own case: it knows at once
+            if row["final"] or decision == "denied":
+                conn.execute(
+                    "UPDATE applications SET status = ?, decision = ?, decision_reason = ?, decided_by = ?, decided_at = ? WHERE id = ?",
+                    (decision, decision, reason, user["display_name"], now, application_id),
+                )
+            elif stage == 0:
+                conn.execute("UPDATE applications SET status = 'accepted', accepted_at = ? WHERE id = ?", (now, application_id))
+        add_outbox(
+            conn,
+            STAGE_DECIDED,
+            {"application_id": application_id, "stage": stage, "decision": decision, "decided_by": user["display_name"], "decided_at": now}
+            | ({"reason": reason} if reason else {}),
+            at=now,
+        )
+    return get_review(store, application_id, stage)
