@@ -175,21 +175,22 @@ def not_accept(engine: Engine, user: User, application_id: str, reason: str) -> 
     """不予受理: always with the reason (不予受理说明原因); the case ends here."""
     reason = _reason(reason, "不予受理必须说明原因")
     with transaction(engine) as session:
-        app, status = _case(session, user, application_id, "not_accept", "不能作不予受理", lead=True)
-        now = utcnow()
-        app.status, app.decided_at, app.decided_by, app.decision_reason = status, now, user.username, reason
-        app.outcome = "not_accepted"
-        session.add(app)
-        tasks = tasks_of(session, app.id)
-        for task in tasks:
-            task.status = "closed"
-            session.add(task)
-        notify(session, app, tasks, "case.concluded")
-        queue_downlink(
-            session, app.node_id, APPLICATION_NOT_ACCEPTED, {"application_id": app.id, "reason": reason, "by": user.display_name, "at": now}
-        )
+        app, _ = _case(session, user, application_id, "not_accept", "不能作不予受理", lead=True)
+        _not_accepted(session, app, tasks_of(session, app.id), user.username, user.display_name, reason, utcnow())
         record_action(session, user, "case.not_accepted", app.id, reason=reason)
     return app
+
+
+def _not_accepted(session: Session, app: Application, tasks: list[ApprovalTask], by: str, by_name: str, reason: str, at: str) -> None:
+    """The case ends not accepted (by the county lead, or the township that accepts it); its point is told why."""
+    app.status = move(app.status, "not_accept", "不能作不予受理")
+    app.decided_at, app.decided_by, app.decision_reason, app.outcome = at, by, reason, "not_accepted"
+    session.add(app)
+    for task in tasks:
+        task.status = "not_accepted" if task.department == TOWNSHIP and task.stage == 0 else "closed"
+        session.add(task)
+    notify(session, app, tasks, "case.concluded")
+    queue_downlink(session, app.node_id, APPLICATION_NOT_ACCEPTED, {"application_id": app.id, "reason": reason, "by": by_name, "at": at})
 
 
 def request_supplement(engine: Engine, user: User, application_id: str, missing: list[str]) -> Application:
@@ -319,6 +320,12 @@ def decide_township_stage(session: Session, township_id: str, data: dict, now: s
     if app.stage != task.stage or app.status not in ("received", "accepted"):
         raise Violation("conflict", f"stage decision for {app.id}: the case is not in that stage (stage {app.stage}, {app.status})")
     by, at, reason = data["decided_by"], data["decided_at"], data.get("reason", "")
+    if data["decision"] == "not_accepted":  # 不予受理 by the township that accepts: only before it accepted
+        if task.stage != 0 or app.status != "received":
+            raise Violation("conflict", f"stage decision for {app.id}: not_accepted after the case was accepted")
+        _not_accepted(session, app, tasks, by, by, reason, at)
+        record_action(session, "system", "case.township_not_accepted", app.id, township=township_id, by=by, reason=reason)
+        return
     if app.status == "received" and data["decision"] == "approved" and app.stage == 0:
         _accepted(session, app, by, by, at)  # 受理 at the township window, under the county's delegation
     elif app.status == "received":

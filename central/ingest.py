@@ -315,6 +315,9 @@ def _apply(session: Session, node: Node, records: tuple[Record, ...], now: str) 
             "submitted_at": record.at,
             "received_at": now,
         }
+        if data.get("accepted_by") and item is not None and node.kind == "township" and json.loads(item.detail_json).get("accepts") == "township":
+            # 受理 at the township window that took it in, under the county's delegation (accepts: township)
+            row |= {"status": "accepted", "accepted_at": record.at, "accepted_by": data["accepted_by"]}
         form = forms.form_for(session, item, data.get("catalog_version"))
         if form["fields"] or data.get("form"):  # checked again, as the point did, against the form it filled in
             row["form_json"] = json.dumps(data.get("form") or {}, ensure_ascii=False)

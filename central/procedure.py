@@ -43,7 +43,7 @@ ACTIONS: dict[str, tuple[frozenset[str], str]] = {
     "hand_over_notice": (frozenset({"not_accepted"}), "not_accepted"),  # the notice why not, handed over: the outcome stays
 }
 # what a decision's word is as an action
-DECISION_ACTIONS = {"approved": "approve", "denied": "deny"}
+DECISION_ACTIONS = {"approved": "approve", "denied": "deny", "not_accepted": "not_accept"}
 
 
 def allowed(status: str, action: str) -> bool:

@@ -38,7 +38,7 @@ from .store import Store, add_outbox, get_meta, next_counter, utcnow
 STATUS_TEXT = {
     "supplement_requested": "需补正：请通知申请人补交材料",
     "submitted": "已提交，等待县里预审",
-    "accepted": "县里已受理，等待审批",
+    "accepted": "已受理，等待审核审批",
     "not_accepted": "不予受理：请告知申请人原因并退还材料",
     "approved": "已批准，请通知申请人领取",
     "denied": "不予批准",
@@ -112,6 +112,7 @@ def submit_application(
     if prepared and blobs_dir is None:
         raise ValueError("uploads need the node's blobs directory")
     stored = [(name, store_upload(blobs_dir, upload)) for name, upload in prepared]  # type: ignore[arg-type]
+    accepted_here = accepts_here(detail, point_kind)
     with store.write() as conn:
         node_id = get_meta(conn, "node_id")
         receipt_no = f"{node_id}-{next_counter(conn, 'receipt'):06d}"
@@ -127,7 +128,8 @@ def submit_application(
             "applicant_phone": intake.applicant_phone,
             "proxy_agent": agent["display_name"] if intake.by_proxy else "",
             "agent_username": agent["username"],
-            "status": "submitted",
+            "status": "accepted" if accepted_here else "submitted",
+            "accepted_at": now if accepted_here else None,
             "created_at": now,
             "materials_checked": json.dumps(list(checked), ensure_ascii=False),
             "form_json": json.dumps(filled, ensure_ascii=False),
@@ -140,7 +142,8 @@ def submit_application(
             {k: app[k] for k in ("receipt_no", "item_code", "item_name", "applicant_name", "applicant_id_number", "applicant_phone", "proxy_agent")}
             | {"application_id": app["id"], "agent": agent["username"], "materials_checked": list(checked)}
             | ({"licences": [dict(lic) for lic in licences]} if licences else {})
-            | ({"form": filled, "catalog_version": app["catalog_version"]} if filled else {}),
+            | ({"form": filled, "catalog_version": app["catalog_version"]} if filled else {})
+            | ({"accepted_by": agent["display_name"]} if accepted_here else {}),
             at=now,
         )
         for name, file in stored:
@@ -150,6 +153,13 @@ def submit_application(
         if fee_fen:
             app["fee_receipt"] = collect_fee(conn, fee_fen, payment[0], payment[1], intake.applicant_name, agent, app["id"], intake.item_code)  # type: ignore[index]
     return app
+
+
+def accepts_here(item: Mapping[str, Any], point_kind: str) -> bool:
+    """Whether this window accepts (受理) the item when it takes it in: a township centre, for an
+    item the county delegates the acceptance of to the township (``accepts: township``). A village
+    point never does: it collects (收件), and the accepting side accepts later."""
+    return point_kind == "township" and item.get("accepts") == "township"
 
 
 def intake_refusal(item: Mapping[str, Any], point_kind: str, by_proxy: bool) -> InvalidInput | None:
@@ -393,7 +403,7 @@ def decide_on_the_spot(store: Store, application_id: str, decision: str, reason:
         raise NotFound("没有找到这个办件")
     if not row["final"]:
         raise Forbidden("这个事项不是授权乡镇当场办结的即办件，须由县级部门审批")
-    if row["status"] != "submitted":
+    if row["status"] not in ("submitted", "accepted"):
         raise Conflict("这个办件已经有结果了")
     reviews.decide(store, application_id, 0, decision, reason, user)
     return get_application(store, application_id)

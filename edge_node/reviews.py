@@ -22,7 +22,8 @@ from weblayer.errors import Conflict, Forbidden, InvalidInput, NotFound
 from .store import Store, add_outbox, get_meta, utcnow
 
 APPROVER = "township_approver"
-DECISIONS = {"approved": "同意（通过）", "denied": "不同意"}
+# a township stage's decisions; 不予受理 only on a first stage not yet accepted (the township accepts, 行政许可法 第三十二条)
+DECISIONS = {"approved": "同意（通过）", "denied": "不同意", "not_accepted": "不予受理"}
 MAX_REASON = 500
 COLUMNS = (
     "application_id",
@@ -113,15 +114,22 @@ def get_review(store: Store, application_id: str, stage: int) -> sqlite3.Row:
     return row
 
 
+def may_refuse_acceptance(store: Store, review: sqlite3.Row) -> bool:
+    """不予受理 is open on a first stage not yet accepted: a village's case the hub assigned, or this
+    township's own case it did not accept at the window."""
+    own = store.one("SELECT status FROM applications WHERE id = ?", (review["application_id"],))
+    return review["stage"] == 0 and review["status"] == "pending" and (own is None or own["status"] == "submitted")
+
+
 def decide(store: Store, application_id: str, stage: int, decision: str, reason: str, user: Mapping[str, str]) -> sqlite3.Row:
     """The township approver's decision on a stage; a 不同意 says why (it reaches the citizen)."""
     if user.get("role") != APPROVER:
         raise Forbidden("只有乡镇审批人可以办理乡镇审核环节")
     if decision not in DECISIONS:
-        raise InvalidInput("审核意见只能是“同意”或“不同意”", field="decision")
+        raise InvalidInput("审核意见只能是“同意”“不同意”或“不予受理”", field="decision")
     reason = reason.strip()
-    if decision == "denied" and not reason:
-        raise InvalidInput("不同意必须写明理由，将告知申请人", field="reason")
+    if decision != "approved" and not reason:
+        raise InvalidInput(f"{DECISIONS[decision]}必须写明理由，将告知申请人", field="reason")
     if len(reason) > MAX_REASON:
         raise InvalidInput(f"理由不能超过 {MAX_REASON} 字", field="reason")
     with store.write() as conn:
@@ -136,13 +144,15 @@ def decide(store: Store, application_id: str, stage: int, decision: str, reason:
             (decision, user["display_name"], now, reason, application_id, stage),
         )
         own = conn.execute("SELECT status FROM applications WHERE id = ?", (application_id,)).fetchone()
-        if own is not None and own["status"] == "submitted":  # this township's own case: it knows at once
-            if row["final"] or decision == "denied":
+        if decision == "not_accepted" and (stage != 0 or (own is not None and own["status"] != "submitted")):
+            raise Conflict("只有受理前才能不予受理：这个办件已经受理，请填写审核意见")
+        if own is not None and own["status"] in ("submitted", "accepted"):  # this township's own case: it knows at once
+            if row["final"] or decision != "approved":
                 conn.execute(
                     "UPDATE applications SET status = ?, decision = ?, decision_reason = ?, decided_by = ?, decided_at = ? WHERE id = ?",
                     (decision, decision, reason, user["display_name"], now, application_id),
                 )
-            elif stage == 0:
+            elif own["status"] == "submitted":
                 conn.execute("UPDATE applications SET status = 'accepted', accepted_at = ? WHERE id = ?", (now, application_id))
         add_outbox(
             conn,

@@ -31,7 +31,7 @@ def demo_nodes(base_port: int) -> list[NodeSpec]:
             "青山镇便民服务中心",
             "township",
             base_port + 1,
-            users=[("staff", "乡镇窗口 刘洋", STAFF), ("approver", "即办审批 周敏", APPROVER)],
+            users=[("staff", "乡镇窗口 刘洋", STAFF), ("approver", "乡镇审批 周敏", APPROVER)],
         ),
         NodeSpec(
             "shangcun",

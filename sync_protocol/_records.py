@@ -107,6 +107,7 @@ RECORD_SPECS: dict[str, RecordSpec] = {
             "licences": list,
             "form": dict,  # the item's application form as filled in (_forms.check_form)
             "catalog_version": int,  # the catalog the node ran: the hub checks the form against that version's
+            "accepted_by": str,  # a township window accepted it at intake (the item's accepts: township)
         },
         max_bytes=MAX_APPLICATION_BYTES,
     ),

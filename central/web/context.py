@@ -104,7 +104,7 @@ class HubSite:
         return public.progress(self.ctx.engine, receipt_no, id_last4)
 
 
-TASK_TEXT = {"pending": "待审批", "approved": "同意", "denied": "不同意", "closed": "已终止"}
+TASK_TEXT = {"pending": "待审批", "approved": "同意", "denied": "不同意", "closed": "已终止", "not_accepted": "不予受理"}
 
 
 def page(name: str, status_code: int = 200, **context: Any) -> Template:

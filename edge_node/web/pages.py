@@ -247,11 +247,15 @@ class ApplicationPages(Controller):
         # answers too, offline, at the window
         query = f"?receipt_no={quote(app['receipt_no'])}"
         url = (ctx.identity.progress_url or f"{ctx.base_url}/progress") + query
+        item = ctx.store.one("SELECT detail_json FROM catalog_items WHERE code = ?", (app["item_code"],))
+        accepts = json.loads(item["detail_json"]).get("accepts", "county") if item else "county"
         return page(
             ctx,
             "receipt.html",
             user=user,
             app=app,
+            accepter="乡镇便民服务中心" if accepts == "township" else f"县级部门（{app['department_name']}）",
+            slip="受理回执" if app["accepted_at"] else "收件回执",  # a village point collects (收件); it does not accept (受理)
             progress_url=url,
             local_progress_url=f"{ctx.base_url}/progress{query}",
             qr_svg=qr_svg(url),
@@ -328,6 +332,7 @@ def _review_page(
         fields=[f | {"value": values.get(f["name"], "")} for f in definition.get("fields", [])],
         materials_checked=json.loads(row["materials_json"]),
         decisions=reviews.DECISIONS,
+        may_refuse_acceptance=reviews.may_refuse_acceptance(ctx.store, row),
         error=error,
     )
 
@@ -350,7 +355,11 @@ class ReviewPages(Controller):
     def review_page(self, request: NodeRequest, ctx: Ctx, application_id: FromPath[str], stage: FromPath[int]) -> Template:
         return _review_page(ctx, request.user, application_id, stage)
 
-    @post("/reviews/{application_id:str}/{stage:int}/decision", sync_to_thread=True, opt={"actions": ("accept", "pass_part", "approve", "deny")})
+    @post(
+        "/reviews/{application_id:str}/{stage:int}/decision",
+        sync_to_thread=True,
+        opt={"actions": ("accept", "pass_part", "approve", "deny", "not_accept")},
+    )
     def decide(
         self, request: NodeRequest, ctx: Ctx, application_id: FromPath[str], stage: FromPath[int], data: URLEncodedBody[dict[str, str]]
     ) -> Response:

@@ -172,3 +172,51 @@ def test_a_village_point_without_a_township_raises_an_alert(engine):
         [alert] = s.exec(select(Alert).where(Alert.kind == "stage.no_township")).all()
         assert "shangcun-000001" in alert.message and "所属乡镇" in alert.message
     assert downlink(engine, "shangcun") == []
+
+
+def test_the_township_that_accepts_may_refuse_acceptance_but_not_after_accepting(hub):
+    verdicts = from_township(
+        hub,
+        [stage_decided(1, "app1", 0, "not_accepted", "申请人户籍不在本乡镇")],
+        [stage_decided(2, "app1", 0, "not_accepted", "申请人户籍不在本乡镇")],  # sent again
+        [stage_decided(3, "app2", 0, "approved")],
+        [stage_decided(4, "app2", 0, "not_accepted", "改主意")],  # after it decided (and so accepted) 宅基地
+    )
+    assert [type(v).__name__ for v in verdicts] == ["Accepted", "Accepted", "Accepted", "Rejected"] and verdicts[3].reason == "conflict"
+    assert state(hub, "app1") == ("not_accepted", 0, {(0, "township"): "not_accepted", (1, "cl"): "closed", (2, "mzj"): "closed"})
+    [notice] = [d for k, d in downlink(hub, "shangcun") if k == "application.not_accepted"]
+    assert (notice["reason"], notice["by"]) == ("申请人户籍不在本乡镇", "乡镇审批 周敏")
+    assert state(hub, "app2")[0] == "approved"
+
+
+def township_intake(n: int, item: str, accepted_by: str | None) -> Record:
+    data = {
+        "application_id": f"q{n}",
+        "receipt_no": f"qingshan-{n:06d}",
+        "item_code": item,
+        "item_name": "x",
+        "applicant_name": "李桂芳",
+        "applicant_id_number": "11010519491231002X",
+        "agent": "staff",
+    }
+    return Record("application.received", f"qr{n}", T, data | ({"accepted_by": accepted_by} if accepted_by else {}))
+
+
+def test_a_township_window_accepts_at_intake_only_what_the_county_delegates_to_it(hub):
+    """Issue 19 finding: the township window could never accept, even where the county delegates it."""
+    from_township(hub, [township_intake(1, "MZ-001", "窗口 刘洋"), township_intake(2, "MZ-003", "窗口 刘洋")])
+    with Session(hub) as s:
+        low, old_age = s.get(Application, "q1"), s.get(Application, "q2")
+        assert (low.status, low.accepted_by, low.accepted_at) == ("accepted", "窗口 刘洋", T)
+        assert (old_age.status, old_age.accepted_by) == ("received", None)  # 高龄津贴 is accepted by the county's 民政局
+    assert not [k for k, d in downlink(hub, "qingshan") if k == "stage.assigned" and d["application_id"] == "q1"]  # on its own list already
+    from_township(
+        hub, [township_intake(1, "MZ-001", "窗口 刘洋"), township_intake(2, "MZ-003", "窗口 刘洋")], [stage_decided(3, "q1", 0, "approved")]
+    )
+    assert state(hub, "q1")[:2] == ("accepted", 1)
+    # a village point's claim to have accepted is not taken
+    first = [received(1, "MZ-005"), received(2, "NY-001"), received(3, "WJ-001")]
+    claim = Record("application.received", "ev9", T, received(9, "MZ-001").data | {"accepted_by": "代办员 王秀兰"})
+    [verdict] = [ingest_batch(hub, "yiwang.up.shangcun", w) for w in chain(first, [claim])][1:]
+    assert isinstance(verdict, Accepted)
+    assert state(hub, "app9")[0] == "received"

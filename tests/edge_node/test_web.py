@@ -30,7 +30,7 @@ def test_offline_banner_and_intake_through_the_form(client):
         data={"item_code": "MZ-003", "applicant_name": "张三", "applicant_id_number": resident_id(1), "_csrf_token": token},
         follow_redirects=True,
     )
-    assert ok.status_code == 200 and "shangcun-000001" in ok.text and "受理回执" in ok.text
+    assert ok.status_code == 200 and "shangcun-000001" in ok.text and "收件回执" in ok.text and "受理回执" not in ok.text
     status = client.get("/api/status").json()
     assert status == status | {"online": False, "waiting_events": 1}
     assert client.get("/api/health").json() == {"status": "ok", "nats_connected": False}  # no login needed: for a monitor
@@ -78,7 +78,7 @@ def test_wizard_form_as_a_browser_sends_it_with_empty_file_inputs(client):
     fields = {"_csrf_token": token, "item_code": "MZ-003", "applicant_name": "张三", "applicant_id_number": resident_id(2), "applicant_phone": ""}
     files = {"file_0": ("", b"", "application/octet-stream")}
     response = client.post("/applications", data=fields, files=files, follow_redirects=True)
-    assert response.status_code == 200 and "受理回执" in response.text, response.text[:500]
+    assert response.status_code == 200 and "收件回执" in response.text, response.text[:500]
 
 
 def test_fee_api_round(client, tmp_path):
@@ -209,9 +209,9 @@ def test_an_unlisted_region_code_asks_the_agent_to_confirm_on_the_page_and_in_th
     warned = client.post("/applications", data=form)
     assert warned.status_code == 400 and "419999" in warned.text and 'id="id_region_confirmed"' in warned.text and 'value="陈冬生"' in warned.text
     ok = client.post("/applications", data=form | {"id_region_confirmed": "1"}, follow_redirects=True)
-    assert ok.status_code == 200 and "受理回执" in ok.text
+    assert ok.status_code == 200 and "收件回执" in ok.text
     old = client.post("/applications", data=form | {"applicant_id_number": "430524195802147719", "applicant_name": "刘桂英"}, follow_redirects=True)
-    assert old.status_code == 200 and "受理回执" in old.text  # born 1958, 隆回县's code dates from 1986
+    assert old.status_code == 200 and "收件回执" in old.text  # born 1958, 隆回县's code dates from 1986
 
     api = {"Authorization": "Bearer " + client.post("/api/login", json={"username": "agent", "password": "pw"}).json()["token"]}
     body = {"item_code": "MZ-003", "applicant_name": "陈冬生", "applicant_id_number": unlisted}

@@ -1,0 +1,107 @@
+"""受理 where the law puts it, and township stages at the township node (issue 19 items 3 and 4), on
+a real SQLite node: a village point collects (收件) and never accepts; a township window accepts
+an item the county delegates to it; the township approver decides its stage offline, and the
+decision, signed with the node's batch, is queued in the same transaction."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from central.catalog import sample_catalog
+from edge_node import cases, reviews
+from edge_node.catalog import install_catalog
+from edge_node.link import apply_downlink
+from sync_protocol import GENESIS, Record, seal_next
+from tests.support.builders import AGENT, HUB_KEY, T, checked, household, resident_id
+from weblayer.errors import Conflict, Forbidden, InvalidInput
+
+APPROVER = {"username": "boss", "display_name": "乡镇审批 周敏", "role": "township_approver"}
+STAFF = {"username": "staff", "display_name": "窗口 刘洋", "role": "township_staff"}
+
+
+@pytest.fixture
+def sample(store):
+    install_catalog(store, {"version": 2, "items": sample_catalog()["items"]})
+    return store
+
+
+def take(store, code: str, kind: str, n: int = 1, **extra) -> dict:
+    form = {"item_code": code, "applicant_name": "李桂芳", "applicant_id_number": resident_id(n)} | extra
+    return cases.submit_application(store, form, AGENT, checked=checked(code), point_kind=kind)
+
+
+def events(store, kind: str) -> list[dict]:
+    return [json.loads(e["data_json"]) for e in store.query("SELECT data_json FROM outbox WHERE kind = ? ORDER BY id", (kind,))]
+
+
+def test_a_village_point_collects_and_never_accepts(sample):
+    app = take(sample, "MZ-001", "village", form=household(1))
+    assert sample.one("SELECT status, accepted_at FROM applications WHERE id = ?", (app["id"],))[:] == ("submitted", None)
+    assert "accepted_by" not in events(sample, "application.received")[0]
+    assert reviews.pending(sample) == []  # a village decides no stage
+
+
+def test_a_township_window_accepts_what_the_county_delegates_and_reviews_it_offline(sample):
+    low = take(sample, "MZ-001", "township", form=household(1))  # 低保: accepts township, 审核 here, 审批 at 民政局
+    county = take(sample, "MZ-003", "township", n=2)  # 高龄津贴: the county accepts
+    assert sample.one("SELECT status FROM applications WHERE id = ?", (low["id"],))[0] == "accepted"
+    assert sample.one("SELECT status FROM applications WHERE id = ?", (county["id"],))[0] == "submitted"
+    received = {e["application_id"]: e for e in events(sample, "application.received")}
+    assert received[low["id"]]["accepted_by"] == AGENT["display_name"] and "accepted_by" not in received[county["id"]]
+    [review] = reviews.pending(sample)
+    assert (review["application_id"], review["stage"], review["stage_name"], review["final"]) == (low["id"], 0, "审核", 0)
+    assert json.loads(review["form_json"])["members"][0]["id_number"] == resident_id(1)
+
+    with pytest.raises(Forbidden):
+        reviews.decide(sample, low["id"], 0, "approved", "", STAFF)  # window staff take in; the approver decides
+    with pytest.raises(InvalidInput, match="不同意必须写明理由"):
+        reviews.decide(sample, low["id"], 0, "denied", " ", APPROVER)
+    with pytest.raises(Conflict, match="受理前"):
+        reviews.decide(sample, low["id"], 0, "not_accepted", "材料不全", APPROVER)  # accepted at the window already
+    assert events(sample, "stage.decided") == []
+    reviews.decide(sample, low["id"], 0, "approved", "入户核实属实", APPROVER)
+    [decided] = events(sample, "stage.decided")
+    assert decided == decided | {"application_id": low["id"], "stage": 0, "decision": "approved", "decided_by": "乡镇审批 周敏"}
+    assert sample.one("SELECT status FROM applications WHERE id = ?", (low["id"],))[0] == "accepted"  # the county's 审批 is next
+    with pytest.raises(Conflict, match="不能重复办理"):
+        reviews.decide(sample, low["id"], 0, "denied", "改主意", APPROVER)
+    assert len(events(sample, "stage.decided")) == 1
+
+
+def test_an_instant_item_is_decided_on_the_spot_as_the_townships_only_stage(sample):
+    app = take(sample, "WJ-001", "township")
+    done = cases.decide_on_the_spot(sample, app["id"], "approved", "", APPROVER, "township")
+    assert done["status"] == "approved" and done["decided_by"] == "乡镇审批 周敏"
+    [decided] = events(sample, "stage.decided")
+    assert (decided["stage"], decided["decision"]) == (0, "approved")
+    assert events(sample, "decision.delegated") == []  # the older record is no longer written
+
+
+def test_a_case_the_hub_assigns_from_a_village_can_be_refused_acceptance(sample):
+    data = {
+        "application_id": "app-v1",
+        "receipt_no": "shangcun-000009",
+        "item_code": "MZ-005",
+        "item_name": "残疾人两项补贴申领",
+        "stage": 0,
+        "stage_name": "初审",
+        "final": False,
+        "applicant_name": "周建国",
+        "applicant_id_number": resident_id(9),
+        "submitted_at": T,
+        "from_node": "xiacun",
+        "materials_checked": ["居民身份证"],
+    }
+    with sample.write() as conn:
+        conn.execute("INSERT OR REPLACE INTO meta (key, value) VALUES ('node_id', 'qingshan')")
+    wire, _ = seal_next("qingshan", "down", GENESIS, [Record("stage.assigned", "d1", T, data)], T, HUB_KEY)
+    apply_downlink(sample, "qingshan", HUB_KEY.verify_key, wire)
+    apply_downlink(sample, "qingshan", HUB_KEY.verify_key, wire)  # redelivered: applied once
+    [review] = reviews.pending(sample)
+    assert (review["from_node"], review["receipt_no"], review["final"]) == ("xiacun", "shangcun-000009", 0)
+    reviews.decide(sample, "app-v1", 0, "not_accepted", "申请人户籍不在本乡镇", APPROVER)
+    [decided] = events(sample, "stage.decided")
+    assert (decided["decision"], decided["reason"]) == ("not_accepted", "申请人户籍不在本乡镇")
+    assert reviews.pending(sample) == [] and reviews.decided(sample)[0]["status"] == "not_accepted"
