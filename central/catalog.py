@@ -24,6 +24,7 @@ from .clock import utcnow
 from .db import transaction
 from .downlink import queue_downlink
 from .models import CatalogItem, CatalogVersion, Department, Node, User
+from .stages import describe, stages_of
 
 LEVELS = {"village": "村级可办", "township": "乡镇可办"}
 SERVICE_OBJECTS = {"natural": "自然人", "legal": "法人", "both": "自然人和法人"}
@@ -240,6 +241,13 @@ def _stages_problem(stages: object, known_departments: set[str], item: dict[str,
     if item.get("instant") and (len(stages) != 1 or stages[0]["by"] != "township"):
         return "即办件只有一个环节，由乡镇当场办结（县级部门不再审批）"
     return None
+
+
+def procedures(engine: Engine) -> dict[str, str]:
+    """Each item's procedure in one line (stages.describe), for the catalog page."""
+    with Session(engine) as session:
+        names = {d.code: d.name for d in session.exec(select(Department)).all()}
+        return {i.code: describe(stages_of(i), names) for i in session.exec(select(CatalogItem)).all()}
 
 
 def publish_item(engine: Engine, operator: User, item: dict[str, Any], note: str = "") -> dict[str, Any]:

@@ -40,6 +40,11 @@ def stages_of(item: CatalogItem) -> list[Stage]:
     return [{"name": "审批", "by": departments_of(item)}]
 
 
+def describe(stages: list[Stage], names: dict[str, str]) -> str:
+    """The procedure in one line for people: 乡镇初审 → 县残疾人联合会审核 → 县民政局审批."""
+    return " → ".join(f"{'乡镇' if is_township(s) else '、'.join(names.get(d, d) for d in s['by'])}{s['name']}" for s in stages)
+
+
 def deciders(stage: Stage) -> list[str]:
     return [TOWNSHIP] if stage["by"] == TOWNSHIP else list(stage["by"])
 

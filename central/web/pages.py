@@ -219,6 +219,7 @@ class CatalogPages(Controller):
             "catalog.html",
             user=user,
             catalog=catalog.published_catalog(engine),
+            procedures=catalog.procedures(engine),
             versions=catalog.versions(engine),
             published=request.query_params.get("published"),
         )

@@ -223,6 +223,16 @@ class ApplicationPages(Controller):
         ]
         return page(ctx, "authorisation.html", user=user, app=app, signed=signed, signature=cases.SIGNATURE)
 
+    @get("/applications/{application_id:str}/form", sync_to_thread=True)
+    def application_form(self, request: NodeRequest, ctx: Ctx, application_id: FromPath[str]) -> Template:
+        """申请表, printable on A4 for the applicant's signature: the item's form as filled in at the window."""
+        app = cases.get_application(ctx.store, application_id)
+        item = ctx.store.one("SELECT * FROM catalog_items WHERE code = ?", (app["item_code"],))
+        definition = forms.definition(catalog.item_from_row(item)) if item is not None else {"fields": []}
+        values = json.loads(app["form_json"])
+        fields = [f | {"value": values.get(f["name"], "")} for f in definition.get("fields", [])]
+        return page(ctx, "application_form.html", user=request.user, app=app, fields=fields, checked=json.loads(app["materials_checked"]))
+
     @get("/applications/{application_id:str}/materials/{sha256:str}", sync_to_thread=True, media_type="application/octet-stream")
     def material_file(self, ctx: Ctx, application_id: FromPath[str], sha256: FromPath[str]) -> File:
         found = next((m for m in materials.list_materials(ctx.store, ctx.blobs_dir, application_id) if m["sha256"] == sha256), None)

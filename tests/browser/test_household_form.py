@@ -58,6 +58,21 @@ def test_a_household_taken_on_a_phone_reaches_the_clerk_in_full(federation: Loca
     phone.click("#submit-intake")
     expect(phone.locator("#receipt-no")).to_have_text(re.compile(r"^shangcun-\d{6}$"))
     receipt_no = phone.locator("#receipt-no").inner_text()
+    expect(phone.locator("#slip-title")).to_have_text("收件回执")  # a village point collects; the township accepts 低保
+
+    # the filled-in 申请表 prints on one A4 page for the applicant's signature, without the page's chrome
+    paper = browser.new_page(locale="zh-CN")
+    log_in(paper, node_url, "agent", federation.password)
+    paper.goto(phone.url)
+    paper.click("#print-application-form")
+    sheet = paper.locator("#application-form-print")
+    expect(sheet).to_contain_text(resident_id(15000))
+    expect(sheet).to_contain_text("申请人签名")
+    paper.emulate_media(media="print")
+    assert not paper.locator("header").is_visible() and not paper.locator(".no-print").is_visible()
+    pdf = paper.pdf(format="A4")
+    assert len(re.findall(rb"/Type\s*/Page(?!s)", pdf)) == 1  # one sheet of A4
+    paper.close()
 
     approver = browser.new_page(locale="zh-CN", viewport=PHONE, is_mobile=True, has_touch=True)
     township_url = f"http://127.0.0.1:{township.port}"

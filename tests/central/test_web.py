@@ -239,3 +239,21 @@ def test_a_licence_lookup_by_resident_id_is_in_the_action_log(client):
     operator = {"Authorization": "Bearer " + client.post("/api/login", json={"username": "operator", "password": "op-pass"}).json()["token"]}
     entry = next(a for a in client.get("/api/actions", headers=operator).json() if a["action"] == "licence.looked_up")
     assert entry["actor"] == "clerk-mzj" and "11010519491231002X" not in entry["target"] and entry["target"].endswith("002X")
+
+
+def test_the_catalog_page_shows_each_items_procedure_and_what_is_withdrawn(client):
+    """Issue 19: the operator sees who accepts and the stages each item runs, and which items are 停用."""
+    api = operator_api(client)
+    item = next(i for i in client.get("/api/catalog").json()["items"] if i["code"] == "MZ-004")
+    bad = client.put(
+        "/api/catalog/items/MZ-004", json=item | {"stages": [{"name": "审核", "by": ["mzj"]}, {"name": "审批", "by": ["mzj"]}]}, headers=api
+    )
+    assert bad.status_code == 400 and bad.json()["field"] == "stages" and "只办理一个环节" in bad.json()["detail"]
+    assert client.put("/api/catalog/items/MZ-004", json=item | {"withdrawn": True}, headers=api).status_code == 200
+    token = csrf(client, "/login")
+    client.post("/login", data={"username": "operator", "password": "op-pass", "_csrf_token": token})
+    page = client.get("/catalog").text
+    assert "乡镇受理；乡镇初审 → 县残疾人联合会审核 → 县民政局审批" in page  # 残疾人两项补贴
+    assert "乡镇受理；乡镇审批" in page  # 宅基地
+    row = next(r for r in page.split("<tr") if "MZ-004" in r)
+    assert "已停用" in row
