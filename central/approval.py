@@ -1,12 +1,15 @@
-"""Back-office work on a case: 受理 / 不予受理, 补正, and the decision — per department, in parallel
-where the catalog item names several (并联审批). Every action, its downlink event and its audit
-entry commit together.
+"""Back-office work on a case: 受理 / 不予受理, 补正, and the decision — stage by stage
+(central/stages.py), each stage by one or more departments in parallel (并联审批) or by the
+township. Every action, its downlink event and its audit entry commit together; every change of
+state is a move of central/procedure.py's table.
 
-A case's lead department (the first its item names) does the pre-review: accept, not accept with a
-reason, or ask for the complete list of missing materials. Each named department then decides its
-own task; the case is approved when every task is, denied as soon as one department denies (the
-others' tasks close). A single-department case may be decided straight from pre-review: accepting
-and deciding at once (当场受理并办结).
+Where the county accepts, the case's lead department does the pre-review while the case is in
+its first stage: accept, not accept with a reason, or ask for the complete list of missing
+materials. Where the township accepts, its first-stage decision accepts (or refuses acceptance).
+Each department of the current stage then decides its own task; the stage passes when every task
+of it is approved, and the case is denied as soon as one part denies (the other tasks close). A
+single-department first stage may be decided straight from pre-review: accepting and deciding at
+once (当场受理并办结).
 """
 
 from __future__ import annotations
