@@ -28,6 +28,7 @@ from weblayer.errors import Conflict, Forbidden, InvalidInput, NotFound
 from .actions import record_action
 from .clock import utcnow
 from .db import transaction
+from .delegation import ISSUER, keep_township_result
 from .departments import notify
 from .downlink import queue_downlink
 from .models import Application, ApprovalTask, CatalogItem, Department, Licence, User
@@ -36,7 +37,6 @@ from .procedure import DECISION_ACTIONS, OPEN, STATES, move
 from .stages import TOWNSHIP, assign, at_township, case_stages, township_of
 from .workdays import Deadline, WorkCalendar, deadline_of, load_calendar
 
-ISSUER = "县级政务服务中枢"
 DECISIONS = {"approve": "approved", "deny": "denied"}
 PRE_REVIEW_DAYS = 2  # 预审：收到申请后 2 个工作日内决定是否受理
 MAX_REASON = 500
@@ -334,6 +334,8 @@ def decide_township_stage(session: Session, township_id: str, data: dict, now: s
     elif app.status == "received":
         app.accepted_at, app.accepted_by = at, by
     _decide_task(session, app, tasks, task, data["decision"], by, reason, now, None)
+    if app.status == "approved" and data.get("licence"):  # issued on the spot under the hub's delegation
+        keep_township_result(session, app, township, data["licence"])
     app.decided_locally = app.decided_locally or (app.status in ("approved", "denied") and task.stage == len(case_stages(app)) - 1)
     session.add(app)
     record_action(session, "system", f"case.township_{data['decision']}", app.id, township=township_id, stage=task.stage, by=by)

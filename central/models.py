@@ -374,6 +374,21 @@ class Licence(SQLModel, table=True):
     text: str = ""
 
 
+class Delegation(SQLModel, table=True):
+    """A delegation the hub signed: a township key may issue the results of its instant items on
+    the spot (central/delegation.py). Every one is kept, so a result issued under an earlier one
+    (before a key rotation) is still recognised."""
+
+    sha256: str = Field(primary_key=True)  # of the certificate text
+    node_id: str = Field(index=True)
+    public_key: str
+    items_json: str
+    valid_from: str
+    valid_until: str
+    certificate: str
+    issued_at: str
+
+
 class CalendarDay(SQLModel, table=True):
     """A day an operator loaded for a year the holiday library does not know yet."""
 

@@ -58,7 +58,7 @@ from sync_protocol import (
     uplink_subject,
 )
 
-from . import blobs, departments, downlink, linkstatus, natsauth
+from . import blobs, delegation, departments, downlink, linkstatus, natsauth
 from .clock import utcnow
 from .ingest import ingest_batches
 from .models import Node
@@ -284,6 +284,9 @@ def _nodes_by_status(engine: Engine) -> tuple[list[str], list[str]]:
     return [n for n, status in rows if status == "enrolled"], [n for n, status in rows if status != "enrolled"]
 
 
+DELEGATION_INTERVAL_S = 30.0  # how soon a township's new key or a newly instant item gets its delegation
+
+
 class HubSync:
     """Runs the ingest, downlink, file and access-list loops until cancelled — or, for an extra
     ingest worker (`yiwang hub worker`, ``key`` None), the ingest loop alone: it shares the
@@ -305,6 +308,7 @@ class HubSync:
         self._statuses_waiting: Counter[str] = Counter()  # per node, statuses queued and not yet kept
         self._loop: asyncio.AbstractEventLoop | None = None
         self.nc: nats.NATS | None = None
+        self._next_delegations = 0.0  # monotonic time of the next delegation.renew (central/delegation.py)
 
     def wake_downlink(self) -> None:
         """Thread-safe: called after a decision commits, so it goes out without waiting for the poll."""
@@ -536,6 +540,9 @@ class HubSync:
             await wait_event(self._wake, 2.0)
             self._wake.clear()
             try:
+                if time.monotonic() >= self._next_delegations:  # townships' delegations: new keys, new items, renewals
+                    self._next_delegations = time.monotonic() + DELEGATION_INTERVAL_S
+                    await asyncio.to_thread(delegation.renew, self.engine, self.key)
                 await asyncio.to_thread(downlink.seal_pending, self.engine, self.key)
                 batches = await asyncio.to_thread(downlink.unpublished, self.engine)
                 if any(self._consumers.get(b.node_id) != "made" for b in batches):

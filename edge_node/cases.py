@@ -12,7 +12,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from nacl.signing import VerifyKey
+from nacl.signing import SigningKey, VerifyKey
 
 from sync_protocol import (
     APPLICATION_DISPATCHED,
@@ -387,7 +387,9 @@ def file_complaint(store: Store, text: str, agent: Mapping[str, str], applicatio
     return complaint
 
 
-def decide_on_the_spot(store: Store, application_id: str, decision: str, reason: str, user: Mapping[str, str], node_kind: str) -> sqlite3.Row:
+def decide_on_the_spot(
+    store: Store, application_id: str, decision: str, reason: str, user: Mapping[str, str], node_kind: str, keys: Sequence[SigningKey] = ()
+) -> sqlite3.Row:
     """即办件 (and any item the township decides alone): the township approver decides its own case
     at the window; the decision is the case's township stage (reviews.decide), sent up as
     stage.decided, and no county department has a part in it."""
@@ -405,7 +407,7 @@ def decide_on_the_spot(store: Store, application_id: str, decision: str, reason:
         raise Forbidden("这个事项不是授权乡镇当场办结的即办件，须由县级部门审批")
     if row["status"] not in ("submitted", "accepted"):
         raise Conflict("这个办件已经有结果了")
-    reviews.decide(store, application_id, 0, decision, reason, user)
+    reviews.decide(store, application_id, 0, decision, reason, user, keys)  # an approval's result is signed here (keys: this node's)
     return get_application(store, application_id)
 
 

@@ -19,6 +19,7 @@ from sync_protocol import (
     CATALOG_VERSION,
     COMPRESSION,
     DECISION_MADE,
+    DELEGATION_GRANTED,
     GENESIS_HEAD,
     MATERIAL_RECEIVED,
     MAX_BATCH_BYTES,
@@ -43,6 +44,7 @@ from sync_protocol import (
     UnencodableValue,
     Verdict,
     batch_message_id,
+    open_delegation,
     open_licence,
     seal_next,
     seal_within,
@@ -53,7 +55,7 @@ from .cases import apply_acceptance, apply_decision, apply_non_acceptance, apply
 from .catalog import install_catalog_in
 from .fees import BEIJING
 from .materials import apply_receipt
-from .reviews import apply_assignment
+from .reviews import apply_assignment, apply_delegation
 from .store import Store, add_outbox, get_meta, read_meta, set_meta, utcnow
 
 log = logging.getLogger("yiwang.node.link")
@@ -224,6 +226,10 @@ def _resend(conn: sqlite3.Connection, data: dict[str, Any], hub_key: VerifyKey) 
     log.warning("hub asked for a resend from uplink seq %d: %d batches queued again", data["from_seq"], count)
 
 
+def _delegation(conn: sqlite3.Connection, data: dict[str, Any], hub_key: VerifyKey) -> None:
+    apply_delegation(conn, data["certificate"], open_delegation(data["certificate"], hub_key))
+
+
 def _revoked(conn: sqlite3.Connection, data: dict[str, Any], hub_key: VerifyKey) -> None:
     set_meta(conn, "revoked_at", data["at"])
     log.error("the county revoked this point at %s (%s): ask the county operator", data["at"], data["reason"])
@@ -247,6 +253,7 @@ DOWNLINK: dict[str, DownlinkHandler] = {
     MATERIAL_RECEIVED: _data_only(apply_receipt),
     RESEND_REQUEST: _resend,
     NODE_REVOKED: _revoked,
+    DELEGATION_GRANTED: _delegation,
 }
 
 

@@ -13,13 +13,15 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
-from sync_protocol import STAGE_DECIDED
+from nacl.signing import SigningKey
+
+from sync_protocol import STAGE_DECIDED, seal_delegated_licence, verify_key_to_text
 from weblayer.errors import Conflict, Forbidden, InvalidInput, NotFound
 
-from .store import Store, add_outbox, get_meta, utcnow
+from .store import Store, add_outbox, get_meta, next_counter, set_meta, utcnow
 
 APPROVER = "township_approver"
 # a township stage's decisions; 不予受理 only on a first stage not yet accepted (the township accepts, 行政许可法 第三十二条)
@@ -121,7 +123,50 @@ def may_refuse_acceptance(store: Store, review: sqlite3.Row) -> bool:
     return review["stage"] == 0 and review["status"] == "pending" and (own is None or own["status"] == "submitted")
 
 
-def decide(store: Store, application_id: str, stage: int, decision: str, reason: str, user: Mapping[str, str]) -> sqlite3.Row:
+def apply_delegation(conn: sqlite3.Connection, certificate: str, doc: Mapping[str, Any]) -> None:
+    """``delegation.granted`` (inside the downlink transaction, verified with the pinned hub key by
+    the caller): this township may sign the results of its instant items itself from now on."""
+    if doc["node_id"] != get_meta(conn, "node_id"):
+        raise ValueError(f"a delegation for {doc['node_id']!r} sent to this node")
+    set_meta(conn, "delegation", certificate)
+    set_meta(conn, "delegation_doc", json.dumps(dict(doc), ensure_ascii=False))
+
+
+def _result_on_the_spot(conn: sqlite3.Connection, review: sqlite3.Row, keys: Sequence[SigningKey], now: str) -> str | None:
+    """The result of an instant item approved here, signed with this township's key under the
+    hub's delegation (sync_protocol seal_delegated_licence), kept like a result from the hub; None
+    when there is no delegation covering it yet (the hub's decision record then stands alone)."""
+    certificate, doc = get_meta(conn, "delegation"), json.loads(get_meta(conn, "delegation_doc", "{}"))
+    key = next((k for k in keys if verify_key_to_text(k.verify_key) == doc.get("public_key")), None)
+    if not certificate or key is None or review["item_code"] not in doc["items"] or not doc["valid_from"] <= now <= doc["valid_until"]:
+        return None
+    node_id = get_meta(conn, "node_id")
+    licence_no = f"YW-{node_id}-{next_counter(conn, 'licence'):06d}"
+    text = seal_delegated_licence(
+        {
+            "licence_no": licence_no,
+            "kind": "办理结果",
+            "item_code": review["item_code"],
+            "item_name": review["item_name"],
+            "holder_name": review["applicant_name"],
+            "holder_id": review["applicant_id_number"],
+            "application_id": review["application_id"],
+            "issued_at": now,
+            "issuer": f"{doc['node_name']}（{doc['issuer']}授权当场办结）",
+            "issuer_node": node_id,
+        },
+        key,
+        certificate,
+    )
+    conn.execute(
+        "INSERT INTO licences (licence_no, application_id, text, received_at) VALUES (?, ?, ?, ?)", (licence_no, review["application_id"], text, now)
+    )
+    return text
+
+
+def decide(
+    store: Store, application_id: str, stage: int, decision: str, reason: str, user: Mapping[str, str], keys: Sequence[SigningKey] = ()
+) -> sqlite3.Row:
     """The township approver's decision on a stage; a 不同意 says why (it reaches the citizen)."""
     if user.get("role") != APPROVER:
         raise Forbidden("只有乡镇审批人可以办理乡镇审核环节")
@@ -154,11 +199,13 @@ def decide(store: Store, application_id: str, stage: int, decision: str, reason:
                 )
             elif own["status"] == "submitted":
                 conn.execute("UPDATE applications SET status = 'accepted', accepted_at = ? WHERE id = ?", (now, application_id))
+        licence = _result_on_the_spot(conn, row, keys, now) if decision == "approved" and row["final"] else None
         add_outbox(
             conn,
             STAGE_DECIDED,
             {"application_id": application_id, "stage": stage, "decision": decision, "decided_by": user["display_name"], "decided_at": now}
-            | ({"reason": reason} if reason else {}),
+            | ({"reason": reason} if reason else {})
+            | ({"licence": licence} if licence else {}),
             at=now,
         )
     return get_review(store, application_id, stage)

@@ -29,7 +29,17 @@ from ._errors import (
 from ._feed import FEED_KEY_HEADER, FEED_SIGNATURE_HEADER, sign_feed, verify_feed
 from ._forms import FIELD_TYPES, RELATIONS, FormInvalid, birth_date, check_form, form_problem
 from ._keys import FINGERPRINT_PATTERN, ca_fingerprint, signing_key_from_text, signing_key_to_text, verify_key_from_text, verify_key_to_text
-from ._licence import LICENCE_PREFIX, open_licence, seal_licence
+from ._licence import (
+    DELEGATED_LICENCE_PREFIX,
+    DELEGATION_PREFIX,
+    LICENCE_PREFIX,
+    open_delegation,
+    open_licence,
+    open_township_licence,
+    seal_delegated_licence,
+    seal_delegation,
+    seal_licence,
+)
 from ._nats import (
     ACCESS_BUCKET,
     ACCESS_KEY,
@@ -65,6 +75,7 @@ from ._records import (
     DAILY_CLOSED,
     DECISION_DELEGATED,
     DECISION_MADE,
+    DELEGATION_GRANTED,
     DEPARTMENT_STREAM,
     DOWNLINK_ACK_WAIT_S,
     DOWNLINK_STREAM,
@@ -128,6 +139,9 @@ __all__ = [
     "DAILY_CLOSED",
     "DECISION_DELEGATED",
     "DECISION_MADE",
+    "DELEGATED_LICENCE_PREFIX",
+    "DELEGATION_GRANTED",
+    "DELEGATION_PREFIX",
     "DEPARTMENT_STREAM",
     "DOWNLINK_ACK_WAIT_S",
     "DOWNLINK_STREAM",
@@ -224,12 +238,16 @@ __all__ = [
     "node_from_subject",
     "node_permissions",
     "open_batch",
+    "open_delegation",
     "open_licence",
     "open_status",
+    "open_township_licence",
     "parse_time",
     "record_problem",
     "record_size",
     "render_accounts",
+    "seal_delegated_licence",
+    "seal_delegation",
     "seal_licence",
     "seal_next",
     "seal_status",

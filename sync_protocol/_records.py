@@ -43,6 +43,7 @@ NODE_REVOKED = "node.revoked"
 NODE_KEY_ACCEPTED = "node.key_accepted"  # the hub lets the new NATS identity in: switch to it
 MATERIAL_RECEIVED = "material.received"  # the hub holds the verified file: the node may purge its copy
 RESEND_REQUEST = "resend.request"
+DELEGATION_GRANTED = "delegation.granted"  # the hub delegates on-the-spot results (即办件) to a township's key (_licence.py)
 STAGE_ASSIGNED = "stage.assigned"  # a case from a village below it reached a township stage: the township decides it
 
 UPLINK_STREAM = "YIWANG_UP"
@@ -135,7 +136,11 @@ RECORD_SPECS: dict[str, RecordSpec] = {
         "up", {"application_id": str, "collector_name": str, "agent": str}, {"collector_id_number": str, "collector_is_applicant": bool}
     ),
     DECISION_DELEGATED: _spec("up", {"application_id": str, "decision": str, "decided_by": str, "decided_at": str}, {"reason": str}),
-    STAGE_DECIDED: _spec("up", {"application_id": str, "stage": int, "decision": str, "decided_by": str, "decided_at": str}, {"reason": str}),
+    STAGE_DECIDED: _spec(
+        "up",
+        {"application_id": str, "stage": int, "decision": str, "decided_by": str, "decided_at": str},
+        {"reason": str, "licence": str},  # licence: the result issued on the spot under the hub's delegation (YWL2)
+    ),
     APPLICATION_DISPATCHED: _spec("up", {"application_id": str, "courier": str, "tracking_no": str, "agent": str}),
     EVALUATION_GIVEN: _spec("up", {"application_id": str, "level": int}, {"comment": str}),
     COMPLAINT_FILED: _spec("up", {"complaint_id": str, "text": str}, {"application_id": str, "contact": str}),
@@ -151,6 +156,7 @@ RECORD_SPECS: dict[str, RecordSpec] = {
     NODE_KEY_ACCEPTED: _spec("down", {"public_key": str, "nats_public_key": str, "from_seq": int, "old_key_until": str}),
     MATERIAL_RECEIVED: _spec("down", {"sha256": str, "size": int, "received_at": str}),
     RESEND_REQUEST: _spec("down", {"from_seq": int}),
+    DELEGATION_GRANTED: _spec("down", {"certificate": str}),
     STAGE_ASSIGNED: _spec(
         "down",
         {

@@ -133,7 +133,9 @@ class ApplicationsApi(Controller):
 
     @post("/{application_id:str}/decide-on-the-spot", sync_to_thread=True, status_code=200, opt={"actions": ("approve", "deny")})
     def decide_on_the_spot(self, request: NodeRequest, ctx: Ctx, application_id: FromPath[str], data: JSONBody[OnTheSpotIn]) -> ApplicationOut:
-        row = cases.decide_on_the_spot(ctx.store, application_id, data.decision, data.reason, request.user, ctx.identity.kind)
+        row = cases.decide_on_the_spot(
+            ctx.store, application_id, data.decision, data.reason, request.user, ctx.identity.kind, rotation.signing_keys(ctx.sync.data_dir)
+        )
         ctx.sync.wake_uplink()
         return application_out(row)
 
@@ -210,7 +212,7 @@ class ReviewsApi(Controller):
     def decide(
         self, request: NodeRequest, ctx: Ctx, application_id: FromPath[str], stage: FromPath[int], data: JSONBody[ReviewDecisionIn]
     ) -> ReviewOut:
-        row = reviews.decide(ctx.store, application_id, stage, data.decision, data.reason, request.user)
+        row = reviews.decide(ctx.store, application_id, stage, data.decision, data.reason, request.user, rotation.signing_keys(ctx.sync.data_dir))
         ctx.sync.wake_uplink()
         return review_out(row)
 

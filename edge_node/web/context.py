@@ -3,6 +3,7 @@ signed-in agent as ``request.user``, and the node itself, as the shared pages se
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
@@ -97,4 +98,5 @@ def sync_status(ctx: NodeContext) -> dict[str, Any]:
         "waiting_files": files[0],
         "waiting_file_bytes": files[1],
         "link": ctx.sync.link_status(),
+        "delegated_until": json.loads(read_meta(ctx.store, "delegation_doc") or "{}").get("valid_until"),
     }

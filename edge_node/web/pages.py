@@ -304,7 +304,13 @@ class ApplicationPages(Controller):
             request.user,
             application_id,
             lambda user: cases.decide_on_the_spot(
-                ctx.store, application_id, data.get("decision", ""), data.get("reason", ""), user, ctx.identity.kind
+                ctx.store,
+                application_id,
+                data.get("decision", ""),
+                data.get("reason", ""),
+                user,
+                ctx.identity.kind,
+                rotation.signing_keys(ctx.sync.data_dir),
             ),
         )
 
@@ -374,7 +380,15 @@ class ReviewPages(Controller):
         self, request: NodeRequest, ctx: Ctx, application_id: FromPath[str], stage: FromPath[int], data: URLEncodedBody[dict[str, str]]
     ) -> Response:
         try:
-            reviews.decide(ctx.store, application_id, stage, data.get("decision", ""), data.get("reason", ""), request.user)
+            reviews.decide(
+                ctx.store,
+                application_id,
+                stage,
+                data.get("decision", ""),
+                data.get("reason", ""),
+                request.user,
+                rotation.signing_keys(ctx.sync.data_dir),
+            )
         except ServiceError as exc:
             return _review_page(ctx, request.user, application_id, stage, status_code=exc.status, error=exc.message)
         ctx.sync.wake_uplink()

@@ -212,6 +212,7 @@ class StatusOut(msgspec.Struct):
     waiting_files: int
     waiting_file_bytes: int
     link: LinkOut
+    delegated_until: str | None = None  # a township: until when the hub's delegation lets it sign instant results itself
 
 
 class LicenceCheckOut(msgspec.Struct):

@@ -220,3 +220,51 @@ def test_a_township_window_accepts_at_intake_only_what_the_county_delegates_to_i
     [verdict] = [ingest_batch(hub, "yiwang.up.shangcun", w) for w in chain(first, [claim])][1:]
     assert isinstance(verdict, Accepted)
     assert state(hub, "app9")[0] == "received"
+
+
+def test_townships_get_a_delegation_and_a_result_signed_under_it_reaches_the_village(hub):
+    """Issue 19 item 5: the hub delegates instant items' results to each township's key; the
+    township's on-the-spot result is kept in the library and sent to the village; a result outside
+    the delegation, or from another township's key, is refused."""
+    from central import delegation
+    from central.clock import utcnow
+    from central.models import Licence
+    from sync_protocol import open_licence, seal_delegated_licence
+
+    assert delegation.renew(hub, HUB_KEY) == 2 and delegation.renew(hub, HUB_KEY) == 0  # once per township, until something changes
+    [certificate] = [d["certificate"] for k, d in downlink(hub, "qingshan") if k == "delegation.granted"]
+    with Session(hub) as s:
+        items = json.loads(delegation.latest(s, "qingshan").items_json)
+    assert items == ["WJ-001", "YB-001"]  # the sample catalog's instant items
+
+    def result(n: int, key: SigningKey, **change) -> str:
+        doc = {
+            "licence_no": f"YW-qingshan-{n:06d}",
+            "kind": "办理结果",
+            "item_code": "WJ-001",
+            "item_name": "生育登记",
+            "holder_name": "张三",
+            "holder_id": "11010519491231002X",
+            "application_id": "app3",
+            "issued_at": utcnow(),
+            "issuer": "青山镇便民服务中心",
+            "issuer_node": "qingshan",
+        }
+        return seal_delegated_licence(doc | change, key, certificate)
+
+    def decided_with(licence: str) -> bytes:
+        record = stage_decided(1, "app3", 0, "approved")
+        return chain([Record(record.kind, record.id, record.at, record.data | {"licence": licence})], key=QINGSHAN_KEY, node="qingshan")[0]
+
+    for bad in (result(1, BEISHAN_KEY), result(1, QINGSHAN_KEY, holder_id="110105194912310038"), result(1, QINGSHAN_KEY, licence_no="YW2026000001")):
+        verdict = ingest_batch(hub, "yiwang.up.qingshan", decided_with(bad))
+        assert isinstance(verdict, Rejected) and verdict.reason == "invalid_record", bad
+    assert state(hub, "app3")[0] == "received"
+    good = result(1, QINGSHAN_KEY)
+    assert isinstance(ingest_batch(hub, "yiwang.up.qingshan", decided_with(good)), Accepted)
+    assert state(hub, "app3")[0] == "approved"
+    with Session(hub) as s:
+        [kept] = s.exec(select(Licence).where(Licence.application_id == "app3")).all()
+        assert (kept.licence_no, kept.text) == ("YW-qingshan-000001", good)
+    [issued] = [d for k, d in downlink(hub, "shangcun") if k == "result.issued"]
+    assert issued["licence"] == good and open_licence(issued["licence"], HUB_KEY.verify_key)["issuer_node"] == "qingshan"

@@ -40,6 +40,8 @@ def test_instant_item_decided_at_the_township_is_recorded_as_such(federation: Lo
     assert refused.status_code == 403 and "乡镇审批人" in refused.json()["detail"]
     not_instant = approver.post(f"/api/applications/{ordinary['id']}/decide-on-the-spot", json={"decision": "approved"})
     assert not_instant.status_code == 403 and "县级部门审批" in not_instant.json()["detail"]
+    # the hub delegates the township's key for its instant items: the result is signed here, at once
+    eventually(lambda: staff.get("/api/status").json()["delegated_until"], what="the hub's delegation at the township")
     done = approver.post(f"/api/applications/{instant['id']}/decide-on-the-spot", json={"decision": "approved"})
     assert done.status_code == 200 and done.json()["status"] == "approved"
 
@@ -49,6 +51,10 @@ def test_instant_item_decided_at_the_township_is_recorded_as_such(federation: Lo
 
     eventually(decided_at_the_hub, what="the delegated decision at the hub")
     assert operator.get(f"/api/applications/{instant['id']}").json()["decided_by"] == "即办审批 周敏"
+    [result] = operator.get("/api/licences", params={"holder_id": resident_id(21)}).json()  # in the county's library too
+    assert result["licence_no"] == "YW-qingshan-000001"
+    checked_here = staff.post("/api/licences/verify", json={"text": result["text"]}).json()  # offline check with the pinned hub key
+    assert checked_here["valid"] and checked_here["licence"]["issuer_node"] == "qingshan"
     eventually(lambda: operator.get(f"/api/applications/{ordinary['id']}").status_code == 200, what="the ordinary case at the hub")
     assert operator.get(f"/api/applications/{ordinary['id']}").json()["status"] == "received"  # still the department's to decide
     assert operator.get("/api/quarantine").json() == []

@@ -33,7 +33,7 @@ def take(store, code: str, kind: str, n: int = 1, **extra) -> dict:
 
 
 def events(store, kind: str) -> list[dict]:
-    return [json.loads(e["data_json"]) for e in store.query("SELECT data_json FROM outbox WHERE kind = ? ORDER BY id", (kind,))]
+    return [json.loads(e["data_json"]) for e in store.query("SELECT data_json FROM outbox WHERE kind = ? ORDER BY rowid", (kind,))]
 
 
 def test_a_village_point_collects_and_never_accepts(sample):
@@ -105,3 +105,47 @@ def test_a_case_the_hub_assigns_from_a_village_can_be_refused_acceptance(sample)
     [decided] = events(sample, "stage.decided")
     assert (decided["decision"], decided["reason"]) == ("not_accepted", "申请人户籍不在本乡镇")
     assert reviews.pending(sample) == [] and reviews.decided(sample)[0]["status"] == "not_accepted"
+
+
+def test_an_instant_approval_is_signed_on_the_spot_under_the_hubs_delegation(sample):
+    """Issue 19 item 5: the result exists, verifiable offline, the moment the township approves."""
+    from datetime import UTC, datetime, timedelta
+
+    from nacl.signing import SigningKey
+
+    from sync_protocol import format_time, open_licence, seal_delegation
+
+    township_key = SigningKey(bytes(range(7, 39)))
+    before = take(sample, "WJ-001", "township", n=3)
+    cases.decide_on_the_spot(sample, before["id"], "approved", "", APPROVER, "township", [township_key])
+    assert "licence" not in events(sample, "stage.decided")[0]  # no delegation yet: the decision goes up alone
+    now = datetime.now(UTC)
+    doc = {
+        "kind": "即办件当场办结授权",
+        "node_id": "shangcun",
+        "node_name": "青山镇便民服务中心",
+        "public_key": township_key.verify_key.encode().hex(),
+        "items": ["WJ-001", "YB-001"],
+        "valid_from": format_time(now - timedelta(minutes=1)),
+        "valid_until": format_time(now + timedelta(days=30)),
+        "issuer": "县级政务服务中枢",
+    }
+    wire, pos = seal_next(
+        "shangcun", "down", GENESIS, [Record("delegation.granted", "d1", T, {"certificate": seal_delegation(doc, HUB_KEY)})], T, HUB_KEY
+    )
+    assert type(apply_downlink(sample, "shangcun", HUB_KEY.verify_key, wire)).__name__ == "Accepted"
+
+    app = take(sample, "WJ-001", "township", n=4)
+    cases.decide_on_the_spot(sample, app["id"], "approved", "", APPROVER, "township", [SigningKey.generate(), township_key])
+    [licence] = [e["licence"] for e in events(sample, "stage.decided") if e["application_id"] == app["id"]]
+    shown = open_licence(licence, HUB_KEY.verify_key)  # what any point checks, offline, with the pinned hub key
+    assert shown == shown | {"holder_id": resident_id(4), "item_code": "WJ-001", "application_id": app["id"], "issuer_node": "shangcun"}
+    assert shown["licence_no"] == "YW-shangcun-000001" and "授权当场办结" in shown["issuer"]
+    held = sample.one("SELECT licence_no, text FROM licences WHERE application_id = ?", (app["id"],))
+    assert tuple(held) == ("YW-shangcun-000001", licence)  # on the case page at once, to print
+
+    forged = {**doc, "node_id": "beishan"}  # a delegation for another township, sent here: refused, nothing applied
+    wire2, _ = seal_next(
+        "shangcun", "down", pos, [Record("delegation.granted", "d2", T, {"certificate": seal_delegation(forged, HUB_KEY)})], T, HUB_KEY
+    )
+    assert type(apply_downlink(sample, "shangcun", HUB_KEY.verify_key, wire2)).__name__ == "Rejected"

@@ -38,3 +38,42 @@ def test_a_changed_character_or_another_signer_is_refused():
         open_licence("not a licence", HUB.verify_key)
     with pytest.raises(ValueError):
         seal_licence({"licence_no": "x"}, HUB)
+
+
+TOWNSHIP = SigningKey(bytes(range(1, 33)))
+DELEGATION = {
+    "kind": "即办件当场办结授权",
+    "node_id": "qingshan",
+    "node_name": "青山镇便民服务中心",
+    "public_key": TOWNSHIP.verify_key.encode().hex(),
+    "items": ["WJ-001", "YB-001"],
+    "valid_from": "2026-11-01T00:00:00.000000Z",
+    "valid_until": "2026-12-01T00:00:00.000000Z",
+    "issuer": "县级政务服务中枢",
+}
+ON_THE_SPOT = DOC | {"licence_no": "YW-qingshan-000001", "item_code": "WJ-001", "item_name": "生育登记", "issuer_node": "qingshan"}
+
+
+def test_a_township_result_under_the_hubs_delegation_verifies_with_the_hub_key_alone():
+    """Issue 19 item 5: an instant approval's result is signed at the township, offline, and any
+    point (or anyone with the hub's public key) verifies it."""
+    from sync_protocol import open_delegation, open_township_licence, seal_delegated_licence, seal_delegation
+
+    certificate = seal_delegation(DELEGATION, HUB)
+    assert certificate.startswith("YWD1.") and open_delegation(certificate, HUB.verify_key) == DELEGATION
+    text = seal_delegated_licence(ON_THE_SPOT, TOWNSHIP, certificate)
+    assert text.startswith("YWL2.") and open_licence(text, HUB.verify_key) == ON_THE_SPOT
+    assert open_township_licence(text, TOWNSHIP.verify_key) == (certificate, ON_THE_SPOT)
+
+    refused = [
+        seal_delegated_licence(ON_THE_SPOT | {"item_code": "MZ-003"}, TOWNSHIP, certificate),  # not a delegated item
+        seal_delegated_licence(ON_THE_SPOT | {"issuer_node": "beishan"}, TOWNSHIP, certificate),  # another township's name
+        seal_delegated_licence(ON_THE_SPOT | {"issued_at": "2026-12-02T00:00:00.000000Z"}, TOWNSHIP, certificate),  # after it lapsed
+        seal_delegated_licence(ON_THE_SPOT, SigningKey.generate(), certificate),  # a key the delegation does not name
+        seal_delegated_licence(ON_THE_SPOT, TOWNSHIP, seal_delegation(DELEGATION, SigningKey.generate())),  # a delegation the hub never signed
+    ]
+    for forged in refused:
+        with pytest.raises(BadSignature):
+            open_licence(forged, HUB.verify_key)
+    with pytest.raises(Malformed):
+        open_licence("YWL2.abc", HUB.verify_key)
