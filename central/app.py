@@ -10,7 +10,7 @@ from litestar import Litestar
 from weblayer.config import app_config, app_version
 from weblayer.lifespan import background
 
-from . import blobs
+from . import blobs, sharing
 from .db import create_schema, make_engine
 from .keys import load_hub_key
 from .settings import Settings
@@ -27,7 +27,7 @@ def create_app(settings: Settings) -> Litestar:
     blobs.forget_shared_parts(settings.blobs_dir)
     key = load_hub_key(settings.key_path)
     sync = HubSync(engine, key, settings.nats_url, settings.blobs_dir, settings.nats_dir)
-    context = HubContext(settings=settings, engine=engine, key=key, sync=sync)
+    context = HubContext(settings=settings, engine=engine, key=key, sync=sync, sharing=sharing.adapter_for(settings.data_dir))
 
     return Litestar(
         lifespan=[background(lambda: {"hub-sync": sync.run()}, stop=engine.dispose)],

@@ -20,7 +20,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import Session, col, select
 
-from sync_protocol import COMPRESSION, NODE_STATUS_FIELDS, SyncError, open_status, parse_time, verify_key_from_text
+from sync_protocol import COMPRESSION, MAX_STATUS_BYTES, NODE_STATUS_FIELDS, SyncError, open_status, parse_time, verify_key_from_text
 
 from . import blobs, originals
 from .clock import utcnow
@@ -113,7 +113,19 @@ def note_clock(session: Session, node: Node, offset: int, now: str) -> None:
     node.clock_offset_s = offset
 
 
-def _open(session: Session, node: Node, raw: bytes) -> dict[str, Any]:
+def open_from_node(engine: Engine, node_id: str, raw: bytes, fields: dict[str, type], max_bytes: int) -> dict[str, Any]:
+    """A signed request from an enrolled node (a county-wide lookup, central/lookup.py), verified
+    as a status is; ValueError for a node not enrolled, SyncError for a request that does not verify."""
+    with Session(engine) as session:
+        node = session.get(Node, node_id)
+        if node is None or node.status != "enrolled":
+            raise ValueError(f"{node_id!r} is not an enrolled point")
+        return _open(session, node, raw, fields, max_bytes)
+
+
+def _open(
+    session: Session, node: Node, raw: bytes, fields: dict[str, type] = NODE_STATUS_FIELDS, max_bytes: int = MAX_STATUS_BYTES
+) -> dict[str, Any]:
     """Verify with the node's key, or — during a key rotation — one of its other enrolled keys."""
     keys = [node.public_key] + [
         k
@@ -123,7 +135,7 @@ def _open(session: Session, node: Node, raw: bytes) -> dict[str, Any]:
     error: SyncError | None = None
     for key in keys:
         try:
-            return open_status(raw, verify_key_from_text(key), NODE_STATUS_FIELDS, node.id)
+            return open_status(raw, verify_key_from_text(key), fields, node.id, max_bytes)
         except SyncError as exc:
             error = exc
     assert error is not None

@@ -389,6 +389,18 @@ class Delegation(SQLModel, table=True):
     issued_at: str
 
 
+class SharedMaterial(SQLModel, table=True):
+    """A shared material (数据共享) as the data-sharing service answered for one case (central/sharing.py)."""
+
+    application_id: str = Field(primary_key=True)
+    material: str = Field(primary_key=True)
+    found: bool
+    source: str = ""
+    reference: str = ""
+    fields_json: str = "{}"
+    fetched_at: str
+
+
 class CalendarDay(SQLModel, table=True):
     """A day an operator loaded for a year the holiday library does not know yet."""
 

@@ -36,6 +36,8 @@ from sync_protocol import (
     DEPARTMENT_STREAM,
     DOWNLINK_ACK_WAIT_S,
     DOWNLINK_STREAM,
+    LOOKUP_REQUEST_FIELDS,
+    MAX_LOOKUP_BYTES,
     NODE_KEY_ROTATED,
     SENT_AT_HEADER,
     SEQ_HEADER,
@@ -43,6 +45,7 @@ from sync_protocol import (
     Accepted,
     Duplicate,
     Gap,
+    SyncError,
     batch_message_id,
     blob_subject,
     consumer_request_subject,
@@ -50,6 +53,7 @@ from sync_protocol import (
     department_subject,
     downlink_consumer,
     downlink_subject,
+    lookup_subject,
     nats_servers,
     parse_time,
     seal_status,
@@ -58,7 +62,7 @@ from sync_protocol import (
     uplink_subject,
 )
 
-from . import blobs, delegation, departments, downlink, linkstatus, natsauth
+from . import blobs, delegation, departments, downlink, linkstatus, lookup, natsauth
 from .clock import utcnow
 from .ingest import ingest_batches
 from .models import Node
@@ -308,6 +312,7 @@ class HubSync:
         self._statuses_waiting: Counter[str] = Counter()  # per node, statuses queued and not yet kept
         self._loop: asyncio.AbstractEventLoop | None = None
         self.nc: nats.NATS | None = None
+        self._lookups = lookup.PerPointRate()
         self._next_delegations = 0.0  # monotonic time of the next delegation.renew (central/delegation.py)
 
     def wake_downlink(self) -> None:
@@ -362,6 +367,7 @@ class HubSync:
 
                 await self.nc.subscribe(status_subject("*"), queue="hub", cb=on_status)
                 await self.nc.subscribe(consumer_request_subject("*.*"), queue="hub", cb=self._answer_consumer_request)
+                await self.nc.subscribe(lookup_subject("*"), queue="hub", cb=self._answer_lookup)
                 loops = [
                     ("ingest", self._ingest_loop(js)),
                     ("downlink", self._downlink_loop(js)),
@@ -470,6 +476,21 @@ class HubSync:
             await msg.respond(seal_status(reply | {"at": utcnow()}, self.key))
         except (ValueError, *RETRYABLE) as exc:
             log.warning("status of %s not answered: %s", node_id, exc)
+
+    async def _answer_lookup(self, msg: nats.aio.msg.Msg) -> None:
+        """一号申请 across the county (central/lookup.py): a point's signed request about one person,
+        answered signed with the hub key; a request that does not verify, or one over the point's
+        rate, gets no answer (the point then uses what it has cached)."""
+        assert self.key is not None
+        node_id = msg.subject.rsplit(".", 1)[-1]
+        if not msg.reply or not self._lookups.allow(node_id):
+            return
+        try:
+            request = await asyncio.to_thread(linkstatus.open_from_node, self.engine, node_id, msg.data, LOOKUP_REQUEST_FIELDS, MAX_LOOKUP_BYTES)
+            found = await asyncio.to_thread(lookup.answer, self.engine, node_id, str(request["id_number"]))
+            await msg.respond(seal_status(found | {"node": node_id, "at": utcnow()}, self.key, MAX_LOOKUP_BYTES))
+        except (SyncError, ValueError, *RETRYABLE) as exc:
+            log.warning("lookup from %s not answered: %s", node_id, exc)
 
     def wake_access(self) -> None:
         """Thread-safe: the access list changed (enrolment, revocation, …): publish it now."""

@@ -27,7 +27,7 @@ from sync_protocol import (
 )
 from weblayer.errors import Conflict, Forbidden, InvalidInput, NotFound
 
-from . import forms, reviews
+from . import forms, people, reviews
 from .catalog import item_from_row, required_materials
 from .fees import check_payment, collect_fee, yuan
 from .intake import person_name, validate_intake, validate_resident_id
@@ -235,13 +235,20 @@ def known_applicant(store: Store, id_number: str) -> dict[str, Any] | None:
 
 
 def holder_licences(store: Store, id_number: str) -> list[dict[str, Any]]:
-    """E-licences this point holds for ``id_number`` (results it handed out), newest first."""
+    """E-licences this point holds for ``id_number``: results it handed out, newest first, then
+    those the county sent in its last answer about the person (people.py; offline too)."""
     rows = store.query(
         "SELECT l.licence_no, l.text, a.item_code, a.item_name FROM licences l JOIN applications a ON a.id = l.application_id "
         "WHERE a.applicant_id_number = ? ORDER BY l.received_at DESC",
         (id_number,),
     )
-    return [dict(r) for r in rows]
+    own = [dict(r) for r in rows]
+    seen = {lic["licence_no"] for lic in own}
+    return own + [
+        {k: lic.get(k, "") for k in ("licence_no", "text", "item_code", "item_name")}
+        for lic in people.cached_licences(store, id_number)
+        if lic.get("licence_no") not in seen
+    ]
 
 
 def licences_in_place(store: Store, hub_key: VerifyKey, item: Mapping[str, Any], id_number: str, chosen: Mapping[str, str]) -> list[dict[str, str]]:

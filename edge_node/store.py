@@ -282,6 +282,12 @@ def _m16_reviews(db: Database) -> None:
     db.table("reviews").create_index(["status", "assigned_at"])
 
 
+def _m17_person_cache(db: Database) -> None:
+    # the county's last answer about a person (一号申请 across the county, edge_node/people.py), for use offline
+    db.table("person_cache").create({"id_number": str, "reply_json": str, "fetched_at": str}, pk="id_number")
+    db.table("person_cache").create_index(["fetched_at"])
+
+
 MIGRATIONS: list[Callable[[Database], None]] = [
     _m1_initial,
     _m2_resends,
@@ -299,6 +305,7 @@ MIGRATIONS: list[Callable[[Database], None]] = [
     _m14_set_aside,
     _m15_forms,
     _m16_reviews,
+    _m17_person_cache,
 ]
 
 

@@ -20,6 +20,7 @@ about 30 s; the banner then says 连接中断.
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import dataclasses
 import logging
 import time
@@ -38,7 +39,9 @@ from sync_protocol import (
     DOWNLINK_ACK_WAIT_S,
     DOWNLINK_STREAM,
     HUB_REPLY_FIELDS,
+    LOOKUP_REPLY_FIELDS,
     MATERIAL_RECEIVED,
+    MAX_LOOKUP_BYTES,
     SENT_AT_HEADER,
     SEQ_HEADER,
     UNKNOWN_KIND,
@@ -50,6 +53,7 @@ from sync_protocol import (
     downlink_consumer,
     downlink_subject,
     format_time,
+    lookup_subject,
     nats_servers,
     open_status,
     seal_status,
@@ -71,6 +75,7 @@ PING_INTERVAL = 7  # with 2 unanswered PINGs allowed, a silent link is noticed w
 MAX_OUTSTANDING_PINGS = 2
 ASK_ATTEMPTS = 6  # after a timed-out send: ask the hub this often (5 s apart) before resending blind
 FAST_LINK_BYTES = 256 * 1024  # a send budget this large: fetch downlink batches 50 at a time
+LOOKUP_TIMEOUT_S = 5.0  # a county-wide lookup at the window: longer, and the agent uses the cache
 DOWNLINK_POLL_S = 15.0  # how long one downlink fetch waits at the server for a batch
 
 
@@ -174,6 +179,36 @@ class NodeSync:
         if self._loop is not None:
             self._loop.call_soon_threadsafe(self._wake.set)
             self._loop.call_soon_threadsafe(self._blob_wake.set)
+
+    def lookup(self, id_number: str) -> dict | None:
+        """Thread-safe (a page handler): what the county holds of one person (一号申请, central/lookup.py),
+        or None when offline, unanswered within LOOKUP_TIMEOUT_S, or refused — the caller then uses
+        its cache (edge_node/people.py)."""
+        loop = self._loop
+        if loop is None or not self.online:
+            return None
+        future = asyncio.run_coroutine_threadsafe(self._lookup(id_number), loop)
+        try:
+            return future.result(LOOKUP_TIMEOUT_S + 1)
+        except (TimeoutError, concurrent.futures.TimeoutError):
+            future.cancel()
+            return None
+
+    async def _lookup(self, id_number: str) -> dict | None:
+        node_id = self.identity.node_id
+        raw = seal_status(
+            {"node": node_id, "at": format_time(datetime.now(UTC)), "id_number": id_number}, rotation.signing_keys(self.data_dir)[0], MAX_LOOKUP_BYTES
+        )
+        if self.nc is None:
+            return None
+        try:
+            msg = await self.nc.request(lookup_subject(node_id), raw, timeout=LOOKUP_TIMEOUT_S)
+            self.usage.count(up=len(raw), down=len(msg.data))
+            reply = open_status(msg.data, self.identity.hub_key, LOOKUP_REPLY_FIELDS, node_id, MAX_LOOKUP_BYTES)
+        except (TimeoutError, nats.errors.Error, OSError, SyncError) as exc:
+            log.info("county lookup not answered: %s", type(exc).__name__)
+            return None
+        return reply if reply.get("id_number") == id_number else None
 
     def _mark(self, online: bool) -> None:
         if online:

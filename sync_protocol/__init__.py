@@ -117,7 +117,18 @@ from ._records import (
 )
 from ._sender import seal_next, seal_within
 from ._signing import batch_hash, open_batch, sign_batch, verify_wire
-from ._status import HUB_REPLY_FIELDS, MAX_STATUS_BYTES, NODE_STATUS_FIELDS, open_status, seal_status, status_subject
+from ._status import (
+    HUB_REPLY_FIELDS,
+    LOOKUP_REPLY_FIELDS,
+    LOOKUP_REQUEST_FIELDS,
+    MAX_LOOKUP_BYTES,
+    MAX_STATUS_BYTES,
+    NODE_STATUS_FIELDS,
+    lookup_subject,
+    open_status,
+    seal_status,
+    status_subject,
+)
 from ._time import format_time, parse_time
 
 __all__ = [
@@ -158,12 +169,15 @@ __all__ = [
     "GENESIS_HEAD",
     "HUB_REPLY_FIELDS",
     "LICENCE_PREFIX",
+    "LOOKUP_REPLY_FIELDS",
+    "LOOKUP_REQUEST_FIELDS",
     "MATERIALS_ATTACHED",
     "MATERIAL_RECEIVED",
     "MAX_BATCH_BYTES",
     "MAX_BLOB_BYTES",
     "MAX_BODY_BYTES",
     "MAX_FEN",
+    "MAX_LOOKUP_BYTES",
     "MAX_RECORDS_PER_BATCH",
     "MAX_RECORD_BYTES",
     "MAX_SEND_BYTES",
@@ -234,6 +248,7 @@ __all__ = [
     "inflate_body",
     "is_user_nkey",
     "is_valid_node_id",
+    "lookup_subject",
     "nats_servers",
     "node_from_subject",
     "node_permissions",

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from nacl.signing import SigningKey
 
 from ._records import DEPARTMENT_STREAM, DOWNLINK_STREAM, blob_subject, department_subject, downlink_subject, uplink_subject
-from ._status import status_subject
+from ._status import lookup_subject, status_subject
 
 ACCOUNT = "YIWANG"
 # The access list (the accounts file below) as the hub last wrote it, for the NATS servers of a
@@ -141,7 +141,7 @@ def _consumer_services(stream: str, consumer: str, filter_subject: str, owner: s
 def node_services(node_id: str) -> list[Service]:
     """Everything a node may ask of the federation: publish its own uplink and attachment
     subjects, send its status (a request the hub answers), drive its own downlink consumer."""
-    own = [Service(uplink_subject(node_id)), Service(blob_subject(node_id, ">")), Service(status_subject(node_id))]
+    own = [Service(uplink_subject(node_id)), Service(blob_subject(node_id, ">")), Service(status_subject(node_id)), Service(lookup_subject(node_id))]
     return own + _consumer_services(DOWNLINK_STREAM, downlink_consumer(node_id), downlink_subject(node_id), f"node.{node_id}")
 
 

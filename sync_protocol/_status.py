@@ -43,18 +43,29 @@ def status_subject(node_id: str) -> str:
     return f"yiwang.status.{node_id}"
 
 
-def seal_status(fields: dict[str, Any], key: SigningKey) -> bytes:
-    """Sign a status (or a reply): ``fields`` plus ``v``; refuse one over MAX_STATUS_BYTES."""
+# 一号申请 across the county (issue 19 item 6): a node asks on ``yiwang.lookup.<node_id>`` what the
+# county holds of one person; the hub answers, signed, with that person's cases and e-licences
+LOOKUP_REQUEST_FIELDS: dict[str, type] = {"v": int, "node": str, "at": str, "id_number": str}
+LOOKUP_REPLY_FIELDS: dict[str, type] = {"v": int, "node": str, "at": str, "id_number": str, "cases": list, "licences": list}
+MAX_LOOKUP_BYTES = 64 * 1024  # a reply carries e-licence texts (about 1 KiB each)
+
+
+def lookup_subject(node_id: str) -> str:
+    return f"yiwang.lookup.{node_id}"
+
+
+def seal_status(fields: dict[str, Any], key: SigningKey, max_bytes: int = MAX_STATUS_BYTES) -> bytes:
+    """Sign a status (or a reply, or a lookup): ``fields`` plus ``v``; refuse one over ``max_bytes``."""
     raw = bytes(key.sign(canonical_bytes({"v": STATUS_VERSION} | fields)))
-    if len(raw) > MAX_STATUS_BYTES:
-        raise TooLarge(len(raw), MAX_STATUS_BYTES)
+    if len(raw) > max_bytes:
+        raise TooLarge(len(raw), max_bytes)
     return raw
 
 
-def open_status(raw: bytes, key: VerifyKey, required: dict[str, type], node: str) -> dict[str, Any]:
+def open_status(raw: bytes, key: VerifyKey, required: dict[str, type], node: str, max_bytes: int = MAX_STATUS_BYTES) -> dict[str, Any]:
     """Verify, then decode a status or reply about ``node``; raise BadSignature / Malformed / TooLarge."""
-    if len(raw) > MAX_STATUS_BYTES:
-        raise TooLarge(len(raw), MAX_STATUS_BYTES)
+    if len(raw) > max_bytes:
+        raise TooLarge(len(raw), max_bytes)
     try:
         body = key.verify(raw)
     except (BadSignatureError, ValueError):

@@ -34,6 +34,7 @@ from .. import (
     nodes,
     originals,
     public,
+    sharing,
     supervision,
     workdays,
 )
@@ -80,6 +81,7 @@ from .schemas import (
     QuarantineOut,
     QueueEntryOut,
     RevokeIn,
+    SharedMaterialOut,
     SlipOut,
     SupplementIn,
     TaskOut,
@@ -253,6 +255,7 @@ class CaseApi(Controller):
             materials_complete=all(m["arrived"] for m in materials),
             tasks=[shaped(TaskOut, t) for t in tasks],
             licences_used=[shaped(LicenceUsedOut, lic) for lic in licences],
+            shared_materials=[msgspec.convert(m, SharedMaterialOut) for m in sharing.shared_materials(ctx.engine, app, ctx.sharing)],
         )
 
     @get("/applications/{application_id:str}/materials/{sha256:str}", sync_to_thread=True, media_type="application/octet-stream")

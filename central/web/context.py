@@ -22,6 +22,7 @@ from .. import auth, natsauth, public
 from ..approval import STATUS_TEXT
 from ..models import User
 from ..settings import Settings
+from ..sharing import SharingAdapter
 from ..sync import HubSync
 
 SESSION_COOKIE = "yw_hub_session"
@@ -33,6 +34,7 @@ class HubContext:
     engine: Engine
     key: SigningKey
     sync: HubSync
+    sharing: SharingAdapter  # the data-sharing services shared materials come from (central/sharing.py)
 
     def enrolment_slip(self, code: str, node_id: str, expires_at: str, **extra: Any) -> dict[str, Any]:
         """What the operator hands to the point: the code, the hub's address and the county CA's

@@ -15,7 +15,7 @@ from weblayer.auth import PUBLIC, requires_role
 from weblayer.display import qr_svg
 from weblayer.errors import NotFound, ServiceError
 
-from .. import actions, approval, blobs, catalog, dashboard, enrolment, forms, metrics, originals, public, supervision, workdays
+from .. import actions, approval, blobs, catalog, dashboard, enrolment, forms, metrics, originals, public, sharing, supervision, workdays
 from .. import nodes as node_admin
 from ..models import Alert, Application, Node
 from .api import material_file
@@ -48,6 +48,7 @@ def _case_page(
         point=point,
         full_id=full_id,
         form=form,
+        shared=sharing.shared_materials(ctx.engine, app, ctx.sharing),
     )
 
 

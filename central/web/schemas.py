@@ -197,6 +197,17 @@ class FormOut(msgspec.Struct):
     problem: str  # why the form fails the catalog version the point ran, or ""
 
 
+class SharedMaterialOut(msgspec.Struct):
+    """A shared material as the data-sharing service answered (central/sharing.py)."""
+
+    material: str
+    state: str  # found | none (the service holds no record) | unavailable (not reachable: asked again next time)
+    source: str
+    reference: str
+    fields: dict[str, str]
+    fetched_at: str
+
+
 class CaseOut(ApplicationOut):
     stage: int  # the stage the case is in (its tasks' ``stage``); the number of stages once decided
     form: FormOut
@@ -204,6 +215,7 @@ class CaseOut(ApplicationOut):
     materials_complete: bool
     tasks: list[TaskOut]
     licences_used: list[LicenceUsedOut]
+    shared_materials: list[SharedMaterialOut]
 
 
 class IdNumberOut(msgspec.Struct):

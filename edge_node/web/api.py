@@ -16,7 +16,8 @@ from weblayer.display import mask_id
 from weblayer.errors import InvalidInput
 from weblayer.site import SiteDep
 
-from .. import cases, catalog, fees, materials, reconcile, reviews, rotation
+from .. import cases, catalog, fees, materials, people, reconcile, reviews, rotation
+from ..intake import validate_credit_code, validate_resident_id
 from .context import Ctx, NodeContext, NodeRequest, sync_status
 from .schemas import (
     ApplicationIn,
@@ -26,6 +27,7 @@ from .schemas import (
     CloseOut,
     ComplaintIn,
     ComplaintOut,
+    CountyRecordOut,
     DispatchIn,
     EvaluationIn,
     EvaluationOut,
@@ -190,6 +192,23 @@ def supplement_from_form(ctx: NodeContext, application_id: str, data: dict[str, 
     return row
 
 
+class PeopleApi(Controller):
+    path = "/people"
+
+    @get("/{id_number:str}/county", sync_to_thread=True)
+    def county(self, ctx: Ctx, id_number: FromPath[str]) -> CountyRecordOut:
+        """一号申请 across the county: the person's cases at every point and e-licences (the texts stay
+        on the node for 电子证照代替; ask the wizard), from the hub while online, else as last asked."""
+        wanted = id_number.strip().upper()
+        wanted = (
+            validate_credit_code(wanted) if len(wanted) == 18 and not wanted[:17].isdigit() else validate_resident_id(wanted, region_confirmed=True)
+        )
+        county = people.county_view(ctx.store, ctx.sync.lookup, wanted)
+        if county is None:
+            return CountyRecordOut(found=False)
+        return msgspec.convert({k: v for k, v in county.items() if k in CountyRecordOut.__struct_fields__} | {"found": True}, CountyRecordOut)
+
+
 class ReviewsApi(Controller):
     """Township stages this township decides (a township approver), offline."""
 
@@ -310,4 +329,4 @@ class NodeApi(Controller):
         return shaped(RotationOut, answer | {"status": "pending"})
 
 
-CONTROLLERS = [SessionApi, CatalogApi, ApplicationsApi, ReviewsApi, ComplaintsApi, FeesApi, NodeApi]
+CONTROLLERS = [SessionApi, CatalogApi, ApplicationsApi, PeopleApi, ReviewsApi, ComplaintsApi, FeesApi, NodeApi]

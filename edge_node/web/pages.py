@@ -15,7 +15,7 @@ from sync_protocol import RELATIONS
 from weblayer.display import qr_svg
 from weblayer.errors import InvalidInput, NotFound, ServiceError
 
-from .. import cases, catalog, fees, forms, materials, reconcile, reviews, rotation
+from .. import cases, catalog, fees, forms, materials, people, reconcile, reviews, rotation
 from ..intake import validate_credit_code, validate_resident_id
 from .api import supplement_from_form
 from .context import Ctx, NodeContext, NodeRequest, page
@@ -163,10 +163,15 @@ class ApplicationPages(Controller):
         except ServiceError as exc:
             return _intake_page(ctx, user, chosen, {"applicant_id_number": lookup}, exc)
         known = cases.known_applicant(store, id_number)
+        county = people.county_view(store, ctx.sync.lookup, id_number)  # the whole county's, online; the last answer, offline
         form = {"applicant_id_number": id_number} | (
-            {"applicant_name": known["applicant_name"], "applicant_phone": known["applicant_phone"]} if known else {}
+            {"applicant_name": known["applicant_name"], "applicant_phone": known["applicant_phone"]}
+            if known
+            else ({"applicant_name": county["applicant_name"]} if county and county.get("applicant_name") else {})
         )
-        return _intake_page(ctx, user, chosen, form, known=(known or {"history": []}) | {"licences": cases.holder_licences(store, id_number)})
+        return _intake_page(
+            ctx, user, chosen, form, known=(known or {"history": []}) | {"licences": cases.holder_licences(store, id_number), "county": county}
+        )
 
     @post("/applications", sync_to_thread=True, request_max_body_size=MAX_INTAKE_BODY)
     def intake_submit(self, request: NodeRequest, ctx: Ctx, data: MultipartBody[dict[str, Any]]) -> Response:

@@ -103,6 +103,36 @@ def review_out(row: Any) -> ReviewOut:
     )
 
 
+class CountyCaseOut(msgspec.Struct):
+    receipt_no: str
+    item_code: str
+    item_name: str
+    status: str
+    status_text: str
+    submitted_at: str
+    point: str
+    decided_at: str = ""
+
+
+class CountyLicenceOut(msgspec.Struct):
+    licence_no: str
+    item_code: str
+    item_name: str
+    issued_at: str
+
+
+class CountyRecordOut(msgspec.Struct):
+    """一号申请 across the county (edge_node/people.py): what the county holds of one person, asked
+    now (``live``) or, offline, as last asked (``fetched_at``); ``found`` false: offline and never asked."""
+
+    found: bool
+    live: bool = False
+    fetched_at: str | None = None
+    applicant_name: str = ""
+    cases: list[CountyCaseOut] = []
+    licences: list[CountyLicenceOut] = []
+
+
 class LicenceIn(Body):
     text: Licence
 
