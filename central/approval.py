@@ -41,7 +41,7 @@ DECISIONS = {"approve": "approved", "deny": "denied"}
 PRE_REVIEW_DAYS = 2  # 预审：收到申请后 2 个工作日内决定是否受理
 MAX_REASON = 500
 STATUS_TEXT = STATES  # a case's states as clerks, operators and the point read them
-CONCLUDED_TEXT = {"approved": "准予许可（批准）", "denied": "不予许可", "not_accepted": "不予受理"}
+CONCLUDED_TEXT = {"approved": "准予许可（批准）", "denied": "不予许可", "not_accepted": "不予受理", "revoked": "已撤销（告知承诺不实）"}
 
 
 @dataclass(frozen=True)
@@ -339,6 +339,18 @@ def decide_township_stage(session: Session, township_id: str, data: dict, now: s
     app.decided_locally = app.decided_locally or (app.status in ("approved", "denied") and task.stage == len(case_stages(app)) - 1)
     session.add(app)
     record_action(session, "system", f"case.township_{data['decision']}", app.id, township=township_id, stage=task.stage, by=by)
+
+
+def approve_on_commitment(session: Session, app: Application, by: str, now: str, key: SigningKey) -> None:
+    """告知承诺制: accepted and approved at once on the applicant's written commitment, in the
+    caller's transaction (central/commitments.py; the item has one county stage)."""
+    _accepted(session, app, by, by, now)
+    tasks = tasks_of(session, app.id)
+    for task in tasks:
+        task.status, task.decided_at, task.decided_by = "approved", now, by
+        session.add(task)
+    app.stage = len(case_stages(app))
+    _conclude(session, app, tasks, now, key)
 
 
 def _conclude(session: Session, app: Application, tasks: list[ApprovalTask], now: str, key: SigningKey | None) -> None:

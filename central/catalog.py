@@ -192,6 +192,8 @@ def validate_item(item: dict[str, Any], known_departments: set[str]) -> dict[str
         }
         | {key: item.get(key, allowed[0]) for key, allowed, _ in ENUMS}
     )
+    if "commitment" in item and (problem := _commitment_problem(item["commitment"], clean)):
+        raise InvalidInput(problem, field="commitment")
     if "statutory_days" in item and whole("statutory_days", "法定办结时限（工作日）", 1, 365) < clean["time_limit_days"]:
         raise InvalidInput("承诺办结时限不能长于法定办结时限", field="time_limit_days")
     if len(clean["departments"]) == 1:
@@ -216,6 +218,27 @@ def _material(m: dict[str, Any], i: int) -> dict[str, Any]:
         | kept
         | ({"licence_item": m["licence_item"]} if m.get("licence_item") else {})
     )
+
+
+def _commitment_problem(commitment: object, item: dict[str, Any]) -> str | None:
+    """Why ``commitment`` (告知承诺制: {replaces, check_days, text}) cannot be: it replaces named
+    materials of the item, is post-checked within 1–365 days, states what the applicant commits to,
+    and is for an item one county stage decides (the department decides at once, then checks)."""
+    if not isinstance(commitment, dict):
+        return "告知承诺应为 {replaces, check_days, text}"
+    names = {m["name"] for m in item.get("materials", [])}
+    replaces = commitment.get("replaces")
+    if not isinstance(replaces, list) or not replaces or not all(isinstance(r, str) and r in names for r in replaces):
+        return "告知承诺须列出它代替的申请材料（须是本事项的材料）"
+    days = commitment.get("check_days")
+    if isinstance(days, bool) or not isinstance(days, int) or not 1 <= days <= 365:
+        return "事后核查时限应为 1 到 365 之间的整数（天）"
+    if not isinstance(commitment.get("text"), str) or not 10 <= len(commitment["text"].strip()) <= 1000:
+        return "请写明申请人承诺的内容（10 到 1000 字）"
+    stages = item.get("stages") or [{"by": item.get("departments") or [item["department"]]}]
+    if item.get("instant") or len(stages) != 1 or stages[0]["by"] == "township":
+        return "告知承诺只用于由一个县级环节审批的事项（先予办理，再事后核查）"
+    return None
 
 
 def _stages_problem(stages: object, known_departments: set[str], item: dict[str, Any]) -> str | None:

@@ -216,6 +216,13 @@ def _m12_stages(conn: Connection) -> None:
     _add_column(conn, "approvaltask", "stage INTEGER NOT NULL DEFAULT 0")
 
 
+def _m13_commitment(conn: Connection) -> None:
+    """告知承诺制: a case decided on the applicant's commitment, and a result revoked when the
+    commitment was found false (its post-checks are a new table, created as such)."""
+    _add_column(conn, "application", "commitment BOOLEAN NOT NULL DEFAULT FALSE")
+    _add_column(conn, "licence", "revoked_at VARCHAR")
+
+
 # Numbered migrations for databases made by an older version. A new database gets the current
 # tables from create_all and starts at the latest version; version 1 is the first release's schema.
 MIGRATIONS: list[Callable[[Connection], None]] = [
@@ -230,6 +237,7 @@ MIGRATIONS: list[Callable[[Connection], None]] = [
     _m10_integrity,
     _m11_forms,
     _m12_stages,
+    _m13_commitment,
 ]
 LATEST = 1 + len(MIGRATIONS)
 

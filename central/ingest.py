@@ -318,10 +318,15 @@ def _apply(session: Session, node: Node, records: tuple[Record, ...], now: str) 
         if data.get("accepted_by") and item is not None and node.kind == "township" and json.loads(item.detail_json).get("accepts") == "township":
             # 受理 at the township window that took it in, under the county's delegation (accepts: township)
             row |= {"status": "accepted", "accepted_at": record.at, "accepted_by": data["accepted_by"]}
+        if data.get("commitment"):  # 告知承诺制, only for an item the catalog marks for it
+            if item is not None and json.loads(item.detail_json).get("commitment"):
+                row["commitment"] = True
+            else:
+                row["intake_problem"] = "申请人作了告知承诺，但本事项不实行告知承诺制：须核对全部材料"
         form = forms.form_for(session, item, data.get("catalog_version"))
         if form["fields"] or data.get("form"):  # checked again, as the point did, against the form it filled in
             row["form_json"] = json.dumps(data.get("form") or {}, ensure_ascii=False)
-            row["intake_problem"] = forms.problem_of(form, data.get("form"))
+            row["intake_problem"] = "；".join(p for p in (row.get("intake_problem", ""), forms.problem_of(form, data.get("form"))) if p)
             row["form_version"] = data.get("catalog_version") or 0
         if wrong := forms.taken_in_wrongly(item, node.kind, bool(row["proxy_agent"])):
             row["intake_problem"] = "；".join(p for p in (wrong, row.get("intake_problem", "")) if p)

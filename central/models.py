@@ -149,6 +149,7 @@ class Application(SQLModel, table=True):
     intake_problem: str = ""  # why the form fails the catalog version the point ran, if it does: the clerk decides
     stages_json: str = "[]"  # the item's procedure as it was when the case arrived ([] before staged procedures: one stage)
     stage: int = 0  # the stage the case is in (central/stages.py); len(stages) once decided
+    commitment: bool = False  # 告知承诺制: the applicant's signed commitment replaced named materials (central/commitments.py)
 
 
 class ApprovalTask(SQLModel, table=True):
@@ -372,6 +373,7 @@ class Licence(SQLModel, table=True):
     application_id: str = Field(index=True)
     issued_at: str
     text: str = ""
+    revoked_at: str | None = None  # the decision it records was revoked (a commitment found false)
 
 
 class Delegation(SQLModel, table=True):
@@ -399,6 +401,19 @@ class SharedMaterial(SQLModel, table=True):
     reference: str = ""
     fields_json: str = "{}"
     fetched_at: str
+
+
+class PostCheck(SQLModel, table=True):
+    """事后核查 of a case decided on the applicant's commitment (告知承诺制): due by ``due_at``."""
+
+    application_id: str = Field(primary_key=True)
+    department: str = Field(index=True)
+    replaced_json: str  # the materials the commitment stood in for: what to check
+    due_at: str
+    state: str = "pending"  # pending | verified | false
+    checked_by: str | None = None
+    checked_at: str | None = None
+    reason: str = ""
 
 
 class CalendarDay(SQLModel, table=True):

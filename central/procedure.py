@@ -24,6 +24,7 @@ STATES = {
     "denied": "不予批准",
     "delivered": "已送达",
     "dispatched": "已寄出",
+    "revoked": "已撤销",
 }
 OPEN = ("received", "accepted", "supplement_requested")  # a decision is still to come
 CONCLUDED = ("approved", "denied", "not_accepted")  # the result waits at the point for the citizen
@@ -41,6 +42,8 @@ ACTIONS: dict[str, tuple[frozenset[str], str]] = {
     "pick_up": (frozenset({"approved", "denied"}), "delivered"),  # 统一窗口出件
     "dispatch": (frozenset({"approved", "denied"}), "dispatched"),  # 邮寄送达
     "hand_over_notice": (frozenset({"not_accepted"}), "not_accepted"),  # the notice why not, handed over: the outcome stays
+    # 告知承诺制: a commitment found false at the post-check revokes the approval (central/commitments.py)
+    "revoke": (frozenset({"approved", "delivered", "dispatched"}), "revoked"),
 }
 # what a decision's word is as an action
 DECISION_ACTIONS = {"approved": "approve", "denied": "deny", "not_accepted": "not_accept"}

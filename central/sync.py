@@ -62,7 +62,7 @@ from sync_protocol import (
     uplink_subject,
 )
 
-from . import blobs, delegation, departments, downlink, linkstatus, lookup, natsauth
+from . import blobs, commitments, delegation, departments, downlink, linkstatus, lookup, natsauth
 from .clock import utcnow
 from .ingest import ingest_batches
 from .models import Node
@@ -564,6 +564,7 @@ class HubSync:
                 if time.monotonic() >= self._next_delegations:  # townships' delegations: new keys, new items, renewals
                     self._next_delegations = time.monotonic() + DELEGATION_INTERVAL_S
                     await asyncio.to_thread(delegation.renew, self.engine, self.key)
+                await asyncio.to_thread(commitments.decide_pending, self.engine, self.key)  # 告知承诺制: decided at once
                 await asyncio.to_thread(downlink.seal_pending, self.engine, self.key)
                 batches = await asyncio.to_thread(downlink.unpublished, self.engine)
                 if any(self._consumers.get(b.node_id) != "made" for b in batches):

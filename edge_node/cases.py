@@ -44,6 +44,7 @@ STATUS_TEXT = {
     "denied": "不予批准",
     "picked_up": "已领取",
     "dispatched": "已寄递",
+    "revoked": "已撤销：告知承诺不实，办理结果撤销，请告知申请人",
 }
 EVALUATION_LEVELS = {5: "非常满意", 4: "满意", 3: "基本满意", 2: "不满意", 1: "非常不满意"}
 
@@ -51,6 +52,7 @@ EVALUATION_LEVELS = {5: "非常满意", 4: "满意", 3: "基本满意", 2: "不�
 Upload = tuple[str, str, bytes]  # (material name, file name, bytes)
 AUTHORISATION = "委托代办授权书"
 SIGNATURE = "委托代办授权书（手写签名）"
+COMMITMENT = "告知承诺书（申请人签字）"  # 告知承诺制: the signed commitment, photographed or drawn on screen
 
 
 # free text a person types at the window, in characters (sync_protocol.record_size bounds the
@@ -99,7 +101,10 @@ def submit_application(
     filled = forms.check(detail, form.get("form"))
     if len(checked) > MAX_CHECKED or any(len(name) > MAX_NAME_CHARS for name in checked):
         raise InvalidInput(f"核验材料清单无效：最多 {MAX_CHECKED} 项，每项最多 {MAX_NAME_CHARS} 个字", field="materials_checked")
-    seen = set(checked) | {name for name, _, _ in uploads} | {lic["material"] for lic in licences}
+    replaced = committed(detail, form)  # 告知承诺制: the applicant's signed commitment stands in for these
+    if replaced and not any(name == COMMITMENT for name, _, _ in uploads):
+        raise InvalidInput("选择告知承诺的，须上传申请人签字的告知承诺书（照片或在屏幕上签名）", field="commitment")
+    seen = set(checked) | {name for name, _, _ in uploads} | {lic["material"] for lic in licences} | set(replaced)
     missing = [m for m in required_materials(detail) if m not in seen]
     if missing:
         # the window never forwards an incomplete case: tell the applicant everything at once (一次性告知)
@@ -134,6 +139,7 @@ def submit_application(
             "materials_checked": json.dumps(list(checked), ensure_ascii=False),
             "form_json": json.dumps(filled, ensure_ascii=False),
             "catalog_version": int(get_meta(conn, "catalog_version", "0")),
+            "commitment": int(bool(replaced)),
         }
         conn.execute(f"INSERT INTO applications ({', '.join(app)}) VALUES ({', '.join('?' * len(app))})", tuple(app.values()))
         add_outbox(
@@ -143,7 +149,8 @@ def submit_application(
             | {"application_id": app["id"], "agent": agent["username"], "materials_checked": list(checked)}
             | ({"licences": [dict(lic) for lic in licences]} if licences else {})
             | ({"form": filled, "catalog_version": app["catalog_version"]} if filled else {})
-            | ({"accepted_by": agent["display_name"]} if accepted_here else {}),
+            | ({"accepted_by": agent["display_name"]} if accepted_here else {})
+            | ({"commitment": True} if replaced else {}),
             at=now,
         )
         for name, file in stored:
@@ -153,6 +160,17 @@ def submit_application(
         if fee_fen:
             app["fee_receipt"] = collect_fee(conn, fee_fen, payment[0], payment[1], intake.applicant_name, agent, app["id"], intake.item_code)  # type: ignore[index]
     return app
+
+
+def committed(item: Mapping[str, Any], form: Mapping[str, Any]) -> list[str]:
+    """告知承诺制: the materials the applicant's written commitment replaces, when the form chose it
+    (``commitment``) for an item the catalog marks for it; InvalidInput for any other item."""
+    if str(form.get("commitment", "")).lower() not in ("1", "on", "true", "yes"):
+        return []
+    commitment = item.get("commitment")
+    if not isinstance(commitment, dict):
+        raise InvalidInput(f"“{item['name']}”不实行告知承诺制，请提交全部材料", field="commitment")
+    return list(commitment["replaces"])
 
 
 def accepts_here(item: Mapping[str, Any], point_kind: str) -> bool:
@@ -181,6 +199,14 @@ def checked_materials(item: Mapping[str, Any], form: Mapping[str, Any]) -> list[
     return [name for i, name in enumerate(required_materials(dict(item))) if str(form.get(f"have_{i}", "")).lower() in ("1", "on", "true", "yes")]
 
 
+def png_from_base64(text: str, field: str) -> bytes:
+    """A signature or photo sent as base64 PNG bytes; InvalidInput naming ``field`` if it is not."""
+    try:
+        return base64.b64decode(text, validate=True)
+    except ValueError:
+        raise InvalidInput("签名图片无效，请清除后重新签名", field=field) from None
+
+
 def authorisation_uploads(signature_data_url: str, photo: Upload | None) -> list[Upload]:
     """The proxy authorisation as uploads: a PNG drawn on screen (a data: URL) and/or a photo."""
     out: list[Upload] = []
@@ -188,11 +214,7 @@ def authorisation_uploads(signature_data_url: str, photo: Upload | None) -> list
         prefix = "data:image/png;base64,"
         if not signature_data_url.startswith(prefix) or len(signature_data_url) > 3_000_000:
             raise InvalidInput("签名图片无效，请清除后重新签名", field="signature")
-        try:
-            png = base64.b64decode(signature_data_url[len(prefix) :], validate=True)
-        except ValueError:
-            raise InvalidInput("签名图片无效，请清除后重新签名", field="signature") from None
-        out.append((SIGNATURE, "signature.png", png))
+        out.append((SIGNATURE, "signature.png", png_from_base64(signature_data_url[len(prefix) :], "signature")))
     if photo is not None:
         out.append((AUTHORISATION, photo[1], photo[2]))
     return out
@@ -201,8 +223,9 @@ def authorisation_uploads(signature_data_url: str, photo: Upload | None) -> list
 def missing_materials(
     item: Mapping[str, Any], form: Mapping[str, Any], uploads: Sequence[Upload], licences: Sequence[Mapping[str, str]] = ()
 ) -> list[str]:
-    """Required materials neither checked as seen, photographed at the window, nor replaced by an e-licence."""
-    seen = set(checked_materials(item, form)) | {name for name, _, _ in uploads} | {lic["material"] for lic in licences}
+    """Required materials neither checked as seen, photographed at the window, nor replaced by an
+    e-licence or the applicant's commitment."""
+    seen = set(checked_materials(item, form)) | {name for name, _, _ in uploads} | {lic["material"] for lic in licences} | set(committed(item, form))
     return [name for name in required_materials(dict(item)) if name not in seen]
 
 
@@ -479,6 +502,16 @@ def apply_non_acceptance(conn: sqlite3.Connection, data: Mapping[str, Any]) -> N
         "WHERE id = ? AND decided_at IS NULL",
         (data["reason"], data["by"], data["at"], data["application_id"]),
     )
+
+
+def apply_revocation(conn: sqlite3.Connection, data: Mapping[str, Any]) -> None:
+    """告知承诺制: the county found the commitment false and revoked the decision (inside the
+    downlink transaction): the case and its e-licence say so. Applied once."""
+    conn.execute(
+        "UPDATE applications SET status = 'revoked', decision = 'revoked', decision_reason = ?, decided_by = ?, decided_at = ? WHERE id = ? AND status != 'revoked'",
+        (f"告知承诺不实，撤销办理结果：{data['reason']}", data["by"], data["at"], data["application_id"]),
+    )
+    conn.execute("UPDATE licences SET revoked_at = ? WHERE application_id = ? AND revoked_at IS NULL", (data["at"], data["application_id"]))
 
 
 def apply_decision(conn: sqlite3.Connection, data: Mapping[str, Any]) -> None:

@@ -19,6 +19,7 @@ from sync_protocol import (
     CATALOG_VERSION,
     COMPRESSION,
     DECISION_MADE,
+    DECISION_REVOKED,
     DELEGATION_GRANTED,
     GENESIS_HEAD,
     MATERIAL_RECEIVED,
@@ -51,7 +52,7 @@ from sync_protocol import (
     verify_key_to_text,
 )
 
-from .cases import apply_acceptance, apply_decision, apply_non_acceptance, apply_supplement_request
+from .cases import apply_acceptance, apply_decision, apply_non_acceptance, apply_revocation, apply_supplement_request
 from .catalog import install_catalog_in
 from .fees import BEIJING
 from .materials import apply_receipt
@@ -254,6 +255,7 @@ DOWNLINK: dict[str, DownlinkHandler] = {
     RESEND_REQUEST: _resend,
     NODE_REVOKED: _revoked,
     DELEGATION_GRANTED: _delegation,
+    DECISION_REVOKED: _data_only(apply_revocation),
 }
 
 

@@ -288,6 +288,12 @@ def _m17_person_cache(db: Database) -> None:
     db.table("person_cache").create_index(["fetched_at"])
 
 
+def _m18_commitment(db: Database) -> None:
+    # 告知承诺制: the applicant's signed commitment replaced named materials (cases.committed)
+    db.table("applications").add_column("commitment", int, not_null_default=0)
+    db.table("licences").add_column("revoked_at", str)  # the decision was revoked (decision.revoked)
+
+
 MIGRATIONS: list[Callable[[Database], None]] = [
     _m1_initial,
     _m2_resends,
@@ -306,6 +312,7 @@ MIGRATIONS: list[Callable[[Database], None]] = [
     _m15_forms,
     _m16_reviews,
     _m17_person_cache,
+    _m18_commitment,
 ]
 
 

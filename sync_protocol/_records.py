@@ -43,6 +43,7 @@ NODE_REVOKED = "node.revoked"
 NODE_KEY_ACCEPTED = "node.key_accepted"  # the hub lets the new NATS identity in: switch to it
 MATERIAL_RECEIVED = "material.received"  # the hub holds the verified file: the node may purge its copy
 RESEND_REQUEST = "resend.request"
+DECISION_REVOKED = "decision.revoked"  # 告知承诺制: the commitment was found false; the approval no longer stands
 DELEGATION_GRANTED = "delegation.granted"  # the hub delegates on-the-spot results (即办件) to a township's key (_licence.py)
 STAGE_ASSIGNED = "stage.assigned"  # a case from a village below it reached a township stage: the township decides it
 
@@ -109,6 +110,7 @@ RECORD_SPECS: dict[str, RecordSpec] = {
             "form": dict,  # the item's application form as filled in (_forms.check_form)
             "catalog_version": int,  # the catalog the node ran: the hub checks the form against that version's
             "accepted_by": str,  # a township window accepted it at intake (the item's accepts: township)
+            "commitment": bool,  # 告知承诺制: the applicant's signed commitment replaced the materials the catalog names
         },
         max_bytes=MAX_APPLICATION_BYTES,
     ),
@@ -157,6 +159,7 @@ RECORD_SPECS: dict[str, RecordSpec] = {
     MATERIAL_RECEIVED: _spec("down", {"sha256": str, "size": int, "received_at": str}),
     RESEND_REQUEST: _spec("down", {"from_seq": int}),
     DELEGATION_GRANTED: _spec("down", {"certificate": str}),
+    DECISION_REVOKED: _spec("down", {"application_id": str, "reason": str, "by": str, "at": str}),
     STAGE_ASSIGNED: _spec(
         "down",
         {

@@ -3,6 +3,7 @@ the /api router (bearer tokens only, errors as problems), each guarded by the ro
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
@@ -25,6 +26,7 @@ from .. import (
     approval,
     blobs,
     catalog,
+    commitments,
     dashboard,
     departments,
     enrolment,
@@ -39,7 +41,7 @@ from .. import (
     workdays,
 )
 from ..db import transaction
-from ..models import Alert, Application, Complaint, Department, Evaluation, Licence, Node, Quarantine
+from ..models import Alert, Application, Complaint, Department, Evaluation, Licence, Node, PostCheck, Quarantine
 from .context import Ctx, HubContext, HubRequest
 from .schemas import (
     ActionOut,
@@ -52,6 +54,7 @@ from .schemas import (
     CaseOut,
     CatalogOut,
     CatalogVersionOut,
+    CommitmentOut,
     ComplaintOut,
     DashboardOut,
     DecisionIn,
@@ -75,6 +78,8 @@ from .schemas import (
     NodeOut,
     NotAcceptIn,
     OriginalRequestOut,
+    PostCheckIn,
+    PostCheckOut,
     ProgressOut,
     PublicityOut,
     PublishedOut,
@@ -125,6 +130,11 @@ class SessionApi(Controller):
 
 class PublicApi(Controller):
     opt = {PUBLIC: True}
+
+    @get("/public/commitments", sync_to_thread=True)
+    def api_public_commitments(self, ctx: Ctx) -> list[CommitmentOut]:
+        """Public: 告知承诺公示 — the commitments applicants made, their names partly hidden, no IDs."""
+        return [shaped(CommitmentOut, row) for row in commitments.published(ctx.engine)]
 
     @get("/public/progress", sync_to_thread=True)
     def api_public_progress(self, request: HubRequest, site: SiteDep, receipt_no: FromQuery[str], id_last4: FromQuery[str]) -> ProgressOut:
@@ -182,8 +192,38 @@ class PublicApi(Controller):
         )
 
 
+def post_check_out(c: PostCheck, a: Application) -> PostCheckOut:
+    return PostCheckOut(
+        application_id=a.id,
+        receipt_no=a.receipt_no,
+        item_name=a.item_name,
+        replaced=json.loads(c.replaced_json),
+        due_at=c.due_at,
+        overdue=commitments.overdue(c),
+        state=c.state,
+        checked_by=c.checked_by,
+        checked_at=c.checked_at,
+        reason=c.reason,
+    )
+
+
 class ClerkApi(Controller):
     guards = [requires_role("clerk")]
+
+    @get("/postchecks", sync_to_thread=True)
+    def api_post_checks(self, request: HubRequest, ctx: Ctx) -> list[PostCheckOut]:
+        """事后核查 of the clerk's department: open ones first, the soonest due first."""
+        return [post_check_out(c, a) for c, a in commitments.post_checks(ctx.engine, request.user)]
+
+    @post("/postchecks/{application_id:str}", sync_to_thread=True, status_code=200, opt={"actions": ("revoke",)})
+    def api_post_check_outcome(self, request: HubRequest, ctx: Ctx, application_id: FromPath[str], data: JSONBody[PostCheckIn]) -> PostCheckOut:
+        """核查属实 (``verified``), or 承诺不实 (``false``, with the reason): the decision is revoked and the point told."""
+        c = commitments.record_outcome(ctx.engine, request.user, application_id, data.outcome, data.reason)
+        ctx.sync.wake_downlink()
+        with Session(ctx.engine) as session:
+            a = session.get(Application, application_id)
+            assert a is not None
+            return post_check_out(c, a)
 
     @get("/queue", sync_to_thread=True)
     def api_queue(self, request: HubRequest, ctx: Ctx) -> list[QueueEntryOut]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
@@ -15,7 +16,7 @@ from weblayer.auth import PUBLIC, requires_role
 from weblayer.display import qr_svg
 from weblayer.errors import NotFound, ServiceError
 
-from .. import actions, approval, blobs, catalog, dashboard, enrolment, forms, metrics, originals, public, sharing, supervision, workdays
+from .. import actions, approval, blobs, catalog, commitments, dashboard, enrolment, forms, metrics, originals, public, sharing, supervision, workdays
 from .. import nodes as node_admin
 from ..models import Alert, Application, Node
 from .api import material_file
@@ -124,6 +125,18 @@ class HomePages(Controller):
         return Redirect("/dashboard" if request.user.role == "operator" else "/queue")
 
 
+def _post_checks_page(ctx: HubContext, user: Any, status_code: int = 200, error: str | None = None) -> Template:
+    rows = commitments.post_checks(ctx.engine, user)
+    return page(
+        "postchecks.html",
+        status_code=status_code,
+        user=user,
+        rows=[(c, a, commitments.overdue(c), json.loads(c.replaced_json)) for c, a in rows],
+        outcomes=commitments.OUTCOMES,
+        error=error,
+    )
+
+
 class ClerkPages(Controller):
     guards = [requires_role("clerk")]
 
@@ -132,6 +145,20 @@ class ClerkPages(Controller):
         user = request.user
         rows = approval.queue_with_deadlines(ctx.engine, user)
         return page("queue.html", user=user, rows=rows, department=catalog.departments(ctx.engine).get(user.department or "", ""))
+
+    @get("/postchecks", sync_to_thread=True)
+    def post_checks(self, request: HubRequest, ctx: Ctx) -> Template:
+        """事后核查: the department's cases decided on the applicant's commitment (告知承诺制)."""
+        return _post_checks_page(ctx, request.user)
+
+    @post("/postchecks/{application_id:str}", sync_to_thread=True, opt={"actions": ("revoke",)})
+    def post_check_outcome(self, request: HubRequest, ctx: Ctx, application_id: FromPath[str], data: URLEncodedBody[dict[str, str]]) -> Response:
+        try:
+            commitments.record_outcome(ctx.engine, request.user, application_id, data.get("outcome", ""), data.get("reason", ""))
+        except ServiceError as exc:
+            return _post_checks_page(ctx, request.user, status_code=exc.status, error=exc.message)
+        ctx.sync.wake_downlink()
+        return Redirect("/postchecks")
 
     @post("/cases/{application_id:str}/id-number", sync_to_thread=True, opt={"actions": ()})
     def case_reveal_id(self, request: HubRequest, ctx: Ctx, application_id: FromPath[str]) -> Template:
@@ -328,7 +355,9 @@ class PublicPages(Controller):
     @get("/publicity", sync_to_thread=True)
     def publicity_page(self, ctx: Ctx) -> Template:
         """Public: 结果公示 of the last 90 days, without personal data."""
-        return page("publicity.html", user=None, rows=public.publicity(ctx.engine), days=public.PUBLICITY_DAYS)
+        return page(
+            "publicity.html", user=None, rows=public.publicity(ctx.engine), days=public.PUBLICITY_DAYS, commitments=commitments.published(ctx.engine)
+        )
 
     @get("/metrics", sync_to_thread=True, media_type="text/plain; version=0.0.4; charset=utf-8", include_in_schema=False)
     def prometheus_metrics(self, ctx: Ctx) -> str:

@@ -70,6 +70,11 @@ class FollowUpIn(Body):
     follow_up: Text
 
 
+class PostCheckIn(Body):
+    outcome: Line  # verified | false (承诺不实: the decision is revoked)
+    reason: Text = ""
+
+
 # ---- responses ---------------------------------------------------------------------------------
 
 
@@ -206,6 +211,33 @@ class SharedMaterialOut(msgspec.Struct):
     reference: str
     fields: dict[str, str]
     fetched_at: str
+
+
+class PostCheckOut(msgspec.Struct):
+    """事后核查 of a case decided on the applicant's commitment (告知承诺制, central/commitments.py)."""
+
+    application_id: str
+    receipt_no: str
+    item_name: str
+    replaced: list[str]
+    due_at: str
+    overdue: bool
+    state: str  # pending | verified | false
+    checked_by: str | None = None
+    checked_at: str | None = None
+    reason: str = ""
+
+
+class CommitmentOut(msgspec.Struct):
+    """承诺公示: a commitment as published (the applicant's name partly hidden; no ID)."""
+
+    receipt_no: str
+    item_name: str
+    applicant: str
+    committed_on: str
+    commitment: str
+    replaces: list[str]
+    post_check: str
 
 
 class CaseOut(ApplicationOut):

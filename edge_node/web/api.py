@@ -101,6 +101,8 @@ class ApplicationsApi(Controller):
         form = msgspec.structs.asdict(data)
         payment = (data.payment_method, data.payment_reference) if data.payment_method else None
         uploads = cases.authorisation_uploads("data:image/png;base64," + data.authorisation_png_base64, None) if data.authorisation_png_base64 else []
+        if data.commitment_png_base64:
+            uploads.append((cases.COMMITMENT, "commitment.png", cases.png_from_base64(data.commitment_png_base64, "commitment")))
         licences = []
         if data.licences:
             item = catalog.get_item(ctx.store, data.item_code.strip())

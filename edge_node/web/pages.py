@@ -145,6 +145,14 @@ class CatalogPages(Controller):
         user = request.user
         return page(ctx, "guide.html", user=user, item=catalog.get_item(ctx.store, code))
 
+    @get("/catalog/{code:str}/commitment", sync_to_thread=True)
+    def commitment_paper(self, request: NodeRequest, ctx: Ctx, code: FromPath[str]) -> Template:
+        """告知承诺书, printable, for the applicant's signature (items the catalog marks for it)."""
+        item = catalog.get_item(ctx.store, code)
+        if not item.get("commitment"):
+            raise NotFound("这个事项不实行告知承诺制")
+        return page(ctx, "commitment.html", user=request.user, item=item)
+
 
 class ApplicationPages(Controller):
     @get("/applications/new", sync_to_thread=True)
@@ -197,6 +205,9 @@ class ApplicationPages(Controller):
                     str(form.get("signature") or ""),
                     (cases.AUTHORISATION, photo.filename or "", photo.file.read()) if isinstance(photo, UploadFile) and photo.filename else None,
                 )
+            pledge = data.get("commitment_photo")  # 告知承诺制: the signed commitment, photographed
+            if isinstance(pledge, UploadFile) and pledge.filename:
+                uploads.append((cases.COMMITMENT, pledge.filename, pledge.file.read()))
             chosen = {name: str(form.get(f"licence_{i}") or "") for i, name in enumerate(required) if form.get(f"licence_{i}")}
             licences = (
                 cases.licences_in_place(ctx.store, ctx.identity.hub_key, item, str(form.get("applicant_id_number", "")).strip().upper(), chosen)

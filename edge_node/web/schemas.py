@@ -35,6 +35,10 @@ class ApplicationIn(Body):
     # the item's application form (申请表), field name -> value as the catalog's form defines it
     # (sync_protocol check_form: money in fen, a list of people as objects); checked at once
     form: Annotated[dict[Line, Any], msgspec.Meta(max_length=MAX_ITEMS)] = {}
+    # 告知承诺制 (items the catalog marks): the signed commitment replaces the materials it names;
+    # its image (a photo of the signed paper, or the signature drawn on screen) is required then
+    commitment: bool = False
+    commitment_png_base64: Annotated[str, msgspec.Meta(max_length=SIGNATURE_B64)] = ""
 
 
 class SecondPersonIn(Body):

@@ -14,7 +14,7 @@ from edge_node import cases, reviews
 from edge_node.catalog import install_catalog
 from edge_node.link import apply_downlink
 from sync_protocol import GENESIS, Record, seal_next
-from tests.support.builders import AGENT, HUB_KEY, T, checked, household, resident_id
+from tests.support.builders import AGENT, HUB_KEY, RESIDENCE_FORM, T, checked, household, resident_id
 from weblayer.errors import Conflict, Forbidden, InvalidInput
 
 APPROVER = {"username": "boss", "display_name": "乡镇审批 周敏", "role": "township_approver"}
@@ -149,3 +149,33 @@ def test_an_instant_approval_is_signed_on_the_spot_under_the_hubs_delegation(sam
         "shangcun", "down", pos, [Record("delegation.granted", "d2", T, {"certificate": seal_delegation(forged, HUB_KEY)})], T, HUB_KEY
     )
     assert type(apply_downlink(sample, "shangcun", HUB_KEY.verify_key, wire2)).__name__ == "Rejected"
+
+
+def test_a_signed_commitment_stands_in_for_the_materials_it_names_and_a_revocation_reaches_the_case(sample):
+    """告知承诺制 (issue 19 item 7) at the window: 居住证 without 居住地住址证明, on the applicant's signed
+    commitment; without the signed paper it is refused, and an item not marked for it takes none."""
+    from tests.images import signature
+
+    form = {"item_code": "GA-006", "applicant_name": "李桂芳", "applicant_id_number": resident_id(8), "commitment": "1", "form": RESIDENCE_FORM}
+    seen = [m for m in checked("GA-006") if m != "居住地住址证明"]
+    with pytest.raises(InvalidInput) as unsigned:
+        cases.submit_application(sample, form, AGENT, checked=seen, point_kind="township")
+    assert unsigned.value.field == "commitment" and "告知承诺书" in unsigned.value.message
+    with pytest.raises(InvalidInput, match="不实行告知承诺制"):
+        cases.submit_application(sample, form | {"item_code": "MZ-003", "form": {}}, AGENT, checked=checked("MZ-003"), point_kind="township")
+    signed = [(cases.COMMITMENT, "commitment.png", signature())]
+    app = cases.submit_application(sample, form, AGENT, blobs_dir=sample.path.parent / "blobs", uploads=signed, checked=seen, point_kind="township")
+    assert sample.one("SELECT commitment FROM applications WHERE id = ?", (app["id"],))[0] == 1
+    [received] = [e for e in events(sample, "application.received") if e["application_id"] == app["id"]]
+    assert received["commitment"] is True
+    assert [m["material"] for m in events(sample, "materials.attached")] == [cases.COMMITMENT]
+
+    with sample.write() as conn:
+        conn.execute("UPDATE applications SET status = 'approved' WHERE id = ?", (app["id"],))  # as decision.made leaves it
+        conn.execute("INSERT INTO licences (licence_no, application_id, text, received_at) VALUES ('YW1', ?, 'YWL1.x', ?)", (app["id"], T))
+    revoked = {"application_id": app["id"], "reason": "未在申报地址居住", "by": "陈刚", "at": T}
+    wire, _ = seal_next("shangcun", "down", GENESIS, [Record("decision.revoked", "r1", T, revoked)], T, HUB_KEY)
+    apply_downlink(sample, "shangcun", HUB_KEY.verify_key, wire)
+    row = sample.one("SELECT status, decision_reason FROM applications WHERE id = ?", (app["id"],))
+    assert row["status"] == "revoked" and "未在申报地址居住" in row["decision_reason"]
+    assert sample.one("SELECT revoked_at FROM licences WHERE licence_no = 'YW1'")[0] == T

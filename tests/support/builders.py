@@ -55,6 +55,9 @@ def birth_form(n: int) -> dict[str, Any]:
     }
 
 
+RESIDENCE_FORM = {"live_address": "青山镇上村三组 8 号", "reason": "合法稳定住所", "arrived_on": "2025-03-01"}  # 居住证 (GA-006)
+
+
 NODE_KEY = SigningKey(bytes(range(32)))
 HUB_KEY = SigningKey(bytes(range(5, 37)))
 T = "2026-11-23T08:00:00.000000Z"
