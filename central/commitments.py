@@ -51,7 +51,12 @@ def decide_pending(engine: Engine, key: SigningKey) -> int:
     """Approve every commitment case that has arrived and is not yet decided; open its post-check."""
     done = 0
     with transaction(engine) as session:
-        waiting = session.exec(select(Application).where(col(Application.commitment).is_(True), Application.status == "received").limit(100)).all()
+        # a case with an intake problem (taken in where it may not be, a form that fails) waits for the clerk
+        waiting = session.exec(
+            select(Application)
+            .where(col(Application.commitment).is_(True), Application.status == "received", Application.intake_problem == "")
+            .limit(100)
+        ).all()
         for app in waiting:
             commitment = commitment_of(session.get(CatalogItem, app.item_code))
             if commitment is None:  # (ingest takes a commitment only for an item marked for it)

@@ -12,19 +12,23 @@ from sqlmodel import Session, select
 from central import commitments
 from central.auth import add_user
 from central.ingest import ingest_batch
-from central.models import Application, DownlinkEvent, Licence, PostCheck, User
+from central.models import Application, DownlinkEvent, Licence, Node, PostCheck, User
 from sync_protocol import Record
-from tests.support.builders import HUB_KEY, T, chain, received
+from tests.support.builders import HUB_KEY, RESIDENCE_FORM, T, chain, received
 from weblayer.errors import Conflict, Forbidden, InvalidInput
 
 
 def committed(n: int, item: str) -> Record:
-    return Record("application.received", f"ev{n}", T, received(n, item).data | {"commitment": True})
+    form = {"form": RESIDENCE_FORM} if item == "GA-006" else {}
+    return Record("application.received", f"ev{n}", T, received(n, item).data | {"commitment": True} | form)
 
 
 @pytest.fixture
 def hub(engine):
     add_user(engine, "clerk-gaj", "陈刚", "clerk", "pw", department="gaj")
+    with Session(engine) as s:
+        s.get(Node, "shangcun").kind = "township"  # 居住证 is taken in at a township centre
+        s.commit()
     # app1: 居住证 on the commitment that stands in for 居住地住址证明; app2: 高龄津贴, which has no commitment
     ingest_batch(engine, "yiwang.up.shangcun", chain([committed(1, "GA-006"), committed(2, "MZ-003")])[0])
     return engine
@@ -73,3 +77,12 @@ def test_a_commitment_case_is_decided_at_once_published_and_post_checked(hub):
     assert commitments.published(hub)[0]["post_check"] == "承诺不实"
     with pytest.raises(Conflict, match="已经核查过了"):
         commitments.record_outcome(hub, clerk(hub, "clerk-gaj"), "app1", "verified", "")
+
+
+def test_a_commitment_case_taken_in_where_it_may_not_be_waits_for_the_clerk(engine):
+    """A village point's 居住证 (a township item) on a commitment is not decided by itself."""
+    ingest_batch(engine, "yiwang.up.shangcun", chain([committed(1, "GA-006")])[0])
+    assert commitments.decide_pending(engine, HUB_KEY) == 0
+    with Session(engine) as s:
+        app = s.get(Application, "app1")
+        assert app.status == "received" and "乡镇" in app.intake_problem
