@@ -15,6 +15,7 @@ once (当场受理并办结).
 from __future__ import annotations
 
 import json
+import unicodedata
 from dataclasses import dataclass
 from datetime import date
 
@@ -22,7 +23,7 @@ from nacl.signing import SigningKey
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
-from sync_protocol import APPLICATION_ACCEPTED, APPLICATION_NOT_ACCEPTED, DECISION_MADE, RESULT_ISSUED, SUPPLEMENT_REQUESTED, seal_licence
+from sync_protocol import APPLICATION_ACCEPTED, APPLICATION_NOT_ACCEPTED, DECISION_MADE, RESULT_ISSUED, SUPPLEMENT_REQUESTED, parse_time, seal_licence
 from weblayer.errors import Conflict, Forbidden, InvalidInput, NotFound
 
 from .actions import record_action
@@ -148,12 +149,14 @@ def _case(session: Session, user: User, application_id: str, action: str, refusa
     return app, move(app.status, action, refusal)
 
 
-def _reason(reason: str, required: str | None) -> str:
+def reason_given(reason: str, required: str | None) -> str:
     reason = reason.strip()
     if required and not reason:
         raise InvalidInput(required, field="reason")
     if len(reason) > MAX_REASON:
         raise InvalidInput(f"理由不能超过 {MAX_REASON} 字", field="reason")
+    if any(unicodedata.category(c) == "Cc" and c not in "\t\n\r" for c in reason):
+        raise InvalidInput("理由中有无法打印的控制字符，请删除后重新输入", field="reason")
     return reason
 
 
@@ -176,7 +179,7 @@ def accept(engine: Engine, user: User, application_id: str) -> Application:
 
 def not_accept(engine: Engine, user: User, application_id: str, reason: str) -> Application:
     """不予受理: always with the reason (不予受理说明原因); the case ends here."""
-    reason = _reason(reason, "不予受理必须说明原因")
+    reason = reason_given(reason, "不予受理必须说明原因")
     with transaction(engine) as session:
         app, _ = _case(session, user, application_id, "not_accept", "不能作不予受理", lead=True)
         _not_accepted(session, app, tasks_of(session, app.id), user.username, user.display_name, reason, utcnow())
@@ -245,7 +248,7 @@ def decide(engine: Engine, user: User, application_id: str, decision: str, reaso
     must say why (不予许可说明原因)."""
     if decision not in DECISIONS:
         raise InvalidInput("审批结果只能是“批准”或“不予批准”", field="decision")
-    reason = _reason(reason, "不予批准必须填写理由" if decision == "deny" else None)
+    reason = reason_given(reason, "不予批准必须填写理由" if decision == "deny" else None)
     with transaction(engine) as session:
         app, _ = _case(session, user, application_id, decision, "不能审批", lead=False)
         tasks = tasks_of(session, app.id)
@@ -301,6 +304,17 @@ def _decide_task(
     notify(session, app, tasks, "case.stage")
 
 
+def _township_words(data: dict) -> tuple[str, str, str]:
+    """A township decision's decider, time and reason, as the hub will show and pass them on:
+    refused (ValueError: the batch is quarantined) unless a name, a time and a reason of the
+    bounds the node's software keeps, without control characters."""
+    by, at, reason = data["decided_by"], data["decided_at"], data.get("reason", "")
+    parse_time(at)  # a time, or ValueError
+    if not 0 < len(by) <= 100 or len(reason) > MAX_REASON or any(unicodedata.category(c) == "Cc" and c not in "\t\n\r" for c in by + reason):
+        raise ValueError("stage decision: decided_by or reason is empty, too long or has control characters")
+    return by, at, reason
+
+
 def decide_township_stage(session: Session, township_id: str, data: dict, now: str) -> None:
     """A township stage decided at ``township_id`` (a ``stage.decided`` record, or an older node's
     ``decision.delegated``), in the ingest transaction. Refused (ownership.Violation: the sender's
@@ -322,7 +336,7 @@ def decide_township_stage(session: Session, township_id: str, data: dict, now: s
         raise Violation("conflict", f"stage decision for {app.id}: stage {data['stage']} was already {task.status}")
     if app.stage != task.stage or app.status not in ("received", "accepted"):
         raise Violation("conflict", f"stage decision for {app.id}: the case is not in that stage (stage {app.stage}, {app.status})")
-    by, at, reason = data["decided_by"], data["decided_at"], data.get("reason", "")
+    by, at, reason = _township_words(data)
     if data["decision"] == "not_accepted":  # 不予受理 by the township that accepts: only before it accepted
         if task.stage != 0 or app.status != "received":
             raise Violation("conflict", f"stage decision for {app.id}: not_accepted after the case was accepted")
@@ -393,6 +407,11 @@ def licences_used(engine: Engine, app: Application) -> list[dict[str, object]]:
     out = []
     for u in used:
         lic = library.get(u["licence_no"])
-        ok = lic is not None and lic.holder_id.upper() == app.applicant_id_number.upper() and lic.item_code == wanted.get(u["material"])
+        ok = (
+            lic is not None
+            and lic.revoked_at is None
+            and lic.holder_id.upper() == app.applicant_id_number.upper()
+            and lic.item_code == wanted.get(u["material"])
+        )
         out.append({"material": u["material"], "licence_no": u["licence_no"], "verified": ok, "application_id": lic.application_id if lic else None})
     return out

@@ -25,21 +25,20 @@ from nacl.signing import SigningKey
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
-from sync_protocol import DECISION_REVOKED, parse_time
+from sync_protocol import COMMITMENT_MATERIAL, DECISION_REVOKED, parse_time
 from weblayer.errors import Conflict, Forbidden, InvalidInput, NotFound
 
 from .actions import record_action
-from .approval import approve_on_commitment, tasks_of
+from .approval import approve_on_commitment, reason_given, tasks_of
 from .clock import utcnow
 from .db import transaction
 from .departments import notify
 from .downlink import queue_downlink
-from .models import Application, CatalogItem, Licence, PostCheck, User
+from .models import Application, CatalogItem, Licence, Material, PostCheck, User
 from .procedure import move
 
 BY = "告知承诺制（先予办理）"
 OUTCOMES = {"verified": "核查属实", "false": "承诺不实"}
-MAX_REASON = 500
 
 
 def commitment_of(item: CatalogItem | None) -> dict[str, Any] | None:
@@ -52,9 +51,16 @@ def decide_pending(engine: Engine, key: SigningKey) -> int:
     done = 0
     with transaction(engine) as session:
         # a case with an intake problem (taken in where it may not be, a form that fails) waits for the clerk
+        # and only with the signed commitment among its materials: the point's claim alone is not enough
+        signed = select(Material.application_id).where(Material.material == COMMITMENT_MATERIAL)
         waiting = session.exec(
             select(Application)
-            .where(col(Application.commitment).is_(True), Application.status == "received", Application.intake_problem == "")
+            .where(
+                col(Application.commitment).is_(True),
+                Application.status == "received",
+                Application.intake_problem == "",
+                col(Application.id).in_(signed),
+            )
             .limit(100)
         ).all()
         for app in waiting:
@@ -93,11 +99,7 @@ def record_outcome(engine: Engine, user: User, application_id: str, outcome: str
     """核查属实, or 承诺不实 with the reason: the decision is revoked and the point told."""
     if outcome not in OUTCOMES:
         raise InvalidInput("核查结果只能是“核查属实”或“承诺不实”", field="outcome")
-    reason = reason.strip()
-    if outcome == "false" and not reason:
-        raise InvalidInput("承诺不实须写明核查发现的情况，将告知申请人", field="reason")
-    if len(reason) > MAX_REASON:
-        raise InvalidInput(f"理由不能超过 {MAX_REASON} 字", field="reason")
+    reason = reason_given(reason, "承诺不实须写明核查发现的情况，将告知申请人" if outcome == "false" else None)
     with transaction(engine) as session:
         check = session.get(PostCheck, application_id)
         if check is None:

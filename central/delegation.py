@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from datetime import timedelta
 
 from nacl.signing import SigningKey
@@ -31,6 +32,7 @@ from .models import Application, CatalogItem, Delegation, Licence, Node, NodeKey
 ISSUER = "县级政务服务中枢"
 VALIDITY = timedelta(days=30)
 RENEW_BEFORE = timedelta(days=7)
+MAX_LICENCE_CHARS = 8 * 1024  # a delegated result is about 1.5 KB; it is passed on to the village point
 
 
 def instant_items(session: Session) -> list[str]:
@@ -100,6 +102,8 @@ def keep_township_result(session: Session, app: Application, township: Node, tex
     transaction: signed by one of the township's keys under a delegation the hub issued, of this
     case, its applicant and its item, within the delegation. Kept in the library and sent to the
     village point that took the case in; anything else is refused (the township's batch stops)."""
+    if len(text) > MAX_LICENCE_CHARS:
+        raise ValueError(f"stage decision for {app.id}: the result is {len(text)} characters; at most {MAX_LICENCE_CHARS}")
     keys = [township.public_key, *session.exec(select(NodeKey.public_key).where(NodeKey.node_id == township.id)).all()]
     opened = None
     for public_key in dict.fromkeys(keys):
@@ -119,7 +123,8 @@ def keep_township_result(session: Session, app: Application, township: Node, tex
         or any(doc.get(k) != v for k, v in expected.items())
         or app.item_code not in json.loads(delegation.items_json)
         or not delegation.valid_from <= doc["issued_at"] <= delegation.valid_until
-        or not str(doc["licence_no"]).startswith(f"YW-{township.id}-")
+        or re.fullmatch(rf"YW-{re.escape(township.id)}-\d+", str(doc["licence_no"]))
+        is None  # exactly its own numbers: `qing` cannot use `YW-qing-shan-…`
     ):
         raise ValueError(f"stage decision for {app.id}: the result is not one this township's delegation covers")
     if session.exec(select(Licence).where(Licence.licence_no == doc["licence_no"])).first() is not None:

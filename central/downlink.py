@@ -10,7 +10,7 @@ from nacl.signing import SigningKey
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
-from sync_protocol import COMPRESSION, MAX_BATCH_BYTES, MAX_RECORDS_PER_BATCH, ChainPos, LinkMeter, Record, seal_within
+from sync_protocol import COMPRESSION, MAX_BATCH_BYTES, MAX_RECORDS_PER_BATCH, ChainPos, LinkMeter, Record, record_size, seal_within
 
 from .clock import utcnow
 from .db import retry_conflicts, transaction
@@ -18,7 +18,13 @@ from .models import DownlinkBatch, DownlinkEvent, Node
 
 
 def queue_downlink(session: Session, node_id: str, kind: str, data: dict[str, Any]) -> None:
-    """Add a downlink event inside the caller's transaction (atomic with the change it reports)."""
+    """Add a downlink event inside the caller's transaction (atomic with the change it reports).
+    An event larger than its kind may be is refused here (ValueError: ingest quarantines the
+    batch that caused it), never queued: one record no batch can carry would stop the sealing of
+    every point's downlink (issue 19 adversarial pass)."""
+    size, most = record_size(kind, data)
+    if size > most:
+        raise ValueError(f"downlink {kind} for {node_id} would be {size} bytes; at most {most}")
     session.add(DownlinkEvent(id=str(uuid.uuid4()), node_id=node_id, kind=kind, data_json=json.dumps(data, ensure_ascii=False), created_at=utcnow()))
 
 

@@ -60,8 +60,11 @@ def answer(engine: Engine, node_id: str, id_number: str) -> dict[str, Any]:
         apps = session.exec(
             select(Application).where(Application.applicant_id_number == id_number).order_by(col(Application.submitted_at).desc()).limit(MAX_CASES)
         ).all()
-        licences = session.exec(
-            select(Licence).where(Licence.holder_id == id_number).order_by(col(Licence.issued_at).desc()).limit(MAX_LICENCES)
+        licences = session.exec(  # a revoked result (a commitment found false) stands in for nothing
+            select(Licence)
+            .where(Licence.holder_id == id_number, col(Licence.revoked_at).is_(None))
+            .order_by(col(Licence.issued_at).desc())
+            .limit(MAX_LICENCES)
         ).all()
         points = {n.id: n.name for n in session.exec(select(Node).where(col(Node.id).in_({a.node_id for a in apps}))).all()}
         items = {

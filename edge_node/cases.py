@@ -18,6 +18,7 @@ from sync_protocol import (
     APPLICATION_DISPATCHED,
     APPLICATION_PICKED_UP,
     APPLICATION_RECEIVED,
+    COMMITMENT_MATERIAL,
     COMPLAINT_FILED,
     EVALUATION_GIVEN,
     LICENCE_PREFIX,
@@ -52,7 +53,7 @@ EVALUATION_LEVELS = {5: "非常满意", 4: "满意", 3: "基本满意", 2: "不�
 Upload = tuple[str, str, bytes]  # (material name, file name, bytes)
 AUTHORISATION = "委托代办授权书"
 SIGNATURE = "委托代办授权书（手写签名）"
-COMMITMENT = "告知承诺书（申请人签字）"  # 告知承诺制: the signed commitment, photographed or drawn on screen
+COMMITMENT = COMMITMENT_MATERIAL  # 告知承诺制: the signed commitment, photographed or drawn on screen
 
 
 # free text a person types at the window, in characters (sync_protocol.record_size bounds the
@@ -262,7 +263,7 @@ def holder_licences(store: Store, id_number: str) -> list[dict[str, Any]]:
     those the county sent in its last answer about the person (people.py; offline too)."""
     rows = store.query(
         "SELECT l.licence_no, l.text, a.item_code, a.item_name FROM licences l JOIN applications a ON a.id = l.application_id "
-        "WHERE a.applicant_id_number = ? ORDER BY l.received_at DESC",
+        "WHERE a.applicant_id_number = ? AND l.revoked_at IS NULL ORDER BY l.received_at DESC",
         (id_number,),
     )
     own = [dict(r) for r in rows]
@@ -293,6 +294,8 @@ def licences_in_place(store: Store, hub_key: VerifyKey, item: Mapping[str, Any],
                 f"本服务点没有电子证照 {given}：请申请人出示证照全文（结果通知上的证照文本），离线核验后即可代替“{material}”", field="licences"
             )
         doc = verify_licence(held.get(given, given), hub_key)
+        if store.one("SELECT 1 FROM licences WHERE licence_no = ? AND revoked_at IS NOT NULL", (doc["licence_no"],)):
+            raise InvalidInput(f"电子证照 {doc['licence_no']} 已撤销，不能代替“{material}”", field="licences")
         if doc.get("holder_id", "").upper() != id_number.upper() or doc.get("item_code") != wanted[material]:
             raise InvalidInput(f"电子证照 {doc.get('licence_no', '')} 不是申请人本人的“{material}”，不能代替", field="licences")
         used.append({"material": material, "licence_no": doc["licence_no"]})

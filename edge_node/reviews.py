@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+import unicodedata
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -27,6 +28,7 @@ APPROVER = "township_approver"
 # a township stage's decisions; 不予受理 only on a first stage not yet accepted (the township accepts, 行政许可法 第三十二条)
 DECISIONS = {"approved": "同意（通过）", "denied": "不同意", "not_accepted": "不予受理"}
 MAX_REASON = 500
+MAX_STAGES = 100
 COLUMNS = (
     "application_id",
     "stage",
@@ -110,6 +112,8 @@ def decided(store: Store, limit: int = 50) -> list[sqlite3.Row]:
 
 
 def get_review(store: Store, application_id: str, stage: int) -> sqlite3.Row:
+    if not 0 <= stage < MAX_STAGES:  # (a number SQLite cannot hold is no stage either)
+        raise NotFound("没有找到这个待审核的办件")
     row = store.one("SELECT * FROM reviews WHERE application_id = ? AND stage = ?", (application_id, stage))
     if row is None:
         raise NotFound("没有找到这个待审核的办件")
@@ -177,6 +181,10 @@ def decide(
         raise InvalidInput(f"{DECISIONS[decision]}必须写明理由，将告知申请人", field="reason")
     if len(reason) > MAX_REASON:
         raise InvalidInput(f"理由不能超过 {MAX_REASON} 字", field="reason")
+    if any(unicodedata.category(c) == "Cc" and c not in "\t\n\r" for c in reason):  # NUL and the like: a broken script
+        raise InvalidInput("理由中有无法打印的控制字符，请删除后重新输入", field="reason")
+    if not 0 <= stage < MAX_STAGES:
+        raise NotFound("没有找到这个待审核的办件")
     with store.write() as conn:
         row = conn.execute("SELECT * FROM reviews WHERE application_id = ? AND stage = ?", (application_id, stage)).fetchone()
         if row is None:

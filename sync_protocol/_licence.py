@@ -52,6 +52,9 @@ def _document(raw: bytes, key: VerifyKey, fields: tuple[str, ...], what: str) ->
         raise Malformed(f"signed, but not a {what}") from None
     if not isinstance(doc, dict) or any(f not in doc for f in fields):
         raise Malformed(f"signed, but not a {what}")
+    # every field is text, but a delegation's items: a list of item codes
+    if any(not (isinstance(doc[f], list) and all(isinstance(i, str) for i in doc[f]) if f == "items" else isinstance(doc[f], str)) for f in fields):
+        raise Malformed(f"signed, but not a {what}: a field of the wrong type")
     return doc
 
 

@@ -43,6 +43,7 @@ NODE_REVOKED = "node.revoked"
 NODE_KEY_ACCEPTED = "node.key_accepted"  # the hub lets the new NATS identity in: switch to it
 MATERIAL_RECEIVED = "material.received"  # the hub holds the verified file: the node may purge its copy
 RESEND_REQUEST = "resend.request"
+COMMITMENT_MATERIAL = "告知承诺书（申请人签字）"  # 告知承诺制: the signed commitment, a material of its case
 DECISION_REVOKED = "decision.revoked"  # 告知承诺制: the commitment was found false; the approval no longer stands
 DELEGATION_GRANTED = "delegation.granted"  # the hub delegates on-the-spot results (即办件) to a township's key (_licence.py)
 STAGE_ASSIGNED = "stage.assigned"  # a case from a village below it reached a township stage: the township decides it
@@ -175,7 +176,7 @@ RECORD_SPECS: dict[str, RecordSpec] = {
             "submitted_at": str,
         },
         {"applicant_phone": str, "proxy_agent": str, "materials_checked": list, "materials": list, "form": dict, "from_node": str},
-        max_bytes=MAX_APPLICATION_BYTES,
+        max_bytes=MAX_APPLICATION_BYTES + MAX_RECORD_BYTES,  # an application as received, and what the stage adds
     ),
 }
 

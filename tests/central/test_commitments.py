@@ -13,7 +13,7 @@ from central import commitments
 from central.auth import add_user
 from central.ingest import ingest_batch
 from central.models import Application, DownlinkEvent, Licence, Node, PostCheck, User
-from sync_protocol import Record
+from sync_protocol import COMMITMENT_MATERIAL, Record
 from tests.support.builders import HUB_KEY, RESIDENCE_FORM, T, chain, received
 from weblayer.errors import Conflict, Forbidden, InvalidInput
 
@@ -30,8 +30,14 @@ def hub(engine):
         s.get(Node, "shangcun").kind = "township"  # 居住证 is taken in at a township centre
         s.commit()
     # app1: 居住证 on the commitment that stands in for 居住地住址证明; app2: 高龄津贴, which has no commitment
-    ingest_batch(engine, "yiwang.up.shangcun", chain([committed(1, "GA-006"), committed(2, "MZ-003")])[0])
+    ingest_batch(engine, "yiwang.up.shangcun", chain([committed(1, "GA-006"), signed(1), committed(2, "MZ-003"), signed(2)])[0])
     return engine
+
+
+def signed(n: int) -> Record:
+    """The signed 告知承诺书, as the point attaches it (edge_node cases.COMMITMENT)."""
+    data = {"application_id": f"app{n}", "material": COMMITMENT_MATERIAL, "sha256": "ab" * 32, "size": 1000, "media_type": "image/png"}
+    return Record("materials.attached", f"m{n}", T, data)
 
 
 def clerk(engine, username):
@@ -74,6 +80,9 @@ def test_a_commitment_case_is_decided_at_once_published_and_post_checked(hub):
         assert (app.status, app.outcome) == ("revoked", "revoked") and "未在申报地址居住" in app.decision_reason
         assert all(lic.revoked_at for lic in s.exec(select(Licence).where(Licence.application_id == "app1")).all())
     assert kinds(hub, "app1")[-1] == "decision.revoked"
+    from central import lookup
+
+    assert lookup.answer(hub, "shangcun", "11010519491231002X")["licences"] == []  # a revoked result stands in for nothing
     assert commitments.published(hub)[0]["post_check"] == "承诺不实"
     with pytest.raises(Conflict, match="已经核查过了"):
         commitments.record_outcome(hub, clerk(hub, "clerk-gaj"), "app1", "verified", "")
@@ -86,3 +95,15 @@ def test_a_commitment_case_taken_in_where_it_may_not_be_waits_for_the_clerk(engi
     with Session(engine) as s:
         app = s.get(Application, "app1")
         assert app.status == "received" and "乡镇" in app.intake_problem
+
+
+def test_a_points_claim_of_a_commitment_without_the_signed_paper_is_not_decided(engine):
+    """Adversarial pass: a point's `commitment: true` alone (no 告知承诺书 among its materials) got a
+    hub-signed e-licence. Now the case waits for the clerk."""
+    with Session(engine) as s:
+        s.get(Node, "shangcun").kind = "township"
+        s.commit()
+    ingest_batch(engine, "yiwang.up.shangcun", chain([committed(1, "GA-006")])[0])
+    assert commitments.decide_pending(engine, HUB_KEY) == 0
+    with Session(engine) as s:
+        assert s.get(Application, "app1").status == "received" and s.exec(select(Licence)).all() == []

@@ -256,7 +256,12 @@ def test_townships_get_a_delegation_and_a_result_signed_under_it_reaches_the_vil
         record = stage_decided(1, "app3", 0, "approved")
         return chain([Record(record.kind, record.id, record.at, record.data | {"licence": licence})], key=QINGSHAN_KEY, node="qingshan")[0]
 
-    for bad in (result(1, BEISHAN_KEY), result(1, QINGSHAN_KEY, holder_id="110105194912310038"), result(1, QINGSHAN_KEY, licence_no="YW2026000001")):
+    for bad in (
+        result(1, BEISHAN_KEY),
+        result(1, QINGSHAN_KEY, holder_id="110105194912310038"),
+        result(1, QINGSHAN_KEY, licence_no="YW2026000001"),
+        result(1, QINGSHAN_KEY, licence_no="YW-qingshan-x-000001"),  # outside its own numbers (as `qing` writing `YW-qing-shan-…`)
+    ):
         verdict = ingest_batch(hub, "yiwang.up.qingshan", decided_with(bad))
         assert isinstance(verdict, Rejected) and verdict.reason == "invalid_record", bad
     assert state(hub, "app3")[0] == "received"
@@ -268,3 +273,32 @@ def test_townships_get_a_delegation_and_a_result_signed_under_it_reaches_the_vil
         assert (kept.licence_no, kept.text) == ("YW-qingshan-000001", good)
     [issued] = [d for k, d in downlink(hub, "shangcun") if k == "result.issued"]
     assert issued["licence"] == good and open_licence(issued["licence"], HUB_KEY.verify_key)["issuer_node"] == "qingshan"
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"decided_at": "zzzz-not-a-time"},  # broke /publicity and the dashboard with 500s
+        {"reason": "拒" * 600, "decision": "not_accepted"},  # copied down, 700,000 of them stopped the sealing of every point's downlink
+        {"reason": "a\x00b", "decision": "denied"},  # PostgreSQL refuses NUL: the township's own sync stopped there
+        {"decided_by": ""},
+    ],
+)
+def test_a_township_decision_the_hub_could_not_show_or_pass_on_is_refused_cleanly(hub, change):
+    """Issue 19 adversarial pass: a township's words are checked before the hub keeps or forwards them."""
+    from central import downlink
+
+    record = stage_decided(1, "app1", 0, "approved")
+    [verdict] = from_township(hub, [Record(record.kind, record.id, record.at, record.data | change)])
+    assert isinstance(verdict, Rejected) and verdict.reason == "invalid_record"
+    assert state(hub, "app1")[:2] == ("received", 0)
+    downlink.seal_pending(hub, HUB_KEY)  # and every point's downlink still seals
+
+
+def test_no_downlink_event_larger_than_its_kind_is_queued(engine):
+    from central.downlink import queue_downlink
+
+    with Session(engine) as s, pytest.raises(ValueError, match="at most"):
+        queue_downlink(
+            s, "shangcun", "decision.made", {"application_id": "a", "decision": "denied", "decided_by": "x", "decided_at": T, "reason": "长" * 20_000}
+        )

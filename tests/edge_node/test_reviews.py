@@ -179,3 +179,18 @@ def test_a_signed_commitment_stands_in_for_the_materials_it_names_and_a_revocati
     row = sample.one("SELECT status, decision_reason FROM applications WHERE id = ?", (app["id"],))
     assert row["status"] == "revoked" and "未在申报地址居住" in row["decision_reason"]
     assert sample.one("SELECT revoked_at FROM licences WHERE licence_no = 'YW1'")[0] == T
+
+
+def test_a_stage_number_or_reason_no_review_can_have_is_a_clear_refusal(sample):
+    """Adversarial pass: an enormous stage number was a 500 (SQLite overflow); a NUL in the reason went up."""
+    from weblayer.errors import NotFound
+
+    low = take(sample, "MZ-001", "township", form=household(1))
+    for stage in (10**30, -1):
+        with pytest.raises(NotFound):
+            reviews.get_review(sample, low["id"], stage)
+        with pytest.raises(NotFound):
+            reviews.decide(sample, low["id"], stage, "approved", "", APPROVER)
+    with pytest.raises(InvalidInput, match="控制字符"):
+        reviews.decide(sample, low["id"], 0, "denied", "a\x00b", APPROVER)
+    assert events(sample, "stage.decided") == []

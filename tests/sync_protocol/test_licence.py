@@ -77,3 +77,5 @@ def test_a_township_result_under_the_hubs_delegation_verifies_with_the_hub_key_a
             open_licence(forged, HUB.verify_key)
     with pytest.raises(Malformed):
         open_licence("YWL2.abc", HUB.verify_key)
+    with pytest.raises(Malformed):  # a field of the wrong type is no licence (it was a TypeError: a 500 on every check page)
+        open_licence(seal_delegated_licence(ON_THE_SPOT | {"issued_at": 5}, TOWNSHIP, certificate), HUB.verify_key)
