@@ -140,6 +140,8 @@ def _case(session: Session, user: User, application_id: str, action: str, refusa
     if app is None:
         raise NotFound("没有找到这个办件")
     departments = {t.department for t in tasks_of(session, application_id)}
+    if user.role == "clerk" and departments == {TOWNSHIP} and app.department == user.department:
+        raise Forbidden("这个事项由乡镇办理（即办件当场办结或乡镇审批），县级部门不审批")
     if user.role != "clerk" or user.department not in departments:
         raise Forbidden("只能处理本部门的办件")
     if at_township(app) and app.status in OPEN:
@@ -247,7 +249,7 @@ def decide(engine: Engine, user: User, application_id: str, decision: str, reaso
     """The clerk's department approves or denies its part of the case's current stage; a denial
     must say why (不予许可说明原因)."""
     if decision not in DECISIONS:
-        raise InvalidInput("审批结果只能是“批准”或“不予批准”", field="decision")
+        raise InvalidInput("审批结果只能是“批准”（approve）或“不予批准”（deny）", field="decision")
     reason = reason_given(reason, "不予批准必须填写理由" if decision == "deny" else None)
     with transaction(engine) as session:
         app, _ = _case(session, user, application_id, decision, "不能审批", lead=False)

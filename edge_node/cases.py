@@ -38,7 +38,7 @@ from .store import Store, add_outbox, get_meta, next_counter, utcnow
 
 STATUS_TEXT = {
     "supplement_requested": "需补正：请通知申请人补交材料",
-    "submitted": "已提交，等待县里预审",
+    "submitted": "已提交，等待受理（乡镇或县级部门）",
     "accepted": "已受理，等待审核审批",
     "not_accepted": "不予受理：请告知申请人原因并退还材料",
     "approved": "已批准，请通知申请人领取",

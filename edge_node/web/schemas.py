@@ -5,6 +5,7 @@ the node through its API. Every resident ID in a response is masked."""
 from __future__ import annotations
 
 import json
+import re
 from typing import Annotated, Any
 
 import msgspec
@@ -87,9 +88,9 @@ class ReviewOut(msgspec.Struct):
     item_name: str
     from_node: str
     applicant_name: str
-    applicant_id_number: str
+    applicant_id_number: str  # masked
     status: str
-    form: dict[str, Any]
+    form: dict[str, Any]  # household members' IDs masked
     materials_checked: list[str]
     submitted_at: str
     assigned_at: str
@@ -100,10 +101,31 @@ class ReviewOut(msgspec.Struct):
     reason: str | None = None
 
 
+RESIDENT_ID = re.compile(r"^\d{17}[\dXx]$")
+
+
+def masked_ids(value: Any) -> Any:
+    """``value`` (a filled-in form) with every resident ID in it masked, however deep."""
+    if isinstance(value, dict):
+        return {k: masked_ids(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [masked_ids(v) for v in value]
+    return mask_id(value) if isinstance(value, str) and RESIDENT_ID.match(value) else value
+
+
 def review_out(row: Any) -> ReviewOut:
+    """The API masks every resident ID, the applicant's and the household's, like every node answer;
+    the township approver reads them in full on the review page, where it decides."""
+    form = masked_ids(json.loads(row["form_json"]))
     return shaped(
         ReviewOut,
-        dict(row) | {"final": bool(row["final"]), "form": json.loads(row["form_json"]), "materials_checked": json.loads(row["materials_json"])},
+        dict(row)
+        | {
+            "final": bool(row["final"]),
+            "form": form,
+            "materials_checked": json.loads(row["materials_json"]),
+            "applicant_id_number": mask_id(row["applicant_id_number"]),
+        },
     )
 
 

@@ -126,4 +126,4 @@ def test_agent_runs_the_intake_wizard(federation: LocalFederation, browser: Brow
     expect(citizen.get_by_role("alert")).to_contain_text("没有查到")
     citizen.fill("#id_last4", resident_id(7)[-4:])
     citizen.click("#submit-progress")
-    expect(citizen.locator("#progress-result")).to_contain_text("已提交，等待县里预审")
+    expect(citizen.locator("#progress-result")).to_contain_text("已提交，等待受理")

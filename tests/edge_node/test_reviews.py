@@ -194,3 +194,13 @@ def test_a_stage_number_or_reason_no_review_can_have_is_a_clear_refusal(sample):
     with pytest.raises(InvalidInput, match="控制字符"):
         reviews.decide(sample, low["id"], 0, "denied", "a\x00b", APPROVER)
     assert events(sample, "stage.decided") == []
+
+
+def test_the_review_api_masks_every_resident_id_as_every_node_answer_does(sample):
+    """New-user pass: GET /api/reviews returned the applicant's and the household's IDs in full."""
+    from edge_node.web.schemas import review_out
+    from tests.support.logs import full_resident_ids
+
+    take(sample, "MZ-001", "township", form=household(1))
+    [shown] = [review_out(r) for r in reviews.pending(sample)]
+    assert not full_resident_ids(repr(shown)) and shown.applicant_id_number.endswith(resident_id(1)[-4:])

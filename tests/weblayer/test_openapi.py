@@ -14,6 +14,7 @@ PUBLIC = {  # what anybody may call: nothing else is reached without a token
     | {
         ("get", "/api/public/progress"),
         ("get", "/api/public/decisions"),
+        ("get", "/api/public/commitments"),  # 告知承诺公示: published by law, names partly hidden
         ("get", "/api/catalog"),
         ("get", "/api/enrolment/ca"),
         ("post", "/api/enrolment"),  # the enrolment code is the credential
