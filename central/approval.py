@@ -15,7 +15,6 @@ once (当场受理并办结).
 from __future__ import annotations
 
 import json
-import unicodedata
 from dataclasses import dataclass
 from datetime import date
 
@@ -23,7 +22,16 @@ from nacl.signing import SigningKey
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
-from sync_protocol import APPLICATION_ACCEPTED, APPLICATION_NOT_ACCEPTED, DECISION_MADE, RESULT_ISSUED, SUPPLEMENT_REQUESTED, parse_time, seal_licence
+from sync_protocol import (
+    APPLICATION_ACCEPTED,
+    APPLICATION_NOT_ACCEPTED,
+    DECISION_MADE,
+    RESULT_ISSUED,
+    SUPPLEMENT_REQUESTED,
+    parse_time,
+    seal_licence,
+    unprintable,
+)
 from weblayer.errors import Conflict, Forbidden, InvalidInput, NotFound
 
 from .actions import record_action
@@ -157,7 +165,7 @@ def reason_given(reason: str, required: str | None) -> str:
         raise InvalidInput(required, field="reason")
     if len(reason) > MAX_REASON:
         raise InvalidInput(f"理由不能超过 {MAX_REASON} 字", field="reason")
-    if any(unicodedata.category(c) == "Cc" and c not in "\t\n\r" for c in reason):
+    if unprintable(reason):
         raise InvalidInput("理由中有无法打印的控制字符，请删除后重新输入", field="reason")
     return reason
 
@@ -312,7 +320,7 @@ def _township_words(data: dict) -> tuple[str, str, str]:
     bounds the node's software keeps, without control characters."""
     by, at, reason = data["decided_by"], data["decided_at"], data.get("reason", "")
     parse_time(at)  # a time, or ValueError
-    if not 0 < len(by) <= 100 or len(reason) > MAX_REASON or any(unicodedata.category(c) == "Cc" and c not in "\t\n\r" for c in by + reason):
+    if not 0 < len(by) <= 100 or len(reason) > MAX_REASON or unprintable(by + reason):
         raise ValueError("stage decision: decided_by or reason is empty, too long or has control characters")
     return by, at, reason
 

@@ -6,7 +6,6 @@ from __future__ import annotations
 import base64
 import json
 import sqlite3
-import unicodedata
 import uuid
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -25,6 +24,7 @@ from sync_protocol import (
     SUPPLEMENT_PROVIDED,
     SyncError,
     open_licence,
+    unprintable,
 )
 from weblayer.errors import Conflict, Forbidden, InvalidInput, NotFound
 
@@ -68,7 +68,7 @@ def bounded(value: str, field: str) -> str:
     label, most = TEXT_LIMITS[field]
     if len(value) > most:
         raise InvalidInput(f"{label}最多 {most} 个字（现在 {len(value)} 个），请精简后再提交", field=field)
-    if any(unicodedata.category(c) == "Cc" and c not in "\t\n\r" for c in value):  # NUL and the like: a broken script, not a citizen
+    if unprintable(value):
         raise InvalidInput(f"{label}中有无法打印的控制字符，请删除后重新输入", field=field)
     return value
 

@@ -13,13 +13,12 @@ from __future__ import annotations
 
 import json
 import sqlite3
-import unicodedata
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 from nacl.signing import SigningKey
 
-from sync_protocol import STAGE_DECIDED, seal_delegated_licence, verify_key_to_text
+from sync_protocol import STAGE_DECIDED, seal_delegated_licence, unprintable, verify_key_to_text
 from weblayer.errors import Conflict, Forbidden, InvalidInput, NotFound
 
 from .store import Store, add_outbox, get_meta, next_counter, set_meta, utcnow
@@ -181,7 +180,7 @@ def decide(
         raise InvalidInput(f"{DECISIONS[decision]}必须写明理由，将告知申请人", field="reason")
     if len(reason) > MAX_REASON:
         raise InvalidInput(f"理由不能超过 {MAX_REASON} 字", field="reason")
-    if any(unicodedata.category(c) == "Cc" and c not in "\t\n\r" for c in reason):  # NUL and the like: a broken script
+    if unprintable(reason):
         raise InvalidInput("理由中有无法打印的控制字符，请删除后重新输入", field="reason")
     if not 0 <= stage < MAX_STAGES:
         raise NotFound("没有找到这个待审核的办件")

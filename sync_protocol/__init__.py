@@ -27,7 +27,7 @@ from ._errors import (
     UnsupportedVersion,
 )
 from ._feed import FEED_KEY_HEADER, FEED_SIGNATURE_HEADER, sign_feed, verify_feed
-from ._forms import FIELD_TYPES, RELATIONS, FormInvalid, birth_date, check_form, form_problem
+from ._forms import FIELD_TYPES, RELATIONS, FormInvalid, birth_date, check_form, form_problem, unprintable
 from ._keys import FINGERPRINT_PATTERN, ca_fingerprint, signing_key_from_text, signing_key_to_text, verify_key_from_text, verify_key_to_text
 from ._licence import (
     DELEGATED_LICENCE_PREFIX,
@@ -276,6 +276,7 @@ __all__ = [
     "signing_key_from_text",
     "signing_key_to_text",
     "status_subject",
+    "unprintable",
     "uplink_subject",
     "user_nkey_from_seed",
     "user_seed_from_raw",

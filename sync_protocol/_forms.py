@@ -130,13 +130,20 @@ def check_form(form: Mapping[str, Any], values: object) -> dict[str, Any]:
     return clean
 
 
+def unprintable(text: str) -> bool:
+    """Whether ``text`` holds a control character other than a tab or a line break (NUL and the
+    like): a broken script or a hostile one, never a person. Both ends refuse such words before they
+    are stored or passed on (PostgreSQL refuses a NUL outright)."""
+    return any(unicodedata.category(c) == "Cc" and c not in "\t\n\r" for c in text)
+
+
 def _text(value: object, where: str, label: str, most: int) -> str:
     if not isinstance(value, str):
         raise FormInvalid(where, f"{label}应为文字")
     text = value.strip()
     if len(text) > most:
         raise FormInvalid(where, f"{label}最多 {most} 个字（现在 {len(text)} 个），请精简")
-    if any(unicodedata.category(c) in ("Cc", "Cs") and c not in "\n\r\t" for c in text) or _BIDI & set(text):
+    if unprintable(text) or any(unicodedata.category(c) == "Cs" for c in text) or _BIDI & set(text):
         raise FormInvalid(where, f"{label}中有无法打印的控制字符，请删除后重新输入")
     if not text:
         raise FormInvalid(where, f"请填写{label}")
