@@ -25,6 +25,12 @@ def definition(item: Mapping[str, Any]) -> dict[str, Any]:
     return form if isinstance(form, dict) else NO_FORM
 
 
+def filled(item: Mapping[str, Any], values: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """The form as filled in, to show or print: every field of the item's form, in order, with its
+    value ("" when left empty)."""
+    return [f | {"value": values.get(f["name"], "")} for f in definition(item).get("fields", [])]
+
+
 def check(item: Mapping[str, Any], values: object) -> dict[str, Any]:
     """The form's values as kept and sent, or InvalidInput naming the field (``form.<name>``)."""
     try:

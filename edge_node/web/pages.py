@@ -245,10 +245,7 @@ class ApplicationPages(Controller):
     def application_form(self, request: NodeRequest, ctx: Ctx, application_id: FromPath[str]) -> Template:
         """申请表, printable on A4 for the applicant's signature: the item's form as filled in at the window."""
         app = cases.get_application(ctx.store, application_id)
-        item = ctx.store.one("SELECT * FROM catalog_items WHERE code = ?", (app["item_code"],))
-        definition = forms.definition(catalog.item_from_row(item)) if item is not None else {"fields": []}
-        values = json.loads(app["form_json"])
-        fields = [f | {"value": values.get(f["name"], "")} for f in definition.get("fields", [])]
+        fields = _filled_form(ctx, app["item_code"], app["form_json"])
         return page(ctx, "application_form.html", user=request.user, app=app, fields=fields, checked=json.loads(app["materials_checked"]))
 
     @get("/applications/{application_id:str}/materials/{sha256:str}", sync_to_thread=True, media_type="application/octet-stream")
@@ -350,20 +347,23 @@ class ApplicationPages(Controller):
         return _handover(ctx, request.user, application_id, act)
 
 
+def _filled_form(ctx: NodeContext, item_code: str, form_json: str) -> list[dict[str, Any]]:
+    """A case's form as filled in, by the item's form in this node's catalog (the review page, the printed 申请表)."""
+    row = ctx.store.one("SELECT * FROM catalog_items WHERE code = ?", (item_code,))
+    return forms.filled(catalog.item_from_row(row) if row is not None else {}, json.loads(form_json))
+
+
 def _review_page(
     ctx: NodeContext, user: dict[str, str], application_id: str, stage: int, status_code: int = 200, error: str | None = None
 ) -> Template:
     row = reviews.get_review(ctx.store, application_id, stage)
-    item = ctx.store.one("SELECT * FROM catalog_items WHERE code = ?", (row["item_code"],))
-    definition = forms.definition(catalog.item_from_row(item)) if item is not None else {"fields": []}
-    values = json.loads(row["form_json"])
     return page(
         ctx,
         "review.html",
         status_code=status_code,
         user=user,
         review=row,
-        fields=[f | {"value": values.get(f["name"], "")} for f in definition.get("fields", [])],
+        fields=_filled_form(ctx, row["item_code"], row["form_json"]),
         materials_checked=json.loads(row["materials_json"]),
         decisions=reviews.DECISIONS,
         may_refuse_acceptance=reviews.may_refuse_acceptance(ctx.store, row),
