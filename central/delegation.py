@@ -21,13 +21,22 @@ from nacl.signing import SigningKey
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
-from sync_protocol import DELEGATION_GRANTED, RESULT_ISSUED, SyncError, open_township_licence, parse_time, seal_delegation, verify_key_from_text
+from sync_protocol import (
+    DELEGATION_GRANTED,
+    RESULT_ISSUED,
+    SyncError,
+    delegation_in,
+    open_township_licence,
+    parse_time,
+    seal_delegation,
+    verify_key_from_text,
+)
 
 from .actions import record_action
 from .clock import utcnow
 from .db import transaction
 from .downlink import queue_downlink
-from .models import Application, CatalogItem, Delegation, Licence, Node, NodeKey
+from .models import Application, CatalogItem, Delegation, Licence, Node
 
 ISSUER = "县级政务服务中枢"
 VALIDITY = timedelta(days=30)
@@ -99,28 +108,21 @@ def issued_by_hub(session: Session, certificate: str) -> Delegation | None:
 
 def keep_township_result(session: Session, app: Application, township: Node, text: str) -> None:
     """A township's on-the-spot result for ``app`` (a stage.decided's ``licence``), in the ingest
-    transaction: signed by one of the township's keys under a delegation the hub issued, of this
-    case, its applicant and its item, within the delegation. Kept in the library and sent to the
+    transaction: signed by the key named in a delegation the hub issued to that township, of this
+    case, its applicant and its item, within the delegation — what every point checks offline. Kept in the library and sent to the
     village point that took the case in; anything else is refused (the township's batch stops)."""
     if len(text) > MAX_LICENCE_CHARS:
         raise ValueError(f"stage decision for {app.id}: the result is {len(text)} characters; at most {MAX_LICENCE_CHARS}")
-    keys = [township.public_key, *session.exec(select(NodeKey.public_key).where(NodeKey.node_id == township.id)).all()]
-    opened = None
-    for public_key in dict.fromkeys(keys):
-        try:
-            opened = open_township_licence(text, verify_key_from_text(public_key))
-            break
-        except SyncError:
-            continue
-    if opened is None:
-        raise ValueError(f"stage decision for {app.id}: the result is not signed by the township")
-    certificate, doc = opened
-    delegation = issued_by_hub(session, certificate)
+    try:
+        delegation = issued_by_hub(session, delegation_in(text))
+        if delegation is None or delegation.node_id != township.id:
+            raise ValueError(f"stage decision for {app.id}: the result carries no delegation the hub issued to this township")
+        doc = open_township_licence(text, verify_key_from_text(delegation.public_key))
+    except SyncError as exc:
+        raise ValueError(f"stage decision for {app.id}: the result does not verify: {exc}") from None
     expected = {"issuer_node": township.id, "application_id": app.id, "holder_id": app.applicant_id_number, "item_code": app.item_code}
     if (
-        delegation is None
-        or delegation.node_id != township.id
-        or any(doc.get(k) != v for k, v in expected.items())
+        any(doc.get(k) != v for k, v in expected.items())
         or app.item_code not in json.loads(delegation.items_json)
         or not delegation.valid_from <= doc["issued_at"] <= delegation.valid_until
         or re.fullmatch(rf"YW-{re.escape(township.id)}-\d+", str(doc["licence_no"]))

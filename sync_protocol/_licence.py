@@ -89,15 +89,24 @@ def seal_delegated_licence(doc: dict[str, Any], key: SigningKey, delegation: str
     return DELEGATED_LICENCE_PREFIX + "".join(delegation.split())[len(DELEGATION_PREFIX) :] + "." + _encode(inner)
 
 
-def open_township_licence(text: str, township_key: VerifyKey) -> tuple[str, dict[str, Any]]:
-    """A delegated licence's delegation (its YWD1 text, not verified here: the hub checks it is one
-    it issued) and its document, verified with ``township_key`` — for the hub, which knows each
-    township's key without asking the certificate."""
+def _delegated_parts(text: str) -> tuple[str, str]:
+    """A YWL2 text's two parts (the delegation's and the licence's base64), or Malformed."""
     text = "".join(text.split())
     if not text.startswith(DELEGATED_LICENCE_PREFIX) or text.count(".") != 2:
-        raise Malformed("not a township's delegated e-licence (it should start with YWL2.)")
+        raise Malformed("not a yiwang e-licence (it should start with YWL1. or YWL2.)")
     delegation_part, licence_part = text[len(DELEGATED_LICENCE_PREFIX) :].split(".")
-    return DELEGATION_PREFIX + delegation_part, _document(_decode(licence_part), township_key, (*LICENCE_FIELDS, "issuer_node"), "licence document")
+    return delegation_part, licence_part
+
+
+def delegation_in(text: str) -> str:
+    """The delegation (its YWD1 text) a township's result carries, not verified here: the hub
+    looks it up among those it issued, and so knows the key to verify the result with."""
+    return DELEGATION_PREFIX + _delegated_parts(text)[0]
+
+
+def open_township_licence(text: str, township_key: VerifyKey) -> dict[str, Any]:
+    """A township's result's document, verified with ``township_key`` (the key its delegation names)."""
+    return _document(_decode(_delegated_parts(text)[1]), township_key, (*LICENCE_FIELDS, "issuer_node"), "licence document")
 
 
 def open_licence(text: str, key: VerifyKey) -> dict[str, Any]:
@@ -107,9 +116,7 @@ def open_licence(text: str, key: VerifyKey) -> dict[str, Any]:
     text = "".join(text.split())
     if text.startswith(LICENCE_PREFIX):
         return _document(_decode(text[len(LICENCE_PREFIX) :]), key, LICENCE_FIELDS, "licence document")
-    if not text.startswith(DELEGATED_LICENCE_PREFIX) or text.count(".") != 2:
-        raise Malformed("not a yiwang e-licence (it should start with YWL1. or YWL2.)")
-    delegation_part, licence_part = text[len(DELEGATED_LICENCE_PREFIX) :].split(".")
+    delegation_part, licence_part = _delegated_parts(text)
     delegation = _document(_decode(delegation_part), key, DELEGATION_FIELDS, "delegation")
     try:
         township_key = verify_key_from_text(str(delegation["public_key"]))
@@ -129,6 +136,7 @@ __all__ = [
     "LICENCE_FIELDS",
     "LICENCE_PREFIX",
     "BadSignature",
+    "delegation_in",
     "open_delegation",
     "open_licence",
     "open_township_licence",

@@ -57,13 +57,13 @@ ON_THE_SPOT = DOC | {"licence_no": "YW-qingshan-000001", "item_code": "WJ-001", 
 def test_a_township_result_under_the_hubs_delegation_verifies_with_the_hub_key_alone():
     """Issue 19 item 5: an instant approval's result is signed at the township, offline, and any
     point (or anyone with the hub's public key) verifies it."""
-    from sync_protocol import open_delegation, open_township_licence, seal_delegated_licence, seal_delegation
+    from sync_protocol import delegation_in, open_delegation, open_township_licence, seal_delegated_licence, seal_delegation
 
     certificate = seal_delegation(DELEGATION, HUB)
     assert certificate.startswith("YWD1.") and open_delegation(certificate, HUB.verify_key) == DELEGATION
     text = seal_delegated_licence(ON_THE_SPOT, TOWNSHIP, certificate)
     assert text.startswith("YWL2.") and open_licence(text, HUB.verify_key) == ON_THE_SPOT
-    assert open_township_licence(text, TOWNSHIP.verify_key) == (certificate, ON_THE_SPOT)
+    assert delegation_in(text) == certificate and open_township_licence(text, TOWNSHIP.verify_key) == ON_THE_SPOT
 
     refused = [
         seal_delegated_licence(ON_THE_SPOT | {"item_code": "MZ-003"}, TOWNSHIP, certificate),  # not a delegated item
