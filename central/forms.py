@@ -25,13 +25,14 @@ NO_FORM: dict[str, Any] = {"fields": []}
 
 
 @functools.lru_cache(maxsize=256)
-def _detail(detail_json: str) -> dict[str, Any]:
+def item_detail(detail_json: str) -> dict[str, Any]:
+    """A catalog item's detail, parsed once per distinct text (ingest asks it per application): read only."""
     detail: dict[str, Any] = json.loads(detail_json)
     return detail
 
 
 def _form_in(detail_json: str) -> dict[str, Any]:
-    form = _detail(detail_json).get("form")
+    form = item_detail(detail_json).get("form")
     return form if isinstance(form, dict) else NO_FORM
 
 
@@ -39,7 +40,7 @@ def taken_in_wrongly(item: CatalogItem | None, node_kind: str, by_proxy: bool) -
     """What the point had no power to do, as the clerk reads it, or "": take in a township item at a
     village point, take a proxy for an item the person must attend. (The point's software refuses
     both; a point whose software was changed is caught here.)"""
-    detail = _detail(item.detail_json) if item is not None else {}
+    detail = item_detail(item.detail_json) if item is not None else {}
     if detail.get("level") == "township" and node_kind != "township":
         return "该事项须在乡镇便民服务中心办理，村代办点无权收件"
     if by_proxy and detail.get("proxy") is False:

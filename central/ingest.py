@@ -315,11 +315,16 @@ def _apply(session: Session, node: Node, records: tuple[Record, ...], now: str) 
             "submitted_at": record.at,
             "received_at": now,
         }
-        if data.get("accepted_by") and item is not None and node.kind == "township" and json.loads(item.detail_json).get("accepts") == "township":
+        if (
+            data.get("accepted_by")
+            and item is not None
+            and node.kind == "township"
+            and forms.item_detail(item.detail_json).get("accepts") == "township"
+        ):
             # 受理 at the township window that took it in, under the county's delegation (accepts: township)
             row |= {"status": "accepted", "accepted_at": record.at, "accepted_by": data["accepted_by"]}
         if data.get("commitment"):  # 告知承诺制, only for an item the catalog marks for it
-            if item is not None and json.loads(item.detail_json).get("commitment"):
+            if item is not None and forms.item_detail(item.detail_json).get("commitment"):
                 row["commitment"] = True
             else:
                 row["intake_problem"] = "申请人作了告知承诺，但本事项不实行告知承诺制：须核对全部材料"
@@ -383,7 +388,7 @@ def _decision_delegated(session: Session, node: Node, record: Record, now: str) 
     data = record.data
     app = _own_case(session, node, data)
     item = session.get(CatalogItem, app.item_code) if app is not None else None
-    if app is None or item is None or not json.loads(item.detail_json).get("instant") or node.kind != "township":
+    if app is None or item is None or not forms.item_detail(item.detail_json).get("instant") or node.kind != "township":
         raise ValueError(f"decision.delegated for {data['application_id']}: not an instant item delegated to this township")
     if app.status == "received":
         decide_township_stage(session, node.id, data | {"stage": app.stage}, now)
