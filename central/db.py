@@ -220,6 +220,7 @@ def _m13_commitment(conn: Connection) -> None:
     """告知承诺制: a case decided on the applicant's commitment, and a result revoked when the
     commitment was found false (its post-checks are a new table, created as such)."""
     _add_column(conn, "application", "commitment BOOLEAN NOT NULL DEFAULT FALSE")
+    conn.execute(text("CREATE INDEX IF NOT EXISTS ix_application_commitment ON application (commitment)"))
     _add_column(conn, "licence", "revoked_at VARCHAR")
 
 

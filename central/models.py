@@ -149,7 +149,10 @@ class Application(SQLModel, table=True):
     intake_problem: str = ""  # why the form fails the catalog version the point ran, if it does: the clerk decides
     stages_json: str = "[]"  # the item's procedure as it was when the case arrived ([] before staged procedures: one stage)
     stage: int = 0  # the stage the case is in (central/stages.py); len(stages) once decided
-    commitment: bool = False  # 告知承诺制: the applicant's signed commitment replaced named materials (central/commitments.py)
+    # indexed: the hub's downlink loop asks every 2 s for commitment cases not yet decided (central/commitments.py)
+    commitment: bool = Field(
+        default=False, index=True
+    )  # 告知承诺制: the applicant's signed commitment replaced named materials (central/commitments.py)
 
 
 class ApprovalTask(SQLModel, table=True):
