@@ -42,14 +42,13 @@ from .departments import notify
 from .downlink import queue_downlink
 from .models import Application, ApprovalTask, CatalogItem, Department, Licence, User
 from .ownership import Violation
-from .procedure import DECISION_ACTIONS, OPEN, STATES, move
+from .procedure import DECISION_ACTIONS, OPEN, move
 from .stages import TOWNSHIP, assign, at_township, case_stages, township_of
 from .workdays import Deadline, WorkCalendar, deadline_of, load_calendar
 
 DECISIONS = {"approve": "approved", "deny": "denied"}
 PRE_REVIEW_DAYS = 2  # 预审：收到申请后 2 个工作日内决定是否受理
 MAX_REASON = 500
-STATUS_TEXT = STATES  # a case's states as clerks, operators and the point read them
 CONCLUDED_TEXT = {"approved": "准予许可（批准）", "denied": "不予许可", "not_accepted": "不予受理", "revoked": "已撤销（告知承诺不实）"}
 
 

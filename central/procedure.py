@@ -27,7 +27,6 @@ STATES = {
     "revoked": "已撤销",
 }
 OPEN = ("received", "accepted", "supplement_requested")  # a decision is still to come
-CONCLUDED = ("approved", "denied", "not_accepted")  # the result waits at the point for the citizen
 
 # action -> (the states it may be taken in, the state it leads to). Who may take it, and when
 # within the stages, is approval.py's and stages.py's to check; what follows is only this.

@@ -19,8 +19,8 @@ from weblayer.errors import Conflict, InvalidInput
 from weblayer.throttle import Throttle, login_throttle, lookup_throttle
 
 from .. import auth, natsauth, public
-from ..approval import STATUS_TEXT
 from ..models import User
+from ..procedure import STATES
 from ..settings import Settings
 from ..sharing import SharingAdapter
 from ..sync import HubSync
@@ -110,7 +110,7 @@ TASK_TEXT = {"pending": "待审批", "approved": "同意", "denied": "不同意"
 
 
 def page(name: str, status_code: int = 200, **context: Any) -> Template:
-    context.setdefault("status_text", STATUS_TEXT)
+    context.setdefault("status_text", STATES)
     context.setdefault("task_text", TASK_TEXT)
     context.setdefault("mask_id", mask_id)
     return Template(name, context=context, status_code=status_code, media_type=MediaType.HTML)
