@@ -29,6 +29,7 @@ DEMO_CLERKS = [
     ("clerk-wjj", "卫健局审批员 孙悦", "wjj"),
     ("clerk-nyj", "农业农村局审批员 周杰", "nyj"),
     ("clerk-scj", "市场监管局审批员 吴静", "scj"),
+    ("clerk-tyjrj", "退役军人事务局审批员 郑伟", "tyjrj"),
 ]
 
 

@@ -150,7 +150,7 @@ def _banner(fed: LocalFederation, nodes: list[NodeSpec]) -> str:
         "",
         f"  county hub        {fed.hub_url}",
         f"      operator / {fed.password}          (nodes, enrolment codes, alerts)",
-        f"      clerk-mzj / {fed.password}         (民政局 queue; also clerk-rsj, clerk-ybj, clerk-gaj, clerk-cl, clerk-wjj, clerk-nyj, clerk-scj)",
+        f"      clerk-mzj / {fed.password}         (民政局 queue; also clerk-rsj, clerk-ybj, clerk-gaj, clerk-cl, clerk-wjj, clerk-nyj, clerk-scj, clerk-tyjrj)",
     ]
     for spec in nodes:
         users = " · ".join(f"{u} / {fed.password}" for u, _, _ in spec.users)
