@@ -15,8 +15,6 @@ once (当场受理并办结).
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
-from datetime import date
 
 from nacl.signing import SigningKey
 from sqlalchemy.engine import Engine
@@ -36,6 +34,7 @@ from weblayer.errors import Conflict, Forbidden, InvalidInput, NotFound
 
 from .actions import record_action
 from .clock import utcnow
+from .clocks import Clocks, clocks_for, next_stage, open_supplement, start
 from .db import transaction
 from .delegation import ISSUER, keep_township_result
 from .departments import notify
@@ -44,32 +43,10 @@ from .models import Application, ApprovalTask, CatalogItem, Department, Licence,
 from .ownership import Violation
 from .procedure import DECISION_ACTIONS, OPEN, move
 from .stages import TOWNSHIP, assign, at_township, case_stages, township_of
-from .workdays import Deadline, WorkCalendar, deadline_of, load_calendar
 
 DECISIONS = {"approve": "approved", "deny": "denied"}
-PRE_REVIEW_DAYS = 2  # 预审：收到申请后 2 个工作日内决定是否受理
 MAX_REASON = 500
 CONCLUDED_TEXT = {"approved": "准予许可（批准）", "denied": "不予许可", "not_accepted": "不予受理", "revoked": "已撤销（告知承诺不实）"}
-
-
-@dataclass(frozen=True)
-class Clocks:
-    decision: Deadline  # the item's limit, counted from submission at the window
-    pre_review: Deadline | None  # while the case awaits 受理: 2 working days from its arrival
-
-    @property
-    def most_urgent(self) -> Deadline:
-        return min((d for d in (self.pre_review, self.decision) if d is not None), key=lambda d: (d.due, d.card != "red"))
-
-
-def clocks_of(calendar: WorkCalendar, app: Application, limit_days: int, now: date | None = None) -> Clocks:
-    decision = deadline_of(calendar, app.submitted_at, limit_days, app.status not in OPEN, now)
-    pre_review = deadline_of(calendar, app.received_at, PRE_REVIEW_DAYS, False, now) if app.status == "received" else None
-    return Clocks(decision, pre_review)
-
-
-def time_limits(session: Session) -> dict[str, int]:
-    return {i.code: i.time_limit_days for i in session.exec(select(CatalogItem)).all()}
 
 
 def department_queue(engine: Engine, user: User) -> list[tuple[Application, ApprovalTask]]:
@@ -87,10 +64,9 @@ def department_queue(engine: Engine, user: User) -> list[tuple[Application, Appr
 
 def queue_with_deadlines(engine: Engine, user: User) -> list[tuple[Application, ApprovalTask, Clocks]]:
     """The department's cases with their time limits: work still to do first, most urgent first."""
-    calendar = load_calendar(engine)
-    with Session(engine) as session:
-        limits = time_limits(session)
-    rows = [(a, t, clocks_of(calendar, a, limits.get(a.item_code, 20))) for a, t in department_queue(engine, user)]
+    queue = department_queue(engine, user)
+    clocks = clocks_for(engine, [a for a, _ in queue])
+    rows = [(a, t, clocks[a.id]) for a, t in queue]
     return sorted(rows, key=lambda r: (not _to_do(r[0], r[1]), r[2].most_urgent.due, r[0].received_at))
 
 
@@ -171,8 +147,8 @@ def reason_given(reason: str, required: str | None) -> str:
 
 def _accepted(session: Session, app: Application, by: str, by_name: str, at: str) -> None:
     """受理: the case is taken on (by a county clerk, or a township's first stage); its point is told."""
-    app.status, app.accepted_at, app.accepted_by = move(app.status, "accept", "不能受理"), at, by
-    session.add(app)
+    app.status = move(app.status, "accept", "不能受理")
+    start(session, app, by, at)
     queue_downlink(session, app.node_id, APPLICATION_ACCEPTED, {"application_id": app.id, "by": by_name, "at": at})
 
 
@@ -219,6 +195,7 @@ def request_supplement(engine: Engine, user: User, application_id: str, missing:
         app.status = status
         app.supplement_json = json.dumps(missing, ensure_ascii=False)
         session.add(app)
+        open_supplement(session, app, user.username, now, missing)
         queue_downlink(session, app.node_id, SUPPLEMENT_REQUESTED, {"application_id": app.id, "missing": missing, "by": user.display_name, "at": now})
         record_action(session, user, "case.supplement_requested", app.id, missing=missing)
     return app
@@ -270,7 +247,7 @@ def decide(engine: Engine, user: User, application_id: str, decision: str, reaso
         if app.status == "received":
             if len([t for t in tasks if t.stage == app.stage]) > 1:
                 raise Conflict("并联审批的办件须先由牵头部门受理")
-            app.accepted_at, app.accepted_by = now, user.username  # 当场受理并办结 (a single-department first stage)
+            start(session, app, user.username, now)  # 当场受理并办结 (a single-department first stage)
         record_action(session, user, f"case.{DECISIONS[decision]}", app.id, department=task.department, reason=reason)
         _decide_task(session, app, tasks, task, DECISIONS[decision], user.username, reason, now, key)
     return app
@@ -307,6 +284,7 @@ def _decide_task(
         _conclude(session, app, tasks, now, key)
         return
     app.status = move(app.status, "pass_part", "不能审批")
+    next_stage(app, now)
     session.add(app)
     if at_township(app):
         assign(session, app, now)
@@ -355,7 +333,7 @@ def decide_township_stage(session: Session, township_id: str, data: dict, now: s
     if app.status == "received" and data["decision"] == "approved" and app.stage == 0:
         _accepted(session, app, by, by, at)  # 受理 at the township window, under the county's delegation
     elif app.status == "received":
-        app.accepted_at, app.accepted_by = at, by
+        start(session, app, by, at)
     _decide_task(session, app, tasks, task, data["decision"], by, reason, now, None)
     if app.status == "approved" and data.get("licence"):  # issued on the spot under the hub's delegation
         keep_township_result(session, app, township, data["licence"])

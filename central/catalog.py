@@ -194,6 +194,8 @@ def validate_item(item: dict[str, Any], known_departments: set[str]) -> dict[str
     )
     if "commitment" in item and (problem := _commitment_problem(item["commitment"], clean)):
         raise InvalidInput(problem, field="commitment")
+    if sum(s.get("days") or 0 for s in stages or []) > clean["time_limit_days"]:
+        raise InvalidInput(f"各办理环节的时限之和超过了承诺办结时限（{clean['time_limit_days']} 个工作日）", field="stages")
     if "statutory_days" in item and whole("statutory_days", "法定办结时限（工作日）", 1, 365) < clean["time_limit_days"]:
         raise InvalidInput("承诺办结时限不能长于法定办结时限", field="time_limit_days")
     if len(clean["departments"]) == 1:
@@ -245,7 +247,8 @@ def _stages_problem(stages: object, known_departments: set[str], item: dict[str,
     """Why ``stages`` is no procedure (central/stages.py): a list of {name, by}, by "township" or
     county departments; each decider in one stage only (a department decides a case once); the
     township accepts (``accepts``) exactly when it has the first stage; a 即办件 is decided in one
-    township stage and nowhere else."""
+    township stage and nowhere else. A stage's own ``days`` (its share of the promised limit, a
+    clock of its own: central/clocks.py) are whole working days, together within the limit."""
     if not isinstance(stages, list) or not stages:
         return "办理环节应为列表，每个环节含名称和办理主体"
     seen: set[str] = set()
@@ -259,6 +262,9 @@ def _stages_problem(stages: object, known_departments: set[str], item: dict[str,
         if seen.intersection(deciders) or len(set(deciders)) < len(deciders):
             return f"办理环节“{stage['name']}”的办理主体已在前面的环节出现：同一主体只办理一个环节（可合并为一个环节）"
         seen.update(deciders)
+        days = stage.get("days")
+        if days is not None and (isinstance(days, bool) or not isinstance(days, int) or days < 1):
+            return f"办理环节“{stage['name']}”的时限（days）应为正整数个工作日"
     if (item.get("accepts", "county") == "township") != (stages[0]["by"] == "township"):
         return "乡镇受理的事项，第一个环节须由乡镇办理；县级部门受理的事项，第一个环节须由县级部门办理"
     if item.get("instant") and (len(stages) != 1 or stages[0]["by"] != "township"):

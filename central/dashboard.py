@@ -29,14 +29,15 @@ from sqlmodel import Session, col, func, select
 
 from sync_protocol import format_time, parse_time
 
-from .approval import OPEN, Clocks, clocks_of, time_limits
 from .catalog import published_catalog
+from .clocks import Clocks, clocks_for
 from .fees import fee_summary
 from .linkstatus import CLOCK_SKEW_S, MISSED_HEARTBEATS
 from .linkstatus import silent as is_silent
 from .models import Alert, Application, Complaint, Evaluation, HeldBatch, Node, Quarantine
+from .procedure import OPEN
 from .supervision import ANSWER_WITHIN, POOR
-from .workdays import BEIJING, beijing_date, load_calendar
+from .workdays import BEIJING, beijing_date
 
 CASE_STATES = ["received", "supplement_requested", "accepted", "approved", "denied", "not_accepted", "delivered", "dispatched"]
 UNASSIGNED = "（未归属乡镇）"
@@ -160,11 +161,10 @@ def node_health(engine: Engine, silent_after: timedelta, now: datetime, latest_c
 
 def cases_with_clocks(engine: Engine, day: date) -> list[tuple[Application, Clocks]]:
     """Every case with its time limits as of ``day`` (one calendar load, one query)."""
-    calendar = load_calendar(engine)
     with Session(engine) as session:
-        limits = time_limits(session)
-        apps = session.exec(select(Application)).all()
-    return [(app, clocks_of(calendar, app, limits.get(app.item_code, 20), day)) for app in apps]
+        apps = list(session.exec(select(Application)).all())
+    clocks = clocks_for(engine, apps, day)
+    return [(app, clocks[app.id]) for app in apps]
 
 
 def area_figures(engine: Engine, cases: list[tuple[Application, Clocks]], fees: list[dict[str, Any]]) -> tuple[Area, list[Area]]:
@@ -189,7 +189,8 @@ def area_figures(engine: Engine, cases: list[tuple[Application, Clocks]], fees: 
                 area.yellow_open += urgent.card == "yellow"
             elif app.decided_at:
                 area.concluded += 1
-                area.on_time += beijing_date(app.decided_at) <= clocks.decision.due
+                kept = clocks.decision or clocks.pre_review  # a case refused acceptance had the pre-review's
+                area.on_time += kept is not None and beijing_date(app.decided_at) <= kept.due
             if app.handover:
                 area.handed_over += 1
                 area.at_most_one_trip += trips(app) <= 1
@@ -234,7 +235,7 @@ def late_cases(cases: list[tuple[Application, Clocks]]) -> list[dict[str, Any]]:
                     "card": urgent.card,
                     "due": urgent.due.isoformat(),
                     "remaining_working_days": urgent.remaining,
-                    "clock": "pre_review" if urgent is clocks.pre_review else "decision",
+                    "clock": "pre_review" if urgent is clocks.pre_review else "stage" if urgent is clocks.stage else "decision",
                 }
             )
     return sorted(rows, key=lambda r: (r["card"] != "red", r["remaining_working_days"]))

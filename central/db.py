@@ -224,6 +224,25 @@ def _m13_commitment(conn: Connection) -> None:
     _add_column(conn, "licence", "revoked_at VARCHAR")
 
 
+def _m14_clocks(conn: Connection) -> None:
+    """Time limits counted as the law counts them (central/clocks.py): the materials' arrival,
+    the limits frozen at acceptance, deemed acceptance and the stage's start (suspensions are a
+    new table). A case accepted before keeps the limits its item has now, frozen from here on."""
+    _add_column(conn, "application", "materials_at VARCHAR")
+    _add_column(conn, "application", "limit_days INTEGER NOT NULL DEFAULT 0")
+    _add_column(conn, "application", "statutory_days INTEGER NOT NULL DEFAULT 0")
+    _add_column(conn, "application", "deemed_accepted BOOLEAN NOT NULL DEFAULT FALSE")
+    _add_column(conn, "application", "stage_started_at VARCHAR")
+    conn.execute(text("CREATE INDEX IF NOT EXISTS ix_application_status ON application (status)"))
+    items = conn.execute(text("SELECT code, time_limit_days, detail_json FROM catalogitem")).all()
+    for code, limit_days, detail in items:
+        statutory = json.loads(detail or "{}").get("statutory_days") or limit_days
+        conn.execute(
+            text("UPDATE application SET limit_days = :l, statutory_days = :s WHERE item_code = :c AND accepted_at IS NOT NULL"),
+            {"l": limit_days, "s": statutory, "c": code},
+        )
+
+
 # Numbered migrations for databases made by an older version. A new database gets the current
 # tables from create_all and starts at the latest version; version 1 is the first release's schema.
 MIGRATIONS: list[Callable[[Connection], None]] = [
@@ -239,6 +258,7 @@ MIGRATIONS: list[Callable[[Connection], None]] = [
     _m11_forms,
     _m12_stages,
     _m13_commitment,
+    _m14_clocks,
 ]
 LATEST = 1 + len(MIGRATIONS)
 

@@ -57,6 +57,7 @@ from . import forms, ownership
 from .actions import record_action
 from .approval import decide_township_stage
 from .clock import utcnow
+from .clocks import accepted_row, supplement_arrived
 from .db import insert_rows, retry_conflicts, transaction
 from .departments import integrated_departments, notify
 from .downlink import queue_downlink
@@ -322,7 +323,7 @@ def _apply(session: Session, node: Node, records: tuple[Record, ...], now: str) 
             and forms.item_detail(item.detail_json).get("accepts") == "township"
         ):
             # 受理 at the township window that took it in, under the county's delegation (accepts: township)
-            row |= {"status": "accepted", "accepted_at": record.at, "accepted_by": data["accepted_by"]}
+            row |= accepted_row(item, data["accepted_by"], record.at)
         if data.get("commitment"):  # 告知承诺制, only for an item the catalog marks for it
             if item is not None and forms.item_detail(item.detail_json).get("commitment"):
                 row["commitment"] = True
@@ -403,7 +404,7 @@ def _supplement_provided(session: Session, node: Node, record: Record, now: str)
     if app is not None and app.status == "supplement_requested":
         app.status = moved(app.status, "provide_supplement")  # back in the clerk's queue; the new materials follow
         app.supplement_rounds += 1
-        session.add(app)
+        supplement_arrived(session, app, now)  # the pre-review starts again
 
 
 def _dispatched(session: Session, node: Node, record: Record, now: str) -> None:

@@ -127,9 +127,8 @@ class Application(SQLModel, table=True):
     materials_checked: str = "[]"  # JSON list: originals the agent checked at the window
     supplement_json: str = "[]"  # the last complete list of what the clerk asked to be supplied
     licences_json: str = "[]"  # [{material, licence_no}]: e-licences the applicant used instead of paper
-    # received (待预审) -> accepted (已受理) | not_accepted (不予受理) | supplement_requested (待补正)
-    # accepted -> approved | denied -> delivered | dispatched
-    status: str = "received"
+    # central/procedure.py; indexed: the hub asks every minute for cases awaiting 受理 (clocks.deem_overdue)
+    status: str = Field(default="received", index=True)
     submitted_at: str
     received_at: str
     accepted_at: str | None = None
@@ -153,6 +152,27 @@ class Application(SQLModel, table=True):
     commitment: bool = Field(
         default=False, index=True
     )  # 告知承诺制: the applicant's signed commitment replaced named materials (central/commitments.py)
+    # time limits (central/clocks.py): the pre-review runs from materials_at (the arrival of the
+    # complete materials; None: received_at); the limits are frozen at 受理; a stage's own clock
+    # runs from stage_started_at
+    materials_at: str | None = None
+    limit_days: int = 0  # promised working days, frozen at acceptance (0: not yet)
+    statutory_days: int = 0
+    deemed_accepted: bool = False  # 视为受理: the pre-review ran out (行政许可法 第三十二条)
+    stage_started_at: str | None = None
+
+
+class ClockPause(SQLModel, table=True):
+    """A case's time limit suspended (central/clocks.py): 补正, or a special procedure (听证 …)."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    application_id: str = Field(foreign_key="application.id", index=True)
+    kind: str  # clocks.PAUSES
+    reason: str = ""
+    started_at: str
+    started_by: str
+    ended_at: str | None = None
+    ended_by: str | None = None
 
 
 class ApprovalTask(SQLModel, table=True):

@@ -32,6 +32,7 @@ OPEN = ("received", "accepted", "supplement_requested")  # a decision is still t
 # within the stages, is approval.py's and stages.py's to check; what follows is only this.
 ACTIONS: dict[str, tuple[frozenset[str], str]] = {
     "accept": (frozenset({"received"}), "accepted"),  # 受理, by the accepting side
+    "deem_accept": (frozenset({"received"}), "accepted"),  # 视为受理: the pre-review ran out (central/clocks.py)
     "not_accept": (frozenset({"received"}), "not_accepted"),  # 不予受理, with the reason
     "request_supplement": (frozenset({"received"}), "supplement_requested"),  # 补正, the complete list at once
     "provide_supplement": (frozenset({"supplement_requested"}), "received"),  # the point supplied it: back to pre-review
@@ -41,6 +42,9 @@ ACTIONS: dict[str, tuple[frozenset[str], str]] = {
     "pick_up": (frozenset({"approved", "denied"}), "delivered"),  # 统一窗口出件
     "dispatch": (frozenset({"approved", "denied"}), "dispatched"),  # 邮寄送达
     "hand_over_notice": (frozenset({"not_accepted"}), "not_accepted"),  # the notice why not, handed over: the outcome stays
+    # a special procedure stops the clock and restarts it (central/suspensions.py): the state stays
+    "suspend": (frozenset({"accepted"}), "accepted"),
+    "resume": (frozenset({"accepted"}), "accepted"),
     # 告知承诺制: a commitment found false at the post-check revokes the approval (central/commitments.py)
     "revoke": (frozenset({"approved", "delivered", "dispatched"}), "revoked"),
 }

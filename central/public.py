@@ -11,10 +11,11 @@ from sqlmodel import Session, col, select
 
 from weblayer.errors import NotFound
 
-from .approval import CONCLUDED_TEXT, clocks_of, time_limits
+from .approval import CONCLUDED_TEXT
 from .clock import utcnow
+from .clocks import clocks_for
 from .models import Application, Department, Node
-from .workdays import beijing_date, load_calendar
+from .workdays import beijing_date
 
 NOT_FOUND = "没有查到：请核对受理编号和身份证号码后四位"
 PUBLICITY_DAYS = 90
@@ -29,8 +30,8 @@ def progress(engine: Engine, receipt_no: str, id_last4: str) -> dict[str, Any]:
             raise NotFound(NOT_FOUND)
         node = session.get(Node, app.node_id)
         dept = session.get(Department, app.department)
-        limits = time_limits(session)
-    clocks = clocks_of(load_calendar(engine), app, limits.get(app.item_code, 20))
+    clocks = clocks_for(engine, [app])[app.id]
+    running = clocks.decision or clocks.pre_review
     steps: list[tuple[str, str | None]] = [("提交", app.submitted_at), ("县里收到", app.received_at)]
     steps += [("不予受理", app.decided_at)] if app.status == "not_accepted" else [("受理", app.accepted_at), ("办结", app.decided_at)]
     steps += [("寄出", "")] if app.handover == "courier" else [("送达", app.delivered_at)]  # a dispatch has no delivery time
@@ -40,8 +41,10 @@ def progress(engine: Engine, receipt_no: str, id_last4: str) -> dict[str, Any]:
         "status": app.status,
         "department": dept.name if dept else app.department,
         "service_point": node.name if node else app.node_id,
-        "due": clocks.decision.due.isoformat(),
-        "due_estimated": clocks.decision.estimated,
+        # the promised completion date: counted from 受理, or before it the latest it can be
+        "due": clocks.expected.isoformat(),
+        "due_estimated": running is not None and running.estimated,
+        "suspended": clocks.suspended,  # what the case waits for (补正材料, 听证 …) while its clock stands still
         # the result stays after the case is handed over or posted (status "delivered", "dispatched"),
         # and so does the reason the law requires for a refusal (行政许可法 第三十八条、第三十二条)
         "outcome": CONCLUDED_TEXT.get(app.outcome, ""),

@@ -23,7 +23,7 @@ from .downlink import queue_downlink
 from .models import Alert, Application, CatalogItem, Node
 
 TOWNSHIP = "township"  # the decider of a township stage, as a task's department
-Stage = dict[str, Any]  # {"name": "审核", "by": "township" | [department codes]}
+Stage = dict[str, Any]  # {"name": "审核", "by": "township" | [department codes], "days": its own limit, optional}
 
 
 def departments_of(item: CatalogItem) -> list[str]:
@@ -36,7 +36,10 @@ def departments_of(item: CatalogItem) -> list[str]:
 def stages_of(item: CatalogItem) -> list[Stage]:
     named = json.loads(item.detail_json).get("stages")
     if named:
-        return [{"name": s["name"], "by": s["by"] if s["by"] == TOWNSHIP else list(s["by"])} for s in named]
+        return [
+            {"name": s["name"], "by": s["by"] if s["by"] == TOWNSHIP else list(s["by"])} | ({"days": int(s["days"])} if s.get("days") else {})
+            for s in named
+        ]
     return [{"name": "审批", "by": departments_of(item)}]
 
 

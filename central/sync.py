@@ -62,7 +62,7 @@ from sync_protocol import (
     uplink_subject,
 )
 
-from . import blobs, commitments, delegation, departments, downlink, linkstatus, lookup, natsauth
+from . import blobs, clocks, commitments, delegation, departments, downlink, linkstatus, lookup, natsauth
 from .clock import utcnow
 from .ingest import ingest_batches
 from .models import Node
@@ -289,6 +289,7 @@ def _nodes_by_status(engine: Engine) -> tuple[list[str], list[str]]:
 
 
 DELEGATION_INTERVAL_S = 30.0  # how soon a township's new key or a newly instant item gets its delegation
+CLOCKS_INTERVAL_S = 60.0  # how often the hub looks for pre-reviews that ran out (视为受理 is by the day)
 
 
 class HubSync:
@@ -314,6 +315,7 @@ class HubSync:
         self.nc: nats.NATS | None = None
         self._lookups = lookup.PerPointRate()
         self._next_delegations = 0.0  # monotonic time of the next delegation.renew (central/delegation.py)
+        self._next_clocks = 0.0  # monotonic time of the next look for pre-reviews run out (central/clocks.py)
 
     def wake_downlink(self) -> None:
         """Thread-safe: called after a decision commits, so it goes out without waiting for the poll."""
@@ -564,6 +566,10 @@ class HubSync:
                 if time.monotonic() >= self._next_delegations:  # townships' delegations: new keys, new items, renewals
                     self._next_delegations = time.monotonic() + DELEGATION_INTERVAL_S
                     await asyncio.to_thread(delegation.renew, self.engine, self.key)
+                if time.monotonic() >= self._next_clocks:  # 视为受理: pre-reviews that ran out
+                    self._next_clocks = time.monotonic() + CLOCKS_INTERVAL_S
+                    for app_id in await asyncio.to_thread(clocks.deem_overdue, self.engine):
+                        log.info("case %s deemed accepted: its pre-review ran out (行政许可法 第三十二条)", app_id)
                 await asyncio.to_thread(commitments.decide_pending, self.engine, self.key)  # 告知承诺制: decided at once
                 await asyncio.to_thread(downlink.seal_pending, self.engine, self.key)
                 batches = await asyncio.to_thread(downlink.unpublished, self.engine)

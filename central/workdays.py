@@ -1,11 +1,16 @@
 """Time limits in official working days (法定工作日): public holidays and adjusted workdays from the
 maintained chinese-calendar library, and — for a year it does not know yet — days an operator
-loaded. If neither knows a year, the deadline is estimated with Monday–Friday and flagged, so no
-case is ever without a deadline, and the operator is told to load the year.
+loaded. If neither knows a year, the deadline is estimated and flagged, so no case is ever without
+a deadline, and the operator is told to load the year: the estimate skips weekends and the
+statutory holidays (《全国年节及纪念日放假办法》) as the ``holidays`` package computes them for
+that year, but cannot know the adjusted weekend workdays (调休) the State Council announces.
 
-Rules: the day a case is received does not count; the limit ends on the N-th working day after it.
-Cards (红黄牌): red once the deadline has passed without a decision; yellow when at most a fifth of
-the limit (at least 1 working day) is left.
+Rules: the day a clock starts does not count; the limit ends on the N-th working day after it.
+Days a clock is suspended (central/clocks.py: 补正, 听证, 专家评审 …; 行政许可法 第四十五条)
+do not count either: the day a suspension starts counts, the days after it up to and including
+the day it ends do not. Cards (红黄牌): red once the deadline has passed without a decision;
+yellow when at most a fifth of the limit is left — at least 1 working day, but never the whole
+limit, so a 1-day item is yellow on its last day only, not from the moment it arrives.
 """
 
 from __future__ import annotations
@@ -17,6 +22,7 @@ from datetime import date, datetime, timedelta, timezone
 from typing import Any
 
 import chinese_calendar
+import holidays
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 
@@ -38,10 +44,14 @@ def today() -> date:
     return datetime.now(BEIJING).date()
 
 
+Pause = tuple[date, date | None]  # a suspension's first and last day (None: still suspended)
+
+
 class WorkCalendar:
     def __init__(self, loaded: dict[date, bool] | None = None) -> None:
         self.loaded = loaded or {}
         self.loaded_years = {d.year for d in self.loaded}
+        self._estimated: dict[int, holidays.HolidayBase] = {}
 
     def knows(self, year: int) -> bool:
         try:
@@ -59,13 +69,23 @@ class WorkCalendar:
         except NotImplementedError:
             if day.year in self.loaded_years:  # a loaded year lists its exceptions; the rest is Mon–Fri
                 return day.weekday() < 5, False
-            return day.weekday() < 5, True
+            return day.weekday() < 5 and day not in self._statutory(day.year), True
 
-    def deadline(self, received: date, working_days: int) -> tuple[date, bool]:
-        """The last day of a limit of ``working_days`` counted from the day after ``received``."""
+    def _statutory(self, year: int) -> holidays.HolidayBase:
+        """The statutory holidays of a year the calendar does not know, observed days included."""
+        if year not in self._estimated:
+            self._estimated[year] = holidays.country_holidays("CN", years=year)
+        return self._estimated[year]
+
+    def deadline(self, received: date, working_days: int, pauses: Iterable[Pause] = (), today: date | None = None) -> tuple[date, bool]:
+        """The last day of a limit of ``working_days`` counted from the day after ``received``,
+        skipping the days ``pauses`` suspend (one still open suspends up to ``today``)."""
+        skipped = [(first, last or today or first) for first, last in pauses]
         day, counted, estimated = received, 0, False
         while counted < working_days:
             day += timedelta(days=1)
+            if any(first < day <= last for first, last in skipped):
+                continue
             workday, guess = self.is_workday(day)
             estimated = estimated or guess
             counted += workday
@@ -123,18 +143,28 @@ class Deadline:
     estimated: bool
     remaining: int  # working days left after today (negative when overdue)
     card: str  # "" | "yellow" | "red"
+    suspended: bool = False  # the clock stands still today (a suspension is open): no card
 
 
-def deadline_of(calendar: WorkCalendar, received_at: str, limit_days: int, decided: bool, now: date | None = None) -> Deadline:
+def yellow_within(limit_days: int) -> int:
+    """Working days left at which a limit turns yellow: a fifth of it, at least 1, less than all."""
+    return min(max(1, math.ceil(limit_days / 5)), limit_days - 1)
+
+
+def deadline_of(
+    calendar: WorkCalendar, started_at: str, limit_days: int, decided: bool, now: date | None = None, pauses: Iterable[Pause] = ()
+) -> Deadline:
     now = now or today()
-    due, estimated = calendar.deadline(beijing_date(received_at), limit_days)
+    pauses = list(pauses)
+    suspended = any(last is None for _, last in pauses)
+    due, estimated = calendar.deadline(beijing_date(started_at), limit_days, pauses, now)
     remaining = calendar.working_days_between(now, due)
-    if decided:
+    if decided or suspended:
         card = ""
     elif now > due:
         card = "red"
-    elif remaining <= max(1, math.ceil(limit_days / 5)):
+    elif remaining <= yellow_within(limit_days):
         card = "yellow"
     else:
         card = ""
-    return Deadline(due, estimated, remaining, card)
+    return Deadline(due, estimated, remaining, card, suspended and not decided)

@@ -507,6 +507,19 @@ def apply_non_acceptance(conn: sqlite3.Connection, data: Mapping[str, Any]) -> N
     )
 
 
+def apply_suspension(conn: sqlite3.Connection, data: Mapping[str, Any]) -> None:
+    """A special procedure stops the case's time limit (inside the downlink transaction): the
+    window tells the applicant what and why. Applied once."""
+    conn.execute(
+        "INSERT OR IGNORE INTO clock_pauses (application_id, kind, name, reason, started_at, started_by) VALUES (?, ?, ?, ?, ?, ?)",
+        (data["application_id"], data["kind"], data["name"], data["reason"], data["at"], data["by"]),
+    )
+
+
+def apply_resumption(conn: sqlite3.Connection, data: Mapping[str, Any]) -> None:
+    conn.execute("UPDATE clock_pauses SET ended_at = ? WHERE application_id = ? AND ended_at IS NULL", (data["at"], data["application_id"]))
+
+
 def apply_revocation(conn: sqlite3.Connection, data: Mapping[str, Any]) -> None:
     """告知承诺制: the county found the commitment false and revoked the decision (inside the
     downlink transaction): the case and its e-licence say so. Applied once."""

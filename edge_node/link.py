@@ -17,6 +17,8 @@ from sync_protocol import (
     APPLICATION_ACCEPTED,
     APPLICATION_NOT_ACCEPTED,
     CATALOG_VERSION,
+    CLOCK_RESUMED,
+    CLOCK_SUSPENDED,
     COMPRESSION,
     DECISION_MADE,
     DECISION_REVOKED,
@@ -52,7 +54,15 @@ from sync_protocol import (
     verify_key_to_text,
 )
 
-from .cases import apply_acceptance, apply_decision, apply_non_acceptance, apply_revocation, apply_supplement_request
+from .cases import (
+    apply_acceptance,
+    apply_decision,
+    apply_non_acceptance,
+    apply_resumption,
+    apply_revocation,
+    apply_supplement_request,
+    apply_suspension,
+)
 from .catalog import install_catalog_in
 from .fees import BEIJING
 from .materials import apply_receipt
@@ -256,6 +266,8 @@ DOWNLINK: dict[str, DownlinkHandler] = {
     NODE_REVOKED: _revoked,
     DELEGATION_GRANTED: _delegation,
     DECISION_REVOKED: _data_only(apply_revocation),
+    CLOCK_SUSPENDED: _data_only(apply_suspension),
+    CLOCK_RESUMED: _data_only(apply_resumption),
 }
 
 

@@ -294,6 +294,15 @@ def _m18_commitment(db: Database) -> None:
     db.table("licences").add_column("revoked_at", str)  # the decision was revoked (decision.revoked)
 
 
+def _m19_clock_pauses(db: Database) -> None:
+    # a case's time limit suspended by a special procedure at the county (clock.suspended / clock.resumed)
+    db.table("clock_pauses").create(
+        {"application_id": str, "kind": str, "name": str, "reason": str, "started_at": str, "started_by": str, "ended_at": str},
+        pk=("application_id", "started_at"),
+        not_null={"application_id", "kind", "name", "started_at"},
+    )
+
+
 MIGRATIONS: list[Callable[[Database], None]] = [
     _m1_initial,
     _m2_resends,
@@ -313,6 +322,7 @@ MIGRATIONS: list[Callable[[Database], None]] = [
     _m16_reviews,
     _m17_person_cache,
     _m18_commitment,
+    _m19_clock_pauses,
 ]
 
 

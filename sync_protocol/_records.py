@@ -47,6 +47,8 @@ COMMITMENT_MATERIAL = "告知承诺书（申请人签字）"  # 告知承诺制:
 DECISION_REVOKED = "decision.revoked"  # 告知承诺制: the commitment was found false; the approval no longer stands
 DELEGATION_GRANTED = "delegation.granted"  # the hub delegates on-the-spot results (即办件) to a township's key (_licence.py)
 STAGE_ASSIGNED = "stage.assigned"  # a case from a village below it reached a township stage: the township decides it
+CLOCK_SUSPENDED = "clock.suspended"  # a special procedure (听证 …) stops the case's time limit: tell the applicant (行政许可法 第四十五条)
+CLOCK_RESUMED = "clock.resumed"  # the special procedure is over: the time limit runs again
 
 UPLINK_STREAM = "YIWANG_UP"
 DOWNLINK_STREAM = "YIWANG_DOWN"
@@ -161,6 +163,8 @@ RECORD_SPECS: dict[str, RecordSpec] = {
     RESEND_REQUEST: _spec("down", {"from_seq": int}),
     DELEGATION_GRANTED: _spec("down", {"certificate": str}),
     DECISION_REVOKED: _spec("down", {"application_id": str, "reason": str, "by": str, "at": str}),
+    CLOCK_SUSPENDED: _spec("down", {"application_id": str, "kind": str, "name": str, "reason": str, "at": str, "by": str}),
+    CLOCK_RESUMED: _spec("down", {"application_id": str, "kind": str, "name": str, "at": str}),
     STAGE_ASSIGNED: _spec(
         "down",
         {

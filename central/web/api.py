@@ -26,6 +26,7 @@ from .. import (
     approval,
     blobs,
     catalog,
+    clocks,
     commitments,
     dashboard,
     departments,
@@ -38,6 +39,7 @@ from .. import (
     public,
     sharing,
     supervision,
+    suspensions,
     workdays,
 )
 from ..db import transaction
@@ -89,10 +91,14 @@ from .schemas import (
     SharedMaterialOut,
     SlipOut,
     SupplementIn,
+    SuspensionIn,
+    SuspensionOut,
     TaskOut,
     application_out,
+    clocks_out,
     deadline_out,
     shaped,
+    suspension_out,
 )
 
 
@@ -228,14 +234,22 @@ class ClerkApi(Controller):
     @get("/queue", sync_to_thread=True)
     def api_queue(self, request: HubRequest, ctx: Ctx) -> list[QueueEntryOut]:
         """The clerk's department queue: its work still to do first, most urgent deadline first
-        (official working days). ``deadline`` is the item's limit; ``pre_review_deadline`` the
-        2-working-day limit for 受理 while the case awaits it; ``task`` the department's own part."""
+        (official working days). ``deadline`` is the promised limit counted from 受理 without
+        suspended days (null before 受理), ``statutory_deadline`` the legal one;
+        ``pre_review_deadline`` the 2-working-day limit for 受理 while the case awaits it;
+        ``stage_deadline`` the current stage's own limit, where it has one; ``task`` the
+        department's own part (docs/operations.md, "Time limits")."""
         user = request.user
         return [
             QueueEntryOut(
                 **msgspec.structs.asdict(application_out(a)),
                 deadline=deadline_out(c.decision),
                 pre_review_deadline=deadline_out(c.pre_review),
+                statutory_deadline=deadline_out(c.statutory),
+                stage_deadline=deadline_out(c.stage),
+                limit_days=c.limit_days,
+                statutory_days=c.statutory_days,
+                suspended=c.suspended,
                 task=shaped(TaskOut, t),
             )
             for a, t, c in approval.queue_with_deadlines(ctx.engine, user)
@@ -274,6 +288,21 @@ class ClerkApi(Controller):
     def api_request_supplement(self, request: HubRequest, ctx: Ctx, application_id: FromPath[str], data: JSONBody[SupplementIn]) -> ApplicationOut:
         return clerk_action(ctx, request.user, lambda ctx, user: approval.request_supplement(ctx.engine, user, application_id, data.missing))
 
+    @post("/applications/{application_id:str}/suspensions", sync_to_thread=True, status_code=201, opt={"actions": ("suspend",)})
+    def api_suspend(self, request: HubRequest, ctx: Ctx, application_id: FromPath[str], data: JSONBody[SuspensionIn]) -> SuspensionOut:
+        """A special procedure (听证, 检验检测, 专家评审, 现场勘验, 公示) stops the case's clock
+        until it ends (行政许可法 第四十五条); only the department holding the current stage."""
+        pause = suspensions.suspend(ctx.engine, request.user, application_id, data.kind, data.reason)
+        ctx.sync.wake_downlink()
+        return suspension_out(pause, clocks.PAUSES)
+
+    @post("/applications/{application_id:str}/suspensions/end", sync_to_thread=True, status_code=200, opt={"actions": ("resume",)})
+    def api_resume(self, request: HubRequest, ctx: Ctx, application_id: FromPath[str]) -> SuspensionOut:
+        """The special procedure is over: the clock runs again from the next day."""
+        pause = suspensions.resume(ctx.engine, request.user, application_id)
+        ctx.sync.wake_downlink()
+        return suspension_out(pause, clocks.PAUSES)
+
 
 class CaseApi(Controller):
     guards = [requires_role("clerk", "operator")]
@@ -287,6 +316,7 @@ class CaseApi(Controller):
             form = forms.case_form(session, app, workdays.today())
         tasks = approval.case_tasks(ctx.engine, application_id)
         licences = approval.licences_used(ctx.engine, app)
+        case_clocks, pauses = clocks.case_clocks(ctx.engine, app)
         return CaseOut(
             **msgspec.structs.asdict(application_out(app)),
             stage=app.stage,
@@ -296,6 +326,8 @@ class CaseApi(Controller):
             tasks=[shaped(TaskOut, t) for t in tasks],
             licences_used=[shaped(LicenceUsedOut, lic) for lic in licences],
             shared_materials=[msgspec.convert(m, SharedMaterialOut) for m in sharing.shared_materials(ctx.engine, app, ctx.sharing)],
+            clocks=clocks_out(case_clocks),
+            suspensions=[suspension_out(p, clocks.PAUSES) for p in pauses],
         )
 
     @get("/applications/{application_id:str}/materials/{sha256:str}", sync_to_thread=True, media_type="application/octet-stream")

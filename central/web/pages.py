@@ -16,7 +16,24 @@ from weblayer.auth import PUBLIC, requires_role
 from weblayer.display import qr_svg
 from weblayer.errors import NotFound, ServiceError
 
-from .. import actions, approval, blobs, catalog, commitments, dashboard, enrolment, forms, metrics, originals, public, sharing, supervision, workdays
+from .. import (
+    actions,
+    approval,
+    blobs,
+    catalog,
+    clocks,
+    commitments,
+    dashboard,
+    enrolment,
+    forms,
+    metrics,
+    originals,
+    public,
+    sharing,
+    supervision,
+    suspensions,
+    workdays,
+)
 from .. import nodes as node_admin
 from ..models import Alert, Application, Node
 from .api import material_file
@@ -34,6 +51,7 @@ def _case_page(
         form = forms.case_form(session, app, workdays.today(), reveal=full_id is not None)
     tasks = approval.case_tasks(ctx.engine, application_id)
     own = next((t for t in tasks if t["department"] == user.department), None)
+    case_clocks, pauses = clocks.case_clocks(ctx.engine, app)
     return page(
         "case.html",
         status_code=status_code,
@@ -50,6 +68,10 @@ def _case_page(
         full_id=full_id,
         form=form,
         shared=sharing.shared_materials(ctx.engine, app, ctx.sharing),
+        clocks=case_clocks,
+        pauses=pauses,
+        pause_names=clocks.PAUSES,
+        special=suspensions.SPECIAL,
     )
 
 
@@ -187,6 +209,19 @@ class ClerkPages(Controller):
                 ctx, request.user, application_id, lambda ctx, user: approval.not_accept(ctx.engine, user, application_id, data.get("reason", ""))
             )
         return _case_action(ctx, request.user, application_id, lambda ctx, user: approval.accept(ctx.engine, user, application_id))
+
+    @post("/cases/{application_id:str}/suspension", sync_to_thread=True, opt={"actions": ("suspend",)})
+    def case_suspend(self, request: HubRequest, ctx: Ctx, application_id: FromPath[str], data: URLEncodedBody[dict[str, str]]) -> Response:
+        return _case_action(
+            ctx,
+            request.user,
+            application_id,
+            lambda ctx, user: suspensions.suspend(ctx.engine, user, application_id, data.get("kind", ""), data.get("reason", "")),
+        )
+
+    @post("/cases/{application_id:str}/suspension/end", sync_to_thread=True, opt={"actions": ("resume",)})
+    def case_resume(self, request: HubRequest, ctx: Ctx, application_id: FromPath[str]) -> Response:
+        return _case_action(ctx, request.user, application_id, lambda ctx, user: suspensions.resume(ctx.engine, user, application_id))
 
     @post("/cases/{application_id:str}/supplement-request", sync_to_thread=True, opt={"actions": ("request_supplement",)})
     def case_supplement(self, request: HubRequest, ctx: Ctx, application_id: FromPath[str], data: URLEncodedBody[dict[str, str]]) -> Response:

@@ -6,7 +6,7 @@ number on its own route, and that view is logged (approval.reveal_id_number)."""
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import Any, Literal
 
 import msgspec
 
@@ -120,6 +120,7 @@ class ApplicationOut(msgspec.Struct):
     supplement_rounds: int
     handover: str
     handed_to_applicant: bool
+    deemed_accepted: bool  # 视为受理: the pre-review ran out (行政许可法 第三十二条); accepted_at is the materials' arrival
 
 
 def application_out(app: Application) -> ApplicationOut:
@@ -137,13 +138,16 @@ def application_out(app: Application) -> ApplicationOut:
 
 class DeadlineOut(msgspec.Struct):
     due: str  # a date
-    estimated: bool  # counted Monday to Friday: the year's official calendar is not loaded
+    estimated: bool  # the year's official holiday arrangement is not known: statutory holidays estimated
     remaining_working_days: int
     card: str  # "", yellow, red
+    suspended: bool = False  # the clock stands still today (补正, 听证 …): no card
 
 
 def deadline_out(d: Any) -> DeadlineOut | None:
-    return None if d is None else DeadlineOut(due=d.due.isoformat(), estimated=d.estimated, remaining_working_days=d.remaining, card=d.card)
+    if d is None:
+        return None
+    return DeadlineOut(due=d.due.isoformat(), estimated=d.estimated, remaining_working_days=d.remaining, card=d.card, suspended=d.suspended)
 
 
 class TaskOut(msgspec.Struct):
@@ -162,6 +166,11 @@ class QueueEntryOut(ApplicationOut):
     deadline: DeadlineOut | None
     pre_review_deadline: DeadlineOut | None
     task: TaskOut
+    statutory_deadline: DeadlineOut | None = None
+    stage_deadline: DeadlineOut | None = None
+    limit_days: int = 0  # promised working days (frozen at 受理)
+    statutory_days: int = 0
+    suspended: str = ""  # what the case waits for while its clock stands still
 
 
 class MaterialOut(msgspec.Struct):
@@ -240,6 +249,53 @@ class CommitmentOut(msgspec.Struct):
     post_check: str
 
 
+class ClocksOut(msgspec.Struct):
+    """A case's time limits (central/clocks.py; docs/operations.md, "Time limits")."""
+
+    limit_days: int  # promised (承诺) working days, frozen at 受理 (before it: the catalog's now)
+    statutory_days: int  # the statutory (法定) limit
+    expected: str  # the promised completion date; before 受理 the latest it can be
+    pre_review: DeadlineOut | None  # 2 working days for 受理, from the latest arrival of the materials
+    decision: DeadlineOut | None  # the promised limit from 受理, suspended days not counted; null before 受理
+    statutory: DeadlineOut | None
+    stage: DeadlineOut | None  # the current stage's own limit, where it has one
+    suspended: str  # what the case waits for now ("" when its clock runs)
+
+
+class SuspensionOut(msgspec.Struct):
+    """A time limit suspended: 补正 (kind supplement) or a special procedure (行政许可法 第四十五条)."""
+
+    kind: str  # supplement, hearing, testing, expert, inspection, publicity
+    name: str  # the kind in Chinese
+    reason: str
+    started_at: str
+    started_by: str
+    ended_at: str | None
+    ended_by: str | None
+
+
+class SuspensionIn(Body):
+    kind: Literal["hearing", "testing", "expert", "inspection", "publicity"]
+    reason: Text
+
+
+def clocks_out(clocks: Any) -> ClocksOut:
+    return ClocksOut(
+        limit_days=clocks.limit_days,
+        statutory_days=clocks.statutory_days,
+        expected=clocks.expected.isoformat(),
+        pre_review=deadline_out(clocks.pre_review),
+        decision=deadline_out(clocks.decision),
+        statutory=deadline_out(clocks.statutory),
+        stage=deadline_out(clocks.stage),
+        suspended=clocks.suspended,
+    )
+
+
+def suspension_out(pause: Any, names: dict[str, str]) -> SuspensionOut:
+    return msgspec.convert(pause.model_dump() | {"name": names.get(pause.kind, pause.kind)}, SuspensionOut)
+
+
 class CaseOut(ApplicationOut):
     stage: int  # the stage the case is in (its tasks' ``stage``); the number of stages once decided
     form: FormOut
@@ -248,6 +304,8 @@ class CaseOut(ApplicationOut):
     tasks: list[TaskOut]
     licences_used: list[LicenceUsedOut]
     shared_materials: list[SharedMaterialOut]
+    clocks: ClocksOut | None = None
+    suspensions: list[SuspensionOut] = []
 
 
 class IdNumberOut(msgspec.Struct):
@@ -278,11 +336,12 @@ class ProgressOut(msgspec.Struct):
     status: str
     department: str
     service_point: str
-    due: str
-    due_estimated: bool
+    due: str  # the promised completion date; before 受理 the latest it can be
+    due_estimated: bool  # counted without the year's official holiday arrangement
     outcome: str
     reason: str  # the reason the law requires for a refusal (行政许可法 第三十八条、第三十二条)
     steps: list[StepOut]
+    suspended: str = ""  # what the case waits for while its clock stands still (补正材料, 听证 …)
 
 
 class PublicityOut(msgspec.Struct):

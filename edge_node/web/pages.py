@@ -106,6 +106,7 @@ def _case_context(ctx: Any, application_id: str) -> dict[str, Any]:
         # a township stage of this case still to decide here (乡镇审核; the 即办件 card when it is the only one)
         "review": ctx.store.one("SELECT * FROM reviews WHERE application_id = ? AND status = 'pending' ORDER BY stage LIMIT 1", (application_id,)),
         "materials": materials.list_materials(ctx.store, ctx.blobs_dir, application_id),
+        "pauses": ctx.store.query("SELECT * FROM clock_pauses WHERE application_id = ? ORDER BY started_at", (application_id,)),
         "keep_until": lambda received_at: materials.keep_until(received_at, ctx.material_retention_days),
     }
 

@@ -145,8 +145,9 @@ def scenario(hub_db_url: str):
     )  # not updated yet
     with engine.begin() as conn:  # the scenario's times
         conn.execute(text("UPDATE application SET received_at = submitted_at"))
-        for app_id, decided in (("A3", at("06")), ("A4", at("12")), ("A5", at("03")), ("A6", at("19"))):
-            conn.execute(text("UPDATE application SET decided_at = :d WHERE id = :id"), {"d": decided, "id": app_id})
+        # accepted on arrival (A6: after its supplement), so the decision clocks run from there (行政许可法 第四十二条)
+        for app_id, accepted, decided in (("A3", at("02"), at("06")), ("A4", at("02"), at("12")), ("A5", None, at("03")), ("A6", at("19"), at("19"))):
+            conn.execute(text("UPDATE application SET accepted_at = :a, decided_at = :d WHERE id = :id"), {"a": accepted, "d": decided, "id": app_id})
         for node_id, seen in (
             ("shangcun", "2026-11-23T03:55:00.000000Z"),
             ("qingshan", "2026-11-23T01:00:00.000000Z"),

@@ -6,6 +6,7 @@ import json
 
 import pytest
 from nacl.signing import SigningKey
+from sqlalchemy import text as sql_text
 from sqlmodel import Session, select
 
 from central import approval, downlink
@@ -257,14 +258,20 @@ def test_queue_is_sorted_by_deadline_in_official_working_days(engine):
     early = Record("application.received", "e1", "2026-11-02T02:00:00.000000Z", received(1).data)  # MZ-003: 10 working days
     late = Record("application.received", "e2", T, received(2).data)
     ingest_batch(engine, "yiwang.up.shangcun", chain([late, early])[0])
+    with engine.begin() as conn:  # app1's materials reached the county on 11-02
+        conn.execute(sql_text("UPDATE application SET received_at = '2026-11-02T03:00:00.000000Z' WHERE id = 'app1'"))
     with Session(engine) as s:
         clerk = s.get(User, "clerk-mzj")
     rows = approval.queue_with_deadlines(engine, clerk)
-    assert [(a.id, c.decision.due.isoformat()) for a, _, c in rows] == [("app1", "2026-11-16"), ("app2", "2026-12-07")]
-    # both still await 受理: 2 working days from their arrival at the hub
+    # both still await 受理: 2 working days from their materials' arrival at the hub, the item's
+    # 10 days only from 受理 (行政许可法 第四十二条): before it, the latest it can end
     from central.workdays import WorkCalendar, beijing_date
 
-    assert all(c.pre_review is not None and c.pre_review.due == WorkCalendar().deadline(beijing_date(a.received_at), 2)[0] for a, _, c in rows)
+    assert [(a.id, c.pre_review.due.isoformat() if c.pre_review else None, c.decision) for a, _, c in rows] == [
+        ("app1", "2026-11-04", None),
+        ("app2", WorkCalendar().deadline(beijing_date(rows[1][0].received_at), 2)[0].isoformat(), None),
+    ]
+    assert rows[0][2].expected.isoformat() == "2026-11-18" and rows[0][2].limit_days == 10
 
 
 def heartbeat(n: int, depth: int) -> Record:

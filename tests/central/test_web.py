@@ -206,8 +206,8 @@ def test_the_public_progress_api_lets_a_case_be_guessed_only_a_few_times(client)
     assert held.status_code == 429 and held.headers["retry-after"] and "分钟后再试" in held.json()["detail"]
 
 
-def test_the_case_page_shows_the_full_id_to_the_deciding_clerk_on_request(client):
-    """Issue 18 finding 5, on the page: masked until the clerk asks, then shown and logged."""
+def a_case_from_shangcun(client: TestClient) -> None:
+    """The point shangcun enrolled and its case app1 (高龄津贴) ingested, through the real ingest."""
     from sqlmodel import Session
 
     from central.db import make_engine
@@ -222,6 +222,11 @@ def test_the_case_page_shows_the_full_id_to_the_deciding_clerk_on_request(client
         s.commit()
     ingest_batch(engine, "yiwang.up.shangcun", chain([received(1)])[0])
     engine.dispose()
+
+
+def test_the_case_page_shows_the_full_id_to_the_deciding_clerk_on_request(client):
+    """Issue 18 finding 5, on the page: masked until the clerk asks, then shown and logged."""
+    a_case_from_shangcun(client)
     token = csrf(client, "/login")
     client.post("/login", data={"username": "clerk-mzj", "password": "pw", "_csrf_token": token})
     shown = client.get("/cases/app1")
@@ -257,3 +262,43 @@ def test_the_catalog_page_shows_each_items_procedure_and_what_is_withdrawn(clien
     assert "乡镇受理；乡镇审批" in page  # 宅基地
     row = next(r for r in page.split("<tr") if "MZ-004" in r)
     assert "已停用" in row
+
+
+def test_a_clerk_stops_the_clock_for_a_hearing_on_the_page_and_the_api_tells_its_days(client):
+    """Issue 20: the case page shows the promised and the statutory limit; the deciding clerk
+    starts and ends a special procedure (行政许可法 第四十五条); bad input is a problem in Chinese."""
+    a_case_from_shangcun(client)
+    api = {"Authorization": "Bearer " + client.post("/api/login", json={"username": "clerk-mzj", "password": "pw"}).json()["token"]}
+    case = client.get("/api/applications/app1", headers=api).json()
+    assert case["clocks"]["decision"] is None and case["clocks"]["pre_review"]["card"] == ""  # the limit starts at 受理
+    assert (case["clocks"]["limit_days"], case["clocks"]["statutory_days"]) == (10, 20)
+    early = client.post("/api/applications/app1/suspensions", json={"kind": "hearing", "reason": "听证"}, headers=api)
+    assert early.status_code == 409 and "不能中止" in early.json()["detail"]
+    assert client.post("/api/applications/app1/acceptance", json={}, headers=api).status_code in (200, 201)
+    bad = client.post("/api/applications/app1/suspensions", json={"kind": "holiday", "reason": "x"}, headers=api)
+    assert bad.status_code == 400 and bad.json()["status"] == 400
+    token = csrf(client, "/login")
+    client.post("/login", data={"username": "clerk-mzj", "password": "pw", "_csrf_token": token})
+    page = client.get("/cases/app1").text
+    assert "承诺 10 个工作日，法定 20 个工作日" in page and 'id="suspend"' in page
+    token = re.search(r'name="_csrf_token" value="([^"]+)"', page).group(1)
+    stopped = client.post(
+        "/cases/app1/suspension", data={"_csrf_token": token, "kind": "expert", "reason": "请专家评审辅助器具适配，约需 10 个工作日"}
+    )
+    assert stopped.status_code == 200 and "专家评审" in stopped.text and 'id="resume"' in stopped.text and "进行中" in stopped.text
+    case = client.get("/api/applications/app1", headers=api).json()
+    assert case["clocks"]["suspended"] == "专家评审" and case["clocks"]["decision"]["suspended"] is True
+    assert [(s["kind"], s["ended_at"]) for s in case["suspensions"]] == [("expert", None)]
+    ended = client.post("/api/applications/app1/suspensions/end", headers=api)
+    assert ended.status_code == 200 and ended.json()["ended_by"] == "clerk-mzj"
+
+
+def test_a_stages_own_days_must_fit_the_promised_limit(client):
+    api = operator_api(client)
+    item = next(i for i in client.get("/api/catalog").json()["items"] if i["code"] == "MZ-005")
+    assert [s.get("days") for s in item["stages"]] == [5, 5, 5]
+    over = item | {"stages": [s | {"days": 6} for s in item["stages"]]}
+    bad = client.put("/api/catalog/items/MZ-005", json=over, headers=api)
+    assert bad.status_code == 400 and bad.json()["field"] == "stages" and "超过了承诺办结时限" in bad.json()["detail"]
+    bad = client.put("/api/catalog/items/MZ-005", json=item | {"stages": [s | {"days": "5"} for s in item["stages"]]}, headers=api)
+    assert bad.status_code == 400 and "正整数" in bad.json()["detail"]

@@ -26,7 +26,10 @@ def test_an_adjusted_sunday_workday_counts_too():
 
 def test_year_end_deadline_in_an_unknown_year_is_estimated_until_the_year_is_loaded(hub_db_url: str):
     received = date(2026, 12, 28)  # Mon; the library knows no 2027
-    assert WorkCalendar().deadline(received, 5) == (date(2027, 1, 4), True)  # Mon–Fri guess, flagged
+    # estimated with the statutory holidays (finding: 1 January 2027 counted as a working day), flagged
+    assert WorkCalendar().is_workday(date(2027, 1, 1)) == (False, True)
+    assert WorkCalendar().is_workday(date(2027, 10, 1)) == (False, True)  # 国庆节
+    assert WorkCalendar().deadline(received, 5) == (date(2027, 1, 5), True)
     engine = make_engine(hub_db_url)
     create_schema(engine)
     assert calendar_status(load_calendar(engine), date(2026, 11, 23))["missing_years"] == [2027]

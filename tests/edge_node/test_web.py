@@ -289,3 +289,30 @@ def test_the_slip_points_citizens_at_the_countys_public_page(tmp_path: Path, enr
         login(client)
         slip = client.get(f"/applications/{app['id']}/receipt").text
     assert printed in slip and "也可在本服务点查询" in slip
+
+
+def test_a_special_procedure_at_the_county_shows_on_the_points_case_page(client, tmp_path: Path):
+    """Issue 20: 行政许可法 第四十五条 asks that the applicant be told, in writing, what stops the
+    clock and why; the point hears it on the downlink (clock.suspended / clock.resumed), once."""
+    from edge_node.link import apply_downlink
+    from sync_protocol import GENESIS, Record, seal_next
+    from tests.support.builders import HUB_KEY, T
+
+    token = client.post("/api/login", json={"username": "agent", "password": "pw"}).json()["token"]
+    app = client.post(
+        "/api/applications",
+        json={"item_code": "MZ-003", "applicant_name": "张三", "applicant_id_number": resident_id(1), "materials_checked": ["居民身份证"]},
+        headers={"Authorization": f"Bearer {token}"},
+    ).json()
+    suspended = {"application_id": app["id"], "kind": "hearing", "name": "听证", "reason": "申请人要求听证，约需 5 个工作日", "at": T, "by": "王敏"}
+    resumed = {"application_id": app["id"], "kind": "hearing", "name": "听证", "at": "2026-11-30T08:00:00.000000Z"}
+    store = Store(tmp_path / "node" / "node.sqlite3")
+    first, head = seal_next("shangcun", "down", GENESIS, [Record("clock.suspended", "c1", T, suspended)] * 2, T, HUB_KEY)
+    apply_downlink(store, "shangcun", HUB_KEY.verify_key, first)
+    login(client)
+    page = client.get(f"/applications/{app['id']}").text
+    assert page.count('class="pause"') == 1 and "听证：申请人要求听证" in page and "进行中：请告知申请人" in page
+    second, _ = seal_next("shangcun", "down", head, [Record("clock.resumed", "c2", T, resumed)], T, HUB_KEY)
+    apply_downlink(store, "shangcun", HUB_KEY.verify_key, second)
+    store.close()
+    assert "进行中" not in client.get(f"/applications/{app['id']}").text
