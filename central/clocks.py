@@ -106,23 +106,30 @@ def clocks_of(calendar: WorkCalendar, app: Application, pauses: list[ClockPause]
     concluded = app.status not in OPEN
     days = _days(pauses)
     open_pause = next((PAUSES.get(p.kind, p.kind) for p in pauses if p.ended_at is None), "")
+    stages = json.loads(app.stages_json or "[]")
+    own = stages[app.stage].get("days") if app.stage < len(stages) else None
+    materials = app.materials_at or app.received_at
     pre_review = decision = statutory = stage = None
-    if app.accepted_at is None or app.deemed_accepted:
-        materials = app.materials_at or app.received_at
+    if app.accepted_at is None and township_first(app):
+        # the township accepts as it decides its stage: that stage's time runs from the materials' arrival
+        stage = deadline_of(calendar, materials, int(own or limit_days), concluded, now, days)
+        expected = calendar.deadline(stage.due, limit_days - int(own or 0))[0] if own else stage.due
+    elif app.accepted_at is None or app.deemed_accepted:
         pre_review = deadline_of(calendar, materials, PRE_REVIEW_DAYS, app.status != "received", now)
+        expected = calendar.deadline(pre_review.due, limit_days)[0]  # accepted on the pre-review's last day at the latest
     if app.accepted_at is not None:
         decision = deadline_of(calendar, app.accepted_at, limit_days, concluded, now, days)
         statutory = deadline_of(calendar, app.accepted_at, statutory_days, concluded, now, days)
-        stages = json.loads(app.stages_json or "[]")
-        own = stages[app.stage].get("days") if app.stage < len(stages) else None
+        expected = decision.due
         if own and not concluded:
             stage = deadline_of(calendar, app.stage_started_at or app.accepted_at, int(own), False, now, days)
-    if decision is not None:
-        expected = decision.due
-    else:  # accepted on the pre-review's last day at the latest (or deemed accepted from the materials' day: earlier)
-        assert pre_review is not None
-        expected = calendar.deadline(pre_review.due, limit_days)[0]
     return Clocks(pre_review, decision, statutory, stage, limit_days, statutory_days, expected, open_pause)
+
+
+def township_first(app: Application) -> bool:
+    """Whether the township accepts the case, deciding its first stage (``accepts: township``)."""
+    stages = json.loads(app.stages_json or "[]")
+    return bool(stages) and stages[0].get("by") == "township"
 
 
 def clocks_for(engine: Engine, apps: list[Application], now: date | None = None) -> dict[str, Clocks]:
@@ -191,8 +198,7 @@ def deem_overdue(engine: Engine, now: date | None = None) -> list[str]:
         waiting = session.exec(select(Application).where(Application.status == "received", col(Application.accepted_at).is_(None))).all()
         deemed = []
         for app in waiting:
-            stages = json.loads(app.stages_json or "[]")
-            if stages and stages[0].get("by") == "township":
+            if township_first(app):
                 continue
             materials = app.materials_at or app.received_at
             if now <= deadline_of(calendar, materials, PRE_REVIEW_DAYS, False, now).due:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import Column, LargeBinary
+from sqlalchemy import Column, LargeBinary, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 
@@ -173,6 +173,48 @@ class ClockPause(SQLModel, table=True):
     started_by: str
     ended_at: str | None = None
     ended_by: str | None = None
+
+
+class Card(SQLModel, table=True):
+    """A yellow or red card (电子监察, central/cards.py): issued once per case, clock, stage,
+    responsible department and colour, with the time and the rule that issued it."""
+
+    __table_args__ = (UniqueConstraint("application_id", "clock", "stage", "department", "colour"),)
+    id: int | None = Field(default=None, primary_key=True)
+    application_id: str = Field(foreign_key="application.id", index=True)
+    department: str = Field(index=True)  # the responsible one: a county department, or "township"
+    clock: str  # pre_review | stage | decision
+    stage: int
+    colour: str  # yellow | red
+    due: str  # the limit's last day (a date)
+    rule: str  # why, in words: the limit and what is left or overdue
+    issued_at: str = Field(index=True)
+
+
+class SupervisionOrder(SQLModel, table=True):
+    """督办单: a red card's order to the responsible department, which must reply by reply_due;
+    an unanswered one escalates (central/cards.py ESCALATION)."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    number: str  # 督办〔2026〕第 N 号
+    card_id: int = Field(foreign_key="card.id", unique=True)
+    application_id: str = Field(foreign_key="application.id", index=True)
+    department: str = Field(index=True)
+    issued_at: str
+    reply_due: str  # a date: 2 working days after issue; moved on at each escalation
+    reply: str = ""
+    replied_at: str | None = None
+    replied_by: str | None = None
+    escalations: int = 0  # how many times it went up unanswered
+    escalated_at: str | None = None
+
+
+class Counter(SQLModel, table=True):
+    """The last number given per kind and year (督办单, and the documents of record)."""
+
+    kind: str = Field(primary_key=True)
+    year: int = Field(primary_key=True)
+    last: int = 0
 
 
 class ApprovalTask(SQLModel, table=True):

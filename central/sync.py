@@ -62,7 +62,7 @@ from sync_protocol import (
     uplink_subject,
 )
 
-from . import blobs, clocks, commitments, delegation, departments, downlink, linkstatus, lookup, natsauth
+from . import blobs, cards, clocks, commitments, delegation, departments, downlink, linkstatus, lookup, natsauth
 from .clock import utcnow
 from .ingest import ingest_batches
 from .models import Node
@@ -289,7 +289,7 @@ def _nodes_by_status(engine: Engine) -> tuple[list[str], list[str]]:
 
 
 DELEGATION_INTERVAL_S = 30.0  # how soon a township's new key or a newly instant item gets its delegation
-CLOCKS_INTERVAL_S = 60.0  # how often the hub looks for pre-reviews that ran out (视为受理 is by the day)
+CLOCKS_INTERVAL_S = 300.0  # how often the hub looks at every open case's clocks (视为受理, cards: both by the day)
 
 
 class HubSync:
@@ -566,10 +566,15 @@ class HubSync:
                 if time.monotonic() >= self._next_delegations:  # townships' delegations: new keys, new items, renewals
                     self._next_delegations = time.monotonic() + DELEGATION_INTERVAL_S
                     await asyncio.to_thread(delegation.renew, self.engine, self.key)
-                if time.monotonic() >= self._next_clocks:  # 视为受理: pre-reviews that ran out
+                if time.monotonic() >= self._next_clocks:  # 视为受理, then the cards the clocks call for (电子监察)
                     self._next_clocks = time.monotonic() + CLOCKS_INTERVAL_S
                     for app_id in await asyncio.to_thread(clocks.deem_overdue, self.engine):
                         log.info("case %s deemed accepted: its pre-review ran out (行政许可法 第三十二条)", app_id)
+                    issued = await asyncio.to_thread(cards.issue_due, self.engine)
+                    if any(issued.values()):
+                        log.info(
+                            "e-supervision: %d yellow, %d red cards issued, %d orders escalated", issued["yellow"], issued["red"], issued["escalated"]
+                        )
                 await asyncio.to_thread(commitments.decide_pending, self.engine, self.key)  # 告知承诺制: decided at once
                 await asyncio.to_thread(downlink.seal_pending, self.engine, self.key)
                 batches = await asyncio.to_thread(downlink.unpublished, self.engine)

@@ -25,6 +25,7 @@ from .. import (
     actions,
     approval,
     blobs,
+    cards,
     catalog,
     clocks,
     commitments,
@@ -44,6 +45,7 @@ from .. import (
 )
 from ..db import transaction
 from ..models import Alert, Application, Complaint, Department, Evaluation, Licence, Node, PostCheck, Quarantine
+from . import esupervision
 from .context import Ctx, HubContext, HubRequest
 from .schemas import (
     ActionOut,
@@ -53,6 +55,7 @@ from .schemas import (
     CalendarIn,
     CalendarOut,
     CaOut,
+    CardOut,
     CaseOut,
     CatalogOut,
     CatalogVersionOut,
@@ -328,6 +331,7 @@ class CaseApi(Controller):
             shared_materials=[msgspec.convert(m, SharedMaterialOut) for m in sharing.shared_materials(ctx.engine, app, ctx.sharing)],
             clocks=clocks_out(case_clocks),
             suspensions=[suspension_out(p, clocks.PAUSES) for p in pauses],
+            cards=[shaped(CardOut, c) for c in cards.cards_of(ctx.engine, application_id)],
         )
 
     @get("/applications/{application_id:str}/materials/{sha256:str}", sync_to_thread=True, media_type="application/octet-stream")
@@ -509,4 +513,4 @@ class SupervisionApi(Controller):
             return [shaped(QuarantineOut, q.model_dump(exclude={"raw"}) | {"size": len(q.raw)}) for q in session.exec(select(Quarantine)).all()]
 
 
-CONTROLLERS = [SessionApi, PublicApi, ClerkApi, CaseApi, CalendarApi, CatalogAdminApi, AccessApi, SupervisionApi]
+CONTROLLERS = [SessionApi, PublicApi, ClerkApi, CaseApi, CalendarApi, CatalogAdminApi, AccessApi, SupervisionApi, *esupervision.API]

@@ -20,6 +20,7 @@ from .. import (
     actions,
     approval,
     blobs,
+    cards,
     catalog,
     clocks,
     commitments,
@@ -36,6 +37,7 @@ from .. import (
 )
 from .. import nodes as node_admin
 from ..models import Alert, Application, Node
+from . import esupervision
 from .api import material_file
 from .context import Ctx, HubContext, HubRequest, page
 
@@ -72,6 +74,7 @@ def _case_page(
         pauses=pauses,
         pause_names=clocks.PAUSES,
         special=suspensions.SPECIAL,
+        cards=cards.cards_of(ctx.engine, application_id),
     )
 
 
@@ -166,7 +169,8 @@ class ClerkPages(Controller):
     def queue(self, request: HubRequest, ctx: Ctx) -> Template:
         user = request.user
         rows = approval.queue_with_deadlines(ctx.engine, user)
-        return page("queue.html", user=user, rows=rows, department=catalog.departments(ctx.engine).get(user.department or "", ""))
+        orders = cards.orders_of(ctx.engine, user.department, open_only=True)
+        return page("queue.html", user=user, rows=rows, orders=orders, department=catalog.departments(ctx.engine).get(user.department or "", ""))
 
     @get("/postchecks", sync_to_thread=True)
     def post_checks(self, request: HubRequest, ctx: Ctx) -> Template:
@@ -400,4 +404,4 @@ class PublicPages(Controller):
         return metrics.render(dashboard.dashboard(ctx.engine, timedelta(minutes=ctx.settings.silent_minutes)))
 
 
-CONTROLLERS = [HomePages, ClerkPages, CasePages, DashboardPages, CatalogPages, NodesPages, PublicPages]
+CONTROLLERS = [HomePages, ClerkPages, CasePages, DashboardPages, CatalogPages, NodesPages, PublicPages, *esupervision.PAGES]

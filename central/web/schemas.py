@@ -296,6 +296,18 @@ def suspension_out(pause: Any, names: dict[str, str]) -> SuspensionOut:
     return msgspec.convert(pause.model_dump() | {"name": names.get(pause.kind, pause.kind)}, SuspensionOut)
 
 
+class CardOut(msgspec.Struct):
+    """A yellow or red card issued on the case (电子监察, central/cards.py)."""
+
+    department: str  # the responsible one (a county department, or "township")
+    clock: str  # pre_review, stage, decision
+    stage: int
+    colour: str  # yellow, red
+    due: str
+    rule: str  # the rule that issued it, in words
+    issued_at: str
+
+
 class CaseOut(ApplicationOut):
     stage: int  # the stage the case is in (its tasks' ``stage``); the number of stages once decided
     form: FormOut
@@ -306,6 +318,7 @@ class CaseOut(ApplicationOut):
     shared_materials: list[SharedMaterialOut]
     clocks: ClocksOut | None = None
     suspensions: list[SuspensionOut] = []
+    cards: list[CardOut] = []
 
 
 class IdNumberOut(msgspec.Struct):

@@ -1,0 +1,200 @@
+"""电子监察 on the web: supervision orders (督办单) for the departments to answer, the figures per
+department and per clerk for a period, and the monthly report for the provincial platform
+(central/cards.py, central/figures.py; docs/integration.md, "E-supervision report")."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from datetime import date
+from typing import Any
+
+import msgspec
+from litestar import Controller, MediaType, get, post
+from litestar.params import FromPath, FromQuery, JSONBody, URLEncodedBody
+from litestar.response import Redirect, Response, Template
+
+from weblayer.auth import requires_role
+from weblayer.decoding import Body, Text
+from weblayer.errors import InvalidInput, ServiceError
+
+from .. import cards, catalog, figures
+from ..clock import utcnow
+from ..workdays import today
+from .context import Ctx, HubContext, HubRequest, page
+
+
+class ReplyIn(Body):
+    reply: Text
+
+
+class OrderOut(msgspec.Struct):
+    id: int
+    number: str  # 督办〔2026〕第 N 号
+    application_id: str
+    department: str
+    issued_at: str
+    reply_due: str  # a date; moved on at each escalation
+    reply: str
+    replied_at: str | None
+    replied_by: str | None
+    escalations: int  # how many levels it went up unanswered
+    escalated_to: str  # the level it is at now ("" before any escalation)
+
+
+class TallyOut(msgspec.Struct):
+    code: str  # department code, or the clerk's username
+    name: str
+    decided: int
+    on_time: int
+    on_time_rate: float | None
+    average_working_days: float | None
+    yellow_cards: int
+    red_cards: int
+    orders: int
+    orders_replied_late: int
+    orders_unanswered: int
+
+
+class FiguresOut(msgspec.Struct):
+    from_: str = msgspec.field(name="from")
+    to: str = ""
+    departments: list[TallyOut] = []
+    clerks: list[TallyOut] = []
+
+
+def order_out(order: Any) -> OrderOut:
+    level = cards.ESCALATION[min(order.escalations, len(cards.ESCALATION)) - 1] if order.escalations else ""
+    return msgspec.convert(order.model_dump() | {"escalated_to": level}, OrderOut)
+
+
+def _period(start: str | None, end: str | None) -> tuple[date, date]:
+    """The period asked for; this month so far by default."""
+    now = today()
+    try:
+        first = date.fromisoformat(start) if start else now.replace(day=1)
+        last = date.fromisoformat(end) if end else now
+    except ValueError:
+        raise InvalidInput("日期格式应为 YYYY-MM-DD", field="from") from None
+    if last < first or (last - first).days > 366:
+        raise InvalidInput("统计期间须从早到晚，且不超过一年", field="to")
+    return first, last
+
+
+def _month(month: str) -> tuple[date, date]:
+    try:
+        return figures.month_bounds(month)
+    except ValueError:
+        raise InvalidInput("月份格式应为 YYYY-MM，如 2026-11", field="month") from None
+
+
+def _csv(report: dict[str, Any]) -> bytes:
+    """The report's department table as CSV, with a BOM so Excel opens it in Chinese."""
+    out = io.StringIO()
+    columns = list(TallyOut.__struct_fields__)
+    writer = csv.writer(out)
+    writer.writerow(["月份", *columns])
+    for row in report["departments"]:
+        writer.writerow([report["month"], *(row[c] if row[c] is not None else "" for c in columns)])
+    return out.getvalue().encode("utf-8-sig")
+
+
+class SupervisionOrdersApi(Controller):
+    guards = [requires_role("clerk", "operator")]
+
+    @get("/supervision/orders", sync_to_thread=True)
+    def api_orders(self, request: HubRequest, ctx: Ctx, open: FromQuery[bool] = False) -> list[OrderOut]:
+        """督办单, newest first: a clerk's department's, or every one for an operator;
+        ``open=true``: only those still to answer."""
+        user = request.user
+        return [order_out(o) for o in cards.orders_of(ctx.engine, user.department if user.role == "clerk" else None, open)]
+
+    @post("/supervision/orders/{order_id:int}/reply", sync_to_thread=True, status_code=200)
+    def api_reply(self, request: HubRequest, ctx: Ctx, order_id: FromPath[int], data: JSONBody[ReplyIn]) -> OrderOut:
+        """The department's answer: why the case was late and what it did (a township's, by an operator)."""
+        return order_out(cards.reply(ctx.engine, request.user, order_id, data.reply))
+
+
+class SupervisionFiguresApi(Controller):
+    guards = [requires_role("operator")]
+
+    @get("/supervision/figures", sync_to_thread=True)
+    def api_figures(self, ctx: Ctx, start: FromQuery[str | None] = None, end: FromQuery[str | None] = None) -> FiguresOut:
+        """Per department and per clerk, from ``start`` to ``end`` (dates, Beijing; default this
+        month so far): parts decided, on time, average working days, cards and orders."""
+        first, last = _period(start, end)
+        return msgspec.convert(figures.figures(ctx.engine, first, last), FiguresOut)
+
+    @get("/supervision/report", sync_to_thread=True, media_type=MediaType.JSON)
+    def api_report(self, ctx: Ctx, month: FromQuery[str]) -> Response[bytes]:
+        """The month's e-supervision report for the provincial platform (``yiwang.e-supervision.v1``,
+        docs/integration.md), ``month`` as YYYY-MM."""
+        report = _report(ctx, month)
+        return Response(json.dumps(report, ensure_ascii=False).encode(), media_type=MediaType.JSON)
+
+    @get("/supervision/report.csv", sync_to_thread=True, media_type="text/csv")
+    def api_report_csv(self, ctx: Ctx, month: FromQuery[str]) -> Response[bytes]:
+        """The report's department table as CSV (UTF-8 with BOM, so Excel opens it)."""
+        return _csv_response(_report(ctx, month), month)
+
+
+def _csv_response(report: dict[str, Any], month: str) -> Response[bytes]:
+    return Response(
+        _csv(report), media_type="text/csv; charset=utf-8", headers={"Content-Disposition": f'attachment; filename="e-supervision-{month}.csv"'}
+    )
+
+
+def _report(ctx: HubContext, month: str) -> dict[str, Any]:
+    _month(month)
+    return figures.monthly_report(ctx.engine, month, ctx.settings.county_name, utcnow())
+
+
+def _supervision_page(
+    ctx: HubContext, user: Any, start: str | None = None, end: str | None = None, status_code: int = 200, error: str | None = None
+) -> Template:
+    first, last = _period(start, end)
+    own = user.department if user.role == "clerk" else None
+    return page(
+        "supervision.html",
+        status_code=status_code,
+        user=user,
+        orders=[order_out(o) for o in cards.orders_of(ctx.engine, own)],
+        figures=figures.figures(ctx.engine, first, last) if user.role == "operator" else None,
+        departments=catalog.departments(ctx.engine) | {"township": "乡镇"},
+        period=(first.isoformat(), last.isoformat()),
+        month=first.strftime("%Y-%m"),
+        error=error,
+    )
+
+
+class SupervisionPages(Controller):
+    guards = [requires_role("clerk", "operator")]
+
+    @get("/supervision", sync_to_thread=True)
+    def supervision(self, request: HubRequest, ctx: Ctx, start: FromQuery[str | None] = None, end: FromQuery[str | None] = None) -> Template:
+        try:
+            return _supervision_page(ctx, request.user, start, end)
+        except ServiceError as exc:
+            return _supervision_page(ctx, request.user, status_code=exc.status, error=exc.message)
+
+    @post("/supervision/orders/{order_id:int}/reply", sync_to_thread=True)
+    def reply(self, request: HubRequest, ctx: Ctx, order_id: FromPath[int], data: URLEncodedBody[dict[str, str]]) -> Response:
+        try:
+            cards.reply(ctx.engine, request.user, order_id, data.get("reply", ""))
+        except ServiceError as exc:
+            return _supervision_page(ctx, request.user, status_code=exc.status, error=exc.message)
+        return Redirect("/supervision")
+
+
+class SupervisionExportPages(Controller):
+    guards = [requires_role("operator")]
+
+    @get("/supervision/report.csv", sync_to_thread=True, media_type="text/csv")
+    def report_csv(self, ctx: Ctx, month: FromQuery[str]) -> Response[bytes]:
+        """The page's download of the month's report (the department table, as the API's)."""
+        return _csv_response(_report(ctx, month), month)
+
+
+API = [SupervisionOrdersApi, SupervisionFiguresApi]
+PAGES = [SupervisionPages, SupervisionExportPages]
