@@ -27,6 +27,7 @@ def create_app(settings: Settings) -> Litestar:
     blobs.forget_shared_parts(settings.blobs_dir)
     key = load_hub_key(settings.key_path)
     sync = HubSync(engine, key, settings.nats_url, settings.blobs_dir, settings.nats_dir)
+    sync.county, sync.county_phone = settings.county_name, settings.county_phone
     context = HubContext(settings=settings, engine=engine, key=key, sync=sync, sharing=sharing.adapter_for(settings.data_dir))
 
     return Litestar(

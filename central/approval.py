@@ -32,6 +32,7 @@ from sync_protocol import (
 )
 from weblayer.errors import Conflict, Forbidden, InvalidInput, NotFound
 
+from . import documents
 from .actions import record_action
 from .clock import utcnow
 from .clocks import Clocks, clocks_for, next_stage, open_supplement, start
@@ -181,6 +182,7 @@ def _not_accepted(session: Session, app: Application, tasks: list[ApprovalTask],
         task.status = "not_accepted" if task.department == TOWNSHIP and task.stage == 0 else "closed"
         session.add(task)
     notify(session, app, tasks, "case.concluded")
+    documents.due(session, app.id, "non_acceptance")  # 不予受理通知书
     queue_downlink(session, app.node_id, APPLICATION_NOT_ACCEPTED, {"application_id": app.id, "reason": reason, "by": by_name, "at": at})
 
 
@@ -196,6 +198,7 @@ def request_supplement(engine: Engine, user: User, application_id: str, missing:
         app.supplement_json = json.dumps(missing, ensure_ascii=False)
         session.add(app)
         open_supplement(session, app, user.username, now, missing)
+        documents.due(session, app.id, "supplement", missing=missing)  # 补正材料通知书
         queue_downlink(session, app.node_id, SUPPLEMENT_REQUESTED, {"application_id": app.id, "missing": missing, "by": user.display_name, "at": now})
         record_action(session, user, "case.supplement_requested", app.id, missing=missing)
     return app
@@ -375,6 +378,7 @@ def _conclude(session: Session, app: Application, tasks: list[ApprovalTask], now
     )
     if app.status == "approved" and key is not None:
         issue_licence(session, app, key, now)
+    documents.due(session, app.id, "decision")  # 决定书: after the licence, which it names
 
 
 def licences_used(engine: Engine, app: Application) -> list[dict[str, object]]:

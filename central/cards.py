@@ -30,7 +30,7 @@ from .clocks import PRE_REVIEW_DAYS, Clocks, clocks_for
 from .db import transaction
 from .departments import notify
 from .models import Alert, Application, ApprovalTask, Card, SupervisionOrder, User
-from .numbering import next_number
+from .numbering import ORDER_FORMAT, next_number
 from .procedure import OPEN
 from .workdays import BEIJING, Deadline, load_calendar
 
@@ -111,7 +111,7 @@ def issue_due(engine: Engine, now: datetime | None = None) -> dict[str, int]:
                     if deadline.card == "red":
                         assert card.id is not None
                         due = calendar.deadline(today, REPLY_DAYS)[0]
-                        number = next_number(session, "supervision_order", today.year)
+                        number = next_number(session, "supervision_order", today.year, ORDER_FORMAT)
                         session.add(
                             SupervisionOrder(
                                 number=number, card_id=card.id, application_id=app.id, department=department, issued_at=at, reply_due=due.isoformat()

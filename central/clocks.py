@@ -32,6 +32,7 @@ from sqlmodel import Session, col, select
 
 from sync_protocol import APPLICATION_ACCEPTED
 
+from . import documents
 from .actions import record_action
 from .db import transaction
 from .downlink import queue_downlink
@@ -155,6 +156,7 @@ def start(session: Session, app: Application, by: str, at: str) -> None:
     app.accepted_at, app.accepted_by, app.stage_started_at = at, by, at
     app.limit_days, app.statutory_days = limits_of(session.get(CatalogItem, app.item_code))
     session.add(app)
+    documents.due(session, app.id, "acceptance")  # 受理通知书 (or 视为受理)
 
 
 def accepted_row(item: CatalogItem | None, by: str, at: str) -> dict[str, object]:

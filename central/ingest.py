@@ -33,6 +33,7 @@ from sync_protocol import (
     NODE_HEARTBEAT,
     NODE_KEY_ACCEPTED,
     NODE_KEY_ROTATED,
+    NOTICE_GIVEN,
     RESEND_REQUEST,
     STAGE_DECIDED,
     SUPPLEMENT_PROVIDED,
@@ -53,7 +54,7 @@ from sync_protocol import (
     verify_key_to_text,
 )
 
-from . import forms, ownership
+from . import documents, forms, ownership
 from .actions import record_action
 from .approval import decide_township_stage
 from .clock import utcnow
@@ -75,6 +76,7 @@ from .models import (
     NatsCredential,
     Node,
     NodeKey,
+    OneTimeNotice,
     Quarantine,
     ResendRequest,
     UplinkBatch,
@@ -350,6 +352,9 @@ def _apply(session: Session, node: Node, records: tuple[Record, ...], now: str) 
         # ingest time (bench/ingest.py). Inserted before the batch's other records, which may name them.
         insert_rows(session, Application, apps)
         insert_rows(session, ApprovalTask, tasks)
+        # documents of record: a 收件回执, or a 受理通知书 for what a township window accepted at intake
+        for kind in ("receipt", "acceptance"):
+            documents.due_many(session, [a["id"] for a in apps if (a.get("status") == "accepted") == (kind == "acceptance")], kind, now)
         for row in to_assign:
             assign(session, Application(**row), now, from_intake=True)
     for record in records:
@@ -423,6 +428,8 @@ def _picked_up(session: Session, node: Node, record: Record, now: str) -> None:
         app.handover, app.handed_to_applicant = "pickup", bool(data.get("collector_is_applicant"))
         app.delivered_at = record.at
         session.add(app)
+        context = {k: data.get(k, "") for k in ("collector_name", "collector_id_number", "signature", "authorisation")}
+        documents.due(session, app.id, "service", at=record.at, **context)  # 送达回证
 
 
 def _evaluation(session: Session, node: Node, record: Record, now: str) -> None:
@@ -431,6 +438,24 @@ def _evaluation(session: Session, node: Node, record: Record, now: str) -> None:
         session.add(
             Evaluation(
                 application_id=data["application_id"], node_id=node.id, level=data["level"], comment=data.get("comment", ""), given_at=record.at
+            )
+        )
+
+
+def _notice(session: Session, node: Node, record: Record, now: str) -> None:
+    data = record.data
+    if session.get(OneTimeNotice, data["notice_no"]) is None:  # ownership: in the sender's namespace
+        session.add(
+            OneTimeNotice(
+                notice_no=data["notice_no"],
+                node_id=node.id,
+                item_code=data["item_code"],
+                item_name=data["item_name"],
+                applicant_name=data["applicant_name"],
+                applicant_id_number=data["applicant_id_number"],
+                missing_json=_json_list(data["missing"]),
+                agent=data["agent"],
+                given_at=record.at,
             )
         )
 
@@ -481,6 +506,7 @@ HANDLERS: dict[str, Handler] = {
     APPLICATION_WITHDRAWN: _withdrawn,
     EVALUATION_GIVEN: _evaluation,
     COMPLAINT_FILED: _complaint,
+    NOTICE_GIVEN: _notice,
     NODE_HEARTBEAT: _heartbeat,
     NODE_KEY_ROTATED: _key_rotated,
 }

@@ -209,6 +209,44 @@ class SupervisionOrder(SQLModel, table=True):
     escalated_at: str | None = None
 
 
+class Document(SQLModel, table=True):
+    """A document of record (central/documents.py): numbered per county, year and kind, signed
+    with the hub key (``text``: YWC1, sync_protocol), kept, and sent to the case's point."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    application_id: str = Field(foreign_key="application.id", index=True)
+    kind: str
+    number: str = Field(unique=True)
+    title: str
+    issued_at: str
+    text: str
+
+
+class DocumentDue(SQLModel, table=True):
+    """A document an action calls for, written in the action's transaction; the hub worker, which
+    holds the key, makes and signs it (documents.issue_pending) and deletes this row."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    application_id: str = Field(foreign_key="application.id", index=True)
+    kind: str
+    context_json: str = "{}"  # what the action knew that the case does not keep (the supplement list …)
+    created_at: str
+
+
+class OneTimeNotice(SQLModel, table=True):
+    """一次性告知 given at a point (notice.given): what the applicant was told to bring, kept."""
+
+    notice_no: str = Field(primary_key=True)  # <node>-N000001
+    node_id: str = Field(foreign_key="node.id", index=True)
+    item_code: str
+    item_name: str
+    applicant_name: str
+    applicant_id_number: str
+    missing_json: str
+    agent: str
+    given_at: str
+
+
 class Counter(SQLModel, table=True):
     """The last number given per kind and year (督办单, and the documents of record)."""
 

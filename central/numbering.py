@@ -8,14 +8,12 @@ from __future__ import annotations
 from sqlalchemy import text
 from sqlmodel import Session
 
-# kind -> how its number is written ({year}, {n})
-FORMATS = {
-    "supervision_order": "督办〔{year}〕第 {n} 号",
-}
+ORDER_FORMAT = "督办〔{year}〕第 {n} 号"  # a supervision order's (central/cards.py)
 
 
-def next_number(session: Session, kind: str, year: int) -> str:
+def next_number(session: Session, name: str, year: int, form: str) -> str:
+    """The next number of the counter ``name`` in ``year``, written as ``form`` says ({year}, {n})."""
     conn = session.connection()
-    conn.execute(text("INSERT INTO counter (kind, year, last) VALUES (:k, :y, 0) ON CONFLICT (kind, year) DO NOTHING"), {"k": kind, "y": year})
-    n = conn.execute(text("UPDATE counter SET last = last + 1 WHERE kind = :k AND year = :y RETURNING last"), {"k": kind, "y": year}).scalar_one()
-    return FORMATS[kind].format(year=year, n=n)
+    conn.execute(text("INSERT INTO counter (kind, year, last) VALUES (:k, :y, 0) ON CONFLICT (kind, year) DO NOTHING"), {"k": name, "y": year})
+    n = conn.execute(text("UPDATE counter SET last = last + 1 WHERE kind = :k AND year = :y RETURNING last"), {"k": name, "y": year}).scalar_one()
+    return form.format(year=year, n=n)

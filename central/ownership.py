@@ -36,13 +36,14 @@ from sync_protocol import (
     FEE_REMITTED,
     FEE_VOIDED,
     MATERIALS_ATTACHED,
+    NOTICE_GIVEN,
     SUPPLEMENT_PROVIDED,
     Record,
 )
 
-from .models import Application, Complaint, DailyClose, FeeReceipt, Remittance
+from .models import Application, Complaint, DailyClose, FeeReceipt, OneTimeNotice, Remittance
 
-Owned = Application | Complaint | DailyClose | FeeReceipt | Remittance  # the objects a point owns
+Owned = Application | Complaint | DailyClose | FeeReceipt | OneTimeNotice | Remittance  # the objects a point owns
 
 
 class Violation(ValueError):
@@ -61,6 +62,7 @@ NAMESPACED: dict[str, tuple[str, re.Pattern[str], type[Owned], dict[str, str]]] 
     DAILY_CLOSED: ("close_id", re.compile(r"C\d{8}-.+-\d+"), DailyClose, {"business_date": "business_date", "cash_counted_fen": "cash_counted_fen"}),
     FEE_REMITTED: ("remittance_id", re.compile(r"R\d+"), Remittance, {"amount_fen": "amount_fen", "bank_reference": "bank_reference"}),
     COMPLAINT_FILED: ("complaint_id", re.compile(r"T\d+"), Complaint, {"text": "text"}),
+    NOTICE_GIVEN: ("notice_no", re.compile(r"N\d+"), OneTimeNotice, {"applicant_id_number": "applicant_id_number"}),
 }
 
 # kind -> the fields naming objects another record created: (field, model); a list field names several

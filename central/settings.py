@@ -19,6 +19,7 @@ class Settings:
     silent_minutes: int = 60  # a node not heard from for this long is flagged on the dashboard
     https: bool = False  # serve HTTPS with the county-CA certificate `yiwang hub init` made (nats/web.pem)
     county_name: str = "示范县"  # the county on reports and documents of record
+    county_phone: str = "12345"  # the enquiry number documents give where the item names none
 
     @property
     def database_url(self) -> str:
@@ -65,6 +66,7 @@ class Settings:
             "silent_minutes": int(env.get("YIWANG_SILENT_MINUTES", "60")),
             "https": env.get("YIWANG_HUB_HTTPS", "").lower() in ("1", "true", "yes"),
             "county_name": env.get("YIWANG_COUNTY_NAME", "示范县"),
+            "county_phone": env.get("YIWANG_COUNTY_PHONE", "12345"),
         }
         values.update({k: v for k, v in overrides.items() if v is not None})
         values["data_dir"] = Path(values["data_dir"])  # type: ignore[arg-type]

@@ -62,7 +62,7 @@ from sync_protocol import (
     uplink_subject,
 )
 
-from . import blobs, cards, clocks, commitments, delegation, departments, downlink, linkstatus, lookup, natsauth
+from . import blobs, cards, clocks, commitments, delegation, departments, document_texts, downlink, linkstatus, lookup, natsauth
 from .clock import utcnow
 from .ingest import ingest_batches
 from .models import Node
@@ -316,6 +316,7 @@ class HubSync:
         self._lookups = lookup.PerPointRate()
         self._next_delegations = 0.0  # monotonic time of the next delegation.renew (central/delegation.py)
         self._next_clocks = 0.0  # monotonic time of the next look for pre-reviews run out (central/clocks.py)
+        self.county, self.county_phone = "示范县", "12345"  # on the documents it signs (settings: YIWANG_COUNTY_NAME, _PHONE)
 
     def wake_downlink(self) -> None:
         """Thread-safe: called after a decision commits, so it goes out without waiting for the poll."""
@@ -576,6 +577,8 @@ class HubSync:
                             "e-supervision: %d yellow, %d red cards issued, %d orders escalated", issued["yellow"], issued["red"], issued["escalated"]
                         )
                 await asyncio.to_thread(commitments.decide_pending, self.engine, self.key)  # 告知承诺制: decided at once
+                while await asyncio.to_thread(document_texts.issue_pending, self.engine, self.key, self.county, self.county_phone):
+                    pass  # the documents of record actions asked for, signed
                 await asyncio.to_thread(downlink.seal_pending, self.engine, self.key)
                 batches = await asyncio.to_thread(downlink.unpublished, self.engine)
                 if any(self._consumers.get(b.node_id) != "made" for b in batches):

@@ -21,6 +21,7 @@ from sync_protocol import (
     COMPLAINT_FILED,
     EVALUATION_GIVEN,
     LICENCE_PREFIX,
+    NOTICE_GIVEN,
     SUPPLEMENT_PROVIDED,
     SyncError,
     open_licence,
@@ -53,6 +54,8 @@ EVALUATION_LEVELS = {5: "非常满意", 4: "满意", 3: "基本满意", 2: "不�
 Upload = tuple[str, str, bytes]  # (material name, file name, bytes)
 AUTHORISATION = "委托代办授权书"
 SIGNATURE = "委托代办授权书（手写签名）"
+PICKUP_SIGNATURE = "送达回证（领取人手写签名）"  # the collector's signature at pickup: a material of the case
+PICKUP_AUTHORISATION = "领取授权委托书"  # someone else collecting: the applicant's signed letter, photographed
 COMMITMENT = COMMITMENT_MATERIAL  # 告知承诺制: the signed commitment, photographed or drawn on screen
 
 
@@ -246,7 +249,19 @@ def issue_notice(store: Store, form: Mapping[str, Any], item: Mapping[str, Any],
             "created_at": utcnow(),
         }
         conn.execute(f"INSERT INTO notices ({', '.join(notice)}) VALUES ({', '.join('?' * len(notice))})", tuple(notice.values()))
+        given = {k: notice[k] for k in ("notice_no", "item_code", "item_name", "applicant_name", "applicant_id_number")}
+        add_outbox(
+            conn, NOTICE_GIVEN, given | {"missing": list(missing), "agent": agent["username"]}, at=notice["created_at"]
+        )  # kept at the county too
     return notice | {"missing": list(missing)}
+
+
+def get_notice(store: Store, notice_no: str) -> dict[str, Any]:
+    """A one-time notice as given, to print again."""
+    row = store.one("SELECT * FROM notices WHERE notice_no = ?", (notice_no,))
+    if row is None:
+        raise NotFound("没有这份一次性告知单")
+    return dict(row) | {"missing": json.loads(row["missing_json"])}
 
 
 def known_applicant(store: Store, id_number: str) -> dict[str, Any] | None:
@@ -322,15 +337,43 @@ def _ready_for_handover(conn: sqlite3.Connection, application_id: str, action: s
     return row
 
 
-def record_pickup(store: Store, application_id: str, collector_name: str, agent: Mapping[str, str], collector_id_number: str = "") -> sqlite3.Row:
-    """统一窗口出件: the result is handed over to a collector whose ID the agent checked; someone
-    other than the applicant must show their own ID (代领)."""
+def record_pickup(
+    store: Store,
+    blobs_dir: Path,
+    application_id: str,
+    collector_name: str,
+    agent: Mapping[str, str],
+    collector_id_number: str = "",
+    signature: bytes = b"",
+    authorisation: Upload | None = None,
+) -> sqlite3.Row:
+    """统一窗口出件 with its 送达回证: the result is handed over to a collector whose ID the agent
+    checked and who signs on screen. Someone other than the applicant needs the applicant's
+    authorisation: the case's own 代办人 has it from the intake; anyone else brings a signed
+    授权委托书, photographed here. The signature and the letter are materials of the case."""
     collector_name = person_name(collector_name, "collector_name", "领取人姓名")
     # the collector's card is in the clerk's hand at the counter: an unlisted region code is no reason to withhold a result
     collector_id = validate_resident_id(collector_id_number, field="collector_id_number", who="领取人", region_confirmed=True)
+    if not signature:
+        raise InvalidInput("请领取人在屏幕上签名确认（送达回证）", field="signature")
+    row = get_application(store, application_id)
+    if collector_id == row["applicant_id_number"]:
+        authorised = "applicant"
+    elif row["proxy_agent"] and collector_name == row["proxy_agent"].strip():
+        authorised = "proxy"
+    elif authorisation is None:
+        raise InvalidInput("代领须出示申请人签字的授权委托书：请拍照上传（申请人本人或受理时登记的代办人领取不需要）", field="authorisation")
+    else:
+        authorised = ""
+    prepared = [(PICKUP_SIGNATURE, prepare_upload(PICKUP_SIGNATURE, "signature.png", signature, field="signature"))]
+    if authorised == "" and authorisation is not None:
+        prepared.append((PICKUP_AUTHORISATION, prepare_upload(PICKUP_AUTHORISATION, authorisation[1], authorisation[2], field="authorisation")))
+    stored = {name: store_upload(blobs_dir, upload) for name, upload in prepared}
     with store.write() as conn:
-        row = _ready_for_handover(conn, application_id, "领取")
+        _ready_for_handover(conn, application_id, "领取")
         now = utcnow()
+        for name, file in stored.items():
+            record_material(conn, application_id, name, file, agent)
         conn.execute(
             "UPDATE applications SET status = 'picked_up', picked_up_at = ?, picked_up_by = ?, collector_id_number = ? WHERE id = ?",
             (now, collector_name, collector_id, application_id),
@@ -343,7 +386,9 @@ def record_pickup(store: Store, application_id: str, collector_name: str, agent:
                 "collector_name": collector_name,
                 "agent": agent["username"],
                 "collector_id_number": collector_id,
-                "collector_is_applicant": collector_id == row["applicant_id_number"],
+                "collector_is_applicant": authorised == "applicant",
+                "signature": stored[PICKUP_SIGNATURE].sha256,
+                "authorisation": authorised or stored[PICKUP_AUTHORISATION].sha256,
             },
             at=now,
         )

@@ -23,6 +23,7 @@ from sync_protocol import (
     DECISION_MADE,
     DECISION_REVOKED,
     DELEGATION_GRANTED,
+    DOCUMENT_ISSUED,
     GENESIS_HEAD,
     MATERIAL_RECEIVED,
     MAX_BATCH_BYTES,
@@ -64,6 +65,7 @@ from .cases import (
     apply_suspension,
 )
 from .catalog import install_catalog_in
+from .documents import apply_document
 from .fees import BEIJING
 from .materials import apply_receipt
 from .reviews import apply_assignment, apply_delegation
@@ -267,6 +269,7 @@ DOWNLINK: dict[str, DownlinkHandler] = {
     DELEGATION_GRANTED: _delegation,
     DECISION_REVOKED: _data_only(apply_revocation),
     CLOCK_SUSPENDED: _data_only(apply_suspension),
+    DOCUMENT_ISSUED: apply_document,
     CLOCK_RESUMED: _data_only(apply_resumption),
 }
 

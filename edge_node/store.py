@@ -303,6 +303,14 @@ def _m19_clock_pauses(db: Database) -> None:
     )
 
 
+def _m20_documents(db: Database) -> None:
+    # the county's documents of record on this point's cases, as signed (document.issued; edge_node/documents.py)
+    db.table("documents").create(
+        {"number": str, "application_id": str, "kind": str, "text": str, "received_at": str}, pk="number", not_null={"application_id", "kind", "text"}
+    )
+    db.table("documents").create_index(["application_id"])
+
+
 MIGRATIONS: list[Callable[[Database], None]] = [
     _m1_initial,
     _m2_resends,
@@ -323,6 +331,7 @@ MIGRATIONS: list[Callable[[Database], None]] = [
     _m17_person_cache,
     _m18_commitment,
     _m19_clock_pauses,
+    _m20_documents,
 ]
 
 

@@ -6,6 +6,7 @@ from ._canonical import canonical_bytes
 from ._chain import GENESIS, GENESIS_HEAD, ChainPos
 from ._compress import COMPRESSION, MAX_BODY_BYTES, compress_body, inflate_body
 from ._cursor import UNKNOWN_KIND, Accepted, Duplicate, Fork, Gap, IngestCursor, Rejected, Verdict
+from ._document import DOCUMENT_FIELDS, DOCUMENT_PREFIX, open_document, seal_document
 from ._envelope import (
     MAX_BATCH_BYTES,
     MAX_RECORDS_PER_BATCH,
@@ -82,6 +83,7 @@ from ._records import (
     DECISION_REVOKED,
     DELEGATION_GRANTED,
     DEPARTMENT_STREAM,
+    DOCUMENT_ISSUED,
     DOWNLINK_ACK_WAIT_S,
     DOWNLINK_STREAM,
     EVALUATION_GIVEN,
@@ -98,6 +100,7 @@ from ._records import (
     NODE_KEY_ACCEPTED,
     NODE_KEY_ROTATED,
     NODE_REVOKED,
+    NOTICE_GIVEN,
     RECORD_SPECS,
     RESEND_REQUEST,
     RESULT_ISSUED,
@@ -163,6 +166,9 @@ __all__ = [
     "DELEGATION_GRANTED",
     "DELEGATION_PREFIX",
     "DEPARTMENT_STREAM",
+    "DOCUMENT_FIELDS",
+    "DOCUMENT_ISSUED",
+    "DOCUMENT_PREFIX",
     "DOWNLINK_ACK_WAIT_S",
     "DOWNLINK_STREAM",
     "EVALUATION_GIVEN",
@@ -196,6 +202,7 @@ __all__ = [
     "NODE_KEY_ROTATED",
     "NODE_REVOKED",
     "NODE_STATUS_FIELDS",
+    "NOTICE_GIVEN",
     "PROTOCOL_VERSION",
     "RECORD_SPECS",
     "RELATIONS",
@@ -264,6 +271,7 @@ __all__ = [
     "node_permissions",
     "open_batch",
     "open_delegation",
+    "open_document",
     "open_licence",
     "open_status",
     "open_township_licence",
@@ -273,6 +281,7 @@ __all__ = [
     "render_accounts",
     "seal_delegated_licence",
     "seal_delegation",
+    "seal_document",
     "seal_licence",
     "seal_next",
     "seal_status",

@@ -47,6 +47,8 @@ COMMITMENT_MATERIAL = "告知承诺书（申请人签字）"  # 告知承诺制:
 DECISION_REVOKED = "decision.revoked"  # 告知承诺制: the commitment was found false; the approval no longer stands
 DELEGATION_GRANTED = "delegation.granted"  # the hub delegates on-the-spot results (即办件) to a township's key (_licence.py)
 STAGE_ASSIGNED = "stage.assigned"  # a case from a village below it reached a township stage: the township decides it
+DOCUMENT_ISSUED = "document.issued"  # a document of record on the case, signed by the hub key (YWC1, _document.py)
+NOTICE_GIVEN = "notice.given"  # 一次性告知 at the window: what the applicant was told to bring, kept at the county too
 CLOCK_SUSPENDED = "clock.suspended"  # a special procedure (听证 …) stops the case's time limit: tell the applicant (行政许可法 第四十五条)
 CLOCK_RESUMED = "clock.resumed"  # the special procedure is over: the time limit runs again
 
@@ -138,7 +140,11 @@ RECORD_SPECS: dict[str, RecordSpec] = {
     SUPPLEMENT_PROVIDED: _spec("up", {"application_id": str, "materials": list, "agent": str}, {"note": str}),
     APPLICATION_WITHDRAWN: _spec("up", {"application_id": str, "reason": str, "agent": str}),
     APPLICATION_PICKED_UP: _spec(
-        "up", {"application_id": str, "collector_name": str, "agent": str}, {"collector_id_number": str, "collector_is_applicant": bool}
+        "up",
+        {"application_id": str, "collector_name": str, "agent": str},
+        # signature: the SHA-256 of the collector's on-screen signature (a material of the case);
+        # authorisation: "applicant", "proxy" (the intake's 委托代办) or the SHA-256 of the 授权委托书 photographed
+        {"collector_id_number": str, "collector_is_applicant": bool, "signature": str, "authorisation": str},
     ),
     DECISION_DELEGATED: _spec("up", {"application_id": str, "decision": str, "decided_by": str, "decided_at": str}, {"reason": str}),
     STAGE_DECIDED: _spec(
@@ -163,6 +169,10 @@ RECORD_SPECS: dict[str, RecordSpec] = {
     RESEND_REQUEST: _spec("down", {"from_seq": int}),
     DELEGATION_GRANTED: _spec("down", {"certificate": str}),
     DECISION_REVOKED: _spec("down", {"application_id": str, "reason": str, "by": str, "at": str}),
+    DOCUMENT_ISSUED: _spec("down", {"application_id": str, "kind": str, "number": str, "text": str}),
+    NOTICE_GIVEN: _spec(
+        "up", {"notice_no": str, "item_code": str, "item_name": str, "applicant_name": str, "applicant_id_number": str, "missing": list, "agent": str}
+    ),
     CLOCK_SUSPENDED: _spec("down", {"application_id": str, "kind": str, "name": str, "reason": str, "at": str, "by": str}),
     CLOCK_RESUMED: _spec("down", {"application_id": str, "kind": str, "name": str, "at": str}),
     STAGE_ASSIGNED: _spec(

@@ -4,6 +4,7 @@ time, so a fixed offset is exact). Framework-free: domain code may mask an ID fo
 
 from __future__ import annotations
 
+import hashlib
 from datetime import timedelta, timezone
 
 import qrcode
@@ -22,6 +23,20 @@ def local_time(ts: str | None, missing: str = "—") -> str:
     if not ts:
         return missing
     return parse_time(ts).astimezone(BEIJING).strftime("%Y-%m-%d %H:%M")
+
+
+def chinese_date(ts: str | None) -> str:
+    """A stored UTC timestamp as the Beijing date documents are dated with: 2026年11月23日."""
+    if not ts:
+        return ""
+    day = parse_time(ts).astimezone(BEIJING)
+    return f"{day.year}年{day.month}月{day.day}日"
+
+
+def seal_code(text: str) -> str:
+    """A document's short verification code, printed beside its e-seal: 12 hex digits of the SHA-256 of its signed text."""
+    digest = hashlib.sha256("".join(text.split()).encode()).hexdigest()[:12].upper()
+    return "-".join(digest[i : i + 4] for i in range(0, 12, 4))
 
 
 def mask_id(id_number: str) -> str:

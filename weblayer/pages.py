@@ -9,6 +9,8 @@ from litestar import Controller, Request, get, post
 from litestar.params import FromQuery, URLEncodedBody
 from litestar.response import Redirect, Response, Template
 
+from sync_protocol import DOCUMENT_PREFIX
+
 from .auth import PUBLIC
 from .errors import NotAuthenticated, NotFound, ServiceError
 from .site import Site, SiteDep
@@ -55,13 +57,17 @@ def _login_page(site: Site, status_code: int, error: str | None, username: str) 
 
 
 def _checked(site: Site, licence: str) -> Template:
-    result, error = None, None
+    """A licence (YWL…) or a document of record (YWC1.) checked against the county's key."""
+    result, document, error = None, None, None
     if licence.strip():
         try:
-            result = site.verify_licence(licence)
+            if licence.strip().startswith(DOCUMENT_PREFIX):
+                document = site.verify_document(licence)
+            else:
+                result = site.verify_licence(licence)
         except ServiceError as exc:
             error = exc.message
-    return site.render("verify.html", user=None, licence=licence, result=result, error=error)
+    return site.render("verify.html", user=None, licence=licence, result=result, document=document, error=error)
 
 
 class CitizenPages(Controller):

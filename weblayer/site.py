@@ -40,6 +40,10 @@ class Site(Protocol):
         """The e-licence's content if the county's key signed it; ServiceError with the reason if not."""
         ...
 
+    def verify_document(self, text: str) -> dict[str, Any]:
+        """A document of record's content (YWC1) if the county's key signed it; ServiceError if not."""
+        ...
+
     def progress(self, receipt_no: str, id_last4: str) -> Any:
         """A case as its citizen may see it; NotFound (the same for both causes) if no such case."""
         ...

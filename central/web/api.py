@@ -31,6 +31,7 @@ from .. import (
     commitments,
     dashboard,
     departments,
+    documents,
     enrolment,
     fees,
     forms,
@@ -64,6 +65,7 @@ from .schemas import (
     DashboardOut,
     DecisionIn,
     DepartmentOut,
+    DocumentOut,
     EnrolledOut,
     EnrolmentCodeIn,
     EnrolmentIn,
@@ -320,6 +322,8 @@ class CaseApi(Controller):
         tasks = approval.case_tasks(ctx.engine, application_id)
         licences = approval.licences_used(ctx.engine, app)
         case_clocks, pauses = clocks.case_clocks(ctx.engine, app)
+        with Session(ctx.engine) as session:
+            case_documents = documents.documents_of(session, application_id)
         return CaseOut(
             **msgspec.structs.asdict(application_out(app)),
             stage=app.stage,
@@ -332,6 +336,7 @@ class CaseApi(Controller):
             clocks=clocks_out(case_clocks),
             suspensions=[suspension_out(p, clocks.PAUSES) for p in pauses],
             cards=[shaped(CardOut, c) for c in cards.cards_of(ctx.engine, application_id)],
+            documents=[shaped(DocumentOut, d) for d in case_documents],
         )
 
     @get("/applications/{application_id:str}/materials/{sha256:str}", sync_to_thread=True, media_type="application/octet-stream")

@@ -13,7 +13,7 @@ from litestar.response import Template
 from nacl.signing import SigningKey
 from sqlalchemy.engine import Engine
 
-from sync_protocol import SyncError, ca_fingerprint, open_licence
+from sync_protocol import SyncError, ca_fingerprint, open_document, open_licence
 from weblayer.display import mask_id
 from weblayer.errors import Conflict, InvalidInput
 from weblayer.throttle import Throttle, login_throttle, lookup_throttle
@@ -101,6 +101,12 @@ class HubSite:
             return open_licence(text, self.ctx.key.verify_key)
         except SyncError:
             raise InvalidInput("无效：这份电子证照不是县级中枢签发的，或内容已被改动", field="licence") from None
+
+    def verify_document(self, text: str) -> dict[str, Any]:
+        try:
+            return open_document(text, self.ctx.key.verify_key)
+        except SyncError:
+            raise InvalidInput("无效：这份文书不是县级中枢签发的，或内容已被改动", field="licence") from None
 
     def progress(self, receipt_no: str, id_last4: str) -> dict[str, Any]:
         return public.progress(self.ctx.engine, receipt_no, id_last4)

@@ -6,12 +6,11 @@ from __future__ import annotations
 
 import csv
 import io
-import json
 from datetime import date
 from typing import Any
 
 import msgspec
-from litestar import Controller, MediaType, get, post
+from litestar import Controller, get, post
 from litestar.params import FromPath, FromQuery, JSONBody, URLEncodedBody
 from litestar.response import Redirect, Response, Template
 
@@ -55,6 +54,40 @@ class TallyOut(msgspec.Struct):
     orders: int
     orders_replied_late: int
     orders_unanswered: int
+
+
+class ReportCardOut(msgspec.Struct):
+    receipt_no: str
+    department: str
+    colour: str
+    clock: str
+    stage: int
+    due: str
+    rule: str
+    issued_at: str
+
+
+class ReportOrderOut(msgspec.Struct):
+    number: str
+    receipt_no: str
+    department: str
+    issued_at: str
+    reply_due: str
+    replied_at: str | None
+    escalations: int
+
+
+class ReportOut(msgspec.Struct):
+    """The monthly e-supervision report, ``yiwang.e-supervision.v1`` (docs/integration.md)."""
+
+    format: str
+    county: str
+    month: str
+    generated_at: str
+    departments: list[TallyOut]
+    clerks: list[TallyOut]
+    cards: list[ReportCardOut]
+    orders: list[ReportOrderOut]
 
 
 class FiguresOut(msgspec.Struct):
@@ -126,12 +159,11 @@ class SupervisionFiguresApi(Controller):
         first, last = _period(start, end)
         return msgspec.convert(figures.figures(ctx.engine, first, last), FiguresOut)
 
-    @get("/supervision/report", sync_to_thread=True, media_type=MediaType.JSON)
-    def api_report(self, ctx: Ctx, month: FromQuery[str]) -> Response[bytes]:
+    @get("/supervision/report", sync_to_thread=True)
+    def api_report(self, ctx: Ctx, month: FromQuery[str]) -> ReportOut:
         """The month's e-supervision report for the provincial platform (``yiwang.e-supervision.v1``,
         docs/integration.md), ``month`` as YYYY-MM."""
-        report = _report(ctx, month)
-        return Response(json.dumps(report, ensure_ascii=False).encode(), media_type=MediaType.JSON)
+        return msgspec.convert(_report(ctx, month), ReportOut)
 
     @get("/supervision/report.csv", sync_to_thread=True, media_type="text/csv")
     def api_report_csv(self, ctx: Ctx, month: FromQuery[str]) -> Response[bytes]:

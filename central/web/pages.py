@@ -12,6 +12,7 @@ from litestar.params import FromPath, URLEncodedBody
 from litestar.response import File, Redirect, Response, Template
 from sqlmodel import Session, select
 
+from sync_protocol import open_document
 from weblayer.auth import PUBLIC, requires_role
 from weblayer.display import qr_svg
 from weblayer.errors import NotFound, ServiceError
@@ -35,6 +36,7 @@ from .. import (
     suspensions,
     workdays,
 )
+from .. import documents as document_store
 from .. import nodes as node_admin
 from ..models import Alert, Application, Node
 from . import esupervision
@@ -54,6 +56,8 @@ def _case_page(
     tasks = approval.case_tasks(ctx.engine, application_id)
     own = next((t for t in tasks if t["department"] == user.department), None)
     case_clocks, pauses = clocks.case_clocks(ctx.engine, app)
+    with Session(ctx.engine) as session:
+        documents = document_store.documents_of(session, application_id)
     return page(
         "case.html",
         status_code=status_code,
@@ -75,6 +79,7 @@ def _case_page(
         pause_names=clocks.PAUSES,
         special=suspensions.SPECIAL,
         cards=cards.cards_of(ctx.engine, application_id),
+        documents=documents,
     )
 
 
@@ -239,6 +244,14 @@ class ClerkPages(Controller):
 
 class CasePages(Controller):
     guards = [requires_role("clerk", "operator")]
+
+    @get("/cases/{application_id:str}/documents/{document_id:int}", sync_to_thread=True)
+    def case_document(self, request: HubRequest, ctx: Ctx, application_id: FromPath[str], document_id: FromPath[int]) -> Template:
+        """A document of record on the case, to print or reprint: as signed, as the point prints it."""
+        approval.get_application(ctx.engine, request.user, application_id)  # the clerk's department's case
+        document = document_store.get(ctx.engine, application_id, document_id)
+        doc = open_document(document.text, ctx.key.verify_key)
+        return page("document.html", user=request.user, doc=doc, text=document.text, back=f"/cases/{application_id}")
 
     @get("/cases/{application_id:str}", sync_to_thread=True)
     def case(self, request: HubRequest, ctx: Ctx, application_id: FromPath[str]) -> Template:

@@ -308,6 +308,18 @@ class CardOut(msgspec.Struct):
     issued_at: str
 
 
+class DocumentOut(msgspec.Struct):
+    """A document of record on the case (central/documents.py): ``text`` is it as signed (YWC1),
+    verifiable offline with the hub key; the rest says which it is."""
+
+    id: int
+    kind: str  # receipt, supplement, acceptance, non_acceptance, decision, service
+    number: str
+    title: str
+    issued_at: str
+    text: str
+
+
 class CaseOut(ApplicationOut):
     stage: int  # the stage the case is in (its tasks' ``stage``); the number of stages once decided
     form: FormOut
@@ -319,6 +331,7 @@ class CaseOut(ApplicationOut):
     clocks: ClocksOut | None = None
     suspensions: list[SuspensionOut] = []
     cards: list[CardOut] = []
+    documents: list[DocumentOut] = []
 
 
 class IdNumberOut(msgspec.Struct):

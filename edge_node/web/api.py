@@ -16,7 +16,7 @@ from weblayer.display import mask_id
 from weblayer.errors import InvalidInput
 from weblayer.site import SiteDep
 
-from .. import cases, catalog, fees, materials, people, reconcile, reviews, rotation
+from .. import cases, catalog, documents, fees, materials, people, reconcile, reviews, rotation
 from ..intake import validate_credit_code, validate_resident_id
 from .context import Ctx, NodeContext, NodeRequest, sync_status
 from .schemas import (
@@ -29,6 +29,7 @@ from .schemas import (
     ComplaintOut,
     CountyRecordOut,
     DispatchIn,
+    DocumentOut,
     EvaluationIn,
     EvaluationOut,
     FeeDayOut,
@@ -129,9 +130,32 @@ class ApplicationsApi(Controller):
     def one(self, ctx: Ctx, application_id: FromPath[str]) -> ApplicationOut:
         return application_out(cases.get_application(ctx.store, application_id))
 
+    @get("/{application_id:str}/documents", sync_to_thread=True)
+    def documents(self, ctx: Ctx, application_id: FromPath[str]) -> list[DocumentOut]:
+        """The county's documents of record on the case (受理通知书, 决定书, 送达回证 …), oldest first."""
+        cases.get_application(ctx.store, application_id)  # 404 for no such case
+        return [msgspec.convert(d, DocumentOut, strict=False) for d in documents.documents_of(ctx.store, application_id, ctx.identity.hub_key)]
+
     @post("/{application_id:str}/pickup", sync_to_thread=True, status_code=200, opt={"actions": ("pick_up", "hand_over_notice")})
     def pickup(self, request: NodeRequest, ctx: Ctx, application_id: FromPath[str], data: JSONBody[PickupIn]) -> ApplicationOut:
-        row = cases.record_pickup(ctx.store, application_id, data.collector_name, request.user, data.collector_id_number)
+        """统一窗口出件 with its 送达回证: the collector's on-screen signature (PNG, base64) is required;
+        someone other than the applicant or the case's 代办人 brings the applicant's signed
+        授权委托书 (``authorisation_base64``, a photo)."""
+        letter = (
+            ("领取授权委托书", "authorisation.jpg", cases.png_from_base64(data.authorisation_base64, "authorisation"))
+            if data.authorisation_base64
+            else None
+        )
+        row = cases.record_pickup(
+            ctx.store,
+            ctx.blobs_dir,
+            application_id,
+            data.collector_name,
+            request.user,
+            data.collector_id_number,
+            cases.png_from_base64(data.signature_png_base64, "signature"),
+            letter,
+        )
         ctx.sync.wake_uplink()
         return application_out(row)
 
@@ -181,6 +205,26 @@ class ApplicationsApi(Controller):
     def supplement(self, request: NodeRequest, ctx: Ctx, application_id: FromPath[str], data: MultipartBody[dict[str, Any]]) -> ApplicationOut:
         """multipart: for item i of the hub's list, ``have_<i>`` (original seen) and/or ``file_<i>``."""
         return application_out(supplement_from_form(ctx, application_id, data, request.user))
+
+
+def pickup_from_form(ctx: NodeContext, application_id: str, data: dict[str, Any], user: dict[str, str]) -> Any:
+    """The page's pickup: the signature drawn on screen (a data: URL) and the letter's photo, if any."""
+    signature = str(data.get("signature") or "")
+    prefix = "data:image/png;base64,"
+    if signature and not signature.startswith(prefix):
+        raise InvalidInput("签名图片无效，请清除后重新签名", field="signature")
+    photo = data.get("authorisation_photo")
+    letter = (cases.PICKUP_AUTHORISATION, photo.filename or "", photo.file.read()) if isinstance(photo, UploadFile) and photo.filename else None
+    return cases.record_pickup(
+        ctx.store,
+        ctx.blobs_dir,
+        application_id,
+        str(data.get("collector_name", "")),
+        user,
+        str(data.get("collector_id_number", "")),
+        cases.png_from_base64(signature[len(prefix) :], "signature") if signature else b"",
+        letter,
+    )
 
 
 def supplement_from_form(ctx: NodeContext, application_id: str, data: dict[str, Any], user: dict[str, str]) -> Any:

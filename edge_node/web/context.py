@@ -17,7 +17,7 @@ from weblayer.display import mask_id
 from weblayer.errors import NotFound
 from weblayer.throttle import Throttle, login_throttle, lookup_throttle
 
-from .. import auth, cases, link
+from .. import auth, cases, documents, link
 from ..settings import NodeIdentity
 from ..store import Store, read_meta
 from ..sync import NodeSync
@@ -69,6 +69,9 @@ class NodeSite:
 
     def verify_licence(self, text: str) -> dict[str, Any]:
         return cases.verify_licence(text, self.ctx.identity.hub_key)
+
+    def verify_document(self, text: str) -> dict[str, Any]:
+        return documents.verify(text, self.ctx.identity.hub_key)
 
     def progress(self, receipt_no: str, id_last4: str) -> Any:
         row = self.ctx.store.one("SELECT * FROM applications WHERE receipt_no = ?", (receipt_no.strip(),))

@@ -15,9 +15,9 @@ from sync_protocol import RELATIONS
 from weblayer.display import qr_svg
 from weblayer.errors import InvalidInput, NotFound, ServiceError
 
-from .. import cases, catalog, fees, forms, materials, people, reconcile, reviews, rotation
+from .. import cases, catalog, documents, fees, forms, materials, people, reconcile, reviews, rotation
 from ..intake import validate_credit_code, validate_resident_id
-from .api import supplement_from_form
+from .api import pickup_from_form, supplement_from_form
 from .context import Ctx, NodeContext, NodeRequest, page
 
 MAX_INTAKE_BODY = 8 * 21 * 1024 * 1024  # several 20 MB photos; each is checked on its own
@@ -107,6 +107,7 @@ def _case_context(ctx: Any, application_id: str) -> dict[str, Any]:
         "review": ctx.store.one("SELECT * FROM reviews WHERE application_id = ? AND status = 'pending' ORDER BY stage LIMIT 1", (application_id,)),
         "materials": materials.list_materials(ctx.store, ctx.blobs_dir, application_id),
         "pauses": ctx.store.query("SELECT * FROM clock_pauses WHERE application_id = ? ORDER BY started_at", (application_id,)),
+        "documents": documents.documents_of(ctx.store, application_id, ctx.identity.hub_key),
         "keep_until": lambda received_at: materials.keep_until(received_at, ctx.material_retention_days),
     }
 
@@ -242,6 +243,25 @@ class ApplicationPages(Controller):
         ]
         return page(ctx, "authorisation.html", user=user, app=app, signed=signed, signature=cases.SIGNATURE)
 
+    @get("/applications/{application_id:str}/documents/{document_id:int}", sync_to_thread=True)
+    def document(self, request: NodeRequest, ctx: Ctx, application_id: FromPath[str], document_id: FromPath[int]) -> Template:
+        """A document of record the county issued on the case, printed from its signed text (offline too)."""
+        doc = documents.get_document(ctx.store, application_id, document_id, ctx.identity.hub_key)
+        return page(ctx, "document.html", user=request.user, doc=doc, text=doc["text"], back=f"/applications/{application_id}")
+
+    @get("/notices", sync_to_thread=True)
+    def notices(self, request: NodeRequest, ctx: Ctx) -> Template:
+        """一次性告知单 given at this point, newest first, to print again."""
+        rows = ctx.store.query("SELECT * FROM notices ORDER BY created_at DESC LIMIT 200")
+        return page(ctx, "notices.html", user=request.user, notices=rows)
+
+    @get("/notices/{notice_no:str}", sync_to_thread=True)
+    def notice(self, request: NodeRequest, ctx: Ctx, notice_no: FromPath[str]) -> Template:
+        notice = cases.get_notice(ctx.store, notice_no)
+        row = ctx.store.one("SELECT * FROM catalog_items WHERE code = ?", (notice["item_code"],))
+        item = catalog.item_from_row(row) if row else {"code": notice["item_code"], "legal_basis": ""}
+        return page(ctx, "notice.html", user=request.user, notice=notice, item=item)
+
     @get("/applications/{application_id:str}/form", sync_to_thread=True)
     def application_form(self, request: NodeRequest, ctx: Ctx, application_id: FromPath[str]) -> Template:
         """申请表, printable on A4 for the applicant's signature: the item's form as filled in at the window."""
@@ -273,8 +293,9 @@ class ApplicationPages(Controller):
         # answers too, offline, at the window
         query = f"?receipt_no={quote(app['receipt_no'])}"
         url = (ctx.identity.progress_url or f"{ctx.base_url}/progress") + query
-        item = ctx.store.one("SELECT detail_json FROM catalog_items WHERE code = ?", (app["item_code"],))
-        accepts = json.loads(item["detail_json"]).get("accepts", "county") if item else "county"
+        row = ctx.store.one("SELECT detail_json FROM catalog_items WHERE code = ?", (app["item_code"],))
+        item = json.loads(row["detail_json"]) if row else {}
+        accepts = item.get("accepts", "county")
         return page(
             ctx,
             "receipt.html",
@@ -288,6 +309,7 @@ class ApplicationPages(Controller):
             materials=materials.list_materials(ctx.store, ctx.blobs_dir, application_id),
             checked=json.loads(app["materials_checked"]),
             fee=ctx.store.one("SELECT * FROM fee_receipts WHERE application_id = ?", (application_id,)),
+            item=item,
         )
 
     @get("/applications/{application_id:str}", sync_to_thread=True)
@@ -295,14 +317,14 @@ class ApplicationPages(Controller):
         user = request.user
         return page(ctx, "case.html", user=user, error=None, **_case_context(ctx, application_id))
 
-    @post("/applications/{application_id:str}/pickup", sync_to_thread=True, opt={"actions": ("pick_up", "hand_over_notice")})
-    def pickup(self, request: NodeRequest, ctx: Ctx, application_id: FromPath[str], data: URLEncodedBody[dict[str, str]]) -> Response:
-        return _handover(
-            ctx,
-            request.user,
-            application_id,
-            lambda user: cases.record_pickup(ctx.store, application_id, data.get("collector_name", ""), user, data.get("collector_id_number", "")),
-        )
+    @post(
+        "/applications/{application_id:str}/pickup",
+        sync_to_thread=True,
+        request_max_body_size=MAX_INTAKE_BODY,
+        opt={"actions": ("pick_up", "hand_over_notice")},
+    )
+    def pickup(self, request: NodeRequest, ctx: Ctx, application_id: FromPath[str], data: MultipartBody[dict[str, Any]]) -> Response:
+        return _handover(ctx, request.user, application_id, lambda user: pickup_from_form(ctx, application_id, data, user))
 
     @post(
         "/applications/{application_id:str}/supplement",

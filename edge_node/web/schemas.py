@@ -63,6 +63,10 @@ class RemittanceIn(Body):
 class PickupIn(Body):
     collector_name: Line
     collector_id_number: Line = ""
+    # 送达回证: the collector's signature drawn on screen, as base64 PNG (required)
+    signature_png_base64: Annotated[str, msgspec.Meta(max_length=SIGNATURE_B64)] = ""
+    # someone other than the applicant or the case's 代办人: the applicant's signed 授权委托书, a photo as base64
+    authorisation_base64: Annotated[str, msgspec.Meta(max_length=SIGNATURE_B64)] = ""
 
 
 class OnTheSpotIn(Body):
@@ -180,6 +184,17 @@ class ComplaintIn(Body):
 
 
 # ---- responses ---------------------------------------------------------------------------------
+
+
+class DocumentOut(msgspec.Struct):
+    """A document of record the county issued on the case, as signed (YWC1; verifiable offline)."""
+
+    id: int
+    kind: str
+    number: str
+    title: str
+    issued_at: str
+    text: str
 
 
 class ApplicationOut(msgspec.Struct):

@@ -1,5 +1,7 @@
 """The rest of the path in real Chromium: a clerk accepts (受理) and approves in the hub UI, the agent sees
-"result ready" at the village node and records the pickup, the hub shows the case delivered."""
+"result ready" at the village node and records the pickup with the collector's signature, the hub
+shows the case delivered. The documents of record (受理通知书, 给付决定书, 送达回证) reach the point
+and print clean: A4, no buttons, no nav, no step bar (issue 20)."""
 
 from __future__ import annotations
 
@@ -10,7 +12,7 @@ from playwright.sync_api import Browser, expect
 
 from provisioning.federation import LocalFederation
 from tests.support.api import Api
-from tests.support.browser import log_in
+from tests.support.browser import log_in, printed_chrome, sign
 from tests.support.builders import checked, resident_id
 from tests.support.federation import running_village
 
@@ -65,8 +67,30 @@ def test_clerk_decides_and_agent_hands_over_the_result(federation: LocalFederati
     agent.get_by_text(app["receipt_no"]).click()
     expect(agent.locator("#result-ready")).to_contain_text("13800138000")
     agent.fill("#collector_id_number", resident_id(3))
+    agent.click("#submit-pickup")  # no signature: refused, in Chinese, nothing changes
+    expect(agent.get_by_role("alert")).to_contain_text("请领取人在屏幕上签名")
+    agent.fill("#collector_id_number", resident_id(3))
+    sign(agent, "#pickup-pad")
     agent.click("#submit-pickup")
     expect(agent.locator("#case-status")).to_have_text("已领取")
+    case_url = agent.url
+    for _ in range(100):  # the county's documents arrive on the downlink: 收件回执, 受理通知书, 给付决定书, then the 送达回证
+        if agent.locator("#documents li").count() >= 4:
+            break
+        agent.wait_for_timeout(200)
+        agent.reload()
+    titles = agent.locator("#documents li a").all_inner_texts()
+    assert titles == ["收件回执", "受理通知书", "给付决定书", "送达回证"], titles
+    agent.locator("#documents").get_by_text("给付决定书", exact=True).click()
+    expect(agent.locator("#document")).to_contain_text("决定准予给付")
+    assert printed_chrome(agent) == []  # the paper alone
+    agent.emulate_media(media="print")
+    assert len(re.findall(rb"/Type\s*/Page(?!s)", agent.pdf(format="A4"))) == 1  # one sheet of A4
+    agent.emulate_media(media="screen")
+    agent.goto(case_url)
+    agent.locator("#documents").get_by_text("送达回证", exact=True).click()
+    expect(agent.locator("#document")).to_contain_text("申请人本人")
+    assert printed_chrome(agent) == []
 
     for _ in range(50):
         clerk.reload()

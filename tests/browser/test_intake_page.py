@@ -12,6 +12,7 @@ from playwright.sync_api import Browser, expect
 
 from provisioning.federation import LocalFederation
 from tests.support.api import Api
+from tests.support.browser import printed_chrome, sign
 from tests.support.builders import resident_id
 from tests.support.federation import running_village
 
@@ -83,19 +84,14 @@ def test_agent_runs_the_intake_wizard(federation: LocalFederation, browser: Brow
     page.click("#submit-intake")  # proxy without the applicant's authorisation: refused
     expect(page.locator("#form-error")).to_contain_text("申请人的授权")
     page.set_input_files("#file_1", files=[{"name": "授权书.jpg", "mimeType": "image/jpeg", "buffer": PHOTO}])
-    page.locator("#signature-pad").scroll_into_view_if_needed()
-    box = page.locator("#signature-pad").bounding_box()
-    page.mouse.move(box["x"] + 20, box["y"] + 80)
-    page.mouse.down()
-    for x in range(30, 300, 15):  # the applicant signs with a finger (here: the mouse)
-        page.mouse.move(box["x"] + x, box["y"] + 60 + (x % 40))
-    page.mouse.up()
+    sign(page, "#signature-pad")  # the applicant signs with a finger (here: the mouse)
     page.click("#submit-intake")
     expect(page.locator("#receipt-no")).to_have_text("shangcun-000001")
     expect(page.locator("#receipt")).to_contain_text("最低生活保障申请")
     expect(page.locator("#uploaded")).to_have_text("家庭经济状况核对授权书、委托代办授权书（手写签名）")
     expect(page.locator("#checked")).to_have_text("居民身份证、家庭收入情况声明")
     expect(page.locator("#qr svg")).to_be_visible()
+    assert printed_chrome(page) == []  # issue 20: the slip prints without the step bar or the buttons
     page.click("#print-authorisation")
     expect(page.locator("#authorisation")).to_contain_text("委托人：张秀英")
     expect(page.locator("#signature-image")).to_be_visible()

@@ -302,3 +302,30 @@ def test_a_stages_own_days_must_fit_the_promised_limit(client):
     assert bad.status_code == 400 and bad.json()["field"] == "stages" and "超过了承诺办结时限" in bad.json()["detail"]
     bad = client.put("/api/catalog/items/MZ-005", json=item | {"stages": [s | {"days": "5"} for s in item["stages"]]}, headers=api)
     assert bad.status_code == 400 and "正整数" in bad.json()["detail"]
+
+
+def test_the_case_page_lists_its_documents_and_each_prints_and_verifies(client):
+    """Issue 20: every document of record can be reprinted from the case page at the hub, and
+    its text verifies on /verify (a changed one does not)."""
+    from central import document_texts
+
+    a_case_from_shangcun(client)
+    ctx = client.app.state.ctx
+    assert document_texts.issue_pending(ctx.engine, ctx.key, "示范县", "12345") == 1  # the 收件回执
+    token = csrf(client, "/login")
+    client.post("/login", data={"username": "clerk-mzj", "password": "pw", "_csrf_token": token})
+    case = client.get("/cases/app1").text
+    link = re.search(r'href="(/cases/app1/documents/\d+)">收件回执</a>', case).group(1)
+    printed = client.get(link)
+    assert printed.status_code == 200 and "示范县收字〔2026〕第 1 号" in printed.text and 'id="print-document"' in printed.text
+    signed = re.search(r'id="document-text">([^<]+)</textarea>', printed.text).group(1)
+    token = re.search(r'name="_csrf_token" value="([^"]+)"', printed.text).group(1)
+    assert "有效" in client.post("/verify", data={"_csrf_token": token, "licence": signed}).text
+    assert (
+        "无效"
+        in client.post("/verify", data={"_csrf_token": token, "licence": signed[:-4] + ("AAAA" if not signed.endswith("AAAA") else "BBBB")}).text
+    )
+    assert client.get("/cases/app1/documents/999").status_code == 404
+    api = {"Authorization": "Bearer " + client.post("/api/login", json={"username": "clerk-mzj", "password": "pw"}).json()["token"]}
+    [document] = client.get("/api/applications/app1", headers=api).json()["documents"]
+    assert (document["kind"], document["text"]) == ("receipt", signed)

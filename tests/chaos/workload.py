@@ -16,7 +16,7 @@ from typing import Any
 
 import httpx
 
-from tests.support.builders import birth_form, checked, resident_id
+from tests.support.builders import birth_form, checked, collected, resident_id
 
 from ..images import photo
 
@@ -235,7 +235,7 @@ class Worker:
         if isinstance(found, str):
             return found
         app_id, agent, view = found
-        collector = {"collector_name": view["applicant_name"], "collector_id_number": resident_id(self.ledger.people[app_id])}
+        collector = collected(view["applicant_name"], resident_id(self.ledger.people[app_id]))
         return self._done(app_id, self.ledger.concluded, _outcome(agent.request("POST", f"/api/applications/{app_id}/pickup", json=collector), 200))
 
     def _case_at_node(self, among: set[str], statuses: tuple[str, ...]) -> tuple[str, Client, dict] | str:

@@ -8,7 +8,7 @@ import pytest
 
 from provisioning.federation import LocalFederation
 from tests.support.api import Api
-from tests.support.builders import birth_form, checked, resident_id
+from tests.support.builders import birth_form, checked, collected, resident_id
 from tests.support.federation import running_village
 from tests.support.polling import eventually
 
@@ -55,7 +55,7 @@ def test_acceptance_parallel_approval_and_non_acceptance_reach_the_point(federat
     assert mzj.post(f"/api/applications/{one['id']}/non-acceptance", json={"reason": reason}).status_code == 200
     eventually(lambda: agent.get(f"/api/applications/{one['id']}").json()["status"] == "not_accepted", what="不予受理 at the node")
     assert agent.get(f"/api/applications/{one['id']}").json()["decision_reason"] == reason
-    handed = agent.post(f"/api/applications/{one['id']}/pickup", json={"collector_name": "吴秀英", "collector_id_number": resident_id(22)})
+    handed = agent.post(f"/api/applications/{one['id']}/pickup", json=collected("吴秀英", resident_id(22)))
     assert handed.status_code == 200
     eventually(lambda: mzj.get(f"/api/applications/{one['id']}").json()["delivered_at"] is not None, what="the notice handed over, at the hub")
     assert mzj.get(f"/api/applications/{one['id']}").json()["status"] == "not_accepted"

@@ -15,7 +15,7 @@ from provisioning.enrol import EnrolmentFailed, enroll
 from provisioning.federation import LocalFederation
 from sync_protocol import user_nkey_from_seed
 from tests.support.api import Api
-from tests.support.builders import checked, resident_id
+from tests.support.builders import checked, collected, resident_id
 from tests.support.federation import running_village
 from tests.support.polling import eventually
 
@@ -44,7 +44,7 @@ def test_replacement_device_restores_history_and_continues_the_chain(federation:
     eventually(lambda: len(clerk.get("/api/queue").json()) == 3, what="3 applications in the queue")
     clerk.post(f"/api/applications/{apps[0]['id']}/decision", json={"decision": "approve"})
     eventually(lambda: agent.get(f"/api/applications/{apps[0]['id']}").json()["status"] == "approved", what="decision at the node")
-    agent.post(f"/api/applications/{apps[0]['id']}/pickup", json={"collector_name": "申请人0", "collector_id_number": resident_id(0)})
+    agent.post(f"/api/applications/{apps[0]['id']}/pickup", json=collected("申请人0", resident_id(0)))
     eventually(lambda: operator.get(f"/api/applications/{apps[0]['id']}").json()["status"] == "delivered", what="pickup at the hub")
     eventually(lambda: agent.get("/api/status").json()["waiting_events"] == 0, what="node fully synced")
     before = {a["id"]: (a["receipt_no"], a["status"]) for a in agent.get("/api/applications").json()}

@@ -11,7 +11,7 @@ import pytest
 
 from provisioning.federation import LocalFederation
 from tests.support.api import Api
-from tests.support.builders import checked, resident_id, submit
+from tests.support.builders import checked, collected, resident_id, submit
 from tests.support.federation import running_village
 from tests.support.polling import eventually
 
@@ -79,7 +79,7 @@ def test_application_round_trip_survives_nats_outage(federation: LocalFederation
     assert node_apps[offline[-1]["id"]]["status"] == "denied" and node_apps[offline[-1]["id"]]["decision_reason"] == "材料不齐"
 
     # pickup flows up again and the hub shows the case as delivered
-    picked = agent.post(f"/api/applications/{online[0]['id']}/pickup", json={"collector_name": "申请人0", "collector_id_number": resident_id(0)})
+    picked = agent.post(f"/api/applications/{online[0]['id']}/pickup", json=collected("申请人0", resident_id(0)))
     assert picked.status_code == 200 and picked.json()["status"] == "picked_up"
     eventually(lambda: operator.get(f"/api/applications/{online[0]['id']}").json()["status"] == "delivered", what="delivered at the hub")
 

@@ -14,11 +14,11 @@ from edge_node.catalog import install_catalog, list_items
 from edge_node.intake import validate_resident_id
 from edge_node.store import Store
 from sync_protocol import GENESIS, Accepted, Duplicate, IngestCursor, Record, Rejected, seal_next
-from tests.support.builders import AGENT, FORM, GOOD_ID, HUB_KEY, NODE_KEY, counts
+from tests.support.builders import AGENT, FORM, GOOD_ID, HUB_KEY, NODE_KEY, counts, resident_id
 from weblayer.display import mask_id
 from weblayer.errors import Conflict, InvalidInput
 
-from ..images import signature
+from ..images import photo, signature
 
 
 @pytest.mark.parametrize(
@@ -118,18 +118,35 @@ def test_downlink_decision_is_applied_once_and_forgeries_are_quarantined(store):
 
 def test_pickup_needs_a_result_and_goes_into_the_outbox(store):
     app = cases.submit_application(store, FORM, AGENT)
+    blobs = store.path.parent / "blobs"
     with pytest.raises(Conflict):
-        cases.record_pickup(store, app["id"], "张三", AGENT, GOOD_ID)
+        cases.record_pickup(store, blobs, app["id"], "张三", AGENT, GOOD_ID, signature())
     with store.write() as conn:
         cases.apply_decision(
             conn, {"application_id": app["id"], "decision": "approved", "decided_by": "王敏", "decided_at": "2026-11-23T09:00:00.000000Z"}
         )
     with pytest.raises(InvalidInput) as err:
-        cases.record_pickup(store, app["id"], "张三", AGENT, "")  # the collector's ID is checked
+        cases.record_pickup(store, blobs, app["id"], "张三", AGENT, "", signature())  # the collector's ID is checked
     assert err.value.field == "collector_id_number" and "领取人" in err.value.message
-    assert cases.record_pickup(store, app["id"], "张三", AGENT, GOOD_ID)["status"] == "picked_up"
+    # issue 20, 送达回证: the collector signs on screen; someone else needs the applicant's authorisation
+    with pytest.raises(InvalidInput) as err:
+        cases.record_pickup(store, blobs, app["id"], "张三", AGENT, GOOD_ID)
+    assert err.value.field == "signature" and "签名" in err.value.message
+    with pytest.raises(InvalidInput) as err:
+        cases.record_pickup(store, blobs, app["id"], "李四", AGENT, resident_id(9), signature())
+    assert err.value.field == "authorisation" and "授权委托书" in err.value.message
+    assert store.one("SELECT status FROM applications WHERE id = ?", (app["id"],))[0] == "approved"  # refused: nothing changed
+    letter = (cases.PICKUP_AUTHORISATION, "letter.jpg", photo(3))
+    assert cases.record_pickup(store, blobs, app["id"], "李四", AGENT, resident_id(9), signature(), letter)["status"] == "picked_up"
+    picked = json.loads(store.one("SELECT data_json FROM outbox WHERE kind = 'application.picked_up'")[0])
+    attached = {
+        json.loads(r[0])["material"]: json.loads(r[0])["sha256"]
+        for r in store.query("SELECT data_json FROM outbox WHERE kind = 'materials.attached'")
+    }
+    assert picked["signature"] == attached[cases.PICKUP_SIGNATURE] and picked["authorisation"] == attached[cases.PICKUP_AUTHORISATION]
+    assert picked["collector_is_applicant"] is False
     kinds = [r["kind"] for r in store.query("SELECT kind FROM outbox ORDER BY seq")]
-    assert kinds == ["application.received", "application.picked_up"]
+    assert kinds == ["application.received", "materials.attached", "materials.attached", "application.picked_up"]
 
 
 def test_mask_id_hides_the_middle():
@@ -201,12 +218,16 @@ def test_missing_materials_are_all_listed_and_shared_ones_are_never_demanded():
     assert cases.missing_materials(ITEM, form, [("家庭经济状况核对授权书", "a.jpg", b"\xff\xd8\xff")]) == []
 
 
-def test_one_time_notice_is_numbered_records_everything_missing_and_saves_no_application(store):
+def test_one_time_notice_is_numbered_records_everything_missing_and_saves_no_application_but_goes_up(store):
     missing = cases.missing_materials(ITEM, {"have_0": "1"}, [])
     notice = cases.issue_notice(store, FORM | {"item_code": "MZ-001"}, ITEM, missing, AGENT)
     assert notice["notice_no"] == "shangcun-N000001" and notice["missing"] == ["家庭经济状况核对授权书", "家庭收入情况声明"]
     assert cases.issue_notice(store, FORM | {"item_code": "MZ-001"}, ITEM, missing, AGENT)["notice_no"] == "shangcun-N000002"
-    assert counts(store) == (0, 0)  # no application, nothing to send
+    # no application; the notices go up (issue 20: one-time notices are recorded and sent up)
+    assert counts(store) == (0, 2)
+    sent = [json.loads(r[0]) for r in store.query("SELECT data_json FROM outbox WHERE kind = 'notice.given' ORDER BY seq")]
+    assert [(n["notice_no"], n["missing"]) for n in sent] == [("shangcun-N000001", missing), ("shangcun-N000002", missing)]
+    assert cases.get_notice(store, "shangcun-N000001")["missing"] == missing  # kept, to print again
 
 
 def test_known_applicant_brings_back_details_and_history(store):

@@ -2,19 +2,21 @@
 
 from __future__ import annotations
 
+import base64
 import re
 from pathlib import Path
 
 import pytest
 from litestar.testing import TestClient
+from nacl.signing import SigningKey
 
 from edge_node.app import create_app
 from edge_node.settings import Settings
 from edge_node.store import Store
 from tests.support.api import login
-from tests.support.builders import CATALOG, node_dir, resident_id
+from tests.support.builders import CATALOG, collected, node_dir, resident_id
 
-from ..images import signature
+from ..images import photo, signature
 
 
 def test_offline_banner_and_intake_through_the_form(client):
@@ -44,7 +46,7 @@ def test_api_problems(client):
     assert missing.status_code == 400 and missing.headers["content-type"].startswith("application/problem+json")
     unknown = client.get("/api/applications/nope", headers=auth)
     assert unknown.status_code == 404 and unknown.json()["detail"] == "没有找到这个办件"
-    early = client.post("/api/applications/x/pickup", json={"collector_name": "张三", "collector_id_number": resident_id(4)}, headers=auth)
+    early = client.post("/api/applications/x/pickup", json=collected("张三", resident_id(4)), headers=auth)
     assert early.status_code == 404
 
 
@@ -235,12 +237,8 @@ def test_the_slips_qr_link_opens_the_form_filled_in_without_an_error(client):
     assert "没有查到" in client.get("/progress", params={"receipt_no": "shangcun-000001", "id_last4": "1234"}).text
 
 
-def test_no_api_answer_carries_a_full_resident_id(client, tmp_path):
-    """Issue 18 finding 5: the applications list, the pickup and the dispatch answers carried the
-    collector's full ID number (only the applicant's was masked)."""
-    from edge_node import cases
-    from tests.support.logs import full_resident_ids
-
+def an_application(client: TestClient) -> tuple[dict[str, str], dict]:
+    """The agent's bearer header, and a 高龄津贴 case for 张三 taken in through the API."""
     token = client.post("/api/login", json={"username": "agent", "password": "pw"}).json()["token"]
     auth = {"Authorization": f"Bearer {token}"}
     app = client.post(
@@ -248,6 +246,16 @@ def test_no_api_answer_carries_a_full_resident_id(client, tmp_path):
         json={"item_code": "MZ-003", "applicant_name": "张三", "applicant_id_number": resident_id(1), "materials_checked": ["居民身份证"]},
         headers=auth,
     ).json()
+    return auth, app
+
+
+def test_no_api_answer_carries_a_full_resident_id(client, tmp_path):
+    """Issue 18 finding 5: the applications list, the pickup and the dispatch answers carried the
+    collector's full ID number (only the applicant's was masked)."""
+    from edge_node import cases
+    from tests.support.logs import full_resident_ids
+
+    auth, app = an_application(client)
     store = Store(tmp_path / "node" / "node.sqlite3")
     with store.write() as conn:
         cases.apply_decision(
@@ -255,7 +263,9 @@ def test_no_api_answer_carries_a_full_resident_id(client, tmp_path):
         )
     store.close()
     handed = client.post(
-        f"/api/applications/{app['id']}/pickup", json={"collector_name": "张小三", "collector_id_number": resident_id(2)}, headers=auth
+        f"/api/applications/{app['id']}/pickup",
+        json=collected("张小三", resident_id(2), authorisation_base64=base64.b64encode(photo()).decode()),
+        headers=auth,
     )
     assert handed.status_code == 200, handed.text
     answers = [handed.text, client.get("/api/applications", headers=auth).text, client.get(f"/api/applications/{app['id']}", headers=auth).text]
@@ -316,3 +326,65 @@ def test_a_special_procedure_at_the_county_shows_on_the_points_case_page(client,
     apply_downlink(store, "shangcun", HUB_KEY.verify_key, second)
     store.close()
     assert "进行中" not in client.get(f"/applications/{app['id']}").text
+
+
+def test_a_county_document_is_kept_printed_and_verified_at_the_point_offline(tmp_path: Path):
+    """Issue 20: documents of record reach the point signed (document.issued), print from the
+    signed text alone, verify offline on the point's /verify, and a tampered one is refused."""
+    from sync_protocol import verify_key_to_text
+    from tests.support.builders import HUB_KEY
+
+    data_dir = node_dir(
+        tmp_path / "node",
+        identity={"hub_public_key": verify_key_to_text(HUB_KEY.verify_key)},
+        catalog=CATALOG,
+        users=(("agent", "代办员 王秀兰", "pw"),),
+    )
+    with TestClient(create_app(Settings(data_dir=data_dir))) as client:
+        _document_at_the_point(client, tmp_path)
+
+
+def _document_at_the_point(client: TestClient, tmp_path: Path) -> None:
+    from edge_node.link import apply_downlink
+    from sync_protocol import GENESIS, Record, Rejected, seal_document, seal_next
+    from tests.support.builders import HUB_KEY, T
+
+    auth, app = an_application(client)
+    doc = {
+        "number": "示范县受字〔2026〕第 7 号",
+        "kind": "acceptance",
+        "title": "受理通知书",
+        "application_id": app["id"],
+        "receipt_no": app["receipt_no"],
+        "addressee": "张三",
+        "issuer": "示范县民政局",
+        "issued_at": T,
+        "paragraphs": ["张三：您的申请本机关决定予以受理。"],
+        "facts": [["受理编号", app["receipt_no"]]],
+    }
+    signed = seal_document(doc, HUB_KEY)
+    forged = seal_document(doc | {"number": "示范县受字〔2026〕第 8 号"}, SigningKey(bytes([9]) * 32))
+    store = Store(tmp_path / "node" / "node.sqlite3")
+    data = {"application_id": app["id"], "kind": "acceptance"}
+    bad, _ = seal_next(
+        "shangcun", "down", GENESIS, [Record("document.issued", "d0", T, data | {"number": "示范县受字〔2026〕第 8 号", "text": forged})], T, HUB_KEY
+    )
+    assert isinstance(apply_downlink(store, "shangcun", HUB_KEY.verify_key, bad), Rejected)  # not the county's seal: refused, nothing kept
+    good, _ = seal_next(
+        "shangcun", "down", GENESIS, [Record("document.issued", "d1", T, data | {"number": doc["number"], "text": signed})], T, HUB_KEY
+    )
+    apply_downlink(store, "shangcun", HUB_KEY.verify_key, good)
+    store.close()
+    [listed] = client.get(f"/api/applications/{app['id']}/documents", headers=auth).json()
+    assert (listed["number"], listed["title"], listed["text"]) == (doc["number"], "受理通知书", signed)
+    login(client)
+    case = client.get(f"/applications/{app['id']}").text
+    assert 'id="documents"' in case and "示范县受字〔2026〕第 7 号" in case
+    printed = client.get(f"/applications/{app['id']}/documents/{listed['id']}")
+    assert printed.status_code == 200 and "您的申请本机关决定予以受理" in printed.text and 'id="print-document"' in printed.text
+    assert client.get(f"/applications/{app['id']}/documents/999").status_code == 404
+    token = re.search(r'name="_csrf_token" value="([^"]+)"', printed.text).group(1)
+    verified = client.post("/verify", data={"_csrf_token": token, "licence": signed})
+    assert "有效" in verified.text and "示范县受字〔2026〕第 7 号" in verified.text
+    refused = client.post("/verify", data={"_csrf_token": token, "licence": forged})
+    assert "无效" in refused.text

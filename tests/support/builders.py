@@ -133,3 +133,8 @@ def submit(agent: Api, n: int, item: str = "RS-001", by_proxy: bool = False) -> 
     response = agent.post("/api/applications", json=body)
     assert response.status_code == 201, response.text
     return response.json()
+
+
+def collected(name: str, id_number: str, **extra: str) -> dict[str, str]:
+    """A pickup's JSON body: the collector, and the signature drawn on screen (送达回证)."""
+    return {"collector_name": name, "collector_id_number": id_number, "signature_png_base64": SIGNATURE_PNG} | extra
