@@ -40,6 +40,7 @@ from .db import transaction
 from .delegation import ISSUER, keep_township_result
 from .departments import notify
 from .downlink import queue_downlink
+from .fees import case_fees
 from .models import Application, ApprovalTask, CatalogItem, Department, Licence, User
 from .ownership import Violation
 from .procedure import DECISION_ACTIONS, OPEN, move
@@ -246,6 +247,10 @@ def decide(engine: Engine, user: User, application_id: str, decision: str, reaso
             raise Conflict(f"这个办件还在{case_stages(app)[app.stage]['name']}环节，尚未到本部门的{case_stages(app)[task.stage]['name']}环节")
         if task.status != "pending":
             raise Conflict("本部门已经审批过这个办件，不能重复审批")
+        if decision == "approve" and not (fee := case_fees(session, app))["paid"]:
+            raise Conflict(
+                f"本事项须收费 {fee['required_fen'] / 100:.2f} 元，服务点的收费{'已作废或已退还' if fee['receipts'] else '尚未收取'}：待服务点收费后再批准（可不予批准并说明理由）"
+            )
         now = utcnow()
         if app.status == "received":
             if len([t for t in tasks if t.stage == app.stage]) > 1:

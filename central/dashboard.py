@@ -59,6 +59,8 @@ class Area:
     cash_collected_fen: int = 0
     cash_refunded_fen: int = 0
     cash_remitted_fen: int = 0
+    cash_outstanding_fen: int = 0  # per point, what it still holds (never netted against another point)
+    cash_to_return_fen: int = 0  # per point, cash it refunded after remitting it: the county owes it back
     epay_collected_fen: int = 0  # net of refunds
 
     @property
@@ -76,10 +78,6 @@ class Area:
     @property
     def zero_rate(self) -> float | None:
         return self.zero_trips / self.handed_over if self.handed_over else None
-
-    @property
-    def cash_outstanding_fen(self) -> int:
-        return self.cash_collected_fen - self.cash_refunded_fen - self.cash_remitted_fen
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -101,6 +99,7 @@ class Area:
                 "cash_refunded_fen": self.cash_refunded_fen,
                 "cash_remitted_fen": self.cash_remitted_fen,
                 "cash_outstanding_fen": self.cash_outstanding_fen,
+                "cash_to_return_fen": self.cash_to_return_fen,
                 "epay_collected_fen": self.epay_collected_fen,
             },
         }
@@ -197,7 +196,14 @@ def area_figures(engine: Engine, cases: list[tuple[Application, Clocks]], fees: 
                 area.zero_trips += trips(app) == 0
     for row in fees:
         for area in both(row["node_id"]):
-            for key in ("cash_collected_fen", "cash_refunded_fen", "cash_remitted_fen", "epay_collected_fen"):
+            for key in (
+                "cash_collected_fen",
+                "cash_refunded_fen",
+                "cash_remitted_fen",
+                "cash_outstanding_fen",
+                "cash_to_return_fen",
+                "epay_collected_fen",
+            ):
                 setattr(area, key, getattr(area, key) + row[key])
     return county, sorted(areas.values(), key=lambda a: a.name)
 
@@ -248,6 +254,7 @@ FEE_COLUMNS = (
     "epay_collected_fen",
     "cash_remitted_fen",
     "cash_outstanding_fen",
+    "cash_to_return_fen",
     "closes_with_discrepancy",
     "all_reached_county",
 )

@@ -11,9 +11,10 @@ from sqlmodel import Session, func, select
 
 from sync_protocol import DAILY_CLOSED, FEE_COLLECTED, FEE_REFUNDED, FEE_REMITTED, FEE_VOIDED, Record
 
-from .models import DailyClose, FeeReceipt, Remittance
+from .models import Application, CatalogItem, DailyClose, FeeReceipt, Remittance
 
 FEE_KINDS = {FEE_COLLECTED, FEE_VOIDED, FEE_REFUNDED, DAILY_CLOSED, FEE_REMITTED}
+REFUNDED_OUTCOMES = ("not_accepted", "denied", "revoked")  # the applicant gets the fee back: the point refunds it
 
 
 def apply_fee_record(session: Session, node_id: str, record: Record) -> None:
@@ -80,11 +81,29 @@ def apply_fee_record(session: Session, node_id: str, record: Record) -> None:
                     session.add(close)
 
 
+def case_fees(session: Session, app: Application) -> dict[str, Any]:
+    """A case's fee as the clerk must see it: what the item charges, every receipt of the case
+    (paid, voided, refunded), whether it is paid, and whether the point owes the applicant a
+    refund (the case was not accepted or refused and money is still held)."""
+    item = session.get(CatalogItem, app.item_code)
+    required = item.fee_fen if item else 0
+    receipts = list(session.exec(select(FeeReceipt).where(FeeReceipt.application_id == app.id)).all())
+    held = sum(r.amount_fen - r.refunded_fen for r in receipts if r.status != "voided")
+    return {
+        "required_fen": required,
+        "receipts": receipts,
+        "paid": required == 0 or held >= required,
+        "refund_due_fen": held if app.outcome in REFUNDED_OUTCOMES else 0,
+    }
+
+
 def fee_summary(engine: Engine) -> list[dict[str, Any]]:
     """Per node, in fen: collected (net of voids), refunded, cash counted at closes, discrepancies,
     remitted, and what was counted but not yet remitted; and whether the cash reached the county.
-    E-payments settle to the county account directly; cash reaches it by remittance, so
-    cash_outstanding = cash collected − cash refunded − remitted."""
+    E-payments settle to the county account directly; cash reaches it by remittance. Of
+    cash collected − cash refunded − remitted: what is above 0 is outstanding (the point still
+    holds it); what is below 0 is cash the point refunded out of its own till after remitting it,
+    which the county returns or the next remittance offsets (cash_to_return)."""
     with Session(engine) as session:
         receipts = session.exec(select(FeeReceipt)).all()
         closes = session.exec(select(DailyClose)).all()
@@ -98,7 +117,7 @@ def fee_summary(engine: Engine) -> list[dict[str, Any]]:
         paid_in = remitted.get(node_id) or 0
         cash_collected = sum(r.amount_fen for r in kept if r.method == "cash")
         cash_refunded = sum(r.refunded_fen for r in cash)
-        outstanding = cash_collected - cash_refunded - paid_in
+        net = cash_collected - cash_refunded - paid_in
         out.append(
             {
                 "node_id": node_id,
@@ -114,9 +133,10 @@ def fee_summary(engine: Engine) -> list[dict[str, Any]]:
                 "cash_collected_fen": cash_collected,
                 "cash_refunded_fen": cash_refunded,
                 "epay_collected_fen": sum(r.amount_fen for r in kept if r.method != "cash") - sum(r.refunded_fen for r in mine if r.method != "cash"),
-                "cash_outstanding_fen": outstanding,
+                "cash_outstanding_fen": max(net, 0),
+                "cash_to_return_fen": max(-net, 0),
                 "closes_with_discrepancy": sum(1 for c in days if c.discrepancy_fen != 0),
-                "all_reached_county": outstanding == 0,
+                "all_reached_county": net <= 0,
             }
         )
     return out

@@ -31,7 +31,7 @@ from weblayer.errors import Conflict, Forbidden, InvalidInput, NotFound
 
 from . import forms, people, reviews
 from .catalog import item_from_row, required_materials
-from .fees import check_payment, collect_fee, yuan
+from .fees import check_payment, collect_fee, mark_refund_due, yuan
 from .intake import person_name, validate_intake, validate_resident_id
 from .materials import prepare_upload, record_material, store_upload
 from .reviews import first_stage_here
@@ -550,6 +550,7 @@ def apply_non_acceptance(conn: sqlite3.Connection, data: Mapping[str, Any]) -> N
         "WHERE id = ? AND decided_at IS NULL",
         (data["reason"], data["by"], data["at"], data["application_id"]),
     )
+    mark_refund_due(conn, data["application_id"], "不予受理")
 
 
 def apply_suspension(conn: sqlite3.Connection, data: Mapping[str, Any]) -> None:
@@ -573,6 +574,7 @@ def apply_revocation(conn: sqlite3.Connection, data: Mapping[str, Any]) -> None:
         (f"告知承诺不实，撤销办理结果：{data['reason']}", data["by"], data["at"], data["application_id"]),
     )
     conn.execute("UPDATE licences SET revoked_at = ? WHERE application_id = ? AND revoked_at IS NULL", (data["at"], data["application_id"]))
+    mark_refund_due(conn, data["application_id"], "办理结果已撤销")
 
 
 def apply_decision(conn: sqlite3.Connection, data: Mapping[str, Any]) -> None:
@@ -583,3 +585,5 @@ def apply_decision(conn: sqlite3.Connection, data: Mapping[str, Any]) -> None:
         "decision = ?, decision_reason = ?, decided_by = ?, decided_at = ? WHERE id = ? AND decided_at IS NULL",
         (data["decision"], data["decision"], data.get("reason", ""), data["decided_by"], data["decided_at"], data["application_id"]),
     )
+    if data["decision"] == "denied":
+        mark_refund_due(conn, data["application_id"], "不予批准")

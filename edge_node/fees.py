@@ -118,10 +118,42 @@ def _reason(reason: str) -> str:
 
 
 def get_receipt(store: Store, receipt_no: str) -> sqlite3.Row:
-    row = store.one("SELECT * FROM fee_receipts WHERE receipt_no = ?", (receipt_no,))
+    """A receipt as printed: with the item's name and the payee's (the agent's) name."""
+    row = store.one(
+        "SELECT r.*, c.name AS item_name, u.display_name AS payee_name FROM fee_receipts r "
+        "LEFT JOIN catalog_items c ON c.code = r.item_code LEFT JOIN users u ON u.username = r.agent_username WHERE r.receipt_no = ?",
+        (receipt_no,),
+    )
     if row is None:
         raise NotFound("没有这张收费收据")
     return row
+
+
+def mark_refund_due(conn: sqlite3.Connection, application_id: str, why: str) -> None:
+    """The case ended without the result it was paid for: its fee is to be given back (a task on
+    the fees page until refunded or voided). Inside the downlink transaction; once."""
+    conn.execute(
+        "UPDATE fee_receipts SET refund_due = ? WHERE application_id = ? AND status = 'paid' AND refunded_fen < amount_fen AND refund_due IS NULL",
+        (why, application_id),
+    )
+
+
+def refunds_due(store: Store) -> list[sqlite3.Row]:
+    """Fees still to give back, oldest first."""
+    return store.query(
+        "SELECT r.*, a.receipt_no AS case_receipt_no FROM fee_receipts r LEFT JOIN applications a ON a.id = r.application_id "
+        "WHERE r.refund_due IS NOT NULL AND r.status = 'paid' AND r.refunded_fen < r.amount_fen ORDER BY r.collected_at"
+    )
+
+
+def unpaid_fen(conn: sqlite3.Connection, application_id: str) -> int:
+    """What the case's item charges and is not held for it (voided or refunded): 0 when paid."""
+    row = conn.execute(
+        "SELECT c.fee_fen, (SELECT COALESCE(SUM(r.amount_fen - r.refunded_fen), 0) FROM fee_receipts r WHERE r.application_id = a.id AND r.status != 'voided') AS held "
+        "FROM applications a JOIN catalog_items c ON c.code = a.item_code WHERE a.id = ?",
+        (application_id,),
+    ).fetchone()
+    return max(row["fee_fen"] - row["held"], 0) if row else 0
 
 
 def void_receipt(store: Store, receipt_no: str, reason: str, agent: Mapping[str, str], approver: str, approver_password: str) -> sqlite3.Row:

@@ -21,6 +21,7 @@ from nacl.signing import SigningKey
 from sync_protocol import STAGE_DECIDED, seal_delegated_licence, unprintable, verify_key_to_text
 from weblayer.errors import Conflict, Forbidden, InvalidInput, NotFound
 
+from .fees import unpaid_fen
 from .store import Store, add_outbox, get_meta, next_counter, set_meta, utcnow
 
 APPROVER = "township_approver"
@@ -196,6 +197,8 @@ def decide(
             (decision, user["display_name"], now, reason, application_id, stage),
         )
         own = conn.execute("SELECT status FROM applications WHERE id = ?", (application_id,)).fetchone()
+        if decision == "approved" and row["final"] and own is not None and (short := unpaid_fen(conn, application_id)):
+            raise Conflict(f"本事项还有 {short // 100}.{short % 100:02d} 元费用未收（收费已作废或已退还）：收费后再办结，或不同意并说明理由")
         if decision == "not_accepted" and (stage != 0 or (own is not None and own["status"] != "submitted")):
             raise Conflict("只有受理前才能不予受理：这个办件已经受理，请填写审核意见")
         if own is not None and own["status"] in ("submitted", "accepted"):  # this township's own case: it knows at once

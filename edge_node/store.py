@@ -309,6 +309,8 @@ def _m20_documents(db: Database) -> None:
         {"number": str, "application_id": str, "kind": str, "text": str, "received_at": str}, pk="number", not_null={"application_id", "kind", "text"}
     )
     db.table("documents").create_index(["application_id"])
+    # a fee to give back: the case was not accepted, refused or revoked (fees.mark_refund_due)
+    db.table("fee_receipts").add_column("refund_due", str)
 
 
 MIGRATIONS: list[Callable[[Database], None]] = [

@@ -23,7 +23,7 @@ from litestar.template import TemplateConfig
 
 from .auth import authenticated
 from .decoding import strict_json
-from .display import chinese_date, local_time, mask_id, seal_code
+from .display import chinese_date, local_time, mask_id, rmb_capitals, seal_code
 from .openapi import document, openapi_config
 from .pages import CitizenPages, LoginPages
 from .problems import exception_handlers
@@ -78,6 +78,7 @@ def _register_filters(engine: JinjaTemplateEngine) -> None:
     engine.engine.filters["local_time"] = local_time
     engine.engine.filters["chinese_date"] = chinese_date
     engine.engine.filters["seal_code"] = seal_code
+    engine.engine.filters["rmb_capitals"] = rmb_capitals
     engine.engine.filters["from_json"] = json.loads
     engine.engine.globals["mask_id"] = mask_id
 

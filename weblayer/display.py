@@ -39,6 +39,53 @@ def seal_code(text: str) -> str:
     return "-".join(digest[i : i + 4] for i in range(0, 12, 4))
 
 
+DIGITS = "零壹贰叁肆伍陆柒捌玖"
+UNITS = ("", "拾", "佰", "仟")
+GROUPS = ("", "万", "亿")
+
+
+def _four(n: int) -> str:
+    """0–9999 in capitals, with the zeros a cheque writes (1005 → 壹仟零伍)."""
+    out, zero = "", False
+    for i, d in enumerate(f"{n:04d}"):
+        if d == "0":
+            zero = bool(out)
+            continue
+        out += ("零" if zero else "") + DIGITS[int(d)] + UNITS[3 - i]
+        zero = False
+    return out
+
+
+def rmb_capitals(fen: int) -> str:
+    """An amount of fen in the capitals a receipt carries (大写): 38000 → 叁佰捌拾元整, 1205 →
+    壹拾贰元零伍分 (GB/T … as banks and 财政票据 write it). Up to 9,999 亿 yuan."""
+    if fen < 0:
+        return "负" + rmb_capitals(-fen)
+    yuan, jiao, fen_ = fen // 100, fen // 10 % 10, fen % 10
+    groups, words = [], ""
+    while yuan:
+        groups.append(yuan % 10000)
+        yuan //= 10000
+    for i in reversed(range(len(groups))):
+        if groups[i]:
+            if words and groups[i] < 1000:
+                words += "零"
+            words += _four(groups[i]) + GROUPS[i]
+        elif words and not words.endswith("零"):
+            words += "零"
+    words = words.rstrip("零")
+    words = (words + "元") if words else ""
+    if not jiao and not fen_:
+        return (words or "零元") + "整"
+    if jiao:
+        words += DIGITS[jiao] + "角"
+    elif words:
+        words += "零"
+    if fen_:
+        words += DIGITS[fen_] + "分"
+    return words
+
+
 def mask_id(id_number: str) -> str:
     """Resident IDs are masked in every list, answer and log: the first 4 and the last 4 characters."""
     return id_number[:4] + "*" * max(len(id_number) - 8, 0) + id_number[-4:] if len(id_number) > 8 else "****"

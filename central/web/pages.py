@@ -27,6 +27,7 @@ from .. import (
     commitments,
     dashboard,
     enrolment,
+    fees,
     forms,
     metrics,
     originals,
@@ -58,6 +59,7 @@ def _case_page(
     case_clocks, pauses = clocks.case_clocks(ctx.engine, app)
     with Session(ctx.engine) as session:
         documents = document_store.documents_of(session, application_id)
+        fee = fees.case_fees(session, app)
     return page(
         "case.html",
         status_code=status_code,
@@ -80,6 +82,7 @@ def _case_page(
         special=suspensions.SPECIAL,
         cards=cards.cards_of(ctx.engine, application_id),
         documents=documents,
+        fee=fee,
     )
 
 

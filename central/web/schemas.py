@@ -522,7 +522,8 @@ class FeeSummaryOut(msgspec.Struct):
     cash_collected_fen: int
     cash_refunded_fen: int
     epay_collected_fen: int
-    cash_outstanding_fen: int
+    cash_outstanding_fen: int  # what the point still holds (0 or more)
+    cash_to_return_fen: int  # cash it refunded after remitting it: the county returns it, or the next remittance offsets it
     closes_with_discrepancy: int
     all_reached_county: bool
 
@@ -594,7 +595,8 @@ class AreaFeesOut(msgspec.Struct):
     cash_collected_fen: int
     cash_refunded_fen: int
     cash_remitted_fen: int
-    cash_outstanding_fen: int
+    cash_outstanding_fen: int  # summed per point: one point's refund never hides another's unremitted cash
+    cash_to_return_fen: int
     epay_collected_fen: int
 
 
@@ -637,6 +639,7 @@ class NodeFeesOut(msgspec.Struct):
     epay_collected_fen: int
     cash_remitted_fen: int
     cash_outstanding_fen: int
+    cash_to_return_fen: int
     closes_with_discrepancy: int
     all_reached_county: bool
 

@@ -73,6 +73,7 @@ def _fees_page(
         ),
         unclosed=fees.day_totals(store, user["username"], day, unclosed_only=True),
         closes=store.query("SELECT * FROM daily_closes WHERE agent_username = ? ORDER BY closed_at DESC LIMIT 30", (user["username"],)),
+        refunds_due=fees.refunds_due(store),
         methods=fees.METHODS,
         yuan=fees.yuan,
     )
@@ -108,6 +109,7 @@ def _case_context(ctx: Any, application_id: str) -> dict[str, Any]:
         "materials": materials.list_materials(ctx.store, ctx.blobs_dir, application_id),
         "pauses": ctx.store.query("SELECT * FROM clock_pauses WHERE application_id = ? ORDER BY started_at", (application_id,)),
         "documents": documents.documents_of(ctx.store, application_id, ctx.identity.hub_key),
+        "refunds_due": [r for r in fees.refunds_due(ctx.store) if r["application_id"] == application_id],
         "keep_until": lambda received_at: materials.keep_until(received_at, ctx.material_retention_days),
     }
 

@@ -193,3 +193,30 @@ def test_the_deciding_clerk_sees_the_full_id_and_every_view_is_logged(hub):
         with pytest.raises(Forbidden):
             approval.reveal_id_number(hub, clerk(hub, outsider), "app1")
     assert len([a for a in actions.recent_actions(hub, target="app1") if a.action == "case.id_viewed"]) == 1
+
+
+def test_a_voided_fee_shows_on_the_case_and_blocks_the_approval_but_not_a_refusal(engine):
+    """Issue 20 finding: a voided fee left the case live for the clerk, who saw no fee at all."""
+    from central.db import transaction
+    from central.fees import case_fees
+    from sync_protocol import Record
+    from tests.support.builders import T
+
+    add_user(engine, "clerk-gaj", "王敏", "clerk", "pw", department="gaj")
+    fee = {"fee_receipt_no": "shangcun-F000001", "amount_fen": 2000, "method": "cash", "agent": "agent", "application_id": "app1"}
+    voided = {"fee_receipt_no": "shangcun-F000001", "reason": "收错", "approved_by": "站长", "agent": "agent"}
+    ingest_batch(
+        engine,
+        "yiwang.up.shangcun",
+        chain([received(1, item="GA-001"), Record("fee.collected", "f1", T, fee), Record("fee.voided", "v1", T, voided)])[0],
+    )
+    gaj = clerk(engine, "clerk-gaj")
+    approval.accept(engine, gaj, "app1")
+    with pytest.raises(Conflict, match=r"须收费 20\.00 元，服务点的收费已作废或已退还"):
+        approval.decide(engine, gaj, "app1", "approve", "", HUB_KEY)
+    with transaction(engine) as session:
+        app = session.get(Application, "app1")
+        shown = case_fees(session, app)
+    assert (shown["required_fen"], shown["paid"], [r.status for r in shown["receipts"]]) == (2000, False, ["voided"])
+    approval.decide(engine, gaj, "app1", "deny", "未缴纳工本费", HUB_KEY)
+    assert state(engine, "app1")[0] == "denied"

@@ -194,6 +194,7 @@ def test_did_every_fee_reach_the_county(scenario):
         "epay_collected_fen": 38000,
         "cash_remitted_fen": 1500,
         "cash_outstanding_fen": 0,
+        "cash_to_return_fen": 0,
         "closes_with_discrepancy": 0,
         "all_reached_county": True,
     }
@@ -204,8 +205,34 @@ def test_did_every_fee_reach_the_county(scenario):
         "cash_refunded_fen": 500,
         "cash_remitted_fen": 1500,
         "cash_outstanding_fen": 3800,
+        "cash_to_return_fen": 0,
         "epay_collected_fen": 38000,
     }
+
+
+def test_a_refund_of_cash_already_remitted_is_owed_to_the_point_not_negative_cash(scenario):
+    """Issue 20 finding: after a refund of remitted cash the headline said "尚有现金 -370.00 元未解缴"
+    — and summed over the county, that refund hid another point's unremitted cash."""
+    from central.db import transaction
+    from central.fees import apply_fee_record
+    from sync_protocol import Record
+
+    with transaction(scenario) as session:  # 上村 refunds the rest of F000001 (15.00) after remitting it
+        apply_fee_record(
+            session,
+            "shangcun",
+            Record(
+                "fee.refunded",
+                "late",
+                at("22"),
+                {"fee_receipt_no": "shangcun-F000001", "amount_fen": 1500, "reason": "不予受理", "approved_by": "站长", "agent": "agent"},
+            ),
+        )
+    board = dashboard(scenario, silent_after=timedelta(minutes=60), now=NOW)
+    shangcun = next(f for f in board["fees"] if f["node_id"] == "shangcun")
+    assert (shangcun["cash_outstanding_fen"], shangcun["cash_to_return_fen"], shangcun["all_reached_county"]) == (0, 1500, True)
+    county = board["county"]["fees"]
+    assert (county["cash_outstanding_fen"], county["cash_to_return_fen"]) == (3800, 1500)  # 白水's 38.00 still shows
 
 
 def test_metrics_carry_the_same_figures(scenario):

@@ -329,3 +329,30 @@ def test_the_case_page_lists_its_documents_and_each_prints_and_verifies(client):
     api = {"Authorization": "Bearer " + client.post("/api/login", json={"username": "clerk-mzj", "password": "pw"}).json()["token"]}
     [document] = client.get("/api/applications/app1", headers=api).json()["documents"]
     assert (document["kind"], document["text"]) == ("receipt", signed)
+
+
+def test_the_clerk_sees_the_cases_fee_and_the_refund_the_point_owes(client):
+    """Issue 20: a voided fee shows on the case page and blocks 批准; after 不予批准 the page says
+    the point must give the money back."""
+    from sqlmodel import Session
+
+    from central.db import make_engine
+    from central.ingest import ingest_batch
+    from central.models import Node
+    from sync_protocol import Record, verify_key_to_text
+    from tests.support.builders import NODE_KEY, T, chain, received
+
+    engine = make_engine(client.app.state.ctx.settings.database_url)
+    with Session(engine) as s:
+        s.add(Node(id="shangcun", name="上村", kind="village", public_key=verify_key_to_text(NODE_KEY.verify_key), enrolled_at=T))
+        s.commit()
+    fee = {"fee_receipt_no": "shangcun-F000001", "amount_fen": 2000, "method": "cash", "agent": "agent", "application_id": "app1"}
+    ingest_batch(engine, "yiwang.up.shangcun", chain([received(1, item="GA-001"), Record("fee.collected", "f1", T, fee)])[0])
+    engine.dispose()
+    token = csrf(client, "/login")
+    client.post("/login", data={"username": "clerk-gaj", "password": "pw", "_csrf_token": token})
+    page = client.get("/cases/app1").text
+    assert 'id="fees"' in page and "本事项收费 20.00 元" in page and "已收" in page
+    token = re.search(r'name="_csrf_token" value="([^"]+)"', page).group(1)
+    denied = client.post("/cases/app1/decision", data={"_csrf_token": token, "decision": "deny", "reason": "证件照片不合格"})
+    assert denied.status_code == 200 and 'id="refund-due"' in denied.text and "应向申请人退还 20.00 元" in denied.text

@@ -191,3 +191,64 @@ def test_an_amount_no_window_handles_is_refused_and_saves_nothing(store, counted
         fees.close_day(store, AGENT, counted, note="点错了")
     assert refused.value.field == "cash_counted" and outbox_kinds(store) == before
     assert store.one("SELECT COUNT(*) FROM daily_closes")[0] == 0
+
+
+def test_the_receipt_names_the_item_and_the_payee_and_writes_the_amount_in_capitals(store):
+    """Issue 20 finding: the receipt showed YB-001 and the username, and no amount in capitals."""
+    no = pay(store, 1)["receipt_no"]
+    receipt = fees.get_receipt(store, no)
+    assert (receipt["item_name"], receipt["payee_name"]) == ("城乡居民医保参保缴费", "代办员 王秀兰")
+
+
+@pytest.mark.parametrize(
+    "fen, words",
+    [
+        (38000, "叁佰捌拾元整"),
+        (2000, "贰拾元整"),
+        (1205, "壹拾贰元零伍分"),
+        (50, "伍角"),
+        (0, "零元整"),
+        (10000100, "壹拾万零壹元整"),
+        (123456789, "壹佰贰拾叁万肆仟伍佰陆拾柒元捌角玖分"),
+    ],
+)
+def test_amounts_in_capitals(fen, words):
+    from weblayer.display import rmb_capitals
+
+    assert rmb_capitals(fen) == words
+
+
+def test_a_refused_case_raises_a_refund_task_until_the_fee_is_given_back(store):
+    """Issue 20 finding: nothing prompted a refund when a case was not accepted or refused."""
+    paid = pay(store, 1, item="GA-001")
+    kept = pay(store, 2, item="GA-001")
+    with store.write() as conn:
+        cases.apply_non_acceptance(
+            conn, {"application_id": paid["application_id"], "reason": "不属于本县户籍", "by": "王敏", "at": "2026-11-23T09:00:00.000000Z"}
+        )
+        cases.apply_decision(
+            conn,
+            {"application_id": kept["application_id"], "decision": "approved", "decided_by": "王敏", "decided_at": "2026-11-23T09:00:00.000000Z"},
+        )
+    due = fees.refunds_due(store)
+    assert [(r["receipt_no"], r["refund_due"], r["amount_fen"]) for r in due] == [(paid["receipt_no"], "不予受理", 2000)]
+    fees.void_receipt(store, paid["receipt_no"], "不予受理，退还现金", AGENT, "chief", "pw2")  # the same day: voided
+    assert fees.refunds_due(store) == []
+
+
+def test_a_township_cannot_conclude_its_own_case_whose_fee_was_voided(store):
+    """Issue 20 finding: a voided fee left the case live. The township's own instant item."""
+    from edge_node import reviews
+
+    app_id = pay(store, 1)["application_id"]
+    with store.write() as conn:  # 医保缴费 is decided on the spot by the township: its review, as intake leaves it there
+        conn.execute(
+            "INSERT INTO reviews (application_id, stage, stage_name, final, assigned_at) VALUES (?, 0, '决定', 1, ?)",
+            (app_id, "2026-11-23T09:00:00.000000Z"),
+        )
+    fees.void_receipt(store, "shangcun-F000001", "收错", AGENT, "chief", "pw2")
+    approver = {"username": "chief", "display_name": "站长 李建国", "role": reviews.APPROVER}
+    with pytest.raises(Conflict, match=r"380\.00 元费用未收"):
+        reviews.decide(store, app_id, 0, "approved", "", approver)
+    assert store.one("SELECT status FROM reviews WHERE application_id = ?", (app_id,))[0] == "pending"  # nothing changed
+    reviews.decide(store, app_id, 0, "denied", "未缴费", approver)  # refusing stays possible

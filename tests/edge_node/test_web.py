@@ -388,3 +388,20 @@ def _document_at_the_point(client: TestClient, tmp_path: Path) -> None:
     assert "有效" in verified.text and "示范县受字〔2026〕第 7 号" in verified.text
     refused = client.post("/verify", data={"_csrf_token": token, "licence": forged})
     assert "无效" in refused.text
+
+
+def test_the_fee_receipt_prints_the_item_the_payee_and_the_amount_in_capitals(tmp_path: Path):
+    """Issue 20 finding: the receipt showed the item code and the username, and no capitals."""
+    item = {"code": "GA-001", "name": "居民身份证换领", "department": "gaj", "department_name": "县公安局", "time_limit_days": 20, "fee_fen": 2000}
+    data_dir = node_dir(tmp_path / "node", catalog={"version": 1, "items": [item]}, users=(("agent", "代办员 王秀兰", "pw"),))
+    with TestClient(create_app(Settings(data_dir=data_dir))) as client:
+        token = client.post("/api/login", json={"username": "agent", "password": "pw"}).json()["token"]
+        app = client.post(
+            "/api/applications",
+            json={"item_code": "GA-001", "applicant_name": "张三", "applicant_id_number": resident_id(1), "payment_method": "cash"},
+            headers={"Authorization": f"Bearer {token}"},
+        )
+        assert app.status_code == 201, app.text
+        login(client)
+        printed = client.get(f"/fees/{app.json()['fee_receipt']['receipt_no']}").text
+    assert "居民身份证换领" in printed and "代办员 王秀兰" in printed and "人民币（大写）贰拾元整" in printed
