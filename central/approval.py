@@ -48,7 +48,6 @@ from .stages import TOWNSHIP, assign, at_township, case_stages, township_of
 
 DECISIONS = {"approve": "approved", "deny": "denied"}
 MAX_REASON = 500
-CONCLUDED_TEXT = {"approved": "准予许可（批准）", "denied": "不予许可", "not_accepted": "不予受理", "revoked": "已撤销（告知承诺不实）"}
 
 
 def department_queue(engine: Engine, user: User) -> list[tuple[Application, ApprovalTask]]:

@@ -24,6 +24,7 @@ from sqlmodel import Session, col, select
 
 from weblayer.errors import Conflict, Forbidden, InvalidInput, NotFound
 
+from . import supervision
 from .actions import record_action
 from .clock import utcnow
 from .clocks import PRE_REVIEW_DAYS, Clocks, clocks_for
@@ -64,7 +65,8 @@ def _rule(clock: str, deadline: Deadline, days: int, stage_name: str) -> str:
 
 def issue_due(engine: Engine, now: datetime | None = None) -> dict[str, int]:
     """Issue the cards the open cases' clocks call for, raise an order for each red one, and
-    escalate orders whose reply is overdue. Returns how many of each."""
+    escalate orders whose reply is overdue and complaints whose answer is (central/supervision.py).
+    Returns how many of each."""
     now = now or datetime.now(UTC)
     today = now.astimezone(BEIJING).date()
     at = now.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
@@ -72,7 +74,7 @@ def issue_due(engine: Engine, now: datetime | None = None) -> dict[str, int]:
         apps = list(session.exec(select(Application).where(col(Application.status).in_(OPEN))).all())
     clocks = clocks_for(engine, apps, today)
     calendar = load_calendar(engine)
-    counts = {"yellow": 0, "red": 0, "escalated": 0}
+    counts = {"yellow": 0, "red": 0, "escalated": 0, "complaints_escalated": 0}
     with transaction(engine) as session:
         ids = [a.id for a in apps]
         tasks: dict[str, list[ApprovalTask]] = defaultdict(list)
@@ -119,6 +121,7 @@ def issue_due(engine: Engine, now: datetime | None = None) -> dict[str, int]:
                         )
                     notify(session, app, tasks[app.id], "case.card")
         counts["escalated"] = _escalate(session, calendar, today, at)
+        counts["complaints_escalated"] = supervision.escalate_complaints(session, calendar, now)
     return counts
 
 

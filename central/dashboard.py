@@ -25,18 +25,16 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from sqlalchemy.engine import Engine
-from sqlmodel import Session, col, func, select
+from sqlmodel import Session, func, select
 
-from sync_protocol import format_time, parse_time
-
+from . import supervision
 from .catalog import published_catalog
 from .clocks import Clocks, clocks_for
 from .fees import fee_summary
 from .linkstatus import CLOCK_SKEW_S, MISSED_HEARTBEATS
 from .linkstatus import silent as is_silent
-from .models import Alert, Application, Complaint, Evaluation, HeldBatch, Node, Quarantine
+from .models import Alert, Application, HeldBatch, Node, Quarantine
 from .procedure import OPEN
-from .supervision import ANSWER_WITHIN, POOR
 from .workdays import BEIJING, beijing_date
 
 CASE_STATES = ["received", "supplement_requested", "accepted", "approved", "denied", "not_accepted", "delivered", "dispatched"]
@@ -208,22 +206,6 @@ def area_figures(engine: Engine, cases: list[tuple[Application, Clocks]], fees: 
     return county, sorted(areas.values(), key=lambda a: a.name)
 
 
-def supervision(engine: Engine, now: datetime) -> dict[str, Any]:
-    """Complaints past their 24 hours and poor evaluations (≤ 2) not followed up."""
-    with Session(engine) as session:
-        complaints = session.exec(select(Complaint).where(col(Complaint.answered_at).is_(None)).order_by(Complaint.filed_at)).all()
-        poor = session.exec(
-            select(Evaluation).where(Evaluation.level <= POOR, col(Evaluation.followed_up_at).is_(None)).order_by(Evaluation.given_at)
-        ).all()
-    return {
-        "complaints_open": [
-            c.model_dump() | {"overdue": now - parse_time(c.filed_at) > ANSWER_WITHIN, "due_at": format_time(parse_time(c.filed_at) + ANSWER_WITHIN)}
-            for c in complaints
-        ],
-        "poor_evaluations_open": [e.model_dump() for e in poor],
-    }
-
-
 def late_cases(cases: list[tuple[Application, Clocks]]) -> list[dict[str, Any]]:
     """Open cases with a red or yellow card, most overdue first (the dashboard's list)."""
     rows = []
@@ -285,6 +267,6 @@ def dashboard(engine: Engine, silent_after: timedelta, now: datetime | None = No
         "townships": [a.as_dict() for a in townships],
         "late_cases": late_cases(cases),
         "fees": fees,
-        **supervision(engine, now),
+        **supervision.open_items(engine, now),
         "catalog_version": catalog_version,
     }

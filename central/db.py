@@ -243,6 +243,22 @@ def _m14_clocks(conn: Connection) -> None:
         )
 
 
+def _m15_complaints(conn: Connection) -> None:
+    """Complaints and ratings as workflows (central/supervision.py): where a complaint arrived and
+    whom it is routed to, its first answer and escalation; where a rating came from and by when a
+    poor one must be followed up. Complaints already held keep their filing time as arrival."""
+    _add_column(conn, "complaint", "received_at VARCHAR")
+    _add_column(conn, "complaint", "department VARCHAR")
+    conn.execute(text("CREATE INDEX IF NOT EXISTS ix_complaint_department ON complaint (department)"))
+    _add_column(conn, "complaint", "first_answer VARCHAR NOT NULL DEFAULT ''")
+    _add_column(conn, "complaint", "first_answered_at VARCHAR")
+    _add_column(conn, "complaint", "first_answered_by VARCHAR")
+    _add_column(conn, "complaint", "escalations INTEGER NOT NULL DEFAULT 0")
+    _add_column(conn, "complaint", "escalated_at VARCHAR")
+    _add_column(conn, "evaluation", "source VARCHAR NOT NULL DEFAULT 'window'")
+    _add_column(conn, "evaluation", "follow_up_due VARCHAR")
+
+
 # Numbered migrations for databases made by an older version. A new database gets the current
 # tables from create_all and starts at the latest version; version 1 is the first release's schema.
 MIGRATIONS: list[Callable[[Connection], None]] = [
@@ -259,6 +275,7 @@ MIGRATIONS: list[Callable[[Connection], None]] = [
     _m12_stages,
     _m13_commitment,
     _m14_clocks,
+    _m15_complaints,
 ]
 LATEST = 1 + len(MIGRATIONS)
 

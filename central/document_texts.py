@@ -1,7 +1,7 @@
 """What each document of record says (central/documents.py), and the hub worker's issuing of the
 documents actions asked for. The wording follows 行政许可法 (arts. 32, 38, 42, 45) and, for the
 rights of review and lawsuit, 行政复议法 art. 20 (60 days) and 行政诉讼法 art. 46 (6 months). An
-item's result words follow its category (许可, 给付, 确认, 办理: ``RESULT_WORDS``), so a benefit
+item's result words follow its category (许可, 给付, 确认, 办理: central/results.py), so a benefit
 such as 低保 is not called a licence."""
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from sqlmodel import Session, col, select
 from sync_protocol import parse_time
 from weblayer.display import chinese_date, mask_id
 
-from . import documents
+from . import documents, results
 from .clocks import clocks_for
 from .db import transaction
 from .models import Alert, Application, ApprovalTask, CatalogItem, Department, Document, DocumentDue, Licence, Node
@@ -28,22 +28,10 @@ from .workdays import BEIJING
 
 log = logging.getLogger("yiwang.hub.documents")
 
-# category -> (what is granted, the approval's title, the refusal's title)
-RESULT_WORDS = {
-    "行政许可": ("行政许可", "准予行政许可决定书", "不予行政许可决定书"),
-    "行政给付": ("给付", "给付决定书", "不予给付决定书"),
-    "行政确认": ("确认", "行政确认决定书", "不予确认决定书"),
-    "行政奖励": ("奖励", "奖励决定书", "不予奖励决定书"),
-}
-OTHER_WORDS = ("办理", "办理结果通知书", "不予办理通知书")
 RIGHTS = (
     "如不服本决定，可以自收到之日起六十日内向{county}人民政府申请行政复议，或者自收到之日起六个月内向人民法院提起行政诉讼"
     "（《中华人民共和国行政复议法》第二十条、《中华人民共和国行政诉讼法》第四十六条）。"
 )
-
-
-def result_words(category: str) -> tuple[str, str, str]:
-    return RESULT_WORDS.get(category, OTHER_WORDS)
 
 
 @dataclass(frozen=True)
@@ -140,7 +128,7 @@ def _deciders(f: Facts) -> str:
 
 
 def decision(f: Facts) -> tuple[str, str, list[str], list[list[str]]]:
-    word, approved_title, denied_title = result_words(f.item.get("category", ""))
+    word, approved_title, denied_title, _, _ = results.words(f.item.get("category", ""))
     app = f.app
     if app.outcome not in ("approved", "denied"):
         raise ValueError(f"the case is not decided ({app.outcome or app.status})")

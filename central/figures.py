@@ -19,8 +19,11 @@ from typing import Any, TypeVar
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
+from sync_protocol import parse_time
+
 from .clocks import PRE_REVIEW_DAYS, pauses_of, township_first
-from .models import Application, ApprovalTask, Card, Department, SupervisionOrder, User
+from .models import Application, ApprovalTask, Card, Complaint, Department, Evaluation, Node, SupervisionOrder, User
+from .supervision import POOR, due_times
 from .workdays import Pause, WorkCalendar, beijing_date, load_calendar
 
 REPORT_FORMAT = "yiwang.e-supervision.v1"
@@ -216,3 +219,56 @@ def monthly_report(engine: Engine, month: str, county: str, generated_at: str) -
             for o in orders
         ],
     }
+
+
+def voices(engine: Engine, start: date, end: date) -> list[dict[str, Any]]:
+    """Complaints and ratings of the period, per department and per point: how many complaints
+    arrived, how many were first answered within 24 hours and answered in full within 5 working
+    days, how many ratings, their average, the poor ones and the follow-ups past their deadline."""
+    calendar = load_calendar(engine)
+    today = date.today()
+    with Session(engine) as session:
+        complaints = _between(session, Complaint, Complaint.filed_at, start, end)
+        ratings = _between(session, Evaluation, Evaluation.given_at, start, end)
+        ids = [r.application_id for r in ratings]
+        departments = dict(session.exec(select(Application.id, Application.department).where(col(Application.id).in_(ids))).all()) if ids else {}
+        names = {d.code: d.name for d in session.exec(select(Department)).all()} | {n.id: n.name for n in session.exec(select(Node)).all()}
+    rows: dict[tuple[str, str], dict[str, Any]] = {}
+
+    def row(kind: str, code: str | None) -> dict[str, Any]:
+        code = code or "county"
+        name = names.get(code, "县政务服务管理局" if code == "county" else code)
+        return rows.setdefault(
+            (kind, code),
+            {
+                "kind": kind,
+                "code": code,
+                "name": name,
+                "complaints": 0,
+                "first_on_time": 0,
+                "final_on_time": 0,
+                "ratings": 0,
+                "levels": 0,
+                "poor": 0,
+                "follow_ups_overdue": 0,
+            },
+        )
+
+    for c in complaints:
+        first_due, final_due = due_times(calendar, c)
+        first = c.first_answered_at or c.answered_at
+        for r in (row("department", c.department), row("point", c.node_id)):
+            r["complaints"] += 1
+            r["first_on_time"] += bool(first and parse_time(first) <= first_due)
+            r["final_on_time"] += bool(c.answered_at and beijing_date(c.answered_at) <= final_due)
+    for e in ratings:
+        late = bool(e.level <= POOR and not e.followed_up_at and e.follow_up_due and today > date.fromisoformat(e.follow_up_due))
+        for r in (row("department", departments.get(e.application_id)), row("point", e.node_id)):
+            r["ratings"] += 1
+            r["levels"] += e.level
+            r["poor"] += e.level <= POOR
+            r["follow_ups_overdue"] += late
+    return [
+        {k: v for k, v in r.items() if k != "levels"} | {"average_level": round(r["levels"] / r["ratings"], 2) if r["ratings"] else None}
+        for _, r in sorted(rows.items())
+    ]

@@ -54,7 +54,7 @@ from sync_protocol import (
     verify_key_to_text,
 )
 
-from . import documents, forms, ownership
+from . import documents, forms, ownership, supervision
 from .actions import record_action
 from .approval import decide_township_stage
 from .clock import utcnow
@@ -69,8 +69,6 @@ from .models import (
     Application,
     ApprovalTask,
     CatalogItem,
-    Complaint,
-    Evaluation,
     HeldBatch,
     Material,
     NatsCredential,
@@ -433,13 +431,8 @@ def _picked_up(session: Session, node: Node, record: Record, now: str) -> None:
 
 
 def _evaluation(session: Session, node: Node, record: Record, now: str) -> None:
-    data = record.data
-    if session.get(Evaluation, data["application_id"]) is None:
-        session.add(
-            Evaluation(
-                application_id=data["application_id"], node_id=node.id, level=data["level"], comment=data.get("comment", ""), given_at=record.at
-            )
-        )
+    data = record.data  # the point's rating screen; a rating given on the citizen's phone first stays
+    supervision.evaluation_received(session, node.id, data["application_id"], data["level"], data.get("comment", ""), record.at, "window")
 
 
 def _notice(session: Session, node: Node, record: Record, now: str) -> None:
@@ -461,18 +454,7 @@ def _notice(session: Session, node: Node, record: Record, now: str) -> None:
 
 
 def _complaint(session: Session, node: Node, record: Record, now: str) -> None:
-    data = record.data
-    if session.get(Complaint, data["complaint_id"]) is None:
-        session.add(
-            Complaint(
-                complaint_id=data["complaint_id"],
-                node_id=node.id,
-                application_id=data.get("application_id"),
-                contact=data.get("contact", ""),
-                text=data["text"],
-                filed_at=record.at,
-            )
-        )
+    supervision.complaint_received(session, node.id, record.data, record.at, now)
 
 
 def _heartbeat(session: Session, node: Node, record: Record, now: str) -> None:

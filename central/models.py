@@ -438,8 +438,9 @@ class Remittance(SQLModel, table=True):
 
 
 class Evaluation(SQLModel, table=True):
-    """好差评 given at the window after delivery (1 = 非常不满意 … 5 = 非常满意). A poor one (≤ 2)
-    must be followed up (差评整改) and the follow-up recorded."""
+    """好差评 given by the citizen after delivery (1 = 非常不满意 … 5 = 非常满意): on the point's
+    rating screen or on their own phone. A poor one (≤ 2) must be followed up (差评整改) by
+    ``follow_up_due`` and the follow-up recorded (central/supervision.py)."""
 
     application_id: str = Field(primary_key=True)
     node_id: str = Field(index=True)
@@ -449,20 +450,31 @@ class Evaluation(SQLModel, table=True):
     followed_up_at: str | None = None
     followed_up_by: str | None = None
     follow_up: str = ""
+    source: str = "window"  # window (the point's rating screen) | phone (the public page)
+    follow_up_due: str | None = None  # a date, for a poor one
 
 
 class Complaint(SQLModel, table=True):
-    """A complaint recorded at a node; the county must answer it within 24 hours."""
+    """A complaint recorded at a node (central/supervision.py): routed to the department
+    responsible for its case (none: the county's service office, an operator), first answered
+    within 24 hours of its arrival at the hub, then answered in full; both go to the point."""
 
     complaint_id: str = Field(primary_key=True)
     node_id: str = Field(index=True)
     application_id: str | None = None
     contact: str = ""
     text: str
-    filed_at: str
-    answered_at: str | None = None
+    filed_at: str  # at the window (the point's clock)
+    received_at: str | None = None  # at the hub: the clocks run from here (None: before hub migration 15, filed_at)
+    department: str | None = Field(default=None, index=True)  # None: the county's service office (operators)
+    first_answer: str = ""
+    first_answered_at: str | None = None
+    first_answered_by: str | None = None
+    answered_at: str | None = None  # the final answer
     answered_by: str | None = None
     answer: str = ""
+    escalations: int = 0
+    escalated_at: str | None = None
 
 
 class Licence(SQLModel, table=True):

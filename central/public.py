@@ -3,6 +3,7 @@ characters of the ID number, both needed), and results publicity (结果公示) 
 
 from __future__ import annotations
 
+import json
 from datetime import timedelta
 from typing import Any
 
@@ -11,10 +12,10 @@ from sqlmodel import Session, col, select
 
 from weblayer.errors import NotFound
 
-from .approval import CONCLUDED_TEXT
 from .clock import utcnow
 from .clocks import clocks_for
-from .models import Application, Department, Node
+from .models import Application, CatalogItem, Complaint, Department, Node
+from .results import result_text
 from .workdays import beijing_date
 
 NOT_FOUND = "没有查到：请核对受理编号和身份证号码后四位"
@@ -30,6 +31,8 @@ def progress(engine: Engine, receipt_no: str, id_last4: str) -> dict[str, Any]:
             raise NotFound(NOT_FOUND)
         node = session.get(Node, app.node_id)
         dept = session.get(Department, app.department)
+        category = categories(session).get(app.item_code, "")
+        complaints = session.exec(select(Complaint).where(Complaint.application_id == app.id).order_by(col(Complaint.filed_at))).all()
     clocks = clocks_for(engine, [app])[app.id]
     running = clocks.decision or clocks.pre_review
     steps: list[tuple[str, str | None]] = [("提交", app.submitted_at), ("县里收到", app.received_at)]
@@ -47,10 +50,20 @@ def progress(engine: Engine, receipt_no: str, id_last4: str) -> dict[str, Any]:
         "suspended": clocks.suspended,  # what the case waits for (补正材料, 听证 …) while its clock stands still
         # the result stays after the case is handed over or posted (status "delivered", "dispatched"),
         # and so does the reason the law requires for a refusal (行政许可法 第三十八条、第三十二条)
-        "outcome": CONCLUDED_TEXT.get(app.outcome, ""),
+        "outcome": result_text(category, app.outcome),
         "reason": app.decision_reason if app.outcome in ("denied", "not_accepted") else "",
         "steps": [{"step": name, "at": at} for name, at in steps if at is not None],
+        # the applicant's complaints about the case and the county's answers (issue 20)
+        "complaints": [
+            {"filed_at": c.filed_at, "first_answer": c.first_answer, "answer": c.answer, "answered_at": c.answered_at or c.first_answered_at}
+            for c in complaints
+        ],
     }
+
+
+def categories(session: Session) -> dict[str, str]:
+    """Each item's category (行政许可, 行政给付 …), which names its results (central/results.py)."""
+    return {i.code: json.loads(i.detail_json or "{}").get("category", "") for i in session.exec(select(CatalogItem)).all()}
 
 
 def publicity(engine: Engine, days: int = PUBLICITY_DAYS) -> list[dict[str, Any]]:
@@ -61,6 +74,7 @@ def publicity(engine: Engine, days: int = PUBLICITY_DAYS) -> list[dict[str, Any]
     with Session(engine) as session:
         depts = {d.code: d.name for d in session.exec(select(Department)).all()}
         nodes = {n.id: n.name for n in session.exec(select(Node)).all()}
+        kinds = categories(session)
         apps = session.exec(
             select(Application)
             .where(col(Application.decided_at).is_not(None), col(Application.decided_at) >= since)
@@ -72,7 +86,7 @@ def publicity(engine: Engine, days: int = PUBLICITY_DAYS) -> list[dict[str, Any]
             "item_name": a.item_name,
             "department": depts.get(a.department, a.department),
             "service_point": nodes.get(a.node_id, a.node_id),
-            "result": CONCLUDED_TEXT.get(a.outcome, a.outcome),
+            "result": result_text(kinds.get(a.item_code, ""), a.outcome) or a.outcome,
             "decided_on": beijing_date(a.decided_at).isoformat() if a.decided_at else "",
             "decided_locally": a.decided_locally,
         }

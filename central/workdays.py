@@ -100,7 +100,12 @@ class WorkCalendar:
 
 def load_calendar(engine: Engine) -> WorkCalendar:
     with Session(engine) as session:
-        return WorkCalendar({date.fromisoformat(d.day): d.workday for d in session.exec(select(CalendarDay)).all()})
+        return calendar_in(session)
+
+
+def calendar_in(session: Session) -> WorkCalendar:
+    """The calendar as the session's transaction sees it."""
+    return WorkCalendar({date.fromisoformat(d.day): d.workday for d in session.exec(select(CalendarDay)).all()})
 
 
 def load_year(engine: Engine, year: int, holidays: Iterable[str], workdays: Iterable[str], actor: str = "system") -> int:

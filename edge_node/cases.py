@@ -566,6 +566,21 @@ def apply_resumption(conn: sqlite3.Connection, data: Mapping[str, Any]) -> None:
     conn.execute("UPDATE clock_pauses SET ended_at = ? WHERE application_id = ? AND ended_at IS NULL", (data["at"], data["application_id"]))
 
 
+def apply_complaint_answer(conn: sqlite3.Connection, data: Mapping[str, Any]) -> None:
+    """The county's first or final answer to a complaint filed here (inside the downlink
+    transaction): the window tells the complainant. Once per stage."""
+    if data["stage"] == "first":
+        conn.execute(
+            "UPDATE complaints SET first_answer = ?, first_answered_at = ? WHERE complaint_id = ? AND first_answered_at IS NULL",
+            (data["answer"], data["at"], data["complaint_id"]),
+        )
+    else:
+        conn.execute(
+            "UPDATE complaints SET answer = ?, answered_at = ?, answered_by = ? WHERE complaint_id = ? AND answered_at IS NULL",
+            (data["answer"], data["at"], data["by"], data["complaint_id"]),
+        )
+
+
 def apply_revocation(conn: sqlite3.Connection, data: Mapping[str, Any]) -> None:
     """告知承诺制: the county found the commitment false and revoked the decision (inside the
     downlink transaction): the case and its e-licence say so. Applied once."""

@@ -19,6 +19,7 @@ from sync_protocol import (
     CATALOG_VERSION,
     CLOCK_RESUMED,
     CLOCK_SUSPENDED,
+    COMPLAINT_ANSWERED,
     COMPRESSION,
     DECISION_MADE,
     DECISION_REVOKED,
@@ -57,6 +58,7 @@ from sync_protocol import (
 
 from .cases import (
     apply_acceptance,
+    apply_complaint_answer,
     apply_decision,
     apply_non_acceptance,
     apply_resumption,
@@ -270,6 +272,7 @@ DOWNLINK: dict[str, DownlinkHandler] = {
     DECISION_REVOKED: _data_only(apply_revocation),
     CLOCK_SUSPENDED: _data_only(apply_suspension),
     DOCUMENT_ISSUED: apply_document,
+    COMPLAINT_ANSWERED: _data_only(apply_complaint_answer),
     CLOCK_RESUMED: _data_only(apply_resumption),
 }
 

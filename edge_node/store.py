@@ -309,6 +309,9 @@ def _m20_documents(db: Database) -> None:
         {"number": str, "application_id": str, "kind": str, "text": str, "received_at": str}, pk="number", not_null={"application_id", "kind", "text"}
     )
     db.table("documents").create_index(["application_id"])
+    # the county's answers to complaints filed here (complaint.answered)
+    for column in ("first_answer", "first_answered_at", "answer", "answered_at", "answered_by"):
+        db.table("complaints").add_column(column, str)
     # a fee to give back: the case was not accepted, refused or revoked (fees.mark_refund_due)
     db.table("fee_receipts").add_column("refund_due", str)
 

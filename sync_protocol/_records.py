@@ -48,6 +48,7 @@ DECISION_REVOKED = "decision.revoked"  # 告知承诺制: the commitment was fou
 DELEGATION_GRANTED = "delegation.granted"  # the hub delegates on-the-spot results (即办件) to a township's key (_licence.py)
 STAGE_ASSIGNED = "stage.assigned"  # a case from a village below it reached a township stage: the township decides it
 DOCUMENT_ISSUED = "document.issued"  # a document of record on the case, signed by the hub key (YWC1, _document.py)
+COMPLAINT_ANSWERED = "complaint.answered"  # the county's first or final answer to a complaint filed at the point
 NOTICE_GIVEN = "notice.given"  # 一次性告知 at the window: what the applicant was told to bring, kept at the county too
 CLOCK_SUSPENDED = "clock.suspended"  # a special procedure (听证 …) stops the case's time limit: tell the applicant (行政许可法 第四十五条)
 CLOCK_RESUMED = "clock.resumed"  # the special procedure is over: the time limit runs again
@@ -170,6 +171,7 @@ RECORD_SPECS: dict[str, RecordSpec] = {
     DELEGATION_GRANTED: _spec("down", {"certificate": str}),
     DECISION_REVOKED: _spec("down", {"application_id": str, "reason": str, "by": str, "at": str}),
     DOCUMENT_ISSUED: _spec("down", {"application_id": str, "kind": str, "number": str, "text": str}),
+    COMPLAINT_ANSWERED: _spec("down", {"complaint_id": str, "stage": str, "answer": str, "by": str, "at": str}),
     NOTICE_GIVEN: _spec(
         "up", {"notice_no": str, "item_code": str, "item_name": str, "applicant_name": str, "applicant_id_number": str, "missing": list, "agent": str}
     ),

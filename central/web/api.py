@@ -92,6 +92,7 @@ from .schemas import (
     PublishedOut,
     QuarantineOut,
     QueueEntryOut,
+    RatingIn,
     RevokeIn,
     SharedMaterialOut,
     SlipOut,
@@ -146,6 +147,18 @@ class PublicApi(Controller):
     def api_public_commitments(self, ctx: Ctx) -> list[CommitmentOut]:
         """Public: 告知承诺公示 — the commitments applicants made, their names partly hidden, no IDs."""
         return [shaped(CommitmentOut, row) for row in commitments.published(ctx.engine)]
+
+    @post("/public/ratings", sync_to_thread=True, status_code=201)
+    def api_public_rating(self, request: HubRequest, site: SiteDep, ctx: Ctx, data: JSONBody[RatingIn]) -> EvaluationOut:
+        """Public: 好差评 from the citizen's own phone, by receipt number plus the ID's last 4
+        characters (throttled as progress is); once per case, after its result."""
+        rated = site.lookups.attempt(
+            data.receipt_no,
+            client_address(request),
+            lambda: supervision.rate(ctx.engine, data.receipt_no, data.id_last4, data.level, data.comment),
+            NotFound,
+        )
+        return shaped(EvaluationOut, rated)
 
     @get("/public/progress", sync_to_thread=True)
     def api_public_progress(self, request: HubRequest, site: SiteDep, receipt_no: FromQuery[str], id_last4: FromQuery[str]) -> ProgressOut:

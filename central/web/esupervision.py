@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import csv
 import io
-from datetime import date
+from datetime import UTC, date, datetime
 from typing import Any
 
 import msgspec
@@ -18,7 +18,7 @@ from weblayer.auth import requires_role
 from weblayer.decoding import Body, Text
 from weblayer.errors import InvalidInput, ServiceError
 
-from .. import cards, catalog, figures
+from .. import cards, catalog, figures, supervision
 from ..clock import utcnow
 from ..workdays import today
 from .context import Ctx, HubContext, HubRequest, page
@@ -187,6 +187,7 @@ def _supervision_page(
 ) -> Template:
     first, last = _period(start, end)
     own = user.department if user.role == "clerk" else None
+    said = supervision.open_items(ctx.engine, datetime.now(UTC), own)
     return page(
         "supervision.html",
         status_code=status_code,
@@ -197,7 +198,19 @@ def _supervision_page(
         period=(first.isoformat(), last.isoformat()),
         month=first.strftime("%Y-%m"),
         error=error,
+        said=said,
+        voices=figures.voices(ctx.engine, first, last) if user.role == "operator" else None,
     )
+
+
+def _acted(ctx: HubContext, user: Any, act: Any) -> Response:
+    """One action from the supervision page: back to it, or it with the reason why not."""
+    try:
+        act(user)
+    except ServiceError as exc:
+        return _supervision_page(ctx, user, status_code=exc.status, error=exc.message)
+    ctx.sync.wake_downlink()
+    return Redirect("/supervision")
 
 
 class SupervisionPages(Controller):
@@ -212,11 +225,17 @@ class SupervisionPages(Controller):
 
     @post("/supervision/orders/{order_id:int}/reply", sync_to_thread=True)
     def reply(self, request: HubRequest, ctx: Ctx, order_id: FromPath[int], data: URLEncodedBody[dict[str, str]]) -> Response:
-        try:
-            cards.reply(ctx.engine, request.user, order_id, data.get("reply", ""))
-        except ServiceError as exc:
-            return _supervision_page(ctx, request.user, status_code=exc.status, error=exc.message)
-        return Redirect("/supervision")
+        return _acted(ctx, request.user, lambda user: cards.reply(ctx.engine, user, order_id, data.get("reply", "")))
+
+    @post("/supervision/complaints/{complaint_id:str}/answer", sync_to_thread=True)
+    def answer(self, request: HubRequest, ctx: Ctx, complaint_id: FromPath[str], data: URLEncodedBody[dict[str, str]]) -> Response:
+        """初步答复 (stage=first) or 办结答复: the department the complaint is routed to, or an operator."""
+        final = data.get("stage") != "first"
+        return _acted(ctx, request.user, lambda user: supervision.answer_complaint(ctx.engine, user, complaint_id, data.get("answer", ""), final))
+
+    @post("/supervision/evaluations/{application_id:str}/follow-up", sync_to_thread=True, opt={"actions": ()})
+    def follow_up(self, request: HubRequest, ctx: Ctx, application_id: FromPath[str], data: URLEncodedBody[dict[str, str]]) -> Response:
+        return _acted(ctx, request.user, lambda user: supervision.follow_up_evaluation(ctx.engine, user, application_id, data.get("follow_up", "")))
 
 
 class SupervisionExportPages(Controller):

@@ -8,7 +8,7 @@ from datetime import timedelta
 from typing import Any
 
 from litestar import Controller, get, post
-from litestar.params import FromPath, URLEncodedBody
+from litestar.params import FromPath, FromQuery, URLEncodedBody
 from litestar.response import File, Redirect, Response, Template
 from sqlmodel import Session, select
 
@@ -16,6 +16,8 @@ from sync_protocol import open_document
 from weblayer.auth import PUBLIC, requires_role
 from weblayer.display import qr_svg
 from weblayer.errors import NotFound, ServiceError
+from weblayer.site import SiteDep
+from weblayer.throttle import client_address
 
 from .. import (
     actions,
@@ -110,6 +112,7 @@ def _dashboard(ctx: HubContext, user: Any, status_code: int = 200, error: str | 
         hub_nats_connected=ctx.sync.connected,
         silent_minutes=ctx.settings.silent_minutes,
         calendar=workdays.calendar_status(workdays.load_calendar(ctx.engine)),
+        departments=catalog.departments(ctx.engine),
     )
 
 
@@ -276,7 +279,9 @@ class DashboardPages(Controller):
     @post("/dashboard/complaints/{complaint_id:str}/answer", sync_to_thread=True)
     def dashboard_answer(self, request: HubRequest, ctx: Ctx, complaint_id: FromPath[str], data: URLEncodedBody[dict[str, str]]) -> Response:
         return _dashboard_action(
-            ctx, request.user, lambda engine, user: supervision.answer_complaint(engine, user, complaint_id, data.get("answer", ""))
+            ctx,
+            request.user,
+            lambda engine, user: supervision.answer_complaint(engine, user, complaint_id, data.get("answer", ""), data.get("stage") != "first"),
         )
 
     @post("/dashboard/evaluations/{application_id:str}/follow-up", sync_to_thread=True, opt={"actions": ()})
@@ -413,6 +418,29 @@ class PublicPages(Controller):
         return page(
             "publicity.html", user=None, rows=public.publicity(ctx.engine), days=public.PUBLICITY_DAYS, commitments=commitments.published(ctx.engine)
         )
+
+    @get("/rate", sync_to_thread=True)
+    def rate_form(self, receipt_no: FromQuery[str] = "") -> Template:
+        """Public: 好差评 on the citizen's own phone (the QR code on the pickup slip)."""
+        return page("rate.html", user=None, receipt_no=receipt_no, levels=supervision.LEVELS, rated=None, error=None)
+
+    @post("/rate", sync_to_thread=True, status_code=200)
+    def rate(self, request: HubRequest, site: SiteDep, ctx: Ctx, data: URLEncodedBody[dict[str, str]]) -> Template:
+        receipt_no, level = data.get("receipt_no", ""), data.get("level", "")
+        try:
+            rated = site.lookups.attempt(
+                receipt_no,
+                client_address(request),
+                lambda: supervision.rate(
+                    ctx.engine, receipt_no, data.get("id_last4", ""), int(level) if level.isdigit() else 0, data.get("comment", "")
+                ),
+                NotFound,
+            )
+        except ServiceError as exc:
+            return page(
+                "rate.html", status_code=exc.status, user=None, receipt_no=receipt_no, levels=supervision.LEVELS, rated=None, error=exc.message
+            )
+        return page("rate.html", user=None, receipt_no=receipt_no, levels=supervision.LEVELS, rated=rated, error=None)
 
     @get("/metrics", sync_to_thread=True, media_type="text/plain; version=0.0.4; charset=utf-8", include_in_schema=False)
     def prometheus_metrics(self, ctx: Ctx) -> str:

@@ -62,6 +62,13 @@ class IntegrationIn(Body):
     nats_public_key: Line | None = None
 
 
+class RatingIn(Body):
+    receipt_no: Line
+    id_last4: Line
+    level: int  # 1 非常不满意 … 5 非常满意: chosen by the citizen, nothing preset
+    comment: Text = ""
+
+
 class AnswerIn(Body):
     answer: Text
 
@@ -354,6 +361,13 @@ class StepOut(msgspec.Struct):
     at: str
 
 
+class ProgressComplaintOut(msgspec.Struct):
+    filed_at: str
+    first_answer: str  # 初步答复
+    answer: str  # 办结答复
+    answered_at: str | None
+
+
 class ProgressOut(msgspec.Struct):
     """What a citizen sees of a case: no name, no ID, no phone."""
 
@@ -368,6 +382,7 @@ class ProgressOut(msgspec.Struct):
     reason: str  # the reason the law requires for a refusal (行政许可法 第三十八条、第三十二条)
     steps: list[StepOut]
     suspended: str = ""  # what the case waits for while its clock stands still (补正材料, 听证 …)
+    complaints: list[ProgressComplaintOut] = []  # the applicant's complaints about the case and the county's answers
 
 
 class PublicityOut(msgspec.Struct):
@@ -532,12 +547,18 @@ class ComplaintOut(msgspec.Struct):
     complaint_id: str
     node_id: str
     application_id: str | None
-    contact: str  # how to reach the complainant: the operator answers within 24 hours
+    contact: str  # how to reach the complainant
     text: str
-    filed_at: str
-    answered_at: str | None
+    filed_at: str  # at the window, by the point's clock
+    answered_at: str | None  # the final answer (办结答复)
     answered_by: str | None
     answer: str
+    received_at: str | None = None  # at the hub: the clocks run from here
+    department: str | None = None  # whom it is routed to (null: the county's service office, the operators)
+    first_answer: str = ""  # 初步答复, due within 24 hours of arrival
+    first_answered_at: str | None = None
+    first_answered_by: str | None = None
+    escalations: int = 0
 
 
 class EvaluationOut(msgspec.Struct):
@@ -549,6 +570,8 @@ class EvaluationOut(msgspec.Struct):
     followed_up_at: str | None
     followed_up_by: str | None
     follow_up: str
+    source: str = "window"  # window (the point's rating screen) or phone (the citizen's own)
+    follow_up_due: str | None = None  # a poor one's 整改 deadline (a date)
 
 
 class ActionOut(msgspec.Struct):
@@ -645,8 +668,14 @@ class NodeFeesOut(msgspec.Struct):
 
 
 class OpenComplaintOut(ComplaintOut):
-    overdue: bool  # 24 hours from its filing at the window
-    due_at: str
+    overdue: bool = False  # an answer is past its due time (late_stage: first, final)
+    late_stage: str = ""
+    first_due_at: str = ""  # 24 hours after its arrival at the hub
+    final_due: str = ""  # 5 working days after its arrival (a date)
+
+
+class PoorEvaluationOut(EvaluationOut):
+    follow_up_overdue: bool = False
 
 
 class DashboardOut(msgspec.Struct):
@@ -659,9 +688,10 @@ class DashboardOut(msgspec.Struct):
     late_cases: list[LateCaseOut]
     fees: list[NodeFeesOut]
     complaints_open: list[OpenComplaintOut]
-    poor_evaluations_open: list[EvaluationOut]
+    poor_evaluations_open: list[PoorEvaluationOut]
     catalog_version: int
     hub_nats_connected: bool
+    complaints_answered: list[OpenComplaintOut] = []  # in the last 30 days: they stay visible
 
 
 def shaped(kind: type[Any], value: Any) -> Any:

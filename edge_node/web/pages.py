@@ -257,6 +257,12 @@ class ApplicationPages(Controller):
         rows = ctx.store.query("SELECT * FROM notices ORDER BY created_at DESC LIMIT 200")
         return page(ctx, "notices.html", user=request.user, notices=rows)
 
+    @get("/complaints", sync_to_thread=True)
+    def complaints(self, request: NodeRequest, ctx: Ctx) -> Template:
+        """Complaints filed here, newest first, with the county's first and final answers."""
+        rows = ctx.store.query("SELECT * FROM complaints ORDER BY created_at DESC LIMIT 200")
+        return page(ctx, "complaints.html", user=request.user, complaints=rows)
+
     @get("/notices/{notice_no:str}", sync_to_thread=True)
     def notice(self, request: NodeRequest, ctx: Ctx, notice_no: FromPath[str]) -> Template:
         notice = cases.get_notice(ctx.store, notice_no)
@@ -363,13 +369,38 @@ class ApplicationPages(Controller):
             lambda user: cases.record_dispatch(ctx.store, application_id, data.get("courier", ""), data.get("tracking_no", ""), user),
         )
 
-    @post("/applications/{application_id:str}/evaluation", sync_to_thread=True, opt={"actions": ()})
-    def evaluate(self, request: NodeRequest, ctx: Ctx, application_id: FromPath[str], data: URLEncodedBody[dict[str, str]]) -> Response:
-        def act(user: dict[str, str]) -> None:
-            level = data.get("level", "")
-            cases.record_evaluation(ctx.store, application_id, int(level) if level.isdigit() else 0, data.get("comment", ""))
+    @get("/applications/{application_id:str}/rate", sync_to_thread=True)
+    def rate(self, request: NodeRequest, ctx: Ctx, application_id: FromPath[str]) -> Template:
+        """好差评 on a screen of its own, turned to the citizen (nothing chosen in advance), with the
+        QR code of the county's rating page for the citizen's own phone: the pickup slip."""
+        return _rate_page(ctx, request.user, application_id)
 
-        return _handover(ctx, request.user, application_id, act)
+    @post("/applications/{application_id:str}/evaluation", sync_to_thread=True, opt={"actions": ()})
+    def evaluate(self, request: NodeRequest, ctx: Ctx, application_id: FromPath[str], data: URLEncodedBody[dict[str, str]]) -> Template:
+        level = data.get("level", "")
+        try:
+            cases.record_evaluation(ctx.store, application_id, int(level) if level.isdigit() else 0, data.get("comment", ""))
+        except ServiceError as exc:
+            return _rate_page(ctx, request.user, application_id, status_code=exc.status, error=exc.message)
+        ctx.sync.wake_uplink()
+        return _rate_page(ctx, request.user, application_id)
+
+
+def _rate_page(ctx: NodeContext, user: dict[str, str], application_id: str, status_code: int = 200, error: str | None = None) -> Template:
+    app = cases.get_application(ctx.store, application_id)
+    url = (ctx.identity.progress_url or f"{ctx.base_url}/progress").rsplit("/progress", 1)[0] + f"/rate?receipt_no={quote(app['receipt_no'])}"
+    return page(
+        ctx,
+        "rate.html",
+        status_code=status_code,
+        user=user,
+        app=app,
+        error=error,
+        evaluation=ctx.store.one("SELECT * FROM evaluations WHERE application_id = ?", (application_id,)),
+        levels=cases.EVALUATION_LEVELS,
+        rate_url=url,
+        qr_svg=qr_svg(url),
+    )
 
 
 def _filled_form(ctx: NodeContext, item_code: str, form_json: str) -> list[dict[str, Any]]:

@@ -50,12 +50,16 @@ def test_operator_reads_the_dashboard_answers_a_complaint_and_publishes_the_cata
     expect(page.locator("#answer-cases")).to_contain_text("没有超期办件")
     expect(page.locator("#cases-chart svg rect").first).to_be_visible()
 
-    page.locator("#complaints button").click()  # empty answer
+    page.locator("#complaints button[value=final]").click()  # empty answer
     expect(page.locator("#form-error")).to_contain_text("请填写答复内容")
-    page.fill("#complaints textarea", "已电话联系服务点，调整午间轮班，保证有人值守")
-    page.locator("#complaints button").click()
+    page.fill("#complaints textarea", "已电话联系服务点，了解午间值守情况")
+    page.locator("#complaints button[value=first]").click()  # 初步答复 within 24 hours, then 办结答复
+    expect(page.locator("#complaints")).to_contain_text("初步答复：已电话联系服务点")
+    page.fill("#complaints textarea", "已调整午间轮班，保证有人值守")
+    page.locator("#complaints button[value=final]").click()
     expect(page.locator("#complaints")).to_contain_text("没有待答复的投诉")
-    assert operator.get("/api/actions").json()[0]["action"] == "complaint.answered"
+    expect(page.locator("#complaints-answered")).to_contain_text("已调整午间轮班")  # answered ones stay visible
+    assert operator.get("/api/actions").json()[0]["action"] == "complaint.answered_final"
 
     page.goto(federation.hub_url + "/catalog/items/MZ-003")
     page.fill("#time_limit_days", "十")

@@ -138,7 +138,7 @@ def test_public_progress_needs_the_receipt_and_the_id_and_publicity_has_no_perso
         and [s["step"] for s in shown["steps"]] == ["提交", "县里收到", "受理", "办结"]
     )
     [row] = public.publicity(hub)
-    assert row["result"] == "不予许可" and row["item_code"] == "MZ-003"
+    assert row["result"] == "不予给付" and row["item_code"] == "MZ-003"
     assert not any(secret in json.dumps(row, ensure_ascii=False) for secret in ("张三", "11010519491231002X", "shangcun-000001", "收入"))
 
 
@@ -175,7 +175,7 @@ def test_progress_keeps_the_result_and_its_reason_after_the_case_is_posted(hub):
         s.add(app)
         s.commit()
     shown = public.progress(hub, "shangcun-000001", "002X")
-    assert (shown["status"], shown["outcome"], shown["reason"]) == ("dispatched", "不予许可", "家庭收入超过标准")
+    assert (shown["status"], shown["outcome"], shown["reason"]) == ("dispatched", "不予给付", "家庭收入超过标准")
 
 
 def test_the_deciding_clerk_sees_the_full_id_and_every_view_is_logged(hub):

@@ -69,9 +69,9 @@ def township_decides(engine, app_id: str, stage: int, at: str) -> None:
 
 def test_cards_are_issued_once_with_their_rule_and_a_red_card_raises_an_order_that_escalates(hub):
     # app1 awaits 受理 since Monday 11-02: its pre-review ends 11-04; app2's township 初审 (5 days) ends 11-09
-    assert cards.issue_due(hub, beijing_noon("2026-11-03")) == {"yellow": 1, "red": 0, "escalated": 0}
-    assert cards.issue_due(hub, beijing_noon("2026-11-03")) == {"yellow": 0, "red": 0, "escalated": 0}  # once
-    assert cards.issue_due(hub, beijing_noon("2026-11-05")) == {"yellow": 0, "red": 1, "escalated": 0}
+    assert cards.issue_due(hub, beijing_noon("2026-11-03")) == {"yellow": 1, "red": 0, "escalated": 0, "complaints_escalated": 0}
+    assert cards.issue_due(hub, beijing_noon("2026-11-03")) == {"yellow": 0, "red": 0, "escalated": 0, "complaints_escalated": 0}  # once
+    assert cards.issue_due(hub, beijing_noon("2026-11-05")) == {"yellow": 0, "red": 1, "escalated": 0, "complaints_escalated": 0}
     assert issued(hub) == [
         ("app1", "mzj", "pre_review", "yellow", "预审 2 个工作日，2026-11-04 截止：剩余 1 个工作日（黄牌）"),
         ("app1", "mzj", "pre_review", "red", "预审 2 个工作日，2026-11-04 截止：已超期 1 个工作日（红牌）"),
@@ -79,7 +79,7 @@ def test_cards_are_issued_once_with_their_rule_and_a_red_card_raises_an_order_th
     [order] = cards.orders_of(hub)
     assert (order.number, order.department, order.reply_due) == ("督办〔2026〕第 1 号", "mzj", "2026-11-09")  # 2 working days after 11-05
     # app2's township is late too; app1's order, unanswered past its reply day, goes up a level with an alert
-    assert cards.issue_due(hub, beijing_noon("2026-11-10")) == {"yellow": 0, "red": 1, "escalated": 1}
+    assert cards.issue_due(hub, beijing_noon("2026-11-10")) == {"yellow": 0, "red": 1, "escalated": 1, "complaints_escalated": 0}
     assert issued(hub)[-1] == ("app2", "township", "stage", "red", "初审环节 5 个工作日，2026-11-09 截止：已超期 1 个工作日（红牌）")
     township_order, order = cards.orders_of(hub)
     assert township_order.number == "督办〔2026〕第 2 号" and (order.escalations, order.reply_due) == (1, "2026-11-12")

@@ -221,6 +221,7 @@ def test_fee_records_reach_the_hub_and_balance_to_the_fen(engine):
         "cash_refunded_fen": 1000,
         "epay_collected_fen": 0,
         "cash_outstanding_fen": 41000,
+        "cash_to_return_fen": 0,
         "closes_with_discrepancy": 1,
         "all_reached_county": False,
     }

@@ -356,3 +356,29 @@ def test_the_clerk_sees_the_cases_fee_and_the_refund_the_point_owes(client):
     token = re.search(r'name="_csrf_token" value="([^"]+)"', page).group(1)
     denied = client.post("/cases/app1/decision", data={"_csrf_token": token, "decision": "deny", "reason": "证件照片不合格"})
     assert denied.status_code == 200 and 'id="refund-due"' in denied.text and "应向申请人退还 20.00 元" in denied.text
+
+
+def test_the_citizen_rates_on_their_own_phone_from_the_slips_qr_code(client):
+    """Issue 20: 好差评 on the citizen's phone — the public /rate page, nothing preset, once."""
+    from sqlmodel import Session
+
+    from central import approval
+    from central.models import User
+    from tests.support.builders import HUB_KEY
+
+    a_case_from_shangcun(client)
+    engine = make_engine(client.app.state.ctx.settings.database_url)
+    with Session(engine) as s:
+        mzj = s.get(User, "clerk-mzj")
+    approval.decide(engine, mzj, "app1", "approve", "", HUB_KEY)
+    engine.dispose()
+    form = client.get("/rate?receipt_no=shangcun-000001").text
+    assert 'value="shangcun-000001"' in form and "checked" not in form
+    token = re.search(r'name="_csrf_token" value="([^"]+)"', form).group(1)
+    base = {"_csrf_token": token, "receipt_no": "shangcun-000001"}
+    assert "请选择一个评价等级" in client.post("/rate", data=base | {"id_last4": "002X"}).text
+    assert client.post("/rate", data=base | {"id_last4": "9999", "level": "5"}).status_code == 404
+    rated = client.post("/rate", data=base | {"id_last4": "002X", "level": "4"})
+    assert rated.status_code == 200 and "谢谢您的评价" in rated.text
+    again = client.post("/rate", data=base | {"id_last4": "002X", "level": "1", "comment": "改评"})
+    assert again.status_code == 409 and "已经评价过" in again.text

@@ -14,7 +14,7 @@ from edge_node.app import create_app
 from edge_node.settings import Settings
 from edge_node.store import Store
 from tests.support.api import login
-from tests.support.builders import CATALOG, collected, node_dir, resident_id
+from tests.support.builders import CATALOG, T, collected, node_dir, resident_id
 
 from ..images import photo, signature
 
@@ -405,3 +405,39 @@ def test_the_fee_receipt_prints_the_item_the_payee_and_the_amount_in_capitals(tm
         login(client)
         printed = client.get(f"/fees/{app.json()['fee_receipt']['receipt_no']}").text
     assert "居民身份证换领" in printed and "代办员 王秀兰" in printed and "人民币（大写）贰拾元整" in printed
+
+
+def test_the_citizen_rates_on_a_screen_of_their_own_with_nothing_chosen_and_hears_the_complaint_answers(client, tmp_path: Path):
+    """Issue 20 findings: 好差评 was entered on the screen of the agent being rated, with ★★★★★
+    preselected; a complaint's answer never reached the point."""
+    from edge_node import cases
+
+    auth, app = an_application(client)
+    store = Store(tmp_path / "node" / "node.sqlite3")
+    with store.write() as conn:
+        cases.apply_decision(
+            conn, {"application_id": app["id"], "decision": "approved", "decided_by": "王敏", "decided_at": "2026-12-04T08:00:00.000000Z"}
+        )
+    store.close()
+    assert client.post(f"/api/applications/{app['id']}/pickup", json=collected("张三", resident_id(1)), headers=auth).status_code == 200
+    filed = client.post("/api/complaints", json={"text": "窗口等候太久了", "application_id": app["id"]}, headers=auth)
+    assert filed.status_code == 201, filed.text
+    filed = filed.json()
+    login(client)
+    case = client.get(f"/applications/{app['id']}").text
+    assert 'id="open-rating"' in case and "★★★★★" not in case  # no rating form on the agent's own page
+    screen = client.get(f"/applications/{app['id']}/rate").text
+    assert 'type="radio"' in screen and "checked" not in screen and "/rate?receipt_no=" in screen and "<svg" in screen
+    token = re.search(r'name="_csrf_token" value="([^"]+)"', screen).group(1)
+    nothing = client.post(f"/applications/{app['id']}/evaluation", data={"_csrf_token": token, "comment": ""})
+    assert nothing.status_code == 400 and "请选择" in nothing.text
+    done = client.post(f"/applications/{app['id']}/evaluation", data={"_csrf_token": token, "level": "4"})
+    assert done.status_code == 200 and "谢谢您的评价" in done.text
+    store = Store(tmp_path / "node" / "node.sqlite3")
+    with store.write() as conn:
+        for stage, answer in (("first", "已核实，正在处理"), ("final", "已增开一个窗口"), ("final", "重复送达")):
+            cases.apply_complaint_answer(conn, {"complaint_id": filed["complaint_id"], "stage": stage, "answer": answer, "by": "王敏", "at": T})
+    store.close()
+    listed = client.get("/complaints").text
+    assert "已增开一个窗口" in listed and "重复送达" not in listed and "初步答复" not in listed.split("已增开一个窗口")[1][:50]
+    assert "县里办结答复" in client.get(f"/applications/{app['id']}").text

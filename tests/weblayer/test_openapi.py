@@ -15,6 +15,7 @@ PUBLIC = {  # what anybody may call: nothing else is reached without a token
         ("get", "/api/public/progress"),
         ("get", "/api/public/decisions"),
         ("get", "/api/public/commitments"),  # 告知承诺公示: published by law, names partly hidden
+        ("post", "/api/public/ratings"),  # 好差评 from the citizen's phone: receipt number plus the ID's last four, throttled
         ("get", "/api/catalog"),
         ("get", "/api/enrolment/ca"),
         ("post", "/api/enrolment"),  # the enrolment code is the credential
