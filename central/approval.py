@@ -48,6 +48,7 @@ from .stages import TOWNSHIP, assign, at_township, case_stages, township_of
 
 DECISIONS = {"approve": "approved", "deny": "denied"}
 MAX_REASON = 500
+MAX_SUPPLEMENT_ITEMS, MAX_SUPPLEMENT_CHARS = 50, 2000
 
 
 def department_queue(engine: Engine, user: User) -> list[tuple[Application, ApprovalTask]]:
@@ -191,6 +192,9 @@ def request_supplement(engine: Engine, user: User, application_id: str, missing:
     missing = [m.strip() for m in missing if m.strip()]
     if not missing:
         raise InvalidInput("请列出需要补正的全部材料，每行一项", field="missing")
+    if len(missing) > MAX_SUPPLEMENT_ITEMS or sum(len(m) for m in missing) > MAX_SUPPLEMENT_CHARS:
+        # the list travels to the point and on the 补正材料通知书: within what a record may carry
+        raise InvalidInput(f"补正清单最多 {MAX_SUPPLEMENT_ITEMS} 项、共 {MAX_SUPPLEMENT_CHARS} 字，请写材料名称，说明可写在理由里", field="missing")
     with transaction(engine) as session:
         app, status = _case(session, user, application_id, "request_supplement", "不能要求补正", lead=True)
         now = utcnow()

@@ -189,6 +189,24 @@ def _issuer_name(name: str, county: str) -> str:
     return county + name[1:] if name.startswith("县") else name
 
 
+def _issue(session: Session, row: DocumentDue, app: Application, facts: Facts, county: str, key: SigningKey) -> None:
+    title, issuer, paragraphs, table = TEXTS[row.kind](facts)
+    doc = {
+        "number": documents.number(session, row.kind, parse_time(row.created_at).astimezone(BEIJING).year, county),
+        "kind": row.kind,
+        "title": title,
+        "application_id": app.id,
+        "receipt_no": app.receipt_no,
+        "addressee": app.applicant_name,
+        "issuer": issuer,
+        "issued_at": row.created_at,
+        "paragraphs": paragraphs,
+        "facts": table,
+    }
+    documents.store(session, app, row.kind, doc, key)
+    session.flush()  # a 送达回证 later in this batch names the decision issued here
+
+
 def issue_pending(engine: Engine, key: SigningKey, county: str, phone: str, limit: int = 100) -> int:
     """Make, sign, keep and send the documents actions asked for (oldest first); returns how many."""
     with Session(engine) as session:
@@ -220,24 +238,15 @@ def issue_pending(engine: Engine, key: SigningKey, county: str, phone: str, limi
                 session=session,
             )
             try:
-                title, issuer, paragraphs, table = TEXTS[row.kind](facts)
-            except (KeyError, ValueError, TypeError) as exc:  # a case the wording cannot describe: say so, do not wedge the queue
+                with session.begin_nested():  # one document's failure undoes its own work only
+                    _issue(session, row, app, facts, county, key)
+            except (
+                KeyError,
+                ValueError,
+                TypeError,
+            ) as exc:  # a case the wording cannot describe, a document too large to send: say so, do not wedge the queue
                 log.error("document %s of %s not made: %s", row.kind, app.id, exc)
-                session.add(Alert(kind="document.failed", message=f"{app.receipt_no} 的{row.kind}文书未能生成：{exc}", created_at=row.created_at))
-                continue
-            issued_at = row.created_at
-            doc = {
-                "number": documents.number(session, row.kind, parse_time(issued_at).astimezone(BEIJING).year, county),
-                "kind": row.kind,
-                "title": title,
-                "application_id": app.id,
-                "receipt_no": app.receipt_no,
-                "addressee": app.applicant_name,
-                "issuer": issuer,
-                "issued_at": issued_at,
-                "paragraphs": paragraphs,
-                "facts": table,
-            }
-            documents.store(session, app, row.kind, doc, key)
-            session.flush()  # a 送达回证 later in this batch names the decision issued here
+                session.add(
+                    Alert(kind="document.failed", message=f"{app.receipt_no} 的{row.kind}文书未能生成：{exc}"[:500], created_at=row.created_at)
+                )
     return len(waiting)

@@ -90,7 +90,17 @@ def test_clerk_decides_and_agent_hands_over_the_result(federation: LocalFederati
     agent.goto(case_url)
     agent.locator("#documents").get_by_text("送达回证", exact=True).click()
     expect(agent.locator("#document")).to_contain_text("申请人本人")
-    assert printed_chrome(agent) == []
+    for title in ("收件回执", "受理通知书", "送达回证"):  # every document prints as the paper alone
+        agent.goto(case_url)
+        agent.locator("#documents").get_by_text(title, exact=True).click()
+        expect(agent.locator("#document h1")).to_have_text(title)
+        assert printed_chrome(agent) == [], title
+    hub_case = clerk.url.split("/cases/")[0] + "/cases/" + app["id"]
+    clerk.goto(hub_case)  # and at the hub, the same paper
+    clerk.locator("#documents").get_by_text("给付决定书", exact=True).click()
+    expect(clerk.locator("#document-number")).to_contain_text("决字〔")
+    assert printed_chrome(clerk) == []
+    clerk.goto(hub_case)
 
     for _ in range(50):
         clerk.reload()

@@ -160,3 +160,24 @@ def test_one_time_notices_given_at_a_point_are_kept_at_the_county(engine):
     with Session(engine) as s:
         kept = s.get(OneTimeNotice, "shangcun-N000001")
     assert (kept.node_id, json.loads(kept.missing_json), kept.given_at) == ("shangcun", ["户口簿", "收入证明"], T)
+
+
+def test_a_document_too_large_to_send_is_reported_and_the_others_still_go(engine):
+    """Adversarial: a supplement list the county's own check lets through must still fit its
+    notice; one that does not (an older row) is an alert, not a wedged queue."""
+    from weblayer.errors import InvalidInput
+
+    ingest_batch(engine, "yiwang.up.shangcun", chain([received(1)])[0])
+    with pytest.raises(InvalidInput, match="补正清单最多"):
+        approval.request_supplement(engine, clerk(engine, "clerk-mzj"), "app1", [f"材料{i}" * 20 for i in range(60)])
+    with Session(engine) as s:  # as a row written before the check would be
+        s.add(
+            DocumentDue(application_id="app1", kind="supplement", context_json=json.dumps({"missing": ["很长的材料名称" * 28] * 100}), created_at=T)
+        )
+        s.commit()
+    approval.request_supplement(engine, clerk(engine, "clerk-mzj"), "app1", ["户" * 40] * 50)  # the most the check allows: its notice fits
+    assert issue(engine) == 3
+    with Session(engine) as s:
+        assert sorted(d.kind for d in s.exec(select(Document)).all()) == ["receipt", "supplement"]
+        [alert] = s.exec(select(Alert).where(Alert.kind == "document.failed")).all()
+    assert "app1" not in alert.message and "shangcun-000001" in alert.message

@@ -91,6 +91,7 @@ def test_a_full_day_offline_then_everything_reaches_the_hub(federation: LocalFed
         "cash_refunded_fen": 0,
         "epay_collected_fen": 2000,
         "cash_outstanding_fen": 76000,
+        "cash_to_return_fen": 0,
         "closes_with_discrepancy": 0,
         "all_reached_county": False,  # closed but not yet remitted
     }
