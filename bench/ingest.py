@@ -37,7 +37,7 @@ from sqlmodel import Session
 from central.catalog import load_catalog, sample_catalog
 from central.db import create_schema, full_rows, make_engine
 from central.ingest import ingest_batches
-from central.models import Application, ApprovalTask, Node, UplinkBatch
+from central.models import Application, ApprovalTask, DocumentDue, Node, UplinkBatch
 from sync_protocol import GENESIS, Accepted, Record, seal_next, uplink_subject, verify_key_to_text
 from tests import pg
 
@@ -107,6 +107,11 @@ class Workload:
                 for node, r in self.records
             ],
             ApprovalTask.__table__: [{"application_id": r.data["application_id"], "department": "mzj"} for _, r in self.records],
+            # the 收件回执 each case calls for (central/documents.py), as ingest records it due
+            DocumentDue.__table__: [
+                {"id": i + 1, "application_id": r.data["application_id"], "kind": "receipt", "context_json": "{}", "created_at": T}
+                for i, (_, r) in enumerate(self.records)
+            ],
             UplinkBatch.__table__: [
                 {"node_id": node, "seq": i + 1, "hash": f"{i:064x}", "raw": wire, "received_at": T}
                 for node, wires in self.chains.items()

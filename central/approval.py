@@ -192,6 +192,8 @@ def request_supplement(engine: Engine, user: User, application_id: str, missing:
     missing = [m.strip() for m in missing if m.strip()]
     if not missing:
         raise InvalidInput("请列出需要补正的全部材料，每行一项", field="missing")
+    if any(unprintable(m) for m in missing):
+        raise InvalidInput("补正清单中有无法打印的控制字符，请删除后重新输入", field="missing")
     if len(missing) > MAX_SUPPLEMENT_ITEMS or sum(len(m) for m in missing) > MAX_SUPPLEMENT_CHARS:
         # the list travels to the point and on the 补正材料通知书: within what a record may carry
         raise InvalidInput(f"补正清单最多 {MAX_SUPPLEMENT_ITEMS} 项、共 {MAX_SUPPLEMENT_CHARS} 字，请写材料名称，说明可写在理由里", field="missing")

@@ -22,6 +22,7 @@ from typing import Any
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
+from sync_protocol import unprintable
 from weblayer.errors import Conflict, Forbidden, InvalidInput, NotFound
 
 from . import supervision
@@ -30,6 +31,7 @@ from .clock import utcnow
 from .clocks import PRE_REVIEW_DAYS, Clocks, clocks_for
 from .db import transaction
 from .departments import notify
+from .documents import MAX_ID
 from .models import Alert, Application, ApprovalTask, Card, SupervisionOrder, User
 from .numbering import ORDER_FORMAT, next_number
 from .procedure import OPEN
@@ -146,10 +148,10 @@ def reply(engine: Engine, user: User, order_id: int, text: str) -> SupervisionOr
     """The department answers its order: why it was late and what it did. A township's order is
     answered by an operator, recording what the township said (townships have no hub accounts)."""
     text = text.strip()
-    if not text or len(text) > MAX_REPLY:
-        raise InvalidInput(f"请填写督办回复：超期原因和整改措施（不超过 {MAX_REPLY} 字）", field="reply")
+    if not text or len(text) > MAX_REPLY or unprintable(text):
+        raise InvalidInput(f"请填写督办回复：超期原因和整改措施（不超过 {MAX_REPLY} 字，不含控制字符）", field="reply")
     with transaction(engine) as session:
-        order = session.get(SupervisionOrder, order_id)
+        order = session.get(SupervisionOrder, order_id) if 0 < order_id <= MAX_ID else None
         if order is None:
             raise NotFound("没有这张督办单")
         own = user.role == "clerk" and user.department == order.department

@@ -18,6 +18,7 @@ from sqlmodel import Session, col, func, select
 
 from sync_protocol import CATALOG_VERSION, form_problem
 from weblayer.errors import InvalidInput
+from weblayer.numbers import level
 
 from .actions import record_action
 from .clock import utcnow
@@ -299,7 +300,7 @@ def publish_item(engine: Engine, operator: User, item: dict[str, Any], note: str
 
 def materials_from_form(form: dict[str, Any]) -> list[dict[str, Any]]:
     materials = []
-    for i in range(int(form.get("material_rows", 0) or 0) if str(form.get("material_rows", "0")).isdigit() else 0):
+    for i in range(min(level(str(form.get("material_rows", "0"))), 100)):
         name = str(form.get(f"material_name_{i}", "")).strip()
         if name:
             material: dict[str, Any] = {"name": name, "shared": form.get(f"material_shared_{i}") == "1"}

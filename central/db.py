@@ -22,6 +22,8 @@ from sqlalchemy.exc import OperationalError
 from sqlmodel import Session, SQLModel, create_engine
 from tenacity import Retrying, retry_if_exception, stop_after_attempt, wait_random_exponential
 
+from weblayer.display import seal_code
+
 from . import models
 from .clock import utcnow
 
@@ -246,7 +248,8 @@ def _m14_clocks(conn: Connection) -> None:
 def _m15_complaints(conn: Connection) -> None:
     """Complaints and ratings as workflows (central/supervision.py): where a complaint arrived and
     whom it is routed to, its first answer and escalation; where a rating came from and by when a
-    poor one must be followed up. Complaints already held keep their filing time as arrival."""
+    poor one must be followed up; a document's verification code. Complaints already held keep
+    their filing time as arrival."""
     _add_column(conn, "complaint", "received_at VARCHAR")
     _add_column(conn, "complaint", "department VARCHAR")
     conn.execute(text("CREATE INDEX IF NOT EXISTS ix_complaint_department ON complaint (department)"))
@@ -257,6 +260,11 @@ def _m15_complaints(conn: Connection) -> None:
     _add_column(conn, "complaint", "escalated_at VARCHAR")
     _add_column(conn, "evaluation", "source VARCHAR NOT NULL DEFAULT 'window'")
     _add_column(conn, "evaluation", "follow_up_due VARCHAR")
+    # a document's printed verification code, to look it up
+    _add_column(conn, "document", "code VARCHAR NOT NULL DEFAULT ''")
+    conn.execute(text("CREATE INDEX IF NOT EXISTS ix_document_code ON document (code)"))
+    for doc_id, signed in conn.execute(text("SELECT id, text FROM document")).all():
+        conn.execute(text("UPDATE document SET code = :c WHERE id = :i"), {"c": seal_code(signed), "i": doc_id})
 
 
 # Numbered migrations for databases made by an older version. A new database gets the current

@@ -169,9 +169,26 @@ def service(f: Facts) -> tuple[str, str, list[str], list[list[str]]]:
         ["送达方式", "直接送达（服务点窗口领取）"],
         ["送达地点", f.point],
         ["签收时间", chinese_date(c.get("at"))],
-        ["签名", f"签收人在屏幕上签名，签名影像存档（SHA-256 {c['signature'][:16]}…）" if c.get("signature") else "（未采集签名）"],
+        ["签名", f"签收人在屏幕上签名，签名影像存档（SHA-256 {c['signature'][:16]}…）" if c.get("signature") else "（签名影像未送达县里）"],
     ]
     return "送达回证", f.point, ["上列文书已当面送达，签收人核对无误后签名。"], facts
+
+
+def suspension(f: Facts) -> tuple[str, str, list[str], list[list[str]]]:
+    c = f.context
+    paragraphs = [
+        _opening(f) + f"，本机关已于{chinese_date(f.app.accepted_at)}受理。",
+        f"因{c.get('reason', '')}，需要进行{c.get('name', '')}。依照《中华人民共和国行政许可法》第四十五条，{c.get('name', '')}所需时间不计入办理期限；"
+        "程序结束后，办理期限接续计算，本机关将另行告知办理结果。",
+        f"咨询电话：{f.phone}。",
+    ]
+    facts = [*_case_facts(f), ["特别程序", c.get("name", "")], ["开始日期", chinese_date(c.get("at"))]]
+    return "特别程序告知书", _deciders_pending(f), paragraphs, facts
+
+
+def _deciders_pending(f: Facts) -> str:
+    tasks = f.session.exec(select(ApprovalTask).where(ApprovalTask.application_id == f.app.id, ApprovalTask.stage == f.app.stage)).all()
+    return "、".join(dict.fromkeys(f.names.get(t.department, t.department) for t in tasks)) or _accepter(f)
 
 
 TEXTS: dict[str, Callable[[Facts], tuple[str, str, list[str], list[list[str]]]]] = {
@@ -181,6 +198,7 @@ TEXTS: dict[str, Callable[[Facts], tuple[str, str, list[str], list[list[str]]]]]
     "non_acceptance": non_acceptance,
     "decision": decision,
     "service": service,
+    "suspension": suspension,
 }
 
 

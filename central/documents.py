@@ -19,6 +19,7 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
 from sync_protocol import DOCUMENT_ISSUED, seal_document
+from weblayer.display import seal_code
 from weblayer.errors import NotFound
 
 from .clock import utcnow
@@ -33,6 +34,7 @@ KINDS = {
     "acceptance": "受",  # 受理通知书, or 视为受理
     "non_acceptance": "不受",  # 不予受理通知书, with the reason and the rights of review and lawsuit
     "decision": "决",  # 准予 / 不予 …决定书 (第三十八条)
+    "suspension": "中",  # 特别程序告知书: what stops the clock and why (第四十五条: 书面告知申请人)
     "service": "送",  # 送达回证: who collected the result, signed on screen
 }
 
@@ -57,7 +59,9 @@ def number(session: Session, kind: str, year: int, county: str) -> str:
 def store(session: Session, app: Application, kind: str, doc: dict[str, Any], key: SigningKey) -> Document:
     """Sign ``doc`` (its number already in it), keep it and send it to the case's point."""
     text = seal_document(doc, key)
-    document = Document(application_id=app.id, kind=kind, number=doc["number"], title=doc["title"], issued_at=doc["issued_at"], text=text)
+    document = Document(
+        application_id=app.id, kind=kind, number=doc["number"], title=doc["title"], issued_at=doc["issued_at"], text=text, code=seal_code(text)
+    )
     session.add(document)
     queue_downlink(session, app.node_id, DOCUMENT_ISSUED, {"application_id": app.id, "kind": kind, "number": doc["number"], "text": text})
     return document
@@ -67,9 +71,18 @@ def documents_of(session: Session, application_id: str) -> list[Document]:
     return list(session.exec(select(Document).where(Document.application_id == application_id).order_by(col(Document.id))).all())
 
 
+MAX_ID = 2**31 - 1  # the databases' INTEGER: a larger id is no row, not an overflow
+
+
+def by_code(engine: Engine, code: str) -> Document | None:
+    """The document a printed verification code names."""
+    with Session(engine) as session:
+        return session.exec(select(Document).where(Document.code == code.strip().upper())).first()
+
+
 def get(engine: Engine, application_id: str, document_id: int) -> Document:
     with Session(engine) as session:
-        document = session.get(Document, document_id)
+        document = session.get(Document, document_id) if 0 < document_id <= MAX_ID else None
     if document is None or document.application_id != application_id:
         raise NotFound("这个办件没有这份文书")
     return document

@@ -80,7 +80,7 @@ from .models import (
     UplinkBatch,
 )
 from .natsauth import retire
-from .procedure import moved
+from .procedure import OPEN, allowed, moved
 from .stages import assign, deciders, is_township, lead_department, stages_of
 
 log = logging.getLogger("yiwang.hub.ingest")
@@ -167,7 +167,9 @@ def _receive(session: Session, node: Node, subject: str, raw: bytes, now: str) -
             # signed and linked, but applying it failed (an integer too large for the database
             # is an OverflowError): quarantine the batch and do not advance, so the node's
             # stream halts visibly instead of skipping its data, and no other batch is touched
-            verdict = Rejected("invalid_record", f"{type(exc).__name__}: {exc}")
+            # a database error's text carries the statement's parameters (a resident ID): its first line only
+            said = str(getattr(exc, "orig", None) or exc).splitlines()
+            verdict = Rejected("invalid_record", f"{type(exc).__name__}: {said[0][:300] if said else ''}")
         else:
             insert_rows(session, UplinkBatch, [{"node_id": node.id, "seq": verdict.batch.seq, "hash": verdict.hash, "raw": raw, "received_at": now}])
             node.up_seq, node.up_head = verdict.new_pos.seq, verdict.new_pos.head
@@ -421,22 +423,43 @@ def _dispatched(session: Session, node: Node, record: Record, now: str) -> None:
 def _picked_up(session: Session, node: Node, record: Record, now: str) -> None:
     data = record.data
     app = _own_case(session, node, data)
-    if app is not None and app.delivered_at is None:
-        app.status = moved(moved(app.status, "pick_up"), "hand_over_notice")  # a notice why not: the outcome stays
-        app.handover, app.handed_to_applicant = "pickup", bool(data.get("collector_is_applicant"))
-        app.delivered_at = record.at
-        session.add(app)
-        context = {k: data.get(k, "") for k in ("collector_name", "collector_id_number", "signature", "authorisation")}
-        documents.due(session, app.id, "service", at=record.at, **context)  # 送达回证
+    # only a result (or a notice why not) can be handed over: a pickup of an undecided case changes nothing
+    if app is None or app.delivered_at is not None or not (allowed(app.status, "pick_up") or allowed(app.status, "hand_over_notice")):
+        return
+    app.status = moved(moved(app.status, "pick_up"), "hand_over_notice")  # a notice why not: the outcome stays
+    app.handover, app.handed_to_applicant = "pickup", bool(data.get("collector_is_applicant"))
+    app.delivered_at = record.at
+    session.add(app)
+    # the signature and the 授权委托书 as the 送达回证 names them: materials of this case, or nothing
+    held = {m.sha256 for m in session.exec(select(Material).where(Material.application_id == app.id)).all()}
+    signature, authorisation = data.get("signature", ""), data.get("authorisation", "")
+    context = {
+        "collector_name": data["collector_name"],
+        "collector_id_number": data.get("collector_id_number", ""),
+        "signature": signature if signature in held else "",
+        "authorisation": authorisation if authorisation in ("applicant", "proxy") or authorisation in held else "",
+    }
+    documents.due(session, app.id, "service", at=record.at, **context)  # 送达回证
 
 
 def _evaluation(session: Session, node: Node, record: Record, now: str) -> None:
     data = record.data  # the point's rating screen; a rating given on the citizen's phone first stays
-    supervision.evaluation_received(session, node.id, data["application_id"], data["level"], data.get("comment", ""), record.at, "window")
+    app = _own_case(session, node, data)
+    # a rating is 1 to 5 and comes after the result (the node's own check): anything else is kept nowhere
+    if app is None or app.status in OPEN or data["level"] not in supervision.LEVELS:
+        log.warning(
+            "evaluation of %s from %s ignored: level %r, case %s", data["application_id"], node.id, data["level"], app.status if app else "unknown"
+        )
+        return
+    supervision.evaluation_received(session, node.id, app.id, data["level"], data.get("comment", ""), record.at, "window")
 
 
 def _notice(session: Session, node: Node, record: Record, now: str) -> None:
     data = record.data
+    names = (data["item_code"], data["item_name"], data["applicant_name"], data["applicant_id_number"], data["agent"])
+    missing = data["missing"]
+    if any(len(n) > 200 for n in names) or len(missing) > 100 or not all(isinstance(m, str) and len(m) <= 200 for m in missing):
+        raise ValueError(f"notice {data['notice_no']}: fields beyond what a point's intake takes")
     if session.get(OneTimeNotice, data["notice_no"]) is None:  # ownership: in the sender's namespace
         session.add(
             OneTimeNotice(

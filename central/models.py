@@ -220,6 +220,7 @@ class Document(SQLModel, table=True):
     title: str
     issued_at: str
     text: str
+    code: str = Field(default="", index=True)  # the verification code printed on it (weblayer.display.seal_code)
 
 
 class DocumentDue(SQLModel, table=True):

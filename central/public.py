@@ -10,6 +10,7 @@ from typing import Any
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
+from sync_protocol import unprintable
 from weblayer.errors import NotFound
 
 from .clock import utcnow
@@ -24,6 +25,8 @@ PUBLICITY_DAYS = 90
 
 def progress(engine: Engine, receipt_no: str, id_last4: str) -> dict[str, Any]:
     receipt_no, id_last4 = receipt_no.strip(), id_last4.strip().upper()
+    if unprintable(receipt_no + id_last4):  # no receipt number has one (PostgreSQL refuses a NUL outright)
+        raise NotFound(NOT_FOUND)
     with Session(engine) as session:
         app = session.exec(select(Application).where(Application.receipt_no == receipt_no)).first()
         # the same answer whether the number is unknown or the ID does not match: a receipt number alone reveals nothing

@@ -23,7 +23,7 @@ from typing import Any
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
-from sync_protocol import COMPLAINT_ANSWERED, format_time, parse_time
+from sync_protocol import COMPLAINT_ANSWERED, EVALUATION_RECORDED, format_time, parse_time, unprintable
 from weblayer.errors import Conflict, Forbidden, InvalidInput, NotFound
 
 from .actions import record_action
@@ -44,12 +44,14 @@ LEVELS = {1: "非常不满意", 2: "不满意", 3: "基本满意", 4: "满意", 
 ESCALATES = {"first": (1, "24 小时内未作初步答复"), "final": (2, f"{FINAL_ANSWER_DAYS} 个工作日内未办结答复")}
 
 
-def _text(value: str, message: str, field: str) -> str:
+def _text(value: str, message: str, field: str, most: int = 1000) -> str:
     value = value.strip()
     if not value:
         raise InvalidInput(message, field=field)
-    if len(value) > 1000:
-        raise InvalidInput("内容不能超过 1000 字", field=field)
+    if len(value) > most:
+        raise InvalidInput(f"内容不能超过 {most} 字", field=field)
+    if unprintable(value):
+        raise InvalidInput("内容中有无法打印的控制字符，请删除后重新输入", field=field)
     return value
 
 
@@ -60,7 +62,10 @@ def route(session: Session, application_id: str | None) -> str | None:
 
 
 def complaint_received(session: Session, node_id: str, data: dict[str, Any], filed_at: str, now: str) -> None:
-    """A complaint.filed record, in the ingest transaction: kept once, routed, its clocks from ``now``."""
+    """A complaint.filed record, in the ingest transaction: kept once, routed, its clocks from ``now``.
+    Text beyond what a point's own form takes is refused (ValueError: the batch is quarantined)."""
+    if len(data["text"]) > 2000 or len(data.get("contact", "")) > 200:
+        raise ValueError(f"complaint {data['complaint_id']}: text or contact longer than a point takes")
     if session.get(Complaint, data["complaint_id"]) is None:
         application_id = data.get("application_id")
         session.add(
@@ -170,11 +175,9 @@ def rate(engine: Engine, receipt_no: str, id_last4: str, level: int, comment: st
     as for progress): once per case, after its result, nothing chosen in advance."""
     if level not in LEVELS:
         raise InvalidInput("请选择一个评价等级（1 到 5 星）", field="level")
-    comment = comment.strip()
-    if len(comment) > 500:
-        raise InvalidInput("意见不能超过 500 字", field="comment")
-    if level <= POOR and not comment:
-        raise InvalidInput("请写明不满意的原因，便于整改", field="comment")
+    comment = _text(comment, "请写明不满意的原因，便于整改", "comment", 500) if level <= POOR or comment.strip() else ""
+    if unprintable(receipt_no + id_last4):
+        raise NotFound("没有查到：请核对受理编号和身份证号码后四位")
     with transaction(engine) as session:
         app = session.exec(select(Application).where(Application.receipt_no == receipt_no.strip())).first()
         if app is None or len(id_last4.strip()) != 4 or not app.applicant_id_number.upper().endswith(id_last4.strip().upper()):
@@ -185,6 +188,13 @@ def rate(engine: Engine, receipt_no: str, id_last4: str, level: int, comment: st
             raise Conflict("这件事已经评价过了，谢谢")
         evaluation = session.get(Evaluation, app.id)
         assert evaluation is not None
+        # the point hears it, so its rating screen does not ask again (a rating there first: the county's stands)
+        queue_downlink(
+            session,
+            app.node_id,
+            EVALUATION_RECORDED,
+            {"application_id": app.id, "level": level, "comment": comment, "source": "phone", "at": evaluation.given_at},
+        )
         record_action(session, "citizen", "evaluation.given", app.id, level=level, source="phone")
     return evaluation
 

@@ -8,9 +8,10 @@ from __future__ import annotations
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
-from sync_protocol import CLOCK_RESUMED, CLOCK_SUSPENDED
+from sync_protocol import CLOCK_RESUMED, CLOCK_SUSPENDED, unprintable
 from weblayer.errors import Conflict, Forbidden, InvalidInput, NotFound
 
+from . import documents
 from .actions import record_action
 from .clock import utcnow
 from .clocks import MAX_REASON, PAUSES
@@ -46,6 +47,8 @@ def suspend(engine: Engine, user: User, application_id: str, kind: str, reason: 
     reason = reason.strip()
     if not reason or len(reason) > MAX_REASON:
         raise InvalidInput(f"请说明需要{PAUSES[kind]}的原因和预计所需时间（不超过 {MAX_REASON} 字）", field="reason")
+    if unprintable(reason):
+        raise InvalidInput("原因中有无法打印的控制字符，请删除后重新输入", field="reason")
     with transaction(engine) as session:
         app = _own_stage(session, user, application_id, "suspend")
         if open_pause(session, app.id):
@@ -58,6 +61,7 @@ def suspend(engine: Engine, user: User, application_id: str, kind: str, reason: 
             CLOCK_SUSPENDED,
             {"application_id": app.id, "kind": kind, "name": PAUSES[kind], "reason": reason, "at": pause.started_at, "by": user.display_name},
         )
+        documents.due(session, app.id, "suspension", procedure=kind, name=PAUSES[kind], reason=reason, at=pause.started_at)  # 书面告知 (第四十五条)
         record_action(session, user, "case.suspended", app.id, kind=kind, reason=reason)
     return pause
 

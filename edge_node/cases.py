@@ -357,15 +357,20 @@ def record_pickup(
     if not signature:
         raise InvalidInput("请领取人在屏幕上签名确认（送达回证）", field="signature")
     row = get_application(store, application_id)
+    with store.write() as conn:  # refused before any file is written: a refusal leaves nothing behind
+        _ready_for_handover(conn, application_id, "领取")
     if collector_id == row["applicant_id_number"]:
         authorised = "applicant"
     elif row["proxy_agent"] and collector_name == row["proxy_agent"].strip():
         authorised = "proxy"
     elif authorisation is None:
-        raise InvalidInput("代领须出示申请人签字的授权委托书：请拍照上传（申请人本人或受理时登记的代办人领取不需要）", field="authorisation")
+        proxy = f"“{row['proxy_agent']}”" if row["proxy_agent"] else ""
+        raise InvalidInput(f"代领须出示申请人签字的授权委托书：请拍照上传（申请人本人或受理时登记的代办人{proxy}领取不需要）", field="authorisation")
     else:
         authorised = ""
     prepared = [(PICKUP_SIGNATURE, prepare_upload(PICKUP_SIGNATURE, "signature.png", signature, field="signature"))]
+    if not prepared[0][1].media_type.startswith("image/"):
+        raise InvalidInput("签名应为在屏幕上手写的图片，请清除后重新签名", field="signature")
     if authorised == "" and authorisation is not None:
         prepared.append((PICKUP_AUTHORISATION, prepare_upload(PICKUP_AUTHORISATION, authorisation[1], authorisation[2], field="authorisation")))
     stored = {name: store_upload(blobs_dir, upload) for name, upload in prepared}
@@ -579,6 +584,16 @@ def apply_complaint_answer(conn: sqlite3.Connection, data: Mapping[str, Any]) ->
             "UPDATE complaints SET answer = ?, answered_at = ?, answered_by = ? WHERE complaint_id = ? AND answered_at IS NULL",
             (data["answer"], data["at"], data["by"], data["complaint_id"]),
         )
+
+
+def apply_rating(conn: sqlite3.Connection, data: Mapping[str, Any]) -> None:
+    """The citizen rated the case on their own phone (inside the downlink transaction): the
+    county keeps the first rating of a case, so its record replaces one given here meanwhile."""
+    conn.execute(
+        "INSERT INTO evaluations (application_id, level, comment, created_at) VALUES (?, ?, ?, ?) "
+        "ON CONFLICT(application_id) DO UPDATE SET level = excluded.level, comment = excluded.comment, created_at = excluded.created_at",
+        (data["application_id"], data["level"], data["comment"], data["at"]),
+    )
 
 
 def apply_revocation(conn: sqlite3.Connection, data: Mapping[str, Any]) -> None:

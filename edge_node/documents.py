@@ -11,6 +11,7 @@ from typing import Any
 from nacl.signing import VerifyKey
 
 from sync_protocol import SyncError, open_document
+from weblayer.display import is_seal_code, seal_code
 from weblayer.errors import InvalidInput, NotFound
 
 from .store import Store, utcnow
@@ -31,8 +32,15 @@ def documents_of(store: Store, application_id: str, hub_key: VerifyKey) -> list[
     return [{"id": r["id"], "text": r["text"]} | open_document(r["text"], hub_key) for r in rows]
 
 
-def verify(text: str, hub_key: VerifyKey) -> dict[str, Any]:
-    """A document someone brings (its YWC1 text), checked offline against the pinned hub key."""
+def verify(text: str, hub_key: VerifyKey, store: Store | None = None) -> dict[str, Any]:
+    """A document someone brings — its YWC1 text, or the verification code printed on it, looked
+    up among this point's documents — checked offline against the pinned hub key."""
+    if is_seal_code(text):
+        code = text.strip().upper()
+        held = next((r["text"] for r in store.query("SELECT text FROM documents") if seal_code(r["text"]) == code), None) if store else None
+        if held is None:
+            raise InvalidInput("本服务点没有这个验证码的文书：请核对验证码，或粘贴文书文本，或到县中枢核验", field="licence")
+        text = held
     try:
         return open_document(text, hub_key)
     except SyncError:
@@ -40,6 +48,8 @@ def verify(text: str, hub_key: VerifyKey) -> dict[str, Any]:
 
 
 def get_document(store: Store, application_id: str, document_id: int, hub_key: VerifyKey) -> dict[str, Any]:
+    if not 0 < document_id < 2**63:  # SQLite's rowid: a larger number is no row, not an overflow
+        raise NotFound("这个办件没有这份文书")
     row = store.one("SELECT text FROM documents WHERE rowid = ? AND application_id = ?", (document_id, application_id))
     if row is None:
         raise NotFound("这个办件没有这份文书")

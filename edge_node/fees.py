@@ -23,6 +23,7 @@ from typing import Any
 
 from sync_protocol import DAILY_CLOSED, FEE_COLLECTED, FEE_REFUNDED, FEE_REMITTED, FEE_VOIDED, MAX_FEN, parse_time
 from weblayer.errors import Conflict, Forbidden, InvalidInput, NotFound
+from weblayer.numbers import digits
 from weblayer.passwords import check_password
 
 from .store import Store, add_outbox, get_meta, next_counter, utcnow
@@ -44,7 +45,7 @@ def parse_fen(text: str, field: str) -> int:
     """'380', '380.5', '380.50' (yuan) -> 38050 fen, exactly; anything else is refused."""
     value = str(text).strip().replace(",", "")
     whole, _, frac = value.partition(".")
-    if not whole.isdigit() or (frac and (not frac.isdigit() or len(frac) > 2)):
+    if not digits(whole) or (frac and (not digits(frac) or len(frac) > 2)):
         raise InvalidInput("金额格式不正确，请输入如 380 或 380.50 的金额（元）", field=field)
     return int(whole) * 100 + int((frac or "0").ljust(2, "0"))
 

@@ -25,6 +25,7 @@ from sync_protocol import (
     DECISION_REVOKED,
     DELEGATION_GRANTED,
     DOCUMENT_ISSUED,
+    EVALUATION_RECORDED,
     GENESIS_HEAD,
     MATERIAL_RECEIVED,
     MAX_BATCH_BYTES,
@@ -61,6 +62,7 @@ from .cases import (
     apply_complaint_answer,
     apply_decision,
     apply_non_acceptance,
+    apply_rating,
     apply_resumption,
     apply_revocation,
     apply_supplement_request,
@@ -273,6 +275,7 @@ DOWNLINK: dict[str, DownlinkHandler] = {
     CLOCK_SUSPENDED: _data_only(apply_suspension),
     DOCUMENT_ISSUED: apply_document,
     COMPLAINT_ANSWERED: _data_only(apply_complaint_answer),
+    EVALUATION_RECORDED: _data_only(apply_rating),
     CLOCK_RESUMED: _data_only(apply_resumption),
 }
 

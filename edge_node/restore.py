@@ -27,6 +27,7 @@ from sync_protocol import (
     FEE_VOIDED,
     GENESIS,
     MATERIALS_ATTACHED,
+    NOTICE_GIVEN,
     Accepted,
     IngestCursor,
     Record,
@@ -224,6 +225,24 @@ def _complaint(conn: sqlite3.Connection, record: Record) -> None:
     )
 
 
+def _notice(conn: sqlite3.Connection, record: Record) -> None:
+    data = record.data
+    conn.execute(
+        "INSERT OR IGNORE INTO notices (notice_no, item_code, item_name, applicant_name, applicant_id_number, missing_json, agent_username, created_at) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        (
+            data["notice_no"],
+            data["item_code"],
+            data["item_name"],
+            data["applicant_name"],
+            data["applicant_id_number"],
+            json.dumps(data["missing"], ensure_ascii=False),
+            data["agent"],
+            record.at,
+        ),
+    )
+
+
 def _evaluation(conn: sqlite3.Connection, record: Record) -> None:
     data = record.data
     conn.execute(
@@ -245,16 +264,19 @@ RESTORERS: dict[str, Callable[[sqlite3.Connection, Record], None]] = {
     FEE_REMITTED: _remittance,
     COMPLAINT_FILED: _complaint,
     EVALUATION_GIVEN: _evaluation,
+    NOTICE_GIVEN: _notice,
 }
 
 # the number sequences the point continues (store.next_counter): counter -> (table, column, the
-# number at the end of its ids). Notices (一次性告知) never leave the point: their counter cannot
-# be rebuilt, so the new device starts a series of its own that carries the restore date
+# number at the end of its ids). One-time notices (一次性告知) go up since issue 20, those before
+# never did: the new device continues after the highest of the history and of a series of its own
+# that carries the restore date, so no number the hub holds or a citizen was given repeats
 COUNTERS = {
     "receipt": ("applications", "receipt_no", re.compile(r"-(\d+)$")),
     "fee": ("fee_receipts", "receipt_no", re.compile(r"-F(\d+)$")),
     "remittance": ("remittances", "remittance_id", re.compile(r"-R(\d+)$")),
     "complaint": ("complaints", "complaint_id", re.compile(r"-T(\d+)$")),
+    "notice": ("notices", "notice_no", re.compile(r"-N(\d+)$")),
 }
 
 

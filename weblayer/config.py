@@ -123,7 +123,9 @@ def app_config(
         "on_startup": [_fresh_allow],
         "exception_handlers": exception_handlers(log),  # what fails before a router is chosen (no such path)
         "template_config": TemplateConfig(directory=[templates, SHARED_TEMPLATES], engine=JinjaTemplateEngine, engine_callback=_register_filters),
-        "csrf_config": CSRFConfig(secret=web_secret(data_dir), exclude=[API_ONLY], cookie_httponly=True),
+        # named per app, as the session cookie is: browsers share cookies across ports, so the hub
+        # and a point on one host (the demo) would overwrite each other's token (new-user pass, issue 20)
+        "csrf_config": CSRFConfig(secret=web_secret(data_dir), exclude=[API_ONLY], cookie_httponly=True, cookie_name=f"{site.cookie}_csrf"),
         "openapi_config": openapi_config(title, version),
         "logging_config": None,  # the CLI configures logging once, in one format, for every logger
         "debug": False,

@@ -5,6 +5,7 @@ time, so a fixed offset is exact). Framework-free: domain code may mask an ID fo
 from __future__ import annotations
 
 import hashlib
+import re
 from datetime import timedelta, timezone
 
 import qrcode
@@ -23,6 +24,14 @@ def local_time(ts: str | None, missing: str = "—") -> str:
     if not ts:
         return missing
     return parse_time(ts).astimezone(BEIJING).strftime("%Y-%m-%d %H:%M")
+
+
+SEAL_CODE = re.compile(r"^[0-9A-F]{4}-[0-9A-F]{4}-[0-9A-F]{4}$")
+
+
+def is_seal_code(text: str) -> bool:
+    """Whether ``text`` is a printed document's verification code (seal_code), as typed."""
+    return bool(SEAL_CODE.match(text.strip().upper()))
 
 
 def chinese_date(ts: str | None) -> str:

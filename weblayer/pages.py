@@ -12,6 +12,7 @@ from litestar.response import Redirect, Response, Template
 from sync_protocol import DOCUMENT_PREFIX
 
 from .auth import PUBLIC
+from .display import is_seal_code
 from .errors import NotAuthenticated, NotFound, ServiceError
 from .site import Site, SiteDep
 from .throttle import TooManyAttempts, client_address
@@ -61,7 +62,7 @@ def _checked(site: Site, licence: str) -> Template:
     result, document, error = None, None, None
     if licence.strip():
         try:
-            if licence.strip().startswith(DOCUMENT_PREFIX):
+            if licence.strip().startswith(DOCUMENT_PREFIX) or is_seal_code(licence):
                 document = site.verify_document(licence)
             else:
                 result = site.verify_licence(licence)

@@ -41,7 +41,8 @@ class Site(Protocol):
         ...
 
     def verify_document(self, text: str) -> dict[str, Any]:
-        """A document of record's content (YWC1) if the county's key signed it; ServiceError if not."""
+        """A document of record's content if the county's key signed it — its text (YWC1), or the
+        verification code printed on it, looked up among the documents this app holds; ServiceError if not."""
         ...
 
     def progress(self, receipt_no: str, id_last4: str) -> Any:

@@ -14,11 +14,11 @@ from nacl.signing import SigningKey
 from sqlalchemy.engine import Engine
 
 from sync_protocol import SyncError, ca_fingerprint, open_document, open_licence
-from weblayer.display import mask_id
+from weblayer.display import is_seal_code, mask_id
 from weblayer.errors import Conflict, InvalidInput
 from weblayer.throttle import Throttle, login_throttle, lookup_throttle
 
-from .. import auth, natsauth, public
+from .. import auth, documents, natsauth, public
 from ..models import User
 from ..procedure import STATES
 from ..settings import Settings
@@ -103,6 +103,11 @@ class HubSite:
             raise InvalidInput("无效：这份电子证照不是县级中枢签发的，或内容已被改动", field="licence") from None
 
     def verify_document(self, text: str) -> dict[str, Any]:
+        if is_seal_code(text):
+            held = documents.by_code(self.ctx.engine, text)
+            if held is None:
+                raise InvalidInput("没有这个验证码的文书：请核对验证码，或粘贴文书文本", field="licence")
+            text = held.text
         try:
             return open_document(text, self.ctx.key.verify_key)
         except SyncError:

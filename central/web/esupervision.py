@@ -23,6 +23,8 @@ from ..clock import utcnow
 from ..workdays import today
 from .context import Ctx, HubContext, HubRequest, page
 
+YEARS = (2000, 2100)  # the periods figures are asked for: a year outside overflows the date arithmetic
+
 
 class ReplyIn(Body):
     reply: Text
@@ -110,6 +112,8 @@ def _period(start: str | None, end: str | None) -> tuple[date, date]:
         last = date.fromisoformat(end) if end else now
     except ValueError:
         raise InvalidInput("日期格式应为 YYYY-MM-DD", field="from") from None
+    if not (YEARS[0] <= first.year and last.year <= YEARS[1]):
+        raise InvalidInput(f"统计期间须在 {YEARS[0]} 年到 {YEARS[1]} 年之间", field="from")
     if last < first or (last - first).days > 366:
         raise InvalidInput("统计期间须从早到晚，且不超过一年", field="to")
     return first, last
@@ -117,17 +121,35 @@ def _period(start: str | None, end: str | None) -> tuple[date, date]:
 
 def _month(month: str) -> tuple[date, date]:
     try:
-        return figures.month_bounds(month)
-    except ValueError:
+        first, last = figures.month_bounds(month)
+    except (ValueError, OverflowError):  # 9999-12 has no next month to end it
         raise InvalidInput("月份格式应为 YYYY-MM，如 2026-11", field="month") from None
+    if not YEARS[0] <= first.year <= YEARS[1]:
+        raise InvalidInput(f"月份须在 {YEARS[0]} 年到 {YEARS[1]} 年之间", field="month")
+    return first, last
+
+
+CSV_COLUMNS = {  # the department table's columns, as an office reads them
+    "code": "部门代码",
+    "name": "部门",
+    "decided": "办结环节数",
+    "on_time": "按时办结数",
+    "on_time_rate": "按时率",
+    "average_working_days": "平均用时（工作日）",
+    "yellow_cards": "黄牌",
+    "red_cards": "红牌",
+    "orders": "督办单",
+    "orders_replied_late": "逾期回复",
+    "orders_unanswered": "未回复",
+}
 
 
 def _csv(report: dict[str, Any]) -> bytes:
     """The report's department table as CSV, with a BOM so Excel opens it in Chinese."""
     out = io.StringIO()
-    columns = list(TallyOut.__struct_fields__)
+    columns = list(CSV_COLUMNS)
     writer = csv.writer(out)
-    writer.writerow(["月份", *columns])
+    writer.writerow(["月份", *CSV_COLUMNS.values()])
     for row in report["departments"]:
         writer.writerow([report["month"], *(row[c] if row[c] is not None else "" for c in columns)])
     return out.getvalue().encode("utf-8-sig")
@@ -172,9 +194,7 @@ class SupervisionFiguresApi(Controller):
 
 
 def _csv_response(report: dict[str, Any], month: str) -> Response[bytes]:
-    return Response(
-        _csv(report), media_type="text/csv; charset=utf-8", headers={"Content-Disposition": f'attachment; filename="e-supervision-{month}.csv"'}
-    )
+    return Response(_csv(report), media_type="text/csv", headers={"Content-Disposition": f'attachment; filename="e-supervision-{month}.csv"'})
 
 
 def _report(ctx: HubContext, month: str) -> dict[str, Any]:

@@ -16,6 +16,7 @@ from sync_protocol import open_document
 from weblayer.auth import PUBLIC, requires_role
 from weblayer.display import qr_svg
 from weblayer.errors import NotFound, ServiceError
+from weblayer.numbers import level as as_level
 from weblayer.site import SiteDep
 from weblayer.throttle import client_address
 
@@ -41,7 +42,7 @@ from .. import (
 )
 from .. import documents as document_store
 from .. import nodes as node_admin
-from ..models import Alert, Application, Node
+from ..models import Alert, Application, Evaluation, Node
 from . import esupervision
 from .api import material_file
 from .context import Ctx, HubContext, HubRequest, page
@@ -62,6 +63,7 @@ def _case_page(
     with Session(ctx.engine) as session:
         documents = document_store.documents_of(session, application_id)
         fee = fees.case_fees(session, app)
+        evaluation = session.get(Evaluation, application_id)
     return page(
         "case.html",
         status_code=status_code,
@@ -85,6 +87,8 @@ def _case_page(
         cards=cards.cards_of(ctx.engine, application_id),
         documents=documents,
         fee=fee,
+        evaluation=evaluation,
+        levels=supervision.LEVELS,
     )
 
 
@@ -431,9 +435,7 @@ class PublicPages(Controller):
             rated = site.lookups.attempt(
                 receipt_no,
                 client_address(request),
-                lambda: supervision.rate(
-                    ctx.engine, receipt_no, data.get("id_last4", ""), int(level) if level.isdigit() else 0, data.get("comment", "")
-                ),
+                lambda: supervision.rate(ctx.engine, receipt_no, data.get("id_last4", ""), as_level(level), data.get("comment", "")),
                 NotFound,
             )
         except ServiceError as exc:

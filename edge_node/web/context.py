@@ -71,7 +71,7 @@ class NodeSite:
         return cases.verify_licence(text, self.ctx.identity.hub_key)
 
     def verify_document(self, text: str) -> dict[str, Any]:
-        return documents.verify(text, self.ctx.identity.hub_key)
+        return documents.verify(text, self.ctx.identity.hub_key, self.ctx.store)
 
     def progress(self, receipt_no: str, id_last4: str) -> Any:
         row = self.ctx.store.one("SELECT * FROM applications WHERE receipt_no = ?", (receipt_no.strip(),))

@@ -14,6 +14,7 @@ from litestar.response import File, Redirect, Response, Template
 from sync_protocol import RELATIONS
 from weblayer.display import qr_svg
 from weblayer.errors import InvalidInput, NotFound, ServiceError
+from weblayer.numbers import level as as_level
 
 from .. import cases, catalog, documents, fees, forms, materials, people, reconcile, reviews, rotation
 from ..intake import validate_credit_code, validate_resident_id
@@ -260,8 +261,7 @@ class ApplicationPages(Controller):
     @get("/complaints", sync_to_thread=True)
     def complaints(self, request: NodeRequest, ctx: Ctx) -> Template:
         """Complaints filed here, newest first, with the county's first and final answers."""
-        rows = ctx.store.query("SELECT * FROM complaints ORDER BY created_at DESC LIMIT 200")
-        return page(ctx, "complaints.html", user=request.user, complaints=rows)
+        return _complaints_page(ctx, request.user)
 
     @get("/notices/{notice_no:str}", sync_to_thread=True)
     def notice(self, request: NodeRequest, ctx: Ctx, notice_no: FromPath[str]) -> Template:
@@ -310,7 +310,9 @@ class ApplicationPages(Controller):
             user=user,
             app=app,
             accepter="乡镇便民服务中心" if accepts == "township" else f"县级部门（{app['department_name']}）",
-            slip="受理回执" if app["accepted_at"] else "收件回执",  # a village point collects (收件); it does not accept (受理)
+            # accepted here at intake (a township window, for what the county delegates); a village only collects (收件)
+            accepted_here=(here := accepts == "township" and ctx.identity.kind == "township" and bool(app["accepted_at"])),
+            slip="受理回执" if here else "收件回执",
             progress_url=url,
             local_progress_url=f"{ctx.base_url}/progress{query}",
             qr_svg=qr_svg(url),
@@ -332,7 +334,14 @@ class ApplicationPages(Controller):
         opt={"actions": ("pick_up", "hand_over_notice")},
     )
     def pickup(self, request: NodeRequest, ctx: Ctx, application_id: FromPath[str], data: MultipartBody[dict[str, Any]]) -> Response:
-        return _handover(ctx, request.user, application_id, lambda user: pickup_from_form(ctx, application_id, data, user))
+        user = request.user
+        try:
+            pickup_from_form(ctx, application_id, data, user)
+        except ServiceError as exc:  # the form again with what was typed (the signature must be drawn again)
+            typed = {k: str(data.get(k, "")) for k in ("collector_name", "collector_id_number")}
+            return page(ctx, "case.html", status_code=exc.status, user=user, error=exc.message, pickup=typed, **_case_context(ctx, application_id))
+        ctx.sync.wake_uplink()
+        return Redirect(f"/applications/{application_id}")
 
     @post(
         "/applications/{application_id:str}/supplement",
@@ -379,11 +388,16 @@ class ApplicationPages(Controller):
     def evaluate(self, request: NodeRequest, ctx: Ctx, application_id: FromPath[str], data: URLEncodedBody[dict[str, str]]) -> Template:
         level = data.get("level", "")
         try:
-            cases.record_evaluation(ctx.store, application_id, int(level) if level.isdigit() else 0, data.get("comment", ""))
+            cases.record_evaluation(ctx.store, application_id, as_level(level), data.get("comment", ""))
         except ServiceError as exc:
             return _rate_page(ctx, request.user, application_id, status_code=exc.status, error=exc.message)
         ctx.sync.wake_uplink()
         return _rate_page(ctx, request.user, application_id)
+
+
+def _complaints_page(ctx: NodeContext, user: dict[str, str], status_code: int = 200, error: str | None = None, form: Any = None) -> Template:
+    rows = ctx.store.query("SELECT * FROM complaints ORDER BY created_at DESC LIMIT 200")
+    return page(ctx, "complaints.html", status_code=status_code, user=user, complaints=rows, error=error, form=form or {})
 
 
 def _rate_page(ctx: NodeContext, user: dict[str, str], application_id: str, status_code: int = 200, error: str | None = None) -> Template:
@@ -479,9 +493,9 @@ class ComplaintPages(Controller):
         except ServiceError as exc:
             if application_id:
                 return page(ctx, "case.html", status_code=exc.status, user=user, error=exc.message, **_case_context(ctx, application_id))
-            raise
+            return _complaints_page(ctx, user, status_code=exc.status, error=exc.message, form=data)
         ctx.sync.wake_uplink()
-        return Redirect(f"/applications/{application_id}?complaint={done['complaint_id']}" if application_id else "/")
+        return Redirect(f"/applications/{application_id}?complaint={done['complaint_id']}" if application_id else "/complaints")
 
 
 class FeePages(Controller):

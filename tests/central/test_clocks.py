@@ -20,7 +20,7 @@ from sqlmodel import Session, select
 
 from central import approval, clocks, suspensions
 from central.ingest import ingest_batch
-from central.models import Application, AuditEntry, ClockPause, DownlinkEvent, User
+from central.models import Application, AuditEntry, ClockPause, Document, DownlinkEvent, User
 from central.workdays import WorkCalendar, deadline_of
 from sync_protocol import Record
 from tests.support.builders import chain, received
@@ -138,6 +138,15 @@ def test_a_special_procedure_stops_the_clock_and_only_the_deciding_department_st
     assert done.suspended == "" and done.decision.due == date(2026, 11, 19)  # 11-16 plus Thu, Fri, Mon
     assert [k for k, _ in downlink(hub)][-2:] == ["clock.suspended", "clock.resumed"]
     assert downlink(hub)[-2][1]["name"] == "听证"
+    from central import document_texts
+    from sync_protocol import open_document
+    from tests.support.builders import HUB_KEY
+
+    document_texts.issue_pending(hub, HUB_KEY, "示范县", "12345")  # the applicant is told in writing (第四十五条; new-user pass)
+    with Session(hub) as s:
+        [notice] = [d for d in s.exec(select(Document)).all() if d.kind == "suspension"]
+    told = open_document(notice.text, HUB_KEY.verify_key)
+    assert told["title"] == "特别程序告知书" and "申请人要求听证" in told["paragraphs"][1] and "第四十五条" in told["paragraphs"][1]
 
 
 def accepted_case(accepted: str, limit: int, **columns) -> Application:

@@ -112,6 +112,9 @@ def test_the_citizen_rates_on_their_own_phone_once_after_the_result_and_a_poor_r
         supervision.rate(hub, "shangcun-000001", "002X", 2, "")
     rated = supervision.rate(hub, "shangcun-000001", "002X", 2, "窗口让我跑了两次")
     assert (rated.source, rated.node_id) == ("phone", "shangcun") and rated.follow_up_due is not None
+    with Session(hub) as s:  # the point hears it, so its rating screen does not ask again (new-user pass: rated twice)
+        [told] = [json.loads(e.data_json) for e in s.exec(select(DownlinkEvent).where(DownlinkEvent.kind == "evaluation.recorded")).all()]
+    assert (told["application_id"], told["level"], told["source"]) == ("app1", 2, "phone")
     with pytest.raises(Conflict, match="已经评价过"):
         supervision.rate(hub, "shangcun-000001", "002X", 5, "")
     window = Record("evaluation.given", "e1", T, {"application_id": "app1", "level": 5})

@@ -107,6 +107,11 @@ def test_non_acceptance_deemed_acceptance_and_the_service_receipt(engine):
     )
     deemed = {d["kind"]: d for d in docs(engine, "app2")}["acceptance"]
     assert "即为受理" in deemed["paragraphs"][0] and "2026年11月2日" in deemed["paragraphs"][0]
+    signed, letter = "ab" * 32, "cd" * 32  # the signature and the letter, materials of the case (materials.attached first)
+    attached = [
+        Record("materials.attached", f"m{i}", T, {"application_id": "app1", "material": name, "sha256": sha, "size": 10, "media_type": "image/png"})
+        for i, (name, sha) in enumerate((("送达回证（领取人手写签名）", signed), ("领取授权委托书", letter)))
+    ]
     picked = Record(
         "application.picked_up",
         "p1",
@@ -116,11 +121,11 @@ def test_non_acceptance_deemed_acceptance_and_the_service_receipt(engine):
             "collector_name": "李四",
             "agent": "agent",
             "collector_id_number": "110105194912310037",
-            "signature": "ab" * 32,
-            "authorisation": "cd" * 32,
+            "signature": signed,
+            "authorisation": letter,
         },
     )
-    ingest_batch(engine, "yiwang.up.shangcun", chain([received(1), received(2)], [picked])[1])
+    ingest_batch(engine, "yiwang.up.shangcun", chain([received(1), received(2)], [*attached, picked])[1])
     issue(engine)
     served = {d["kind"]: d for d in docs(engine, "app1")}["service"]
     facts = dict(served["facts"])

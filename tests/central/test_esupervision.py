@@ -168,9 +168,16 @@ def test_the_report_is_exported_as_json_and_csv_and_a_bad_month_is_a_problem(tmp
         assert report.status_code == 200 and report.json()["county"] == "青山县" and report.json()["departments"] == []
         exported = client.get("/api/supervision/report.csv?month=2026-11", headers=api)
         assert exported.status_code == 200 and exported.content.startswith("\ufeff".encode())
-        assert next(csv.reader(io.StringIO(exported.content.decode("utf-8-sig"))))[:3] == ["月份", "code", "name"]
+        assert next(csv.reader(io.StringIO(exported.content.decode("utf-8-sig"))))[:4] == ["月份", "部门代码", "部门", "办结环节数"]
+        assert exported.headers["content-type"].count("charset") == 1
         bad = client.get("/api/supervision/report?month=2026-13", headers=api)
         assert bad.status_code == 400 and bad.json()["field"] == "month"
+        for month in ("9999-12", "0001-01"):  # adversarial pass: these overflowed the date arithmetic into a 500
+            assert client.get(f"/api/supervision/report?month={month}", headers=api).status_code == 400
+            assert client.get(f"/api/supervision/report.csv?month={month}", headers=api).status_code == 400
+        assert client.get("/api/supervision/figures?start=9999-12-30&end=9999-12-31", headers=api).status_code == 400
+        for order in ("99999999999999999999", "9223372036854775808", "2147483648"):
+            assert client.post(f"/api/supervision/orders/{order}/reply", json={"reply": "x"}, headers=api).status_code == 404
         assert client.get("/api/supervision/figures?start=2026-11-30&end=2026-11-01", headers=api).status_code == 400
         clerk_api = {"Authorization": "Bearer " + client.post("/api/login", json={"username": "clerk-mzj", "password": "pw"}).json()["token"]}
         assert client.get("/api/supervision/report?month=2026-11", headers=clerk_api).status_code == 403

@@ -321,11 +321,15 @@ def test_the_case_page_lists_its_documents_and_each_prints_and_verifies(client):
     signed = re.search(r'id="document-text">([^<]+)</textarea>', printed.text).group(1)
     token = re.search(r'name="_csrf_token" value="([^"]+)"', printed.text).group(1)
     assert "有效" in client.post("/verify", data={"_csrf_token": token, "licence": signed}).text
+    code = re.search(r"验证码 <strong>([0-9A-F-]+)</strong>", printed.text).group(1)  # what the paper shows: the text is not printed
+    assert "收件回执 示范县收字〔2026〕第 1 号" in client.post("/verify", data={"_csrf_token": token, "licence": code.lower()}).text
+    assert "没有这个验证码" in client.post("/verify", data={"_csrf_token": token, "licence": "0000-0000-0000"}).text
     assert (
         "无效"
         in client.post("/verify", data={"_csrf_token": token, "licence": signed[:-4] + ("AAAA" if not signed.endswith("AAAA") else "BBBB")}).text
     )
     assert client.get("/cases/app1/documents/999").status_code == 404
+    assert client.get("/cases/app1/documents/99999999999999999999").status_code == 404  # an overflow was a 500
     api = {"Authorization": "Bearer " + client.post("/api/login", json={"username": "clerk-mzj", "password": "pw"}).json()["token"]}
     [document] = client.get("/api/applications/app1", headers=api).json()["documents"]
     assert (document["kind"], document["text"]) == ("receipt", signed)
@@ -377,6 +381,8 @@ def test_the_citizen_rates_on_their_own_phone_from_the_slips_qr_code(client):
     token = re.search(r'name="_csrf_token" value="([^"]+)"', form).group(1)
     base = {"_csrf_token": token, "receipt_no": "shangcun-000001"}
     assert "请选择一个评价等级" in client.post("/rate", data=base | {"id_last4": "002X"}).text
+    superscript = client.post("/rate", data=base | {"id_last4": "002X", "level": "²"})  # "²".isdigit(), int("²") fails: was a 500
+    assert superscript.status_code == 400 and "请选择一个评价等级" in superscript.text
     assert client.post("/rate", data=base | {"id_last4": "9999", "level": "5"}).status_code == 404
     rated = client.post("/rate", data=base | {"id_last4": "002X", "level": "4"})
     assert rated.status_code == 200 and "谢谢您的评价" in rated.text

@@ -120,7 +120,8 @@ def test_pickup_needs_a_result_and_goes_into_the_outbox(store):
     app = cases.submit_application(store, FORM, AGENT)
     blobs = store.path.parent / "blobs"
     with pytest.raises(Conflict):
-        cases.record_pickup(store, blobs, app["id"], "张三", AGENT, GOOD_ID, signature())
+        cases.record_pickup(store, blobs, app["id"], "张三", AGENT, GOOD_ID, signature(), (cases.PICKUP_AUTHORISATION, "a.jpg", photo(1)))
+    assert not blobs.exists() or not any(blobs.rglob("*"))  # refused before any file was written
     with store.write() as conn:
         cases.apply_decision(
             conn, {"application_id": app["id"], "decision": "approved", "decided_by": "王敏", "decided_at": "2026-11-23T09:00:00.000000Z"}
@@ -132,6 +133,9 @@ def test_pickup_needs_a_result_and_goes_into_the_outbox(store):
     with pytest.raises(InvalidInput) as err:
         cases.record_pickup(store, blobs, app["id"], "张三", AGENT, GOOD_ID)
     assert err.value.field == "signature" and "签名" in err.value.message
+    with pytest.raises(InvalidInput) as err:  # a PDF is no signature drawn on screen
+        cases.record_pickup(store, blobs, app["id"], "张三", AGENT, GOOD_ID, b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF")
+    assert err.value.field == "signature"
     with pytest.raises(InvalidInput) as err:
         cases.record_pickup(store, blobs, app["id"], "李四", AGENT, resident_id(9), signature())
     assert err.value.field == "authorisation" and "授权委托书" in err.value.message

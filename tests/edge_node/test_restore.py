@@ -247,3 +247,40 @@ def test_the_hubs_commands_to_the_old_device_are_not_obeyed_again(tmp_path, node
     from edge_node.store import read_meta
 
     assert read_meta(store, "key_accepted") == ""
+
+
+def test_one_time_notices_that_went_up_are_restored_and_their_numbers_continue(tmp_path, node):
+    """Issue 20 adversarial pass: notices now go up; a device replaced twice the same day must
+    not number a notice again (the hub holds it: a conflict would stop the point's stream)."""
+    store, identity = node
+    folder = history(tmp_path, [(1, OLD), (4, NEW)])
+    given = Record(
+        "notice.given",
+        "n1",
+        T,
+        {
+            "notice_no": "shangcun-N999999999",
+            "item_code": "MZ-001",
+            "item_name": "最低生活保障申请",
+            "applicant_name": "李桂芳",
+            "applicant_id_number": "11010519491231002X",
+            "missing": ["户口簿"],
+            "agent": "agent",
+        },
+    )
+    last = chain_end(folder)
+    wire, _ = seal_next("shangcun", "up", last, [given], T, OLD)
+    (folder / "up" / "000000003.bin").write_bytes(wire)
+    restore_if_present(store, tmp_path, identity)
+    assert store.one("SELECT missing_json FROM notices WHERE notice_no = 'shangcun-N999999999'")[0] == '["户口簿"]'
+    assert store.one("SELECT value FROM counters WHERE name = 'notice'")[0] == 999999999
+
+
+def chain_end(folder: Path):
+    """The chain position after the history's uplink batches, as the restore will reach it."""
+    from sync_protocol import IngestCursor
+
+    pos = GENESIS
+    for path in sorted((folder / "up").glob("*.bin")):
+        pos = IngestCursor("shangcun", "up", OLD.verify_key, pos).receive(path.read_bytes(), lambda s: None).new_pos
+    return pos

@@ -386,6 +386,8 @@ def _document_at_the_point(client: TestClient, tmp_path: Path) -> None:
     token = re.search(r'name="_csrf_token" value="([^"]+)"', printed.text).group(1)
     verified = client.post("/verify", data={"_csrf_token": token, "licence": signed})
     assert "有效" in verified.text and "示范县受字〔2026〕第 7 号" in verified.text
+    code = re.search(r"验证码 <strong>([0-9A-F-]+)</strong>", printed.text).group(1)
+    assert "示范县受字〔2026〕第 7 号" in client.post("/verify", data={"_csrf_token": token, "licence": code}).text  # offline, by the printed code
     refused = client.post("/verify", data={"_csrf_token": token, "licence": forged})
     assert "无效" in refused.text
 
@@ -431,8 +433,15 @@ def test_the_citizen_rates_on_a_screen_of_their_own_with_nothing_chosen_and_hear
     token = re.search(r'name="_csrf_token" value="([^"]+)"', screen).group(1)
     nothing = client.post(f"/applications/{app['id']}/evaluation", data={"_csrf_token": token, "comment": ""})
     assert nothing.status_code == 400 and "请选择" in nothing.text
+    superscript = client.post(f"/applications/{app['id']}/evaluation", data={"_csrf_token": token, "level": "²"})
+    assert superscript.status_code == 400 and "请选择" in superscript.text
     done = client.post(f"/applications/{app['id']}/evaluation", data={"_csrf_token": token, "level": "4"})
     assert done.status_code == 200 and "谢谢您的评价" in done.text
+    store = Store(tmp_path / "node" / "node.sqlite3")
+    with store.write() as conn:  # the citizen had rated on their phone first: the county's rating stands
+        cases.apply_rating(conn, {"application_id": app["id"], "level": 2, "comment": "等太久", "source": "phone", "at": T})
+    store.close()
+    assert "等太久" in client.get(f"/applications/{app['id']}/rate").text
     store = Store(tmp_path / "node" / "node.sqlite3")
     with store.write() as conn:
         for stage, answer in (("first", "已核实，正在处理"), ("final", "已增开一个窗口"), ("final", "重复送达")):
@@ -441,3 +450,18 @@ def test_the_citizen_rates_on_a_screen_of_their_own_with_nothing_chosen_and_hear
     listed = client.get("/complaints").text
     assert "已增开一个窗口" in listed and "重复送达" not in listed and "初步答复" not in listed.split("已增开一个窗口")[1][:50]
     assert "县里办结答复" in client.get(f"/applications/{app['id']}").text
+
+
+def test_a_villages_slip_never_says_the_village_accepted_the_case(client, tmp_path: Path):
+    """Issue 20 new-user pass: after the county accepted, the village's slip turned into a 受理回执
+    saying "上村代办点已当场受理"."""
+    from edge_node import cases
+
+    _, app = an_application(client)
+    store = Store(tmp_path / "node" / "node.sqlite3")
+    with store.write() as conn:
+        cases.apply_acceptance(conn, {"application_id": app["id"], "by": "王敏", "at": T})
+    store.close()
+    login(client)
+    slip = client.get(f"/applications/{app['id']}/receipt").text
+    assert 'id="slip-title">收件回执' in slip and "已当场受理" not in slip and "已于" in slip

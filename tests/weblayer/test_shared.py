@@ -76,3 +76,12 @@ def test_an_e_licence_is_checked_by_a_posted_form_so_no_url_holds_its_id(node_cl
         token = re.search(r'name="_csrf_token" value="([^"]+)"', form).group(1)
         answer = client.post("/verify", data={"licence": "YWL1.not-a-licence", "_csrf_token": token})
         assert answer.status_code == 200 and "无效" in answer.text
+
+
+def test_the_hub_and_a_point_on_one_host_keep_their_own_form_tokens(hub_client, node_client):
+    """Issue 20 new-user pass: browsers share cookies across ports, and both apps named their CSRF
+    cookie "csrftoken": logging in at a point then at the hub (the demo, one browser) failed the
+    hub's CSRF check for good. Each app names its own, as it does its session cookie."""
+    hub = {c.split("=")[0] for c in hub_client.get("/login").headers.get_list("set-cookie")}
+    node = {c.split("=")[0] for c in node_client.get("/login").headers.get_list("set-cookie")}
+    assert hub and node and not hub & node, (hub, node)
