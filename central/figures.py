@@ -25,6 +25,7 @@ from .clocks import PRE_REVIEW_DAYS, pauses_of, township_first
 from .models import Application, ApprovalTask, Card, Complaint, Department, Evaluation, Node, SupervisionOrder, User
 from .supervision import POOR, due_times
 from .workdays import Pause, WorkCalendar, beijing_date, load_calendar
+from .workdays import today as beijing_today
 
 REPORT_FORMAT = "yiwang.e-supervision.v1"
 T = TypeVar("T")
@@ -226,7 +227,7 @@ def voices(engine: Engine, start: date, end: date) -> list[dict[str, Any]]:
     arrived, how many were first answered within 24 hours and answered in full within 5 working
     days, how many ratings, their average, the poor ones and the follow-ups past their deadline."""
     calendar = load_calendar(engine)
-    today = date.today()
+    today = beijing_today()  # the county's date, not the server's
     with Session(engine) as session:
         complaints = _between(session, Complaint, Complaint.filed_at, start, end)
         ratings = _between(session, Evaluation, Evaluation.given_at, start, end)
