@@ -74,8 +74,8 @@ def issue_due(engine: Engine, now: datetime | None = None) -> dict[str, int]:
     at = now.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
     with Session(engine) as session:
         apps = list(session.exec(select(Application).where(col(Application.status).in_(OPEN))).all())
-    clocks = clocks_for(engine, apps, today)
     calendar = load_calendar(engine)
+    clocks = clocks_for(engine, apps, today, calendar)
     counts = {"yellow": 0, "red": 0, "escalated": 0, "complaints_escalated": 0}
     with transaction(engine) as session:
         ids = [a.id for a in apps]

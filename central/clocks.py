@@ -133,9 +133,9 @@ def township_first(app: Application) -> bool:
     return bool(stages) and stages[0].get("by") == "township"
 
 
-def clocks_for(engine: Engine, apps: list[Application], now: date | None = None) -> dict[str, Clocks]:
-    """The clocks of many cases at once: one calendar load, two queries."""
-    calendar = load_calendar(engine)
+def clocks_for(engine: Engine, apps: list[Application], now: date | None = None, calendar: WorkCalendar | None = None) -> dict[str, Clocks]:
+    """The clocks of many cases at once: one calendar load (none if the caller has it), two queries."""
+    calendar = calendar or load_calendar(engine)
     with Session(engine) as session:
         limits = catalog_limits(session)
         pauses = pauses_of(session, [a.id for a in apps] if len(apps) < 500 else None)

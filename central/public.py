@@ -34,7 +34,8 @@ def progress(engine: Engine, receipt_no: str, id_last4: str) -> dict[str, Any]:
             raise NotFound(NOT_FOUND)
         node = session.get(Node, app.node_id)
         dept = session.get(Department, app.department)
-        category = categories(session).get(app.item_code, "")
+        item = session.get(CatalogItem, app.item_code)
+        category = json.loads(item.detail_json or "{}").get("category", "") if item else ""
         complaints = session.exec(select(Complaint).where(Complaint.application_id == app.id).order_by(col(Complaint.filed_at))).all()
     clocks = clocks_for(engine, [app])[app.id]
     running = clocks.decision or clocks.pre_review

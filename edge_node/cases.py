@@ -211,14 +211,21 @@ def png_from_base64(text: str, field: str) -> bytes:
         raise InvalidInput("签名图片无效，请清除后重新签名", field=field) from None
 
 
+def drawn_signature(data_url: str) -> bytes:
+    """A signature drawn on a page's canvas, as the form sends it (a PNG data: URL); b"" for none."""
+    if not data_url:
+        return b""
+    prefix = "data:image/png;base64,"
+    if not data_url.startswith(prefix) or len(data_url) > 3_000_000:
+        raise InvalidInput("签名图片无效，请清除后重新签名", field="signature")
+    return png_from_base64(data_url[len(prefix) :], "signature")
+
+
 def authorisation_uploads(signature_data_url: str, photo: Upload | None) -> list[Upload]:
     """The proxy authorisation as uploads: a PNG drawn on screen (a data: URL) and/or a photo."""
     out: list[Upload] = []
     if signature_data_url:
-        prefix = "data:image/png;base64,"
-        if not signature_data_url.startswith(prefix) or len(signature_data_url) > 3_000_000:
-            raise InvalidInput("签名图片无效，请清除后重新签名", field="signature")
-        out.append((SIGNATURE, "signature.png", png_from_base64(signature_data_url[len(prefix) :], "signature")))
+        out.append((SIGNATURE, "signature.png", drawn_signature(signature_data_url)))
     if photo is not None:
         out.append((AUTHORISATION, photo[1], photo[2]))
     return out

@@ -413,6 +413,11 @@ class NodesPages(Controller):
         return _nodes_page(ctx, user, message=f"节点 {node_id} 的链路设置已保存（{said}），下次心跳时生效。")
 
 
+def _rate_page(receipt_no: str, status_code: int = 200, rated: Any = None, error: str | None = None) -> Template:
+    """The citizen's rating page: the form (``receipt_no`` filled in), the reason why not, or the thanks."""
+    return page("rate.html", status_code=status_code, user=None, receipt_no=receipt_no, levels=supervision.LEVELS, rated=rated, error=error)
+
+
 class PublicPages(Controller):
     opt = {PUBLIC: True}
 
@@ -426,7 +431,7 @@ class PublicPages(Controller):
     @get("/rate", sync_to_thread=True)
     def rate_form(self, receipt_no: FromQuery[str] = "") -> Template:
         """Public: 好差评 on the citizen's own phone (the QR code on the pickup slip)."""
-        return page("rate.html", user=None, receipt_no=receipt_no, levels=supervision.LEVELS, rated=None, error=None)
+        return _rate_page(receipt_no)
 
     @post("/rate", sync_to_thread=True, status_code=200)
     def rate(self, request: HubRequest, site: SiteDep, ctx: Ctx, data: URLEncodedBody[dict[str, str]]) -> Template:
@@ -439,10 +444,8 @@ class PublicPages(Controller):
                 NotFound,
             )
         except ServiceError as exc:
-            return page(
-                "rate.html", status_code=exc.status, user=None, receipt_no=receipt_no, levels=supervision.LEVELS, rated=None, error=exc.message
-            )
-        return page("rate.html", user=None, receipt_no=receipt_no, levels=supervision.LEVELS, rated=rated, error=None)
+            return _rate_page(receipt_no, status_code=exc.status, error=exc.message)
+        return _rate_page(receipt_no, rated=rated)
 
     @get("/metrics", sync_to_thread=True, media_type="text/plain; version=0.0.4; charset=utf-8", include_in_schema=False)
     def prometheus_metrics(self, ctx: Ctx) -> str:

@@ -209,10 +209,6 @@ class ApplicationsApi(Controller):
 
 def pickup_from_form(ctx: NodeContext, application_id: str, data: dict[str, Any], user: dict[str, str]) -> Any:
     """The page's pickup: the signature drawn on screen (a data: URL) and the letter's photo, if any."""
-    signature = str(data.get("signature") or "")
-    prefix = "data:image/png;base64,"
-    if signature and not signature.startswith(prefix):
-        raise InvalidInput("签名图片无效，请清除后重新签名", field="signature")
     photo = data.get("authorisation_photo")
     letter = (cases.PICKUP_AUTHORISATION, photo.filename or "", photo.file.read()) if isinstance(photo, UploadFile) and photo.filename else None
     return cases.record_pickup(
@@ -222,7 +218,7 @@ def pickup_from_form(ctx: NodeContext, application_id: str, data: dict[str, Any]
         str(data.get("collector_name", "")),
         user,
         str(data.get("collector_id_number", "")),
-        cases.png_from_base64(signature[len(prefix) :], "signature") if signature else b"",
+        cases.drawn_signature(str(data.get("signature") or "")),
         letter,
     )
 

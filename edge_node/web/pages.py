@@ -89,11 +89,13 @@ def _fee_action(ctx: NodeContext, user: dict[str, str], action: Any) -> Template
     return _fees_page(ctx, user, message=message)
 
 
-def _handover(ctx: NodeContext, user: dict[str, str], application_id: str, action: Any) -> Response:
+def _handover(ctx: NodeContext, user: dict[str, str], application_id: str, action: Any, typed: dict[str, str] | None = None) -> Response:
+    """One action from the case page: back to the case, or the case with the reason why not (and,
+    for the pickup, what was typed in its form: ``typed``)."""
     try:
         action(user)
     except ServiceError as exc:
-        return page(ctx, "case.html", status_code=exc.status, user=user, error=exc.message, **_case_context(ctx, application_id))
+        return page(ctx, "case.html", status_code=exc.status, user=user, error=exc.message, pickup=typed, **_case_context(ctx, application_id))
     ctx.sync.wake_uplink()
     return Redirect(f"/applications/{application_id}")
 
@@ -334,14 +336,8 @@ class ApplicationPages(Controller):
         opt={"actions": ("pick_up", "hand_over_notice")},
     )
     def pickup(self, request: NodeRequest, ctx: Ctx, application_id: FromPath[str], data: MultipartBody[dict[str, Any]]) -> Response:
-        user = request.user
-        try:
-            pickup_from_form(ctx, application_id, data, user)
-        except ServiceError as exc:  # the form again with what was typed (the signature must be drawn again)
-            typed = {k: str(data.get(k, "")) for k in ("collector_name", "collector_id_number")}
-            return page(ctx, "case.html", status_code=exc.status, user=user, error=exc.message, pickup=typed, **_case_context(ctx, application_id))
-        ctx.sync.wake_uplink()
-        return Redirect(f"/applications/{application_id}")
+        typed = {k: str(data.get(k, "")) for k in ("collector_name", "collector_id_number")}  # the signature is drawn again
+        return _handover(ctx, request.user, application_id, lambda user: pickup_from_form(ctx, application_id, data, user), typed)
 
     @post(
         "/applications/{application_id:str}/supplement",

@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import re
 from pathlib import Path
+from typing import Any
 
 import pytest
 from litestar.testing import TestClient
@@ -249,6 +250,19 @@ def an_application(client: TestClient) -> tuple[dict[str, str], dict]:
     return auth, app
 
 
+def at_the_point(tmp_path: Path, apply: Any, *records: dict) -> None:
+    """Downlink records applied by their handler (``cases.apply_…``) to the test client's node store."""
+    store = Store(tmp_path / "node" / "node.sqlite3")
+    with store.write() as conn:
+        for data in records:
+            apply(conn, data)
+    store.close()
+
+
+def approved(app: dict) -> dict:
+    return {"application_id": app["id"], "decision": "approved", "decided_by": "王敏", "decided_at": "2026-12-04T08:00:00.000000Z"}
+
+
 def test_no_api_answer_carries_a_full_resident_id(client, tmp_path):
     """Issue 18 finding 5: the applications list, the pickup and the dispatch answers carried the
     collector's full ID number (only the applicant's was masked)."""
@@ -256,12 +270,7 @@ def test_no_api_answer_carries_a_full_resident_id(client, tmp_path):
     from tests.support.logs import full_resident_ids
 
     auth, app = an_application(client)
-    store = Store(tmp_path / "node" / "node.sqlite3")
-    with store.write() as conn:
-        cases.apply_decision(
-            conn, {"application_id": app["id"], "decision": "approved", "decided_by": "王敏", "decided_at": "2026-12-04T08:00:00.000000Z"}
-        )
-    store.close()
+    at_the_point(tmp_path, cases.apply_decision, approved(app))
     handed = client.post(
         f"/api/applications/{app['id']}/pickup",
         json=collected("张小三", resident_id(2), authorisation_base64=base64.b64encode(photo()).decode()),
@@ -415,12 +424,7 @@ def test_the_citizen_rates_on_a_screen_of_their_own_with_nothing_chosen_and_hear
     from edge_node import cases
 
     auth, app = an_application(client)
-    store = Store(tmp_path / "node" / "node.sqlite3")
-    with store.write() as conn:
-        cases.apply_decision(
-            conn, {"application_id": app["id"], "decision": "approved", "decided_by": "王敏", "decided_at": "2026-12-04T08:00:00.000000Z"}
-        )
-    store.close()
+    at_the_point(tmp_path, cases.apply_decision, approved(app))
     assert client.post(f"/api/applications/{app['id']}/pickup", json=collected("张三", resident_id(1)), headers=auth).status_code == 200
     filed = client.post("/api/complaints", json={"text": "窗口等候太久了", "application_id": app["id"]}, headers=auth)
     assert filed.status_code == 201, filed.text
@@ -437,16 +441,15 @@ def test_the_citizen_rates_on_a_screen_of_their_own_with_nothing_chosen_and_hear
     assert superscript.status_code == 400 and "请选择" in superscript.text
     done = client.post(f"/applications/{app['id']}/evaluation", data={"_csrf_token": token, "level": "4"})
     assert done.status_code == 200 and "谢谢您的评价" in done.text
-    store = Store(tmp_path / "node" / "node.sqlite3")
-    with store.write() as conn:  # the citizen had rated on their phone first: the county's rating stands
-        cases.apply_rating(conn, {"application_id": app["id"], "level": 2, "comment": "等太久", "source": "phone", "at": T})
-    store.close()
+    # the citizen had rated on their phone first: the county's rating stands
+    at_the_point(tmp_path, cases.apply_rating, {"application_id": app["id"], "level": 2, "comment": "等太久", "source": "phone", "at": T})
     assert "等太久" in client.get(f"/applications/{app['id']}/rate").text
-    store = Store(tmp_path / "node" / "node.sqlite3")
-    with store.write() as conn:
-        for stage, answer in (("first", "已核实，正在处理"), ("final", "已增开一个窗口"), ("final", "重复送达")):
-            cases.apply_complaint_answer(conn, {"complaint_id": filed["complaint_id"], "stage": stage, "answer": answer, "by": "王敏", "at": T})
-    store.close()
+    answers = (("first", "已核实，正在处理"), ("final", "已增开一个窗口"), ("final", "重复送达"))
+    at_the_point(
+        tmp_path,
+        cases.apply_complaint_answer,
+        *({"complaint_id": filed["complaint_id"], "stage": st, "answer": a, "by": "王敏", "at": T} for st, a in answers),
+    )
     listed = client.get("/complaints").text
     assert "已增开一个窗口" in listed and "重复送达" not in listed and "初步答复" not in listed.split("已增开一个窗口")[1][:50]
     assert "县里办结答复" in client.get(f"/applications/{app['id']}").text
@@ -458,10 +461,7 @@ def test_a_villages_slip_never_says_the_village_accepted_the_case(client, tmp_pa
     from edge_node import cases
 
     _, app = an_application(client)
-    store = Store(tmp_path / "node" / "node.sqlite3")
-    with store.write() as conn:
-        cases.apply_acceptance(conn, {"application_id": app["id"], "by": "王敏", "at": T})
-    store.close()
+    at_the_point(tmp_path, cases.apply_acceptance, {"application_id": app["id"], "by": "王敏", "at": T})
     login(client)
     slip = client.get(f"/applications/{app['id']}/receipt").text
     assert 'id="slip-title">收件回执' in slip and "已当场受理" not in slip and "已于" in slip
