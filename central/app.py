@@ -10,10 +10,11 @@ from litestar import Litestar
 from weblayer.config import app_config, app_version
 from weblayer.lifespan import background
 
-from . import blobs, sharing
+from . import blobs, sharing, sms
 from .db import create_schema, make_engine
 from .keys import load_hub_key
 from .settings import Settings
+from .sms_gateways import gateway_for
 from .sync import HubSync
 from .web import api, pages
 from .web.context import HubContext, HubSite
@@ -28,10 +29,11 @@ def create_app(settings: Settings) -> Litestar:
     key = load_hub_key(settings.key_path)
     sync = HubSync(engine, key, settings.nats_url, settings.blobs_dir, settings.nats_dir)
     sync.county, sync.county_phone = settings.county_name, settings.county_phone
+    gateway = gateway_for(settings.sms_url, settings.sms_token, settings.sms_signature, settings.sms_template_ids, settings.data_dir)
     context = HubContext(settings=settings, engine=engine, key=key, sync=sync, sharing=sharing.adapter_for(settings.data_dir))
 
     return Litestar(
-        lifespan=[background(lambda: {"hub-sync": sync.run()}, stop=engine.dispose)],
+        lifespan=[background(lambda: {"hub-sync": sync.run(), "sms": sms.run(engine, gateway)}, stop=engine.dispose)],
         **app_config(
             api=api.CONTROLLERS,
             pages=pages.CONTROLLERS,

@@ -267,6 +267,12 @@ def _m15_complaints(conn: Connection) -> None:
         conn.execute(text("UPDATE document SET code = :c WHERE id = :i"), {"c": seal_code(signed), "i": doc_id})
 
 
+def _m16_sms(conn: Connection) -> None:
+    """Citizens told of each step by SMS (central/sms.py; the messages are a new table): whether
+    the applicant agreed at the window. Cases already held did not say, so they get none."""
+    _add_column(conn, "application", "sms_consent BOOLEAN NOT NULL DEFAULT FALSE")
+
+
 # Numbered migrations for databases made by an older version. A new database gets the current
 # tables from create_all and starts at the latest version; version 1 is the first release's schema.
 MIGRATIONS: list[Callable[[Connection], None]] = [
@@ -284,6 +290,7 @@ MIGRATIONS: list[Callable[[Connection], None]] = [
     _m13_commitment,
     _m14_clocks,
     _m15_complaints,
+    _m16_sms,
 ]
 LATEST = 1 + len(MIGRATIONS)
 

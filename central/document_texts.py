@@ -19,7 +19,7 @@ from sqlmodel import Session, col, select
 from sync_protocol import parse_time
 from weblayer.display import chinese_date, mask_id
 
-from . import documents, results
+from . import documents, results, sms
 from .clocks import clocks_for
 from .db import transaction
 from .models import Alert, Application, ApprovalTask, CatalogItem, Department, Document, DocumentDue, Licence, Node
@@ -209,8 +209,9 @@ def _issuer_name(name: str, county: str) -> str:
 
 def _issue(session: Session, row: DocumentDue, app: Application, facts: Facts, county: str, key: SigningKey) -> None:
     title, issuer, paragraphs, table = TEXTS[row.kind](facts)
+    number = documents.number(session, row.kind, parse_time(row.created_at).astimezone(BEIJING).year, county)
     doc = {
-        "number": documents.number(session, row.kind, parse_time(row.created_at).astimezone(BEIJING).year, county),
+        "number": number,
         "kind": row.kind,
         "title": title,
         "application_id": app.id,
@@ -221,8 +222,27 @@ def _issue(session: Session, row: DocumentDue, app: Application, facts: Facts, c
         "paragraphs": paragraphs,
         "facts": table,
     }
-    documents.store(session, app, row.kind, doc, key)
+    event = documents.store(session, app, row.kind, doc, key)
     session.flush()  # a 送达回证 later in this batch names the decision issued here
+    _tell(session, app, row.kind, event, facts)
+
+
+def _tell(session: Session, app: Application, kind: str, event: str, f: Facts) -> None:
+    """The citizen's SMS of the step this document records (central/sms.py), in its transaction;
+    a decision's result also announces itself once the point holds it (held on ``event``)."""
+    step = sms.DOCUMENT_STEPS.get(kind)
+    if step is None or not app.sms_consent:
+        return
+    missing = f.context.get("missing") or json.loads(app.supplement_json or "[]")
+    params = {
+        "point": f.point,
+        "date": sms.by_date(f.expected),
+        "result": results.result_text(f.item.get("category", ""), app.outcome),
+        "materials": sms.materials_text([str(m) for m in missing]),
+    }
+    sms.for_case(session, app, f"doc:{event}", step, **params)  # the event's id: ASCII, as a key sent in a header must be
+    if kind == "decision" and not app.handover and app.delivered_at is None:
+        sms.for_case(session, app, f"ready:{app.id}", "ready", after_event=event, point=f.point)
 
 
 def issue_pending(engine: Engine, key: SigningKey, county: str, phone: str, limit: int = 100) -> int:

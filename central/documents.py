@@ -56,15 +56,15 @@ def number(session: Session, kind: str, year: int, county: str) -> str:
     return next_number(session, f"document.{kind}", year, f"{county}{KINDS[kind]}字〔{{year}}〕第 {{n}} 号")
 
 
-def store(session: Session, app: Application, kind: str, doc: dict[str, Any], key: SigningKey) -> Document:
-    """Sign ``doc`` (its number already in it), keep it and send it to the case's point."""
+def store(session: Session, app: Application, kind: str, doc: dict[str, Any], key: SigningKey) -> str:
+    """Sign ``doc`` (its number already in it), keep it and send it to the case's point; returns
+    the downlink event that carries it."""
     text = seal_document(doc, key)
     document = Document(
         application_id=app.id, kind=kind, number=doc["number"], title=doc["title"], issued_at=doc["issued_at"], text=text, code=seal_code(text)
     )
     session.add(document)
-    queue_downlink(session, app.node_id, DOCUMENT_ISSUED, {"application_id": app.id, "kind": kind, "number": doc["number"], "text": text})
-    return document
+    return queue_downlink(session, app.node_id, DOCUMENT_ISSUED, {"application_id": app.id, "kind": kind, "number": doc["number"], "text": text})
 
 
 def documents_of(session: Session, application_id: str) -> list[Document]:

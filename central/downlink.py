@@ -17,15 +17,17 @@ from .db import retry_conflicts, transaction
 from .models import DownlinkBatch, DownlinkEvent, Node
 
 
-def queue_downlink(session: Session, node_id: str, kind: str, data: dict[str, Any]) -> None:
+def queue_downlink(session: Session, node_id: str, kind: str, data: dict[str, Any]) -> str:
     """Add a downlink event inside the caller's transaction (atomic with the change it reports).
     An event larger than its kind may be is refused here (ValueError: ingest quarantines the
     batch that caused it), never queued: one record no batch can carry would stop the sealing of
-    every point's downlink (issue 19 adversarial pass)."""
+    every point's downlink (issue 19 adversarial pass). Returns the event's id."""
     size, most = record_size(kind, data)
     if size > most:
         raise ValueError(f"downlink {kind} for {node_id} would be {size} bytes; at most {most}")
-    session.add(DownlinkEvent(id=str(uuid.uuid4()), node_id=node_id, kind=kind, data_json=json.dumps(data, ensure_ascii=False), created_at=utcnow()))
+    event_id = str(uuid.uuid4())
+    session.add(DownlinkEvent(id=event_id, node_id=node_id, kind=kind, data_json=json.dumps(data, ensure_ascii=False), created_at=utcnow()))
+    return event_id
 
 
 def batch_bytes(node: Node) -> int:

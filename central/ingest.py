@@ -54,7 +54,7 @@ from sync_protocol import (
     verify_key_to_text,
 )
 
-from . import documents, forms, ownership, supervision
+from . import documents, forms, ownership, sms, supervision
 from .actions import record_action
 from .approval import decide_township_stage
 from .clock import utcnow
@@ -313,6 +313,7 @@ def _apply(session: Session, node: Node, records: tuple[Record, ...], now: str) 
             "applicant_id_number": data["applicant_id_number"],
             "applicant_phone": data.get("applicant_phone", ""),
             "proxy_agent": data.get("proxy_agent", ""),
+            "sms_consent": data.get("sms_consent") is True and bool(data.get("applicant_phone")),
             "materials_checked": _json_list(data.get("materials_checked")),
             "licences_json": _json_list(data.get("licences")),
             "submitted_at": record.at,
@@ -418,6 +419,7 @@ def _dispatched(session: Session, node: Node, record: Record, now: str) -> None:
         app.status = moved(app.status, "dispatch")
         app.handover = "courier"
         session.add(app)
+        sms.dispatched(session, app)
 
 
 def _picked_up(session: Session, node: Node, record: Record, now: str) -> None:
@@ -430,6 +432,7 @@ def _picked_up(session: Session, node: Node, record: Record, now: str) -> None:
     app.handover, app.handed_to_applicant = "pickup", bool(data.get("collector_is_applicant"))
     app.delivered_at = record.at
     session.add(app)
+    sms.drop_held(session, app.id)  # collected: no "result ready" message any more
     # the signature and the 授权委托书 as the 送达回证 names them: materials of this case, or nothing
     held = {m.sha256 for m in session.exec(select(Material).where(Material.application_id == app.id)).all()}
     signature, authorisation = data.get("signature", ""), data.get("authorisation", "")

@@ -22,7 +22,7 @@ from sqlmodel import Session, col, select
 
 from sync_protocol import COMPRESSION, MAX_STATUS_BYTES, NODE_STATUS_FIELDS, SyncError, open_status, parse_time, verify_key_from_text
 
-from . import blobs, originals
+from . import blobs, originals, sms
 from .clock import utcnow
 from .db import retry_conflicts, transaction
 from .models import Alert, DownlinkBatch, Node, NodeHeartbeat, NodeKey
@@ -198,6 +198,7 @@ def _receive(session: Session, node: Node | None, raw: bytes, now: datetime, sta
     node.compression = COMPRESSION if COMPRESSION in (status.get("compression") or []) else ""
     session.add(node)
     originals.note_answers(session, node_id, status.get("originals"))
+    sms.results_reached(session, node_id, status.get("down_applied"), stamp)  # 可领取: the point holds the result
     reply: dict[str, Any] = {
         "node": node_id,
         "up_applied": node.up_seq,

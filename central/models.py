@@ -160,6 +160,7 @@ class Application(SQLModel, table=True):
     statutory_days: int = 0
     deemed_accepted: bool = False  # 视为受理: the pre-review ran out (行政许可法 第三十二条)
     stage_started_at: str | None = None
+    sms_consent: bool = False  # the applicant agreed at the window to SMS of each step at applicant_phone (central/sms.py)
 
 
 class ClockPause(SQLModel, table=True):
@@ -232,6 +233,32 @@ class DocumentDue(SQLModel, table=True):
     kind: str
     context_json: str = "{}"  # what the action knew that the case does not keep (the supplement list …)
     created_at: str
+
+
+class SmsMessage(SQLModel, table=True):
+    """An SMS to a citizen (central/sms.py), written in the transaction of the step it tells of;
+    the hub worker sends it through the county's gateway (central/sms_gateways.py) and records
+    what became of it. ``key`` is unique per step and is the gateway's idempotency key."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    key: str = Field(unique=True)  # doc:<the document's downlink event> | ready:<case> | dispatched:<case> | complaint:<id>:<first|final>
+    application_id: str | None = Field(default=None, index=True)
+    node_id: str | None = None
+    step: str
+    phone: str = Field(index=True)
+    params_json: str = "{}"
+    text: str
+    # held (waits for after_event to reach the point) | queued | sending | sent | delivered | failed | dropped
+    status: str = Field(default="queued", index=True)
+    after_event: str | None = None  # held: the downlink event the point must have before this is true
+    attempts: int = 0
+    next_attempt_at: str
+    attempted_at: str | None = None  # the last time it was handed to the gateway (the per-number limit counts these)
+    provider_id: str = ""
+    error: str = ""
+    created_at: str
+    sent_at: str | None = None
+    delivered_at: str | None = None
 
 
 class OneTimeNotice(SQLModel, table=True):

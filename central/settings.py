@@ -20,6 +20,22 @@ class Settings:
     https: bool = False  # serve HTTPS with the county-CA certificate `yiwang hub init` made (nats/web.pem)
     county_name: str = "示范县"  # the county on reports and documents of record
     county_phone: str = "12345"  # the enquiry number documents give where the item names none
+    # citizens' SMS (central/sms.py): the county's gateway (central/sms_gateways.py); without a
+    # URL they are written to <data_dir>/sms.jsonl (the demo: nothing reaches a phone)
+    sms_url: str = ""
+    sms_token: str = ""  # sent as Authorization: Bearer to the gateway
+    sms_sign: str = ""  # the signature (签名) the provider registered; default 〈county〉政务服务
+    sms_templates: str = ""  # the provider's template id per step: "accepted=SMS_123,decided=SMS_456"
+    sms_report_token: str = ""  # what the gateway's delivery reports carry (POST /api/sms/reports); empty: none taken
+
+    @property
+    def sms_signature(self) -> str:
+        return self.sms_sign or f"{self.county_name}政务服务"
+
+    @property
+    def sms_template_ids(self) -> dict[str, str]:
+        pairs = (part.split("=", 1) for part in self.sms_templates.split(",") if "=" in part)
+        return {step.strip(): template.strip() for step, template in pairs}
 
     @property
     def database_url(self) -> str:
@@ -67,6 +83,11 @@ class Settings:
             "https": env.get("YIWANG_HUB_HTTPS", "").lower() in ("1", "true", "yes"),
             "county_name": env.get("YIWANG_COUNTY_NAME", "示范县"),
             "county_phone": env.get("YIWANG_COUNTY_PHONE", "12345"),
+            "sms_url": env.get("YIWANG_SMS_URL", ""),
+            "sms_token": env.get("YIWANG_SMS_TOKEN", ""),
+            "sms_sign": env.get("YIWANG_SMS_SIGN", ""),
+            "sms_templates": env.get("YIWANG_SMS_TEMPLATES", ""),
+            "sms_report_token": env.get("YIWANG_SMS_REPORT_TOKEN", ""),
         }
         values.update({k: v for k, v in overrides.items() if v is not None})
         values["data_dir"] = Path(values["data_dir"])  # type: ignore[arg-type]

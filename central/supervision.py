@@ -26,6 +26,7 @@ from sqlmodel import Session, col, select
 from sync_protocol import COMPLAINT_ANSWERED, EVALUATION_RECORDED, format_time, parse_time, unprintable
 from weblayer.errors import Conflict, Forbidden, InvalidInput, NotFound
 
+from . import sms
 from .actions import record_action
 from .clock import utcnow
 from .db import transaction
@@ -130,6 +131,8 @@ def answer_complaint(engine: Engine, user: User, complaint_id: str, answer: str,
             COMPLAINT_ANSWERED,
             {"complaint_id": complaint_id, "stage": stage, "answer": answer, "by": user.display_name, "at": now},
         )
+        case = session.get(Application, complaint.application_id) if complaint.application_id else None
+        sms.complaint_answered(session, complaint_id, complaint.node_id, complaint.contact, case, final)
         record_action(session, user, f"complaint.answered_{stage}", complaint_id, answer=answer)
     return complaint
 

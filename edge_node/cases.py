@@ -144,6 +144,7 @@ def submit_application(
             "form_json": json.dumps(filled, ensure_ascii=False),
             "catalog_version": int(get_meta(conn, "catalog_version", "0")),
             "commitment": int(bool(replaced)),
+            "sms_consent": int(intake.sms_consent),
         }
         conn.execute(f"INSERT INTO applications ({', '.join(app)}) VALUES ({', '.join('?' * len(app))})", tuple(app.values()))
         add_outbox(
@@ -154,7 +155,8 @@ def submit_application(
             | ({"licences": [dict(lic) for lic in licences]} if licences else {})
             | ({"form": filled, "catalog_version": app["catalog_version"]} if filled else {})
             | ({"accepted_by": agent["display_name"]} if accepted_here else {})
-            | ({"commitment": True} if replaced else {}),
+            | ({"commitment": True} if replaced else {})
+            | ({"sms_consent": True} if intake.sms_consent else {}),
             at=now,
         )
         for name, file in stored:

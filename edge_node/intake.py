@@ -25,6 +25,7 @@ class Intake:
     applicant_id_number: str
     applicant_phone: str
     by_proxy: bool
+    sms_consent: bool = False  # the applicant agreed to be told of each step by SMS, at that number (central/sms.py)
 
 
 # GB 11643's first six digits are the region where the number was *issued* (numbers exist since
@@ -170,4 +171,7 @@ def validate_intake(form: Mapping[str, Any], known_items: set[str], legal_person
     if phone and not PHONE.match(phone):
         raise InvalidInput("手机号码应为 11 位数字，以 1 开头", field="applicant_phone")
     by_proxy = str(form.get("by_proxy", "")).lower() in ("1", "true", "on", "yes")
-    return Intake(item_code, name, id_number, phone, by_proxy)
+    sms_consent = str(form.get("sms_consent", "")).lower() in ("1", "true", "on", "yes")
+    if sms_consent and not phone:
+        raise InvalidInput("申请人同意短信通知的，请填写其手机号码，并当面核对", field="applicant_phone")
+    return Intake(item_code, name, id_number, phone, by_proxy, sms_consent)

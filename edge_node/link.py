@@ -311,6 +311,7 @@ def status_fields(store: Store, app_version: str) -> dict[str, Any]:
     files, waiting = files_waiting(store), backlog(store)
     fields = {
         "up_seq": int(read_meta(store, "up_seq", "0")),
+        "down_applied": int(read_meta(store, "down_seq", "0")),  # the county tells citizens a result reached this point (central/sms.py)
         "outbox_depth": waiting["events"],
         "app_version": app_version,
         "catalog_version": int(read_meta(store, "catalog_version", "0")),

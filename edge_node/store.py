@@ -316,6 +316,11 @@ def _m20_documents(db: Database) -> None:
     db.table("fee_receipts").add_column("refund_due", str)
 
 
+def _m21_sms_consent(db: Database) -> None:
+    # the applicant agreed at the window to be told of each step by SMS (the hub sends them: central/sms.py)
+    db.table("applications").add_column("sms_consent", int, not_null_default=0)
+
+
 MIGRATIONS: list[Callable[[Database], None]] = [
     _m1_initial,
     _m2_resends,
@@ -337,6 +342,7 @@ MIGRATIONS: list[Callable[[Database], None]] = [
     _m18_commitment,
     _m19_clock_pauses,
     _m20_documents,
+    _m21_sms_consent,
 ]
 
 

@@ -36,6 +36,7 @@ from tenacity import AsyncRetrying, retry_if_exception_type, wait_exponential
 from sync_protocol import (
     CATALOG_VERSION,
     COMPRESSION,
+    DOCUMENT_ISSUED,
     DOWNLINK_ACK_WAIT_S,
     DOWNLINK_STREAM,
     HUB_REPLY_FIELDS,
@@ -572,8 +573,8 @@ class NodeSync:
                     continue
                 if isinstance(verdict, Accepted):
                     log.info("downlink seq %d applied (%d records)", verdict.batch.seq, len(verdict.batch.records))
-                    if any(r.kind == CATALOG_VERSION for r in verdict.batch.records):
-                        self._status_wake.set()  # tell the dashboard the new version now
+                    if any(r.kind in (CATALOG_VERSION, DOCUMENT_ISSUED) for r in verdict.batch.records):
+                        self._status_wake.set()  # tell the dashboard the new version, the county that a result is here, now
                     if any(r.kind == MATERIAL_RECEIVED for r in verdict.batch.records):
                         self.receipts.set()
                     self._wake.set()  # a resend request may have queued uplink batches again

@@ -118,6 +118,7 @@ RECORD_SPECS: dict[str, RecordSpec] = {
             "catalog_version": int,  # the catalog the node ran: the hub checks the form against that version's
             "accepted_by": str,  # a township window accepted it at intake (the item's accepts: township)
             "commitment": bool,  # 告知承诺制: the applicant's signed commitment replaced the materials the catalog names
+            "sms_consent": bool,  # the applicant agreed to be told of each step by SMS at applicant_phone (the hub sends them)
         },
         max_bytes=MAX_APPLICATION_BYTES,
     ),

@@ -3,6 +3,7 @@ the /api router (bearer tokens only, errors as problems), each guarded by the ro
 
 from __future__ import annotations
 
+import hmac
 import json
 from collections.abc import Callable
 from datetime import timedelta
@@ -40,6 +41,7 @@ from .. import (
     originals,
     public,
     sharing,
+    sms,
     supervision,
     suspensions,
     workdays,
@@ -84,6 +86,7 @@ from .schemas import (
     MaterialOut,
     NodeOut,
     NotAcceptIn,
+    NotificationOut,
     OriginalRequestOut,
     PostCheckIn,
     PostCheckOut,
@@ -96,6 +99,8 @@ from .schemas import (
     RevokeIn,
     SharedMaterialOut,
     SlipOut,
+    SmsReportsIn,
+    SmsReportsOut,
     SupplementIn,
     SuspensionIn,
     SuspensionOut,
@@ -159,6 +164,16 @@ class PublicApi(Controller):
             NotFound,
         )
         return shaped(EvaluationOut, rated)
+
+    @post("/sms/reports", sync_to_thread=True, status_code=200)
+    def api_sms_reports(self, request: HubRequest, ctx: Ctx, data: JSONBody[SmsReportsIn]) -> SmsReportsOut:
+        """The SMS gateway's delivery reports (``Authorization: Bearer <YIWANG_SMS_REPORT_TOKEN>``):
+        each message's ``delivered`` or ``failed`` goes on its case."""
+        expected = ctx.settings.sms_report_token
+        given = request.headers.get("authorization", "").removeprefix("Bearer ").strip()
+        if not expected or not hmac.compare_digest(given.encode(), expected.encode()):
+            raise NotAuthenticated("短信回执需要网关的令牌（YIWANG_SMS_REPORT_TOKEN）")
+        return SmsReportsOut(recorded=sms.report(ctx.engine, [msgspec.structs.asdict(r) for r in data.reports]))
 
     @get("/public/progress", sync_to_thread=True)
     def api_public_progress(self, request: HubRequest, site: SiteDep, receipt_no: FromQuery[str], id_last4: FromQuery[str]) -> ProgressOut:
@@ -350,6 +365,7 @@ class CaseApi(Controller):
             suspensions=[suspension_out(p, clocks.PAUSES) for p in pauses],
             cards=[shaped(CardOut, c) for c in cards.cards_of(ctx.engine, application_id)],
             documents=[shaped(DocumentOut, d) for d in case_documents],
+            notifications=[shaped(NotificationOut, n) for n in sms.of_case(ctx.engine, application_id)],
         )
 
     @get("/applications/{application_id:str}/materials/{sha256:str}", sync_to_thread=True, media_type="application/octet-stream")

@@ -6,7 +6,7 @@ number on its own route, and that view is logged (approval.reveal_id_number)."""
 from __future__ import annotations
 
 import json
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import msgspec
 
@@ -67,6 +67,23 @@ class RatingIn(Body):
     id_last4: Line
     level: int  # 1 非常不满意 … 5 非常满意: chosen by the citizen, nothing preset
     comment: Text = ""
+
+
+class SmsReportIn(msgspec.Struct):
+    id: Line  # our key (the Idempotency-Key we sent) or the gateway's id for the message
+    status: Line  # delivered | failed
+    error: Line = ""
+    at: Line = ""
+
+
+class SmsReportsIn(Body):
+    """The SMS gateway's delivery reports (docs/integration.md)."""
+
+    reports: Annotated[list[SmsReportIn], msgspec.Meta(max_length=500)]
+
+
+class SmsReportsOut(msgspec.Struct):
+    recorded: int
 
 
 class AnswerIn(Body):
@@ -327,6 +344,22 @@ class DocumentOut(msgspec.Struct):
     text: str
 
 
+class NotificationOut(msgspec.Struct):
+    """An SMS the case's applicant was (or is to be) sent (central/sms.py); the number masked."""
+
+    step: str  # collected, supplement, accepted, not_accepted, decided, ready, dispatched, complaint_answered
+    step_label: str
+    phone: str
+    status: str  # held, queued, sending, sent, delivered, failed, dropped
+    status_label: str
+    text: str
+    attempts: int
+    created_at: str
+    sent_at: str | None
+    delivered_at: str | None
+    error: str
+
+
 class CaseOut(ApplicationOut):
     stage: int  # the stage the case is in (its tasks' ``stage``); the number of stages once decided
     form: FormOut
@@ -339,6 +372,7 @@ class CaseOut(ApplicationOut):
     suspensions: list[SuspensionOut] = []
     cards: list[CardOut] = []
     documents: list[DocumentOut] = []
+    notifications: list[NotificationOut] = []
 
 
 class IdNumberOut(msgspec.Struct):

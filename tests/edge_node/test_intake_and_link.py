@@ -68,6 +68,19 @@ def test_bad_input_saves_nothing(store, field, value):
     assert counts(store) == (0, 0)
 
 
+def test_sms_consent_is_recorded_and_sent_up_and_needs_a_number(store):
+    """Issue 21 item 1: the applicant agrees at the window, the number read back; without a number
+    there is nothing to agree to. Without consent the record says nothing (the hub sends none)."""
+    with pytest.raises(InvalidInput) as err:
+        cases.submit_application(store, FORM | {"sms_consent": "1"}, AGENT)
+    assert err.value.field == "applicant_phone" and "手机号码" in err.value.message and counts(store) == (0, 0)
+    told = cases.submit_application(store, FORM | {"sms_consent": "1", "applicant_phone": "13800138000"}, AGENT)
+    silent = cases.submit_application(store, FORM | {"applicant_phone": "13800138001"}, AGENT)
+    events = {json.loads(e["data_json"])["application_id"]: json.loads(e["data_json"]) for e in store.query("SELECT * FROM outbox")}
+    assert events[told["id"]]["sms_consent"] is True and "sms_consent" not in events[silent["id"]]
+    assert store.one("SELECT sms_consent FROM applications WHERE id = ?", (told["id"],))["sms_consent"] == 1
+
+
 def test_failure_inside_the_transaction_leaves_neither_application_nor_event(store, monkeypatch):
     """If the outbox write fails, the application row is rolled back with it."""
 

@@ -20,6 +20,7 @@ PUBLIC = {  # what anybody may call: nothing else is reached without a token
         ("get", "/api/enrolment/ca"),
         ("post", "/api/enrolment"),  # the enrolment code is the credential
         ("get", "/api/nodes/{node_id}/history"),  # the restore token is the credential
+        ("post", "/api/sms/reports"),  # the SMS gateway's delivery reports: its report token is the credential
     },
 }
 
