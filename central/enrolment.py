@@ -11,6 +11,7 @@ from sqlalchemy.engine import Engine
 from sync_protocol import is_valid_node_id, verify_key_from_text
 from weblayer.errors import Conflict, Forbidden, InvalidInput, NotFound
 
+from . import guidance
 from .actions import record_action
 from .clock import utcnow
 from .db import transaction
@@ -121,6 +122,7 @@ def redeem_code(engine: Engine, code: str, public_key: str, nats_public_key: str
                 raise Conflict(f"节点 {row.node_id} 已经登记")
             node = Node(id=row.node_id, name=row.name, kind=row.kind, parent=row.parent, public_key=public_key, enrolled_at=now)
             session.add(NodeKey(node_id=node.id, from_seq=1, public_key=public_key, enrolled_at=now))
+            guidance.send_all(session, node.id)  # its pages' 通知公告 and 常见问题, for use offline
         if not retry:
             if credential is not None:
                 raise Conflict("这个 NATS 公钥已被使用；请在新的空目录重新运行登记命令")

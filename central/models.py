@@ -261,6 +261,49 @@ class SmsMessage(SQLModel, table=True):
     delivered_at: str | None = None
 
 
+class Announcement(SQLModel, table=True):
+    """通知公告 an operator publishes (central/guidance.py): on the public portal and at every point."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    title: str
+    body: str
+    published_at: str
+    published_by: str
+    withdrawn_at: str | None = None
+
+
+class FaqEntry(SQLModel, table=True):
+    """常见问题: a question and its answer an operator keeps (central/guidance.py), on the portal
+    and at every point, beside its item's guide when it names one."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    question: str
+    answer: str
+    item_code: str = ""  # the catalog item it is about ("" for none)
+    updated_at: str
+    updated_by: str
+    withdrawn_at: str | None = None
+
+
+class Consultation(SQLModel, table=True):
+    """网上咨询 (central/consultations.py): a question asked on the portal, answered by the item's
+    department (none: an operator) within ``ANSWER_DAYS`` working days; the asker reads the answer
+    with ``token``."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    token: str = Field(unique=True)
+    item_code: str = ""
+    department: str | None = Field(default=None, index=True)
+    question: str
+    phone: str = ""  # to be told by SMS that it was answered ("" : not told)
+    asked_at: str
+    due_on: str  # a date
+    answer: str = ""
+    answered_at: str | None = Field(default=None, index=True)
+    answered_by: str | None = None
+    late_alerted: bool = False
+
+
 class OneTimeNotice(SQLModel, table=True):
     """一次性告知 given at a point (notice.given): what the applicant was told to bring, kept."""
 
@@ -487,8 +530,8 @@ class Complaint(SQLModel, table=True):
     responsible for its case (none: the county's service office, an operator), first answered
     within 24 hours of its arrival at the hub, then answered in full; both go to the point."""
 
-    complaint_id: str = Field(primary_key=True)
-    node_id: str = Field(index=True)
+    complaint_id: str = Field(primary_key=True)  # <node>-T…, or portal:<token> from a citizen's phone
+    node_id: str = Field(index=True)  # "": filed on the portal about no case (nothing goes down)
     application_id: str | None = None
     contact: str = ""
     text: str

@@ -23,15 +23,22 @@ NOT_FOUND = "没有查到：请核对受理编号和身份证号码后四位"
 PUBLICITY_DAYS = 90
 
 
-def progress(engine: Engine, receipt_no: str, id_last4: str) -> dict[str, Any]:
+def case_by_receipt(session: Session, receipt_no: str, id_last4: str) -> Application:
+    """The case a citizen names by its receipt number and the last 4 characters of the ID number
+    (progress, ratings and complaints from their phone); NotFound otherwise."""
     receipt_no, id_last4 = receipt_no.strip(), id_last4.strip().upper()
     if unprintable(receipt_no + id_last4):  # no receipt number has one (PostgreSQL refuses a NUL outright)
         raise NotFound(NOT_FOUND)
+    app = session.exec(select(Application).where(Application.receipt_no == receipt_no)).first()
+    # the same answer whether the number is unknown or the ID does not match: a receipt number alone reveals nothing
+    if app is None or len(id_last4) != 4 or not app.applicant_id_number.upper().endswith(id_last4):
+        raise NotFound(NOT_FOUND)
+    return app
+
+
+def progress(engine: Engine, receipt_no: str, id_last4: str) -> dict[str, Any]:
     with Session(engine) as session:
-        app = session.exec(select(Application).where(Application.receipt_no == receipt_no)).first()
-        # the same answer whether the number is unknown or the ID does not match: a receipt number alone reveals nothing
-        if app is None or len(id_last4) != 4 or not app.applicant_id_number.upper().endswith(id_last4):
-            raise NotFound(NOT_FOUND)
+        app = case_by_receipt(session, receipt_no, id_last4)
         node = session.get(Node, app.node_id)
         dept = session.get(Department, app.department)
         item = session.get(CatalogItem, app.item_code)

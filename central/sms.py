@@ -64,6 +64,8 @@ STEPS: dict[str, Step] = {
     "ready": Step("可领取", "您的{item}办理结果已到{point}，请带身份证件领取（受理号{receipt_no}）。"),
     "dispatched": Step("已寄出", "您的{item}办理结果（受理号{receipt_no}）已邮寄寄出，请注意查收。"),
     "complaint_answered": Step("投诉答复", "您反映的问题已有{which}答复，请到{point}了解。"),
+    "complaint_answered_online": Step("投诉答复", "您在网上反映的问题已有{which}答复，请凭查询码{token}在政务服务网查看。"),
+    "consultation_answered": Step("咨询答复", "您在网上的咨询已有答复，请凭查询码{token}在政务服务网查看。"),
 }
 # a document of record -> the step its issue tells the citizen of
 DOCUMENT_STEPS = {
@@ -192,8 +194,7 @@ def drop_held(session: Session, application_id: str) -> None:
 def complaint_answered(session: Session, complaint_id: str, node_id: str, contact: str, app: Application | None, final: bool) -> None:
     """A complaint's answer: to the number the complainant gave, else to its case's consenting applicant."""
     number = contact.strip() if mobile(contact.strip()) else (app.applicant_phone if app is not None and app.sms_consent else "")
-    which = "正式" if final else "初步"
-    params = {"which": which, "point": point_name(session, node_id)}
+    params = {"which": "正式" if final else "初步", "point": point_name(session, node_id)}
     stage = "final" if final else "first"
     queue(session, f"complaint:{complaint_id}:{stage}", "complaint_answered", number, params, application_id=app.id if app else None, node_id=node_id)
 

@@ -17,6 +17,7 @@ responsible, or by an operator.
 
 from __future__ import annotations
 
+import secrets
 from datetime import date, datetime, timedelta
 from typing import Any
 
@@ -33,6 +34,7 @@ from .db import transaction
 from .downlink import queue_downlink
 from .models import Alert, Application, Complaint, Evaluation, User
 from .procedure import OPEN
+from .public import case_by_receipt
 from .stages import TOWNSHIP
 from .workdays import BEIJING, WorkCalendar, beijing_date, calendar_in, load_calendar
 
@@ -83,6 +85,45 @@ def complaint_received(session: Session, node_id: str, data: dict[str, Any], fil
         )
 
 
+ONLINE = "portal:"  # a complaint filed on the portal: portal:<token> (no point's namespace has a colon)
+WHICH = {"first": "初步", "final": "正式"}
+
+
+def complain_online(engine: Engine, text: str, contact: str = "", receipt_no: str = "", id_last4: str = "") -> Complaint:
+    """A complaint from the citizen's own phone (the portal): about a case they name by receipt
+    number and the ID's last four, or about none; routed and timed as one filed at a point, its
+    answers read with its token (``complaint_id`` without ``ONLINE``) and told by SMS to
+    ``contact``."""
+    text = _text(text, "请写明您要反映的问题", "text")
+    contact = contact.strip()
+    if contact and not sms.mobile(contact):
+        raise InvalidInput("手机号码应为 11 位数字，以 1 开头（不留号码也可以，凭查询码查看答复）", field="contact")
+    now = utcnow()
+    with transaction(engine) as session:
+        app = case_by_receipt(session, receipt_no, id_last4) if receipt_no.strip() else None
+        complaint = Complaint(
+            complaint_id=ONLINE + secrets.token_urlsafe(9),
+            node_id=app.node_id if app else "",
+            application_id=app.id if app else None,
+            contact=contact,
+            text=text,
+            filed_at=now,
+            received_at=now,
+            department=route(session, app.id if app else None),
+        )
+        session.add(complaint)
+    return complaint
+
+
+def online_complaint(engine: Engine, token: str) -> Complaint:
+    """A complaint filed on the portal, by its token."""
+    with Session(engine) as session:
+        found = session.get(Complaint, ONLINE + token.strip()) if token.strip() and not unprintable(token) else None
+    if found is None:
+        raise NotFound("没有这个查询码的投诉，请核对")
+    return found
+
+
 def due_times(calendar: WorkCalendar, complaint: Complaint) -> tuple[datetime, date]:
     """(the first answer's due time, the final answer's due day)."""
     arrived = parse_time(complaint.received_at or complaint.filed_at)
@@ -125,14 +166,23 @@ def answer_complaint(engine: Engine, user: User, complaint_id: str, answer: str,
             complaint.first_answer, complaint.first_answered_at, complaint.first_answered_by = answer, now, user.username
         session.add(complaint)
         stage = "final" if final else "first"
-        queue_downlink(
-            session,
-            complaint.node_id,
-            COMPLAINT_ANSWERED,
-            {"complaint_id": complaint_id, "stage": stage, "answer": answer, "by": user.display_name, "at": now},
-        )
         case = session.get(Application, complaint.application_id) if complaint.application_id else None
-        sms.complaint_answered(session, complaint_id, complaint.node_id, complaint.contact, case, final)
+        if complaint_id.startswith(ONLINE):  # filed on the phone: read there, with its token; no point filed it
+            sms.queue(
+                session,
+                f"complaint:{complaint_id}:{stage}",
+                "complaint_answered_online",
+                complaint.contact,
+                {"which": WHICH[stage], "token": complaint_id.removeprefix(ONLINE)},
+            )
+        else:
+            queue_downlink(
+                session,
+                complaint.node_id,
+                COMPLAINT_ANSWERED,
+                {"complaint_id": complaint_id, "stage": stage, "answer": answer, "by": user.display_name, "at": now},
+            )
+            sms.complaint_answered(session, complaint_id, complaint.node_id, complaint.contact, case, final)
         record_action(session, user, f"complaint.answered_{stage}", complaint_id, answer=answer)
     return complaint
 
@@ -179,12 +229,8 @@ def rate(engine: Engine, receipt_no: str, id_last4: str, level: int, comment: st
     if level not in LEVELS:
         raise InvalidInput("请选择一个评价等级（1 到 5 星）", field="level")
     comment = _text(comment, "请写明不满意的原因，便于整改", "comment", 500) if level <= POOR or comment.strip() else ""
-    if unprintable(receipt_no + id_last4):
-        raise NotFound("没有查到：请核对受理编号和身份证号码后四位")
     with transaction(engine) as session:
-        app = session.exec(select(Application).where(Application.receipt_no == receipt_no.strip())).first()
-        if app is None or len(id_last4.strip()) != 4 or not app.applicant_id_number.upper().endswith(id_last4.strip().upper()):
-            raise NotFound("没有查到：请核对受理编号和身份证号码后四位")
+        app = case_by_receipt(session, receipt_no, id_last4)
         if app.status in OPEN:
             raise Conflict("办件办结后才能评价")
         if not evaluation_received(session, app.node_id, app.id, level, comment, utcnow(), "phone"):

@@ -62,7 +62,7 @@ from sync_protocol import (
     uplink_subject,
 )
 
-from . import blobs, cards, clocks, commitments, delegation, departments, document_texts, downlink, linkstatus, lookup, natsauth
+from . import blobs, cards, clocks, commitments, consultations, delegation, departments, document_texts, downlink, linkstatus, lookup, natsauth
 from .clock import utcnow
 from .ingest import ingest_batches
 from .models import Node
@@ -572,6 +572,7 @@ class HubSync:
                     for app_id in await asyncio.to_thread(clocks.deem_overdue, self.engine):
                         log.info("case %s deemed accepted: its pre-review ran out (行政许可法 第三十二条)", app_id)
                     issued = await asyncio.to_thread(cards.issue_due, self.engine)
+                    await asyncio.to_thread(consultations.alert_late, self.engine)  # 网上咨询 past its day
                     if any(issued.values()):
                         log.info(
                             "e-supervision: %d yellow, %d red cards issued, %d orders escalated", issued["yellow"], issued["red"], issued["escalated"]

@@ -27,6 +27,7 @@ from sync_protocol import (
     DOCUMENT_ISSUED,
     EVALUATION_RECORDED,
     GENESIS_HEAD,
+    GUIDANCE_CHANGED,
     MATERIAL_RECEIVED,
     MAX_BATCH_BYTES,
     MAX_RECORDS_PER_BATCH,
@@ -71,6 +72,7 @@ from .cases import (
 from .catalog import install_catalog_in
 from .documents import apply_document
 from .fees import BEIJING
+from .guidance import apply_guidance
 from .materials import apply_receipt
 from .reviews import apply_assignment, apply_delegation
 from .store import Store, add_outbox, get_meta, read_meta, set_meta, utcnow
@@ -276,6 +278,7 @@ DOWNLINK: dict[str, DownlinkHandler] = {
     DOCUMENT_ISSUED: apply_document,
     COMPLAINT_ANSWERED: _data_only(apply_complaint_answer),
     EVALUATION_RECORDED: _data_only(apply_rating),
+    GUIDANCE_CHANGED: _data_only(apply_guidance),
     CLOCK_RESUMED: _data_only(apply_resumption),
 }
 

@@ -321,6 +321,16 @@ def _m21_sms_consent(db: Database) -> None:
     db.table("applications").add_column("sms_consent", int, not_null_default=0)
 
 
+def _m22_guidance(db: Database) -> None:
+    # the county's 通知公告 and 常见问题, for the point's pages offline (guidance.changed; edge_node/guidance.py)
+    db.table("guidance").create(
+        {"kind": str, "id": int, "title": str, "body": str, "item_code": str, "at": str},
+        pk=("kind", "id"),
+        not_null={"kind", "id", "title", "body", "at"},
+        defaults={"item_code": ""},
+    )
+
+
 MIGRATIONS: list[Callable[[Database], None]] = [
     _m1_initial,
     _m2_resends,
@@ -343,6 +353,7 @@ MIGRATIONS: list[Callable[[Database], None]] = [
     _m19_clock_pauses,
     _m20_documents,
     _m21_sms_consent,
+    _m22_guidance,
 ]
 
 

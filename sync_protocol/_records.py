@@ -50,6 +50,7 @@ STAGE_ASSIGNED = "stage.assigned"  # a case from a village below it reached a to
 DOCUMENT_ISSUED = "document.issued"  # a document of record on the case, signed by the hub key (YWC1, _document.py)
 COMPLAINT_ANSWERED = "complaint.answered"  # the county's first or final answer to a complaint filed at the point
 EVALUATION_RECORDED = "evaluation.recorded"  # the citizen rated the case on their own phone: the county's rating stands
+GUIDANCE_CHANGED = "guidance.changed"  # an announcement or FAQ entry the county published, changed or withdrew (central/guidance.py)
 NOTICE_GIVEN = "notice.given"  # 一次性告知 at the window: what the applicant was told to bring, kept at the county too
 CLOCK_SUSPENDED = "clock.suspended"  # a special procedure (听证 …) stops the case's time limit: tell the applicant (行政许可法 第四十五条)
 CLOCK_RESUMED = "clock.resumed"  # the special procedure is over: the time limit runs again
@@ -175,6 +176,7 @@ RECORD_SPECS: dict[str, RecordSpec] = {
     DOCUMENT_ISSUED: _spec("down", {"application_id": str, "kind": str, "number": str, "text": str}),
     COMPLAINT_ANSWERED: _spec("down", {"complaint_id": str, "stage": str, "answer": str, "by": str, "at": str}),
     EVALUATION_RECORDED: _spec("down", {"application_id": str, "level": int, "comment": str, "source": str, "at": str}),
+    GUIDANCE_CHANGED: _spec("down", {"kind": str, "id": int, "title": str, "body": str, "at": str, "withdrawn": bool}, {"item_code": str}),
     NOTICE_GIVEN: _spec(
         "up", {"notice_no": str, "item_code": str, "item_name": str, "applicant_name": str, "applicant_id_number": str, "missing": list, "agent": str}
     ),

@@ -38,10 +38,10 @@ def client_address(request: Request[Any, Any, Any]) -> str:
 class TooManyAttempts(Exception):
     """Refused without checking; ``retry_after_s`` until the next try counts."""
 
-    def __init__(self, retry_after_s: float, what: str = "登录", hint: str = "") -> None:
+    def __init__(self, retry_after_s: float, what: str = "登录", hint: str = "", too_many: str = "失败次数过多") -> None:
         self.retry_after_s = max(1, math.ceil(retry_after_s))
         minutes = max(1, math.ceil(retry_after_s / 60))
-        super().__init__(f"{what}失败次数过多，请 {minutes} 分钟后再试" + (f"；{hint}" if hint else ""))
+        super().__init__(f"{what}{too_many}，请 {minutes} 分钟后再试" + (f"；{hint}" if hint else ""))
         self.message = str(self)
 
 
@@ -90,6 +90,31 @@ class Throttle:
         while failures and failures[0] <= now - WINDOW_S:
             failures.popleft()
         return failures
+
+
+class SubmissionLimit:
+    """What anybody may send without logging in (a question, a complaint, a booking): at most
+    ``most`` per address in WINDOW_S, counted whether it was taken or not; in memory, per process,
+    at most MAX_KEYS addresses."""
+
+    def __init__(self, what: str, most: int = 5, clock: Callable[[], float] = time.monotonic) -> None:
+        self.what, self.most, self.clock = what, most, clock
+        self._sent: OrderedDict[str, deque[float]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def take(self, address: str) -> None:
+        """Count one from ``address``; TooManyAttempts when it has sent its share."""
+        now = self.clock()
+        with self._lock:
+            sent = self._sent.setdefault(address, deque())
+            while sent and sent[0] <= now - WINDOW_S:
+                sent.popleft()
+            if len(sent) >= self.most:
+                raise TooManyAttempts(sent[0] + WINDOW_S - now, self.what, too_many="过于频繁")
+            sent.append(now)
+            self._sent.move_to_end(address)
+            while len(self._sent) > MAX_KEYS:
+                self._sent.popitem(last=False)
 
 
 def login_throttle() -> Throttle:

@@ -16,7 +16,7 @@ from sqlalchemy.engine import Engine
 from sync_protocol import SyncError, ca_fingerprint, open_document, open_licence
 from weblayer.display import is_seal_code, mask_id
 from weblayer.errors import Conflict, InvalidInput
-from weblayer.throttle import Throttle, login_throttle, lookup_throttle
+from weblayer.throttle import SubmissionLimit, Throttle, login_throttle, lookup_throttle
 
 from .. import auth, documents, natsauth, public
 from ..models import User
@@ -80,6 +80,7 @@ class HubSite:
     login_heading: str = "工作人员登录"
     logins: Throttle = field(default_factory=login_throttle)
     lookups: Throttle = field(default_factory=lookup_throttle)
+    submissions: SubmissionLimit = field(default_factory=lambda: SubmissionLimit("提交"))  # the portal's questions and complaints
 
     def log_in(self, username: str, password: str) -> tuple[User, str]:
         return auth.log_in(self.ctx.engine, username, password)

@@ -16,7 +16,7 @@ from weblayer.display import qr_svg
 from weblayer.errors import InvalidInput, NotFound, ServiceError
 from weblayer.numbers import level as as_level
 
-from .. import cases, catalog, documents, fees, forms, materials, people, reconcile, reviews, rotation
+from .. import cases, catalog, documents, fees, forms, guidance, materials, people, reconcile, reviews, rotation
 from ..intake import validate_credit_code, validate_resident_id
 from .api import pickup_from_form, supplement_from_form
 from .context import Ctx, NodeContext, NodeRequest, page
@@ -128,6 +128,7 @@ class HomePages(Controller):
             apps=rows,
             key=rotation.status(ctx.store, ctx.sync.data_dir),
             key_notice=request.query_params.get("key", ""),
+            announcements=guidance.announcements(ctx.store, 3),
         )
 
     @post("/node/rotate-key", sync_to_thread=True)
@@ -152,7 +153,12 @@ class CatalogPages(Controller):
     def guide(self, request: NodeRequest, ctx: Ctx, code: FromPath[str]) -> Template:
         """办事指南: the printable service guide of one catalog item."""
         user = request.user
-        return page(ctx, "guide.html", user=user, item=catalog.get_item(ctx.store, code))
+        return page(ctx, "guide.html", user=user, item=catalog.get_item(ctx.store, code), faq=guidance.faq(ctx.store, item_code=code))
+
+    @get("/faq", sync_to_thread=True)
+    def faq_page(self, request: NodeRequest, ctx: Ctx, q: FromQuery[str] = "") -> Template:
+        """The county's 通知公告 and 常见问题, as last received: there offline too."""
+        return page(ctx, "faq.html", user=request.user, announcements=guidance.announcements(ctx.store), entries=guidance.faq(ctx.store, q), q=q)
 
     @get("/catalog/{code:str}/commitment", sync_to_thread=True)
     def commitment_paper(self, request: NodeRequest, ctx: Ctx, code: FromPath[str]) -> Template:

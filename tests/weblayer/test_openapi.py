@@ -20,7 +20,14 @@ PUBLIC = {  # what anybody may call: nothing else is reached without a token
         ("get", "/api/enrolment/ca"),
         ("post", "/api/enrolment"),  # the enrolment code is the credential
         ("get", "/api/nodes/{node_id}/history"),  # the restore token is the credential
-        ("post", "/api/sms/reports"),  # the SMS gateway's delivery reports: its report token is the credential
+        ("post", "/api/sms/reports"),
+        ("get", "/api/public/guides"),  # the portal (issue 21): guides, announcements, FAQ …
+        ("get", "/api/public/announcements"),
+        ("get", "/api/public/faq"),
+        ("post", "/api/public/consultations"),  # … questions and complaints anybody may send, limited per address,
+        ("get", "/api/public/consultations/{token}"),  # read back with the token they were given
+        ("post", "/api/public/complaints"),
+        ("get", "/api/public/complaints/{token}"),  # the SMS gateway's delivery reports: its report token is the credential
     },
 }
 
