@@ -12,7 +12,6 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
-from sync_protocol import unprintable
 from weblayer.errors import Conflict, Forbidden, InvalidInput, NotFound
 
 from . import sms
@@ -20,6 +19,7 @@ from .actions import record_action
 from .clock import utcnow
 from .db import transaction
 from .models import Alert, CatalogItem, Consultation, User
+from .texts import required_text
 from .workdays import BEIJING, load_calendar, today
 
 ANSWER_DAYS = 3  # working days: the county's service standard for an online question (not a statutory limit)
@@ -27,19 +27,8 @@ QUESTION_CHARS, ANSWER_CHARS = 500, 2000
 TOKEN_BYTES = 9  # 12 characters: 72 bits, not guessable; the token alone shows the question and its answer
 
 
-def _text(value: str, label: str, field: str, most: int) -> str:
-    value = value.strip()
-    if not value:
-        raise InvalidInput(f"请填写{label}", field=field)
-    if len(value) > most:
-        raise InvalidInput(f"{label}不能超过 {most} 字", field=field)
-    if unprintable(value):
-        raise InvalidInput(f"{label}中有无法打印的控制字符，请删除后重新输入", field=field)
-    return value
-
-
 def ask(engine: Engine, question: str, item_code: str = "", phone: str = "") -> Consultation:
-    question, item_code, phone = _text(question, "咨询的问题", "question", QUESTION_CHARS), item_code.strip(), phone.strip()
+    question, item_code, phone = required_text(question, "咨询的问题", "question", QUESTION_CHARS), item_code.strip(), phone.strip()
     if phone and not sms.mobile(phone):
         raise InvalidInput("手机号码应为 11 位数字，以 1 开头（不留号码也可以，凭查询码查看答复）", field="phone")
     now = utcnow()
@@ -81,7 +70,7 @@ def waiting(engine: Engine, user: User, days: int = 30) -> list[Consultation]:
 
 
 def answer(engine: Engine, user: User, consultation_id: int, text: str) -> Consultation:
-    text = _text(text, "答复内容", "answer", ANSWER_CHARS)
+    text = required_text(text, "答复内容", "answer", ANSWER_CHARS)
     with transaction(engine) as session:
         found = session.get(Consultation, consultation_id) if 0 < consultation_id < 2**31 else None
         if found is None:

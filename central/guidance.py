@@ -10,7 +10,7 @@ from typing import Any, cast
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
-from sync_protocol import GUIDANCE_CHANGED, unprintable
+from sync_protocol import GUIDANCE_CHANGED
 from weblayer.errors import InvalidInput, NotFound
 
 from .actions import record_action
@@ -18,21 +18,11 @@ from .clock import utcnow
 from .db import transaction
 from .downlink import queue_downlink
 from .models import Announcement, CatalogItem, FaqEntry, Node, User
+from .texts import required_text
 
 TITLE_CHARS, BODY_CHARS = 100, 2000  # a record stays far below the protocol's 16 KB
 MAX_LIVE = {"announcement": 50, "faq": 500}  # current entries: what a point holds and each enrolment sends
 MAX_QUERY_WORDS = 8
-
-
-def _text(value: str, label: str, field: str, most: int) -> str:
-    value = value.strip()
-    if not value:
-        raise InvalidInput(f"请填写{label}", field=field)
-    if len(value) > most:
-        raise InvalidInput(f"{label}不能超过 {most} 字", field=field)
-    if unprintable(value.replace("\n", "").replace("\r", "")):
-        raise InvalidInput(f"{label}中有无法打印的控制字符，请删除后重新输入", field=field)
-    return value
 
 
 def _record(kind: str, entry: Announcement | FaqEntry) -> dict[str, Any]:
@@ -66,7 +56,7 @@ def _live(session: Session, model: type[Announcement] | type[FaqEntry]) -> int:
 
 
 def publish_announcement(engine: Engine, user: User, title: str, body: str) -> Announcement:
-    title, body = _text(title, "公告标题", "title", TITLE_CHARS), _text(body, "公告内容", "body", BODY_CHARS)
+    title, body = required_text(title, "公告标题", "title", TITLE_CHARS), required_text(body, "公告内容", "body", BODY_CHARS)
     with transaction(engine) as session:
         if _live(session, Announcement) >= MAX_LIVE["announcement"]:
             raise InvalidInput(f"现行公告已有 {MAX_LIVE['announcement']} 条，请先撤下过时的公告", field="title")
@@ -80,7 +70,7 @@ def publish_announcement(engine: Engine, user: User, title: str, body: str) -> A
 
 def save_faq(engine: Engine, user: User, question: str, answer: str, item_code: str = "", entry_id: int | None = None) -> FaqEntry:
     """A new FAQ entry, or a change to one (``entry_id``)."""
-    question, answer = _text(question, "问题", "question", TITLE_CHARS * 2), _text(answer, "答复", "answer", BODY_CHARS)
+    question, answer = required_text(question, "问题", "question", TITLE_CHARS * 2), required_text(answer, "答复", "answer", BODY_CHARS)
     item_code = item_code.strip()
     with transaction(engine) as session:
         if item_code and session.get(CatalogItem, item_code) is None:

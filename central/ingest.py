@@ -15,6 +15,7 @@ import logging
 import os
 from collections.abc import Callable
 from datetime import timedelta
+from typing import Any
 
 from sqlalchemy import select as core_select
 from sqlalchemy.engine import Engine
@@ -26,6 +27,9 @@ from sync_protocol import (
     APPLICATION_PICKED_UP,
     APPLICATION_RECEIVED,
     APPLICATION_WITHDRAWN,
+    APPOINTMENT_MADE,
+    APPOINTMENT_UPDATED,
+    APPOINTMENTS_OFFERED,
     COMPLAINT_FILED,
     DECISION_DELEGATED,
     EVALUATION_GIVEN,
@@ -54,7 +58,7 @@ from sync_protocol import (
     verify_key_to_text,
 )
 
-from . import documents, forms, ownership, sms, supervision
+from . import appointments, documents, forms, ownership, sms, supervision
 from .actions import record_action
 from .approval import decide_township_stage
 from .clock import utcnow
@@ -483,6 +487,10 @@ def _complaint(session: Session, node: Node, record: Record, now: str) -> None:
     supervision.complaint_received(session, node.id, record.data, record.at, now)
 
 
+def _appointments(apply: Callable[[Session, str, dict[str, Any], str], None]) -> Handler:
+    return lambda session, node, record, now: apply(session, node.id, record.data, now)
+
+
 def _heartbeat(session: Session, node: Node, record: Record, now: str) -> None:
     # an older node's heartbeat record (newer ones send a status instead, linkstatus.py)
     data = record.data
@@ -517,5 +525,8 @@ HANDLERS: dict[str, Handler] = {
     NOTICE_GIVEN: _notice,
     NODE_HEARTBEAT: _heartbeat,
     NODE_KEY_ROTATED: _key_rotated,
+    APPOINTMENTS_OFFERED: _appointments(appointments.offered),
+    APPOINTMENT_MADE: _appointments(appointments.made),
+    APPOINTMENT_UPDATED: _appointments(appointments.updated),
 }
 HANDLERS.update(dict.fromkeys(FEE_KINDS, _fee))

@@ -304,6 +304,51 @@ class Consultation(SQLModel, table=True):
     late_alerted: bool = False
 
 
+class PointSchedule(SQLModel, table=True):
+    """The appointment windows a point offers (appointments.offered; sync_protocol check_windows)."""
+
+    node_id: str = Field(primary_key=True)
+    windows_json: str = "[]"
+    days_ahead: int = 14
+    updated_at: str
+
+
+class Appointment(SQLModel, table=True):
+    """预约 (central/appointments.py): booked on the portal (``portal-…``, with the citizen's
+    ``token``) or by the point (``<node>-A…``); the point serves it, marks a no-show, or it is
+    cancelled. ``application_id``: the case it led to."""
+
+    id: str = Field(primary_key=True)
+    node_id: str = Field(index=True)
+    window: str
+    day: str = Field(index=True)  # YYYY-MM-DD, Beijing
+    time: str  # HH:MM
+    item_code: str = ""
+    name: str
+    phone: str
+    source: str  # portal | window
+    status: str = "booked"  # booked | cancelled | no_show | served
+    token: str = Field(default="", index=True)  # the portal booking's key to its page ("" for the point's)
+    # the place of the slot's online share a portal booking holds (None: the point's, or cancelled):
+    # unique, so two citizens racing for the last place cannot both have it
+    place: int | None = None
+    application_id: str | None = None
+    created_at: str
+    updated_at: str
+
+    __table_args__ = (UniqueConstraint("node_id", "window", "day", "time", "place"),)
+
+
+class PhoneCode(SQLModel, table=True):
+    """A one-time code sent by SMS, proving a citizen holds the number they book with."""
+
+    phone: str = Field(primary_key=True)
+    code_hash: str
+    sent_at: str
+    expires_at: str
+    attempts: int = 0
+
+
 class OneTimeNotice(SQLModel, table=True):
     """一次性告知 given at a point (notice.given): what the applicant was told to bring, kept."""
 

@@ -27,6 +27,8 @@ from sync_protocol import (
     APPLICATION_PICKED_UP,
     APPLICATION_RECEIVED,
     APPLICATION_WITHDRAWN,
+    APPOINTMENT_MADE,
+    APPOINTMENT_UPDATED,
     COMPLAINT_FILED,
     DAILY_CLOSED,
     DECISION_DELEGATED,
@@ -41,9 +43,9 @@ from sync_protocol import (
     Record,
 )
 
-from .models import Application, Complaint, DailyClose, FeeReceipt, OneTimeNotice, Remittance
+from .models import Application, Appointment, Complaint, DailyClose, FeeReceipt, OneTimeNotice, Remittance
 
-Owned = Application | Complaint | DailyClose | FeeReceipt | OneTimeNotice | Remittance  # the objects a point owns
+Owned = Application | Appointment | Complaint | DailyClose | FeeReceipt | OneTimeNotice | Remittance  # the objects a point owns
 
 
 class Violation(ValueError):
@@ -63,6 +65,7 @@ NAMESPACED: dict[str, tuple[str, re.Pattern[str], type[Owned], dict[str, str]]] 
     FEE_REMITTED: ("remittance_id", re.compile(r"R\d+"), Remittance, {"amount_fen": "amount_fen", "bank_reference": "bank_reference"}),
     COMPLAINT_FILED: ("complaint_id", re.compile(r"T\d+"), Complaint, {"text": "text"}),
     NOTICE_GIVEN: ("notice_no", re.compile(r"N\d+"), OneTimeNotice, {"applicant_id_number": "applicant_id_number"}),
+    APPOINTMENT_MADE: ("appointment_id", re.compile(r"A\d+"), Appointment, {"day": "day", "time": "time"}),
 }
 
 # kind -> the fields naming objects another record created: (field, model); a list field names several
@@ -79,6 +82,7 @@ REFERENCES: dict[str, tuple[tuple[str, type[Owned]], ...]] = {
     FEE_VOIDED: (("fee_receipt_no", FeeReceipt),),
     FEE_REFUNDED: (("fee_receipt_no", FeeReceipt),),
     FEE_REMITTED: (("close_ids", DailyClose),),
+    APPOINTMENT_UPDATED: (("appointment_id", Appointment), ("application_id", Application)),
 }
 
 

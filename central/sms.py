@@ -65,8 +65,11 @@ STEPS: dict[str, Step] = {
     "dispatched": Step("已寄出", "您的{item}办理结果（受理号{receipt_no}）已邮寄寄出，请注意查收。"),
     "complaint_answered": Step("投诉答复", "您反映的问题已有{which}答复，请到{point}了解。"),
     "complaint_answered_online": Step("投诉答复", "您在网上反映的问题已有{which}答复，请凭查询码{token}在政务服务网查看。"),
+    "verification": Step("验证码", "您的预约验证码是{code}，10分钟内有效，请勿告诉他人。"),
+    "appointment_booked": Step("预约成功", "您已预约{when}到{point}（{window}）办理{item}。查看或取消预约请凭查询码{token}。"),
     "consultation_answered": Step("咨询答复", "您在网上的咨询已有答复，请凭查询码{token}在政务服务网查看。"),
 }
+SECRET_STEPS = {"verification"}  # their words are blanked once sent
 # a document of record -> the step its issue tells the citizen of
 DOCUMENT_STEPS = {
     "receipt": "collected",
@@ -303,6 +306,8 @@ def record(engine: Engine, key: str, provider_id: str | None = None, retry: str 
         now = utcnow()
         if provider_id is not None:
             message.status, message.provider_id, message.sent_at, message.error = "sent", provider_id[:100], now, ""
+            if message.step in SECRET_STEPS:  # sent: the code is no one's business any more, here included
+                message.params_json, message.text = "{}", STEPS[message.step].text.replace("{code}", "******")
         elif refused is not None:
             _give_up(session, message, refused, now)
             return

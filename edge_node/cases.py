@@ -29,7 +29,7 @@ from sync_protocol import (
 )
 from weblayer.errors import Conflict, Forbidden, InvalidInput, NotFound
 
-from . import forms, people, reviews
+from . import appointments, forms, people, reviews
 from .catalog import item_from_row, required_materials
 from .fees import check_payment, collect_fee, mark_refund_due, yuan
 from .intake import person_name, validate_intake, validate_resident_id
@@ -147,6 +147,8 @@ def submit_application(
             "sms_consent": int(intake.sms_consent),
         }
         conn.execute(f"INSERT INTO applications ({', '.join(app)}) VALUES ({', '.join('?' * len(app))})", tuple(app.values()))
+        if appointment_id := str(form.get("appointment_id") or "").strip():
+            appointments.serve_in(conn, appointment_id, app["id"], agent["username"])  # the booking this case came from
         add_outbox(
             conn,
             APPLICATION_RECEIVED,

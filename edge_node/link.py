@@ -16,6 +16,8 @@ from nacl.signing import SigningKey, VerifyKey
 from sync_protocol import (
     APPLICATION_ACCEPTED,
     APPLICATION_NOT_ACCEPTED,
+    APPOINTMENT_BOOKED,
+    APPOINTMENT_CANCELLED,
     CATALOG_VERSION,
     CLOCK_RESUMED,
     CLOCK_SUSPENDED,
@@ -58,6 +60,7 @@ from sync_protocol import (
     verify_key_to_text,
 )
 
+from . import appointments
 from .cases import (
     apply_acceptance,
     apply_complaint_answer,
@@ -279,6 +282,8 @@ DOWNLINK: dict[str, DownlinkHandler] = {
     COMPLAINT_ANSWERED: _data_only(apply_complaint_answer),
     EVALUATION_RECORDED: _data_only(apply_rating),
     GUIDANCE_CHANGED: _data_only(apply_guidance),
+    APPOINTMENT_BOOKED: _data_only(appointments.apply_booked),
+    APPOINTMENT_CANCELLED: _data_only(appointments.apply_cancelled),
     CLOCK_RESUMED: _data_only(apply_resumption),
 }
 

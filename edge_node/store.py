@@ -321,6 +321,30 @@ def _m21_sms_consent(db: Database) -> None:
     db.table("applications").add_column("sms_consent", int, not_null_default=0)
 
 
+def _m23_appointments(db: Database) -> None:
+    # 预约: the point's own bookings and the portal's (appointment.booked), and what became of each (edge_node/appointments.py)
+    db.table("appointments").create(
+        {
+            "id": str,
+            "window": str,
+            "day": str,
+            "time": str,
+            "item_code": str,
+            "name": str,
+            "phone": str,
+            "source": str,
+            "status": str,
+            "application_id": str,
+            "created_at": str,
+            "agent": str,
+        },
+        pk="id",
+        not_null={"window", "day", "time", "name", "source", "status", "created_at"},
+        defaults={"item_code": "", "phone": ""},
+    )
+    db.table("appointments").create_index(["day", "time"])
+
+
 def _m22_guidance(db: Database) -> None:
     # the county's 通知公告 and 常见问题, for the point's pages offline (guidance.changed; edge_node/guidance.py)
     db.table("guidance").create(
@@ -354,6 +378,7 @@ MIGRATIONS: list[Callable[[Database], None]] = [
     _m20_documents,
     _m21_sms_consent,
     _m22_guidance,
+    _m23_appointments,
 ]
 
 

@@ -2,6 +2,7 @@
 receive-side cursor. No NATS, no database, no asyncio — bytes in, verdicts out.
 See docs/protocol.md."""
 
+from ._appointments import MAX_DAYS_AHEAD, WindowsInvalid, check_windows, slot_times
 from ._canonical import canonical_bytes
 from ._chain import GENESIS, GENESIS_HEAD, ChainPos
 from ._compress import COMPRESSION, MAX_BODY_BYTES, compress_body, inflate_body
@@ -69,6 +70,11 @@ from ._records import (
     APPLICATION_PICKED_UP,
     APPLICATION_RECEIVED,
     APPLICATION_WITHDRAWN,
+    APPOINTMENT_BOOKED,
+    APPOINTMENT_CANCELLED,
+    APPOINTMENT_MADE,
+    APPOINTMENT_UPDATED,
+    APPOINTMENTS_OFFERED,
     BLOB_OFFSET_HEADER,
     BLOB_SIZE_HEADER,
     BLOB_STREAM,
@@ -152,6 +158,11 @@ __all__ = [
     "APPLICATION_PICKED_UP",
     "APPLICATION_RECEIVED",
     "APPLICATION_WITHDRAWN",
+    "APPOINTMENTS_OFFERED",
+    "APPOINTMENT_BOOKED",
+    "APPOINTMENT_CANCELLED",
+    "APPOINTMENT_MADE",
+    "APPOINTMENT_UPDATED",
     "BLOB_OFFSET_HEADER",
     "BLOB_SIZE_HEADER",
     "BLOB_STREAM",
@@ -197,6 +208,7 @@ __all__ = [
     "MAX_BATCH_BYTES",
     "MAX_BLOB_BYTES",
     "MAX_BODY_BYTES",
+    "MAX_DAYS_AHEAD",
     "MAX_FEN",
     "MAX_LOOKUP_BYTES",
     "MAX_RECORDS_PER_BATCH",
@@ -247,6 +259,7 @@ __all__ = [
     "UnencodableValue",
     "UnsupportedVersion",
     "Verdict",
+    "WindowsInvalid",
     "batch_hash",
     "batch_message_id",
     "birth_date",
@@ -255,6 +268,7 @@ __all__ = [
     "ca_fingerprint",
     "canonical_bytes",
     "check_form",
+    "check_windows",
     "compress_body",
     "consumer_request_subject",
     "decode_body",
@@ -296,6 +310,7 @@ __all__ = [
     "sign_feed",
     "signing_key_from_text",
     "signing_key_to_text",
+    "slot_times",
     "status_subject",
     "unprintable",
     "uplink_subject",

@@ -51,6 +51,11 @@ DOCUMENT_ISSUED = "document.issued"  # a document of record on the case, signed 
 COMPLAINT_ANSWERED = "complaint.answered"  # the county's first or final answer to a complaint filed at the point
 EVALUATION_RECORDED = "evaluation.recorded"  # the citizen rated the case on their own phone: the county's rating stands
 GUIDANCE_CHANGED = "guidance.changed"  # an announcement or FAQ entry the county published, changed or withdrew (central/guidance.py)
+APPOINTMENTS_OFFERED = "appointments.offered"  # the point's windows and their slots, for booking (central/appointments.py)
+APPOINTMENT_MADE = "appointment.made"  # an appointment the point's agent booked (offline too), from the windows' own share
+APPOINTMENT_UPDATED = "appointment.updated"  # the point cancelled one, marked a no-show, or served it (the case it led to)
+APPOINTMENT_BOOKED = "appointment.booked"  # a citizen booked on the portal, from the online share of a slot
+APPOINTMENT_CANCELLED = "appointment.cancelled"  # the citizen cancelled a portal booking
 NOTICE_GIVEN = "notice.given"  # 一次性告知 at the window: what the applicant was told to bring, kept at the county too
 CLOCK_SUSPENDED = "clock.suspended"  # a special procedure (听证 …) stops the case's time limit: tell the applicant (行政许可法 第四十五条)
 CLOCK_RESUMED = "clock.resumed"  # the special procedure is over: the time limit runs again
@@ -176,6 +181,15 @@ RECORD_SPECS: dict[str, RecordSpec] = {
     DOCUMENT_ISSUED: _spec("down", {"application_id": str, "kind": str, "number": str, "text": str}),
     COMPLAINT_ANSWERED: _spec("down", {"complaint_id": str, "stage": str, "answer": str, "by": str, "at": str}),
     EVALUATION_RECORDED: _spec("down", {"application_id": str, "level": int, "comment": str, "source": str, "at": str}),
+    APPOINTMENTS_OFFERED: _spec("up", {"windows": list, "days_ahead": int}),
+    APPOINTMENT_MADE: _spec(
+        "up", {"appointment_id": str, "window": str, "day": str, "time": str, "name": str, "phone": str, "agent": str}, {"item_code": str}
+    ),
+    APPOINTMENT_UPDATED: _spec("up", {"appointment_id": str, "status": str, "agent": str}, {"application_id": str}),
+    APPOINTMENT_BOOKED: _spec(
+        "down", {"appointment_id": str, "window": str, "day": str, "time": str, "name": str, "phone": str, "at": str}, {"item_code": str}
+    ),
+    APPOINTMENT_CANCELLED: _spec("down", {"appointment_id": str, "at": str}),
     GUIDANCE_CHANGED: _spec("down", {"kind": str, "id": int, "title": str, "body": str, "at": str, "withdrawn": bool}, {"item_code": str}),
     NOTICE_GIVEN: _spec(
         "up", {"notice_no": str, "item_code": str, "item_name": str, "applicant_name": str, "applicant_id_number": str, "missing": list, "agent": str}

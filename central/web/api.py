@@ -48,7 +48,7 @@ from .. import (
 )
 from ..db import transaction
 from ..models import Alert, Application, Complaint, Department, Evaluation, Licence, Node, PostCheck, Quarantine
-from . import esupervision, portal
+from . import booking, esupervision, portal
 from .context import Ctx, HubContext, HubRequest
 from .schemas import (
     ActionOut,
@@ -547,4 +547,16 @@ class SupervisionApi(Controller):
             return [shaped(QuarantineOut, q.model_dump(exclude={"raw"}) | {"size": len(q.raw)}) for q in session.exec(select(Quarantine)).all()]
 
 
-CONTROLLERS = [SessionApi, PublicApi, ClerkApi, CaseApi, CalendarApi, CatalogAdminApi, AccessApi, SupervisionApi, *esupervision.API, *portal.API]
+CONTROLLERS = [
+    SessionApi,
+    PublicApi,
+    ClerkApi,
+    CaseApi,
+    CalendarApi,
+    CatalogAdminApi,
+    AccessApi,
+    SupervisionApi,
+    *esupervision.API,
+    *portal.API,
+    *booking.API,
+]

@@ -44,7 +44,7 @@ from .. import (
 from .. import documents as document_store
 from .. import nodes as node_admin
 from ..models import Alert, Application, Evaluation, Node
-from . import esupervision, portal
+from . import booking, esupervision, portal
 from .api import material_file
 from .context import Ctx, HubContext, HubRequest, page
 
@@ -455,4 +455,15 @@ class PublicPages(Controller):
         return metrics.render(dashboard.dashboard(ctx.engine, timedelta(minutes=ctx.settings.silent_minutes)))
 
 
-CONTROLLERS = [HomePages, ClerkPages, CasePages, DashboardPages, CatalogPages, NodesPages, PublicPages, *esupervision.PAGES, *portal.PAGES]
+CONTROLLERS = [
+    HomePages,
+    ClerkPages,
+    CasePages,
+    DashboardPages,
+    CatalogPages,
+    NodesPages,
+    PublicPages,
+    *esupervision.PAGES,
+    *portal.PAGES,
+    *booking.PAGES,
+]

@@ -135,13 +135,14 @@ def complaint_out(c: Complaint) -> OnlineComplaintOut:
     )
 
 
-def _limited(site: SiteDep, request: HubRequest) -> None:
+def limited(site: SiteDep, request: HubRequest) -> None:
+    """Count one public submission from the request's address (HubSite.submissions: 5 in 15 minutes)."""
     cast(HubSite, site).submissions.take(client_address(request))
 
 
 def _complain(site: SiteDep, request: HubRequest, ctx: HubContext, text: str, contact: str, receipt_no: str, id_last4: str) -> Complaint:
     """File a complaint from the portal; one naming a case is a lookup, throttled as progress is."""
-    _limited(site, request)
+    limited(site, request)
     file = lambda: supervision.complain_online(ctx.engine, text, contact, receipt_no, id_last4)  # noqa: E731
     return site.lookups.attempt(receipt_no, client_address(request), file, NotFound) if receipt_no.strip() else file()
 
@@ -198,7 +199,7 @@ class PortalPages(Controller):
     @post("/portal/ask", sync_to_thread=True, status_code=200)
     def ask(self, request: HubRequest, site: SiteDep, ctx: Ctx, data: URLEncodedBody[dict[str, str]]) -> Template:
         try:
-            _limited(site, request)
+            limited(site, request)
             asked = consultations.ask(ctx.engine, data.get("question", ""), data.get("item_code", ""), data.get("phone", ""))
         except (ServiceError, TooManyAttempts) as exc:
             return _ask_page(ctx, data, exc)
@@ -269,7 +270,7 @@ class PortalApi(Controller):
     def api_ask(self, request: HubRequest, site: SiteDep, ctx: Ctx, data: JSONBody[ConsultationIn]) -> ConsultationOut:
         """Public: ask a department (the item's; none: the county's service office). Keep the
         ``token``: it reads the answer. At most 5 questions or complaints per address in 15 minutes."""
-        _limited(site, request)
+        limited(site, request)
         return consultation_out(consultations.ask(ctx.engine, data.question, data.item_code, data.phone))
 
     @get("/public/consultations/{token:str}", sync_to_thread=True)

@@ -16,8 +16,9 @@ from weblayer.display import qr_svg
 from weblayer.errors import InvalidInput, NotFound, ServiceError
 from weblayer.numbers import level as as_level
 
-from .. import cases, catalog, documents, fees, forms, guidance, materials, people, reconcile, reviews, rotation
+from .. import appointments, cases, catalog, documents, fees, forms, guidance, materials, people, reconcile, reviews, rotation
 from ..intake import validate_credit_code, validate_resident_id
+from . import appointments as appointment_web
 from .api import pickup_from_form, supplement_from_form
 from .context import Ctx, NodeContext, NodeRequest, page
 
@@ -129,6 +130,7 @@ class HomePages(Controller):
             key=rotation.status(ctx.store, ctx.sync.data_dir),
             key_notice=request.query_params.get("key", ""),
             announcements=guidance.announcements(ctx.store, 3),
+            booked_today=appointments.counts_today(ctx.store),
         )
 
     @post("/node/rotate-key", sync_to_thread=True)
@@ -171,14 +173,17 @@ class CatalogPages(Controller):
 
 class ApplicationPages(Controller):
     @get("/applications/new", sync_to_thread=True)
-    def intake_form(self, request: NodeRequest, ctx: Ctx, item: FromQuery[str] = "", lookup: FromQuery[str] = "") -> Response:
+    def intake_form(
+        self, request: NodeRequest, ctx: Ctx, item: FromQuery[str] = "", lookup: FromQuery[str] = "", appointment: FromQuery[str] = ""
+    ) -> Response:
         user = request.user
         if not item:
             return Redirect("/catalog")
         store = ctx.store
         chosen = catalog.get_item(store, item)
+        booked = appointments.for_intake(store, appointment) if appointment else {}  # the citizen who booked: their name and number
         if not lookup:
-            return _intake_page(ctx, user, chosen, {})
+            return _intake_page(ctx, user, chosen, booked)
         try:  # 一号申请: an ID (or credit code) already known brings back the applicant and their earlier results
             id_number = (
                 validate_credit_code(lookup) if chosen.get("service_object") == "legal" else validate_resident_id(lookup, region_confirmed=True)
@@ -187,10 +192,14 @@ class ApplicationPages(Controller):
             return _intake_page(ctx, user, chosen, {"applicant_id_number": lookup}, exc)
         known = cases.known_applicant(store, id_number)
         county = people.county_view(store, ctx.sync.lookup, id_number)  # the whole county's, online; the last answer, offline
-        form = {"applicant_id_number": id_number} | (
-            {"applicant_name": known["applicant_name"], "applicant_phone": known["applicant_phone"]}
-            if known
-            else ({"applicant_name": county["applicant_name"]} if county and county.get("applicant_name") else {})
+        form = (
+            booked
+            | {"applicant_id_number": id_number}
+            | (
+                {"applicant_name": known["applicant_name"], "applicant_phone": known["applicant_phone"]}
+                if known
+                else ({"applicant_name": county["applicant_name"]} if county and county.get("applicant_name") else {})
+            )
         )
         return _intake_page(
             ctx, user, chosen, form, known=(known or {"history": []}) | {"licences": cases.holder_licences(store, id_number), "county": county}
@@ -568,4 +577,4 @@ class FeePages(Controller):
         return _fees_page(ctx, user, report=report)
 
 
-CONTROLLERS = [HomePages, CatalogPages, ApplicationPages, ReviewPages, ComplaintPages, FeePages]
+CONTROLLERS = [HomePages, CatalogPages, ApplicationPages, ReviewPages, ComplaintPages, FeePages, *appointment_web.PAGES]

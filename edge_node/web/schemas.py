@@ -28,6 +28,7 @@ class ApplicationIn(Body):
     id_region_confirmed: bool = False  # the agent checked the card: a region code no table lists is then accepted
     by_proxy: bool = False
     sms_consent: bool = False  # the applicant agreed to SMS of each step at applicant_phone (required then)
+    appointment_id: Line = ""  # the booked appointment this intake serves (it is marked served with the case)
     materials_checked: Items = []
     authorisation_png_base64: Annotated[str, msgspec.Meta(max_length=SIGNATURE_B64)] = ""  # required when by_proxy: the applicant's signature
     payment_method: Line | None = None  # required when the catalog item has a fee

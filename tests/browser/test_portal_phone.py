@@ -1,6 +1,8 @@
 """The citizen on their own phone (issue 21): the portal at 390 px in real Chromium — a guide found
-by theme and by words, a question asked and its answer read with the token, the case's progress,
-a rating, and a complaint answered — every page without sideways scrolling."""
+by theme and by words, a question asked and its answer read with the token, an appointment booked
+with an SMS code and cancelled, the case's progress, a rating, and a complaint answered — every
+page without sideways scrolling. The SMS code is read from the hub's file sink (the demo's
+gateway: no phone is involved)."""
 
 from __future__ import annotations
 
@@ -26,11 +28,28 @@ def fits(page: Page) -> None:
     assert width <= 390, f"{page.url} is {width} px wide"
 
 
+def code_in_sink(federation: LocalFederation) -> str:
+    sink = federation.root / "hub" / "sms.jsonl"
+    found = re.findall(r"验证码是(\d{6})", sink.read_text(encoding="utf-8")) if sink.exists() else []
+    return found[-1] if found else ""
+
+
 def test_a_citizen_finds_asks_follows_rates_and_complains_from_a_phone(federation: LocalFederation, browser: Browser):
     spec = running_village(federation, "shangcun")
     agent = Api(f"http://127.0.0.1:{spec.port}", "agent", federation.password)
     clerk = Api(federation.hub_url, "clerk-mzj", federation.password)
     operator = Api(federation.hub_url, "operator", federation.password)
+    window = {
+        "id": "w1",
+        "name": "1号窗口",
+        "days": [1, 2, 3, 4, 5, 6, 7],
+        "start": "08:00",
+        "end": "18:00",
+        "minutes": 60,
+        "capacity": 2,
+        "online": 1,
+    }
+    assert agent.put("/api/appointments/schedule", json={"windows": [window], "days_ahead": 14}).status_code == 200
     assert operator.post("/api/guidance/announcements", json={"title": "元旦假期安排", "body": "1月1日休息，2日照常办理。"}).status_code == 201
     case = submit(agent, 7, "MZ-003", by_proxy=True)
     eventually(lambda: clerk.get(f"/api/applications/{case['id']}").status_code == 200, what="the case at the hub")
@@ -68,6 +87,25 @@ def test_a_citizen_finds_asks_follows_rates_and_complains_from_a_phone(federatio
     assert clerk.post(f"/api/consultations/{asked['id']}/answer", json={"answer": "可以，由村代办员上门代办。"}).status_code == 200
     page.goto(f"{base}/portal/consultations?token={token}")
     expect(page.locator("#answer")).to_contain_text("上门代办")
+
+    eventually(lambda: operator.get("/api/public/appointment-points").json(), what="the point's windows at the county")
+    page.locator("#portal-nav a", has_text="预约办事").click()
+    page.locator("#points a").first.click()
+    page.locator("#slots details[open] input[type=radio]:not([disabled])").first.check()
+    page.fill("#name", "周桂兰")
+    page.fill("#phone", "13912345678")
+    page.click("#send-code")
+    expect(page.locator("#code-sent")).to_be_visible()
+    fits(page)
+    eventually(lambda: code_in_sink(federation), what="the code in the hub's SMS file")
+    page.locator("#slots details[open] input[type=radio]:not([disabled])").first.check()  # the choice, as the citizen made it
+    page.fill("#code", code_in_sink(federation))
+    page.click("#book")
+    booking = page.locator("#token").inner_text().strip()
+    fits(page)
+    page.goto(f"{base}/portal/appointments?token={booking}")
+    page.click("#cancel")
+    expect(page.locator("#appointment-status")).to_have_text("已取消")
 
     page.locator("#portal-nav a", has_text="进度查询").click()
     page.fill("#receipt_no", case["receipt_no"])

@@ -27,7 +27,13 @@ PUBLIC = {  # what anybody may call: nothing else is reached without a token
         ("post", "/api/public/consultations"),  # … questions and complaints anybody may send, limited per address,
         ("get", "/api/public/consultations/{token}"),  # read back with the token they were given
         ("post", "/api/public/complaints"),
-        ("get", "/api/public/complaints/{token}"),  # the SMS gateway's delivery reports: its report token is the credential
+        ("get", "/api/public/complaints/{token}"),
+        ("get", "/api/public/appointment-points"),  # 预约: points, slots, a code to the phone, the booking by its token
+        ("get", "/api/public/appointment-points/{node_id}/slots"),
+        ("post", "/api/public/phone-codes"),
+        ("post", "/api/public/appointments"),
+        ("get", "/api/public/appointments/{token}"),
+        ("post", "/api/public/appointments/{token}/cancellation"),  # the SMS gateway's delivery reports: its report token is the credential
     },
 }
 

@@ -1,0 +1,221 @@
+"""预约办事 on the portal (issue 21 item 3; central/appointments.py): a citizen picks a point, a day
+and a slot, proves their phone with an SMS code, and gets a booking they can see and cancel with
+its token; the same on the API."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+import msgspec
+from litestar import Controller, get, post
+from litestar.params import FromPath, FromQuery, JSONBody, URLEncodedBody
+from litestar.response import Template
+
+from weblayer.auth import PUBLIC, requires_role
+from weblayer.decoding import Body, Line
+from weblayer.errors import InvalidInput, ServiceError
+from weblayer.site import SiteDep
+from weblayer.throttle import TooManyAttempts
+
+from .. import appointments, guides
+from ..models import Appointment
+from .context import Ctx, HubContext, HubRequest, page
+from .portal import limited
+
+
+class PointOut(msgspec.Struct):
+    node_id: str
+    name: str
+    kind: str
+
+
+class SlotOut(msgspec.Struct):
+    window: str
+    window_name: str
+    time: str
+    free: int  # online places left
+
+
+class DayOut(msgspec.Struct):
+    day: str
+    label: str
+    slots: list[SlotOut]
+
+
+class SlotsOut(msgspec.Struct):
+    node_id: str
+    name: str
+    days: list[DayOut]
+
+
+class PhoneCodeIn(Body):
+    phone: Line
+
+
+class BookingIn(Body):
+    node_id: Line
+    window: Line
+    day: Line
+    time: Line
+    name: Line
+    phone: Line
+    code: Line  # the one sent to ``phone`` (POST /api/public/phone-codes)
+    item_code: Line = ""
+
+
+class AppointmentOut(msgspec.Struct):
+    token: str  # the booking's key: see it, cancel it
+    id: str
+    node_id: str
+    window: str
+    day: str
+    time: str
+    item_code: str
+    status: str  # booked, cancelled, no_show, served
+    status_label: str
+
+
+def appointment_out(a: Appointment) -> AppointmentOut:
+    return AppointmentOut(
+        token=a.token,
+        id=a.id,
+        node_id=a.node_id,
+        window=a.window,
+        day=a.day,
+        time=a.time,
+        item_code=a.item_code,
+        status=a.status,
+        status_label=appointments.STATES[a.status],
+    )
+
+
+def _booking_page(ctx: HubContext, node_id: str, form: dict[str, str], status_code: int = 200, **extra: Any) -> Template:
+    try:
+        slots = appointments.free_slots(ctx.engine, node_id)
+    except ServiceError as exc:
+        return page("portal_points.html", status_code=exc.status, user=None, points=appointments.points(ctx.engine), error=exc.message)
+    return page("portal_book.html", status_code=status_code, user=None, slots=slots, form=form, items=guides.in_force(ctx.engine), **extra)
+
+
+class BookingPages(Controller):
+    opt = {PUBLIC: True}
+
+    @get("/portal/book", sync_to_thread=True)
+    def points(self, ctx: Ctx) -> Template:
+        return page("portal_points.html", user=None, points=appointments.points(ctx.engine))
+
+    @get("/portal/book/{node_id:str}", sync_to_thread=True)
+    def slots(self, ctx: Ctx, node_id: FromPath[str], item: FromQuery[str] = "") -> Template:
+        return _booking_page(ctx, node_id, {"item_code": item})
+
+    @post("/portal/book/{node_id:str}", sync_to_thread=True, status_code=200)
+    def book(self, request: HubRequest, site: SiteDep, ctx: Ctx, node_id: FromPath[str], data: URLEncodedBody[dict[str, str]]) -> Template:
+        """One form, two buttons: send the code (``act=code``), then book with it."""
+        window, _, rest = data.get("slot", "").partition("|")
+        day, _, time = rest.partition("|")
+        try:
+            if data.get("act") == "code":
+                limited(site, request)
+                appointments.request_code(ctx.engine, data.get("phone", ""))
+                return _booking_page(ctx, node_id, data, code_sent=True)
+            booked = appointments.book(
+                ctx.engine, node_id, window, day, time, data.get("name", ""), data.get("phone", ""), data.get("code", ""), data.get("item_code", "")
+            )
+        except (ServiceError, TooManyAttempts) as exc:
+            status = exc.status if isinstance(exc, ServiceError) else 429
+            return _booking_page(ctx, node_id, data, status, error=exc.message, field=getattr(exc, "field", None))
+        return page("portal_appointment.html", user=None, appointment=booked, new=True, states=appointments.STATES)
+
+    @get("/portal/appointments", sync_to_thread=True)
+    def appointment(self, ctx: Ctx, token: FromQuery[str] = "") -> Template:
+        try:
+            found = appointments.by_token(ctx.engine, token) if token else None
+        except ServiceError as exc:
+            return page("portal_appointment.html", status_code=exc.status, user=None, appointment=None, token=token, error=exc.message)
+        return page("portal_appointment.html", user=None, appointment=found, token=token, states=appointments.STATES)
+
+    @post("/portal/appointments/cancel", sync_to_thread=True, status_code=200)
+    def cancel(self, ctx: Ctx, data: URLEncodedBody[dict[str, str]]) -> Template:
+        token = data.get("token", "")
+        try:
+            cancelled = appointments.cancel(ctx.engine, token)
+        except ServiceError as exc:
+            return page("portal_appointment.html", status_code=exc.status, user=None, appointment=None, token=token, error=exc.message)
+        ctx.sync.wake_downlink()
+        return page("portal_appointment.html", user=None, appointment=cancelled, token=token, states=appointments.STATES)
+
+
+class BookingApi(Controller):
+    opt = {PUBLIC: True}
+
+    @get("/public/appointment-points", sync_to_thread=True)
+    def api_points(self, ctx: Ctx) -> list[PointOut]:
+        """Public: the points that take bookings on the portal."""
+        return [PointOut(**p) for p in appointments.points(ctx.engine)]
+
+    @get("/public/appointment-points/{node_id:str}/slots", sync_to_thread=True)
+    def api_slots(self, ctx: Ctx, node_id: FromPath[str]) -> SlotsOut:
+        """Public: the point's bookable days and slots, with the online places left."""
+        return msgspec.convert(appointments.free_slots(ctx.engine, node_id), SlotsOut)
+
+    @post("/public/phone-codes", sync_to_thread=True, status_code=204)
+    def api_code(self, request: HubRequest, site: SiteDep, ctx: Ctx, data: JSONBody[PhoneCodeIn]) -> None:
+        """Public: send a one-time code to the phone a booking is made with (one a minute; 5 per
+        address in 15 minutes, with the portal's questions and complaints)."""
+        limited(site, request)
+        appointments.request_code(ctx.engine, data.phone)
+
+    @post("/public/appointments", sync_to_thread=True, status_code=201)
+    def api_book(self, ctx: Ctx, data: JSONBody[BookingIn]) -> AppointmentOut:
+        """Public: book a place of a slot's online share with the code sent to the phone. Keep the
+        ``token``: it shows and cancels the booking."""
+        booked = appointments.book(ctx.engine, data.node_id, data.window, data.day, data.time, data.name, data.phone, data.code, data.item_code)
+        ctx.sync.wake_downlink()
+        return appointment_out(booked)
+
+    @get("/public/appointments/{token:str}", sync_to_thread=True)
+    def api_appointment(self, ctx: Ctx, token: FromPath[str]) -> AppointmentOut:
+        """Public: a booking, by its token."""
+        return appointment_out(appointments.by_token(ctx.engine, token))
+
+    @post("/public/appointments/{token:str}/cancellation", sync_to_thread=True, status_code=200)
+    def api_cancel(self, ctx: Ctx, token: FromPath[str]) -> AppointmentOut:
+        """Public: cancel a booking (its place is free again; the point hears)."""
+        cancelled = appointments.cancel(ctx.engine, token)
+        ctx.sync.wake_downlink()
+        return appointment_out(cancelled)
+
+
+class AppointmentFiguresOut(msgspec.Struct):
+    node_id: str
+    name: str
+    portal: int  # booked on the portal
+    window: int  # booked by the point
+    served: int
+    no_show: int
+    cancelled: int
+
+
+class AppointmentFiguresApi(Controller):
+    guards = [requires_role("operator")]
+
+    @get("/appointments/figures", sync_to_thread=True)
+    def api_figures(self, ctx: Ctx, start: FromQuery[str], end: FromQuery[str]) -> list[AppointmentFiguresOut]:
+        """Per point, the appointments of days from ``start`` to ``end`` (YYYY-MM-DD): how booked, and what became of them."""
+        first, last = _dates(start, end)
+        return [msgspec.convert(r, AppointmentFiguresOut) for r in appointments.figures(ctx.engine, first, last)]
+
+
+def _dates(start: str, end: str) -> tuple[str, str]:
+    try:
+        first, last = date.fromisoformat(start), date.fromisoformat(end)
+    except ValueError:
+        raise InvalidInput("日期应为 2026-12-07 这样的格式", field="start") from None
+    if first > last:
+        raise InvalidInput("开始日期应不晚于结束日期", field="start")
+    return first.isoformat(), last.isoformat()
+
+
+API = [BookingApi, AppointmentFiguresApi]
+PAGES = [BookingPages]
