@@ -48,6 +48,7 @@ from .workdays import BEIJING, load_calendar
 
 STATES = {"booked": "已预约", "cancelled": "已取消", "no_show": "未到", "served": "已办理"}
 FINAL = ("cancelled", "no_show", "served")  # what a point may report of an appointment
+COUNTS = ("portal", "window", *FINAL)  # the figures per point: booked where, and what became of them
 CODE_TTL = timedelta(minutes=10)
 CODE_EVERY = timedelta(seconds=60)  # one code a minute per number
 CODE_TRIES = 5  # wrong codes before a new one must be asked for
@@ -298,18 +299,17 @@ def cancel(engine: Engine, token: str) -> Appointment:
 
 def figures(engine: Engine, start: str, end: str) -> list[dict[str, Any]]:
     """Per point, appointments of days in [start, end]: booked on the portal and at the window,
-    served, no-shows, cancelled."""
+    served, no-shows, cancelled (COUNTS)."""
     with Session(engine) as session:
         rows = session.exec(
             select(Appointment.node_id, Appointment.source, Appointment.status, func.count())
             .where(col(Appointment.day) >= start, col(Appointment.day) <= end)
             .group_by(Appointment.node_id, Appointment.source, Appointment.status)
         ).all()
-        names = {n.id: n.name for n in session.exec(select(Node)).all()}
     out: dict[str, dict[str, Any]] = {}
     for node_id, source, status, n in rows:
-        row = out.setdefault(node_id, {"node_id": node_id, "name": names.get(node_id, node_id), "portal": 0, "window": 0} | dict.fromkeys(FINAL, 0))
+        row = out.setdefault(node_id, {"node_id": node_id} | dict.fromkeys(COUNTS, 0))
         row[source] += n
         if status in FINAL:
             row[status] += n
-    return sorted(out.values(), key=lambda r: r["name"])
+    return list(out.values())

@@ -176,7 +176,7 @@ def validate_item(item: dict[str, Any], known_departments: set[str]) -> dict[str
     stages = item.get("stages")
     if stages is not None and (problem := _stages_problem(stages, known_departments, item)):
         raise InvalidInput(problem, field="stages")
-    clean = {k: v for k, v in item.items() if k not in ("note", "department_name") and not (k in ("form", "withdrawn") and not v)}
+    clean = {k: v for k, v in item.items() if k not in ("note", "department_name") and not (k in ("form", "withdrawn", "home_visit") and not v)}
     clean.update(
         {
             "code": code,
@@ -345,6 +345,7 @@ def item_from_form(form: dict[str, Any], departments_: list[str], existing: dict
         "materials": [{k: v for k, v in was.get(m["name"], {}).items() if k != "licence_item"} | m for m in materials],
         "proxy": form.get("in_person") != "1",
         "withdrawn": form.get("withdrawn") == "1",
+        "home_visit": form.get("home_visit") == "1",
         "form": schema,
         "keywords": [k for k in str(form.get("keywords", "")).replace("，", " ").replace(",", " ").split() if k],
     }

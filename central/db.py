@@ -273,6 +273,12 @@ def _m16_sms(conn: Connection) -> None:
     _add_column(conn, "application", "sms_consent BOOLEAN NOT NULL DEFAULT FALSE")
 
 
+def _m17_home_visits(conn: Connection) -> None:
+    """上门办理: where a case was taken in at the citizen's home (window consultations, appointments,
+    the portal's entries and questions are new tables)."""
+    _add_column(conn, "application", "home_visit VARCHAR NOT NULL DEFAULT ''")
+
+
 # Numbered migrations for databases made by an older version. A new database gets the current
 # tables from create_all and starts at the latest version; version 1 is the first release's schema.
 MIGRATIONS: list[Callable[[Connection], None]] = [
@@ -291,6 +297,7 @@ MIGRATIONS: list[Callable[[Connection], None]] = [
     _m14_clocks,
     _m15_complaints,
     _m16_sms,
+    _m17_home_visits,
 ]
 LATEST = 1 + len(MIGRATIONS)
 

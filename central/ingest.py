@@ -31,6 +31,7 @@ from sync_protocol import (
     APPOINTMENT_UPDATED,
     APPOINTMENTS_OFFERED,
     COMPLAINT_FILED,
+    CONSULTATION_RECORDED,
     DECISION_DELEGATED,
     EVALUATION_GIVEN,
     MATERIALS_ATTACHED,
@@ -58,7 +59,7 @@ from sync_protocol import (
     verify_key_to_text,
 )
 
-from . import appointments, documents, forms, ownership, sms, supervision
+from . import appointments, documents, forms, ownership, services, sms, supervision
 from .actions import record_action
 from .approval import decide_township_stage
 from .clock import utcnow
@@ -318,6 +319,7 @@ def _apply(session: Session, node: Node, records: tuple[Record, ...], now: str) 
             "applicant_phone": data.get("applicant_phone", ""),
             "proxy_agent": data.get("proxy_agent", ""),
             "sms_consent": data.get("sms_consent") is True and bool(data.get("applicant_phone")),
+            "home_visit": str(data.get("home_visit") or "")[:100],
             "materials_checked": _json_list(data.get("materials_checked")),
             "licences_json": _json_list(data.get("licences")),
             "submitted_at": record.at,
@@ -487,8 +489,9 @@ def _complaint(session: Session, node: Node, record: Record, now: str) -> None:
     supervision.complaint_received(session, node.id, record.data, record.at, now)
 
 
-def _appointments(apply: Callable[[Session, str, dict[str, Any], str], None]) -> Handler:
-    return lambda session, node, record, now: apply(session, node.id, record.data, now)
+def _data(apply: Callable[[Session, str, dict[str, Any], str], None]) -> Handler:
+    """A handler that needs the point, the record's data and its time."""
+    return lambda session, node, record, now: apply(session, node.id, record.data, record.at)  # when it happened at the point
 
 
 def _heartbeat(session: Session, node: Node, record: Record, now: str) -> None:
@@ -525,8 +528,9 @@ HANDLERS: dict[str, Handler] = {
     NOTICE_GIVEN: _notice,
     NODE_HEARTBEAT: _heartbeat,
     NODE_KEY_ROTATED: _key_rotated,
-    APPOINTMENTS_OFFERED: _appointments(appointments.offered),
-    APPOINTMENT_MADE: _appointments(appointments.made),
-    APPOINTMENT_UPDATED: _appointments(appointments.updated),
+    APPOINTMENTS_OFFERED: _data(appointments.offered),
+    APPOINTMENT_MADE: _data(appointments.made),
+    APPOINTMENT_UPDATED: _data(appointments.updated),
+    CONSULTATION_RECORDED: _data(services.consultation_recorded),
 }
 HANDLERS.update(dict.fromkeys(FEE_KINDS, _fee))

@@ -161,6 +161,7 @@ class Application(SQLModel, table=True):
     deemed_accepted: bool = False  # 视为受理: the pre-review ran out (行政许可法 第三十二条)
     stage_started_at: str | None = None
     sms_consent: bool = False  # the applicant agreed at the window to SMS of each step at applicant_phone (central/sms.py)
+    home_visit: str = ""  # 上门办理: where the point's agent took it in at the citizen's home ("" : at the window)
 
 
 class ClockPause(SQLModel, table=True):
@@ -302,6 +303,19 @@ class Consultation(SQLModel, table=True):
     answered_at: str | None = Field(default=None, index=True)
     answered_by: str | None = None
     late_alerted: bool = False
+
+
+class WindowConsultation(SQLModel, table=True):
+    """咨询导办 at a point's window (consultation.recorded): for the figures per point."""
+
+    id: str = Field(primary_key=True)  # <node>-Q…
+    node_id: str = Field(index=True)
+    item_code: str = ""
+    question: str
+    answer: str = ""
+    case_followed: bool = False
+    at: str = Field(index=True)
+    agent: str
 
 
 class PointSchedule(SQLModel, table=True):

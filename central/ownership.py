@@ -30,6 +30,7 @@ from sync_protocol import (
     APPOINTMENT_MADE,
     APPOINTMENT_UPDATED,
     COMPLAINT_FILED,
+    CONSULTATION_RECORDED,
     DAILY_CLOSED,
     DECISION_DELEGATED,
     EVALUATION_GIVEN,
@@ -43,9 +44,9 @@ from sync_protocol import (
     Record,
 )
 
-from .models import Application, Appointment, Complaint, DailyClose, FeeReceipt, OneTimeNotice, Remittance
+from .models import Application, Appointment, Complaint, DailyClose, FeeReceipt, OneTimeNotice, Remittance, WindowConsultation
 
-Owned = Application | Appointment | Complaint | DailyClose | FeeReceipt | OneTimeNotice | Remittance  # the objects a point owns
+Owned = Application | Appointment | Complaint | DailyClose | FeeReceipt | OneTimeNotice | Remittance | WindowConsultation  # the objects a point owns
 
 
 class Violation(ValueError):
@@ -66,6 +67,7 @@ NAMESPACED: dict[str, tuple[str, re.Pattern[str], type[Owned], dict[str, str]]] 
     COMPLAINT_FILED: ("complaint_id", re.compile(r"T\d+"), Complaint, {"text": "text"}),
     NOTICE_GIVEN: ("notice_no", re.compile(r"N\d+"), OneTimeNotice, {"applicant_id_number": "applicant_id_number"}),
     APPOINTMENT_MADE: ("appointment_id", re.compile(r"A\d+"), Appointment, {"day": "day", "time": "time"}),
+    CONSULTATION_RECORDED: ("consultation_id", re.compile(r"Q\d+"), WindowConsultation, {"question": "question"}),
 }
 
 # kind -> the fields naming objects another record created: (field, model); a list field names several
@@ -83,6 +85,7 @@ REFERENCES: dict[str, tuple[tuple[str, type[Owned]], ...]] = {
     FEE_REFUNDED: (("fee_receipt_no", FeeReceipt),),
     FEE_REMITTED: (("close_ids", DailyClose),),
     APPOINTMENT_UPDATED: (("appointment_id", Appointment), ("application_id", Application)),
+    CONSULTATION_RECORDED: (("application_id", Application),),
 }
 
 

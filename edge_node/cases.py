@@ -96,6 +96,8 @@ def submit_application(
     detail = item_from_row(items[intake.item_code])  # the item as the catalog row holds it, parsed once
     if refusal := intake_refusal(detail, point_kind, intake.by_proxy):
         raise refusal  # before the fee: a point that may not take the item in may not charge for it
+    if intake.home_visit and not detail.get("home_visit"):
+        raise InvalidInput("本事项不提供上门办理（上门办理限社会救助、帮扶类事项）", field="home_visit")
     fee_fen = items[intake.item_code]["fee_fen"]
     if fee_fen:  # the fee comes from the catalog, never from the form
         if payment is None:
@@ -145,6 +147,7 @@ def submit_application(
             "catalog_version": int(get_meta(conn, "catalog_version", "0")),
             "commitment": int(bool(replaced)),
             "sms_consent": int(intake.sms_consent),
+            "home_visit": intake.home_visit,
         }
         conn.execute(f"INSERT INTO applications ({', '.join(app)}) VALUES ({', '.join('?' * len(app))})", tuple(app.values()))
         if appointment_id := str(form.get("appointment_id") or "").strip():
@@ -158,7 +161,8 @@ def submit_application(
             | ({"form": filled, "catalog_version": app["catalog_version"]} if filled else {})
             | ({"accepted_by": agent["display_name"]} if accepted_here else {})
             | ({"commitment": True} if replaced else {})
-            | ({"sms_consent": True} if intake.sms_consent else {}),
+            | ({"sms_consent": True} if intake.sms_consent else {})
+            | ({"home_visit": intake.home_visit} if intake.home_visit else {}),
             at=now,
         )
         for name, file in stored:

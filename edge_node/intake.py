@@ -26,6 +26,7 @@ class Intake:
     applicant_phone: str
     by_proxy: bool
     sms_consent: bool = False  # the applicant agreed to be told of each step by SMS, at that number (central/sms.py)
+    home_visit: str = ""  # 上门办理: where the agent took it in at the citizen's home ("" : at the window)
 
 
 # GB 11643's first six digits are the region where the number was *issued* (numbers exist since
@@ -174,4 +175,9 @@ def validate_intake(form: Mapping[str, Any], known_items: set[str], legal_person
     sms_consent = str(form.get("sms_consent", "")).lower() in ("1", "true", "on", "yes")
     if sms_consent and not phone:
         raise InvalidInput("申请人同意短信通知的，请填写其手机号码，并当面核对", field="applicant_phone")
-    return Intake(item_code, name, id_number, phone, by_proxy, sms_consent)
+    home_visit = ""
+    if str(form.get("home_visit", "")).lower() in ("1", "true", "on", "yes"):
+        home_visit = str(form.get("home_visit_place") or "").strip()
+        if not home_visit or len(home_visit) > 100:
+            raise InvalidInput("上门办理的，请填写上门的地点（如：某村某组 某某家，最多 100 字）", field="home_visit_place")
+    return Intake(item_code, name, id_number, phone, by_proxy, sms_consent, home_visit)

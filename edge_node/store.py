@@ -345,6 +345,18 @@ def _m23_appointments(db: Database) -> None:
     db.table("appointments").create_index(["day", "time"])
 
 
+def _m24_window_services(db: Database) -> None:
+    # 咨询导办 at the window (consultation.recorded; edge_node/consultations.py) and 上门办理 (application.received's home_visit)
+    db.table("window_consultations").create(
+        {"id": str, "item_code": str, "question": str, "answer": str, "case_followed": int, "at": str, "agent": str},
+        pk="id",
+        not_null={"question", "at"},
+        defaults={"item_code": "", "answer": "", "case_followed": 0},
+    )
+    db.table("window_consultations").create_index(["at"])
+    db.table("applications").add_column("home_visit", str, not_null_default="")
+
+
 def _m22_guidance(db: Database) -> None:
     # the county's 通知公告 and 常见问题, for the point's pages offline (guidance.changed; edge_node/guidance.py)
     db.table("guidance").create(
@@ -379,6 +391,7 @@ MIGRATIONS: list[Callable[[Database], None]] = [
     _m21_sms_consent,
     _m22_guidance,
     _m23_appointments,
+    _m24_window_services,
 ]
 
 

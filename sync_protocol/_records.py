@@ -56,6 +56,7 @@ APPOINTMENT_MADE = "appointment.made"  # an appointment the point's agent booked
 APPOINTMENT_UPDATED = "appointment.updated"  # the point cancelled one, marked a no-show, or served it (the case it led to)
 APPOINTMENT_BOOKED = "appointment.booked"  # a citizen booked on the portal, from the online share of a slot
 APPOINTMENT_CANCELLED = "appointment.cancelled"  # the citizen cancelled a portal booking
+CONSULTATION_RECORDED = "consultation.recorded"  # 咨询导办 at the window: the question, the answer given, whether a case followed
 NOTICE_GIVEN = "notice.given"  # 一次性告知 at the window: what the applicant was told to bring, kept at the county too
 CLOCK_SUSPENDED = "clock.suspended"  # a special procedure (听证 …) stops the case's time limit: tell the applicant (行政许可法 第四十五条)
 CLOCK_RESUMED = "clock.resumed"  # the special procedure is over: the time limit runs again
@@ -125,6 +126,7 @@ RECORD_SPECS: dict[str, RecordSpec] = {
             "accepted_by": str,  # a township window accepted it at intake (the item's accepts: township)
             "commitment": bool,  # 告知承诺制: the applicant's signed commitment replaced the materials the catalog names
             "sms_consent": bool,  # the applicant agreed to be told of each step by SMS at applicant_phone (the hub sends them)
+            "home_visit": str,  # 上门办理: taken in at the citizen's home, there (the agent: ``agent``); items the catalog marks home_visit
         },
         max_bytes=MAX_APPLICATION_BYTES,
     ),
@@ -181,6 +183,9 @@ RECORD_SPECS: dict[str, RecordSpec] = {
     DOCUMENT_ISSUED: _spec("down", {"application_id": str, "kind": str, "number": str, "text": str}),
     COMPLAINT_ANSWERED: _spec("down", {"complaint_id": str, "stage": str, "answer": str, "by": str, "at": str}),
     EVALUATION_RECORDED: _spec("down", {"application_id": str, "level": int, "comment": str, "source": str, "at": str}),
+    CONSULTATION_RECORDED: _spec(
+        "up", {"consultation_id": str, "question": str, "answer": str, "case_followed": bool, "agent": str}, {"item_code": str, "application_id": str}
+    ),
     APPOINTMENTS_OFFERED: _spec("up", {"windows": list, "days_ahead": int}),
     APPOINTMENT_MADE: _spec(
         "up", {"appointment_id": str, "window": str, "day": str, "time": str, "name": str, "phone": str, "agent": str}, {"item_code": str}

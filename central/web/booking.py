@@ -4,7 +4,6 @@ its token; the same on the API."""
 
 from __future__ import annotations
 
-from datetime import date
 from typing import Any
 
 import msgspec
@@ -12,9 +11,9 @@ from litestar import Controller, get, post
 from litestar.params import FromPath, FromQuery, JSONBody, URLEncodedBody
 from litestar.response import Template
 
-from weblayer.auth import PUBLIC, requires_role
+from weblayer.auth import PUBLIC
 from weblayer.decoding import Body, Line
-from weblayer.errors import InvalidInput, ServiceError
+from weblayer.errors import ServiceError
 from weblayer.site import SiteDep
 from weblayer.throttle import TooManyAttempts
 
@@ -187,35 +186,5 @@ class BookingApi(Controller):
         return appointment_out(cancelled)
 
 
-class AppointmentFiguresOut(msgspec.Struct):
-    node_id: str
-    name: str
-    portal: int  # booked on the portal
-    window: int  # booked by the point
-    served: int
-    no_show: int
-    cancelled: int
-
-
-class AppointmentFiguresApi(Controller):
-    guards = [requires_role("operator")]
-
-    @get("/appointments/figures", sync_to_thread=True)
-    def api_figures(self, ctx: Ctx, start: FromQuery[str], end: FromQuery[str]) -> list[AppointmentFiguresOut]:
-        """Per point, the appointments of days from ``start`` to ``end`` (YYYY-MM-DD): how booked, and what became of them."""
-        first, last = _dates(start, end)
-        return [msgspec.convert(r, AppointmentFiguresOut) for r in appointments.figures(ctx.engine, first, last)]
-
-
-def _dates(start: str, end: str) -> tuple[str, str]:
-    try:
-        first, last = date.fromisoformat(start), date.fromisoformat(end)
-    except ValueError:
-        raise InvalidInput("日期应为 2026-12-07 这样的格式", field="start") from None
-    if first > last:
-        raise InvalidInput("开始日期应不晚于结束日期", field="start")
-    return first.isoformat(), last.isoformat()
-
-
-API = [BookingApi, AppointmentFiguresApi]
+API = [BookingApi]
 PAGES = [BookingPages]

@@ -18,7 +18,7 @@ from weblayer.auth import requires_role
 from weblayer.decoding import Body, Text
 from weblayer.errors import InvalidInput, ServiceError
 
-from .. import cards, catalog, figures, supervision
+from .. import cards, catalog, figures, services, supervision
 from ..clock import utcnow
 from ..workdays import today
 from .context import Ctx, HubContext, HubRequest, page
@@ -42,6 +42,20 @@ class OrderOut(msgspec.Struct):
     replied_by: str | None
     escalations: int  # how many levels it went up unanswered
     escalated_to: str  # the level it is at now ("" before any escalation)
+
+
+class ServiceFiguresOut(msgspec.Struct):
+    node_id: str
+    name: str
+    consultations: int
+    consultations_with_case: int
+    home_visits: int
+    home_visits_by_proxy: int
+    portal: int
+    window: int
+    served: int
+    no_show: int
+    cancelled: int
 
 
 class TallyOut(msgspec.Struct):
@@ -180,6 +194,14 @@ class SupervisionFiguresApi(Controller):
         month so far): parts decided, on time, average working days, cards and orders."""
         first, last = _period(start, end)
         return msgspec.convert(figures.figures(ctx.engine, first, last), FiguresOut)
+
+    @get("/services/figures", sync_to_thread=True)
+    def api_services(self, ctx: Ctx, start: FromQuery[str | None] = None, end: FromQuery[str | None] = None) -> list[ServiceFiguresOut]:
+        """便民服务 per point, from ``start`` to ``end`` (default this month so far): consultations at
+        the window (and how many a case followed), home visits (and how many by proxy), appointments
+        booked on the portal and by the point, served, no-shows, cancelled."""
+        first, last = _period(start, end)
+        return [msgspec.convert(r, ServiceFiguresOut) for r in services.figures(ctx.engine, first, last)]
 
     @get("/supervision/report", sync_to_thread=True)
     def api_report(self, ctx: Ctx, month: FromQuery[str]) -> ReportOut:

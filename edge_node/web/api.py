@@ -19,6 +19,7 @@ from weblayer.site import SiteDep
 from .. import cases, catalog, documents, fees, materials, people, reconcile, reviews, rotation
 from ..intake import validate_credit_code, validate_resident_id
 from . import appointments as appointment_web
+from . import consultations as consultation_web
 from .context import Ctx, NodeContext, NodeRequest, sync_status
 from .schemas import (
     ApplicationIn,
@@ -372,4 +373,15 @@ class NodeApi(Controller):
         return shaped(RotationOut, answer | {"status": "pending"})
 
 
-CONTROLLERS = [SessionApi, CatalogApi, ApplicationsApi, PeopleApi, ReviewsApi, ComplaintsApi, FeesApi, NodeApi, *appointment_web.API]
+CONTROLLERS = [
+    SessionApi,
+    CatalogApi,
+    ApplicationsApi,
+    PeopleApi,
+    ReviewsApi,
+    ComplaintsApi,
+    FeesApi,
+    NodeApi,
+    *appointment_web.API,
+    *consultation_web.API,
+]

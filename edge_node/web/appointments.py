@@ -72,7 +72,7 @@ def appointment_out(row: dict[str, Any]) -> AppointmentOut:
     return msgspec.convert({k: row.get(k) for k in AppointmentOut.__struct_fields__}, AppointmentOut)
 
 
-def _day(value: str) -> date:
+def day_of(value: str) -> date:
     try:
         return date.fromisoformat(value) if value else appointments.today()
     except ValueError:
@@ -83,7 +83,7 @@ def _day_page(
     ctx: NodeContext, user: Any, day: str = "", status_code: int = 200, error: str | None = None, form: dict[str, str] | None = None
 ) -> Template:
     try:
-        when = _day(day)
+        when = day_of(day)
     except ServiceError:
         if error is None:
             raise
@@ -178,7 +178,7 @@ class AppointmentsApi(Controller):
     @get("/", sync_to_thread=True)
     def api_day(self, ctx: Ctx, day: FromQuery[str] = "") -> list[AppointmentOut]:
         """The appointments of a day (default today, Beijing time), portal bookings included."""
-        return [appointment_out(r) for r in appointments.of_day(ctx.store, _day(day).isoformat())]
+        return [appointment_out(r) for r in appointments.of_day(ctx.store, day_of(day).isoformat())]
 
     @post("/", sync_to_thread=True, status_code=201)
     def api_book(self, request: NodeRequest, ctx: Ctx, data: JSONBody[AppointmentIn]) -> AppointmentOut:

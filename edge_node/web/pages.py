@@ -19,6 +19,7 @@ from weblayer.numbers import level as as_level
 from .. import appointments, cases, catalog, documents, fees, forms, guidance, materials, people, reconcile, reviews, rotation
 from ..intake import validate_credit_code, validate_resident_id
 from . import appointments as appointment_web
+from . import consultations as consultation_web
 from .api import pickup_from_form, supplement_from_form
 from .context import Ctx, NodeContext, NodeRequest, page
 
@@ -577,4 +578,4 @@ class FeePages(Controller):
         return _fees_page(ctx, user, report=report)
 
 
-CONTROLLERS = [HomePages, CatalogPages, ApplicationPages, ReviewPages, ComplaintPages, FeePages, *appointment_web.PAGES]
+CONTROLLERS = [HomePages, CatalogPages, ApplicationPages, ReviewPages, ComplaintPages, FeePages, *appointment_web.PAGES, *consultation_web.PAGES]

@@ -29,6 +29,8 @@ class ApplicationIn(Body):
     by_proxy: bool = False
     sms_consent: bool = False  # the applicant agreed to SMS of each step at applicant_phone (required then)
     appointment_id: Line = ""  # the booked appointment this intake serves (it is marked served with the case)
+    home_visit: bool = False  # 上门办理 (items the catalog marks home_visit): taken in at the citizen's home …
+    home_visit_place: Line = ""  # … there (required then)
     materials_checked: Items = []
     authorisation_png_base64: Annotated[str, msgspec.Meta(max_length=SIGNATURE_B64)] = ""  # required when by_proxy: the applicant's signature
     payment_method: Line | None = None  # required when the catalog item has a fee
