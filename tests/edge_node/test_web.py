@@ -465,3 +465,28 @@ def test_a_villages_slip_never_says_the_village_accepted_the_case(client, tmp_pa
     login(client)
     slip = client.get(f"/applications/{app['id']}/receipt").text
     assert 'id="slip-title">收件回执' in slip and "已当场受理" not in slip and "已于" in slip
+
+
+def test_a_result_for_an_applicant_told_by_sms_does_not_ask_the_agent_to_phone(client, tmp_path: Path):
+    """Issue 21: "请电话通知申请人" was the only way a citizen heard; with their consent the county
+    tells them by SMS, and the point says so (and still asks for a call where there is none)."""
+    from edge_node import cases
+
+    auth, silent = an_application(client)
+    told = client.post(
+        "/api/applications",
+        json={
+            "item_code": "MZ-003",
+            "applicant_name": "李四",
+            "applicant_id_number": resident_id(2),
+            "materials_checked": ["居民身份证"],
+            "applicant_phone": "13912345678",
+            "sms_consent": True,
+        },
+        headers=auth,
+    ).json()
+    at_the_point(tmp_path, cases.apply_decision, approved(silent), approved(told))
+    login(client)
+    assert "县里会短信通知申请人（13912345678）" in client.get(f"/applications/{told['id']}").text
+    assert "请电话通知申请人" in client.get(f"/applications/{silent['id']}").text
+    assert "其中 1 件申请人未同意短信通知，请电话通知领取" in client.get("/").text
