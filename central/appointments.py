@@ -24,6 +24,7 @@ from datetime import date, datetime, timedelta
 from typing import Any
 
 from sqlalchemy.engine import Engine
+from sqlalchemy import delete
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, func, select
 
@@ -179,6 +180,8 @@ def request_code(engine: Engine, phone: str) -> None:
     phone = _phone(phone)
     now = utcnow()
     with transaction(engine) as session:
+        # codes never used leave after a day: the table holds the numbers of this day's bookers only
+        session.exec(delete(PhoneCode).where(col(PhoneCode.expires_at) < format_time(parse_time(now) - timedelta(days=1))))
         held = session.get(PhoneCode, phone)
         if held is not None and parse_time(held.sent_at) + CODE_EVERY > parse_time(now):
             raise Conflict("验证码已发送，请 1 分钟后再获取")

@@ -15,7 +15,8 @@ templates); ``text`` is the whole message, for platforms that take free text.
 
 ``FileSink`` appends each message as a JSON line to a file (the demo's default,
 ``<hub dir>/sms.jsonl``): nothing reaches a phone. It keeps the keys it wrote, so it too sends a
-key once.
+key once. At ``MAX_FILE_BYTES`` the file moves to ``sms.jsonl.1`` (replacing the one before) and a
+new one starts: a hub left without a gateway for months does not fill its disk.
 """
 
 from __future__ import annotations
@@ -65,6 +66,9 @@ class HttpGateway:
         return str(provider_id or message.key)
 
 
+MAX_FILE_BYTES = 10 * 1024 * 1024  # about 40,000 messages
+
+
 class FileSink:
     """The demo's gateway: one JSON line per message in ``path`` (see the module docstring)."""
 
@@ -87,6 +91,9 @@ class FileSink:
             if message.key not in self._sent:
                 line = {"id": message.key, "at": utcnow(), "phone": message.phone, "step": message.step, "text": f"【{self.sign}】{message.text}"}
                 self.path.parent.mkdir(parents=True, exist_ok=True)
+                if self.path.exists() and self.path.stat().st_size >= MAX_FILE_BYTES:
+                    self.path.replace(self.path.with_name(self.path.name + ".1"))
+                    self._sent = set()  # (one handed over again just as the file moved is written twice: a demo's file, not a phone)
                 with open(self.path, "a", encoding="utf-8") as f:
                     f.write(json.dumps(line, ensure_ascii=False) + "\n")
                     f.flush()

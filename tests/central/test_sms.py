@@ -344,3 +344,16 @@ def test_the_hub_sends_through_its_file_sink_and_records_the_gateways_reports_on
         page = client.get("/cases/app1")
         section = page.text.split('id="notifications"')[1].split("</div>")[0]
         assert "短信通知" in section and "收件" in section and "已送达" in section and "139****5678" in section
+
+
+def test_the_file_sink_moves_aside_a_full_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    from central import sms_gateways
+
+    monkeypatch.setattr(sms_gateways, "MAX_FILE_BYTES", 300)  # a few messages' worth
+    path = tmp_path / "sms.jsonl"
+    sink = FileSink(path, "示范县政务服务")
+    for n in range(6):
+        sink.send(Outgoing(f"doc:{n}", PHONE, "accepted", {}, "您的申请已受理。" * 3))
+    kept = [json.loads(line)["id"] for line in (tmp_path / "sms.jsonl.1").read_text(encoding="utf-8").splitlines()]
+    current = [json.loads(line)["id"] for line in path.read_text(encoding="utf-8").splitlines()]
+    assert (kept, current) == (["doc:2", "doc:3"], ["doc:4", "doc:5"])  # two files at most: the oldest lines leave
