@@ -24,6 +24,7 @@ from datetime import date, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import delete
+from sqlalchemy import select as core_select
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, func, select
@@ -35,6 +36,7 @@ from sync_protocol import (
     WindowsInvalid,
     check_windows,
     format_time,
+    hidden_controls,
     parse_time,
     slot_times,
 )
@@ -44,15 +46,16 @@ from . import sms
 from .clock import utcnow
 from .db import transaction
 from .downlink import queue_downlink
-from .models import Appointment, CatalogItem, Node, PhoneCode, PointSchedule
+from .models import Appointment, CatalogItem, Node, PhoneCode, PointSchedule, SmsMessage
 from .workdays import BEIJING, load_calendar
 
 STATES = {"booked": "已预约", "cancelled": "已取消", "no_show": "未到", "served": "已办理"}
 FINAL = ("cancelled", "no_show", "served")  # what a point may report of an appointment
 COUNTS = ("portal", "window", *FINAL)  # the figures per point: booked where, and what became of them
-CODE_TTL = timedelta(minutes=10)
+CODE_TTL = sms.CODE_VALID
 CODE_EVERY = timedelta(seconds=60)  # one code a minute per number
 CODE_TRIES = 5  # wrong codes before a new one must be asked for
+CODES_PER_NUMBER = ((timedelta(hours=1), 5, " 1 小时后"), (timedelta(days=1), 10, "明天"))
 NAME_CHARS = 50
 WEEKDAYS = "一二三四五六日"
 TIME = re.compile(r"^([01]\d|2[0-3]):[0-5]\d$")
@@ -101,9 +104,13 @@ def made(session: Session, node_id: str, data: dict[str, Any], now: str) -> None
 
 def updated(session: Session, node_id: str, data: dict[str, Any], now: str) -> None:
     """The point served one (and the case it led to), marked a no-show, or cancelled it. Only a
-    booked one changes; the same news again changes nothing."""
+    booked one changes — except that a citizen who cancelled and came all the same was served.
+    The point applies the citizen's cancellation likewise (edge_node/appointments.py), so both
+    ends agree whatever crossed: served over cancelled over no-show."""
     found = session.get(Appointment, data["appointment_id"])
-    if found is None or found.node_id != node_id or data["status"] not in FINAL or found.status != "booked":
+    if found is None or found.node_id != node_id or data["status"] not in FINAL:
+        return
+    if not (found.status == "booked" or (found.status == "cancelled" and data["status"] == "served")):
         return
     found.status, found.updated_at = data["status"], now
     found.application_id = data.get("application_id") if data["status"] == "served" else None
@@ -140,13 +147,25 @@ def free_slots(engine: Engine, node_id: str, now: datetime | None = None) -> dic
         if node is None or schedule is None or node.status != "enrolled":
             raise NotFound("这个服务点没有开放网上预约")
         last = (now.date() + timedelta(days=schedule.days_ahead)).isoformat()
-        rows = session.exec(
-            select(Appointment.window, Appointment.day, Appointment.time, func.count())
-            .where(Appointment.node_id == node_id, Appointment.source == "portal", col(Appointment.status).in_(("booked", "served", "no_show")))
-            .where(col(Appointment.day) >= now.date().isoformat(), col(Appointment.day) <= last)
-            .group_by(Appointment.window, Appointment.day, Appointment.time)
-        ).all()
-    taken = {f"{w}|{d}|{t}": n for w, d, t, n in rows}
+        rows = (
+            session.connection()
+            .execute(  # SQLModel's select takes four columns
+                core_select(Appointment.window, Appointment.day, Appointment.time, Appointment.source, func.count())  # type: ignore[call-overload]
+                .where(col(Appointment.node_id) == node_id, col(Appointment.status).in_(("booked", "served", "no_show")))
+                .where(col(Appointment.day) >= now.date().isoformat(), col(Appointment.day) <= last)
+                .group_by(col(Appointment.window), col(Appointment.day), col(Appointment.time), col(Appointment.source))
+            )
+            .all()
+        )
+    taken = {(f"{w}|{d}|{t}", source): n for w, d, t, source, n in rows}
+
+    def free(window: dict[str, Any], day: str, time: str) -> int:
+        """The online share's places left; fewer when the point, its share cut, booked into it
+        (a schedule changed after the bookings): the slot's capacity is never exceeded."""
+        key = f"{window['id']}|{day}|{time}"
+        portal, own = taken.get((key, "portal"), 0), taken.get((key, "window"), 0)
+        return max(0, min(window["online"] - portal, window["capacity"] - portal - own))
+
     windows = [w for w in json.loads(schedule.windows_json) if w["online"]]
     days = []
     for offset in range(schedule.days_ahead + 1):
@@ -154,7 +173,7 @@ def free_slots(engine: Engine, node_id: str, now: datetime | None = None) -> dic
         if not calendar.is_workday(day)[0]:
             continue
         slots = [
-            {"window": w["id"], "window_name": w["name"], "time": t, "free": w["online"] - taken.get(f"{w['id']}|{day.isoformat()}|{t}", 0)}
+            {"window": w["id"], "window_name": w["name"], "time": t, "free": free(w, day.isoformat(), t)}
             for w in windows
             for t in slot_times(w, day)
             if offset or t > now.strftime("%H:%M")
@@ -185,6 +204,15 @@ def request_code(engine: Engine, phone: str) -> None:
         held = session.get(PhoneCode, phone)
         if held is not None and parse_time(held.sent_at) + CODE_EVERY > parse_time(now):
             raise Conflict("验证码已发送，请 1 分钟后再获取")
+        for window, most, wait in CODES_PER_NUMBER:  # what one number may be sent, whoever asks
+            since = format_time(parse_time(now) - window)
+            asked = session.exec(
+                select(func.count())
+                .select_from(SmsMessage)
+                .where(SmsMessage.phone == phone, SmsMessage.step == "verification", col(SmsMessage.created_at) >= since)
+            ).one()
+            if asked >= most:
+                raise Conflict(f"这个号码获取验证码太频繁，请{wait}再试")
         code = f"{secrets.randbelow(10**6):06d}"
         row = held or PhoneCode(phone=phone, code_hash="", sent_at=now, expires_at=now)
         row.code_hash, row.sent_at, row.expires_at, row.attempts = _hash(phone, code), now, format_time(parse_time(now) + CODE_TTL), 0
@@ -208,8 +236,8 @@ def _check_code(session: Session, phone: str, code: str) -> None:
 def book(engine: Engine, node_id: str, window: str, day: str, time: str, name: str, phone: str, code: str, item_code: str = "") -> Appointment:
     """A citizen's booking of one place of a slot's online share, proved by the code sent to their phone."""
     phone, name = _phone(phone), name.strip()
-    if not name or len(name) > NAME_CHARS:
-        raise InvalidInput(f"请填写姓名（最多 {NAME_CHARS} 字）", field="name")
+    if not name or len(name) > NAME_CHARS or hidden_controls(name):
+        raise InvalidInput(f"请填写姓名（最多 {NAME_CHARS} 字，不含控制字符）", field="name")
     slots = free_slots(engine, node_id)
     slot = next((s for d in slots["days"] if d["day"] == day for s in d["slots"] if s["window"] == window and s["time"] == time), None)
     if slot is None:

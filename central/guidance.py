@@ -23,6 +23,7 @@ from .texts import required_text
 TITLE_CHARS, BODY_CHARS = 100, 2000  # a record stays far below the protocol's 16 KB
 MAX_LIVE = {"announcement": 50, "faq": 500}  # current entries: what a point holds and each enrolment sends
 MAX_QUERY_WORDS = 8
+MAX_ID = 2**31 - 1  # the databases' INTEGER: a larger id is no entry, not an overflow
 
 
 def _record(kind: str, entry: Announcement | FaqEntry) -> dict[str, Any]:
@@ -80,7 +81,7 @@ def save_faq(engine: Engine, user: User, question: str, answer: str, item_code: 
                 raise InvalidInput(f"常见问题已有 {MAX_LIVE['faq']} 条，请先撤下过时的条目", field="question")
             entry = FaqEntry(question=question, answer=answer, item_code=item_code, updated_at=utcnow(), updated_by=user.display_name)
         else:
-            found = session.get(FaqEntry, entry_id)
+            found = session.get(FaqEntry, entry_id) if 0 < entry_id <= MAX_ID else None
             if found is None or found.withdrawn_at:
                 raise NotFound("没有这条常见问题")
             entry = found
@@ -106,7 +107,7 @@ def withdraw(engine: Engine, user: User, kind: str, entry_id: int) -> None:
     if model is None:
         raise NotFound("没有这类内容")
     with transaction(engine) as session:
-        entry = cast(Announcement | FaqEntry | None, session.get(model, entry_id) if 0 < entry_id < 2**31 else None)
+        entry = cast(Announcement | FaqEntry | None, session.get(model, entry_id) if 0 < entry_id <= MAX_ID else None)
         if entry is None or entry.withdrawn_at:
             raise NotFound("没有这条内容，或已撤下")
         entry.withdrawn_at = utcnow()
@@ -130,7 +131,7 @@ def announcements(engine: Engine, limit: int = 50) -> list[Announcement]:
 
 def announcement(engine: Engine, entry_id: int) -> Announcement:
     with Session(engine) as session:
-        entry = session.get(Announcement, entry_id) if 0 < entry_id < 2**31 else None
+        entry = session.get(Announcement, entry_id) if 0 < entry_id <= MAX_ID else None
     if entry is None or entry.withdrawn_at:
         raise NotFound("没有这条公告，或已撤下")
     return entry

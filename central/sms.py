@@ -56,20 +56,21 @@ class Step(NamedTuple):
 
 
 STEPS: dict[str, Step] = {
-    "collected": Step("收件", "您的{item}申请（受理号{receipt_no}）已由{point}收件报送，预计{date}办结。"),
-    "supplement": Step("补正", "您的{item}申请（受理号{receipt_no}）需补正：{materials}。请一次带齐到{point}。"),
-    "accepted": Step("受理", "您的{item}申请（受理号{receipt_no}）已受理，承诺{date}办结。"),
-    "not_accepted": Step("不予受理", "您的{item}申请（受理号{receipt_no}）不予受理，书面通知和理由请到{point}领取。"),
-    "decided": Step("办结", "您的{item}申请（受理号{receipt_no}）已办结：{result}。结果到达{point}后再短信通知您领取。"),
-    "ready": Step("可领取", "您的{item}办理结果已到{point}，请带身份证件领取（受理号{receipt_no}）。"),
-    "dispatched": Step("已寄出", "您的{item}办理结果（受理号{receipt_no}）已邮寄寄出，请注意查收。"),
+    "collected": Step("收件", "您申请的{item}（受理号{receipt_no}）已由{point}收件报送，预计{date}办结。"),
+    "supplement": Step("补正", "您申请的{item}（受理号{receipt_no}）需补正：{materials}。请一次带齐到{point}。"),
+    "accepted": Step("受理", "您申请的{item}（受理号{receipt_no}）已受理，承诺{date}办结。"),
+    "not_accepted": Step("不予受理", "您申请的{item}（受理号{receipt_no}）不予受理，书面通知和理由请到{point}领取。"),
+    "decided": Step("办结", "您申请的{item}（受理号{receipt_no}）办理结果：{result}。结果在{point}领取，到达时另行短信通知。"),
+    "ready": Step("可领取", "您申请的{item}（受理号{receipt_no}）结果已到{point}，请带身份证件领取。"),
+    "dispatched": Step("已寄出", "您申请的{item}（受理号{receipt_no}）结果已邮寄，请注意查收。"),
     "complaint_answered": Step("投诉答复", "您反映的问题已有{which}答复，请到{point}了解。"),
     "complaint_answered_online": Step("投诉答复", "您在网上反映的问题已有{which}答复，请凭查询码{token}在政务服务网查看。"),
     "verification": Step("验证码", "您的预约验证码是{code}，10分钟内有效，请勿告诉他人。"),
     "appointment_booked": Step("预约成功", "您已预约{when}到{point}（{window}）办理{item}。查看或取消预约请凭查询码{token}。"),
     "consultation_answered": Step("咨询答复", "您在网上的咨询已有答复，请凭查询码{token}在政务服务网查看。"),
 }
-SECRET_STEPS = {"verification"}  # their words are blanked once sent
+SECRET_STEPS = ("verification",)  # their words are blanked once sent; not sent once expired
+CODE_VALID = timedelta(minutes=10)  # a code's life (central/appointments.py)
 # a document of record -> the step its issue tells the citizen of
 DOCUMENT_STEPS = {
     "receipt": "collected",
@@ -238,13 +239,20 @@ def backoff(attempts: int) -> timedelta:
     return timedelta(seconds=BACKOFF[min(attempts, len(BACKOFF)) - 1])
 
 
-def _limit_wait(session: Session, phone: str, now: datetime) -> datetime | None:
-    """When ``phone`` may get its next message, if it has had its share of a window; else None."""
+def same_kind(step: str) -> Any:
+    """The messages a number's share counts with one of ``step``: codes with codes, the steps of
+    cases with each other — so codes asked for by anyone never hold back a citizen's news."""
+    return col(SmsMessage.step).in_(SECRET_STEPS) if step in SECRET_STEPS else col(SmsMessage.step).not_in(SECRET_STEPS)
+
+
+def _limit_wait(session: Session, phone: str, step: str, now: datetime) -> datetime | None:
+    """When ``phone`` may get its next message like ``step``, if it has had its share of a window; else None."""
     for window, most in PER_NUMBER:
         since = format_time(now - window)
         times = session.exec(
             select(SmsMessage.attempted_at)
-            .where(SmsMessage.phone == phone, col(SmsMessage.attempted_at) >= since, col(SmsMessage.status).in_(("sending", "sent", "delivered")))
+            .where(SmsMessage.phone == phone, same_kind(step), col(SmsMessage.attempted_at) >= since)
+            .where(col(SmsMessage.status).in_(("sending", "sent", "delivered")))
             .order_by(col(SmsMessage.attempted_at))
         ).all()
         if len(times) >= most:
@@ -272,8 +280,12 @@ def claim(engine: Engine, limit: int = 20) -> list[Outgoing]:
             .limit(limit)
         ).all()
         for message in due:
+            if message.step in SECRET_STEPS and parse_time(message.created_at) + CODE_VALID < now_dt:
+                message.status, message.error = "dropped", "验证码已过期，不再发送"
+                session.add(message)
+                continue
             if message.status == "queued":
-                wait = _limit_wait(session, message.phone, now_dt)
+                wait = _limit_wait(session, message.phone, message.step, now_dt)
                 if wait is not None:
                     message.next_attempt_at = format_time(wait)
                     session.add(message)

@@ -24,7 +24,7 @@ from typing import Any
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
-from sync_protocol import COMPLAINT_ANSWERED, EVALUATION_RECORDED, format_time, parse_time, unprintable
+from sync_protocol import COMPLAINT_ANSWERED, EVALUATION_RECORDED, format_time, hidden_controls, parse_time, unprintable
 from weblayer.errors import Conflict, Forbidden, InvalidInput, NotFound
 
 from . import sms
@@ -53,7 +53,7 @@ def _text(value: str, message: str, field: str, most: int = 1000) -> str:
         raise InvalidInput(message, field=field)
     if len(value) > most:
         raise InvalidInput(f"内容不能超过 {most} 字", field=field)
-    if unprintable(value):
+    if hidden_controls(value):
         raise InvalidInput("内容中有无法打印的控制字符，请删除后重新输入", field=field)
     return value
 
@@ -98,6 +98,8 @@ def complain_online(engine: Engine, text: str, contact: str = "", receipt_no: st
     contact = contact.strip()
     if contact and not sms.mobile(contact):
         raise InvalidInput("手机号码应为 11 位数字，以 1 开头（不留号码也可以，凭查询码查看答复）", field="contact")
+    if id_last4.strip() and not receipt_no.strip():
+        raise InvalidInput("填写了身份证号码后四位的，请同时填写受理编号（不关于某件事的，两项都不填）", field="receipt_no")
     now = utcnow()
     with transaction(engine) as session:
         app = case_by_receipt(session, receipt_no, id_last4) if receipt_no.strip() else None

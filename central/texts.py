@@ -3,7 +3,7 @@ not too long, and printable; else InvalidInput naming the field, in Chinese."""
 
 from __future__ import annotations
 
-from sync_protocol import unprintable
+from sync_protocol import hidden_controls
 from weblayer.errors import InvalidInput
 
 
@@ -13,6 +13,6 @@ def required_text(value: str, label: str, field: str, most: int) -> str:
         raise InvalidInput(f"请填写{label}", field=field)
     if len(value) > most:
         raise InvalidInput(f"{label}不能超过 {most} 字", field=field)
-    if unprintable(value):
+    if hidden_controls(value):
         raise InvalidInput(f"{label}中有无法打印的控制字符，请删除后重新输入", field=field)
     return value

@@ -8,7 +8,7 @@ from __future__ import annotations
 import json
 import sqlite3
 from collections.abc import Mapping
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from sync_protocol import (
@@ -69,16 +69,20 @@ def counts_today(store: Store) -> int:
 
 def own_slots(store: Store, day: date) -> list[dict[str, Any]]:
     """The slots of ``day`` with the places of the point's own share left (capacity less the online share)."""
-    taken: dict[tuple[str, str], int] = {}
+    taken: dict[tuple[str, str, str], int] = {}
     for r in store.query(
-        "SELECT window, time, COUNT(*) AS n FROM appointments WHERE day = ? AND source = 'window' AND status != 'cancelled' GROUP BY window, time",
+        "SELECT window, time, source, COUNT(*) AS n FROM appointments WHERE day = ? AND status != 'cancelled' GROUP BY window, time, source",
         (day.isoformat(),),
     ):
-        taken[(r["window"], r["time"])] = r["n"]
+        taken[(r["window"], r["time"], r["source"])] = r["n"]
+
+    def free(window: dict[str, Any], time: str) -> int:
+        # the portal's bookings hold their places even where the online share was cut after them
+        portal, own = taken.get((window["id"], time, "portal"), 0), taken.get((window["id"], time, "window"), 0)
+        return max(0, window["capacity"] - max(window["online"], portal) - own)
+
     return [
-        {"window": w["id"], "window_name": w["name"], "time": t, "free": w["capacity"] - w["online"] - taken.get((w["id"], t), 0)}
-        for w in schedule(store)["windows"]
-        for t in slot_times(w, day)
+        {"window": w["id"], "window_name": w["name"], "time": t, "free": free(w, t)} for w in schedule(store)["windows"] for t in slot_times(w, day)
     ]
 
 
@@ -101,6 +105,9 @@ def book(store: Store, agent: Mapping[str, str], window: str, day: str, time: st
         raise InvalidInput("请选择预约日期", field="day") from None
     if when < today():
         raise InvalidInput("不能预约已经过去的日期", field="day")
+    days_ahead = schedule(store)["days_ahead"]
+    if when > today() + timedelta(days=days_ahead):
+        raise InvalidInput(f"最多提前 {days_ahead} 天预约", field="day")
     slot = next((s for s in own_slots(store, when) if s["window"] == window and s["time"] == time), None)
     if slot is None:
         raise InvalidInput("这个时段不开放预约，请重新选择", field="time")
@@ -180,5 +187,6 @@ def apply_booked(conn: sqlite3.Connection, data: Mapping[str, Any]) -> None:
 
 
 def apply_cancelled(conn: sqlite3.Connection, data: Mapping[str, Any]) -> None:
-    """The citizen cancelled their portal booking (appointment.cancelled)."""
-    conn.execute("UPDATE appointments SET status = 'cancelled' WHERE id = ? AND status = 'booked'", (data["appointment_id"],))
+    """The citizen cancelled their portal booking (appointment.cancelled): a no-show the point
+    marked meanwhile is a cancellation too, as the county holds it; one served stays served."""
+    conn.execute("UPDATE appointments SET status = 'cancelled' WHERE id = ? AND status IN ('booked', 'no_show')", (data["appointment_id"],))

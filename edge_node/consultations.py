@@ -8,7 +8,7 @@ from collections.abc import Mapping
 from datetime import date, datetime, time, timedelta
 from typing import Any
 
-from sync_protocol import CONSULTATION_RECORDED, format_time
+from sync_protocol import CONSULTATION_RECORDED, format_time, hidden_controls
 from weblayer.errors import InvalidInput
 
 from .fees import BEIJING
@@ -23,6 +23,8 @@ def _words(value: str, label: str, field: str, most: int, required: bool = True)
         raise InvalidInput(f"请填写{label}", field=field)
     if len(value) > most:
         raise InvalidInput(f"{label}最多 {most} 字", field=field)
+    if hidden_controls(value):
+        raise InvalidInput(f"{label}中有无法打印的控制字符，请删除后重新输入", field=field)
     return value
 
 

@@ -13,6 +13,7 @@ from typing import Any
 from stdnum import exceptions as stdnum_errors
 from stdnum.cn import ric, uscc
 
+from sync_protocol import BIDI_CONTROLS
 from weblayer.errors import InvalidInput
 
 PHONE = re.compile(r"^1\d{10}$")
@@ -138,7 +139,6 @@ def validate_credit_code(value: str, field: str = "applicant_id_number") -> str:
 _INVISIBLE = {"Cf", "Zs", "Zl", "Zp"}
 # bidirectional overrides, embeddings and isolates reorder what is printed after them: "a\u202eb"
 # prints as a different name on the slip than the one stored
-_BIDI_CONTROLS = set("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
 
 
 def person_name(value: Any, field: str, label: str, most: int = 100) -> str:
@@ -152,7 +152,7 @@ def person_name(value: Any, field: str, label: str, most: int = 100) -> str:
     categories = [unicodedata.category(c) for c in name]
     if any(c in ("Cc", "Cs") for c in categories):
         raise InvalidInput(f"{label}中有无法打印的控制字符，请删除后重新输入", field=field)
-    if any(c in _BIDI_CONTROLS for c in name):
+    if any(c in BIDI_CONTROLS for c in name):
         raise InvalidInput(f"{label}中有改变文字方向的控制字符，请删除后重新输入", field=field)
     if all(c in _INVISIBLE for c in categories):
         raise InvalidInput(f"{label}只有看不见的字符，请重新输入", field=field)

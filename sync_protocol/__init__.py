@@ -29,7 +29,7 @@ from ._errors import (
     UnsupportedVersion,
 )
 from ._feed import FEED_KEY_HEADER, FEED_SIGNATURE_HEADER, sign_feed, verify_feed
-from ._forms import FIELD_TYPES, RELATIONS, FormInvalid, birth_date, check_form, form_problem, unprintable
+from ._forms import BIDI_CONTROLS, FIELD_TYPES, RELATIONS, FormInvalid, birth_date, check_form, form_problem, hidden_controls, unprintable
 from ._keys import FINGERPRINT_PATTERN, ca_fingerprint, signing_key_from_text, signing_key_to_text, verify_key_from_text, verify_key_to_text
 from ._licence import (
     DELEGATED_LICENCE_PREFIX,
@@ -164,6 +164,7 @@ __all__ = [
     "APPOINTMENT_CANCELLED",
     "APPOINTMENT_MADE",
     "APPOINTMENT_UPDATED",
+    "BIDI_CONTROLS",
     "BLOB_OFFSET_HEADER",
     "BLOB_SIZE_HEADER",
     "BLOB_STREAM",
@@ -283,6 +284,7 @@ __all__ = [
     "encode_body",
     "form_problem",
     "format_time",
+    "hidden_controls",
     "inbox_prefix",
     "inflate_body",
     "is_user_nkey",

@@ -13,6 +13,8 @@ import re
 from datetime import date
 from typing import Any
 
+from ._forms import hidden_controls
+
 MAX_WINDOWS = 10
 MAX_DAYS_AHEAD = 30
 MAX_SLOTS = 100  # per window and day
@@ -41,8 +43,8 @@ def check_windows(value: Any) -> list[dict[str, Any]]:
         if not isinstance(ident, str) or not WINDOW_ID.match(ident) or ident in seen:
             raise WindowsInvalid("窗口编号只能是小写字母、数字和“-”，且不能重复")
         seen.add(ident)
-        if not isinstance(name, str) or not name.strip() or len(name) > 40:
-            raise WindowsInvalid("请填写窗口名称（最多 40 字）")
+        if not isinstance(name, str) or not name.strip() or len(name) > 40 or hidden_controls(name):
+            raise WindowsInvalid("请填写窗口名称（最多 40 字，不含控制字符）")
         days = w.get("days")
         if not isinstance(days, list) or not days or not all(isinstance(d, int) and not isinstance(d, bool) and 1 <= d <= 7 for d in days):
             raise WindowsInvalid(f"{name}：请选择开放的星期")
@@ -55,6 +57,8 @@ def check_windows(value: Any) -> list[dict[str, Any]]:
         assert isinstance(minutes, int) and isinstance(capacity, int) and isinstance(online, int)
         if not 10 <= minutes <= 240 or not 1 <= capacity <= 20 or not 0 <= online <= capacity:
             raise WindowsInvalid(f"{name}：每段 10 到 240 分钟，每段 1 到 20 人，网上预约人数不超过每段人数")
+        if _minutes(end) - _minutes(start) < minutes:
+            raise WindowsInvalid(f"{name}：开始到结束不够一个时段（{minutes} 分钟）")
         if (_minutes(end) - _minutes(start)) // minutes > MAX_SLOTS:
             raise WindowsInvalid(f"{name}：一天最多 {MAX_SLOTS} 个时段")
         out.append(

@@ -130,6 +130,15 @@ def check_form(form: Mapping[str, Any], values: object) -> dict[str, Any]:
     return clean
 
 
+BIDI_CONTROLS = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")  # they turn printed words around
+
+
+def hidden_controls(text: str) -> bool:
+    """``unprintable``, or a character that reverses the direction of what follows it: words a
+    person types have neither (names, questions, a window's name)."""
+    return unprintable(text) or any(c in BIDI_CONTROLS for c in text)
+
+
 def unprintable(text: str) -> bool:
     """Whether ``text`` holds a control character other than a tab or a line break (NUL and the
     like): a broken script or a hostile one, never a person. Both ends refuse such words before they

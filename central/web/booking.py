@@ -39,13 +39,26 @@ class SlotOut(msgspec.Struct):
 class DayOut(msgspec.Struct):
     day: str
     label: str
-    slots: list[SlotOut]
+    free: int  # online places left that day
+    slots: list[SlotOut]  # the chosen day's only ([] for the others)
 
 
 class SlotsOut(msgspec.Struct):
     node_id: str
     name: str
+    day: str  # the chosen day ("" when none is bookable)
     days: list[DayOut]
+
+
+def one_day(slots: dict[str, Any], day: str) -> dict[str, Any]:
+    """The point's bookable days with their places left, and the slots of ``day`` only (default:
+    the first): a page and an answer of a few KB however many windows and days a point offers."""
+    chosen = day if any(d["day"] == day for d in slots["days"]) else (slots["days"][0]["day"] if slots["days"] else "")
+    days = [
+        {"day": d["day"], "label": d["label"], "free": sum(max(0, s["free"]) for s in d["slots"]), "slots": d["slots"] if d["day"] == chosen else []}
+        for d in slots["days"]
+    ]
+    return slots | {"day": chosen, "days": days}
 
 
 class PhoneCodeIn(Body):
@@ -91,7 +104,7 @@ def appointment_out(a: Appointment) -> AppointmentOut:
 
 def _booking_page(ctx: HubContext, node_id: str, form: dict[str, str], status_code: int = 200, **extra: Any) -> Template:
     try:
-        slots = appointments.free_slots(ctx.engine, node_id)
+        slots = one_day(appointments.free_slots(ctx.engine, node_id), form.get("day") or form.get("slot", "").partition("|")[2].partition("|")[0])
     except ServiceError as exc:
         return page("portal_points.html", status_code=exc.status, user=None, points=appointments.points(ctx.engine), error=exc.message)
     return page("portal_book.html", status_code=status_code, user=None, slots=slots, form=form, items=guides.in_force(ctx.engine), **extra)
@@ -105,8 +118,8 @@ class BookingPages(Controller):
         return page("portal_points.html", user=None, points=appointments.points(ctx.engine))
 
     @get("/portal/book/{node_id:str}", sync_to_thread=True)
-    def slots(self, ctx: Ctx, node_id: FromPath[str], item: FromQuery[str] = "") -> Template:
-        return _booking_page(ctx, node_id, {"item_code": item})
+    def slots(self, ctx: Ctx, node_id: FromPath[str], item: FromQuery[str] = "", day: FromQuery[str] = "") -> Template:
+        return _booking_page(ctx, node_id, {"item_code": item, "day": day})
 
     @post("/portal/book/{node_id:str}", sync_to_thread=True, status_code=200)
     def book(self, request: HubRequest, site: SiteDep, ctx: Ctx, node_id: FromPath[str], data: URLEncodedBody[dict[str, str]]) -> Template:
@@ -115,6 +128,7 @@ class BookingPages(Controller):
         day, _, time = rest.partition("|")
         try:
             if data.get("act") == "code":
+                appointments.free_slots(ctx.engine, node_id)  # a point that takes bookings, before any code is sent
                 limited(site, request)
                 appointments.request_code(ctx.engine, data.get("phone", ""))
                 return _booking_page(ctx, node_id, data, code_sent=True)
@@ -154,9 +168,10 @@ class BookingApi(Controller):
         return [PointOut(**p) for p in appointments.points(ctx.engine)]
 
     @get("/public/appointment-points/{node_id:str}/slots", sync_to_thread=True)
-    def api_slots(self, ctx: Ctx, node_id: FromPath[str]) -> SlotsOut:
-        """Public: the point's bookable days and slots, with the online places left."""
-        return msgspec.convert(appointments.free_slots(ctx.engine, node_id), SlotsOut)
+    def api_slots(self, ctx: Ctx, node_id: FromPath[str], day: FromQuery[str] = "") -> SlotsOut:
+        """Public: the point's bookable days with the online places left, and the slots of ``day``
+        (YYYY-MM-DD; default the first bookable day)."""
+        return msgspec.convert(one_day(appointments.free_slots(ctx.engine, node_id), day), SlotsOut)
 
     @post("/public/phone-codes", sync_to_thread=True, status_code=204)
     def api_code(self, request: HubRequest, site: SiteDep, ctx: Ctx, data: JSONBody[PhoneCodeIn]) -> None:

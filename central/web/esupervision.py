@@ -125,11 +125,11 @@ def _period(start: str | None, end: str | None) -> tuple[date, date]:
         first = date.fromisoformat(start) if start else now.replace(day=1)
         last = date.fromisoformat(end) if end else now
     except ValueError:
-        raise InvalidInput("日期格式应为 YYYY-MM-DD", field="from") from None
+        raise InvalidInput("日期格式应为 YYYY-MM-DD", field="start") from None
     if not (YEARS[0] <= first.year and last.year <= YEARS[1]):
-        raise InvalidInput(f"统计期间须在 {YEARS[0]} 年到 {YEARS[1]} 年之间", field="from")
+        raise InvalidInput(f"统计期间须在 {YEARS[0]} 年到 {YEARS[1]} 年之间", field="start")
     if last < first or (last - first).days > 366:
-        raise InvalidInput("统计期间须从早到晚，且不超过一年", field="to")
+        raise InvalidInput("统计期间须从早到晚，且不超过一年", field="end")
     return first, last
 
 

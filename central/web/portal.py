@@ -321,10 +321,16 @@ class GuidanceApi(Controller):
         ctx.sync.wake_downlink()
         return faq_out(entry)
 
-    @post("/guidance/{kind:str}/{entry_id:int}/withdrawal", sync_to_thread=True, status_code=204)
-    def api_withdraw(self, request: HubRequest, ctx: Ctx, kind: FromPath[str], entry_id: FromPath[int]) -> None:
-        """Withdraw an announcement (kind ``announcement``) or an FAQ entry (``faq``), here and at every point."""
-        guidance.withdraw(ctx.engine, request.user, kind, entry_id)
+    @post("/guidance/announcements/{entry_id:int}/withdrawal", sync_to_thread=True, status_code=204)
+    def api_withdraw_announcement(self, request: HubRequest, ctx: Ctx, entry_id: FromPath[int]) -> None:
+        """Withdraw an announcement, here and at every point."""
+        guidance.withdraw(ctx.engine, request.user, "announcement", entry_id)
+        ctx.sync.wake_downlink()
+
+    @post("/guidance/faq/{entry_id:int}/withdrawal", sync_to_thread=True, status_code=204)
+    def api_withdraw_faq(self, request: HubRequest, ctx: Ctx, entry_id: FromPath[int]) -> None:
+        """Withdraw an FAQ entry, here and at every point."""
+        guidance.withdraw(ctx.engine, request.user, "faq", entry_id)
         ctx.sync.wake_downlink()
 
 
@@ -343,6 +349,11 @@ class ConsultationApi(Controller):
     @post("/consultations/{consultation_id:int}/answer", sync_to_thread=True, status_code=200)
     def api_answer(self, request: HubRequest, ctx: Ctx, consultation_id: FromPath[int], data: JSONBody[AnswerIn]) -> StaffConsultationOut:
         return staff_consultation_out(consultations.answer(ctx.engine, request.user, consultation_id, data.answer))
+
+
+def form_id(value: str) -> int:
+    """An id a form sent: digits 0-9 only (no ² or ①, which str.isdigit takes), else 0 (no such entry)."""
+    return int(value) if value.isascii() and value.isdigit() and len(value) < 12 else 0
 
 
 def _guidance_page(ctx: HubContext, user: Any, status_code: int = 200, error: str | None = None, form: dict[str, str] | None = None) -> Template:
@@ -372,10 +383,10 @@ class GuidancePages(Controller):
             if act == "announce":
                 guidance.publish_announcement(ctx.engine, user, data.get("title", ""), data.get("body", ""))
             elif act == "faq":
-                entry_id = int(data["id"]) if data.get("id", "").isdigit() else None
+                entry_id = form_id(data.get("id", "")) if data.get("id") else None
                 guidance.save_faq(ctx.engine, user, data.get("question", ""), data.get("answer", ""), data.get("item_code", ""), entry_id)
             else:
-                guidance.withdraw(ctx.engine, user, data.get("kind", ""), int(data["id"]) if data.get("id", "").isdigit() else 0)
+                guidance.withdraw(ctx.engine, user, data.get("kind", ""), form_id(data.get("id", "")))
         except ServiceError as exc:
             return _guidance_page(ctx, user, exc.status, exc.message, data)
         ctx.sync.wake_downlink()

@@ -47,7 +47,7 @@ class StatusIn(Body):
     status: Line  # no_show | cancelled
 
 
-class WindowIn(msgspec.Struct):
+class WindowIn(msgspec.Struct, forbid_unknown_fields=True):
     id: Line
     name: Line
     days: Annotated[list[int], msgspec.Meta(max_length=7)]
@@ -118,7 +118,7 @@ def _schedule_form(data: dict[str, str]) -> tuple[list[dict[str, Any]], int]:
             numbers = {k: int(row[k] or 0) for k in ("minutes", "capacity", "online")}
         except ValueError:
             raise InvalidInput(f"{row['name']}：分钟数和人数请填整数", field="windows") from None
-        days = [int(d) for d in row["days"].replace("，", ",").split(",") if d.strip().isdigit()]
+        days = [int(d) for d in (d.strip() for d in row["days"].replace("，", ",").split(",")) if d.isascii() and d.isdigit() and len(d) < 3]
         windows.append({"id": row["id"], "name": row["name"], "days": days, "start": row["start"], "end": row["end"]} | numbers)
     try:
         days_ahead = int(data.get("days_ahead", "") or appointments.DEFAULT_DAYS_AHEAD)

@@ -10,11 +10,12 @@ import re
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from sqlalchemy import update
 from sqlmodel import Session, select
 
 from central import appointments
 from central.ingest import ingest_batch
-from central.models import Appointment, DownlinkEvent, Node, PointSchedule, Quarantine, SmsMessage
+from central.models import Appointment, DownlinkEvent, Node, PhoneCode, PointSchedule, Quarantine, SmsMessage
 from sync_protocol import Record, verify_key_to_text
 from tests.support.builders import NODE_KEY, T, chain, received
 from weblayer.errors import Conflict, InvalidInput, NotFound
@@ -169,3 +170,68 @@ def test_the_points_bookings_and_their_fate_arrive_and_stay_the_points_own(engin
         assert s.get(PointSchedule, "beicun") is None
     figures = appointments.figures(engine, "2026-12-01", "2026-12-31")
     assert figures == [{"node_id": "shangcun", "portal": 0, "window": 1, "cancelled": 0, "no_show": 0, "served": 1}]
+
+
+def test_codes_for_one_number_are_limited_whoever_asks(engine):
+    ingest_batch(engine, "yiwang.up.shangcun", chain([offer()])[0])
+    for _ in range(5):
+        appointments.request_code(engine, "13912345678")
+        with Session(engine) as s:  # a minute later each time
+            s.exec(update(PhoneCode).values(sent_at="2000-01-01T00:00:00.000000Z"))  # type: ignore[call-overload]
+            s.commit()
+    with pytest.raises(Conflict, match="太频繁"):
+        appointments.request_code(engine, "13912345678")
+
+
+def test_a_point_that_cut_its_online_share_after_bookings_never_overbooks_a_slot(engine):
+    """Adversarial pass: a point set its online share to 0 after three portal bookings, then booked
+    five people of its own into the five-place slot, and the portal showed -2 places."""
+    wide = WINDOW | {"capacity": 5, "online": 3}
+    ingest_batch(engine, "yiwang.up.shangcun", chain([offer(1, [wide])])[0])
+    day = next_working_day(engine)
+    for n, phone in enumerate(("13900000001", "13900000002", "13900000003")):
+        appointments.request_code(engine, phone)
+        appointments.book(engine, "shangcun", "w1", day, "09:00", f"甲{n}", phone, code_sent(engine, phone))
+    made = [
+        Record(
+            "appointment.made",
+            f"m{n}",
+            T,
+            {"appointment_id": f"shangcun-A00000{n}", "window": "w1", "day": day, "time": "09:00", "name": "乙", "phone": "", "agent": "agent"},
+        )
+        for n in (1, 2)
+    ]
+    ingest_batch(engine, "yiwang.up.shangcun", chain([offer(1, [wide])], [offer(2, [wide | {"online": 4}]), *made])[1])
+    [slot] = [s for d in appointments.free_slots(engine, "shangcun")["days"] if d["day"] == day for s in d["slots"] if s["time"] == "09:00"]
+    assert slot["free"] == 0  # 3 online + 2 of the point's = 5: full, though the online share says 4
+
+
+def test_a_citizens_cancellation_and_the_points_news_agree_whatever_crossed(engine):
+    ingest_batch(engine, "yiwang.up.shangcun", chain([offer(), received(1)])[0])
+    day = next_working_day(engine)
+    tokens = []
+    for phone in ("13900000001", "13900000002"):
+        appointments.request_code(engine, phone)
+        tokens.append(
+            appointments.book(engine, "shangcun", "w1", day, "09:00" if phone.endswith("1") else "09:30", "甲", phone, code_sent(engine, phone))
+        )
+    for booked in tokens:
+        appointments.cancel(engine, booked.token)
+    news = [
+        Record("appointment.updated", "u1", T, {"appointment_id": tokens[0].id, "status": "no_show", "agent": "agent"}),
+        Record("appointment.updated", "u2", T, {"appointment_id": tokens[1].id, "status": "served", "application_id": "app1", "agent": "agent"}),
+    ]
+    ingest_batch(engine, "yiwang.up.shangcun", chain([offer(), received(1)], news)[1])
+    with Session(engine) as s:
+        assert s.get(Appointment, tokens[0].id).status == "cancelled"  # the citizen cancelled: not a no-show
+        came = s.get(Appointment, tokens[1].id)
+    assert (came.status, came.application_id) == ("served", "app1")  # cancelled, came all the same: served
+
+
+def test_a_booking_name_with_control_characters_is_refused(engine):
+    ingest_batch(engine, "yiwang.up.shangcun", chain([offer()])[0])
+    appointments.request_code(engine, "13912345678")
+    for name in ("王\x00五", "王\u202e五", "王\x1b[2J"):
+        with pytest.raises(InvalidInput) as err:
+            appointments.book(engine, "shangcun", "w1", next_working_day(engine), "09:00", name, "13912345678", code_sent(engine, "13912345678"))
+        assert err.value.field == "name"

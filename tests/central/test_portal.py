@@ -180,6 +180,12 @@ def test_the_portal_pages_and_api_for_a_citizen_and_the_staff_side(tmp_path, hub
             == 200
         )
         assert client.post("/api/guidance/faq/99999/withdrawal", headers=api).status_code == 404
+        # adversarial pass: an id beyond the database's integer was a 500, and the FAQ withdrawal route did not exist
+        assert client.put("/api/guidance/faq/99999999999999999999", json={"question": "q", "answer": "a"}, headers=api).status_code == 404
+        spare = client.post("/api/guidance/faq", json={"question": "撤下的问题", "answer": "a"}, headers=api).json()
+        assert client.post(f"/api/guidance/faq/{spare['id']}/withdrawal", headers=api).status_code == 204
+        assert client.post(f"/api/guidance/faq/{spare['id']}/withdrawal", headers=api).status_code == 404
+        assert client.get("/api/services/figures", params={"start": "bad"}, headers=api).json()["field"] == "start"
 
         home = client.get("/portal")
         assert home.status_code == 200 and "元旦假期" in home.text and "户籍办理" in home.text and 'id="portal-nav"' in home.text
@@ -208,11 +214,18 @@ def test_the_portal_pages_and_api_for_a_citizen_and_the_staff_side(tmp_path, hub
         filed = client.post("/api/public/complaints", json={"text": "网站太慢"})
         assert filed.status_code == 201
         assert client.get("/api/public/complaints/" + filed.json()["token"]).json()["text"] == "网站太慢"
+        assert client.post("/api/public/complaints", json={"text": "x", "id_last4": "002X"}).json()["field"] == "receipt_no"
         complained = client.post("/portal/complain", data={"text": "窗口态度差", "_csrf_token": csrf})
         assert complained.status_code == 200 and 'id="token"' in complained.text
-        # what anybody may send is limited per address: 5 in 15 minutes (3 sent above)
-        client.post("/api/public/consultations", json={"question": "q4"})
+        # what anybody may send is limited per address: 5 in 15 minutes (4 sent above)
         limited = client.post("/api/public/consultations", json={"question": "q5"})
         assert limited.status_code == 429 and "过于频繁" in limited.json()["detail"]
         page = client.post("/portal/complain", data={"text": "再投诉", "_csrf_token": csrf})
         assert page.status_code == 429 and "过于频繁" in page.text
+        client.post("/login", data={"username": "operator", "password": "op-pass", "_csrf_token": csrf})
+        for odd in (
+            {"act": "faq", "id": "²", "question": "q", "answer": "a"},
+            {"act": "withdraw", "kind": "faq", "id": "①"},
+            {"act": "faq", "id": "9" * 20, "question": "q", "answer": "a"},
+        ):
+            assert client.post("/guidance", data=odd | {"_csrf_token": csrf}).status_code == 404  # no such entry, not a 500

@@ -329,7 +329,7 @@ def test_the_hub_sends_through_its_file_sink_and_records_the_gateways_reports_on
     with TestClient(create_app(settings)) as client:
         eventually(lambda: sink.exists() and "doc:" in sink.read_text(encoding="utf-8"), timeout=20, what="the collected SMS in the file sink")
         [line] = [json.loads(text) for text in sink.read_text(encoding="utf-8").splitlines()]
-        assert line["phone"] == PHONE and line["text"].startswith("【示范县政务服务】您的")
+        assert line["phone"] == PHONE and line["text"].startswith("【示范县政务服务】您申请的")
         report = {"reports": [{"id": line["id"], "status": "delivered", "at": T}]}
         assert client.post("/api/sms/reports", json=report).status_code == 401
         assert client.post("/api/sms/reports", json=report, headers={"Authorization": "Bearer wrong"}).status_code == 401
@@ -357,3 +357,25 @@ def test_the_file_sink_moves_aside_a_full_file(tmp_path: Path, monkeypatch: pyte
     kept = [json.loads(line)["id"] for line in (tmp_path / "sms.jsonl.1").read_text(encoding="utf-8").splitlines()]
     current = [json.loads(line)["id"] for line in path.read_text(encoding="utf-8").splitlines()]
     assert (kept, current) == (["doc:2", "doc:3"], ["doc:4", "doc:5"])  # two files at most: the oldest lines leave
+
+
+def test_codes_asked_for_a_number_never_hold_back_its_cases_news_and_a_stale_code_is_not_sent(engine):
+    """Adversarial pass (issue 21): anyone could ask for a code for someone's number once a minute;
+    the codes used up the number's hourly share, the case's messages waited behind them, and codes
+    sent after an hour had long expired."""
+    ingest_batch(engine, "yiwang.up.shangcun", chain([consenting(1)])[0])
+    with Session(engine) as s:
+        for n in range(8):
+            sms.queue(s, f"code:{PHONE}:{n}", "verification", PHONE, {"code": f"{n:06d}"})
+        s.commit()
+    issue(engine)  # the case's 收件 message, behind eight codes
+    phones = Phones()
+    sms.send_due(engine, phones, limit=50)
+    handed = [m.step for m in phones.handed]
+    assert handed.count("verification") == 5 and handed.count("collected") == 1  # codes have their own share
+    with Session(engine) as s:  # the three codes left waiting grow stale
+        s.exec(update(SmsMessage).where(SmsMessage.status == "queued").values(created_at="2026-01-01T00:00:00.000000Z", next_attempt_at=utcnow()))  # type: ignore[call-overload]
+        s.commit()
+    sms.send_due(engine, phones, limit=50)
+    assert len(phones.handed) == 6
+    assert sorted(m.status for m in messages(engine) if m.step == "verification") == ["dropped"] * 3 + ["sent"] * 5

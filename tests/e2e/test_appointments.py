@@ -41,7 +41,10 @@ def test_an_appointment_round_trip_with_the_point_offline(federation: LocalFeder
     eventually(lambda: [p["node_id"] for p in citizen.get("/api/public/appointment-points").json()] == ["shangcun"], what="the windows at the hub")
     days = citizen.get("/api/public/appointment-points/shangcun/slots").json()["days"]
     day = next(d["day"] for d in days if date.fromisoformat(d["day"]) > date.today())  # a working day ahead
-    slot = days[[d["day"] for d in days].index(day)]["slots"][0]
+    chosen = citizen.get("/api/public/appointment-points/shangcun/slots", params={"day": day}).json()
+    assert chosen["day"] == day and all(d["slots"] == [] for d in chosen["days"] if d["day"] != day)  # one day's slots at a time
+    slots = next(d["slots"] for d in chosen["days"] if d["day"] == day)
+    slot = slots[0]
 
     federation.stop("nats")  # the point's link is down
     eventually(lambda: agent.get("/api/status").json()["online"] is False, what="the point offline")
@@ -62,7 +65,7 @@ def test_an_appointment_round_trip_with_the_point_offline(federation: LocalFeder
     assert booked.status_code == 201, booked.text
     full = citizen.post("/api/public/appointments", json=booking)
     assert full.status_code == 409 and "约满" in full.json()["detail"]  # the slot's one online place is taken
-    later = days[[d["day"] for d in days].index(day)]["slots"][1]["time"]
+    later = slots[1]["time"]
     again = citizen.post("/api/public/appointments", json=booking | {"time": later})
     assert again.status_code == 400 and again.json()["field"] == "code"  # the code was used
 

@@ -159,3 +159,68 @@ def test_the_schedule_and_booking_pages_keep_what_was_typed_and_say_what_is_wron
         headers=bearer,
     )
     assert bad_schedule.status_code == 400 and "星期" in bad_schedule.json()["detail"]
+
+
+def test_after_its_online_share_is_cut_the_point_books_only_the_places_left(store, tmp_path: Path):
+    """Adversarial pass: three portal bookings held a five-place slot, the point set its online
+    share to 0 and booked five more."""
+    appointments.save_schedule(store, [WINDOW | {"capacity": 5, "online": 3}], 7, AGENT)
+    day = (appointments.today() + timedelta(days=1)).isoformat()
+    booked = [
+        Record(
+            "appointment.booked",
+            f"d{n}",
+            T,
+            {"appointment_id": f"portal-{n:016x}", "window": "w1", "day": day, "time": "09:00", "name": "甲", "phone": "", "at": T},
+        )
+        for n in range(3)
+    ]
+    wire, _ = seal_next("shangcun", "down", GENESIS, booked, T, HUB_KEY)
+    assert isinstance(link.apply_downlink(store, "shangcun", HUB_KEY.verify_key, wire), Accepted)
+    appointments.save_schedule(store, [WINDOW | {"capacity": 5, "online": 0}], 7, AGENT)
+    for name in ("乙", "丙"):
+        appointments.book(store, AGENT, "w1", day, "09:00", name)
+    with pytest.raises(Conflict):
+        appointments.book(store, AGENT, "w1", day, "09:00", "丁")  # 3 + 2 = 5: full
+    with pytest.raises(InvalidInput, match="最多提前 7 天"):
+        appointments.book(store, AGENT, "w1", "9999-12-31", "09:00", "戊")
+
+
+def test_a_no_show_the_citizen_had_cancelled_is_a_cancellation_and_a_served_one_stays(store):
+    appointments.save_schedule(store, [WINDOW], 7, AGENT)
+    day = appointments.today().isoformat()
+    booked = {"window": "w1", "day": day, "time": "09:00", "name": "甲", "phone": "", "at": T}
+    first = [Record("appointment.booked", f"d{n}", T, booked | {"appointment_id": f"portal-{n:016x}"}) for n in (1, 2)]
+    wire, pos = seal_next("shangcun", "down", GENESIS, first, T, HUB_KEY)
+    assert isinstance(link.apply_downlink(store, "shangcun", HUB_KEY.verify_key, wire), Accepted)
+    appointments.set_status(store, AGENT, f"portal-{1:016x}", "no_show")
+    with store.write() as conn:
+        appointments.serve_in(conn, f"portal-{2:016x}", "app-x", "agent")
+    cancelled = [Record("appointment.cancelled", f"c{n}", T, {"appointment_id": f"portal-{n:016x}", "at": T}) for n in (1, 2)]
+    wire, _ = seal_next("shangcun", "down", pos, cancelled, T, HUB_KEY)
+    assert isinstance(link.apply_downlink(store, "shangcun", HUB_KEY.verify_key, wire), Accepted)
+    assert [a["status"] for a in appointments.of_day(store, day)] == ["cancelled", "served"]
+
+
+def test_odd_digits_and_unknown_fields_in_a_schedule_are_refused_not_a_500(client):
+    login(client)
+    token = client.get("/appointments/schedule").text.split('name="_csrf_token" value="')[1].split('"')[0]
+    form = {
+        "_csrf_token": token,
+        "w0_name": "1号窗口",
+        "w0_days": "1,²",
+        "w0_start": "09:00",
+        "w0_end": "11:00",
+        "w0_minutes": "30",
+        "w0_capacity": "2",
+        "w0_online": "1",
+    }
+    assert client.post("/appointments/schedule", data=form).status_code in (302, 303, 200)  # ² is no day: Monday only
+    assert client.post("/appointments/schedule", data=form | {"w0_minutes": "³"}).status_code == 400
+    short = client.post("/appointments/schedule", data=form | {"w0_start": "08:30", "w0_end": "08:39", "w0_minutes": "10"})
+    assert short.status_code == 400 and "不够一个时段" in short.text
+    bearer = {"Authorization": "Bearer " + client.post("/api/login", json={"username": "agent", "password": "pw"}).json()["token"]}
+    window = {"id": "w1", "name": "x", "days": [1], "start": "09:00", "end": "10:00", "minutes": 30, "capacity": 1, "online": 0}
+    assert client.put("/api/appointments/schedule", json={"windows": [window | {"colour": "red"}]}, headers=bearer).status_code == 400
+    assert client.put("/api/appointments/schedule", json={"windows": [window | {"name": "x\u0000y"}]}, headers=bearer).status_code == 400
+    assert client.post("/api/consultations", json={"question": "问\u0000"}, headers=bearer).status_code == 400
