@@ -47,6 +47,7 @@ from .clock import utcnow
 from .db import transaction
 from .downlink import queue_downlink
 from .models import Appointment, CatalogItem, Node, PhoneCode, PointSchedule, SmsMessage
+from .texts import citizen_token, token_as_typed
 from .workdays import BEIJING, load_calendar
 
 STATES = {"booked": "已预约", "cancelled": "已取消", "no_show": "未到", "served": "已办理"}
@@ -180,7 +181,13 @@ def free_slots(engine: Engine, node_id: str, now: datetime | None = None) -> dic
         ]
         if slots:
             days.append({"day": day.isoformat(), "label": f"{day.month}月{day.day}日 星期{WEEKDAYS[day.weekday()]}", "slots": slots})
-    return {"node_id": node.id, "name": node.name, "days": days}
+    return {"node_id": node.id, "name": node.name, "kind": node.kind, "days": days}
+
+
+def takes(point_kind: str, item: dict[str, Any]) -> bool:
+    """Whether a point of ``point_kind`` takes ``item`` in (a village point no township item: as
+    the point's own intake rules say), so no one books a trip for nothing."""
+    return not item.get("withdrawn") and not (item.get("level") == "township" and point_kind != "township")
 
 
 def _hash(phone: str, code: str) -> str:
@@ -247,8 +254,9 @@ def book(engine: Engine, node_id: str, window: str, day: str, time: str, name: s
     now = utcnow()
     try:
         with transaction(engine) as session:
-            if item_code and session.get(CatalogItem, item_code) is None:
-                raise InvalidInput("事项目录中没有这个事项，请重新选择", field="item_code")
+            item = session.get(CatalogItem, item_code) if item_code else None
+            if item_code and (item is None or not takes(slots["kind"], json.loads(item.detail_json))):
+                raise InvalidInput("这个服务点不办理这个事项，请重新选择（乡镇事项请预约乡镇便民服务中心）", field="item_code")
             _check_code(session, phone, code)
             held = session.exec(
                 select(Appointment.place).where(
@@ -271,7 +279,7 @@ def book(engine: Engine, node_id: str, window: str, day: str, time: str, name: s
                 name=name,
                 phone=phone,
                 source="portal",
-                token=secrets.token_urlsafe(9),
+                token=citizen_token(),
                 place=place,
                 created_at=now,
                 updated_at=now,
@@ -284,7 +292,6 @@ def book(engine: Engine, node_id: str, window: str, day: str, time: str, name: s
                 {"appointment_id": booked.id, "window": window, "day": day, "time": time, "name": name, "phone": phone, "at": now}
                 | ({"item_code": item_code} if item_code else {}),
             )
-            item = session.get(CatalogItem, item_code) if item_code else None
             when = date.fromisoformat(day)
             sms.queue(
                 session,
@@ -306,16 +313,30 @@ def book(engine: Engine, node_id: str, window: str, day: str, time: str, name: s
 
 def by_token(engine: Engine, token: str) -> Appointment:
     with Session(engine) as session:
-        found = session.exec(select(Appointment).where(Appointment.token == token.strip())).first() if token.strip() else None
+        found = session.exec(select(Appointment).where(Appointment.token == token_as_typed(token))).first() if token.strip() else None
     if found is None:
         raise NotFound("没有这个查询码的预约，请核对")
     return found
 
 
+def described(engine: Engine, appointment: Appointment) -> dict[str, str]:
+    """What the citizen's page says of a booking besides its time: where, at which window, for what."""
+    with Session(engine) as session:
+        node = session.get(Node, appointment.node_id)
+        schedule = session.get(PointSchedule, appointment.node_id)
+        item = session.get(CatalogItem, appointment.item_code) if appointment.item_code else None
+    windows = {w["id"]: w["name"] for w in json.loads(schedule.windows_json)} if schedule else {}
+    return {
+        "point": node.name if node else appointment.node_id,
+        "window": windows.get(appointment.window, appointment.window),
+        "item": item.name if item else "到点再说",
+    }
+
+
 def cancel(engine: Engine, token: str) -> Appointment:
     """The citizen cancels their booking (before its day is over): the place is free again and the point hears."""
     with transaction(engine) as session:
-        found = session.exec(select(Appointment).where(Appointment.token == token.strip())).first() if token.strip() else None
+        found = session.exec(select(Appointment).where(Appointment.token == token_as_typed(token))).first() if token.strip() else None
         if found is None:
             raise NotFound("没有这个查询码的预约，请核对")
         if found.status != "booked":

@@ -6,7 +6,6 @@ once (the hub worker's clock sweep)."""
 
 from __future__ import annotations
 
-import secrets
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy.engine import Engine
@@ -19,12 +18,11 @@ from .actions import record_action
 from .clock import utcnow
 from .db import transaction
 from .models import Alert, CatalogItem, Consultation, User
-from .texts import required_text
+from .texts import citizen_token, required_text, token_as_typed
 from .workdays import BEIJING, load_calendar, today
 
 ANSWER_DAYS = 3  # working days: the county's service standard for an online question (not a statutory limit)
 QUESTION_CHARS, ANSWER_CHARS = 500, 2000
-TOKEN_BYTES = 9  # 12 characters: 72 bits, not guessable; the token alone shows the question and its answer
 
 
 def ask(engine: Engine, question: str, item_code: str = "", phone: str = "") -> Consultation:
@@ -38,7 +36,7 @@ def ask(engine: Engine, question: str, item_code: str = "", phone: str = "") -> 
         if item_code and item is None:
             raise InvalidInput("事项目录中没有这个事项，请重新选择", field="item_code")
         consultation = Consultation(
-            token=secrets.token_urlsafe(TOKEN_BYTES),
+            token=citizen_token(),
             item_code=item_code,
             department=item.department if item else None,
             question=question,
@@ -52,7 +50,7 @@ def ask(engine: Engine, question: str, item_code: str = "", phone: str = "") -> 
 
 def by_token(engine: Engine, token: str) -> Consultation:
     with Session(engine) as session:
-        found = session.exec(select(Consultation).where(Consultation.token == token.strip())).first() if token.strip() else None
+        found = session.exec(select(Consultation).where(Consultation.token == token_as_typed(token))).first() if token.strip() else None
     if found is None:
         raise NotFound("没有这个查询码的咨询，请核对")
     return found

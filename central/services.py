@@ -14,7 +14,7 @@ from sync_protocol import format_time
 
 from . import appointments
 from .models import Application, Node, WindowConsultation
-from .workdays import BEIJING
+from .workdays import BEIJING, today
 
 TEXT_CHARS = {"question": 200, "answer": 500, "item_code": 40}  # what a point's form takes
 
@@ -37,6 +37,13 @@ def consultation_recorded(session: Session, node_id: str, data: dict[str, Any], 
                 agent=data["agent"],
             )
         )
+
+
+def this_month() -> tuple[date, date]:
+    """The county's month: its first and last day (what has not happened yet counts nothing, but a
+    booking for later this month does)."""
+    first = today().replace(day=1)
+    return first, (first + timedelta(days=32)).replace(day=1) - timedelta(days=1)
 
 
 def _bounds(start: date, end: date) -> tuple[str, str]:

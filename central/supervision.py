@@ -17,7 +17,6 @@ responsible, or by an operator.
 
 from __future__ import annotations
 
-import secrets
 from datetime import date, datetime, timedelta
 from typing import Any
 
@@ -36,6 +35,7 @@ from .models import Alert, Application, Complaint, Evaluation, User
 from .procedure import OPEN
 from .public import case_by_receipt
 from .stages import TOWNSHIP
+from .texts import citizen_token, token_as_typed
 from .workdays import BEIJING, WorkCalendar, beijing_date, calendar_in, load_calendar
 
 POOR = 2  # evaluation levels up to this one need a follow-up
@@ -104,7 +104,7 @@ def complain_online(engine: Engine, text: str, contact: str = "", receipt_no: st
     with transaction(engine) as session:
         app = case_by_receipt(session, receipt_no, id_last4) if receipt_no.strip() else None
         complaint = Complaint(
-            complaint_id=ONLINE + secrets.token_urlsafe(9),
+            complaint_id=ONLINE + citizen_token(),
             node_id=app.node_id if app else "",
             application_id=app.id if app else None,
             contact=contact,
@@ -120,7 +120,7 @@ def complain_online(engine: Engine, text: str, contact: str = "", receipt_no: st
 def online_complaint(engine: Engine, token: str) -> Complaint:
     """A complaint filed on the portal, by its token."""
     with Session(engine) as session:
-        found = session.get(Complaint, ONLINE + token.strip()) if token.strip() and not unprintable(token) else None
+        found = session.get(Complaint, ONLINE + token_as_typed(token)) if token.strip() and not unprintable(token) else None
     if found is None:
         raise NotFound("没有这个查询码的投诉，请核对")
     return found

@@ -23,7 +23,7 @@ from sync_protocol import (
 from weblayer.errors import Conflict, InvalidInput, NotFound
 
 from .fees import BEIJING
-from .intake import PHONE, person_name
+from .intake import PHONE, intake_refusal, person_name
 from .store import Store, add_outbox, get_meta, next_counter, read_meta, set_meta, utcnow
 
 STATES = {"booked": "已预约", "cancelled": "已取消", "no_show": "未到", "served": "已办理"}
@@ -58,8 +58,15 @@ def save_schedule(store: Store, windows: Any, days_ahead: int, agent: Mapping[st
 
 
 def of_day(store: Store, day: str) -> list[dict[str, Any]]:
-    rows = store.query("SELECT * FROM appointments WHERE day = ? ORDER BY time, window, created_at", (day,))
-    return [dict(r) | {"status_label": STATES.get(r["status"], r["status"])} for r in rows]
+    """The day's appointments in time order, with their window's and item's names."""
+    windows = {w["id"]: w["name"] for w in schedule(store)["windows"]}
+    rows = store.query(
+        "SELECT a.*, c.name AS item_name FROM appointments a LEFT JOIN catalog_items c ON c.code = a.item_code "
+        "WHERE a.day = ? ORDER BY a.time, a.window, a.created_at",
+        (day,),
+    )
+    labels = [{"status_label": STATES.get(r["status"], r["status"]), "window_name": windows.get(r["window"], r["window"])} for r in rows]
+    return [dict(r) | label | {"item_name": r["item_name"] or ""} for r, label in zip(rows, labels, strict=True)]
 
 
 def counts_today(store: Store) -> int:
@@ -81,8 +88,13 @@ def own_slots(store: Store, day: date) -> list[dict[str, Any]]:
         portal, own = taken.get((window["id"], time, "portal"), 0), taken.get((window["id"], time, "window"), 0)
         return max(0, window["capacity"] - max(window["online"], portal) - own)
 
+    now = datetime.now(BEIJING)
+    begun = now.strftime("%H:%M") if day == now.date() else ""  # today's slots already begun are not offered
     return [
-        {"window": w["id"], "window_name": w["name"], "time": t, "free": free(w, t)} for w in schedule(store)["windows"] for t in slot_times(w, day)
+        {"window": w["id"], "window_name": w["name"], "time": t, "free": free(w, t)}
+        for w in schedule(store)["windows"]
+        for t in slot_times(w, day)
+        if t > begun
     ]
 
 
@@ -94,8 +106,19 @@ def for_intake(store: Store, appointment_id: str) -> dict[str, str]:
     return {"appointment_id": row["id"], "applicant_name": row["name"], "applicant_phone": row["phone"]}
 
 
-def book(store: Store, agent: Mapping[str, str], window: str, day: str, time: str, name: str, phone: str = "", item_code: str = "") -> dict[str, Any]:
-    """An appointment the agent books for a citizen (at the window or by phone), from the point's own share."""
+def book(
+    store: Store,
+    agent: Mapping[str, str],
+    window: str,
+    day: str,
+    time: str,
+    name: str,
+    phone: str = "",
+    item_code: str = "",
+    point_kind: str = "village",
+) -> dict[str, Any]:
+    """An appointment the agent books for a citizen (at the window or by phone), from the point's
+    own share, for an item this point takes in."""
     name, phone = person_name(name, "name", "姓名", 50), phone.strip()
     if phone and not PHONE.match(phone):
         raise InvalidInput("手机号码应为 11 位数字，以 1 开头", field="phone")
@@ -114,8 +137,11 @@ def book(store: Store, agent: Mapping[str, str], window: str, day: str, time: st
     if slot["free"] <= 0:
         raise Conflict("这个时段本点可约的名额已满（网上预约的名额另算），请另选时段")
     with store.write() as conn:
-        if item_code and conn.execute("SELECT 1 FROM catalog_items WHERE code = ?", (item_code,)).fetchone() is None:
+        row = conn.execute("SELECT detail_json FROM catalog_items WHERE code = ?", (item_code,)).fetchone() if item_code else None
+        if item_code and row is None:
             raise InvalidInput("事项目录中没有这个事项", field="item_code")
+        if row is not None and (refusal := intake_refusal(json.loads(row["detail_json"]) | {"name": item_code}, point_kind, False)):
+            raise refusal
         appointment_id = f"{get_meta(conn, 'node_id')}-A{next_counter(conn, 'appointment'):06d}"
         row = {
             "id": appointment_id,
@@ -159,9 +185,14 @@ def _set(conn: sqlite3.Connection, appointment_id: str, status: str, agent: str,
 
 
 def set_status(store: Store, agent: Mapping[str, str], appointment_id: str, status: str) -> None:
-    """The agent marks a booked appointment as a no-show or cancels it (serving it is the intake's)."""
+    """The agent marks a booked appointment as a no-show (once its time has come) or cancels it
+    (serving it is the intake's)."""
     if status not in ("no_show", "cancelled"):
         raise InvalidInput("只能标记为“未到”或“取消”；办理请从预约开始受理", field="status")
+    if status == "no_show":
+        row = store.one("SELECT day, time FROM appointments WHERE id = ?", (appointment_id,))
+        if row is not None and f"{row['day']} {row['time']}" > datetime.now(BEIJING).strftime("%Y-%m-%d %H:%M"):
+            raise Conflict("预约时间还没到，不能标记未到")
     with store.write() as conn:
         _set(conn, appointment_id, status, agent["username"])
 

@@ -32,7 +32,7 @@ from weblayer.errors import Conflict, Forbidden, InvalidInput, NotFound
 from . import appointments, forms, people, reviews
 from .catalog import item_from_row, required_materials
 from .fees import check_payment, collect_fee, mark_refund_due, yuan
-from .intake import person_name, validate_intake, validate_resident_id
+from .intake import intake_refusal, person_name, validate_intake, validate_resident_id
 from .materials import prepare_upload, record_material, store_upload
 from .reviews import first_stage_here
 from .store import Store, add_outbox, get_meta, next_counter, utcnow
@@ -42,7 +42,7 @@ STATUS_TEXT = {
     "submitted": "已提交，等待受理（乡镇或县级部门）",
     "accepted": "已受理，等待审核审批",
     "not_accepted": "不予受理：请告知申请人原因并退还材料",
-    "approved": "已批准，请通知申请人领取",
+    "approved": "已批准，待领取",
     "denied": "不予批准",
     "picked_up": "已领取",
     "dispatched": "已寄递",
@@ -190,20 +190,6 @@ def accepts_here(item: Mapping[str, Any], point_kind: str) -> bool:
     item the county delegates the acceptance of to the township (``accepts: township``). A village
     point never does: it collects (收件), and the accepting side accepts later."""
     return point_kind == "township" and item.get("accepts") == "township"
-
-
-def intake_refusal(item: Mapping[str, Any], point_kind: str, by_proxy: bool) -> InvalidInput | None:
-    """Why, naming the field, when this point may not take the item in this way: a township item at a village
-    point (the catalog's handling level), a proxy for an item the person must attend in person."""
-    if item.get("withdrawn"):
-        return InvalidInput(f"“{item['name']}”已停用，暂不受理：请告知申请人，或咨询县政务服务中心", field="item_code")
-    if item.get("level") == "township" and point_kind != "township":
-        return InvalidInput(
-            f"“{item['name']}”须到乡镇便民服务中心办理，村代办点不能收件（也不能代收费用）：请告知申请人到乡镇办理", field="item_code"
-        )
-    if by_proxy and item.get("proxy") is False:
-        return InvalidInput(f"“{item['name']}”须申请人本人到场（现场采集照片、指纹或签名），不能代办", field="by_proxy")
-    return None
 
 
 def checked_materials(item: Mapping[str, Any], form: Mapping[str, Any]) -> list[str]:

@@ -53,4 +53,9 @@ def of_day(store: Store, day: date) -> list[dict[str, Any]]:
     """The consultations of a Beijing day, newest first."""
     start = datetime.combine(day, time(), BEIJING)
     bounds = (format_time(start), format_time(start + timedelta(days=1)))
-    return [dict(r) for r in store.query("SELECT * FROM window_consultations WHERE at >= ? AND at < ? ORDER BY at DESC", bounds)]
+    rows = store.query(
+        "SELECT q.*, c.name AS item_name FROM window_consultations q LEFT JOIN catalog_items c ON c.code = q.item_code "
+        "WHERE q.at >= ? AND q.at < ? ORDER BY q.at DESC",
+        bounds,
+    )
+    return [dict(r) | {"item_name": r["item_name"] or ""} for r in rows]

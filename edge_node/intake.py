@@ -181,3 +181,17 @@ def validate_intake(form: Mapping[str, Any], known_items: set[str], legal_person
         if not home_visit or len(home_visit) > 100:
             raise InvalidInput("上门办理的，请填写上门的地点（如：某村某组 某某家，最多 100 字）", field="home_visit_place")
     return Intake(item_code, name, id_number, phone, by_proxy, sms_consent, home_visit)
+
+
+def intake_refusal(item: Mapping[str, Any], point_kind: str, by_proxy: bool) -> InvalidInput | None:
+    """Why, naming the field, when this point may not take the item in this way: a township item at a village
+    point (the catalog's handling level), a proxy for an item the person must attend in person."""
+    if item.get("withdrawn"):
+        return InvalidInput(f"“{item['name']}”已停用，暂不受理：请告知申请人，或咨询县政务服务中心", field="item_code")
+    if item.get("level") == "township" and point_kind != "township":
+        return InvalidInput(
+            f"“{item['name']}”须到乡镇便民服务中心办理，村代办点不能收件（也不能代收费用）：请告知申请人到乡镇办理", field="item_code"
+        )
+    if by_proxy and item.get("proxy") is False:
+        return InvalidInput(f"“{item['name']}”须申请人本人到场（现场采集照片、指纹或签名），不能代办", field="by_proxy")
+    return None

@@ -47,7 +47,7 @@ def check_windows(value: Any) -> list[dict[str, Any]]:
             raise WindowsInvalid("请填写窗口名称（最多 40 字，不含控制字符）")
         days = w.get("days")
         if not isinstance(days, list) or not days or not all(isinstance(d, int) and not isinstance(d, bool) and 1 <= d <= 7 for d in days):
-            raise WindowsInvalid(f"{name}：请选择开放的星期")
+            raise WindowsInvalid(f"{name}：开放星期请填 1 到 7 的数字（1 = 周一），如 1-5 或 1,3,5")
         start, end = w.get("start"), w.get("end")
         if not isinstance(start, str) or not isinstance(end, str) or not TIME.match(start) or not TIME.match(end) or start >= end:
             raise WindowsInvalid(f"{name}：开始和结束时间应为 08:30 这样的格式，且开始早于结束")

@@ -107,7 +107,13 @@ def _booking_page(ctx: HubContext, node_id: str, form: dict[str, str], status_co
         slots = one_day(appointments.free_slots(ctx.engine, node_id), form.get("day") or form.get("slot", "").partition("|")[2].partition("|")[0])
     except ServiceError as exc:
         return page("portal_points.html", status_code=exc.status, user=None, points=appointments.points(ctx.engine), error=exc.message)
-    return page("portal_book.html", status_code=status_code, user=None, slots=slots, form=form, items=guides.in_force(ctx.engine), **extra)
+    items = [i for i in guides.in_force(ctx.engine) if appointments.takes(slots["kind"], i)]
+    return page("portal_book.html", status_code=status_code, user=None, slots=slots, form=form, items=items, **extra)
+
+
+def _appointment_page(ctx: HubContext, appointment: Appointment | None, **extra: Any) -> Template:
+    about = appointments.described(ctx.engine, appointment) if appointment else {}
+    return page("portal_appointment.html", user=None, appointment=appointment, about=about, states=appointments.STATES, **extra)
 
 
 class BookingPages(Controller):
@@ -124,12 +130,14 @@ class BookingPages(Controller):
     @post("/portal/book/{node_id:str}", sync_to_thread=True, status_code=200)
     def book(self, request: HubRequest, site: SiteDep, ctx: Ctx, node_id: FromPath[str], data: URLEncodedBody[dict[str, str]]) -> Template:
         """One form, two buttons: send the code (``act=code``), then book with it."""
+        if data.get("show_day"):  # another day's slots, what was typed kept
+            return _booking_page(ctx, node_id, {k: v for k, v in data.items() if k not in ("slot", "code")} | {"day": data["show_day"]})
         window, _, rest = data.get("slot", "").partition("|")
         day, _, time = rest.partition("|")
         try:
             if data.get("act") == "code":
                 appointments.free_slots(ctx.engine, node_id)  # a point that takes bookings, before any code is sent
-                limited(site, request)
+                limited(site, request, "codes")
                 appointments.request_code(ctx.engine, data.get("phone", ""))
                 return _booking_page(ctx, node_id, data, code_sent=True)
             booked = appointments.book(
@@ -138,7 +146,7 @@ class BookingPages(Controller):
         except (ServiceError, TooManyAttempts) as exc:
             status = exc.status if isinstance(exc, ServiceError) else 429
             return _booking_page(ctx, node_id, data, status, error=exc.message, field=getattr(exc, "field", None))
-        return page("portal_appointment.html", user=None, appointment=booked, new=True, states=appointments.STATES)
+        return _appointment_page(ctx, booked, new=True)
 
     @get("/portal/appointments", sync_to_thread=True)
     def appointment(self, ctx: Ctx, token: FromQuery[str] = "") -> Template:
@@ -146,7 +154,7 @@ class BookingPages(Controller):
             found = appointments.by_token(ctx.engine, token) if token else None
         except ServiceError as exc:
             return page("portal_appointment.html", status_code=exc.status, user=None, appointment=None, token=token, error=exc.message)
-        return page("portal_appointment.html", user=None, appointment=found, token=token, states=appointments.STATES)
+        return _appointment_page(ctx, found, token=token)
 
     @post("/portal/appointments/cancel", sync_to_thread=True, status_code=200)
     def cancel(self, ctx: Ctx, data: URLEncodedBody[dict[str, str]]) -> Template:
@@ -156,7 +164,7 @@ class BookingPages(Controller):
         except ServiceError as exc:
             return page("portal_appointment.html", status_code=exc.status, user=None, appointment=None, token=token, error=exc.message)
         ctx.sync.wake_downlink()
-        return page("portal_appointment.html", user=None, appointment=cancelled, token=token, states=appointments.STATES)
+        return _appointment_page(ctx, cancelled, token=token)
 
 
 class BookingApi(Controller):
@@ -175,9 +183,9 @@ class BookingApi(Controller):
 
     @post("/public/phone-codes", sync_to_thread=True, status_code=204)
     def api_code(self, request: HubRequest, site: SiteDep, ctx: Ctx, data: JSONBody[PhoneCodeIn]) -> None:
-        """Public: send a one-time code to the phone a booking is made with (one a minute; 5 per
-        address in 15 minutes, with the portal's questions and complaints)."""
-        limited(site, request)
+        """Public: send a one-time code to the phone a booking is made with (one a minute, 5 an hour
+        to one number; 10 per address in 15 minutes)."""
+        limited(site, request, "codes")
         appointments.request_code(ctx.engine, data.phone)
 
     @post("/public/appointments", sync_to_thread=True, status_code=201)

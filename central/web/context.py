@@ -80,7 +80,10 @@ class HubSite:
     login_heading: str = "工作人员登录"
     logins: Throttle = field(default_factory=login_throttle)
     lookups: Throttle = field(default_factory=lookup_throttle)
-    submissions: SubmissionLimit = field(default_factory=lambda: SubmissionLimit("提交"))  # the portal's questions and complaints
+    # what anybody may send from the portal, per address in 15 minutes: questions and complaints
+    # (a village behind one carrier address shares it), and SMS codes, which cost the county money
+    submissions: SubmissionLimit = field(default_factory=lambda: SubmissionLimit("提交", most=30))
+    codes: SubmissionLimit = field(default_factory=lambda: SubmissionLimit("获取验证码", most=10))
 
     def log_in(self, username: str, password: str) -> tuple[User, str]:
         return auth.log_in(self.ctx.engine, username, password)

@@ -120,7 +120,7 @@ def _dashboard(ctx: HubContext, user: Any, status_code: int = 200, error: str | 
         silent_minutes=ctx.settings.silent_minutes,
         calendar=workdays.calendar_status(workdays.load_calendar(ctx.engine)),
         departments=catalog.departments(ctx.engine),
-        services=services.figures(ctx.engine, workdays.today().replace(day=1), workdays.today()),  # 便民服务, this month so far
+        services=services.figures(ctx.engine, *services.this_month()),  # 便民服务: this month's (appointments to its end)
     )
 
 

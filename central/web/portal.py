@@ -135,9 +135,9 @@ def complaint_out(c: Complaint) -> OnlineComplaintOut:
     )
 
 
-def limited(site: SiteDep, request: HubRequest) -> None:
-    """Count one public submission from the request's address (HubSite.submissions: 5 in 15 minutes)."""
-    cast(HubSite, site).submissions.take(client_address(request))
+def limited(site: SiteDep, request: HubRequest, what: str = "submissions") -> None:
+    """Count one public submission from the request's address (HubSite.submissions or .codes)."""
+    getattr(cast(HubSite, site), what).take(client_address(request))
 
 
 def _complain(site: SiteDep, request: HubRequest, ctx: HubContext, text: str, contact: str, receipt_no: str, id_last4: str) -> Complaint:

@@ -5,6 +5,7 @@ the point offers; pages and API."""
 from __future__ import annotations
 
 import json
+import re
 from datetime import date, timedelta
 from typing import Annotated, Any
 
@@ -17,6 +18,7 @@ from weblayer.decoding import Body, Line
 from weblayer.errors import InvalidInput, ServiceError
 
 from .. import appointments, catalog
+from ..intake import intake_refusal
 from .context import Ctx, NodeContext, NodeRequest, page
 
 
@@ -98,7 +100,7 @@ def _day_page(
         next=(when + timedelta(days=1)).isoformat(),
         rows=appointments.of_day(ctx.store, when.isoformat()),
         slots=appointments.own_slots(ctx.store, when),
-        items=catalog.list_items(ctx.store),
+        items=[i for i in catalog.list_items(ctx.store) if intake_refusal(i, ctx.identity.kind, False) is None],  # what this point takes in
         error=error,
         form=form or {},
     )
@@ -110,6 +112,20 @@ def _schedule_rows(data: dict[str, str]) -> list[dict[str, str]]:
     return [{k: data.get(f"w{i}_{k}", "").strip() for k in keys} | {"id": f"w{i + 1}"} for i in range(10) if data.get(f"w{i}_name", "").strip()]
 
 
+def weekdays(text: str) -> list[int]:
+    """Weekdays as people write them: 1,2,3 / 1、2、3 / 1 2 3 / 12345 / 1-5 (1 = Monday); a
+    character that is none of these makes the list empty, and check_windows then asks again."""
+    days: set[int] = set()
+    for part in re.split(r"[,，、\s]+", text.strip()):
+        if re.fullmatch(r"[1-7]-[1-7]", part):
+            days.update(range(int(part[0]), int(part[2]) + 1))
+        elif re.fullmatch(r"[1-7]+", part):
+            days.update(int(c) for c in part)
+        elif part:
+            return []
+    return sorted(days)
+
+
 def _schedule_form(data: dict[str, str]) -> tuple[list[dict[str, Any]], int]:
     """The rows as windows for check_windows: days as numbers (1 = Monday), counts as integers."""
     windows: list[dict[str, Any]] = []
@@ -118,7 +134,7 @@ def _schedule_form(data: dict[str, str]) -> tuple[list[dict[str, Any]], int]:
             numbers = {k: int(row[k] or 0) for k in ("minutes", "capacity", "online")}
         except ValueError:
             raise InvalidInput(f"{row['name']}：分钟数和人数请填整数", field="windows") from None
-        days = [int(d) for d in (d.strip() for d in row["days"].replace("，", ",").split(",")) if d.isascii() and d.isdigit() and len(d) < 3]
+        days = weekdays(row["days"])
         windows.append({"id": row["id"], "name": row["name"], "days": days, "start": row["start"], "end": row["end"]} | numbers)
     try:
         days_ahead = int(data.get("days_ahead", "") or appointments.DEFAULT_DAYS_AHEAD)
@@ -183,7 +199,7 @@ class AppointmentsApi(Controller):
     @post("/", sync_to_thread=True, status_code=201)
     def api_book(self, request: NodeRequest, ctx: Ctx, data: JSONBody[AppointmentIn]) -> AppointmentOut:
         """Book a citizen into the point's own share of a slot (works offline)."""
-        row = appointments.book(ctx.store, request.user, data.window, data.day, data.time, data.name, data.phone, data.item_code)
+        row = appointments.book(ctx.store, request.user, data.window, data.day, data.time, data.name, data.phone, data.item_code, ctx.identity.kind)
         ctx.sync.wake_uplink()
         return appointment_out(row | {"status_label": appointments.STATES["booked"], "application_id": None})
 

@@ -63,7 +63,7 @@ def test_clerk_decides_and_agent_hands_over_the_result(federation: LocalFederati
             break
         agent.wait_for_timeout(200)
         agent.reload()
-    expect(agent.locator("#results-ready")).to_contain_text("请通知申请人领取")
+    expect(agent.locator("#results-ready")).to_contain_text("请电话通知领取")
     agent.get_by_text(app["receipt_no"]).click()
     expect(agent.locator("#result-ready")).to_contain_text("13800138000")
     agent.fill("#collector_id_number", resident_id(3))

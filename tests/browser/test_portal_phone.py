@@ -104,6 +104,8 @@ def test_a_citizen_finds_asks_follows_rates_and_complains_from_a_phone(federatio
     booking = page.locator("#token").inner_text().strip()
     fits(page)
     page.goto(f"{base}/portal/appointments?token={booking}")
+    expect(page.locator("#appointment-point")).to_contain_text("shangcun 代办点")
+    page.once("dialog", lambda dialog: dialog.accept())  # 确定取消这个预约吗？
     page.click("#cancel")
     expect(page.locator("#appointment-status")).to_have_text("已取消")
 

@@ -235,3 +235,22 @@ def test_a_booking_name_with_control_characters_is_refused(engine):
         with pytest.raises(InvalidInput) as err:
             appointments.book(engine, "shangcun", "w1", next_working_day(engine), "09:00", name, "13912345678", code_sent(engine, "13912345678"))
         assert err.value.field == "name"
+
+
+def test_a_village_point_takes_no_booking_for_a_township_item_and_the_month_counts_tomorrow(engine):
+    """New-user pass: 居民身份证换领 (a township item) could be booked at a village point; the
+    dashboard's month left out bookings for days still to come."""
+    from central import services
+
+    ingest_batch(engine, "yiwang.up.shangcun", chain([offer()])[0])
+    day = next_working_day(engine)
+    appointments.request_code(engine, "13912345678")
+    with pytest.raises(InvalidInput, match="不办理这个事项") as err:
+        appointments.book(engine, "shangcun", "w1", day, "09:00", "甲", "13912345678", code_sent(engine, "13912345678"), "GA-001")
+    assert err.value.field == "item_code"
+    booked = appointments.book(engine, "shangcun", "w1", day, "09:00", "甲", "13912345678", code_sent(engine, "13912345678"), "MZ-003")
+    first, last = services.this_month()
+    assert last.month == first.month and (last + timedelta(days=1)).day == 1
+    if first.isoformat() <= booked.day <= last.isoformat():
+        assert {r["node_id"]: r["portal"] for r in services.figures(engine, first, last)} == {"shangcun": 1}
+    assert appointments.described(engine, booked) == {"point": "上村", "window": "1号窗口", "item": "高龄津贴申领"}

@@ -47,12 +47,21 @@ def test_the_point_offers_windows_and_books_its_own_share_offline(store):
         assert err.value.field == field
     made = outbox(store, "appointment.made")
     assert [m["appointment_id"] for m in made] == ["shangcun-A000001", "shangcun-A000002"] and made[0]["item_code"] == "MZ-003"
-    appointments.set_status(store, AGENT, "shangcun-A000002", "no_show")
+    yesterday = (appointments.today() - timedelta(days=1)).isoformat()  # a portal booking whose time has passed
+    with store.write() as conn:
+        appointments.apply_booked(
+            conn, {"appointment_id": "portal-00000000000000aa", "window": "w1", "day": yesterday, "time": "09:00", "name": "丁", "phone": "", "at": T}
+        )
+    appointments.set_status(store, AGENT, "portal-00000000000000aa", "no_show")
     with pytest.raises(Conflict):
-        appointments.set_status(store, AGENT, "shangcun-A000002", "cancelled")
+        appointments.set_status(store, AGENT, "portal-00000000000000aa", "cancelled")
+    appointments.set_status(store, AGENT, "shangcun-A000002", "cancelled")
     with pytest.raises(InvalidInput):
         appointments.set_status(store, AGENT, "shangcun-A000001", "served")  # serving is the intake's
-    assert outbox(store, "appointment.updated") == [{"appointment_id": "shangcun-A000002", "status": "no_show", "agent": "agent"}]
+    assert outbox(store, "appointment.updated") == [
+        {"appointment_id": "portal-00000000000000aa", "status": "no_show", "agent": "agent"},
+        {"appointment_id": "shangcun-A000002", "status": "cancelled", "agent": "agent"},
+    ]
 
 
 def test_portal_bookings_join_the_days_list_and_an_intake_serves_one(client, tmp_path: Path):
@@ -215,12 +224,27 @@ def test_odd_digits_and_unknown_fields_in_a_schedule_are_refused_not_a_500(clien
         "w0_capacity": "2",
         "w0_online": "1",
     }
-    assert client.post("/appointments/schedule", data=form).status_code in (302, 303, 200)  # ² is no day: Monday only
-    assert client.post("/appointments/schedule", data=form | {"w0_minutes": "³"}).status_code == 400
-    short = client.post("/appointments/schedule", data=form | {"w0_start": "08:30", "w0_end": "08:39", "w0_minutes": "10"})
+    odd = client.post("/appointments/schedule", data=form)  # ² is no weekday: asked again, not a 500
+    assert odd.status_code == 400 and "开放星期请填" in odd.text
+    assert client.post("/appointments/schedule", data=form | {"w0_days": "1", "w0_minutes": "³"}).status_code == 400
+    short = client.post("/appointments/schedule", data=form | {"w0_days": "1", "w0_start": "08:30", "w0_end": "08:39", "w0_minutes": "10"})
     assert short.status_code == 400 and "不够一个时段" in short.text
     bearer = {"Authorization": "Bearer " + client.post("/api/login", json={"username": "agent", "password": "pw"}).json()["token"]}
     window = {"id": "w1", "name": "x", "days": [1], "start": "09:00", "end": "10:00", "minutes": 30, "capacity": 1, "online": 0}
     assert client.put("/api/appointments/schedule", json={"windows": [window | {"colour": "red"}]}, headers=bearer).status_code == 400
     assert client.put("/api/appointments/schedule", json={"windows": [window | {"name": "x\u0000y"}]}, headers=bearer).status_code == 400
     assert client.post("/api/consultations", json={"question": "问\u0000"}, headers=bearer).status_code == 400
+
+
+def test_weekdays_as_people_write_them_and_no_show_only_once_the_time_has_come(store):
+    from edge_node.web.appointments import weekdays
+
+    assert weekdays("1-5") == weekdays("1,2,3,4,5") == weekdays("1、2、3、4、5") == weekdays("12345") == weekdays(" 1 2 3 4 5 ") == [1, 2, 3, 4, 5]
+    assert weekdays("67") == [6, 7] and weekdays("周一") == [] and weekdays("1,²") == []
+    appointments.save_schedule(store, [WINDOW], 7, AGENT)
+    tomorrow = (appointments.today() + timedelta(days=1)).isoformat()
+    booked = appointments.book(store, AGENT, "w1", tomorrow, "09:00", "甲", "", "MZ-003")
+    with pytest.raises(Conflict, match="时间还没到"):
+        appointments.set_status(store, AGENT, booked["id"], "no_show")
+    [listed] = appointments.of_day(store, tomorrow)
+    assert (listed["window_name"], listed["item_name"]) == ("1号窗口", "高龄津贴申领")
