@@ -352,10 +352,7 @@ class FeesApi(Controller):
         upload = data.get("file")
         if not isinstance(upload, UploadFile):
             raise InvalidInput("请上传对账单（CSV）", field="file")
-        try:
-            text = upload.file.read().decode("utf-8-sig")
-        except UnicodeDecodeError:
-            raise InvalidInput("对账单应为 UTF-8 编码的 CSV（导出时选择 UTF-8）", field="file") from None
+        text = reconcile.statement_text(upload.file.read())
         today = fees.business_date(fees.utcnow())
         date_from, date_to = str(data.get("date_from") or today), str(data.get("date_to") or today)
         return shaped(ReconcileOut, reconcile.reconcile(ctx.store, str(data.get("method", "")), text, date_from, date_to))

@@ -566,13 +566,11 @@ class FeePages(Controller):
         try:
             if not isinstance(upload, UploadFile) or not upload.filename:
                 raise InvalidInput("请选择要导入的对账单（CSV 文件）", field="file")
-            text = upload.file.read().decode("utf-8-sig")
+            text = reconcile.statement_text(upload.file.read())
             day = fees.business_date(fees.utcnow())
             report = reconcile.reconcile(
                 ctx.store, str(data.get("method", "")), text, str(data.get("date_from") or day), str(data.get("date_to") or day)
             )
-        except UnicodeDecodeError:
-            return _fees_page(ctx, user, status_code=400, error="对账单应为 UTF-8 编码的 CSV（导出时选择 UTF-8）")
         except ServiceError as exc:
             return _fees_page(ctx, user, status_code=exc.status, error=exc.message)
         return _fees_page(ctx, user, report=report)

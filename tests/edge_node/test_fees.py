@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from edge_node import cases, fees
+from edge_node import reconcile as reconcile_module
 from edge_node.auth import add_user
 from edge_node.catalog import install_catalog
 from edge_node.reconcile import StatementLine, parse_statement, reconcile, reconcile_lines
@@ -252,3 +253,33 @@ def test_a_township_cannot_conclude_its_own_case_whose_fee_was_voided(store):
         reviews.decide(store, app_id, 0, "approved", "", approver)
     assert store.one("SELECT status FROM reviews WHERE application_id = ?", (app_id,))[0] == "pending"  # nothing changed
     reviews.decide(store, app_id, 0, "denied", "未缴费", approver)  # refusing stays possible
+
+
+STATEMENTS = Path(__file__).parent / "statements"  # shaped like the real exports: GBK, a preamble, a summary after the data
+
+
+@pytest.mark.parametrize(
+    "export, method, reference, extra",
+    [
+        ("wechat_merchant_gbk.csv", "wechat", "4200002026120700000000001", [100, 2000]),
+        ("alipay_merchant_gbk.csv", "alipay", "2026120722001401231234567890", [500]),
+        ("wechat_personal_utf8.csv", "wechat", "10001000012026120700001", [0]),  # 0: paid, then refunded in full
+    ],
+)
+def test_real_statement_exports_are_read_as_they_come(store, export, method, reference, extra):
+    """Issue 22 item 10: the import took only UTF-8 with the header on the first row; WeChat and
+    Alipay exports come in GBK with summary lines before and after the data."""
+    receipt = pay(store, 1, method=method, reference=reference)  # 380.00, as the statement has it
+    text = reconcile_module.statement_text((STATEMENTS / export).read_bytes())
+    today = fees.business_date(fees.utcnow())
+    report = reconcile(store, method, text, today, today)
+    assert [m["receipt_no"] for m in report["matched"]] == [receipt["receipt_no"]]
+    assert not report["missing_from_statement"] and not report["amount_differs"]
+    assert sorted(e["amount_fen"] for e in report["extra_in_statement"]) == extra
+
+
+def test_a_statement_in_no_known_encoding_or_without_its_columns_is_refused_in_chinese():
+    with pytest.raises(InvalidInput, match="编码无法识别"):
+        reconcile_module.statement_text(b"\x81\x30\xff\xff")
+    with pytest.raises(InvalidInput, match="交易单号"):
+        parse_statement("#支付宝账务明细查询\n账号,余额\n1,2\n")
