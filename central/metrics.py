@@ -1,90 +1,149 @@
-"""Prometheus text exposition (format 0.0.4) of the dashboard's figures, for the county's
-monitoring. No personal data: node ids, states and counts only."""
+"""The hub's metrics for Prometheus (`GET /metrics`, prometheus-client's text format), no
+personal data: node ids, states and counts only.
+
+- Values are exact (prometheus-client writes every digit: 12345678 fen is 1.2345678e+07, not a
+  rounded 1.23457e+07); what only grows is a counter named ``…_total``, the rest are gauges.
+- Cheap to scrape: the dashboard's figures are computed at most once per ``CACHE_S`` however
+  often, and by however many, it is scraped; process metrics (CPU, memory, open files) come from
+  prometheus-client's own collector.
+- Who may scrape is the web layer's: a bearer token (``YIWANG_METRICS_TOKEN``), or, without one,
+  the hub's own machine only (central/web/pages.py)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import threading
+import time
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from typing import Any
 
+from prometheus_client import CollectorRegistry, ProcessCollector, generate_latest
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector
+
 from sync_protocol import parse_time
 
-
-def _labels(labels: dict[str, str]) -> str:
-    if not labels:
-        return ""
-
-    def escape(value: str) -> str:  # the exposition format escapes backslash, double quote and newline
-        return value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
-
-    return "{" + ",".join(f'{k}="{escape(str(v))}"' for k, v in sorted(labels.items())) + "}"
+CACHE_S = 30.0  # the dashboard's figures, computed at most this often for scrapes
 
 
-def _family(name: str, kind: str, help_text: str, samples: Iterable[tuple[dict[str, str], float]]) -> list[str]:
-    lines = [f"# HELP {name} {help_text}", f"# TYPE {name} {kind}"]
-    lines += [f"{name}{_labels(labels)} {value:g}" for labels, value in samples]
-    return lines
+def _gauge(name: str, help_text: str, samples: list[tuple[dict[str, str], float]], labels: tuple[str, ...] = ()) -> GaugeMetricFamily:
+    family = GaugeMetricFamily(name, help_text, labels=list(labels))
+    for values, value in samples:
+        family.add_metric([values[k] for k in labels], value)
+    return family
+
+
+def _counter(name: str, help_text: str, samples: list[tuple[dict[str, str], float]], labels: tuple[str, ...] = ()) -> CounterMetricFamily:
+    family = CounterMetricFamily(name, help_text, labels=list(labels))  # exposed as name_total
+    for values, value in samples:
+        family.add_metric([values[k] for k in labels], value)
+    return family
+
+
+def families(board: dict[str, Any], now: datetime | None = None) -> list[Metric]:
+    """The dashboard's figures as metric families."""
+    now = now or datetime.now(UTC)
+    nodes, county = board["nodes"], board["county"]
+    node = ("node",)
+    return [
+        _gauge(
+            "yiwang_node_up",
+            "1 if the node is enrolled and not behind",
+            [({"node": n["id"]}, float(n["status"] == "enrolled" and not n["behind"])) for n in nodes],
+            node,
+        ),
+        _gauge(
+            "yiwang_node_last_seen_age_seconds",
+            "Seconds since the hub last heard from the node",
+            [({"node": n["id"]}, (now - parse_time(n["last_seen_at"])).total_seconds()) for n in nodes if n["last_seen_at"]],
+            node,
+        ),
+        _counter(
+            "yiwang_node_uplink_batches_applied", "Uplink batches applied from the node", [({"node": n["id"]}, n["up_seq"]) for n in nodes], node
+        ),
+        _gauge(
+            "yiwang_node_outbox_depth",
+            "Events waiting at the node, from its last heartbeat",
+            [({"node": n["id"]}, n["outbox_depth"]) for n in nodes if n["heartbeat_at"]],
+            node,
+        ),
+        _gauge(
+            "yiwang_node_clock_offset_seconds",
+            "Node clock minus NATS server clock",
+            [({"node": n["id"]}, n["clock_offset_s"]) for n in nodes if n["clock_offset_s"] is not None],
+            node,
+        ),
+        _gauge(
+            "yiwang_node_catalog_version",
+            "Catalog version the node reports",
+            [({"node": n["id"]}, n["catalog_version"]) for n in nodes if n["heartbeat_at"]],
+            node,
+        ),
+        _gauge(
+            "yiwang_node_quarantined_batches",
+            "Batches from the node held in quarantine",
+            [({"node": n["id"]}, n["quarantined"]) for n in nodes],
+            node,
+        ),
+        _gauge("yiwang_node_held_batches", "Batches from the node waiting behind a gap", [({"node": n["id"]}, n["held"]) for n in nodes], node),
+        _gauge("yiwang_catalog_version", "Catalog version published by the hub", [({}, board["catalog_version"])]),
+        _gauge("yiwang_cases", "Cases by state, county-wide", [({"state": s}, c) for s, c in county["cases"].items()], ("state",)),
+        _gauge("yiwang_cases_overdue", "Open cases past a time limit (red card)", [({}, county["overdue_open"])]),
+        _gauge("yiwang_cases_near_limit", "Open cases close to a time limit (yellow card)", [({}, county["yellow_open"])]),
+        _counter("yiwang_cases_concluded", "Cases decided or not accepted", [({}, county["concluded"])]),
+        _counter("yiwang_cases_concluded_on_time", "Concluded cases concluded within their limit", [({}, county["on_time"])]),
+        _gauge(
+            "yiwang_fees_cash_outstanding_fen",
+            "Cash collected at a node and not yet remitted, in fen",
+            [({"node": f["node_id"]}, f["cash_outstanding_fen"]) for f in board["fees"]],
+            node,
+        ),
+        _gauge(
+            "yiwang_complaints_open",
+            "Complaints not answered yet",
+            [({"overdue": str(o).lower()}, sum(1 for c in board["complaints_open"] if c["overdue"] is o)) for o in (True, False)],
+            ("overdue",),
+        ),
+        _gauge("yiwang_poor_evaluations_open", "Poor evaluations not followed up yet", [({}, len(board["poor_evaluations_open"]))]),
+    ]
+
+
+class _Once(Collector):
+    def __init__(self, metrics: list[Metric]) -> None:
+        self.metrics = metrics
+
+    def collect(self) -> Iterator[Metric]:
+        yield from self.metrics
 
 
 def render(board: dict[str, Any], now: datetime | None = None) -> str:
-    now = now or datetime.now(UTC)
-    nodes = board["nodes"]
-    county = board["county"]
-    lines: list[str] = []
-    lines += _family(
-        "yiwang_node_up",
-        "gauge",
-        "1 if the node is enrolled and not behind",
-        [({"node": n["id"]}, float(n["status"] == "enrolled" and not n["behind"])) for n in nodes],
-    )
-    lines += _family(
-        "yiwang_node_last_seen_age_seconds",
-        "gauge",
-        "Seconds since the hub last heard from the node",
-        [({"node": n["id"]}, (now - parse_time(n["last_seen_at"])).total_seconds()) for n in nodes if n["last_seen_at"]],
-    )
-    lines += _family("yiwang_node_uplink_seq", "gauge", "Last uplink batch applied from the node", [({"node": n["id"]}, n["up_seq"]) for n in nodes])
-    lines += _family(
-        "yiwang_node_outbox_depth",
-        "gauge",
-        "Events waiting at the node, from its last heartbeat",
-        [({"node": n["id"]}, n["outbox_depth"]) for n in nodes if n["heartbeat_at"]],
-    )
-    lines += _family(
-        "yiwang_node_clock_offset_seconds",
-        "gauge",
-        "Node clock minus NATS server clock",
-        [({"node": n["id"]}, n["clock_offset_s"]) for n in nodes if n["clock_offset_s"] is not None],
-    )
-    lines += _family(
-        "yiwang_node_catalog_version",
-        "gauge",
-        "Catalog version the node reports",
-        [({"node": n["id"]}, n["catalog_version"]) for n in nodes if n["heartbeat_at"]],
-    )
-    lines += _family(
-        "yiwang_node_quarantined_batches", "gauge", "Batches from the node held in quarantine", [({"node": n["id"]}, n["quarantined"]) for n in nodes]
-    )
-    lines += _family(
-        "yiwang_node_held_batches", "gauge", "Batches from the node waiting behind a gap", [({"node": n["id"]}, n["held"]) for n in nodes]
-    )
-    lines += _family("yiwang_catalog_version", "gauge", "Catalog version published by the hub", [({}, board["catalog_version"])])
-    lines += _family("yiwang_cases", "gauge", "Cases by state, county-wide", [({"state": s}, c) for s, c in county["cases"].items()])
-    lines += _family("yiwang_cases_overdue", "gauge", "Open cases past a time limit (red card)", [({}, county["overdue_open"])])
-    lines += _family("yiwang_cases_near_limit", "gauge", "Open cases close to a time limit (yellow card)", [({}, county["yellow_open"])])
-    lines += _family("yiwang_cases_concluded", "gauge", "Cases decided or not accepted", [({}, county["concluded"])])
-    lines += _family("yiwang_cases_on_time", "gauge", "Concluded cases concluded within their limit", [({}, county["on_time"])])
-    lines += _family(
-        "yiwang_fees_cash_outstanding_fen",
-        "gauge",
-        "Cash collected at a node and not yet remitted, in fen",
-        [({"node": f["node_id"]}, f["cash_outstanding_fen"]) for f in board["fees"]],
-    )
-    lines += _family(
-        "yiwang_complaints_open",
-        "gauge",
-        "Complaints not answered yet",
-        [({"overdue": str(o).lower()}, sum(1 for c in board["complaints_open"] if c["overdue"] is o)) for o in (True, False)],
-    )
-    lines += _family("yiwang_poor_evaluations_open", "gauge", "Poor evaluations not followed up yet", [({}, len(board["poor_evaluations_open"]))])
-    return "\n".join(lines) + "\n"
+    """The dashboard's figures alone, as the text format (tests and one-off use)."""
+    registry = CollectorRegistry()
+    registry.register(_Once(families(board, now)))
+    return generate_latest(registry).decode()
+
+
+class Scrapes(Collector):
+    """What a scrape collects: the dashboard's figures (computed at most once per ``CACHE_S``)
+    and the process's own metrics. One per hub process."""
+
+    def __init__(self, board: Callable[[], dict[str, Any]], cache_s: float = CACHE_S) -> None:
+        self.board, self.cache_s = board, cache_s
+        self._lock = threading.Lock()
+        self._at: float = -cache_s
+        self._metrics: list[Metric] = []
+        self.registry = CollectorRegistry()
+        self.registry.register(self)
+        ProcessCollector(registry=self.registry)
+        self.computed = 0  # how many times the figures were computed (the tests count them)
+
+    def collect(self) -> Iterator[Metric]:
+        with self._lock:
+            if time.monotonic() - self._at >= self.cache_s:
+                self._metrics, self._at = families(self.board()), time.monotonic()
+                self.computed += 1
+            metrics = self._metrics
+        yield from metrics
+
+    def text(self) -> bytes:
+        return generate_latest(self.registry)

@@ -27,6 +27,7 @@ class Settings:
     sms_sign: str = ""  # the signature (签名) the provider registered; default 〈county〉政务服务
     sms_templates: str = ""  # the provider's template id per step: "accepted=SMS_123,decided=SMS_456"
     sms_report_token: str = ""  # what the gateway's delivery reports carry (POST /api/sms/reports); empty: none taken
+    metrics_token: str = ""  # what a Prometheus scrape of /metrics must carry; empty: the hub's own machine only
 
     @property
     def sms_signature(self) -> str:
@@ -88,6 +89,7 @@ class Settings:
             "sms_sign": env.get("YIWANG_SMS_SIGN", ""),
             "sms_templates": env.get("YIWANG_SMS_TEMPLATES", ""),
             "sms_report_token": env.get("YIWANG_SMS_REPORT_TOKEN", ""),
+            "metrics_token": env.get("YIWANG_METRICS_TOKEN", ""),
         }
         values.update({k: v for k, v in overrides.items() if v is not None})
         values["data_dir"] = Path(values["data_dir"])  # type: ignore[arg-type]

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import timedelta
+from functools import cached_property
 from typing import Any
 
 from litestar import MediaType, Request
@@ -18,7 +19,8 @@ from weblayer.display import is_seal_code, mask_id
 from weblayer.errors import Conflict, InvalidInput
 from weblayer.throttle import SubmissionLimit, Throttle, login_throttle, lookup_throttle
 
-from .. import auth, documents, natsauth, public
+from .. import auth, dashboard, documents, natsauth, public
+from ..metrics import Scrapes
 from ..models import User
 from ..procedure import STATES
 from ..settings import Settings
@@ -35,6 +37,11 @@ class HubContext:
     key: SigningKey
     sync: HubSync
     sharing: SharingAdapter  # the data-sharing services shared materials come from (central/sharing.py)
+
+    @cached_property
+    def scrapes(self) -> Scrapes:
+        """What /metrics serves (central/metrics.py): one per hub process, the figures cached."""
+        return Scrapes(lambda: dashboard.dashboard(self.engine, timedelta(minutes=self.settings.silent_minutes)))
 
     def enrolment_slip(self, code: str, node_id: str, expires_at: str, **extra: Any) -> dict[str, Any]:
         """What the operator hands to the point: the code, the hub's address and the county CA's

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import hmac
 import json
 from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
-from litestar import Controller, get, post
+from litestar import Controller, MediaType, get, post
 from litestar.params import FromPath, FromQuery, URLEncodedBody
 from litestar.response import File, Redirect, Response, Template
+from prometheus_client import CONTENT_TYPE_LATEST
 from sqlmodel import Session, select
 
 from sync_protocol import open_document
@@ -32,7 +34,6 @@ from .. import (
     enrolment,
     fees,
     forms,
-    metrics,
     originals,
     public,
     services,
@@ -161,6 +162,9 @@ def _slip(ctx: HubContext, code: str, node_id: str, expires: str, replacement: b
     """The printable enrolment slip (登记单), with the whole command as a QR code for a phone."""
     slip = ctx.enrolment_slip(code, node_id, expires, replacement=replacement)
     return slip | {"qr_svg": qr_svg(slip["command"], box_size=6)}
+
+
+LOOPBACK = ("127.0.0.1", "::1")  # the hub's own machine, which may scrape /metrics without a token
 
 
 class HomePages(Controller):
@@ -451,10 +455,22 @@ class PublicPages(Controller):
             return _rate_page(receipt_no, status_code=exc.status, error=exc.message)
         return _rate_page(receipt_no, rated=rated)
 
-    @get("/metrics", sync_to_thread=True, media_type="text/plain; version=0.0.4; charset=utf-8", include_in_schema=False)
-    def prometheus_metrics(self, ctx: Ctx) -> str:
-        """Prometheus scrape target: node health, cases, fees (no personal data; see central/metrics.py)."""
-        return metrics.render(dashboard.dashboard(ctx.engine, timedelta(minutes=ctx.settings.silent_minutes)))
+    @get("/metrics", sync_to_thread=True, include_in_schema=False)
+    def prometheus_metrics(self, request: HubRequest, ctx: Ctx) -> Response[bytes]:
+        """Prometheus scrape target: node health, cases, fees, the process (no personal data; see
+        central/metrics.py). With ``YIWANG_METRICS_TOKEN`` set, only a scrape carrying it as a
+        bearer token; without, only one from the hub's own machine: per-point cash figures are
+        not for the public port."""
+        expected = ctx.settings.metrics_token
+        if expected:  # a scraper is no browser: a plain answer, not the login page
+            given = request.headers.get("authorization", "").removeprefix("Bearer ").strip()
+            if not hmac.compare_digest(given.encode(), expected.encode()):
+                return Response("读取监控指标需要令牌（YIWANG_METRICS_TOKEN）\n".encode(), status_code=401, media_type=MediaType.TEXT)
+        elif client_address(request) not in LOOPBACK:
+            return Response(
+                "没有设置监控令牌（YIWANG_METRICS_TOKEN）时，只有本机可以读取监控指标\n".encode(), status_code=403, media_type=MediaType.TEXT
+            )
+        return Response(ctx.scrapes.text(), media_type=CONTENT_TYPE_LATEST)
 
 
 CONTROLLERS = [

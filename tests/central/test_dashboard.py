@@ -236,16 +236,31 @@ def test_a_refund_of_cash_already_remitted_is_owed_to_the_point_not_negative_cas
 
 
 def test_metrics_carry_the_same_figures(scenario):
+    """Issue 22 item 7: values were written with {value:g} (12,345,678 fen as 1.23457e+07) and
+    cumulative counts were gauges; now prometheus-client writes them exactly, counters as _total."""
     from central.metrics import render
 
-    text_ = render(dashboard(scenario, silent_after=timedelta(minutes=60), now=NOW), now=NOW)
+    board = dashboard(scenario, silent_after=timedelta(minutes=60), now=NOW)
+    text_ = render(board, now=NOW)
     for line in (
-        'yiwang_node_up{node="baishui"} 0',
-        'yiwang_node_up{node="shangcun"} 1',
-        'yiwang_node_outbox_depth{node="baishui"} 7',
-        "yiwang_cases_overdue 1",
-        "yiwang_cases_on_time 3",
-        'yiwang_fees_cash_outstanding_fen{node="baishui"} 3800',
-        'yiwang_node_last_seen_age_seconds{node="qingshan"} 10800',
+        'yiwang_node_up{node="baishui"} 0.0',
+        'yiwang_node_up{node="shangcun"} 1.0',
+        'yiwang_node_outbox_depth{node="baishui"} 7.0',
+        "yiwang_cases_overdue 1.0",
+        "yiwang_cases_concluded_on_time_total 3.0",
+        'yiwang_fees_cash_outstanding_fen{node="baishui"} 3800.0',
+        'yiwang_node_last_seen_age_seconds{node="qingshan"} 10800.0',
+        "# TYPE yiwang_cases_concluded_total counter",
     ):
         assert line in text_.splitlines(), line
+    board["fees"][0]["cash_outstanding_fen"] = 12_345_678
+    assert f'yiwang_fees_cash_outstanding_fen{{node="{board["fees"][0]["node_id"]}"}} 1.2345678e+07' in render(board, now=NOW)  # every digit
+
+
+def test_a_scrape_is_cheap_the_figures_computed_once_in_a_while(scenario):
+    from central.metrics import Scrapes
+
+    scrapes = Scrapes(lambda: dashboard(scenario, silent_after=timedelta(minutes=60), now=NOW))
+    for _ in range(5):
+        text_ = scrapes.text().decode()
+    assert scrapes.computed == 1 and "yiwang_cases_overdue 1.0" in text_ and "process_cpu_seconds_total" in text_

@@ -139,9 +139,20 @@ def test_the_operator_lands_on_the_dashboard_and_metrics_are_prometheus_text(cli
     page = client.get("/")
     assert page.status_code == 200 and "哪些服务点落后？" in page.text and "代收费用是否全部到县？" in page.text
     assert client.get("/api/dashboard", headers=operator_api(client)).json()["county"]["total"] == 0
-    metrics = client.get("/metrics")
-    assert metrics.status_code == 200 and metrics.headers["content-type"].startswith("text/plain")
-    assert "# TYPE yiwang_cases gauge" in metrics.text and 'yiwang_cases{state="received"} 0' in metrics.text
+    refused = client.get("/metrics")  # no token set, and the test client is not the hub's own machine
+    assert refused.status_code == 403 and "只有本机可以读取监控指标" in refused.text
+
+
+def test_metrics_need_the_token_when_one_is_set(tmp_path: Path):
+    """Issue 22 item 7: /metrics was open on the public port with per-point cash figures."""
+    settings = Settings(data_dir=tmp_path / "hub", nats_url="nats://127.0.0.1:9", metrics_token="scrape-me")
+    init(settings, operator_password="op-pass", demo_password="pw")
+    with TestClient(create_app(settings)) as client:
+        assert client.get("/metrics").status_code == 401
+        assert client.get("/metrics", headers={"Authorization": "Bearer wrong"}).status_code == 401
+        metrics = client.get("/metrics", headers={"Authorization": "Bearer scrape-me"})
+        assert metrics.status_code == 200 and metrics.headers["content-type"].startswith("text/plain")
+        assert "# TYPE yiwang_cases gauge" in metrics.text and 'yiwang_cases{state="received"} 0.0' in metrics.text
 
 
 def test_public_pages_need_no_login_and_reveal_nothing_for_a_wrong_pair(client):
