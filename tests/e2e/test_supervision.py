@@ -42,4 +42,6 @@ def test_heartbeat_catalog_publication_and_dashboard(federation: LocalFederation
         "nodes_running": 1,
     }
     metrics = httpx.get(f"{federation.hub_url}/metrics", timeout=10).text
-    assert 'yiwang_node_catalog_version{node="shangcun"} 2.0' in metrics and "yiwang_catalog_version 2.0" in metrics  # from 127.0.0.1: no token needed
+    assert (
+        'yiwang_node_catalog_version{node="shangcun"} 2.0' in metrics and "yiwang_catalog_version 2.0" in metrics
+    )  # from 127.0.0.1: no token needed
