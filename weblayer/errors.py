@@ -8,12 +8,13 @@ maps them. Framework-free: domain modules import this and nothing of Litestar.
     ├── NotAuthenticated    401  log in first
     ├── Forbidden           403  this role, department or point may not do this
     ├── NotFound            404
-    └── Conflict            409  the object is not in a state that allows this
+    ├── Conflict            409  the object is not in a state that allows this
+    └── Unavailable         503  a part the service needs is down (its database, NATS): try later
 """
 
 from __future__ import annotations
 
-__all__ = ["Conflict", "Forbidden", "InvalidInput", "NotAuthenticated", "NotFound", "ServiceError"]
+__all__ = ["Conflict", "Forbidden", "InvalidInput", "NotAuthenticated", "NotFound", "ServiceError", "Unavailable"]
 
 
 class ServiceError(Exception):
@@ -48,3 +49,8 @@ class NotFound(ServiceError):
 class Conflict(ServiceError):
     status = 409
     type_slug = "conflict"
+
+
+class Unavailable(ServiceError):
+    status = 503
+    type_slug = "unavailable"

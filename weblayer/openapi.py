@@ -39,7 +39,7 @@ def _problem(status: int) -> ResponseSpec:
     return ResponseSpec(data_container=Problem, description=STATUS_TEXT[status], media_type="application/problem+json", generate_examples=False)
 
 
-ERRORS = (400, 401, 403, 404, 409, 413, 415, 429, 500)
+ERRORS = (400, 401, 403, 404, 409, 413, 415, 429, 500, 503)
 
 
 def document(controllers: list[type[Controller]]) -> list[type[Controller]]:

@@ -13,12 +13,14 @@ import msgspec
 from litestar import Controller, get, post, put
 from litestar.params import FromPath, FromQuery, JSONBody
 from litestar.response import File
+from sqlalchemy import text
+from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import Session, col, select
 
 from sync_protocol import ca_fingerprint, department_consumer, department_inbox_prefix, department_subject, verify_key_to_text
 from weblayer.auth import PUBLIC, LoginIn, api_log_in, requires_role
 from weblayer.display import mask_id
-from weblayer.errors import Conflict, InvalidInput, NotAuthenticated, NotFound
+from weblayer.errors import Conflict, InvalidInput, NotAuthenticated, NotFound, Unavailable
 from weblayer.site import SiteDep
 from weblayer.throttle import client_address
 
@@ -96,6 +98,7 @@ from .schemas import (
     QuarantineOut,
     QueueEntryOut,
     RatingIn,
+    ReadyOut,
     RevokeIn,
     SharedMaterialOut,
     SlipOut,
@@ -143,6 +146,19 @@ class SessionApi(Controller):
     @get("/health", sync_to_thread=False)
     def api_health(self, ctx: Ctx) -> HealthOut:
         return HealthOut(status="ok", nats_connected=ctx.sync.connected)
+
+    @get("/ready", sync_to_thread=True)
+    def api_ready(self, ctx: Ctx) -> ReadyOut:
+        """Readiness for a monitor or load balancer: the database answers and NATS is connected
+        (the hub receives and sends the points' batches); 503 with what is down otherwise."""
+        try:
+            with ctx.engine.connect() as conn:
+                conn.execute(text("SELECT 1"))
+        except SQLAlchemyError as exc:
+            raise Unavailable(f"数据库无法连接（{type(exc).__name__}）：检查数据库服务和 YIWANG_HUB_DB_URL") from None
+        if not ctx.sync.connected:
+            raise Unavailable("NATS 未连接：各服务点的数据暂时收发不了；检查 nats-server 和 YIWANG_NATS_URL")
+        return ReadyOut(status="ready", database="ok", nats="connected")
 
 
 class PublicApi(Controller):

@@ -115,6 +115,12 @@ class HealthOut(msgspec.Struct):
     nats_connected: bool
 
 
+class ReadyOut(msgspec.Struct):
+    status: str  # ready
+    database: str  # ok
+    nats: str  # connected | offline (a point works offline: it is ready all the same)
+
+
 class ApplicationOut(msgspec.Struct):
     """A case as the API shows it: these fields and no others, the resident ID masked."""
 

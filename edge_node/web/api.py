@@ -4,6 +4,7 @@ the /api router, which takes bearer tokens only (weblayer.auth) and answers erro
 from __future__ import annotations
 
 import json
+import sqlite3
 from typing import Any
 
 import msgspec
@@ -13,7 +14,7 @@ from litestar.params import FromPath, FromQuery, JSONBody, MultipartBody
 
 from weblayer.auth import PUBLIC, LoginIn, api_log_in
 from weblayer.display import mask_id
-from weblayer.errors import InvalidInput
+from weblayer.errors import InvalidInput, Unavailable
 from weblayer.site import SiteDep
 
 from .. import cases, catalog, documents, fees, materials, people, reconcile, reviews, rotation
@@ -42,6 +43,7 @@ from .schemas import (
     MaterialOut,
     OnTheSpotIn,
     PickupIn,
+    ReadyOut,
     ReceiptOut,
     ReconcileOut,
     RemittanceIn,
@@ -74,6 +76,16 @@ class SessionApi(Controller):
         """Liveness for a monitor: answers without touching the database (and is the trivial route
         bench/intake.py measures the intake API against)."""
         return HealthOut(status="ok", nats_connected=ctx.sync.online)
+
+    @get("/ready", sync_to_thread=True)
+    def ready(self, ctx: Ctx) -> ReadyOut:
+        """Readiness for a service manager or monitor: the node's database answers. NATS is
+        reported, not required: a point works offline."""
+        try:
+            ctx.store.one("SELECT 1")
+        except sqlite3.Error as exc:
+            raise Unavailable(f"本点数据库无法读取（{type(exc).__name__}）：检查磁盘和数据目录") from None
+        return ReadyOut(status="ready", database="ok", nats="connected" if ctx.sync.online else "offline")
 
     @get("/status", sync_to_thread=True)
     def status(self, ctx: Ctx) -> StatusOut:

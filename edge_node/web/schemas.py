@@ -262,6 +262,12 @@ class HealthOut(msgspec.Struct):
     nats_connected: bool
 
 
+class ReadyOut(msgspec.Struct):
+    status: str  # ready
+    database: str  # ok
+    nats: str  # connected | offline (a point works offline: it is ready all the same)
+
+
 class LinkOut(msgspec.Struct):
     kbit_per_s: float | None
     rtt_ms: int | None

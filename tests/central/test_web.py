@@ -399,3 +399,11 @@ def test_the_citizen_rates_on_their_own_phone_from_the_slips_qr_code(client):
     assert rated.status_code == 200 and "谢谢您的评价" in rated.text
     again = client.post("/rate", data=base | {"id_last4": "002X", "level": "1", "comment": "改评"})
     assert again.status_code == 409 and "已经评价过" in again.text
+
+
+def test_readiness_says_what_is_down(client):
+    """Issue 22 item 8: a readiness endpoint that checks the database and NATS (this app's NATS is
+    deliberately unreachable)."""
+    answer = client.get("/api/ready")
+    assert answer.status_code == 503 and answer.headers["content-type"].startswith("application/problem+json")
+    assert "NATS 未连接" in answer.json()["detail"] and answer.json()["type"].endswith("/unavailable")

@@ -7,6 +7,7 @@ from __future__ import annotations
 import time
 from collections import Counter
 
+import httpx
 import pytest
 
 from provisioning.federation import LocalFederation
@@ -36,6 +37,7 @@ def test_application_round_trip_survives_nats_outage(federation: LocalFederation
     assert bad.status_code == 400 and bad.headers["content-type"].startswith("application/problem+json")
     assert "校验位" in bad.json()["detail"] and agent.get("/api/applications").json() == []
 
+    eventually(lambda: httpx.get(f"{federation.hub_url}/api/ready", timeout=5).status_code == 200, what="the hub ready (database, NATS)")
     online = [submit(agent, n, "MZ-003", by_proxy=True) for n in range(3)]
     eventually(lambda: len(hub_apps()) == 3, what="3 applications at the hub")
     assert {a["department"] for a in hub_apps()} == {"mzj"}  # routed by the hub's catalog
@@ -43,6 +45,7 @@ def test_application_round_trip_survives_nats_outage(federation: LocalFederation
     # -- NATS goes away: the window keeps working ------------------------------------------------
     federation.stop("nats")
     eventually(lambda: agent.get("/api/status").json()["online"] is False, what="node to notice it is offline")
+    eventually(lambda: httpx.get(f"{federation.hub_url}/api/ready", timeout=5).status_code == 503, what="the hub not ready without NATS")
     offline = [submit(agent, n, "MZ-003", by_proxy=True) for n in range(3, 6)]
     status = agent.get("/api/status").json()
     assert status["waiting_events"] >= 3 and status["offline_since"]

@@ -490,3 +490,8 @@ def test_a_result_for_an_applicant_told_by_sms_does_not_ask_the_agent_to_phone(c
     assert "县里会短信通知申请人（13912345678）" in client.get(f"/applications/{told['id']}").text
     assert "请电话通知申请人" in client.get(f"/applications/{silent['id']}").text
     assert "其中 1 件申请人未同意短信通知，请电话通知领取" in client.get("/").text
+
+
+def test_a_point_offline_is_ready_all_the_same(client):
+    """Issue 22 item 8: readiness checks the node's database; NATS is reported, not required."""
+    assert client.get("/api/ready").json() == {"status": "ready", "database": "ok", "nats": "offline"}

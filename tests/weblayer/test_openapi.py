@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 
 METHODS = {"get", "post", "put", "delete", "patch"}
-OPEN = {("post", "/api/login"), ("get", "/api/health")}
+OPEN = {("post", "/api/login"), ("get", "/api/health"), ("get", "/api/ready")}
 PUBLIC = {  # what anybody may call: nothing else is reached without a token
     "node_client": OPEN | {("get", "/api/status"), ("post", "/api/licences/verify")},
     "hub_client": OPEN
