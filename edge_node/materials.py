@@ -16,6 +16,7 @@ import hashlib
 import logging
 import os
 import sqlite3
+import tempfile
 from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -48,12 +49,14 @@ def write_blob(blobs_dir: Path, content: bytes) -> str:
     final = blob_path(blobs_dir, sha)
     if not final.exists():
         blobs_dir.mkdir(parents=True, exist_ok=True)
-        tmp = blobs_dir / f".{sha}.{os.getpid()}.tmp"
-        with open(tmp, "wb") as f:
+        # a temporary name of its own: two requests storing the same file at once (one signature
+        # on two pickups) once shared a name, and the second's rename found it gone (a 500)
+        fd, tmp = tempfile.mkstemp(dir=blobs_dir, prefix=f".{sha}.", suffix=".tmp")
+        with os.fdopen(fd, "wb") as f:
             f.write(content)
             f.flush()
             os.fsync(f.fileno())
-        os.replace(tmp, final)
+        os.replace(tmp, final)  # the same bytes under the same name whoever renames last
     return sha
 
 

@@ -72,3 +72,28 @@ def test_an_unconfirmed_copy_is_never_deleted(node: Node):
     assert materials.purge_received(node.store, node.blobs_dir, 0, now=datetime.now(UTC) + timedelta(days=365)) == 1
     assert node.state(waiting)["stored_here"] is True and node.state(waiting)["received_at"] is None
     assert [p["sha256"] for p in blobs.pending_uploads(node.store)] == [waiting]
+
+
+def test_two_requests_storing_the_same_file_at_once_both_succeed(tmp_path):
+    """The chaos run: two pickups with the same on-screen signature stored the same blob at once;
+    both used one temporary name and the second's rename found it gone (a 500 at the window)."""
+    import threading
+
+    from edge_node.materials import write_blob
+
+    content, errors, done = b"\x89PNG same signature" * 1000, [], []
+
+    def store() -> None:
+        try:
+            done.append(write_blob(tmp_path, content))
+        except OSError as exc:
+            errors.append(exc)
+
+    for _ in range(20):
+        threads = [threading.Thread(target=store) for _ in range(8)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        (tmp_path / done[-1]).unlink()  # again from scratch
+    assert errors == [] and len(set(done)) == 1 and not list(tmp_path.glob(".*.tmp"))
