@@ -137,16 +137,28 @@ def _now_beijing() -> datetime:
     return parse_time(utcnow()).astimezone(BEIJING)
 
 
+def _bookable(session: Session, node_id: str) -> tuple[Node, PointSchedule]:
+    """The point and its windows, if it takes bookings on the portal; NotFound otherwise."""
+    node = session.get(Node, node_id)
+    schedule = session.get(PointSchedule, node_id)
+    if node is None or schedule is None or node.status != "enrolled":
+        raise NotFound("这个服务点没有开放网上预约")
+    return node, schedule
+
+
+def check_bookable(engine: Engine, node_id: str) -> None:
+    """NotFound unless the point takes bookings on the portal (before a code is sent for it)."""
+    with Session(engine) as session:
+        _bookable(session, node_id)
+
+
 def free_slots(engine: Engine, node_id: str, now: datetime | None = None) -> dict[str, Any]:
     """The point's bookable days: from today (slots not yet begun) to its days ahead, working days
     only, each window's slots with the online places left."""
     now = (now or _now_beijing()).astimezone(BEIJING)
     calendar = load_calendar(engine)
     with Session(engine) as session:
-        node = session.get(Node, node_id)
-        schedule = session.get(PointSchedule, node_id)
-        if node is None or schedule is None or node.status != "enrolled":
-            raise NotFound("这个服务点没有开放网上预约")
+        node, schedule = _bookable(session, node_id)
         last = (now.date() + timedelta(days=schedule.days_ahead)).isoformat()
         rows = (
             session.connection()
@@ -311,12 +323,17 @@ def book(engine: Engine, node_id: str, window: str, day: str, time: str, name: s
     return booked
 
 
-def by_token(engine: Engine, token: str) -> Appointment:
-    with Session(engine) as session:
-        found = session.exec(select(Appointment).where(Appointment.token == token_as_typed(token))).first() if token.strip() else None
+def _held(session: Session, token: str) -> Appointment:
+    """The portal booking a citizen's token names; NotFound otherwise."""
+    found = session.exec(select(Appointment).where(Appointment.token == token_as_typed(token))).first() if token.strip() else None
     if found is None:
         raise NotFound("没有这个查询码的预约，请核对")
     return found
+
+
+def by_token(engine: Engine, token: str) -> Appointment:
+    with Session(engine) as session:
+        return _held(session, token)
 
 
 def described(engine: Engine, appointment: Appointment) -> dict[str, str]:
@@ -336,9 +353,7 @@ def described(engine: Engine, appointment: Appointment) -> dict[str, str]:
 def cancel(engine: Engine, token: str) -> Appointment:
     """The citizen cancels their booking (before its day is over): the place is free again and the point hears."""
     with transaction(engine) as session:
-        found = session.exec(select(Appointment).where(Appointment.token == token_as_typed(token))).first() if token.strip() else None
-        if found is None:
-            raise NotFound("没有这个查询码的预约，请核对")
+        found = _held(session, token)
         if found.status != "booked":
             raise Conflict(f"这个预约{STATES[found.status]}，不能再取消")
         if found.day < _now_beijing().date().isoformat():

@@ -136,7 +136,7 @@ class BookingPages(Controller):
         day, _, time = rest.partition("|")
         try:
             if data.get("act") == "code":
-                appointments.free_slots(ctx.engine, node_id)  # a point that takes bookings, before any code is sent
+                appointments.check_bookable(ctx.engine, node_id)  # before any code is sent
                 limited(site, request, "codes")
                 appointments.request_code(ctx.engine, data.get("phone", ""))
                 return _booking_page(ctx, node_id, data, code_sent=True)

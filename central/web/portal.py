@@ -259,7 +259,7 @@ class PortalApi(Controller):
     @get("/public/announcements", sync_to_thread=True)
     def api_announcements(self, ctx: Ctx) -> list[AnnouncementOut]:
         """Public: the county's current 通知公告, newest first."""
-        return [AnnouncementOut(id=a.id or 0, title=a.title, body=a.body, published_at=a.published_at) for a in guidance.announcements(ctx.engine)]
+        return [announcement_out(a) for a in guidance.announcements(ctx.engine)]
 
     @get("/public/faq", sync_to_thread=True)
     def api_faq(self, ctx: Ctx, q: FromQuery[str] = "") -> list[FaqOut]:
