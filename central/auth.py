@@ -29,6 +29,8 @@ def log_in(engine: Engine, username: str, password: str) -> tuple[User, str]:
         user = session.get(User, username.strip())
     if not check_password(user.password_hash if user else None, password) or user is None:
         raise NotAuthenticated("用户名或密码不正确")
+    if user.disabled_at:
+        raise NotAuthenticated("这个账号已停用：请找县级运维人员")
     token = secrets.token_urlsafe(32)
     with transaction(engine) as session:
         session.add(LoginSession(token_hash=_token_hash(token), username=user.username, expires_at=utcnow(SESSION_LIFETIME)))
@@ -42,7 +44,8 @@ def user_for_token(engine: Engine, token: str | None) -> User | None:
         login = session.get(LoginSession, _token_hash(token))
         if login is None or login.expires_at < utcnow():
             return None
-        return session.get(User, login.username)
+        user = session.get(User, login.username)
+        return None if user is None or user.disabled_at else user
 
 
 def log_out(engine: Engine, token: str | None) -> None:
@@ -55,6 +58,8 @@ def log_out(engine: Engine, token: str | None) -> None:
 
 
 def add_user(engine: Engine, username: str, display_name: str, role: str, password: str, department: str | None = None) -> None:
+    """Seed an account unless the name exists (`hub init`, the demo, tests); staff are managed with
+    central/accounts.py, which refuses an existing name and logs who did it."""
     with transaction(engine) as session:
         if session.get(User, username) is None:
             session.add(User(username=username, display_name=display_name, role=role, department=department, password_hash=hash_password(password)))

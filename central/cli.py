@@ -1,17 +1,19 @@
-"""`yiwang hub ...`: initialise, serve, add staff accounts."""
+"""`yiwang hub …`: the county hub's commands (init, serve, worker, audit, user). The `yiwang` root
+(yiwang.py) adds provisioning's NATS and trust commands beside them."""
 
 from __future__ import annotations
 
-import argparse
 import logging
 import secrets
 import sys
 from pathlib import Path
 
+import click
 from nacl.signing import SigningKey
 from sqlmodel import Session, select
 
 from sync_protocol import signing_key_to_text, verify_key_to_text
+from weblayer.errors import ServiceError
 
 from .auth import add_user
 from .catalog import load_catalog, sample_catalog
@@ -32,76 +34,143 @@ DEMO_CLERKS = [
     ("clerk-tyjrj", "退役军人事务局审批员 郑伟", "tyjrj"),
 ]
 
+dir_option = click.option(
+    "--dir",
+    "data_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    envvar="YIWANG_HUB_DIR",
+    required=True,
+    help="the hub's data directory [env YIWANG_HUB_DIR; the `yiwang` command defaults it to /var/lib/yiwang/hub, %ProgramData%\\yiwang\\hub on Windows]",
+)
+db_option = click.option(
+    "--db-url", help="database URL, e.g. postgresql+psycopg://yiwang@db/yiwang [env YIWANG_HUB_DB_URL; default the SQLite file in --dir]"
+)
+password_stdin = click.option(
+    "--password-stdin",
+    is_flag=True,
+    help="read the password from the first line of standard input (scripts); otherwise it is asked for twice, unseen",
+)
 
-def init(settings: Settings, operator_password: str | None, demo_password: str | None) -> None:
+
+def new_password(from_stdin: bool, prompt: str = "新密码 (new password)") -> str:
+    """Never from the command line, where `ps` and the shell's history show it."""
+    if from_stdin:
+        return sys.stdin.readline().rstrip("\r\n")
+    return str(click.prompt(prompt, hide_input=True, confirmation_prompt="再输一次 (again)"))
+
+
+def _settings(data_dir: Path, db_url: str | None = None, **overrides: object) -> Settings:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+    return Settings.from_env(data_dir=data_dir, db_url=db_url, **overrides)
+
+
+def _existing(data_dir: Path, db_url: str | None, **overrides: object) -> Settings:
+    """The settings of a hub that has been initialised, else a line saying what to do."""
+    settings = _settings(data_dir, db_url, **overrides)
+    if not db_url and not settings.key_path.exists():
+        raise click.ClickException(
+            f"{settings.data_dir} 中没有县中枢（no hub in {settings.data_dir}）: give the hub's directory with --dir, or run `yiwang hub init --dir {settings.data_dir}` first"
+        )
+    return settings
+
+
+@click.group(name="hub", help="The county hub: its database, web server, ingest workers, staff and audit trail.")
+def hub() -> None:
+    pass
+
+
+def initialise(settings: Settings, operator_password: str | None, demo_password: str | None = None) -> None:
+    """The hub's key, schema, sample catalog and first operator (with ``operator_password``, else a
+    random one printed once); with ``demo_password``, a demo clerk per sample department. Run again,
+    it fills in what is missing and changes no existing account."""
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     if not settings.key_path.exists():
         write_secret(settings.key_path, signing_key_to_text(SigningKey.generate()))
-        print(f"hub key created: {settings.key_path} (0600)")
+        click.echo(f"hub key created: {settings.key_path} (0600)")
     engine = make_engine(settings.database_url)
-    create_schema(engine)
-    load_catalog(engine, sample_catalog())
-    with Session(engine) as session:
-        has_operator = session.exec(select(User).where(User.role == "operator")).first() is not None
-    if operator_password or not has_operator:
-        shown = operator_password or secrets.token_urlsafe(12)
-        add_user(engine, "operator", "县级运维 张伟", "operator", shown)
-        if not operator_password:
-            print(f"first operator account: operator / {shown}  (shown once; keep it safe)")
-    if demo_password:
-        for username, display, dept in DEMO_CLERKS:
-            add_user(engine, username, display, "clerk", demo_password, department=dept)
-    from .keys import load_hub_key
+    try:
+        create_schema(engine)
+        load_catalog(engine, sample_catalog())
+        with Session(engine) as session:
+            has_operator = session.exec(select(User).where(User.role == "operator")).first() is not None
+        if not has_operator:
+            shown = operator_password or secrets.token_urlsafe(12)
+            add_user(engine, "operator", "县级运维 张伟", "operator", shown)
+            click.echo("first operator account: operator" + ("" if operator_password else f" / {shown}  (shown once; keep it safe)"))
+        elif operator_password:
+            click.echo("the operator account exists already: its password is unchanged (yiwang hub user reset-password operator)", err=True)
+        for username, display, dept in DEMO_CLERKS if demo_password else []:
+            add_user(engine, username, display, "clerk", demo_password or "", department=dept)
+        from .keys import load_hub_key
 
-    print(f"hub public key: {verify_key_to_text(load_hub_key(settings.key_path).verify_key)}")
-    engine.dispose()
-
-
-def audit_verify(settings: Settings) -> int:
-    """Print every chain's head and first bad position; exit status 1 if any chain is bad."""
-    from .audit import format_reports, verify_all
-    from .keys import load_hub_key
-
-    engine = make_engine(settings.database_url)
-    reports = verify_all(engine, load_hub_key(settings.key_path).verify_key)
-    engine.dispose()
-    print(format_reports(reports))
-    return 0 if all(r.ok for r in reports) else 1
+        click.echo(f"hub public key: {verify_key_to_text(load_hub_key(settings.key_path).verify_key)}")
+    finally:
+        engine.dispose()
 
 
-def serve(settings: Settings) -> None:
+@hub.command(help="Create the hub's key, database and catalog, and its first operator account (again: fills in what is missing).")
+@dir_option
+@db_option
+@password_stdin
+@click.option("--demo-clerks", is_flag=True, help="also add one demo clerk per sample department, with the operator's password (the demo)")
+def init(data_dir: Path, db_url: str | None, password_stdin: bool, demo_clerks: bool) -> None:
+    if demo_clerks and not password_stdin:
+        raise click.UsageError("--demo-clerks takes the operator's password: give it with --password-stdin")
+    settings = _settings(data_dir, db_url)
+    password = new_password(password_stdin) if password_stdin or (sys.stdin.isatty() and not settings.key_path.exists()) else None
+    initialise(settings, password, password if demo_clerks else None)
+
+
+@hub.command(help="Run the hub's web server, API, uplink ingest, downlink and SMS sender.")
+@dir_option
+@db_option
+@click.option("--nats-url", help="NATS the hub uses [env YIWANG_NATS_URL; default tls://127.0.0.1:4700]")
+@click.option("--host", help="address to listen on [env YIWANG_HUB_HOST; default 127.0.0.1]")
+@click.option("--port", type=int, help="port to listen on [env YIWANG_HUB_PORT; default 8700]")
+@click.option("--public-url", help="URL nodes use to reach this hub for enrolment [env YIWANG_HUB_PUBLIC_URL]")
+@click.option(
+    "--https", is_flag=True, default=None, help="serve HTTPS with the county-CA certificate from `yiwang hub init` [env YIWANG_HUB_HTTPS=1]"
+)
+def serve(
+    data_dir: Path, db_url: str | None, nats_url: str | None, host: str | None, port: int | None, public_url: str | None, https: bool | None
+) -> None:
     from weblayer.serving import serve as serve_app
 
     from .app import create_app
 
+    settings = _existing(data_dir, db_url, nats_url=nats_url, host=host, port=port, public_url=public_url, https=https)
     certfile = keyfile = None
     if settings.https:
         cert, key = settings.tls_files
         if not cert.exists() or not key.exists():
-            raise SystemExit(f"{cert} not found: run `yiwang hub init --dir {settings.data_dir} --nats-name <this machine's name>` first")
+            raise click.ClickException(f"{cert} not found: run `yiwang hub init --dir {settings.data_dir} --nats-name <this machine's name>` first")
         certfile, keyfile = str(cert), str(key)
     serve_app(create_app(settings), settings.host, settings.port, certfile, keyfile)
 
 
-def worker(settings: Settings) -> int:
-    """An extra ingest worker: the uplink ingest loop alone, on the hub's database and NATS
-    identity (``nats/hub.nk`` and ``nats/ca.pem`` from the hub's directory; not the signing key)."""
+@hub.command(
+    help="An extra uplink ingest worker beside `serve`: the same database and NATS (nats/hub.nk and nats/ca.pem from --dir; not the signing key)."
+)
+@dir_option
+@db_option
+@click.option("--nats-url", help="NATS the hub uses [env YIWANG_NATS_URL; default tls://127.0.0.1:4700]")
+def worker(data_dir: Path, db_url: str | None, nats_url: str | None) -> None:
     import asyncio
     import signal
 
     from .db import LATEST, schema_version
     from .sync import HubSync
 
+    settings = _settings(data_dir, db_url, nats_url=nats_url)
     engine = make_engine(settings.database_url)
     where = engine.url.render_as_string(hide_password=True)
     version = schema_version(engine)
     if version != LATEST:
+        engine.dispose()
         found = "has no yiwang schema yet" if version is None else f"is at schema version {version}"
-        print(
-            f"the database at {where} {found}; this worker needs version {LATEST}: start `yiwang hub serve` (it creates and upgrades the schema) first",
-            file=sys.stderr,
+        raise click.ClickException(
+            f"the database at {where} {found}; this worker needs version {LATEST}: start `yiwang hub serve` (it creates and upgrades the schema) first"
         )
-        return 2
 
     async def run() -> None:
         task = asyncio.current_task()
@@ -115,90 +184,100 @@ def worker(settings: Settings) -> int:
     except (KeyboardInterrupt, asyncio.CancelledError):
         pass
     engine.dispose()
-    return 0
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="yiwang hub", description="county hub")
-    sub = parser.add_subparsers(dest="command", required=True)
-    audit = sub.add_parser("audit", help="re-verify the stored audit trail")
-    audit.add_argument("action", choices=["verify"], help="verify: every stored batch of every node, from the raw bytes")
-    audit.add_argument("--dir", type=Path, help="data directory (default $YIWANG_HUB_DIR or var/hub)")
-    audit.add_argument("--db-url", help="database URL (default: SQLite file in --dir)")
-    for name in ("init", "serve", "worker", "add-user"):
-        p = sub.add_parser(name, help="an extra uplink ingest worker beside `serve` (same database and NATS)" if name == "worker" else None)
-        p.add_argument("--dir", type=Path, help="data directory (default $YIWANG_HUB_DIR or var/hub)")
-        p.add_argument("--db-url", help="database URL (default: SQLite file in --dir)")
-        if name in ("serve", "worker"):
-            p.add_argument("--nats-url")
-        if name == "serve":
-            p.add_argument("--host")
-            p.add_argument("--port", type=int)
-            p.add_argument("--public-url", help="URL nodes use to reach this hub for enrolment")
-            p.add_argument(
-                "--https",
-                action="store_true",
-                default=None,
-                help="serve HTTPS with the county-CA certificate from `yiwang hub init` (or YIWANG_HUB_HTTPS=1)",
-            )
-        if name == "init":
-            p.add_argument("--operator-password", help="create the account 'operator' with this password")
-            p.add_argument("--demo-password", help="create demo clerk accounts with this password")
-        if name == "add-user":
-            p.add_argument("username")
-            p.add_argument("display_name")
-            p.add_argument("role", choices=["operator", "clerk"])
-            p.add_argument("--department")
-            p.add_argument("--password", required=True)
-    args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr)
-    settings = Settings.from_env(
-        data_dir=args.dir,
-        db_url=args.db_url,
-        host=getattr(args, "host", None),
-        port=getattr(args, "port", None),
-        nats_url=getattr(args, "nats_url", None),
-        public_url=getattr(args, "public_url", None),
-        https=getattr(args, "https", None),
-    )
-    if args.command in ("serve", "audit", "add-user") and not args.db_url and not settings.key_path.exists():
-        print(
-            f"{settings.data_dir} 中没有县中枢（no hub in {settings.data_dir}）: give the hub's directory with --dir, or run `yiwang hub init --dir {settings.data_dir}` first",
-            file=sys.stderr,
-        )
-        return 2
-    if args.command == "init":
-        init(settings, args.operator_password, args.demo_password)
-    elif args.command == "serve":
-        serve(settings)
-    elif args.command == "worker":
-        return worker(settings)
-    elif args.command == "audit":
-        return audit_verify(settings)
-    else:
-        return _add_user(settings, args)
-    return 0
+@hub.group(help="The stored audit trail.")
+def audit() -> None:
+    pass
 
 
-def _add_user(settings: Settings, args: argparse.Namespace) -> int:
-    """A clear line, not a traceback, for an account that exists or a department that does not."""
-    from .models import Department
+@audit.command(help="Re-verify every stored batch of every node from the raw bytes; exit status 1 if any chain is bad.")
+@dir_option
+@db_option
+def verify(data_dir: Path, db_url: str | None) -> None:
+    from .audit import format_reports, verify_all
+    from .keys import load_hub_key
 
+    settings = _existing(data_dir, db_url)
     engine = make_engine(settings.database_url)
-    create_schema(engine)
+    reports = verify_all(engine, load_hub_key(settings.key_path).verify_key)
+    engine.dispose()
+    click.echo(format_reports(reports))
+    if not all(r.ok for r in reports):
+        sys.exit(1)
+
+
+@hub.group(help="Staff accounts at the hub: operators and department clerks (also on the 账号管理 page).")
+def user() -> None:
+    pass
+
+
+def _accounts(data_dir: Path, db_url: str | None, action: str, *args: object) -> object:
+    from . import accounts
+
+    engine = make_engine(_existing(data_dir, db_url).database_url)
     try:
-        with Session(engine) as session:
-            if session.get(User, args.username) is not None:
-                print(f"not added: the account {args.username} exists already", file=sys.stderr)
-                return 2
-            if args.department and session.get(Department, args.department) is None:
-                print(
-                    f"not added: no department {args.department!r} (the catalog's are {', '.join(d.code for d in session.exec(select(Department)).all())})",
-                    file=sys.stderr,
-                )
-                return 2
-        add_user(engine, args.username, args.display_name, args.role, args.password, department=args.department)
+        create_schema(engine)
+        return getattr(accounts, action)(engine, accounts.SYSTEM, *args)
+    except ServiceError as exc:
+        raise click.ClickException(str(exc)) from None
     finally:
         engine.dispose()
-    print(f"added {args.role} {args.username} ({args.display_name}){f', department {args.department}' if args.department else ''}")
-    return 0
+
+
+@user.command(name="add", help="Add an account; ROLE is operator or clerk (a clerk needs --department). The password is asked for.")
+@click.argument("username")
+@click.argument("display_name")
+@click.argument("role", type=click.Choice(["operator", "clerk"]))
+@click.option("--department", help="the clerk's department code, e.g. mzj")
+@dir_option
+@db_option
+@password_stdin
+def user_add(username: str, display_name: str, role: str, department: str | None, data_dir: Path, db_url: str | None, password_stdin: bool) -> None:
+    _existing(data_dir, db_url)
+    _accounts(data_dir, db_url, "add", username, display_name, role, new_password(password_stdin), department)
+    click.echo(f"added {role} {username} ({display_name}){f', department {department}' if department else ''}")
+
+
+@user.command(name="reset-password", help="Give an account a new password (asked for); its open sessions end.")
+@click.argument("username")
+@dir_option
+@db_option
+@password_stdin
+def user_reset(username: str, data_dir: Path, db_url: str | None, password_stdin: bool) -> None:
+    _existing(data_dir, db_url)
+    _accounts(data_dir, db_url, "reset_password", username, new_password(password_stdin))
+    click.echo(f"password of {username} reset; its sessions ended")
+
+
+def _switch(name: str, disabled: bool, help: str) -> None:
+    @user.command(name=name, help=help)
+    @click.argument("username")
+    @dir_option
+    @db_option
+    def command(username: str, data_dir: Path, db_url: str | None) -> None:
+        from .accounts import Change
+
+        _accounts(data_dir, db_url, "change", username, Change(disabled=disabled))
+        click.echo(f"{username} {name}d")
+
+
+_switch("disable", True, "Stop an account from logging in (its sessions end); the last working operator cannot be disabled.")
+_switch("enable", False, "Let a disabled account log in again.")
+
+
+@user.command(name="list", help="Every account: username, role, department, name, and whether it is disabled.")
+@dir_option
+@db_option
+def user_list(data_dir: Path, db_url: str | None) -> None:
+    from .accounts import all_users
+
+    engine = make_engine(_existing(data_dir, db_url).database_url)
+    try:
+        create_schema(engine)
+        for u in all_users(engine):
+            click.echo(
+                f"{u.username}\t{u.role}\t{u.department or '-'}\t{u.display_name}\t{'disabled ' + u.disabled_at if u.disabled_at else 'active'}"
+            )
+    finally:
+        engine.dispose()

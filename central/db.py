@@ -76,7 +76,7 @@ def _add_column(conn: Connection, table: str, column: str) -> None:
     then adds again: databases of versions 1–2 were refused with "duplicate column name"
     (tests/central/test_migrations.py)."""
     if column.split()[0] not in {c["name"] for c in inspect(conn).get_columns(table)}:
-        conn.execute(text(f"ALTER TABLE {table} ADD COLUMN {column}"))
+        conn.execute(text(f"ALTER TABLE {conn.dialect.identifier_preparer.quote(table)} ADD COLUMN {column}"))
 
 
 def _m2_node_keys(conn: Connection) -> None:
@@ -279,6 +279,11 @@ def _m17_home_visits(conn: Connection) -> None:
     _add_column(conn, "application", "home_visit VARCHAR NOT NULL DEFAULT ''")
 
 
+def _m18_accounts(conn: Connection) -> None:
+    """Accounts can be disabled (停用) instead of deleted, so the action log keeps their names."""
+    _add_column(conn, "user", "disabled_at VARCHAR")
+
+
 # Numbered migrations for databases made by an older version. A new database gets the current
 # tables from create_all and starts at the latest version; version 1 is the first release's schema.
 MIGRATIONS: list[Callable[[Connection], None]] = [
@@ -298,6 +303,7 @@ MIGRATIONS: list[Callable[[Connection], None]] = [
     _m15_complaints,
     _m16_sms,
     _m17_home_visits,
+    _m18_accounts,
 ]
 LATEST = 1 + len(MIGRATIONS)
 

@@ -29,6 +29,7 @@ class User(SQLModel, table=True):
     role: str  # "operator" | "clerk"
     department: str | None = Field(default=None, foreign_key="department.code")
     password_hash: str
+    disabled_at: str | None = None  # 停用: cannot log in; kept for the action log's names (central/accounts.py)
 
 
 class LoginSession(SQLModel, table=True):

@@ -73,7 +73,7 @@ class Settings:
     def from_env(cls, **overrides: object) -> Settings:
         env = os.environ
         values: dict[str, object] = {
-            "data_dir": Path(env.get("YIWANG_HUB_DIR", "var/hub")),
+            "data_dir": env.get("YIWANG_HUB_DIR"),  # no default here: the `yiwang` command gives an absolute one
             "host": env.get("YIWANG_HUB_HOST", "127.0.0.1"),
             "port": int(env.get("YIWANG_HUB_PORT", "8700")),
             "nats_url": env.get("YIWANG_NATS_URL", "tls://127.0.0.1:4700"),
@@ -92,5 +92,7 @@ class Settings:
             "metrics_token": env.get("YIWANG_METRICS_TOKEN", ""),
         }
         values.update({k: v for k, v in overrides.items() if v is not None})
+        if not values["data_dir"]:
+            raise ValueError("no data directory: give --dir or set YIWANG_HUB_DIR")
         values["data_dir"] = Path(values["data_dir"])  # type: ignore[arg-type]
         return cls(**values)  # type: ignore[arg-type]

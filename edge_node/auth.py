@@ -21,6 +21,8 @@ def _token_hash(token: str) -> str:
 
 
 def add_user(store: Store, username: str, display_name: str, role: str, password: str) -> None:
+    """Seed an account unless the name exists (the demo, tests); staff are managed with
+    edge_node/accounts.py, which refuses an existing name and logs who did it."""
     if role not in ROLES:
         raise InvalidInput(f"角色只能是 {', '.join(ROLES)}", field="role")
     with store.write() as conn:
@@ -34,6 +36,8 @@ def log_in(store: Store, username: str, password: str) -> tuple[dict[str, str], 
     row = store.one("SELECT * FROM users WHERE username = ?", (username.strip(),))
     if not check_password(row["password_hash"] if row else None, password) or row is None:
         raise NotAuthenticated("用户名或密码不正确")
+    if row["disabled_at"]:
+        raise NotAuthenticated("这个账号已停用：请找乡镇便民服务中心的工作人员")
     token = secrets.token_urlsafe(32)
     expires = format_time(datetime.now(UTC) + SESSION_LIFETIME)
     with store.write() as conn:
@@ -45,7 +49,7 @@ def user_for_token(store: Store, token: str | None) -> dict[str, str] | None:
     if not token:
         return None
     row = store.one(
-        "SELECT u.* FROM login_sessions s JOIN users u ON u.username = s.username WHERE s.token_hash = ? AND s.expires_at > ?",
+        "SELECT u.* FROM login_sessions s JOIN users u ON u.username = s.username WHERE s.token_hash = ? AND s.expires_at > ? AND u.disabled_at IS NULL",
         (_token_hash(token), utcnow()),
     )
     return _user(row) if row else None

@@ -49,7 +49,7 @@ class Settings:
     def from_env(cls, **overrides: object) -> Settings:
         env = os.environ
         values: dict[str, object] = {
-            "data_dir": Path(env.get("YIWANG_NODE_DIR", "var/node")),
+            "data_dir": env.get("YIWANG_NODE_DIR"),  # no default here: the `yiwang` command gives an absolute one
             "host": env.get("YIWANG_NODE_HOST", "127.0.0.1"),
             "port": int(env.get("YIWANG_NODE_PORT", "8701")),
             "nats_url": env.get("YIWANG_NATS_URL", ""),
@@ -60,6 +60,8 @@ class Settings:
             "tls_key": env.get("YIWANG_NODE_TLS_KEY") or None,
         }
         values.update({k: v for k, v in overrides.items() if v is not None})
+        if not values["data_dir"]:
+            raise ValueError("no data directory: give --dir or set YIWANG_NODE_DIR")
         values["data_dir"] = Path(values["data_dir"])  # type: ignore[arg-type]
         for name in ("tls_cert", "tls_key"):
             values[name] = Path(values[name]) if values[name] else None  # type: ignore[arg-type]

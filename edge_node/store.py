@@ -367,6 +367,14 @@ def _m22_guidance(db: Database) -> None:
     )
 
 
+def _m25_accounts(db: Database) -> None:
+    # accounts are disabled (停用), not deleted; who changed which account, when (edge_node/accounts.py)
+    db.table("users").add_column("disabled_at", str)
+    db.table("account_log").create(
+        {"id": int, "at": str, "actor": str, "action": str, "username": str, "detail": str}, pk="id", not_null={"at", "actor", "action", "username"}
+    )
+
+
 MIGRATIONS: list[Callable[[Database], None]] = [
     _m1_initial,
     _m2_resends,
@@ -392,6 +400,7 @@ MIGRATIONS: list[Callable[[Database], None]] = [
     _m22_guidance,
     _m23_appointments,
     _m24_window_services,
+    _m25_accounts,
 ]
 
 

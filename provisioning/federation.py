@@ -51,7 +51,7 @@ class NodeSpec:
     tls_dir: Path | None = None  # web.pem + web.key from `yiwang hub issue-cert`: serve HTTPS
     nats_url: str | None = None  # instead of the URL from enrolment (the chaos run puts a proxy between)
     env: dict[str, str] = field(default_factory=dict)  # extra environment for the node's process
-    program: str = "edge_node"  # the module the node's process runs (a test may run older software)
+    program: str = "yiwang"  # the module the node's process runs, as `python -m PROGRAM node serve` (a test may run older software)
 
 
 @dataclass
@@ -162,7 +162,7 @@ class LocalFederation:
             hub_dir = self.root / name
             if not (hub_dir / "nats").exists():
                 member_bundle(self.nats_dir, hub_dir)
-        self._spawn(f"nats-{name}", [sys.executable, "-m", "provisioning", "hub", "nats", "--dir", str(hub_dir), "--member", name])
+        self._spawn(f"nats-{name}", [sys.executable, "-m", "yiwang", "hub", "nats", "--dir", str(hub_dir), "--member", name])
         self._wait(f"nats-{name}", lambda: port_open(member.port, self.host))
 
     def stop(self, name: str, timeout: float = 15.0, sig: int = signal.SIGTERM) -> None:
@@ -179,24 +179,32 @@ class LocalFederation:
             proc.wait()
 
     def init_hub(self) -> None:
+        """`yiwang hub init`, as a county does it (the password on standard input, never in argv)."""
         hub_dir = self.root / "hub"
-        self._init_nats()
         if (hub_dir / "hub.key").exists():
+            self._init_nats()
             return
+        cluster = [arg for m in self.cluster for arg in ("--nats-cluster", f"{m.name}={m.host}:{m.port}:{m.route_port}")]
         subprocess.run(
             [
                 sys.executable,
                 "-m",
-                "central",
+                "yiwang",
+                "hub",
                 "init",
                 "--dir",
                 str(hub_dir),
                 *self._db_args(),
-                "--operator-password",
-                self.password,
-                "--demo-password",
-                self.password,
+                "--nats-host",
+                self.host,
+                "--nats-port",
+                str(self.nats_port),
+                *cluster,
+                "--password-stdin",
+                "--demo-clerks",
             ],
+            input=self.password + "\n",
+            text=True,
             check=True,
             stdout=subprocess.DEVNULL,
         )
@@ -209,7 +217,8 @@ class LocalFederation:
             [
                 sys.executable,
                 "-m",
-                "central",
+                "yiwang",
+                "hub",
                 "serve",
                 "--dir",
                 str(self.root / "hub"),
@@ -227,7 +236,9 @@ class LocalFederation:
 
     def start_worker(self, name: str = "worker") -> None:
         """An extra hub ingest worker (`yiwang hub worker`) on the hub's database and NATS."""
-        self._spawn(name, [sys.executable, "-m", "central", "worker", "--dir", str(self.root / "hub"), *self._db_args(), "--nats-url", self.nats_url])
+        self._spawn(
+            name, [sys.executable, "-m", "yiwang", "hub", "worker", "--dir", str(self.root / "hub"), *self._db_args(), "--nats-url", self.nats_url]
+        )
         self._wait(name, lambda: "connected to NATS" in self.log_path(name).read_text(errors="replace"))
 
     def _db_args(self) -> list[str]:
@@ -255,10 +266,17 @@ class LocalFederation:
         slip = response.json()  # what the operator hands over: the code and the CA fingerprint
         enroll(slip["code"], self.hub_url, directory, slip["ca_fingerprint"])
         for username, display, role in spec.users:
-            subprocess.run(
-                [sys.executable, "-m", "edge_node", "add-user", "--dir", str(directory), username, display, role, "--password", self.password],
-                check=True,
-            )
+            self.add_node_user(directory, username, display, role)
+
+    def add_node_user(self, directory: Path, username: str, display: str, role: str) -> None:
+        """`yiwang node user add`, the password on standard input (never in argv)."""
+        subprocess.run(
+            [sys.executable, "-m", "yiwang", "node", "user", "add", "--dir", str(directory), username, display, role, "--password-stdin"],
+            input=self.password + "\n",
+            text=True,
+            check=True,
+            stdout=subprocess.DEVNULL,
+        )
 
     def start_node(self, spec: NodeSpec) -> None:
         if not (self.node_dir(spec.node_id) / "nats.nk").exists():
@@ -271,6 +289,7 @@ class LocalFederation:
             sys.executable,
             "-m",
             spec.program,
+            "node",
             "serve",
             "--dir",
             str(self.node_dir(spec.node_id)),

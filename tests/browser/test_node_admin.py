@@ -4,8 +4,6 @@ the whole command as text and QR) enrols a real node, and the revoke button cuts
 from __future__ import annotations
 
 import re
-import subprocess
-import sys
 
 import httpx
 import pytest
@@ -44,22 +42,7 @@ def test_operator_prints_a_slip_that_enrols_a_point_and_revokes_it_with_a_reason
     _, _, _, code, _, hub_url, _, ca = command.split()
     spec = village("xicun")
     enroll(code, hub_url, federation.node_dir("xicun"), ca)
-    subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "edge_node",
-            "add-user",
-            "--dir",
-            str(federation.node_dir("xicun")),
-            "agent",
-            "代办员",
-            AGENT_ROLE,
-            "--password",
-            federation.password,
-        ],
-        check=True,
-    )
+    federation.add_node_user(federation.node_dir("xicun"), "agent", "代办员", AGENT_ROLE)
     federation.start_node(spec)
     status = f"http://127.0.0.1:{spec.port}/api/status"
     eventually(lambda: httpx.get(status).json()["online"], what="the new point online")

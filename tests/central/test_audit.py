@@ -14,7 +14,7 @@ from sqlmodel import Session
 
 from central import approval, downlink
 from central.audit import verify_all
-from central.cli import init
+from central.cli import initialise
 from central.db import make_engine
 from central.ingest import ingest_batch
 from central.keys import load_hub_key
@@ -27,7 +27,7 @@ T = "2026-11-23T08:00:00.000000Z"
 
 def build_hub(tmp_path: Path, db_url: str):
     settings = Settings(data_dir=tmp_path / "hub", db_url=db_url)
-    init(settings, operator_password="op", demo_password="pw")
+    initialise(settings, operator_password="op", demo_password="pw")
     engine = make_engine(settings.database_url)
     key = SigningKey.generate()
     with Session(engine) as s:
@@ -59,7 +59,7 @@ def build_hub(tmp_path: Path, db_url: str):
 
 def run_cli(settings: Settings) -> subprocess.CompletedProcess:
     return subprocess.run(
-        [sys.executable, "-m", "central", "audit", "verify", "--dir", str(settings.data_dir), "--db-url", settings.database_url],
+        [sys.executable, "-m", "yiwang", "hub", "audit", "verify", "--dir", str(settings.data_dir), "--db-url", settings.database_url],
         capture_output=True,
         text=True,
     )

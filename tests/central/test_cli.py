@@ -1,26 +1,71 @@
-"""`yiwang hub add-user` as docs/integration.md has a county run it: a clear line and exit status 2,
-never a traceback, for a directory with no hub, an account that exists or an unknown department
-(found by a newcomer following the integration guide with the wrong --dir)."""
+"""`yiwang hub user …` as docs/integration.md has a county run it: a clear line and a non-zero
+exit, never a traceback, for a directory with no hub, an account that exists or an unknown
+department (found by a newcomer following the integration guide with the wrong --dir); passwords
+asked for, never on the command line; an existing name refused instead of silently keeping its
+old password (issue 22: there was no password reset at all)."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from central.cli import main
+from click.testing import CliRunner
+
+from central.auth import log_in
+from central.db import make_engine
+from central.settings import Settings
+from weblayer.errors import NotAuthenticated
+from yiwang import main
 
 
-def test_add_user_says_what_is_wrong_instead_of_a_traceback(tmp_path: Path, capsys):
+def run(*args: str, input: str | None = None):
+    return CliRunner().invoke(main, ["hub", *args], input=input)
+
+
+def test_user_commands_say_what_is_wrong_instead_of_a_traceback(tmp_path: Path):
+    hub = str(tmp_path / "hub")
+    done = run("user", "add", "--dir", hub, "cl-system", "残联审批系统", "clerk", "--department", "cl", input="secret1\nsecret1\n")
+    assert done.exit_code == 1 and "no hub in" in done.output and not (tmp_path / "hub" / "hub.sqlite3").exists()
+    assert run("init", "--dir", hub, "--password-stdin", input="op-secret\n").exit_code == 0
+    done = run("user", "add", "--dir", hub, "cl-system", "残联审批系统", "clerk", "--department", "cl", input="secret1\nsecret1\n")
+    assert done.exit_code == 0, done.output
+    assert "added clerk cl-system" in done.output and "secret1" not in done.output  # asked for, unseen
+    done = run("user", "add", "--dir", hub, "cl-system", "又一个", "clerk", "--department", "cl", "--password-stdin", input="secret2\n")
+    assert done.exit_code == 1 and "已存在" in done.output
+    done = run("user", "add", "--dir", hub, "x", "X", "clerk", "--department", "zz", "--password-stdin", input="secret2\n")
+    assert done.exit_code == 1 and "没有部门 zz" in done.output
+    done = run("user", "add", "--dir", hub, "y", "Y", "clerk", "--department", "cl", input="secret1\nsecret9\nsecret1\nsecret1\n")
+    assert done.exit_code == 0 and "again" in done.output  # a mistyped confirmation asks once more
+    assert run("user", "add", "--dir", hub, "z", "Z", "clerk", "--department", "cl", "--password", "pw").exit_code == 2  # no such option
+
+
+def test_a_password_is_reset_an_account_disabled_and_the_last_operator_kept(tmp_path: Path):
     hub = tmp_path / "hub"
-    assert main(["add-user", "--dir", str(hub), "cl-system", "残联审批系统", "clerk", "--password", "pw", "--department", "cl"]) == 2
-    assert "no hub in" in capsys.readouterr().err and not hub.joinpath("hub.sqlite3").exists()
-    assert main(["init", "--dir", str(hub), "--operator-password", "op"]) == 0
-    capsys.readouterr()
-    assert main(["add-user", "--dir", str(hub), "cl-system", "残联审批系统", "clerk", "--password", "pw", "--department", "cl"]) == 0
-    assert "added clerk cl-system" in capsys.readouterr().out
-    assert main(["add-user", "--dir", str(hub), "cl-system", "又一个", "clerk", "--password", "pw2", "--department", "cl"]) == 2
-    assert "exists already" in capsys.readouterr().err
-    assert main(["add-user", "--dir", str(hub), "x", "X", "clerk", "--password", "pw", "--department", "zz"]) == 2
-    assert "no department 'zz'" in capsys.readouterr().err
+    assert run("init", "--dir", str(hub), "--password-stdin", input="op-secret\n").exit_code == 0
+    engine = make_engine(Settings.from_env(data_dir=hub).database_url)
+    _, token = log_in(engine, "operator", "op-secret")
+    assert run("user", "reset-password", "operator", "--dir", str(hub), "--password-stdin", input="new-secret\n").exit_code == 0
+    log_in(engine, "operator", "new-secret")
+    from central.auth import user_for_token
+
+    assert user_for_token(engine, token) is None  # the old session ended with the reset
+    done = run("user", "disable", "operator", "--dir", str(hub))
+    assert done.exit_code == 1 and "最后一个" in done.output
+    assert run("user", "add", "--dir", str(hub), "op2", "县级运维 李", "operator", "--password-stdin", input="op2-secret\n").exit_code == 0
+    assert run("user", "disable", "operator", "--dir", str(hub)).exit_code == 0
+    try:
+        log_in(engine, "operator", "new-secret")
+        raise AssertionError("a disabled account logged in")
+    except NotAuthenticated as exc:
+        assert "停用" in str(exc)
+    listed = run("user", "list", "--dir", str(hub)).output.splitlines()
+    assert any(line.startswith("operator\toperator") and "disabled" in line for line in listed)
+    assert any(line.startswith("op2\toperator") and line.endswith("active") for line in listed)
+    assert run("user", "enable", "operator", "--dir", str(hub)).exit_code == 0
+    log_in(engine, "operator", "new-secret")
+    from central.actions import recent_actions
+
+    assert [a.action for a in recent_actions(engine)][:4] == ["user.changed", "user.changed", "user.added", "user.password_reset"]
+    engine.dispose()
 
 
 def test_the_demo_has_a_clerk_for_every_department_of_the_sample_catalog():

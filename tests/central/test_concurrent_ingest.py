@@ -112,9 +112,9 @@ def test_an_extra_worker_refuses_a_database_the_hub_has_not_set_up(hub_db_url: s
     import sys
 
     done = subprocess.run(
-        [sys.executable, "-m", "central", "worker", "--dir", str(tmp_path / "hub"), "--db-url", hub_db_url, "--nats-url", "nats://127.0.0.1:9"],
+        [sys.executable, "-m", "yiwang", "hub", "worker", "--dir", str(tmp_path / "hub"), "--db-url", hub_db_url, "--nats-url", "nats://127.0.0.1:9"],
         capture_output=True,
         text=True,
         timeout=60,
     )
-    assert done.returncode == 2 and "has no yiwang schema yet" in done.stderr and "yiwang hub serve" in done.stderr
+    assert done.returncode == 1 and "has no yiwang schema yet" in done.stderr and "yiwang hub serve" in done.stderr

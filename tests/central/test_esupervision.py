@@ -157,11 +157,11 @@ def test_the_report_is_exported_as_json_and_csv_and_a_bad_month_is_a_problem(tmp
     from litestar.testing import TestClient
 
     from central.app import create_app
-    from central.cli import init
+    from central.cli import initialise
     from central.settings import Settings
 
     settings = Settings(data_dir=tmp_path / "hub", nats_url="nats://127.0.0.1:9", db_url=hub_db_url, county_name="青山县")
-    init(settings, operator_password="op-pass", demo_password="pw")
+    initialise(settings, operator_password="op-pass", demo_password="pw")
     with TestClient(create_app(settings)) as client:
         api = {"Authorization": "Bearer " + client.post("/api/login", json={"username": "operator", "password": "op-pass"}).json()["token"]}
         report = client.get("/api/supervision/report?month=2026-11", headers=api)
@@ -190,14 +190,14 @@ def test_the_clerk_answers_an_order_on_the_page_and_the_operator_sees_the_figure
     from litestar.testing import TestClient
 
     from central.app import create_app
-    from central.cli import init
+    from central.cli import initialise
     from central.db import make_engine
     from central.settings import Settings
     from sync_protocol import verify_key_to_text
     from tests.support.builders import NODE_KEY
 
     settings = Settings(data_dir=tmp_path / "hub", nats_url="nats://127.0.0.1:9", db_url=hub_db_url)
-    init(settings, operator_password="op-pass", demo_password="pw")
+    initialise(settings, operator_password="op-pass", demo_password="pw")
     engine = make_engine(settings.database_url)
     with TestClient(create_app(settings)) as client:
         with Session(engine) as s:

@@ -80,11 +80,11 @@ def test_the_figures_api_refuses_a_bad_period(tmp_path, hub_db_url, period):
     from litestar.testing import TestClient
 
     from central.app import create_app
-    from central.cli import init
+    from central.cli import initialise
     from central.settings import Settings
 
     settings = Settings(data_dir=tmp_path / "hub", nats_url="nats://127.0.0.1:9", db_url=hub_db_url)
-    init(settings, operator_password="op-pass", demo_password="pw")
+    initialise(settings, operator_password="op-pass", demo_password="pw")
     with TestClient(create_app(settings)) as client:
         api = {"Authorization": "Bearer " + client.post("/api/login", json={"username": "operator", "password": "op-pass"}).json()["token"]}
         assert client.get("/api/services/figures", headers=api).json() == []

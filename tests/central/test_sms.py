@@ -310,7 +310,7 @@ def test_the_hub_sends_through_its_file_sink_and_records_the_gateways_reports_on
     from litestar.testing import TestClient
 
     from central.app import create_app
-    from central.cli import init
+    from central.cli import initialise
     from central.db import make_engine
     from central.models import Node
     from central.settings import Settings
@@ -318,7 +318,7 @@ def test_the_hub_sends_through_its_file_sink_and_records_the_gateways_reports_on
     from tests.support.polling import eventually
 
     settings = Settings(data_dir=tmp_path / "hub", nats_url="nats://127.0.0.1:9", db_url=hub_db_url, sms_report_token="report-token")
-    init(settings, operator_password="op-pass", demo_password="pw")
+    initialise(settings, operator_password="op-pass", demo_password="pw")
     engine = make_engine(settings.database_url)
     with Session(engine) as s:
         s.add(Node(id="shangcun", name="上村", kind="village", public_key=verify_key_to_text(NODE_KEY.verify_key), enrolled_at=T))

@@ -10,7 +10,7 @@ from litestar.testing import TestClient
 from sqlalchemy import text
 
 from central.app import create_app
-from central.cli import init
+from central.cli import initialise
 from central.db import make_engine
 from central.settings import Settings
 from provisioning.natsd import init_nats, new_user_seed
@@ -20,7 +20,7 @@ from sync_protocol import user_nkey_from_seed
 @pytest.fixture
 def client(tmp_path: Path, hub_db_url: str):
     settings = Settings(data_dir=tmp_path / "hub", nats_url="nats://127.0.0.1:9", db_url=hub_db_url)
-    init(settings, operator_password="op-pass", demo_password="pw")
+    initialise(settings, operator_password="op-pass", demo_password="pw")
     init_nats(settings.nats_dir, "127.0.0.1", 9)  # the county CA: enrolment slips carry its fingerprint
     with TestClient(create_app(settings)) as client:
         yield client
@@ -146,7 +146,7 @@ def test_the_operator_lands_on_the_dashboard_and_metrics_are_prometheus_text(cli
 def test_metrics_need_the_token_when_one_is_set(tmp_path: Path):
     """Issue 22 item 7: /metrics was open on the public port with per-point cash figures."""
     settings = Settings(data_dir=tmp_path / "hub", nats_url="nats://127.0.0.1:9", metrics_token="scrape-me")
-    init(settings, operator_password="op-pass", demo_password="pw")
+    initialise(settings, operator_password="op-pass", demo_password="pw")
     with TestClient(create_app(settings)) as client:
         assert client.get("/metrics").status_code == 401
         assert client.get("/metrics", headers={"Authorization": "Bearer wrong"}).status_code == 401

@@ -35,8 +35,6 @@ import os
 import random
 import shutil
 import signal
-import subprocess
-import sys
 import threading
 import time
 from collections import Counter
@@ -316,22 +314,7 @@ class ChaosRun:
                 raise FederationError(f"no replacement code for {node_id}: {slip and slip.text}")
             enroll(slip.json()["code"], self.fed.hub_url, directory, slip.json()["ca_fingerprint"])
             for username, display, role in spec.users:
-                subprocess.run(
-                    [
-                        sys.executable,
-                        "-m",
-                        "edge_node",
-                        "add-user",
-                        "--dir",
-                        str(directory),
-                        username,
-                        display,
-                        role,
-                        "--password",
-                        self.fed.password,
-                    ],
-                    check=True,
-                )
+                self.fed.add_node_user(directory, username, display, role)
             self.fed.start_node(spec)
             self.replaced.append(node_id)
         finally:
@@ -358,7 +341,7 @@ class ChaosRun:
             self._attach_a_file(self.old)
             return False
         self.fed.stop(self.old)
-        self.specs[self.old].program = "edge_node"
+        self.specs[self.old].program = "yiwang"
         self.fed.start_node(self.specs[self.old])
         self.upgraded = self.old
         self.report.faults["upgrade old node"] += 1

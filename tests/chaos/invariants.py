@@ -145,7 +145,7 @@ class Invariants:
 
     def audit_verifies(self) -> Check:
         """`yiwang hub audit verify`: every stored batch of every node re-verified from its raw bytes."""
-        done = subprocess.run([sys.executable, "-m", "central", "audit", "verify", "--dir", str(self.hub_dir)], capture_output=True, text=True)
+        done = subprocess.run([sys.executable, "-m", "yiwang", "hub", "audit", "verify", "--dir", str(self.hub_dir)], capture_output=True, text=True)
         batches = sum(r[0] for r in read(self.hub_db, "SELECT COUNT(*) FROM uplinkbatch"))
         return batches, [] if done.returncode == 0 else [f"audit verify exited {done.returncode}: {(done.stdout + done.stderr).strip()[-500:]}"]
 

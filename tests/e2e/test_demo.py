@@ -29,7 +29,7 @@ class Demo:
         while any(self._taken(self.base + i) for i in range(1, 4)):
             self.base = free_port()
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "provisioning", "demo", "--dir", str(root), "--nats-port", str(self.nats_port), "--base-port", str(self.base)],
+            [sys.executable, "-m", "yiwang", "demo", "--dir", str(root), "--nats-port", str(self.nats_port), "--base-port", str(self.base)],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,

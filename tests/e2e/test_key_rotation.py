@@ -62,7 +62,7 @@ def test_rotation_under_load_loses_nothing_and_retires_the_old_identity(federati
     assert any(a["action"] == "node.key_rotated" for a in operator.get("/api/actions").json())
     # the whole chain re-verifies, each batch against the key that signed it
     audit = subprocess.run(
-        [sys.executable, "-m", "central", "audit", "verify", "--dir", str(federation.root / "hub")], capture_output=True, text=True
+        [sys.executable, "-m", "yiwang", "hub", "audit", "verify", "--dir", str(federation.root / "hub")], capture_output=True, text=True
     )
     assert audit.returncode == 0, audit.stdout + audit.stderr
     # a fresh connection with the new identity works; the old one is refused once the overlap ends

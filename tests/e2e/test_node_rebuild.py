@@ -67,22 +67,7 @@ def test_replacement_device_restores_history_and_continues_the_chain(federation:
     access = (federation.nats_dir / "accounts.conf").read_text()
     assert user_nkey_from_seed(old_nats) not in access
     assert user_nkey_from_seed((federation.node_dir("shangcun") / "nats.nk").read_text()) in access
-    subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "edge_node",
-            "add-user",
-            "--dir",
-            str(federation.node_dir("shangcun")),
-            "agent",
-            "代办员 王秀兰",
-            "village_agent",
-            "--password",
-            federation.password,
-        ],
-        check=True,
-    )
+    federation.add_node_user(federation.node_dir("shangcun"), "agent", "代办员 王秀兰", "village_agent")
     federation.start_node(spec)
     agent = Api(node_url, "agent", federation.password)
 
@@ -105,7 +90,7 @@ def test_replacement_device_restores_history_and_continues_the_chain(federation:
     assert "node.replaced" in kinds
 
     audit = subprocess.run(
-        [sys.executable, "-m", "central", "audit", "verify", "--dir", str(federation.root / "hub")], capture_output=True, text=True
+        [sys.executable, "-m", "yiwang", "hub", "audit", "verify", "--dir", str(federation.root / "hub")], capture_output=True, text=True
     )
     assert audit.returncode == 0, audit.stdout + audit.stderr
     assert "2 of 2 chains verify" in audit.stdout

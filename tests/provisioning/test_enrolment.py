@@ -112,7 +112,7 @@ def test_the_command_says_why_and_exits_non_zero(hub: LocalFederation, tmp_path:
         capture_output=True,
         text=True,
     )
-    assert done.returncode == 2 and "登记码无效" in done.stderr and not (tmp_path / "n" / "node.json").exists()
+    assert done.returncode == 1 and "登记码无效" in done.stderr and not (tmp_path / "n" / "node.json").exists()
 
 
 def test_hub_init_writes_a_tls_nkey_nats_configuration_and_the_first_operator(tmp_path: Path):
@@ -154,7 +154,7 @@ def test_hub_init_writes_a_three_server_cluster_that_nats_server_accepts(tmp_pat
     from provisioning.natsd import nats_server_binary
 
     members = ["n1=nats1.city.example:4700:6222", "n2=nats2.city.example:4700:6222", "n3=10.0.0.13:4700:6222"]
-    argv = [str(Path(sys.executable).parent / "yiwang"), "hub", "init", "--dir", str(tmp_path / "hub"), "--operator-password", "op"]
+    argv = [str(Path(sys.executable).parent / "yiwang"), "hub", "init", "--dir", str(tmp_path / "hub")]
     done = subprocess.run(argv + [arg for m in members for arg in ("--nats-cluster", m)], capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
     assert "--nats-url tls://nats1.city.example:4700,tls://nats2.city.example:4700,tls://10.0.0.13:4700" in done.stdout

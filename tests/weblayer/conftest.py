@@ -24,10 +24,10 @@ def node_client(tmp_path: Path):
 @pytest.fixture
 def hub_client(tmp_path: Path):
     from central.app import create_app
-    from central.cli import init
+    from central.cli import initialise
     from central.settings import Settings
 
     settings = Settings(data_dir=tmp_path / "hub", nats_url="nats://127.0.0.1:9")
-    init(settings, operator_password="op-pass", demo_password="pw")
+    initialise(settings, operator_password="op-pass", demo_password="pw")
     with TestClient(create_app(settings)) as client:
         yield client

@@ -59,7 +59,7 @@ def test_a_forged_forwarded_address_does_not_escape_the_per_address_limit(tmp_pa
     address on every try was never held up. The real node process, as `yiwang node serve` runs it."""
     data, port = node_dir(tmp_path / "node"), free_port()
     env = {k: v for k, v in os.environ.items() if k != "YIWANG_TRUSTED_PROXY"}
-    node = subprocess.Popen([sys.executable, "-m", "edge_node", "serve", "--dir", str(data), "--port", str(port)], env=env)
+    node = subprocess.Popen([sys.executable, "-m", "yiwang", "node", "serve", "--dir", str(data), "--port", str(port)], env=env)
     try:
         url = f"http://127.0.0.1:{port}"
         eventually(lambda: _answers(f"{url}/api/health"), timeout=60, what="the node to serve")

@@ -1,5 +1,0 @@
-"""`python -m provisioning` is the `yiwang` command."""
-
-from .cli import main
-
-raise SystemExit(main())
