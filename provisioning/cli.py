@@ -187,5 +187,50 @@ def demo(data_dir: Path, nats_port: int, base_port: int) -> None:
     sys.exit(run_demo(data_dir, nats_port, base_port))
 
 
-HUB_COMMANDS = [nats, nats_bundle, issue_cert]
-NODE_COMMANDS = [enroll]
+def _install_service(role: str, env_var: str) -> click.Command:
+    @click.command(
+        name="install-service",
+        help=f"Write systemd units for the {role}'s processes (restarted when they die) and create the system user that runs them and alone reads --dir.",
+    )
+    @_dir_option(env_var, role)
+    @click.option("--user", default="yiwang", show_default=True, help="the system user the services run as (created if missing)")
+    @click.option(
+        "--unit-dir",
+        type=click.Path(file_okay=False, path_type=Path),
+        default=Path("/etc/systemd/system"),
+        show_default=True,
+        help="where the units go",
+    )
+    @click.option(
+        "--env-file",
+        type=click.Path(dir_okay=False, path_type=Path),
+        default=Path(f"/etc/yiwang/{role}.env"),
+        show_default=True,
+        help="settings (YIWANG_… variables) the units read; created if missing",
+    )
+    @click.option("--no-user", is_flag=True, help="do not create the user or change the owner of --dir (it exists and owns it already)")
+    @click.option("--serve-args", default="", help=f'arguments for `yiwang {role} serve`, e.g. "--host 0.0.0.0 --https"')
+    def command(data_dir: Path, user: str, unit_dir: Path, env_file: Path, no_user: bool, serve_args: str, workers: int = 0) -> None:
+        from .services import hub_units, install, node_units
+
+        units = hub_units(workers, serve_args) if role == "hub" else node_units(serve_args)
+        written = install(units, user, data_dir.resolve(), env_var, unit_dir, env_file, create_user=not no_user)
+        for path in written:
+            click.echo(f"wrote {path}")
+        names = " ".join(p.name for p in written)
+        click.echo(f"then: systemctl daemon-reload && systemctl enable --now {names}   (logs: journalctl -u {written[0].stem})")
+
+    return command
+
+
+hub_service = click.option("--workers", type=int, default=0, show_default=True, help="extra ingest workers, one unit each")(
+    _install_service("hub", "YIWANG_HUB_DIR")
+)
+
+HUB_COMMANDS = [
+    nats,
+    nats_bundle,
+    issue_cert,
+    hub_service,
+]
+NODE_COMMANDS = [enroll, _install_service("node", "YIWANG_NODE_DIR")]

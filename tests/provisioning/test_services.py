@@ -1,0 +1,68 @@
+"""`yiwang hub install-service` and `yiwang node install-service` (issue 22 item 3): units
+systemd accepts (`systemd-analyze verify`, which refuses an unknown setting value or a missing
+program), restarted when they die, run by a dedicated system user that alone reads the data."""
+
+from __future__ import annotations
+
+import pwd
+import secrets
+import stat
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+SYSTEMD_ANALYZE = Path("/usr/bin/systemd-analyze")
+
+
+def yiwang(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "yiwang", *args], capture_output=True, text=True)
+
+
+@pytest.fixture
+def system_user():
+    name = f"yiwang-t{secrets.token_hex(3)}"
+    yield name
+    subprocess.run(["userdel", name], capture_output=True)
+
+
+def verify(paths: list[Path]) -> str:
+    """What systemd finds wrong with the units: "" when nothing (it exits 0 even for a setting it
+    ignores, so its warnings are the verdict)."""
+    done = subprocess.run([str(SYSTEMD_ANALYZE), "verify", *map(str, paths)], capture_output=True, text=True)
+    return done.stderr.strip() + ("" if done.returncode == 0 else f" (exit {done.returncode})")
+
+
+def test_hub_units_pass_systemd_analyze_and_a_dedicated_user_owns_the_data(tmp_path: Path, system_user: str):
+    assert SYSTEMD_ANALYZE.exists(), "systemd-analyze is missing: scripts/ensure-chromium installs it"
+    hub, units = tmp_path / "hub", tmp_path / "units"
+    done = yiwang("hub", "init", "--dir", str(hub))
+    assert done.returncode == 0, done.stderr
+    args = ["--dir", str(hub), "--unit-dir", str(units), "--env-file", str(tmp_path / "hub.env"), "--user", system_user]
+    done = yiwang("hub", "install-service", *args, "--workers", "2", "--serve-args", "--host 0.0.0.0 --https")
+    assert done.returncode == 0, done.stderr
+    written = sorted(units.iterdir())
+    assert [p.name for p in written] == ["yiwang-hub.service", "yiwang-nats.service", "yiwang-worker-1.service", "yiwang-worker-2.service"]
+    assert verify(written) == ""
+    hub_unit = (units / "yiwang-hub.service").read_text()
+    assert f"User={system_user}" in hub_unit and "Restart=always" in hub_unit and f"Environment=YIWANG_HUB_DIR={hub}" in hub_unit
+    assert "hub serve --host 0.0.0.0 --https" in hub_unit and "After=network-online.target yiwang-nats.service" in hub_unit
+    entry = pwd.getpwnam(system_user)
+    assert entry.pw_shell == "/usr/sbin/nologin" and entry.pw_uid < 1000  # a system user nobody logs in as
+    assert stat.S_IMODE(hub.stat().st_mode) == 0o700
+    assert all(p.stat().st_uid == entry.pw_uid for p in [hub, *hub.rglob("*")])  # keys, database, certificates
+    bad = tmp_path / "bad.service"
+    bad.write_text(hub_unit.replace("Restart=always", "Restart=sometimes"))
+    assert "sometimes" in verify([bad])  # the check does see a setting systemd would ignore
+
+
+def test_a_node_unit_passes_systemd_analyze(tmp_path: Path, system_user: str):
+    node, units = tmp_path / "node", tmp_path / "units"
+    args = ["--dir", str(node), "--unit-dir", str(units), "--env-file", str(tmp_path / "node.env"), "--user", system_user]
+    done = yiwang("node", "install-service", *args, "--serve-args", "--host 0.0.0.0 --port 8701")
+    assert done.returncode == 0, done.stderr
+    assert [p.name for p in units.iterdir()] == ["yiwang-node.service"]
+    assert verify(list(units.iterdir())) == ""
+    assert "node serve --host 0.0.0.0 --port 8701" in (units / "yiwang-node.service").read_text()
+    assert (tmp_path / "node.env").exists() and stat.S_IMODE((tmp_path / "node.env").stat().st_mode) == 0o640
