@@ -13,6 +13,7 @@ from nacl.signing import SigningKey
 from sqlmodel import Session, select
 
 from sync_protocol import signing_key_to_text, verify_key_to_text
+from weblayer import logs
 from weblayer.errors import ServiceError
 
 from .auth import add_user
@@ -60,7 +61,7 @@ def new_password(from_stdin: bool, prompt: str = "新密码 (new password)") -> 
 
 
 def _settings(data_dir: Path, db_url: str | None = None, **overrides: object) -> Settings:
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+    logs.configure(None, "")
     return Settings.from_env(data_dir=data_dir, db_url=db_url, **overrides)
 
 
@@ -145,6 +146,7 @@ def serve(
         if not cert.exists() or not key.exists():
             raise click.ClickException(f"{cert} not found: run `yiwang hub init --dir {settings.data_dir} --nats-name <this machine's name>` first")
         certfile, keyfile = str(cert), str(key)
+    logs.configure(settings.data_dir / "logs", "hub")
     serve_app(create_app(settings), settings.host, settings.port, certfile, keyfile)
 
 

@@ -3,12 +3,12 @@ is provisioning's; the `yiwang` root, yiwang.py, puts it beside these.)"""
 
 from __future__ import annotations
 
-import logging
 import sys
 from pathlib import Path
 
 import click
 
+from weblayer import logs
 from weblayer.errors import ServiceError
 
 from .auth import ROLES
@@ -38,7 +38,7 @@ def new_password(from_stdin: bool) -> str:
 
 
 def _settings(data_dir: Path, **overrides: object) -> Settings:
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+    logs.configure(None, "")
     try:
         return Settings.from_env(data_dir=data_dir, **overrides)
     except ValueError as exc:
@@ -66,6 +66,7 @@ def serve(data_dir: Path, host: str | None, port: int | None, nats_url: str | No
 
     settings = _settings(data_dir, host=host, port=port, nats_url=nats_url, tls_cert=tls_cert, tls_key=tls_key)
     cert, key = (str(settings.tls_cert), str(settings.tls_key)) if settings.tls_cert else (None, None)
+    logs.configure(settings.data_dir / "logs", "node")
     serve_app(create_app(settings), settings.host, settings.port, cert, key)
 
 

@@ -8,15 +8,16 @@ from __future__ import annotations
 from typing import Any
 
 import msgspec
-from litestar import Controller
+from litestar import Controller, Request
 from litestar.handlers import HTTPRouteHandler
 from litestar.openapi import OpenAPIConfig, ResponseSpec
+from litestar.openapi.plugins import JsonRenderPlugin, OpenAPIRenderPlugin
 from litestar.openapi.spec import Components, SecurityScheme
 
 from .auth import PUBLIC
 from .problems import STATUS_TEXT
 
-__all__ = ["BEARER", "Problem", "document", "openapi_config"]
+__all__ = ["BEARER", "Problem", "ReferencePlugin", "document", "openapi_config"]
 
 BEARER = "bearer"
 
@@ -55,10 +56,74 @@ def document(controllers: list[type[Controller]]) -> list[type[Controller]]:
     return controllers
 
 
+def _type(schema: dict[str, Any]) -> str:
+    """A schema in a few words: its type, the name of what it refers to, or its alternatives."""
+    if "$ref" in schema:
+        return str(schema["$ref"]).rsplit("/", 1)[-1]
+    if "oneOf" in schema or "anyOf" in schema:
+        return " | ".join(_type(s) for s in schema.get("oneOf") or schema.get("anyOf") or [])
+    if schema.get("type") == "array":
+        return f"{_type(schema.get('items') or {})}[]"
+    if "enum" in schema:
+        return " / ".join(map(str, schema["enum"]))
+    kind = schema.get("type", "object")
+    return "/".join(kind) if isinstance(kind, list) else str(kind)
+
+
+def _content_type(content: dict[str, Any]) -> str:
+    return "；".join(f"{media} {_type(c.get('schema') or {})}" for media, c in content.items())
+
+
+class ReferencePlugin(OpenAPIRenderPlugin):
+    """The API reference as one server-rendered page (``/api/schema``): no script and nothing
+    from a CDN, so it works offline and on a 64 kbit/s link — the stock viewers (Swagger,
+    Redoc, …) loaded their scripts from public CDNs and showed a blank page at a point."""
+
+    def __init__(self) -> None:
+        super().__init__(path="/", favicon="", style="")
+
+    def render(self, request: Request[Any, Any, Any], openapi_schema: dict[str, Any]) -> bytes:
+        from importlib.resources import files
+
+        from jinja2 import Environment
+
+        groups: dict[str, list[dict[str, Any]]] = {}
+        for path, methods in openapi_schema.get("paths", {}).items():
+            for method, op in methods.items():
+                if not isinstance(op, dict) or "responses" not in op:
+                    continue
+                params = [{**p, "type": _type(p.get("schema") or {})} for p in op.get("parameters", [])]
+                body = _content_type((op.get("requestBody") or {}).get("content") or {})
+                responses = [(code, r.get("description", "")) for code, r in op["responses"].items() if not code.startswith("4") and code != "500"]
+                entry = {"method": method.upper(), "path": path, "id": op.get("operationId", ""), "summary": op.get("summary", "")}
+                entry |= {
+                    "description": op.get("description", ""),
+                    "parameters": params,
+                    "body": body,
+                    "responses": responses,
+                    "public": not op.get("security"),
+                }
+                groups.setdefault((op.get("tags") or ["其他"])[0], []).append(entry)
+        schemas = [
+            (name, [{"name": f, "type": _type(s), "required": f in (spec.get("required") or [])} for f, s in (spec.get("properties") or {}).items()])
+            for name, spec in sorted(openapi_schema.get("components", {}).get("schemas", {}).items())
+        ]
+        template = Environment(autoescape=True).from_string(files("weblayer").joinpath("templates/api_reference.html").read_text(encoding="utf-8"))
+        page = template.render(
+            info=openapi_schema.get("info", {}),
+            openapi=openapi_schema.get("openapi", ""),
+            json_url=request.url.path.rstrip("/") + "/openapi.json",
+            groups=sorted(groups.items()),
+            schemas=schemas,
+        )
+        return page.encode()
+
+
 def openapi_config(title: str, version: str) -> OpenAPIConfig:
     return OpenAPIConfig(
         title=title,
         version=version,
         path="/api/schema",
+        render_plugins=[ReferencePlugin(), JsonRenderPlugin()],
         components=Components(security_schemes={BEARER: SecurityScheme(type="http", scheme="bearer", description="POST /api/login 返回的 token")}),
     )

@@ -29,7 +29,8 @@ def serve(app: Any, host: str, port: int, certfile: str | None, keyfile: str | N
         host=host,
         port=port,
         log_level="info",
-        access_log=False,
+        log_config=None,  # weblayer.logs set up the handlers (files, and access.log for uvicorn.access)
+        access_log=True,
         proxy_headers=trusted is not None,
         forwarded_allow_ips=trusted,
         ssl_certfile=certfile,

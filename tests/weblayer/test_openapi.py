@@ -64,3 +64,19 @@ def test_a_case_is_a_typed_allow_list_with_masked_ids(node_client):
     fields = set(doc["components"]["schemas"]["ApplicationOut"]["properties"])
     assert {"receipt_no", "status_text", "applicant_id_number", "supplement"} <= fields
     assert not fields & {"supplement_json", "agent_password", "token_hash"}
+
+
+@pytest.mark.parametrize("app", ["node_client", "hub_client"])
+def test_the_api_reference_is_one_page_with_nothing_from_a_cdn(app, request):
+    """Issue 22 item 8: the stock viewers loaded their scripts from public CDNs, so they were blank
+    offline. /api/schema is now one server-rendered page; the stock viewers' paths are gone."""
+    client = request.getfixturevalue(app)
+    page = client.get("/api/schema")
+    assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
+    html = page.text
+    assert "<script" not in html and "cdn" not in html.lower() and 'src="http' not in html and 'href="http' not in html
+    doc = client.get("/api/schema/openapi.json").json()
+    assert "/api/health" in html and "HealthOut" in html and f"{doc['info']['title']}" in html
+    assert html.count('class="op" id=') >= sum(len([m for m in ops.values() if isinstance(m, dict)]) for ops in doc["paths"].values())
+    for stock in ("swagger", "redoc", "rapidoc", "elements", "openapi.yaml"):
+        assert client.get(f"/api/schema/{stock}").status_code == 404

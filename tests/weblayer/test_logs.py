@@ -1,0 +1,67 @@
+"""Log files (issue 22 item 8): the hub and the nodes keep theirs in <dir>/logs for six months and
+more (网络安全法 art. 21; they went to stderr only), with an access log, and without the TLS EOF
+warning nats-py caused at every disconnect."""
+
+from __future__ import annotations
+
+import logging
+import subprocess
+import sys
+from pathlib import Path
+
+import httpx
+
+from provisioning.federation import free_port
+from tests.support.builders import node_dir
+from tests.support.polling import eventually
+from weblayer import logs
+
+
+def _answers(url: str) -> bool:
+    try:
+        return httpx.get(url, timeout=2).status_code == 200
+    except httpx.HTTPError:
+        return False
+
+
+def test_a_running_node_writes_its_log_and_an_access_log(tmp_path: Path):
+    data, port = node_dir(tmp_path / "node"), free_port()
+    node = subprocess.Popen([sys.executable, "-m", "yiwang", "node", "serve", "--dir", str(data), "--port", str(port)], stderr=subprocess.DEVNULL)
+    try:
+        eventually(lambda: _answers(f"http://127.0.0.1:{port}/api/health"), timeout=60, what="the node to serve")
+        httpx.get(f"http://127.0.0.1:{port}/no-such-page", timeout=5)
+        eventually(lambda: "/no-such-page" in (data / "logs" / "access.log").read_text(), timeout=10, what="the access log line")
+    finally:
+        node.terminate()
+        node.wait(30)
+    access = (data / "logs" / "access.log").read_text()
+    assert '"GET /api/health HTTP/1.1" 200' in access and '"GET /no-such-page HTTP/1.1" 404' in access
+    main_log = (data / "logs" / "node.log").read_text()
+    assert "Uvicorn running on" in main_log and "GET /api/health" not in main_log  # requests only in access.log
+
+
+def test_files_are_kept_for_the_configured_days_and_the_tls_eof_warning_is_dropped(tmp_path: Path, monkeypatch):
+    monkeypatch.setenv("YIWANG_LOG_DAYS", "3")
+    root = logging.getLogger()
+    before = root.handlers[:], root.level
+    try:
+        logs.configure(tmp_path, "hub")
+        for day in range(1, 8):
+            (tmp_path / f"hub.log.2026-01-0{day}").write_text("old\n")
+        logging.getLogger("asyncio").warning("returning true from eof_received() has no effect when using ssl")
+        logging.getLogger("asyncio").warning("something else went wrong")
+        handler = next(h for h in root.handlers if isinstance(h, logs.TimedRotatingFileHandler))
+        handler.flush()
+        text = (tmp_path / "hub.log").read_text()
+        assert "something else went wrong" in text and "eof_received" not in text
+        handler.doRollover()
+        kept = sorted(p.name for p in tmp_path.glob("hub.log.*"))
+        assert len(kept) == 3 and "hub.log.2026-01-01" not in kept  # the oldest went
+    finally:
+        for h in root.handlers[:]:
+            if h not in before[0]:
+                root.removeHandler(h)
+                h.close()
+        root.setLevel(before[1])
+        logging.getLogger("uvicorn.access").propagate = True
+    assert logs.DEFAULT_DAYS >= 183  # six months

@@ -1,0 +1,68 @@
+"""Where the hub and the nodes log: stderr (journald under systemd) and files in ``<data dir>/logs``
+turned over at midnight and kept YIWANG_LOG_DAYS days — 190 by default, more than the six months
+网络安全法 art. 21 asks of network logs — plus ``access.log``, one line per HTTP request.
+
+One warning is dropped: asyncio's "returning true from eof_received() has no effect when using
+ssl", which nats-py's TLS connection caused at every disconnect of a point's link (nats-py
+issue 574): hundreds a day at a point on a flaky link, meaning nothing.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from logging.handlers import TimedRotatingFileHandler
+from pathlib import Path
+
+__all__ = ["DEFAULT_DAYS", "FORMAT", "configure", "log_days"]
+
+FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+DEFAULT_DAYS = 190
+NOISE = ("returning true from eof_received() has no effect when using ssl",)
+
+
+class _DropNoise(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not any(text in record.getMessage().lower() for text in NOISE)
+
+
+def _ours(handler: logging.Handler) -> bool:
+    return any(isinstance(f, _DropNoise) for f in handler.filters)
+
+
+def log_days() -> int:
+    """How many days of files are kept (YIWANG_LOG_DAYS); at least one."""
+    try:
+        return max(1, int(os.environ.get("YIWANG_LOG_DAYS", DEFAULT_DAYS)))
+    except ValueError:
+        raise ValueError(f"YIWANG_LOG_DAYS must be a whole number of days, not {os.environ['YIWANG_LOG_DAYS']!r}") from None
+
+
+def _daily(path: Path, days: int) -> TimedRotatingFileHandler:
+    handler = TimedRotatingFileHandler(path, when="midnight", backupCount=days, encoding="utf-8")
+    handler.setFormatter(logging.Formatter(FORMAT))
+    return handler
+
+
+def configure(log_dir: Path | None, name: str) -> None:
+    """Log INFO and above to stderr and, with ``log_dir``, to ``log_dir/<name>.log``; HTTP
+    requests (uvicorn's access log) to ``log_dir/access.log`` only."""
+    root, access = logging.getLogger(), logging.getLogger("uvicorn.access")
+    if log_dir is None and any(not _ours(h) for h in root.handlers):
+        return  # someone set logging up already (as logging.basicConfig leaves it)
+    root.setLevel(logging.INFO)
+    access.propagate = False
+    for logger in (root, access):  # ours from an earlier call go; others' (a test's capture) stay
+        for handler in [h for h in logger.handlers if _ours(h)]:
+            logger.removeHandler(handler)
+            handler.close()
+    stderr = logging.StreamHandler()
+    stderr.setFormatter(logging.Formatter(FORMAT))
+    handlers: list[tuple[logging.Logger, logging.Handler]] = [(root, stderr)]
+    if log_dir is not None:
+        days = log_days()
+        log_dir.mkdir(parents=True, exist_ok=True)
+        handlers += [(root, _daily(log_dir / f"{name}.log", days)), (access, _daily(log_dir / "access.log", days))]
+    for logger, handler in handlers:
+        handler.addFilter(_DropNoise())
+        logger.addHandler(handler)
