@@ -68,8 +68,8 @@ def _demo() -> click.Command:
 
 # name: (one line of help, the builder, the extra that installs what it needs)
 BRANCHES: dict[str, tuple[str, Callable[[], click.Command], str]] = {
-    "hub": ("the county hub: init, nats, serve, worker, user, audit, certificates", _hub, "yiwang[hub]"),
-    "node": ("an edge node at a service point: enroll, serve, user", _node, "yiwang[node]"),
+    "hub": ("the county hub: init, nats, serve, worker, user, backup, restore, audit, install-service", _hub, "yiwang[hub]"),
+    "node": ("an edge node at a service point: enroll, serve, user, backup, install-service", _node, "yiwang[node]"),
     "demo": ("a local federation: NATS, the hub, a township and two village nodes", _demo, "yiwang[demo]"),
 }
 

@@ -283,3 +283,44 @@ def user_list(data_dir: Path, db_url: str | None) -> None:
             )
     finally:
         engine.dispose()
+
+
+@hub.command(
+    help="Back the hub up while it runs: database (SQLite online backup, or pg_dump), keys, CA, settings and material files, in one .tar.gz."
+)
+@dir_option
+@db_option
+@click.option(
+    "--out", type=click.Path(file_okay=False, path_type=Path), required=True, help="directory the archive goes to (yiwang-hub-<UTC time>.tar.gz)"
+)
+@click.option("--no-blobs", is_flag=True, help="leave the material files out (back blobs/ up on its own: it only grows, and files never change)")
+def backup(data_dir: Path, db_url: str | None, out: Path, no_blobs: bool) -> None:
+    from .backup import BackupError
+    from .backup import backup as take
+
+    settings = _existing(data_dir, db_url)
+    try:
+        path = take(settings, out, with_blobs=not no_blobs)
+    except BackupError as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(f"{path} ({path.stat().st_size:,} bytes); restore with: yiwang hub restore {path}")
+
+
+@hub.command(
+    help="Restore a backup into --dir (stop the hub first). What is there is moved aside, never deleted; the points then resend what the backup lacks."
+)
+@click.argument("archive", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@dir_option
+@db_option
+def restore(archive: Path, data_dir: Path, db_url: str | None) -> None:
+    from .backup import BackupError
+    from .backup import restore as put_back
+
+    try:
+        manifest = put_back(archive, _settings(data_dir, db_url))
+    except BackupError as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(f"restored the hub as it was at {manifest['taken_at']} (yiwang {manifest['app_version']}, schema {manifest['schema_version']})")
+    if manifest["set_aside"]:
+        click.echo(f"what was in {data_dir} before: {manifest['set_aside']}")
+    click.echo("start the hub: each point's uplink is asked for again from the restored position, its downlink continues where the point stands")

@@ -284,6 +284,11 @@ def _m18_accounts(conn: Connection) -> None:
     _add_column(conn, "user", "disabled_at VARCHAR")
 
 
+def _m19_restore(conn: Connection) -> None:
+    """`yiwang hub restore` holds each point's downlink until its status says where it stands."""
+    _add_column(conn, "node", "down_resync BOOLEAN NOT NULL DEFAULT FALSE")
+
+
 # Numbered migrations for databases made by an older version. A new database gets the current
 # tables from create_all and starts at the latest version; version 1 is the first release's schema.
 MIGRATIONS: list[Callable[[Connection], None]] = [
@@ -304,6 +309,7 @@ MIGRATIONS: list[Callable[[Connection], None]] = [
     _m16_sms,
     _m17_home_visits,
     _m18_accounts,
+    _m19_restore,
 ]
 LATEST = 1 + len(MIGRATIONS)
 

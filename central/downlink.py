@@ -50,8 +50,8 @@ def _seal_pending(engine: Engine, key: SigningKey) -> int:
         # hub processes never seal the same events twice, and never wait on ingest in a cycle
         for node_id in sorted(node_ids):
             node = session.get(Node, node_id, with_for_update=True)
-            if node is None:
-                continue
+            if node is None or node.down_resync:
+                continue  # (after a restore: sealed once the point says where its chain stands)
             while True:
                 events = session.exec(
                     select(DownlinkEvent)

@@ -226,6 +226,18 @@ def _rotate_key(session: Session, node: Node, data: dict, now: str) -> None:
     log.info("node %s rotated its key: new key from uplink seq %d, old NATS identity until %s", node.id, from_seq, until)
 
 
+def ask_for_lost(engine: Engine, node_id: str, their_up_seq: int, stored: int | None) -> None:
+    """The point sealed batches this hub has not applied, and the stream holds none of them (the
+    hub was restored from an older backup; the messages were acknowledged before the restore):
+    ask it to resend from the hub's cursor. A batch that does arrive after a hole asks the same
+    (a gap), but a point with nothing new to send would never show one."""
+    with transaction(engine) as session:
+        node = session.get(Node, node_id)
+        if node is None or node.status != "enrolled" or their_up_seq <= node.up_seq or (stored or 0) > node.up_seq:
+            return
+        _request_resend(session, node_id, node.up_seq + 1, utcnow())
+
+
 def _request_resend(session: Session, node_id: str, from_seq: int, now: str) -> None:
     """Ask the node (on its signed downlink) to publish again from ``from_seq``; once per gap
     position, again only if the gap is still open after RESEND_INTERVAL."""

@@ -22,7 +22,7 @@ from sqlmodel import Session, col, select
 
 from sync_protocol import COMPRESSION, MAX_STATUS_BYTES, NODE_STATUS_FIELDS, SyncError, open_status, parse_time, verify_key_from_text
 
-from . import blobs, originals, sms
+from . import blobs, originals, recovery, sms
 from .clock import utcnow
 from .db import retry_conflicts, transaction
 from .models import Alert, DownlinkBatch, Node, NodeHeartbeat, NodeKey
@@ -198,6 +198,7 @@ def _receive(session: Session, node: Node | None, raw: bytes, now: datetime, sta
     node.compression = COMPRESSION if COMPRESSION in (status.get("compression") or []) else ""
     session.add(node)
     originals.note_answers(session, node_id, status.get("originals"))
+    recovery.adopt_down_head(session, node, status.get("down_applied"), status.get("down_head"))
     sms.results_reached(session, node_id, status.get("down_applied"), stamp)  # 可领取: the point holds the result
     reply: dict[str, Any] = {
         "node": node_id,
@@ -209,12 +210,16 @@ def _receive(session: Session, node: Node | None, raw: bytes, now: datetime, sta
     }
     if wanted:
         reply["originals_wanted"] = wanted
+    returns = recovery.wanted(session, node_id)
+    if returns:
+        reply["down_wanted"] = returns  # after a restore: the point's copies of downlink batches this hub lost
     file = status.get("file")
     if isinstance(file, dict) and isinstance(file.get("sha256"), str):
         reply["file"] = {"sha256": file["sha256"], "stored": blobs.uploaded(session, file["sha256"], node_id)}
     reply["down_sealed"] = node.down_seq  # the node compares it with its own cursor (down_from below)
     reply["_republished"] = _republish(session, node_id, status.get("down_from"), now)  # for sync.py: wake the downlink; not sent
     reply["_up_seq"] = status["up_seq"]  # for sync.py: whether to look in the stream; not sent
+    reply["_all_published"] = _int(status["outbox_depth"]) == 0  # for sync.py: JetStream took every batch it sealed; not sent
     return reply
 
 

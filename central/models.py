@@ -52,6 +52,9 @@ class Node(SQLModel, table=True):
     last_seen_at: str | None = None
     down_seq: int = 0
     down_head: str = "0" * 64
+    # after `yiwang hub restore`: the point may hold downlink batches this database lost, so none is
+    # sealed for it until its status says where its chain stands (central/linkstatus.py, adopt_down_head)
+    down_resync: bool = False
     # from the node's last node.heartbeat
     heartbeat_at: str | None = None
     app_version: str = ""
@@ -419,6 +422,19 @@ class DownlinkBatch(SQLModel, table=True):
     created_at: str
     published_at: str | None = None
     resends: int = 0  # republished on the node's request (its Nats-Msg-Id then changes)
+
+
+class DownlinkReturn(SQLModel, table=True):
+    """After a restore: a downlink batch this hub signed and lost, asked back from the point that
+    applied it (central/recovery.py). ``joins_at``: the restored database's last batch, where
+    the returned chain must end."""
+
+    node_id: str = Field(primary_key=True)
+    sha256: str = Field(primary_key=True)
+    seq: int
+    joins_at: int
+    requested_at: str
+    returned_at: str | None = None
 
 
 class HeldBatch(SQLModel, table=True):

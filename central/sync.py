@@ -62,7 +62,22 @@ from sync_protocol import (
     uplink_subject,
 )
 
-from . import blobs, cards, clocks, commitments, consultations, delegation, departments, document_texts, downlink, linkstatus, lookup, natsauth
+from . import (
+    blobs,
+    cards,
+    clocks,
+    commitments,
+    consultations,
+    delegation,
+    departments,
+    document_texts,
+    downlink,
+    ingest,
+    linkstatus,
+    lookup,
+    natsauth,
+    recovery,
+)
 from .clock import utcnow
 from .ingest import ingest_batches
 from .models import Node
@@ -460,10 +475,13 @@ class HubSync:
         assert self.key is not None
         node_id = msg.subject.rsplit(".", 1)[-1]
         try:
-            if reply.pop("_up_seq") > reply["up_applied"]:  # something may be in the stream, not yet applied
+            their_up_seq, all_published = reply.pop("_up_seq"), reply.pop("_all_published")
+            if their_up_seq > reply["up_applied"]:  # something may be in the stream, not yet applied
                 stored = await _last_stored(js, UPLINK_STREAM, uplink_subject(node_id))
                 if stored is not None and stored.headers and SEQ_HEADER in stored.headers:
                     reply["up_stored"] = int(stored.headers[SEQ_HEADER])
+                if all_published:  # none in flight: what the stream lacks is lost to this hub
+                    await asyncio.to_thread(ingest.ask_for_lost, self.engine, node_id, their_up_seq, reply.get("up_stored"))
             file = reply.get("file")
             if file is not None:
                 chunk = await _last_stored(js, BLOB_STREAM, blob_subject(node_id, file["sha256"]))
@@ -580,6 +598,8 @@ class HubSync:
                 await asyncio.to_thread(commitments.decide_pending, self.engine, self.key)  # 告知承诺制: decided at once
                 while await asyncio.to_thread(document_texts.issue_pending, self.engine, self.key, self.county, self.county_phone):
                     pass  # the documents of record actions asked for, signed
+                if await asyncio.to_thread(recovery.collect, self.engine, self.blobs_dir, self.key.verify_key):
+                    log.info("downlink batches this hub lost in a restore came back from their points")
                 await asyncio.to_thread(downlink.seal_pending, self.engine, self.key)
                 batches = await asyncio.to_thread(downlink.unpublished, self.engine)
                 if any(self._consumers.get(b.node_id) != "made" for b in batches):

@@ -142,3 +142,19 @@ def user_list(data_dir: Path) -> None:
             click.echo(f"{u['username']}\t{u['role']}\t{u['display_name']}\t{'disabled ' + u['disabled_at'] if u['disabled_at'] else 'active'}")
     finally:
         store.close()
+
+
+@node.command(help="Back the point up while it runs: its database (SQLite online backup), keys, enrolment and unsent material files, in one .tar.gz.")
+@dir_option
+@click.option(
+    "--out", type=click.Path(file_okay=False, path_type=Path), required=True, help="directory the archive goes to (yiwang-node-<UTC time>.tar.gz)"
+)
+def backup(data_dir: Path, out: Path) -> None:
+    from .backup import backup as take
+
+    _settings(data_dir)
+    try:
+        path = take(data_dir, out)
+    except FileNotFoundError as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(f"{path} ({path.stat().st_size:,} bytes)")

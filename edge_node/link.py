@@ -9,6 +9,7 @@ import sqlite3
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 from nacl.signing import SigningKey, VerifyKey
@@ -76,7 +77,7 @@ from .catalog import install_catalog_in
 from .documents import apply_document
 from .fees import BEIJING
 from .guidance import apply_guidance
-from .materials import apply_receipt
+from .materials import apply_receipt, write_blob
 from .reviews import apply_assignment, apply_delegation
 from .store import Store, add_outbox, get_meta, read_meta, set_meta, utcnow
 
@@ -148,6 +149,25 @@ def _unsealable(node_id: str, pos: ChainPos, records: list[Record], key: Signing
 
 def unpublished(store: Store) -> list[sqlite3.Row]:
     return store.query("SELECT seq, hash, wire, resends FROM uplink_batches WHERE published_at IS NULL ORDER BY seq")
+
+
+def return_downlink(store: Store, blobs_dir: Path, hashes: list[str]) -> int:
+    """A hub restored from an older backup asks for downlink batches it signed and lost (central/
+    recovery.py): each goes up as a file named by its hash, on the resumable file channel, sent
+    even in metered mode. Returns how many were queued."""
+    queued = 0
+    for sha in hashes:
+        row = store.one("SELECT wire FROM downlink_batches WHERE hash = ?", (sha,))
+        if row is None:
+            continue
+        write_blob(blobs_dir, bytes(row["wire"]))
+        with store.write() as conn:
+            conn.execute(
+                "INSERT INTO blob_uploads (sha256, size, sent_bytes, requested) VALUES (?, ?, 0, 1) ON CONFLICT(sha256) DO NOTHING",
+                (sha, len(row["wire"])),
+            )
+        queued += 1
+    return queued
 
 
 def message_id(batch: sqlite3.Row) -> str:
@@ -320,6 +340,7 @@ def status_fields(store: Store, app_version: str) -> dict[str, Any]:
     fields = {
         "up_seq": int(read_meta(store, "up_seq", "0")),
         "down_applied": int(read_meta(store, "down_seq", "0")),  # the county tells citizens a result reached this point (central/sms.py)
+        "down_head": read_meta(store, "down_head", GENESIS_HEAD),  # where a hub restored from a backup continues this node's downlink
         "outbox_depth": waiting["events"],
         "app_version": app_version,
         "catalog_version": int(read_meta(store, "catalog_version", "0")),

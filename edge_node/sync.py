@@ -349,6 +349,10 @@ class NodeSync:
         self.statuses_answered += 1
         self._watch_downlink(reply, fields.get("down_from"))
         await asyncio.to_thread(link.note_hub_reply, self.store, reply)
+        lost = [s for s in reply.get("down_wanted") or [] if isinstance(s, str)][:10]
+        queued: int = await asyncio.to_thread(link.return_downlink, self.store, self.blobs_dir, lost) if lost else 0
+        if queued:
+            self._blob_wake.set()  # the hub was restored from a backup and asks for downlink batches it lost
         wanted = [s for s in reply.get("originals_wanted") or [] if isinstance(s, str)][:10]
         if wanted:  # the county asks for photos as taken: queue them, and say so in the next status
             self._original_answers = await asyncio.to_thread(materials.queue_originals, self.store, self.blobs_dir, wanted)

@@ -1,0 +1,106 @@
+"""After `yiwang hub restore` (central/backup.py): the downlink goes on where each point stands,
+and the batches the restored database lost come back from the points that applied them.
+
+The restored database may lack downlink batches a point applied (sealed after the backup). A
+batch sealed from the restored position would reuse their positions, and the point would set it
+aside as a fork. So nothing is sealed for a point (``Node.down_resync``) until its status says the
+seq and hash of the last batch it applied; a later position than the hub's is taken as the hub's
+own (adopt_down_head). Then the hub asks the point for the lost batches by their hashes (a batch's
+chain hash is the SHA-256 of its bytes): the point sends each as a file, over the same resumable,
+link-sized channel as material photos, and the hub keeps it once it verifies with the hub's own
+key, is that point's downlink at that position, and names the batch before it — asked for in turn
+until the chain joins the restored one (collect). `yiwang hub audit verify` then finds no hole.
+
+A point can only misplace its own downlink this way: every batch is signed by the hub and names
+its point. A point too old to send ``down_head`` stays held until it is upgraded.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from pathlib import Path
+from typing import Any
+
+from nacl.signing import VerifyKey
+from sqlalchemy.engine import Engine
+from sqlmodel import Session, col, select
+
+from sync_protocol import SyncError, batch_hash, open_batch
+
+from .clock import utcnow
+from .db import transaction
+from .models import Alert, Blob, DownlinkBatch, DownlinkReturn, Node
+
+log = logging.getLogger("yiwang.hub.recovery")
+HEAD_PATTERN = re.compile(r"[0-9a-f]{64}")
+PER_REPLY = 10  # hashes named in one status answer
+
+
+def adopt_down_head(session: Session, node: Node, applied: Any, head: Any) -> None:
+    """In the transaction of the point's status: continue its downlink after its last batch."""
+    if not node.down_resync or not isinstance(applied, int) or isinstance(applied, bool) or applied < 0:
+        return
+    if applied > node.down_seq:
+        if not isinstance(head, str) or not HEAD_PATTERN.fullmatch(head):
+            return
+        log.warning("downlink of %s continues at its seq %d (this hub had sealed to %d before its restore)", node.id, applied, node.down_seq)
+        message = f"恢复备份后，节点已有下行批次 {node.down_seq + 1}–{applied}，本中枢已从节点的第 {applied} 批接续，并向节点取回这些批次"
+        session.add(Alert(kind="downlink.resumed", node_id=node.id, message=message, created_at=utcnow()))
+        session.merge(DownlinkReturn(node_id=node.id, sha256=head, seq=applied, joins_at=node.down_seq, requested_at=utcnow()))
+        node.down_seq, node.down_head = applied, head
+    node.down_resync = False
+
+
+def wanted(session: Session, node_id: str) -> list[str]:
+    """The hashes of lost batches to ask this point for (its status answer)."""
+    rows = session.exec(
+        select(DownlinkReturn.sha256)
+        .where(DownlinkReturn.node_id == node_id, col(DownlinkReturn.returned_at).is_(None))
+        .order_by(col(DownlinkReturn.seq).desc())
+        .limit(PER_REPLY)
+    ).all()
+    return list(rows)
+
+
+def collect(engine: Engine, blobs_dir: Path, hub_key: VerifyKey) -> int:
+    """Keep every asked-for batch whose file has arrived; return how many were kept."""
+    kept = 0
+    with transaction(engine) as session:
+        waiting = session.exec(
+            select(DownlinkReturn, Blob)
+            .join(Blob, col(Blob.sha256) == col(DownlinkReturn.sha256))
+            .where(col(DownlinkReturn.returned_at).is_(None), col(Blob.complete_at).is_not(None))
+        ).all()
+        for want, _ in waiting:
+            kept += _keep(session, want, blobs_dir / want.sha256, hub_key)
+    return kept
+
+
+def _keep(session: Session, want: DownlinkReturn, path: Path, hub_key: VerifyKey) -> int:
+    want.returned_at = utcnow()
+    session.add(want)
+    raw = path.read_bytes() if path.exists() else b""
+    try:
+        batch = open_batch(raw, hub_key)
+    except SyncError as exc:
+        return _refuse(session, want, f"does not verify with this hub's key ({exc})")
+    if batch_hash(raw) != want.sha256 or batch.node != want.node_id or batch.direction != "down" or batch.seq != want.seq:
+        return _refuse(session, want, f"is {batch.node}/{batch.direction}/{batch.seq}, not {want.node_id}/down/{want.seq}")
+    session.merge(DownlinkBatch(node_id=want.node_id, seq=batch.seq, hash=want.sha256, raw=raw, created_at=batch.created, published_at=utcnow()))
+    path.unlink(missing_ok=True)  # kept in the database, as every downlink batch is
+    if batch.seq - 1 > want.joins_at:
+        session.merge(DownlinkReturn(node_id=want.node_id, sha256=batch.prev, seq=batch.seq - 1, joins_at=want.joins_at, requested_at=utcnow()))
+    else:
+        joined = session.get(DownlinkBatch, (want.node_id, want.joins_at))
+        if want.joins_at and (joined is None or joined.hash != batch.prev):
+            return _refuse(session, want, f"does not follow this hub's batch {want.joins_at}")
+        log.info("downlink of %s whole again: batches %d and on returned by the point", want.node_id, want.joins_at + 1)
+    return 1
+
+
+def _refuse(session: Session, want: DownlinkReturn, why: str) -> int:
+    log.warning("downlink batch %d returned by %s refused: it %s", want.seq, want.node_id, why)
+    message = f"节点交回的下行批次 {want.seq} 未被采用：{why}"
+    session.add(Alert(kind="downlink.return_refused", node_id=want.node_id, message=message, created_at=utcnow()))
+    return 0

@@ -1,0 +1,62 @@
+"""`yiwang node backup`: the point's whole state in one archive, taken while it runs — the
+database by SQLite's online backup API, its keys, enrolment, secrets, and the material files not
+yet confirmed by the hub. Logs are left out.
+
+An older node backup is for a machine that must be rebuilt while the hub is out of reach; with
+the hub reachable, a replacement code (`yiwang node enroll`, docs/operations.md) rebuilds the point
+from the county's copy with nothing missing. Restoring an archive older than what the point has
+already sent would make the point send different batches at the same positions, which the hub
+sets aside as forks: docs/operations.md says how to check before restoring.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+import tarfile
+import tempfile
+from datetime import UTC, datetime
+from importlib.metadata import version as installed_version
+from pathlib import Path
+
+DB = "node.sqlite3"
+SKIPPED = ("logs/", "backups/")
+
+
+def backup(data_dir: Path, out_dir: Path) -> Path:
+    """Write ``out_dir/yiwang-node-<UTC time>.tar.gz`` (whole or not at all); return its path."""
+    source = data_dir / DB
+    if not source.exists():
+        raise FileNotFoundError(f"{source} not found: is {data_dir} a node's directory?")
+    out_dir.mkdir(parents=True, exist_ok=True)
+    taken = datetime.now(UTC)
+    path = out_dir / f"yiwang-node-{taken:%Y%m%dT%H%M%SZ}.tar.gz"
+    partial = path.with_name(path.name + ".partial")
+    with tempfile.TemporaryDirectory(dir=out_dir) as scratch:
+        copy = Path(scratch) / DB
+        live, target = sqlite3.connect(source), sqlite3.connect(copy)
+        try:
+            live.backup(target)  # online: one consistent moment while the point goes on working
+            up_seq = target.execute("SELECT value FROM meta WHERE key = 'up_seq'").fetchone()
+        finally:
+            target.close()
+            live.close()
+        manifest = {
+            "kind": "node",
+            "taken_at": taken.isoformat(),
+            "app_version": installed_version("yiwang"),
+            "up_seq": int(up_seq[0]) if up_seq else 0,
+        }
+        (Path(scratch) / "manifest.json").write_text(json.dumps(manifest, indent=2))
+        with tarfile.open(partial, "w:gz") as tar:
+            tar.add(Path(scratch) / "manifest.json", arcname="manifest.json")
+            tar.add(copy, arcname=DB)
+            for file in sorted(data_dir.rglob("*")):
+                relative = file.relative_to(data_dir).as_posix()
+                if file.is_file() and not relative.startswith((DB, *SKIPPED)) and out_dir.resolve() not in file.resolve().parents:
+                    tar.add(file, arcname=relative, recursive=False)
+    with open(partial, "rb") as f:
+        os.fsync(f.fileno())
+    os.replace(partial, path)
+    return path

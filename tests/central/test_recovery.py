@@ -1,0 +1,91 @@
+"""After a restore, the downlink batches the hub lost come back from the point that applied them
+(central/recovery.py): kept only when they verify with the hub's own key, are that point's, sit
+at the asked position and chain back to the restored database. A point that lies about its head
+can only hold up its own downlink; its forged batch is refused with an alert."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from nacl.signing import SigningKey
+from sqlmodel import Session, select
+
+from central import recovery
+from central.audit import verify_all
+from central.models import Alert, Blob, DownlinkBatch, Node
+from sync_protocol import GENESIS_HEAD, RESEND_REQUEST, Batch, Record, batch_hash, sign_batch
+from tests.support.builders import NODE_KEY, T
+
+HUB = SigningKey(b"h" * 32)
+
+
+def chain(n: int, key: SigningKey = HUB, node: str = "shangcun") -> list[bytes]:
+    out, prev = [], GENESIS_HEAD
+    for seq in range(1, n + 1):
+        raw = sign_batch(Batch(node, "down", seq, prev, T, (Record(RESEND_REQUEST, f"e{seq}", T, {"from_seq": seq}),)), key)
+        out.append(raw)
+        prev = batch_hash(raw)
+    return out
+
+
+def arrive(session: Session, blobs: Path, raw: bytes) -> None:
+    """The point's file, complete at the hub (as the file channel leaves it)."""
+    sha = batch_hash(raw)
+    (blobs / sha).write_bytes(raw)
+    session.merge(Blob(sha256=sha, node_id="shangcun", size=len(raw), received_bytes=len(raw), complete_at=T))
+
+
+def restored(engine, batches: list[bytes], kept: int) -> None:
+    """A hub restored with the first ``kept`` batches; the point applied all of them."""
+    with Session(engine) as s:
+        node = s.get(Node, "shangcun")
+        for seq, raw in enumerate(batches[:kept], start=1):
+            s.add(DownlinkBatch(node_id="shangcun", seq=seq, hash=batch_hash(raw), raw=raw, created_at=T, published_at=T))
+        node.down_seq, node.down_head, node.down_resync = kept, batch_hash(batches[kept - 1]), True
+        s.add(node)
+        s.commit()
+
+
+def test_lost_batches_come_back_one_by_one_until_the_chain_is_whole(engine, tmp_path: Path):
+    batches = chain(4)
+    restored(engine, batches, kept=1)
+    with Session(engine) as s:
+        recovery.adopt_down_head(s, s.get(Node, "shangcun"), 4, batch_hash(batches[3]))
+        s.commit()
+        node = s.get(Node, "shangcun")
+        assert (node.down_seq, node.down_resync) == (4, False)  # the next batch follows the point's last
+        assert recovery.wanted(s, "shangcun") == [batch_hash(batches[3])]
+    for seq in (4, 3, 2):
+        with Session(engine) as s:
+            arrive(s, tmp_path, batches[seq - 1])
+            s.commit()
+        assert recovery.collect(engine, tmp_path, HUB.verify_key) == 1
+        with Session(engine) as s:
+            assert recovery.wanted(s, "shangcun") == ([batch_hash(batches[seq - 2])] if seq > 2 else [])
+    reports = {r.direction: r for r in verify_all(engine, HUB.verify_key)}
+    assert reports["down"].ok and reports["down"].batches == 4
+
+
+def test_a_forged_head_holds_up_only_that_points_own_downlink(engine, tmp_path: Path):
+    batches = chain(2)
+    restored(engine, batches, kept=1)
+    forged = chain(3, key=NODE_KEY)[2]  # signed by the point's own key, not the hub's
+    with Session(engine) as s:
+        recovery.adopt_down_head(s, s.get(Node, "shangcun"), 3, batch_hash(forged))
+        arrive(s, tmp_path, forged)
+        s.commit()
+    assert recovery.collect(engine, tmp_path, HUB.verify_key) == 0
+    with Session(engine) as s:
+        assert s.get(DownlinkBatch, ("shangcun", 3)) is None
+        assert [a.kind for a in s.exec(select(Alert)).all()] == ["downlink.resumed", "downlink.return_refused"]
+        assert recovery.wanted(s, "shangcun") == []  # asked once, not again and again
+
+
+def test_a_point_too_old_to_say_its_head_stays_held(engine):
+    batches = chain(2)
+    restored(engine, batches, kept=1)
+    with Session(engine) as s:
+        recovery.adopt_down_head(s, s.get(Node, "shangcun"), 2, None)
+        assert s.get(Node, "shangcun").down_resync  # nothing is sealed for it: no fork
+        recovery.adopt_down_head(s, s.get(Node, "shangcun"), 1, None)  # it lacks nothing the hub has
+        assert not s.get(Node, "shangcun").down_resync

@@ -1,0 +1,42 @@
+"""`yiwang node backup` (issue 22 item 5): the point's database copied online (one moment, while
+a writer holds it open), its keys and enrolment beside it, logs left out."""
+
+from __future__ import annotations
+
+import sqlite3
+import subprocess
+import sys
+import tarfile
+from pathlib import Path
+
+from edge_node.store import Store
+from tests.support.builders import node_dir
+
+
+def test_a_node_backup_holds_its_database_keys_and_enrolment(tmp_path: Path):
+    data = node_dir(tmp_path / "node", users=(("agent", "代办员", "agent-pw"),))
+    (data / "logs").mkdir()
+    (data / "logs" / "node.log").write_text("log\n")
+    store = Store(data / "node.sqlite3")  # the node running: its writer open
+    with store.write() as conn:
+        conn.execute("INSERT INTO meta (key, value) VALUES ('up_seq', '7') ON CONFLICT(key) DO UPDATE SET value = '7'")
+    done = subprocess.run(
+        [sys.executable, "-m", "yiwang", "node", "backup", "--dir", str(data), "--out", str(tmp_path / "out")], capture_output=True, text=True
+    )
+    store.close()
+    assert done.returncode == 0, done.stderr
+    archive = next((tmp_path / "out").glob("yiwang-node-*.tar.gz"))
+    with tarfile.open(archive) as tar:
+        members = set(tar.getnames())
+        tar.extract("node.sqlite3", tmp_path / "x", filter="data")
+    assert {"manifest.json", "node.sqlite3", "node.json", "node.key"} <= members and "logs/node.log" not in members
+    copy = sqlite3.connect(tmp_path / "x" / "node.sqlite3")
+    assert copy.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+    assert copy.execute("SELECT username FROM users").fetchall() == [("agent",)]
+    assert copy.execute("SELECT value FROM meta WHERE key = 'up_seq'").fetchone()[0] == "7"
+    done = subprocess.run(
+        [sys.executable, "-m", "yiwang", "node", "backup", "--dir", str(tmp_path / "none"), "--out", str(tmp_path / "out")],
+        capture_output=True,
+        text=True,
+    )
+    assert done.returncode == 1 and "not found" in done.stderr
