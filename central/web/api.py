@@ -50,7 +50,7 @@ from .. import (
 )
 from ..db import transaction
 from ..models import Alert, Application, Complaint, Department, Evaluation, Licence, Node, PostCheck, Quarantine
-from . import booking, esupervision, portal
+from . import booking, esupervision, portal, staff
 from .context import Ctx, HubContext, HubRequest
 from .schemas import (
     ActionOut,
@@ -575,4 +575,5 @@ CONTROLLERS = [
     *esupervision.API,
     *portal.API,
     *booking.API,
+    *staff.API,
 ]

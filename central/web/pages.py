@@ -46,7 +46,7 @@ from .. import (
 from .. import documents as document_store
 from .. import nodes as node_admin
 from ..models import Alert, Application, Evaluation, Node
-from . import booking, esupervision, portal
+from . import booking, esupervision, portal, staff
 from .api import material_file
 from .context import Ctx, HubContext, HubRequest, page
 
@@ -484,4 +484,5 @@ CONTROLLERS = [
     *esupervision.PAGES,
     *portal.PAGES,
     *booking.PAGES,
+    *staff.PAGES,
 ]

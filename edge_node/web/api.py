@@ -21,6 +21,7 @@ from .. import cases, catalog, documents, fees, materials, people, reconcile, re
 from ..intake import validate_credit_code, validate_resident_id
 from . import appointments as appointment_web
 from . import consultations as consultation_web
+from . import staff as staff_web
 from .context import Ctx, NodeContext, NodeRequest, sync_status
 from .schemas import (
     ApplicationIn,
@@ -393,4 +394,5 @@ CONTROLLERS = [
     NodeApi,
     *appointment_web.API,
     *consultation_web.API,
+    *staff_web.API,
 ]

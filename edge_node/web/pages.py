@@ -20,6 +20,7 @@ from .. import appointments, cases, catalog, documents, fees, forms, guidance, m
 from ..intake import validate_credit_code, validate_resident_id
 from . import appointments as appointment_web
 from . import consultations as consultation_web
+from . import staff as staff_web
 from .api import pickup_from_form, supplement_from_form
 from .context import Ctx, NodeContext, NodeRequest, page
 
@@ -576,4 +577,14 @@ class FeePages(Controller):
         return _fees_page(ctx, user, report=report)
 
 
-CONTROLLERS = [HomePages, CatalogPages, ApplicationPages, ReviewPages, ComplaintPages, FeePages, *appointment_web.PAGES, *consultation_web.PAGES]
+CONTROLLERS = [
+    HomePages,
+    CatalogPages,
+    ApplicationPages,
+    ReviewPages,
+    ComplaintPages,
+    FeePages,
+    *appointment_web.PAGES,
+    *consultation_web.PAGES,
+    *staff_web.PAGES,
+]
