@@ -18,6 +18,7 @@ from .sms_gateways import gateway_for
 from .sync import HubSync
 from .web import api, pages
 from .web.context import HubContext, HubSite
+from .web.httpmetrics import http_metrics
 
 TEMPLATES = Path(__file__).parent / "web" / "templates"
 
@@ -45,4 +46,5 @@ def create_app(settings: Settings) -> Litestar:
             version=app_version(),
             log=logging.getLogger("yiwang.hub.web"),
         ),
+        middleware=[http_metrics(context)],
     )

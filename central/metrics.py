@@ -6,6 +6,10 @@ personal data: node ids, states and counts only.
 - Cheap to scrape: the dashboard's figures are computed at most once per ``CACHE_S`` however
   often, and by however many, it is scraped; process metrics (CPU, memory, open files) come from
   prometheus-client's own collector.
+- What this process did since it started — HTTP requests by route and status with their
+  durations, uplink batches ingested by outcome, downlink batches published, statuses answered
+  (SYNC_COUNTS) — and whether it is connected to NATS. An extra `hub worker` counts its own
+  ingest; the totals of the county are the database's (``yiwang_node_uplink_batches_applied``).
 - Who may scrape is the web layer's: a bearer token (``YIWANG_METRICS_TOKEN``), or, without one,
   the hub's own machine only (central/web/pages.py)."""
 
@@ -13,17 +17,28 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
-from prometheus_client import CollectorRegistry, ProcessCollector, generate_latest
+from prometheus_client import CollectorRegistry, Counter, Histogram, ProcessCollector, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
 from sync_protocol import parse_time
 
 CACHE_S = 30.0  # the dashboard's figures, computed at most this often for scrapes
+# HubSync.counts key -> (metric, help, label values): each a counter since the process started
+SYNC_COUNTS = {
+    "ingest.applied": ("yiwang_ingest_batches", "Uplink batches this process ingested, by outcome", {"outcome": "applied"}),
+    "ingest.duplicate": ("yiwang_ingest_batches", "", {"outcome": "duplicate"}),
+    "ingest.held": ("yiwang_ingest_batches", "", {"outcome": "held"}),
+    "ingest.rejected": ("yiwang_ingest_batches", "", {"outcome": "rejected"}),
+    "ingest.records": ("yiwang_ingest_records", "Records in the uplink batches this process applied", {}),
+    "downlink.published": ("yiwang_downlink_batches_published", "Downlink batches this process published", {}),
+    "downlink.bytes": ("yiwang_downlink_bytes_published", "Bytes of downlink batches this process published", {}),
+    "statuses": ("yiwang_statuses_received", "Node statuses (heartbeats) this process received", {}),
+}
 
 
 def _gauge(name: str, help_text: str, samples: list[tuple[dict[str, str], float]], labels: tuple[str, ...] = ()) -> GaugeMetricFamily:
@@ -123,19 +138,48 @@ def render(board: dict[str, Any], now: datetime | None = None) -> str:
     return generate_latest(registry).decode()
 
 
-class Scrapes(Collector):
-    """What a scrape collects: the dashboard's figures (computed at most once per ``CACHE_S``)
-    and the process's own metrics. One per hub process."""
+def sync_families(counts: Mapping[str, int], connected: bool) -> list[Metric]:
+    """What the sync worker of this process counted, and whether it is connected to NATS."""
+    out: dict[str, CounterMetricFamily] = {}
+    for key, (name, help_text, labels) in SYNC_COUNTS.items():
+        family = out.get(name) or out.setdefault(name, CounterMetricFamily(name, help_text, labels=list(labels)))
+        family.add_metric(list(labels.values()), counts.get(key, 0))
+    return [*out.values(), _gauge("yiwang_nats_connected", "1 while this hub process is connected to NATS", [({}, float(connected))])]
 
-    def __init__(self, board: Callable[[], dict[str, Any]], cache_s: float = CACHE_S) -> None:
-        self.board, self.cache_s = board, cache_s
+
+class Scrapes(Collector):
+    """What a scrape collects: the dashboard's figures (computed at most once per ``CACHE_S``),
+    this process's sync counts, its HTTP requests (``observe``) and its own process metrics. One
+    per hub process."""
+
+    def __init__(
+        self,
+        board: Callable[[], dict[str, Any]],
+        cache_s: float = CACHE_S,
+        sync_counts: Callable[[], Mapping[str, int]] = dict,
+        connected: Callable[[], bool] = lambda: False,
+    ) -> None:
+        self.board, self.cache_s, self.sync_counts, self.connected = board, cache_s, sync_counts, connected
         self._lock = threading.Lock()
         self._at: float = -cache_s
         self._metrics: list[Metric] = []
         self.registry = CollectorRegistry()
         self.registry.register(self)
         ProcessCollector(registry=self.registry)
+        self.requests = Counter("yiwang_http_requests", "HTTP requests answered, by route", ["method", "route", "status"], registry=self.registry)
+        self.seconds = Histogram(
+            "yiwang_http_request_duration_seconds",
+            "Time to answer an HTTP request, by route",
+            ["method", "route"],
+            registry=self.registry,
+            buckets=(0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30),
+        )
         self.computed = 0  # how many times the figures were computed (the tests count them)
+
+    def observe(self, method: str, route: str, status: int, seconds: float) -> None:
+        """One answered request; ``route`` is its path template (bounded: never the raw path)."""
+        self.requests.labels(method, route, str(status)).inc()
+        self.seconds.labels(method, route).observe(seconds)
 
     def collect(self) -> Iterator[Metric]:
         with self._lock:
@@ -144,6 +188,7 @@ class Scrapes(Collector):
                 self.computed += 1
             metrics = self._metrics
         yield from metrics
+        yield from sync_families(self.sync_counts(), self.connected())
 
     def text(self) -> bytes:
         return generate_latest(self.registry)

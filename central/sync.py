@@ -7,6 +7,7 @@ on SQLite; each message is acked only after its transaction committed.
 from __future__ import annotations
 
 import asyncio
+import collections
 import json
 import logging
 import os
@@ -83,6 +84,7 @@ from .ingest import ingest_batches
 from .models import Node
 
 log = logging.getLogger("yiwang.hub.sync")
+INGEST_OUTCOMES = {Accepted: "applied", Duplicate: "duplicate", Gap: "held"}  # any other verdict: "rejected" (quarantined)
 
 INGEST_DURABLE = "hub-ingest"
 BLOB_DURABLE = "hub-blobs"
@@ -332,6 +334,7 @@ class HubSync:
         self._next_delegations = 0.0  # monotonic time of the next delegation.renew (central/delegation.py)
         self._next_clocks = 0.0  # monotonic time of the next look for pre-reviews run out (central/clocks.py)
         self.county, self.county_phone = "示范县", "12345"  # on the documents it signs (settings: YIWANG_COUNTY_NAME, _PHONE)
+        self.counts: collections.Counter[str] = collections.Counter()  # since start: what /metrics counts (central/metrics.py, SYNC_COUNTS)
 
     def wake_downlink(self) -> None:
         """Thread-safe: called after a decision commits, so it goes out without waiting for the poll."""
@@ -429,6 +432,9 @@ class HubSync:
             verdicts = await asyncio.to_thread(ingest_batches, self.engine, [(m.subject, m.data, clock_offset(m)) for m in msgs])
             rotated = False
             for msg, verdict in zip(msgs, verdicts, strict=False):
+                self.counts[f"ingest.{INGEST_OUTCOMES.get(type(verdict), 'rejected')}"] += 1
+                if isinstance(verdict, Accepted):
+                    self.counts["ingest.records"] += len(verdict.batch.records)
                 if isinstance(verdict, Gap):
                     # held in the database and a resend requested (same transaction): safe to ack
                     log.info("held %s seq %d (expected %d)", msg.subject, verdict.got, verdict.expected)
@@ -465,6 +471,7 @@ class HubSync:
                 continue
             if sum([reply.pop("_republished") for reply in replies if reply is not None]):
                 self.wake_downlink()
+            self.counts["statuses"] += len(group)
             for msg, reply in zip(group, replies, strict=False):
                 if reply is not None and msg.reply:
                     await self._answer_status(js, msg, reply)
@@ -611,6 +618,8 @@ class HubSync:
                         downlink_subject(batch.node_id), batch.raw, headers={"Nats-Msg-Id": batch_message_id(batch.hash, batch.resends)}, timeout=5
                     )
                     await asyncio.to_thread(downlink.mark_published, self.engine, batch.node_id, batch.seq)
+                    self.counts["downlink.published"] += 1
+                    self.counts["downlink.bytes"] += len(batch.raw)
                     log.info("published downlink %s seq %d", batch.node_id, batch.seq)
                 for event in await asyncio.to_thread(departments.unpublished, self.engine):
                     subject, body = department_subject(event.department), event.payload_json.encode()

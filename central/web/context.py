@@ -41,7 +41,11 @@ class HubContext:
     @cached_property
     def scrapes(self) -> Scrapes:
         """What /metrics serves (central/metrics.py): one per hub process, the figures cached."""
-        return Scrapes(lambda: dashboard.dashboard(self.engine, timedelta(minutes=self.settings.silent_minutes)))
+        return Scrapes(
+            lambda: dashboard.dashboard(self.engine, timedelta(minutes=self.settings.silent_minutes)),
+            sync_counts=lambda: dict(self.sync.counts),
+            connected=lambda: self.sync.connected,
+        )
 
     def enrolment_slip(self, code: str, node_id: str, expires_at: str, **extra: Any) -> dict[str, Any]:
         """What the operator hands to the point: the code, the hub's address and the county CA's

@@ -153,6 +153,16 @@ def test_metrics_need_the_token_when_one_is_set(tmp_path: Path):
         metrics = client.get("/metrics", headers={"Authorization": "Bearer scrape-me"})
         assert metrics.status_code == 200 and metrics.headers["content-type"].startswith("text/plain")
         assert "# TYPE yiwang_cases gauge" in metrics.text and 'yiwang_cases{state="received"} 0.0' in metrics.text
+        # this process's HTTP requests by route template (never the raw path), sync counts, NATS
+        client.get("/api/health")
+        client.get("/portal/guides/NOPE-1")
+        client.get("/portal/guides/NOPE-2")
+        text = client.get("/metrics", headers={"Authorization": "Bearer scrape-me"}).text
+        assert 'yiwang_http_requests_total{method="GET",route="/api/health",status="200"} 1.0' in text
+        assert 'yiwang_http_requests_total{method="GET",route="/portal/guides/{code}",status="404"} 2.0' in text
+        assert "# TYPE yiwang_http_request_duration_seconds histogram" in text and "NOPE" not in text
+        assert 'yiwang_ingest_batches_total{outcome="applied"} 0.0' in text and "yiwang_nats_connected 0.0" in text
+        assert "process_resident_memory_bytes" in text
 
 
 def test_public_pages_need_no_login_and_reveal_nothing_for_a_wrong_pair(client):
