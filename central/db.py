@@ -284,6 +284,13 @@ def _m18_accounts(conn: Connection) -> None:
     _add_column(conn, "user", "disabled_at VARCHAR")
 
 
+def _m20_case_updates(conn: Connection) -> None:
+    """When each case last changed, for the BI feed (central/exports.py): the last step known."""
+    _add_column(conn, "application", "updated_at VARCHAR NOT NULL DEFAULT ''")
+    conn.execute(text("UPDATE application SET updated_at = COALESCE(delivered_at, decided_at, accepted_at, received_at) WHERE updated_at = ''"))
+    conn.execute(text("CREATE INDEX IF NOT EXISTS ix_application_updated_at ON application (updated_at)"))
+
+
 def _m19_restore(conn: Connection) -> None:
     """`yiwang hub restore` holds each point's downlink until its status says where it stands."""
     _add_column(conn, "node", "down_resync BOOLEAN NOT NULL DEFAULT FALSE")
@@ -310,6 +317,7 @@ MIGRATIONS: list[Callable[[Connection], None]] = [
     _m17_home_visits,
     _m18_accounts,
     _m19_restore,
+    _m20_case_updates,
 ]
 LATEST = 1 + len(MIGRATIONS)
 

@@ -336,6 +336,7 @@ def _apply(session: Session, node: Node, records: tuple[Record, ...], now: str) 
             "licences_json": _json_list(data.get("licences")),
             "submitted_at": record.at,
             "received_at": now,
+            "updated_at": now,
         }
         if (
             data.get("accepted_by")

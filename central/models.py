@@ -5,6 +5,8 @@ from __future__ import annotations
 from sqlalchemy import Column, LargeBinary, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
+from .clock import utcnow
+
 
 class Department(SQLModel, table=True):
     code: str = Field(primary_key=True)
@@ -135,6 +137,8 @@ class Application(SQLModel, table=True):
     status: str = Field(default="received", index=True)
     submitted_at: str
     received_at: str
+    # when the case last changed (set by SQLAlchemy on every update): the BI feed's cursor (central/exports.py)
+    updated_at: str = Field(default_factory=utcnow, index=True, sa_column_kwargs={"onupdate": utcnow})
     accepted_at: str | None = None
     accepted_by: str | None = None
     decided_at: str | None = None

@@ -50,7 +50,7 @@ from .. import (
 )
 from ..db import transaction
 from ..models import Alert, Application, Complaint, Department, Evaluation, Licence, Node, PostCheck, Quarantine
-from . import booking, esupervision, portal, staff
+from . import booking, esupervision, exports, portal, staff
 from .context import Ctx, HubContext, HubRequest
 from .schemas import (
     ActionOut,
@@ -576,4 +576,5 @@ CONTROLLERS = [
     *portal.API,
     *booking.API,
     *staff.API,
+    *exports.API,
 ]

@@ -20,6 +20,7 @@ from weblayer.errors import InvalidInput, ServiceError
 
 from .. import cards, catalog, figures, services, supervision
 from ..clock import utcnow
+from ..exports import SUPERVISION_COLUMNS
 from ..workdays import today
 from .context import Ctx, HubContext, HubRequest, page
 
@@ -118,7 +119,7 @@ def order_out(order: Any) -> OrderOut:
     return msgspec.convert(order.model_dump() | {"escalated_to": level}, OrderOut)
 
 
-def _period(start: str | None, end: str | None) -> tuple[date, date]:
+def period_of(start: str | None, end: str | None) -> tuple[date, date]:
     """The period asked for; this month so far by default."""
     now = today()
     try:
@@ -143,19 +144,7 @@ def _month(month: str) -> tuple[date, date]:
     return first, last
 
 
-CSV_COLUMNS = {  # the department table's columns, as an office reads them
-    "code": "部门代码",
-    "name": "部门",
-    "decided": "办结环节数",
-    "on_time": "按时办结数",
-    "on_time_rate": "按时率",
-    "average_working_days": "平均用时（工作日）",
-    "yellow_cards": "黄牌",
-    "red_cards": "红牌",
-    "orders": "督办单",
-    "orders_replied_late": "逾期回复",
-    "orders_unanswered": "未回复",
-}
+CSV_COLUMNS = SUPERVISION_COLUMNS  # the department table, as the exports page has it
 
 
 def _csv(report: dict[str, Any]) -> bytes:
@@ -192,7 +181,7 @@ class SupervisionFiguresApi(Controller):
     def api_figures(self, ctx: Ctx, start: FromQuery[str | None] = None, end: FromQuery[str | None] = None) -> FiguresOut:
         """Per department and per clerk, from ``start`` to ``end`` (dates, Beijing; default this
         month so far): parts decided, on time, average working days, cards and orders."""
-        first, last = _period(start, end)
+        first, last = period_of(start, end)
         return msgspec.convert(figures.figures(ctx.engine, first, last), FiguresOut)
 
     @get("/services/figures", sync_to_thread=True)
@@ -200,7 +189,7 @@ class SupervisionFiguresApi(Controller):
         """便民服务 per point, from ``start`` to ``end`` (default this month so far): consultations at
         the window (and how many a case followed), home visits (and how many by proxy), appointments
         booked on the portal and by the point, served, no-shows, cancelled."""
-        first, last = _period(start, end)
+        first, last = period_of(start, end)
         return [msgspec.convert(r, ServiceFiguresOut) for r in services.figures(ctx.engine, first, last)]
 
     @get("/supervision/report", sync_to_thread=True)
@@ -227,7 +216,7 @@ def _report(ctx: HubContext, month: str) -> dict[str, Any]:
 def _supervision_page(
     ctx: HubContext, user: Any, start: str | None = None, end: str | None = None, status_code: int = 200, error: str | None = None
 ) -> Template:
-    first, last = _period(start, end)
+    first, last = period_of(start, end)
     own = user.department if user.role == "clerk" else None
     said = supervision.open_items(ctx.engine, datetime.now(UTC), own)
     return page(

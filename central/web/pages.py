@@ -23,7 +23,6 @@ from weblayer.site import SiteDep
 from weblayer.throttle import client_address
 
 from .. import (
-    actions,
     approval,
     blobs,
     cards,
@@ -46,7 +45,7 @@ from .. import (
 from .. import documents as document_store
 from .. import nodes as node_admin
 from ..models import Alert, Application, Evaluation, Node
-from . import booking, esupervision, portal, staff
+from . import booking, esupervision, exports, portal, staff
 from .api import material_file
 from .context import Ctx, HubContext, HubRequest, page
 
@@ -302,11 +301,6 @@ class DashboardPages(Controller):
             ctx, request.user, lambda engine, user: supervision.follow_up_evaluation(engine, user, application_id, data.get("follow_up", ""))
         )
 
-    @get("/actions", sync_to_thread=True)
-    def actions_page(self, request: HubRequest, ctx: Ctx) -> Template:
-        user = request.user
-        return page("actions.html", user=user, entries=actions.recent_actions(ctx.engine, 500))
-
 
 class CatalogPages(Controller):
     guards = [requires_role("operator")]
@@ -485,4 +479,5 @@ CONTROLLERS = [
     *portal.PAGES,
     *booking.PAGES,
     *staff.PAGES,
+    *exports.PAGES,
 ]

@@ -46,7 +46,7 @@ def test_restoring_an_older_hub_backup_loses_nothing_the_points_sent(federation:
     eventually(lambda: len(operator.get("/api/applications").json()) == 2 and synced(), what="two applications at the hub")
     metrics = httpx.get(f"{federation.hub_url}/metrics").text  # the hub's own machine may scrape without a token
     applied = float(re.search(r'yiwang_ingest_batches_total\{outcome="applied"\} (\S+)', metrics)[1])
-    assert applied >= 2 and "yiwang_nats_connected 1.0" in metrics and 'yiwang_downlink_batches_published_total' in metrics
+    assert applied >= 2 and "yiwang_nats_connected 1.0" in metrics and "yiwang_downlink_batches_published_total" in metrics
 
     done = yiwang("hub", "backup", "--dir", str(hub_dir), "--out", str(tmp_path / "backups"))  # online: the hub keeps running
     assert done.returncode == 0, done.stderr

@@ -1,0 +1,159 @@
+"""The action log an operator can read, and exports (issue 22 item 6): the /actions page with
+filters, /exports with its downloads (CSV, XLSX), and the same in the API plus the BI feed."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+from urllib.parse import urlencode
+
+from litestar import Controller, get
+from litestar.params import FromPath, FromQuery
+from litestar.response import Response, Template
+from sqlmodel import Session, col, select
+
+from weblayer.auth import requires_role
+from weblayer.errors import InvalidInput, NotFound, ServiceError
+
+from .. import actions, exports
+from ..models import Department, Node
+from ..workdays import today
+from .context import Ctx, HubContext, HubRequest, page
+from .esupervision import period_of
+
+PAGE_SIZE = 200
+
+
+def _scope(start: str | None, end: str | None, node: str | None, department: str | None) -> exports.Scope:
+    first, last = period_of(start, end)
+    return exports.Scope(first, last, (node or "").strip(), (department or "").strip())
+
+
+def _download(ctx: HubContext, kind: str, fmt: str, scope: exports.Scope) -> Response[bytes]:
+    if kind not in exports.KINDS or fmt not in exports.FORMATS:
+        raise NotFound(f"没有这种导出：{kind}.{fmt}（可选 {'、'.join(exports.KINDS)}；csv 或 xlsx）")
+    table = exports.KINDS[kind][1](ctx.engine, scope)
+    render, media = exports.FORMATS[fmt]
+    name = f"yiwang-{kind}-{scope.first}-{scope.last}.{fmt}"
+    return Response(render(table), media_type=media, headers={"Content-Disposition": f'attachment; filename="{name}"'})
+
+
+def _filter(start: str | None, end: str | None, actor: str, action: str, target: str, before: int | None) -> tuple[actions.Filter, exports.Scope]:
+    first, last = period_of(start or str(today() - timedelta(days=30)), end)
+    scope = exports.Scope(first, last)
+    return actions.Filter(scope.start, scope.end, actor.strip(), action.strip(), target.strip(), before), scope
+
+
+class ExportApi(Controller):
+    guards = [requires_role("operator")]
+
+    @get("/exports/{name:str}", sync_to_thread=True, media_type="application/octet-stream")
+    def api_export(
+        self,
+        ctx: Ctx,
+        name: FromPath[str],
+        start: FromQuery[str | None] = None,
+        end: FromQuery[str | None] = None,
+        node: FromQuery[str | None] = None,
+        department: FromQuery[str | None] = None,
+    ) -> Response[bytes]:
+        """``cases``, ``fees``, ``actions`` or ``supervision``, as ``.csv`` (UTF-8 with a BOM) or
+        ``.xlsx``, for Beijing dates ``start``–``end`` (default: this month so far), one point, one department."""
+        kind, _, fmt = name.partition(".")
+        return _download(ctx, kind, fmt, _scope(start, end, node, department))
+
+    @get("/feed/cases", sync_to_thread=True)
+    def api_feed(self, ctx: Ctx, since: FromQuery[str] = "", limit: FromQuery[int] = 100) -> dict[str, Any]:
+        """Cases changed after ``since`` (the last page's ``next``), oldest first, at most ``limit``
+        (≤ 1000); no personal data. A case that changes again comes again: its key is ``id``."""
+        if limit < 1:
+            raise InvalidInput("limit 至少为 1", field="limit")
+        return exports.feed(ctx.engine, since, limit)
+
+
+def _choices(ctx: HubContext) -> dict[str, Any]:
+    with Session(ctx.engine) as session:
+        return {
+            "points": list(session.exec(select(Node.id, Node.name).order_by(col(Node.id))).all()),
+            "departments": list(session.exec(select(Department.code, Department.name).order_by(col(Department.code))).all()),
+        }
+
+
+class ExportPages(Controller):
+    guards = [requires_role("operator")]
+
+    @get("/exports", sync_to_thread=True)
+    def exports_page(self, request: HubRequest, ctx: Ctx) -> Template:
+        return page(
+            "exports.html", user=request.user, kinds=exports.KINDS, this_month=str(today().replace(day=1)), today=str(today()), **_choices(ctx)
+        )
+
+    @get("/exports/{name:str}", sync_to_thread=True, media_type="application/octet-stream")
+    def download(
+        self,
+        request: HubRequest,
+        ctx: Ctx,
+        name: FromPath[str],
+        start: FromQuery[str | None] = None,
+        end: FromQuery[str | None] = None,
+        node: FromQuery[str | None] = None,
+        department: FromQuery[str | None] = None,
+        kind: FromQuery[str] = "",
+        fmt: FromQuery[str] = "",
+    ) -> Response[Any]:
+        """A download; ``download`` takes the kind and format from the page's form."""
+        if name != "download":
+            kind, _, fmt = name.partition(".")
+        try:
+            return _download(ctx, kind, fmt, _scope(start, end, node, department))
+        except ServiceError as exc:
+            return page(
+                "exports.html",
+                status_code=exc.status,
+                user=request.user,
+                kinds=exports.KINDS,
+                error=exc.message,
+                this_month=start,
+                today=end,
+                **_choices(ctx),
+            )
+
+    @get("/actions", sync_to_thread=True)
+    def actions_page(
+        self,
+        request: HubRequest,
+        ctx: Ctx,
+        start: FromQuery[str | None] = None,
+        end: FromQuery[str | None] = None,
+        actor: FromQuery[str] = "",
+        action: FromQuery[str] = "",
+        target: FromQuery[str] = "",
+        before: FromQuery[int | None] = None,
+    ) -> Template:
+        """The action log in words: who (by name), did what (in Chinese), to what (a receipt
+        number, a point, an account), with filters; 200 at a time, older ones a page further."""
+        error = None
+        try:
+            what, scope = _filter(start, end, actor, action, target, before)
+        except ServiceError as exc:
+            error = exc.message
+            what, scope = _filter(None, None, actor, action, target, before)
+        entries = actions.search(ctx.engine, what, PAGE_SIZE)
+        asked = {"start": str(scope.first), "end": str(scope.last), "actor": what.actor, "action": what.action, "target": what.target}
+        older = urlencode(asked | {"before": entries[-1]["id"]}) if len(entries) == PAGE_SIZE else None
+        groups = sorted({a.split(".")[0] for a in actions.ACTION_NAMES})
+        return page(
+            "actions.html",
+            user=request.user,
+            entries=entries,
+            asked=asked,
+            names=actions.ACTION_NAMES,
+            groups=groups,
+            older=older,
+            export=urlencode({k: v for k, v in asked.items() if k in ("start", "end")}),
+            error=error,
+        )
+
+
+API = [ExportApi]
+PAGES = [ExportPages]

@@ -1,0 +1,104 @@
+"""Exports and the readable action log (issue 22 item 6): CSV that Excel opens (a BOM), XLSX,
+filtered by period, point and department; an incremental feed a BI tool pages through; and an
+action log in the operator's words (it showed English codes, raw JSON and UUID prefixes)."""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+import zipfile
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from sqlmodel import Session
+
+from central import actions, exports
+from central.approval import decide
+from central.ingest import ingest_batch
+from central.models import FeeReceipt, User
+from central.workdays import today
+from tests.support.builders import chain, received
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def scope(**extra: str) -> exports.Scope:
+    return exports.Scope(today() - timedelta(days=1), today(), **extra)
+
+
+def test_every_logged_action_has_a_name_in_chinese():
+    code = "\n".join(p.read_text() for p in (ROOT / "central").rglob("*.py"))
+    literal = set(re.findall(r'record_action\(\s*[\w.]+,\s*[\w."]+,\s*"([a-z_]+\.[a-z_]+)"', code))
+    expanded = {"case.approved", "case.denied", "case.township_approved", "case.township_denied", "card.yellow", "card.red"}
+    expanded |= {"postcheck.verified", "postcheck.false", "guidance.announcement_withdrawn", "guidance.faq_withdrawn"}
+    expanded |= {"complaint.answered_first", "complaint.answered_final"}
+    assert len(literal) > 30
+    assert (literal | expanded) - set(actions.ACTION_NAMES) == set()
+
+
+def test_cases_and_fees_export_as_csv_excel_opens_and_as_xlsx(engine):
+    ingest_batch(engine, "yiwang.up.shangcun", chain([received(1), received(2, item="RS-001")])[0])
+    with Session(engine) as s:
+        s.add(
+            FeeReceipt(
+                receipt_no="shangcun-F000001",
+                node_id="shangcun",
+                application_id="app1",
+                amount_fen=38000,
+                method="cash",
+                agent="agent",
+                collected_at=datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
+            )
+        )
+        s.commit()
+    data = exports.to_csv(exports.cases(engine, scope()))
+    assert data.startswith(b"\xef\xbb\xbf")  # the BOM: Excel reads UTF-8
+    rows = list(csv.reader(io.StringIO(data.decode("utf-8-sig"))))
+    assert rows[0][:3] == ["受理编号", "事项编码", "事项"] and len(rows) == 3
+    assert "1101**********002X" in rows[1] and "11010519491231002X" not in data.decode("utf-8-sig")  # IDs masked
+    assert [r[0] for r in list(csv.reader(io.StringIO(exports.to_csv(exports.cases(engine, scope(department="rsj"))).decode("utf-8-sig"))))[1:]] == [
+        "shangcun-000002"
+    ]
+    assert len(exports.cases(engine, scope(node="xiacun")).rows) == 0
+    old = exports.Scope(today() - timedelta(days=40), today() - timedelta(days=30))
+    assert exports.cases(engine, old).rows == []  # the period filters
+    fees = exports.fees(engine, scope(department="mzj"))
+    assert fees.rows[0][:5] == ["shangcun-F000001", "上村", "shangcun-000001", "mzj", 380.0] and fees.rows[0][6] == "现金"
+    book = zipfile.ZipFile(io.BytesIO(exports.to_xlsx(exports.cases(engine, scope()))))
+    assert "xl/worksheets/sheet1.xml" in book.namelist() and "shangcun-000002" in book.read("xl/sharedStrings.xml").decode()
+
+
+def test_the_feed_pages_through_changes_and_brings_a_changed_case_again(engine):
+    ingest_batch(engine, "yiwang.up.shangcun", chain([received(n) for n in range(1, 6)])[0])
+    later = datetime.now(UTC) + timedelta(minutes=1)
+    first = exports.feed(engine, "", 2, now=later)
+    assert len(first["items"]) == 2
+    assert first["more"] and "applicant_name" not in first["items"][0] and "applicant_id_number" not in first["items"][0]
+    seen = [i["id"] for i in first["items"]]
+    page = first
+    while page["more"]:
+        page = exports.feed(engine, page["next"], 2, now=later)
+        seen += [i["id"] for i in page["items"]]
+    assert sorted(seen) == [f"app{n}" for n in range(1, 6)]  # each once, nothing skipped
+    assert exports.feed(engine, page["next"], 2, now=later)["items"] == []
+    with Session(engine) as s:
+        clerk = s.get(User, "clerk-mzj")
+    decide(engine, clerk, "app3", "approve", "")
+    again = exports.feed(engine, page["next"], 10, now=datetime.now(UTC) + timedelta(minutes=2))
+    assert [(i["id"], i["status"]) for i in again["items"]] == [("app3", "approved")]
+    assert exports.feed(engine, "", 10, now=datetime.now(UTC) - timedelta(days=1))["items"] == []  # not yet settled
+
+
+def test_the_action_log_names_actions_people_and_cases(engine):
+    ingest_batch(engine, "yiwang.up.shangcun", chain([received(1)])[0])
+    with Session(engine) as s:
+        clerk = s.get(User, "clerk-mzj")
+    decide(engine, clerk, "app1", "deny", "不符合条件")
+    entries = actions.search(engine, actions.Filter(target="shangcun-000001"))
+    assert entries and entries[0]["action_name"] == "不予批准" and entries[0]["target_name"] == "shangcun-000001"
+    assert entries[0]["actor_name"] == clerk.display_name and "理由：不符合条件" in entries[0]["detail"]
+    assert actions.search(engine, actions.Filter(actor=clerk.display_name[:2], action="case"))[0]["case_id"] == "app1"
+    assert actions.search(engine, actions.Filter(action="user")) == []
+    table = exports.action_log(engine, scope())
+    assert table.rows[-1][3] == "不予批准"  # oldest first in the file
