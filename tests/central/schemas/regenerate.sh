@@ -8,7 +8,7 @@ set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 repo=$(git -C "$here" rev-parse --show-toplevel)
 python=${PYTHON:-$repo/.venv/bin/python}
-FIRSTS=(3f21440 adc63ef dde4c46 eb60c14 a32e2db 33d9088 b8f2832 2398528 39d4410 5df0c15 9d2e656 64521b6 6144d11 24db912 815ffc8 ededd92 f60e8b0 7204734 0355466 HEAD)
+FIRSTS=(3f21440 adc63ef dde4c46 eb60c14 a32e2db 33d9088 b8f2832 2398528 39d4410 5df0c15 9d2e656 64521b6 6144d11 24db912 815ffc8 ededd92 f60e8b0 7204734 0355466 25a43b8)
 scratch=$(mktemp -d)
 for i in $(seq 0 $((${#FIRSTS[@]} - 2))); do
   v=$((i + 1)); c=$(git -C "$repo" rev-parse --short "${FIRSTS[$((i + 1))]}^")
