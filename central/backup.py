@@ -150,6 +150,9 @@ def restore(archive: Path, settings: Settings) -> dict[str, Any]:
     data.mkdir(parents=True, exist_ok=True)
     aside = data / f"before-restore-{datetime.now(UTC):%Y%m%dT%H%M%SZ}"
     with tempfile.TemporaryDirectory(dir=data) as scratch, tarfile.open(archive, "r:gz") as tar:
+        odd = [m.name for m in tar.getmembers() if not (m.isfile() or m.isdir())]
+        if odd:
+            raise BackupError(f"{archive} holds links or special files ({', '.join(odd[:3])}): a yiwang backup has none; not restored")
         tar.extractall(scratch, filter="data")  # no absolute paths, no "..", no devices
         files = Path(scratch) / "files"
         for file in sorted(p for p in files.rglob("*") if p.is_file()) if files.exists() else []:

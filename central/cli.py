@@ -14,6 +14,7 @@ from sqlmodel import Session, select
 
 from sync_protocol import signing_key_to_text, verify_key_to_text
 from weblayer import logs
+from weblayer.accounts import require_password
 from weblayer.errors import ServiceError
 
 from .auth import add_user
@@ -119,6 +120,11 @@ def init(data_dir: Path, db_url: str | None, password_stdin: bool, demo_clerks: 
         raise click.UsageError("--demo-clerks takes the operator's password: give it with --password-stdin")
     settings = _settings(data_dir, db_url)
     password = new_password(password_stdin) if password_stdin or (sys.stdin.isatty() and not settings.key_path.exists()) else None
+    if password is not None:
+        try:
+            require_password(password)
+        except ServiceError as exc:
+            raise click.UsageError(str(exc)) from None
     initialise(settings, password, password if demo_clerks else None)
 
 

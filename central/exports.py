@@ -178,11 +178,17 @@ KINDS: dict[str, tuple[str, Callable[[Engine, Scope], Table]]] = {
 }
 
 
+def _inert(value: Any) -> Any:
+    """A text Excel would take for a formula (``=HYPERLINK(…)`` typed as a name at a window)
+    starts with an apostrophe instead: shown as typed, never run (OWASP, CSV injection)."""
+    return "'" + value if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r") else value
+
+
 def to_csv(table: Table) -> bytes:
     out = io.StringIO()
     writer = csv.writer(out)
     writer.writerow(table.columns)
-    writer.writerows(table.rows)
+    writer.writerows([_inert(v) for v in row] for row in table.rows)
     return out.getvalue().encode("utf-8-sig")  # the BOM: Excel then reads it as UTF-8
 
 

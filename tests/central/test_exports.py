@@ -102,3 +102,11 @@ def test_the_action_log_names_actions_people_and_cases(engine):
     assert actions.search(engine, actions.Filter(action="user")) == []
     table = exports.action_log(engine, scope())
     assert table.rows[-1][3] == "不予批准"  # oldest first in the file
+
+
+def test_a_name_typed_as_a_formula_stays_text_in_both_formats():
+    table = exports.Table("cases", "办件", ["申请人", "金额"], [['=HYPERLINK("http://x","点我")', -5], ["@SUM(A1)", 3]])
+    rows = list(csv.reader(io.StringIO(exports.to_csv(table).decode("utf-8-sig"))))
+    assert rows[1] == ['\'=HYPERLINK("http://x","点我")', "-5"] and rows[2][0] == "'@SUM(A1)"
+    sheet = zipfile.ZipFile(io.BytesIO(exports.to_xlsx(table))).read("xl/worksheets/sheet1.xml").decode()
+    assert "<f>" not in sheet  # written as a string, not a formula
