@@ -42,8 +42,9 @@ def _hub() -> click.Group:
     names = [o.name for o in NATS_INIT_OPTIONS]
 
     def both_halves(**values: Any) -> Any:
-        init_trust(values["data_dir"], **{n: values.pop(n) for n in names if n is not None})
-        return database_half(**values)
+        trust = {n: values.pop(n) for n in names if n is not None}
+        database_half(**values)  # first: a refused password changes nothing of the trust half
+        init_trust(values["data_dir"], **trust)
 
     init.params[1:1] = NATS_INIT_OPTIONS
     init.callback = both_halves
@@ -100,6 +101,7 @@ class Tree(click.Group):
 @click.version_option(package_name="yiwang", prog_name="yiwang")
 def main() -> None:
     """一网 yiwang: offline-first service points and a county hub. `yiwang COMMAND --help` for more."""
+    os.umask(0o077)  # keys, databases, logs and backups: their owner's only (as the units' UMask=0077)
     root = data_root()
     os.environ.setdefault("YIWANG_HUB_DIR", str(root / "hub"))
     os.environ.setdefault("YIWANG_NODE_DIR", str(root / "node"))

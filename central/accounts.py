@@ -64,6 +64,9 @@ def add(engine: Engine, actor: User | str, username: str, display_name: str, rol
 
 def change(engine: Engine, actor: User | str, username: str, what: Change) -> User:
     with transaction(engine) as session:
+        # the operators' rows first, locked (PostgreSQL): two operators disabling each other at
+        # once are taken one after the other, so the second sees the first's change
+        session.exec(select(User).where(User.role == "operator").order_by(col(User.username)).with_for_update()).all()
         user = _get(session, username)
         role = what.role or user.role
         department = (what.department if what.department is not None else user.department) or None

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -10,17 +11,17 @@ from sqlalchemy import or_
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
+from weblayer.display import local_time
+
 from .clock import utcnow
-from .models import Application, AuditEntry, Node, User
+from .models import Application, AuditEntry, Department, Node, User
 
 
 def record_action(session: Session, actor: User | str, action: str, target: str = "", **detail: Any) -> None:
     name = actor.username if isinstance(actor, User) else actor
-    session.add(
-        AuditEntry(
-            at=utcnow(), actor=name, action=action, target=target, detail=json.dumps(detail, ensure_ascii=False, sort_keys=True) if detail else ""
-        )
-    )
+    said = actor.display_name if isinstance(actor, User) else ACTORS.get(actor, "")
+    body = json.dumps(detail, ensure_ascii=False, sort_keys=True) if detail else ""
+    session.add(AuditEntry(at=utcnow(), actor=name, actor_name=said, action=action, target=target, detail=body))
 
 
 def recent_actions(engine: Engine, limit: int = 200, target: str | None = None) -> list[AuditEntry]:
@@ -83,6 +84,20 @@ ACTION_NAMES = {
 }
 ACTORS = {"system": "系统", "citizen": "群众"}
 DETAIL_NAMES = {
+    "kind": "类型",
+    "name": "名称",
+    "parent": "所属乡镇",
+    "items": "事项",
+    "valid_until": "有效至",
+    "points_held": "暂停下行的服务点",
+    "integration": "对接方式",
+    "version": "版本",
+    "year": "年份",
+    "outcome": "结果",
+    "follow_up": "回访",
+    "metered": "按流量计费",
+    "hours": "上传时段",
+    "until": "旧身份有效至",
     "department": "部门",
     "reason": "理由",
     "role": "角色",
@@ -112,6 +127,17 @@ class Filter:
     before_id: int | None = None  # paging: entries older than this one
 
 
+CHUNK = 5000  # ids per IN (…) lookup: PostgreSQL takes at most 65,535 parameters in one statement
+
+
+def _lookup(session: Session, key: Any, value: Any, among: set[str]) -> dict[str, str]:
+    found: dict[str, str] = {}
+    items = sorted(among)
+    for n in range(0, len(items), CHUNK):
+        found.update(dict(session.exec(select(key, value).where(key.in_(items[n : n + CHUNK]))).all()))
+    return found
+
+
 def search(engine: Engine, what: Filter, limit: int = 200) -> list[dict[str, Any]]:
     """Entries newest first, each with its action, person and object in words."""
     with Session(engine) as session:
@@ -126,20 +152,25 @@ def search(engine: Engine, what: Filter, limit: int = 200) -> list[dict[str, Any
             query = query.where(col(AuditEntry.id) < what.before_id)
         if what.actor:
             named = session.exec(select(User.username).where(col(User.display_name).contains(what.actor))).all()
-            query = query.where(col(AuditEntry.actor).in_([what.actor, *named]))
+            words = [k for k, v in ACTORS.items() if what.actor in v]
+            query = query.where(or_(col(AuditEntry.actor).in_([what.actor, *named, *words]), col(AuditEntry.actor_name).contains(what.actor)))
         if what.target:
-            cases = session.exec(select(Application.id).where(Application.receipt_no == what.target.strip())).all()
-            query = query.where(col(AuditEntry.target).in_([what.target.strip(), *cases]))
+            wanted = what.target.strip()
+            cases = session.exec(select(Application.id).where(Application.receipt_no == wanted)).all()
+            points = session.exec(select(Node.id).where(col(Node.name).contains(wanted))).all()
+            people = session.exec(select(User.username).where(col(User.display_name).contains(wanted))).all()
+            query = query.where(col(AuditEntry.target).in_([wanted, *cases, *points, *people]))
         entries = list(session.exec(query).all())
         return readable(session, entries)
 
 
 def readable(session: Session, entries: list[AuditEntry]) -> list[dict[str, Any]]:
     targets = {e.target for e in entries}
-    receipts = dict(session.exec(select(Application.id, Application.receipt_no).where(col(Application.id).in_(targets))).all()) if targets else {}
     actors = {e.actor for e in entries}
-    people = dict(session.exec(select(User.username, User.display_name).where(col(User.username).in_(actors))).all()) if actors else {}
-    points = dict(session.exec(select(Node.id, Node.name).where(col(Node.id).in_(actors | targets))).all()) if entries else {}
+    receipts = _lookup(session, col(Application.id), col(Application.receipt_no), targets)
+    people = _lookup(session, col(User.username), col(User.display_name), actors | targets)
+    points = _lookup(session, col(Node.id), col(Node.name), actors | targets)
+    departments = dict(session.exec(select(Department.code, Department.name)).all())
     out = []
     for e in entries:
         detail = json.loads(e.detail) if e.detail else {}
@@ -148,19 +179,33 @@ def readable(session: Session, entries: list[AuditEntry]) -> list[dict[str, Any]
                 "id": e.id,
                 "at": e.at,
                 "actor": e.actor,
-                "actor_name": people.get(e.actor) or ACTORS.get(e.actor) or points.get(e.actor) or e.actor,
+                "actor_name": e.actor_name or people.get(e.actor) or ACTORS.get(e.actor) or points.get(e.actor) or e.actor,
                 "action": e.action,
                 "action_name": ACTION_NAMES.get(e.action, e.action),
                 "target": e.target,
-                "target_name": receipts.get(e.target) or points.get(e.target) or e.target,
+                "target_name": receipts.get(e.target) or points.get(e.target) or people.get(e.target) or e.target,
                 "case_id": e.target if e.target in receipts else None,
-                "detail": "；".join(f"{DETAIL_NAMES.get(k, k)}：{_word(v)}" for k, v in detail.items()),
+                "detail": "；".join(
+                    f"{DETAIL_NAMES.get(k, k)}：{_word(k, v, departments)}" for k, v in detail.items() if v not in ("", None, [], {})
+                ),
             }
         )
     return out
 
 
-def _word(value: Any) -> str:
+ROLE_NAMES = {"operator": "县级运维", "clerk": "部门审批员"}
+TIME = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z")
+
+
+def _word(key: str, value: Any, departments: dict[str, str]) -> str:
     if value is True or value is False:
         return "是" if value else "否"
-    return "—" if value is None else str(value)
+    if isinstance(value, list):
+        return "、".join(_word(key, v, departments) for v in value)
+    if key == "department" and isinstance(value, str):
+        return departments.get(value, value)
+    if key == "role" and isinstance(value, str):
+        return ROLE_NAMES.get(value, value)
+    if isinstance(value, str) and TIME.fullmatch(value):
+        return local_time(value)
+    return str(value)

@@ -18,7 +18,7 @@ from .sms_gateways import gateway_for
 from .sync import HubSync
 from .web import api, pages
 from .web.context import HubContext, HubSite
-from .web.httpmetrics import http_metrics
+from .web.httpmetrics import http_metrics, started_at
 
 TEMPLATES = Path(__file__).parent / "web" / "templates"
 
@@ -46,5 +46,6 @@ def create_app(settings: Settings) -> Litestar:
             version=app_version(),
             log=logging.getLogger("yiwang.hub.web"),
         ),
-        middleware=[http_metrics(context)],
+        middleware=[started_at],
+        before_send=[http_metrics(context)],
     )

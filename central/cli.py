@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import secrets
 import sys
 from pathlib import Path
@@ -14,7 +15,7 @@ from sqlmodel import Session, select
 
 from sync_protocol import signing_key_to_text, verify_key_to_text
 from weblayer import logs
-from weblayer.accounts import require_password
+from weblayer.accounts import display_name, require_password
 from weblayer.errors import ServiceError
 
 from .auth import add_user
@@ -81,7 +82,7 @@ def hub() -> None:
     pass
 
 
-def initialise(settings: Settings, operator_password: str | None, demo_password: str | None = None) -> None:
+def initialise(settings: Settings, operator_password: str | None, demo_password: str | None = None, operator_name: str = "县级运维 张伟") -> None:
     """The hub's key, schema, sample catalog and first operator (with ``operator_password``, else a
     random one printed once); with ``demo_password``, a demo clerk per sample department. Run again,
     it fills in what is missing and changes no existing account."""
@@ -97,7 +98,7 @@ def initialise(settings: Settings, operator_password: str | None, demo_password:
             has_operator = session.exec(select(User).where(User.role == "operator")).first() is not None
         if not has_operator:
             shown = operator_password or secrets.token_urlsafe(12)
-            add_user(engine, "operator", "县级运维 张伟", "operator", shown)
+            add_user(engine, "operator", operator_name, "operator", shown)
             click.echo("first operator account: operator" + ("" if operator_password else f" / {shown}  (shown once; keep it safe)"))
         elif operator_password:
             click.echo("the operator account exists already: its password is unchanged (yiwang hub user reset-password operator)", err=True)
@@ -114,8 +115,9 @@ def initialise(settings: Settings, operator_password: str | None, demo_password:
 @dir_option
 @db_option
 @password_stdin
+@click.option("--operator-name", default="县级运维", show_default=True, help="the first operator's name as the pages and the action log show it")
 @click.option("--demo-clerks", is_flag=True, help="also add one demo clerk per sample department, with the operator's password (the demo)")
-def init(data_dir: Path, db_url: str | None, password_stdin: bool, demo_clerks: bool) -> None:
+def init(data_dir: Path, db_url: str | None, password_stdin: bool, operator_name: str, demo_clerks: bool) -> None:
     if demo_clerks and not password_stdin:
         raise click.UsageError("--demo-clerks takes the operator's password: give it with --password-stdin")
     settings = _settings(data_dir, db_url)
@@ -125,7 +127,11 @@ def init(data_dir: Path, db_url: str | None, password_stdin: bool, demo_clerks: 
             require_password(password)
         except ServiceError as exc:
             raise click.UsageError(str(exc)) from None
-    initialise(settings, password, password if demo_clerks else None)
+    try:
+        operator_name = display_name(operator_name)
+    except ServiceError as exc:
+        raise click.UsageError(str(exc)) from None
+    initialise(settings, password, password if demo_clerks else None, operator_name)
 
 
 @hub.command(help="Run the hub's web server, API, uplink ingest, downlink and SMS sender.")
@@ -138,8 +144,16 @@ def init(data_dir: Path, db_url: str | None, password_stdin: bool, demo_clerks: 
 @click.option(
     "--https", is_flag=True, default=None, help="serve HTTPS with the county-CA certificate from `yiwang hub init` [env YIWANG_HUB_HTTPS=1]"
 )
+@click.option("--check", is_flag=True, hidden=True, help="check the arguments and stop (install-service)")
 def serve(
-    data_dir: Path, db_url: str | None, nats_url: str | None, host: str | None, port: int | None, public_url: str | None, https: bool | None
+    data_dir: Path,
+    db_url: str | None,
+    nats_url: str | None,
+    host: str | None,
+    port: int | None,
+    public_url: str | None,
+    https: bool | None,
+    check: bool,
 ) -> None:
     from weblayer.serving import serve as serve_app
 
@@ -152,8 +166,40 @@ def serve(
         if not cert.exists() or not key.exists():
             raise click.ClickException(f"{cert} not found: run `yiwang hub init --dir {settings.data_dir} --nats-name <this machine's name>` first")
         certfile, keyfile = str(cert), str(key)
-    logs.configure(settings.data_dir / "logs", "hub")
-    serve_app(create_app(settings), settings.host, settings.port, certfile, keyfile)
+        _warn_if_not_named(cert, settings.public_url)
+    if check:
+        return
+    try:
+        logs.configure(settings.data_dir / "logs", "hub")
+    except ValueError as exc:
+        raise click.UsageError(str(exc)) from None
+    from .backup import write_pid
+
+    pid = settings.data_dir / "hub.pid"  # a restore refuses while it is here and this process lives
+    write_pid(pid)
+    try:
+        serve_app(create_app(settings), settings.host, settings.port, certfile, keyfile)
+    finally:
+        pid.unlink(missing_ok=True)
+
+
+def _warn_if_not_named(cert: Path, public_url: str) -> None:
+    """The address on enrolment slips must be one the certificate names, or no point can enrol."""
+    from urllib.parse import urlsplit
+
+    from cryptography import x509
+
+    host = urlsplit(public_url).hostname if public_url else None
+    if not host:
+        return
+    names = x509.load_pem_x509_certificate(cert.read_bytes()).extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+    known = {str(n) for n in names.get_values_for_type(x509.DNSName)} | {str(n) for n in names.get_values_for_type(x509.IPAddress)}
+    if host not in known:
+        click.echo(
+            f"warning: {cert} names {', '.join(sorted(known))}, not {host}: points cannot enrol at {public_url} over HTTPS. "
+            f"Run `yiwang hub init --nats-name {host}` (it adds the name to the certificates) and start again.",
+            err=True,
+        )
 
 
 @hub.command(
@@ -187,10 +233,17 @@ def worker(data_dir: Path, db_url: str | None, nats_url: str | None) -> None:
         await HubSync(engine, None, settings.nats_url, settings.blobs_dir, settings.nats_dir).run()
 
     logging.getLogger("yiwang.hub").info("ingest worker started: database %s, NATS %s", where, settings.nats_url)
+    from .backup import write_pid
+
+    pid = settings.data_dir / f"worker-{os.getpid()}.pid"
+    if settings.data_dir.exists():
+        write_pid(pid)
     try:
         asyncio.run(run())
     except (KeyboardInterrupt, asyncio.CancelledError):
         pass
+    finally:
+        pid.unlink(missing_ok=True)
     engine.dispose()
 
 
@@ -243,8 +296,9 @@ def _accounts(data_dir: Path, db_url: str | None, action: str, *args: object) ->
 @password_stdin
 def user_add(username: str, display_name: str, role: str, department: str | None, data_dir: Path, db_url: str | None, password_stdin: bool) -> None:
     _existing(data_dir, db_url)
-    _accounts(data_dir, db_url, "add", username, display_name, role, new_password(password_stdin), department)
-    click.echo(f"added {role} {username} ({display_name}){f', department {department}' if department else ''}")
+    user = _accounts(data_dir, db_url, "add", username, display_name, role, new_password(password_stdin), department)
+    assert isinstance(user, User)
+    click.echo(f"added {user.role} {user.username} ({user.display_name}){f', department {user.department}' if user.department else ''}")
 
 
 @user.command(name="reset-password", help="Give an account a new password (asked for); its open sessions end.")

@@ -285,10 +285,13 @@ def _m18_accounts(conn: Connection) -> None:
 
 
 def _m20_case_updates(conn: Connection) -> None:
-    """When each case last changed, for the BI feed (central/exports.py): the last step known."""
+    """When each case last changed, for the BI feed (central/exports.py): the last step known;
+    the name of who did each logged action, as it was; which returned downlink batch is a head."""
     _add_column(conn, "application", "updated_at VARCHAR NOT NULL DEFAULT ''")
     conn.execute(text("UPDATE application SET updated_at = COALESCE(delivered_at, decided_at, accepted_at, received_at) WHERE updated_at = ''"))
     conn.execute(text("CREATE INDEX IF NOT EXISTS ix_application_updated_at ON application (updated_at)"))
+    _add_column(conn, "downlinkreturn", "head BOOLEAN NOT NULL DEFAULT FALSE")  # central/recovery.py: the batch to go on after
+    _add_column(conn, "auditentry", "actor_name VARCHAR NOT NULL DEFAULT ''")  # the action log names people as they were named
 
 
 def _m19_restore(conn: Connection) -> None:

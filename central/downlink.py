@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import json
+import logging
 import uuid
 from typing import Any
 
 from nacl.signing import SigningKey
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import DataError
 from sqlmodel import Session, col, select
 
 from sync_protocol import COMPRESSION, MAX_BATCH_BYTES, MAX_RECORDS_PER_BATCH, ChainPos, LinkMeter, Record, record_size, seal_within
@@ -15,6 +17,8 @@ from sync_protocol import COMPRESSION, MAX_BATCH_BYTES, MAX_RECORDS_PER_BATCH, C
 from .clock import utcnow
 from .db import retry_conflicts, transaction
 from .models import DownlinkBatch, DownlinkEvent, Node
+
+log = logging.getLogger("yiwang.hub.downlink")
 
 
 def queue_downlink(session: Session, node_id: str, kind: str, data: dict[str, Any]) -> str:
@@ -51,31 +55,40 @@ def _seal_pending(engine: Engine, key: SigningKey) -> int:
         for node_id in sorted(node_ids):
             node = session.get(Node, node_id, with_for_update=True)
             if node is None or node.down_resync:
-                continue  # (after a restore: sealed once the point says where its chain stands)
-            while True:
-                events = session.exec(
-                    select(DownlinkEvent)
-                    .where(DownlinkEvent.node_id == node_id, col(DownlinkEvent.batch_seq).is_(None))
-                    .order_by(col(DownlinkEvent.created_at))
-                    .limit(MAX_RECORDS_PER_BATCH)
-                ).all()
-                if not events:
-                    break  # all sealed (or another process sealed them while this one waited for the lock)
-                records = [Record(e.kind, e.id, e.created_at, json.loads(e.data_json)) for e in events]
-                now = utcnow()
-                # the batch names the node whose chain it extends; the hub key signs it
-                wire, pos, count = seal_within(
-                    node_id, "down", ChainPos(node.down_seq, node.down_head), records, now, key, batch_bytes(node), node.compression == COMPRESSION
-                )
-                session.add(DownlinkBatch(node_id=node_id, seq=pos.seq, hash=pos.head, raw=wire, created_at=now))
-                for e in events[:count]:
-                    e.batch_seq = pos.seq
-                    session.add(e)
-                node.down_seq, node.down_head = pos.seq, pos.head
-                session.add(node)
-                session.flush()
-                made += 1
+                continue  # (after a restore: sealed once the hub knows where the point's chain stands, central/recovery.py)
+            try:
+                with session.begin_nested():  # one point's failure never holds up the others' downlink
+                    made += _seal_node(session, node, key)
+            except (ValueError, ArithmeticError, DataError) as exc:
+                log.error("downlink of %s not sealed: %s", node_id, exc)
     return made
+
+
+def _seal_node(session: Session, node: Node, key: SigningKey) -> int:
+    made = 0
+    while True:
+        events = session.exec(
+            select(DownlinkEvent)
+            .where(DownlinkEvent.node_id == node.id, col(DownlinkEvent.batch_seq).is_(None))
+            .order_by(col(DownlinkEvent.created_at))
+            .limit(MAX_RECORDS_PER_BATCH)
+        ).all()
+        if not events:
+            return made  # all sealed (or another process sealed them while this one waited for the lock)
+        records = [Record(e.kind, e.id, e.created_at, json.loads(e.data_json)) for e in events]
+        now = utcnow()
+        # the batch names the node whose chain it extends; the hub key signs it
+        wire, pos, count = seal_within(
+            node.id, "down", ChainPos(node.down_seq, node.down_head), records, now, key, batch_bytes(node), node.compression == COMPRESSION
+        )
+        session.add(DownlinkBatch(node_id=node.id, seq=pos.seq, hash=pos.head, raw=wire, created_at=now))
+        for e in events[:count]:
+            e.batch_seq = pos.seq
+            session.add(e)
+        node.down_seq, node.down_head = pos.seq, pos.head
+        session.add(node)
+        session.flush()
+        made += 1
 
 
 def unpublished(engine: Engine) -> list[DownlinkBatch]:

@@ -22,7 +22,7 @@ from sync_protocol import format_time
 from weblayer.display import BEIJING, local_time, mask_id
 
 from . import actions, figures
-from .models import Application, FeeReceipt, Node
+from .models import Application, Department, FeeReceipt, Node
 from .procedure import STATES
 
 MAX_ROWS = 100_000  # a table stops here and says so in its last row (a county's year is far less)
@@ -71,6 +71,10 @@ def _points(session: Session) -> dict[str, str]:
     return dict(session.exec(select(Node.id, Node.name)).all())
 
 
+def _departments(session: Session) -> dict[str, str]:
+    return dict(session.exec(select(Department.code, Department.name)).all()) | {"unrouted": "（未分派）", "township": "乡镇"}
+
+
 def cases(engine: Engine, scope: Scope) -> Table:
     table = Table(
         "cases",
@@ -95,7 +99,7 @@ def cases(engine: Engine, scope: Scope) -> Table:
         ],
     )
     with Session(engine) as session:
-        points = _points(session)
+        points, departments = _points(session), _departments(session)
         query = select(Application).where(col(Application.received_at) >= scope.start, col(Application.received_at) < scope.end)
         query = query.where(Application.node_id == scope.node) if scope.node else query
         query = query.where(Application.department == scope.department) if scope.department else query
@@ -104,14 +108,14 @@ def cases(engine: Engine, scope: Scope) -> Table:
                 a.receipt_no,
                 a.item_code,
                 a.item_name,
-                a.department,
+                departments.get(a.department, a.department),
                 points.get(a.node_id, a.node_id),
                 a.applicant_name,
                 mask_id(a.applicant_id_number),
             ]
             row += [a.proxy_agent, STATES.get(a.status, a.status), OUTCOMES.get(a.outcome, a.outcome)]
             row += [local_time(t, "") for t in (a.received_at, a.accepted_at, a.decided_at, a.delivered_at)]
-            if not table.add([*row, a.limit_days or "", a.home_visit]):
+            if not table.add([*row, a.limit_days or "", a.home_visit or "否"]):
                 break
     return table
 
@@ -121,7 +125,7 @@ def fees(engine: Engine, scope: Scope) -> Table:
         "fees", "收费", ["收据号", "服务点", "受理编号", "部门", "金额（元）", "退费（元）", "方式", "交易号", "收费人", "收费时间", "状态"]
     )
     with Session(engine) as session:
-        points = _points(session)
+        points, departments = _points(session), _departments(session)
         query = (
             select(FeeReceipt, Application)
             .join(Application, col(Application.id) == col(FeeReceipt.application_id), isouter=True)
@@ -130,7 +134,12 @@ def fees(engine: Engine, scope: Scope) -> Table:
         query = query.where(FeeReceipt.node_id == scope.node) if scope.node else query
         query = query.where(Application.department == scope.department) if scope.department else query
         for r, a in session.exec(query.order_by(col(FeeReceipt.collected_at), col(FeeReceipt.receipt_no))).yield_per(500):
-            row: list[Any] = [r.receipt_no, points.get(r.node_id, r.node_id), a.receipt_no if a else "", a.department if a else ""]
+            row: list[Any] = [
+                r.receipt_no,
+                points.get(r.node_id, r.node_id),
+                a.receipt_no if a else "",
+                departments.get(a.department, a.department) if a else "",
+            ]
             row += [r.amount_fen / 100, r.refunded_fen / 100, METHODS.get(r.method, r.method), r.reference, r.agent, local_time(r.collected_at, "")]
             if not table.add([*row, FEE_STATES.get(r.status, r.status)]):
                 break
@@ -210,7 +219,7 @@ def to_xlsx(table: Table) -> bytes:
 
 
 FORMATS: dict[str, tuple[Callable[[Table], bytes], str]] = {
-    "csv": (to_csv, "text/csv; charset=utf-8"),
+    "csv": (to_csv, "text/csv"),  # (the server adds the charset)
     "xlsx": (to_xlsx, "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"),
 }
 

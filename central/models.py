@@ -439,6 +439,7 @@ class DownlinkReturn(SQLModel, table=True):
     joins_at: int
     requested_at: str
     returned_at: str | None = None
+    head: bool = False  # the point's last batch: the downlink goes on after it once it verifies
 
 
 class HeldBatch(SQLModel, table=True):
@@ -718,6 +719,7 @@ class AuditEntry(SQLModel, table=True):
     action: str
     target: str = ""
     detail: str = ""
+    actor_name: str = ""  # the person's name when it was done (a later rename does not rewrite the log)
 
 
 class DepartmentEvent(SQLModel, table=True):

@@ -3,16 +3,18 @@ and the batches the restored database lost come back from the points that applie
 
 The restored database may lack downlink batches a point applied (sealed after the backup). A
 batch sealed from the restored position would reuse their positions, and the point would set it
-aside as a fork. So nothing is sealed for a point (``Node.down_resync``) until its status says the
-seq and hash of the last batch it applied; a later position than the hub's is taken as the hub's
-own (adopt_down_head). Then the hub asks the point for the lost batches by their hashes (a batch's
-chain hash is the SHA-256 of its bytes): the point sends each as a file, over the same resumable,
-link-sized channel as material photos, and the hub keeps it once it verifies with the hub's own
-key, is that point's downlink at that position, and names the batch before it — asked for in turn
-until the chain joins the restored one (collect). `yiwang hub audit verify` then finds no hole.
+aside as a fork. So nothing is sealed for a point (``Node.down_resync``) until the hub knows where
+the point's chain stands. The point's status says the seq and hash of the last batch it applied
+(adopt_down_head); when that is later than the restored position, the hub asks the point for
+that batch by its hash (a batch's chain hash is the SHA-256 of its bytes), and the point sends it
+as a file, over the same resumable, link-sized channel as material photos. Only once it verifies
+with the hub's own key, names that point and sits at that position does the hub continue after
+it (collect): the hub continues from a batch it signed itself, never from a point's word. Each
+batch names the one before it, which is asked for in turn until the chain joins the restored
+one; `yiwang hub audit verify` then finds no hole.
 
-A point can only misplace its own downlink this way: every batch is signed by the hub and names
-its point. A point too old to send ``down_head`` stays held until it is upgraded.
+A point can only hold up its own downlink this way (what it claims is checked against the hub's
+own signature). A point too old to send ``down_head`` stays held until it is upgraded.
 """
 
 from __future__ import annotations
@@ -37,19 +39,28 @@ HEAD_PATTERN = re.compile(r"[0-9a-f]{64}")
 PER_REPLY = 10  # hashes named in one status answer
 
 
+MAX_SEQ = 2**31 - 1  # a downlink position the database can hold (PostgreSQL integer)
+
+
 def adopt_down_head(session: Session, node: Node, applied: Any, head: Any) -> None:
-    """In the transaction of the point's status: continue its downlink after its last batch."""
-    if not node.down_resync or not isinstance(applied, int) or isinstance(applied, bool) or applied < 0:
+    """In the transaction of the point's status: where is its downlink? No later than the hub's:
+    sealing goes on at once. Later: the hub asks for that batch back and goes on after it once
+    it has verified it (collect)."""
+    if not node.down_resync or not isinstance(applied, int) or isinstance(applied, bool) or not 0 <= applied <= MAX_SEQ:
         return
-    if applied > node.down_seq:
-        if not isinstance(head, str) or not HEAD_PATTERN.fullmatch(head):
-            return
-        log.warning("downlink of %s continues at its seq %d (this hub had sealed to %d before its restore)", node.id, applied, node.down_seq)
-        message = f"恢复备份后，节点已有下行批次 {node.down_seq + 1}–{applied}，本中枢已从节点的第 {applied} 批接续，并向节点取回这些批次"
-        session.add(Alert(kind="downlink.resumed", node_id=node.id, message=message, created_at=utcnow()))
-        session.merge(DownlinkReturn(node_id=node.id, sha256=head, seq=applied, joins_at=node.down_seq, requested_at=utcnow()))
-        node.down_seq, node.down_head = applied, head
-    node.down_resync = False
+    if applied <= node.down_seq:
+        node.down_resync = False  # it lacks nothing this database has: the next batch follows on
+        return
+    if not isinstance(head, str) or not HEAD_PATTERN.fullmatch(head) or session.get(DownlinkReturn, (node.id, head)) is not None:
+        return  # asked already (or refused: a point that names a batch the hub did not sign stays held)
+    session.add(DownlinkReturn(node_id=node.id, sha256=head, seq=applied, joins_at=node.down_seq, requested_at=utcnow(), head=True))
+    log.warning(
+        "downlink of %s held: it applied up to seq %d, this hub's restored database to %d; asking for its batch %d",
+        node.id,
+        applied,
+        node.down_seq,
+        applied,
+    )
 
 
 def wanted(session: Session, node_id: str) -> list[str]:
@@ -89,6 +100,13 @@ def _keep(session: Session, want: DownlinkReturn, path: Path, hub_key: VerifyKey
         return _refuse(session, want, f"is {batch.node}/{batch.direction}/{batch.seq}, not {want.node_id}/down/{want.seq}")
     session.merge(DownlinkBatch(node_id=want.node_id, seq=batch.seq, hash=want.sha256, raw=raw, created_at=batch.created, published_at=utcnow()))
     path.unlink(missing_ok=True)  # kept in the database, as every downlink batch is
+    node = session.get(Node, want.node_id, with_for_update=True)
+    if want.head and node is not None and node.down_resync and batch.seq > node.down_seq:
+        log.warning("downlink of %s continues after its seq %d, a batch this hub signed before its restore", node.id, batch.seq)
+        message = f"恢复备份后，节点已有下行批次 {want.joins_at + 1}–{batch.seq}：本中枢已从第 {batch.seq} 批接续，并向节点取回其余批次"
+        session.add(Alert(kind="downlink.resumed", node_id=node.id, message=message, created_at=utcnow()))
+        node.down_seq, node.down_head, node.down_resync = batch.seq, want.sha256, False
+        session.add(node)
     if batch.seq - 1 > want.joins_at:
         session.merge(DownlinkReturn(node_id=want.node_id, sha256=batch.prev, seq=batch.seq - 1, joins_at=want.joins_at, requested_at=utcnow()))
     else:

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from weblayer import accounts as fields
-from weblayer.errors import Conflict, InvalidInput, NotFound
+from weblayer.errors import Conflict, Forbidden, InvalidInput, NotFound
 from weblayer.passwords import hash_password
 
 from .auth import ROLES
@@ -18,6 +18,10 @@ from .store import Store, utcnow
 
 SYSTEM = "system"  # the actor of the command line (at the machine itself)
 MANAGER = "township_staff"  # who manages the accounts of a point
+# what the point's staff may create, change and reset: an approver (乡镇审批人) decides township
+# stages, so a staff member who could make one could approve their own intake; those accounts are
+# kept at the machine (`yiwang node user`), by whoever the county gives that console to
+MANAGED = {"village_agent", "township_staff"}
 ACTIONS = {"user.added": "新增账号", "user.changed": "修改账号", "user.password_reset": "重置密码"}
 
 
@@ -42,6 +46,7 @@ def log(store: Store, limit: int = 100) -> list[dict[str, Any]]:
 def add(store: Store, actor: str, username: str, display_name: str, role: str, password: str) -> None:
     username = fields.username(username)
     _check_role(role)
+    _may_manage(actor, role)
     fields.require_password(password)
     name = fields.display_name(display_name)
     digest = hash_password(password)
@@ -57,6 +62,7 @@ def change(store: Store, actor: str, username: str, what: Change) -> None:
         row = _get(conn, username)
         role = what.role or row["role"]
         _check_role(role)
+        _may_manage(actor, row["role"], role)
         disabled_at = row["disabled_at"] if what.disabled is None else (row["disabled_at"] or utcnow()) if what.disabled else None
         if row["role"] == MANAGER and not row["disabled_at"] and (role != MANAGER or disabled_at):
             _keep_a_manager(conn, username)
@@ -83,10 +89,15 @@ def reset_password(store: Store, actor: str, username: str, password: str) -> No
     fields.require_password(password)
     digest = hash_password(password)
     with store.write() as conn:
-        _get(conn, username)
+        _may_manage(actor, _get(conn, username)["role"])
         conn.execute("UPDATE users SET password_hash = ? WHERE username = ?", (digest, username))
         conn.execute("DELETE FROM login_sessions WHERE username = ?", (username,))
         _log(conn, actor, "user.password_reset", username)
+
+
+def _may_manage(actor: str, *roles: str) -> None:
+    if actor != SYSTEM and not set(roles) <= MANAGED:
+        raise Forbidden("乡镇审批人账号不在这里管理：请在本机命令行用 yiwang node user（县里指定的管理员）", field="role")
 
 
 def _check_role(role: str) -> None:

@@ -49,12 +49,16 @@ def backup(data_dir: Path, out_dir: Path) -> Path:
             "up_seq": int(up_seq[0]) if up_seq else 0,
         }
         (Path(scratch) / "manifest.json").write_text(json.dumps(manifest, indent=2))
-        with tarfile.open(partial, "w:gz") as tar:
+        data, out, temporary = data_dir.resolve(), out_dir.resolve(), Path(scratch).resolve()
+        fd = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)  # it holds the point's keys
+        with os.fdopen(fd, "wb") as raw, tarfile.open(fileobj=raw, mode="w:gz") as tar:
             tar.add(Path(scratch) / "manifest.json", arcname="manifest.json")
             tar.add(copy, arcname=DB)
-            for file in sorted(data_dir.rglob("*")):
-                relative = file.relative_to(data_dir).as_posix()
-                if file.is_file() and not relative.startswith((DB, *SKIPPED)) and out_dir.resolve() not in file.resolve().parents:
+            for file in sorted(data.rglob("*")):
+                relative = file.relative_to(data).as_posix()
+                earlier = out != data and data in out.parents and out in file.parents  # backups kept inside the directory
+                ours = file.name.startswith("yiwang-node-") or temporary in file.parents
+                if file.is_file() and not file.is_symlink() and not relative.startswith((DB, *SKIPPED)) and not earlier and not ours:
                     tar.add(file, arcname=relative, recursive=False)
     with open(partial, "rb") as f:
         os.fsync(f.fileno())

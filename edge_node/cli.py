@@ -59,14 +59,20 @@ def node() -> None:
     "--tls-cert", type=click.Path(dir_okay=False, path_type=Path), help="serve HTTPS with this certificate (e.g. from `yiwang hub issue-cert`)"
 )
 @click.option("--tls-key", type=click.Path(dir_okay=False, path_type=Path), help="the certificate's private key")
-def serve(data_dir: Path, host: str | None, port: int | None, nats_url: str | None, tls_cert: Path | None, tls_key: Path | None) -> None:
+@click.option("--check", is_flag=True, hidden=True, help="check the arguments and stop (install-service)")
+def serve(data_dir: Path, host: str | None, port: int | None, nats_url: str | None, tls_cert: Path | None, tls_key: Path | None, check: bool) -> None:
     from weblayer.serving import serve as serve_app
 
     from .app import create_app
 
     settings = _settings(data_dir, host=host, port=port, nats_url=nats_url, tls_cert=tls_cert, tls_key=tls_key)
+    if check:
+        return
     cert, key = (str(settings.tls_cert), str(settings.tls_key)) if settings.tls_cert else (None, None)
-    logs.configure(settings.data_dir / "logs", "node")
+    try:
+        logs.configure(settings.data_dir / "logs", "node")
+    except ValueError as exc:
+        raise click.UsageError(str(exc)) from None
     serve_app(create_app(settings), settings.host, settings.port, cert, key)
 
 

@@ -187,6 +187,10 @@ def demo(data_dir: Path, nats_port: int, base_port: int) -> None:
     sys.exit(run_demo(data_dir, nats_port, base_port))
 
 
+SERVE_EXAMPLES = {"hub": "--https --host 0.0.0.0 --public-url https://hub.county:8700", "node": "--host 0.0.0.0"}
+MARKERS = {"hub": "hub.key", "node": "node.json"}  # what `hub init` / `node enroll` leave in the directory
+
+
 def _install_service(role: str, env_var: str) -> click.Command:
     @click.command(
         name="install-service",
@@ -209,16 +213,28 @@ def _install_service(role: str, env_var: str) -> click.Command:
         help="settings (YIWANG_… variables) the units read; created if missing",
     )
     @click.option("--no-user", is_flag=True, help="do not create the user or change the owner of --dir (it exists and owns it already)")
-    @click.option("--serve-args", default="", help=f'arguments for `yiwang {role} serve`, e.g. "--host 0.0.0.0 --https"')
+    @click.option(
+        "--serve-args", default="", help=f'arguments for `yiwang {role} serve`, e.g. "{SERVE_EXAMPLES[role]}" (checked before anything is written)'
+    )
     def command(data_dir: Path, user: str, unit_dir: Path, env_file: Path, no_user: bool, serve_args: str, workers: int = 0) -> None:
-        from .services import hub_units, install, node_units
+        from .services import checked_args, hub_units, install, node_units, plain
 
-        units = hub_units(workers, serve_args) if role == "hub" else node_units(serve_args)
-        written = install(units, user, data_dir.resolve(), env_var, unit_dir, env_file, create_user=not no_user)
+        data_dir = data_dir.resolve()
+        if not (data_dir / MARKERS[role]).exists():
+            first = "yiwang hub init" if role == "hub" else "yiwang node enroll …"
+            raise click.ClickException(f"{data_dir / MARKERS[role]} not found: run `{first} --dir {data_dir}` first")
+        try:
+            args = checked_args(role, serve_args, env_var, data_dir)
+            for what, value in (("--dir", str(data_dir)), ("--unit-dir", str(unit_dir)), ("--env-file", str(env_file)), ("--user", user)):
+                plain(what, value, user=what == "--user")
+        except ValueError as exc:
+            raise click.UsageError(str(exc)) from None
+        units = hub_units(workers, args) if role == "hub" else node_units(args)
+        written = install(units, user, data_dir, env_var, unit_dir, env_file, create_user=not no_user)
         for path in written:
             click.echo(f"wrote {path}")
         names = " ".join(p.name for p in written)
-        click.echo(f"then: systemctl daemon-reload && systemctl enable --now {names}   (logs: journalctl -u {written[0].stem})")
+        click.echo(f"settings: {env_file}; then: systemctl daemon-reload && systemctl enable --now {names}   (logs: journalctl -u {written[0].stem})")
 
     return command
 

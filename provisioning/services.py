@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import os
 import pwd
+import re
+import shlex
 import shutil
 import subprocess
 import sys
@@ -67,6 +69,42 @@ WantedBy=multi-user.target
 """
 
 
+USER = re.compile(r"[a-z_][a-z0-9_-]{0,31}")
+UNSAFE = re.compile(r"[\x00-\x20\x7f\"'\\$%;]")  # whitespace, quotes, and what systemd expands in a unit
+
+
+def plain(what: str, value: str, user: bool = False) -> str:
+    """A value written into a unit as it is: refused if systemd would read more into it (a new
+    line starts a new setting, a space splits a path, ``%`` and ``$`` are expanded)."""
+    if user and not USER.fullmatch(value):
+        raise ValueError(f"{what} {value!r}: a user name is lower-case letters, digits, - and _, starting with a letter")
+    if UNSAFE.search(value):
+        raise ValueError(f"{what} {value!r}: no spaces, quotes, $, % or ; please (choose a path without them)")
+    return value
+
+
+def checked_args(role: str, serve_args: str, env_var: str, data_dir: Path) -> str:
+    """``serve_args`` as `yiwang ROLE serve` will take them: each word plain, and the command
+    itself happy with them (it parses them and stops, ``--check``)."""
+    try:
+        words = shlex.split(serve_args)
+    except ValueError as exc:
+        raise ValueError(f"--serve-args: {exc}") from None
+    for word in words:
+        plain("--serve-args", word)
+    done = subprocess.run(
+        [sys.executable, "-m", "yiwang", role, "serve", *words, "--check"],
+        capture_output=True,
+        text=True,
+        env=dict(os.environ) | {env_var: str(data_dir)},
+    )
+    if done.returncode != 0:
+        raise ValueError(
+            f"--serve-args: `yiwang {role} serve` refuses them: {done.stderr.strip().splitlines()[-1] if done.stderr.strip() else done.returncode}"
+        )
+    return " ".join(words)
+
+
 def yiwang_command() -> str:
     """This installation's `yiwang` (its venv's script, else `python -m yiwang`)."""
     script = Path(sys.executable).parent / "yiwang"
@@ -115,6 +153,13 @@ def ensure_user(user: str, data_dir: Path) -> None:
     data_dir.chmod(0o700)
 
 
+def seeded(data_dir: Path) -> dict[str, str]:
+    """Settings a new file starts with: the hub's NATS address, from the port `hub init` wrote."""
+    conf = data_dir / "nats" / "nats.conf"
+    listen = re.search(r'^listen: "[^"]*:(\d+)"', conf.read_text(), re.M) if conf.exists() else None
+    return {"YIWANG_NATS_URL": f"tls://127.0.0.1:{listen[1]}"} if listen else {}
+
+
 def install(units: list[Unit], user: str, data_dir: Path, env_var: str, unit_dir: Path, env_file: Path, create_user: bool) -> list[Path]:
     """Write the units (and an empty settings file if there is none); return the unit files."""
     if create_user:
@@ -122,7 +167,9 @@ def install(units: list[Unit], user: str, data_dir: Path, env_var: str, unit_dir
     unit_dir.mkdir(parents=True, exist_ok=True)
     env_file.parent.mkdir(parents=True, exist_ok=True)
     if not env_file.exists():
-        env_file.write_text("# settings of the yiwang services (README, Configuration), e.g.\n# YIWANG_NATS_URL=tls://hub.county:4700\n")
+        env_file.write_text(
+            "# settings of the yiwang services (README, Configuration)\n" + "".join(f"{k}={v}\n" for k, v in seeded(data_dir).items())
+        )
         env_file.chmod(0o640)
         if create_user:
             shutil.chown(env_file, group=user)

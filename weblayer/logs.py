@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 from logging.handlers import TimedRotatingFileHandler
 from pathlib import Path
 
@@ -19,6 +20,22 @@ __all__ = ["DEFAULT_DAYS", "FORMAT", "configure", "log_days"]
 FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 DEFAULT_DAYS = 190
 NOISE = ("returning true from eof_received() has no effect when using ssl",)
+
+
+RESIDENT_ID = re.compile(r"(?<![0-9A-Za-z])(\d{4})\d{10}(\d{3}[\dXx])(?![0-9A-Za-z])")
+
+
+class _Redact(logging.Filter):
+    """An access-log line says which route was asked, not whose data: the query (a receipt
+    number with an ID's last four, a search) is left out, and a resident ID in the path (一号申请:
+    ``/api/people/<ID>/county``) is masked as every list masks it."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.args, tuple) and len(record.args) >= 3 and isinstance(record.args[2], str):
+            path = record.args[2].split("?", 1)
+            shown = RESIDENT_ID.sub(lambda m: m[1] + "*" * 10 + m[2], path[0]) + ("?…" if len(path) > 1 else "")
+            record.args = (*record.args[:2], shown, *record.args[3:])
+        return True
 
 
 class _DropNoise(logging.Filter):
@@ -31,11 +48,12 @@ def _ours(handler: logging.Handler) -> bool:
 
 
 def log_days() -> int:
-    """How many days of files are kept (YIWANG_LOG_DAYS); at least one."""
-    try:
-        return max(1, int(os.environ.get("YIWANG_LOG_DAYS", DEFAULT_DAYS)))
-    except ValueError:
-        raise ValueError(f"YIWANG_LOG_DAYS must be a whole number of days, not {os.environ['YIWANG_LOG_DAYS']!r}") from None
+    """How many days of files are kept (YIWANG_LOG_DAYS, unset or empty: DEFAULT_DAYS); a
+    ValueError that says what is wrong for anything but a whole number of days from 1."""
+    text = os.environ.get("YIWANG_LOG_DAYS", "").strip() or str(DEFAULT_DAYS)
+    if not text.isascii() or not text.isdigit() or int(text) < 1:
+        raise ValueError(f"YIWANG_LOG_DAYS must be a whole number of days, at least 1 (网络安全法 art. 21 asks for 183 or more), not {text!r}")
+    return int(text)
 
 
 def _daily(path: Path, days: int) -> TimedRotatingFileHandler:
@@ -62,7 +80,9 @@ def configure(log_dir: Path | None, name: str) -> None:
     if log_dir is not None:
         days = log_days()
         log_dir.mkdir(parents=True, exist_ok=True)
-        handlers += [(root, _daily(log_dir / f"{name}.log", days)), (access, _daily(log_dir / "access.log", days))]
+        requests = _daily(log_dir / "access.log", days)
+        requests.addFilter(_Redact())
+        handlers += [(root, _daily(log_dir / f"{name}.log", days)), (access, requests)]
     for logger, handler in handlers:
         handler.addFilter(_DropNoise())
         logger.addHandler(handler)

@@ -39,6 +39,7 @@ def _download(ctx: HubContext, kind: str, fmt: str, scope: exports.Scope) -> Res
 
 
 def _filter(start: str | None, end: str | None, actor: str, action: str, target: str, before: int | None) -> tuple[actions.Filter, exports.Scope]:
+    before = before if before is not None and 0 < before < 2**53 else None  # (a number past any id: the newest page)
     first, last = period_of(start or str(today() - timedelta(days=30)), end)
     scope = exports.Scope(first, last)
     return actions.Filter(scope.start, scope.end, actor.strip(), action.strip(), target.strip(), before), scope

@@ -1,7 +1,9 @@
 """Each HTTP request the hub answers, counted by route and status and timed (central/metrics.py,
-``Scrapes.observe``): ASGI middleware around every routed handler. The route is the path
-template (``/api/applications/{application_id:str}``), never the raw path, so a crawler's
-random URLs cannot grow the metrics without bound."""
+``Scrapes.observe``). The middleware around every routed handler notes when the request began;
+the count is taken as the response starts (a ``before_send`` hook), so an answer an exception
+handler made — a 401, a redirect to the login page — counts with its own status, not as an error.
+The route is the path template (``/api/applications/{application_id}``), never the raw path, so a
+crawler's random URLs cannot grow the metrics without bound ("unrouted" for what matched none)."""
 
 from __future__ import annotations
 
@@ -12,26 +14,25 @@ from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
 from .context import HubContext
 
+STARTED = "yiwang_started"  # the scope key the middleware leaves
+
+
+def started_at(app: ASGIApp) -> ASGIApp:
+    async def noted(scope: Scope, receive: Receive, send: Send) -> None:
+        scope.setdefault("state", {})[STARTED] = time.perf_counter()
+        await app(scope, receive, send)
+
+    return noted
+
 
 def http_metrics(context: HubContext) -> Any:
-    def middleware(app: ASGIApp) -> ASGIApp:
-        async def counted(scope: Scope, receive: Receive, send: Send) -> None:
-            if scope["type"] != "http":
-                await app(scope, receive, send)
-                return
-            started, status = time.perf_counter(), [500]
+    """The ``before_send`` hook."""
 
-            async def remember(message: Message) -> None:
-                if message["type"] == "http.response.start":
-                    status[0] = message["status"]
-                await send(message)
+    async def count(message: Message, scope: Scope) -> None:
+        if message["type"] != "http.response.start" or scope["type"] != "http":
+            return
+        began = scope.get("state", {}).get(STARTED)
+        route = str(scope.get("path_template") or "unrouted")
+        context.scrapes.observe(str(scope.get("method", "")), route, message["status"], time.perf_counter() - began if began else 0.0)
 
-            try:
-                await app(scope, receive, remember)
-            finally:
-                route = str(scope.get("path_template") or "unrouted")
-                context.scrapes.observe(str(scope.get("method", "")), route, status[0], time.perf_counter() - started)
-
-        return counted
-
-    return middleware
+    return count

@@ -92,7 +92,18 @@ def _staff_page(ctx: HubContext, user: Any, status_code: int = 200, error: str |
         departments = list(session.exec(select(Department).order_by(col(Department.code))).all())
     rows = accounts.all_users(ctx.engine)
     said = DONE[done].format(who) if done in DONE and any(u.username == who for u in rows) else None
-    return page("staff.html", status_code=status_code, user=user, rows=rows, roles=accounts.ROLES, departments=departments, error=error, done=said)
+    names = {d.code: d.name for d in departments}
+    return page(
+        "staff.html",
+        status_code=status_code,
+        user=user,
+        rows=rows,
+        roles=accounts.ROLES,
+        departments=departments,
+        dept_names=names,
+        error=error,
+        done=said,
+    )
 
 
 def _password(data: dict[str, str]) -> str:

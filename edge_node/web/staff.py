@@ -92,8 +92,11 @@ DONE = {
 def _page(ctx: NodeContext, user: Any, status_code: int = 200, error: str | None = None, done: str = "", who: str = "") -> Template:
     rows = accounts.all_users(ctx.store)
     said = DONE[done].format(who) if done in DONE and any(u["username"] == who for u in rows) else None
+    managed = {code: name for code, name in ROLES.items() if code in accounts.MANAGED}
+    names = {u["username"]: u["display_name"] for u in rows} | {accounts.SYSTEM: "本机命令行"}
+    log = accounts.log(ctx.store, 30)
     return page(
-        ctx, "staff.html", status_code=status_code, user=user, rows=rows, roles=ROLES, log=accounts.log(ctx.store, 30), error=error, done=said
+        ctx, "staff.html", status_code=status_code, user=user, rows=rows, roles=ROLES, managed=managed, names=names, log=log, error=error, done=said
     )
 
 

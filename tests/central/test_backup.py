@@ -4,13 +4,14 @@ enrolled point's downlink held until it says where it stands; refusals that say 
 
 from __future__ import annotations
 
+import sqlite3
 import tarfile
 from pathlib import Path
 
 import pytest
 from sqlmodel import Session, select
 
-from central.backup import BackupError, backup, read_manifest, restore
+from central.backup import BackupError, backup, pg_schema, read_manifest, restore
 from central.db import make_engine
 from central.models import AuditEntry, Node
 from central.settings import Settings
@@ -79,3 +80,88 @@ def test_a_restore_refuses_what_is_not_a_hub_backup(tmp_path: Path):
     with pytest.raises(BackupError, match="no database"):
         backup(settings, tmp_path / "out")
     assert not (tmp_path / "hub").exists() or not any((tmp_path / "hub").iterdir())
+
+
+def _archive(tmp_path: Path, manifest: dict, members: dict[str, bytes]) -> Path:
+    import io
+    import json
+
+    path = tmp_path / "crafted.tar.gz"
+    with tarfile.open(path, "w:gz") as tar:
+        for name, body in {"manifest.json": json.dumps(manifest).encode(), **members}.items():
+            info = tarfile.TarInfo(name)
+            info.size = len(body)
+            tar.addfile(info, io.BytesIO(body))
+    return path
+
+
+def test_a_bad_archive_changes_nothing_and_says_why(tmp_path: Path):
+    """Adversarial pass: a failed restore left a foreign key beside the hub's own database, a
+    manifest could name a file outside the archive, and a damaged database was found only after
+    the old one had been moved aside."""
+    data = tmp_path / "hub"
+    data.mkdir()
+    (data / "hub.key").write_text("OURS\n")
+    sqlite3.connect(data / "hub.sqlite3").close()
+    outside = tmp_path / "elsewhere.sqlite3"
+    outside.write_text("not ours to move")
+    settings = Settings.from_env(data_dir=data)
+    good = {"kind": "hub", "taken_at": "2026-12-07T00:00:00+00:00", "schema_version": 19, "database": "hub.sqlite3"}
+    cases = [
+        (good | {"database": str(outside)}, {}, "does not know"),
+        (good | {"schema_version": True}, {}, "no schema version"),
+        (good | {"schema_version": 10**6}, {}, "newer yiwang"),
+        (good, {"files/hub.key": b"THEIRS\n"}, "lacks its database"),
+        (good, {"files/hub.key": b"THEIRS\n", "db/hub.sqlite3": b"garbage" * 100}, "damaged"),
+    ]
+    for manifest, members, said in cases:
+        with pytest.raises(BackupError, match=said):
+            restore(_archive(tmp_path, manifest, members), settings)
+        assert (data / "hub.key").read_text() == "OURS\n" and (data / "hub.sqlite3").exists() and outside.exists()
+        assert not list(data.glob("before-restore-*"))
+
+
+def test_a_restore_waits_for_the_hub_to_stop_and_a_backup_beside_the_data_keeps_the_keys(tmp_path: Path):
+    import os
+    import stat
+
+    from central.cli import initialise
+
+    data = tmp_path / "hub"
+    settings = Settings.from_env(data_dir=data)
+    initialise(settings, "op-secret")
+    archive = backup(settings, tmp_path)  # the directory above the data: the keys go in all the same
+    assert stat.S_IMODE(archive.stat().st_mode) == 0o600  # it holds the hub's signing key
+    with tarfile.open(archive) as tar:
+        assert "files/hub.key" in tar.getnames()
+    (data / "hub.pid").write_text(f"{os.getpid()}\n")  # a hub serving from it
+    with pytest.raises(BackupError, match="stop `yiwang hub serve`"):
+        restore(archive, settings)
+    (data / "hub.pid").write_text("999999999\n")  # left by one that died
+    first, second = restore(archive, settings), restore(archive, settings)
+    assert first["set_aside"] != second["set_aside"]  # two restores in one second keep both copies
+
+
+def test_a_postgresql_archive_goes_back_only_into_its_own_schema(tmp_path: Path):
+    """Adversarial pass: an archive of one schema restored over a URL naming the whole database
+    overwrote that schema; with ``--search_path`` in the URL, the whole database was dumped."""
+    from tests import pg
+
+    if reason := pg.unreachable():
+        pytest.skip(f"PostgreSQL: {reason}")
+    with pg.scratch_schema() as hub_db_url:
+        _pg_round_trip(tmp_path, hub_db_url)
+    assert pg_schema("postgresql+psycopg://u@h/db?options=--search_path%3Dabc") == "abc"
+    assert pg_schema("postgresql+psycopg://u@h/db?options=-c%20search_path%3Dabc") == "abc"
+
+
+def _pg_round_trip(tmp_path: Path, hub_db_url: str) -> None:
+    from central.cli import initialise
+
+    settings = Settings.from_env(data_dir=tmp_path / "hub", db_url=hub_db_url)
+    initialise(settings, "op-secret")
+    archive = backup(settings, tmp_path / "out")
+    assert read_manifest(archive)["pg_schema"].startswith("t_")
+    with pytest.raises(BackupError, match="--db-url names the whole database"):
+        restore(archive, Settings.from_env(data_dir=tmp_path / "other", db_url=hub_db_url.split("?")[0]))
+    restore(archive, settings)

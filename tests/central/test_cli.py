@@ -6,6 +6,8 @@ old password (issue 22: there was no password reset at all)."""
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 
 from click.testing import CliRunner
@@ -75,3 +77,22 @@ def test_the_demo_has_a_clerk_for_every_department_of_the_sample_catalog():
     from central.cli import DEMO_CLERKS
 
     assert {d["code"] for d in sample_catalog()["departments"]} == {dept for _, _, dept in DEMO_CLERKS}
+
+
+def test_serving_https_at_a_name_the_certificate_lacks_is_warned(tmp_path: Path):
+    """New-user pass: `hub serve --https --public-url https://hub.county:…` said nothing, and no
+    point could then enrol at that address."""
+    hub = str(tmp_path / "hub")
+    assert CliRunner().invoke(main, ["hub", "init", "--dir", hub, "--nats-port", "4799"]).exit_code == 0
+    done = subprocess.run(
+        [sys.executable, "-m", "yiwang", "hub", "serve", "--dir", hub, "--https", "--public-url", "https://hub.county:8700", "--check"],
+        capture_output=True,
+        text=True,
+    )
+    assert done.returncode == 0 and "not hub.county" in done.stderr and "--nats-name hub.county" in done.stderr
+    done = subprocess.run(
+        [sys.executable, "-m", "yiwang", "hub", "serve", "--dir", hub, "--https", "--public-url", "https://127.0.0.1:8700", "--check"],
+        capture_output=True,
+        text=True,
+    )
+    assert done.returncode == 0 and "warning" not in done.stderr

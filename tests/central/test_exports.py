@@ -64,7 +64,7 @@ def test_cases_and_fees_export_as_csv_excel_opens_and_as_xlsx(engine):
     old = exports.Scope(today() - timedelta(days=40), today() - timedelta(days=30))
     assert exports.cases(engine, old).rows == []  # the period filters
     fees = exports.fees(engine, scope(department="mzj"))
-    assert fees.rows[0][:5] == ["shangcun-F000001", "上村", "shangcun-000001", "mzj", 380.0] and fees.rows[0][6] == "现金"
+    assert fees.rows[0][:5] == ["shangcun-F000001", "上村", "shangcun-000001", "县民政局", 380.0] and fees.rows[0][6] == "现金"
     book = zipfile.ZipFile(io.BytesIO(exports.to_xlsx(exports.cases(engine, scope()))))
     assert "xl/worksheets/sheet1.xml" in book.namelist() and "shangcun-000002" in book.read("xl/sharedStrings.xml").decode()
 
@@ -110,3 +110,21 @@ def test_a_name_typed_as_a_formula_stays_text_in_both_formats():
     assert rows[1] == ['\'=HYPERLINK("http://x","点我")', "-5"] and rows[2][0] == "'@SUM(A1)"
     sheet = zipfile.ZipFile(io.BytesIO(exports.to_xlsx(table))).read("xl/worksheets/sheet1.xml").decode()
     assert "<f>" not in sheet  # written as a string, not a formula
+
+
+def test_the_log_keeps_names_as_they_were_and_finds_points_people_and_the_system(engine):
+    """New-user pass: a renamed operator's old entries took the new name; 系统, a point's name or
+    a person's name found nothing; details were raw codes."""
+    from central import accounts
+
+    with Session(engine) as s:
+        clerk = s.get(User, "clerk-mzj")
+    accounts.add(engine, accounts.SYSTEM, "clerk-z", "审批员 赵", "clerk", "secret1", "mzj")
+    accounts.change(engine, clerk, "clerk-z", accounts.Change(department="rsj", display_name="审批员 钱"))
+    accounts.change(engine, accounts.SYSTEM, "clerk-mzj", accounts.Change(display_name="王敏（改名）"))
+    entries = actions.search(engine, actions.Filter(target="clerk-z"))
+    assert [e["actor_name"] for e in entries] == [clerk.display_name, "系统"]  # as they were named then
+    assert "部门：县人力资源和社会保障局" in entries[0]["detail"] and "rsj" not in entries[0]["detail"]
+    assert [e["target"] for e in actions.search(engine, actions.Filter(actor="系统"))][-1] == "clerk-z"
+    assert actions.search(engine, actions.Filter(target="审批员 钱"))  # a person by name
+    assert actions.search(engine, actions.Filter(target="上村")) == []  # (nothing logged about the point yet)

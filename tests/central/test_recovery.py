@@ -10,7 +10,7 @@ from pathlib import Path
 from nacl.signing import SigningKey
 from sqlmodel import Session, select
 
-from central import recovery
+from central import downlink, recovery
 from central.audit import verify_all
 from central.models import Alert, Blob, DownlinkBatch, Node
 from sync_protocol import GENESIS_HEAD, RESEND_REQUEST, Batch, Record, batch_hash, sign_batch
@@ -53,7 +53,7 @@ def test_lost_batches_come_back_one_by_one_until_the_chain_is_whole(engine, tmp_
         recovery.adopt_down_head(s, s.get(Node, "shangcun"), 4, batch_hash(batches[3]))
         s.commit()
         node = s.get(Node, "shangcun")
-        assert (node.down_seq, node.down_resync) == (4, False)  # the next batch follows the point's last
+        assert (node.down_seq, node.down_resync) == (1, True)  # held until the hub has its own batch 4 back
         assert recovery.wanted(s, "shangcun") == [batch_hash(batches[3])]
     for seq in (4, 3, 2):
         with Session(engine) as s:
@@ -61,6 +61,8 @@ def test_lost_batches_come_back_one_by_one_until_the_chain_is_whole(engine, tmp_
             s.commit()
         assert recovery.collect(engine, tmp_path, HUB.verify_key) == 1
         with Session(engine) as s:
+            node = s.get(Node, "shangcun")
+            assert (node.down_seq, node.down_resync) == (4, False)  # the next batch follows the point's last
             assert recovery.wanted(s, "shangcun") == ([batch_hash(batches[seq - 2])] if seq > 2 else [])
     reports = {r.direction: r for r in verify_all(engine, HUB.verify_key)}
     assert reports["down"].ok and reports["down"].batches == 4
@@ -71,14 +73,21 @@ def test_a_forged_head_holds_up_only_that_points_own_downlink(engine, tmp_path: 
     restored(engine, batches, kept=1)
     forged = chain(3, key=NODE_KEY)[2]  # signed by the point's own key, not the hub's
     with Session(engine) as s:
-        recovery.adopt_down_head(s, s.get(Node, "shangcun"), 3, batch_hash(forged))
+        recovery.adopt_down_head(s, s.get(Node, "shangcun"), 2**31 - 1, batch_hash(forged))  # the highest position there is
         arrive(s, tmp_path, forged)
         s.commit()
     assert recovery.collect(engine, tmp_path, HUB.verify_key) == 0
     with Session(engine) as s:
-        assert s.get(DownlinkBatch, ("shangcun", 3)) is None
-        assert [a.kind for a in s.exec(select(Alert)).all()] == ["downlink.resumed", "downlink.return_refused"]
+        node = s.get(Node, "shangcun")
+        assert (node.down_seq, node.down_resync) == (1, True)  # its word moved nothing: it stays held, alone
+        assert s.get(DownlinkBatch, ("shangcun", 2**31 - 1)) is None
+        assert [a.kind for a in s.exec(select(Alert)).all()] == ["downlink.return_refused"]
         assert recovery.wanted(s, "shangcun") == []  # asked once, not again and again
+        recovery.adopt_down_head(s, s.get(Node, "shangcun"), 2**31 - 1, batch_hash(forged))
+        recovery.adopt_down_head(s, s.get(Node, "shangcun"), 2**63 - 1, batch_hash(forged))  # beyond any column: ignored
+        s.commit()
+        assert recovery.wanted(s, "shangcun") == []
+    assert downlink.seal_pending(engine, HUB) == 0  # sealing goes on (for the others), without an error
 
 
 def test_a_point_too_old_to_say_its_head_stays_held(engine):

@@ -161,6 +161,9 @@ def test_metrics_need_the_token_when_one_is_set(tmp_path: Path):
         assert 'yiwang_http_requests_total{method="GET",route="/api/health",status="200"} 1.0' in text
         assert 'yiwang_http_requests_total{method="GET",route="/portal/guides/{code}",status="404"} 2.0' in text
         assert "# TYPE yiwang_http_request_duration_seconds histogram" in text and "NOPE" not in text
+        client.get("/api/users", headers={"Authorization": "Bearer wrong"})
+        text = client.get("/metrics", headers={"Authorization": "Bearer scrape-me"}).text
+        assert 'route="/api/users",status="401"} 1.0' in text and 'status="500"' not in text  # a refusal is not an error
         assert 'yiwang_ingest_batches_total{outcome="applied"} 0.0' in text and "yiwang_nats_connected 0.0" in text
         assert "process_resident_memory_bytes" in text
 

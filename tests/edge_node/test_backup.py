@@ -40,3 +40,20 @@ def test_a_node_backup_holds_its_database_keys_and_enrolment(tmp_path: Path):
         text=True,
     )
     assert done.returncode == 1 and "not found" in done.stderr
+
+
+def test_a_backup_into_the_directory_above_keeps_the_keys_and_only_its_owner_reads_it(tmp_path: Path):
+    """Adversarial pass: --out at or above the node's directory left out node.key and node.json."""
+    import stat
+
+    data = node_dir(tmp_path / "node", users=(("agent", "代办员", "agent-pw"),))
+    for out in (tmp_path, data):
+        done = subprocess.run(
+            [sys.executable, "-m", "yiwang", "node", "backup", "--dir", str(data), "--out", str(out)], capture_output=True, text=True
+        )
+        assert done.returncode == 0, done.stderr
+        archive = sorted(out.glob("yiwang-node-*.tar.gz"))[-1]
+        assert stat.S_IMODE(archive.stat().st_mode) == 0o600
+        with tarfile.open(archive) as tar:
+            names = tar.getnames()
+        assert {"node.key", "node.json"} <= set(names) and not any(n.startswith("yiwang-node-") for n in names)

@@ -5,6 +5,7 @@ program), restarted when they die, run by a dedicated system user that alone rea
 from __future__ import annotations
 
 import pwd
+import re
 import secrets
 import stat
 import subprocess
@@ -47,6 +48,8 @@ def test_hub_units_pass_systemd_analyze_and_a_dedicated_user_owns_the_data(tmp_p
     assert verify(written) == ""
     hub_unit = (units / "yiwang-hub.service").read_text()
     assert f"User={system_user}" in hub_unit and "Restart=always" in hub_unit and f"Environment=YIWANG_HUB_DIR={hub}" in hub_unit
+    port = re.search(r'listen: "[^"]*:(\d+)"', (hub / "nats" / "nats.conf").read_text())[1]
+    assert f"YIWANG_NATS_URL=tls://127.0.0.1:{port}" in (tmp_path / "hub.env").read_text()  # the NATS hub init wrote
     assert "hub serve --host 0.0.0.0 --https" in hub_unit and "After=network-online.target yiwang-nats.service" in hub_unit
     entry = pwd.getpwnam(system_user)
     assert entry.pw_shell == "/usr/sbin/nologin" and entry.pw_uid < 1000  # a system user nobody logs in as
@@ -58,7 +61,9 @@ def test_hub_units_pass_systemd_analyze_and_a_dedicated_user_owns_the_data(tmp_p
 
 
 def test_a_node_unit_passes_systemd_analyze(tmp_path: Path, system_user: str):
-    node, units = tmp_path / "node", tmp_path / "units"
+    from tests.support.builders import node_dir
+
+    node, units = node_dir(tmp_path / "node"), tmp_path / "units"
     args = ["--dir", str(node), "--unit-dir", str(units), "--env-file", str(tmp_path / "node.env"), "--user", system_user]
     done = yiwang("node", "install-service", *args, "--serve-args", "--host 0.0.0.0 --port 8701")
     assert done.returncode == 0, done.stderr
@@ -66,3 +71,28 @@ def test_a_node_unit_passes_systemd_analyze(tmp_path: Path, system_user: str):
     assert verify(list(units.iterdir())) == ""
     assert "node serve --host 0.0.0.0 --port 8701" in (units / "yiwang-node.service").read_text()
     assert (tmp_path / "node.env").exists() and stat.S_IMODE((tmp_path / "node.env").stat().st_mode) == 0o640
+
+
+def test_what_a_unit_would_not_run_is_refused_before_anything_is_written(tmp_path: Path):
+    """New-user and adversarial passes: arguments `serve` does not take went into ExecStart (the
+    help's own example made a node unit that crash-looped), a new line in --user or --serve-args
+    wrote settings of its own (``User=root``), a space in --dir split the path, and a directory
+    never initialised was accepted."""
+    from tests.support.builders import node_dir
+
+    node, units = node_dir(tmp_path / "node"), tmp_path / "units"
+    base = ["--dir", str(node), "--unit-dir", str(units), "--env-file", str(tmp_path / "n.env"), "--no-user"]
+    for extra, said in (
+        (["--serve-args", "--host 0.0.0.0 --https"], "No such option"),
+        (["--serve-args", "--port abc"], "not a valid integer"),
+        (["--serve-args", "--port 8700\nExecStartPre=/bin/touch /tmp/pwned"], "--serve-args"),
+        (["--user", "yiwang\nUser=root"], "--user"),
+    ):
+        done = yiwang("node", "install-service", *base, *extra)
+        assert done.returncode == 2 and said in done.stderr, (extra, done.stderr)
+        assert not units.exists()
+    spaced = tmp_path / "my dir"
+    done = yiwang("node", "install-service", *base[2:], "--dir", str(node_dir(spaced)))
+    assert done.returncode == 2 and "no spaces" in done.stderr
+    done = yiwang("hub", "install-service", "--dir", str(tmp_path / "never"), "--unit-dir", str(units), "--no-user")
+    assert done.returncode == 1 and "yiwang hub init" in done.stderr and not units.exists()

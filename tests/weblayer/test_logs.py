@@ -12,7 +12,7 @@ from pathlib import Path
 import httpx
 
 from provisioning.federation import free_port
-from tests.support.builders import node_dir
+from tests.support.builders import node_dir, resident_id
 from tests.support.polling import eventually
 from weblayer import logs
 
@@ -30,12 +30,15 @@ def test_a_running_node_writes_its_log_and_an_access_log(tmp_path: Path):
     try:
         eventually(lambda: _answers(f"http://127.0.0.1:{port}/api/health"), timeout=60, what="the node to serve")
         httpx.get(f"http://127.0.0.1:{port}/no-such-page", timeout=5)
+        httpx.get(f"http://127.0.0.1:{port}/api/people/{resident_id(3)}/county", params={"q": resident_id(4)}, timeout=5)
         eventually(lambda: "/no-such-page" in (data / "logs" / "access.log").read_text(), timeout=10, what="the access log line")
     finally:
         node.terminate()
         node.wait(30)
     access = (data / "logs" / "access.log").read_text()
     assert '"GET /api/health HTTP/1.1" 200' in access and '"GET /no-such-page HTTP/1.1" 404' in access
+    assert f"/api/people/{resident_id(3)[:4]}**********{resident_id(3)[-4:]}/county?… HTTP" in access  # whose data: not in the log
+    assert resident_id(3) not in access and resident_id(4) not in access
     main_log = (data / "logs" / "node.log").read_text()
     assert "Uvicorn running on" in main_log and "GET /api/health" not in main_log  # requests only in access.log
 

@@ -128,6 +128,14 @@ def test_township_staff_manage_the_points_accounts(tmp_path: Path):
             == "role"
         )
         assert client.put("/api/users/staff", json={"disabled": True}, headers=staff).status_code == 409  # the last staff account
+        # new-user pass: staff could make an approver, i.e. approve their own intake
+        assert (
+            client.post(
+                "/api/users", json={"username": "appr", "display_name": "审批", "role": "township_approver", "password": "secret1"}, headers=staff
+            ).status_code
+            == 403
+        )
+        assert client.put("/api/users/cadre", json={"role": "township_approver"}, headers=staff).status_code == 403
         assert client.put("/api/users/agent", json={"disabled": True}, headers=staff).json()["disabled_at"]
         assert client.get("/api/applications", headers=agent).status_code == 401
         csrf = form_login(client, "staff", "staff-pw")
