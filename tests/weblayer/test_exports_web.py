@@ -42,3 +42,14 @@ def test_downloads_feed_and_the_action_log_page(hub_client: TestClient):
     assert download.status_code == 200 and download.content[:2] == b"PK"
     assert "没有这种导出" in hub_client.get("/exports/download", params={"kind": "x", "fmt": "csv"}).text
     assert 'id="export-form"' in hub_client.get("/exports").text
+
+
+def test_a_nul_in_a_query_or_path_is_a_clear_400_not_a_500(hub_client: TestClient):
+    """Adversarial pass: on PostgreSQL a NUL in a query parameter reached a query and was a 500."""
+    op = {"Authorization": "Bearer " + hub_client.post("/api/login", json={"username": "operator", "password": "op-pass"}).json()["token"]}
+    for path in ("/api/feed/cases?since=%00", "/api/exports/cases.csv?node=%00", "/api/actions?target=a%00b", "/api/users/a%00b"):
+        answer = hub_client.get(path, headers=op) if "users" not in path else hub_client.put(path, json={"disabled": True}, headers=op)
+        assert answer.status_code == 400 and "NUL" in answer.json()["detail"], path
+    added = hub_client.post("/api/users", json={"username": "n", "display_name": "a\u0000b", "role": "operator", "password": "secret1"}, headers=op)
+    assert added.status_code == 400 and added.json()["field"] == "display_name"
+    assert hub_client.get("/actions", params={"before": "99999999999999999999999"}).status_code in (200, 302)  # the newest page, not a 500

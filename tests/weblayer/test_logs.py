@@ -68,3 +68,14 @@ def test_files_are_kept_for_the_configured_days_and_the_tls_eof_warning_is_dropp
         root.setLevel(before[1])
         logging.getLogger("uvicorn.access").propagate = True
     assert logs.DEFAULT_DAYS >= 183  # six months
+
+
+def test_a_bad_number_of_days_is_refused_with_what_to_give(monkeypatch):
+    import pytest
+
+    for bad in ("abc", "1e3", "-3", "0"):
+        monkeypatch.setenv("YIWANG_LOG_DAYS", bad)
+        with pytest.raises(ValueError, match="at least 1"):
+            logs.log_days()
+    monkeypatch.setenv("YIWANG_LOG_DAYS", "")  # an empty line in a settings file: the default
+    assert logs.log_days() == logs.DEFAULT_DAYS
