@@ -17,6 +17,7 @@ from sync_protocol import signing_key_to_text, verify_key_to_text
 from weblayer import logs
 from weblayer.accounts import display_name, require_password
 from weblayer.errors import ServiceError
+from weblayer.passwords import hash_password
 
 from .auth import add_user
 from .catalog import load_catalog, sample_catalog
@@ -102,8 +103,9 @@ def initialise(settings: Settings, operator_password: str | None, demo_password:
             click.echo("first operator account: operator" + ("" if operator_password else f" / {shown}  (shown once; keep it safe)"))
         elif operator_password:
             click.echo("the operator account exists already: its password is unchanged (yiwang hub user reset-password operator)", err=True)
+        shared = hash_password(demo_password) if demo_password else None  # the demo clerks share a password: one hash serves
         for username, display, dept in DEMO_CLERKS if demo_password else []:
-            add_user(engine, username, display, "clerk", demo_password or "", department=dept)
+            add_user(engine, username, display, "clerk", demo_password or "", department=dept, password_hash=shared)
         from .keys import load_hub_key
 
         click.echo(f"hub public key: {verify_key_to_text(load_hub_key(settings.key_path).verify_key)}")
