@@ -4,8 +4,6 @@ department and per clerk for a period, and the monthly report for the provincial
 
 from __future__ import annotations
 
-import csv
-import io
 from datetime import UTC, date, datetime
 from typing import Any
 
@@ -18,7 +16,7 @@ from weblayer.auth import requires_role
 from weblayer.decoding import Body, Text
 from weblayer.errors import InvalidInput, ServiceError
 
-from .. import cards, catalog, figures, services, supervision
+from .. import cards, catalog, exports, figures, services, supervision
 from ..clock import utcnow
 from ..exports import SUPERVISION_COLUMNS
 from ..workdays import today
@@ -144,18 +142,10 @@ def _month(month: str) -> tuple[date, date]:
     return first, last
 
 
-CSV_COLUMNS = SUPERVISION_COLUMNS  # the department table, as the exports page has it
-
-
 def _csv(report: dict[str, Any]) -> bytes:
-    """The report's department table as CSV, with a BOM so Excel opens it in Chinese."""
-    out = io.StringIO()
-    columns = list(CSV_COLUMNS)
-    writer = csv.writer(out)
-    writer.writerow(["月份", *CSV_COLUMNS.values()])
-    for row in report["departments"]:
-        writer.writerow([report["month"], *(row[c] if row[c] is not None else "" for c in columns)])
-    return out.getvalue().encode("utf-8-sig")
+    """The report's department table as CSV, written as every export is (central/exports.py)."""
+    rows = [[report["month"], *(row[c] if row[c] is not None else "" for c in SUPERVISION_COLUMNS)] for row in report["departments"]]
+    return exports.to_csv(exports.Table("supervision", "电子监察", ["月份", *SUPERVISION_COLUMNS.values()], rows))
 
 
 class SupervisionOrdersApi(Controller):

@@ -26,11 +26,11 @@ def sign(page: Page, pad: str) -> None:
 
 def printed_chrome(page: Page) -> list[str]:
     """What of the page's UI would print (visible in print media): buttons, links styled as buttons,
-    forms, the nav and step bars. Empty for a clean printout."""
+    forms, the header and nav, the step bars, a node's sync banner. Empty for a clean printout."""
     page.emulate_media(media="print")
     try:
         found = []
-        for selector in ("button", ".button", "form", "header", ".steps", "details", "textarea"):
+        for selector in ("button", ".button", "form", "header", "nav", ".banner", ".steps", "details", "textarea"):
             found += [selector for el in page.locator(selector).all() if el.is_visible()]
         return found
     finally:
