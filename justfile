@@ -10,9 +10,9 @@ default:
 demo *args:
     @{{bin}}/yiwang demo {{args}}
 
-# run the whole test suite after the lint gates (installs Debian's chromium for the browser tests if missing)
+# run the whole test suite after the lint gates, a worker per core, a file's tests on one worker (installs Debian's chromium for the browser tests if missing)
 test *args: lint chromium
-    @{{bin}}/pytest {{args}}
+    @{{bin}}/pytest --numprocesses auto --dist loadfile {{args}}
 
 # the gates every commit passes: ruff (lint and format), mypy, the package import rules
 lint:
