@@ -7,8 +7,8 @@ hub is; beside it go the hub's key, the county CA and NATS identities, secrets a
 transit: the points keep every batch they sealed) and earlier backups. The archive is readable by
 its owner only: it holds the hub's signing key.
 
-A restore checks the whole archive before it changes anything, refuses while the hub runs (its
-pid file), moves what is there aside (never deletes it), and puts it all back if anything fails.
+A restore checks the whole archive before it changes anything, refuses while any hub process uses
+the database (central/inuse.py), moves what is there aside (never deletes it), and puts it all back if anything fails.
 Restoring an older archive loses what the hub did after it was taken, but not what the points
 sent: each point's uplink is asked for again from the restored cursor (central/ingest.py,
 ask_for_lost and the gap check), and no downlink batch is sealed for a point until the hub knows
@@ -17,6 +17,7 @@ where its chain stands (central/recovery.py), so no point sees a fork.
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import re
@@ -25,6 +26,7 @@ import sqlite3
 import subprocess
 import tarfile
 import tempfile
+import zlib
 from datetime import UTC, datetime
 from importlib.metadata import version as installed_version
 from pathlib import Path
@@ -36,14 +38,17 @@ from sqlmodel import col, update
 
 from .actions import record_action
 from .db import LATEST, create_schema, make_engine, schema_version, transaction
+from .inuse import LOCK_SUFFIX, InUse, holding
 from .models import Node
 from .settings import Settings
 
 SKIPPED = ("logs", "backups", "nats/jetstream", "before-restore-")  # relative path prefixes never archived
-ARCHIVE = re.compile(r"yiwang-(hub|node)-\d{8}T\d{6}Z\.tar\.gz(\.partial)?")  # an archive this module writes
+ARCHIVE = re.compile(r"yiwang-(hub|node)-\d{8}T\d{6}Z(-\d+)?\.tar\.gz")  # an archive this module writes
 DB_SQLITE, DB_PG = "hub.sqlite3", "hub.pgdump"
 SEARCH_PATH = re.compile(r"(?:-c\s*|--)search_path\s*=\s*([A-Za-z_][A-Za-z0-9_]*)")
-PID_FILES = ("hub.pid", "worker-*.pid")  # written by `hub serve` and `hub worker` while they run
+
+
+UNREADABLE = (OSError, EOFError, zlib.error, tarfile.TarError)  # a cut or damaged archive
 
 
 class BackupError(RuntimeError):
@@ -108,7 +113,7 @@ def _archived(data: Path, out: Path, scratch: Path, file: Path, with_blobs: bool
         return False
     if out != data and data in out.parents and out in file.parents:
         return False  # earlier backups kept inside the data directory
-    if relative in (DB_SQLITE, f"{DB_SQLITE}-wal", f"{DB_SQLITE}-shm") or relative.endswith((".pid", ".partial")):
+    if relative in (DB_SQLITE, f"{DB_SQLITE}-wal", f"{DB_SQLITE}-shm") or relative.endswith((".pid", LOCK_SUFFIX)):
         return False
     return not relative.startswith(SKIPPED) and (with_blobs or not relative.startswith("blobs/"))
 
@@ -126,8 +131,7 @@ def backup(settings: Settings, out_dir: Path, with_blobs: bool = True) -> Path:
     engine = make_engine(settings.database_url)
     version = schema_version(engine)
     engine.dispose()
-    partial = path.with_name(path.name + ".partial")
-    with tempfile.TemporaryDirectory(dir=out_dir) as scratch_dir:
+    with tempfile.TemporaryDirectory(dir=out_dir) as scratch_dir:  # this backup's own: two at once never share a file
         scratch = Path(scratch_dir).resolve()
         database = _dump_database(settings.database_url, scratch)
         manifest = {
@@ -140,17 +144,33 @@ def backup(settings: Settings, out_dir: Path, with_blobs: bool = True) -> Path:
             "blobs": with_blobs,
         }
         (scratch / "manifest.json").write_text(json.dumps(manifest, ensure_ascii=False, indent=2))
-        fd = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        written = scratch / path.name
+        fd = os.open(written, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)  # it holds the hub's signing key
         with os.fdopen(fd, "wb") as raw, tarfile.open(fileobj=raw, mode="w:gz") as tar:
             tar.add(scratch / "manifest.json", arcname="manifest.json")
             tar.add(database, arcname=f"db/{database.name}")
             for file in sorted(data.rglob("*")):
                 if _archived(data, out, scratch, file, with_blobs):
                     tar.add(file, arcname=f"files/{file.relative_to(data).as_posix()}", recursive=False)
-    with open(partial, "rb") as f:
-        os.fsync(f.fileno())
-    os.replace(partial, path)
-    return path
+        with open(written, "rb") as f:
+            os.fsync(f.fileno())
+        return _publish(written, path)
+
+
+def _publish(written: Path, path: Path) -> Path:
+    """Give the whole archive its name, never over another backup's of the same second."""
+    for n in itertools.count(1):
+        named = path if n == 1 else path.with_name(path.name.replace(".tar.gz", f"-{n}.tar.gz"))
+        try:
+            os.link(written, named)  # unlike a rename, refused when the name is taken
+        except FileExistsError:
+            continue
+        except OSError:  # no hard links (a FAT-formatted USB drive)
+            if named.exists():
+                continue
+            os.replace(written, named)
+        return named
+    raise AssertionError("unreachable")
 
 
 def read_manifest(archive: Path) -> dict[str, Any]:
@@ -158,8 +178,8 @@ def read_manifest(archive: Path) -> dict[str, Any]:
         with tarfile.open(archive, "r:gz") as tar:
             member = tar.extractfile("manifest.json")
             manifest = json.loads(member.read()) if member else {}
-    except (OSError, KeyError, tarfile.TarError, ValueError) as exc:
-        raise BackupError(f"{archive} is not a yiwang backup ({type(exc).__name__}: {exc})") from None
+    except (*UNREADABLE, KeyError, ValueError) as exc:
+        raise BackupError(f"{archive} cannot be read as a yiwang backup ({type(exc).__name__}: {exc}): is it a whole copy of one?") from None
     if not isinstance(manifest, dict) or manifest.get("kind") != "hub":
         raise BackupError(f"{archive} is not a backup of a hub")
     version = manifest.get("schema_version")
@@ -170,25 +190,6 @@ def read_manifest(archive: Path) -> dict[str, Any]:
     if manifest.get("database") not in (DB_SQLITE, DB_PG) or not isinstance(manifest.get("taken_at"), str):
         raise BackupError(f"{archive} has a manifest this yiwang does not know (database {manifest.get('database')!r})")
     return manifest
-
-
-def running(data: Path) -> list[int]:
-    """The hub processes (serve, workers) that said they run on ``data`` and are alive."""
-    alive = []
-    for pattern in PID_FILES:
-        for file in data.glob(pattern):
-            try:
-                pid = int(file.read_text().strip())
-                os.kill(pid, 0)
-            except (ValueError, OSError):
-                continue  # left by a process that died: not running
-            alive.append(pid)
-    return alive
-
-
-def write_pid(path: Path) -> None:
-    """Say this process runs on the data directory (a restore refuses meanwhile)."""
-    path.write_text(f"{os.getpid()}\n")
 
 
 def _check(scratch: Path, manifest: dict[str, Any], url: str) -> Path:
@@ -216,23 +217,33 @@ def _check(scratch: Path, manifest: dict[str, Any], url: str) -> Path:
 
 
 def restore(archive: Path, settings: Settings) -> dict[str, Any]:
-    """Put the archive's hub in ``settings.data_dir``. Refused while a hub process runs there.
-    What is there is moved to ``before-restore-<time>/`` first, and moved back if the restore
-    fails; material files (named by their content) are only added to."""
+    """Put the archive's hub in ``settings.data_dir``. Refused while any hub process uses the
+    database (and no hub process starts meanwhile). What is there is moved to
+    ``before-restore-<time>/`` first, and moved back if the restore fails; material files (named
+    by their content) are only added to."""
     manifest = read_manifest(archive)
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    try:
+        with holding(settings.database_url, alone=True):
+            return _restore(archive, manifest, settings)
+    except InUse as exc:
+        raise BackupError(
+            f"a hub process uses the database {exc}: stop `yiwang hub serve` and its workers first (systemctl stop yiwang-hub 'yiwang-worker-*')"
+        ) from None
+
+
+def _restore(archive: Path, manifest: dict[str, Any], settings: Settings) -> dict[str, Any]:
     data = settings.data_dir
-    data.mkdir(parents=True, exist_ok=True)
-    if pids := running(data):
-        raise BackupError(f"a hub process runs on {data} (pid {', '.join(map(str, pids))}): stop `yiwang hub serve` and its workers first")
-    with tempfile.TemporaryDirectory(dir=data, prefix=".restore-") as scratch_dir, tarfile.open(archive, "r:gz") as tar:
+    with tempfile.TemporaryDirectory(dir=data, prefix=".restore-") as scratch_dir:
         scratch = Path(scratch_dir)
-        odd = [m.name for m in tar.getmembers() if not (m.isfile() or m.isdir())]
-        if odd:
-            raise BackupError(f"{archive} holds links or special files ({', '.join(odd[:3])}): a yiwang backup has none; not restored")
         try:
-            tar.extractall(scratch, filter="data")  # no absolute paths, no "..", no devices
-        except (OSError, tarfile.TarError) as exc:
-            raise BackupError(f"{archive} cannot be unpacked ({exc}): not restored") from None
+            with tarfile.open(archive, "r:gz") as tar:
+                odd = [m.name for m in tar.getmembers() if not (m.isfile() or m.isdir())]
+                if odd:
+                    raise BackupError(f"{archive} holds links or special files ({', '.join(odd[:3])}): a yiwang backup has none; not restored")
+                tar.extractall(scratch, filter="data")  # no absolute paths, no "..", no devices
+        except UNREADABLE as exc:
+            raise BackupError(f"{archive} cannot be unpacked ({type(exc).__name__}: {exc}): is it a whole copy? Not restored") from None
         dump = _check(scratch, manifest, settings.database_url)
         aside = _aside(data)
         moved = _swap(data, scratch / "files", aside, scratch)
@@ -266,7 +277,7 @@ KEPT = ("blobs/", "logs/", "nats/jetstream/", "before-restore-", ".restore-")  #
 
 
 def _kept(relative: str) -> bool:
-    return relative.startswith(KEPT) or relative.endswith(".pid")  # (a running nats-server's pid file stays too)
+    return relative.startswith(KEPT) or relative.endswith((".pid", LOCK_SUFFIX))  # (a running nats-server's pid file stays too)
 
 
 def _swap(data: Path, files: Path, aside: Path, scratch: Path) -> list[Path]:

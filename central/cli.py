@@ -4,9 +4,10 @@
 from __future__ import annotations
 
 import logging
-import os
 import secrets
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import click
@@ -175,14 +176,19 @@ def serve(
         logs.configure(settings.data_dir / "logs", "hub")
     except ValueError as exc:
         raise click.UsageError(str(exc)) from None
-    from .backup import write_pid
-
-    pid = settings.data_dir / "hub.pid"  # a restore refuses while it is here and this process lives
-    write_pid(pid)
-    try:
+    with _in_use(settings.database_url):  # a restore refuses meanwhile (central/inuse.py)
         serve_app(create_app(settings), settings.host, settings.port, certfile, keyfile)
-    finally:
-        pid.unlink(missing_ok=True)
+
+
+@contextmanager
+def _in_use(url: str) -> Iterator[None]:
+    from .inuse import InUse, holding
+
+    try:
+        with holding(url, alone=False):
+            yield
+    except InUse as exc:
+        raise click.ClickException(f"the database {exc} is being restored (`yiwang hub restore`): start the hub once it has finished") from None
 
 
 def _warn_if_not_named(cert: Path, public_url: str) -> None:
@@ -235,18 +241,13 @@ def worker(data_dir: Path, db_url: str | None, nats_url: str | None) -> None:
         await HubSync(engine, None, settings.nats_url, settings.blobs_dir, settings.nats_dir).run()
 
     logging.getLogger("yiwang.hub").info("ingest worker started: database %s, NATS %s", where, settings.nats_url)
-    from .backup import write_pid
-
-    pid = settings.data_dir / f"worker-{os.getpid()}.pid"
-    if settings.data_dir.exists():
-        write_pid(pid)
     try:
-        asyncio.run(run())
+        with _in_use(settings.database_url):
+            asyncio.run(run())
     except (KeyboardInterrupt, asyncio.CancelledError):
         pass
     finally:
-        pid.unlink(missing_ok=True)
-    engine.dispose()
+        engine.dispose()
 
 
 @hub.group(help="The stored audit trail.")

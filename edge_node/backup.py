@@ -11,6 +11,7 @@ sets aside as forks: docs/operations.md says how to check before restoring.
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import sqlite3
@@ -32,8 +33,7 @@ def backup(data_dir: Path, out_dir: Path) -> Path:
     out_dir.mkdir(parents=True, exist_ok=True)
     taken = datetime.now(UTC)
     path = out_dir / f"yiwang-node-{taken:%Y%m%dT%H%M%SZ}.tar.gz"
-    partial = path.with_name(path.name + ".partial")
-    with tempfile.TemporaryDirectory(dir=out_dir) as scratch:
+    with tempfile.TemporaryDirectory(dir=out_dir) as scratch:  # this backup's own: two at once never share a file
         copy = Path(scratch) / DB
         live, target = sqlite3.connect(source), sqlite3.connect(copy)
         try:
@@ -50,7 +50,8 @@ def backup(data_dir: Path, out_dir: Path) -> Path:
         }
         (Path(scratch) / "manifest.json").write_text(json.dumps(manifest, indent=2))
         data, out, temporary = data_dir.resolve(), out_dir.resolve(), Path(scratch).resolve()
-        fd = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)  # it holds the point's keys
+        written = temporary / path.name
+        fd = os.open(written, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)  # it holds the point's keys
         with os.fdopen(fd, "wb") as raw, tarfile.open(fileobj=raw, mode="w:gz") as tar:
             tar.add(Path(scratch) / "manifest.json", arcname="manifest.json")
             tar.add(copy, arcname=DB)
@@ -60,7 +61,23 @@ def backup(data_dir: Path, out_dir: Path) -> Path:
                 ours = file.name.startswith("yiwang-node-") or temporary in file.parents
                 if file.is_file() and not file.is_symlink() and not relative.startswith((DB, *SKIPPED)) and not earlier and not ours:
                     tar.add(file, arcname=relative, recursive=False)
-    with open(partial, "rb") as f:
-        os.fsync(f.fileno())
-    os.replace(partial, path)
-    return path
+        with open(written, "rb") as f:
+            os.fsync(f.fileno())
+        return _publish(written, path)
+
+
+def _publish(written: Path, path: Path) -> Path:
+    """Give the whole archive its name, never over another backup's of the same second
+    (central/backup.py's twin: the packages share no code but the protocol)."""
+    for n in itertools.count(1):
+        named = path if n == 1 else path.with_name(path.name.replace(".tar.gz", f"-{n}.tar.gz"))
+        try:
+            os.link(written, named)  # unlike a rename, refused when the name is taken
+        except FileExistsError:
+            continue
+        except OSError:  # no hard links (a FAT-formatted USB drive)
+            if named.exists():
+                continue
+            os.replace(written, named)
+        return named
+    raise AssertionError("unreachable")

@@ -13,6 +13,7 @@ from sqlmodel import Session, select
 
 from central.backup import BackupError, backup, pg_schema, read_manifest, restore
 from central.db import make_engine
+from central.inuse import InUse, holding
 from central.models import AuditEntry, Node
 from central.settings import Settings
 from tests.support.builders import T
@@ -75,7 +76,7 @@ def test_a_restore_refuses_what_is_not_a_hub_backup(tmp_path: Path):
     settings = Settings.from_env(data_dir=tmp_path / "hub")
     junk = tmp_path / "junk.tar.gz"
     junk.write_bytes(b"not a tar")
-    with pytest.raises(BackupError, match="not a yiwang backup"):
+    with pytest.raises(BackupError, match="cannot be read as a yiwang backup"):
         restore(junk, settings)
     with pytest.raises(BackupError, match="no database"):
         backup(settings, tmp_path / "out")
@@ -93,6 +94,20 @@ def _archive(tmp_path: Path, manifest: dict, members: dict[str, bytes]) -> Path:
             info.size = len(body)
             tar.addfile(info, io.BytesIO(body))
     return path
+
+
+def test_a_cut_archive_is_refused_with_the_reason(tmp_path: Path):
+    """Adversarial pass: the first two thirds of a backup gave only click's "Aborted!"."""
+    from central.cli import initialise
+
+    settings = Settings.from_env(data_dir=tmp_path / "hub")
+    initialise(settings, "op-secret")
+    whole = backup(settings, tmp_path / "out").read_bytes()
+    cut = tmp_path / "cut.tar.gz"
+    cut.write_bytes(whole[: len(whole) * 2 // 3])
+    with pytest.raises(BackupError, match=r"EOFError.*is it a whole copy"):
+        restore(cut, settings)
+    assert not list(settings.data_dir.glob("before-restore-*"))
 
 
 def test_a_bad_archive_changes_nothing_and_says_why(tmp_path: Path):
@@ -122,7 +137,6 @@ def test_a_bad_archive_changes_nothing_and_says_why(tmp_path: Path):
 
 
 def test_a_restore_waits_for_the_hub_to_stop_and_a_backup_beside_the_data_keeps_the_keys(tmp_path: Path):
-    import os
     import stat
 
     from central.cli import initialise
@@ -134,10 +148,14 @@ def test_a_restore_waits_for_the_hub_to_stop_and_a_backup_beside_the_data_keeps_
     assert stat.S_IMODE(archive.stat().st_mode) == 0o600  # it holds the hub's signing key
     with tarfile.open(archive) as tar:
         assert "files/hub.key" in tar.getnames()
-    (data / "hub.pid").write_text(f"{os.getpid()}\n")  # a hub serving from it
-    with pytest.raises(BackupError, match="stop `yiwang hub serve`"):
-        restore(archive, settings)
-    (data / "hub.pid").write_text("999999999\n")  # left by one that died
+    with holding(settings.database_url, alone=False):  # a hub serving from it (tests/e2e/test_restore_drill.py: a real one)
+        with pytest.raises(BackupError, match="stop `yiwang hub serve`"):
+            restore(archive, settings)
+        with pytest.raises(BackupError, match="stop `yiwang hub serve`"):  # given another --dir, the same database
+            restore(archive, Settings.from_env(data_dir=tmp_path / "other", db_url=settings.database_url))
+    with holding(settings.database_url, alone=True), pytest.raises(InUse):  # a restore under way: no hub starts
+        with holding(settings.database_url, alone=False):
+            pass
     first, second = restore(archive, settings), restore(archive, settings)
     assert first["set_aside"] != second["set_aside"]  # two restores in one second keep both copies
 
@@ -157,6 +175,7 @@ def test_a_postgresql_archive_goes_back_only_into_its_own_schema(tmp_path: Path)
 
 def _pg_round_trip(tmp_path: Path, hub_db_url: str) -> None:
     from central.cli import initialise
+    from tests import pg
 
     settings = Settings.from_env(data_dir=tmp_path / "hub", db_url=hub_db_url)
     initialise(settings, "op-secret")
@@ -164,4 +183,7 @@ def _pg_round_trip(tmp_path: Path, hub_db_url: str) -> None:
     assert read_manifest(archive)["pg_schema"].startswith("t_")
     with pytest.raises(BackupError, match="--db-url names the whole database"):
         restore(archive, Settings.from_env(data_dir=tmp_path / "other", db_url=hub_db_url.split("?")[0]))
-    restore(archive, settings)
+    with holding(hub_db_url, alone=False), pytest.raises(BackupError, match="stop `yiwang hub serve`"):  # a hub on that schema, from anywhere
+        restore(archive, Settings.from_env(data_dir=tmp_path / "other", db_url=hub_db_url))
+    with pg.scratch_schema() as elsewhere, holding(elsewhere, alone=False):  # a hub on another schema holds up nothing
+        restore(archive, settings)

@@ -53,14 +53,12 @@ from tests.support.federation import village
 from tests.support.polling import run_async
 
 from ..images import photo
+from ..support.faketime import FAKETIME_LIB, faked
 from ..support.shaping import ShapingProxy
 from . import hostile
 from .invariants import Injected, Invariants, read
 from .workload import Client, Ledger, Worker
 
-FAKETIME_LIB = next(
-    Path("/usr/lib").glob("*/faketime/libfaketimeMT.so.1"), Path("/usr/lib/x86_64-linux-gnu/faketime/libfaketimeMT.so.1")
-)  # Debian's faketime, any architecture
 SKEW = "+900s"  # the skewed node's clock: 15 minutes fast, three times the hub's alert threshold
 FAULTS = [
     "kill -9 hub",
@@ -156,7 +154,7 @@ class ChaosRun:
             proxy = self.proxies[spec.node_id] = ShapingProxy(self.fed.nats_port, kbit_per_s=kbit, one_way_ms=delay).start()
             spec.nats_url = proxy.url
             if spec.node_id in self.skewed:
-                spec.env = {"LD_PRELOAD": str(FAKETIME_LIB), "FAKETIME": SKEW, "FAKETIME_DONT_FAKE_MONOTONIC": "1", "FAKETIME_NO_CACHE": "1"}
+                spec.env = faked(SKEW)
             self.fed.enrol_node(spec)
         self.fed.enrol_node(self.evil)
         with ThreadPoolExecutor(4) as pool:

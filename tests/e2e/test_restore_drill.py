@@ -58,6 +58,13 @@ def test_restoring_an_older_hub_backup_loses_nothing_the_points_sent(federation:
     eventually(lambda: agent.get(f"/api/applications/{first[0]}").json()["status"] == "approved", what="the decision at the point")
     eventually(lambda: len(operator.get("/api/applications").json()) == 5 and synced(), what="five applications at the hub")
 
+    # adversarial pass: a restore given another --dir and the running hub's database moved that
+    # database aside under the hub, which then wrote to the set-aside copy until its restart
+    live = hub_dir / "hub.sqlite3"
+    refused = yiwang("hub", "restore", str(archive), "--dir", str(tmp_path / "other"), "--db-url", f"sqlite:///{live}")
+    assert refused.returncode != 0 and "stop `yiwang hub serve`" in refused.stderr, refused.stdout + refused.stderr
+    assert live.exists() and not list((tmp_path / "other").glob("before-restore-*"))
+
     # the hub's disk is lost: restore the older backup
     federation.stop("hub")
     done = yiwang("hub", "restore", str(archive), "--dir", str(hub_dir))

@@ -57,3 +57,27 @@ def test_a_backup_into_the_directory_above_keeps_the_keys_and_only_its_owner_rea
         with tarfile.open(archive) as tar:
             names = tar.getnames()
         assert {"node.key", "node.json"} <= set(names) and not any(n.startswith("yiwang-node-") for n in names)
+
+
+def test_two_backups_in_the_same_second_are_two_whole_archives(tmp_path: Path):
+    """Adversarial pass: two backups started in one second wrote one `.partial` file together;
+    the archive left was corrupt, and one or both said they had succeeded. Here the clock stands
+    still, so both are in the same second whatever the machine's speed."""
+    import os
+
+    from tests.support.faketime import faked
+
+    data = node_dir(tmp_path / "node", users=(("agent", "代办员", "agent-pw"),))
+    (data / "blobs").mkdir()
+    (data / "blobs" / "photo").write_bytes(os.urandom(2_000_000))  # a backup that takes a while
+    argv = [sys.executable, "-m", "yiwang", "node", "backup", "--dir", str(data), "--out", str(tmp_path / "out")]
+    env = os.environ | faked("2026-12-07 10:00:00")
+    both = [subprocess.Popen(argv, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for _ in range(2)]
+    said = [p.communicate(timeout=120) for p in both]
+    assert [p.returncode for p in both] == [0, 0], said
+    archives = sorted((tmp_path / "out").iterdir())
+    assert [a.name for a in archives] == ["yiwang-node-20261207T100000Z-2.tar.gz", "yiwang-node-20261207T100000Z.tar.gz"]
+    assert sorted(out.split(" (")[0] for out, _ in said) == [str(a) for a in archives]  # each says its own
+    for archive in archives:
+        with tarfile.open(archive) as tar:
+            assert tar.extractfile("blobs/photo").read() == (data / "blobs" / "photo").read_bytes()

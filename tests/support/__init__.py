@@ -6,5 +6,6 @@ conftest (conftest files hold fixtures only):
 - ``federation``: NATS and the hub on free ports (``running_federation``), village points (``village``, ``running_village``);
 - ``builders``: valid resident IDs, the materials an item needs, keys, records and chains, ``submit``;
 - ``nodes``: a node's side played by a test (its link, identity, status, NATS injections, a store with a case);
-- ``browser``: logging in in real Chromium; ``logs``: what no log may hold; ``shaping``: a slow, lossy link.
+- ``browser``: logging in in real Chromium; ``logs``: what no log may hold; ``shaping``: a slow, lossy link;
+- ``faketime``: a child process's clock fast, slow or standing still (libfaketime).
 """
