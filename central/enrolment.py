@@ -7,6 +7,7 @@ import secrets
 from datetime import timedelta
 
 from sqlalchemy.engine import Engine
+from sqlmodel import Session, col, select
 
 from sync_protocol import is_valid_node_id, verify_key_from_text
 from weblayer.errors import Conflict, Forbidden, InvalidInput, NotFound
@@ -64,11 +65,24 @@ def create_code(engine: Engine, node_id: str, name: str, kind: str, parent: str 
         raise InvalidInput("节点类型只能是村代办点（village）或乡镇便民服务中心（township）", field="kind")
     if not name.strip():
         raise InvalidInput("请填写服务点名称", field="name")
+    parent = (parent or "").strip() or None
+    if parent and kind != "village":
+        raise InvalidInput("只有村代办点有所属乡镇；乡镇便民服务中心不填", field="parent")
     with transaction(engine) as session:
         if session.get(Node, node_id) is not None:
             raise Conflict(f"节点 {node_id} 已经登记；更换设备请生成设备更换码")
+        if parent and parent not in townships(session):
+            raise InvalidInput(f"所属乡镇 {parent} 不是已登记或已生成登记码的乡镇便民服务中心：请先为乡镇生成登记码，或改正节点编号", field="parent")
         record_action(session, actor, "node.enrolment_code", node_id, name=name.strip(), kind=kind, parent=parent)
         return _new_code(session, node_id, name.strip(), kind, parent, replacement=False)
+
+
+def townships(session: Session) -> list[str]:
+    """The township centres a village may belong to: enrolled, or with a code not yet used (the
+    county may hand out a township's and its villages' slips on the same day)."""
+    enrolled = session.exec(select(Node.id).where(Node.kind == "township")).all()
+    coming = session.exec(select(EnrolmentCode.node_id).where(EnrolmentCode.kind == "township", col(EnrolmentCode.used_at).is_(None))).all()
+    return sorted(set(enrolled) | set(coming))
 
 
 def redeem_code(engine: Engine, code: str, public_key: str, nats_public_key: str) -> tuple[Node, str | None]:

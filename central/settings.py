@@ -5,6 +5,9 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import urlsplit
+
+LOOPBACK = ("127.0.0.1", "localhost", "::1")
 
 
 @dataclass(frozen=True)
@@ -15,6 +18,7 @@ class Settings:
     nats_url: str = "tls://127.0.0.1:4700"
     db_url: str = ""  # default: sqlite file in data_dir
     public_url: str = ""  # how nodes reach this hub over HTTP (enrolment); default from host/port
+    nats_public_url: str = ""  # how points reach this hub's NATS (told at enrolment); default nats_url_for_points
     citizen_url: str = ""  # how citizens' phones reach this hub's public pages (the slip's QR code); default public_url
     silent_minutes: int = 60  # a node not heard from for this long is flagged on the dashboard
     https: bool = False  # serve HTTPS with the county-CA certificate `yiwang hub init` made (nats/web.pem)
@@ -65,6 +69,21 @@ class Settings:
         return self.public_url or f"{'https' if self.https else 'http'}://{self.host}:{self.port}"
 
     @property
+    def nats_url_for_points(self) -> str:
+        """What a point is told at enrolment. The hub's own NATS URL names the machine as the hub
+        sees it, usually 127.0.0.1, where a point would look on itself and never sync: a loopback
+        host is replaced by the public URL's host (the name `hub init --nats-name` put in the
+        certificates), unless YIWANG_NATS_PUBLIC_URL says otherwise."""
+        if self.nats_public_url:
+            return self.nats_public_url
+        public = urlsplit(self.public_url).hostname if self.public_url else None
+        if not public or public in LOOPBACK:
+            return self.nats_url
+        servers = [urlsplit(u.strip()) for u in self.nats_url.split(",")]
+        moved = [u._replace(netloc=f"{public}:{u.port}" if u.port else public) if u.hostname in LOOPBACK else u for u in servers]
+        return ",".join(u.geturl() for u in moved)
+
+    @property
     def progress_url(self) -> str:
         """The public progress page a point prints on its slips (it learns it at enrolment)."""
         return (self.citizen_url or self.base_url).rstrip("/") + "/progress"
@@ -79,6 +98,7 @@ class Settings:
             "nats_url": env.get("YIWANG_NATS_URL", "tls://127.0.0.1:4700"),
             "db_url": env.get("YIWANG_HUB_DB_URL", ""),
             "public_url": env.get("YIWANG_HUB_PUBLIC_URL", ""),
+            "nats_public_url": env.get("YIWANG_NATS_PUBLIC_URL", ""),
             "citizen_url": env.get("YIWANG_HUB_CITIZEN_URL", ""),
             "silent_minutes": int(env.get("YIWANG_SILENT_MINUTES", "60")),
             "https": env.get("YIWANG_HUB_HTTPS", "").lower() in ("1", "true", "yes"),

@@ -239,7 +239,7 @@ class PublicApi(Controller):
                 "kind": node.kind,
                 "parent": node.parent,
                 "hub_public_key": verify_key_to_text(ctx.key.verify_key),
-                "nats_url": ctx.settings.nats_url,
+                "nats_url": ctx.settings.nats_url_for_points,
                 "progress_url": ctx.settings.progress_url,  # what the point's slips point citizens at
                 "nats_ca": ca,
                 "catalog": catalog.published_catalog(ctx.engine),
@@ -464,7 +464,7 @@ class AccessApi(Controller):
                 "subject": department_subject(dept.code),
                 "consumer": department_consumer(dept.code),
                 "inbox_prefix": department_inbox_prefix(dept.code),
-                "nats_url": ctx.settings.nats_url,
+                "nats_url": ctx.settings.nats_url_for_points,
                 "hub_public_key": verify_key_to_text(ctx.key.verify_key),
             },
         )

@@ -150,6 +150,7 @@ def _nodes_page(ctx: HubContext, user: Any, status_code: int = 200, **extra: Any
     with Session(ctx.engine) as session:
         rows = session.exec(select(Node).order_by(Node.id)).all()
         counts = {n.id: len(session.exec(select(Application.id).where(Application.node_id == n.id)).all()) for n in rows}
+        extra["townships"] = enrolment.townships(session)
     extra.setdefault("error", None)
     extra.setdefault("new_code", None)
     extra.setdefault("message", None)

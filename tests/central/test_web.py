@@ -81,6 +81,43 @@ def test_operator_creates_an_enrolment_code_and_a_used_code_is_refused(client):
     assert client.post("/api/enrolment", json={"code": "XXXX-XXXX-XXXX"} | b).status_code == 404
 
 
+def test_a_village_belongs_to_a_township_the_hub_knows(client):
+    """New-user pass: a village's parent was taken as typed ("nosuch", or another village), and its
+    township stages then waited for a township that did not exist."""
+    auth = operator_api(client)
+    village = {"node_id": "xicun", "name": "西村", "kind": "village"}
+    for parent in ("nosuch", "shangcun"):
+        if parent == "shangcun":
+            client.post("/api/enrolment-codes", json={"node_id": "shangcun", "name": "上村", "kind": "village"}, headers=auth)
+        refused = client.post("/api/enrolment-codes", json=village | {"parent": parent}, headers=auth)
+        assert refused.status_code == 400 and refused.json()["field"] == "parent" and "乡镇" in refused.json()["detail"], parent
+    township = {"node_id": "qingshan", "name": "青山镇", "kind": "township"}
+    assert client.post("/api/enrolment-codes", json=township | {"parent": "qingshan"}, headers=auth).status_code == 400
+    assert client.post("/api/enrolment-codes", json=township, headers=auth).status_code == 201  # on its way: its villages may follow
+    assert client.post("/api/enrolment-codes", json=village | {"parent": "qingshan"}, headers=auth).status_code == 201
+    token = csrf(client, "/login")
+    client.post("/login", data={"username": "operator", "password": "op-pass", "_csrf_token": token})
+    assert '<option value="qingshan">' in client.get("/nodes").text and '<option value="shangcun">' not in client.get("/nodes").text
+
+
+def test_a_point_is_told_the_hubs_nats_by_the_name_it_reaches_the_hub_by(tmp_path: Path):
+    """New-user pass: the service install's hub reaches its NATS at 127.0.0.1, and told every point
+    to do the same: a point on another machine looked for NATS on itself and never synced."""
+    settings = Settings(data_dir=tmp_path / "hub", nats_url="tls://127.0.0.1:4700", public_url="https://hub.county:8700")
+    initialise(settings, operator_password="op-pass")
+    init_nats(settings.nats_dir, "hub.county", 4700)
+    with TestClient(create_app(settings)) as client:
+        auth = operator_api(client)
+        code = client.post("/api/enrolment-codes", json={"node_id": "shangcun", "name": "上村", "kind": "village"}, headers=auth).json()["code"]
+        answer = client.post("/api/enrolment", json={"code": code, "public_key": "ab" * 32, "nats_public_key": NKEY_A}).json()
+    assert answer["nats_url"] == "tls://hub.county:4700"
+    cluster = Settings(data_dir=tmp_path, nats_url="tls://127.0.0.1:4700,tls://10.1.0.2:4700", public_url="https://hub.county")
+    assert cluster.nats_url_for_points == "tls://hub.county:4700,tls://10.1.0.2:4700"
+    assert Settings(data_dir=tmp_path, public_url="http://127.0.0.1:8700").nats_url_for_points == "tls://127.0.0.1:4700"  # one machine: as it is
+    said = Settings(data_dir=tmp_path, public_url="https://hub.county", nats_public_url="tls://nats.county:4222")
+    assert said.nats_url_for_points == "tls://nats.county:4222"
+
+
 def test_operator_loads_a_year_the_holiday_library_does_not_know(client):
     token = client.post("/api/login", json={"username": "operator", "password": "op-pass"}).json()["token"]
     auth = {"Authorization": f"Bearer {token}"}

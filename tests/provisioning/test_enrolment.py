@@ -21,6 +21,8 @@ pytestmark = pytest.mark.e2e
 
 
 def new_slip(hub: LocalFederation, node_id: str) -> dict:
+    township = {"node_id": "qingshan", "name": "青山镇便民服务中心", "kind": "township"}  # a village's township: enrolled or on its way
+    httpx.post(f"{hub.hub_url}/api/enrolment-codes", json=township, headers={"Authorization": f"Bearer {hub.hub_token()}"}, verify=hub.hub_verify)
     response = httpx.post(
         f"{hub.hub_url}/api/enrolment-codes",
         json={"node_id": node_id, "name": f"{node_id} 代办点", "kind": "village", "parent": "qingshan"},
