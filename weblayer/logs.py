@@ -22,7 +22,11 @@ DEFAULT_DAYS = 190
 NOISE = ("returning true from eof_received() has no effect when using ssl",)
 
 
-RESIDENT_ID = re.compile(r"(?<![0-9A-Za-z])(\d{4})\d{10}(\d{3}[\dXx])(?![0-9A-Za-z])")
+# a run of digits as a resident ID may be typed into a path: in groups (spaces, %20, dashes, dots),
+# or against other letters or digits; 15 digits or more (an 18-digit ID, or a 15-digit one of
+# before 1999) is shown as its first and last four, whatever is around it
+DIGIT_RUN = re.compile(r"\d(?:(?:%20|%2[Dd]|[ +\-._])?[\dXx])+")
+GAPS = re.compile(r"%20|%2[Dd]|[ +\-._]")
 
 
 class _Redact(logging.Filter):
@@ -33,9 +37,14 @@ class _Redact(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
         if isinstance(record.args, tuple) and len(record.args) >= 3 and isinstance(record.args[2], str):
             path = record.args[2].split("?", 1)
-            shown = RESIDENT_ID.sub(lambda m: m[1] + "*" * 10 + m[2], path[0]) + ("?…" if len(path) > 1 else "")
+            shown = DIGIT_RUN.sub(_masked, path[0]) + ("?…" if len(path) > 1 else "")
             record.args = (*record.args[:2], shown, *record.args[3:])
         return True
+
+
+def _masked(run: re.Match[str]) -> str:
+    digits = GAPS.sub("", run[0])
+    return digits[:4] + "*" * (len(digits) - 8) + digits[-4:] if len(digits) >= 15 else run[0]
 
 
 class _DropNoise(logging.Filter):

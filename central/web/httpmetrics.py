@@ -3,7 +3,8 @@
 the count is taken as the response starts (a ``before_send`` hook), so an answer an exception
 handler made — a 401, a redirect to the login page — counts with its own status, not as an error.
 The route is the path template (``/api/applications/{application_id}``), never the raw path, so a
-crawler's random URLs cannot grow the metrics without bound ("unrouted" for what matched none)."""
+crawler's random URLs cannot grow the metrics without bound ("unrouted" for what matched none);
+likewise the method ("other" for what HTTP does not define: the server takes any token as one)."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from litestar.types import ASGIApp, Message, Receive, Scope, Send
 from .context import HubContext
 
 STARTED = "yiwang_started"  # the scope key the middleware leaves
+METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 
 
 def started_at(app: ASGIApp) -> ASGIApp:
@@ -33,6 +35,7 @@ def http_metrics(context: HubContext) -> Any:
             return
         began = scope.get("state", {}).get(STARTED)
         route = str(scope.get("path_template") or "unrouted")
-        context.scrapes.observe(str(scope.get("method", "")), route, message["status"], time.perf_counter() - began if began else 0.0)
+        method = scope.get("method", "")
+        context.scrapes.observe(method if method in METHODS else "other", route, message["status"], time.perf_counter() - began if began else 0.0)
 
     return count

@@ -165,6 +165,7 @@ def _slip(ctx: HubContext, code: str, node_id: str, expires: str, replacement: b
 
 
 LOOPBACK = ("127.0.0.1", "::1")  # the hub's own machine, which may scrape /metrics without a token
+PROXIED = ("forwarded", "x-forwarded-for", "x-real-ip")  # … unless a proxy passed the request on
 
 
 class HomePages(Controller):
@@ -454,14 +455,15 @@ class PublicPages(Controller):
     def prometheus_metrics(self, request: HubRequest, ctx: Ctx) -> Response[bytes]:
         """Prometheus scrape target: node health, cases, fees, the process (no personal data; see
         central/metrics.py). With ``YIWANG_METRICS_TOKEN`` set, only a scrape carrying it as a
-        bearer token; without, only one from the hub's own machine: per-point cash figures are
-        not for the public port."""
+        bearer token; without, only one from the hub's own machine, not through a proxy (which
+        connects from the machine too, for anyone): per-point cash figures are not for the public
+        port."""
         expected = ctx.settings.metrics_token
         if expected:  # a scraper is no browser: a plain answer, not the login page
             given = request.headers.get("authorization", "").removeprefix("Bearer ").strip()
             if not hmac.compare_digest(given.encode(), expected.encode()):
                 return Response("读取监控指标需要令牌（YIWANG_METRICS_TOKEN）\n".encode(), status_code=401, media_type=MediaType.TEXT)
-        elif client_address(request) not in LOOPBACK:
+        elif client_address(request) not in LOOPBACK or any(h in request.headers for h in PROXIED):
             return Response(
                 "没有设置监控令牌（YIWANG_METRICS_TOKEN）时，只有本机可以读取监控指标\n".encode(), status_code=403, media_type=MediaType.TEXT
             )

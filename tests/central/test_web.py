@@ -203,6 +203,10 @@ def test_metrics_need_the_token_when_one_is_set(tmp_path: Path):
         assert 'route="/api/users",status="401"} 1.0' in text and 'status="500"' not in text  # a refusal is not an error
         assert 'yiwang_ingest_batches_total{outcome="applied"} 0.0' in text and "yiwang_nats_connected 0.0" in text
         assert "process_resident_memory_bytes" in text
+        for n in range(5):  # adversarial pass: made-up methods grew a series each, for anybody, without bound
+            client.request(f"ZZ{n:05d}", "/login")
+        text = client.get("/metrics", headers={"Authorization": "Bearer scrape-me"}).text
+        assert "ZZ0" not in text and 'yiwang_http_requests_total{method="other",route="unrouted",status="405"} 5.0' in text
 
 
 def test_public_pages_need_no_login_and_reveal_nothing_for_a_wrong_pair(client):
