@@ -262,7 +262,18 @@ def _restore(archive: Path, manifest: dict[str, Any], settings: Settings) -> dic
             if isinstance(exc, BackupError):
                 raise
             raise BackupError(f"restore failed ({type(exc).__name__}: {exc}); everything was put back as it was") from exc
+    _owned_as_the_directory(data)
     return manifest | {"set_aside": str(aside) if aside.exists() else None}
+
+
+def _owned_as_the_directory(data: Path) -> None:
+    """Run as root, a restore would leave the keys and the database root's (0600), where the
+    service user could not read them: they go to the data directory's owner, as everything there."""
+    if not hasattr(os, "geteuid") or os.geteuid() != 0:
+        return
+    owner = data.stat()
+    for path in data.rglob("*"):
+        os.chown(path, owner.st_uid, owner.st_gid, follow_symlinks=False)
 
 
 def _aside(data: Path) -> Path:

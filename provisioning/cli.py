@@ -217,7 +217,7 @@ def _install_service(role: str, env_var: str) -> click.Command:
         "--serve-args", default="", help=f'arguments for `yiwang {role} serve`, e.g. "{SERVE_EXAMPLES[role]}" (checked before anything is written)'
     )
     def command(data_dir: Path, user: str, unit_dir: Path, env_file: Path, no_user: bool, serve_args: str, workers: int = 0) -> None:
-        from .services import checked_args, hub_units, install, node_units, plain
+        from .services import checked_args, hub_units, install, known_user, node_units, plain
 
         data_dir = data_dir.resolve()
         if not (data_dir / MARKERS[role]).exists():
@@ -227,14 +227,16 @@ def _install_service(role: str, env_var: str) -> click.Command:
             args = checked_args(role, serve_args, env_var, data_dir)
             for what, value in (("--dir", str(data_dir)), ("--unit-dir", str(unit_dir)), ("--env-file", str(env_file)), ("--user", user)):
                 plain(what, value, user=what == "--user")
+            if no_user and not known_user(user):
+                raise ValueError(f"--no-user: there is no user {user!r} here; leave out --no-user to create it, or name one with --user")
+            units = hub_units(workers, args) if role == "hub" else node_units(args)
         except ValueError as exc:
             raise click.UsageError(str(exc)) from None
-        units = hub_units(workers, args) if role == "hub" else node_units(args)
         written = install(units, user, data_dir, env_var, unit_dir, env_file, create_user=not no_user)
         for path in written:
             click.echo(f"wrote {path}")
         names = " ".join(p.name for p in written)
-        click.echo(f"settings: {env_file}; then: systemctl daemon-reload && systemctl enable --now {names}   (logs: journalctl -u {written[0].stem})")
+        click.echo(f"settings: {env_file}; then: systemctl daemon-reload && systemctl enable --now {names}   (logs: journalctl -u yiwang-{role})")
 
     return command
 

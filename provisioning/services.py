@@ -83,6 +83,9 @@ def plain(what: str, value: str, user: bool = False) -> str:
     return value
 
 
+SHARED = {"--db-url": "YIWANG_HUB_DB_URL", "--nats-url": "YIWANG_NATS_URL"}  # the hub's and its workers' alike
+
+
 def checked_args(role: str, serve_args: str, env_var: str, data_dir: Path) -> str:
     """``serve_args`` as `yiwang ROLE serve` will take them: each word plain, and the command
     itself happy with them (it parses them and stops, ``--check``)."""
@@ -92,6 +95,12 @@ def checked_args(role: str, serve_args: str, env_var: str, data_dir: Path) -> st
         raise ValueError(f"--serve-args: {exc}") from None
     for word in words:
         plain("--serve-args", word)
+        if role == "hub" and word.split("=")[0] in SHARED:
+            name = SHARED[word.split("=")[0]]
+            raise ValueError(
+                f"--serve-args: {word.split('=')[0]} is for the settings file, not the unit: put {name}=… in --env-file, "
+                "where the workers read it too and `ps` does not show it (a database URL holds its password)"
+            )
     done = subprocess.run(
         [sys.executable, "-m", "yiwang", role, "serve", *words, "--check"],
         capture_output=True,
@@ -106,9 +115,13 @@ def checked_args(role: str, serve_args: str, env_var: str, data_dir: Path) -> st
 
 
 def yiwang_command() -> str:
-    """This installation's `yiwang` (its venv's script, else `python -m yiwang`)."""
+    """This installation's `yiwang` (its venv's script, else `python -m yiwang`); refused if its
+    path is not one a unit can hold as it is."""
     script = Path(sys.executable).parent / "yiwang"
-    return str(script) if script.exists() else f"{sys.executable} -m yiwang"
+    if script.exists():
+        return plain("the installation's `yiwang`", str(script))
+    python = plain("the installation's python", sys.executable)
+    return f"{python} -m yiwang"
 
 
 def hub_units(workers: int, serve_args: str) -> list[Unit]:
@@ -138,6 +151,14 @@ def hub_units(workers: int, serve_args: str) -> list[Unit]:
 
 def node_units(serve_args: str) -> list[Unit]:
     return [Unit("yiwang-node", "yiwang service point (web UI, API, sync)", f"{yiwang_command()} node serve {serve_args}".rstrip())]
+
+
+def known_user(user: str) -> bool:
+    try:
+        pwd.getpwnam(user)
+    except KeyError:
+        return False
+    return True
 
 
 def ensure_user(user: str, data_dir: Path) -> None:
@@ -177,5 +198,6 @@ def install(units: list[Unit], user: str, data_dir: Path, env_var: str, unit_dir
     for unit in units:
         path = unit_dir / f"{unit.name}.service"
         path.write_text(unit.render(user, data_dir, env_var, env_file))
+        path.chmod(0o644)  # no secret in it (those are in env_file), and systemd's tools read units as any user
         written.append(path)
     return written

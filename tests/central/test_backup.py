@@ -187,3 +187,23 @@ def _pg_round_trip(tmp_path: Path, hub_db_url: str) -> None:
         restore(archive, Settings.from_env(data_dir=tmp_path / "other", db_url=hub_db_url))
     with pg.scratch_schema() as elsewhere, holding(elsewhere, alone=False):  # a hub on another schema holds up nothing
         restore(archive, settings)
+
+
+def test_a_restore_run_as_root_leaves_the_files_to_the_service_user(tmp_path: Path):
+    """New-user pass: restored as root, the keys, the database and NATS's files were root's
+    (0600), and the service user could read none of them."""
+    import os
+
+    from central.cli import initialise
+
+    if os.geteuid() != 0:
+        pytest.skip("needs root, as the restore it checks is run")
+    settings = Settings.from_env(data_dir=tmp_path / "hub")
+    initialise(settings, "op-secret")
+    archive = backup(settings, tmp_path / "out")
+    service_user = 65534  # nobody: stands for the `yiwang` user install-service makes
+    for path in [settings.data_dir, *settings.data_dir.rglob("*")]:
+        os.chown(path, service_user, service_user)
+    restore(archive, settings)
+    owners = {p.relative_to(settings.data_dir).as_posix(): p.stat().st_uid for p in settings.data_dir.rglob("*")}
+    assert {"hub.key", "hub.sqlite3"} <= set(owners) and set(owners.values()) == {service_user}, owners

@@ -96,3 +96,36 @@ def test_what_a_unit_would_not_run_is_refused_before_anything_is_written(tmp_pat
     assert done.returncode == 2 and "no spaces" in done.stderr
     done = yiwang("hub", "install-service", "--dir", str(tmp_path / "never"), "--unit-dir", str(units), "--no-user")
     assert done.returncode == 1 and "yiwang hub init" in done.stderr and not units.exists()
+    done = yiwang("node", "install-service", *base, "--user", "yiwang-nobody-here")  # --no-user: the user must be there
+    assert done.returncode == 2 and "leave out --no-user" in done.stderr and not units.exists()
+
+
+def test_the_database_url_goes_in_the_settings_file_not_the_unit(tmp_path: Path):
+    """Adversarial pass: `--serve-args "--db-url postgresql://yiwang:secret@…"` put the password in
+    the unit and in `ps`, and the workers' units, without it, ingested into another database."""
+    hub, units = tmp_path / "hub", tmp_path / "units"
+    assert yiwang("hub", "init", "--dir", str(hub)).returncode == 0
+    base = ["--dir", str(hub), "--unit-dir", str(units), "--env-file", str(tmp_path / "hub.env"), "--no-user", "--user", "root", "--workers", "1"]
+    for args in ("--db-url postgresql+psycopg://yiwang:S3cret@db/yiwang", "--nats-url=tls://hub.county:4700"):
+        done = yiwang("hub", "install-service", *base, "--serve-args", args)
+        assert done.returncode == 2 and "put YIWANG_" in done.stderr and "--env-file" in done.stderr, done.stderr
+        assert not units.exists()
+
+
+def test_an_installation_whose_path_a_unit_cannot_hold_is_refused(tmp_path: Path):
+    """Adversarial pass: a virtual environment under "/tmp/adv venv%h" wrote `ExecStart=/tmp/adv
+    venv%h/bin/yiwang …`: systemd split it at the space and expanded %h."""
+    import os
+    import sys
+
+    from tests.support.builders import node_dir
+
+    odd = tmp_path / "adv venv%h"
+    odd.symlink_to(Path(sys.prefix))
+    units = tmp_path / "units"
+    args = ["node", "install-service", "--dir", str(node_dir(tmp_path / "node")), "--unit-dir", str(units), "--no-user", "--user", "root"]
+    done = subprocess.run(
+        [str(odd / "bin" / "python"), "-m", "yiwang", *args], capture_output=True, text=True, env=os.environ | {"PYTHONPATH": os.getcwd()}
+    )
+    assert done.returncode == 2 and "installation" in done.stderr and "no spaces" in done.stderr, done.stderr
+    assert not units.exists()
