@@ -150,16 +150,25 @@ def search(engine: Engine, what: Filter, limit: int = 200) -> list[dict[str, Any
             query = query.where(or_(col(AuditEntry.action) == what.action, col(AuditEntry.action).startswith(what.action + ".")))
         if what.before_id:
             query = query.where(col(AuditEntry.id) < what.before_id)
-        if what.actor:
-            named = session.exec(select(User.username).where(col(User.display_name).contains(what.actor))).all()
+        if what.actor:  # (autoescape: a typed % or _ is that character, not a wildcard matching everybody)
+            named = select(User.username).where(col(User.display_name).contains(what.actor, autoescape=True))
             words = [k for k, v in ACTORS.items() if what.actor in v]
-            query = query.where(or_(col(AuditEntry.actor).in_([what.actor, *named, *words]), col(AuditEntry.actor_name).contains(what.actor)))
-        if what.target:
+            query = query.where(
+                or_(
+                    col(AuditEntry.actor).in_([what.actor, *words]),
+                    col(AuditEntry.actor).in_(named),
+                    col(AuditEntry.actor_name).contains(what.actor, autoescape=True),
+                )
+            )
+        if what.target:  # a receipt number or part of one, a point (its cases too), a person
             wanted = what.target.strip()
-            cases = session.exec(select(Application.id).where(Application.receipt_no == wanted)).all()
-            points = session.exec(select(Node.id).where(col(Node.name).contains(wanted))).all()
-            people = session.exec(select(User.username).where(col(User.display_name).contains(wanted))).all()
-            query = query.where(col(AuditEntry.target).in_([wanted, *cases, *points, *people]))
+            points = select(Node.id).where(or_(col(Node.id) == wanted, col(Node.name).contains(wanted, autoescape=True)))
+            cases = select(Application.id).where(
+                or_(col(Application.receipt_no).contains(wanted, autoescape=True), col(Application.node_id).in_(points))
+            )
+            people = select(User.username).where(col(User.display_name).contains(wanted, autoescape=True))
+            target = col(AuditEntry.target)
+            query = query.where(or_(target == wanted, target.in_(cases), target.in_(points), target.in_(people)))
         entries = list(session.exec(query).all())
         return readable(session, entries)
 

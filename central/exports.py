@@ -20,6 +20,7 @@ from sqlmodel import Session, col, select
 
 from sync_protocol import format_time
 from weblayer.display import BEIJING, local_time, mask_id
+from weblayer.errors import InvalidInput
 
 from . import actions, figures
 from .models import Application, Department, FeeReceipt, Node
@@ -224,12 +225,22 @@ FORMATS: dict[str, tuple[Callable[[Table], bytes], str]] = {
 }
 
 
+def _cursor(at: str, case_id: str) -> bool:
+    try:
+        datetime.fromisoformat(at)
+    except ValueError:
+        return False
+    return 0 < len(case_id) <= 64 and case_id.isprintable()
+
+
 def feed(engine: Engine, since: str = "", limit: int = 100, now: datetime | None = None) -> dict[str, Any]:
     """Cases changed after ``since`` (the ``next`` of the page before; "" from the start), oldest
     change first: each item is a case as it is now, without personal data. A case that changes
     again comes again (the key is ``id``). ``next`` goes in the following request."""
     limit = max(1, min(limit, FEED_LIMIT))
     after_at, _, after_id = since.partition("|")
+    if since and not _cursor(after_at, after_id):  # a cut or mangled cursor read nothing, forever, without a word
+        raise InvalidInput("since 只能是上一页给出的 next 值（从头读取请不带 since）", field="since")
     settled = format_time((now or datetime.now(UTC)) - SETTLED)
     with Session(engine) as session:
         points = _points(session)

@@ -11,6 +11,7 @@ import zipfile
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import pytest
 from sqlmodel import Session
 
 from central import actions, exports
@@ -19,6 +20,7 @@ from central.ingest import ingest_batch
 from central.models import FeeReceipt, User
 from central.workdays import today
 from tests.support.builders import chain, received
+from weblayer.errors import InvalidInput
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -88,6 +90,9 @@ def test_the_feed_pages_through_changes_and_brings_a_changed_case_again(engine):
     again = exports.feed(engine, page["next"], 10, now=datetime.now(UTC) + timedelta(minutes=2))
     assert [(i["id"], i["status"]) for i in again["items"]] == [("app3", "approved")]
     assert exports.feed(engine, "", 10, now=datetime.now(UTC) - timedelta(days=1))["items"] == []  # not yet settled
+    for cut in ("garbage", "9999|", page["next"][:12], "|app1"):  # adversarial pass: answered "nothing new", forever
+        with pytest.raises(InvalidInput, match="next"):
+            exports.feed(engine, cut, 10)
 
 
 def test_the_action_log_names_actions_people_and_cases(engine):
@@ -100,6 +105,11 @@ def test_the_action_log_names_actions_people_and_cases(engine):
     assert entries[0]["actor_name"] == clerk.display_name and "理由：不符合条件" in entries[0]["detail"]
     assert actions.search(engine, actions.Filter(actor=clerk.display_name[:2], action="case"))[0]["case_id"] == "app1"
     assert actions.search(engine, actions.Filter(action="user")) == []
+    # new-user pass: part of a receipt number, or the point, found nothing; adversarial pass: % and _ found everything
+    for part in ("000001", "shangcun", "上村"):
+        assert [e["action_name"] for e in actions.search(engine, actions.Filter(target=part))] == ["不予批准"], part
+    for wild in ("%", "_", "%%"):
+        assert actions.search(engine, actions.Filter(actor=wild)) == [] and actions.search(engine, actions.Filter(target=wild)) == [], wild
     table = exports.action_log(engine, scope())
     assert table.rows[-1][3] == "不予批准"  # oldest first in the file
 
