@@ -22,7 +22,7 @@ from importlib.metadata import version as installed_version
 from pathlib import Path
 
 DB = "node.sqlite3"
-SKIPPED = ("logs/", "backups/")
+SKIPPED = ("logs/", "backups/", "node.lock")
 
 
 def backup(data_dir: Path, out_dir: Path) -> Path:

@@ -73,7 +73,15 @@ def serve(data_dir: Path, host: str | None, port: int | None, nats_url: str | No
         logs.configure(settings.data_dir / "logs", "node")
     except ValueError as exc:
         raise click.UsageError(str(exc)) from None
-    serve_app(create_app(settings), settings.host, settings.port, cert, key)
+    from .instance import AlreadyServing, only_instance
+
+    try:
+        with only_instance(settings.data_dir):
+            serve_app(create_app(settings), settings.host, settings.port, cert, key)
+    except AlreadyServing:
+        raise click.ClickException(
+            f"a `yiwang node serve` already runs on {settings.data_dir} (the service?): one point, one process (systemctl status yiwang-node)"
+        ) from None
 
 
 @node.group(help="The point's staff accounts (at a township point also on the 账号管理 page).")
