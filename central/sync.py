@@ -114,7 +114,12 @@ async def connect(url: str, name: str, **options: Any) -> nats.NATS:
     async def on_error(exc: Exception) -> None:
         log.warning("NATS: %s", exc or type(exc).__name__)
 
+    client: list[nats.NATS] = []
+
     async def on_disconnect() -> None:
+        if client and client[0].is_closed:  # closed on purpose (a stop): no reconnect follows, nothing to watch
+            log.info("NATS connection closed")
+            return
         log.warning("NATS disconnected; reconnecting")
 
     async def on_reconnect() -> None:
@@ -122,17 +127,20 @@ async def connect(url: str, name: str, **options: Any) -> nats.NATS:
 
     async for attempt in AsyncRetrying(wait=wait_exponential(multiplier=0.2, max=5), retry=retry_if_exception_type(RETRYABLE)):
         with attempt:
-            return await nats.connect(
-                nats_servers(url),
-                name=name,
-                max_reconnect_attempts=-1,
-                reconnect_time_wait=1,
-                connect_timeout=2,
-                error_cb=on_error,
-                disconnected_cb=on_disconnect,
-                reconnected_cb=on_reconnect,
-                **options,
+            client.append(
+                await nats.connect(
+                    nats_servers(url),
+                    name=name,
+                    max_reconnect_attempts=-1,
+                    reconnect_time_wait=1,
+                    connect_timeout=2,
+                    error_cb=on_error,
+                    disconnected_cb=on_disconnect,
+                    reconnected_cb=on_reconnect,
+                    **options,
+                )
             )
+            return client[0]
     raise AssertionError("unreachable")
 
 

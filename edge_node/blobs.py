@@ -73,10 +73,19 @@ async def until_lost(send: Awaitable[T], lost: asyncio.Event) -> T:
         await asyncio.wait({task, watch}, return_when=asyncio.FIRST_COMPLETED)
     finally:
         watch.cancel()
+        if not task.done():  # the link lost, or this worker stopping: the send goes too
+            task.cancel()
+            task.add_done_callback(_settled)
     if not task.done():
-        task.cancel()
         raise LinkLost("NATS connection lost")
     return task.result()
+
+
+def _settled(task: asyncio.Future[Any]) -> None:
+    """A send given up ends as it ends (nats-py turns a cancelled fetch into ConnectionClosedError
+    once the connection closes): taken here, not logged as an error nobody retrieved."""
+    if not task.cancelled():
+        task.exception()
 
 
 def pending_uploads(store: Store, requested_only: bool = False) -> list[sqlite3.Row]:

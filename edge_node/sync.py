@@ -254,6 +254,9 @@ class NodeSync:
 
         async def on_disconnect() -> None:
             self._mark(False)
+            if self.nc is not None and self.nc.is_closed:  # closed on purpose (a stop, a new connection)
+                log.info("NATS connection closed")
+                return
             log.warning("NATS disconnected (连接中断); working offline")
 
         async def on_reconnect() -> None:

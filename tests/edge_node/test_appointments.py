@@ -197,7 +197,7 @@ def test_after_its_online_share_is_cut_the_point_books_only_the_places_left(stor
 
 def test_a_no_show_the_citizen_had_cancelled_is_a_cancellation_and_a_served_one_stays(store):
     appointments.save_schedule(store, [WINDOW], 7, AGENT)
-    day = appointments.today().isoformat()
+    day = (appointments.today() - timedelta(days=1)).isoformat()  # its time has come whatever the hour (today's 09:00 had not before 09:00)
     booked = {"window": "w1", "day": day, "time": "09:00", "name": "甲", "phone": "", "at": T}
     first = [Record("appointment.booked", f"d{n}", T, booked | {"appointment_id": f"portal-{n:016x}"}) for n in (1, 2)]
     wire, pos = seal_next("shangcun", "down", GENESIS, first, T, HUB_KEY)

@@ -84,3 +84,21 @@ def test_a_bad_number_of_days_is_refused_with_what_to_give(monkeypatch):
             logs.log_days()
     monkeypatch.setenv("YIWANG_LOG_DAYS", "")  # an empty line in a settings file: the default
     assert logs.log_days() == logs.DEFAULT_DAYS
+
+
+def test_a_clean_stop_of_a_node_and_the_hub_writes_no_warning_or_error(federation):
+    """New-user pass: every clean stop of a node wrote `ERROR asyncio: Task exception was never
+    retrieved` with two tracebacks, and the hub's `NATS disconnected; reconnecting`: the lines
+    operators are told to watch for."""
+    from tests.support.federation import running_village
+
+    running_village(federation, "shangcun")
+    hub_log, node_log = federation.root / "hub" / "logs" / "hub.log", federation.root / "nodes" / "shangcun" / "logs" / "node.log"
+    eventually(lambda: "connected to NATS" in node_log.read_text(), timeout=60, what="the point on NATS")
+    before = len(hub_log.read_text().splitlines())
+    federation.stop("shangcun")
+    federation.stop("hub")
+    for name, lines in (("node", node_log.read_text().splitlines()), ("hub", hub_log.read_text().splitlines()[before:])):
+        loud = [line for line in lines if " WARNING " in line or " ERROR " in line or "Traceback" in line]
+        assert not loud, f"{name}: {loud}"
+    assert "NATS connection closed" in node_log.read_text()
