@@ -48,7 +48,7 @@ def _check(session: Session, role: str, department: str | None) -> None:
 
 def add(engine: Engine, actor: User | str, username: str, display_name: str, role: str, password: str, department: str | None = None) -> User:
     username = fields.username(username)
-    fields.require_password(password)
+    fields.require_password(password, username)
     department = (department or None) if role == "clerk" else None
     with transaction(engine) as session:
         _check(session, role, department)
@@ -98,7 +98,7 @@ def change(engine: Engine, actor: User | str, username: str, what: Change) -> Us
 
 def reset_password(engine: Engine, actor: User | str, username: str, password: str) -> None:
     """A new password, and every session of the account ends (a stolen login stops working)."""
-    fields.require_password(password)
+    fields.require_password(password, username)
     with transaction(engine) as session:
         user = _get(session, username)
         user.password_hash = hash_password(password)

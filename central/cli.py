@@ -17,6 +17,7 @@ from sqlmodel import Session, select
 from sync_protocol import signing_key_to_text, verify_key_to_text
 from weblayer import logs
 from weblayer.accounts import display_name, require_password
+from weblayer.display import local_time
 from weblayer.errors import ServiceError
 from weblayer.passwords import hash_password
 
@@ -127,7 +128,7 @@ def init(data_dir: Path, db_url: str | None, password_stdin: bool, operator_name
     password = new_password(password_stdin) if password_stdin or (sys.stdin.isatty() and not settings.key_path.exists()) else None
     if password is not None:
         try:
-            require_password(password)
+            require_password(password, "operator")
         except ServiceError as exc:
             raise click.UsageError(str(exc)) from None
     try:
@@ -342,7 +343,7 @@ def user_list(data_dir: Path, db_url: str | None) -> None:
         create_schema(engine)
         for u in all_users(engine):
             click.echo(
-                f"{u.username}\t{u.role}\t{u.department or '-'}\t{u.display_name}\t{'disabled ' + u.disabled_at if u.disabled_at else 'active'}"
+                f"{u.username}\t{u.role}\t{u.department or '-'}\t{u.display_name}\t{'disabled ' + local_time(u.disabled_at) + ' (Beijing)' if u.disabled_at else 'active'}"
             )
     finally:
         engine.dispose()

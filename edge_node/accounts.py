@@ -22,6 +22,7 @@ MANAGER = "township_staff"  # who manages the accounts of a point
 # stages, so a staff member who could make one could approve their own intake; those accounts are
 # kept at the machine (`yiwang node user`), by whoever the county gives that console to
 MANAGED = {"village_agent", "township_staff"}
+ROLES_AT = {"village": {"village_agent"}, "township": set(ROLES)}  # who works at which kind of point
 ACTIONS = {"user.added": "新增账号", "user.changed": "修改账号", "user.password_reset": "重置密码"}
 
 
@@ -43,11 +44,14 @@ def log(store: Store, limit: int = 100) -> list[dict[str, Any]]:
     return [{**dict(r), "action_name": ACTIONS.get(r["action"], r["action"]), "detail": json.loads(r["detail"] or "{}")} for r in rows]
 
 
-def add(store: Store, actor: str, username: str, display_name: str, role: str, password: str) -> None:
+def add(store: Store, actor: str, username: str, display_name: str, role: str, password: str, kind: str = "") -> None:
+    """``kind``: the point's (village, township), where it is known: a village has agents only."""
     username = fields.username(username)
     _check_role(role)
+    if role not in ROLES_AT.get(kind, ROLES):
+        raise InvalidInput(f"村代办点只有村代办员（village_agent）；{ROLES[role]}在乡镇便民服务中心", field="role")
     _may_manage(actor, role)
-    fields.require_password(password)
+    fields.require_password(password, username)
     name = fields.display_name(display_name)
     digest = hash_password(password)
     with store.write() as conn:
@@ -86,7 +90,7 @@ def change(store: Store, actor: str, username: str, what: Change) -> None:
 
 def reset_password(store: Store, actor: str, username: str, password: str) -> None:
     """A new password, and every session of the account ends (a stolen login stops working)."""
-    fields.require_password(password)
+    fields.require_password(password, username)
     digest = hash_password(password)
     with store.write() as conn:
         _may_manage(actor, _get(conn, username)["role"])

@@ -3,12 +3,14 @@ is provisioning's; the `yiwang` root, yiwang.py, puts it beside these.)"""
 
 from __future__ import annotations
 
+import json
 import sys
 from pathlib import Path
 
 import click
 
 from weblayer import logs
+from weblayer.display import local_time
 from weblayer.errors import ServiceError
 
 from .auth import ROLES
@@ -117,7 +119,9 @@ def _accounts(data_dir: Path, action: str, *args: object) -> None:
 @dir_option
 @password_stdin
 def user_add(username: str, display_name: str, role: str, data_dir: Path, password_stdin: bool) -> None:
-    _accounts(data_dir, "add", username, display_name, role, new_password(password_stdin))
+    enrolled = data_dir / "node.json"
+    kind = json.loads(enrolled.read_text(encoding="utf-8")).get("kind", "") if enrolled.exists() else ""
+    _accounts(data_dir, "add", username, display_name, role, new_password(password_stdin), kind)
     click.echo(f"added {role} {username} ({display_name})")
 
 
@@ -153,7 +157,9 @@ def user_list(data_dir: Path) -> None:
     store = _store(data_dir)
     try:
         for u in all_users(store):
-            click.echo(f"{u['username']}\t{u['role']}\t{u['display_name']}\t{'disabled ' + u['disabled_at'] if u['disabled_at'] else 'active'}")
+            click.echo(
+                f"{u['username']}\t{u['role']}\t{u['display_name']}\t{'disabled ' + local_time(u['disabled_at']) + ' (Beijing)' if u['disabled_at'] else 'active'}"
+            )
     finally:
         store.close()
 

@@ -115,3 +115,15 @@ def test_hub_nats_runs_nats_server_as_a_child_and_stops_it_with_itself(tmp_path:
     finally:
         if proc.poll() is None:
             proc.kill()
+
+
+def test_a_village_point_takes_agents_only(tmp_path: Path):
+    """New-user pass: `node user add` made a 乡镇审批人 at a village point."""
+    from tests.support.builders import node_dir
+
+    node = str(node_dir(tmp_path / "village"))
+    for role in ("township_approver", "township_staff"):
+        done = CliRunner().invoke(main, ["node", "user", "add", "boss", "周敏", role, "--dir", node, "--password-stdin"], input="secret1\n")
+        assert done.exit_code == 1 and "村代办点只有村代办员" in done.output, done.output
+    done = CliRunner().invoke(main, ["node", "user", "add", "agent", "王秀兰", "village_agent", "--dir", node, "--password-stdin"], input="secret1\n")
+    assert done.exit_code == 0 and "agent\tvillage_agent\t王秀兰\tactive" in CliRunner().invoke(main, ["node", "user", "list", "--dir", node]).output

@@ -1,4 +1,4 @@
-"""What the node's and the hub's web apps share, and nothing else (DESIGN.md). It imports neither
+"""What the node's and the hub's web apps share, and nothing else (README, Layout). It imports neither
 app and holds no domain and no database code.
 
 - ``errors``: the errors domain code raises (framework-free), ``problems``: their one mapping to

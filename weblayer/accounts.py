@@ -30,7 +30,18 @@ def display_name(text: str) -> str:
     return name
 
 
-def require_password(password: str) -> str:
+# what is tried first against any login: the most common passwords, in China and anywhere
+GUESSED = frozenset(
+    {"123456", "1234567", "12345678", "123456789", "1234567890", "654321", "123123", "123321", "112233", "666666", "888888", "000000", "111111"}
+    | {"520520", "5201314", "147258", "147258369", "qwerty", "qwe123", "abc123", "abcdef", "a123456", "password", "passw0rd", "iloveyou", "admin123"}
+)
+
+
+def require_password(password: str, username: str = "") -> str:
+    """6–200 characters, not the account's name, not one of the first a guesser tries (a
+    stolen laptop's browser goes to the login page first)."""
     if not MIN_PASSWORD <= len(password) <= MAX_PASSWORD or "\x00" in password:
         raise InvalidInput(f"密码须为 {MIN_PASSWORD}–{MAX_PASSWORD} 个字符", field="password")
+    if password.lower() in GUESSED or len(set(password)) == 1 or (username and password.lower() == username.lower()):
+        raise InvalidInput("这个密码太容易猜到（常用密码、同一字符重复或与用户名相同）：请换一个", field="password")
     return password

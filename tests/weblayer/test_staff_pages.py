@@ -48,6 +48,12 @@ def test_hub_operators_manage_accounts(hub_client: TestClient):
         "/api/users", json={"username": "y", "display_name": "Y", "role": "clerk", "password": "123", "department": "mzj"}, headers=op
     )
     assert short.status_code == 400 and short.json()["field"] == "password"
+    # new-user pass: 123456, or the account's own name, was taken
+    for guessed in ("123456", "888888", "aaaaaaaa", "clerk-y", "CLERK-Y", "Password"):
+        weak = {"username": "clerk-y", "display_name": "Y", "role": "clerk", "password": guessed, "department": "mzj"}
+        refused = hub_client.post("/api/users", json=weak, headers=op)
+        assert refused.status_code == 400 and "太容易猜到" in refused.json()["detail"], guessed
+    assert hub_client.post("/api/users/clerk-x/password", json={"password": "clerk-x"}, headers=op).status_code == 400
     nodept = hub_client.post("/api/users", json={"username": "z", "display_name": "Z", "role": "clerk", "password": "secret1"}, headers=op)
     assert nodept.status_code == 400 and nodept.json()["field"] == "department"
     assert hub_client.get("/api/users", headers=clerk).status_code == 403
