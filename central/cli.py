@@ -177,6 +177,12 @@ def serve(
         logs.configure(settings.data_dir / "logs", "hub")
     except ValueError as exc:
         raise click.UsageError(str(exc)) from None
+    from .certificates import expiring
+
+    for ending in expiring(settings.nats_dir):
+        logging.getLogger("yiwang.hub").warning(
+            "%s (%s) ends %s: renew it with `yiwang hub init` (docs/operations.md, Certificates)", ending.file, ending.name, ending.not_after.date()
+        )
     with _in_use(settings.database_url):  # a restore refuses meanwhile (central/inuse.py)
         serve_app(create_app(settings), settings.host, settings.port, certfile, keyfile)
 

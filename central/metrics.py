@@ -120,6 +120,12 @@ def families(board: dict[str, Any], now: datetime | None = None) -> list[Metric]
             ("overdue",),
         ),
         _gauge("yiwang_poor_evaluations_open", "Poor evaluations not followed up yet", [({}, len(board["poor_evaluations_open"]))]),
+        _gauge(
+            "yiwang_certificate_not_after_seconds",
+            "When each of the hub's certificates ends (Unix time): renew before (docs/operations.md)",
+            [({"file": c.file}, c.not_after.timestamp()) for c in board.get("certificates", [])],
+            ("file",),
+        ),
     ]
 
 

@@ -19,7 +19,7 @@ from weblayer.display import is_seal_code, mask_id
 from weblayer.errors import Conflict, InvalidInput
 from weblayer.throttle import SubmissionLimit, Throttle, login_throttle, lookup_throttle
 
-from .. import auth, dashboard, documents, natsauth, public
+from .. import auth, certificates, dashboard, documents, natsauth, public
 from ..metrics import Scrapes
 from ..models import User
 from ..procedure import STATES
@@ -42,7 +42,10 @@ class HubContext:
     def scrapes(self) -> Scrapes:
         """What /metrics serves (central/metrics.py): one per hub process, the figures cached."""
         return Scrapes(
-            lambda: dashboard.dashboard(self.engine, timedelta(minutes=self.settings.silent_minutes)),
+            lambda: (
+                dashboard.dashboard(self.engine, timedelta(minutes=self.settings.silent_minutes))
+                | {"certificates": certificates.expiries(self.settings.nats_dir)}
+            ),
             sync_counts=lambda: dict(self.sync.counts),
             connected=lambda: self.sync.connected,
         )

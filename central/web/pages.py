@@ -5,7 +5,7 @@ from __future__ import annotations
 import hmac
 import json
 from collections.abc import Callable
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from litestar import Controller, MediaType, get, post
@@ -27,6 +27,7 @@ from .. import (
     blobs,
     cards,
     catalog,
+    certificates,
     clocks,
     commitments,
     dashboard,
@@ -119,6 +120,8 @@ def _dashboard(ctx: HubContext, user: Any, status_code: int = 200, error: str | 
         hub_nats_connected=ctx.sync.connected,
         silent_minutes=ctx.settings.silent_minutes,
         calendar=workdays.calendar_status(workdays.load_calendar(ctx.engine)),
+        certificates=certificates.expiring(ctx.settings.nats_dir),
+        now=datetime.now(UTC),
         departments=catalog.departments(ctx.engine),
         services=services.figures(ctx.engine, *services.this_month()),  # 便民服务: this month's (appointments to its end)
     )

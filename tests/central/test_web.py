@@ -461,3 +461,36 @@ def test_readiness_says_what_is_down(client):
     answer = client.get("/api/ready")
     assert answer.status_code == 503 and answer.headers["content-type"].startswith("application/problem+json")
     assert "NATS 未连接" in answer.json()["detail"] and answer.json()["type"].endswith("/unavailable")
+
+
+def test_the_operator_is_warned_two_months_before_a_certificate_ends(tmp_path: Path):
+    """New-user pass: the NATS server's certificate lasts two years, and nothing said so: the day
+    it ends, every point's link fails at once."""
+    from datetime import UTC, datetime, timedelta
+
+    from central import certificates
+    from provisioning import tls
+
+    settings = Settings(data_dir=tmp_path / "hub", nats_url="nats://127.0.0.1:9", metrics_token="t")
+    initialise(settings, operator_password="op-pass")
+    init_nats(settings.nats_dir, "127.0.0.1", 9)
+    ends = certificates.expiries(settings.nats_dir)
+    assert {e.file for e in ends} == {"server.pem", "web.pem"} and certificates.expiring(settings.nats_dir) == []
+    assert certificates.expiring(settings.nats_dir, now=datetime.now(UTC) + timedelta(days=365 * tls.SERVER_YEARS - 30))  # two months before
+    with TestClient(create_app(settings)) as client:
+        text = client.get("/metrics", headers={"Authorization": "Bearer t"}).text
+        shown = re.search(r'yiwang_certificate_not_after_seconds\{file="server.pem"\} (\S+)', text)
+        assert shown and float(shown[1]) == ends[0].not_after.timestamp()
+        token = csrf(client, "/login")
+        client.post("/login", data={"username": "operator", "password": "op-pass", "_csrf_token": token})
+        assert 'id="certificate-warning"' not in client.get("/dashboard").text
+    tls.SERVER_YEARS, kept = 0, tls.SERVER_YEARS  # a certificate issued for no time at all: ended already
+    try:
+        tls.issue_server_cert(settings.nats_dir, ["127.0.0.1"])
+    finally:
+        tls.SERVER_YEARS = kept
+    with TestClient(create_app(settings)) as client:
+        token = csrf(client, "/login")
+        client.post("/login", data={"username": "operator", "password": "op-pass", "_csrf_token": token})
+        page = client.get("/dashboard").text
+    assert 'id="certificate-warning"' in page and "NATS 服务器证书" in page and "已于" in page and "yiwang hub init" in page
