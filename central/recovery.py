@@ -28,11 +28,24 @@ from nacl.signing import VerifyKey
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
-from sync_protocol import SyncError, batch_hash, open_batch
+from sync_protocol import (
+    APPLICATION_ACCEPTED,
+    APPLICATION_NOT_ACCEPTED,
+    CLOCK_RESUMED,
+    CLOCK_SUSPENDED,
+    DECISION_MADE,
+    DECISION_REVOKED,
+    RESULT_ISSUED,
+    SUPPLEMENT_REQUESTED,
+    Batch,
+    SyncError,
+    batch_hash,
+    open_batch,
+)
 
 from .clock import utcnow
 from .db import transaction
-from .models import Alert, Blob, DownlinkBatch, DownlinkReturn, Node
+from .models import Alert, Application, Blob, DownlinkBatch, DownlinkEvent, DownlinkReturn, Node
 
 log = logging.getLogger("yiwang.hub.recovery")
 HEAD_PATTERN = re.compile(r"[0-9a-f]{64}")
@@ -102,6 +115,7 @@ def _keep(session: Session, want: DownlinkReturn, path: Path, hub_key: VerifyKey
     if batch_hash(raw) != want.sha256 or batch.node != want.node_id or batch.direction != "down" or batch.seq != want.seq:
         return _refuse(session, want, f"is {batch.node}/{batch.direction}/{batch.seq}, not {want.node_id}/down/{want.seq}")
     session.merge(DownlinkBatch(node_id=want.node_id, seq=batch.seq, hash=want.sha256, raw=raw, created_at=batch.created, published_at=utcnow()))
+    _steps_lost(session, want.node_id, batch)
     path.unlink(missing_ok=True)  # kept in the database, as every downlink batch is
     node = session.get(Node, want.node_id, with_for_update=True)
     if want.head and node is not None and node.down_resync and batch.seq > node.down_seq:
@@ -118,6 +132,37 @@ def _keep(session: Session, want: DownlinkReturn, path: Path, hub_key: VerifyKey
             return _refuse(session, want, f"does not follow this hub's batch {want.joins_at}")
         log.info("downlink of %s whole again: batches %d and on returned by the point", want.node_id, want.joins_at + 1)
     return 1
+
+
+# what a clerk did that a point applied: a restore that lost it leaves the point ahead of the county
+STEPS = {
+    APPLICATION_ACCEPTED: "受理",
+    APPLICATION_NOT_ACCEPTED: "不予受理",
+    SUPPLEMENT_REQUESTED: "补正告知",
+    DECISION_MADE: "决定",
+    DECISION_REVOKED: "撤销决定",
+    RESULT_ISSUED: "出具结果",
+    CLOCK_SUSPENDED: "中止计时",
+    CLOCK_RESUMED: "恢复计时",
+}
+LISTED = 20  # cases named in one alert
+
+
+def _steps_lost(session: Session, node_id: str, batch: Batch) -> None:
+    """Name the cases whose steps came back in a returned batch: the point shows them done, the
+    restored hub does not (the new-user pass found nothing to find them by). A step whose event
+    the restored database still holds is sealed again, not lost."""
+    kept = set(session.exec(select(DownlinkEvent.id).where(col(DownlinkEvent.id).in_([r.id for r in batch.records]))).all())
+    steps = [(r.data.get("application_id"), STEPS[r.kind]) for r in batch.records if r.kind in STEPS and r.id not in kept]
+    ids = {case for case, _ in steps if isinstance(case, str)}
+    if not ids:
+        return
+    receipts = dict(session.exec(select(Application.id, Application.receipt_no).where(col(Application.id).in_(ids))).all())
+    named = [f"{receipts[case]}（{step}）" for case, step in steps if case in receipts]
+    if named:
+        more = f" 等 {len(named)} 项" if len(named) > LISTED else ""
+        message = f"恢复备份后，服务点已执行、本中枢已丢失的办理环节（下行第 {batch.seq} 批）：{'、'.join(named[:LISTED])}{more}。请在办件页核对并重新办理，服务点将收到新的结果"
+        session.add(Alert(kind="restore.steps_lost", node_id=node_id, message=message, created_at=utcnow()))
 
 
 def _refuse(session: Session, want: DownlinkReturn, why: str) -> int:

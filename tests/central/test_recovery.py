@@ -98,3 +98,31 @@ def test_a_point_too_old_to_say_its_head_stays_held(engine):
         assert s.get(Node, "shangcun").down_resync  # nothing is sealed for it: no fork
         recovery.adopt_down_head(s, s.get(Node, "shangcun"), 1, None)  # it lacks nothing the hub has
         assert not s.get(Node, "shangcun").down_resync
+
+
+def test_the_cases_whose_steps_a_restore_lost_are_named_for_the_clerk(engine, tmp_path: Path):
+    """New-user pass: after a restore the village showed 不予批准 while the hub had the case waiting
+    for 受理 again, and the only alert named batch numbers: the clerk had nothing to find it by."""
+    from central.ingest import ingest_batch
+    from central.models import DownlinkEvent
+    from sync_protocol import APPLICATION_ACCEPTED, DECISION_MADE
+    from tests.support.builders import chain as uplink
+    from tests.support.builders import received
+
+    ingest_batch(engine, "yiwang.up.shangcun", uplink([received(1), received(2)])[0])
+    accepted = Record(APPLICATION_ACCEPTED, "acc-1", T, {"application_id": "app1", "by": "clerk-mzj", "at": T})
+    denied = Record(DECISION_MADE, "dec-1", T, {"application_id": "app1", "decision": "deny", "decided_by": "clerk-mzj", "decided_at": T})
+    resealed = Record(APPLICATION_ACCEPTED, "acc-2", T, {"application_id": "app2", "by": "clerk-mzj", "at": T})
+    batches = chain(1)
+    batches.append(sign_batch(Batch("shangcun", "down", 2, batch_hash(batches[0]), T, (accepted, denied, resealed)), HUB))
+    restored(engine, batches, kept=1)
+    with Session(engine) as s:  # the restored database still holds app2's 受理, not yet sealed: it goes again, it is not lost
+        s.add(DownlinkEvent(id="acc-2", node_id="shangcun", kind=APPLICATION_ACCEPTED, data_json="{}", created_at=T))
+        recovery.adopt_down_head(s, s.get(Node, "shangcun"), 2, batch_hash(batches[1]))
+        s.commit()
+        arrive(s, tmp_path, batches[1])
+        s.commit()
+    assert recovery.collect(engine, tmp_path, HUB.verify_key) == 1
+    with Session(engine) as s:
+        [lost] = s.exec(select(Alert).where(Alert.kind == "restore.steps_lost")).all()
+    assert lost.node_id == "shangcun" and "shangcun-000001（受理）、shangcun-000001（决定）" in lost.message and "000002" not in lost.message

@@ -92,3 +92,7 @@ def test_restoring_an_older_hub_backup_loses_nothing_the_points_sent(federation:
 
     # the downlink batches the backup lacked come back from the point: the audit finds no hole
     eventually(lambda: yiwang("hub", "audit", "verify", "--dir", str(hub_dir)).returncode == 0, timeout=90, what="the hub's chains whole again")
+    # … and the clerk is told which cases: the decision the point holds and the hub lost
+    receipt = operator.get(f"/api/applications/{first[0]}").json()["receipt_no"]
+    lost = [a["message"] for a in operator.get("/api/alerts").json() if a["kind"] == "restore.steps_lost"]
+    assert any(f"{receipt}（决定）" in m for m in lost), lost
