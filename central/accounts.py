@@ -18,7 +18,7 @@ from .db import transaction
 from .models import Department, LoginSession, User
 
 ROLES = {"operator": "县级运维", "clerk": "部门审批员"}
-SYSTEM = "system"  # the actor of the command line (a county IT officer at the server's console)
+SYSTEM = "console"  # the actor of the command line (a county IT officer at the server's console; 本机命令行 in the log)
 
 
 @dataclass(frozen=True)

@@ -82,7 +82,7 @@ ACTION_NAMES = {
     "user.password_reset": "重置密码",
     "hub.restored": "从备份恢复县中枢",
 }
-ACTORS = {"system": "系统", "citizen": "群众"}
+ACTORS = {"system": "系统", "console": "本机命令行", "citizen": "群众"}  # system: what the hub does by itself
 DETAIL_NAMES = {
     "kind": "类型",
     "name": "名称",
@@ -180,9 +180,12 @@ def readable(session: Session, entries: list[AuditEntry]) -> list[dict[str, Any]
     people = _lookup(session, col(User.username), col(User.display_name), actors | targets)
     points = _lookup(session, col(Node.id), col(Node.name), actors | targets)
     departments = dict(session.exec(select(Department.code, Department.name)).all())
+    details = {e.id: json.loads(e.detail) if e.detail else {} for e in entries}
+    named = {v for d in details.values() for k, v in d.items() if k in ("parent", "township") and isinstance(v, str)}
+    towns = _lookup(session, col(Node.id), col(Node.name), named)
     out = []
     for e in entries:
-        detail = json.loads(e.detail) if e.detail else {}
+        detail = details[e.id]
         out.append(
             {
                 "id": e.id,
@@ -195,7 +198,7 @@ def readable(session: Session, entries: list[AuditEntry]) -> list[dict[str, Any]
                 "target_name": receipts.get(e.target) or points.get(e.target) or people.get(e.target) or e.target,
                 "case_id": e.target if e.target in receipts else None,
                 "detail": "；".join(
-                    f"{DETAIL_NAMES.get(k, k)}：{_word(k, v, departments)}" for k, v in detail.items() if v not in ("", None, [], {})
+                    f"{DETAIL_NAMES.get(k, k)}：{_word(k, v, departments, towns)}" for k, v in detail.items() if v not in ("", None, [], {})
                 ),
             }
         )
@@ -203,18 +206,23 @@ def readable(session: Session, entries: list[AuditEntry]) -> list[dict[str, Any]
 
 
 ROLE_NAMES = {"operator": "县级运维", "clerk": "部门审批员"}
+KIND_NAMES = {"village": "村代办点", "township": "乡镇便民服务中心"}
 TIME = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z")
 
 
-def _word(key: str, value: Any, departments: dict[str, str]) -> str:
+def _word(key: str, value: Any, departments: dict[str, str], points: dict[str, str]) -> str:
     if value is True or value is False:
         return "是" if value else "否"
     if isinstance(value, list):
-        return "、".join(_word(key, v, departments) for v in value)
+        return "、".join(_word(key, v, departments, points) for v in value)
     if key == "department" and isinstance(value, str):
         return departments.get(value, value)
     if key == "role" and isinstance(value, str):
         return ROLE_NAMES.get(value, value)
+    if key == "kind" and isinstance(value, str):
+        return KIND_NAMES.get(value, value)
+    if key in ("parent", "township") and isinstance(value, str):
+        return points.get(value, value)
     if isinstance(value, str) and TIME.fullmatch(value):
         return local_time(value)
     return str(value)

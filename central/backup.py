@@ -254,7 +254,7 @@ def _restore(archive: Path, manifest: dict[str, Any], settings: Settings) -> dic
                 create_schema(engine)  # an archive of an older version is brought up to this one
                 with transaction(engine) as session:
                     held = session.exec(update(Node).where(col(Node.status) == "enrolled").values(down_resync=True))
-                    record_action(session, "system", "hub.restored", archive.name, taken_at=manifest["taken_at"], points_held=held.rowcount)
+                    record_action(session, "console", "hub.restored", archive.name, taken_at=manifest["taken_at"], points_held=held.rowcount)
             finally:
                 engine.dispose()
         except Exception as exc:

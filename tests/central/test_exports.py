@@ -133,8 +133,18 @@ def test_the_log_keeps_names_as_they_were_and_finds_points_people_and_the_system
     accounts.change(engine, clerk, "clerk-z", accounts.Change(department="rsj", display_name="审批员 钱"))
     accounts.change(engine, accounts.SYSTEM, "clerk-mzj", accounts.Change(display_name="王敏（改名）"))
     entries = actions.search(engine, actions.Filter(target="clerk-z"))
-    assert [e["actor_name"] for e in entries] == [clerk.display_name, "系统"]  # as they were named then
+    assert [e["actor_name"] for e in entries] == [clerk.display_name, "本机命令行"]  # as they were named then
     assert "部门：县人力资源和社会保障局" in entries[0]["detail"] and "rsj" not in entries[0]["detail"]
-    assert [e["target"] for e in actions.search(engine, actions.Filter(actor="系统"))][-1] == "clerk-z"
+    assert [e["target"] for e in actions.search(engine, actions.Filter(actor="命令行"))][-1] == "clerk-z"
     assert actions.search(engine, actions.Filter(target="审批员 钱"))  # a person by name
     assert actions.search(engine, actions.Filter(target="上村")) == []  # (nothing logged about the point yet)
+    # new-user pass: the command line was 系统, as what the hub does by itself; kinds and townships were codes
+    from central import enrolment
+    from central.models import Node
+
+    with Session(engine) as s:
+        s.add(Node(id="qingshan", name="青山镇", kind="township", public_key="x", enrolled_at="2026-01-01T00:00:00Z"))
+        s.commit()
+    enrolment.create_code(engine, "xicun", "西村", "village", "qingshan", accounts.SYSTEM)
+    [made] = actions.search(engine, actions.Filter(target="xicun"))
+    assert made["actor_name"] == "本机命令行" and "类型：村代办点" in made["detail"] and "所属乡镇：青山镇" in made["detail"], made
