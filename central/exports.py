@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import csv
 import io
+import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
@@ -58,6 +59,17 @@ class Table:
     title: str
     columns: list[str]
     rows: list[list[Any]] = field(default_factory=list)
+    money: tuple[str, ...] = ()  # columns in 元: two decimals (380.00, not 380.0)
+    rates: tuple[str, ...] = ()  # columns that are shares (0–1): a percentage
+
+    def shown(self, column: int, value: Any) -> Any:
+        """A value as the CSV writes it."""
+        if isinstance(value, int | float) and not isinstance(value, bool) and column < len(self.columns):
+            if self.columns[column] in self.money:
+                return f"{value:.2f}"
+            if self.columns[column] in self.rates:
+                return f"{value:.1%}"
+        return value
 
     def add(self, row: list[Any]) -> bool:
         """Add a row; False once MAX_ROWS are there (a last row then says the table stops)."""
@@ -122,9 +134,8 @@ def cases(engine: Engine, scope: Scope) -> Table:
 
 
 def fees(engine: Engine, scope: Scope) -> Table:
-    table = Table(
-        "fees", "收费", ["收据号", "服务点", "受理编号", "部门", "金额（元）", "退费（元）", "方式", "交易号", "收费人", "收费时间", "状态"]
-    )
+    columns = ["收据号", "服务点", "受理编号", "部门", "金额（元）", "退费（元）", "方式", "交易号", "收费人", "收费时间", "状态"]
+    table = Table("fees", "收费", columns, money=("金额（元）", "退费（元）"))
     with Session(engine) as session:
         points, departments = _points(session), _departments(session)
         query = (
@@ -172,7 +183,7 @@ SUPERVISION_COLUMNS = {  # the department table's columns, as an office reads th
 
 
 def supervision(engine: Engine, scope: Scope) -> Table:
-    table = Table("supervision", "电子监察", ["期间", *SUPERVISION_COLUMNS.values()])
+    table = Table("supervision", "电子监察", ["期间", *SUPERVISION_COLUMNS.values()], rates=(SUPERVISION_COLUMNS["on_time_rate"],))
     period = f"{scope.first}—{scope.last}"
     for row in figures.figures(engine, scope.first, scope.last)["departments"]:
         if not scope.department or row["code"] == scope.department:
@@ -194,11 +205,15 @@ def _inert(value: Any) -> Any:
     return "'" + value if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r") else value
 
 
+def _width(value: Any) -> int:
+    return sum(2 if unicodedata.east_asian_width(c) in "WF" else 1 for c in str(value))
+
+
 def to_csv(table: Table) -> bytes:
     out = io.StringIO()
     writer = csv.writer(out)
     writer.writerow(table.columns)
-    writer.writerows([_inert(v) for v in row] for row in table.rows)
+    writer.writerows([_inert(table.shown(n, v)) for n, v in enumerate(row)] for row in table.rows)
     return out.getvalue().encode("utf-8-sig")  # the BOM: Excel then reads it as UTF-8
 
 
@@ -209,11 +224,14 @@ def to_xlsx(table: Table) -> bytes:
     book = xlsxwriter.Workbook(out, {"in_memory": True, "strings_to_numbers": False, "strings_to_formulas": False, "strings_to_urls": False})
     sheet = book.add_worksheet(table.title)
     bold = book.add_format({"bold": True})
+    formats = {name: book.add_format({"num_format": "0.00"}) for name in table.money}
+    formats |= {name: book.add_format({"num_format": "0.0%"}) for name in table.rates}
     sheet.write_row(0, 0, table.columns, bold)
     for n, row in enumerate(table.rows, start=1):
         sheet.write_row(n, 0, row)
-    for n, name in enumerate(table.columns):
-        sheet.set_column(n, n, max(8, min(40, 2 * len(name) + 4)))
+    for n, name in enumerate(table.columns):  # as wide as what it holds (the first rows tell), a Chinese character twice
+        widest = max([_width(name), *(_width(row[n]) for row in table.rows[:1000] if n < len(row))])
+        sheet.set_column(n, n, max(6, min(60, widest + 2)), formats.get(name))
     sheet.freeze_panes(1, 0)
     book.close()
     return out.getvalue()

@@ -132,7 +132,8 @@ def period_of(start: str | None, end: str | None) -> tuple[date, date]:
     return first, last
 
 
-def _month(month: str) -> tuple[date, date]:
+def month_of(month: str) -> tuple[date, date]:
+    """A month given as YYYY-MM: its first and last days."""
     try:
         first, last = figures.month_bounds(month)
     except (ValueError, OverflowError):  # 9999-12 has no next month to end it
@@ -199,7 +200,7 @@ def _csv_response(report: dict[str, Any], month: str) -> Response[bytes]:
 
 
 def _report(ctx: HubContext, month: str) -> dict[str, Any]:
-    _month(month)
+    month_of(month)
     return figures.monthly_report(ctx.engine, month, ctx.settings.county_name, utcnow())
 
 

@@ -19,14 +19,24 @@ from .. import actions, exports
 from ..models import Department, Node
 from ..workdays import today
 from .context import Ctx, HubContext, HubRequest, page
-from .esupervision import period_of
+from .esupervision import month_of, period_of
 
 PAGE_SIZE = 200
 
 
-def _scope(start: str | None, end: str | None, node: str | None, department: str | None) -> exports.Scope:
-    first, last = period_of(start, end)
-    return exports.Scope(first, last, (node or "").strip(), (department or "").strip())
+def _scope(ctx: HubContext, start: str | None, end: str | None, node: str | None, department: str | None, month: str | None = None) -> exports.Scope:
+    """What was asked for, or a 400 that says what is wrong: a month (YYYY-MM, as the monthly report
+    takes it) was ignored and this month's rows came instead; an unknown point gave an empty table."""
+    if month and (start or end):
+        raise InvalidInput("期间请用 month（YYYY-MM），或用 start 和 end，不要同时用", field="month")
+    first, last = month_of(month) if month else period_of(start, end)
+    node, department = (node or "").strip(), (department or "").strip()
+    with Session(ctx.engine) as session:
+        if node and session.get(Node, node) is None:
+            raise InvalidInput(f"没有服务点 {node}", field="node")
+        if department and session.get(Department, department) is None:
+            raise InvalidInput(f"没有部门 {department}", field="department")
+    return exports.Scope(first, last, node, department)
 
 
 def _download(ctx: HubContext, kind: str, fmt: str, scope: exports.Scope) -> Response[bytes]:
@@ -57,11 +67,13 @@ class ExportApi(Controller):
         end: FromQuery[str | None] = None,
         node: FromQuery[str | None] = None,
         department: FromQuery[str | None] = None,
+        month: FromQuery[str | None] = None,
     ) -> Response[bytes]:
         """``cases``, ``fees``, ``actions`` or ``supervision``, as ``.csv`` (UTF-8 with a BOM) or
-        ``.xlsx``, for Beijing dates ``start``–``end`` (default: this month so far), one point, one department."""
+        ``.xlsx``, for Beijing dates ``start``–``end`` or a ``month`` (YYYY-MM; default: this month
+        so far), one point, one department."""
         kind, _, fmt = name.partition(".")
-        return _download(ctx, kind, fmt, _scope(start, end, node, department))
+        return _download(ctx, kind, fmt, _scope(ctx, start, end, node, department, month))
 
     @get("/feed/cases", sync_to_thread=True)
     def api_feed(self, ctx: Ctx, since: FromQuery[str] = "", limit: FromQuery[int] = 100) -> dict[str, Any]:
@@ -106,7 +118,7 @@ class ExportPages(Controller):
         if name != "download":
             kind, _, fmt = name.partition(".")
         try:
-            return _download(ctx, kind, fmt, _scope(start, end, node, department))
+            return _download(ctx, kind, fmt, _scope(ctx, start, end, node, department))
         except ServiceError as exc:
             return page(
                 "exports.html",

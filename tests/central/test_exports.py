@@ -69,6 +69,17 @@ def test_cases_and_fees_export_as_csv_excel_opens_and_as_xlsx(engine):
     assert fees.rows[0][:5] == ["shangcun-F000001", "上村", "shangcun-000001", "县民政局", 380.0] and fees.rows[0][6] == "现金"
     book = zipfile.ZipFile(io.BytesIO(exports.to_xlsx(exports.cases(engine, scope()))))
     assert "xl/worksheets/sheet1.xml" in book.namelist() and "shangcun-000002" in book.read("xl/sharedStrings.xml").decode()
+    # new-user pass: 380 yuan showed as 380.0 in the CSV and 380 in Excel; times and IDs got columns 8 and 12 wide
+    fee_rows = list(csv.reader(io.StringIO(exports.to_csv(fees).decode("utf-8-sig"))))
+    assert fee_rows[1][4:6] == ["380.00", "0.00"]
+    sheet = zipfile.ZipFile(io.BytesIO(exports.to_xlsx(fees))).read("xl/worksheets/sheet1.xml").decode()
+    styles = zipfile.ZipFile(io.BytesIO(exports.to_xlsx(fees))).read("xl/styles.xml").decode()
+    assert 'formatCode="0.00"' in styles and "<v>380</v>" in sheet  # a number, shown with two decimals
+    cases_sheet = zipfile.ZipFile(io.BytesIO(exports.to_xlsx(exports.cases(engine, scope())))).read("xl/worksheets/sheet1.xml").decode()
+    widths = {
+        c: float(w) for lo, hi, w in re.findall(r'<col min="(\d+)" max="(\d+)" width="([\d.]+)"', cases_sheet) for c in range(int(lo), int(hi) + 1)
+    }
+    assert widths[7] >= 18 and widths[11] >= 16, widths  # the masked ID (column 7) and the 收件 time (11) fit
 
 
 def test_the_feed_pages_through_changes_and_brings_a_changed_case_again(engine):

@@ -27,6 +27,12 @@ def test_downloads_feed_and_the_action_log_page(hub_client: TestClient):
     assert unknown.status_code == 404 and "没有这种导出" in unknown.json()["detail"]
     assert hub_client.get("/api/exports/cases.csv", params={"start": "2026-13-01"}, headers=op).json()["field"] == "start"
     assert hub_client.get("/api/exports/cases.csv", headers=clerk).status_code == 403
+    # new-user pass: ?month= (as the monthly report takes it) was ignored, an unknown point gave an empty file
+    november = hub_client.get("/api/exports/cases.csv", params={"month": "2026-11"}, headers=op)
+    assert november.status_code == 200 and 'filename="yiwang-cases-2026-11-01-2026-11-30.csv"' in november.headers["content-disposition"]
+    for bad, field in (({"node": "nosuch"}, "node"), ({"department": "zzz"}, "department"), ({"month": "2026-11", "start": "2026-11-01"}, "month")):
+        refused = hub_client.get("/api/exports/cases.csv", params=bad, headers=op)
+        assert refused.status_code == 400 and refused.json()["field"] == field, bad
     feed = hub_client.get("/api/feed/cases", params={"limit": 5}, headers=op).json()
     assert feed == {"items": [], "next": "", "more": False}
     assert hub_client.get("/api/feed/cases", params={"limit": 0}, headers=op).status_code == 400
