@@ -77,3 +77,17 @@ def test_agent_pages_fit_a_phone_and_print_clean(federation: LocalFederation, br
     page.goto(base + "/users")
     no_sideways_scroll(page, "/users")
     expect(page.locator("#user-agent td").first).to_have_attribute("data-label", "用户名")
+
+    # new-user pass: the operator's dashboard, nodes page (with a slip) and e-supervision scrolled sideways at 390 px
+    log_in(page, federation.hub_url, "operator", federation.password)
+    page.goto(federation.hub_url + "/nodes")
+    page.fill("#node_id", "xiacun")
+    page.fill("#name", "下村代办点")
+    page.locator("#name").press("Enter")  # the phone keyboard's 前往
+    expect(page.locator("#enrolment-slip")).to_be_visible()
+    no_sideways_scroll(page, "/nodes (with a slip)")
+    for path in ("/dashboard", "/nodes", "/supervision", "/actions", "/exports", "/users"):
+        page.goto(federation.hub_url + path)
+        no_sideways_scroll(page, path)
+    page.goto(federation.hub_url + "/dashboard")
+    expect(page.locator("#nodes-health td").first).to_have_attribute("data-label", "节点")
