@@ -38,6 +38,7 @@ _EXPECTED = re.compile(r"Expected `([^`]+)`, got `([^`]+)`")
 _LONGEST = re.compile(r"Expected `(\w+)` of length <= (\d+)")
 _UNKNOWN = re.compile(r"Object contains unknown field `(\w+)`")
 _MISSING = re.compile(r"Object missing required field `(\w+)`")
+_ENUM = re.compile(r"Invalid enum value (.+?)(?: - at |$)")
 _AT = re.compile(r" - at `\$\.?([^`]*)`$")
 
 
@@ -74,7 +75,9 @@ def _message(error: msgspec.ValidationError) -> tuple[str, str | None]:
         return f"请求内容不符合要求：缺少必填字段 {missing.group(1)}", missing.group(1)
     if unknown := _UNKNOWN.search(text):
         return f"请求内容不符合要求：没有 {unknown.group(1)} 这个字段，请核对字段名", unknown.group(1)
-    if "out of range" in text:
+    if enum := _ENUM.search(text):
+        what = f"不能是 {enum.group(1)}：可选的值见 /api/schema"
+    elif "out of range" in text:
         what = "数值超出范围"
     elif longest:
         what = f"最多 {longest.group(2)} {'个字' if longest.group(1) == 'str' else '项'}，请精简后再提交"

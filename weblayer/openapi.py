@@ -70,6 +70,13 @@ def _type(schema: dict[str, Any]) -> str:
     return "/".join(kind) if isinstance(kind, list) else str(kind)
 
 
+def _area(path: str) -> str:
+    """What an operation is about, from its path (/api/applications/{id}/decision: applications),
+    where its controller names no tag: the page then lists them by area, not all under one heading."""
+    parts = [p for p in path.split("/") if p and p != "api" and not p.startswith("{")]
+    return parts[0] if parts else "其他"
+
+
 def _content_type(content: dict[str, Any]) -> str:
     return "；".join(f"{media} {_type(c.get('schema') or {})}" for media, c in content.items())
 
@@ -103,7 +110,7 @@ class ReferencePlugin(OpenAPIRenderPlugin):
                     "responses": responses,
                     "public": not op.get("security"),
                 }
-                groups.setdefault((op.get("tags") or ["其他"])[0], []).append(entry)
+                groups.setdefault((op.get("tags") or [_area(path)])[0], []).append(entry)
         schemas = [
             (name, [{"name": f, "type": _type(s), "required": f in (spec.get("required") or [])} for f, s in (spec.get("properties") or {}).items()])
             for name, spec in sorted(openapi_schema.get("components", {}).get("schemas", {}).items())

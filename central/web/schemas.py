@@ -17,7 +17,7 @@ from ..models import Application
 
 
 class DecisionIn(Body):
-    decision: Line
+    decision: Literal["approve", "deny"]
     reason: Text = ""
 
 
@@ -28,7 +28,7 @@ class SupplementIn(Body):
 class EnrolmentCodeIn(Body):
     node_id: Line
     name: Line
-    kind: Line
+    kind: Literal["village", "township"]
     parent: Line | None = None
 
 
@@ -71,7 +71,7 @@ class RatingIn(Body):
 
 class SmsReportIn(msgspec.Struct):
     id: Line  # our key (the Idempotency-Key we sent) or the gateway's id for the message
-    status: Line  # delivered | failed
+    status: Literal["delivered", "failed"]
     error: Line = ""
     at: Line = ""
 

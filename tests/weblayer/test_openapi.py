@@ -80,3 +80,16 @@ def test_the_api_reference_is_one_page_with_nothing_from_a_cdn(app, request):
     assert html.count('class="op" id=') >= sum(len([m for m in ops.values() if isinstance(m, dict)]) for ops in doc["paths"].values())
     for stock in ("swagger", "redoc", "rapidoc", "elements", "openapi.yaml"):
         assert client.get(f"/api/schema/{stock}").status_code == 404
+
+
+def test_the_reference_lists_operations_by_area_and_the_values_a_field_takes(hub_client):
+    """New-user pass: every operation was under 其他, and nothing said that a decision is approve or
+    deny: `{"decision": "approved"}` was refused without naming the values."""
+    doc = hub_client.get("/api/schema/openapi.json").json()
+    assert doc["components"]["schemas"]["DecisionIn"]["properties"]["decision"]["enum"] == ["approve", "deny"]
+    assert doc["components"]["schemas"]["EnrolmentCodeIn"]["properties"]["kind"]["enum"] == ["village", "township"]
+    html = hub_client.get("/api/schema").text
+    assert "approve / deny" in html and ">其他<" not in html and ">applications<" in html and ">exports<" in html
+    token = hub_client.post("/api/login", json={"username": "clerk-mzj", "password": "pw"}).json()["token"]
+    said = hub_client.post("/api/applications/nosuch/decision", json={"decision": "approved"}, headers={"Authorization": f"Bearer {token}"})
+    assert said.status_code == 400 and said.json()["field"] == "decision" and "不能是 'approved'" in said.json()["detail"]
