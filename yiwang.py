@@ -67,6 +67,24 @@ def _demo() -> click.Command:
     return demo
 
 
+def _dir_from_root(command: click.Command) -> click.Command:
+    """Under this root ``--dir`` always has a value (the defaults main() sets), so its help no
+    longer says ``[required]`` beside the default it names; an emptied variable is still refused."""
+    for param in command.params:
+        if param.name == "data_dir" and param.required:
+            param.required = False
+            param.callback = _given
+    for sub in getattr(command, "commands", {}).values():
+        _dir_from_root(sub)
+    return command
+
+
+def _given(ctx: click.Context, param: click.Parameter, value: Any) -> Any:
+    if value is None:
+        raise click.MissingParameter(ctx=ctx, param=param)
+    return value
+
+
 # name: (one line of help, the builder, the extra that installs what it needs)
 BRANCHES: dict[str, tuple[str, Callable[[], click.Command], str]] = {
     "hub": ("the county hub: init, nats, serve, worker, user, backup, restore, audit, install-service", _hub, "yiwang[hub]"),
@@ -86,7 +104,7 @@ class Tree(click.Group):
             return None
         _, build, extra = BRANCHES[cmd_name]
         try:
-            return build()
+            return _dir_from_root(build())
         except ModuleNotFoundError as exc:
             if (exc.name or "").split(".")[0] in OWN:
                 raise

@@ -45,6 +45,11 @@ def test_every_command_and_option_has_help_and_none_takes_a_password():
             if isinstance(param, click.Option):
                 assert param.help or (param.is_flag and param.name == "help"), f"yiwang {' '.join(path)} {param.opts} has no help"
                 assert "password" not in param.name or param.name == "password_stdin", f"yiwang {' '.join(path)} takes {param.opts}"
+    # new-user pass: --dir said "[required]" beside the default its help names
+    shown = CliRunner().invoke(main, ["hub", "backup", "--help"]).output
+    assert "--dir" in shown and "[required]" not in shown.split("--dir", 1)[1].split("--db-url", 1)[0]
+    emptied = CliRunner().invoke(main, ["hub", "backup", "--out", "x"], env={"YIWANG_HUB_DIR": ""})
+    assert emptied.exit_code == 2 and "Missing option '--dir'" in emptied.output
     names = {" ".join(p) for p, _ in commands}
     for wanted in ("hub user add", "hub user disable", "hub user reset-password", "hub user list", "node user add", "node user disable"):
         assert wanted in names

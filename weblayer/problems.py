@@ -55,7 +55,8 @@ def is_api(request: AnyRequest) -> bool:
 def _page(request: AnyRequest, status: int, slug: str, message: str, **extra: Any) -> Response[Any]:
     return Template(
         "error.html",
-        context={"status": status, "title": STATUS_TEXT.get(status, "错误"), "message": message},
+        # the signed-in user's own header and navigation (a clerk refused a page is still signed in)
+        context={"status": status, "title": STATUS_TEXT.get(status, "错误"), "message": message, "user": request.scope.get("user")},
         status_code=status,
         media_type=MediaType.HTML,
     )

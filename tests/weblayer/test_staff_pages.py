@@ -155,3 +155,14 @@ def test_township_staff_manage_the_points_accounts(tmp_path: Path):
         ("staff", "user.password_reset", "cadre"),
     ]
     store.close()
+
+
+def test_a_page_refused_to_a_signed_in_clerk_keeps_their_own_header(hub_client: TestClient):
+    """New-user pass: a clerk opening /users got the 403 page with the public header, as if signed out."""
+    import re
+
+    token = re.search(r'name="_csrf_token" value="([^"]+)"', hub_client.get("/login").text).group(1)
+    hub_client.post("/login", data={"username": "clerk-mzj", "password": "pw", "_csrf_token": token})
+    refused = hub_client.get("/users")
+    assert refused.status_code == 403 and "没有权限" in refused.text
+    assert 'href="/queue"' in refused.text and "退出" in refused.text  # their navigation, and a way out
