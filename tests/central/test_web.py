@@ -35,6 +35,12 @@ def test_public_pages_answer(client, path):
     assert client.get(path).status_code == 200
 
 
+def test_a_page_names_its_icon_so_no_browser_asks_for_favicon_ico(client):
+    """/favicon.ico was a 404 in the access log and the metrics on every first page a browser opened
+    (headless Chromium asks for none, so this looks at the page itself)."""
+    assert '<link rel="icon" href="data:,">' in client.get("/login").text
+
+
 def test_pages_need_login_and_api_needs_a_token(client):
     assert client.get("/queue", follow_redirects=False).headers["location"] == "/login"
     response = client.get("/api/queue")
