@@ -24,14 +24,6 @@ def record_action(session: Session, actor: User | str, action: str, target: str 
     session.add(AuditEntry(at=utcnow(), actor=name, actor_name=said, action=action, target=target, detail=body))
 
 
-def recent_actions(engine: Engine, limit: int = 200, target: str | None = None) -> list[AuditEntry]:
-    with Session(engine) as session:
-        query = select(AuditEntry).order_by(col(AuditEntry.id).desc()).limit(limit)
-        if target is not None:
-            query = query.where(AuditEntry.target == target)
-        return list(session.exec(query).all())
-
-
 # every action the hub logs, in the operator's words (tests/central/test_exports.py checks that
 # each record_action in the code has one)
 ACTION_NAMES = {
@@ -141,36 +133,43 @@ def _lookup(session: Session, key: Any, value: Any, among: set[str]) -> dict[str
 def search(engine: Engine, what: Filter, limit: int = 200) -> list[dict[str, Any]]:
     """Entries newest first, each with its action, person and object in words."""
     with Session(engine) as session:
-        query = select(AuditEntry).order_by(col(AuditEntry.id).desc()).limit(limit)
-        if what.start:
-            query = query.where(AuditEntry.at >= what.start)
-        if what.end:
-            query = query.where(AuditEntry.at < what.end)
-        if what.action:
-            query = query.where(or_(col(AuditEntry.action) == what.action, col(AuditEntry.action).startswith(what.action + ".")))
-        if what.before_id:
-            query = query.where(col(AuditEntry.id) < what.before_id)
-        if what.actor:  # (autoescape: a typed % or _ is that character, not a wildcard matching everybody)
-            named = select(User.username).where(col(User.display_name).contains(what.actor, autoescape=True))
-            words = [k for k, v in ACTORS.items() if what.actor in v]
-            query = query.where(
-                or_(
-                    col(AuditEntry.actor).in_([what.actor, *words]),
-                    col(AuditEntry.actor).in_(named),
-                    col(AuditEntry.actor_name).contains(what.actor, autoescape=True),
-                )
+        return readable(session, _found(session, what, limit))
+
+
+def find(engine: Engine, what: Filter | None = None, limit: int = 200) -> list[AuditEntry]:
+    """Entries newest first, as stored (the API: raw codes)."""
+    with Session(engine) as session:
+        return _found(session, what or Filter(), limit)
+
+
+def _found(session: Session, what: Filter, limit: int) -> list[AuditEntry]:
+    query = select(AuditEntry).order_by(col(AuditEntry.id).desc()).limit(limit)
+    if what.start:
+        query = query.where(AuditEntry.at >= what.start)
+    if what.end:
+        query = query.where(AuditEntry.at < what.end)
+    if what.action:
+        query = query.where(or_(col(AuditEntry.action) == what.action, col(AuditEntry.action).startswith(what.action + ".")))
+    if what.before_id:
+        query = query.where(col(AuditEntry.id) < what.before_id)
+    if what.actor:  # (autoescape: a typed % or _ is that character, not a wildcard matching everybody)
+        named = select(User.username).where(col(User.display_name).contains(what.actor, autoescape=True))
+        words = [k for k, v in ACTORS.items() if what.actor in v]
+        query = query.where(
+            or_(
+                col(AuditEntry.actor).in_([what.actor, *words]),
+                col(AuditEntry.actor).in_(named),
+                col(AuditEntry.actor_name).contains(what.actor, autoescape=True),
             )
-        if what.target:  # a receipt number or part of one, a point (its cases too), a person
-            wanted = what.target.strip()
-            points = select(Node.id).where(or_(col(Node.id) == wanted, col(Node.name).contains(wanted, autoescape=True)))
-            cases = select(Application.id).where(
-                or_(col(Application.receipt_no).contains(wanted, autoescape=True), col(Application.node_id).in_(points))
-            )
-            people = select(User.username).where(col(User.display_name).contains(wanted, autoescape=True))
-            target = col(AuditEntry.target)
-            query = query.where(or_(target == wanted, target.in_(cases), target.in_(points), target.in_(people)))
-        entries = list(session.exec(query).all())
-        return readable(session, entries)
+        )
+    if what.target:  # a receipt number or part of one, a point (its cases too), a person
+        wanted = what.target.strip()
+        points = select(Node.id).where(or_(col(Node.id) == wanted, col(Node.name).contains(wanted, autoescape=True)))
+        cases = select(Application.id).where(or_(col(Application.receipt_no).contains(wanted, autoescape=True), col(Application.node_id).in_(points)))
+        people = select(User.username).where(col(User.display_name).contains(wanted, autoescape=True))
+        target = col(AuditEntry.target)
+        query = query.where(or_(target.contains(wanted, autoescape=True), target.in_(cases), target.in_(points), target.in_(people)))
+    return list(session.exec(query).all())
 
 
 def readable(session: Session, entries: list[AuditEntry]) -> list[dict[str, Any]]:

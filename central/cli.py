@@ -164,6 +164,8 @@ def serve(
     from .app import create_app
 
     settings = _existing(data_dir, db_url, nats_url=nats_url, host=host, port=port, public_url=public_url, https=https)
+    if problems := settings.url_problems():
+        raise click.UsageError("; ".join(problems))
     certfile = keyfile = None
     if settings.https:
         cert, key = settings.tls_files

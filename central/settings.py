@@ -68,6 +68,24 @@ class Settings:
     def base_url(self) -> str:
         return self.public_url or f"{'https' if self.https else 'http'}://{self.host}:{self.port}"
 
+    def url_problems(self) -> list[str]:
+        """What is wrong with the addresses points and citizens are given: one without its scheme
+        (`hub.county:8700`) went onto every enrolment slip, and the points enrolled from it were
+        told to find NATS on themselves (new-user pass)."""
+        problems = []
+        for name, url, schemes in (
+            ("--public-url (YIWANG_HUB_PUBLIC_URL)", self.public_url, ("http", "https")),
+            ("YIWANG_HUB_CITIZEN_URL", self.citizen_url, ("http", "https")),
+            ("YIWANG_NATS_PUBLIC_URL", self.nats_public_url, ("tls", "nats")),
+        ):
+            for part in url.split(",") if url else []:
+                parsed = urlsplit(part.strip())
+                if parsed.scheme not in schemes or not parsed.hostname:
+                    problems.append(f"{name} {part.strip()!r}: give the whole address, starting {' or '.join(s + '://' for s in schemes)}")
+        if self.https and self.public_url.startswith("http://"):
+            problems.append(f"--public-url {self.public_url!r}: this hub serves HTTPS (--https), so its address starts https://")
+        return problems
+
     @property
     def nats_url_for_points(self) -> str:
         """What a point is told at enrolment. The hub's own NATS URL names the machine as the hub

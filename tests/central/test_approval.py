@@ -186,13 +186,13 @@ def test_the_deciding_clerk_sees_the_full_id_and_every_view_is_logged(hub):
     from weblayer.errors import Forbidden
 
     assert approval.reveal_id_number(hub, clerk(hub, "clerk-mzj"), "app1") == "11010519491231002X"
-    [entry] = [a for a in actions.recent_actions(hub, target="app1") if a.action == "case.id_viewed"]
+    [entry] = [a for a in actions.find(hub, actions.Filter(target="app1")) if a.action == "case.id_viewed"]
     assert entry.actor == "clerk-mzj"
     add_user(hub, "operator", "张伟", "operator", "pw")
     for outsider in ("clerk-rsj", "operator"):
         with pytest.raises(Forbidden):
             approval.reveal_id_number(hub, clerk(hub, outsider), "app1")
-    assert len([a for a in actions.recent_actions(hub, target="app1") if a.action == "case.id_viewed"]) == 1
+    assert len([a for a in actions.find(hub, actions.Filter(target="app1")) if a.action == "case.id_viewed"]) == 1
 
 
 def test_a_voided_fee_shows_on_the_case_and_blocks_the_approval_but_not_a_refusal(engine):

@@ -64,9 +64,9 @@ def test_a_password_is_reset_an_account_disabled_and_the_last_operator_kept(tmp_
     assert any(line.startswith("op2\toperator") and line.endswith("active") for line in listed)
     assert run("user", "enable", "operator", "--dir", str(hub)).exit_code == 0
     log_in(engine, "operator", "new-secret")
-    from central.actions import recent_actions
+    from central.actions import find
 
-    assert [a.action for a in recent_actions(engine)][:4] == ["user.changed", "user.changed", "user.added", "user.password_reset"]
+    assert [a.action for a in find(engine)][:4] == ["user.changed", "user.changed", "user.added", "user.password_reset"]
     engine.dispose()
 
 

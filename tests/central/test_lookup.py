@@ -34,7 +34,7 @@ def test_a_point_learns_a_persons_cases_and_licences_across_the_county_and_the_l
     [licence] = found["licences"]
     assert licence["item_name"] == "高龄津贴申领" and licence["text"].startswith("YWL1.")
     assert "1380013" not in json.dumps(found) and "1390013" not in json.dumps(found)  # no phone, no form
-    [entry] = [a for a in actions.recent_actions(engine) if a.action == "person.looked_up"]
+    [entry] = [a for a in actions.find(engine) if a.action == "person.looked_up"]
     assert entry.actor == "xiacun" and entry.target == "1101**********002X" and "11010519491231002X" not in entry.detail
     assert lookup.answer(engine, "xiacun", "110105194912310038")["cases"] == []
 

@@ -122,6 +122,21 @@ def test_a_point_is_told_the_hubs_nats_by_the_name_it_reaches_the_hub_by(tmp_pat
     assert Settings(data_dir=tmp_path, public_url="http://127.0.0.1:8700").nats_url_for_points == "tls://127.0.0.1:4700"  # one machine: as it is
     said = Settings(data_dir=tmp_path, public_url="https://hub.county", nats_public_url="tls://nats.county:4222")
     assert said.nats_url_for_points == "tls://nats.county:4222"
+    # second new-user pass: `--public-url hub.county:8700` (no scheme) went onto every slip, and its points were told 127.0.0.1 again
+    from click.testing import CliRunner
+
+    from yiwang import main
+
+    for args, said_back in (
+        (["--public-url", "hub.county:8700"], "give the whole address"),
+        (["--https", "--public-url", "http://hub.county:8700"], "starts https://"),
+    ):
+        done = CliRunner().invoke(main, ["hub", "serve", "--dir", str(settings.data_dir), *args, "--check"])
+        assert done.exit_code == 2 and said_back in done.output, done.output
+    assert (
+        CliRunner().invoke(main, ["hub", "serve", "--dir", str(settings.data_dir), "--public-url", "https://hub.county:8700", "--check"]).exit_code
+        == 0
+    )
 
 
 def test_operator_loads_a_year_the_holiday_library_does_not_know(client):

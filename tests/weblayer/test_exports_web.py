@@ -33,7 +33,13 @@ def test_downloads_feed_and_the_action_log_page(hub_client: TestClient):
     for bad, field in (({"node": "nosuch"}, "node"), ({"department": "zzz"}, "department"), ({"month": "2026-11", "start": "2026-11-01"}, "month")):
         refused = hub_client.get("/api/exports/cases.csv", params=bad, headers=op)
         assert refused.status_code == 400 and refused.json()["field"] == field, bad
+    # second new-user pass: GET /api/actions took only an exact target and ignored every other filter
+    api_log = lambda **q: hub_client.get("/api/actions", params=q, headers=op)  # noqa: E731
+    assert [(a["action"], a["target"]) for a in api_log(target="clerk").json()] == [("user.added", "clerk-y")]  # part of it
+    assert [a["action"] for a in api_log(action="user").json()] == ["user.added"] and api_log(actor="nobody").json() == []
+    assert api_log(start="yesterday").status_code == 400 and api_log(start="2020-01-01", end="2020-01-31").json() == []
     feed = hub_client.get("/api/feed/cases", params={"limit": 5}, headers=op).json()
+
     assert feed == {"items": [], "next": "", "more": False}
     assert hub_client.get("/api/feed/cases", params={"limit": 0}, headers=op).status_code == 400
 
