@@ -70,11 +70,18 @@ def _type(schema: dict[str, Any]) -> str:
     return "/".join(kind) if isinstance(kind, list) else str(kind)
 
 
+SUCCESS = {"200": "成功", "201": "已创建", "202": "已接收", "204": "成功（无内容）", "302": "转到别的页面", "303": "转到别的页面"}
+
+
 def _area(path: str) -> str:
     """What an operation is about, from its path (/api/applications/{id}/decision: applications),
     where its controller names no tag: the page then lists them by area, not all under one heading."""
     parts = [p for p in path.split("/") if p and p != "api" and not p.startswith("{")]
-    return parts[0] if parts else "其他"
+    word = parts[0].split("-")[0] if parts else ""  # enrolment-codes beside enrolment
+    return AREAS.get(word, word or "其他")
+
+
+AREAS = {"health": "status", "ready": "status", "login": "session", "logout": "session", "me": "session"}  # one-operation areas, together
 
 
 def _content_type(content: dict[str, Any]) -> str:
@@ -101,13 +108,16 @@ class ReferencePlugin(OpenAPIRenderPlugin):
                     continue
                 params = [{**p, "type": _type(p.get("schema") or {})} for p in op.get("parameters", [])]
                 body = _content_type((op.get("requestBody") or {}).get("content") or {})
-                responses = [(code, r.get("description", "")) for code, r in op["responses"].items() if not code.startswith("4") and code != "500"]
+                answers = op["responses"]
+                responses = [(code, SUCCESS.get(code, r.get("description", ""))) for code, r in answers.items() if code.startswith(("2", "3"))]
+                errors = [(code, STATUS_TEXT.get(int(code), r.get("description", ""))) for code, r in answers.items() if code.startswith(("4", "5"))]
                 entry = {"method": method.upper(), "path": path, "id": op.get("operationId", ""), "summary": op.get("summary", "")}
                 entry |= {
                     "description": op.get("description", ""),
                     "parameters": params,
                     "body": body,
                     "responses": responses,
+                    "errors": errors,
                     "public": not op.get("security"),
                 }
                 groups.setdefault((op.get("tags") or [_area(path)])[0], []).append(entry)

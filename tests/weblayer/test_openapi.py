@@ -90,6 +90,7 @@ def test_the_reference_lists_operations_by_area_and_the_values_a_field_takes(hub
     assert doc["components"]["schemas"]["EnrolmentCodeIn"]["properties"]["kind"]["enum"] == ["village", "township"]
     html = hub_client.get("/api/schema").text
     assert "approve / deny" in html and ">其他<" not in html and ">applications<" in html and ">exports<" in html
+    assert ">enrolment-codes<" not in html and "<code>403</code> 没有权限" in html and "Request fulfilled" not in html  # errors listed, in Chinese
     token = hub_client.post("/api/login", json={"username": "clerk-mzj", "password": "pw"}).json()["token"]
     said = hub_client.post("/api/applications/nosuch/decision", json={"decision": "approved"}, headers={"Authorization": f"Bearer {token}"})
     assert said.status_code == 400 and said.json()["field"] == "decision" and "不能是 'approved'" in said.json()["detail"]
