@@ -12,7 +12,12 @@ from pathlib import Path
 
 from cryptography import x509
 
-FILES = {"server.pem": "NATS 服务器证书", "web.pem": "中枢 HTTPS 证书", "route.pem": "NATS 集群路由证书"}  # in the hub's nats/
+# in the hub's nats/: what each is, and what stops the day it ends
+FILES = {
+    "server.pem": ("NATS 服务器证书", "各服务点无法同步"),
+    "web.pem": ("中枢 HTTPS 证书", "浏览器和服务点登记无法打开中枢网页（使用 --https 时）"),
+    "route.pem": ("NATS 集群路由证书", "集群成员之间无法复制数据"),
+}
 WARN = timedelta(days=60)
 
 
@@ -20,6 +25,7 @@ WARN = timedelta(days=60)
 class Expiry:
     file: str
     name: str
+    effect: str  # what stops the day it ends
     not_after: datetime
 
     def days_left(self, now: datetime) -> int:
@@ -29,10 +35,10 @@ class Expiry:
 def expiries(nats_dir: Path) -> list[Expiry]:
     """Each of the hub's certificates that is there, with its end."""
     found = []
-    for file, name in FILES.items():
+    for file, (name, effect) in FILES.items():
         path = nats_dir / file
         if path.exists():
-            found.append(Expiry(file, name, x509.load_pem_x509_certificate(path.read_bytes()).not_valid_after_utc))
+            found.append(Expiry(file, name, effect, x509.load_pem_x509_certificate(path.read_bytes()).not_valid_after_utc))
     return found
 
 

@@ -179,11 +179,18 @@ def serve(
         logs.configure(settings.data_dir / "logs", "hub")
     except ValueError as exc:
         raise click.UsageError(str(exc)) from None
+    from datetime import UTC, datetime
+
     from .certificates import expiring
 
     for ending in expiring(settings.nats_dir):
+        ended = ending.not_after < datetime.now(UTC)
         logging.getLogger("yiwang.hub").warning(
-            "%s (%s) ends %s: renew it with `yiwang hub init` (docs/operations.md, Certificates)", ending.file, ending.name, ending.not_after.date()
+            "%s (%s) %s %s: renew it with `yiwang hub init` (docs/operations.md, Certificates)",
+            ending.file,
+            ending.name,
+            "ended" if ended else "ends",
+            ending.not_after.date(),
         )
     with _in_use(settings.database_url):  # a restore refuses meanwhile (central/inuse.py)
         serve_app(create_app(settings), settings.host, settings.port, certfile, keyfile)
