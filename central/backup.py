@@ -222,9 +222,9 @@ def restore(archive: Path, settings: Settings) -> dict[str, Any]:
     ``before-restore-<time>/`` first, and moved back if the restore fails; material files (named
     by their content) are only added to."""
     manifest = read_manifest(archive)
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
     try:
         with holding(settings.database_url, alone=True):
+            settings.data_dir.mkdir(parents=True, exist_ok=True)  # (a refused restore makes no directory)
             return _restore(archive, manifest, settings)
     except InUse as exc:
         raise BackupError(

@@ -159,10 +159,6 @@ def serve(
     https: bool | None,
     check: bool,
 ) -> None:
-    from weblayer.serving import serve as serve_app
-
-    from .app import create_app
-
     settings = _existing(data_dir, db_url, nats_url=nats_url, host=host, port=port, public_url=public_url, https=https)
     if problems := settings.url_problems():
         raise click.UsageError("; ".join(problems))
@@ -175,6 +171,15 @@ def serve(
         _warn_if_not_named(cert, settings.public_url)
     if check:
         return
+    with _one_serve(settings.data_dir):  # before the log: a second one writes nothing into the first's
+        _serve(settings, certfile, keyfile)
+
+
+def _serve(settings: Settings, certfile: str | None, keyfile: str | None) -> None:
+    from weblayer.serving import serve as serve_app
+
+    from .app import create_app
+
     try:
         logs.configure(settings.data_dir / "logs", "hub")
     except ValueError as exc:
@@ -194,6 +199,19 @@ def serve(
         )
     with _in_use(settings.database_url):  # a restore refuses meanwhile (central/inuse.py)
         serve_app(create_app(settings), settings.host, settings.port, certfile, keyfile)
+
+
+@contextmanager
+def _one_serve(data_dir: Path) -> Iterator[None]:
+    from .inuse import InUse, serving_alone
+
+    try:
+        with serving_alone(data_dir):
+            yield
+    except InUse:
+        raise click.ClickException(
+            f"a `yiwang hub serve` already runs on {data_dir} (the service? systemctl status yiwang-hub): one hub per directory"
+        ) from None
 
 
 @contextmanager

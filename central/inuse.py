@@ -10,6 +10,10 @@ or the server's: it goes when its process ends, kill -9 included, and leaves not
   there the lock is not taken.)
 - PostgreSQL: a session-level advisory lock keyed by the hub's schema, on a connection kept
   for the process's life in autocommit (it holds no transaction open).
+
+Apart from that, one `hub serve` per data directory (``serve.lock``): a second one, typed while
+the service runs, ran as a whole second hub on another port (new-user pass). Workers are extra
+processes by design and take no such lock.
 """
 
 from __future__ import annotations
@@ -53,17 +57,33 @@ def holding(url: str, alone: bool) -> Iterator[None]:
 
 
 @contextmanager
+def serving_alone(data_dir: Path) -> Iterator[None]:
+    """The only `hub serve` on ``data_dir`` until the block ends; InUse at once if another is."""
+    with _flock(data_dir / "serve.lock", alone=True, what=str(data_dir)):
+        yield
+
+
+@contextmanager
 def _sqlite(database: Path, alone: bool) -> Iterator[None]:
     if fcntl is None or not database.name:
         yield
         return
     database.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(database.with_name(database.name + LOCK_SUFFIX), os.O_RDWR | os.O_CREAT, 0o600)
+    with _flock(database.with_name(database.name + LOCK_SUFFIX), alone, str(database)):
+        yield
+
+
+@contextmanager
+def _flock(path: Path, alone: bool, what: str) -> Iterator[None]:
+    if fcntl is None:
+        yield
+        return
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
     try:
         try:
             fcntl.flock(fd, (fcntl.LOCK_EX if alone else fcntl.LOCK_SH) | fcntl.LOCK_NB)
         except BlockingIOError:
-            raise InUse(str(database)) from None
+            raise InUse(what) from None
         yield
     finally:
         os.close(fd)

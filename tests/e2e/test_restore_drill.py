@@ -15,7 +15,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from provisioning.federation import LocalFederation
+from provisioning.federation import LocalFederation, free_port
 from tests.support.api import Api
 from tests.support.builders import checked, resident_id
 from tests.support.federation import running_village
@@ -65,7 +65,10 @@ def test_restoring_an_older_hub_backup_loses_nothing_the_points_sent(federation:
     live = hub_dir / "hub.sqlite3"
     refused = yiwang("hub", "restore", str(archive), "--dir", str(tmp_path / "other"), "--db-url", f"sqlite:///{live}")
     assert refused.returncode != 0 and "stop `yiwang hub serve`" in refused.stderr, refused.stdout + refused.stderr
-    assert live.exists() and not list((tmp_path / "other").glob("before-restore-*"))
+    assert live.exists() and not (tmp_path / "other").exists()  # refused before anything, its --dir not even made
+    # second new-user pass: a second `hub serve` on the same directory ran as a whole second hub
+    second = yiwang("hub", "serve", "--dir", str(hub_dir), "--port", str(free_port()))
+    assert second.returncode == 1 and "already runs on" in second.stderr, second.stderr
 
     # the hub's disk is lost: restore the older backup
     federation.stop("hub")
