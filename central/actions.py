@@ -5,13 +5,14 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import or_
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
-from weblayer.display import local_time
+from weblayer.display import BEIJING
 
 from .clock import utcnow
 from .models import Application, AuditEntry, Department, Node, User
@@ -206,7 +207,7 @@ def readable(session: Session, entries: list[AuditEntry]) -> list[dict[str, Any]
 
 ROLE_NAMES = {"operator": "县级运维", "clerk": "部门审批员"}
 KIND_NAMES = {"village": "村代办点", "township": "乡镇便民服务中心"}
-TIME = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z")
+TIME = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?(Z|[+-]\d\d:\d\d)")  # a backup's taken_at has +00:00
 
 
 def _word(key: str, value: Any, departments: dict[str, str], points: dict[str, str]) -> str:
@@ -223,5 +224,5 @@ def _word(key: str, value: Any, departments: dict[str, str], points: dict[str, s
     if key in ("parent", "township") and isinstance(value, str):
         return points.get(value, value)
     if isinstance(value, str) and TIME.fullmatch(value):
-        return local_time(value)
+        return datetime.fromisoformat(value.replace("Z", "+00:00")).astimezone(BEIJING).strftime("%Y-%m-%d %H:%M")
     return str(value)

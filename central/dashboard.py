@@ -118,6 +118,7 @@ def node_health(engine: Engine, silent_after: timedelta, now: datetime, latest_c
     """Every node with what the operator must see, and why it counts as behind (if it does)."""
     with Session(engine) as session:
         nodes = session.exec(select(Node).order_by(Node.id)).all()
+        names = {n.id: n.name for n in nodes}
         quarantined = dict(session.exec(select(Quarantine.node_id, func.count()).group_by(Quarantine.node_id)).all())
         held = dict(session.exec(select(HeldBatch.node_id, func.count()).group_by(HeldBatch.node_id)).all())
         alerts = dict(session.exec(select(Alert.node_id, func.count()).group_by(Alert.node_id)).all())
@@ -144,6 +145,7 @@ def node_health(engine: Engine, silent_after: timedelta, now: datetime, latest_c
             n.model_dump()
             | {
                 "township": township_of(n),
+                "township_name": names.get(township_of(n), township_of(n)),  # as the operator knows it
                 "silent": silent,
                 "behind": n.status == "enrolled" and bool(reasons),
                 "reasons": reasons,

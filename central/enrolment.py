@@ -72,17 +72,21 @@ def create_code(engine: Engine, node_id: str, name: str, kind: str, parent: str 
         if session.get(Node, node_id) is not None:
             raise Conflict(f"节点 {node_id} 已经登记；更换设备请生成设备更换码")
         if parent and parent not in townships(session):
-            raise InvalidInput(f"所属乡镇 {parent} 不是已登记或已生成登记码的乡镇便民服务中心：请先为乡镇生成登记码，或改正节点编号", field="parent")
+            known = "、".join(f"{k}（{v}）" for k, v in townships(session).items()) or "还没有"
+            raise InvalidInput(f"所属乡镇请填乡镇便民服务中心的节点编号；{parent} 不是已登记或已生成登记码的乡镇（可选：{known}）", field="parent")
         record_action(session, actor, "node.enrolment_code", node_id, name=name.strip(), kind=kind, parent=parent)
         return _new_code(session, node_id, name.strip(), kind, parent, replacement=False)
 
 
-def townships(session: Session) -> list[str]:
-    """The township centres a village may belong to: enrolled, or with a code not yet used (the
-    county may hand out a township's and its villages' slips on the same day)."""
-    enrolled = session.exec(select(Node.id).where(Node.kind == "township")).all()
-    coming = session.exec(select(EnrolmentCode.node_id).where(EnrolmentCode.kind == "township", col(EnrolmentCode.used_at).is_(None))).all()
-    return sorted(set(enrolled) | set(coming))
+def townships(session: Session) -> dict[str, str]:
+    """The township centres a village may belong to, by node id with their names: enrolled, or
+    with a code not yet used (the county may hand out a township's and its villages' slips on
+    the same day)."""
+    coming = session.exec(
+        select(EnrolmentCode.node_id, EnrolmentCode.name).where(EnrolmentCode.kind == "township", col(EnrolmentCode.used_at).is_(None))
+    )
+    enrolled = session.exec(select(Node.id, Node.name).where(Node.kind == "township"))
+    return dict(sorted({**dict(coming.all()), **dict(enrolled.all())}.items()))
 
 
 def redeem_code(engine: Engine, code: str, public_key: str, nats_public_key: str) -> tuple[Node, str | None]:

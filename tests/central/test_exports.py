@@ -157,5 +157,10 @@ def test_the_log_keeps_names_as_they_were_and_finds_points_people_and_the_system
         s.add(Node(id="qingshan", name="青山镇", kind="township", public_key="x", enrolled_at="2026-01-01T00:00:00Z"))
         s.commit()
     enrolment.create_code(engine, "xicun", "西村", "village", "qingshan", accounts.SYSTEM)
+    with Session(engine) as s:  # second new-user pass: a restore's 备份时间 was raw ISO UTC, and its archive not found by part of its name
+        actions.record_action(s, "console", "hub.restored", "yiwang-hub-20261207T165849Z.tar.gz", taken_at="2026-12-07T16:58:49.420160+00:00")
+        s.commit()
+    [restored] = actions.search(engine, actions.Filter(target="yiwang-hub"))
+    assert "备份时间：2026-12-08 00:58" in restored["detail"], restored
     [made] = actions.search(engine, actions.Filter(target="xicun"))
     assert made["actor_name"] == "本机命令行" and "类型：村代办点" in made["detail"] and "所属乡镇：青山镇" in made["detail"], made

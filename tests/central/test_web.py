@@ -100,10 +100,12 @@ def test_a_village_belongs_to_a_township_the_hub_knows(client):
     township = {"node_id": "qingshan", "name": "青山镇", "kind": "township"}
     assert client.post("/api/enrolment-codes", json=township | {"parent": "qingshan"}, headers=auth).status_code == 400
     assert client.post("/api/enrolment-codes", json=township, headers=auth).status_code == 201  # on its way: its villages may follow
+    by_name = client.post("/api/enrolment-codes", json=village | {"parent": "青山镇"}, headers=auth)  # a newcomer types the name
+    assert by_name.status_code == 400 and "节点编号" in by_name.json()["detail"] and "qingshan（青山镇）" in by_name.json()["detail"]
     assert client.post("/api/enrolment-codes", json=village | {"parent": "qingshan"}, headers=auth).status_code == 201
     token = csrf(client, "/login")
     client.post("/login", data={"username": "operator", "password": "op-pass", "_csrf_token": token})
-    assert '<option value="qingshan">' in client.get("/nodes").text and '<option value="shangcun">' not in client.get("/nodes").text
+    assert '<option value="qingshan" label="青山镇">' in client.get("/nodes").text and '<option value="shangcun"' not in client.get("/nodes").text
 
 
 def test_a_point_is_told_the_hubs_nats_by_the_name_it_reaches_the_hub_by(tmp_path: Path):
