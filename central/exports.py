@@ -63,6 +63,7 @@ class Table:
     rows: list[list[Any]] = field(default_factory=list)
     money: tuple[str, ...] = ()  # columns in 元: two decimals (380.00, not 380.0)
     rates: tuple[str, ...] = ()  # columns that are shares (0–1): a percentage
+    tenths: tuple[str, ...] = ()  # columns to one decimal (average working days)
 
     def shown(self, column: int, value: Any) -> Any:
         """A value as the CSV writes it."""
@@ -71,6 +72,8 @@ class Table:
                 return f"{value:.2f}"
             if self.columns[column] in self.rates:
                 return f"{value:.1%}"
+            if self.columns[column] in self.tenths:
+                return f"{value:.1f}"
         return value
 
     def add(self, row: list[Any]) -> bool:
@@ -185,7 +188,13 @@ SUPERVISION_COLUMNS = {  # the department table's columns, as an office reads th
 
 
 def supervision(engine: Engine, scope: Scope) -> Table:
-    table = Table("supervision", "电子监察", ["期间", *SUPERVISION_COLUMNS.values()], rates=(SUPERVISION_COLUMNS["on_time_rate"],))
+    table = Table(
+        "supervision",
+        "电子监察",
+        ["期间", *SUPERVISION_COLUMNS.values()],
+        rates=(SUPERVISION_COLUMNS["on_time_rate"],),
+        tenths=(SUPERVISION_COLUMNS["average_working_days"],),
+    )
     period = f"{scope.first}—{scope.last}"
     for row in figures.figures(engine, scope.first, scope.last)["departments"]:
         if not scope.department or row["code"] == scope.department:
@@ -228,6 +237,7 @@ def to_xlsx(table: Table) -> bytes:
     bold = book.add_format({"bold": True})
     formats = {name: book.add_format({"num_format": "0.00"}) for name in table.money}
     formats |= {name: book.add_format({"num_format": "0.0%"}) for name in table.rates}
+    formats |= {name: book.add_format({"num_format": "0.0"}) for name in table.tenths}
     sheet.write_row(0, 0, table.columns, bold)
     for n, row in enumerate(table.rows, start=1):
         sheet.write_row(n, 0, row)

@@ -72,6 +72,8 @@ def test_cases_and_fees_export_as_csv_excel_opens_and_as_xlsx(engine):
     # new-user pass: 380 yuan showed as 380.0 in the CSV and 380 in Excel; times and IDs got columns 8 and 12 wide
     fee_rows = list(csv.reader(io.StringIO(exports.to_csv(fees).decode("utf-8-sig"))))
     assert fee_rows[1][4:6] == ["380.00", "0.00"]
+    averages = exports.supervision(engine, scope())  # second new-user pass: 平均用时 had no number format
+    assert "平均用时（工作日）" in averages.tenths and averages.shown(averages.columns.index("平均用时（工作日）"), 2.25) == "2.2"
     sheet = zipfile.ZipFile(io.BytesIO(exports.to_xlsx(fees))).read("xl/worksheets/sheet1.xml").decode()
     styles = zipfile.ZipFile(io.BytesIO(exports.to_xlsx(fees))).read("xl/styles.xml").decode()
     assert 'formatCode="0.00"' in styles and "<v>380</v>" in sheet  # a number, shown with two decimals
