@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hmac
 import json
+import re
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -17,7 +18,7 @@ from sqlmodel import Session, select
 from sync_protocol import open_document
 from weblayer.auth import PUBLIC, requires_role
 from weblayer.display import qr_svg
-from weblayer.errors import NotFound, ServiceError
+from weblayer.errors import InvalidInput, NotFound, ServiceError
 from weblayer.numbers import level as as_level
 from weblayer.site import SiteDep
 from weblayer.throttle import client_address
@@ -380,6 +381,22 @@ class NodesPages(Controller):
         except ServiceError as exc:
             return _nodes_page(ctx, user, status_code=exc.status, error=exc.message)
         return _nodes_page(ctx, user, new_code=slip)
+
+    @post("/nodes/calendar", sync_to_thread=True)
+    def nodes_load_calendar(self, request: HubRequest, ctx: Ctx, data: URLEncodedBody[dict[str, str]]) -> Template:
+        """The year's official holidays and adjusted workdays as the State Council publishes them,
+        typed or pasted (dates separated by spaces, commas or new lines): the page the banner
+        points at, where it pointed at POST /api/calendar."""
+        user = request.user
+        try:
+            year = data.get("year", "").strip()
+            if not year.isdigit() or not 2000 <= int(year) <= 2100:
+                raise InvalidInput("年份请填四位数字，如 2027", field="year")
+            dates = lambda name: [d for d in re.split(r"[\s,，、；;]+", data.get(name, "")) if d]  # noqa: E731
+            stored = workdays.load_year(ctx.engine, int(year), dates("holidays"), dates("workdays"), user.username)
+        except ServiceError as exc:
+            return _nodes_page(ctx, user, status_code=exc.status, error=exc.message)
+        return _nodes_page(ctx, user, message=f"已导入 {year} 年的 {stored} 个节假日和调休上班日")
 
     @post("/nodes/{node_id:str}/replacement-code", sync_to_thread=True)
     def nodes_replacement_code(self, request: HubRequest, ctx: Ctx, node_id: FromPath[str]) -> Template:

@@ -154,6 +154,21 @@ def test_operator_loads_a_year_the_holiday_library_does_not_know(client):
     assert client.post("/api/calendar", json={"year": 2099, "holidays": []}, headers={"Authorization": f"Bearer {clerk}"}).status_code == 403
 
 
+def test_the_operator_loads_a_years_holidays_on_the_nodes_page(client):
+    """Second new-user pass: the warning said to POST /api/calendar, and there was no page for it."""
+    token = csrf(client, "/login")
+    client.post("/login", data={"username": "operator", "password": "op-pass", "_csrf_token": token})
+    page = client.get("/nodes").text
+    assert 'id="calendar-form"' in page
+    form = {"_csrf_token": csrf(client, "/nodes"), "year": "2098", "holidays": "2098-01-01, 2098-01-02\n2098-02-01", "workdays": "2098-01-04"}
+    done = client.post("/nodes/calendar", data=form)
+    assert done.status_code == 200 and "已导入 2098 年的 4 个" in done.text and "2098" in done.text.split("已导入的年份")[1][:80]
+    bad = client.post("/nodes/calendar", data=form | {"_csrf_token": csrf(client, "/nodes"), "holidays": "2098-13-01"})
+    assert bad.status_code == 400 and "格式不正确" in bad.text
+    assert client.post("/nodes/calendar", data=form | {"_csrf_token": csrf(client, "/nodes"), "year": "98"}).status_code == 400
+    assert client.get("/api/actions", headers=operator_api(client)).json()[0]["action"] == "calendar.loaded"
+
+
 def test_operator_page_warns_exactly_while_a_year_of_holidays_is_missing(client):
     token = csrf(client, "/login")
     client.post("/login", data={"username": "operator", "password": "op-pass", "_csrf_token": token})
