@@ -42,10 +42,11 @@ from .inuse import LOCK_SUFFIX, InUse, holding
 from .models import Node
 from .settings import Settings
 
+SCRATCH = ".backup-"  # where a backup writes before its archive is named
 SKIPPED = ("logs", "backups", "nats/jetstream", "before-restore-")  # relative path prefixes never archived
 ARCHIVE = re.compile(r"yiwang-(hub|node)-\d{8}T\d{6}Z(-\d+)?\.tar\.gz")  # an archive this module writes
 DB_SQLITE, DB_PG = "hub.sqlite3", "hub.pgdump"
-SEARCH_PATH = re.compile(r"(?:-c\s*|--)search_path\s*=\s*([A-Za-z_][A-Za-z0-9_]*)")
+SEARCH_PATH = re.compile(r'(?:-c\s*|--)search_path\s*=\s*(?:"((?:[^"]|"")+)"|([A-Za-z_][A-Za-z0-9_$]*))')
 
 
 UNREADABLE = (OSError, EOFError, zlib.error, tarfile.TarError)  # a cut or damaged archive
@@ -64,7 +65,16 @@ def pg_schema(url: str) -> str:
     """The schema a PostgreSQL URL keeps the hub in (``options=-csearch_path=…``), or "" for the
     whole database."""
     found = SEARCH_PATH.search(str(make_url(url).query.get("options", "")))
-    return found[1] if found else ""
+    if not found:
+        return ""
+    # as PostgreSQL names it: a quoted name exactly, an unquoted one in lower case (ADV2H is adv2h:
+    # it got past the lock under a second key, and pg_restore, which matches exactly, restored nothing)
+    return found[1].replace('""', '"') if found[1] else found[2].lower()
+
+
+def _quoted(schema: str) -> str:
+    """A pattern pg_dump matches to this schema exactly (it lower-cases an unquoted pattern)."""
+    return '"' + schema.replace('"', '""') + '"'
 
 
 def _libpq(url: str) -> tuple[str, dict[str, str]]:
@@ -101,7 +111,16 @@ def _dump_database(url: str, into: Path) -> Path:
     libpq, env = _libpq(url)
     schema = pg_schema(url)
     _run(
-        ["pg_dump", "--format=custom", "--no-owner", "--no-privileges", *([f"--schema={schema}"] if schema else []), "--file", str(target), libpq],
+        [
+            "pg_dump",
+            "--format=custom",
+            "--no-owner",
+            "--no-privileges",
+            *([f"--schema={_quoted(schema)}"] if schema else []),
+            "--file",
+            str(target),
+            libpq,
+        ],
         env,
     )
     return target
@@ -111,6 +130,8 @@ def _archived(data: Path, out: Path, scratch: Path, file: Path, with_blobs: bool
     relative = file.relative_to(data).as_posix()
     if not file.is_file() or file.is_symlink() or ARCHIVE.fullmatch(file.name) or scratch in file.parents:
         return False
+    if any(part.startswith((SCRATCH, ".restore-")) for part in file.relative_to(data).parts):
+        return False  # another backup's or a restore's work in progress (--out at the data directory)
     if out != data and data in out.parents and out in file.parents:
         return False  # earlier backups kept inside the data directory
     if relative in (DB_SQLITE, f"{DB_SQLITE}-wal", f"{DB_SQLITE}-shm") or relative.endswith((".pid", LOCK_SUFFIX)):
@@ -131,7 +152,7 @@ def backup(settings: Settings, out_dir: Path, with_blobs: bool = True) -> Path:
     engine = make_engine(settings.database_url)
     version = schema_version(engine)
     engine.dispose()
-    with tempfile.TemporaryDirectory(dir=out_dir) as scratch_dir:  # this backup's own: two at once never share a file
+    with tempfile.TemporaryDirectory(dir=out_dir, prefix=SCRATCH) as scratch_dir:  # this backup's own: two at once never share a file
         scratch = Path(scratch_dir).resolve()
         database = _dump_database(settings.database_url, scratch)
         manifest = {

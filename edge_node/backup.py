@@ -33,7 +33,7 @@ def backup(data_dir: Path, out_dir: Path) -> Path:
     out_dir.mkdir(parents=True, exist_ok=True)
     taken = datetime.now(UTC)
     path = out_dir / f"yiwang-node-{taken:%Y%m%dT%H%M%SZ}.tar.gz"
-    with tempfile.TemporaryDirectory(dir=out_dir) as scratch:  # this backup's own: two at once never share a file
+    with tempfile.TemporaryDirectory(dir=out_dir, prefix=".backup-") as scratch:  # this backup's own: two at once never share a file
         copy = Path(scratch) / DB
         live, target = sqlite3.connect(source), sqlite3.connect(copy)
         try:
@@ -58,7 +58,7 @@ def backup(data_dir: Path, out_dir: Path) -> Path:
             for file in sorted(data.rglob("*")):
                 relative = file.relative_to(data).as_posix()
                 earlier = out != data and data in out.parents and out in file.parents  # backups kept inside the directory
-                ours = file.name.startswith("yiwang-node-") or temporary in file.parents
+                ours = file.name.startswith("yiwang-node-") or any(p.startswith(".backup-") for p in Path(relative).parts)  # (another's at once too)
                 if file.is_file() and not file.is_symlink() and not relative.startswith((DB, *SKIPPED)) and not earlier and not ours:
                     tar.add(file, arcname=relative, recursive=False)
         with open(written, "rb") as f:

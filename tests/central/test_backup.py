@@ -153,6 +153,9 @@ def test_a_restore_waits_for_the_hub_to_stop_and_a_backup_beside_the_data_keeps_
             restore(archive, settings)
         with pytest.raises(BackupError, match="stop `yiwang hub serve`"):  # given another --dir, the same database
             restore(archive, Settings.from_env(data_dir=tmp_path / "other", db_url=settings.database_url))
+        (tmp_path / "link.sqlite3").symlink_to(data / "hub.sqlite3")  # adversarial pass: a symlink to the file got past the lock
+        with pytest.raises(BackupError, match="stop `yiwang hub serve`"):
+            restore(archive, Settings.from_env(data_dir=tmp_path / "other", db_url=f"sqlite:///{tmp_path / 'link.sqlite3'}"))
     with holding(settings.database_url, alone=True), pytest.raises(InUse):  # a restore under way: no hub starts
         with holding(settings.database_url, alone=False):
             pass
@@ -185,6 +188,9 @@ def _pg_round_trip(tmp_path: Path, hub_db_url: str) -> None:
         restore(archive, Settings.from_env(data_dir=tmp_path / "other", db_url=hub_db_url.split("?")[0]))
     with holding(hub_db_url, alone=False), pytest.raises(BackupError, match="stop `yiwang hub serve`"):  # a hub on that schema, from anywhere
         restore(archive, Settings.from_env(data_dir=tmp_path / "other", db_url=hub_db_url))
+    shouted = hub_db_url.replace(pg_schema(hub_db_url), pg_schema(hub_db_url).upper())  # the same schema to PostgreSQL
+    with holding(hub_db_url, alone=False), pytest.raises(BackupError, match="stop `yiwang hub serve`"):  # adversarial pass: a second key
+        restore(archive, Settings.from_env(data_dir=tmp_path / "other", db_url=shouted))
     with pg.scratch_schema() as elsewhere, holding(elsewhere, alone=False):  # a hub on another schema holds up nothing
         restore(archive, settings)
 
@@ -207,3 +213,59 @@ def test_a_restore_run_as_root_leaves_the_files_to_the_service_user(tmp_path: Pa
     restore(archive, settings)
     owners = {p.relative_to(settings.data_dir).as_posix(): p.stat().st_uid for p in settings.data_dir.rglob("*")}
     assert {"hub.key", "hub.sqlite3"} <= set(owners) and set(owners.values()) == {service_user}, owners
+
+
+def test_a_hub_that_loses_its_postgresql_lock_takes_it_again_or_stops(tmp_path: Path):
+    """Adversarial pass: the lock lived on one idle connection; a PostgreSQL restart, an idle
+    timeout or pg_terminate_backend took it away unnoticed, and a restore ran under the hub."""
+    import hashlib
+    import subprocess
+    import sys
+    import time
+
+    from sqlalchemy import create_engine, text
+
+    from tests import pg
+    from tests.support.polling import eventually
+
+    if reason := pg.unreachable():
+        pytest.skip(f"PostgreSQL: {reason}")
+    with pg.scratch_schema() as url:
+        key = int.from_bytes(hashlib.sha256(f"yiwang hub {pg_schema(url)}".encode()).digest()[:8], "big", signed=True)
+        unsigned = key & 0xFFFFFFFFFFFFFFFF
+        where = f"locktype = 'advisory' AND granted AND classid = {unsigned >> 32} AND objid = {unsigned & 0xFFFFFFFF}"
+        code = f"import time\nfrom central.inuse import holding\nwith holding({url!r}, alone=False, watch_s=0.3):\n    print('held', flush=True)\n    time.sleep(120)"
+        hub = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        admin = create_engine(pg.PG_URL, isolation_level="AUTOCOMMIT")
+        try:
+            assert hub.stdout.readline().strip() == "held"
+            with admin.connect() as db:
+                holder = lambda: db.execute(text(f"SELECT pid FROM pg_locks WHERE {where}")).scalar()  # noqa: E731
+                first = holder()
+                db.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": first})
+                eventually(lambda: holder() not in (None, first), timeout=10, what="the lock taken again on a new connection")
+                assert hub.poll() is None
+                db.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": holder()})
+                deadline = time.monotonic() + 5
+                while not db.execute(text("SELECT pg_try_advisory_lock(:key)"), {"key": key}).scalar():  # a restore, in the gap
+                    assert time.monotonic() < deadline, "never got the lock alone"
+                assert hub.wait(10) == -15  # it stopped itself (SIGTERM): it no longer held the database
+                assert "cannot be held again" in hub.stderr.read()
+        finally:
+            hub.kill()
+            admin.dispose()
+
+
+def test_a_backup_into_the_data_directory_leaves_out_another_backups_work(tmp_path: Path):
+    """Adversarial pass: six backups at once with --out at the data directory archived each
+    other's copies of the database (files/tmpXXXX/hub.sqlite3), and a restore would unpack them."""
+    from central.cli import initialise
+
+    settings = Settings.from_env(data_dir=tmp_path / "hub")
+    initialise(settings, "op-secret")
+    elsewhere = settings.data_dir / ".backup-inflight"  # another backup, half-way
+    elsewhere.mkdir()
+    (elsewhere / "hub.sqlite3").write_bytes(b"a copy in the making")
+    with tarfile.open(backup(settings, settings.data_dir)) as tar:
+        names = tar.getnames()
+    assert "files/hub.key" in names and not [n for n in names if ".backup-" in n], names
