@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import secrets
 from datetime import timedelta
+from typing import Any
 
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
@@ -68,9 +69,14 @@ def create_code(engine: Engine, node_id: str, name: str, kind: str, parent: str 
     parent = (parent or "").strip() or None
     if parent and kind != "village":
         raise InvalidInput("只有村代办点有所属乡镇；乡镇便民服务中心不填", field="parent")
+    if parent == node_id:
+        raise InvalidInput("所属乡镇不能是这个节点自己", field="parent")
     with transaction(engine) as session:
         if session.get(Node, node_id) is not None:
             raise Conflict(f"节点 {node_id} 已经登记；更换设备请生成设备更换码")
+        other = session.exec(select(EnrolmentCode.kind).where(EnrolmentCode.node_id == node_id, EnrolmentCode.kind != kind, *_pending())).first()
+        if other is not None:  # one id, two kinds: a township's code, then a village's under itself, made a village a township
+            raise Conflict(f"节点 {node_id} 已有一张未使用的{KINDS.get(other, other)}登记码：换个节点编号，或等那张过期", field="node_id")
         if parent and parent not in townships(session):
             known = "、".join(f"{k}（{v}）" for k, v in townships(session).items()) or "还没有"
             raise InvalidInput(f"所属乡镇请填乡镇便民服务中心的节点编号；{parent} 不是已登记或已生成登记码的乡镇（可选：{known}）", field="parent")
@@ -78,13 +84,19 @@ def create_code(engine: Engine, node_id: str, name: str, kind: str, parent: str 
         return _new_code(session, node_id, name.strip(), kind, parent, replacement=False)
 
 
+KINDS = {"village": "村代办点", "township": "乡镇便民服务中心"}
+
+
+def _pending() -> tuple[Any, ...]:
+    """A code not used and not expired."""
+    return (col(EnrolmentCode.used_at).is_(None), col(EnrolmentCode.expires_at) > utcnow())
+
+
 def townships(session: Session) -> dict[str, str]:
     """The township centres a village may belong to, by node id with their names: enrolled, or
-    with a code not yet used (the county may hand out a township's and its villages' slips on
+    with a code not yet used and not expired (the county may hand out a township's and its villages' slips on
     the same day)."""
-    coming = session.exec(
-        select(EnrolmentCode.node_id, EnrolmentCode.name).where(EnrolmentCode.kind == "township", col(EnrolmentCode.used_at).is_(None))
-    )
+    coming = session.exec(select(EnrolmentCode.node_id, EnrolmentCode.name).where(EnrolmentCode.kind == "township", *_pending()))
     enrolled = session.exec(select(Node.id, Node.name).where(Node.kind == "township"))
     return dict(sorted({**dict(coming.all()), **dict(enrolled.all())}.items()))
 

@@ -10,6 +10,10 @@ from urllib.parse import urlsplit
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
 
 
+def _bracketed(host: str) -> str:
+    return f"[{host}]" if ":" in host else host
+
+
 @dataclass(frozen=True)
 class Settings:
     data_dir: Path
@@ -95,11 +99,14 @@ class Settings:
         if self.nats_public_url:
             return self.nats_public_url
         public = urlsplit(self.public_url).hostname if self.public_url else None
-        if not public or public in LOOPBACK:
-            return self.nats_url
-        servers = [urlsplit(u.strip()) for u in self.nats_url.split(",")]
-        moved = [u._replace(netloc=f"{public}:{u.port}" if u.port else public) if u.hostname in LOOPBACK else u for u in servers]
-        return ",".join(u.geturl() for u in moved)
+        reach = public if public and public not in LOOPBACK else None  # else one machine: as the hub has it
+
+        def told(server: str) -> str:  # never with the hub's own user:password (points use their nkeys)
+            url = urlsplit(server.strip())
+            host = reach if reach and url.hostname in LOOPBACK else url.hostname or ""
+            return url._replace(netloc=_bracketed(host) + (f":{url.port}" if url.port else "")).geturl()
+
+        return ",".join(told(server) for server in self.nats_url.split(","))
 
     @property
     def progress_url(self) -> str:

@@ -95,6 +95,8 @@ def checked_args(role: str, serve_args: str, env_var: str, data_dir: Path) -> st
         raise ValueError(f"--serve-args: {exc}") from None
     for word in words:
         plain("--serve-args", word)
+        if word.split("=")[0] == "--dir":  # the unit names the directory (and may write only there); workers too
+            raise ValueError("--serve-args: give the directory to install-service itself (--dir), not to serve")
         if role == "hub" and word.split("=")[0] in SHARED:
             name = SHARED[word.split("=")[0]]
             raise ValueError(

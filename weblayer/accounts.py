@@ -58,6 +58,7 @@ def require_password(password: str, username: str = "") -> str:
     stolen laptop's browser goes to the login page first)."""
     if not MIN_PASSWORD <= len(password) <= MAX_PASSWORD or "\x00" in password:
         raise InvalidInput(f"密码须为 {MIN_PASSWORD}–{MAX_PASSWORD} 个字符", field="password")
-    if password.lower() in GUESSED or len(set(password)) == 1 or (username and password.lower() == username.lower()):
+    plain = unicodedata.normalize("NFKC", password).strip().lower()  # １２３４５６ and "123456 " are 123456
+    if plain in GUESSED or len(set(plain)) <= 1 or (username and plain == username.strip().lower()):
         raise InvalidInput("这个密码太容易猜到（常用密码、同一字符重复或与用户名相同）：请换一个", field="password")
     return password

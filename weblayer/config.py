@@ -22,7 +22,7 @@ from litestar.routes import HTTPRoute
 from litestar.template import TemplateConfig
 
 from .auth import authenticated
-from .decoding import no_nul, strict_json
+from .decoding import no_nul_in_forms, strict_json
 from .display import chinese_date, local_time, mask_id, rmb_capitals, seal_code
 from .openapi import document, openapi_config
 from .pages import CitizenPages, LoginPages
@@ -112,7 +112,7 @@ def app_config(
             route_handlers=[LoginPages, CitizenPages, *pages],
             include_in_schema=False,  # the OpenAPI document describes the API only
             middleware=[authenticated(api=False)],
-            before_request=no_nul,
+            before_request=no_nul_in_forms,
             exception_handlers=exception_handlers(log, "pages"),
         ),
     ]

@@ -12,8 +12,10 @@ from __future__ import annotations
 import logging
 import os
 import re
+import unicodedata
 from logging.handlers import TimedRotatingFileHandler
 from pathlib import Path
+from urllib.parse import quote, unquote
 
 __all__ = ["DEFAULT_DAYS", "FORMAT", "configure", "log_days"]
 
@@ -25,8 +27,8 @@ NOISE = ("returning true from eof_received() has no effect when using ssl",)
 # a run of digits as a resident ID may be typed into a path: in groups (spaces, %20, dashes, dots),
 # or against other letters or digits; 15 digits or more (an 18-digit ID, or a 15-digit one of
 # before 1999) is shown as its first and last four, whatever is around it
-DIGIT_RUN = re.compile(r"\d(?:(?:%20|%2[Dd]|[ +\-._])?[\dXx])+")
-GAPS = re.compile(r"%20|%2[Dd]|[ +\-._]")
+DIGIT_RUN = re.compile(r"\d(?:[\s+\-._]?[\dXx])+")
+GAPS = re.compile(r"[\s+\-._]")
 
 
 class _Redact(logging.Filter):
@@ -37,13 +39,17 @@ class _Redact(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
         if isinstance(record.args, tuple) and len(record.args) >= 3 and isinstance(record.args[2], str):
             path = record.args[2].split("?", 1)
-            shown = DIGIT_RUN.sub(_masked, path[0]) + ("?…" if len(path) > 1 else "")
+            # as the app reads it (percent-decoded, full-width digits and ideographic spaces made
+            # plain): %31%31…, １１０…, tabs and no-break spaces between groups all reached the log
+            plain = unicodedata.normalize("NFKC", unquote(path[0], errors="replace"))
+            masked = DIGIT_RUN.sub(_masked, plain)
+            shown = "".join(c if c.isprintable() else quote(c) for c in masked) + ("?…" if len(path) > 1 else "")  # no new line into the log
             record.args = (*record.args[:2], shown, *record.args[3:])
         return True
 
 
 def _masked(run: re.Match[str]) -> str:
-    digits = GAPS.sub("", run[0])
+    digits = "".join(c if c in "Xx" else str(unicodedata.digit(c, 0)) for c in GAPS.sub("", run[0]))
     return digits[:4] + "*" * (len(digits) - 8) + digits[-4:] if len(digits) >= 15 else run[0]
 
 

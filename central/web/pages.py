@@ -169,7 +169,9 @@ def _slip(ctx: HubContext, code: str, node_id: str, expires: str, replacement: b
 
 
 LOOPBACK = ("127.0.0.1", "::1")  # the hub's own machine, which may scrape /metrics without a token
-PROXIED = ("forwarded", "x-forwarded-for", "x-real-ip")  # … unless a proxy passed the request on
+# … unless a proxy passed the request on (what proxies add; nginx's bare proxy_pass adds none, so
+# behind a proxy set YIWANG_METRICS_TOKEN)
+PROXIED = ("forwarded", "x-forwarded-for", "x-real-ip", "via", "x-forwarded-host", "x-forwarded-proto", "x-client-ip", "true-client-ip")
 
 
 class HomePages(Controller):

@@ -103,7 +103,15 @@ def test_the_feed_pages_through_changes_and_brings_a_changed_case_again(engine):
     again = exports.feed(engine, page["next"], 10, now=datetime.now(UTC) + timedelta(minutes=2))
     assert [(i["id"], i["status"]) for i in again["items"]] == [("app3", "approved")]
     assert exports.feed(engine, "", 10, now=datetime.now(UTC) - timedelta(days=1))["items"] == []  # not yet settled
-    for cut in ("garbage", "9999|", page["next"][:12], "|app1"):  # adversarial pass: answered "nothing new", forever
+    for cut in (
+        "garbage",
+        "9999|",
+        page["next"][:12],
+        "|app1",
+        "20261201T000000|a",
+        "2026-W48|a",
+        "2026-12-07T20:00:00+08:00|a",
+    ):  # adversarial pass: answered "nothing new", forever
         with pytest.raises(InvalidInput, match="next"):
             exports.feed(engine, cut, 10)
 

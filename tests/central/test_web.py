@@ -122,6 +122,9 @@ def test_a_point_is_told_the_hubs_nats_by_the_name_it_reaches_the_hub_by(tmp_pat
     cluster = Settings(data_dir=tmp_path, nats_url="tls://127.0.0.1:4700,tls://10.1.0.2:4700", public_url="https://hub.county")
     assert cluster.nats_url_for_points == "tls://hub.county:4700,tls://10.1.0.2:4700"
     assert Settings(data_dir=tmp_path, public_url="http://127.0.0.1:8700").nats_url_for_points == "tls://127.0.0.1:4700"  # one machine: as it is
+    v6 = Settings(data_dir=tmp_path, public_url="http://[2001:db8::5]:8700")  # second adversarial pass: no brackets, no link
+    assert v6.nats_url_for_points == "tls://[2001:db8::5]:4700"
+    assert Settings(data_dir=tmp_path, nats_url="tls://u:secret@10.1.1.1:4700").nats_url_for_points == "tls://10.1.1.1:4700"  # not the hub's password
     said = Settings(data_dir=tmp_path, public_url="https://hub.county", nats_public_url="tls://nats.county:4222")
     assert said.nats_url_for_points == "tls://nats.county:4222"
     # second new-user pass: `--public-url hub.county:8700` (no scheme) went onto every slip, and its points were told 127.0.0.1 again
@@ -533,3 +536,31 @@ def test_the_operator_is_warned_two_months_before_a_certificate_ends(tmp_path: P
         page = client.get("/dashboard").text
     assert 'id="certificate-server"' in page and "NATS 服务器证书" in page and "已于" in page and "yiwang hub init" in page
     assert "到期后各服务点无法同步" in page and 'id="certificate-web"' not in page  # the web certificate still has two years
+
+
+def test_a_village_cannot_sit_under_a_village_or_itself_or_an_expired_code(engine):
+    """Second adversarial pass: a township's code and then a village's code for the same id, with
+    itself as township, made t1 a village that townships() still offered; an expired township
+    code still made a valid parent; township stages (with the applicant's ID and form) would then
+    go down to a village point."""
+    from sqlmodel import Session, select
+
+    from central import enrolment
+    from central.models import EnrolmentCode
+    from weblayer.errors import Conflict, InvalidInput
+
+    enrolment.create_code(engine, "t1", "一号镇", "township", None)
+    with pytest.raises(Conflict, match="未使用的乡镇便民服务中心登记码"):
+        enrolment.create_code(engine, "t1", "一号村", "village", None)
+    with pytest.raises(InvalidInput, match="不能是这个节点自己"):
+        enrolment.create_code(engine, "t1", "一号村", "village", "t1")
+    enrolment.create_code(engine, "t9", "九号镇", "township", None)
+    with Session(engine) as s:
+        for code in s.exec(select(EnrolmentCode).where(EnrolmentCode.node_id == "t9")).all():
+            code.expires_at = "2020-01-01T00:00:00Z"
+            s.add(code)
+        s.commit()
+        assert set(enrolment.townships(s)) == {"t1"}
+    with pytest.raises(InvalidInput, match="所属乡镇"):
+        enrolment.create_code(engine, "v9", "九号村", "village", "t9")
+    enrolment.create_code(engine, "t9", "九号村", "village", None)  # the id is free again once that code has expired

@@ -110,6 +110,8 @@ def test_the_database_url_goes_in_the_settings_file_not_the_unit(tmp_path: Path)
         done = yiwang("hub", "install-service", *base, "--serve-args", args)
         assert done.returncode == 2 and "put YIWANG_" in done.stderr and "--env-file" in done.stderr, done.stderr
         assert not units.exists()
+    done = yiwang("hub", "install-service", *base, "--serve-args", f"--dir={tmp_path / 'other'}")  # serve and workers on two directories
+    assert done.returncode == 2 and "install-service itself (--dir)" in done.stderr and not units.exists()
 
 
 def test_an_installation_whose_path_a_unit_cannot_hold_is_refused(tmp_path: Path):

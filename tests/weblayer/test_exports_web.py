@@ -64,4 +64,12 @@ def test_a_nul_in_a_query_or_path_is_a_clear_400_not_a_500(hub_client: TestClien
         assert answer.status_code == 400 and "NUL" in answer.json()["detail"], path
     added = hub_client.post("/api/users", json={"username": "n", "display_name": "a\u0000b", "role": "operator", "password": "secret1"}, headers=op)
     assert added.status_code == 400 and added.json()["field"] == "display_name"
+    # second adversarial pass: a NUL in any other body text, JSON or form, was a 500 on PostgreSQL
+    coded = hub_client.post("/api/enrolment-codes", json={"node_id": "x1", "name": "a\u0000b", "kind": "village"}, headers=op)
+    assert coded.status_code == 400 and coded.json()["field"] == "name" and "NUL" in coded.json()["detail"]
+    csrf = re.search(r'name="_csrf_token" value="([^"]+)"', hub_client.get("/login").text).group(1)
+    hub_client.post("/login", data={"username": "operator", "password": "op-pass", "_csrf_token": csrf})
+    csrf = re.search(r'name="_csrf_token" value="([^"]+)"', hub_client.get("/nodes").text).group(1)
+    form = hub_client.post("/nodes/enrolment-codes", data={"node_id": "x2", "name": "a\x00b", "kind": "village", "_csrf_token": csrf})
+    assert form.status_code == 400 and "NUL" in form.text
     assert hub_client.get("/actions", params={"before": "99999999999999999999999"}).status_code in (200, 302)  # the newest page, not a 500

@@ -32,7 +32,11 @@ def test_a_running_node_writes_its_log_and_an_access_log(tmp_path: Path):
         httpx.get(f"http://127.0.0.1:{port}/no-such-page", timeout=5)
         httpx.get(f"http://127.0.0.1:{port}/api/people/{resident_id(3)}/county", params={"q": resident_id(4)}, timeout=5)
         spaced = f"{resident_id(5)[:6]} {resident_id(5)[6:14]} {resident_id(5)[14:]}"  # adversarial pass: as people type it, and taken so
-        for path in (f"/api/people/{spaced}/county", f"/zz{resident_id(6)}", f"/api/people/a{resident_id(7)}b/county"):
+        encoded = "".join(f"%{ord(c):02X}" for c in resident_id(8))  # second adversarial pass: as the app decodes them, and taken so
+        wide = "".join(chr(0xFF10 + int(c)) if c.isdigit() else c for c in resident_id(9))
+        odd_gaps = f"{resident_id(10)[:6]}%E3%80%80{resident_id(10)[6:14]}%09{resident_id(10)[14:]}"  # an ideographic space, a tab
+        paths = (f"/api/people/{spaced}/county", f"/zz{resident_id(6)}", f"/api/people/a{resident_id(7)}b/county", f"/api/people/{encoded}/county")
+        for path in (*paths, f"/api/people/{wide}/county", f"/api/people/{odd_gaps}/county", "/x%0Aforged line"):
             httpx.get(f"http://127.0.0.1:{port}{path}", timeout=5)
         eventually(lambda: "/no-such-page" in (data / "logs" / "access.log").read_text(), timeout=10, what="the access log line")
     finally:
@@ -42,7 +46,8 @@ def test_a_running_node_writes_its_log_and_an_access_log(tmp_path: Path):
     assert '"GET /api/health HTTP/1.1" 200' in access and '"GET /no-such-page HTTP/1.1" 404' in access
     assert f"/api/people/{resident_id(3)[:4]}**********{resident_id(3)[-4:]}/county?… HTTP" in access  # whose data: not in the log
     assert resident_id(3) not in access and resident_id(4) not in access
-    for n in (5, 6, 7):
+    assert "\nforged line" not in access and "/x%0Aforged line" in access  # a new line stays encoded
+    for n in (5, 6, 7, 8, 9, 10):
         assert f"{resident_id(n)[:4]}**********{resident_id(n)[-4:]}" in access and resident_id(n)[4:14] not in access, access
     main_log = (data / "logs" / "node.log").read_text()
     assert "Uvicorn running on" in main_log and "GET /api/health" not in main_log  # requests only in access.log

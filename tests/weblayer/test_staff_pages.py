@@ -49,7 +49,20 @@ def test_hub_operators_manage_accounts(hub_client: TestClient):
     )
     assert short.status_code == 400 and short.json()["field"] == "password"
     # new-user pass: 123456, or the account's own name, was taken
-    for guessed in ("123456", "888888", "aaaaaaaa", "clerk-y", "CLERK-Y", "Password", "password1", "woaini1314", "1q2w3e4r", "qwerty123"):
+    for guessed in (
+        "123456",
+        "888888",
+        "aaaaaaaa",
+        "clerk-y",
+        "CLERK-Y",
+        "Password",
+        "password1",
+        "woaini1314",
+        "1q2w3e4r",
+        "qwerty123",
+        "１２３４５６",
+        "123456 ",
+    ):
         weak = {"username": "clerk-y", "display_name": "Y", "role": "clerk", "password": guessed, "department": "mzj"}
         refused = hub_client.post("/api/users", json=weak, headers=op)
         assert refused.status_code == 400 and "太容易猜到" in refused.json()["detail"], guessed
