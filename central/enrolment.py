@@ -14,7 +14,7 @@ from sync_protocol import is_valid_node_id, verify_key_from_text
 from weblayer.errors import Conflict, Forbidden, InvalidInput, NotFound
 
 from . import guidance
-from .actions import record_action
+from .actions import KIND_NAMES, record_action
 from .clock import utcnow
 from .db import transaction
 from .models import Alert, EnrolmentCode, NatsCredential, Node, NodeKey, RestoreToken
@@ -76,15 +76,13 @@ def create_code(engine: Engine, node_id: str, name: str, kind: str, parent: str 
             raise Conflict(f"节点 {node_id} 已经登记；更换设备请生成设备更换码")
         other = session.exec(select(EnrolmentCode.kind).where(EnrolmentCode.node_id == node_id, EnrolmentCode.kind != kind, *_pending())).first()
         if other is not None:  # one id, two kinds: a township's code, then a village's under itself, made a village a township
-            raise Conflict(f"节点 {node_id} 已有一张未使用的{KINDS.get(other, other)}登记码：换个节点编号，或等那张过期", field="node_id")
-        if parent and parent not in townships(session):
-            known = "、".join(f"{k}（{v}）" for k, v in townships(session).items()) or "还没有"
-            raise InvalidInput(f"所属乡镇请填乡镇便民服务中心的节点编号；{parent} 不是已登记或已生成登记码的乡镇（可选：{known}）", field="parent")
+            raise Conflict(f"节点 {node_id} 已有一张未使用的{KIND_NAMES.get(other, other)}登记码：换个节点编号，或等那张过期", field="node_id")
+        known = townships(session) if parent else {}
+        if parent and parent not in known:
+            choices = "、".join(f"{k}（{v}）" for k, v in known.items()) or "还没有"
+            raise InvalidInput(f"所属乡镇请填乡镇便民服务中心的节点编号；{parent} 不是已登记或已生成登记码的乡镇（可选：{choices}）", field="parent")
         record_action(session, actor, "node.enrolment_code", node_id, name=name.strip(), kind=kind, parent=parent)
         return _new_code(session, node_id, name.strip(), kind, parent, replacement=False)
-
-
-KINDS = {"village": "村代办点", "township": "乡镇便民服务中心"}
 
 
 def _pending() -> tuple[Any, ...]:

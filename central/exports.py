@@ -30,9 +30,8 @@ from .procedure import STATES
 
 MAX_ROWS = 100_000  # a table stops here and says so in its last row (a county's year is far less)
 FEED_LIMIT = 1000  # the most items one feed page carries
-SETTLED = timedelta(
-    seconds=60
-)  # the feed serves changes older than this: a transaction committing up to a minute after it stamped its change is not skipped
+# the feed serves changes older than this: a transaction committing up to a minute after it stamped its change is not skipped
+SETTLED = timedelta(seconds=60)
 METHODS = {"cash": "现金", "wechat": "微信支付", "alipay": "支付宝", "unionpay": "银联"}
 FEE_STATES = {"paid": "已收", "voided": "已作废", "refunded": "已退费"}
 OUTCOMES = {"approved": "批准", "denied": "不予批准", "not_accepted": "不予受理", "": ""}

@@ -95,12 +95,12 @@ def checked_args(role: str, serve_args: str, env_var: str, data_dir: Path) -> st
         raise ValueError(f"--serve-args: {exc}") from None
     for word in words:
         plain("--serve-args", word)
-        if word.split("=")[0] == "--dir":  # the unit names the directory (and may write only there); workers too
+        option = word.split("=")[0]
+        if option == "--dir":  # the unit names the directory (and may write only there); workers too
             raise ValueError("--serve-args: give the directory to install-service itself (--dir), not to serve")
-        if role == "hub" and word.split("=")[0] in SHARED:
-            name = SHARED[word.split("=")[0]]
+        if role == "hub" and option in SHARED:
             raise ValueError(
-                f"--serve-args: {word.split('=')[0]} is for the settings file, not the unit: put {name}=… in --env-file, "
+                f"--serve-args: {option} is for the settings file, not the unit: put {SHARED[option]}=… in --env-file, "
                 "where the workers read it too and `ps` does not show it (a database URL holds its password)"
             )
     done = subprocess.run(

@@ -49,13 +49,10 @@ from .. import (
     workdays,
 )
 from ..db import transaction
-from ..exports import Scope
 from ..models import Alert, Application, Complaint, Department, Evaluation, Licence, Node, PostCheck, Quarantine
 from . import booking, esupervision, exports, portal, staff
 from .context import Ctx, HubContext, HubRequest
-from .esupervision import period_of
 from .schemas import (
-    ActionOut,
     AlertOut,
     AnswerIn,
     ApplicationOut,
@@ -543,26 +540,6 @@ class SupervisionApi(Controller):
         """Record the follow-up (回访整改) of a poor evaluation."""
         operator = request.user
         return shaped(EvaluationOut, supervision.follow_up_evaluation(ctx.engine, operator, application_id, data.follow_up))
-
-    @get("/actions", sync_to_thread=True)
-    def api_actions(
-        self,
-        ctx: Ctx,
-        start: FromQuery[str | None] = None,
-        end: FromQuery[str | None] = None,
-        actor: FromQuery[str] = "",
-        action: FromQuery[str] = "",
-        target: FromQuery[str] = "",
-        before: FromQuery[int | None] = None,
-    ) -> list[ActionOut]:
-        """The action log, newest first, 500 at a time (``before``: the last ``id`` of the page
-        before), with the raw codes; filtered as the /actions page filters (Beijing dates
-        ``start``–``end``, a person, an action or its group, a receipt number or part of one, a
-        point with its cases, an account)."""
-        scope = Scope(*period_of(start, end)) if start or end else None
-        before = before if before is not None and 0 < before < 2**53 else None
-        wanted = actions.Filter(scope.start if scope else "", scope.end if scope else "", actor.strip(), action.strip(), target.strip(), before)
-        return [shaped(ActionOut, a) for a in actions.find(ctx.engine, wanted, 500)]
 
     @get("/evaluations", sync_to_thread=True)
     def api_evaluations(self, ctx: Ctx) -> list[EvaluationOut]:

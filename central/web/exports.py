@@ -20,6 +20,7 @@ from ..models import Department, Node
 from ..workdays import today
 from .context import Ctx, HubContext, HubRequest, page
 from .esupervision import month_of, period_of
+from .schemas import ActionOut, shaped
 
 PAGE_SIZE = 200
 
@@ -49,10 +50,15 @@ def _download(ctx: HubContext, kind: str, fmt: str, scope: exports.Scope) -> Res
 
 
 def _filter(start: str | None, end: str | None, actor: str, action: str, target: str, before: int | None) -> tuple[actions.Filter, exports.Scope]:
+    """The page's filter: the last 30 days unless a period is given."""
+    scope = exports.Scope(*period_of(start or str(today() - timedelta(days=30)), end))
+    return _wanted(scope, actor, action, target, before), scope
+
+
+def _wanted(scope: exports.Scope | None, actor: str, action: str, target: str, before: int | None) -> actions.Filter:
+    """What the page and the API filter the action log by (no scope: all of it)."""
     before = before if before is not None and 0 < before < 2**53 else None  # (a number past any id: the newest page)
-    first, last = period_of(start or str(today() - timedelta(days=30)), end)
-    scope = exports.Scope(first, last)
-    return actions.Filter(scope.start, scope.end, actor.strip(), action.strip(), target.strip(), before), scope
+    return actions.Filter(scope.start if scope else "", scope.end if scope else "", actor.strip(), action.strip(), target.strip(), before)
 
 
 class ExportApi(Controller):
@@ -74,6 +80,24 @@ class ExportApi(Controller):
         so far), one point, one department."""
         kind, _, fmt = name.partition(".")
         return _download(ctx, kind, fmt, _scope(ctx, start, end, node, department, month))
+
+    @get("/actions", sync_to_thread=True)
+    def api_actions(
+        self,
+        ctx: Ctx,
+        start: FromQuery[str | None] = None,
+        end: FromQuery[str | None] = None,
+        actor: FromQuery[str] = "",
+        action: FromQuery[str] = "",
+        target: FromQuery[str] = "",
+        before: FromQuery[int | None] = None,
+    ) -> list[ActionOut]:
+        """The action log, newest first, 500 at a time (``before``: the last ``id`` of the page
+        before), with the raw codes; filtered as the /actions page filters (Beijing dates
+        ``start``–``end``, a person, an action or its group, a receipt number or part of one, a
+        point with its cases, an account)."""
+        scope = exports.Scope(*period_of(start, end)) if start or end else None
+        return [shaped(ActionOut, a) for a in actions.find(ctx.engine, _wanted(scope, actor, action, target, before), 500)]
 
     @get("/feed/cases", sync_to_thread=True)
     def api_feed(self, ctx: Ctx, since: FromQuery[str] = "", limit: FromQuery[int] = 100) -> dict[str, Any]:
